@@ -1,0 +1,152 @@
+// Package resource holds the apigatewayv2 resources Switchboard serves — APIs, routes, route responses,
+// integrations, integration responses and stages — as plain data with AWS's JSON member names.
+//
+// Both configuration adapters (the YAML file and, later, the control-plane REST API) produce a Bundle;
+// snapshot.Compile turns a Bundle into the immutable form the data plane reads. This package does no I/O.
+// Field names and JSON names follow the apigatewayv2 model
+// (https://docs.aws.amazon.com/apigatewayv2/latest/api-reference/) so that a resource looks the same in a
+// Switchboard config file, in the AWS CLI and in CloudFormation.
+package resource
+
+// Protocol types an API may declare.
+const (
+	ProtocolWebSocket = "WEBSOCKET"
+	ProtocolHTTP      = "HTTP"
+)
+
+// Integration types (apigatewayv2 IntegrationType).
+const (
+	IntegrationAWSProxy  = "AWS_PROXY"
+	IntegrationAWS       = "AWS"
+	IntegrationHTTPProxy = "HTTP_PROXY"
+	IntegrationHTTP      = "HTTP"
+	IntegrationMock      = "MOCK"
+)
+
+// Reserved route keys of a WebSocket API.
+const (
+	RouteKeyConnect    = "$connect"
+	RouteKeyDisconnect = "$disconnect"
+	RouteKeyDefault    = "$default"
+)
+
+// Default values AWS fills in on create; Switchboard fills them in the same way so that what a client reads
+// back matches AWS.
+const (
+	DefaultAPIKeySelectionExpression = "$request.header.x-api-key"
+	DefaultTimeoutInMillis           = 29000
+	MinTimeoutInMillis               = 50
+	MaxTimeoutInMillis               = 29000
+	DefaultPassthroughBehavior       = "WHEN_NO_MATCH"
+	DefaultPayloadFormatVersion      = "1.0"
+	DefaultConnectionType            = "INTERNET"
+	DefaultAuthorizationType         = "NONE"
+	DefaultIntegrationMethod         = "POST"
+	// DefaultStatusCodeSelectionExpression is what AWS fills in as integrationResponseSelectionExpression for
+	// MOCK and HTTP integrations.
+	DefaultStatusCodeSelectionExpression = "${integration.response.statuscode}"
+)
+
+// Bundle is a complete set of resources: every API with its routes, integrations and stages.
+type Bundle struct {
+	APIs []API `json:"apis" yaml:"apis"`
+}
+
+// API is an apigatewayv2 Api together with the resources that belong to it.
+type API struct {
+	APIID                     string            `json:"apiId,omitempty" yaml:"apiId,omitempty"`
+	Name                      string            `json:"name" yaml:"name"`
+	ProtocolType              string            `json:"protocolType" yaml:"protocolType"`
+	RouteSelectionExpression  string            `json:"routeSelectionExpression" yaml:"routeSelectionExpression"`
+	APIKeySelectionExpression string            `json:"apiKeySelectionExpression,omitempty" yaml:"apiKeySelectionExpression,omitempty"`
+	Description               string            `json:"description,omitempty" yaml:"description,omitempty"`
+	DisableSchemaValidation   bool              `json:"disableSchemaValidation,omitempty" yaml:"disableSchemaValidation,omitempty"`
+	DisableExecuteAPIEndpoint bool              `json:"disableExecuteApiEndpoint,omitempty" yaml:"disableExecuteApiEndpoint,omitempty"`
+	Tags                      map[string]string `json:"tags,omitempty" yaml:"tags,omitempty"`
+	Routes                    []Route           `json:"routes,omitempty" yaml:"routes,omitempty"`
+	Integrations              []Integration     `json:"integrations,omitempty" yaml:"integrations,omitempty"`
+	Stages                    []Stage           `json:"stages,omitempty" yaml:"stages,omitempty"`
+}
+
+// Route is an apigatewayv2 Route with its route responses.
+type Route struct {
+	RouteID                          string                         `json:"routeId,omitempty" yaml:"routeId,omitempty"`
+	RouteKey                         string                         `json:"routeKey" yaml:"routeKey"`
+	Target                           string                         `json:"target,omitempty" yaml:"target,omitempty"`
+	AuthorizationType                string                         `json:"authorizationType,omitempty" yaml:"authorizationType,omitempty"`
+	AuthorizerID                     string                         `json:"authorizerId,omitempty" yaml:"authorizerId,omitempty"`
+	APIKeyRequired                   bool                           `json:"apiKeyRequired,omitempty" yaml:"apiKeyRequired,omitempty"`
+	ModelSelectionExpression         string                         `json:"modelSelectionExpression,omitempty" yaml:"modelSelectionExpression,omitempty"`
+	RequestModels                    map[string]string              `json:"requestModels,omitempty" yaml:"requestModels,omitempty"`
+	RequestParameters                map[string]ParameterConstraint `json:"requestParameters,omitempty" yaml:"requestParameters,omitempty"`
+	RouteResponseSelectionExpression string                         `json:"routeResponseSelectionExpression,omitempty" yaml:"routeResponseSelectionExpression,omitempty"`
+	OperationName                    string                         `json:"operationName,omitempty" yaml:"operationName,omitempty"`
+	RouteResponses                   []RouteResponse                `json:"routeResponses,omitempty" yaml:"routeResponses,omitempty"`
+}
+
+// ParameterConstraint is apigatewayv2 ParameterConstraints: whether a route request parameter is required.
+type ParameterConstraint struct {
+	Required bool `json:"required" yaml:"required"`
+}
+
+// RouteResponse is an apigatewayv2 RouteResponse. For WebSocket APIs the only key is $default; its
+// presence makes a route two-way.
+type RouteResponse struct {
+	RouteResponseID          string                         `json:"routeResponseId,omitempty" yaml:"routeResponseId,omitempty"`
+	RouteResponseKey         string                         `json:"routeResponseKey" yaml:"routeResponseKey"`
+	ModelSelectionExpression string                         `json:"modelSelectionExpression,omitempty" yaml:"modelSelectionExpression,omitempty"`
+	ResponseModels           map[string]string              `json:"responseModels,omitempty" yaml:"responseModels,omitempty"`
+	ResponseParameters       map[string]ParameterConstraint `json:"responseParameters,omitempty" yaml:"responseParameters,omitempty"`
+}
+
+// Integration is an apigatewayv2 Integration with its integration responses.
+type Integration struct {
+	IntegrationID                          string                `json:"integrationId" yaml:"integrationId"`
+	IntegrationType                        string                `json:"integrationType" yaml:"integrationType"`
+	IntegrationURI                         string                `json:"integrationUri,omitempty" yaml:"integrationUri,omitempty"`
+	IntegrationMethod                      string                `json:"integrationMethod,omitempty" yaml:"integrationMethod,omitempty"`
+	ConnectionType                         string                `json:"connectionType,omitempty" yaml:"connectionType,omitempty"`
+	ContentHandlingStrategy                string                `json:"contentHandlingStrategy,omitempty" yaml:"contentHandlingStrategy,omitempty"`
+	CredentialsARN                         string                `json:"credentialsArn,omitempty" yaml:"credentialsArn,omitempty"`
+	Description                            string                `json:"description,omitempty" yaml:"description,omitempty"`
+	PassthroughBehavior                    string                `json:"passthroughBehavior,omitempty" yaml:"passthroughBehavior,omitempty"`
+	PayloadFormatVersion                   string                `json:"payloadFormatVersion,omitempty" yaml:"payloadFormatVersion,omitempty"`
+	RequestParameters                      map[string]string     `json:"requestParameters,omitempty" yaml:"requestParameters,omitempty"`
+	RequestTemplates                       map[string]string     `json:"requestTemplates,omitempty" yaml:"requestTemplates,omitempty"`
+	TemplateSelectionExpression            string                `json:"templateSelectionExpression,omitempty" yaml:"templateSelectionExpression,omitempty"`
+	IntegrationResponseSelectionExpression string                `json:"integrationResponseSelectionExpression,omitempty" yaml:"integrationResponseSelectionExpression,omitempty"`
+	TimeoutInMillis                        int                   `json:"timeoutInMillis,omitempty" yaml:"timeoutInMillis,omitempty"`
+	IntegrationResponses                   []IntegrationResponse `json:"integrationResponses,omitempty" yaml:"integrationResponses,omitempty"`
+}
+
+// IntegrationResponse is an apigatewayv2 IntegrationResponse (non-proxy integrations only). The key is
+// $default or a regular expression wrapped in slashes, matched against the integration's status code.
+type IntegrationResponse struct {
+	IntegrationResponseID       string            `json:"integrationResponseId,omitempty" yaml:"integrationResponseId,omitempty"`
+	IntegrationResponseKey      string            `json:"integrationResponseKey" yaml:"integrationResponseKey"`
+	ContentHandlingStrategy     string            `json:"contentHandlingStrategy,omitempty" yaml:"contentHandlingStrategy,omitempty"`
+	ResponseParameters          map[string]string `json:"responseParameters,omitempty" yaml:"responseParameters,omitempty"`
+	ResponseTemplates           map[string]string `json:"responseTemplates,omitempty" yaml:"responseTemplates,omitempty"`
+	TemplateSelectionExpression string            `json:"templateSelectionExpression,omitempty" yaml:"templateSelectionExpression,omitempty"`
+}
+
+// Stage is an apigatewayv2 Stage. In a Bundle every stage serves the API as the bundle declares it (an
+// implicit deployment); the control plane adds explicit deployments later.
+type Stage struct {
+	StageName            string                   `json:"stageName" yaml:"stageName"`
+	Description          string                   `json:"description,omitempty" yaml:"description,omitempty"`
+	StageVariables       map[string]string        `json:"stageVariables,omitempty" yaml:"stageVariables,omitempty"`
+	DefaultRouteSettings *RouteSettings           `json:"defaultRouteSettings,omitempty" yaml:"defaultRouteSettings,omitempty"`
+	RouteSettings        map[string]RouteSettings `json:"routeSettings,omitempty" yaml:"routeSettings,omitempty"`
+	Tags                 map[string]string        `json:"tags,omitempty" yaml:"tags,omitempty"`
+}
+
+// RouteSettings is apigatewayv2 RouteSettings. Throttling is enforced by the authorization issue's work;
+// the fields are carried now so configs written today keep working.
+type RouteSettings struct {
+	DataTraceEnabled       bool    `json:"dataTraceEnabled,omitempty" yaml:"dataTraceEnabled,omitempty"`
+	DetailedMetricsEnabled bool    `json:"detailedMetricsEnabled,omitempty" yaml:"detailedMetricsEnabled,omitempty"`
+	LoggingLevel           string  `json:"loggingLevel,omitempty" yaml:"loggingLevel,omitempty"`
+	ThrottlingBurstLimit   int     `json:"throttlingBurstLimit,omitempty" yaml:"throttlingBurstLimit,omitempty"`
+	ThrottlingRateLimit    float64 `json:"throttlingRateLimit,omitempty" yaml:"throttlingRateLimit,omitempty"`
+}
