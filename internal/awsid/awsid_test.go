@@ -1,0 +1,51 @@
+package awsid
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestConnectionIDShapeAndOwner(t *testing.T) {
+	for _, node := range []uint16{0, 1, 513, 65535} {
+		id := NewConnectionID(node)
+		if len(id) != ConnectionIDLen || !strings.HasSuffix(id, "=") || strings.HasSuffix(id, "==") {
+			t.Fatalf("id %q: want 16 chars ending in a single '='", id)
+		}
+		got, err := ConnectionNode(id)
+		if err != nil || got != node {
+			t.Fatalf("ConnectionNode(%q) = %d, %v; want %d", id, got, err, node)
+		}
+	}
+	if a, b := NewConnectionID(1), NewConnectionID(1); a == b {
+		t.Fatalf("two ids are equal: %q", a)
+	}
+}
+
+func TestConnectionNodeRejectsMalformed(t *testing.T) {
+	cases := map[string]string{
+		"empty":       "",
+		"short":       "abc=",
+		"no padding":  "R1kmxc2VNjMCFIAx",
+		"bad char":    "R1kmxc2VNjMC*IA=",
+		"std base64":  "R1kmxc2V+jMCFIA=",
+		"too long":    "R1kmxc2VNjMCFIA==",
+	}
+	for name, id := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, err := ConnectionNode(id); err == nil {
+				t.Fatalf("ConnectionNode(%q) accepted a malformed id", id)
+			}
+		})
+	}
+	// A real AWS-issued id is well formed (its first bytes just name some node).
+	if _, err := ConnectionNode("R1kmxc2VNjMCFIA="); err != nil {
+		t.Fatalf("AWS-shaped id rejected: %v", err)
+	}
+}
+
+func TestRequestIDShape(t *testing.T) {
+	id := NewRequestID()
+	if len(id) != 16 || !strings.HasSuffix(id, "=") {
+		t.Fatalf("request id %q: want 16 chars ending in '='", id)
+	}
+}

@@ -1,0 +1,235 @@
+// Package registry knows every connection of this node and reaches the others' through a cluster.Bus.
+// It is what the @connections API talks to: Send, Info and Disconnect by connection ID, answering ErrGone
+// for IDs that no node holds.
+//
+// The owning node is read from the connection ID itself (see awsid), so the common case — the connection is
+// local — is a map lookup, and a remote one is a single request to the owner.
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/awsid"
+	"github.com/switchboard-gw/switchboard/internal/cluster"
+)
+
+// Errors a caller maps to @connections responses.
+var (
+	// ErrGone: no connection with that ID exists in the given scope (410 GoneException).
+	ErrGone = errors.New("connection gone")
+	// ErrQueueFull: the connection's send queue is full (429 LimitExceededException).
+	ErrQueueFull = errors.New("connection send queue full")
+	// ErrMalformedID: the string cannot be a connection ID (400 BadRequestException).
+	ErrMalformedID = awsid.ErrMalformedConnectionID
+)
+
+// Session is one live connection as the registry needs it. The WebSocket layer implements it; the registry
+// never sees sockets.
+type Session interface {
+	// Send queues data for delivery as one text message. It returns ErrQueueFull when the connection's
+	// bounded queue has no room and ErrGone when the connection is closing.
+	Send(data []byte) error
+	// Info describes the connection for GetConnection.
+	Info() Info
+	// Disconnect closes the connection with status 1000, as DeleteConnection does.
+	Disconnect()
+	// Scope is the API and stage the connection belongs to.
+	Scope() Scope
+}
+
+// Info is what GetConnection reports about a connection.
+type Info struct {
+	ConnectedAt  time.Time `json:"connectedAt"`
+	LastActiveAt time.Time `json:"lastActiveAt"`
+	SourceIP     string    `json:"sourceIp"`
+	UserAgent    string    `json:"userAgent,omitempty"`
+}
+
+// Scope limits an operation to the connections of one API stage. An empty APIID matches any API: the
+// endpoint form without an API ID identifies the stage only.
+type Scope struct {
+	APIID string `json:"apiId,omitempty"`
+	Stage string `json:"stage"`
+}
+
+// Contains reports whether a connection in scope c is visible through the endpoint scope s.
+func (s Scope) Contains(c Scope) bool {
+	return (s.APIID == "" || s.APIID == c.APIID) && s.Stage == c.Stage
+}
+
+// Registry holds this node's sessions.
+type Registry struct {
+	node     cluster.NodeID
+	bus      cluster.Bus
+	sessions sync.Map // connection ID → Session
+}
+
+// New returns a registry for node. bus may be nil for a node that is alone.
+func New(node cluster.NodeID, bus cluster.Bus) *Registry {
+	return &Registry{node: node, bus: bus}
+}
+
+// SetBus sets the bus after construction; the bus is usually created with the registry's Handle as its
+// handler. It must be called before the registry is used.
+func (r *Registry) SetBus(bus cluster.Bus) { r.bus = bus }
+
+// Node is this registry's node ID.
+func (r *Registry) Node() cluster.NodeID { return r.node }
+
+// NewConnectionID allocates an ID owned by this node.
+func (r *Registry) NewConnectionID() string { return awsid.NewConnectionID(uint16(r.node)) }
+
+// Register makes s reachable under id.
+func (r *Registry) Register(id string, s Session) { r.sessions.Store(id, s) }
+
+// Unregister removes id; later calls for it answer ErrGone.
+func (r *Registry) Unregister(id string) { r.sessions.Delete(id) }
+
+// Len counts local sessions.
+func (r *Registry) Len() int {
+	n := 0
+	r.sessions.Range(func(any, any) bool { n++; return true })
+	return n
+}
+
+// Each calls f for every local session until f returns false.
+func (r *Registry) Each(f func(id string, s Session) bool) {
+	r.sessions.Range(func(k, v any) bool { return f(k.(string), v.(Session)) })
+}
+
+// Send delivers data to connection id within scope.
+func (r *Registry) Send(ctx context.Context, scope Scope, id string, data []byte) error {
+	_, err := r.do(ctx, op{Op: opSend, ID: id, Scope: scope, Data: data})
+	return err
+}
+
+// Info describes connection id within scope.
+func (r *Registry) Info(ctx context.Context, scope Scope, id string) (Info, error) {
+	return r.do(ctx, op{Op: opInfo, ID: id, Scope: scope})
+}
+
+// Disconnect closes connection id within scope.
+func (r *Registry) Disconnect(ctx context.Context, scope Scope, id string) error {
+	_, err := r.do(ctx, op{Op: opDisconnect, ID: id, Scope: scope})
+	return err
+}
+
+const (
+	opSend       = "send"
+	opInfo       = "info"
+	opDisconnect = "disconnect"
+)
+
+// op is one registry operation; it travels as JSON when the owner is another node.
+type op struct {
+	Op    string `json:"op"`
+	ID    string `json:"id"`
+	Scope Scope  `json:"scope"`
+	Data  []byte `json:"data,omitempty"`
+}
+
+type reply struct {
+	Err  string `json:"err,omitempty"`
+	Info *Info  `json:"info,omitempty"`
+}
+
+func (r *Registry) do(ctx context.Context, o op) (Info, error) {
+	node, err := awsid.ConnectionNode(o.ID)
+	if err != nil {
+		return Info{}, err
+	}
+	if cluster.NodeID(node) == r.node {
+		return r.local(o)
+	}
+	if r.bus == nil {
+		return Info{}, ErrGone
+	}
+	req, err := json.Marshal(o)
+	if err != nil {
+		return Info{}, fmt.Errorf("encode %s: %w", o.Op, err)
+	}
+	raw, err := r.bus.Request(ctx, cluster.NodeID(node), req)
+	if errors.Is(err, cluster.ErrNoNode) {
+		return Info{}, ErrGone
+	}
+	if err != nil {
+		return Info{}, fmt.Errorf("%s on node %d: %w", o.Op, node, err)
+	}
+	var rep reply
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		return Info{}, fmt.Errorf("decode reply from node %d: %w", node, err)
+	}
+	var info Info
+	if rep.Info != nil {
+		info = *rep.Info
+	}
+	return info, errorFromWire(rep.Err)
+}
+
+func (r *Registry) local(o op) (Info, error) {
+	v, ok := r.sessions.Load(o.ID)
+	if !ok {
+		return Info{}, ErrGone
+	}
+	s := v.(Session)
+	if !o.Scope.Contains(s.Scope()) {
+		return Info{}, ErrGone
+	}
+	switch o.Op {
+	case opSend:
+		return Info{}, s.Send(o.Data)
+	case opInfo:
+		return s.Info(), nil
+	case opDisconnect:
+		s.Disconnect()
+		return Info{}, nil
+	}
+	return Info{}, fmt.Errorf("unknown registry operation %q", o.Op)
+}
+
+// Handle answers operations forwarded by other nodes; attach it to the bus as this node's handler.
+func (r *Registry) Handle(_ context.Context, req []byte) ([]byte, error) {
+	var o op
+	if err := json.Unmarshal(req, &o); err != nil {
+		return nil, fmt.Errorf("decode forwarded operation: %w", err)
+	}
+	info, err := r.local(o)
+	rep := reply{Err: errorToWire(err)}
+	if o.Op == opInfo && err == nil {
+		rep.Info = &info
+	}
+	return json.Marshal(rep)
+}
+
+func errorToWire(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrGone):
+		return "gone"
+	case errors.Is(err, ErrQueueFull):
+		return "full"
+	case errors.Is(err, ErrMalformedID):
+		return "malformed"
+	}
+	return err.Error()
+}
+
+func errorFromWire(s string) error {
+	switch s {
+	case "":
+		return nil
+	case "gone":
+		return ErrGone
+	case "full":
+		return ErrQueueFull
+	case "malformed":
+		return ErrMalformedID
+	}
+	return errors.New(s)
+}

@@ -1,0 +1,116 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/cluster/membus"
+)
+
+type fakeSession struct {
+	scope Scope
+	full  bool
+
+	mu           sync.Mutex
+	got          [][]byte
+	disconnected bool
+}
+
+func (f *fakeSession) Send(data []byte) error {
+	if f.full {
+		return ErrQueueFull
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.got = append(f.got, data)
+	return nil
+}
+func (f *fakeSession) Info() Info {
+	return Info{ConnectedAt: time.UnixMilli(1700000000123).UTC(), SourceIP: "127.0.0.1", UserAgent: "ua"}
+}
+func (f *fakeSession) Disconnect() { f.mu.Lock(); f.disconnected = true; f.mu.Unlock() }
+func (f *fakeSession) Scope() Scope { return f.scope }
+
+// cluster of two registries on one in-process hub; the test talks to node 1 only.
+func twoNodes(t *testing.T) (*Registry, *Registry) {
+	t.Helper()
+	hub := membus.NewHub()
+	r1, r2 := New(1, nil), New(2, nil)
+	for _, r := range []*Registry{r1, r2} {
+		bus, detach, err := hub.Attach(r.Node(), r.Handle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(detach)
+		r.SetBus(bus)
+	}
+	return r1, r2
+}
+
+func TestOperationsLocalAndRemote(t *testing.T) {
+	r1, r2 := twoNodes(t)
+	ctx := context.Background()
+	scope := Scope{APIID: "api1", Stage: "dev"}
+	for _, tc := range []struct {
+		name  string
+		owner *Registry
+	}{{"local", r1}, {"remote", r2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &fakeSession{scope: scope}
+			id := tc.owner.NewConnectionID()
+			tc.owner.Register(id, s)
+			if err := r1.Send(ctx, scope, id, []byte("hello")); err != nil {
+				t.Fatalf("Send: %v", err)
+			}
+			if err := r1.Send(ctx, Scope{Stage: "dev"}, id, []byte("any api")); err != nil {
+				t.Fatalf("Send with stage-only scope: %v", err)
+			}
+			if len(s.got) != 2 || string(s.got[0]) != "hello" {
+				t.Fatalf("session got %q", s.got)
+			}
+			info, err := r1.Info(ctx, scope, id)
+			if err != nil || info.SourceIP != "127.0.0.1" || info.ConnectedAt.UnixMilli() != 1700000000123 {
+				t.Fatalf("Info = %+v, %v", info, err)
+			}
+			if err := r1.Send(ctx, Scope{APIID: "api1", Stage: "prod"}, id, nil); !errors.Is(err, ErrGone) {
+				t.Fatalf("other stage: err = %v, want ErrGone", err)
+			}
+			if err := r1.Disconnect(ctx, scope, id); err != nil || !s.disconnected {
+				t.Fatalf("Disconnect: %v, disconnected=%v", err, s.disconnected)
+			}
+			tc.owner.Unregister(id)
+			if err := r1.Send(ctx, scope, id, nil); !errors.Is(err, ErrGone) {
+				t.Fatalf("after unregister: err = %v, want ErrGone", err)
+			}
+		})
+	}
+}
+
+func TestErrors(t *testing.T) {
+	r1, r2 := twoNodes(t)
+	ctx := context.Background()
+	scope := Scope{Stage: "dev"}
+	full := &fakeSession{scope: scope, full: true}
+	remoteFull := r2.NewConnectionID()
+	r2.Register(remoteFull, full)
+	cases := []struct {
+		name string
+		id   string
+		want error
+	}{
+		{"malformed", "not-an-id", ErrMalformedID},
+		{"unknown local", r1.NewConnectionID(), ErrGone},
+		{"unknown node", New(7, nil).NewConnectionID(), ErrGone},
+		{"queue full on remote node", remoteFull, ErrQueueFull},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := r1.Send(ctx, scope, tc.id, []byte("x")); !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}

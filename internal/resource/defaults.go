@@ -1,0 +1,182 @@
+package resource
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"strconv"
+	"strings"
+)
+
+// More defaults AWS fills in, beside the ones declared with the types.
+const (
+	// DefaultErrorMessageSelectionExpression is what AWS fills in as integrationResponseSelectionExpression
+	// for AWS (Lambda custom) integrations: the response key is matched against the function's error
+	// message.
+	DefaultErrorMessageSelectionExpression = "${integration.response.body.errorMessage}"
+	// RouteResponseKeyDefault is the only route response key (and the only routeResponseSelectionExpression)
+	// a WebSocket API supports.
+	RouteResponseKeyDefault = "$default"
+	// IntegrationResponseKeyDefault is the catch-all integration response key.
+	IntegrationResponseKeyDefault = "$default"
+)
+
+// Lengths of generated identifiers, matching the identifiers AWS hands out (spec §13).
+const (
+	apiIDLength   = 10
+	childIDLength = 7
+)
+
+// ApplyDefaults fills in, in place, every member AWS fills in when the resource is created, so that what a
+// user reads back from Switchboard matches what AWS returns for the same definition. The defaults are the
+// WebSocket ones (the only protocol Switchboard serves):
+//
+//   - api: apiKeySelectionExpression $request.header.x-api-key;
+//   - route: authorizationType NONE;
+//   - integration: timeoutInMillis 29000, passthroughBehavior WHEN_NO_MATCH, payloadFormatVersion 1.0,
+//     connectionType INTERNET, integrationMethod POST for HTTP and HTTP_PROXY, and
+//     integrationResponseSelectionExpression ${integration.response.statuscode} for MOCK and HTTP or
+//     ${integration.response.body.errorMessage} for AWS (proxy types get none, as on AWS).
+//
+// One default is Switchboard's own convenience, not AWS's: a route that lists routeResponses but has no
+// routeResponseSelectionExpression gets $default. AWS needs both to make a route two-way; since $default is
+// the only value allowed, asking a config author to write it twice only invites mistakes.
+//
+// Identifiers are filled in too, deterministically, so that URLs and control-plane ids stay the same
+// across restarts and reloads of the same definition:
+//
+//   - an API without apiId gets 10 characters of [a-z0-9] derived from its name;
+//   - a route without routeId gets 7 characters of [a-z0-9] derived from (apiId, routeKey), a route
+//     response from (apiId, routeKey, routeResponseKey), an integration response from (apiId,
+//     integrationId, integrationResponseKey).
+//
+// Generated child ids never repeat an id already used in the same API: on a clash (explicit id or hash
+// collision) the next candidate is derived by appending a counter to the inputs. ApplyDefaults never
+// overwrites a member that is set, and does nothing with a nil Bundle; run Validate after it.
+func ApplyDefaults(b *Bundle) {
+	if b == nil {
+		return
+	}
+	for i := range b.APIs {
+		applyAPIDefaults(&b.APIs[i])
+	}
+}
+
+func applyAPIDefaults(a *API) {
+	if a.APIID == "" {
+		a.APIID = derivedID(apiIDLength, "api", a.Name)
+	}
+	if a.APIKeySelectionExpression == "" {
+		a.APIKeySelectionExpression = DefaultAPIKeySelectionExpression
+	}
+
+	// Collect explicit ids first so generated ones avoid them whatever the order of declaration.
+	used := make(map[string]bool)
+	for _, r := range a.Routes {
+		used[r.RouteID] = true
+		for _, rr := range r.RouteResponses {
+			used[rr.RouteResponseID] = true
+		}
+	}
+	for _, in := range a.Integrations {
+		for _, ir := range in.IntegrationResponses {
+			used[ir.IntegrationResponseID] = true
+		}
+	}
+	delete(used, "")
+	// next remembers, per set of inputs, the counter to try after a clash, so that many resources with
+	// the same inputs (duplicate keys, which Validate rejects) cost linear time, not quadratic.
+	next := make(map[string]int)
+	newID := func(kind string, parts ...string) string {
+		inputs := append([]string{a.APIID}, parts...)
+		id := derivedID(childIDLength, kind, inputs...)
+		if !used[id] {
+			used[id] = true
+			return id
+		}
+		key := kind + "\x00" + strings.Join(inputs, "\x00")
+		n := next[key]
+		for {
+			n++
+			id = derivedID(childIDLength, kind, append(inputs, strconv.Itoa(n))...)
+			if !used[id] {
+				break
+			}
+		}
+		next[key] = n
+		used[id] = true
+		return id
+	}
+
+	for i := range a.Routes {
+		r := &a.Routes[i]
+		if r.RouteID == "" {
+			r.RouteID = newID("route", r.RouteKey)
+		}
+		if r.AuthorizationType == "" {
+			r.AuthorizationType = DefaultAuthorizationType
+		}
+		if len(r.RouteResponses) > 0 && r.RouteResponseSelectionExpression == "" {
+			r.RouteResponseSelectionExpression = RouteResponseKeyDefault
+		}
+		for j := range r.RouteResponses {
+			rr := &r.RouteResponses[j]
+			if rr.RouteResponseID == "" {
+				rr.RouteResponseID = newID("routeResponse", r.RouteKey, rr.RouteResponseKey)
+			}
+		}
+	}
+
+	for i := range a.Integrations {
+		in := &a.Integrations[i]
+		if in.TimeoutInMillis == 0 {
+			in.TimeoutInMillis = DefaultTimeoutInMillis
+		}
+		if in.PassthroughBehavior == "" {
+			in.PassthroughBehavior = DefaultPassthroughBehavior
+		}
+		if in.PayloadFormatVersion == "" {
+			in.PayloadFormatVersion = DefaultPayloadFormatVersion
+		}
+		if in.ConnectionType == "" {
+			in.ConnectionType = DefaultConnectionType
+		}
+		switch in.IntegrationType {
+		case IntegrationHTTP, IntegrationHTTPProxy:
+			if in.IntegrationMethod == "" {
+				in.IntegrationMethod = DefaultIntegrationMethod
+			}
+		}
+		if in.IntegrationResponseSelectionExpression == "" {
+			switch in.IntegrationType {
+			case IntegrationMock, IntegrationHTTP:
+				in.IntegrationResponseSelectionExpression = DefaultStatusCodeSelectionExpression
+			case IntegrationAWS:
+				in.IntegrationResponseSelectionExpression = DefaultErrorMessageSelectionExpression
+			}
+		}
+		for j := range in.IntegrationResponses {
+			ir := &in.IntegrationResponses[j]
+			if ir.IntegrationResponseID == "" {
+				ir.IntegrationResponseID = newID("integrationResponse", in.IntegrationID, ir.IntegrationResponseKey)
+			}
+		}
+	}
+}
+
+// derivedID returns n characters of [a-z0-9]: the base-36 form of the first 8 bytes of the SHA-256 of kind
+// and parts (NUL-separated so that ("ab","c") and ("a","bc") differ), reduced modulo 36^n and zero-padded.
+func derivedID(n int, kind string, parts ...string) string {
+	h := sha256.New()
+	h.Write([]byte(kind))
+	for _, p := range parts {
+		h.Write([]byte{0})
+		h.Write([]byte(p))
+	}
+	v := binary.BigEndian.Uint64(h.Sum(nil)[:8])
+	mod := uint64(1)
+	for range n {
+		mod *= 36
+	}
+	s := strconv.FormatUint(v%mod, 36)
+	return strings.Repeat("0", n-len(s)) + s
+}

@@ -1,0 +1,411 @@
+package resource
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"regexp"
+	"regexp/syntax"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// Limits AWS enforces on WebSocket API resources.
+const (
+	MaxAPINameLength         = 128
+	MaxStageVariables        = 100
+	MaxStageVariableValueLen = 512
+)
+
+var (
+	apiIDPattern          = regexp.MustCompile(`^[a-z0-9]{1,63}$`)
+	resourceIDPattern     = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	stageNamePattern      = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+	stageVarNamePattern   = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
+	stageVarValuePattern  = regexp.MustCompile(`^[A-Za-z0-9\-._~:/?#&=,]+$`)
+	targetPattern         = regexp.MustCompile(`^integrations/(.+)$`)
+	routeParamKeyPattern  = regexp.MustCompile(`^route\.request\.((header|querystring|multivalueheader|multivaluequerystring)\.[a-zA-Z0-9._$-]+|body\.\S+)$`)
+	integrationKeyPattern = regexp.MustCompile(`^integration\.request\.(header|querystring|path)\.[a-zA-Z0-9._$-]+$`)
+	integrationValPattern = regexp.MustCompile(`^(route\.request\.((header|querystring|multivalueheader|multivaluequerystring)\.[a-zA-Z0-9._$-]+|body\.\S+)|stageVariables\.[A-Za-z0-9_]+|context\.[a-zA-Z0-9._$-]+|'.*')$`)
+	stageVarPlaceholder   = regexp.MustCompile(`\$\{stageVariables\.[A-Za-z0-9_]+\}`)
+)
+
+// Validate checks a Bundle against the rules AWS applies when the same resources are created through
+// apigatewayv2, plus the restrictions of what Switchboard serves (WEBSOCKET APIs only). Run it after
+// ApplyDefaults: it treats members ApplyDefaults fills in as required. It returns every problem found, in
+// bundle order, or nil when the Bundle is valid. Each FieldError's Path names the offending member
+// ("apis[0].routes[2].target"); a missing member is reported at its own path even though it is absent, so
+// adapters fall back to the nearest parent they know.
+//
+// An empty Bundle is valid: it serves nothing. Checks that need runtime context — the syntax of selection
+// expressions, VTL templates, integration URIs of AWS types — belong to later compile steps.
+func Validate(b *Bundle) FieldErrors {
+	if b == nil {
+		return nil
+	}
+	v := &validator{}
+	ids := make(map[string]int)
+	names := make(map[string]int)
+	for i := range b.APIs {
+		a := &b.APIs[i]
+		p := IndexPath("apis", i)
+		if a.APIID != "" {
+			if first, ok := ids[a.APIID]; ok {
+				v.addf(FieldPath(p, "apiId"), "apiId %q is already used by apis[%d]; apiIds must be unique (an API without apiId gets one derived from its name)", a.APIID, first)
+			} else {
+				ids[a.APIID] = i
+			}
+		}
+		if a.Name != "" {
+			if first, ok := names[a.Name]; ok {
+				v.addf(FieldPath(p, "name"), "name %q is already used by apis[%d]; API names must be unique", a.Name, first)
+			} else {
+				names[a.Name] = i
+			}
+		}
+		v.api(p, a)
+	}
+	if len(v.errs) == 0 {
+		return nil
+	}
+	return v.errs
+}
+
+type validator struct {
+	errs FieldErrors
+}
+
+func (v *validator) addf(path, format string, args ...any) {
+	v.errs = append(v.errs, &FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
+}
+
+// oneOf checks that value is one of allowed; "" is accepted only when it is listed.
+func (v *validator) oneOf(path, member, value string, allowed ...string) {
+	if slices.Contains(allowed, value) {
+		return
+	}
+	var shown []string
+	for _, a := range allowed {
+		if a == "" {
+			shown = append(shown, "unset")
+		} else {
+			shown = append(shown, a)
+		}
+	}
+	if value == "" {
+		v.addf(path, "%s is required; allowed values are %s", member, strings.Join(shown, ", "))
+		return
+	}
+	v.addf(path, "%s %q is not supported; allowed values are %s", member, value, strings.Join(shown, ", "))
+}
+
+func (v *validator) api(p string, a *API) {
+	switch n := utf8.RuneCountInString(a.Name); {
+	case n == 0:
+		v.addf(FieldPath(p, "name"), "name is required")
+	case n > MaxAPINameLength:
+		v.addf(FieldPath(p, "name"), "name is %d characters long; the limit is %d", n, MaxAPINameLength)
+	}
+	switch a.ProtocolType {
+	case ProtocolWebSocket:
+		if a.RouteSelectionExpression == "" {
+			v.addf(FieldPath(p, "routeSelectionExpression"), "routeSelectionExpression is required for WEBSOCKET APIs, for example $request.body.action")
+		}
+	case ProtocolHTTP:
+		v.addf(FieldPath(p, "protocolType"), "protocolType HTTP is not served yet; Switchboard serves WEBSOCKET APIs only")
+	case "":
+		v.addf(FieldPath(p, "protocolType"), "protocolType is required; Switchboard serves WEBSOCKET APIs")
+	default:
+		v.addf(FieldPath(p, "protocolType"), "protocolType %q is not supported; use WEBSOCKET (HTTP APIs are not served yet)", a.ProtocolType)
+	}
+	v.oneOf(FieldPath(p, "apiKeySelectionExpression"), "apiKeySelectionExpression", a.APIKeySelectionExpression,
+		DefaultAPIKeySelectionExpression, "$context.authorizer.usageIdentifierKey")
+	if a.APIID != "" && !apiIDPattern.MatchString(a.APIID) {
+		v.addf(FieldPath(p, "apiId"), "apiId %q is not valid; use 1 to 63 lowercase letters and digits (it becomes a host name label)", a.APIID)
+	}
+
+	integrations := make(map[string]bool)
+	for _, in := range a.Integrations {
+		integrations[in.IntegrationID] = true
+	}
+	routeKeys := make(map[string]bool)
+	routeIDs := make(map[string]int)
+	for i := range a.Routes {
+		rp := IndexPath(FieldPath(p, "routes"), i)
+		r := &a.Routes[i]
+		if r.RouteKey != "" {
+			if routeKeys[r.RouteKey] {
+				v.addf(FieldPath(rp, "routeKey"), "Route with key %s already exists for this API", r.RouteKey)
+			}
+			routeKeys[r.RouteKey] = true
+		}
+		if r.RouteID != "" {
+			if first, ok := routeIDs[r.RouteID]; ok {
+				v.addf(FieldPath(rp, "routeId"), "routeId %q is already used by routes[%d]; route ids must be unique within the API", r.RouteID, first)
+			} else {
+				routeIDs[r.RouteID] = i
+			}
+		}
+		v.route(rp, r, integrations)
+	}
+
+	integrationIDs := make(map[string]bool)
+	for i := range a.Integrations {
+		ip := IndexPath(FieldPath(p, "integrations"), i)
+		in := &a.Integrations[i]
+		if in.IntegrationID != "" {
+			if integrationIDs[in.IntegrationID] {
+				v.addf(FieldPath(ip, "integrationId"), "Integration with id %s already exists for this API; integrationIds must be unique within the API", in.IntegrationID)
+			}
+			integrationIDs[in.IntegrationID] = true
+		}
+		v.integration(ip, in)
+	}
+
+	stageNames := make(map[string]bool)
+	for i := range a.Stages {
+		sp := IndexPath(FieldPath(p, "stages"), i)
+		s := &a.Stages[i]
+		if s.StageName != "" {
+			if stageNames[s.StageName] {
+				v.addf(FieldPath(sp, "stageName"), "Stage %s already exists for this API; stage names must be unique within the API", s.StageName)
+			}
+			stageNames[s.StageName] = true
+		}
+		v.stage(sp, s, routeKeys)
+	}
+}
+
+func (v *validator) route(p string, r *Route, integrations map[string]bool) {
+	switch {
+	case r.RouteKey == "":
+		v.addf(FieldPath(p, "routeKey"), "routeKey is required: $connect, $disconnect, $default or a custom key matched against the routeSelectionExpression")
+	case strings.HasPrefix(r.RouteKey, "$") && r.RouteKey != RouteKeyConnect && r.RouteKey != RouteKeyDisconnect && r.RouteKey != RouteKeyDefault:
+		v.addf(FieldPath(p, "routeKey"), "routeKey %q is not allowed: keys starting with $ are reserved, and the reserved keys are $connect, $disconnect and $default", r.RouteKey)
+	}
+	if r.RouteID != "" && !resourceIDPattern.MatchString(r.RouteID) {
+		v.addf(FieldPath(p, "routeId"), "routeId %q is not valid; use 1 to 64 of A-Z a-z 0-9 _ -", r.RouteID)
+	}
+
+	if r.Target != "" {
+		m := targetPattern.FindStringSubmatch(r.Target)
+		switch {
+		case m == nil:
+			v.addf(FieldPath(p, "target"), "target %q is not valid; use integrations/{integrationId}", r.Target)
+		case !integrations[m[1]]:
+			v.addf(FieldPath(p, "target"), "target %q names no integration of this API; declare an integration with integrationId %q", r.Target, m[1])
+		}
+	}
+
+	v.oneOf(FieldPath(p, "authorizationType"), "authorizationType", r.AuthorizationType, "NONE", "AWS_IAM", "CUSTOM")
+	switch r.AuthorizationType {
+	case "AWS_IAM", "CUSTOM":
+		if r.RouteKey != RouteKeyConnect {
+			v.addf(FieldPath(p, "authorizationType"), "authorizationType %s is only allowed on the $connect route: authorization runs once, at connect time, and covers the whole connection", r.AuthorizationType)
+		}
+	}
+	switch {
+	case r.AuthorizationType == "CUSTOM" && r.AuthorizerID == "":
+		v.addf(FieldPath(p, "authorizerId"), "authorizerId is required when authorizationType is CUSTOM")
+	case r.AuthorizationType != "CUSTOM" && r.AuthorizerID != "":
+		v.addf(FieldPath(p, "authorizerId"), "authorizerId is only used with authorizationType CUSTOM; set authorizationType: CUSTOM or remove authorizerId")
+	}
+
+	for _, k := range sortedKeys(r.RequestParameters) {
+		if !routeParamKeyPattern.MatchString(k) {
+			v.addf(FieldPath(FieldPath(p, "requestParameters"), k), "request parameter %q is not valid; use route.request.header.NAME, route.request.querystring.NAME, route.request.multivalueheader.NAME, route.request.multivaluequerystring.NAME (NAME of A-Z a-z 0-9 . _ $ -) or route.request.body.PATH", k)
+		}
+	}
+
+	if r.RouteKey == RouteKeyDisconnect {
+		// $disconnect runs after the socket is closed (spec §2.10): a response could never be delivered.
+		switch {
+		case len(r.RouteResponses) > 0:
+			v.addf(FieldPath(p, "routeResponses"), "the $disconnect route cannot have route responses: it runs after the connection is closed, so nothing can be sent back")
+		case r.RouteResponseSelectionExpression != "":
+			v.addf(FieldPath(p, "routeResponseSelectionExpression"), "the $disconnect route cannot be two-way: it runs after the connection is closed, so nothing can be sent back")
+		}
+		return
+	}
+	if r.RouteResponseSelectionExpression != "" && r.RouteResponseSelectionExpression != RouteResponseKeyDefault {
+		v.addf(FieldPath(p, "routeResponseSelectionExpression"), "routeResponseSelectionExpression %q is not supported; the only value is $default", r.RouteResponseSelectionExpression)
+	}
+	if len(r.RouteResponses) > 1 {
+		v.addf(FieldPath(p, "routeResponses"), "a route has at most one route response (key $default); got %d", len(r.RouteResponses))
+	}
+	for i := range r.RouteResponses {
+		rp := IndexPath(FieldPath(p, "routeResponses"), i)
+		rr := &r.RouteResponses[i]
+		switch rr.RouteResponseKey {
+		case RouteResponseKeyDefault:
+		case "":
+			v.addf(FieldPath(rp, "routeResponseKey"), "routeResponseKey is required; the only key is $default")
+		default:
+			v.addf(FieldPath(rp, "routeResponseKey"), "routeResponseKey %q is not supported; the only key is $default", rr.RouteResponseKey)
+		}
+		if rr.RouteResponseID != "" && !resourceIDPattern.MatchString(rr.RouteResponseID) {
+			v.addf(FieldPath(rp, "routeResponseId"), "routeResponseId %q is not valid; use 1 to 64 of A-Z a-z 0-9 _ -", rr.RouteResponseID)
+		}
+	}
+}
+
+func (v *validator) integration(p string, in *Integration) {
+	switch {
+	case in.IntegrationID == "":
+		v.addf(FieldPath(p, "integrationId"), "integrationId is required; routes name it in target: integrations/{integrationId}")
+	case !resourceIDPattern.MatchString(in.IntegrationID):
+		v.addf(FieldPath(p, "integrationId"), "integrationId %q is not valid; use 1 to 64 of A-Z a-z 0-9 _ -", in.IntegrationID)
+	}
+	v.oneOf(FieldPath(p, "integrationType"), "integrationType", in.IntegrationType,
+		IntegrationAWSProxy, IntegrationAWS, IntegrationHTTPProxy, IntegrationHTTP, IntegrationMock)
+
+	switch in.IntegrationType {
+	case IntegrationMock:
+	case IntegrationHTTP, IntegrationHTTPProxy:
+		if in.IntegrationURI == "" {
+			v.addf(FieldPath(p, "integrationUri"), "integrationUri is required for %s integrations: an absolute http or https URL", in.IntegrationType)
+		} else if msg := checkHTTPURI(in.IntegrationURI); msg != "" {
+			v.addf(FieldPath(p, "integrationUri"), "integrationUri %q is not valid: %s", in.IntegrationURI, msg)
+		}
+	case IntegrationAWS, IntegrationAWSProxy:
+		if in.IntegrationURI == "" {
+			v.addf(FieldPath(p, "integrationUri"), "integrationUri is required for %s integrations: the Lambda function's invocation URI or ARN", in.IntegrationType)
+		}
+	}
+
+	if in.TimeoutInMillis < MinTimeoutInMillis || in.TimeoutInMillis > MaxTimeoutInMillis {
+		v.addf(FieldPath(p, "timeoutInMillis"), "timeoutInMillis %d is out of range; allowed is %d to %d", in.TimeoutInMillis, MinTimeoutInMillis, MaxTimeoutInMillis)
+	}
+	v.oneOf(FieldPath(p, "passthroughBehavior"), "passthroughBehavior", in.PassthroughBehavior, "WHEN_NO_MATCH", "NEVER", "WHEN_NO_TEMPLATES")
+	v.oneOf(FieldPath(p, "connectionType"), "connectionType", in.ConnectionType, "INTERNET", "VPC_LINK")
+	v.oneOf(FieldPath(p, "contentHandlingStrategy"), "contentHandlingStrategy", in.ContentHandlingStrategy, "", "CONVERT_TO_BINARY", "CONVERT_TO_TEXT")
+	if in.PayloadFormatVersion != DefaultPayloadFormatVersion {
+		v.addf(FieldPath(p, "payloadFormatVersion"), "payloadFormatVersion %q is not supported; WebSocket APIs use 1.0 (2.0 is for HTTP APIs)", in.PayloadFormatVersion)
+	}
+
+	for _, k := range sortedKeys(in.RequestParameters) {
+		kp := FieldPath(FieldPath(p, "requestParameters"), k)
+		if !integrationKeyPattern.MatchString(k) {
+			v.addf(kp, "request parameter %q is not valid; use integration.request.header.NAME, integration.request.querystring.NAME or integration.request.path.NAME (NAME of A-Z a-z 0-9 . _ $ -)", k)
+		}
+		if val := in.RequestParameters[k]; !integrationValPattern.MatchString(val) {
+			v.addf(kp, "request parameter source %q is not valid; use route.request.header.NAME, route.request.querystring.NAME, route.request.multivalueheader.NAME, route.request.multivaluequerystring.NAME, route.request.body.PATH, stageVariables.NAME, context.NAME or a single-quoted 'static value'", val)
+		}
+	}
+
+	if len(in.IntegrationResponses) == 0 {
+		return
+	}
+	if in.IntegrationType == IntegrationAWSProxy || in.IntegrationType == IntegrationHTTPProxy {
+		v.addf(FieldPath(p, "integrationResponses"), "%s integrations cannot have integration responses: the backend's response is passed through; integration responses are for AWS, HTTP and MOCK integrations", in.IntegrationType)
+		return
+	}
+	keys := make(map[string]bool)
+	for i := range in.IntegrationResponses {
+		rp := IndexPath(FieldPath(p, "integrationResponses"), i)
+		ir := &in.IntegrationResponses[i]
+		kp := FieldPath(rp, "integrationResponseKey")
+		switch k := ir.IntegrationResponseKey; {
+		case k == "":
+			v.addf(kp, "integrationResponseKey is required: $default or a regular expression between slashes, such as /4\\d\\d/")
+		case k == IntegrationResponseKeyDefault:
+		case len(k) < 3 || k[0] != '/' || k[len(k)-1] != '/':
+			v.addf(kp, "integrationResponseKey %q is not valid; use $default or a non-empty regular expression between slashes, such as /4\\d\\d/", k)
+		default:
+			if _, err := regexp.Compile(k[1 : len(k)-1]); err != nil {
+				reason := err.Error()
+				var se *syntax.Error
+				if errors.As(err, &se) {
+					reason = string(se.Code) // without the pattern, which the message already quotes
+				}
+				v.addf(kp, "integrationResponseKey %q is not a valid regular expression (RE2 syntax): %s", k, reason)
+			}
+		}
+		if k := ir.IntegrationResponseKey; k != "" {
+			if keys[k] {
+				v.addf(kp, "Integration response with key %s already exists for this integration", k)
+			}
+			keys[k] = true
+		}
+		if ir.IntegrationResponseID != "" && !resourceIDPattern.MatchString(ir.IntegrationResponseID) {
+			v.addf(FieldPath(rp, "integrationResponseId"), "integrationResponseId %q is not valid; use 1 to 64 of A-Z a-z 0-9 _ -", ir.IntegrationResponseID)
+		}
+		v.oneOf(FieldPath(rp, "contentHandlingStrategy"), "contentHandlingStrategy", ir.ContentHandlingStrategy, "", "CONVERT_TO_BINARY", "CONVERT_TO_TEXT")
+	}
+}
+
+// checkHTTPURI returns what is wrong with an HTTP integration URI, or "". A URI that starts with a stage
+// variable (http${stageVariables.tls}://…, ${stageVariables.url}) can only be checked once the stage is
+// known; elsewhere placeholders are allowed and stand in for host, path or query text.
+func checkHTTPURI(uri string) string {
+	if strings.HasPrefix(uri, "${") {
+		return ""
+	}
+	lower := strings.ToLower(uri)
+	if !strings.HasPrefix(lower, "http://") && !strings.HasPrefix(lower, "https://") {
+		return "it must be an absolute http:// or https:// URL"
+	}
+	u, err := url.Parse(stageVarPlaceholder.ReplaceAllString(uri, "stagevariable"))
+	if err != nil || u.Host == "" {
+		return "it must be an absolute http:// or https:// URL with a host"
+	}
+	return ""
+}
+
+func (v *validator) stage(p string, s *Stage, routeKeys map[string]bool) {
+	switch {
+	case s.StageName == "":
+		v.addf(FieldPath(p, "stageName"), "stageName is required; it is the path of the WebSocket URL")
+	case !stageNamePattern.MatchString(s.StageName):
+		v.addf(FieldPath(p, "stageName"), "stageName %q is not valid; use 1 to 128 of A-Z a-z 0-9 _ -", s.StageName)
+	}
+
+	vp := FieldPath(p, "stageVariables")
+	if n := len(s.StageVariables); n > MaxStageVariables {
+		v.addf(vp, "a stage has at most %d stage variables; got %d", MaxStageVariables, n)
+	}
+	for _, k := range sortedKeys(s.StageVariables) {
+		kp := FieldPath(vp, k)
+		if !stageVarNamePattern.MatchString(k) {
+			v.addf(kp, "stage variable name %q is not valid; use 1 to 64 of A-Z a-z 0-9 _", k)
+		}
+		val := s.StageVariables[k]
+		if utf8.RuneCountInString(val) > MaxStageVariableValueLen || !stageVarValuePattern.MatchString(val) {
+			v.addf(kp, "stage variable value %q is not valid; use 1 to %d of A-Z a-z 0-9 - . _ ~ : / ? # & = ,", val, MaxStageVariableValueLen)
+		}
+	}
+
+	if s.DefaultRouteSettings != nil {
+		v.routeSettings(FieldPath(p, "defaultRouteSettings"), s.DefaultRouteSettings)
+	}
+	rsp := FieldPath(p, "routeSettings")
+	for _, k := range sortedKeys(s.RouteSettings) {
+		kp := FieldPath(rsp, k)
+		if !routeKeys[k] {
+			v.addf(kp, "routeSettings key %q is not a route key of this API; routeSettings override settings per route key", k)
+		}
+		rs := s.RouteSettings[k]
+		v.routeSettings(kp, &rs)
+	}
+}
+
+func (v *validator) routeSettings(p string, rs *RouteSettings) {
+	v.oneOf(FieldPath(p, "loggingLevel"), "loggingLevel", rs.LoggingLevel, "", "ERROR", "INFO", "OFF")
+	if rs.ThrottlingBurstLimit < 0 {
+		v.addf(FieldPath(p, "throttlingBurstLimit"), "throttlingBurstLimit %d is negative; use 0 or more requests", rs.ThrottlingBurstLimit)
+	}
+	if r := rs.ThrottlingRateLimit; !(r >= 0) || math.IsInf(r, 1) {
+		v.addf(FieldPath(p, "throttlingRateLimit"), "throttlingRateLimit %v is not valid; use a finite number of requests per second, 0 or more", r)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
