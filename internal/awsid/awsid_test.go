@@ -23,12 +23,12 @@ func TestConnectionIDShapeAndOwner(t *testing.T) {
 
 func TestConnectionNodeRejectsMalformed(t *testing.T) {
 	cases := map[string]string{
-		"empty":       "",
-		"short":       "abc=",
-		"no padding":  "R1kmxc2VNjMCFIAx",
-		"bad char":    "R1kmxc2VNjMC*IA=",
-		"std base64":  "R1kmxc2V+jMCFIA=",
-		"too long":    "R1kmxc2VNjMCFIA==",
+		"empty":      "",
+		"short":      "abc=",
+		"no padding": "R1kmxc2VNjMCFIAx",
+		"bad char":   "R1kmxc2VNjMC*IA=",
+		"std base64": "R1kmxc2V+jMCFIA=",
+		"too long":   "R1kmxc2VNjMCFIA==",
 	}
 	for name, id := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -31,7 +31,7 @@ func (f *fakeSession) Send(data []byte) error {
 func (f *fakeSession) Info() Info {
 	return Info{ConnectedAt: time.UnixMilli(1700000000123).UTC(), SourceIP: "127.0.0.1", UserAgent: "ua"}
 }
-func (f *fakeSession) Disconnect() { f.mu.Lock(); f.disconnected = true; f.mu.Unlock() }
+func (f *fakeSession) Disconnect()  { f.mu.Lock(); f.disconnected = true; f.mu.Unlock() }
 func (f *fakeSession) Scope() Scope { return f.scope }
 
 // cluster of two registries on one in-process hub; the test talks to node 1 only.
