@@ -1,0 +1,99 @@
+// Package proxyevent holds the shapes API Gateway gives integrations: the requestContext of every WebSocket
+// event (also the source of $context variables and context.* request parameters), and the Lambda proxy
+// events built from it.
+package proxyevent
+
+import (
+	"strconv"
+	"time"
+)
+
+// Event types of a WebSocket API.
+const (
+	EventConnect    = "CONNECT"
+	EventMessage    = "MESSAGE"
+	EventDisconnect = "DISCONNECT"
+)
+
+// RequestTimeLayout is the CLF time format of requestContext.requestTime, always in UTC.
+const RequestTimeLayout = "02/Jan/2006:15:04:05 -0700"
+
+// Identity is requestContext.identity: only populated keys are sent, as AWS does today.
+type Identity struct {
+	SourceIP  string `json:"sourceIp"`
+	UserAgent string `json:"userAgent,omitempty"`
+}
+
+// RequestContext is requestContext of a WebSocket proxy event. Field order follows AWS's captures.
+type RequestContext struct {
+	RouteKey             string   `json:"routeKey"`
+	MessageID            string   `json:"messageId,omitempty"`
+	DisconnectStatusCode int      `json:"disconnectStatusCode,omitempty"`
+	EventType            string   `json:"eventType"`
+	ExtendedRequestID    string   `json:"extendedRequestId"`
+	RequestTime          string   `json:"requestTime"`
+	MessageDirection     string   `json:"messageDirection"`
+	DisconnectReason     *string  `json:"disconnectReason,omitempty"`
+	Stage                string   `json:"stage"`
+	ConnectedAt          int64    `json:"connectedAt"`
+	RequestTimeEpoch     int64    `json:"requestTimeEpoch"`
+	Identity             Identity `json:"identity"`
+	RequestID            string   `json:"requestId"`
+	DomainName           string   `json:"domainName"`
+	ConnectionID         string   `json:"connectionId"`
+	APIID                string   `json:"apiId"`
+}
+
+// SetRequestTime sets requestTime and requestTimeEpoch from t.
+func (rc *RequestContext) SetRequestTime(t time.Time) {
+	rc.RequestTime = t.UTC().Format(RequestTimeLayout)
+	rc.RequestTimeEpoch = t.UnixMilli()
+}
+
+// Var returns the $context variable name (without the "context." prefix), or "" when it has no value. It
+// serves $context in selection expressions and context.* request parameters.
+func (rc *RequestContext) Var(name string) string {
+	switch name {
+	case "routeKey":
+		return rc.RouteKey
+	case "messageId":
+		return rc.MessageID
+	case "eventType":
+		return rc.EventType
+	case "extendedRequestId":
+		return rc.ExtendedRequestID
+	case "requestId":
+		return rc.RequestID
+	case "requestTime":
+		return rc.RequestTime
+	case "requestTimeEpoch":
+		return strconv.FormatInt(rc.RequestTimeEpoch, 10)
+	case "messageDirection":
+		return rc.MessageDirection
+	case "stage":
+		return rc.Stage
+	case "connectedAt":
+		return strconv.FormatInt(rc.ConnectedAt, 10)
+	case "domainName":
+		return rc.DomainName
+	case "connectionId":
+		return rc.ConnectionID
+	case "apiId":
+		return rc.APIID
+	case "identity.sourceIp":
+		return rc.Identity.SourceIP
+	case "identity.userAgent":
+		return rc.Identity.UserAgent
+	case "disconnectStatusCode":
+		if rc.DisconnectStatusCode == 0 {
+			return ""
+		}
+		return strconv.Itoa(rc.DisconnectStatusCode)
+	case "disconnectReason":
+		if rc.DisconnectReason == nil {
+			return ""
+		}
+		return *rc.DisconnectReason
+	}
+	return ""
+}

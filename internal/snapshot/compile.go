@@ -1,0 +1,206 @@
+package snapshot
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/resource"
+	"github.com/switchboard-gw/switchboard/internal/selexpr"
+)
+
+// Compile validates b and compiles it into a Set. It applies AWS's defaults first, so callers may pass a
+// Bundle as written. Every problem is reported as resource.FieldErrors with paths into b.
+func Compile(b *resource.Bundle) (*Set, error) {
+	resource.ApplyDefaults(b)
+	if errs := resource.Validate(b); len(errs) > 0 {
+		return nil, errs
+	}
+	c := compiler{}
+	set := &Set{APIs: make(map[string]*API, len(b.APIs))}
+	for i := range b.APIs {
+		if api := c.api(resource.IndexPath("apis", i), &b.APIs[i]); api != nil {
+			set.APIs[api.ID] = api
+		}
+	}
+	if len(c.errs) > 0 {
+		return nil, c.errs
+	}
+	set.index()
+	return set, nil
+}
+
+type compiler struct{ errs resource.FieldErrors }
+
+func (c *compiler) fail(path string, err error) {
+	msg := strings.Replace(err.Error(), "selexpr: ", "", 1)
+	c.errs = append(c.errs, &resource.FieldError{Path: path, Message: msg})
+}
+
+func (c *compiler) expr(path, src string) *selexpr.Expr {
+	if src == "" {
+		return nil
+	}
+	e, err := selexpr.Parse(src)
+	if err != nil {
+		c.fail(path, fmt.Errorf("invalid selection expression %q: %w", src, err))
+		return nil
+	}
+	return e
+}
+
+func (c *compiler) api(path string, a *resource.API) *API {
+	api := &API{
+		ID:                        a.APIID,
+		Name:                      a.Name,
+		RouteSelection:            c.expr(resource.FieldPath(path, "routeSelectionExpression"), a.RouteSelectionExpression),
+		DisableExecuteAPIEndpoint: a.DisableExecuteAPIEndpoint,
+		Stages:                    make(map[string]*Stage, len(a.Stages)),
+	}
+	integrations := make(map[string]int, len(a.Integrations))
+	for i, in := range a.Integrations {
+		integrations[in.IntegrationID] = i
+		// Compile once without stage variables to report expression errors a single time.
+		c.integration(resource.IndexPath(resource.FieldPath(path, "integrations"), i), &in, nil, true)
+	}
+	for si := range a.Stages {
+		st := &a.Stages[si]
+		stage := &Stage{API: api, Name: st.StageName, Variables: st.StageVariables, Routes: make(map[string]*Route, len(a.Routes))}
+		compiled := make(map[string]*Integration, len(a.Integrations))
+		for id, i := range integrations {
+			compiled[id] = c.integration("", &a.Integrations[i], st.StageVariables, false)
+		}
+		for _, r := range a.Routes {
+			route := &Route{ID: r.RouteID, Key: r.RouteKey}
+			if id, ok := strings.CutPrefix(r.Target, "integrations/"); ok {
+				route.Integration = compiled[id]
+			}
+			for _, rr := range r.RouteResponses {
+				if rr.RouteResponseKey == resource.RouteKeyDefault && (r.RouteResponseSelectionExpression == "" || r.RouteResponseSelectionExpression == resource.RouteKeyDefault) {
+					route.TwoWay = true
+				}
+			}
+			stage.Routes[r.RouteKey] = route
+		}
+		api.Stages[st.StageName] = stage
+	}
+	return api
+}
+
+// integration compiles in for one stage's variables; report is set on the pass that reports errors.
+func (c *compiler) integration(path string, in *resource.Integration, vars map[string]string, report bool) *Integration {
+	fail := func(p string, err error) {
+		if report {
+			c.fail(p, err)
+		}
+	}
+	out := &Integration{
+		ID:                  in.IntegrationID,
+		Type:                in.IntegrationType,
+		URI:                 substituteStageVariables(in.IntegrationURI, vars),
+		Method:              in.IntegrationMethod,
+		Timeout:             time.Duration(in.TimeoutInMillis) * time.Millisecond,
+		PassthroughBehavior: in.PassthroughBehavior,
+		RequestTemplates:    in.RequestTemplates,
+	}
+	if e, err := parseOptional(in.TemplateSelectionExpression); err != nil {
+		fail(resource.FieldPath(path, "templateSelectionExpression"), err)
+	} else {
+		out.TemplateSelection = e
+	}
+	for _, key := range sortedKeys(in.RequestParameters) {
+		p, err := parameter(key, in.RequestParameters[key], vars)
+		if err != nil {
+			fail(resource.FieldPath(resource.FieldPath(path, "requestParameters"), key), err)
+			continue
+		}
+		out.RequestParameters = append(out.RequestParameters, p)
+	}
+	for i, ir := range in.IntegrationResponses {
+		irPath := resource.IndexPath(resource.FieldPath(path, "integrationResponses"), i)
+		pat, err := selexpr.ParseKeyPattern(ir.IntegrationResponseKey)
+		if err != nil {
+			fail(resource.FieldPath(irPath, "integrationResponseKey"), err)
+			continue
+		}
+		resp := &IntegrationResponse{Key: ir.IntegrationResponseKey, Pattern: pat, Templates: ir.ResponseTemplates}
+		if e, err := parseOptional(ir.TemplateSelectionExpression); err != nil {
+			fail(resource.FieldPath(irPath, "templateSelectionExpression"), err)
+		} else {
+			resp.TemplateSelection = e
+		}
+		out.Responses = append(out.Responses, resp)
+	}
+	return out
+}
+
+func parseOptional(src string) (*selexpr.Expr, error) {
+	if src == "" {
+		return nil, nil
+	}
+	e, err := selexpr.Parse(src)
+	if err != nil {
+		return nil, fmt.Errorf("invalid selection expression %q: %w", src, err)
+	}
+	return e, nil
+}
+
+// parameter compiles one integration.request.{location}.{name} → source mapping.
+func parameter(key, value string, vars map[string]string) (Parameter, error) {
+	rest, ok := strings.CutPrefix(key, "integration.request.")
+	location, name, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 || name == "" {
+		return Parameter{}, fmt.Errorf("key must be integration.request.{header|querystring|path}.NAME")
+	}
+	p := Parameter{Location: location, Name: name}
+	switch {
+	case len(value) >= 2 && value[0] == '\'' && value[len(value)-1] == '\'':
+		p.Source = ParameterSource{Kind: SourceStatic, Value: value[1 : len(value)-1]}
+	case strings.HasPrefix(value, "stageVariables."):
+		p.Source = ParameterSource{Kind: SourceStatic, Value: vars[strings.TrimPrefix(value, "stageVariables.")]}
+	case strings.HasPrefix(value, "context."):
+		p.Source = ParameterSource{Kind: SourceContext, Name: strings.TrimPrefix(value, "context.")}
+	case strings.HasPrefix(value, "route.request.body."):
+		e, err := selexpr.Parse("$request.body." + strings.TrimPrefix(value, "route.request.body."))
+		if err != nil || len(e.Vars()) != 1 {
+			return Parameter{}, fmt.Errorf("invalid body path %q", value)
+		}
+		p.Source = ParameterSource{Kind: SourceBody, Path: e.Vars()[0].Path}
+	default:
+		src, ok := strings.CutPrefix(value, "route.request.")
+		kind, name, ok2 := strings.Cut(src, ".")
+		switch {
+		case !ok || !ok2 || name == "":
+			return Parameter{}, fmt.Errorf("unsupported value %q", value)
+		case kind == SourceHeader, kind == SourceQuery, kind == SourceMultiHeader, kind == SourceMultiQuery:
+			p.Source = ParameterSource{Kind: kind, Name: name}
+		default:
+			return Parameter{}, fmt.Errorf("unsupported value %q", value)
+		}
+	}
+	return p, nil
+}
+
+// substituteStageVariables replaces ${stageVariables.NAME} with the stage's value ("" when undefined).
+func substituteStageVariables(s string, vars map[string]string) string {
+	const open = "${stageVariables."
+	if !strings.Contains(s, open) {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, open)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		b.WriteString(vars[s[i+len(open):i+j]])
+		s = s[i+j+1:]
+	}
+}

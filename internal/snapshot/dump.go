@@ -1,0 +1,76 @@
+package snapshot
+
+import (
+	"encoding/json"
+	"sort"
+)
+
+// Dump renders s as indented JSON with sorted keys, for golden tests and debugging.
+func (s *Set) Dump() ([]byte, error) {
+	type route struct {
+		ID          string `json:"id"`
+		Integration string `json:"integration,omitempty"`
+		TwoWay      bool   `json:"twoWay,omitempty"`
+	}
+	type integration struct {
+		Type              string            `json:"type"`
+		URI               string            `json:"uri,omitempty"`
+		Method            string            `json:"method,omitempty"`
+		TimeoutMillis     int64             `json:"timeoutMillis"`
+		Passthrough       string            `json:"passthroughBehavior,omitempty"`
+		Parameters        []Parameter       `json:"requestParameters,omitempty"`
+		Templates         map[string]string `json:"requestTemplates,omitempty"`
+		TemplateSelection string            `json:"templateSelection,omitempty"`
+		Responses         []map[string]any  `json:"responses,omitempty"`
+	}
+	type stage struct {
+		Variables    map[string]string      `json:"variables,omitempty"`
+		Routes       map[string]route       `json:"routes"`
+		Integrations map[string]integration `json:"integrations"`
+	}
+	type api struct {
+		Name                      string           `json:"name"`
+		RouteSelection            string           `json:"routeSelection"`
+		DisableExecuteAPIEndpoint bool             `json:"disableExecuteApiEndpoint,omitempty"`
+		Stages                    map[string]stage `json:"stages"`
+	}
+	out := map[string]api{}
+	for id, a := range s.APIs {
+		da := api{Name: a.Name, RouteSelection: a.RouteSelection.String(), DisableExecuteAPIEndpoint: a.DisableExecuteAPIEndpoint, Stages: map[string]stage{}}
+		for name, st := range a.Stages {
+			ds := stage{Variables: st.Variables, Routes: map[string]route{}, Integrations: map[string]integration{}}
+			for key, r := range st.Routes {
+				dr := route{ID: r.ID, TwoWay: r.TwoWay}
+				if in := r.Integration; in != nil {
+					dr.Integration = in.ID
+					di := integration{Type: in.Type, URI: in.URI, Method: in.Method, TimeoutMillis: in.Timeout.Milliseconds(),
+						Passthrough: in.PassthroughBehavior, Parameters: in.RequestParameters, Templates: in.RequestTemplates}
+					if in.TemplateSelection != nil {
+						di.TemplateSelection = in.TemplateSelection.String()
+					}
+					for _, ir := range in.Responses {
+						m := map[string]any{"key": ir.Key, "templates": ir.Templates}
+						if ir.TemplateSelection != nil {
+							m["templateSelection"] = ir.TemplateSelection.String()
+						}
+						di.Responses = append(di.Responses, m)
+					}
+					ds.Integrations[in.ID] = di
+				}
+				ds.Routes[key] = dr
+			}
+			da.Stages[name] = ds
+		}
+		out[id] = da
+	}
+	return json.MarshalIndent(out, "", "  ")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

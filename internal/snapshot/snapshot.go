@@ -1,0 +1,146 @@
+// Package snapshot is where the control plane and the data plane meet. Compile turns a resource.Bundle into
+// an immutable Set — every API's stages with their routes, integrations and parsed expressions resolved —
+// and a Holder swaps Sets atomically. The data plane loads the current Set once per event and never sees a
+// half-applied change; a Bundle that does not compile is rejected whole and the old Set keeps serving.
+package snapshot
+
+import (
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/selexpr"
+)
+
+// Set is every served API at one version.
+type Set struct {
+	Version uint64
+	APIs    map[string]*API // by API ID
+	// stagesByName lists the stages with a given name across APIs, for endpoints that name only the stage.
+	stagesByName map[string][]*Stage
+}
+
+// API is one compiled WebSocket API.
+type API struct {
+	ID                        string
+	Name                      string
+	RouteSelection            *selexpr.Expr
+	DisableExecuteAPIEndpoint bool
+	Stages                    map[string]*Stage // by stage name
+}
+
+// Stage is an API as one stage serves it: the routes of its deployment, with stage variables already
+// substituted into integration URIs.
+type Stage struct {
+	API       *API
+	Name      string
+	Variables map[string]string
+	Routes    map[string]*Route // by route key, including $connect, $disconnect and $default
+}
+
+// Route is one compiled route.
+type Route struct {
+	ID          string
+	Key         string
+	Integration *Integration // nil when the route has no target
+	// TwoWay is set when the route has a $default route response: the integration's answer is then sent
+	// back to the caller.
+	TwoWay bool
+}
+
+// Integration is one compiled integration as a particular stage sees it.
+type Integration struct {
+	ID                  string
+	Type                string
+	URI                 string // stage variables substituted
+	Method              string
+	Timeout             time.Duration
+	PassthroughBehavior string
+	RequestParameters   []Parameter
+	RequestTemplates    map[string]string
+	TemplateSelection   *selexpr.Expr // nil when unset
+	Responses           []*IntegrationResponse
+}
+
+// Parameter is one integration request parameter: where it goes and where its value comes from.
+type Parameter struct {
+	Location string          `json:"location"` // "header", "querystring" or "path"
+	Name     string          `json:"name"`
+	Source   ParameterSource `json:"source"`
+}
+
+// Parameter source kinds.
+const (
+	SourceStatic      = "static"      // Value holds the text
+	SourceHeader      = "header"      // Name: handshake header ($connect only)
+	SourceQuery       = "querystring" // Name: handshake query parameter ($connect only)
+	SourceMultiHeader = "multivalueheader"
+	SourceMultiQuery  = "multivaluequerystring"
+	SourceBody        = "body"    // Path: JSON path into the message
+	SourceContext     = "context" // Name: $context variable
+)
+
+// ParameterSource says where a request parameter's value comes from. Stage variables are resolved at
+// compile time and become static values.
+type ParameterSource struct {
+	Kind  string         `json:"kind"`
+	Name  string         `json:"name,omitempty"`
+	Value string         `json:"value,omitempty"`
+	Path  []selexpr.Step `json:"path,omitempty"`
+}
+
+// IntegrationResponse is one compiled integration response of a non-proxy integration.
+type IntegrationResponse struct {
+	Key               string
+	Pattern           *selexpr.KeyPattern
+	Templates         map[string]string
+	TemplateSelection *selexpr.Expr
+}
+
+// Route returns the route for key, or nil.
+func (s *Stage) Route(key string) *Route { return s.Routes[key] }
+
+// API returns the API with id, or nil.
+func (s *Set) API(id string) *API {
+	if s == nil {
+		return nil
+	}
+	return s.APIs[id]
+}
+
+// StagesNamed returns every stage called name, across APIs, ordered by API ID.
+func (s *Set) StagesNamed(name string) []*Stage {
+	if s == nil {
+		return nil
+	}
+	return s.stagesByName[name]
+}
+
+func (s *Set) index() {
+	s.stagesByName = make(map[string][]*Stage)
+	ids := make([]string, 0, len(s.APIs))
+	for id := range s.APIs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		for _, st := range s.APIs[id].Stages {
+			s.stagesByName[st.Name] = append(s.stagesByName[st.Name], st)
+		}
+	}
+}
+
+// Holder holds the current Set. Loads are lock-free.
+type Holder struct {
+	p       atomic.Pointer[Set]
+	version atomic.Uint64
+}
+
+// Load returns the current Set (nil before the first Store).
+func (h *Holder) Load() *Set { return h.p.Load() }
+
+// Store makes s current, giving it the next version number.
+func (h *Holder) Store(s *Set) {
+	s.Version = h.version.Add(1)
+	h.p.Store(s)
+}
