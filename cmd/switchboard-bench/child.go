@@ -1,0 +1,187 @@
+package main
+
+// The parent side of the server processes: start one, learn its address, read its memory, stop it.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// child is one server process.
+type child struct {
+	name  string
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	addr  string
+	done  chan struct{} // closed once the process has been waited for
+	err   error         // Wait's result; read after done
+}
+
+// startChild starts "EXE server KIND ARGS..." and waits for its "listening ADDR" line.
+func startChild(ctx context.Context, exe string, stderr io.Writer, kind string, args ...string) (*child, error) {
+	cmd := exec.CommandContext(ctx, exe, append([]string{"server", kind}, args...)...)
+	first := &firstLine{line: make(chan string, 1)}
+	cmd.Stdout = first
+	cmd.Stderr = stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 5 * time.Second
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s server: %w", kind, err)
+	}
+	c := &child{name: kind, cmd: cmd, stdin: stdin, done: make(chan struct{})}
+	go func() {
+		c.err = cmd.Wait()
+		close(c.done)
+	}()
+	timer := time.NewTimer(30 * time.Second)
+	defer timer.Stop()
+	select {
+	case line := <-first.line:
+		addr, ok := strings.CutPrefix(line, "listening ")
+		if !ok {
+			c.stop()
+			return nil, fmt.Errorf("%s server: unexpected first line %q", kind, line)
+		}
+		if err := checkLoopback(addr); err != nil {
+			c.stop()
+			return nil, fmt.Errorf("%s server: %w", kind, err)
+		}
+		c.addr = addr
+		return c, nil
+	case <-c.done:
+		return nil, fmt.Errorf("%s server exited before listening: %v", kind, c.err)
+	case <-timer.C:
+		c.stop()
+		return nil, fmt.Errorf("%s server did not start listening within 30s", kind)
+	case <-ctx.Done():
+		c.stop()
+		return nil, ctx.Err()
+	}
+}
+
+// pid is the process ID.
+func (c *child) pid() int { return c.cmd.Process.Pid }
+
+// stop closes the child's standard input, which asks it to exit, and waits for it; a child that does not
+// exit is sent SIGTERM and then killed. It returns the child's error, if it failed.
+func (c *child) stop() error {
+	_ = c.stdin.Close()
+	for _, sig := range []os.Signal{syscall.SIGTERM, os.Kill} {
+		t := time.NewTimer(10 * time.Second)
+		select {
+		case <-c.done:
+			t.Stop()
+			return c.exitErr()
+		case <-t.C:
+		}
+		_ = c.cmd.Process.Signal(sig)
+	}
+	<-c.done // after SIGKILL, Wait returns promptly (WaitDelay bounds the output copying)
+	return c.exitErr()
+}
+
+func (c *child) exitErr() error {
+	var ee *exec.ExitError
+	if errors.As(c.err, &ee) && !ee.Exited() {
+		return nil // stopped by a signal: ours
+	}
+	if c.err != nil {
+		return fmt.Errorf("%s server: %w", c.name, c.err)
+	}
+	return nil
+}
+
+// rssKiB reads VmRSS of the process from /proc/PID/status.
+func rssKiB(pid int) (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			f := strings.Fields(rest)
+			if len(f) == 0 {
+				break
+			}
+			return strconv.ParseInt(f[0], 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+}
+
+// cpuTime returns the user+system CPU time the process has used, from /proc/PID/stat.
+func cpuTime(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may contain spaces; the fields after it are fixed.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	const ticksPerSecond = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticksPerSecond
+}
+
+// firstLine is the child's standard output: it hands over the first line and discards the rest.
+type firstLine struct {
+	mu   sync.Mutex
+	buf  []byte
+	sent bool
+	line chan string
+}
+
+func (f *firstLine) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sent {
+		return len(p), nil
+	}
+	f.buf = append(f.buf, p...)
+	if i := bytes.IndexByte(f.buf, '\n'); i >= 0 {
+		f.sent = true
+		f.line <- strings.TrimSpace(string(f.buf[:i]))
+		f.buf = nil
+	} else if len(f.buf) > 4096 {
+		f.sent = true
+		f.line <- string(f.buf[:64]) + "…"
+		f.buf = nil
+	}
+	return len(p), nil
+}
+
+// lockedWriter serialises writes from several goroutines (children's standard error, progress lines).
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

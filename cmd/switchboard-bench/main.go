@@ -1,0 +1,89 @@
+// Command switchboard-bench measures Switchboard against a raw WebSocket echo server built with the same
+// WebSocket library (github.com/lxzan/gws), in one run, and prints the figures with their ratios.
+//
+// It measures three things, each against server processes it starts itself (it re-executes its own binary
+// as "switchboard-bench server KIND", so every server's memory is its own and nothing else's):
+//
+//   - rss: resident memory per idle connection of the server process, at -conns connections and at
+//     -max-conns connections (the most one process can hold under the open-files limit), for the raw echo
+//     server and for Switchboard. The client spreads its connections over the source addresses 127.0.0.2,
+//     127.0.0.3, … so that ephemeral ports never run out.
+//   - rtt: round trips per second and p50/p99 latency of -clients WebSocket clients in a closed loop, each
+//     sending a -msg-size byte JSON message and waiting for the reply, for -duration: raw echo, Switchboard
+//     with a MOCK route and Switchboard with an HTTP_PROXY route to a trivial HTTP backend (a child process
+//     too) that answers the request body back.
+//   - mgmt: @connections POSTs per second: -clients HTTP clients POST to the management API for
+//     -duration, each message addressed to one of -clients connected WebSocket clients.
+//
+// Usage:
+//
+//	switchboard-bench [run] [-conns 10000] [-max-conns 19000] [-clients 64] [-duration 10s]
+//	                  [-msg-size 100] [-only rss,rtt,mgmt] [-markdown]
+//
+// Progress goes to standard error; the results table (Markdown with -markdown) goes to standard output.
+// Everything runs on the loopback interface only.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	raiseFileLimit()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	args := os.Args[1:]
+	var err error
+	if len(args) > 0 && args[0] == "server" {
+		err = serverMain(ctx, args[1:], os.Stdin, os.Stdout)
+	} else {
+		if len(args) > 0 && args[0] == "run" {
+			args = args[1:]
+		}
+		var exe string
+		exe, err = os.Executable()
+		if err == nil {
+			_, err = run(ctx, args, runEnv{Exe: exe, Stdout: os.Stdout, Stderr: os.Stderr, Command: commandLine(os.Args)})
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "switchboard-bench:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// raiseFileLimit raises the soft limit on open files to the hard limit: every connection costs one file
+// descriptor on each side.
+func raiseFileLimit() {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return
+	}
+	if lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	}
+}
+
+// fileLimit returns the current soft limit on open files.
+func fileLimit() int {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 1024
+	}
+	if lim.Cur > 1<<30 {
+		return 1 << 30
+	}
+	return int(lim.Cur)
+}
+
+// logf writes one progress line.
+func logf(w io.Writer, format string, args ...any) {
+	fmt.Fprintf(w, "switchboard-bench: "+format+"\n", args...)
+}

@@ -1,0 +1,168 @@
+package main
+
+// The server side: what runs in the child processes. Each child prints "listening ADDR" as its first line
+// of standard output and serves until its standard input closes or it receives SIGTERM.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/lxzan/gws"
+)
+
+// serverMain runs "switchboard-bench server KIND [-listen ADDR] [-config FILE]".
+func serverMain(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("server: want a kind: echo, backend or gateway")
+	}
+	kind := args[0]
+	fs := flag.NewFlagSet("server "+kind, flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:0", "address to listen on (loopback only)")
+	config := fs.String("config", "", "gateway config file (gateway only)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if err := checkLoopback(*listen); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// The parent closes our standard input to stop us; if it dies, the pipe closes too.
+	go func() {
+		_, _ = io.Copy(io.Discard, stdin)
+		cancel()
+	}()
+	ready := func(addr string) { fmt.Fprintf(stdout, "listening %s\n", addr) }
+	switch kind {
+	case "echo":
+		return serveHTTP(ctx, *listen, echoHandler(), ready)
+	case "backend":
+		return serveHTTP(ctx, *listen, newBackend(), ready)
+	case "gateway":
+		if *config == "" {
+			return errors.New("server gateway: -config is required")
+		}
+		return serveGateway(ctx, *listen, *config, ready)
+	}
+	return fmt.Errorf("server: unknown kind %q (want echo, backend or gateway)", kind)
+}
+
+// checkLoopback refuses any address outside 127.0.0.0/8.
+func checkLoopback(hostport string) error {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return fmt.Errorf("address %q: %w", hostport, err)
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || ip.To4() == nil || !ip.IsLoopback() {
+		return fmt.Errorf("address %q: only 127.0.0.0/8 is allowed", hostport)
+	}
+	return nil
+}
+
+// serveHTTP serves h on listen until ctx is done, then closes the server.
+func serveHTTP(ctx context.Context, listen string, h http.Handler, ready func(addr string)) error {
+	ln, err := net.Listen("tcp4", listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	ready(ln.Addr().String())
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return err
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shut)
+	_ = srv.Close()
+	<-errc
+	return nil
+}
+
+// echoHandler is the raw WebSocket echo server: gws with the options Switchboard's connections use (4 KiB
+// read buffer, 128 KiB messages, UTF-8 checked), upgraded from net/http as gws's examples do, answering
+// every message with itself from the read loop.
+func echoHandler() http.Handler {
+	up := gws.NewUpgrader(echoEvents{}, &gws.ServerOption{
+		ReadBufferSize:     4096,
+		ReadMaxPayloadSize: 128 * 1024,
+		CheckUtf8Enabled:   true,
+		Recovery:           gws.Recovery,
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		socket, err := up.Upgrade(w, r)
+		if err != nil {
+			return
+		}
+		go socket.ReadLoop()
+	})
+}
+
+// echoEvents answers each message with itself.
+type echoEvents struct{ gws.BuiltinEventHandler }
+
+// OnPing answers pings.
+func (echoEvents) OnPing(socket *gws.Conn, payload []byte) { _ = socket.WritePong(payload) }
+
+// OnMessage echoes the message.
+func (echoEvents) OnMessage(socket *gws.Conn, m *gws.Message) {
+	defer m.Close()
+	_ = socket.WriteMessage(m.Opcode, m.Bytes())
+}
+
+// backend is the trivial HTTP backend: /echo answers the request body back with 200, /connect records the
+// X-Connection-Id header (the $connect route's integration) and answers 200, /ids lists the recorded IDs
+// as a JSON array.
+type backend struct {
+	mux *http.ServeMux
+	mu  sync.Mutex
+	ids []string
+}
+
+// maxRecordedIDs bounds the IDs the backend remembers.
+const maxRecordedIDs = 100000
+
+func newBackend() *backend {
+	b := &backend{mux: http.NewServeMux()}
+	b.mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	})
+	b.mux.HandleFunc("/connect", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
+		if id := r.Header.Get("X-Connection-Id"); id != "" {
+			b.mu.Lock()
+			if len(b.ids) < maxRecordedIDs {
+				b.ids = append(b.ids, id)
+			}
+			b.mu.Unlock()
+		}
+	})
+	b.mux.HandleFunc("GET /ids", func(w http.ResponseWriter, r *http.Request) {
+		b.mu.Lock()
+		ids := append([]string{}, b.ids...)
+		b.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(ids)
+	})
+	return b
+}
+
+func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) { b.mux.ServeHTTP(w, r) }

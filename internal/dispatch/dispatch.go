@@ -1,0 +1,240 @@
+// Package dispatch runs one WebSocket event through a route: it loads the current snapshot once, selects the
+// route ($connect and $disconnect by lifecycle, messages by the API's route selection expression with the
+// $default fallback), invokes the integration under its timeout, and turns the outcome into what API
+// Gateway's clients see — a handshake status, a two-way reply, or one of the exact error frames.
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/awsid"
+	"github.com/switchboard-gw/switchboard/internal/integration"
+	"github.com/switchboard-gw/switchboard/internal/proxyevent"
+	"github.com/switchboard-gw/switchboard/internal/resource"
+	"github.com/switchboard-gw/switchboard/internal/selexpr"
+	"github.com/switchboard-gw/switchboard/internal/snapshot"
+)
+
+// Connection is what dispatch knows of a connection: fixed at $connect and repeated in every event.
+type Connection struct {
+	ID          string
+	APIID       string
+	Stage       string
+	DomainName  string
+	ConnectedAt int64 // epoch milliseconds
+	Identity    proxyevent.Identity
+
+	inflight atomic.Int32 // messages of this connection being integrated in the background
+}
+
+// Caller is the connection an event came from, as far as dispatch needs to answer it.
+type Caller interface {
+	Send(data []byte) error
+}
+
+// Handshake is the $connect request.
+type Handshake struct {
+	Header http.Header
+	Query  url.Values
+}
+
+// Decision is the outcome of $connect: Status 2xx accepts the connection, anything else rejects the
+// handshake with that status and Body.
+type Decision struct {
+	Status      int
+	Subprotocol string
+	Body        []byte
+}
+
+// Accepted reports whether the handshake may be upgraded.
+func (d Decision) Accepted() bool { return d.Status >= 200 && d.Status < 300 }
+
+// Dispatcher routes events. It is safe for concurrent use.
+type Dispatcher struct {
+	snapshots *snapshot.Holder
+	invokers  map[string]integration.Invoker
+	log       *slog.Logger
+	// maxInflight is how many messages of one connection may be integrated concurrently; past it the
+	// connection's read loop waits, so a flood from one client slows that client only.
+	maxInflight int32
+	background  sync.WaitGroup
+}
+
+// New returns a Dispatcher that reads snapshots from h and invokes integrations by type.
+func New(h *snapshot.Holder, invokers map[string]integration.Invoker, log *slog.Logger) *Dispatcher {
+	return &Dispatcher{snapshots: h, invokers: invokers, log: log, maxInflight: 16}
+}
+
+// Wait blocks until every background message has finished.
+func (d *Dispatcher) Wait() { d.background.Wait() }
+
+func (d *Dispatcher) stage(c *Connection) *snapshot.Stage {
+	api := d.snapshots.Load().API(c.APIID)
+	if api == nil {
+		return nil
+	}
+	return api.Stages[c.Stage]
+}
+
+func (d *Dispatcher) requestContext(c *Connection, routeKey, eventType string, now time.Time) *proxyevent.RequestContext {
+	id := awsid.NewRequestID()
+	rc := &proxyevent.RequestContext{
+		RouteKey:          routeKey,
+		EventType:         eventType,
+		ExtendedRequestID: id,
+		RequestID:         id,
+		MessageDirection:  "IN",
+		Stage:             c.Stage,
+		ConnectedAt:       c.ConnectedAt,
+		Identity:          c.Identity,
+		DomainName:        c.DomainName,
+		ConnectionID:      c.ID,
+		APIID:             c.APIID,
+	}
+	rc.SetRequestTime(now)
+	return rc
+}
+
+// Connect runs the $connect route for a handshake. Without a $connect route, or one without an
+// integration, the connection is accepted.
+func (d *Dispatcher) Connect(ctx context.Context, c *Connection, hs *Handshake) Decision {
+	st := d.stage(c)
+	if st == nil {
+		return Decision{Status: http.StatusForbidden, Body: []byte(`{"message":"Forbidden"}`)}
+	}
+	route := st.Route(resource.RouteKeyConnect)
+	if route == nil || route.Integration == nil {
+		return Decision{Status: http.StatusOK}
+	}
+	rc := d.requestContext(c, resource.RouteKeyConnect, proxyevent.EventConnect, time.Now())
+	resp, err := d.invoke(ctx, route, &integration.Request{Context: rc, Header: hs.Header, Query: hs.Query, StageVariables: st.Variables})
+	switch {
+	case errors.Is(err, integration.ErrTimeout):
+		return Decision{Status: http.StatusGatewayTimeout, Body: []byte(`{"message": "Endpoint request timed out"}`)}
+	case err != nil:
+		return Decision{Status: http.StatusBadGateway, Body: []byte(`{"message": "Internal server error"}`)}
+	}
+	dec := Decision{Status: resp.StatusCode, Body: resp.Body}
+	if resp.Header != nil {
+		dec.Subprotocol = resp.Header.Get("Sec-WebSocket-Protocol")
+	}
+	return dec
+}
+
+// Message routes one text message from c. Integrations that do I/O run in the background (up to a limit
+// per connection); MOCK integrations answer inline.
+func (d *Dispatcher) Message(ctx context.Context, c *Connection, caller Caller, body []byte) {
+	now := time.Now()
+	st := d.stage(c)
+	var route *snapshot.Route
+	if st != nil {
+		route = selectRoute(st, body)
+	}
+	if route == nil {
+		rc := d.requestContext(c, "", proxyevent.EventMessage, now)
+		d.reply(caller, c, errorFrame("Forbidden", c.ID, rc.RequestID))
+		return
+	}
+	rc := d.requestContext(c, route.Key, proxyevent.EventMessage, now)
+	rc.MessageID = awsid.NewRequestID()
+	req := &integration.Request{Context: rc, Body: body, StageVariables: st.Variables}
+	if route.Integration == nil || route.Integration.Type == resource.IntegrationMock || c.inflight.Load() >= d.maxInflight {
+		d.message(ctx, c, caller, route, req)
+		return
+	}
+	c.inflight.Add(1)
+	d.background.Go(func() {
+		defer c.inflight.Add(-1)
+		d.message(ctx, c, caller, route, req)
+	})
+}
+
+// selectRoute evaluates the route selection expression; $connect and $disconnect are never selected by it.
+func selectRoute(st *snapshot.Stage, body []byte) *snapshot.Route {
+	if key, ok := selexpr.SelectRouteKey(st.API.RouteSelection, body); ok && key != resource.RouteKeyConnect && key != resource.RouteKeyDisconnect {
+		if r := st.Routes[key]; r != nil {
+			return r
+		}
+	}
+	return st.Routes[resource.RouteKeyDefault]
+}
+
+func (d *Dispatcher) message(ctx context.Context, c *Connection, caller Caller, route *snapshot.Route, req *integration.Request) {
+	rc := req.Context
+	if route.Integration == nil {
+		d.log.Warn("route has no integration", "conn_id", c.ID, "api_id", c.APIID, "stage", c.Stage, "route_key", route.Key, "request_id", rc.RequestID)
+		d.reply(caller, c, errorFrame("Internal server error", c.ID, rc.RequestID))
+		return
+	}
+	resp, err := d.invoke(ctx, route, req)
+	switch {
+	case errors.Is(err, integration.ErrTimeout):
+		d.reply(caller, c, errorFrame("Endpoint request timed out", c.ID, rc.RequestID))
+		return
+	case err != nil:
+		d.reply(caller, c, errorFrame("Internal server error", c.ID, rc.RequestID))
+		return
+	}
+	if route.TwoWay && len(resp.Body) > 0 {
+		d.reply(caller, c, resp.Body)
+	}
+}
+
+// Disconnect runs the $disconnect route, best effort: its answer is ignored.
+func (d *Dispatcher) Disconnect(ctx context.Context, c *Connection, code int, reason string) {
+	st := d.stage(c)
+	if st == nil {
+		return
+	}
+	route := st.Route(resource.RouteKeyDisconnect)
+	if route == nil || route.Integration == nil {
+		return
+	}
+	rc := d.requestContext(c, resource.RouteKeyDisconnect, proxyevent.EventDisconnect, time.Now())
+	rc.DisconnectStatusCode = code
+	rc.DisconnectReason = &reason
+	_, _ = d.invoke(ctx, route, &integration.Request{Context: rc, StageVariables: st.Variables})
+}
+
+func (d *Dispatcher) invoke(ctx context.Context, route *snapshot.Route, req *integration.Request) (*integration.Response, error) {
+	in := route.Integration
+	inv := d.invokers[in.Type]
+	rc := req.Context
+	if inv == nil {
+		d.log.Error("no invoker for integration type", "integration_type", in.Type, "conn_id", rc.ConnectionID, "route_key", route.Key, "request_id", rc.RequestID)
+		return nil, errors.New("unsupported integration type " + in.Type)
+	}
+	resp, err := inv.Invoke(ctx, in, req)
+	if err != nil {
+		d.log.Warn("integration failed", "conn_id", rc.ConnectionID, "api_id", rc.APIID, "stage", rc.Stage,
+			"route_key", route.Key, "request_id", rc.RequestID, "integration_id", in.ID, "err", err)
+	}
+	return resp, err
+}
+
+func (d *Dispatcher) reply(caller Caller, c *Connection, data []byte) {
+	if err := caller.Send(data); err != nil {
+		d.log.Debug("reply not delivered", "conn_id", c.ID, "err", err)
+	}
+}
+
+// errorFrame renders API Gateway's error frame byte for byte, including its irregular spacing:
+// {"message": "Forbidden", "connectionId":"…", "requestId":"…"}
+func errorFrame(message, connectionID, requestID string) []byte {
+	b := make([]byte, 0, 64+len(message)+len(connectionID)+len(requestID))
+	b = append(b, `{"message": "`...)
+	b = append(b, message...)
+	b = append(b, `", "connectionId":"`...)
+	b = append(b, connectionID...)
+	b = append(b, `", "requestId":"`...)
+	b = append(b, requestID...)
+	b = append(b, `"}`...)
+	return b
+}

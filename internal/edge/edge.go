@@ -1,0 +1,222 @@
+// Package edge is the data plane's front door: it resolves each request's host and path to an API stage
+// (or to the @connections API), decides the WebSocket handshake by running $connect before upgrading, and
+// then owns the connection's session — the glue between the socket (wsconn), the registry and dispatch.
+package edge
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/dispatch"
+	"github.com/switchboard-gw/switchboard/internal/mgmtapi"
+	"github.com/switchboard-gw/switchboard/internal/proxyevent"
+	"github.com/switchboard-gw/switchboard/internal/registry"
+	"github.com/switchboard-gw/switchboard/internal/snapshot"
+	"github.com/switchboard-gw/switchboard/internal/wsconn"
+)
+
+// Edge is the data-plane http.Handler.
+type Edge struct {
+	ctx       context.Context // lifetime of the gateway: events run under it
+	snapshots *snapshot.Holder
+	registry  *registry.Registry
+	dispatch  *dispatch.Dispatcher
+	mgmt      *mgmtapi.Handler
+	upgrader  *wsconn.Upgrader
+	log       *slog.Logger
+
+	mu       sync.Mutex // guards the fields below
+	live     map[*session]struct{}
+	draining bool
+	drained  chan struct{} // closed when draining and no session is left
+}
+
+// Config wires an Edge.
+type Config struct {
+	Snapshots *snapshot.Holder
+	Registry  *registry.Registry
+	Dispatch  *dispatch.Dispatcher
+	Mgmt      *mgmtapi.Handler
+	Limits    wsconn.Config
+	Logger    *slog.Logger
+}
+
+// New returns an Edge. ctx bounds every event the edge starts.
+func New(ctx context.Context, cfg Config) *Edge {
+	return &Edge{
+		ctx:       ctx,
+		snapshots: cfg.Snapshots,
+		registry:  cfg.Registry,
+		dispatch:  cfg.Dispatch,
+		mgmt:      cfg.Mgmt,
+		upgrader:  wsconn.NewUpgrader(cfg.Limits),
+		log:       cfg.Logger,
+		live:      make(map[*session]struct{}),
+		drained:   make(chan struct{}),
+	}
+}
+
+// ServeHTTP answers handshakes, plain HTTP requests to WebSocket endpoints, and @connections calls.
+func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t := resolve(e.snapshots.Load(), r.Host, r.URL.Path)
+	switch {
+	case t.mgmt:
+		e.mgmt.Serve(w, r, t.scope, t.connID)
+	case t.stage == nil:
+		e.log.Debug("no endpoint", "host", r.Host, "path", r.URL.Path, "reason", t.reason)
+		writeJSON(w, http.StatusForbidden, `{"message":"Forbidden"}`)
+	default:
+		e.handshake(w, r, t.stage)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, body string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+}
+
+// handshake validates the upgrade request, runs $connect, and upgrades when it allows.
+func (e *Edge) handshake(w http.ResponseWriter, r *http.Request, st *snapshot.Stage) {
+	if !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket") {
+		w.Header().Set("Upgrade", "websocket")
+		w.Header().Set("Connection", "Upgrade")
+		writeJSON(w, http.StatusUpgradeRequired, `{"message":"Upgrade Required: this is a WebSocket endpoint"}`)
+		return
+	}
+	if r.Method != http.MethodGet || r.Header.Get("Sec-WebSocket-Key") == "" {
+		writeJSON(w, http.StatusBadRequest, `{"message":"Bad Request: not a valid WebSocket handshake"}`)
+		return
+	}
+	if r.Header.Get("Sec-WebSocket-Version") != "13" {
+		w.Header().Set("Sec-WebSocket-Version", "13")
+		writeJSON(w, http.StatusUpgradeRequired, `{"message":"Upgrade Required: WebSocket version 13 only"}`)
+		return
+	}
+	now := time.Now()
+	c := &dispatch.Connection{
+		ID:          e.registry.NewConnectionID(),
+		APIID:       st.API.ID,
+		Stage:       st.Name,
+		DomainName:  r.Host,
+		ConnectedAt: now.UnixMilli(),
+		Identity:    proxyevent.Identity{SourceIP: sourceIP(r.RemoteAddr), UserAgent: r.Header.Get("User-Agent")},
+	}
+	dec := e.dispatch.Connect(r.Context(), c, &dispatch.Handshake{Header: r.Header, Query: r.URL.Query()})
+	if !dec.Accepted() {
+		e.log.Info("handshake rejected by $connect", "conn_id", c.ID, "api_id", c.APIID, "stage", c.Stage, "status", dec.Status)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(dec.Status)
+		_, _ = w.Write(dec.Body)
+		return
+	}
+	s := &session{edge: e, info: c}
+	if !e.track(s) {
+		writeJSON(w, http.StatusServiceUnavailable, `{"message":"Service Unavailable: shutting down"}`)
+		return
+	}
+	conn, err := e.upgrader.Upgrade(w, r, dec.Subprotocol, s)
+	if err != nil {
+		e.untrack(s)
+		e.log.Info("upgrade failed", "conn_id", c.ID, "err", err)
+		return
+	}
+	s.conn = conn
+	e.registry.Register(c.ID, s)
+	e.log.Debug("connected", "conn_id", c.ID, "api_id", c.APIID, "stage", c.Stage)
+	conn.Serve() // the handler goroutine becomes the connection's read loop
+	e.untrack(s)
+}
+
+func (e *Edge) track(s *session) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.draining {
+		return false
+	}
+	e.live[s] = struct{}{}
+	return true
+}
+
+func (e *Edge) untrack(s *session) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.live, s)
+	if e.draining && len(e.live) == 0 {
+		select {
+		case <-e.drained:
+		default:
+			close(e.drained)
+		}
+	}
+}
+
+// Drain refuses new connections, closes every open one with 1001 "Going away" in paced batches (so that
+// clients do not all reconnect in the same instant), and waits until all have run $disconnect or ctx ends.
+func (e *Edge) Drain(ctx context.Context) error {
+	e.mu.Lock()
+	e.draining = true
+	sessions := make([]*session, 0, len(e.live))
+	for s := range e.live {
+		sessions = append(sessions, s)
+	}
+	if len(e.live) == 0 {
+		select {
+		case <-e.drained:
+		default:
+			close(e.drained)
+		}
+	}
+	e.mu.Unlock()
+	const batch = 500
+	for i, s := range sessions {
+		if i > 0 && i%batch == 0 {
+			t := time.NewTimer(10 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+			case <-t.C:
+			}
+		}
+		if s.conn != nil {
+			s.conn.Close(wsconn.CloseGoingAway, wsconn.ReasonGoingAway)
+		}
+	}
+	select {
+	case <-e.drained:
+		return nil
+	case <-ctx.Done():
+		return errors.New("connections still open at the shutdown deadline")
+	}
+}
+
+// Live counts open connections.
+func (e *Edge) Live() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.live)
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, part := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func sourceIP(remoteAddr string) string {
+	if host, _, err := net.SplitHostPort(remoteAddr); err == nil {
+		return host
+	}
+	return remoteAddr
+}

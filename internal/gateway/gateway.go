@@ -1,0 +1,234 @@
+// Package gateway is Switchboard's composition root: it compiles the configuration into a snapshot, builds
+// the registry, bus, dispatcher, integrations, management API and edge, and runs them with a defined start
+// and stop order. It is the only package that knows the concrete implementations (membus, httpbackend, …).
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/cluster"
+	"github.com/switchboard-gw/switchboard/internal/cluster/membus"
+	"github.com/switchboard-gw/switchboard/internal/dispatch"
+	"github.com/switchboard-gw/switchboard/internal/edge"
+	"github.com/switchboard-gw/switchboard/internal/integration"
+	"github.com/switchboard-gw/switchboard/internal/integration/httpbackend"
+	"github.com/switchboard-gw/switchboard/internal/integration/mock"
+	"github.com/switchboard-gw/switchboard/internal/mgmtapi"
+	"github.com/switchboard-gw/switchboard/internal/registry"
+	"github.com/switchboard-gw/switchboard/internal/resource"
+	"github.com/switchboard-gw/switchboard/internal/snapshot"
+	"github.com/switchboard-gw/switchboard/internal/wsconn"
+)
+
+// Options configure a Gateway. Zero values mean the defaults.
+type Options struct {
+	// Listen is the data-plane and @connections address; default 127.0.0.1:8080.
+	Listen string
+	// Region is the AWS region the gateway claims to be in; default us-east-1.
+	Region string
+	// Node is this process's node ID, encoded in every connection ID it issues.
+	Node cluster.NodeID
+	// Hub joins this gateway to other in-process gateways (tests); nil makes a private hub.
+	Hub *membus.Hub
+	// Bundle is the APIs to serve.
+	Bundle *resource.Bundle
+	// Limits are the per-connection limits; zero fields take API Gateway's values.
+	Limits wsconn.Config
+	// ShutdownTimeout bounds a graceful stop; default 10s.
+	ShutdownTimeout time.Duration
+	// Logger receives the gateway's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Gateway is one running Switchboard node.
+type Gateway struct {
+	opts      Options
+	log       *slog.Logger
+	snapshots snapshot.Holder
+	registry  *registry.Registry
+	http      *httpbackend.Invoker
+
+	ready chan struct{}
+	mu    sync.Mutex
+	addr  string
+	edge  *edge.Edge
+}
+
+// supported lists the integration types this build can invoke.
+var supported = map[string]bool{resource.IntegrationMock: true, resource.IntegrationHTTPProxy: true}
+
+// New compiles the bundle and prepares a Gateway; it listens only in Run. A bundle that does not compile,
+// or uses integration types this build cannot run, is an error that names every problem.
+func New(opts Options) (*Gateway, error) {
+	if opts.Listen == "" {
+		opts.Listen = "127.0.0.1:8080"
+	}
+	if opts.Region == "" {
+		opts.Region = "us-east-1"
+	}
+	if opts.ShutdownTimeout == 0 {
+		opts.ShutdownTimeout = 10 * time.Second
+	}
+	opts.Limits = withDefaults(opts.Limits)
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Bundle == nil {
+		opts.Bundle = &resource.Bundle{}
+	}
+	set, err := snapshot.Compile(opts.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSupported(opts.Bundle); err != nil {
+		return nil, err
+	}
+	g := &Gateway{opts: opts, log: opts.Logger, ready: make(chan struct{}), http: httpbackend.New()}
+	g.snapshots.Store(set)
+	g.registry = registry.New(opts.Node, nil)
+	return g, nil
+}
+
+func checkSupported(b *resource.Bundle) error {
+	var errs resource.FieldErrors
+	for i, a := range b.APIs {
+		for j, in := range a.Integrations {
+			if !supported[in.IntegrationType] {
+				path := resource.FieldPath(resource.IndexPath(resource.FieldPath(resource.IndexPath("apis", i), "integrations"), j), "integrationType")
+				errs = append(errs, &resource.FieldError{Path: path, Message: in.IntegrationType + " integrations are not supported yet; use HTTP_PROXY or MOCK"})
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func withDefaults(l wsconn.Config) wsconn.Config {
+	d := wsconn.DefaultConfig()
+	if l.MaxFrameSize == 0 {
+		l.MaxFrameSize = d.MaxFrameSize
+	}
+	if l.MaxMessageSize == 0 {
+		l.MaxMessageSize = d.MaxMessageSize
+	}
+	if l.IdleTimeout == 0 {
+		l.IdleTimeout = d.IdleTimeout
+	}
+	if l.MaxDuration == 0 {
+		l.MaxDuration = d.MaxDuration
+	}
+	if l.SendQueueBytes == 0 {
+		l.SendQueueBytes = d.SendQueueBytes
+	}
+	if l.WriteTimeout == 0 {
+		l.WriteTimeout = d.WriteTimeout
+	}
+	if l.ReadBufferSize == 0 {
+		l.ReadBufferSize = d.ReadBufferSize
+	}
+	return l
+}
+
+// Ready is closed once the gateway accepts connections.
+func (g *Gateway) Ready() <-chan struct{} { return g.ready }
+
+// Addr is the bound data-plane address; valid after Ready.
+func (g *Gateway) Addr() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.addr
+}
+
+// Snapshot returns the snapshot being served.
+func (g *Gateway) Snapshot() *snapshot.Set { return g.snapshots.Load() }
+
+// Connections counts this node's open connections.
+func (g *Gateway) Connections() int { return g.registry.Len() }
+
+// Run serves until ctx ends, then stops in order: stop accepting, close WebSockets with 1001 and run their
+// $disconnect, wait for in-flight messages, drop backend connections. It returns when all of that is done
+// or the shutdown timeout has passed.
+func (g *Gateway) Run(ctx context.Context) error {
+	hub := g.opts.Hub
+	if hub == nil {
+		hub = membus.NewHub()
+	}
+	bus, detach, err := hub.Attach(g.opts.Node, g.registry.Handle)
+	if err != nil {
+		return err
+	}
+	defer detach()
+	g.registry.SetBus(bus)
+
+	ln, err := net.Listen("tcp", g.opts.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", g.opts.Listen, err)
+	}
+	// Events run under their own context: it outlives ctx by the drain so that $disconnect can run.
+	eventCtx, cancelEvents := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelEvents()
+	d := dispatch.New(&g.snapshots, map[string]integration.Invoker{
+		resource.IntegrationMock:      mock.Invoker{},
+		resource.IntegrationHTTPProxy: g.http,
+	}, g.log)
+	e := edge.New(eventCtx, edge.Config{
+		Snapshots: &g.snapshots,
+		Registry:  g.registry,
+		Dispatch:  d,
+		Mgmt:      mgmtapi.New(g.registry, g.log),
+		Limits:    g.opts.Limits,
+		Logger:    g.log,
+	})
+	srv := &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
+	}
+	g.mu.Lock()
+	g.addr, g.edge = ln.Addr().String(), e
+	g.mu.Unlock()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	g.log.Info("data plane listening", "addr", g.addr, "node", g.opts.Node)
+	close(g.ready)
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		return fmt.Errorf("serve %s: %w", g.addr, err)
+	}
+	g.log.Info("shutting down", "connections", e.Live())
+	stopCtx, cancel := context.WithTimeout(context.Background(), g.opts.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	if err := srv.Shutdown(stopCtx); err != nil {
+		errs = append(errs, fmt.Errorf("stop accepting: %w", err))
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		errs = append(errs, err)
+	}
+	if err := e.Drain(stopCtx); err != nil {
+		errs = append(errs, err)
+	}
+	waited := make(chan struct{})
+	go func() { d.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-stopCtx.Done():
+		cancelEvents()
+		<-waited
+	}
+	g.http.CloseIdleConnections()
+	g.log.Info("stopped")
+	return errors.Join(errs...)
+}

@@ -1,0 +1,123 @@
+// Package mgmtapi serves the @connections management API — PostToConnection, GetConnection and
+// DeleteConnection — with the status codes, JSON and error shapes the AWS SDKs decode
+// (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-how-to-call-websocket-api-connections.html).
+//
+// The edge recognises the paths (/{stage}/@connections/{id} and its variants) and calls Serve with the
+// endpoint's scope; this package knows nothing of hosts or sockets.
+package mgmtapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/awserr"
+	"github.com/switchboard-gw/switchboard/internal/registry"
+)
+
+// MaxPayload is PostToConnection's limit on Data: 128 KiB.
+const MaxPayload = 128 * 1024
+
+// Registry is what the management API needs from the connection registry.
+type Registry interface {
+	Send(ctx context.Context, scope registry.Scope, id string, data []byte) error
+	Info(ctx context.Context, scope registry.Scope, id string) (registry.Info, error)
+	Disconnect(ctx context.Context, scope registry.Scope, id string) error
+}
+
+// Handler serves @connections requests.
+type Handler struct {
+	reg Registry
+	log *slog.Logger
+}
+
+// New returns a Handler backed by reg.
+func New(reg Registry, log *slog.Logger) *Handler { return &Handler{reg: reg, log: log} }
+
+// Serve answers one request for connection id within scope. id is already percent-decoded.
+func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, scope registry.Scope, id string) {
+	if err := h.serve(w, r, scope, id); err != nil {
+		var ae *awserr.Error
+		if !errors.As(err, &ae) {
+			h.log.Error("@connections request failed", "conn_id", id, "stage", scope.Stage, "method", r.Method, "err", err)
+		}
+		awserr.Write(w, err)
+	}
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, scope registry.Scope, id string) error {
+	if id == "" {
+		return awserr.New(http.StatusBadRequest, awserr.TypeBadRequest, "Invalid connectionId: ")
+	}
+	ctx := r.Context()
+	switch r.Method {
+	case http.MethodPost:
+		data, err := io.ReadAll(io.LimitReader(r.Body, MaxPayload+1))
+		if err != nil {
+			return awserr.New(http.StatusBadRequest, awserr.TypeBadRequest, "could not read request body")
+		}
+		if len(data) > MaxPayload {
+			return awserr.New(http.StatusRequestEntityTooLarge, awserr.TypePayloadTooLarge, "Request entity too large: the maximum is 131072 bytes")
+		}
+		if err := h.reg.Send(ctx, scope, id, data); err != nil {
+			return mapError(id, err)
+		}
+		w.WriteHeader(http.StatusOK)
+		return nil
+	case http.MethodGet:
+		info, err := h.reg.Info(ctx, scope, id)
+		if err != nil {
+			return mapError(id, err)
+		}
+		body, _ := json.Marshal(connectionJSON(info))
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+		return nil
+	case http.MethodDelete:
+		if err := h.reg.Disconnect(ctx, scope, id); err != nil {
+			return mapError(id, err)
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	return awserr.New(http.StatusForbidden, awserr.TypeForbidden, "Forbidden")
+}
+
+// mapError turns registry errors into the AWS shapes; anything else stays an internal error.
+func mapError(id string, err error) error {
+	switch {
+	case errors.Is(err, registry.ErrGone):
+		return awserr.New(http.StatusGone, awserr.TypeGone, "")
+	case errors.Is(err, registry.ErrQueueFull):
+		return awserr.New(http.StatusTooManyRequests, awserr.TypeLimitExceeded, "")
+	case errors.Is(err, registry.ErrMalformedID):
+		return awserr.New(http.StatusBadRequest, awserr.TypeBadRequest, "Invalid connectionId: "+id)
+	}
+	return err
+}
+
+type identityJSON struct {
+	SourceIP  string `json:"sourceIp"`
+	UserAgent string `json:"userAgent,omitempty"`
+}
+
+type getConnectionJSON struct {
+	ConnectedAt  string       `json:"connectedAt"`
+	Identity     identityJSON `json:"identity"`
+	LastActiveAt string       `json:"lastActiveAt"`
+}
+
+// isoMillis is the timestamp format of GetConnection: ISO-8601 UTC with milliseconds.
+const isoMillis = "2006-01-02T15:04:05.000Z"
+
+func connectionJSON(info registry.Info) getConnectionJSON {
+	return getConnectionJSON{
+		ConnectedAt:  info.ConnectedAt.UTC().Format(isoMillis),
+		Identity:     identityJSON{SourceIP: info.SourceIP, UserAgent: info.UserAgent},
+		LastActiveAt: info.LastActiveAt.UTC().Truncate(time.Millisecond).Format(isoMillis),
+	}
+}
