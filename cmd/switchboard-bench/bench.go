@@ -1,0 +1,283 @@
+package main
+
+// The parent: flags, the scenarios, and the order they run in.
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// settings are the run's flags.
+type settings struct {
+	Conns    int           // idle connections for the first RSS point
+	MaxConns int           // idle connections for the second RSS point
+	Clients  int           // concurrent clients in the round-trip and @connections scenarios
+	Duration time.Duration // measured time of each round-trip and @connections scenario
+	MsgSize  int           // bytes per message
+	Only     map[string]bool
+	Markdown bool
+}
+
+// runEnv is what run needs from its caller.
+type runEnv struct {
+	Exe     string    // the switchboard-bench binary, re-executed for the servers
+	Stdout  io.Writer // the results
+	Stderr  io.Writer // progress and the servers' standard error
+	Command string    // the command line, as reported
+}
+
+// warmConns is how many connections each server gets, with one round trip each, before its baseline RSS.
+const warmConns = 8
+
+// fdReserve is the descriptors kept free besides the idle connections (pipes, listeners, HTTP clients).
+const fdReserve = 200
+
+// scenario names for -only.
+var scenarios = []string{"rss", "rtt", "mgmt"}
+
+func parseFlags(args []string, stderr io.Writer) (*settings, error) {
+	fs := flag.NewFlagSet("switchboard-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	s := &settings{}
+	fs.IntVar(&s.Conns, "conns", 10000, "idle connections for the first RSS-per-connection figure")
+	fs.IntVar(&s.MaxConns, "max-conns", 19000, "idle connections for the second RSS-per-connection figure (the most one process can hold)")
+	fs.IntVar(&s.Clients, "clients", 64, "concurrent clients for round trips and @connections POSTs")
+	fs.DurationVar(&s.Duration, "duration", 10*time.Second, "measured duration of each throughput scenario")
+	fs.IntVar(&s.MsgSize, "msg-size", 100, "bytes per message")
+	only := fs.String("only", strings.Join(scenarios, ","), "scenarios to run: comma-separated subset of rss,rtt,mgmt")
+	fs.BoolVar(&s.Markdown, "markdown", false, "print a Markdown section instead of a plain table")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	s.Only = map[string]bool{}
+	for _, name := range strings.Split(*only, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if !strings.Contains(","+strings.Join(scenarios, ",")+",", ","+name+",") {
+			return nil, fmt.Errorf("-only: unknown scenario %q (want rss, rtt, mgmt)", name)
+		}
+		s.Only[name] = true
+	}
+	switch {
+	case s.Conns < 1 || s.MaxConns < 0:
+		return nil, errors.New("-conns must be positive and -max-conns not negative")
+	case s.Clients < 1 || s.Clients > 4096:
+		return nil, errors.New("-clients must be between 1 and 4096")
+	case s.Duration <= 0 || s.Duration > time.Hour:
+		return nil, errors.New("-duration must be positive and at most 1h")
+	case s.MsgSize < 1 || s.MsgSize > 32*1024:
+		return nil, errors.New("-msg-size must be between 1 and 32768 (one frame)")
+	}
+	limit := fileLimit() - warmConns - fdReserve
+	if s.Conns > limit || s.MaxConns > limit {
+		return nil, fmt.Errorf("-conns and -max-conns must be at most %d here (open-files limit %d)", limit, fileLimit())
+	}
+	return s, nil
+}
+
+// results holds every figure of one run. Zero values mean "not measured".
+type results struct {
+	Settings *settings
+	RSS      map[string]*rssResult // "raw", "switchboard"
+	RTT      map[string]*rttResult // "raw", "mock", "proxy"
+	Mgmt     *mgmtResult
+	Warnings []string
+	Errors   []string
+}
+
+func (r *results) warnf(stderr io.Writer, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	r.Warnings = append(r.Warnings, msg)
+	logf(stderr, "warning: %s", msg)
+}
+
+// run parses args, runs the chosen scenarios and prints the results. Scenarios that fail are reported and
+// the others still run; the error lists the failures.
+func run(ctx context.Context, args []string, env runEnv) (*results, error) {
+	stderr := &lockedWriter{w: env.Stderr}
+	s, err := parseFlags(args, stderr)
+	if err != nil {
+		return nil, err
+	}
+	res := &results{Settings: s, RSS: map[string]*rssResult{}, RTT: map[string]*rttResult{}}
+	dir, err := os.MkdirTemp("", "switchboard-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+
+	b := &bench{s: s, env: env, stderr: stderr, res: res, dialer: &wsDialer{}, dir: dir}
+	fail := func(scenario string, err error) {
+		if err != nil {
+			res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", scenario, err))
+			logf(stderr, "%s failed: %v", scenario, err)
+		}
+	}
+	if s.Only["rtt"] || s.Only["mgmt"] {
+		be, err := b.start(ctx, "backend")
+		if err != nil {
+			return nil, err
+		}
+		b.backend = be
+		defer func() { fail("backend", be.stop()) }()
+	}
+	if s.Only["rss"] {
+		fail("rss raw", b.rssRaw(ctx))
+		fail("rss switchboard", b.rssGateway(ctx))
+	}
+	if s.Only["rtt"] {
+		fail("rtt raw", b.rttRaw(ctx))
+		fail("rtt switchboard", b.rttGateway(ctx))
+	}
+	if s.Only["mgmt"] {
+		fail("mgmt", b.mgmt(ctx))
+	}
+	if err := report(env.Stdout, res, env.Command); err != nil {
+		return res, err
+	}
+	if len(res.Errors) > 0 {
+		return res, errors.New(strings.Join(res.Errors, "; "))
+	}
+	return res, nil
+}
+
+// bench is the state of one run.
+type bench struct {
+	s       *settings
+	env     runEnv
+	stderr  io.Writer
+	res     *results
+	dialer  *wsDialer
+	dir     string
+	backend *child
+	configs int
+}
+
+func (b *bench) start(ctx context.Context, kind string, args ...string) (*child, error) {
+	c, err := startChild(ctx, b.env.Exe, b.stderr, kind, append([]string{"-listen", "127.0.0.1:0"}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	logf(b.stderr, "%s server pid %d listening on %s", kind, c.pid(), c.addr)
+	return c, nil
+}
+
+// startGateway writes a config file and starts a gateway child with it.
+func (b *bench) startGateway(ctx context.Context, withConnect bool) (*child, error) {
+	backendAddr := "127.0.0.1:9" // the discard port: never called in scenarios without a backend
+	if b.backend != nil {
+		backendAddr = b.backend.addr
+	}
+	b.configs++
+	path := filepath.Join(b.dir, fmt.Sprintf("gateway-%d.yaml", b.configs))
+	if err := os.WriteFile(path, []byte(gatewayConfig(backendAddr, withConnect)), 0o600); err != nil {
+		return nil, err
+	}
+	return b.start(ctx, "gateway", "-config", path)
+}
+
+// stageURL is the WebSocket URL of the bench API's stage on a gateway.
+func stageURL(addr string) string { return "ws://" + addr + "/" + benchAPIID + "/" + benchStage }
+
+// The bench API.
+const (
+	benchAPIID = "bench"
+	benchStage = "b"
+	// mockReply is what the MOCK route answers.
+	mockReply = `{"action":"echo","data":"0123456789012345678901234567890123456789012345678901234567890123456789"}`
+)
+
+// gatewayConfig is the gateway's YAML config: a MOCK route "mock", an HTTP_PROXY route "proxy" to the
+// backend's /echo and, withConnect, a $connect route to the backend's /connect that passes the connection
+// ID in X-Connection-Id.
+func gatewayConfig(backendAddr string, withConnect bool) string {
+	connectRoute := ""
+	if withConnect {
+		connectRoute = "      - {routeKey: $connect, target: integrations/connect}\n"
+	}
+	return `apis:
+  - name: bench
+    apiId: ` + benchAPIID + `
+    protocolType: WEBSOCKET
+    routeSelectionExpression: $request.body.action
+    integrations:
+      - integrationId: mock
+        integrationType: MOCK
+        requestTemplates: {"$default": '{"statusCode": 200}'}
+        integrationResponses:
+          - integrationResponseKey: $default
+            responseTemplates: {"$default": '` + mockReply + `'}
+      - integrationId: backend
+        integrationType: HTTP_PROXY
+        integrationUri: http://` + backendAddr + `/echo
+      - integrationId: connect
+        integrationType: HTTP_PROXY
+        integrationUri: http://` + backendAddr + `/connect
+        requestParameters: {integration.request.header.X-Connection-Id: context.connectionId}
+    routes:
+` + connectRoute + `      - {routeKey: mock, target: integrations/mock, routeResponses: [{routeResponseKey: $default}]}
+      - {routeKey: proxy, target: integrations/backend, routeResponses: [{routeResponseKey: $default}]}
+    stages:
+      - stageName: ` + benchStage + `
+`
+}
+
+// machine describes where the run happens.
+type machine struct {
+	CPUs       int
+	CPUModel   string
+	GoVersion  string
+	GOMAXPROCS int
+	Kernel     string
+	FileLimit  int
+}
+
+func describeMachine() machine {
+	m := machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0), FileLimit: fileLimit()}
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if data, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = "Linux " + strings.TrimSpace(string(data))
+	}
+	return m
+}
+
+// commandLine is the command as the user typed it, as near as can be told: "go run" builds the binary
+// under a go-build directory.
+func commandLine(argv []string) string {
+	name := "switchboard-bench"
+	if len(argv) > 0 && strings.Contains(argv[0], "go-build") {
+		name = "go run ./cmd/switchboard-bench"
+	}
+	parts := []string{name}
+	for _, a := range argv[1:] {
+		parts = append(parts, shellQuote(a))
+	}
+	return strings.Join(parts, " ")
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=.,/:@%+") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
