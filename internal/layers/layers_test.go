@@ -1,0 +1,96 @@
+package layers
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const mod = "github.com/switchboard-gw/switchboard/"
+
+// deps returns, for every package of the module, its transitive imports within the module.
+func deps(t *testing.T) map[string][]string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}:{{join .Deps " "}}`, "github.com/switchboard-gw/switchboard/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	m := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pkg, list, _ := strings.Cut(line, ":")
+		pkg = strings.TrimPrefix(pkg, mod)
+		for _, d := range strings.Fields(list) {
+			if strings.HasPrefix(d, mod) {
+				m[pkg] = append(m[pkg], strings.TrimPrefix(d, mod))
+			}
+		}
+		if _, ok := m[pkg]; !ok {
+			m[pkg] = nil
+		}
+	}
+	return m
+}
+
+func TestImportRules(t *testing.T) {
+	all := deps(t)
+	leaves := []string{"internal/resource", "internal/selexpr", "internal/proxyevent", "internal/wsconn",
+		"internal/awserr", "internal/awsid", "internal/cluster"}
+	concrete := []string{"internal/cluster/membus", "internal/integration/httpbackend", "internal/integration/mock"}
+	controlSide := []string{"internal/configfile"}
+	dataPlane := []string{"internal/edge", "internal/dispatch", "internal/wsconn", "internal/registry",
+		"internal/mgmtapi", "internal/integration", "internal/integration/httpbackend", "internal/integration/mock"}
+	// The composition root, the harness around it, and programs may know everything.
+	wiring := map[string]bool{"internal/gateway": true, "internal/gatewaytest": true}
+
+	type rule struct {
+		name      string
+		pkgs      []string
+		forbidden func(dep string) bool
+	}
+	rules := []rule{
+		{"leaves import nothing internal", leaves, func(string) bool { return true }},
+		{"snapshot imports only the model and expressions", []string{"internal/snapshot"}, func(d string) bool {
+			return d != "internal/resource" && d != "internal/selexpr"
+		}},
+		{"registry never imports edge or wsconn", []string{"internal/registry"}, func(d string) bool {
+			return d == "internal/edge" || d == "internal/wsconn"
+		}},
+		{"the data plane never imports the control side", dataPlane, func(d string) bool { return contains(controlSide, d) }},
+	}
+	for _, r := range rules {
+		t.Run(r.name, func(t *testing.T) {
+			for _, p := range r.pkgs {
+				ds, ok := all[p]
+				if !ok {
+					t.Fatalf("package %s not found", p)
+				}
+				for _, d := range ds {
+					if r.forbidden(d) && !strings.HasPrefix(d, p+"/") {
+						t.Errorf("%s imports %s", p, d)
+					}
+				}
+			}
+		})
+	}
+	t.Run("only the composition root imports concrete implementations", func(t *testing.T) {
+		for p, ds := range all {
+			if wiring[p] || strings.HasPrefix(p, "cmd/") || strings.HasPrefix(p, "examples/") || contains(concrete, p) {
+				continue
+			}
+			for _, d := range ds {
+				if contains(concrete, d) {
+					t.Errorf("%s imports %s; only internal/gateway may", p, d)
+				}
+			}
+		}
+	})
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
