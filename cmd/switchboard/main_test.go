@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/gatewaytest"
+)
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes and reads of a running command.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestValidate(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	badExpr := filepath.Join(dir, "badexpr.yaml")
+	os.WriteFile(good, defaultConfig, 0o644)
+	os.WriteFile(bad, []byte("apis:\n  - name: x\n    protocolType: WEBSOCKET\n    routeSelectionExpression: $request.body.action\n    stages: [{stageName: \"no spaces\"}]\n"), 0o644)
+	os.WriteFile(badExpr, []byte("apis:\n  - name: x\n    protocolType: WEBSOCKET\n    routeSelectionExpression: ${request.body.action\n"), 0o644)
+	cases := []struct {
+		name    string
+		args    []string
+		wantErr bool
+		stdout  string
+		stderr  string
+	}{
+		{"valid file", []string{"validate", good}, false, "good.yaml: ok (1 APIs, 2 routes)", ""},
+		{"field error with line and field", []string{"validate", bad}, true, "", "bad.yaml:5:15: apis[0].stages[0].stageName:"},
+		{"expression error from compilation", []string{"validate", badExpr}, true, "", "badexpr.yaml:4:5: apis[0].routeSelectionExpression: invalid selection expression"},
+		{"missing file", []string{"validate", filepath.Join(dir, "nope.yaml")}, true, "", "nope.yaml"},
+		{"no command", nil, true, "", "Usage:"},
+		{"unknown command", []string{"frobnicate"}, true, "", `unknown command "frobnicate"`},
+		{"bad flag value", []string{"serve", "--log-level", "loud"}, true, "", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr syncBuffer
+			err := run(context.Background(), tc.args, func(string) string { return "" }, &stdout, &stderr)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, wantErr %v; stderr %s", err, tc.wantErr, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), tc.stdout) || !strings.Contains(stderr.String()+errText(err), tc.stderr) {
+				t.Fatalf("stdout %q, stderr %q, err %v", stdout.String(), stderr.String(), err)
+			}
+		})
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// TestServeDemoAndStop runs `serve` on the built-in config, talks to it, and stops it with its context.
+func TestServeDemoAndStop(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	data := t.TempDir()
+	go func() {
+		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data", filepath.Join(data, "state")}, func(string) string { return "" }, &stdout, &stderr)
+	}()
+	urlRE := regexp.MustCompile(`ws://(127\.0\.0\.1:\d+)/demo/dev`)
+	gatewaytest.Eventually(t, 10*time.Second, func() bool {
+		select {
+		case err := <-done:
+			t.Fatalf("serve ended early: %v; stderr %s", err, stderr.String())
+		default:
+		}
+		return urlRE.MatchString(stdout.String())
+	}, "no endpoint printed; stderr %q", stderr.String())
+	addr := urlRE.FindStringSubmatch(stdout.String())[1]
+	resp, err := http.Get("http://" + addr + "/demo/dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUpgradeRequired {
+		t.Fatalf("plain GET: %d, want 426", resp.StatusCode)
+	}
+	if _, err := os.Stat(filepath.Join(data, "state")); err != nil {
+		t.Fatalf("state directory not created: %v", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	if !strings.Contains(stderr.String(), "stopped") {
+		t.Fatalf("no stop log: %s", stderr.String())
+	}
+}
