@@ -24,6 +24,7 @@ type settings struct {
 	MsgSize  int           // bytes per message
 	Only     map[string]bool
 	Markdown bool
+	Profile  string // directory for the gateway processes' CPU profiles, if any
 }
 
 // runEnv is what run needs from its caller.
@@ -54,6 +55,7 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	fs.IntVar(&s.MsgSize, "msg-size", 100, "bytes per message")
 	only := fs.String("only", strings.Join(scenarios, ","), "scenarios to run: comma-separated subset of rss,rtt,mgmt")
 	fs.BoolVar(&s.Markdown, "markdown", false, "print a Markdown section instead of a plain table")
+	fs.StringVar(&s.Profile, "profile", "", "write a CPU profile of each gateway process to `DIR`/gateway-N.pprof")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -121,7 +123,7 @@ func run(ctx context.Context, args []string, env runEnv) (*results, error) {
 
 	b := &bench{s: s, env: env, stderr: stderr, res: res, dialer: &wsDialer{}, dir: dir}
 	fail := func(scenario string, err error) {
-		if err != nil {
+		if err != nil && (ctx.Err() == nil || len(res.Errors) == 0) {
 			res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", scenario, err))
 			logf(stderr, "%s failed: %v", scenario, err)
 		}
@@ -134,16 +136,20 @@ func run(ctx context.Context, args []string, env runEnv) (*results, error) {
 		b.backend = be
 		defer func() { fail("backend", be.stop()) }()
 	}
-	if s.Only["rss"] {
-		fail("rss raw", b.rssRaw(ctx))
-		fail("rss switchboard", b.rssGateway(ctx))
+	steps := []struct {
+		scenario, name string
+		run            func(context.Context) error
+	}{
+		{"rss", "rss raw", b.rssRaw},
+		{"rss", "rss switchboard", b.rssGateway},
+		{"rtt", "rtt raw", b.rttRaw},
+		{"rtt", "rtt switchboard", b.rttGateway},
+		{"mgmt", "mgmt", b.mgmt},
 	}
-	if s.Only["rtt"] {
-		fail("rtt raw", b.rttRaw(ctx))
-		fail("rtt switchboard", b.rttGateway(ctx))
-	}
-	if s.Only["mgmt"] {
-		fail("mgmt", b.mgmt(ctx))
+	for _, st := range steps {
+		if s.Only[st.scenario] && ctx.Err() == nil {
+			fail(st.name, st.run(ctx))
+		}
 	}
 	if err := report(env.Stdout, res, env.Command); err != nil {
 		return res, err
@@ -186,7 +192,16 @@ func (b *bench) startGateway(ctx context.Context, withConnect bool) (*child, err
 	if err := os.WriteFile(path, []byte(gatewayConfig(backendAddr, withConnect)), 0o600); err != nil {
 		return nil, err
 	}
-	return b.start(ctx, "gateway", "-config", path)
+	args := []string{"-config", path}
+	if b.s.Profile != "" {
+		prof, err := filepath.Abs(filepath.Join(b.s.Profile, fmt.Sprintf("gateway-%d.pprof", b.configs)))
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "-cpuprofile", prof)
+		logf(b.stderr, "gateway CPU profile: %s", prof)
+	}
+	return b.start(ctx, "gateway", args...)
 }
 
 // stageURL is the WebSocket URL of the bench API's stage on a gateway.

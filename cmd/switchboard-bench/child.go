@@ -98,8 +98,8 @@ func (c *child) stop() error {
 
 func (c *child) exitErr() error {
 	var ee *exec.ExitError
-	if errors.As(c.err, &ee) && !ee.Exited() {
-		return nil // stopped by a signal: ours
+	if errors.As(c.err, &ee) && !ee.Exited() || errors.Is(c.err, context.Canceled) {
+		return nil // stopped by a signal or the run's cancellation: ours
 	}
 	if c.err != nil {
 		return fmt.Errorf("%s server: %w", c.name, c.err)
@@ -155,6 +155,7 @@ type firstLine struct {
 	line chan string
 }
 
+// Write collects output until the first newline.
 func (f *firstLine) Write(p []byte) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -180,6 +181,7 @@ type lockedWriter struct {
 	w  io.Writer
 }
 
+// Write writes p under the lock.
 func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

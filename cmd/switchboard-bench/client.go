@@ -150,6 +150,7 @@ func roundTrip(c *websocket.Conn, msg, want []byte, timeout time.Duration) error
 // badReply is a reply that is not the expected one, e.g. an error message from the gateway.
 type badReply struct{ got []byte }
 
+// Error describes the reply.
 func (e *badReply) Error() string {
 	s := string(e.got)
 	if len(s) > 200 {

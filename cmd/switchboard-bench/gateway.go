@@ -2,11 +2,43 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/configfile"
+	"github.com/switchboard-gw/switchboard/internal/gateway"
 )
 
 // serveGateway runs Switchboard with the config file at configPath until ctx is done.
-// TODO: internal/gateway does not build yet.
 func serveGateway(ctx context.Context, listen, configPath string, ready func(addr string)) error {
-	return errors.New("internal/gateway is not available yet")
+	f, err := configfile.Load(configPath)
+	if err != nil {
+		return err
+	}
+	g, err := gateway.New(gateway.Options{
+		Listen:          listen,
+		Bundle:          f.Bundle,
+		Logger:          slog.New(slog.DiscardHandler),
+		ShutdownTimeout: 5 * time.Second,
+	})
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	select {
+	case <-g.Ready():
+	case err := <-done:
+		return fmt.Errorf("gateway: %w", err)
+	}
+	ready(g.Addr())
+	select {
+	case <-ctx.Done():
+	case err := <-done:
+		return fmt.Errorf("gateway stopped by itself: %w", err)
+	}
+	return <-done
 }

@@ -12,6 +12,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -27,11 +29,26 @@ func serverMain(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	fs := flag.NewFlagSet("server "+kind, flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:0", "address to listen on (loopback only)")
 	config := fs.String("config", "", "gateway config file (gateway only)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's whole life to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	if err := checkLoopback(*listen); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -165,4 +182,5 @@ func newBackend() *backend {
 	return b
 }
 
+// ServeHTTP routes to the endpoints.
 func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) { b.mux.ServeHTTP(w, r) }

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/configfile"
+)
+
+// TestEndToEnd runs the whole tool at a tiny scale against real server processes (the tool's own binary,
+// built here) and checks that every figure was measured. It asserts nothing about speed.
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts server processes")
+	}
+	exe := filepath.Join(t.TempDir(), "switchboard-bench")
+	build := exec.Command("go", "build", "-o", exe, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Second)
+	defer cancel()
+
+	for _, markdown := range []bool{false, true} {
+		args := []string{"-conns", "200", "-max-conns", "400", "-clients", "4", "-duration", "500ms", "-msg-size", "100"}
+		if markdown {
+			args = append(args, "-markdown", "-only", "rtt")
+		}
+		var stdout, stderr bytes.Buffer
+		res, err := run(ctx, args, runEnv{Exe: exe, Stdout: &stdout, Stderr: &stderr, Command: commandLine(append([]string{"switchboard-bench"}, args...))})
+		if err != nil {
+			t.Fatalf("run %q: %v\nstderr:\n%s\nstdout:\n%s", args, err, stderr.String(), stdout.String())
+		}
+		out := stdout.String()
+		t.Logf("run %q:\n%s", args, out)
+		for _, want := range []string{"MOCK / raw", "HTTP_PROXY / raw", "Round trips/s, MOCK route", "Round trips/s, HTTP_PROXY route"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q", want)
+			}
+		}
+		for _, key := range []string{"raw", "mock", "proxy"} {
+			r := res.RTT[key]
+			if r == nil || r.Rate <= 0 || r.P50 <= 0 || r.P99 < r.P50 || r.Bad != 0 || r.Errors != 0 {
+				t.Errorf("round trips %s: %+v", key, r)
+			}
+		}
+		if markdown {
+			for _, want := range []string{"| Measurement |", "`switchboard-bench -conns 200", "GOMAXPROCS"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("Markdown output lacks %q", want)
+				}
+			}
+			continue
+		}
+		if !strings.Contains(out, "RSS per idle connection, 400 connections") {
+			t.Errorf("output lacks the RSS rows")
+		}
+		for _, key := range []string{"raw", "switchboard"} {
+			r := res.RSS[key]
+			if r == nil || r.BaselineKiB <= 0 || len(r.Points) != 2 {
+				t.Errorf("RSS %s: %+v", key, r)
+				continue
+			}
+			for _, p := range r.Points {
+				if p.KiBPerConn <= 0 || p.RSSKiB <= r.BaselineKiB {
+					t.Errorf("RSS %s: %+v", key, p)
+				}
+			}
+		}
+		if m := res.Mgmt; m == nil || m.Rate <= 0 || m.P50 <= 0 || m.Delivered <= 0 || m.Conns != 4 {
+			t.Errorf("@connections: %+v", m)
+		}
+	}
+}
+
+// TestGatewayConfig checks that the configs the tool writes are valid Switchboard configs.
+func TestGatewayConfig(t *testing.T) {
+	for _, withConnect := range []bool{false, true} {
+		f, err := configfile.Parse("bench.yaml", []byte(gatewayConfig("127.0.0.1:8080", withConnect)))
+		if err != nil {
+			t.Fatalf("withConnect=%v: %v", withConnect, err)
+		}
+		api := f.Bundle.APIs[0]
+		if want := 2 + map[bool]int{false: 0, true: 1}[withConnect]; len(api.Routes) != want {
+			t.Errorf("withConnect=%v: %d routes, want %d", withConnect, len(api.Routes), want)
+		}
+	}
+}
+
+func TestMessage(t *testing.T) {
+	for _, size := range []int{1, 30, 100, 1000} {
+		m := message("proxy", size)
+		if size >= 30 && len(m) != size {
+			t.Errorf("message(%d) has %d bytes", size, len(m))
+		}
+		if !bytes.HasPrefix(m, []byte(`{"action":"proxy","data":"`)) || !bytes.HasSuffix(m, []byte(`"}`)) {
+			t.Errorf("message(%d) = %s", size, m)
+		}
+	}
+}
+
+func TestConnectionURL(t *testing.T) {
+	got := connectionURL("127.0.0.1:1", "L0SM9cOFvHcCIhw=")
+	if want := "http://127.0.0.1:1/b/@connections/L0SM9cOFvHcCIhw%3D"; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+func TestSourceIPs(t *testing.T) {
+	d := &wsDialer{}
+	first := d.sourceIP().String()
+	for range connsPerSourceIP - 1 {
+		d.sourceIP()
+	}
+	if first != "127.0.0.2" || d.sourceIP().String() != "127.0.0.3" {
+		t.Errorf("source addresses do not advance as expected")
+	}
+	d.dialed.Store(connsPerSourceIP * 250)
+	if got := d.sourceIP().String(); got != "127.0.1.2" {
+		t.Errorf("address 251 is %s", got)
+	}
+}
+
+func TestCheckLoopback(t *testing.T) {
+	for addr, ok := range map[string]bool{"127.0.0.1:0": true, "127.3.4.5:80": true, "0.0.0.0:0": false, "10.0.0.1:1": false, "[::1]:0": false, "localhost:0": false} {
+		if err := checkLoopback(addr); (err == nil) != ok {
+			t.Errorf("checkLoopback(%s) = %v", addr, err)
+		}
+	}
+}

@@ -1,0 +1,264 @@
+package main
+
+// The results table, plain or Markdown.
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Targets.
+const (
+	targetKiBPerConn = 10.0
+	targetMockRatio  = 0.7
+	targetProxyRatio = 0.4
+)
+
+// row is one line of the table.
+type row struct {
+	what, raw, gateway, ratio, target, met string
+}
+
+// target is one target and whether it was met.
+type target struct {
+	what, value string
+	met         bool
+}
+
+func report(w io.Writer, res *results, command string) error {
+	rows, targets := tabulate(res)
+	m := describeMachine()
+	s := res.Settings
+	if !s.Markdown {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "%s\n", command)
+		fmt.Fprintf(tw, "%d CPUs (%s), %s, %s, GOMAXPROCS %d, open files %d\n\n", m.CPUs, m.CPUModel, m.Kernel, m.GoVersion, m.GOMAXPROCS, m.FileLimit)
+		fmt.Fprintln(tw, "measurement\traw gws echo\tSwitchboard\tSwitchboard / raw\ttarget\t")
+		for _, r := range rows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.what, r.raw, r.gateway, r.ratio, r.target, r.met)
+		}
+		fmt.Fprintln(tw)
+		for _, t := range targets {
+			fmt.Fprintf(tw, "target %s:\t%s\t%s\n", t.what, t.value, metText(t.met))
+		}
+		writeNotes(tw, res, "")
+		return tw.Flush()
+	}
+	var b strings.Builder
+	b.WriteString("## Switchboard vs a raw gws echo server\n\n")
+	fmt.Fprintf(&b, "- Machine: %d CPUs (%s), %s, %s RAM, open-files limit %d; client and servers share it.\n",
+		m.CPUs, m.CPUModel, m.Kernel, memTotal(), m.FileLimit)
+	fmt.Fprintf(&b, "- Go: %s, GOMAXPROCS %d (client and every server process).\n", m.GoVersion, m.GOMAXPROCS)
+	fmt.Fprintf(&b, "- Command: `%s`\n", command)
+	fmt.Fprintf(&b, "- Settings: %d and %d idle connections; %d concurrent clients; %v measured after %v warm-up per scenario; %d-byte messages.\n\n",
+		s.Conns, s.MaxConns, s.Clients, s.Duration, s.warmup(), s.MsgSize)
+	b.WriteString("| Measurement | raw gws echo | Switchboard | Switchboard / raw | Target | |\n")
+	b.WriteString("|---|--:|--:|--:|---|---|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", strings.TrimSpace(r.what), r.raw, r.gateway, r.ratio, r.target, r.met)
+	}
+	b.WriteString("\nTargets:\n\n")
+	for _, t := range targets {
+		fmt.Fprintf(&b, "- %s: %s — **%s**\n", t.what, t.value, metText(t.met))
+	}
+	writeNotes(&b, res, "- ")
+	b.WriteString("\nRSS is VmRSS of the server process (from /proc/PID/status): (RSS with N idle connections − RSS after 8 warm-up connections) / N. " +
+		"Round trips: each client sends a message and waits for the reply, in a closed loop. " +
+		"Server CPU is the cores the server processes used while measured; the client (this process) uses the rest of the machine.\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeNotes(w io.Writer, res *results, bullet string) {
+	if len(res.Warnings) > 0 {
+		fmt.Fprintln(w, "\nWarnings:")
+		if bullet != "" {
+			fmt.Fprintln(w)
+		}
+		for _, s := range res.Warnings {
+			fmt.Fprintf(w, "%s%s\n", bullet, s)
+		}
+	}
+	if len(res.Errors) > 0 {
+		fmt.Fprintln(w, "\nErrors:")
+		if bullet != "" {
+			fmt.Fprintln(w)
+		}
+		for _, s := range res.Errors {
+			fmt.Fprintf(w, "%s%s\n", bullet, s)
+		}
+	}
+}
+
+func tabulate(res *results) ([]row, []target) {
+	var rows []row
+	var targets []target
+	s := res.Settings
+	raw, sb := res.RSS["raw"], res.RSS["switchboard"]
+	if raw != nil || sb != nil {
+		counts := []int{s.Conns}
+		if s.MaxConns > s.Conns {
+			counts = append(counts, s.MaxConns)
+		}
+		var sbFigures []string
+		sbMet := sb != nil && len(sb.Points) > 0
+		for i, n := range counts {
+			r := row{what: fmt.Sprintf("RSS per idle connection, %d connections", n), raw: "—", gateway: "—", ratio: "—",
+				target: fmt.Sprintf("≤ %.0f KiB", targetKiBPerConn)}
+			rp, rok := rssAt(raw, i, n)
+			sp, sok := rssAt(sb, i, n)
+			if rok {
+				r.raw = kib(rp)
+			}
+			if sok {
+				r.gateway = kib(sp)
+				met := sp.KiBPerConn <= targetKiBPerConn
+				r.met = metText(met)
+				sbMet = sbMet && met
+				sbFigures = append(sbFigures, fmt.Sprintf("%.2f KiB at %d", sp.KiBPerConn, sp.Conns))
+			} else {
+				sbMet = false
+			}
+			if rok && sok && rp.KiBPerConn > 0 {
+				r.ratio = fmt.Sprintf("%.2f", sp.KiBPerConn/rp.KiBPerConn)
+			}
+			rows = append(rows, r)
+		}
+		if sb != nil {
+			base := row{what: "RSS after warm-up (baseline)", raw: "—", gateway: fmt.Sprintf("%.1f MiB", float64(sb.BaselineKiB)/1024)}
+			if raw != nil {
+				base.raw = fmt.Sprintf("%.1f MiB", float64(raw.BaselineKiB)/1024)
+			}
+			rows = append(rows, base)
+			targets = append(targets, target{what: fmt.Sprintf("Switchboard RSS per idle connection ≤ %.0f KiB", targetKiBPerConn),
+				value: strings.Join(sbFigures, ", "), met: sbMet})
+		}
+	}
+	rawRTT := res.RTT["raw"]
+	for _, sc := range []struct{ key, label string }{{"mock", "MOCK"}, {"proxy", "HTTP_PROXY"}} {
+		g := res.RTT[sc.key]
+		if g == nil && rawRTT == nil {
+			continue
+		}
+		goal := targetMockRatio
+		if sc.key == "proxy" {
+			goal = targetProxyRatio
+		}
+		r := row{what: "Round trips/s, " + sc.label + " route", raw: "—", gateway: "—", ratio: "—",
+			target: fmt.Sprintf("≥ %.1f× raw", goal)}
+		lat := row{what: "  p50 / p99 latency, " + sc.label, raw: "—", gateway: "—"}
+		cpu := row{what: "  server CPU (cores), " + sc.label, raw: "—", gateway: "—"}
+		if sc.key == "proxy" {
+			cpu.what += " (gateway + backend)"
+		}
+		if rawRTT != nil {
+			r.raw, lat.raw, cpu.raw = count(rawRTT.Rate), latencies(rawRTT.P50, rawRTT.P99), fmt.Sprintf("%.2f", rawRTT.ServerCPU)
+		}
+		if g != nil {
+			r.gateway, lat.gateway, cpu.gateway = count(g.Rate), latencies(g.P50, g.P99), fmt.Sprintf("%.2f", g.ServerCPU)
+			if sc.key == "proxy" {
+				cpu.gateway = fmt.Sprintf("%.2f + %.2f", g.ServerCPU, g.BackendCPU)
+			}
+		}
+		if g != nil && rawRTT != nil && rawRTT.Rate > 0 {
+			ratio := g.Rate / rawRTT.Rate
+			r.ratio = fmt.Sprintf("%.2f", ratio)
+			r.met = metText(ratio >= goal)
+			targets = append(targets, target{what: fmt.Sprintf("%s / raw round trips ≥ %.1f", sc.label, goal),
+				value: fmt.Sprintf("%.2f", ratio), met: ratio >= goal})
+		}
+		rows = append(rows, r, lat, cpu)
+	}
+	if m := res.Mgmt; m != nil {
+		rows = append(rows,
+			row{what: fmt.Sprintf("@connections POSTs/s answered 200 (%d clients, %d connections)", s.Clients, m.Conns), raw: "—", gateway: count(m.Rate)},
+			row{what: "  p50 / p99 latency, @connections", raw: "—", gateway: latencies(m.P50, m.P99)},
+			row{what: "  non-200 responses / failed requests", raw: "—", gateway: fmt.Sprintf("%s / %d", statuses(m.Other), m.Errors)},
+			row{what: "  messages delivered / POSTs accepted", raw: "—", gateway: fmt.Sprintf("%d / %d", m.Delivered, m.Accepted)},
+			row{what: "  server CPU (cores), @connections", raw: "—", gateway: fmt.Sprintf("%.2f", m.ServerCPU)},
+		)
+	}
+	return rows, targets
+}
+
+// rssAt returns the i-th point of r, which was meant to be at n connections.
+func rssAt(r *rssResult, i, n int) (rssPoint, bool) {
+	if p, ok := r.at(n); ok {
+		return p, true
+	}
+	if r == nil || i >= len(r.Points) {
+		return rssPoint{}, false
+	}
+	return r.Points[i], true
+}
+
+func kib(p rssPoint) string { return fmt.Sprintf("%.2f KiB", p.KiBPerConn) }
+
+func metText(met bool) string {
+	if met {
+		return "met"
+	}
+	return "not met"
+}
+
+// count formats n with thousands separators.
+func count(f float64) string {
+	s := strconv.FormatInt(int64(f+0.5), 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func latencies(p50, p99 time.Duration) string {
+	return ms(p50) + " / " + ms(p99)
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+}
+
+func statuses(m map[int]int64) string {
+	if len(m) == 0 {
+		return "0"
+	}
+	keys := make([]int, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%d×%d", m[k], k))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// memTotal is the machine's memory, from /proc/meminfo.
+func memTotal() string {
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return "?"
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				if n, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+					return fmt.Sprintf("%.1f GiB", float64(n)/(1<<20))
+				}
+			}
+		}
+	}
+	return "?"
+}

@@ -1,0 +1,171 @@
+package main
+
+// Round trips per second and latency, closed loop.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// rttResult is one round-trip scenario's figures.
+type rttResult struct {
+	Count      int64         // round trips completed in the measured window
+	Rate       float64       // per second
+	P50, P99   time.Duration // latency
+	Errors     int64         // clients that lost their connection
+	Bad        int64         // replies that were not the expected one
+	ServerCPU  float64       // CPU cores the server (echo or gateway) used during the measured window
+	BackendCPU float64       // CPU cores the HTTP backend used during the measured window, for HTTP_PROXY
+}
+
+// maxSamplesPerClient bounds the latency samples one client keeps.
+const maxSamplesPerClient = 4 << 20
+
+// warmup is how long a throughput scenario runs before it is measured.
+func (s *settings) warmup() time.Duration { return min(time.Second, s.Duration/4) }
+
+func (b *bench) rttRaw(ctx context.Context) error {
+	c, err := b.start(ctx, "echo")
+	if err != nil {
+		return err
+	}
+	msg := message("echo", b.s.MsgSize)
+	r, err := b.measureRTT(ctx, "raw echo", "ws://"+c.addr+"/", msg, msg, c)
+	if r != nil {
+		b.res.RTT["raw"] = r
+	}
+	return joinErr(err, c.stop())
+}
+
+func (b *bench) rttGateway(ctx context.Context) error {
+	c, err := b.startGateway(ctx, false)
+	if err != nil {
+		return err
+	}
+	r, err := b.measureRTT(ctx, "Switchboard MOCK", stageURL(c.addr), message("mock", b.s.MsgSize), []byte(mockReply), c)
+	if r != nil {
+		b.res.RTT["mock"] = r
+	}
+	msg := message("proxy", b.s.MsgSize)
+	r, err2 := b.measureRTT(ctx, "Switchboard HTTP_PROXY", stageURL(c.addr), msg, msg, c, b.backend)
+	if r != nil {
+		b.res.RTT["proxy"] = r
+	}
+	return joinErr(joinErr(err, err2), c.stop())
+}
+
+// measureRTT runs b.s.Clients clients in a closed loop against url for the warm-up and then the measured
+// duration. servers are the processes whose CPU time is reported.
+func (b *bench) measureRTT(ctx context.Context, name, url string, msg, want []byte, servers ...*child) (*rttResult, error) {
+	conns := make([]*websocket.Conn, b.s.Clients)
+	defer closeAll(conns)
+	if n, err := b.dialer.dialMany(ctx, url, 4096, conns, 0, len(conns), 16); err != nil {
+		return nil, fmt.Errorf("%s: connecting clients (%d open): %w", name, n, err)
+	}
+	type clientResult struct {
+		lat      []time.Duration
+		bad      int64
+		err      error
+		firstBad error
+	}
+	out := make([]clientResult, len(conns))
+	start := time.Now()
+	from := start.Add(b.s.warmup())
+	end := from.Add(b.s.Duration)
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Go(func() {
+			r := &out[i]
+			r.lat = make([]time.Duration, 0, 4096)
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				if !t0.Before(end) {
+					return
+				}
+				err := roundTrip(c, msg, want, 10*time.Second)
+				lat := time.Since(t0)
+				if err != nil {
+					if !isBadReply(err) {
+						r.err = err
+						return
+					}
+					r.bad++
+					if r.firstBad == nil {
+						r.firstBad = err
+					}
+					continue
+				}
+				if !t0.Before(from) && len(r.lat) < maxSamplesPerClient {
+					r.lat = append(r.lat, lat)
+				}
+			}
+		})
+	}
+	cpu0 := waitUntil(ctx, from, servers)
+	cpu1 := waitUntil(ctx, end, servers)
+	wg.Wait()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+
+	res := &rttResult{ServerCPU: cores(cpu0[0], cpu1[0], b.s.Duration)}
+	for i := 1; i < len(servers); i++ {
+		res.BackendCPU += cores(cpu0[i], cpu1[i], b.s.Duration)
+	}
+	var all []time.Duration
+	for _, r := range out {
+		all = append(all, r.lat...)
+		res.Bad += r.bad
+		if r.err != nil {
+			res.Errors++
+			if res.Errors == 1 {
+				b.res.warnf(b.stderr, "%s: a client failed: %v", name, r.err)
+			}
+		}
+		if r.firstBad != nil && res.Bad == r.bad {
+			b.res.warnf(b.stderr, "%s: %v", name, r.firstBad)
+		}
+	}
+	slices.Sort(all)
+	res.Count = int64(len(all))
+	res.Rate = float64(len(all)) / b.s.Duration.Seconds()
+	res.P50, res.P99 = percentile(all, 0.50), percentile(all, 0.99)
+	logf(b.stderr, "%s: %.0f round trips/s, p50 %v, p99 %v, server CPU %.2f cores, backend CPU %.2f cores, %d bad replies, %d failed clients",
+		name, res.Rate, res.P50, res.P99, res.ServerCPU, res.BackendCPU, res.Bad, res.Errors)
+	if res.Count == 0 {
+		return res, fmt.Errorf("%s: no round trip completed", name)
+	}
+	return res, nil
+}
+
+// waitUntil sleeps until t (or ctx is done) and returns the CPU time each server has used so far.
+func waitUntil(ctx context.Context, t time.Time, servers []*child) []time.Duration {
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+	case <-timer.C:
+	}
+	cpu := make([]time.Duration, len(servers))
+	for i, s := range servers {
+		cpu[i] = cpuTime(s.pid())
+	}
+	return cpu
+}
+
+// cores is the CPU used between two readings over d, in cores.
+func cores(before, after, d time.Duration) float64 { return (after - before).Seconds() / d.Seconds() }
+
+// percentile returns the q-quantile of sorted samples (nearest rank).
+func percentile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(q*float64(len(sorted))+0.5) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
