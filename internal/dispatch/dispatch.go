@@ -36,7 +36,8 @@ type Connection struct {
 
 // Caller is the connection an event came from, as far as dispatch needs to answer it.
 type Caller interface {
-	Send(data []byte) error
+	// Reply sends data to the connection; dispatch calls it only from goroutines serving that connection.
+	Reply(data []byte) error
 }
 
 // Handshake is the $connect request.
@@ -220,7 +221,7 @@ func (d *Dispatcher) invoke(ctx context.Context, route *snapshot.Route, req *int
 }
 
 func (d *Dispatcher) reply(caller Caller, c *Connection, data []byte) {
-	if err := caller.Send(data); err != nil {
+	if err := caller.Reply(data); err != nil {
 		d.log.Debug("reply not delivered", "conn_id", c.ID, "err", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchboard-gw/switchboard/internal/awserr"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/mgmtapi"
 	"github.com/switchboard-gw/switchboard/internal/proxyevent"
@@ -29,6 +30,7 @@ type Edge struct {
 	dispatch  *dispatch.Dispatcher
 	mgmt      *mgmtapi.Handler
 	upgrader  *wsconn.Upgrader
+	limits    wsconn.Config
 	log       *slog.Logger
 
 	mu       sync.Mutex // guards the fields below
@@ -56,6 +58,7 @@ func New(ctx context.Context, cfg Config) *Edge {
 		dispatch:  cfg.Dispatch,
 		mgmt:      cfg.Mgmt,
 		upgrader:  wsconn.NewUpgrader(cfg.Limits),
+		limits:    cfg.Limits,
 		log:       cfg.Logger,
 		live:      make(map[*session]struct{}),
 		drained:   make(chan struct{}),
@@ -68,6 +71,10 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case t.mgmt:
 		e.mgmt.Serve(w, r, t.scope, t.connID)
+	case t.stage == nil && strings.Contains(r.URL.Path, "/@connections"):
+		// A management call to an endpoint that does not exist: the SDKs decode ForbiddenException.
+		e.log.Debug("no @connections endpoint", "host", r.Host, "path", r.URL.Path, "reason", t.reason)
+		awserr.Write(w, awserr.New(http.StatusForbidden, awserr.TypeForbidden, "Forbidden"))
 	case t.stage == nil:
 		e.log.Debug("no endpoint", "host", r.Host, "path", r.URL.Path, "reason", t.reason)
 		writeJSON(w, http.StatusForbidden, `{"message":"Forbidden"}`)
@@ -121,17 +128,24 @@ func (e *Edge) handshake(w http.ResponseWriter, r *http.Request, st *snapshot.St
 		writeJSON(w, http.StatusServiceUnavailable, `{"message":"Service Unavailable: shutting down"}`)
 		return
 	}
+	e.registry.Register(c.ID, s)
 	conn, err := e.upgrader.Upgrade(w, r, dec.Subprotocol, s)
 	if err != nil {
+		s.fail()
+		e.registry.Unregister(c.ID)
 		e.untrack(s)
 		e.log.Info("upgrade failed", "conn_id", c.ID, "err", err)
 		return
 	}
-	s.conn = conn
-	e.registry.Register(c.ID, s)
+	s.attach(conn)
 	e.log.Debug("connected", "conn_id", c.ID, "api_id", c.APIID, "stage", c.Stage)
-	conn.Serve() // the handler goroutine becomes the connection's read loop
-	e.untrack(s)
+	// The read loop runs on its own goroutine so that this handler returns and net/http releases the
+	// request and its per-connection buffers: they would otherwise stay alive as long as the socket.
+	// Drain waits for it through track/untrack.
+	go func() {
+		conn.Serve()
+		e.untrack(s)
+	}()
 }
 
 func (e *Edge) track(s *session) bool {
@@ -184,9 +198,7 @@ func (e *Edge) Drain(ctx context.Context) error {
 			case <-t.C:
 			}
 		}
-		if s.conn != nil {
-			s.conn.Close(wsconn.CloseGoingAway, wsconn.ReasonGoingAway)
-		}
+		s.goAway()
 	}
 	select {
 	case <-e.drained:

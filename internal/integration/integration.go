@@ -91,7 +91,9 @@ func (r *Request) ParameterValue(src snapshot.ParameterSource) (value string, ok
 		}
 		return vs[len(vs)-1], true
 	case snapshot.SourceBody:
-		return selexpr.JSONValue(r.Body, src.Path)
+		// JSONValue reports a path that is not there as "" with ok set; it has no value all the same.
+		v, ok := selexpr.JSONValue(r.Body, src.Path)
+		return v, ok && v != ""
 	}
 	return "", false
 }

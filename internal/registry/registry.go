@@ -34,10 +34,11 @@ type Session interface {
 	// Send queues data for delivery as one text message. It returns ErrQueueFull when the connection's
 	// bounded queue has no room and ErrGone when the connection is closing.
 	Send(data []byte) error
-	// Info describes the connection for GetConnection.
-	Info() Info
-	// Disconnect closes the connection with status 1000, as DeleteConnection does.
-	Disconnect()
+	// Info describes the connection for GetConnection; ErrGone once it is closing.
+	Info() (Info, error)
+	// Disconnect closes the connection with status 1000, as DeleteConnection does; ErrGone when it is
+	// already closing.
+	Disconnect() error
 	// Scope is the API and stage the connection belongs to.
 	Scope() Scope
 }
@@ -184,10 +185,9 @@ func (r *Registry) local(o op) (Info, error) {
 	case opSend:
 		return Info{}, s.Send(o.Data)
 	case opInfo:
-		return s.Info(), nil
+		return s.Info()
 	case opDisconnect:
-		s.Disconnect()
-		return Info{}, nil
+		return Info{}, s.Disconnect()
 	}
 	return Info{}, fmt.Errorf("unknown registry operation %q", o.Op)
 }

@@ -28,10 +28,15 @@ func (f *fakeSession) Send(data []byte) error {
 	f.got = append(f.got, data)
 	return nil
 }
-func (f *fakeSession) Info() Info {
-	return Info{ConnectedAt: time.UnixMilli(1700000000123).UTC(), SourceIP: "127.0.0.1", UserAgent: "ua"}
+func (f *fakeSession) Info() (Info, error) {
+	return Info{ConnectedAt: time.UnixMilli(1700000000123).UTC(), SourceIP: "127.0.0.1", UserAgent: "ua"}, nil
 }
-func (f *fakeSession) Disconnect()  { f.mu.Lock(); f.disconnected = true; f.mu.Unlock() }
+func (f *fakeSession) Disconnect() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.disconnected = true
+	return nil
+}
 func (f *fakeSession) Scope() Scope { return f.scope }
 
 // cluster of two registries on one in-process hub; the test talks to node 1 only.

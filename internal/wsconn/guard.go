@@ -30,6 +30,9 @@ func (g *frameGuard) Read(p []byte) (int, error) {
 	if len(g.pending) > 0 {
 		n = copy(p, g.pending)
 		g.pending = g.pending[n:]
+		if len(g.pending) == 0 {
+			g.pending = nil
+		}
 	} else {
 		n, err = g.Conn.Read(p)
 	}

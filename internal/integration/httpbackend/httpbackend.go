@@ -78,6 +78,11 @@ func (h *Invoker) Invoke(ctx context.Context, in *snapshot.Integration, req *int
 	}
 	resp, err := h.client.Do(hreq)
 	if err != nil {
+		// *url.Error repeats the full URL, query string included; the URL is named redacted below.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return nil, fmt.Errorf("%s %s: %w", in.Method, redact(hreq.URL), integration.ErrTimeout)
 		}

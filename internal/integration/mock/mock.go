@@ -12,6 +12,7 @@ import (
 	"strconv"
 
 	"github.com/switchboard-gw/switchboard/internal/integration"
+	"github.com/switchboard-gw/switchboard/internal/selexpr"
 	"github.com/switchboard-gw/switchboard/internal/snapshot"
 )
 
@@ -28,7 +29,10 @@ func (Invoker) Invoke(_ context.Context, in *snapshot.Integration, req *integrat
 		status = statusFromTemplate(tmpl)
 	}
 	resp := &integration.Response{StatusCode: status}
-	if ir := selectResponse(in.Responses, strconv.Itoa(status)); ir != nil {
+	code := strconv.Itoa(status)
+	if ir := selectResponse(in.Responses, code); ir != nil {
+		// The response's template selection expression may name the mock's status code.
+		env.Fallback = statusEnv(code)
 		if body, ok := integration.SelectTemplate(ir.Templates, ir.TemplateSelection, env); ok {
 			resp.Body = []byte(body)
 		}
@@ -49,6 +53,16 @@ func statusFromTemplate(tmpl string) int {
 		return 200
 	}
 	return int(n)
+}
+
+// statusEnv resolves $integration.response.statuscode; a mock answer has no headers or body.
+type statusEnv string
+
+func (s statusEnv) Value(v *selexpr.Var) string {
+	if v.Source == selexpr.SourceStatusCode {
+		return string(s)
+	}
+	return ""
 }
 
 // selectResponse returns the first integration response whose /regex/ key matches status, else the

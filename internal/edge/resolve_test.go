@@ -1,0 +1,214 @@
+package edge
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/switchboard-gw/switchboard/internal/registry"
+	"github.com/switchboard-gw/switchboard/internal/resource"
+	"github.com/switchboard-gw/switchboard/internal/snapshot"
+)
+
+// testSet compiles three APIs: alpha and bravo both have a stage "dev"; "staging" belongs to alpha only
+// and "live" to charlie only.
+func testSet(t testing.TB) *snapshot.Set {
+	t.Helper()
+	api := func(id string, stages ...string) resource.API {
+		a := resource.API{
+			APIID: id, Name: id, ProtocolType: resource.ProtocolWebSocket, RouteSelectionExpression: "$request.body.action",
+			Integrations: []resource.Integration{{IntegrationID: "m", IntegrationType: resource.IntegrationMock, RequestTemplates: map[string]string{"$default": `{"statusCode": 200}`}}},
+			Routes:       []resource.Route{{RouteKey: "$default", Target: "integrations/m"}},
+		}
+		for _, s := range stages {
+			a.Stages = append(a.Stages, resource.Stage{StageName: s})
+		}
+		return a
+	}
+	set, err := snapshot.Compile(&resource.Bundle{APIs: []resource.API{
+		api("alpha", "dev", "staging"),
+		api("bravo", "dev"),
+		api("charlie", "live"),
+	}})
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	return set
+}
+
+// want describes an expected target: a stage (apiID/stage), a management call, or nothing.
+type want struct {
+	stage  string // "api/stage" of the WebSocket endpoint
+	mgmt   bool
+	scope  registry.Scope
+	connID string
+}
+
+func TestResolve(t *testing.T) {
+	set := testSet(t)
+	const (
+		alphaHost = "alpha.execute-api.us-east-1.amazonaws.com"
+		bravoHost = "bravo.execute-api.eu-west-1.amazonaws.com"
+		local     = "127.0.0.1:8080"
+		id        = "R1kmxc2VNjMCFIA="
+	)
+	none := want{}
+	stage := func(s string) want { return want{stage: s} }
+	mgmt := func(apiID, stage, connID string) want {
+		return want{mgmt: true, scope: registry.Scope{APIID: apiID, Stage: stage}, connID: connID}
+	}
+	tests := []struct {
+		name string
+		host string
+		path string
+		want want
+	}{
+		// {apiId}.execute-api.{anything} + /{stage}
+		{"execute-api host", alphaHost, "/dev", stage("alpha/dev")},
+		{"execute-api host, trailing slash", alphaHost, "/dev/", stage("alpha/dev")},
+		{"execute-api host with port", alphaHost + ":443", "/dev", stage("alpha/dev")},
+		{"execute-api host with port, trailing slash", alphaHost + ":8443", "/staging/", stage("alpha/staging")},
+		{"execute-api host, upper case", "ALPHA.Execute-Api.US-EAST-1.amazonaws.com", "/dev", stage("alpha/dev")},
+		{"execute-api host, upper case with port", "Bravo.EXECUTE-API.eu-west-1.amazonaws.com:443", "/dev", stage("bravo/dev")},
+		{"execute-api host, other API", bravoHost, "/dev", stage("bravo/dev")},
+		{"execute-api host, ambiguous stage name is fine", alphaHost, "/dev", stage("alpha/dev")},
+		{"execute-api host, any region or suffix", "charlie.execute-api.localhost", "/live", stage("charlie/live")},
+		{"execute-api host, stage of another API", bravoHost, "/staging", none},
+		{"execute-api host, unknown stage", alphaHost, "/prod", none},
+		{"execute-api host, unknown API", "zulu.execute-api.us-east-1.amazonaws.com", "/dev", none},
+		{"execute-api host, api in path", alphaHost, "/alpha/dev", none},
+		{"execute-api host, extra segment", alphaHost, "/dev/extra", none},
+		{"execute-api host, empty path", alphaHost, "", none},
+		{"execute-api host, root", alphaHost, "/", none},
+		{"execute-api host, two slashes", alphaHost, "//", none},
+		{"stage names are case sensitive", alphaHost, "/DEV", none},
+		{"execute-api label without API ID", ".execute-api.us-east-1.amazonaws.com", "/alpha/dev", stage("alpha/dev")},
+
+		// /{apiId}/{stage} on any other host
+		{"api and stage", local, "/alpha/dev", stage("alpha/dev")},
+		{"api and stage, trailing slash", local, "/alpha/dev/", stage("alpha/dev")},
+		{"api and stage, other API", local, "/bravo/dev", stage("bravo/dev")},
+		{"api and stage, unique stage", "localhost", "/alpha/staging", stage("alpha/staging")},
+		{"api and stage, custom domain", "ws.example.com", "/charlie/live", stage("charlie/live")},
+		{"api and stage, no host", "", "/alpha/dev", stage("alpha/dev")},
+		{"api and stage, unknown stage", local, "/bravo/staging", none},
+		{"api and stage, unknown API", local, "/zulu/dev", none},
+		{"api and stage, API IDs are case sensitive in paths", local, "/Alpha/dev", none},
+		{"api and stage, extra segment", local, "/alpha/dev/extra", none},
+		{"api and stage, empty stage", local, "/alpha//", none},
+
+		// /{stage} when exactly one API has it
+		{"unique stage", local, "/staging", stage("alpha/staging")},
+		{"unique stage, trailing slash", local, "/staging/", stage("alpha/staging")},
+		{"unique stage of another API", local, "/live", stage("charlie/live")},
+		{"ambiguous stage", local, "/dev", none},
+		{"ambiguous stage, trailing slash", local, "/dev/", none},
+		{"unknown stage", local, "/prod", none},
+		{"empty path", local, "", none},
+		{"root", local, "/", none},
+		{"two slashes", local, "//", none},
+		{"api ID alone is not a stage", local, "/alpha", none},
+		{"host that only contains execute-api", "execute-api.example.com", "/staging", stage("alpha/staging")},
+
+		// Management API: {prefix}/@connections/{id}
+		{"mgmt, execute-api host", alphaHost, "/dev/@connections/" + id, mgmt("alpha", "dev", id)},
+		{"mgmt, execute-api host with port, upper case", "ALPHA.execute-api.us-east-1.amazonaws.com:443", "/dev/@connections/" + id, mgmt("alpha", "dev", id)},
+		{"mgmt, execute-api host, missing id", alphaHost, "/dev/@connections/", mgmt("alpha", "dev", "")},
+		{"mgmt, execute-api host, no slash after @connections", alphaHost, "/dev/@connections", mgmt("alpha", "dev", "")},
+		{"mgmt, execute-api host, unknown stage", alphaHost, "/prod/@connections/" + id, none},
+		{"mgmt, execute-api host, stage of another API", bravoHost, "/staging/@connections/" + id, none},
+		{"mgmt, execute-api host, unknown API", "zulu.execute-api.us-east-1.amazonaws.com", "/dev/@connections/" + id, none},
+		{"mgmt, execute-api host, api in path", alphaHost, "/alpha/dev/@connections/" + id, none},
+		{"mgmt, execute-api host, no stage", alphaHost, "/@connections/" + id, none},
+		{"mgmt, api and stage", local, "/alpha/dev/@connections/" + id, mgmt("alpha", "dev", id)},
+		{"mgmt, api and stage, other API", local, "/bravo/dev/@connections/" + id, mgmt("bravo", "dev", id)},
+		{"mgmt, api and stage, missing id", local, "/alpha/dev/@connections/", mgmt("alpha", "dev", "")},
+		{"mgmt, api and stage, unknown stage", local, "/bravo/staging/@connections/" + id, none},
+		{"mgmt, api and stage, unknown API", local, "/zulu/dev/@connections/" + id, none},
+		{"mgmt, unique stage", local, "/staging/@connections/" + id, mgmt("", "staging", id)},
+		// The stage-only form scopes by stage alone, so it also works for a stage name several APIs share.
+		{"mgmt, shared stage", local, "/dev/@connections/" + id, mgmt("", "dev", id)},
+		{"mgmt, stage only, missing id", local, "/live/@connections", mgmt("", "live", "")},
+		{"mgmt, stage only, unknown stage", local, "/prod/@connections/" + id, none},
+		{"mgmt, stage only, empty stage", local, "//@connections/" + id, none},
+		{"mgmt, no prefix", local, "/@connections/" + id, none},
+		{"mgmt, too many segments", local, "/x/alpha/dev/@connections/" + id, none},
+		{"mgmt, id with slashes is kept whole", local, "/alpha/dev/@connections/a/b", mgmt("alpha", "dev", "a/b")},
+		{"mgmt, trailing slash is part of the id", local, "/alpha/dev/@connections/" + id + "/", mgmt("alpha", "dev", id+"/")},
+		{"mgmt, first @connections wins", local, "/alpha/dev/@connections/@connections/x", mgmt("alpha", "dev", "@connections/x")},
+		{"mgmt, segment must be exactly @connections", local, "/alpha/dev/@Connections/" + id, none},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := resolve(set, tc.host, tc.path)
+			checkTarget(t, set, got)
+			gotStage := ""
+			if got.stage != nil {
+				gotStage = got.stage.API.ID + "/" + got.stage.Name
+			}
+			if gotStage != tc.want.stage || got.mgmt != tc.want.mgmt || got.scope != tc.want.scope || got.connID != tc.want.connID {
+				t.Errorf("resolve(%q, %q) = {stage %q mgmt %v scope %+v connID %q reason %q}, want {stage %q mgmt %v scope %+v connID %q}",
+					tc.host, tc.path, gotStage, got.mgmt, got.scope, got.connID, got.reason,
+					tc.want.stage, tc.want.mgmt, tc.want.scope, tc.want.connID)
+			}
+		})
+	}
+}
+
+func TestResolveNilSet(t *testing.T) {
+	for _, tc := range []struct{ host, path string }{
+		{"alpha.execute-api.us-east-1.amazonaws.com", "/dev"},
+		{"localhost", "/alpha/dev"},
+		{"localhost", "/dev"},
+		{"localhost", "/dev/@connections/x"},
+		{"alpha.execute-api.us-east-1.amazonaws.com", "/dev/@connections/x"},
+	} {
+		got := resolve(nil, tc.host, tc.path)
+		if got.stage != nil || got.mgmt || got.reason == "" {
+			t.Errorf("resolve(nil, %q, %q) = %+v, want no match with a reason", tc.host, tc.path, got)
+		}
+	}
+}
+
+// checkTarget asserts what must hold for every result of resolve.
+func checkTarget(t testing.TB, set *snapshot.Set, got target) {
+	t.Helper()
+	switch {
+	case got.mgmt && got.stage != nil:
+		t.Fatalf("target is both a stage and a management call: %+v", got)
+	case got.mgmt:
+		if got.scope.Stage == "" {
+			t.Fatalf("management target with an empty scope stage: %+v", got)
+		}
+		if got.scope.APIID != "" {
+			if set.API(got.scope.APIID) == nil || set.API(got.scope.APIID).Stages[got.scope.Stage] == nil {
+				t.Fatalf("management scope %+v names a stage that does not exist", got.scope)
+			}
+		} else if len(set.StagesNamed(got.scope.Stage)) == 0 {
+			t.Fatalf("management scope %+v names a stage no API has", got.scope)
+		}
+	case got.stage != nil:
+		if set.API(got.stage.API.ID) == nil || set.API(got.stage.API.ID).Stages[got.stage.Name] != got.stage {
+			t.Fatalf("stage %s/%s is not in the set", got.stage.API.ID, got.stage.Name)
+		}
+		if got.connID != "" || got.scope != (registry.Scope{}) {
+			t.Fatalf("stage target carries management fields: %+v", got)
+		}
+	default:
+		if got.reason == "" {
+			t.Fatalf("no match and no reason: %+v", got)
+		}
+		if got.connID != "" || got.scope != (registry.Scope{}) {
+			t.Fatalf("no-match target carries management fields: %+v", got)
+		}
+	}
+}
+
+// hasSegment reports whether path has a segment equal to s.
+func hasSegment(path, s string) bool {
+	for _, seg := range strings.Split(path, "/") {
+		if seg == s {
+			return true
+		}
+	}
+	return false
+}
