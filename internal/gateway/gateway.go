@@ -188,7 +188,17 @@ func (g *Gateway) Run(ctx context.Context) error {
 		Limits:    g.opts.Limits,
 		Logger:    g.log,
 	})
+	// Connections accepted but without a request yet would hold http.Server.Shutdown for 5 seconds
+	// (clients' pools leave them behind); they are tracked so the shutdown can close them at once.
+	var fresh sync.Map // net.Conn in http.StateNew
 	srv := &http.Server{
+		ConnState: func(c net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				fresh.Store(c, struct{}{})
+			} else {
+				fresh.Delete(c)
+			}
+		},
 		Handler:           e,
 		ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes:    16 << 10,
@@ -211,6 +221,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 	stopCtx, cancel := context.WithTimeout(context.Background(), g.opts.ShutdownTimeout)
 	defer cancel()
 	var errs []error
+	srv.SetKeepAlivesEnabled(false)
+	fresh.Range(func(c, _ any) bool {
+		_ = c.(net.Conn).Close()
+		return true
+	})
 	if err := srv.Shutdown(stopCtx); err != nil {
 		errs = append(errs, fmt.Errorf("stop accepting: %w", err))
 	}

@@ -166,7 +166,12 @@ func (h *Invoker) build(ctx context.Context, in *snapshot.Integration, req *inte
 	}
 	hreq.Header = header
 	if header.Get("User-Agent") == "" {
-		header.Set("User-Agent", "Switchboard")
+		// What API Gateway sends on its own calls (the client's User-Agent is forwarded on $connect).
+		apiID := ""
+		if req.Context != nil {
+			apiID = req.Context.APIID
+		}
+		header.Set("User-Agent", "AmazonAPIGateway_"+apiID)
 	}
 	return hreq, nil
 }

@@ -133,8 +133,8 @@ func TestMessageBody(t *testing.T) {
 			if ct := got.Header.Get("Content-Type"); ct != tc.want {
 				t.Errorf("Content-Type = %q, want %q", ct, tc.want)
 			}
-			if ua := got.Header.Get("User-Agent"); ua != "Switchboard" {
-				t.Errorf("User-Agent = %q, want Switchboard", ua)
+			if ua := got.Header.Get("User-Agent"); ua != "AmazonAPIGateway_chat" {
+				t.Errorf("User-Agent = %q, want AmazonAPIGateway_chat", ua)
 			}
 		})
 	}
@@ -240,8 +240,8 @@ func TestHandshakeOnlyOnConnect(t *testing.T) {
 			if len(got.Query) > 0 {
 				t.Errorf("query forwarded on %s: %v", ev, got.Query)
 			}
-			if ua := got.Header.Get("User-Agent"); ua != "Switchboard" {
-				t.Errorf("User-Agent = %q, want Switchboard", ua)
+			if ua := got.Header.Get("User-Agent"); ua != "AmazonAPIGateway_chat" {
+				t.Errorf("User-Agent = %q, want AmazonAPIGateway_chat", ua)
 			}
 			if ev == proxyevent.EventDisconnect && (got.HasBody || got.Body != "") {
 				t.Errorf("$disconnect sent a body %q", got.Body)
