@@ -5,6 +5,7 @@ package proxyevent
 
 import (
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -46,8 +47,27 @@ type RequestContext struct {
 
 // SetRequestTime sets requestTime and requestTimeEpoch from t.
 func (rc *RequestContext) SetRequestTime(t time.Time) {
-	rc.RequestTime = t.UTC().Format(RequestTimeLayout)
+	rc.RequestTime = formatRequestTime(t)
 	rc.RequestTimeEpoch = t.UnixMilli()
+}
+
+// lastRequestTime caches the formatted requestTime of the latest second: every event needs it and
+// most events of a busy gateway share their second.
+var lastRequestTime atomic.Pointer[formattedSecond]
+
+type formattedSecond struct {
+	unix int64
+	text string
+}
+
+func formatRequestTime(t time.Time) string {
+	sec := t.Unix()
+	if f := lastRequestTime.Load(); f != nil && f.unix == sec {
+		return f.text
+	}
+	f := &formattedSecond{unix: sec, text: t.UTC().Format(RequestTimeLayout)}
+	lastRequestTime.Store(f)
+	return f.text
 }
 
 // Var returns the $context variable name (without the "context." prefix), or "" when it has no value. It

@@ -22,6 +22,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -42,16 +43,15 @@ var _ integration.Invoker = (*Invoker)(nil)
 
 // New returns an Invoker with a connection pool sized for many concurrent messages.
 func New() *Invoker {
-	t := &http.Transport{
+	std := &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:        1024,
 		MaxIdleConnsPerHost: 512,
 		IdleConnTimeout:     90 * time.Second,
-		ForceAttemptHTTP2:   false,
 	}
 	return &Invoker{client: &http.Client{
-		Transport: t,
+		Transport: newDirectTransport(std, 512),
 		// Redirects are the backend's answer, as with API Gateway's HTTP_PROXY.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
@@ -83,7 +83,7 @@ func (h *Invoker) Invoke(ctx context.Context, in *snapshot.Integration, req *int
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		if timedOut(ctx, err) {
 			return nil, fmt.Errorf("%s %s: %w", in.Method, redact(hreq.URL), integration.ErrTimeout)
 		}
 		return nil, fmt.Errorf("%s %s: %w", in.Method, redact(hreq.URL), err)
@@ -91,7 +91,7 @@ func (h *Invoker) Invoke(ctx context.Context, in *snapshot.Integration, req *int
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
 	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		if timedOut(ctx, err) {
 			return nil, fmt.Errorf("read answer of %s: %w", redact(hreq.URL), integration.ErrTimeout)
 		}
 		return nil, fmt.Errorf("read answer of %s: %w", redact(hreq.URL), err)
@@ -174,6 +174,16 @@ func (h *Invoker) build(ctx context.Context, in *snapshot.Integration, req *inte
 		header.Set("User-Agent", "AmazonAPIGateway_"+apiID)
 	}
 	return hreq, nil
+}
+
+// timedOut reports whether err means the integration's deadline passed: the context says so, or the
+// socket's deadline (set from the context's) fired an instant before the context's own timer.
+func timedOut(ctx context.Context, err error) bool {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	_, hasDeadline := ctx.Deadline()
+	return hasDeadline && errors.Is(err, os.ErrDeadlineExceeded)
 }
 
 // redact drops the query string and credentials from a URL before it is logged.

@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"sync"
 
 	"github.com/switchboard-gw/switchboard/internal/integration"
 	"github.com/switchboard-gw/switchboard/internal/selexpr"
@@ -40,8 +41,20 @@ func (Invoker) Invoke(_ context.Context, in *snapshot.Integration, req *integrat
 	return resp, nil
 }
 
+// statuses caches statusFromTemplate: templates are static text, and a MOCK route answers every message.
+var statuses sync.Map // template → int
+
 // statusFromTemplate reads "statusCode" from a rendered request template; 200 when absent or unreadable.
 func statusFromTemplate(tmpl string) int {
+	if v, ok := statuses.Load(tmpl); ok {
+		return v.(int)
+	}
+	n := parseStatus(tmpl)
+	statuses.Store(tmpl, n)
+	return n
+}
+
+func parseStatus(tmpl string) int {
 	var v struct {
 		StatusCode json.Number `json:"statusCode"`
 	}
