@@ -2,8 +2,9 @@
 // log or validate them see what they see on AWS.
 //
 // Connection IDs are 11 bytes, base64url with padding: 16 characters ending in "=" (e.g. "R1kmxc2VNjMCFIA=").
-// The first two bytes name the node that owns the connection, so any node can route an @connections call
-// to the owner without a lookup; the other nine are random. Clients treat the ID as opaque.
+// Two bytes name the node that owns the connection (mixed with the last two random bytes, so IDs do not
+// all start alike), so any node can route an @connections call to the owner without a lookup; the other
+// nine bytes are random. Clients treat the ID as opaque.
 package awsid
 
 import (
@@ -28,8 +29,9 @@ var enc = base64.URLEncoding
 // that IDs cannot be guessed from one another.
 func NewConnectionID(node uint16) string {
 	var b [idBytes]byte
-	binary.BigEndian.PutUint16(b[:2], node)
 	_, _ = crand.Read(b[2:])
+	// The node is mixed with random bytes so IDs do not all begin alike; ConnectionNode undoes it.
+	binary.BigEndian.PutUint16(b[:2], node^binary.BigEndian.Uint16(b[9:]))
 	return enc.EncodeToString(b[:])
 }
 
@@ -43,7 +45,7 @@ func ConnectionNode(id string) (uint16, error) {
 	if err != nil || n != idBytes {
 		return 0, ErrMalformedConnectionID
 	}
-	return binary.BigEndian.Uint16(b[:2]), nil
+	return binary.BigEndian.Uint16(b[:2]) ^ binary.BigEndian.Uint16(b[9:idBytes]), nil
 }
 
 // NewRequestID returns a request ID in the same 16-character style AWS uses for requestId,

@@ -49,3 +49,13 @@ func TestRequestIDShape(t *testing.T) {
 		t.Fatalf("request id %q: want 16 chars ending in '='", id)
 	}
 }
+
+func TestConnectionIDsOfOneNodeDoNotShareAPrefix(t *testing.T) {
+	prefixes := map[string]bool{}
+	for range 64 {
+		prefixes[NewConnectionID(0)[:2]] = true
+	}
+	if len(prefixes) < 8 {
+		t.Fatalf("64 ids of node 0 share only %d distinct 2-char prefixes", len(prefixes))
+	}
+}
