@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
@@ -56,7 +57,18 @@ func Load(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(path, data)
+	file, err := Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	// Function handlers are relative to the config file, so a config and its handlers move together.
+	dir := filepath.Dir(path)
+	for i := range file.Bundle.Functions {
+		if h := file.Bundle.Functions[i].Handler; h != "" && !filepath.IsAbs(h) {
+			file.Bundle.Functions[i].Handler = filepath.Join(dir, h)
+		}
+	}
+	return file, nil
 }
 
 // Parse decodes a config file, applies the defaults AWS fills in and validates the result. name is used

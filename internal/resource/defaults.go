@@ -59,7 +59,26 @@ func ApplyDefaults(b *Bundle) {
 	for i := range b.APIs {
 		applyAPIDefaults(&b.APIs[i])
 	}
+	for i := range b.Functions {
+		fn := &b.Functions[i]
+		if fn.Timeout == 0 {
+			fn.Timeout = DefaultFunctionTimeout
+		}
+		if fn.MemorySize == 0 {
+			fn.MemorySize = DefaultFunctionMemorySize
+		}
+		if fn.ReservedConcurrentExecutions == 0 {
+			fn.ReservedConcurrentExecutions = DefaultFunctionConcurrency
+		}
+	}
 }
+
+// Defaults of local functions: Lambda's timeout and memory size, and a modest process limit.
+const (
+	DefaultFunctionTimeout     = 3
+	DefaultFunctionMemorySize  = 128
+	DefaultFunctionConcurrency = 10
+)
 
 func applyAPIDefaults(a *API) {
 	if a.APIID == "" {

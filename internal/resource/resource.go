@@ -47,9 +47,34 @@ const (
 	DefaultStatusCodeSelectionExpression = "${integration.response.statuscode}"
 )
 
-// Bundle is a complete set of resources: every API with its routes, integrations and stages.
+// Bundle is a complete set of resources: every API with its routes, integrations and stages, and the
+// Lambda functions Switchboard runs itself.
 type Bundle struct {
 	APIs []API `json:"apis" yaml:"apis"`
+	// Functions are Lambda functions run locally as processes (a Switchboard extension: on AWS they
+	// are Lambda resources). An AWS_PROXY integration whose function name matches one of them invokes
+	// it locally; any other goes to the Lambda Invoke API.
+	Functions []Function `json:"functions,omitempty" yaml:"functions,omitempty"`
+}
+
+// Function is a Lambda function run as a local process against Switchboard's Lambda Runtime API, the way
+// AWS runs a custom runtime's bootstrap (for Go: the aws-lambda-go handler binary).
+type Function struct {
+	// FunctionName is the Lambda function name AWS_PROXY integration URIs refer to.
+	FunctionName string `json:"functionName" yaml:"functionName"`
+	// Handler is the executable to run (an aws-lambda-go binary, a custom runtime's bootstrap).
+	// Relative paths are relative to the config file's directory.
+	Handler string `json:"handler" yaml:"handler"`
+	// Args are passed to the executable.
+	Args []string `json:"args,omitempty" yaml:"args,omitempty"`
+	// Environment holds the function's environment variables (Lambda's Environment.Variables).
+	Environment map[string]string `json:"environment,omitempty" yaml:"environment,omitempty"`
+	// Timeout is the function timeout in seconds (Lambda's default: 3).
+	Timeout int `json:"timeout,omitempty" yaml:"timeout,omitempty"`
+	// MemorySize is reported to the function in AWS_LAMBDA_FUNCTION_MEMORY_SIZE (default 128).
+	MemorySize int `json:"memorySize,omitempty" yaml:"memorySize,omitempty"`
+	// ReservedConcurrentExecutions bounds how many processes of the function run at once (default 10).
+	ReservedConcurrentExecutions int `json:"reservedConcurrentExecutions,omitempty" yaml:"reservedConcurrentExecutions,omitempty"`
 }
 
 // API is an apigatewayv2 Api together with the resources that belong to it.

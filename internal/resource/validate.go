@@ -67,6 +67,17 @@ func Validate(b *Bundle) FieldErrors {
 		}
 		v.api(p, a)
 	}
+	fnames := make(map[string]int)
+	for i := range b.Functions {
+		fn := &b.Functions[i]
+		p := IndexPath("functions", i)
+		if first, ok := fnames[fn.FunctionName]; ok && fn.FunctionName != "" {
+			v.addf(FieldPath(p, "functionName"), "functionName %q is already used by functions[%d]", fn.FunctionName, first)
+		} else {
+			fnames[fn.FunctionName] = i
+		}
+		v.function(p, fn)
+	}
 	if len(v.errs) == 0 {
 		return nil
 	}
@@ -409,3 +420,34 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+var functionNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// function checks a local function with Lambda's limits.
+func (v *validator) function(p string, fn *Function) {
+	switch {
+	case fn.FunctionName == "":
+		v.addf(FieldPath(p, "functionName"), "functionName is required")
+	case !functionNameRE.MatchString(fn.FunctionName):
+		v.addf(FieldPath(p, "functionName"), "functionName %q is not valid; use 1 to 64 of A-Z a-z 0-9 _ -", fn.FunctionName)
+	}
+	if fn.Handler == "" {
+		v.addf(FieldPath(p, "handler"), "handler is required: the executable to run (e.g. an aws-lambda-go binary)")
+	}
+	if fn.Timeout < 1 || fn.Timeout > 900 {
+		v.addf(FieldPath(p, "timeout"), "timeout %d is out of range; allowed is 1 to 900 seconds", fn.Timeout)
+	}
+	if fn.MemorySize < 128 || fn.MemorySize > 10240 {
+		v.addf(FieldPath(p, "memorySize"), "memorySize %d is out of range; allowed is 128 to 10240 MB", fn.MemorySize)
+	}
+	if fn.ReservedConcurrentExecutions < 1 || fn.ReservedConcurrentExecutions > 1000 {
+		v.addf(FieldPath(p, "reservedConcurrentExecutions"), "reservedConcurrentExecutions %d is out of range; allowed is 1 to 1000", fn.ReservedConcurrentExecutions)
+	}
+	for name := range fn.Environment {
+		if !envNameRE.MatchString(name) {
+			v.addf(FieldPath(FieldPath(p, "environment"), name), "environment variable name %q is not valid; use a letter followed by letters, digits and _", name)
+		}
+	}
+}
+
+var envNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
