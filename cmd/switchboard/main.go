@@ -6,15 +6,18 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	_ "embed"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -23,6 +26,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/cluster"
 	"github.com/switchboard-gw/switchboard/internal/configfile"
 	"github.com/switchboard-gw/switchboard/internal/gateway"
+	"github.com/switchboard-gw/switchboard/internal/localca"
 	"github.com/switchboard-gw/switchboard/internal/snapshot"
 	"github.com/switchboard-gw/switchboard/internal/wsconn"
 )
@@ -122,6 +126,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	node := fs.Uint("node", 0, "node ID (0-65535), encoded in every connection ID")
 	idle := fs.Duration("idle-timeout", 10*time.Minute, "close connections with no data message in either direction for this long")
 	maxDur := fs.Duration("max-connection-duration", 2*time.Hour, "close connections older than this")
+	tlsCert := fs.String("tls-cert", "", "PEM certificate for wss:// and https:// on the data-plane port (default: one from a local CA in the state directory)")
+	tlsKey := fs.String("tls-key", "", "PEM private key for --tls-cert")
 	if err := fs.Parse(args); err != nil {
 		return exitError{err}
 	}
@@ -157,13 +163,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if *controlListen != "" {
 		log.Warn("the control plane is not served by this version; --control-listen is ignored", "addr", *controlListen)
 	}
+	tlsConfig, caBundle, err := serverTLS(dir, *listen, *tlsCert, *tlsKey)
+	if err != nil {
+		return err
+	}
+	log.Info("TLS on the data-plane port", "trust", caBundle)
 	g, err := gateway.New(gateway.Options{
-		Listen: *listen,
-		Region: *region,
-		Node:   cluster.NodeID(*node),
-		Bundle: f.Bundle,
-		Limits: wsconn.Config{IdleTimeout: *idle, MaxDuration: *maxDur},
-		Logger: log,
+		TLS:      tlsConfig,
+		CABundle: caBundle,
+		Listen:   *listen,
+		Region:   *region,
+		Node:     cluster.NodeID(*node),
+		Bundle:   f.Bundle,
+		Limits:   wsconn.Config{IdleTimeout: *idle, MaxDuration: *maxDur},
+		Logger:   log,
 	})
 	if err != nil {
 		return f.Locate(err)
@@ -178,6 +191,30 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	return <-done
+}
+
+// serverTLS loads the user's certificate, or one issued by the local CA in the state directory for
+// localhost, the loopback addresses and the listen host. It returns the PEM file clients should trust.
+func serverTLS(dir, listen, certFile, keyFile string) (*tls.Config, string, error) {
+	if (certFile == "") != (keyFile == "") {
+		return nil, "", errors.New("--tls-cert and --tls-key go together")
+	}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, "", fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		return &tls.Config{Certificates: []tls.Certificate{cert}}, certFile, nil
+	}
+	hosts := append([]string(nil), localca.DefaultHosts...)
+	if host, _, err := net.SplitHostPort(listen); err == nil && host != "" && !slices.Contains(hosts, host) {
+		hosts = append(hosts, host)
+	}
+	ca, err := localca.Ensure(filepath.Join(dir, "tls"), hosts)
+	if err != nil {
+		return nil, "", err
+	}
+	return &tls.Config{Certificates: []tls.Certificate{ca.Certificate}}, ca.CertFile, nil
 }
 
 // stateDir resolves and creates the state directory.
@@ -217,7 +254,7 @@ func printEndpoints(w io.Writer, g *gateway.Gateway) {
 		}
 		sort.Strings(stages)
 		for _, s := range stages {
-			fmt.Fprintf(&b, "API %s (%s) stage %s:\n  WebSocket:    ws://%s/%s/%s\n  @connections: http://%s/%s/%s/@connections/{connectionId}\n",
+			fmt.Fprintf(&b, "API %s (%s) stage %s:\n  WebSocket:    ws://%s/%s/%s  (or wss://)\n  @connections: http://%s/%s/%s/@connections/{connectionId}  (or https://)\n",
 				api.Name, id, s, g.Addr(), id, s, g.Addr(), id, s)
 		}
 	}

@@ -5,6 +5,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,6 +46,12 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// Logger receives the gateway's logs; nil discards them.
 	Logger *slog.Logger
+	// TLS, when set, makes the data-plane port answer TLS clients too (wss:// and https:// on the same
+	// port as ws:// and http://). Its minimum version is raised to TLS 1.2.
+	TLS *tls.Config
+	// CABundle is the PEM file that clients of the gateway's TLS certificate should trust; local
+	// functions get it as AWS_CA_BUNDLE.
+	CABundle string
 }
 
 // Gateway is one running Switchboard node.
@@ -172,6 +179,14 @@ func (g *Gateway) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", g.opts.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", g.opts.Listen, err)
+	}
+	if g.opts.TLS != nil {
+		cfg := g.opts.TLS.Clone()
+		if cfg.MinVersion < tls.VersionTLS12 {
+			cfg.MinVersion = tls.VersionTLS12
+		}
+		cfg.NextProtos = []string{"http/1.1"} // WebSocket upgrades need HTTP/1.1
+		ln = edge.SniffTLS(ln, cfg)
 	}
 	// Events run under their own context: it outlives ctx by the drain so that $disconnect can run.
 	eventCtx, cancelEvents := context.WithCancel(context.WithoutCancel(ctx))
