@@ -19,10 +19,11 @@ const (
 // RequestTimeLayout is the CLF time format of requestContext.requestTime, always in UTC.
 const RequestTimeLayout = "02/Jan/2006:15:04:05 -0700"
 
-// Identity is requestContext.identity: only populated keys are sent, as AWS does today.
+// Identity is requestContext.identity: only populated keys are sent, as AWS does today, in the order of
+// AWS's captures (userAgent before sourceIp).
 type Identity struct {
-	SourceIP  string `json:"sourceIp"`
 	UserAgent string `json:"userAgent,omitempty"`
+	SourceIP  string `json:"sourceIp"`
 }
 
 // RequestContext is requestContext of a WebSocket proxy event. Field order follows AWS's captures.
@@ -43,6 +44,17 @@ type RequestContext struct {
 	DomainName           string   `json:"domainName"`
 	ConnectionID         string   `json:"connectionId"`
 	APIID                string   `json:"apiId"`
+
+	// ForwardedPort and ForwardedProto say how the client reached the gateway: the port it connected to
+	// ("443") and "https" or "http". They become the X-Forwarded-Port and X-Forwarded-Proto headers of the
+	// $connect proxy event and are not part of requestContext. Empty means AWS's values, "443" and "https"
+	// ("80" when ForwardedProto is "http").
+	ForwardedPort  string `json:"-"`
+	ForwardedProto string `json:"-"`
+	// TraceID is the X-Amzn-Trace-Id of the handshake, so the authorizer and $connect events of one
+	// handshake can share it; empty means ConnectEvent makes one (see NewTraceID). It is not part of
+	// requestContext.
+	TraceID string `json:"-"`
 }
 
 // SetRequestTime sets requestTime and requestTimeEpoch from t.

@@ -1,0 +1,360 @@
+package proxyevent
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// The Lambda proxy events of a WebSocket API (spec §2.2–2.6). Each builder returns the exact bytes API
+// Gateway sends: compact JSON, top-level keys in AWS's order (headers, multiValueHeaders,
+// queryStringParameters, multiValueQueryStringParameters, stageVariables, requestContext, body,
+// isBase64Encoded), header names sorted case-insensitively as in AWS's captures, and no HTML escaping
+// of <, > and & (AWS's serializer leaves them alone).
+
+// envelope is the top level of a WebSocket proxy event. Its field order is the wire order.
+type envelope struct {
+	Headers                         headerMap           `json:"headers,omitempty"`
+	MultiValueHeaders               multiHeaderMap      `json:"multiValueHeaders,omitempty"`
+	QueryStringParameters           map[string]string   `json:"queryStringParameters,omitempty"`
+	MultiValueQueryStringParameters map[string][]string `json:"multiValueQueryStringParameters,omitempty"`
+	StageVariables                  map[string]string   `json:"stageVariables,omitempty"`
+	RequestContext                  *RequestContext     `json:"requestContext"`
+	Body                            *string             `json:"body,omitempty"`
+	IsBase64Encoded                 bool                `json:"isBase64Encoded"`
+}
+
+// hopByHop are the handshake headers that never reach the $connect integration: AWS's captures of the
+// integration event lack Connection, Upgrade and content-length (the authorizer event has them); the
+// other hop-by-hop headers of RFC 9110 describe the client's connection to the gateway just as much.
+var hopByHop = map[string]bool{
+	"Connection": true, "Upgrade": true, "Content-Length": true, "Keep-Alive": true,
+	"Proxy-Connection": true, "Te": true, "Trailer": true, "Transfer-Encoding": true,
+}
+
+// ConnectEvent returns the $connect proxy event: the handshake's headers and query string, the stage's
+// variables and rc (its messageId and disconnect fields are left out).
+//
+// Header names: net/http has already canonicalized them (sec-websocket-key becomes Sec-Websocket-Key), so
+// the client's own spelling is lost and AWS's "keeps the client's spelling" cannot be reproduced. The
+// event uses the canonical form, except that Sec-Websocket-* is written Sec-WebSocket-*, the RFC 6455
+// spelling every common client sends and AWS's captures show. headers holds a header's last value,
+// multiValueHeaders all of them.
+//
+// Like AWS, the event drops the hop-by-hop headers and adds: Host (the handshake's, which net/http keeps
+// out of header, else rc.DomainName), X-Forwarded-For (the client's value with rc.Identity.SourceIP
+// appended, or just the source IP), X-Forwarded-Port and X-Forwarded-Proto (from rc.ForwardedPort and
+// rc.ForwardedProto, replacing the client's), and X-Amzn-Trace-Id (the client's if it sent one, else
+// rc.TraceID, else a new one). queryStringParameters and multiValueQueryStringParameters are present only
+// when the handshake had a query string, stageVariables only when the stage defines variables.
+func ConnectEvent(rc *RequestContext, header http.Header, query url.Values, stageVars map[string]string) []byte {
+	c := *rc
+	c.EventType = EventConnect
+	c.MessageID, c.DisconnectStatusCode, c.DisconnectReason = "", 0, nil
+
+	hs := newHeaderSet(len(header) + 5)
+	for k, vs := range header {
+		if len(vs) == 0 || hopByHop[http.CanonicalHeaderKey(k)] {
+			continue
+		}
+		hs.add(wireName(k), vs...)
+	}
+	if !hs.has("Host") {
+		hs.add("Host", rc.DomainName)
+	}
+	xff := rc.Identity.SourceIP
+	if prev := hs.take("X-Forwarded-For"); len(prev) > 0 {
+		xff = strings.Join(prev, ", ") + ", " + xff
+	}
+	hs.add("X-Forwarded-For", xff)
+	proto, port := forwarded(rc)
+	hs.take("X-Forwarded-Port")
+	hs.add("X-Forwarded-Port", port)
+	hs.take("X-Forwarded-Proto")
+	hs.add("X-Forwarded-Proto", proto)
+	if !hs.has("X-Amzn-Trace-Id") {
+		trace := rc.TraceID
+		if trace == "" {
+			trace = NewTraceID(time.UnixMilli(rc.RequestTimeEpoch))
+		}
+		hs.add("X-Amzn-Trace-Id", trace)
+	}
+
+	env := envelope{RequestContext: &c, StageVariables: nonEmpty(stageVars)}
+	env.Headers, env.MultiValueHeaders = hs.maps()
+	if len(query) > 0 {
+		env.QueryStringParameters = make(map[string]string, len(query))
+		env.MultiValueQueryStringParameters = make(map[string][]string, len(query))
+		for k, vs := range query {
+			if len(vs) == 0 {
+				continue
+			}
+			env.QueryStringParameters[k] = vs[len(vs)-1]
+			env.MultiValueQueryStringParameters[k] = vs
+		}
+	}
+	return encode(&env)
+}
+
+// MessageEvent returns the proxy event of a message routed to a custom route or $default: the message
+// text as body, no headers, rc with its messageId (disconnect fields left out).
+func MessageEvent(rc *RequestContext, body []byte, stageVars map[string]string) []byte {
+	c := *rc
+	c.EventType = EventMessage
+	c.DisconnectStatusCode, c.DisconnectReason = 0, nil
+	s := string(body)
+	return encode(&envelope{StageVariables: nonEmpty(stageVars), RequestContext: &c, Body: &s})
+}
+
+// DisconnectEvent returns the $disconnect proxy event. Its headers are the fixed set AWS sends: Host
+// (rc.DomainName) and empty x-api-key, X-Forwarded-For and x-restapi. rc's disconnectStatusCode and
+// disconnectReason are kept (a nil reason is sent as ""); its messageId is left out.
+func DisconnectEvent(rc *RequestContext, stageVars map[string]string) []byte {
+	c := *rc
+	c.EventType = EventDisconnect
+	c.MessageID = ""
+	if c.DisconnectReason == nil {
+		empty := ""
+		c.DisconnectReason = &empty
+	}
+	hs := newHeaderSet(4)
+	hs.add("Host", rc.DomainName)
+	hs.add("x-api-key", "")
+	hs.add("X-Forwarded-For", "")
+	hs.add("x-restapi", "")
+	env := envelope{StageVariables: nonEmpty(stageVars), RequestContext: &c}
+	env.Headers, env.MultiValueHeaders = hs.maps()
+	return encode(&env)
+}
+
+// NewTraceID returns an X-Amzn-Trace-Id value the way AWS makes them: Root=1-{epoch seconds of t, 8 hex
+// digits}-{96 random bits, 24 hex digits}.
+func NewTraceID(t time.Time) string {
+	return fmt.Sprintf("Root=1-%08x-%016x%08x", uint32(t.Unix()), rand.Uint64(), rand.Uint32())
+}
+
+func forwarded(rc *RequestContext) (proto, port string) {
+	proto, port = rc.ForwardedProto, rc.ForwardedPort
+	if proto == "" {
+		proto = "https"
+	}
+	if port == "" {
+		port = "443"
+		if proto == "http" {
+			port = "80"
+		}
+	}
+	return proto, port
+}
+
+// wireName is the name a header is sent under: net/http's canonical form, with the RFC 6455 spelling of
+// the Sec-WebSocket-* headers.
+func wireName(k string) string {
+	if ck := http.CanonicalHeaderKey(k); strings.HasPrefix(ck, "Sec-Websocket-") {
+		return "Sec-WebSocket-" + ck[len("Sec-Websocket-"):]
+	}
+	return k
+}
+
+func nonEmpty(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+// headerSet collects event headers by name, case-insensitively.
+type headerSet struct {
+	names  []string            // wire names, in insertion order
+	values map[string][]string // by canonical name
+	wire   map[string]string   // canonical name → wire name
+}
+
+func newHeaderSet(n int) *headerSet {
+	return &headerSet{values: make(map[string][]string, n), wire: make(map[string]string, n)}
+}
+
+func (h *headerSet) add(name string, vs ...string) {
+	ck := http.CanonicalHeaderKey(name)
+	if _, ok := h.wire[ck]; !ok {
+		h.wire[ck] = name
+		h.names = append(h.names, name)
+	}
+	h.values[ck] = append(h.values[ck], vs...)
+}
+
+func (h *headerSet) has(name string) bool {
+	_, ok := h.values[http.CanonicalHeaderKey(name)]
+	return ok
+}
+
+// take removes a header and returns its values.
+func (h *headerSet) take(name string) []string {
+	ck := http.CanonicalHeaderKey(name)
+	vs, ok := h.values[ck]
+	if !ok {
+		return nil
+	}
+	w := h.wire[ck]
+	delete(h.values, ck)
+	delete(h.wire, ck)
+	for i, n := range h.names {
+		if n == w {
+			h.names = append(h.names[:i], h.names[i+1:]...)
+			break
+		}
+	}
+	return vs
+}
+
+// maps returns the headers and multiValueHeaders objects, names sorted case-insensitively.
+func (h *headerSet) maps() (headerMap, multiHeaderMap) {
+	names := append([]string(nil), h.names...)
+	sort.Slice(names, func(i, j int) bool {
+		a, b := strings.ToLower(names[i]), strings.ToLower(names[j])
+		if a != b {
+			return a < b
+		}
+		return names[i] < names[j]
+	})
+	single := make(headerMap, 0, len(names))
+	multi := make(multiHeaderMap, 0, len(names))
+	for _, n := range names {
+		vs := h.values[http.CanonicalHeaderKey(n)]
+		single = append(single, headerField{n, vs[len(vs)-1]})
+		multi = append(multi, multiHeaderField{n, vs})
+	}
+	return single, multi
+}
+
+type headerField struct{ name, value string }
+
+// headerMap is a JSON object of string values whose keys keep their order.
+type headerMap []headerField
+
+// MarshalJSON writes the object in order.
+func (m headerMap) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 64*len(m))
+	b = append(b, '{')
+	for i, f := range m {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, f.name)
+		b = append(b, ':')
+		b = appendString(b, f.value)
+	}
+	return append(b, '}'), nil
+}
+
+type multiHeaderField struct {
+	name   string
+	values []string
+}
+
+// multiHeaderMap is a JSON object of string-array values whose keys keep their order.
+type multiHeaderMap []multiHeaderField
+
+// MarshalJSON writes the object in order.
+func (m multiHeaderMap) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 64*len(m))
+	b = append(b, '{')
+	for i, f := range m {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, f.name)
+		b = append(b, ":["...)
+		for j, v := range f.values {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, v)
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}'), nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string: quotes, backslashes and control characters escaped (\b \f \n
+// \r \t short, the rest \u00XX), invalid UTF-8 replaced by U+FFFD, nothing else escaped.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// encoders reuse buffers and encoders across events.
+var encoders = sync.Pool{New: func() any {
+	e := &eventEncoder{}
+	e.enc = json.NewEncoder(&e.buf)
+	e.enc.SetEscapeHTML(false)
+	return e
+}}
+
+type eventEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+// encode renders env as compact JSON without HTML escaping.
+func encode(env *envelope) []byte {
+	e := encoders.Get().(*eventEncoder)
+	defer encoders.Put(e)
+	e.buf.Reset()
+	if err := e.enc.Encode(env); err != nil {
+		// Every field is a string, number, bool or string map: encoding cannot fail.
+		panic("proxyevent: encode event: " + err.Error())
+	}
+	out := bytes.TrimSuffix(e.buf.Bytes(), []byte{'\n'})
+	return append([]byte(nil), out...)
+}
