@@ -168,15 +168,23 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	log.Info("TLS on the data-plane port", "trust", caBundle)
+	// Local functions sign their SDK calls with the user's credentials when there are any.
+	fnEnv := map[string]string{}
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
+		if v := getenv(k); v != "" {
+			fnEnv[k] = v
+		}
+	}
 	g, err := gateway.New(gateway.Options{
-		TLS:      tlsConfig,
-		CABundle: caBundle,
-		Listen:   *listen,
-		Region:   *region,
-		Node:     cluster.NodeID(*node),
-		Bundle:   f.Bundle,
-		Limits:   wsconn.Config{IdleTimeout: *idle, MaxDuration: *maxDur},
-		Logger:   log,
+		TLS:         tlsConfig,
+		CABundle:    caBundle,
+		FunctionEnv: fnEnv,
+		Listen:      *listen,
+		Region:      *region,
+		Node:        cluster.NodeID(*node),
+		Bundle:      f.Bundle,
+		Limits:      wsconn.Config{IdleTimeout: *idle, MaxDuration: *maxDur},
+		Logger:      log,
 	})
 	if err != nil {
 		return f.Locate(err)

@@ -30,6 +30,9 @@ type Connection struct {
 	DomainName  string
 	ConnectedAt int64 // epoch milliseconds
 	Identity    proxyevent.Identity
+	// Port and Proto say how the client reached the gateway (X-Forwarded-Port/-Proto in Lambda events).
+	Port  string
+	Proto string
 
 	inflight atomic.Int32 // messages of this connection being integrated in the background
 }
@@ -98,6 +101,8 @@ func (d *Dispatcher) requestContext(c *Connection, routeKey, eventType string, n
 		DomainName:        c.DomainName,
 		ConnectionID:      c.ID,
 		APIID:             c.APIID,
+		ForwardedPort:     c.Port,
+		ForwardedProto:    c.Proto,
 	}
 	rc.SetRequestTime(now)
 	return rc

@@ -114,6 +114,11 @@ func (e *Edge) handshake(w http.ResponseWriter, r *http.Request, st *snapshot.St
 		DomainName:  r.Host,
 		ConnectedAt: now.UnixMilli(),
 		Identity:    proxyevent.Identity{SourceIP: sourceIP(r.RemoteAddr), UserAgent: r.Header.Get("User-Agent")},
+		Proto:       "http",
+		Port:        localPort(r),
+	}
+	if r.TLS != nil {
+		c.Proto = "https"
 	}
 	dec := e.dispatch.Connect(r.Context(), c, &dispatch.Handshake{Header: r.Header, Query: r.URL.Query()})
 	if !dec.Accepted() {
@@ -224,6 +229,16 @@ func headerHasToken(h http.Header, name, token string) bool {
 		}
 	}
 	return false
+}
+
+// localPort is the gateway port the request arrived on.
+func localPort(r *http.Request) string {
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if _, port, err := net.SplitHostPort(a.String()); err == nil {
+			return port
+		}
+	}
+	return ""
 }
 
 func sourceIP(remoteAddr string) string {

@@ -19,8 +19,10 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/edge"
 	"github.com/switchboard-gw/switchboard/internal/integration"
+	"github.com/switchboard-gw/switchboard/internal/integration/awsproxy"
 	"github.com/switchboard-gw/switchboard/internal/integration/httpbackend"
 	"github.com/switchboard-gw/switchboard/internal/integration/mock"
+	"github.com/switchboard-gw/switchboard/internal/lambda/localinvoke"
 	"github.com/switchboard-gw/switchboard/internal/mgmtapi"
 	"github.com/switchboard-gw/switchboard/internal/registry"
 	"github.com/switchboard-gw/switchboard/internal/resource"
@@ -52,6 +54,10 @@ type Options struct {
 	// CABundle is the PEM file that clients of the gateway's TLS certificate should trust; local
 	// functions get it as AWS_CA_BUNDLE.
 	CABundle string
+	// FunctionEnv is added to every local function's environment (under the function's own variables):
+	// typically AWS credentials. Without AWS_ACCESS_KEY_ID, functions get placeholder credentials so that
+	// SDK clients can sign their calls to the gateway.
+	FunctionEnv map[string]string
 }
 
 // Gateway is one running Switchboard node.
@@ -61,6 +67,7 @@ type Gateway struct {
 	snapshots snapshot.Holder
 	registry  *registry.Registry
 	http      *httpbackend.Invoker
+	functions *functions
 
 	ready chan struct{}
 	mu    sync.Mutex
@@ -69,7 +76,7 @@ type Gateway struct {
 }
 
 // supported lists the integration types this build can invoke.
-var supported = map[string]bool{resource.IntegrationMock: true, resource.IntegrationHTTPProxy: true}
+var supported = map[string]bool{resource.IntegrationMock: true, resource.IntegrationHTTPProxy: true, resource.IntegrationAWSProxy: true}
 
 // New compiles the bundle and prepares a Gateway; it listens only in Run. A bundle that does not compile,
 // or uses integration types this build cannot run, is an error that names every problem.
@@ -98,6 +105,14 @@ func New(opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g := &Gateway{opts: opts, log: opts.Logger, ready: make(chan struct{}), http: httpbackend.New()}
+	g.functions = &functions{region: opts.Region}
+	if len(opts.Bundle.Functions) > 0 {
+		g.functions.local = localinvoke.New(opts.Bundle.Functions, localinvoke.Options{
+			Region: opts.Region,
+			Env:    functionEnv(opts),
+			Logger: opts.Logger.With("component", "lambda"),
+		})
+	}
 	g.snapshots.Store(set)
 	g.registry = registry.New(opts.Node, nil)
 	return g, nil
@@ -109,7 +124,7 @@ func checkSupported(b *resource.Bundle) error {
 		for j, in := range a.Integrations {
 			if !supported[in.IntegrationType] {
 				path := resource.FieldPath(resource.IndexPath(resource.FieldPath(resource.IndexPath("apis", i), "integrations"), j), "integrationType")
-				errs = append(errs, &resource.FieldError{Path: path, Message: in.IntegrationType + " integrations are not supported yet; use HTTP_PROXY or MOCK"})
+				errs = append(errs, &resource.FieldError{Path: path, Message: in.IntegrationType + " integrations are not supported yet; use AWS_PROXY, HTTP_PROXY or MOCK"})
 			}
 		}
 	}
@@ -117,6 +132,23 @@ func checkSupported(b *resource.Bundle) error {
 		return errs
 	}
 	return nil
+}
+
+// functionEnv is what every local function gets from the gateway: the CA to trust for
+// https://{domainName}/{stage} callbacks, and credentials for its SDK clients to sign with.
+func functionEnv(opts Options) map[string]string {
+	env := map[string]string{}
+	if opts.CABundle != "" {
+		env["AWS_CA_BUNDLE"] = opts.CABundle
+	}
+	for k, v := range opts.FunctionEnv {
+		env[k] = v
+	}
+	if env["AWS_ACCESS_KEY_ID"] == "" {
+		env["AWS_ACCESS_KEY_ID"] = "switchboard"
+		env["AWS_SECRET_ACCESS_KEY"] = "switchboard"
+	}
+	return env
 }
 
 func withDefaults(l wsconn.Config) wsconn.Config {
@@ -194,6 +226,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	d := dispatch.New(&g.snapshots, map[string]integration.Invoker{
 		resource.IntegrationMock:      mock.Invoker{},
 		resource.IntegrationHTTPProxy: g.http,
+		resource.IntegrationAWSProxy:  awsproxy.New(g.functions),
 	}, g.log)
 	e := edge.New(eventCtx, edge.Config{
 		Snapshots: &g.snapshots,
@@ -259,6 +292,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 		<-waited
 	}
 	g.http.CloseIdleConnections()
+	// Functions stop last: $disconnect events of the drain may still have needed them.
+	if err := g.functions.close(stopCtx); err != nil {
+		errs = append(errs, fmt.Errorf("stop functions: %w", err))
+	}
 	g.log.Info("stopped")
 	return errors.Join(errs...)
 }

@@ -34,11 +34,14 @@ func deps(t *testing.T) map[string][]string {
 func TestImportRules(t *testing.T) {
 	all := deps(t)
 	leaves := []string{"internal/resource", "internal/selexpr", "internal/proxyevent", "internal/wsconn",
-		"internal/awserr", "internal/awsid", "internal/cluster"}
-	concrete := []string{"internal/cluster/membus", "internal/integration/httpbackend", "internal/integration/mock"}
+		"internal/awserr", "internal/awsid", "internal/cluster", "internal/lambda", "internal/lambda/runtimeapi",
+		"internal/localca"}
+	concrete := []string{"internal/cluster/membus", "internal/integration/httpbackend", "internal/integration/mock",
+		"internal/integration/awsproxy", "internal/lambda/awsinvoke", "internal/lambda/localinvoke"}
 	controlSide := []string{"internal/configfile"}
 	dataPlane := []string{"internal/edge", "internal/dispatch", "internal/wsconn", "internal/registry",
-		"internal/mgmtapi", "internal/integration", "internal/integration/httpbackend", "internal/integration/mock"}
+		"internal/mgmtapi", "internal/integration", "internal/integration/httpbackend", "internal/integration/mock",
+		"internal/integration/awsproxy", "internal/lambda/awsinvoke", "internal/lambda/localinvoke"}
 	// The composition root, the harness around it, and programs may know everything.
 	wiring := map[string]bool{"internal/gateway": true, "internal/gatewaytest": true}
 

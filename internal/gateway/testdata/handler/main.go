@@ -1,0 +1,56 @@
+// Command handler is an aws-lambda-go function for the gateway's Lambda tests. Its answer depends on the
+// message: {"action":"<mode>", ...}. It returns raw bytes (lambda.StartHandler) so it can also answer
+// with what no well-behaved handler would.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+)
+
+type handler struct{}
+
+func (handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	var ev events.APIGatewayWebsocketProxyRequest
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		return nil, err
+	}
+	var msg struct {
+		Action string `json:"action"`
+	}
+	_ = json.Unmarshal([]byte(ev.Body), &msg)
+	switch msg.Action {
+	case "malformed":
+		return []byte(`{"statusCode": 200, "body": `), nil
+	case "scalar":
+		return []byte(`42`), nil
+	case "huge":
+		return json.Marshal(events.APIGatewayProxyResponse{StatusCode: 200, Body: strings.Repeat("x", 200<<10)})
+	case "hang", "slow":
+		<-ctx.Done()
+		time.Sleep(time.Hour) // ignore the deadline, as a stuck handler would
+		return nil, nil
+	case "error":
+		return nil, errors.New("boom")
+	case "crash":
+		os.Exit(3)
+	}
+	// echo: the event's routeKey and body, and whether the connection ID reached the function.
+	out, _ := json.Marshal(map[string]string{"routeKey": ev.RequestContext.RouteKey, "body": ev.Body, "connectionId": ev.RequestContext.ConnectionID})
+	return json.Marshal(events.APIGatewayProxyResponse{StatusCode: 200, Body: string(out)})
+}
+
+func main() {
+	if os.Getenv("FAIL_INIT") != "" {
+		os.Stderr.WriteString("init failed on purpose\n")
+		os.Exit(2)
+	}
+	lambda.StartHandler(handler{})
+}

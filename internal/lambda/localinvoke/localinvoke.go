@@ -1,0 +1,179 @@
+// Package localinvoke runs Lambda functions as local processes: the unmodified handler executable (an
+// aws-lambda-go binary, a custom runtime's bootstrap) talks to a Lambda Runtime API that Switchboard serves
+// itself (package runtimeapi), so functions run with no Docker and no AWS.
+//
+// Each function has a pool of processes, started lazily, like Lambda's execution environments: a warm
+// process takes one invocation at a time, concurrent invocations start more processes up to the function's
+// reserved concurrency, and beyond that they wait for a free one. Every process has its own Runtime API
+// listener on 127.0.0.1, so Switchboard always knows which process is idle in GET /next and which is busy.
+// A process that overruns the function timeout, or whose invocation is abandoned, is killed; one that
+// exits is replaced on demand; one whose executable changed on disk is retired, so rebuilding a handler is
+// enough to deploy it.
+//
+// Processes get a clean environment, as on AWS: the function's variables, Options.Env, the variables
+// Lambda defines (AWS_LAMBDA_RUNTIME_API, AWS_LAMBDA_FUNCTION_NAME, AWS_REGION, …), and from Switchboard's
+// own environment only PATH and HOME.
+package localinvoke
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/lambda"
+	"github.com/switchboard-gw/switchboard/internal/resource"
+)
+
+// Defaults of Options and of resource.Function fields left zero.
+const (
+	DefaultRegion      = "us-east-1"
+	DefaultAccountID   = "123456789012"
+	DefaultInitTimeout = 10 * time.Second // Lambda's limit on the init phase
+	DefaultStopGrace   = 2 * time.Second
+	defaultTimeout     = 3   // seconds, Lambda's default
+	defaultMemorySize  = 128 // MB
+	defaultConcurrency = 10
+)
+
+// ErrClosed is returned by Invoke once Close has begun.
+var ErrClosed = errors.New("local lambda invoker closed")
+
+// Options configures an Invoker.
+type Options struct {
+	// Region is the region functions run in: AWS_REGION, AWS_DEFAULT_REGION and their ARNs
+	// (DefaultRegion when empty).
+	Region string
+	// Env holds variables set for every function process, under the function's own Environment, which
+	// wins: for example AWS_CA_BUNDLE, AWS credentials or AWS_ENDPOINT_URL chosen by the gateway.
+	Env map[string]string
+	// Logger receives the processes' output, line by line (keys function, stream, pid), and lifecycle
+	// events (nil: slog.Default()).
+	Logger *slog.Logger
+	// AccountID is used in function ARNs (DefaultAccountID when empty).
+	AccountID string
+	// InitTimeout bounds the time from starting a process to its first GET /next
+	// (DefaultInitTimeout when zero).
+	InitTimeout time.Duration
+	// StopGrace is how long a process has to exit after SIGTERM before it gets SIGKILL
+	// (DefaultStopGrace when zero).
+	StopGrace time.Duration
+}
+
+// Invoker runs the configured functions as local processes. It implements lambda.Invoker; its methods are
+// safe for concurrent use.
+type Invoker struct {
+	opts   Options
+	log    *slog.Logger
+	fns    map[string]*function
+	closed atomic.Bool
+	wg     sync.WaitGroup // every goroutine of every process
+}
+
+var _ lambda.Invoker = (*Invoker)(nil)
+
+// New returns an Invoker for fns; no process starts until a function is invoked. Function fields left
+// zero get Lambda's defaults (timeout 3 s, 128 MB, concurrency 10).
+func New(fns []resource.Function, opts Options) *Invoker {
+	if opts.Region == "" {
+		opts.Region = DefaultRegion
+	}
+	if opts.AccountID == "" {
+		opts.AccountID = DefaultAccountID
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.InitTimeout <= 0 {
+		opts.InitTimeout = DefaultInitTimeout
+	}
+	if opts.StopGrace <= 0 {
+		opts.StopGrace = DefaultStopGrace
+	}
+	i := &Invoker{opts: opts, log: opts.Logger, fns: make(map[string]*function, len(fns))}
+	for _, cfg := range fns {
+		i.fns[cfg.FunctionName] = newFunction(i, cfg)
+	}
+	return i
+}
+
+// Has reports whether nameOrARN names one of the Invoker's functions, so that the gateway can route
+// AWS_PROXY integrations to it rather than to the Lambda Invoke API.
+func (i *Invoker) Has(nameOrARN string) bool {
+	_, ok := i.fns[functionName(nameOrARN)]
+	return ok
+}
+
+// Invoke runs the function named by function (a name, NAME:QUALIFIER, a partial or a full function ARN;
+// qualifiers are accepted and ignored, as every function here is $LATEST) with payload. A function that
+// fails, times out or crashes is a Result with FunctionError "Unhandled"; err is for an unknown function
+// (lambda.ErrFunctionNotFound), a closed Invoker (ErrClosed), and ctx ending (ctx.Err(); a process still
+// busy with the abandoned event is killed).
+func (i *Invoker) Invoke(ctx context.Context, function string, payload []byte) (*lambda.Result, error) {
+	f, ok := i.fns[functionName(function)]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", lambda.ErrFunctionNotFound, function)
+	}
+	if i.closed.Load() {
+		return nil, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	arn := f.arn
+	if strings.HasPrefix(function, "arn:") {
+		arn = function
+	} else if _, q, ok := strings.Cut(function, ":"); ok && !strings.Contains(q, ":") {
+		arn += ":" + q
+	}
+	return f.invoke(ctx, arn, payload)
+}
+
+// Close stops every process: SIGTERM, then SIGKILL after Options.StopGrace or as soon as ctx ends, and
+// waits until all have exited and every goroutine is done. Invocations in flight end with ErrClosed, and
+// later ones fail with it. It returns ctx's error when ctx ended first.
+func (i *Invoker) Close(ctx context.Context) error {
+	i.closed.Store(true)
+	for _, f := range i.fns {
+		f.close()
+	}
+	done := make(chan struct{})
+	go func() {
+		i.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, f := range i.fns {
+			f.killAll()
+		}
+		<-done
+		return fmt.Errorf("close local functions: %w", ctx.Err())
+	}
+}
+
+// functionName extracts the function name from a name, NAME:QUALIFIER, ACCOUNT:function:NAME[:QUALIFIER]
+// or arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]; it returns "" for anything else.
+func functionName(s string) string {
+	parts := strings.Split(s, ":")
+	switch {
+	case parts[0] == "arn":
+		if (len(parts) == 7 || len(parts) == 8) && parts[2] == "lambda" && parts[5] == "function" {
+			return parts[6]
+		}
+		return ""
+	case len(parts) == 1:
+		return s
+	case len(parts) == 2:
+		return parts[0]
+	case (len(parts) == 3 || len(parts) == 4) && parts[1] == "function":
+		return parts[2]
+	}
+	return ""
+}

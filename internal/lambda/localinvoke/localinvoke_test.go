@@ -1,0 +1,718 @@
+package localinvoke
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/lambda"
+	"github.com/switchboard-gw/switchboard/internal/resource"
+)
+
+// Handler executables built by TestMain from testdata/handlers/behave with the real aws-lambda-go.
+var bin struct {
+	behave   string // version v1
+	behaveV2 string // the same program, version v2
+}
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "localinvoke-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin.behave = filepath.Join(dir, "behave")
+	bin.behaveV2 = filepath.Join(dir, "behave-v2")
+	builds := []*exec.Cmd{
+		exec.Command("go", "build", "-o", bin.behave, "./testdata/handlers/behave"),
+		exec.Command("go", "build", "-ldflags=-X=main.version=v2", "-o", bin.behaveV2, "./testdata/handlers/behave"),
+	}
+	for _, c := range builds {
+		c.Stdout, c.Stderr = os.Stderr, os.Stderr
+		if err := c.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	for _, c := range builds {
+		if err := c.Wait(); err != nil {
+			fmt.Fprintln(os.Stderr, "building the test handlers:", err)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// recorder is a slog.Handler that keeps records for tests to look at.
+type recorder struct {
+	mu    *sync.Mutex
+	recs  *[]record
+	attrs []slog.Attr
+}
+
+type record struct {
+	msg   string
+	attrs map[string]string
+}
+
+func newRecorder() *recorder {
+	return &recorder{mu: new(sync.Mutex), recs: new([]record)}
+}
+
+func (r *recorder) Enabled(context.Context, slog.Level) bool { return true }
+
+func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
+	attrs := make(map[string]string)
+	for _, a := range r.attrs {
+		attrs[a.Key] = a.Value.String()
+	}
+	rec.Attrs(func(a slog.Attr) bool {
+		attrs[a.Key] = a.Value.String()
+		return true
+	})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	*r.recs = append(*r.recs, record{rec.Message, attrs})
+	return nil
+}
+
+func (r *recorder) WithAttrs(as []slog.Attr) slog.Handler {
+	c := *r
+	c.attrs = append(append([]slog.Attr(nil), r.attrs...), as...)
+	return &c
+}
+
+func (r *recorder) WithGroup(string) slog.Handler { return r }
+
+// find returns the first record for which match is true.
+func (r *recorder) find(match func(record) bool) (record, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rec := range *r.recs {
+		if match(rec) {
+			return rec, true
+		}
+	}
+	return record{}, false
+}
+
+// eventually polls cond until it holds or timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-deadline.C:
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		case <-tick.C:
+		}
+	}
+}
+
+// gone reports whether no process has pid.
+func gone(pid int) bool {
+	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+}
+
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	eventually(t, 10*time.Second, fmt.Sprintf("process %d to be gone", pid), func() bool { return gone(pid) })
+}
+
+// fnConfig returns a function running the behave handler.
+func fnConfig(name string) resource.Function {
+	return resource.Function{
+		FunctionName:                 name,
+		Handler:                      bin.behave,
+		Timeout:                      10,
+		MemorySize:                   256,
+		ReservedConcurrentExecutions: 3,
+	}
+}
+
+// newInvoker returns an Invoker closed at the end of the test, and what it logged.
+func newInvoker(t *testing.T, opts Options, fns ...resource.Function) (*Invoker, *recorder) {
+	t.Helper()
+	rec := newRecorder()
+	opts.Logger = slog.New(rec)
+	inv := New(fns, opts)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := inv.Close(ctx); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return inv, rec
+}
+
+// answer is what the behave handler returns.
+type answer struct {
+	Version    string            `json:"version"`
+	PID        int               `json:"pid"`
+	RequestID  string            `json:"requestId"`
+	ARN        string            `json:"arn"`
+	DeadlineMS int64             `json:"deadlineMs"`
+	Cwd        string            `json:"cwd"`
+	Env        map[string]string `json:"env"`
+	Event      json.RawMessage   `json:"event"`
+}
+
+// errorDoc is Lambda's error document.
+type errorDoc struct {
+	ErrorMessage string            `json:"errorMessage"`
+	ErrorType    string            `json:"errorType"`
+	StackTrace   []json.RawMessage `json:"stackTrace"`
+}
+
+func invoke(t *testing.T, inv *Invoker, function, event string) *lambda.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := inv.Invoke(ctx, function, []byte(event))
+	if err != nil {
+		t.Fatalf("Invoke(%s, %s): %v", function, event, err)
+	}
+	return res
+}
+
+// invokeOK invokes and expects success.
+func invokeOK(t *testing.T, inv *Invoker, function, event string) answer {
+	t.Helper()
+	res := invoke(t, inv, function, event)
+	if res.FunctionError != "" {
+		t.Fatalf("Invoke(%s, %s): function error %s: %s", function, event, res.FunctionError, res.Payload)
+	}
+	var a answer
+	if err := json.Unmarshal(res.Payload, &a); err != nil {
+		t.Fatalf("payload %s: %v", res.Payload, err)
+	}
+	return a
+}
+
+// invokeErr invokes and expects a function error.
+func invokeErr(t *testing.T, inv *Invoker, function, event string) errorDoc {
+	t.Helper()
+	res := invoke(t, inv, function, event)
+	if res.FunctionError != "Unhandled" {
+		t.Fatalf("Invoke(%s, %s): FunctionError %q, payload %s; want Unhandled", function, event, res.FunctionError, res.Payload)
+	}
+	var d errorDoc
+	if err := json.Unmarshal(res.Payload, &d); err != nil {
+		t.Fatalf("error payload %s: %v", res.Payload, err)
+	}
+	return d
+}
+
+func TestInvokeSuccessAndWarmReuse(t *testing.T) {
+	t.Parallel()
+	inv, _ := newInvoker(t, Options{Region: "eu-west-1", AccountID: "111122223333"}, fnConfig("hello"))
+	before := time.Now()
+	first := invokeOK(t, inv, "hello", `{"greeting":"hi"}`)
+	if string(first.Event) != `{"greeting":"hi"}` {
+		t.Errorf("event = %s", first.Event)
+	}
+	if first.ARN != "arn:aws:lambda:eu-west-1:111122223333:function:hello" {
+		t.Errorf("invoked ARN = %q", first.ARN)
+	}
+	if len(first.RequestID) != 36 {
+		t.Errorf("request id = %q", first.RequestID)
+	}
+	deadline := time.UnixMilli(first.DeadlineMS)
+	if deadline.Before(before.Add(9*time.Second)) || deadline.After(time.Now().Add(10*time.Second)) {
+		t.Errorf("deadline %v is not the 10 s timeout from now", deadline)
+	}
+	second := invokeOK(t, inv, "arn:aws:lambda:eu-west-1:111122223333:function:hello:$LATEST", `{}`)
+	if second.PID != first.PID {
+		t.Errorf("second invocation ran in pid %d, first in %d: the warm process was not reused", second.PID, first.PID)
+	}
+	if second.ARN != "arn:aws:lambda:eu-west-1:111122223333:function:hello:$LATEST" {
+		t.Errorf("invoked ARN = %q, want the ARN used", second.ARN)
+	}
+	if second.RequestID == first.RequestID {
+		t.Error("request ids repeat")
+	}
+}
+
+func TestInvokeDeadlineFromContext(t *testing.T) {
+	t.Parallel()
+	inv, _ := newInvoker(t, Options{}, fnConfig("ctxdeadline"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	want, _ := ctx.Deadline()
+	res, err := inv.Invoke(ctx, "ctxdeadline", []byte(`{}`))
+	if err != nil || res.FunctionError != "" {
+		t.Fatalf("Invoke: %v %+v", err, res)
+	}
+	var a answer
+	if err := json.Unmarshal(res.Payload, &a); err != nil {
+		t.Fatal(err)
+	}
+	if a.DeadlineMS != want.UnixMilli() {
+		t.Errorf("deadline = %d, want the context's %d (earlier than the 10 s timeout)", a.DeadlineMS, want.UnixMilli())
+	}
+}
+
+func TestConcurrencyLimit(t *testing.T) {
+	t.Parallel()
+	fn := fnConfig("concurrent")
+	fn.ReservedConcurrentExecutions = 3
+	inv, _ := newInvoker(t, Options{}, fn)
+	const n = 7
+	pids := make(chan int, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			pids <- invokeOK(t, inv, "concurrent", `{"sleepMs":300}`).PID
+		})
+	}
+	wg.Wait()
+	close(pids)
+	distinct := make(map[int]bool)
+	for pid := range pids {
+		distinct[pid] = true
+	}
+	if len(distinct) != 3 {
+		t.Errorf("%d invocations ran in %d processes, want 3 (the limit)", n, len(distinct))
+	}
+	f := inv.fns["concurrent"]
+	f.mu.Lock()
+	peak := f.peak
+	f.mu.Unlock()
+	if peak > 3 {
+		t.Errorf("%d processes ran at once, limit 3", peak)
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	t.Parallel()
+	fn := fnConfig("slow")
+	fn.Timeout = 1
+	inv, _ := newInvoker(t, Options{}, fn)
+	warm := invokeOK(t, inv, "slow", `{}`)
+	start := time.Now()
+	doc := invokeErr(t, inv, "slow", `{"sleepMs":5000}`)
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("a 1 s timeout took %v", took)
+	}
+	if doc.ErrorType != "Sandbox.Timedout" || !strings.HasSuffix(doc.ErrorMessage, "Error: Task timed out after 1.00 seconds") {
+		t.Errorf("error = %+v", doc)
+	}
+	waitGone(t, warm.PID)
+	next := invokeOK(t, inv, "slow", `{}`)
+	if next.PID == warm.PID {
+		t.Error("the timed-out process was reused")
+	}
+}
+
+func TestFunctionErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		event       string
+		wantType    string
+		wantMessage string // substring
+		wantStack   bool
+		sameProcess bool // the process survives
+	}{
+		{name: "returned error", event: `{"error":"bad input"}`, wantType: "errorString", wantMessage: "bad input", sameProcess: true},
+		{name: "response stream fails", event: `{"failStream":"stream broke"}`, wantType: "errorString", wantMessage: "stream broke", sameProcess: true},
+		{name: "panic", event: `{"panic":"boom"}`, wantType: "string", wantMessage: "boom", wantStack: true},
+		{name: "exit mid-invoke", event: `{"exit":3}`, wantType: "Runtime.ExitError", wantMessage: "Runtime exited with error: exit status 3"},
+		{name: "exit 0 mid-invoke", event: `{"exit":0}`, wantType: "Runtime.ExitError", wantMessage: "Runtime exited without providing a reason"},
+		{name: "response too large", event: `{"bigMB":7}`, wantType: "Function.ResponseSizeTooLarge", wantMessage: "Response payload size exceeded"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			inv, _ := newInvoker(t, Options{}, fnConfig("errs"))
+			before := invokeOK(t, inv, "errs", `{}`)
+			doc := invokeErr(t, inv, "errs", tt.event)
+			if doc.ErrorType != tt.wantType || !strings.Contains(doc.ErrorMessage, tt.wantMessage) {
+				t.Errorf("error = %+v, want type %q and message containing %q", doc, tt.wantType, tt.wantMessage)
+			}
+			if tt.wantStack != (len(doc.StackTrace) > 0) {
+				t.Errorf("stackTrace = %v, want one: %v", doc.StackTrace, tt.wantStack)
+			}
+			if !tt.sameProcess {
+				waitGone(t, before.PID)
+			}
+			after := invokeOK(t, inv, "errs", `{}`)
+			if (after.PID == before.PID) != tt.sameProcess {
+				t.Errorf("pid before %d, after %d; want the same process: %v", before.PID, after.PID, tt.sameProcess)
+			}
+		})
+	}
+}
+
+func TestStartFailures(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	notExec := filepath.Join(dir, "not-executable")
+	if err := os.WriteFile(notExec, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name        string
+		handler     string
+		env         map[string]string
+		wantType    string
+		wantMessage string
+		within      time.Duration
+	}{
+		{name: "missing executable", handler: filepath.Join(dir, "missing"), wantType: "Runtime.InvalidEntrypoint", wantMessage: "no such file or directory", within: time.Second},
+		{name: "not executable", handler: notExec, wantType: "Runtime.InvalidEntrypoint", wantMessage: "permission denied", within: time.Second},
+		{name: "exit before lambda.Start", handler: bin.behave, env: map[string]string{"BEHAVE_INIT": "fatal"}, wantType: "Runtime.ExitError", wantMessage: "exit status 1", within: 5 * time.Second},
+		{name: "init error reported", handler: bin.behave, env: map[string]string{"BEHAVE_INIT": "initerror"}, wantType: "Runtime.ConfigError", wantMessage: "cannot load configuration", within: 5 * time.Second},
+		{name: "init never ends", handler: bin.behave, env: map[string]string{"BEHAVE_INIT": "hang"}, wantType: "Sandbox.Timedout", wantMessage: "Init timed out after 0.50 seconds", within: 5 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fn := fnConfig("broken")
+			fn.Handler = tt.handler
+			fn.Environment = tt.env
+			inv, rec := newInvoker(t, Options{InitTimeout: 500 * time.Millisecond}, fn)
+			for attempt := range 2 { // a broken function stays broken, and never hangs
+				start := time.Now()
+				doc := invokeErr(t, inv, "broken", `{}`)
+				if took := time.Since(start); took > tt.within {
+					t.Errorf("attempt %d took %v", attempt, took)
+				}
+				if doc.ErrorType != tt.wantType || !strings.Contains(doc.ErrorMessage, tt.wantMessage) {
+					t.Errorf("attempt %d: error = %+v, want type %q and message containing %q", attempt, doc, tt.wantType, tt.wantMessage)
+				}
+			}
+			if tt.wantType == "Runtime.InvalidEntrypoint" {
+				if _, ok := rec.find(func(r record) bool {
+					return r.attrs["function"] == "broken" && r.attrs["path"] == tt.handler
+				}); !ok {
+					t.Error("no log line names the function and the path")
+				}
+			}
+			f := inv.fns["broken"]
+			eventually(t, 5*time.Second, "the broken processes to be reaped", func() bool {
+				f.mu.Lock()
+				defer f.mu.Unlock()
+				return len(f.procs) == 0
+			})
+		})
+	}
+}
+
+func TestEnvironment(t *testing.T) {
+	t.Setenv("SWITCHBOARD_TEST_GATEWAY_ONLY", "secret")
+	fn := fnConfig("envfn")
+	fn.Environment = map[string]string{"TABLE": "chat", "SHARED": "function", "AWS_LAMBDA_FUNCTION_NAME": "overridden"}
+	inv, _ := newInvoker(t, Options{Region: "ap-south-1", Env: map[string]string{
+		"AWS_CA_BUNDLE": "/tmp/ca.pem", "SHARED": "gateway", "AWS_ENDPOINT_URL": "https://127.0.0.1:4510",
+	}}, fn)
+	keys := []string{
+		"TABLE", "SHARED", "AWS_CA_BUNDLE", "AWS_ENDPOINT_URL", "SWITCHBOARD_TEST_GATEWAY_ONLY", "PATH", "HOME",
+		"AWS_LAMBDA_RUNTIME_API", "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "_HANDLER",
+		"AWS_REGION", "AWS_DEFAULT_REGION", "TZ", "LAMBDA_TASK_ROOT", "AWS_EXECUTION_ENV",
+	}
+	ev, _ := json.Marshal(map[string]any{"env": keys})
+	a := invokeOK(t, inv, "envfn", string(ev))
+	want := map[string]string{
+		"TABLE":                           "chat",
+		"SHARED":                          "function",
+		"AWS_CA_BUNDLE":                   "/tmp/ca.pem",
+		"AWS_ENDPOINT_URL":                "https://127.0.0.1:4510",
+		"AWS_LAMBDA_FUNCTION_NAME":        "envfn",
+		"AWS_LAMBDA_FUNCTION_VERSION":     "$LATEST",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+		"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/envfn",
+		"_HANDLER":                        "behave",
+		"AWS_REGION":                      "ap-south-1",
+		"AWS_DEFAULT_REGION":              "ap-south-1",
+		"TZ":                              ":UTC",
+		"LAMBDA_TASK_ROOT":                filepath.Dir(bin.behave),
+		"AWS_EXECUTION_ENV":               "AWS_Lambda_provided.al2023",
+		"PATH":                            os.Getenv("PATH"),
+	}
+	for k, v := range want {
+		if a.Env[k] != v {
+			t.Errorf("%s = %q, want %q", k, a.Env[k], v)
+		}
+	}
+	if v, ok := a.Env["SWITCHBOARD_TEST_GATEWAY_ONLY"]; ok {
+		t.Errorf("the gateway's own variable reached the function: %q", v)
+	}
+	if !strings.HasPrefix(a.Env["AWS_LAMBDA_RUNTIME_API"], "127.0.0.1:") {
+		t.Errorf("AWS_LAMBDA_RUNTIME_API = %q", a.Env["AWS_LAMBDA_RUNTIME_API"])
+	}
+	if !strings.Contains(a.Env["AWS_LAMBDA_LOG_STREAM_NAME"], "/[$LATEST]") {
+		t.Errorf("AWS_LAMBDA_LOG_STREAM_NAME = %q", a.Env["AWS_LAMBDA_LOG_STREAM_NAME"])
+	}
+	if a.Cwd != filepath.Dir(bin.behave) {
+		t.Errorf("working directory = %q, want the handler's %q", a.Cwd, filepath.Dir(bin.behave))
+	}
+}
+
+// copyFile copies the executable src to dst through a temporary file renamed into place, as a build does.
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := dst + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestExecutableReplaced(t *testing.T) {
+	t.Parallel()
+	handler := filepath.Join(t.TempDir(), "bootstrap")
+	copyFile(t, bin.behave, handler)
+	fn := fnConfig("redeploy")
+	fn.Handler = handler
+	inv, _ := newInvoker(t, Options{}, fn)
+	old := invokeOK(t, inv, "redeploy", `{}`)
+	if old.Version != "v1" {
+		t.Fatalf("version = %q", old.Version)
+	}
+	copyFile(t, bin.behaveV2, handler)
+	now := invokeOK(t, inv, "redeploy", `{}`)
+	if now.Version != "v2" || now.PID == old.PID {
+		t.Errorf("after the rebuild: version %q in pid %d (old pid %d), want v2 in a new process", now.Version, now.PID, old.PID)
+	}
+	waitGone(t, old.PID)
+	again := invokeOK(t, inv, "redeploy", `{}`)
+	if again.PID != now.PID {
+		t.Errorf("the new process was not reused: pid %d then %d", now.PID, again.PID)
+	}
+}
+
+func TestContextCancel(t *testing.T) {
+	t.Parallel()
+	inv, rec := newInvoker(t, Options{}, fnConfig("cancel"))
+	warm := invokeOK(t, inv, "cancel", `{}`)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := inv.Invoke(ctx, "cancel", []byte(`{"say":"sleeping now","sleepMs":30000}`))
+		errc <- err
+	}()
+	// The handler's stdout reaches the log, tagged; once it is there, the process is busy.
+	eventually(t, 10*time.Second, "the handler's output", func() bool {
+		_, ok := rec.find(func(r record) bool {
+			return r.msg == "sleeping now" && r.attrs["function"] == "cancel" && r.attrs["stream"] == "stdout" &&
+				r.attrs["pid"] == fmt.Sprint(warm.PID)
+		})
+		return ok
+	})
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Invoke = %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Invoke did not return after cancel")
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("cancel took %v", took)
+	}
+	waitGone(t, warm.PID)
+	if next := invokeOK(t, inv, "cancel", `{}`); next.PID == warm.PID {
+		t.Error("the abandoned process was reused")
+	}
+}
+
+func TestWaitForFreeProcessBoundedByContext(t *testing.T) {
+	t.Parallel()
+	fn := fnConfig("single")
+	fn.ReservedConcurrentExecutions = 1
+	inv, _ := newInvoker(t, Options{}, fn)
+	busy := make(chan struct{})
+	go func() {
+		defer close(busy)
+		invokeOK(t, inv, "single", `{"sleepMs":1500}`)
+	}()
+	f := inv.fns["single"]
+	eventually(t, 10*time.Second, "the only process to be busy", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return len(f.procs) == 1 && f.procs[0].rt.Busy() == 1 && f.procs[0].ready
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := inv.Invoke(ctx, "single", []byte(`{}`)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Invoke while the only process is busy = %v, want context.DeadlineExceeded", err)
+	}
+	<-busy
+	invokeOK(t, inv, "single", `{}`) // and the process is still fine
+}
+
+func TestClose(t *testing.T) {
+	t.Parallel()
+	rec := newRecorder()
+	inv := New([]resource.Function{fnConfig("a"), fnConfig("b")}, Options{Logger: slog.New(rec)})
+	pids := []int{invokeOK(t, inv, "a", `{}`).PID, invokeOK(t, inv, "b", `{}`).PID}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := inv.Invoke(context.Background(), "a", []byte(`{"sleepMs":30000}`))
+		errc <- err
+	}()
+	f := inv.fns["a"]
+	eventually(t, 10*time.Second, "a second process of a", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for _, p := range f.procs {
+			if p.rt.Busy() == 1 && p.ready {
+				return true
+			}
+		}
+		return false
+	})
+	f.mu.Lock()
+	for _, p := range f.procs {
+		if p.pid != pids[0] {
+			pids = append(pids, p.pid)
+		}
+	}
+	f.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := inv.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	for _, pid := range pids {
+		if !gone(pid) {
+			t.Errorf("process %d still exists after Close", pid)
+		}
+	}
+	if err := <-errc; !errors.Is(err, ErrClosed) {
+		t.Errorf("the invocation in flight ended with %v, want ErrClosed", err)
+	}
+	if _, err := inv.Invoke(context.Background(), "a", []byte(`{}`)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Invoke after Close = %v, want ErrClosed", err)
+	}
+	if err := inv.Close(ctx); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+func TestNotFound(t *testing.T) {
+	t.Parallel()
+	inv, _ := newInvoker(t, Options{}, fnConfig("known"))
+	for _, name := range []string{"unknown", "arn:aws:lambda:us-east-1:123456789012:function:unknown", "arn:aws:s3:::known"} {
+		if _, err := inv.Invoke(context.Background(), name, nil); !errors.Is(err, lambda.ErrFunctionNotFound) {
+			t.Errorf("Invoke(%q) = %v, want ErrFunctionNotFound", name, err)
+		}
+		if inv.Has(name) {
+			t.Errorf("Has(%q) = true", name)
+		}
+	}
+	if !inv.Has("arn:aws:lambda:us-east-1:123456789012:function:known") || !inv.Has("known") {
+		t.Error("Has does not know the function")
+	}
+}
+
+func TestFunctionName(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, in, want string
+	}{
+		{"plain name", "my-fn", "my-fn"},
+		{"name with qualifier", "my-fn:prod", "my-fn"},
+		{"partial ARN", "123456789012:function:my-fn", "my-fn"},
+		{"partial ARN with qualifier", "123456789012:function:my-fn:3", "my-fn"},
+		{"ARN", "arn:aws:lambda:us-east-1:123456789012:function:my-fn", "my-fn"},
+		{"ARN with qualifier", "arn:aws:lambda:us-east-1:123456789012:function:my-fn:$LATEST", "my-fn"},
+		{"other partition", "arn:aws-cn:lambda:cn-north-1:123456789012:function:my-fn", "my-fn"},
+		{"not a function ARN", "arn:aws:lambda:us-east-1:123456789012:layer:my-fn", ""},
+		{"other service", "arn:aws:sqs:us-east-1:123456789012:my-fn", ""},
+		{"too many parts", "a:b:c:d:e", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := functionName(tt.in); got != tt.want {
+				t.Errorf("functionName(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLineWriter(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		writes []string
+		want   []string
+	}{
+		{"whole lines", []string{"a\nb\n"}, []string{"a", "b"}},
+		{"split across writes", []string{"hel", "lo\nwor", "ld"}, []string{"hello", "world"}},
+		{"crlf", []string{"x\r\n"}, []string{"x"}},
+		{"empty line", []string{"\n"}, []string{""}},
+		{"over long", []string{strings.Repeat("z", maxLine+3)}, []string{strings.Repeat("z", maxLine), "zzz"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := newRecorder()
+			var pid atomic.Int64
+			w := &lineWriter{log: slog.New(rec), stream: "stdout", pid: &pid}
+			for _, s := range tt.writes {
+				if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
+					t.Fatalf("Write = %d, %v", n, err)
+				}
+			}
+			w.flush()
+			var got []string
+			for _, r := range *rec.recs {
+				got = append(got, r.msg)
+			}
+			if strings.Join(got, "|") != strings.Join(tt.want, "|") {
+				t.Errorf("lines = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// BenchmarkInvokeWarm measures a warm invocation, for comparison with BenchmarkStat: statting the handler
+// on every invocation is noise next to it.
+func BenchmarkInvokeWarm(b *testing.B) {
+	inv := New([]resource.Function{fnConfig("bench")}, Options{Logger: slog.New(slog.DiscardHandler)})
+	defer func() { _ = inv.Close(context.Background()) }()
+	ctx := context.Background()
+	for b.Loop() {
+		res, err := inv.Invoke(ctx, "bench", []byte(`{}`))
+		if err != nil || res.FunctionError != "" {
+			b.Fatal(err, res)
+		}
+	}
+}
+
+// BenchmarkStat measures the per-invocation check for a changed executable.
+func BenchmarkStat(b *testing.B) {
+	for b.Loop() {
+		if _, err := statFile(bin.behave); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

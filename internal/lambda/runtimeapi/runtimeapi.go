@@ -1,0 +1,690 @@
+// Package runtimeapi serves the AWS Lambda Runtime API (version 2018-06-01) to one runtime process, so that
+// unmodified Lambda handlers (aws-lambda-go binaries, custom runtimes' bootstraps) can run locally.
+//
+// A Server is the Runtime API of one execution environment, as on AWS, where every sandbox has its own
+// endpoint: whoever runs the process gives it a listener of its own (127.0.0.1:0) and passes its address in
+// AWS_LAMBDA_RUNTIME_API. One endpoint per process makes the question "which process is asking?" answerable
+// by construction, with no token in the path: runtime clients treat AWS_LAMBDA_RUNTIME_API as host:port, and
+// not all of them would keep a path prefix.
+//
+// The owner queues events with Enqueue and waits for each Call's outcome; the runtime takes them with
+// GET /runtime/invocation/next (a long poll) and answers with .../response or .../error. Idle and Busy tell
+// the owner whether the process is waiting for work, Abandon withdraws a call (timeout, cancellation), and
+// Close fails every pending call and releases every poll when the process is gone or being stopped. The
+// Server enforces no timeouts itself: the deadline it sends is information for the runtime; killing a
+// process that overruns it is its owner's job.
+package runtimeapi
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Header names of the Runtime API.
+const (
+	HeaderRequestID          = "Lambda-Runtime-Aws-Request-Id"
+	HeaderDeadlineMS         = "Lambda-Runtime-Deadline-Ms"
+	HeaderInvokedFunctionARN = "Lambda-Runtime-Invoked-Function-Arn"
+	HeaderTraceID            = "Lambda-Runtime-Trace-Id"
+	HeaderClientContext      = "Lambda-Runtime-Client-Context"
+	HeaderCognitoIdentity    = "Lambda-Runtime-Cognito-Identity"
+	// HeaderFunctionErrorType is both an optional header of POST .../error and, with
+	// HeaderFunctionErrorBody (base64 JSON), an HTTP trailer aws-lambda-go sends when reading a streamed
+	// response fails part-way.
+	HeaderFunctionErrorType = "Lambda-Runtime-Function-Error-Type"
+	HeaderFunctionErrorBody = "Lambda-Runtime-Function-Error-Body"
+)
+
+// DefaultMaxPayload is Lambda's limit on a synchronous response (6 MiB); larger responses are refused with
+// 413 RequestEntityTooLarge.
+const DefaultMaxPayload = 6 * 1024 * 1024
+
+// DefaultTimeout is the deadline given to an Invocation without Timeout (Lambda's default timeout).
+const DefaultTimeout = 3 * time.Second
+
+// Errors a Call can end with besides those passed to Close.
+var (
+	// ErrAbandoned ends a call its owner withdrew with Abandon.
+	ErrAbandoned = errors.New("invocation abandoned")
+	// ErrClosed ends calls when the Server was closed without a cause, and refuses new ones.
+	ErrClosed = errors.New("runtime api closed")
+)
+
+// InitError is the error a runtime reported with POST /runtime/init/error: its initialisation failed, so
+// the process is unusable. Calls pending or enqueued afterwards end with it; Payload is the error document
+// to report as the invocation's function error.
+type InitError struct {
+	ErrorType string
+	Payload   []byte
+}
+
+// Error describes the failed initialisation.
+func (e *InitError) Error() string {
+	return fmt.Sprintf("runtime init failed: %s: %s", e.ErrorType, errorMessage(e.Payload))
+}
+
+// Invocation is one event for the runtime.
+type Invocation struct {
+	// RequestID is the invocation's id; NewRequestID is used when it is empty.
+	RequestID string
+	// Payload is the event, sent as the body of GET /next.
+	Payload []byte
+	// ContentType is the event's media type; application/json when empty.
+	ContentType string
+	// Timeout is the function timeout: the deadline sent to the runtime is the hand-off time plus Timeout
+	// (DefaultTimeout when zero), so time spent waiting for a cold process to initialise does not count, as
+	// on AWS.
+	Timeout time.Duration
+	// Deadline, when set, caps the deadline sent (the caller's own deadline, if earlier).
+	Deadline time.Time
+	// FunctionARN is sent in Lambda-Runtime-Invoked-Function-Arn.
+	FunctionARN string
+	// TraceID is the X-Ray header sent in Lambda-Runtime-Trace-Id; NewTraceID is used when it is empty.
+	TraceID string
+	// ClientContext and CognitoIdentity are optional JSON documents sent in their headers.
+	ClientContext   string
+	CognitoIdentity string
+}
+
+// Outcome is what the runtime reported for a call.
+type Outcome struct {
+	// Payload is the response body, or the error document when FunctionError is set.
+	Payload []byte
+	// ContentType is the media type the runtime gave its response.
+	ContentType string
+	// FunctionError reports a function error: POST .../error, error trailers on .../response, or a
+	// response larger than the payload limit.
+	FunctionError bool
+	// ErrorType is the error's type when FunctionError is set (errorType of the document, or the
+	// Lambda-Runtime-Function-Error-Type header).
+	ErrorType string
+}
+
+type callState int
+
+const (
+	stateQueued   callState = iota // in Server.queue
+	stateAssigned                  // handed to a waiting /next, not yet written
+	stateInFlight                  // sent to the runtime, in Server.inflight
+	stateDone
+)
+
+// Call is an enqueued invocation. Its channels tell when the runtime took it and when it ended.
+type Call struct {
+	inv      Invocation
+	state    callState // guarded by Server.mu
+	started  chan struct{}
+	done     chan struct{}
+	handed   atomic.Bool
+	deadline time.Time // set before started is closed
+	outcome  Outcome   // set before done is closed
+	err      error     // set before done is closed
+}
+
+// RequestID returns the invocation's request id.
+func (c *Call) RequestID() string { return c.inv.RequestID }
+
+// Started is closed when the runtime has taken the invocation (its GET /next was answered).
+func (c *Call) Started() <-chan struct{} { return c.started }
+
+// HandedOff reports whether the runtime has taken the invocation, so that its owner knows, after Abandon,
+// whether the process is still busy with it.
+func (c *Call) HandedOff() bool { return c.handed.Load() }
+
+// Deadline returns the deadline sent to the runtime; it is valid once Started is closed.
+func (c *Call) Deadline() time.Time {
+	<-c.started
+	return c.deadline
+}
+
+// Done is closed when the call has ended: with an outcome, or with an error (Abandon, Close, init error).
+func (c *Call) Done() <-chan struct{} { return c.done }
+
+// Result returns the call's outcome, or why it has none; it blocks until Done is closed.
+func (c *Call) Result() (Outcome, error) {
+	<-c.done
+	return c.outcome, c.err
+}
+
+// Options configures a Server.
+type Options struct {
+	// Logger receives protocol errors (nil: slog.Default()).
+	Logger *slog.Logger
+	// MaxPayload bounds response and error bodies (zero: DefaultMaxPayload).
+	MaxPayload int64
+	// Notify, when set, is called whenever the runtime calls GET /next (whether it waits or takes work at
+	// once) or reports an init error, so that the owner can hand it work, note that it has initialised, or
+	// replace it. It is called from the request's goroutine, with no lock held, and must not block for long.
+	Notify func()
+	// FunctionName, FunctionVersion and Handler are reported to extensions that register.
+	FunctionName, FunctionVersion, Handler string
+}
+
+type poll struct {
+	ch chan *Call // capacity 1: the one call assigned to this poll
+}
+
+// Server is the Runtime API of one runtime process. It is an http.Handler; its methods are safe for
+// concurrent use.
+type Server struct {
+	log    *slog.Logger
+	max    int64
+	notify func()
+	opts   Options
+	mux    *http.ServeMux
+
+	mu       sync.Mutex
+	queue    []*Call          // enqueued, not yet assigned; non-empty only while polls is empty
+	polls    []*poll          // /next requests waiting for work
+	inflight map[string]*Call // taken by the runtime, no outcome yet
+	pending  map[*Call]struct{}
+	seen     map[string]bool // request ids handed to the runtime (for duplicate answers)
+	polled   bool            // the runtime has called /next at least once
+	answered time.Time       // when the runtime last answered an invocation
+	initErr  *InitError
+	closed   bool
+	closeErr error
+	closing  chan struct{} // closed by Close
+}
+
+// New returns a Server ready to be served on the process's listener.
+func New(opts Options) *Server {
+	s := &Server{
+		log:      opts.Logger,
+		max:      opts.MaxPayload,
+		notify:   opts.Notify,
+		opts:     opts,
+		inflight: make(map[string]*Call),
+		pending:  make(map[*Call]struct{}),
+		seen:     make(map[string]bool),
+		closing:  make(chan struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.max <= 0 {
+		s.max = DefaultMaxPayload
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", s.handleNext)
+	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/response", s.handleResponse)
+	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/error", s.handleError)
+	mux.HandleFunc("POST /2018-06-01/runtime/init/error", s.handleInitError)
+	// A minimal Extensions API: aws-lambda-go's WithEnableSIGTERM registers an extension that subscribes to
+	// nothing and then waits in event/next forever.
+	mux.HandleFunc("POST /2020-01-01/extension/register", s.handleExtensionRegister)
+	mux.HandleFunc("GET /2020-01-01/extension/event/next", s.handleExtensionNext)
+	mux.HandleFunc("POST /2020-01-01/extension/init/error", s.handleExtensionError)
+	mux.HandleFunc("POST /2020-01-01/extension/exit/error", s.handleExtensionError)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "NotFound", "unknown Runtime API path "+r.URL.Path)
+	})
+	s.mux = mux
+	return s
+}
+
+// ServeHTTP serves the Runtime API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Enqueue queues inv for the runtime and returns its Call. It fails once the Server is closed or the
+// runtime reported an init error (the *InitError is returned).
+func (s *Server) Enqueue(inv Invocation) (*Call, error) {
+	if inv.RequestID == "" {
+		inv.RequestID = NewRequestID()
+	}
+	if inv.TraceID == "" {
+		inv.TraceID = NewTraceID(time.Now())
+	}
+	if inv.ContentType == "" {
+		inv.ContentType = "application/json"
+	}
+	if inv.Timeout <= 0 {
+		inv.Timeout = DefaultTimeout
+	}
+	c := &Call{inv: inv, started: make(chan struct{}), done: make(chan struct{})}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, s.closeErr
+	}
+	if s.initErr != nil {
+		return nil, s.initErr
+	}
+	s.pending[c] = struct{}{}
+	s.dispatchLocked(c)
+	return c, nil
+}
+
+// dispatchLocked hands c to a waiting poll, or queues it (at the front when requeued).
+func (s *Server) dispatchLocked(c *Call) {
+	if len(s.polls) > 0 {
+		p := s.polls[0]
+		s.polls = s.polls[1:]
+		c.state = stateAssigned
+		p.ch <- c
+		return
+	}
+	c.state = stateQueued
+	s.queue = append(s.queue, c)
+}
+
+// Idle returns how many GET /next polls are waiting with no work: a process with Idle() > 0 can take an
+// invocation at once. A process between answering one invocation and asking for the next is not idle.
+func (s *Server) Idle() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.polls)
+}
+
+// Busy returns how many calls are pending: queued, being handed over or in flight.
+func (s *Server) Busy() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending)
+}
+
+// Polled reports whether the runtime has asked for work at least once (it has finished initialising).
+func (s *Server) Polled() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.polled
+}
+
+// AnsweredAt returns when the runtime last answered an invocation (zero if never). A process with no
+// pending call that answered a moment ago and is not Idle yet is on its way back to GET /next; unless
+// it is about to exit (aws-lambda-go exits after reporting a panic).
+func (s *Server) AnsweredAt() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.answered
+}
+
+// InitErr returns the init error the runtime reported, or nil.
+func (s *Server) InitErr() *InitError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.initErr
+}
+
+// Abandon withdraws c: it ends with ErrAbandoned, and the runtime's later answers for it get 400. It
+// returns false when c had already ended (then Result has its outcome). After Abandon returns true,
+// c.HandedOff() tells whether the runtime is still working on it.
+func (s *Server) Abandon(c *Call) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch c.state {
+	case stateDone:
+		return false
+	case stateQueued:
+		if i := slices.Index(s.queue, c); i >= 0 {
+			s.queue = slices.Delete(s.queue, i, i+1)
+		}
+	case stateInFlight:
+		delete(s.inflight, c.inv.RequestID)
+	case stateAssigned:
+		// The /next handler holding it sees stateDone and skips it.
+	}
+	s.finishLocked(c, Outcome{}, ErrAbandoned)
+	return true
+}
+
+// Close ends every pending call with cause (ErrClosed when nil), refuses new ones and releases the
+// runtime's waiting polls (they get 503, to which aws-lambda-go reacts by exiting). It is meant for a
+// process that has exited or is being stopped. Later calls are no-ops.
+func (s *Server) Close(cause error) {
+	if cause == nil {
+		cause = ErrClosed
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed = true
+	s.closeErr = cause
+	for c := range s.pending {
+		s.finishLocked(c, Outcome{}, cause)
+	}
+	s.queue = nil
+	clear(s.inflight)
+	close(s.closing)
+}
+
+// finishLocked ends c; c must be pending.
+func (s *Server) finishLocked(c *Call, out Outcome, err error) {
+	c.state = stateDone
+	c.outcome, c.err = out, err
+	delete(s.pending, c)
+	close(c.done)
+}
+
+func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		writeError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "runtime API closed")
+		return
+	}
+	if s.initErr != nil {
+		s.mu.Unlock()
+		writeError(w, http.StatusForbidden, "InvalidStateTransition", "init error already reported")
+		return
+	}
+	s.polled = true
+	for {
+		var c *Call
+		if len(s.queue) > 0 {
+			c = s.queue[0]
+			s.queue = s.queue[1:]
+		} else {
+			p := &poll{ch: make(chan *Call, 1)}
+			s.polls = append(s.polls, p)
+			s.mu.Unlock()
+			if s.notify != nil {
+				s.notify()
+			}
+			select {
+			case c = <-p.ch:
+				s.mu.Lock()
+			case <-r.Context().Done():
+				s.mu.Lock()
+				if i := slices.Index(s.polls, p); i >= 0 {
+					s.polls = slices.Delete(s.polls, i, i+1)
+					s.mu.Unlock()
+					return
+				}
+				// Work was assigned as the runtime went away: give it to another poll, or requeue it.
+				if c = <-p.ch; c.state == stateAssigned {
+					if len(s.polls) > 0 {
+						s.dispatchLocked(c)
+					} else {
+						c.state = stateQueued
+						s.queue = slices.Insert(s.queue, 0, c)
+					}
+				}
+				s.mu.Unlock()
+				return
+			case <-s.closing:
+				s.mu.Lock()
+				if i := slices.Index(s.polls, p); i >= 0 {
+					s.polls = slices.Delete(s.polls, i, i+1)
+				}
+				s.mu.Unlock()
+				writeError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "runtime API closed")
+				return
+			}
+		}
+		if c.state == stateDone || s.closed {
+			// Abandoned (or closed) while being handed over: wait for other work.
+			if s.closed {
+				s.mu.Unlock()
+				writeError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "runtime API closed")
+				return
+			}
+			continue
+		}
+		s.handOffLocked(c)
+		s.mu.Unlock()
+		if s.notify != nil {
+			s.notify()
+		}
+		s.writeEvent(w, c)
+		return
+	}
+}
+
+// handOffLocked moves c in flight and fixes its deadline.
+func (s *Server) handOffLocked(c *Call) {
+	deadline := time.Now().Add(c.inv.Timeout)
+	if !c.inv.Deadline.IsZero() && c.inv.Deadline.Before(deadline) {
+		deadline = c.inv.Deadline
+	}
+	c.deadline = deadline
+	c.state = stateInFlight
+	s.inflight[c.inv.RequestID] = c
+	s.seen[c.inv.RequestID] = true
+	c.handed.Store(true)
+	close(c.started)
+}
+
+func (s *Server) writeEvent(w http.ResponseWriter, c *Call) {
+	h := w.Header()
+	h.Set(HeaderRequestID, c.inv.RequestID)
+	h.Set(HeaderDeadlineMS, strconv.FormatInt(c.deadline.UnixMilli(), 10))
+	h.Set(HeaderInvokedFunctionARN, c.inv.FunctionARN)
+	h.Set(HeaderTraceID, c.inv.TraceID)
+	if c.inv.ClientContext != "" {
+		h.Set(HeaderClientContext, c.inv.ClientContext)
+	}
+	if c.inv.CognitoIdentity != "" {
+		h.Set(HeaderCognitoIdentity, c.inv.CognitoIdentity)
+	}
+	h.Set("Content-Type", c.inv.ContentType)
+	h.Set("Content-Length", strconv.Itoa(len(c.inv.Payload)))
+	w.WriteHeader(http.StatusOK)
+	if _, err := w.Write(c.inv.Payload); err != nil {
+		// The runtime went away with the event; its owner learns it when the process exits.
+		s.log.Debug("runtime API: writing the event failed", "request_id", c.inv.RequestID, "error", err)
+	}
+}
+
+// takeInFlight removes and returns the in-flight call id names, or answers 400.
+func (s *Server) takeInFlight(w http.ResponseWriter, id string) *Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.inflight[id]
+	if !ok {
+		msg := "Invalid request ID"
+		if s.seen[id] {
+			msg = "Invalid request ID: the invocation already has a response, or was abandoned"
+		}
+		writeError(w, http.StatusBadRequest, "InvalidRequestID", msg)
+		return nil
+	}
+	delete(s.inflight, id)
+	return c
+}
+
+// complete ends c with out unless it ended meanwhile (Close).
+func (s *Server) complete(c *Call, out Outcome) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.answered = time.Now()
+	if c.state != stateDone {
+		s.finishLocked(c, out, nil)
+	}
+}
+
+// readBody reads a response or error body up to the payload limit. Too large: it answers 413, and the
+// call ends with Lambda's Function.ResponseSizeTooLarge error.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, c *Call) ([]byte, bool) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, s.max+1))
+	if err != nil {
+		// The runtime died mid-request: put the call back in flight so that the process's exit ends it.
+		s.mu.Lock()
+		if c.state == stateInFlight {
+			s.inflight[c.inv.RequestID] = c
+		}
+		s.mu.Unlock()
+		s.log.Debug("runtime API: reading the body failed", "request_id", c.inv.RequestID, "error", err)
+		writeError(w, http.StatusBadRequest, "InvalidRequest", "reading the body failed")
+		return nil, false
+	}
+	if int64(len(body)) > s.max {
+		writeError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge",
+			fmt.Sprintf("Exceeded maximum allowed payload size (%d bytes).", s.max))
+		s.complete(c, Outcome{
+			Payload: errorDocument("Function.ResponseSizeTooLarge",
+				fmt.Sprintf("Response payload size exceeded maximum allowed payload size (%d bytes).", s.max)),
+			ContentType:   "application/json",
+			FunctionError: true,
+			ErrorType:     "Function.ResponseSizeTooLarge",
+		})
+		return nil, false
+	}
+	return body, true
+}
+
+func (s *Server) handleResponse(w http.ResponseWriter, r *http.Request) {
+	c := s.takeInFlight(w, r.PathValue("id"))
+	if c == nil {
+		return
+	}
+	body, ok := s.readBody(w, r, c)
+	if !ok {
+		return
+	}
+	out := Outcome{Payload: body, ContentType: r.Header.Get("Content-Type")}
+	// Trailers are readable once the body has been read to its end.
+	if typ := r.Trailer.Get(HeaderFunctionErrorType); typ != "" {
+		doc, err := base64.StdEncoding.DecodeString(r.Trailer.Get(HeaderFunctionErrorBody))
+		if err != nil || !json.Valid(doc) {
+			doc = errorDocument(typ, "the response stream failed")
+		}
+		out = Outcome{Payload: doc, ContentType: "application/json", FunctionError: true, ErrorType: typ}
+	}
+	s.complete(c, out)
+	writeAccepted(w)
+}
+
+func (s *Server) handleError(w http.ResponseWriter, r *http.Request) {
+	c := s.takeInFlight(w, r.PathValue("id"))
+	if c == nil {
+		return
+	}
+	body, ok := s.readBody(w, r, c)
+	if !ok {
+		return
+	}
+	doc, typ := errorBody(body, r.Header.Get(HeaderFunctionErrorType))
+	s.complete(c, Outcome{Payload: doc, ContentType: "application/json", FunctionError: true, ErrorType: typ})
+	writeAccepted(w)
+}
+
+func (s *Server) handleInitError(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, s.max))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "InvalidRequest", "reading the body failed")
+		return
+	}
+	doc, typ := errorBody(body, r.Header.Get(HeaderFunctionErrorType))
+	ie := &InitError{ErrorType: typ, Payload: doc}
+	s.mu.Lock()
+	if s.polled || s.initErr != nil || s.closed {
+		s.mu.Unlock()
+		writeError(w, http.StatusForbidden, "InvalidStateTransition", "init error after initialisation")
+		return
+	}
+	s.initErr = ie
+	for c := range s.pending {
+		s.finishLocked(c, Outcome{}, ie)
+	}
+	s.queue = nil
+	s.mu.Unlock()
+	s.log.Debug("runtime API: init error", "error_type", typ)
+	writeAccepted(w)
+	if s.notify != nil {
+		s.notify()
+	}
+}
+
+func (s *Server) handleExtensionRegister(w http.ResponseWriter, r *http.Request) {
+	name := r.Header.Get("Lambda-Extension-Name")
+	if name == "" {
+		writeError(w, http.StatusBadRequest, "InvalidRequest", "missing Lambda-Extension-Name")
+		return
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<16))
+	w.Header().Set("Lambda-Extension-Identifier", NewRequestID())
+	w.Header().Set("Content-Type", "application/json")
+	body, _ := json.Marshal(map[string]string{
+		"functionName":    s.opts.FunctionName,
+		"functionVersion": s.opts.FunctionVersion,
+		"handler":         s.opts.Handler,
+	})
+	_, _ = w.Write(body)
+}
+
+// handleExtensionNext blocks until the runtime goes away or the Server closes: Switchboard sends extensions
+// no events (SIGTERM is what a process gets when it is stopped).
+func (s *Server) handleExtensionNext(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-r.Context().Done():
+	case <-s.closing:
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"eventType":"SHUTDOWN","shutdownReason":"spindown"}`))
+	}
+}
+
+func (s *Server) handleExtensionError(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, s.max))
+	s.log.Debug("runtime API: extension error", "path", r.URL.Path, "error_type", r.Header.Get("Lambda-Extension-Function-Error-Type"))
+	writeAccepted(w)
+}
+
+// errorBody returns the error document to report for body (the runtime's, when it is JSON), and its type.
+func errorBody(body []byte, headerType string) ([]byte, string) {
+	var doc struct {
+		ErrorType string `json:"errorType"`
+	}
+	if len(bytes.TrimSpace(body)) > 0 && json.Valid(body) {
+		if json.Unmarshal(body, &doc) == nil && doc.ErrorType != "" {
+			return body, doc.ErrorType
+		}
+		if headerType == "" {
+			headerType = "Runtime.Unknown"
+		}
+		return body, headerType
+	}
+	if headerType == "" {
+		headerType = "Runtime.Unknown"
+	}
+	msg := string(body)
+	if msg == "" {
+		msg = "the runtime reported an error without a message"
+	}
+	return errorDocument(headerType, msg), headerType
+}
+
+// errorMessage returns the errorMessage of an error document, or the document itself.
+func errorMessage(doc []byte) string {
+	var d struct {
+		ErrorMessage string `json:"errorMessage"`
+	}
+	if json.Unmarshal(doc, &d) == nil && d.ErrorMessage != "" {
+		return d.ErrorMessage
+	}
+	return string(doc)
+}
+
+// errorDocument renders Lambda's error document.
+func errorDocument(errorType, message string) []byte {
+	b, _ := json.Marshal(struct {
+		ErrorMessage string `json:"errorMessage"`
+		ErrorType    string `json:"errorType"`
+	}{message, errorType})
+	return b
+}
+
+func writeAccepted(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	_, _ = w.Write([]byte(`{"status":"OK"}`))
+}
+
+func writeError(w http.ResponseWriter, status int, errorType, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(errorDocument(errorType, message))
+}
