@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -94,10 +95,13 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 type results struct {
 	Settings *settings
 	RSS      map[string]*rssResult // "raw", "switchboard"
-	RTT      map[string]*rttResult // "raw", "mock", "proxy"
-	Mgmt     *mgmtResult
-	Warnings []string
-	Errors   []string
+	RTT      map[string]*rttResult // "raw", "mock", "proxy", "lambda"
+	// ColdStart is the first round trip through the local function of a fresh gateway: process start,
+	// runtime init and the invocation; WarmP50 is the lambda scenario's median for comparison.
+	ColdStart time.Duration
+	Mgmt      *mgmtResult
+	Warnings  []string
+	Errors    []string
 }
 
 func (r *results) warnf(stderr io.Writer, format string, args ...any) {
@@ -189,7 +193,7 @@ func (b *bench) startGateway(ctx context.Context, withConnect bool) (*child, err
 	}
 	b.configs++
 	path := filepath.Join(b.dir, fmt.Sprintf("gateway-%d.yaml", b.configs))
-	if err := os.WriteFile(path, []byte(gatewayConfig(backendAddr, withConnect)), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(gatewayConfig(backendAddr, b.env.Exe, withConnect)), 0o600); err != nil {
 		return nil, err
 	}
 	args := []string{"-config", path}
@@ -213,12 +217,15 @@ const (
 	benchStage = "b"
 	// mockReply is what the MOCK route answers.
 	mockReply = `{"action":"echo","data":"0123456789012345678901234567890123456789012345678901234567890123456789"}`
+	// functionConcurrency is how many processes the local echo function may run.
+	functionConcurrency = 8
 )
 
 // gatewayConfig is the gateway's YAML config: a MOCK route "mock", an HTTP_PROXY route "proxy" to the
-// backend's /echo and, withConnect, a $connect route to the backend's /connect that passes the connection
-// ID in X-Connection-Id.
-func gatewayConfig(backendAddr string, withConnect bool) string {
+// backend's /echo, an AWS_PROXY route "lambda" to a local function that is this executable run as
+// "handler", and, withConnect, a $connect route to the backend's /connect that passes the connection ID
+// in X-Connection-Id.
+func gatewayConfig(backendAddr, exe string, withConnect bool) string {
 	connectRoute := ""
 	if withConnect {
 		connectRoute = "      - {routeKey: $connect, target: integrations/connect}\n"
@@ -242,11 +249,20 @@ func gatewayConfig(backendAddr string, withConnect bool) string {
         integrationType: HTTP_PROXY
         integrationUri: http://` + backendAddr + `/connect
         requestParameters: {integration.request.header.X-Connection-Id: context.connectionId}
+      - integrationId: fn
+        integrationType: AWS_PROXY
+        integrationUri: arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:echo/invocations
     routes:
 ` + connectRoute + `      - {routeKey: mock, target: integrations/mock, routeResponses: [{routeResponseKey: $default}]}
       - {routeKey: proxy, target: integrations/backend, routeResponses: [{routeResponseKey: $default}]}
+      - {routeKey: lambda, target: integrations/fn, routeResponses: [{routeResponseKey: $default}]}
     stages:
       - stageName: ` + benchStage + `
+functions:
+  - functionName: echo
+    handler: ` + strconv.Quote(exe) + `
+    args: [handler]
+    reservedConcurrentExecutions: ` + strconv.Itoa(functionConcurrency) + `
 `
 }
 

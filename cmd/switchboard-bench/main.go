@@ -39,6 +39,10 @@ func main() {
 	defer stop()
 	args := os.Args[1:]
 	var err error
+	if len(args) > 0 && args[0] == "handler" {
+		functionMain()
+		return
+	}
 	if len(args) > 0 && args[0] == "server" {
 		err = serverMain(ctx, args[1:], os.Stdin, os.Stdout)
 	} else {

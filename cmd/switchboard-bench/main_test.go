@@ -43,7 +43,10 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("output lacks %q", want)
 			}
 		}
-		for _, key := range []string{"raw", "mock", "proxy"} {
+		if res.ColdStart <= 0 || !strings.Contains(out, "Cold start of the local function") || !strings.Contains(out, "AWS_PROXY (local function) / HTTP_PROXY") {
+			t.Errorf("no cold start or AWS_PROXY figures: %v", res.ColdStart)
+		}
+		for _, key := range []string{"raw", "mock", "proxy", "lambda"} {
 			r := res.RTT[key]
 			if r == nil || r.Rate <= 0 || r.P50 <= 0 || r.P99 < r.P50 || r.Bad != 0 || r.Errors != 0 {
 				t.Errorf("round trips %s: %+v", key, r)
@@ -81,12 +84,12 @@ func TestEndToEnd(t *testing.T) {
 // TestGatewayConfig checks that the configs the tool writes are valid Switchboard configs.
 func TestGatewayConfig(t *testing.T) {
 	for _, withConnect := range []bool{false, true} {
-		f, err := configfile.Parse("bench.yaml", []byte(gatewayConfig("127.0.0.1:8080", withConnect)))
+		f, err := configfile.Parse("bench.yaml", []byte(gatewayConfig("127.0.0.1:8080", "/usr/local/bin/switchboard-bench", withConnect)))
 		if err != nil {
 			t.Fatalf("withConnect=%v: %v", withConnect, err)
 		}
 		api := f.Bundle.APIs[0]
-		if want := 2 + map[bool]int{false: 0, true: 1}[withConnect]; len(api.Routes) != want {
+		if want := 3 + map[bool]int{false: 0, true: 1}[withConnect]; len(api.Routes) != want {
 			t.Errorf("withConnect=%v: %d routes, want %d", withConnect, len(api.Routes), want)
 		}
 	}

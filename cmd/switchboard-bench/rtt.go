@@ -47,6 +47,11 @@ func (b *bench) rttGateway(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	cold, err := b.coldStart(ctx, stageURL(c.addr))
+	if err != nil {
+		return joinErr(err, c.stop())
+	}
+	b.res.ColdStart = cold
 	r, err := b.measureRTT(ctx, "Switchboard MOCK", stageURL(c.addr), message("mock", b.s.MsgSize), []byte(mockReply), c)
 	if r != nil {
 		b.res.RTT["mock"] = r
@@ -56,7 +61,29 @@ func (b *bench) rttGateway(ctx context.Context) error {
 	if r != nil {
 		b.res.RTT["proxy"] = r
 	}
-	return joinErr(joinErr(err, err2), c.stop())
+	msg = message("lambda", b.s.MsgSize)
+	r, err3 := b.measureRTT(ctx, "Switchboard AWS_PROXY (local function)", stageURL(c.addr), msg, msg, c)
+	if r != nil {
+		b.res.RTT["lambda"] = r
+	}
+	return joinErr(joinErr(joinErr(err, err2), err3), c.stop())
+}
+
+// coldStart times the first message through the local function of a fresh gateway.
+func (b *bench) coldStart(ctx context.Context, url string) (time.Duration, error) {
+	conns := make([]*websocket.Conn, 1)
+	defer closeAll(conns)
+	if _, err := b.dialer.dialMany(ctx, url, 4096, conns, 0, 1, 1); err != nil {
+		return 0, fmt.Errorf("cold start: %w", err)
+	}
+	msg := message("lambda", b.s.MsgSize)
+	t0 := time.Now()
+	if err := roundTrip(conns[0], msg, msg, 30*time.Second); err != nil {
+		return 0, fmt.Errorf("cold start: %w", err)
+	}
+	d := time.Since(t0)
+	logf(b.stderr, "local function cold start: %v", d)
+	return d, nil
 }
 
 // measureRTT runs b.s.Clients clients in a closed loop against url for the warm-up and then the measured

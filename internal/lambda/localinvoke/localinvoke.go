@@ -29,13 +29,21 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/resource"
 )
 
-// Defaults of Options and of resource.Function fields left zero.
+// Defaults of Options fields left zero.
 const (
-	DefaultRegion      = "us-east-1"
-	DefaultAccountID   = "123456789012"
-	DefaultInitTimeout = 10 * time.Second // Lambda's limit on the init phase
-	DefaultStopGrace   = 2 * time.Second
-	defaultTimeout     = 3   // seconds, Lambda's default
+	// DefaultRegion is the region functions run in when Options.Region is empty.
+	DefaultRegion = "us-east-1"
+	// DefaultAccountID is the account in function ARNs when Options.AccountID is empty.
+	DefaultAccountID = "123456789012"
+	// DefaultInitTimeout is Lambda's limit on the init phase.
+	DefaultInitTimeout = 10 * time.Second
+	// DefaultStopGrace is how long a stopped process has between SIGTERM and SIGKILL.
+	DefaultStopGrace = 2 * time.Second
+)
+
+// Lambda's defaults for resource.Function fields left zero (the configuration loader normally fills them).
+const (
+	defaultTimeout     = 3   // seconds
 	defaultMemorySize  = 128 // MB
 	defaultConcurrency = 10
 )

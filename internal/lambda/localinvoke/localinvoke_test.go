@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda/messages"
+
 	"github.com/switchboard-gw/switchboard/internal/lambda"
 	"github.com/switchboard-gw/switchboard/internal/resource"
 )
@@ -174,12 +176,8 @@ type answer struct {
 	Event      json.RawMessage   `json:"event"`
 }
 
-// errorDoc is Lambda's error document.
-type errorDoc struct {
-	ErrorMessage string            `json:"errorMessage"`
-	ErrorType    string            `json:"errorType"`
-	StackTrace   []json.RawMessage `json:"stackTrace"`
-}
+// errorDoc is Lambda's error document, as aws-lambda-go defines it.
+type errorDoc = messages.InvokeResponse_Error
 
 func invoke(t *testing.T, inv *Invoker, function, event string) *lambda.Result {
 	t.Helper()
@@ -311,7 +309,7 @@ func TestTimeout(t *testing.T) {
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("a 1 s timeout took %v", took)
 	}
-	if doc.ErrorType != "Sandbox.Timedout" || !strings.HasSuffix(doc.ErrorMessage, "Error: Task timed out after 1.00 seconds") {
+	if doc.Type != "Sandbox.Timedout" || !strings.HasSuffix(doc.Message, "Error: Task timed out after 1.00 seconds") {
 		t.Errorf("error = %+v", doc)
 	}
 	waitGone(t, warm.PID)
@@ -344,7 +342,7 @@ func TestFunctionErrors(t *testing.T) {
 			inv, _ := newInvoker(t, Options{}, fnConfig("errs"))
 			before := invokeOK(t, inv, "errs", `{}`)
 			doc := invokeErr(t, inv, "errs", tt.event)
-			if doc.ErrorType != tt.wantType || !strings.Contains(doc.ErrorMessage, tt.wantMessage) {
+			if doc.Type != tt.wantType || !strings.Contains(doc.Message, tt.wantMessage) {
 				t.Errorf("error = %+v, want type %q and message containing %q", doc, tt.wantType, tt.wantMessage)
 			}
 			if tt.wantStack != (len(doc.StackTrace) > 0) {
@@ -395,7 +393,7 @@ func TestStartFailures(t *testing.T) {
 				if took := time.Since(start); took > tt.within {
 					t.Errorf("attempt %d took %v", attempt, took)
 				}
-				if doc.ErrorType != tt.wantType || !strings.Contains(doc.ErrorMessage, tt.wantMessage) {
+				if doc.Type != tt.wantType || !strings.Contains(doc.Message, tt.wantMessage) {
 					t.Errorf("attempt %d: error = %+v, want type %q and message containing %q", attempt, doc, tt.wantType, tt.wantMessage)
 				}
 			}

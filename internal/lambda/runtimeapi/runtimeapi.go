@@ -33,16 +33,23 @@ import (
 
 // Header names of the Runtime API.
 const (
-	HeaderRequestID          = "Lambda-Runtime-Aws-Request-Id"
-	HeaderDeadlineMS         = "Lambda-Runtime-Deadline-Ms"
+	// HeaderRequestID carries the invocation's request id in the answer to GET /next.
+	HeaderRequestID = "Lambda-Runtime-Aws-Request-Id"
+	// HeaderDeadlineMS carries the invocation's deadline, in Unix epoch milliseconds.
+	HeaderDeadlineMS = "Lambda-Runtime-Deadline-Ms"
+	// HeaderInvokedFunctionARN carries the ARN the function was invoked with.
 	HeaderInvokedFunctionARN = "Lambda-Runtime-Invoked-Function-Arn"
-	HeaderTraceID            = "Lambda-Runtime-Trace-Id"
-	HeaderClientContext      = "Lambda-Runtime-Client-Context"
-	HeaderCognitoIdentity    = "Lambda-Runtime-Cognito-Identity"
+	// HeaderTraceID carries the X-Ray trace header.
+	HeaderTraceID = "Lambda-Runtime-Trace-Id"
+	// HeaderClientContext carries the mobile SDK client context (JSON), when there is one.
+	HeaderClientContext = "Lambda-Runtime-Client-Context"
+	// HeaderCognitoIdentity carries the Cognito identity (JSON), when there is one.
+	HeaderCognitoIdentity = "Lambda-Runtime-Cognito-Identity"
 	// HeaderFunctionErrorType is both an optional header of POST .../error and, with
 	// HeaderFunctionErrorBody (base64 JSON), an HTTP trailer aws-lambda-go sends when reading a streamed
 	// response fails part-way.
 	HeaderFunctionErrorType = "Lambda-Runtime-Function-Error-Type"
+	// HeaderFunctionErrorBody is the trailer with the base64 error document (see HeaderFunctionErrorType).
 	HeaderFunctionErrorBody = "Lambda-Runtime-Function-Error-Body"
 )
 
@@ -92,8 +99,9 @@ type Invocation struct {
 	FunctionARN string
 	// TraceID is the X-Ray header sent in Lambda-Runtime-Trace-Id; NewTraceID is used when it is empty.
 	TraceID string
-	// ClientContext and CognitoIdentity are optional JSON documents sent in their headers.
-	ClientContext   string
+	// ClientContext is an optional JSON document sent in Lambda-Runtime-Client-Context.
+	ClientContext string
+	// CognitoIdentity is an optional JSON document sent in Lambda-Runtime-Cognito-Identity.
 	CognitoIdentity string
 }
 
@@ -167,8 +175,12 @@ type Options struct {
 	// once) or reports an init error, so that the owner can hand it work, note that it has initialised, or
 	// replace it. It is called from the request's goroutine, with no lock held, and must not block for long.
 	Notify func()
-	// FunctionName, FunctionVersion and Handler are reported to extensions that register.
-	FunctionName, FunctionVersion, Handler string
+	// FunctionName is reported to extensions that register.
+	FunctionName string
+	// FunctionVersion is reported to extensions that register.
+	FunctionVersion string
+	// Handler is reported to extensions that register.
+	Handler string
 }
 
 type poll struct {
