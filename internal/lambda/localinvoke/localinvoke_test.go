@@ -550,7 +550,7 @@ func TestWaitForFreeProcessBoundedByContext(t *testing.T) {
 	busy := make(chan struct{})
 	go func() {
 		defer close(busy)
-		invokeOK(t, inv, "single", `{"sleepMs":1500}`)
+		invokeOK(t, inv, "single", `{"sleepMs":2500}`)
 	}()
 	f := inv.fns["single"]
 	eventually(t, 10*time.Second, "the only process to be busy", func() bool {
