@@ -239,6 +239,11 @@ func stateDir(flagValue string, getenv func(string) string) (string, error) {
 		}
 		dir = filepath.Join(base, "switchboard")
 	}
+	// Absolute: functions run in their handlers' directories and get paths inside it (AWS_CA_BUNDLE).
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("state directory: %w", err)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("state directory: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/lambda"
@@ -20,6 +21,13 @@ var (
 	errShutdown = errors.New("invoker closing")
 	errStale    = errors.New("handler executable changed on disk")
 	errTimedOut = errors.New("function timed out")
+)
+
+// Starting an executable that is open for writing fails with ETXTBSY; it is retried this often, this far
+// apart, before it is reported.
+const (
+	maxBusyRetries = 10
+	busyRetryDelay = 50 * time.Millisecond
 )
 
 // finishingGrace is how long a process that answered an invocation counts as about to be idle.
@@ -105,6 +113,7 @@ func (f *function) invoke(ctx context.Context, arn string, payload []byte) (*lam
 // below its limit, else waits until a process frees up or ctx ends. When no process can be started it
 // returns the function error to report instead.
 func (f *function) acquire(ctx context.Context, inv runtimeapi.Invocation) (*process, *runtimeapi.Call, *lambda.Result, error) {
+	busyRetries := 0
 	for {
 		f.mu.Lock()
 		if f.closed {
@@ -135,6 +144,15 @@ func (f *function) acquire(ctx context.Context, inv runtimeapi.Invocation) (*pro
 		}
 		if soonIdle.IsZero() && len(f.procs) < f.limit {
 			p, err := f.startLocked()
+			if err != nil && errors.Is(err, syscall.ETXTBSY) && busyRetries < maxBusyRetries {
+				// The executable is being written (a rebuild in progress): try again shortly.
+				busyRetries++
+				f.mu.Unlock()
+				if err := waitChange(ctx, nil, time.Now().Add(busyRetryDelay)); err != nil {
+					return nil, nil, nil, err
+				}
+				continue
+			}
 			if err != nil {
 				f.mu.Unlock()
 				f.log.Error("cannot start the function's handler", "path", f.cfg.Handler, "request_id", inv.RequestID, "error", err)

@@ -1,3 +1,5 @@
+//go:build unix
+
 package localinvoke
 
 import (
@@ -465,16 +467,14 @@ func TestEnvironment(t *testing.T) {
 	}
 }
 
-// copyFile copies the executable src to dst through a temporary file renamed into place, as a build does.
-func copyFile(t *testing.T, src, dst string) {
+// installFile puts the executable src at dst through a temporary name renamed into place, as a build
+// does. It hard-links rather than copies: a file this process holds open for writing while a parallel
+// test forks cannot be executed (ETXTBSY, golang.org/issue/22315).
+func installFile(t *testing.T, src, dst string) {
 	t.Helper()
-	b, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
 	tmp := dst + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o755); err != nil {
-		t.Fatal(err)
+	if err := os.Link(src, tmp); err != nil {
+		t.Skipf("cannot hard-link the test handler: %v", err)
 	}
 	if err := os.Rename(tmp, dst); err != nil {
 		t.Fatal(err)
@@ -484,7 +484,7 @@ func copyFile(t *testing.T, src, dst string) {
 func TestExecutableReplaced(t *testing.T) {
 	t.Parallel()
 	handler := filepath.Join(t.TempDir(), "bootstrap")
-	copyFile(t, bin.behave, handler)
+	installFile(t, bin.behave, handler)
 	fn := fnConfig("redeploy")
 	fn.Handler = handler
 	inv, _ := newInvoker(t, Options{}, fn)
@@ -492,7 +492,7 @@ func TestExecutableReplaced(t *testing.T) {
 	if old.Version != "v1" {
 		t.Fatalf("version = %q", old.Version)
 	}
-	copyFile(t, bin.behaveV2, handler)
+	installFile(t, bin.behaveV2, handler)
 	now := invokeOK(t, inv, "redeploy", `{}`)
 	if now.Version != "v2" || now.PID == old.PID {
 		t.Errorf("after the rebuild: version %q in pid %d (old pid %d), want v2 in a new process", now.Version, now.PID, old.PID)
