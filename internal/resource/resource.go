@@ -55,6 +55,27 @@ type Bundle struct {
 	// are Lambda resources). An AWS_PROXY integration whose function name matches one of them invokes
 	// it locally; any other goes to the Lambda Invoke API.
 	Functions []Function `json:"functions,omitempty" yaml:"functions,omitempty"`
+	// IAM holds the credentials and policies SigV4-signed requests are checked against (a Switchboard
+	// extension standing in for AWS IAM).
+	IAM *IAM `json:"iam,omitempty" yaml:"iam,omitempty"`
+}
+
+// IAM is Switchboard's stand-in for AWS IAM: access keys and the policies of their users. With Enforce
+// off (the default, for local development) signatures are not checked anywhere; with it on, the
+// @connections API and $connect routes with authorizationType AWS_IAM require valid SigV4 signatures whose
+// user's policy allows the call (execute-api:ManageConnections / execute-api:Invoke).
+type IAM struct {
+	Enforce bool      `json:"enforce,omitempty" yaml:"enforce,omitempty"`
+	Users   []IAMUser `json:"users,omitempty" yaml:"users,omitempty"`
+}
+
+// IAMUser is one access key with the policy of its user.
+type IAMUser struct {
+	Name            string `json:"name,omitempty" yaml:"name,omitempty"`
+	AccessKeyID     string `json:"accessKeyId" yaml:"accessKeyId"`
+	SecretAccessKey string `json:"secretAccessKey" yaml:"secretAccessKey"`
+	// Policy is an IAM policy document as JSON text.
+	Policy string `json:"policy" yaml:"policy"`
 }
 
 // Function is a Lambda function run as a local process against Switchboard's Lambda Runtime API, the way
@@ -91,6 +112,17 @@ type API struct {
 	Routes                    []Route           `json:"routes,omitempty" yaml:"routes,omitempty"`
 	Integrations              []Integration     `json:"integrations,omitempty" yaml:"integrations,omitempty"`
 	Stages                    []Stage           `json:"stages,omitempty" yaml:"stages,omitempty"`
+	Authorizers               []Authorizer      `json:"authorizers,omitempty" yaml:"authorizers,omitempty"`
+}
+
+// Authorizer is an apigatewayv2 Authorizer. WebSocket APIs have Lambda REQUEST authorizers only; they run
+// on $connect for routes with authorizationType CUSTOM.
+type Authorizer struct {
+	AuthorizerID   string   `json:"authorizerId" yaml:"authorizerId"`
+	Name           string   `json:"name" yaml:"name"`
+	AuthorizerType string   `json:"authorizerType" yaml:"authorizerType"`
+	AuthorizerURI  string   `json:"authorizerUri" yaml:"authorizerUri"`
+	IdentitySource []string `json:"identitySource,omitempty" yaml:"identitySource,omitempty"`
 }
 
 // Route is an apigatewayv2 Route with its route responses.

@@ -1,6 +1,7 @@
 package resource
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -67,6 +68,7 @@ func Validate(b *Bundle) FieldErrors {
 		}
 		v.api(p, a)
 	}
+	v.iam(b.IAM)
 	fnames := make(map[string]int)
 	for i := range b.Functions {
 		fn := &b.Functions[i]
@@ -113,6 +115,7 @@ func (v *validator) oneOf(path, member, value string, allowed ...string) {
 }
 
 func (v *validator) api(p string, a *API) {
+	v.authorizers(p, a)
 	switch n := utf8.RuneCountInString(a.Name); {
 	case n == 0:
 		v.addf(FieldPath(p, "name"), "name is required")
@@ -451,3 +454,72 @@ func (v *validator) function(p string, fn *Function) {
 }
 
 var envNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
+
+var authorizerIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// identitySourceRE is what WebSocket REQUEST authorizers accept as identity sources.
+var identitySourceRE = regexp.MustCompile(`^(route\.request\.(header|querystring)\.[a-zA-Z0-9._$-]+|stageVariables\.[A-Za-z0-9_]+|context\.[A-Za-z0-9_.]+)$`)
+
+// authorizers checks the API's Lambda authorizers and that CUSTOM routes name one of them.
+func (v *validator) authorizers(p string, a *API) {
+	ids := map[string]int{}
+	for i, au := range a.Authorizers {
+		ap := IndexPath(FieldPath(p, "authorizers"), i)
+		switch {
+		case !authorizerIDRE.MatchString(au.AuthorizerID):
+			v.addf(FieldPath(ap, "authorizerId"), "authorizerId %q is not valid; use 1 to 64 of A-Z a-z 0-9 _ -", au.AuthorizerID)
+		default:
+			if first, dup := ids[au.AuthorizerID]; dup {
+				v.addf(FieldPath(ap, "authorizerId"), "authorizerId %q is already used by authorizers[%d]", au.AuthorizerID, first)
+			}
+			ids[au.AuthorizerID] = i
+		}
+		if au.Name == "" {
+			v.addf(FieldPath(ap, "name"), "name is required")
+		}
+		if au.AuthorizerType != "REQUEST" {
+			v.addf(FieldPath(ap, "authorizerType"), "authorizerType %q is not supported; WebSocket APIs allow REQUEST (Lambda) authorizers only", au.AuthorizerType)
+		}
+		if au.AuthorizerURI == "" {
+			v.addf(FieldPath(ap, "authorizerUri"), "authorizerUri is required: the Lambda function, e.g. arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:auth/invocations")
+		}
+		for j, src := range au.IdentitySource {
+			if !identitySourceRE.MatchString(src) {
+				v.addf(IndexPath(FieldPath(ap, "identitySource"), j), "identity source %q is not valid; use route.request.header.NAME, route.request.querystring.NAME, stageVariables.NAME or context.NAME", src)
+			}
+		}
+	}
+	for i, r := range a.Routes {
+		if r.AuthorizationType == "CUSTOM" && r.AuthorizerID != "" {
+			if _, ok := ids[r.AuthorizerID]; !ok {
+				v.addf(FieldPath(IndexPath(FieldPath(p, "routes"), i), "authorizerId"), "authorizerId %q names no authorizer of this API; declare it under authorizers", r.AuthorizerID)
+			}
+		}
+	}
+}
+
+var accessKeyRE = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
+
+// iam checks the IAM stand-in: unique, well-formed access keys with a secret and a JSON policy.
+func (v *validator) iam(cfg *IAM) {
+	if cfg == nil {
+		return
+	}
+	keys := map[string]int{}
+	for i, u := range cfg.Users {
+		p := IndexPath("iam.users", i)
+		if !accessKeyRE.MatchString(u.AccessKeyID) {
+			v.addf(FieldPath(p, "accessKeyId"), "accessKeyId %q is not valid; use 16 to 128 of A-Z 0-9, like AKIAIOSFODNN7EXAMPLE", u.AccessKeyID)
+		} else if first, dup := keys[u.AccessKeyID]; dup {
+			v.addf(FieldPath(p, "accessKeyId"), "accessKeyId %q is already used by iam.users[%d]", u.AccessKeyID, first)
+		} else {
+			keys[u.AccessKeyID] = i
+		}
+		if u.SecretAccessKey == "" {
+			v.addf(FieldPath(p, "secretAccessKey"), "secretAccessKey is required")
+		}
+		if !json.Valid([]byte(u.Policy)) {
+			v.addf(FieldPath(p, "policy"), "policy must be an IAM policy document in JSON, e.g. {\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"execute-api:*\",\"Resource\":\"*\"}]}")
+		}
+	}
+}

@@ -15,6 +15,8 @@ func validBundle() *Bundle {
 		Name:                     "chat",
 		ProtocolType:             ProtocolWebSocket,
 		RouteSelectionExpression: "$request.body.action",
+		Authorizers: []Authorizer{{AuthorizerID: "auth1", Name: "tokens", AuthorizerType: "REQUEST",
+			AuthorizerURI: "arn:aws:lambda:us-east-1:123456789012:function:auth", IdentitySource: []string{"route.request.header.Authorization"}}},
 		Routes: []Route{
 			{
 				RouteKey:          RouteKeyConnect,
@@ -99,6 +101,16 @@ func TestValidate(t *testing.T) {
 		{name: "api name 128 runes ok", before: func(b *Bundle) { api(b).Name = strings.Repeat("é", 128) }},
 		{name: "protocol HTTP not served", before: func(b *Bundle) { api(b).ProtocolType = ProtocolHTTP }, want: []string{"apis[0].protocolType: protocolType HTTP is not served yet"}},
 		{name: "protocol missing", before: func(b *Bundle) { api(b).ProtocolType = "" }, want: []string{"apis[0].protocolType: protocolType is required"}},
+		{name: "authorizer type JWT", before: func(b *Bundle) { api(b).Authorizers[0].AuthorizerType = "JWT" }, want: []string{"apis[0].authorizers[0].authorizerType: authorizerType \"JWT\" is not supported"}},
+		{name: "authorizer without uri", before: func(b *Bundle) { api(b).Authorizers[0].AuthorizerURI = "" }, want: []string{"apis[0].authorizers[0].authorizerUri: authorizerUri is required"}},
+		{name: "bad identity source", before: func(b *Bundle) { api(b).Authorizers[0].IdentitySource = []string{"method.request.header.X"} }, want: []string{"apis[0].authorizers[0].identitySource[0]: identity source"}},
+		{name: "route names a missing authorizer", before: func(b *Bundle) { api(b).Routes[0].AuthorizerID = "nope" }, want: []string{"apis[0].routes[0].authorizerId: authorizerId \"nope\" names no authorizer"}},
+		{name: "iam bad access key", before: func(b *Bundle) {
+			b.IAM = &IAM{Users: []IAMUser{{AccessKeyID: "short", SecretAccessKey: "s", Policy: "{}"}}}
+		}, want: []string{"iam.users[0].accessKeyId: accessKeyId \"short\" is not valid"}},
+		{name: "iam policy not JSON", before: func(b *Bundle) {
+			b.IAM = &IAM{Users: []IAMUser{{AccessKeyID: "AKIAIOSFODNN7EXAMPLE", SecretAccessKey: "s", Policy: "Allow all"}}}
+		}, want: []string{"iam.users[0].policy: policy must be an IAM policy document in JSON"}},
 		{name: "protocol unknown", before: func(b *Bundle) { api(b).ProtocolType = "websocket" }, want: []string{`apis[0].protocolType: protocolType "websocket" is not supported; use WEBSOCKET`}},
 		{name: "route selection expression missing", before: func(b *Bundle) { api(b).RouteSelectionExpression = "" }, want: []string{"apis[0].routeSelectionExpression: routeSelectionExpression is required for WEBSOCKET APIs"}},
 		{name: "api key selection expression unknown", before: func(b *Bundle) { api(b).APIKeySelectionExpression = "$request.header.key" }, want: []string{`apis[0].apiKeySelectionExpression: apiKeySelectionExpression "$request.header.key" is not supported; allowed values are $request.header.x-api-key, $context.authorizer.usageIdentifierKey`}},
