@@ -66,12 +66,31 @@ func (c *compiler) api(path string, a *resource.API) *API {
 	for si := range a.Stages {
 		st := &a.Stages[si]
 		stage := &Stage{API: api, Name: st.StageName, Variables: st.StageVariables, Routes: make(map[string]*Route, len(a.Routes))}
+		if rs := st.DefaultRouteSettings; rs != nil {
+			stage.Throttling = Throttling{Rate: rs.ThrottlingRateLimit, Burst: rs.ThrottlingBurstLimit}
+		}
+		for key, rs := range st.RouteSettings {
+			if rs.ThrottlingRateLimit != 0 || rs.ThrottlingBurstLimit != 0 {
+				if stage.RouteThrottling == nil {
+					stage.RouteThrottling = map[string]Throttling{}
+				}
+				stage.RouteThrottling[key] = Throttling{Rate: rs.ThrottlingRateLimit, Burst: rs.ThrottlingBurstLimit}
+			}
+		}
+		authorizers := make(map[string]*Authorizer, len(a.Authorizers))
+		for _, au := range a.Authorizers {
+			authorizers[au.AuthorizerID] = &Authorizer{ID: au.AuthorizerID, Name: au.Name,
+				URI: substituteStageVariables(au.AuthorizerURI, st.StageVariables), IdentitySource: au.IdentitySource}
+		}
 		compiled := make(map[string]*Integration, len(a.Integrations))
 		for id, i := range integrations {
 			compiled[id] = c.integration("", &a.Integrations[i], st.StageVariables, false)
 		}
 		for _, r := range a.Routes {
-			route := &Route{ID: r.RouteID, Key: r.RouteKey}
+			route := &Route{ID: r.RouteID, Key: r.RouteKey, AuthorizationType: r.AuthorizationType}
+			if r.AuthorizationType == "CUSTOM" {
+				route.Authorizer = authorizers[r.AuthorizerID]
+			}
 			if id, ok := strings.CutPrefix(r.Target, "integrations/"); ok {
 				route.Integration = compiled[id]
 			}

@@ -8,9 +8,11 @@ import (
 // Dump renders s as indented JSON with sorted keys, for golden tests and debugging.
 func (s *Set) Dump() ([]byte, error) {
 	type route struct {
-		ID          string `json:"id"`
-		Integration string `json:"integration,omitempty"`
-		TwoWay      bool   `json:"twoWay,omitempty"`
+		ID                string      `json:"id"`
+		Integration       string      `json:"integration,omitempty"`
+		TwoWay            bool        `json:"twoWay,omitempty"`
+		AuthorizationType string      `json:"authorizationType,omitempty"`
+		Authorizer        *Authorizer `json:"authorizer,omitempty"`
 	}
 	type integration struct {
 		Type              string            `json:"type"`
@@ -24,6 +26,8 @@ func (s *Set) Dump() ([]byte, error) {
 		Responses         []map[string]any  `json:"responses,omitempty"`
 	}
 	type stage struct {
+		Throttling   *Throttling            `json:"throttling,omitempty"`
+		Routes2      map[string]Throttling  `json:"routeThrottling,omitempty"`
 		Variables    map[string]string      `json:"variables,omitempty"`
 		Routes       map[string]route       `json:"routes"`
 		Integrations map[string]integration `json:"integrations"`
@@ -38,9 +42,16 @@ func (s *Set) Dump() ([]byte, error) {
 	for id, a := range s.APIs {
 		da := api{Name: a.Name, RouteSelection: a.RouteSelection.String(), DisableExecuteAPIEndpoint: a.DisableExecuteAPIEndpoint, Stages: map[string]stage{}}
 		for name, st := range a.Stages {
-			ds := stage{Variables: st.Variables, Routes: map[string]route{}, Integrations: map[string]integration{}}
+			ds := stage{Variables: st.Variables, Routes: map[string]route{}, Integrations: map[string]integration{}, Routes2: st.RouteThrottling}
+			if st.Throttling != (Throttling{}) {
+				t := st.Throttling
+				ds.Throttling = &t
+			}
 			for key, r := range st.Routes {
-				dr := route{ID: r.ID, TwoWay: r.TwoWay}
+				dr := route{ID: r.ID, TwoWay: r.TwoWay, Authorizer: r.Authorizer}
+				if r.AuthorizationType != "NONE" {
+					dr.AuthorizationType = r.AuthorizationType
+				}
 				if in := r.Integration; in != nil {
 					dr.Integration = in.ID
 					di := integration{Type: in.Type, URI: in.URI, Method: in.Method, TimeoutMillis: in.Timeout.Milliseconds(),

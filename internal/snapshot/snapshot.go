@@ -36,13 +36,34 @@ type Stage struct {
 	Name      string
 	Variables map[string]string
 	Routes    map[string]*Route // by route key, including $connect, $disconnect and $default
+	// Throttling is the stage's defaultRouteSettings limits; RouteThrottling overrides them per route key.
+	// A zero Throttling means no limit.
+	Throttling      Throttling
+	RouteThrottling map[string]Throttling
+}
+
+// Throttling is a token bucket's rate (requests per second) and burst. Both zero means unlimited.
+type Throttling struct {
+	Rate  float64
+	Burst int
+}
+
+// Authorizer is a compiled Lambda REQUEST authorizer as one stage sees it.
+type Authorizer struct {
+	ID             string
+	Name           string
+	URI            string // stage variables substituted
+	IdentitySource []string
 }
 
 // Route is one compiled route.
 type Route struct {
-	ID          string
-	Key         string
-	Integration *Integration // nil when the route has no target
+	ID  string
+	Key string
+	// AuthorizationType is NONE, AWS_IAM or CUSTOM ($connect only); Authorizer is set for CUSTOM.
+	AuthorizationType string
+	Authorizer        *Authorizer
+	Integration       *Integration // nil when the route has no target
 	// TwoWay is set when the route has a $default route response: the integration's answer is then sent
 	// back to the caller.
 	TwoWay bool
