@@ -28,6 +28,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/gateway"
 	"github.com/switchboard-gw/switchboard/internal/localca"
 	"github.com/switchboard-gw/switchboard/internal/snapshot"
+	"github.com/switchboard-gw/switchboard/internal/throttle"
 	"github.com/switchboard-gw/switchboard/internal/wsconn"
 )
 
@@ -126,6 +127,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	node := fs.Uint("node", 0, "node ID (0-65535), encoded in every connection ID")
 	idle := fs.Duration("idle-timeout", 10*time.Minute, "close connections with no data message in either direction for this long")
 	maxDur := fs.Duration("max-connection-duration", 2*time.Hour, "close connections older than this")
+	maxConns := fs.Int("max-connections", throttle.DefaultMaxConnections, "most connections this node holds; more are refused with 429 (negative: no limit)")
+	perIP := fs.Float64("new-connections-per-ip", throttle.DefaultPerIP.Rate, "new connections per second one source IP may open, with a burst of twice that; 0 for no limit")
 	tlsCert := fs.String("tls-cert", "", "PEM certificate for wss:// and https:// on the data-plane port (default: one from a local CA in the state directory)")
 	tlsKey := fs.String("tls-key", "", "PEM private key for --tls-cert")
 	if err := fs.Parse(args); err != nil {
@@ -176,6 +179,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}
 	g, err := gateway.New(gateway.Options{
+		Guard:       guardConfig(*maxConns, *perIP),
 		TLS:         tlsConfig,
 		CABundle:    caBundle,
 		FunctionEnv: fnEnv,
@@ -223,6 +227,15 @@ func serverTLS(dir, listen, certFile, keyFile string) (*tls.Config, string, erro
 		return nil, "", err
 	}
 	return &tls.Config{Certificates: []tls.Certificate{ca.Certificate}}, ca.CertFile, nil
+}
+
+// guardConfig turns the connection-flood flags into the guard's configuration.
+func guardConfig(maxConns int, perIP float64) throttle.GuardConfig {
+	g := throttle.GuardConfig{MaxConnections: maxConns, PerIP: throttle.Limits{Rate: perIP, Burst: int(2 * perIP)}}
+	if perIP <= 0 {
+		g.PerIP = throttle.Unlimited()
+	}
+	return g
 }
 
 // stateDir resolves and creates the state directory.

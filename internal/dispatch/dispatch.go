@@ -7,6 +7,9 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"github.com/switchboard-gw/switchboard/internal/authorizer"
+	"github.com/switchboard-gw/switchboard/internal/lambda"
+	"github.com/switchboard-gw/switchboard/internal/throttle"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -33,6 +36,8 @@ type Connection struct {
 	// Port and Proto say how the client reached the gateway (X-Forwarded-Port/-Proto in Lambda events).
 	Port  string
 	Proto string
+	// Authorizer is the Lambda authorizer's output for this connection (requestContext.authorizer).
+	Authorizer map[string]any
 
 	inflight atomic.Int32 // messages of this connection being integrated in the background
 }
@@ -47,6 +52,8 @@ type Caller interface {
 type Handshake struct {
 	Header http.Header
 	Query  url.Values
+	// Request is the handshake itself, for signature checks.
+	Request *http.Request
 }
 
 // Decision is the outcome of $connect: Status 2xx accepts the connection, anything else rejects the
@@ -65,15 +72,41 @@ type Dispatcher struct {
 	snapshots *snapshot.Holder
 	invokers  map[string]integration.Invoker
 	log       *slog.Logger
+	auth      Auth
+	throttles sync.Map // *snapshot.Stage → *throttle.Stage: buckets live as long as the stage's snapshot
 	// maxInflight is how many messages of one connection may be integrated concurrently; past it the
 	// connection's read loop waits, so a flood from one client slows that client only.
 	maxInflight int32
 	background  sync.WaitGroup
 }
 
+// Auth is what $connect authorization needs from the gateway.
+type Auth struct {
+	// Functions invokes Lambda authorizers.
+	Functions lambda.Invoker
+	// Region and Account make method ARNs.
+	Region, Account string
+	// IAM checks SigV4 signatures on AWS_IAM routes; nil when signatures are not enforced.
+	IAM IAMChecker
+}
+
+// IAMChecker verifies a signed request and the signer's permission for action on resource.
+type IAMChecker interface {
+	Check(r *http.Request, body []byte, action, resource string) error
+}
+
 // New returns a Dispatcher that reads snapshots from h and invokes integrations by type.
-func New(h *snapshot.Holder, invokers map[string]integration.Invoker, log *slog.Logger) *Dispatcher {
-	return &Dispatcher{snapshots: h, invokers: invokers, log: log, maxInflight: 16}
+func New(h *snapshot.Holder, invokers map[string]integration.Invoker, auth Auth, log *slog.Logger) *Dispatcher {
+	return &Dispatcher{snapshots: h, invokers: invokers, auth: auth, log: log, maxInflight: 16}
+}
+
+// limiter returns the stage's throttling buckets.
+func (d *Dispatcher) limiter(st *snapshot.Stage) *throttle.Stage {
+	if v, ok := d.throttles.Load(st); ok {
+		return v.(*throttle.Stage)
+	}
+	v, _ := d.throttles.LoadOrStore(st, throttle.NewStage(st.DefaultRouteSettings, st.RouteSettings, time.Now))
+	return v.(*throttle.Stage)
 }
 
 // Wait blocks until every background message has finished.
@@ -101,6 +134,7 @@ func (d *Dispatcher) requestContext(c *Connection, routeKey, eventType string, n
 		DomainName:        c.DomainName,
 		ConnectionID:      c.ID,
 		APIID:             c.APIID,
+		Authorizer:        c.Authorizer,
 		ForwardedPort:     c.Port,
 		ForwardedProto:    c.Proto,
 	}
@@ -115,11 +149,20 @@ func (d *Dispatcher) Connect(ctx context.Context, c *Connection, hs *Handshake) 
 	if st == nil {
 		return Decision{Status: http.StatusForbidden, Body: []byte(`{"message":"Forbidden"}`)}
 	}
+	if !d.limiter(st).Allow(resource.RouteKeyConnect) {
+		return Decision{Status: http.StatusTooManyRequests, Body: []byte(`{"message":"Too Many Requests"}`)}
+	}
 	route := st.Route(resource.RouteKeyConnect)
-	if route == nil || route.Integration == nil {
+	if route == nil {
 		return Decision{Status: http.StatusOK}
 	}
 	rc := d.requestContext(c, resource.RouteKeyConnect, proxyevent.EventConnect, time.Now())
+	if dec, ok := d.authorize(ctx, c, st, route, hs, rc); !ok {
+		return dec
+	}
+	if route.Integration == nil {
+		return Decision{Status: http.StatusOK}
+	}
 	resp, err := d.invoke(ctx, route, &integration.Request{Context: rc, Header: hs.Header, Query: hs.Query, StageVariables: st.Variables})
 	switch {
 	case errors.Is(err, integration.ErrTimeout):
@@ -149,6 +192,10 @@ func (d *Dispatcher) Message(ctx context.Context, c *Connection, caller Caller, 
 		return
 	}
 	rc := d.requestContext(c, route.Key, proxyevent.EventMessage, now)
+	if !d.limiter(st).Allow(route.Key) {
+		d.reply(caller, c, errorFrame("Too Many Requests", c.ID, rc.RequestID))
+		return
+	}
 	rc.MessageID = awsid.NewRequestID()
 	req := &integration.Request{Context: rc, Body: body, StageVariables: st.Variables}
 	if route.Integration == nil || route.Integration.Type == resource.IntegrationMock || c.inflight.Load() >= d.maxInflight {
@@ -243,4 +290,46 @@ func errorFrame(message, connectionID, requestID string) []byte {
 	b = append(b, requestID...)
 	b = append(b, `"}`...)
 	return b
+}
+
+// authorize runs the $connect route's authorization: SigV4 for AWS_IAM (when signatures are enforced),
+// the Lambda authorizer for CUSTOM. ok is false when the handshake must be refused with dec.
+func (d *Dispatcher) authorize(ctx context.Context, c *Connection, st *snapshot.Stage, route *snapshot.Route,
+	hs *Handshake, rc *proxyevent.RequestContext) (dec Decision, ok bool) {
+	methodARN := authorizer.MethodARN(d.auth.Region, d.auth.Account, c.APIID, c.Stage, resource.RouteKeyConnect)
+	switch route.AuthorizationType {
+	case "AWS_IAM":
+		if d.auth.IAM == nil || hs.Request == nil {
+			return Decision{}, true
+		}
+		if err := d.auth.IAM.Check(hs.Request, nil, "execute-api:Invoke", methodARN); err != nil {
+			d.log.Info("handshake refused by IAM", "conn_id", c.ID, "api_id", c.APIID, "stage", c.Stage, "err", err)
+			return Decision{Status: http.StatusForbidden, Body: []byte(`{"message":"Forbidden"}`)}, false
+		}
+	case "CUSTOM":
+		au := route.Authorizer
+		if au == nil {
+			return Decision{Status: http.StatusInternalServerError, Body: []byte(`{"message": "Internal server error"}`)}, false
+		}
+		res := authorizer.Authorize(ctx, d.auth.Functions, authorizer.Config{AuthorizerID: au.ID, Name: au.Name, FunctionURI: au.URI, IdentitySource: au.IdentitySource},
+			&authorizer.Request{Header: hs.Header, Query: hs.Query, StageVariables: st.Variables, Context: rc, MethodARN: methodARN})
+		if !res.Allowed() {
+			d.log.Info("handshake refused by authorizer", "conn_id", c.ID, "api_id", c.APIID, "stage", c.Stage, "authorizer", au.Name, "status", res.Status, "err", res.Err)
+			return Decision{Status: res.Status, Body: []byte(authorizerBody(res.Status))}, false
+		}
+		c.Authorizer = res.RequestContextAuthorizer()
+		rc.Authorizer = c.Authorizer
+	}
+	return Decision{}, true
+}
+
+// authorizerBody is the JSON body of a refused handshake, in API Gateway's words.
+func authorizerBody(status int) string {
+	switch status {
+	case http.StatusUnauthorized:
+		return `{"message":"Unauthorized"}`
+	case http.StatusForbidden:
+		return `{"message":"Forbidden"}`
+	}
+	return `{"message": "Internal server error"}`
 }

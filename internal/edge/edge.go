@@ -19,6 +19,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/proxyevent"
 	"github.com/switchboard-gw/switchboard/internal/registry"
 	"github.com/switchboard-gw/switchboard/internal/snapshot"
+	"github.com/switchboard-gw/switchboard/internal/throttle"
 	"github.com/switchboard-gw/switchboard/internal/wsconn"
 )
 
@@ -31,6 +32,7 @@ type Edge struct {
 	mgmt      *mgmtapi.Handler
 	upgrader  *wsconn.Upgrader
 	limits    wsconn.Config
+	guard     *throttle.Guard
 	log       *slog.Logger
 
 	mu       sync.Mutex // guards the fields below
@@ -47,6 +49,8 @@ type Config struct {
 	Mgmt      *mgmtapi.Handler
 	Limits    wsconn.Config
 	Logger    *slog.Logger
+	// Guard admits new connections (connection floods); nil admits all.
+	Guard *throttle.Guard
 }
 
 // New returns an Edge. ctx bounds every event the edge starts.
@@ -59,6 +63,7 @@ func New(ctx context.Context, cfg Config) *Edge {
 		mgmt:      cfg.Mgmt,
 		upgrader:  wsconn.NewUpgrader(cfg.Limits),
 		limits:    cfg.Limits,
+		guard:     cfg.Guard,
 		log:       cfg.Logger,
 		live:      make(map[*session]struct{}),
 		drained:   make(chan struct{}),
@@ -120,7 +125,25 @@ func (e *Edge) handshake(w http.ResponseWriter, r *http.Request, st *snapshot.St
 	if r.TLS != nil {
 		c.Proto = "https"
 	}
-	dec := e.dispatch.Connect(r.Context(), c, &dispatch.Handshake{Header: r.Header, Query: r.URL.Query()})
+	// The connection guard's slot is held for the connection's life: released on every refusal below,
+	// or by the read loop when the connection ends.
+	release := func() {}
+	if e.guard != nil {
+		ok, rel := e.guard.Admit(c.Identity.SourceIP, now)
+		if !ok {
+			e.log.Info("handshake refused by the connection guard", "source_ip", c.Identity.SourceIP)
+			writeJSON(w, http.StatusTooManyRequests, `{"message":"Too Many Requests"}`)
+			return
+		}
+		release = rel
+	}
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			release()
+		}
+	}()
+	dec := e.dispatch.Connect(r.Context(), c, &dispatch.Handshake{Header: r.Header, Query: r.URL.Query(), Request: r})
 	if !dec.Accepted() {
 		e.log.Info("handshake rejected by $connect", "conn_id", c.ID, "api_id", c.APIID, "stage", c.Stage, "status", dec.Status)
 		w.Header().Set("Content-Type", "application/json")
@@ -147,9 +170,11 @@ func (e *Edge) handshake(w http.ResponseWriter, r *http.Request, st *snapshot.St
 	// The read loop runs on its own goroutine so that this handler returns and net/http releases the
 	// request and its per-connection buffers: they would otherwise stay alive as long as the socket.
 	// Drain waits for it through track/untrack.
+	handedOff = true
 	go func() {
 		conn.Serve()
 		e.untrack(s)
+		release()
 	}()
 }
 

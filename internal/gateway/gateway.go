@@ -27,6 +27,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/registry"
 	"github.com/switchboard-gw/switchboard/internal/resource"
 	"github.com/switchboard-gw/switchboard/internal/snapshot"
+	"github.com/switchboard-gw/switchboard/internal/throttle"
 	"github.com/switchboard-gw/switchboard/internal/wsconn"
 )
 
@@ -54,6 +55,12 @@ type Options struct {
 	// CABundle is the PEM file that clients of the gateway's TLS certificate should trust; local
 	// functions get it as AWS_CA_BUNDLE.
 	CABundle string
+	// Account is the AWS account ID in ARNs (method ARNs of authorizers and IAM policies); default
+	// 123456789012.
+	Account string
+	// Guard limits connections per node and new connections per source IP; zero fields take the
+	// defaults of package throttle.
+	Guard throttle.GuardConfig
 	// FunctionEnv is added to every local function's environment (under the function's own variables):
 	// typically AWS credentials. Without AWS_ACCESS_KEY_ID, functions get placeholder credentials so that
 	// SDK clients can sign their calls to the gateway.
@@ -68,6 +75,7 @@ type Gateway struct {
 	registry  *registry.Registry
 	http      *httpbackend.Invoker
 	functions *functions
+	iam       dispatch.IAMChecker // nil unless signatures are enforced
 
 	ready chan struct{}
 	mu    sync.Mutex
@@ -86,6 +94,9 @@ func New(opts Options) (*Gateway, error) {
 	}
 	if opts.Region == "" {
 		opts.Region = "us-east-1"
+	}
+	if opts.Account == "" {
+		opts.Account = "123456789012"
 	}
 	if opts.ShutdownTimeout == 0 {
 		opts.ShutdownTimeout = 10 * time.Second
@@ -227,7 +238,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		resource.IntegrationMock:      mock.Invoker{},
 		resource.IntegrationHTTPProxy: g.http,
 		resource.IntegrationAWSProxy:  awsproxy.New(g.functions),
-	}, g.log)
+	}, dispatch.Auth{Functions: g.functions, Region: g.opts.Region, Account: g.opts.Account, IAM: g.iam}, g.log)
 	e := edge.New(eventCtx, edge.Config{
 		Snapshots: &g.snapshots,
 		Registry:  g.registry,
@@ -235,6 +246,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		Mgmt:      mgmtapi.New(g.registry, g.log),
 		Limits:    g.opts.Limits,
 		Logger:    g.log,
+		Guard:     throttle.NewGuard(g.opts.Guard),
 	})
 	// Connections accepted but without a request yet would hold http.Server.Shutdown for 5 seconds
 	// (clients' pools leave them behind); they are tracked so the shutdown can close them at once.

@@ -44,6 +44,9 @@ type RequestContext struct {
 	DomainName           string   `json:"domainName"`
 	ConnectionID         string   `json:"connectionId"`
 	APIID                string   `json:"apiId"`
+	// Authorizer is what a Lambda authorizer returned at $connect (principalId and context), repeated in
+	// every event of the connection; nil without one.
+	Authorizer map[string]any `json:"authorizer,omitempty"`
 
 	// ForwardedPort and ForwardedProto say how the client reached the gateway: the port it connected to
 	// ("443") and "https" or "http". They become the X-Forwarded-Port and X-Forwarded-Proto headers of the

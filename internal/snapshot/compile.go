@@ -66,17 +66,7 @@ func (c *compiler) api(path string, a *resource.API) *API {
 	for si := range a.Stages {
 		st := &a.Stages[si]
 		stage := &Stage{API: api, Name: st.StageName, Variables: st.StageVariables, Routes: make(map[string]*Route, len(a.Routes))}
-		if rs := st.DefaultRouteSettings; rs != nil {
-			stage.Throttling = Throttling{Rate: rs.ThrottlingRateLimit, Burst: rs.ThrottlingBurstLimit}
-		}
-		for key, rs := range st.RouteSettings {
-			if rs.ThrottlingRateLimit != 0 || rs.ThrottlingBurstLimit != 0 {
-				if stage.RouteThrottling == nil {
-					stage.RouteThrottling = map[string]Throttling{}
-				}
-				stage.RouteThrottling[key] = Throttling{Rate: rs.ThrottlingRateLimit, Burst: rs.ThrottlingBurstLimit}
-			}
-		}
+		stage.DefaultRouteSettings, stage.RouteSettings = st.DefaultRouteSettings, st.RouteSettings
 		authorizers := make(map[string]*Authorizer, len(a.Authorizers))
 		for _, au := range a.Authorizers {
 			authorizers[au.AuthorizerID] = &Authorizer{ID: au.AuthorizerID, Name: au.Name,

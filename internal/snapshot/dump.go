@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"encoding/json"
+	"github.com/switchboard-gw/switchboard/internal/resource"
 	"sort"
 )
 
@@ -26,11 +27,11 @@ func (s *Set) Dump() ([]byte, error) {
 		Responses         []map[string]any  `json:"responses,omitempty"`
 	}
 	type stage struct {
-		Throttling   *Throttling            `json:"throttling,omitempty"`
-		Routes2      map[string]Throttling  `json:"routeThrottling,omitempty"`
-		Variables    map[string]string      `json:"variables,omitempty"`
-		Routes       map[string]route       `json:"routes"`
-		Integrations map[string]integration `json:"integrations"`
+		Defaults     *resource.RouteSettings           `json:"defaultRouteSettings,omitempty"`
+		PerRoute     map[string]resource.RouteSettings `json:"routeSettings,omitempty"`
+		Variables    map[string]string                 `json:"variables,omitempty"`
+		Routes       map[string]route                  `json:"routes"`
+		Integrations map[string]integration            `json:"integrations"`
 	}
 	type api struct {
 		Name                      string           `json:"name"`
@@ -42,11 +43,7 @@ func (s *Set) Dump() ([]byte, error) {
 	for id, a := range s.APIs {
 		da := api{Name: a.Name, RouteSelection: a.RouteSelection.String(), DisableExecuteAPIEndpoint: a.DisableExecuteAPIEndpoint, Stages: map[string]stage{}}
 		for name, st := range a.Stages {
-			ds := stage{Variables: st.Variables, Routes: map[string]route{}, Integrations: map[string]integration{}, Routes2: st.RouteThrottling}
-			if st.Throttling != (Throttling{}) {
-				t := st.Throttling
-				ds.Throttling = &t
-			}
+			ds := stage{Variables: st.Variables, Routes: map[string]route{}, Integrations: map[string]integration{}, Defaults: st.DefaultRouteSettings, PerRoute: st.RouteSettings}
 			for key, r := range st.Routes {
 				dr := route{ID: r.ID, TwoWay: r.TwoWay, Authorizer: r.Authorizer}
 				if r.AuthorizationType != "NONE" {

@@ -5,6 +5,7 @@
 package snapshot
 
 import (
+	"github.com/switchboard-gw/switchboard/internal/resource"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -36,16 +37,9 @@ type Stage struct {
 	Name      string
 	Variables map[string]string
 	Routes    map[string]*Route // by route key, including $connect, $disconnect and $default
-	// Throttling is the stage's defaultRouteSettings limits; RouteThrottling overrides them per route key.
-	// A zero Throttling means no limit.
-	Throttling      Throttling
-	RouteThrottling map[string]Throttling
-}
-
-// Throttling is a token bucket's rate (requests per second) and burst. Both zero means unlimited.
-type Throttling struct {
-	Rate  float64
-	Burst int
+	// DefaultRouteSettings and RouteSettings are the stage's route settings, for throttling.
+	DefaultRouteSettings *resource.RouteSettings
+	RouteSettings        map[string]resource.RouteSettings
 }
 
 // Authorizer is a compiled Lambda REQUEST authorizer as one stage sees it.

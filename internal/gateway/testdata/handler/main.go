@@ -18,6 +18,12 @@ import (
 type handler struct{}
 
 func (handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	var kind struct {
+		Type string `json:"type"`
+	}
+	if json.Unmarshal(payload, &kind) == nil && kind.Type == "REQUEST" {
+		return authorize(payload)
+	}
 	var ev events.APIGatewayWebsocketProxyRequest
 	if err := json.Unmarshal(payload, &ev); err != nil {
 		return nil, err
@@ -43,8 +49,36 @@ func (handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		os.Exit(3)
 	}
 	// echo: the event's routeKey and body, and whether the connection ID reached the function.
-	out, _ := json.Marshal(map[string]string{"routeKey": ev.RequestContext.RouteKey, "body": ev.Body, "connectionId": ev.RequestContext.ConnectionID})
+	out, _ := json.Marshal(map[string]any{"routeKey": ev.RequestContext.RouteKey, "body": ev.Body, "connectionId": ev.RequestContext.ConnectionID,
+		"authorizer": ev.RequestContext.Authorizer})
 	return json.Marshal(events.APIGatewayProxyResponse{StatusCode: 200, Body: string(out)})
+}
+
+// authorize is a Lambda REQUEST authorizer: the token query parameter decides.
+func authorize(payload []byte) ([]byte, error) {
+	var req struct {
+		MethodArn string            `json:"methodArn"`
+		Query     map[string]string `json:"queryStringParameters"`
+	}
+	if err := json.Unmarshal(payload, &req); err != nil {
+		return nil, err
+	}
+	effect := "Allow"
+	switch req.Query["token"] {
+	case "deny":
+		effect = "Deny"
+	case "unauthorized":
+		return nil, errors.New("Unauthorized")
+	case "garbage":
+		return []byte(`{"statusCode":401}`), nil
+	}
+	return json.Marshal(events.APIGatewayCustomAuthorizerResponse{
+		PrincipalID: "user-" + req.Query["token"],
+		PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{Version: "2012-10-17", Statement: []events.IAMPolicyStatement{
+			{Action: []string{"execute-api:Invoke"}, Effect: effect, Resource: []string{req.MethodArn}},
+		}},
+		Context: map[string]any{"tier": "gold", "n": 7},
+	})
 }
 
 func main() {
