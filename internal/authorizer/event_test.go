@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -144,7 +145,7 @@ func TestEventShape(t *testing.T) {
 			if strings.Join(keys, ",") != strings.Join(tc.keys, ",") {
 				t.Errorf("top-level keys = %v, want %v", keys, tc.keys)
 			}
-			if *req.Context != before {
+			if !reflect.DeepEqual(*req.Context, before) {
 				t.Error("Event modified the request's context")
 			}
 		})

@@ -124,7 +124,7 @@ functions:
 		want    *regexp.Regexp
 		logWith []string // a log line that says which function and why
 	}{
-		{"echo through a real aws-lambda-go handler", `{"action":"hello"}`, regexp.MustCompile(`^\{"body":"\{\\"action\\":\\"hello\\"\}","connectionId":"[A-Za-z0-9_-]{15}=","routeKey":"\$default"\}$`), nil},
+		{"echo through a real aws-lambda-go handler", `{"action":"hello"}`, regexp.MustCompile(`^\{"authorizer":null,"body":"\{\\"action\\":\\"hello\\"\}","connectionId":"[A-Za-z0-9_-]{15}=","routeKey":"\$default"\}$`), nil},
 		{"malformed JSON result", `{"action":"malformed"}`, internal, []string{"integration failed", "function:main", "malformed Lambda proxy response"}},
 		{"non-object result is the body", `{"action":"scalar"}`, regexp.MustCompile(`^42$`), nil},
 		{"body over 128 KB", `{"action":"huge"}`, internal, []string{"integration failed", "function:main", "over 128 KiB"}},
