@@ -183,13 +183,17 @@ var partitions = []struct{ prefix, partition string }{
 // arn:{partition}:execute-api:{region}:{account}:{apiID}/{stage}/{routeKey} (no HTTP verb, unlike REST
 // APIs), the partition following from the region as in AWS.
 func MethodARN(region, account, apiID, stage, routeKey string) string {
-	partition := "aws"
+	return "arn:" + partition(region) + ":execute-api:" + region + ":" + account + ":" + apiID + "/" + stage + "/" + routeKey
+}
+
+// partition is the ARN partition of region.
+func partition(region string) string {
 	for _, p := range partitions {
 		if strings.HasPrefix(region, p.prefix) {
-			partition = p.partition
+			return p.partition
 		}
 	}
-	return "arn:" + partition + ":execute-api:" + region + ":" + account + ":" + apiID + "/" + stage + "/" + routeKey
+	return "aws"
 }
 
 // Authorize runs cfg's function for req and decides the handshake, per spec §5.3.6:

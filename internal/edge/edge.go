@@ -75,7 +75,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t := resolve(e.snapshots.Load(), r.Host, r.URL.Path)
 	switch {
 	case t.mgmt:
-		e.mgmt.Serve(w, r, t.scope, t.connID)
+		e.mgmt.Serve(w, r, t.scope, t.apiID, t.connID)
 	case t.stage == nil && strings.Contains(r.URL.Path, "/@connections"):
 		// A management call to an endpoint that does not exist: the SDKs decode ForbiddenException.
 		e.log.Debug("no @connections endpoint", "host", r.Host, "path", r.URL.Path, "reason", t.reason)

@@ -37,6 +37,7 @@ type target struct {
 	mgmt   bool            // an @connections request
 	scope  registry.Scope  // with mgmt: the endpoint's scope
 	connID string          // with mgmt: the (decoded) connection ID
+	apiID  string          // with mgmt: the API the endpoint belongs to, when known (for IAM resource ARNs)
 	reason string          // why nothing matched, for the log
 }
 
@@ -102,8 +103,10 @@ func resolveMgmt(set *snapshot.Set, hostAPI string, prefix []string, id string) 
 		if stageOf(set.API(t.scope.APIID), t.scope.Stage).stage == nil {
 			return target{reason: "unknown API or stage for @connections"}
 		}
-	} else if len(set.StagesNamed(t.scope.Stage)) == 0 {
+	} else if stages := set.StagesNamed(t.scope.Stage); len(stages) == 0 {
 		return target{reason: "no API has stage " + t.scope.Stage}
+	} else if len(stages) == 1 {
+		t.apiID = stages[0].API.ID
 	}
 	return t
 }

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchboard-gw/switchboard/internal/authorizer"
 	"github.com/switchboard-gw/switchboard/internal/cluster"
 	"github.com/switchboard-gw/switchboard/internal/cluster/membus"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
@@ -126,6 +127,13 @@ func New(opts Options) (*Gateway, error) {
 	}
 	g.snapshots.Store(set)
 	g.registry = registry.New(opts.Node, nil)
+	if iamCfg := opts.Bundle.IAM; iamCfg != nil && iamCfg.Enforce {
+		checker, err := authorizer.NewIAM(iamCfg.Users, opts.Region)
+		if err != nil {
+			return nil, err
+		}
+		g.iam = checker
+	}
 	return g, nil
 }
 
@@ -239,11 +247,15 @@ func (g *Gateway) Run(ctx context.Context) error {
 		resource.IntegrationHTTPProxy: g.http,
 		resource.IntegrationAWSProxy:  awsproxy.New(g.functions),
 	}, dispatch.Auth{Functions: g.functions, Region: g.opts.Region, Account: g.opts.Account, IAM: g.iam}, g.log)
+	var mgmtAuth mgmtapi.Auth
+	if g.iam != nil {
+		mgmtAuth = mgmtapi.Auth{IAM: g.iam, Region: g.opts.Region, Account: g.opts.Account}
+	}
 	e := edge.New(eventCtx, edge.Config{
 		Snapshots: &g.snapshots,
 		Registry:  g.registry,
 		Dispatch:  d,
-		Mgmt:      mgmtapi.New(g.registry, g.log),
+		Mgmt:      mgmtapi.New(g.registry, mgmtAuth, g.log),
 		Limits:    g.opts.Limits,
 		Logger:    g.log,
 		Guard:     throttle.NewGuard(g.opts.Guard),

@@ -10,6 +10,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/switchboard-gw/switchboard/internal/authorizer"
+	"github.com/switchboard-gw/switchboard/internal/sigv4"
 	"io"
 	"log/slog"
 	"net/http"
@@ -29,18 +31,34 @@ type Registry interface {
 	Disconnect(ctx context.Context, scope registry.Scope, id string) error
 }
 
+// Checker verifies a SigV4-signed request and the signer's permission (authorizer.IAM).
+type Checker interface {
+	Check(r *http.Request, body []byte, action, resource string) error
+}
+
+// Auth makes the management API require SigV4 signatures, as AWS always does. The zero value checks
+// nothing (local development).
+type Auth struct {
+	IAM             Checker
+	Region, Account string
+}
+
 // Handler serves @connections requests.
 type Handler struct {
-	reg Registry
-	log *slog.Logger
+	reg  Registry
+	auth Auth
+	log  *slog.Logger
 }
 
 // New returns a Handler backed by reg.
-func New(reg Registry, log *slog.Logger) *Handler { return &Handler{reg: reg, log: log} }
+func New(reg Registry, auth Auth, log *slog.Logger) *Handler {
+	return &Handler{reg: reg, auth: auth, log: log}
+}
 
-// Serve answers one request for connection id within scope. id is already percent-decoded.
-func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, scope registry.Scope, id string) {
-	if err := h.serve(w, r, scope, id); err != nil {
+// Serve answers one request for connection id within scope. id is already percent-decoded. apiID names
+// the API for the IAM resource ARN when scope does not.
+func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, scope registry.Scope, apiID, id string) {
+	if err := h.serve(w, r, scope, apiID, id); err != nil {
 		var ae *awserr.Error
 		if !errors.As(err, &ae) {
 			h.log.Error("@connections request failed", "conn_id", id, "stage", scope.Stage, "method", r.Method, "err", err)
@@ -49,17 +67,30 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, scope registry.S
 	}
 }
 
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, scope registry.Scope, id string) error {
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, scope registry.Scope, apiID, id string) error {
+	var data []byte
+	if r.Method == http.MethodPost {
+		var err error
+		data, err = io.ReadAll(io.LimitReader(r.Body, MaxPayload+1))
+		if err != nil {
+			return awserr.New(http.StatusBadRequest, awserr.TypeBadRequest, "could not read request body")
+		}
+	}
+	if h.auth.IAM != nil {
+		if scope.APIID != "" {
+			apiID = scope.APIID
+		}
+		arn := authorizer.ManageConnectionsARN(h.auth.Region, h.auth.Account, apiID, scope.Stage, r.Method, id)
+		if err := h.auth.IAM.Check(r, data, "execute-api:ManageConnections", arn); err != nil {
+			return signatureError(err)
+		}
+	}
 	if id == "" {
 		return awserr.New(http.StatusBadRequest, awserr.TypeBadRequest, "Invalid connectionId: ")
 	}
 	ctx := r.Context()
 	switch r.Method {
 	case http.MethodPost:
-		data, err := io.ReadAll(io.LimitReader(r.Body, MaxPayload+1))
-		if err != nil {
-			return awserr.New(http.StatusBadRequest, awserr.TypeBadRequest, "could not read request body")
-		}
 		if len(data) > MaxPayload {
 			return awserr.New(http.StatusRequestEntityTooLarge, awserr.TypePayloadTooLarge, "Request entity too large: the maximum is 131072 bytes")
 		}
@@ -120,4 +151,27 @@ func connectionJSON(info registry.Info) getConnectionJSON {
 		Identity:     identityJSON{SourceIP: info.SourceIP, UserAgent: info.UserAgent},
 		LastActiveAt: info.LastActiveAt.UTC().Truncate(time.Millisecond).Format(isoMillis),
 	}
+}
+
+// signatureError turns a failed IAM check into the error AWS answers with: always 403, typed so that SDKs
+// report what went wrong.
+func signatureError(err error) error {
+	var se *sigv4.Error
+	msg := err.Error()
+	if errors.As(err, &se) {
+		msg = se.Message
+	}
+	switch {
+	case errors.Is(err, sigv4.ErrMissingAuthentication):
+		return awserr.New(http.StatusForbidden, awserr.TypeForbidden, "Missing Authentication Token")
+	case errors.Is(err, sigv4.ErrUnknownAccessKey):
+		return awserr.New(http.StatusForbidden, "UnrecognizedClientException", msg)
+	case errors.Is(err, sigv4.ErrIncompleteSignature):
+		return awserr.New(http.StatusForbidden, "IncompleteSignatureException", msg)
+	case errors.Is(err, sigv4.ErrInvalidSignature), errors.Is(err, sigv4.ErrExpired), errors.Is(err, sigv4.ErrWrongScope):
+		return awserr.New(http.StatusForbidden, "InvalidSignatureException", msg)
+	case errors.Is(err, authorizer.ErrAccessDenied):
+		return awserr.New(http.StatusForbidden, awserr.TypeForbidden, msg)
+	}
+	return awserr.New(http.StatusForbidden, awserr.TypeForbidden, "Forbidden")
 }
