@@ -1,11 +1,18 @@
 package mgmtapi_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -153,4 +160,79 @@ func TestIAMEnforced(t *testing.T) {
 			t.Fatalf("client got %q; a refused call was delivered", got)
 		}
 	})
+}
+
+// TestBadSignaturesLeakNothing sends 10,000 wrongly signed PostToConnection requests: every one is
+// refused, nothing is delivered, and afterwards the process has no more goroutines and no more live heap
+// than before, give or take noise.
+func TestBadSignaturesLeakNothing(t *testing.T) {
+	be := gatewaytest.NewBackend(t, nil)
+	g := gatewaytest.Start(t, strings.Replace(iamConfig(be.URL), "authorizationType: AWS_IAM", "authorizationType: NONE", 1))
+	client := gatewaytest.Dial(t, g.WSURL+"/sec/dev", nil)
+	id := be.WaitFor(t, 5*time.Second, func(r gatewaytest.Request) bool { return r.Header.Get("connectionId") != "" }).Header.Get("connectionId")
+
+	url := g.HTTPURL + "/sec/dev/@connections/" + strings.ReplaceAll(id, "=", "%3D")
+	body := []byte("forged")
+	req, _ := http.NewRequest(http.MethodPost, url, nil)
+	req.Header.Set("Content-Type", "application/octet-stream")
+	sum := sha256.Sum256(body)
+	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: adminKey, SecretAccessKey: "wrong"},
+		req, hex.EncodeToString(sum[:]), "execute-api", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	defer httpc.CloseIdleConnections()
+	send := func() int {
+		r, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+		r.Header = req.Header.Clone()
+		resp, err := httpc.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	send() // warm up pools before the baseline
+	runtime.GC()
+	goroutines := runtime.NumGoroutine()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+
+	const n = 10000
+	var wg sync.WaitGroup
+	var refused atomic.Int64
+	for w := range 8 {
+		wg.Go(func() {
+			for i := w; i < n; i += 8 {
+				if send() == http.StatusForbidden {
+					refused.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if refused.Load() != n {
+		t.Fatalf("%d of %d forged requests refused", refused.Load(), n)
+	}
+	httpc.CloseIdleConnections()
+	gatewaytest.Eventually(t, 10*time.Second, func() bool { return runtime.NumGoroutine() <= goroutines+2 },
+		"goroutines: %d before, %d after", goroutines, runtime.NumGoroutine())
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	if grown := int64(after.HeapInuse) - int64(before.HeapInuse); grown > 8<<20 {
+		t.Fatalf("live heap grew by %d bytes over %d forged requests", grown, n)
+	}
+	// The gateway still works, and the first message the client sees is the real one: no forged one
+	// was delivered.
+	if _, err := (apigatewaymanagementapi.New(apigatewaymanagementapi.Options{
+		BaseEndpoint: aws.String(g.HTTPURL + "/sec/dev"), Region: "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider(adminKey, adminSecret, ""),
+	})).PostToConnection(context.Background(), &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String(id), Data: []byte("real")}); err != nil {
+		t.Fatalf("a real call after the flood: %v", err)
+	}
+	if got := client.Read(); got != "real" {
+		t.Fatalf("client got %q first", got)
+	}
 }
