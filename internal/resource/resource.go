@@ -58,6 +58,49 @@ type Bundle struct {
 	// IAM holds the credentials and policies SigV4-signed requests are checked against (a Switchboard
 	// extension standing in for AWS IAM).
 	IAM *IAM `json:"iam,omitempty" yaml:"iam,omitempty"`
+	// APIKeys and UsagePlans are API Gateway's API keys and usage plans (apigateway v1 resources, shared
+	// with WebSocket APIs): routes with apiKeyRequired need a key of a plan that covers their stage.
+	APIKeys    []APIKey    `json:"apiKeys,omitempty" yaml:"apiKeys,omitempty"`
+	UsagePlans []UsagePlan `json:"usagePlans,omitempty" yaml:"usagePlans,omitempty"`
+}
+
+// APIKey is an API Gateway ApiKey. As with CreateApiKey, a key must be enabled to be accepted.
+type APIKey struct {
+	ID          string `json:"id" yaml:"id"`
+	Name        string `json:"name,omitempty" yaml:"name,omitempty"`
+	Value       string `json:"value" yaml:"value"`
+	Enabled     bool   `json:"enabled,omitempty" yaml:"enabled,omitempty"`
+	Description string `json:"description,omitempty" yaml:"description,omitempty"`
+}
+
+// UsagePlan is an API Gateway UsagePlan. KeyIDs stands for its UsagePlanKey resources.
+type UsagePlan struct {
+	ID          string             `json:"id" yaml:"id"`
+	Name        string             `json:"name,omitempty" yaml:"name,omitempty"`
+	Description string             `json:"description,omitempty" yaml:"description,omitempty"`
+	APIStages   []UsagePlanStage   `json:"apiStages,omitempty" yaml:"apiStages,omitempty"`
+	Throttle    *UsagePlanThrottle `json:"throttle,omitempty" yaml:"throttle,omitempty"`
+	Quota       *UsagePlanQuota    `json:"quota,omitempty" yaml:"quota,omitempty"`
+	KeyIDs      []string           `json:"keyIds,omitempty" yaml:"keyIds,omitempty"`
+}
+
+// UsagePlanStage is one API stage a usage plan covers.
+type UsagePlanStage struct {
+	APIID string `json:"apiId" yaml:"apiId"`
+	Stage string `json:"stage" yaml:"stage"`
+}
+
+// UsagePlanThrottle is a usage plan's per-key token bucket.
+type UsagePlanThrottle struct {
+	BurstLimit int     `json:"burstLimit,omitempty" yaml:"burstLimit,omitempty"`
+	RateLimit  float64 `json:"rateLimit,omitempty" yaml:"rateLimit,omitempty"`
+}
+
+// UsagePlanQuota is a usage plan's per-key request quota per period (DAY, WEEK or MONTH).
+type UsagePlanQuota struct {
+	Limit  int    `json:"limit" yaml:"limit"`
+	Offset int    `json:"offset,omitempty" yaml:"offset,omitempty"`
+	Period string `json:"period" yaml:"period"`
 }
 
 // IAM is Switchboard's stand-in for AWS IAM: access keys and the policies of their users. With Enforce

@@ -69,6 +69,7 @@ func Validate(b *Bundle) FieldErrors {
 		v.api(p, a)
 	}
 	v.iam(b.IAM)
+	v.usagePlans(b)
 	fnames := make(map[string]int)
 	for i := range b.Functions {
 		fn := &b.Functions[i]
@@ -520,6 +521,71 @@ func (v *validator) iam(cfg *IAM) {
 		}
 		if !json.Valid([]byte(u.Policy)) {
 			v.addf(FieldPath(p, "policy"), "policy must be an IAM policy document in JSON, e.g. {\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"execute-api:*\",\"Resource\":\"*\"}]}")
+		}
+	}
+}
+
+var keyIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// usagePlans checks API keys and usage plans: ids, key values of 20 to 128 characters (AWS's rule), and
+// that plans name existing API stages and keys.
+func (v *validator) usagePlans(b *Bundle) {
+	keys := map[string]int{}
+	values := map[string]int{}
+	for i, k := range b.APIKeys {
+		p := IndexPath("apiKeys", i)
+		if !keyIDRE.MatchString(k.ID) {
+			v.addf(FieldPath(p, "id"), "id %q is not valid; use 1 to 64 of A-Z a-z 0-9 _ -", k.ID)
+		} else if first, dup := keys[k.ID]; dup {
+			v.addf(FieldPath(p, "id"), "id %q is already used by apiKeys[%d]", k.ID, first)
+		} else {
+			keys[k.ID] = i
+		}
+		if n := len(k.Value); n < 20 || n > 128 {
+			v.addf(FieldPath(p, "value"), "value must be 20 to 128 characters long (it has %d)", n)
+		} else if first, dup := values[k.Value]; dup {
+			v.addf(FieldPath(p, "value"), "value is already the value of apiKeys[%d]", first)
+		} else {
+			values[k.Value] = i
+		}
+	}
+	stages := map[[2]string]bool{}
+	for _, a := range b.APIs {
+		for _, st := range a.Stages {
+			stages[[2]string{a.APIID, st.StageName}] = true
+		}
+	}
+	plans := map[string]int{}
+	for i, pl := range b.UsagePlans {
+		p := IndexPath("usagePlans", i)
+		if !keyIDRE.MatchString(pl.ID) {
+			v.addf(FieldPath(p, "id"), "id %q is not valid; use 1 to 64 of A-Z a-z 0-9 _ -", pl.ID)
+		} else if first, dup := plans[pl.ID]; dup {
+			v.addf(FieldPath(p, "id"), "id %q is already used by usagePlans[%d]", pl.ID, first)
+		} else {
+			plans[pl.ID] = i
+		}
+		for j, s := range pl.APIStages {
+			if !stages[[2]string{s.APIID, s.Stage}] {
+				v.addf(IndexPath(FieldPath(p, "apiStages"), j), "no API %q with stage %q is declared", s.APIID, s.Stage)
+			}
+		}
+		if t := pl.Throttle; t != nil && (t.RateLimit < 0 || t.BurstLimit < 0) {
+			v.addf(FieldPath(p, "throttle"), "rateLimit and burstLimit must not be negative")
+		}
+		if q := pl.Quota; q != nil {
+			v.oneOf(FieldPath(FieldPath(p, "quota"), "period"), "period", q.Period, "DAY", "WEEK", "MONTH")
+			if q.Limit <= 0 {
+				v.addf(FieldPath(FieldPath(p, "quota"), "limit"), "limit must be positive")
+			}
+			if q.Offset < 0 {
+				v.addf(FieldPath(FieldPath(p, "quota"), "offset"), "offset must not be negative")
+			}
+		}
+		for j, id := range pl.KeyIDs {
+			if _, ok := keys[id]; !ok {
+				v.addf(IndexPath(FieldPath(p, "keyIds"), j), "no API key with id %q is declared under apiKeys", id)
+			}
 		}
 	}
 }
