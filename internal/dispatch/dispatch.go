@@ -38,6 +38,8 @@ type Connection struct {
 	Proto string
 	// Authorizer is the Lambda authorizer's output for this connection (requestContext.authorizer).
 	Authorizer map[string]any
+	// usageIdentifierKey is the authorizer's API key, for $context.authorizer.usageIdentifierKey.
+	usageIdentifierKey string
 
 	inflight atomic.Int32 // messages of this connection being integrated in the background
 }
@@ -88,6 +90,14 @@ type Auth struct {
 	Region, Account string
 	// IAM checks SigV4 signatures on AWS_IAM routes; nil when signatures are not enforced.
 	IAM IAMChecker
+	// APIKeys checks the keys of routes with apiKeyRequired; nil refuses every such request.
+	APIKeys APIKeyChecker
+}
+
+// APIKeyChecker checks an API key presented for a stage against the usage plans: status 0 lets the
+// request through, 403 (missing or invalid key) or 429 (plan throttle or quota) refuse it.
+type APIKeyChecker interface {
+	Check(apiID, stage, value string) (status int, keyID string)
 }
 
 // IAMChecker verifies a signed request and the signer's permission for action on resource.
@@ -195,6 +205,17 @@ func (d *Dispatcher) Message(ctx context.Context, c *Connection, caller Caller, 
 	if !d.limiter(st).Allow(route.Key) {
 		d.reply(caller, c, errorFrame("Too Many Requests", c.ID, rc.RequestID))
 		return
+	}
+	if route.APIKeyRequired {
+		switch status, _ := d.checkKey(c, st); status {
+		case 0:
+		case http.StatusTooManyRequests:
+			d.reply(caller, c, errorFrame("Limit Exceeded", c.ID, rc.RequestID))
+			return
+		default:
+			d.reply(caller, c, errorFrame("Forbidden", c.ID, rc.RequestID))
+			return
+		}
 	}
 	rc.MessageID = awsid.NewRequestID()
 	req := &integration.Request{Context: rc, Body: body, StageVariables: st.Variables}
@@ -319,8 +340,38 @@ func (d *Dispatcher) authorize(ctx context.Context, c *Connection, st *snapshot.
 		}
 		c.Authorizer = res.RequestContextAuthorizer()
 		rc.Authorizer = c.Authorizer
+		c.usageIdentifierKey = res.UsageIdentifierKey
+	}
+	if route.APIKeyRequired {
+		// The key is chosen once, at $connect, by the API's key selection expression.
+		if st.API.APIKeySelection == "$context.authorizer.usageIdentifierKey" {
+			c.Identity.APIKey = c.usageIdentifierKey
+		} else {
+			c.Identity.APIKey = hs.Header.Get("x-api-key")
+		}
+		status, keyID := d.checkKey(c, st)
+		if status != 0 {
+			d.log.Info("handshake refused: API key", "conn_id", c.ID, "api_id", c.APIID, "stage", c.Stage, "status", status)
+			return Decision{Status: status, Body: []byte(keyBody(status))}, false
+		}
+		c.Identity.APIKeyID = keyID
+		rc.Identity = c.Identity
 	}
 	return Decision{}, true
+}
+
+func (d *Dispatcher) checkKey(c *Connection, st *snapshot.Stage) (int, string) {
+	if d.auth.APIKeys == nil {
+		return http.StatusForbidden, ""
+	}
+	return d.auth.APIKeys.Check(st.API.ID, st.Name, c.Identity.APIKey)
+}
+
+func keyBody(status int) string {
+	if status == http.StatusTooManyRequests {
+		return `{"message":"Limit Exceeded"}`
+	}
+	return `{"message":"Forbidden"}`
 }
 
 // authorizerBody is the JSON body of a refused handshake, in API Gateway's words.

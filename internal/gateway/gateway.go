@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/authorizer"
+	"github.com/switchboard-gw/switchboard/internal/authorizer/usageplan"
 	"github.com/switchboard-gw/switchboard/internal/cluster"
 	"github.com/switchboard-gw/switchboard/internal/cluster/membus"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
@@ -153,6 +154,37 @@ func checkSupported(b *resource.Bundle) error {
 	return nil
 }
 
+// usagePlans builds the API key checker from the bundle's keys and usage plans.
+func usagePlans(b *resource.Bundle) dispatch.APIKeyChecker {
+	keys := make([]usageplan.Key, 0, len(b.APIKeys))
+	for _, k := range b.APIKeys {
+		keys = append(keys, usageplan.Key{ID: k.ID, Name: k.Name, Value: k.Value, Enabled: k.Enabled})
+	}
+	plans := make([]usageplan.Plan, 0, len(b.UsagePlans))
+	for _, p := range b.UsagePlans {
+		plan := usageplan.Plan{ID: p.ID, Name: p.Name, KeyIDs: p.KeyIDs}
+		for _, s := range p.APIStages {
+			plan.Stages = append(plan.Stages, usageplan.Stage{APIID: s.APIID, Stage: s.Stage})
+		}
+		if t := p.Throttle; t != nil && (t.RateLimit > 0 || t.BurstLimit > 0) {
+			plan.Throttle = &throttle.Limits{Rate: t.RateLimit, Burst: t.BurstLimit}
+		}
+		if q := p.Quota; q != nil {
+			plan.Quota = &usageplan.Quota{Limit: q.Limit, Period: q.Period, Offset: q.Offset}
+		}
+		plans = append(plans, plan)
+	}
+	return keyChecker{usageplan.New(keys, plans, time.Now)}
+}
+
+// keyChecker adapts usageplan.Engine to dispatch.APIKeyChecker.
+type keyChecker struct{ e *usageplan.Engine }
+
+func (k keyChecker) Check(apiID, stage, value string) (int, string) {
+	outcome, keyID := k.e.Check(apiID, stage, value)
+	return outcome.Status(), keyID
+}
+
 // functionEnv is what every local function gets from the gateway: the CA to trust for
 // https://{domainName}/{stage} callbacks, and credentials for its SDK clients to sign with.
 func functionEnv(opts Options) map[string]string {
@@ -246,7 +278,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 		resource.IntegrationMock:      mock.Invoker{},
 		resource.IntegrationHTTPProxy: g.http,
 		resource.IntegrationAWSProxy:  awsproxy.New(g.functions),
-	}, dispatch.Auth{Functions: g.functions, Region: g.opts.Region, Account: g.opts.Account, IAM: g.iam}, g.log)
+	}, dispatch.Auth{Functions: g.functions, Region: g.opts.Region, Account: g.opts.Account, IAM: g.iam,
+		APIKeys: usagePlans(g.opts.Bundle)}, g.log)
 	var mgmtAuth mgmtapi.Auth
 	if g.iam != nil {
 		mgmtAuth = mgmtapi.Auth{IAM: g.iam, Region: g.opts.Region, Account: g.opts.Account}

@@ -24,6 +24,9 @@ const RequestTimeLayout = "02/Jan/2006:15:04:05 -0700"
 type Identity struct {
 	UserAgent string `json:"userAgent,omitempty"`
 	SourceIP  string `json:"sourceIp"`
+	// APIKey and APIKeyID are set when the connection presented an API key ($connect with apiKeyRequired).
+	APIKey   string `json:"apiKey,omitempty"`
+	APIKeyID string `json:"apiKeyId,omitempty"`
 }
 
 // RequestContext is requestContext of a WebSocket proxy event. Field order follows AWS's captures.

@@ -55,6 +55,7 @@ func (c *compiler) api(path string, a *resource.API) *API {
 		Name:                      a.Name,
 		RouteSelection:            c.expr(resource.FieldPath(path, "routeSelectionExpression"), a.RouteSelectionExpression),
 		DisableExecuteAPIEndpoint: a.DisableExecuteAPIEndpoint,
+		APIKeySelection:           a.APIKeySelectionExpression,
 		Stages:                    make(map[string]*Stage, len(a.Stages)),
 	}
 	integrations := make(map[string]int, len(a.Integrations))
@@ -77,7 +78,7 @@ func (c *compiler) api(path string, a *resource.API) *API {
 			compiled[id] = c.integration("", &a.Integrations[i], st.StageVariables, false)
 		}
 		for _, r := range a.Routes {
-			route := &Route{ID: r.RouteID, Key: r.RouteKey, AuthorizationType: r.AuthorizationType}
+			route := &Route{ID: r.RouteID, Key: r.RouteKey, AuthorizationType: r.AuthorizationType, APIKeyRequired: r.APIKeyRequired}
 			if r.AuthorizationType == "CUSTOM" {
 				route.Authorizer = authorizers[r.AuthorizerID]
 			}

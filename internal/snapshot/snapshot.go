@@ -23,9 +23,11 @@ type Set struct {
 
 // API is one compiled WebSocket API.
 type API struct {
-	ID                        string
-	Name                      string
-	RouteSelection            *selexpr.Expr
+	ID             string
+	Name           string
+	RouteSelection *selexpr.Expr
+	// APIKeySelection is $request.header.x-api-key or $context.authorizer.usageIdentifierKey.
+	APIKeySelection           string
 	DisableExecuteAPIEndpoint bool
 	Stages                    map[string]*Stage // by stage name
 }
@@ -57,7 +59,9 @@ type Route struct {
 	// AuthorizationType is NONE, AWS_IAM or CUSTOM ($connect only); Authorizer is set for CUSTOM.
 	AuthorizationType string
 	Authorizer        *Authorizer
-	Integration       *Integration // nil when the route has no target
+	// APIKeyRequired makes the route need an API key of a usage plan covering the stage.
+	APIKeyRequired bool
+	Integration    *Integration // nil when the route has no target
 	// TwoWay is set when the route has a $default route response: the integration's answer is then sent
 	// back to the caller.
 	TwoWay bool

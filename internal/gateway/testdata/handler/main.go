@@ -49,8 +49,12 @@ func (handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		os.Exit(3)
 	}
 	// echo: the event's routeKey and body, and whether the connection ID reached the function.
-	out, _ := json.Marshal(map[string]any{"routeKey": ev.RequestContext.RouteKey, "body": ev.Body, "connectionId": ev.RequestContext.ConnectionID,
-		"authorizer": ev.RequestContext.Authorizer})
+	reply := map[string]any{"routeKey": ev.RequestContext.RouteKey, "body": ev.Body, "connectionId": ev.RequestContext.ConnectionID,
+		"authorizer": ev.RequestContext.Authorizer}
+	if id := ev.RequestContext.Identity.APIKeyID; id != "" {
+		reply["apiKeyId"], reply["apiKey"] = id, ev.RequestContext.Identity.APIKey
+	}
+	out, _ := json.Marshal(reply)
 	return json.Marshal(events.APIGatewayProxyResponse{StatusCode: 200, Body: string(out)})
 }
 
