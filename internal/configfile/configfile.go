@@ -63,9 +63,26 @@ func Load(path string) (*File, error) {
 	}
 	// Function handlers are relative to the config file, so a config and its handlers move together.
 	dir := filepath.Dir(path)
+	rel := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) && !strings.Contains(*p, "://") {
+			*p = filepath.Join(dir, *p)
+		}
+	}
 	for i := range file.Bundle.Functions {
-		if h := file.Bundle.Functions[i].Handler; h != "" && !filepath.IsAbs(h) {
-			file.Bundle.Functions[i].Handler = filepath.Join(dir, h)
+		rel(&file.Bundle.Functions[i].Handler)
+	}
+	// So are custom domains' certificate, key and truststore files.
+	for i := range file.Bundle.DomainNames {
+		d := &file.Bundle.DomainNames[i]
+		for j := range d.DomainNameConfigurations {
+			rel(&d.DomainNameConfigurations[j].CertificateFile)
+			rel(&d.DomainNameConfigurations[j].PrivateKeyFile)
+		}
+		if d.MutualTLSAuthentication != nil {
+			if u, ok := strings.CutPrefix(d.MutualTLSAuthentication.TruststoreURI, "file://"); ok {
+				d.MutualTLSAuthentication.TruststoreURI = u
+			}
+			rel(&d.MutualTLSAuthentication.TruststoreURI)
 		}
 	}
 	return file, nil

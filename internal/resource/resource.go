@@ -62,6 +62,43 @@ type Bundle struct {
 	// with WebSocket APIs): routes with apiKeyRequired need a key of a plan that covers their stage.
 	APIKeys    []APIKey    `json:"apiKeys,omitempty" yaml:"apiKeys,omitempty"`
 	UsagePlans []UsagePlan `json:"usagePlans,omitempty" yaml:"usagePlans,omitempty"`
+	// DomainNames are custom domains with their API mappings.
+	DomainNames []DomainName `json:"domainNames,omitempty" yaml:"domainNames,omitempty"`
+}
+
+// DomainName is an apigatewayv2 DomainName with its ApiMappings. A handshake or @connections call for
+// this host is routed by its first path segment, the mapping key.
+type DomainName struct {
+	DomainName               string                    `json:"domainName" yaml:"domainName"`
+	DomainNameConfigurations []DomainNameConfiguration `json:"domainNameConfigurations,omitempty" yaml:"domainNameConfigurations,omitempty"`
+	MutualTLSAuthentication  *MutualTLSAuthentication  `json:"mutualTlsAuthentication,omitempty" yaml:"mutualTlsAuthentication,omitempty"`
+	APIMappings              []APIMapping              `json:"apiMappings,omitempty" yaml:"apiMappings,omitempty"`
+	Tags                     map[string]string         `json:"tags,omitempty" yaml:"tags,omitempty"`
+}
+
+// DomainNameConfiguration is apigatewayv2 DomainNameConfiguration. Instead of an ACM certificateArn, a
+// self-hosted gateway takes the certificate and key files (Switchboard members).
+type DomainNameConfiguration struct {
+	EndpointType    string `json:"endpointType,omitempty" yaml:"endpointType,omitempty"`
+	SecurityPolicy  string `json:"securityPolicy,omitempty" yaml:"securityPolicy,omitempty"`
+	CertificateArn  string `json:"certificateArn,omitempty" yaml:"certificateArn,omitempty"`
+	CertificateFile string `json:"certificateFile,omitempty" yaml:"certificateFile,omitempty"`
+	PrivateKeyFile  string `json:"privateKeyFile,omitempty" yaml:"privateKeyFile,omitempty"`
+}
+
+// MutualTLSAuthentication is apigatewayv2 MutualTlsAuthenticationInput: truststoreUri names a PEM
+// bundle of CA certificates — a file path or file:// URI here, where AWS takes s3://.
+type MutualTLSAuthentication struct {
+	TruststoreURI     string `json:"truststoreUri" yaml:"truststoreUri"`
+	TruststoreVersion string `json:"truststoreVersion,omitempty" yaml:"truststoreVersion,omitempty"`
+}
+
+// APIMapping is an apigatewayv2 ApiMapping: the domain's path {apiMappingKey} serves stage of apiId.
+type APIMapping struct {
+	APIMappingID  string `json:"apiMappingId,omitempty" yaml:"apiMappingId,omitempty"`
+	APIID         string `json:"apiId" yaml:"apiId"`
+	Stage         string `json:"stage" yaml:"stage"`
+	APIMappingKey string `json:"apiMappingKey,omitempty" yaml:"apiMappingKey,omitempty"`
 }
 
 // APIKey is an API Gateway ApiKey. As with CreateApiKey, a key must be enabled to be accepted.

@@ -70,6 +70,7 @@ func Validate(b *Bundle) FieldErrors {
 	}
 	v.iam(b.IAM)
 	v.usagePlans(b)
+	v.domainNames(b)
 	fnames := make(map[string]int)
 	for i := range b.Functions {
 		fn := &b.Functions[i]
@@ -585,6 +586,76 @@ func (v *validator) usagePlans(b *Bundle) {
 		for j, id := range pl.KeyIDs {
 			if _, ok := keys[id]; !ok {
 				v.addf(IndexPath(FieldPath(p, "keyIds"), j), "no API key with id %q is declared under apiKeys", id)
+			}
+		}
+	}
+}
+
+var (
+	domainNameRE    = regexp.MustCompile(`^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+	mappingKeyRE    = regexp.MustCompile(`^[A-Za-z0-9$\-_.+!*'()]*$`)
+	maxMappingKeyLn = 300
+)
+
+// domainNames checks custom domains and their API mappings with AWS's rules for WebSocket APIs.
+func (v *validator) domainNames(b *Bundle) {
+	stages := map[[2]string]bool{}
+	for _, a := range b.APIs {
+		for _, st := range a.Stages {
+			stages[[2]string{a.APIID, st.StageName}] = true
+		}
+	}
+	names := map[string]int{}
+	for i, d := range b.DomainNames {
+		p := IndexPath("domainNames", i)
+		name := strings.ToLower(d.DomainName)
+		switch {
+		case !domainNameRE.MatchString(name) || len(name) > 253:
+			v.addf(FieldPath(p, "domainName"), "domainName %q is not a valid host name (a wildcard is allowed as the first label: *.example.com)", d.DomainName)
+		default:
+			if first, dup := names[name]; dup {
+				v.addf(FieldPath(p, "domainName"), "domainName %q is already declared by domainNames[%d]", d.DomainName, first)
+			}
+			names[name] = i
+		}
+		if len(d.DomainNameConfigurations) > 1 {
+			v.addf(FieldPath(p, "domainNameConfigurations"), "at most one configuration is allowed")
+		}
+		for j, c := range d.DomainNameConfigurations {
+			cp := IndexPath(FieldPath(p, "domainNameConfigurations"), j)
+			if c.EndpointType != "" && c.EndpointType != "REGIONAL" {
+				v.addf(FieldPath(cp, "endpointType"), "endpointType %q is not supported; WebSocket APIs use REGIONAL domain names", c.EndpointType)
+			}
+			if c.SecurityPolicy != "" && c.SecurityPolicy != "TLS_1_2" {
+				v.addf(FieldPath(cp, "securityPolicy"), "securityPolicy %q is not supported; WebSocket custom domains allow TLS_1_2 only", c.SecurityPolicy)
+			}
+			if (c.CertificateFile == "") != (c.PrivateKeyFile == "") {
+				v.addf(cp, "certificateFile and privateKeyFile go together")
+			}
+		}
+		if m := d.MutualTLSAuthentication; m != nil && m.TruststoreURI == "" {
+			v.addf(FieldPath(FieldPath(p, "mutualTlsAuthentication"), "truststoreUri"), "truststoreUri is required: a PEM bundle of the CAs whose client certificates are accepted")
+		}
+		keys := map[string]int{}
+		for j, m := range d.APIMappings {
+			mp := IndexPath(FieldPath(p, "apiMappings"), j)
+			if !stages[[2]string{m.APIID, m.Stage}] {
+				v.addf(mp, "no API %q with stage %q is declared", m.APIID, m.Stage)
+			}
+			switch {
+			case len(m.APIMappingKey) > maxMappingKeyLn:
+				v.addf(FieldPath(mp, "apiMappingKey"), "apiMappingKey is %d characters long; the limit is %d", len(m.APIMappingKey), maxMappingKeyLn)
+			case !mappingKeyRE.MatchString(m.APIMappingKey):
+				v.addf(FieldPath(mp, "apiMappingKey"), "apiMappingKey %q is not valid; WebSocket API mappings allow letters, digits and $-_.+!*'() (no /)", m.APIMappingKey)
+			}
+			if first, dup := keys[m.APIMappingKey]; dup {
+				if m.APIMappingKey == "" {
+					v.addf(FieldPath(mp, "apiMappingKey"), "ConflictException: domain %s already has an API mapping with an empty key (apiMappings[%d])", d.DomainName, first)
+				} else {
+					v.addf(FieldPath(mp, "apiMappingKey"), "ConflictException: domain %s already has an API mapping with key %q (apiMappings[%d])", d.DomainName, m.APIMappingKey, first)
+				}
+			} else {
+				keys[m.APIMappingKey] = j
 			}
 		}
 	}

@@ -27,6 +27,16 @@ func Compile(b *resource.Bundle) (*Set, error) {
 		return nil, c.errs
 	}
 	set.index()
+	set.domains = make(map[string]*Domain, len(b.DomainNames))
+	for _, d := range b.DomainNames {
+		dom := &Domain{Name: strings.ToLower(d.DomainName), Mappings: make(map[string]*Stage, len(d.APIMappings))}
+		for _, m := range d.APIMappings {
+			if api := set.APIs[m.APIID]; api != nil {
+				dom.Mappings[m.APIMappingKey] = api.Stages[m.Stage]
+			}
+		}
+		set.domains[dom.Name] = dom
+	}
 	return set, nil
 }
 

@@ -7,6 +7,7 @@ package snapshot
 import (
 	"github.com/switchboard-gw/switchboard/internal/resource"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,29 @@ type Set struct {
 	APIs    map[string]*API // by API ID
 	// stagesByName lists the stages with a given name across APIs, for endpoints that name only the stage.
 	stagesByName map[string][]*Stage
+	// domains indexes custom domains by lower-case name ("*.example.com" for wildcards).
+	domains map[string]*Domain
+}
+
+// Domain is a custom domain: its API mappings by key ("" is the root mapping).
+type Domain struct {
+	Name     string
+	Mappings map[string]*Stage
+}
+
+// Domain returns the custom domain serving host (lower-case, without port): an exact name first, then a
+// wildcard one label up. nil when host is no custom domain.
+func (s *Set) Domain(host string) *Domain {
+	if s == nil || len(s.domains) == 0 {
+		return nil
+	}
+	if d := s.domains[host]; d != nil {
+		return d
+	}
+	if i := strings.IndexByte(host, '.'); i > 0 {
+		return s.domains["*"+host[i:]]
+	}
+	return nil
 }
 
 // API is one compiled WebSocket API.
