@@ -24,10 +24,19 @@ func testSet(t testing.TB) *snapshot.Set {
 		}
 		return a
 	}
+	closed := api("delta", "dev")
+	closed.DisableExecuteAPIEndpoint = true
 	set, err := snapshot.Compile(&resource.Bundle{APIs: []resource.API{
 		api("alpha", "dev", "staging"),
 		api("bravo", "dev"),
 		api("charlie", "live"),
+		closed,
+	}, DomainNames: []resource.DomainName{
+		{DomainName: "exanub.es", APIMappings: []resource.APIMapping{
+			{APIID: "alpha", Stage: "dev", APIMappingKey: "chat"},
+			{APIID: "delta", Stage: "dev", APIMappingKey: "v1.2"},
+		}},
+		{DomainName: "*.Rooms.test", APIMappings: []resource.APIMapping{{APIID: "charlie", Stage: "live"}}},
 	}})
 	if err != nil {
 		t.Fatalf("Compile: %v", err)
@@ -136,6 +145,27 @@ func TestResolve(t *testing.T) {
 		{"mgmt, trailing slash is part of the id", local, "/alpha/dev/@connections/" + id + "/", mgmt("alpha", "dev", id+"/")},
 		{"mgmt, first @connections wins", local, "/alpha/dev/@connections/@connections/x", mgmt("alpha", "dev", "@connections/x")},
 		{"mgmt, segment must be exactly @connections", local, "/alpha/dev/@Connections/" + id, none},
+		// Custom domains: the first segment is the API mapping key; the empty key serves the whole domain.
+		{"domain, mapping key", "exanub.es", "/chat", stage("alpha/dev")},
+		{"domain, mapping key, trailing slash", "exanub.es", "/chat/", stage("alpha/dev")},
+		{"domain, host case and port", "EXANUB.ES:8443", "/chat", stage("alpha/dev")},
+		{"domain, key is case-sensitive", "exanub.es", "/Chat", none},
+		{"domain, key with dots", "exanub.es", "/v1.2", stage("delta/dev")},
+		{"domain, unknown key and no root mapping", "exanub.es", "/nope", none},
+		{"domain, root without a root mapping", "exanub.es", "/", none},
+		{"domain, extra segments", "exanub.es", "/chat/more", none},
+		{"domain, stage name is not a key", "exanub.es", "/dev", none},
+		{"domain, @connections under the key", "exanub.es", "/chat/@connections/" + id, mgmt("alpha", "dev", id)},
+		{"domain, @connections of a disabled API still works", "exanub.es", "/v1.2/@connections/" + id, mgmt("delta", "dev", id)},
+		{"wildcard domain, root mapping", "eu.rooms.test", "/", stage("charlie/live")},
+		{"wildcard domain, root mapping, @connections", "eu.rooms.test", "/@connections/" + id, mgmt("charlie", "live", id)},
+		{"wildcard domain, any first segment is not a key", "eu.rooms.test", "/live", none},
+		{"wildcard matches one label only", "a.b.rooms.test", "/", none},
+		{"wildcard does not match the bare domain", "rooms.test", "/live", stage("charlie/live")},
+		// disableExecuteApiEndpoint closes every default endpoint form of that API.
+		{"disabled API, path form", local, "/delta/dev", none},
+		{"disabled API, execute-api host", "delta.execute-api.us-east-1.amazonaws.com", "/dev", none},
+		{"disabled API, @connections on the default endpoint", local, "/delta/dev/@connections/" + id, none},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
