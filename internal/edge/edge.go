@@ -6,6 +6,7 @@ package edge
 import (
 	"context"
 	"errors"
+	"github.com/switchboard-gw/switchboard/internal/certs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -124,6 +125,9 @@ func (e *Edge) handshake(w http.ResponseWriter, r *http.Request, st *snapshot.St
 	}
 	if r.TLS != nil {
 		c.Proto = "https"
+		if cc := certs.ClientCertFromState(r.TLS); cc != nil {
+			c.Identity.ClientCert = cc
+		}
 	}
 	// The connection guard's slot is held for the connection's life: released on every refusal below,
 	// or by the read loop when the connection ends.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/switchboard-gw/switchboard/internal/authorizer"
 	"github.com/switchboard-gw/switchboard/internal/authorizer/usageplan"
+	"github.com/switchboard-gw/switchboard/internal/certs"
 	"github.com/switchboard-gw/switchboard/internal/cluster"
 	"github.com/switchboard-gw/switchboard/internal/cluster/membus"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
@@ -154,6 +155,24 @@ func checkSupported(b *resource.Bundle) error {
 	return nil
 }
 
+// domainCerts lists the custom domains that have their own certificate (and maybe a truststore).
+func domainCerts(b *resource.Bundle) []certs.Domain {
+	var out []certs.Domain
+	for _, d := range b.DomainNames {
+		cd := certs.Domain{Name: d.DomainName}
+		for _, c := range d.DomainNameConfigurations {
+			cd.CertFile, cd.KeyFile = c.CertificateFile, c.PrivateKeyFile
+		}
+		if m := d.MutualTLSAuthentication; m != nil {
+			cd.TruststoreFile = m.TruststoreURI
+		}
+		if cd.CertFile != "" {
+			out = append(out, cd)
+		}
+	}
+	return out
+}
+
 // usagePlans builds the API key checker from the bundle's keys and usage plans.
 func usagePlans(b *resource.Bundle) dispatch.APIKeyChecker {
 	keys := make([]usageplan.Key, 0, len(b.APIKeys))
@@ -263,12 +282,27 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", g.opts.Listen, err)
 	}
+	var reloads sync.WaitGroup
+	defer reloads.Wait()
+	reloadCtx, stopReloads := context.WithCancel(ctx)
+	defer stopReloads()
 	if g.opts.TLS != nil {
 		cfg := g.opts.TLS.Clone()
 		if cfg.MinVersion < tls.VersionTLS12 {
 			cfg.MinVersion = tls.VersionTLS12
 		}
 		cfg.NextProtos = []string{"http/1.1"} // WebSocket upgrades need HTTP/1.1
+		if domains := domainCerts(g.opts.Bundle); len(domains) > 0 && len(cfg.Certificates) > 0 {
+			// Custom domains' certificates by SNI, over the default certificate; files are re-read
+			// when they change.
+			store, err := certs.New(domains, cfg.Certificates[0], g.log.With("component", "tls"))
+			if err != nil {
+				_ = ln.Close()
+				return err
+			}
+			cfg = store.TLSConfig()
+			reloads.Go(func() { _ = store.Run(reloadCtx, 2*time.Second) })
+		}
 		ln = edge.SniffTLS(ln, cfg)
 	}
 	// Events run under their own context: it outlives ctx by the drain so that $disconnect can run.

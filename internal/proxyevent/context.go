@@ -27,6 +27,9 @@ type Identity struct {
 	// APIKey and APIKeyID are set when the connection presented an API key ($connect with apiKeyRequired).
 	APIKey   string `json:"apiKey,omitempty"`
 	APIKeyID string `json:"apiKeyId,omitempty"`
+	// ClientCert describes the client certificate of a mutual-TLS custom domain (certs.ClientCert):
+	// clientCertPem, subjectDN, issuerDN, serialNumber, validity. nil without one.
+	ClientCert any `json:"clientCert,omitempty"`
 }
 
 // RequestContext is requestContext of a WebSocket proxy event. Field order follows AWS's captures.

@@ -633,6 +633,13 @@ func (v *validator) domainNames(b *Bundle) {
 				v.addf(cp, "certificateFile and privateKeyFile go together")
 			}
 		}
+		hasCert := false
+		for _, c := range d.DomainNameConfigurations {
+			hasCert = hasCert || c.CertificateFile != ""
+		}
+		if d.MutualTLSAuthentication != nil && !hasCert {
+			v.addf(FieldPath(p, "mutualTlsAuthentication"), "mutual TLS needs the domain's own certificate: set certificateFile and privateKeyFile in domainNameConfigurations")
+		}
 		if m := d.MutualTLSAuthentication; m != nil && m.TruststoreURI == "" {
 			v.addf(FieldPath(FieldPath(p, "mutualTlsAuthentication"), "truststoreUri"), "truststoreUri is required: a PEM bundle of the CAs whose client certificates are accepted")
 		}

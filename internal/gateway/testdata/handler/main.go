@@ -51,6 +51,9 @@ func (handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	// echo: the event's routeKey and body, and whether the connection ID reached the function.
 	reply := map[string]any{"routeKey": ev.RequestContext.RouteKey, "body": ev.Body, "connectionId": ev.RequestContext.ConnectionID,
 		"authorizer": ev.RequestContext.Authorizer}
+	if cc := ev.RequestContext.Identity.ClientCert; cc != nil {
+		reply["clientSubject"], reply["clientNotAfter"] = cc.SubjectDN, cc.Validity.NotAfter
+	}
 	if id := ev.RequestContext.Identity.APIKeyID; id != "" {
 		reply["apiKeyId"], reply["apiKey"] = id, ev.RequestContext.Identity.APIKey
 	}
