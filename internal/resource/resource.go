@@ -64,6 +64,15 @@ type Bundle struct {
 	UsagePlans []UsagePlan `json:"usagePlans,omitempty" yaml:"usagePlans,omitempty"`
 	// DomainNames are custom domains with their API mappings.
 	DomainNames []DomainName `json:"domainNames,omitempty" yaml:"domainNames,omitempty"`
+	// ACME is where domains with automaticCertificate get their certificates (a Switchboard extension).
+	ACME *ACME `json:"acme,omitempty" yaml:"acme,omitempty"`
+}
+
+// ACME configures automatic certificates: the ACME directory (e.g. Let's Encrypt's) and the account email.
+// Nothing is requested unless a domain asks for automaticCertificate.
+type ACME struct {
+	Directory string `json:"directory" yaml:"directory"`
+	Email     string `json:"email,omitempty" yaml:"email,omitempty"`
 }
 
 // DomainName is an apigatewayv2 DomainName with its ApiMappings. A handshake or @connections call for
@@ -84,6 +93,8 @@ type DomainNameConfiguration struct {
 	CertificateArn  string `json:"certificateArn,omitempty" yaml:"certificateArn,omitempty"`
 	CertificateFile string `json:"certificateFile,omitempty" yaml:"certificateFile,omitempty"`
 	PrivateKeyFile  string `json:"privateKeyFile,omitempty" yaml:"privateKeyFile,omitempty"`
+	// AutomaticCertificate obtains and renews the domain's certificate over ACME (see Bundle.ACME).
+	AutomaticCertificate bool `json:"automaticCertificate,omitempty" yaml:"automaticCertificate,omitempty"`
 }
 
 // MutualTLSAuthentication is apigatewayv2 MutualTlsAuthenticationInput: truststoreUri names a PEM

@@ -632,6 +632,15 @@ func (v *validator) domainNames(b *Bundle) {
 			if (c.CertificateFile == "") != (c.PrivateKeyFile == "") {
 				v.addf(cp, "certificateFile and privateKeyFile go together")
 			}
+			if c.AutomaticCertificate && c.CertificateFile != "" {
+				v.addf(FieldPath(cp, "automaticCertificate"), "automaticCertificate and certificateFile exclude each other")
+			}
+			if c.AutomaticCertificate && (b.ACME == nil || b.ACME.Directory == "") {
+				v.addf(FieldPath(cp, "automaticCertificate"), "automaticCertificate needs an acme section with the ACME directory URL, e.g. https://acme-v02.api.letsencrypt.org/directory")
+			}
+			if c.AutomaticCertificate && strings.HasPrefix(d.DomainName, "*.") {
+				v.addf(FieldPath(cp, "automaticCertificate"), "wildcard domains cannot get certificates over http-01; give certificateFile and privateKeyFile")
+			}
 		}
 		hasCert := false
 		for _, c := range d.DomainNameConfigurations {
