@@ -183,6 +183,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		TLS:         tlsConfig,
 		CABundle:    caBundle,
 		FunctionEnv: fnEnv,
+		ACMEStorage: filepath.Join(dir, "acme"),
 		Listen:      *listen,
 		Region:      *region,
 		Node:        cluster.NodeID(*node),

@@ -6,6 +6,7 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchboard-gw/switchboard/internal/acme"
 	"github.com/switchboard-gw/switchboard/internal/authorizer"
 	"github.com/switchboard-gw/switchboard/internal/authorizer/usageplan"
 	"github.com/switchboard-gw/switchboard/internal/certs"
@@ -64,6 +66,12 @@ type Options struct {
 	// Guard limits connections per node and new connections per source IP; zero fields take the
 	// defaults of package throttle.
 	Guard throttle.GuardConfig
+	// ACMEStorage is the directory for ACME accounts and certificates (domains with
+	// automaticCertificate); ACMERootCAs trusts the ACME server's HTTPS (nil: the system's roots);
+	// ACMEHTTPPort is the port ACME servers connect to for http-01 challenges (default 80).
+	ACMEStorage  string
+	ACMERootCAs  *x509.CertPool
+	ACMEHTTPPort int
 	// FunctionEnv is added to every local function's environment (under the function's own variables):
 	// typically AWS credentials. Without AWS_ACCESS_KEY_ID, functions get placeholder credentials so that
 	// SDK clients can sign their calls to the gateway.
@@ -153,6 +161,27 @@ func checkSupported(b *resource.Bundle) error {
 		return errs
 	}
 	return nil
+}
+
+// acmeManager prepares automatic certificates for the domains that ask for them; nil when none do.
+func (g *Gateway) acmeManager() (*acme.Manager, error) {
+	b := g.opts.Bundle
+	var names []string
+	for _, d := range b.DomainNames {
+		for _, c := range d.DomainNameConfigurations {
+			if c.AutomaticCertificate {
+				names = append(names, d.DomainName)
+			}
+		}
+	}
+	if len(names) == 0 || b.ACME == nil {
+		return nil, nil
+	}
+	if g.opts.ACMEStorage == "" {
+		return nil, errors.New("automatic certificates need a state directory for ACME (Options.ACMEStorage)")
+	}
+	return acme.New(acme.Config{Directory: b.ACME.Directory, Email: b.ACME.Email, Storage: g.opts.ACMEStorage,
+		RootCAs: g.opts.ACMERootCAs, HTTPPort: g.opts.ACMEHTTPPort, Logger: g.log.With("component", "acme")}, names)
 }
 
 // domainCerts lists the custom domains that have their own certificate (and maybe a truststore).
@@ -284,6 +313,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	var reloads sync.WaitGroup
 	defer reloads.Wait()
+	var acmeMgr *acme.Manager // answers http-01 challenges on the data-plane port
 	reloadCtx, stopReloads := context.WithCancel(ctx)
 	defer stopReloads()
 	if g.opts.TLS != nil {
@@ -292,6 +322,20 @@ func (g *Gateway) Run(ctx context.Context) error {
 			cfg.MinVersion = tls.VersionTLS12
 		}
 		cfg.NextProtos = []string{"http/1.1"} // WebSocket upgrades need HTTP/1.1
+		mgr, err := g.acmeManager()
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		acmeMgr = mgr
+		if mgr != nil {
+			defer mgr.Close()
+			reloads.Go(func() {
+				if err := mgr.Obtain(reloadCtx); err != nil && reloadCtx.Err() == nil {
+					g.log.Error("automatic certificates", "err", err)
+				}
+			})
+		}
 		if domains := domainCerts(g.opts.Bundle); len(domains) > 0 && len(cfg.Certificates) > 0 {
 			// Custom domains' certificates by SNI, over the default certificate; files are re-read
 			// when they change.
@@ -302,6 +346,23 @@ func (g *Gateway) Run(ctx context.Context) error {
 			}
 			cfg = store.TLSConfig()
 			reloads.Go(func() { _ = store.Run(reloadCtx, 2*time.Second) })
+		}
+		if mgr != nil {
+			// Managed names first; every other name as before.
+			next := cfg.GetCertificate
+			fallback := cfg.Certificates
+			cfg.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+				if c, err := mgr.GetCertificate(hello); c != nil || err != nil {
+					return c, err
+				}
+				if next != nil {
+					return next(hello)
+				}
+				if len(fallback) > 0 {
+					return &fallback[0], nil
+				}
+				return nil, nil
+			}
 		}
 		ln = edge.SniffTLS(ln, cfg)
 	}
@@ -330,6 +391,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 	// Connections accepted but without a request yet would hold http.Server.Shutdown for 5 seconds
 	// (clients' pools leave them behind); they are tracked so the shutdown can close them at once.
 	var fresh sync.Map // net.Conn in http.StateNew
+	var handler http.Handler = e
+	if acmeMgr != nil {
+		handler = acmeMgr.HTTPChallengeHandler(handler)
+	}
 	srv := &http.Server{
 		ConnState: func(c net.Conn, s http.ConnState) {
 			if s == http.StateNew {
@@ -338,7 +403,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 				fresh.Delete(c)
 			}
 		},
-		Handler:           e,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
