@@ -1,14 +1,9 @@
 package authorizer
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/http"
-	"sort"
 	"strings"
-	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/switchboard-gw/switchboard/internal/proxyevent"
 )
@@ -18,8 +13,8 @@ import (
 type event struct {
 	Type                            string                     `json:"type"`
 	MethodARN                       string                     `json:"methodArn"`
-	Headers                         headerMap                  `json:"headers"`
-	MultiValueHeaders               multiHeaderMap             `json:"multiValueHeaders"`
+	Headers                         proxyevent.Headers         `json:"headers"`
+	MultiValueHeaders               proxyevent.MultiHeaders    `json:"multiValueHeaders"`
 	QueryStringParameters           map[string]string          `json:"queryStringParameters,omitempty"`
 	MultiValueQueryStringParameters map[string][]string        `json:"multiValueQueryStringParameters,omitempty"`
 	StageVariables                  map[string]string          `json:"stageVariables"`
@@ -52,35 +47,35 @@ func Event(req *Request) []byte {
 	rc.EventType = proxyevent.EventConnect
 	rc.MessageID, rc.DisconnectStatusCode, rc.DisconnectReason = "", 0, nil
 
-	hs := newHeaderSet(len(req.Header) + 8)
+	hs := proxyevent.NewHeaderSet(len(req.Header) + 8)
 	for k, vs := range req.Header {
 		if len(vs) == 0 || dropped[http.CanonicalHeaderKey(k)] {
 			continue
 		}
-		hs.add(wireName(k), vs...)
+		hs.Add(proxyevent.WireName(k), vs...)
 	}
-	hs.add("Connection", "upgrade")
-	hs.add("content-length", "0")
-	hs.add("Upgrade", "websocket")
-	if !hs.has("Host") {
-		hs.add("Host", rc.DomainName)
+	hs.Add("Connection", "upgrade")
+	hs.Add("content-length", "0")
+	hs.Add("Upgrade", "websocket")
+	if !hs.Has("Host") {
+		hs.Add("Host", rc.DomainName)
 	}
 	xff := rc.Identity.SourceIP
-	if prev := hs.take("X-Forwarded-For"); len(prev) > 0 {
+	if prev := hs.Take("X-Forwarded-For"); len(prev) > 0 {
 		xff = strings.Join(prev, ", ") + ", " + xff
 	}
-	hs.add("X-Forwarded-For", xff)
-	proto, port := forwarded(&rc)
-	hs.take("X-Forwarded-Port")
-	hs.add("X-Forwarded-Port", port)
-	hs.take("X-Forwarded-Proto")
-	hs.add("X-Forwarded-Proto", proto)
-	if !hs.has("X-Amzn-Trace-Id") {
+	hs.Add("X-Forwarded-For", xff)
+	proto, port := proxyevent.Forwarded(&rc)
+	hs.Take("X-Forwarded-Port")
+	hs.Add("X-Forwarded-Port", port)
+	hs.Take("X-Forwarded-Proto")
+	hs.Add("X-Forwarded-Proto", proto)
+	if !hs.Has("X-Amzn-Trace-Id") {
 		trace := rc.TraceID
 		if trace == "" {
 			trace = proxyevent.NewTraceID(time.UnixMilli(rc.RequestTimeEpoch))
 		}
-		hs.add("X-Amzn-Trace-Id", trace)
+		hs.Add("X-Amzn-Trace-Id", trace)
 	}
 
 	ev := event{
@@ -92,7 +87,7 @@ func Event(req *Request) []byte {
 	if ev.StageVariables == nil {
 		ev.StageVariables = map[string]string{}
 	}
-	ev.Headers, ev.MultiValueHeaders = hs.maps()
+	ev.Headers, ev.MultiValueHeaders = hs.Maps()
 	if len(req.Query) > 0 {
 		ev.QueryStringParameters = make(map[string]string, len(req.Query))
 		ev.MultiValueQueryStringParameters = make(map[string][]string, len(req.Query))
@@ -104,215 +99,5 @@ func Event(req *Request) []byte {
 			ev.MultiValueQueryStringParameters[k] = vs
 		}
 	}
-	return encode(&ev)
-}
-
-func forwarded(rc *proxyevent.RequestContext) (proto, port string) {
-	proto, port = rc.ForwardedProto, rc.ForwardedPort
-	if proto == "" {
-		proto = "https"
-	}
-	if port == "" {
-		port = "443"
-		if proto == "http" {
-			port = "80"
-		}
-	}
-	return proto, port
-}
-
-// wireName is the name a header is sent under: net/http's canonical form, with the RFC 6455 spelling of
-// the Sec-WebSocket-* headers (as proxyevent does for the $connect event).
-func wireName(k string) string {
-	if ck := http.CanonicalHeaderKey(k); strings.HasPrefix(ck, "Sec-Websocket-") {
-		return "Sec-WebSocket-" + ck[len("Sec-Websocket-"):]
-	}
-	return k
-}
-
-// headerSet collects event headers by name, case-insensitively. It mirrors proxyevent's unexported one.
-type headerSet struct {
-	names  []string            // wire names, in insertion order
-	values map[string][]string // by canonical name
-	wire   map[string]string   // canonical name → wire name
-}
-
-func newHeaderSet(n int) *headerSet {
-	return &headerSet{values: make(map[string][]string, n), wire: make(map[string]string, n)}
-}
-
-func (h *headerSet) add(name string, vs ...string) {
-	ck := http.CanonicalHeaderKey(name)
-	if _, ok := h.wire[ck]; !ok {
-		h.wire[ck] = name
-		h.names = append(h.names, name)
-	}
-	h.values[ck] = append(h.values[ck], vs...)
-}
-
-func (h *headerSet) has(name string) bool {
-	_, ok := h.values[http.CanonicalHeaderKey(name)]
-	return ok
-}
-
-// take removes a header and returns its values.
-func (h *headerSet) take(name string) []string {
-	ck := http.CanonicalHeaderKey(name)
-	vs, ok := h.values[ck]
-	if !ok {
-		return nil
-	}
-	w := h.wire[ck]
-	delete(h.values, ck)
-	delete(h.wire, ck)
-	for i, n := range h.names {
-		if n == w {
-			h.names = append(h.names[:i], h.names[i+1:]...)
-			break
-		}
-	}
-	return vs
-}
-
-// maps returns the headers and multiValueHeaders objects, names sorted case-insensitively.
-func (h *headerSet) maps() (headerMap, multiHeaderMap) {
-	names := append([]string(nil), h.names...)
-	sort.Slice(names, func(i, j int) bool {
-		a, b := strings.ToLower(names[i]), strings.ToLower(names[j])
-		if a != b {
-			return a < b
-		}
-		return names[i] < names[j]
-	})
-	single := make(headerMap, 0, len(names))
-	multi := make(multiHeaderMap, 0, len(names))
-	for _, n := range names {
-		vs := h.values[http.CanonicalHeaderKey(n)]
-		single = append(single, headerField{n, vs[len(vs)-1]})
-		multi = append(multi, multiHeaderField{n, vs})
-	}
-	return single, multi
-}
-
-type headerField struct{ name, value string }
-
-// headerMap is a JSON object of string values whose keys keep their order.
-type headerMap []headerField
-
-// MarshalJSON writes the object in order.
-func (m headerMap) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 64*len(m)+2)
-	b = append(b, '{')
-	for i, f := range m {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, f.name)
-		b = append(b, ':')
-		b = appendString(b, f.value)
-	}
-	return append(b, '}'), nil
-}
-
-type multiHeaderField struct {
-	name   string
-	values []string
-}
-
-// multiHeaderMap is a JSON object of string-array values whose keys keep their order.
-type multiHeaderMap []multiHeaderField
-
-// MarshalJSON writes the object in order.
-func (m multiHeaderMap) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 64*len(m)+2)
-	b = append(b, '{')
-	for i, f := range m {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, f.name)
-		b = append(b, ":["...)
-		for j, v := range f.values {
-			if j > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, v)
-		}
-		b = append(b, ']')
-	}
-	return append(b, '}'), nil
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string the way proxyevent writes event strings: quotes, backslashes
-// and control characters escaped, invalid UTF-8 replaced by U+FFFD, nothing else escaped.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-// encoders reuse buffers and encoders across events.
-var encoders = sync.Pool{New: func() any {
-	e := &eventEncoder{}
-	e.enc = json.NewEncoder(&e.buf)
-	e.enc.SetEscapeHTML(false)
-	return e
-}}
-
-type eventEncoder struct {
-	buf bytes.Buffer
-	enc *json.Encoder
-}
-
-// encode renders ev as compact JSON without HTML escaping.
-func encode(ev *event) []byte {
-	e := encoders.Get().(*eventEncoder)
-	defer encoders.Put(e)
-	e.buf.Reset()
-	if err := e.enc.Encode(ev); err != nil {
-		// Every field is a string, number or string map: encoding cannot fail.
-		panic("authorizer: encode event: " + err.Error())
-	}
-	return append([]byte(nil), bytes.TrimSuffix(e.buf.Bytes(), []byte{'\n'})...)
+	return proxyevent.Encode(&ev)
 }

@@ -22,8 +22,8 @@ import (
 
 // envelope is the top level of a WebSocket proxy event. Its field order is the wire order.
 type envelope struct {
-	Headers                         headerMap           `json:"headers,omitempty"`
-	MultiValueHeaders               multiHeaderMap      `json:"multiValueHeaders,omitempty"`
+	Headers                         Headers             `json:"headers,omitempty"`
+	MultiValueHeaders               MultiHeaders        `json:"multiValueHeaders,omitempty"`
 	QueryStringParameters           map[string]string   `json:"queryStringParameters,omitempty"`
 	MultiValueQueryStringParameters map[string][]string `json:"multiValueQueryStringParameters,omitempty"`
 	StageVariables                  map[string]string   `json:"stageVariables,omitempty"`
@@ -60,36 +60,36 @@ func ConnectEvent(rc *RequestContext, header http.Header, query url.Values, stag
 	c.EventType = EventConnect
 	c.MessageID, c.DisconnectStatusCode, c.DisconnectReason = "", 0, nil
 
-	hs := newHeaderSet(len(header) + 5)
+	hs := NewHeaderSet(len(header) + 5)
 	for k, vs := range header {
 		if len(vs) == 0 || hopByHop[http.CanonicalHeaderKey(k)] {
 			continue
 		}
-		hs.add(wireName(k), vs...)
+		hs.Add(WireName(k), vs...)
 	}
-	if !hs.has("Host") {
-		hs.add("Host", rc.DomainName)
+	if !hs.Has("Host") {
+		hs.Add("Host", rc.DomainName)
 	}
 	xff := rc.Identity.SourceIP
-	if prev := hs.take("X-Forwarded-For"); len(prev) > 0 {
+	if prev := hs.Take("X-Forwarded-For"); len(prev) > 0 {
 		xff = strings.Join(prev, ", ") + ", " + xff
 	}
-	hs.add("X-Forwarded-For", xff)
-	proto, port := forwarded(rc)
-	hs.take("X-Forwarded-Port")
-	hs.add("X-Forwarded-Port", port)
-	hs.take("X-Forwarded-Proto")
-	hs.add("X-Forwarded-Proto", proto)
-	if !hs.has("X-Amzn-Trace-Id") {
+	hs.Add("X-Forwarded-For", xff)
+	proto, port := Forwarded(rc)
+	hs.Take("X-Forwarded-Port")
+	hs.Add("X-Forwarded-Port", port)
+	hs.Take("X-Forwarded-Proto")
+	hs.Add("X-Forwarded-Proto", proto)
+	if !hs.Has("X-Amzn-Trace-Id") {
 		trace := rc.TraceID
 		if trace == "" {
 			trace = NewTraceID(time.UnixMilli(rc.RequestTimeEpoch))
 		}
-		hs.add("X-Amzn-Trace-Id", trace)
+		hs.Add("X-Amzn-Trace-Id", trace)
 	}
 
 	env := envelope{RequestContext: &c, StageVariables: nonEmpty(stageVars)}
-	env.Headers, env.MultiValueHeaders = hs.maps()
+	env.Headers, env.MultiValueHeaders = hs.Maps()
 	if len(query) > 0 {
 		env.QueryStringParameters = make(map[string]string, len(query))
 		env.MultiValueQueryStringParameters = make(map[string][]string, len(query))
@@ -101,7 +101,7 @@ func ConnectEvent(rc *RequestContext, header http.Header, query url.Values, stag
 			env.MultiValueQueryStringParameters[k] = vs
 		}
 	}
-	return encode(&env)
+	return Encode(&env)
 }
 
 // MessageEvent returns the proxy event of a message routed to a custom route or $default: the message
@@ -111,7 +111,7 @@ func MessageEvent(rc *RequestContext, body []byte, stageVars map[string]string) 
 	c.EventType = EventMessage
 	c.DisconnectStatusCode, c.DisconnectReason = 0, nil
 	s := string(body)
-	return encode(&envelope{StageVariables: nonEmpty(stageVars), RequestContext: &c, Body: &s})
+	return Encode(&envelope{StageVariables: nonEmpty(stageVars), RequestContext: &c, Body: &s})
 }
 
 // DisconnectEvent returns the $disconnect proxy event. Its headers are the fixed set AWS sends: Host
@@ -125,14 +125,14 @@ func DisconnectEvent(rc *RequestContext, stageVars map[string]string) []byte {
 		empty := ""
 		c.DisconnectReason = &empty
 	}
-	hs := newHeaderSet(4)
-	hs.add("Host", rc.DomainName)
-	hs.add("x-api-key", "")
-	hs.add("X-Forwarded-For", "")
-	hs.add("x-restapi", "")
+	hs := NewHeaderSet(4)
+	hs.Add("Host", rc.DomainName)
+	hs.Add("x-api-key", "")
+	hs.Add("X-Forwarded-For", "")
+	hs.Add("x-restapi", "")
 	env := envelope{StageVariables: nonEmpty(stageVars), RequestContext: &c}
-	env.Headers, env.MultiValueHeaders = hs.maps()
-	return encode(&env)
+	env.Headers, env.MultiValueHeaders = hs.Maps()
+	return Encode(&env)
 }
 
 // NewTraceID returns an X-Amzn-Trace-Id value the way AWS makes them: Root=1-{epoch seconds of t, 8 hex
@@ -141,7 +141,7 @@ func NewTraceID(t time.Time) string {
 	return fmt.Sprintf("Root=1-%08x-%016x%08x", uint32(t.Unix()), rand.Uint64(), rand.Uint32())
 }
 
-func forwarded(rc *RequestContext) (proto, port string) {
+func Forwarded(rc *RequestContext) (proto, port string) {
 	proto, port = rc.ForwardedProto, rc.ForwardedPort
 	if proto == "" {
 		proto = "https"
@@ -155,9 +155,9 @@ func forwarded(rc *RequestContext) (proto, port string) {
 	return proto, port
 }
 
-// wireName is the name a header is sent under: net/http's canonical form, with the RFC 6455 spelling of
+// WireName is the name a header is sent under: net/http's canonical form, with the RFC 6455 spelling of
 // the Sec-WebSocket-* headers.
-func wireName(k string) string {
+func WireName(k string) string {
 	if ck := http.CanonicalHeaderKey(k); strings.HasPrefix(ck, "Sec-Websocket-") {
 		return "Sec-WebSocket-" + ck[len("Sec-Websocket-"):]
 	}
@@ -171,18 +171,18 @@ func nonEmpty(m map[string]string) map[string]string {
 	return m
 }
 
-// headerSet collects event headers by name, case-insensitively.
-type headerSet struct {
+// HeaderSet collects event headers by name, case-insensitively.
+type HeaderSet struct {
 	names  []string            // wire names, in insertion order
 	values map[string][]string // by canonical name
 	wire   map[string]string   // canonical name → wire name
 }
 
-func newHeaderSet(n int) *headerSet {
-	return &headerSet{values: make(map[string][]string, n), wire: make(map[string]string, n)}
+func NewHeaderSet(n int) *HeaderSet {
+	return &HeaderSet{values: make(map[string][]string, n), wire: make(map[string]string, n)}
 }
 
-func (h *headerSet) add(name string, vs ...string) {
+func (h *HeaderSet) Add(name string, vs ...string) {
 	ck := http.CanonicalHeaderKey(name)
 	if _, ok := h.wire[ck]; !ok {
 		h.wire[ck] = name
@@ -191,13 +191,13 @@ func (h *headerSet) add(name string, vs ...string) {
 	h.values[ck] = append(h.values[ck], vs...)
 }
 
-func (h *headerSet) has(name string) bool {
+func (h *HeaderSet) Has(name string) bool {
 	_, ok := h.values[http.CanonicalHeaderKey(name)]
 	return ok
 }
 
-// take removes a header and returns its values.
-func (h *headerSet) take(name string) []string {
+// Take removes a header and returns its values.
+func (h *HeaderSet) Take(name string) []string {
 	ck := http.CanonicalHeaderKey(name)
 	vs, ok := h.values[ck]
 	if !ok {
@@ -215,8 +215,8 @@ func (h *headerSet) take(name string) []string {
 	return vs
 }
 
-// maps returns the headers and multiValueHeaders objects, names sorted case-insensitively.
-func (h *headerSet) maps() (headerMap, multiHeaderMap) {
+// Maps returns the headers and multiValueHeaders objects, names sorted case-insensitively.
+func (h *HeaderSet) Maps() (Headers, MultiHeaders) {
 	names := append([]string(nil), h.names...)
 	sort.Slice(names, func(i, j int) bool {
 		a, b := strings.ToLower(names[i]), strings.ToLower(names[j])
@@ -225,8 +225,8 @@ func (h *headerSet) maps() (headerMap, multiHeaderMap) {
 		}
 		return names[i] < names[j]
 	})
-	single := make(headerMap, 0, len(names))
-	multi := make(multiHeaderMap, 0, len(names))
+	single := make(Headers, 0, len(names))
+	multi := make(MultiHeaders, 0, len(names))
 	for _, n := range names {
 		vs := h.values[http.CanonicalHeaderKey(n)]
 		single = append(single, headerField{n, vs[len(vs)-1]})
@@ -237,11 +237,11 @@ func (h *headerSet) maps() (headerMap, multiHeaderMap) {
 
 type headerField struct{ name, value string }
 
-// headerMap is a JSON object of string values whose keys keep their order.
-type headerMap []headerField
+// Headers is a JSON object of string values whose keys keep their order.
+type Headers []headerField
 
 // MarshalJSON writes the object in order.
-func (m headerMap) MarshalJSON() ([]byte, error) {
+func (m Headers) MarshalJSON() ([]byte, error) {
 	b := make([]byte, 0, 64*len(m))
 	b = append(b, '{')
 	for i, f := range m {
@@ -260,11 +260,11 @@ type multiHeaderField struct {
 	values []string
 }
 
-// multiHeaderMap is a JSON object of string-array values whose keys keep their order.
-type multiHeaderMap []multiHeaderField
+// MultiHeaders is a JSON object of string-array values whose keys keep their order.
+type MultiHeaders []multiHeaderField
 
 // MarshalJSON writes the object in order.
-func (m multiHeaderMap) MarshalJSON() ([]byte, error) {
+func (m MultiHeaders) MarshalJSON() ([]byte, error) {
 	b := make([]byte, 0, 64*len(m))
 	b = append(b, '{')
 	for i, f := range m {
@@ -346,12 +346,13 @@ type eventEncoder struct {
 	enc *json.Encoder
 }
 
-// encode renders env as compact JSON without HTML escaping.
-func encode(env *envelope) []byte {
+// Encode renders v (an event: strings, numbers, maps and the header types of this package) as compact
+// JSON without HTML escaping, as API Gateway writes events.
+func Encode(v any) []byte {
 	e := encoders.Get().(*eventEncoder)
 	defer encoders.Put(e)
 	e.buf.Reset()
-	if err := e.enc.Encode(env); err != nil {
+	if err := e.enc.Encode(v); err != nil {
 		// Every field is a string, number, bool or string map: encoding cannot fail.
 		panic("proxyevent: encode event: " + err.Error())
 	}
