@@ -468,8 +468,12 @@ func TestSelectRouteKeyAllocs(t *testing.T) {
 			t.Fatalf("got %q, %v", k, ok)
 		}
 	})
-	if allocs > 1 {
-		t.Errorf("SelectRouteKey allocates %v times per message, want at most 1 (the key)", allocs)
+	limit := 1.0 // the key
+	if raceEnabled {
+		limit = 2 // plus json.Valid's pooled scanner, which -race's sync.Pool sometimes drops
+	}
+	if allocs > limit {
+		t.Errorf("SelectRouteKey allocates %v times per message, want at most %v", allocs, limit)
 	}
 }
 
