@@ -38,8 +38,6 @@ type Connection struct {
 	Proto string
 	// Authorizer is the Lambda authorizer's output for this connection (requestContext.authorizer).
 	Authorizer map[string]any
-	// usageIdentifierKey is the authorizer's API key, for $context.authorizer.usageIdentifierKey.
-	usageIdentifierKey string
 
 	inflight atomic.Int32 // messages of this connection being integrated in the background
 }
@@ -317,6 +315,7 @@ func errorFrame(message, connectionID, requestID string) []byte {
 // the Lambda authorizer for CUSTOM. ok is false when the handshake must be refused with dec.
 func (d *Dispatcher) authorize(ctx context.Context, c *Connection, st *snapshot.Stage, route *snapshot.Route,
 	hs *Handshake, rc *proxyevent.RequestContext) (dec Decision, ok bool) {
+	usageIdentifierKey := "" // the authorizer's API key, for $context.authorizer.usageIdentifierKey
 	methodARN := authorizer.MethodARN(d.auth.Region, d.auth.Account, c.APIID, c.Stage, resource.RouteKeyConnect)
 	switch route.AuthorizationType {
 	case "AWS_IAM":
@@ -340,12 +339,12 @@ func (d *Dispatcher) authorize(ctx context.Context, c *Connection, st *snapshot.
 		}
 		c.Authorizer = res.RequestContextAuthorizer()
 		rc.Authorizer = c.Authorizer
-		c.usageIdentifierKey = res.UsageIdentifierKey
+		usageIdentifierKey = res.UsageIdentifierKey
 	}
 	if route.APIKeyRequired {
 		// The key is chosen once, at $connect, by the API's key selection expression.
 		if st.API.APIKeySelection == "$context.authorizer.usageIdentifierKey" {
-			c.Identity.APIKey = c.usageIdentifierKey
+			c.Identity.APIKey = usageIdentifierKey
 		} else {
 			c.Identity.APIKey = hs.Header.Get("x-api-key")
 		}
