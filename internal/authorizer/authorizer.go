@@ -183,11 +183,11 @@ var partitions = []struct{ prefix, partition string }{
 // arn:{partition}:execute-api:{region}:{account}:{apiID}/{stage}/{routeKey} (no HTTP verb, unlike REST
 // APIs), the partition following from the region as in AWS.
 func MethodARN(region, account, apiID, stage, routeKey string) string {
-	return "arn:" + partition(region) + ":execute-api:" + region + ":" + account + ":" + apiID + "/" + stage + "/" + routeKey
+	return "arn:" + Partition(region) + ":execute-api:" + region + ":" + account + ":" + apiID + "/" + stage + "/" + routeKey
 }
 
-// partition is the ARN partition of region.
-func partition(region string) string {
+// Partition is the ARN partition of region: aws, aws-cn or aws-us-gov.
+func Partition(region string) string {
 	for _, p := range partitions {
 		if strings.HasPrefix(region, p.prefix) {
 			return p.partition

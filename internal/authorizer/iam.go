@@ -49,6 +49,14 @@ func NewIAM(users []resource.IAMUser, region string) (*IAM, error) {
 	}, nil
 }
 
+// ForService returns a checker with the same users for requests signed for another service: "apigateway"
+// for the control plane.
+func (a *IAM) ForService(service string) *IAM {
+	v := *a.verifier
+	v.Service = service
+	return &IAM{verifier: &v, users: a.users}
+}
+
 // Check verifies r's signature over body and that its user may perform action on resource. Errors wrap
 // the sigv4 sentinels or ErrAccessDenied.
 func (a *IAM) Check(r *http.Request, body []byte, action, resourceARN string) error {
@@ -68,5 +76,5 @@ func ManageConnectionsARN(region, account, apiID, stage, method, connectionID st
 	if apiID == "" {
 		apiID = "*"
 	}
-	return fmt.Sprintf("arn:%s:execute-api:%s:%s:%s/%s/%s/@connections/%s", partition(region), region, account, apiID, stage, method, connectionID)
+	return fmt.Sprintf("arn:%s:execute-api:%s:%s:%s/%s/%s/@connections/%s", Partition(region), region, account, apiID, stage, method, connectionID)
 }

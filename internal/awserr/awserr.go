@@ -18,6 +18,10 @@ type Error struct {
 	Status  int
 	Type    string
 	Message string
+	// ResourceType (NotFoundException) and LimitType (TooManyRequestsException) are the extra members
+	// the apigatewayv2 model gives those errors; empty ones are left out.
+	ResourceType string
+	LimitType    string
 }
 
 // Error implements error.
@@ -48,8 +52,10 @@ const (
 )
 
 type body struct {
-	Type    string `json:"__type"`
-	Message string `json:"message,omitempty"`
+	Type         string `json:"__type"`
+	Message      string `json:"message,omitempty"`
+	ResourceType string `json:"resourceType,omitempty"`
+	LimitType    string `json:"limitType,omitempty"`
 }
 
 // Write sends err as an AWS error response. An err that is not an *Error becomes a 500 InternalFailure
@@ -59,7 +65,7 @@ func Write(w http.ResponseWriter, err error) {
 	if !errors.As(err, &e) {
 		e = &Error{Status: http.StatusInternalServerError, Type: TypeInternalFailure, Message: "internal failure"}
 	}
-	b, _ := json.Marshal(body{Type: e.Type, Message: e.Message})
+	b, _ := json.Marshal(body{Type: e.Type, Message: e.Message, ResourceType: e.ResourceType, LimitType: e.LimitType})
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Amzn-ErrorType", e.Type)

@@ -88,6 +88,9 @@ func Load(path string) (*File, error) {
 	return file, nil
 }
 
+// noAPIs explains an empty file.
+const noAPIs = "no apis declared; the file needs an apis list with at least one API, or apis: [] when the APIs come from the control plane"
+
 // Parse decodes a config file, applies the defaults AWS fills in and validates the result. name is used
 // in error messages only. On failure the error is an Errors listing every problem found, each located in
 // the file; YAML syntax errors stop parsing at the first one.
@@ -113,9 +116,10 @@ func Parse(name string, data []byte) (*File, error) {
 	if d.exhausted {
 		return nil, truncateErrors(d.errs)
 	}
-	if len(d.errs) == 0 && len(b.APIs) == 0 {
+	// A file that declares nothing is a mistake; "apis: []" (APIs come from the control plane) is not.
+	if len(d.errs) == 0 && reflect.ValueOf(b).IsZero() {
 		pos, _ := f.Position("apis")
-		return nil, Errors{{File: name, Pos: pos, Message: "no apis declared; the file needs an apis list with at least one API"}}
+		return nil, Errors{{File: name, Pos: pos, Message: noAPIs}}
 	}
 
 	resource.ApplyDefaults(&b)

@@ -38,7 +38,7 @@ func TestImportRules(t *testing.T) {
 		"internal/localca", "internal/sigv4", "internal/authorizer/policy", "internal/certs"}
 	concrete := []string{"internal/cluster/membus", "internal/integration/httpbackend", "internal/integration/mock",
 		"internal/integration/awsproxy", "internal/lambda/awsinvoke", "internal/lambda/localinvoke", "internal/acme"}
-	controlSide := []string{"internal/configfile"}
+	controlSide := []string{"internal/configfile", "internal/catalog", "internal/controlapi"}
 	dataPlane := []string{"internal/edge", "internal/dispatch", "internal/wsconn", "internal/registry",
 		"internal/mgmtapi", "internal/integration", "internal/integration/httpbackend", "internal/integration/mock",
 		"internal/integration/awsproxy", "internal/lambda/awsinvoke", "internal/lambda/localinvoke"}
@@ -59,6 +59,7 @@ func TestImportRules(t *testing.T) {
 			return d == "internal/edge" || d == "internal/wsconn"
 		}},
 		{"the data plane never imports the control side", dataPlane, func(d string) bool { return contains(controlSide, d) }},
+		{"the control side never imports the data plane", controlSide, func(d string) bool { return contains(dataPlane, d) }},
 	}
 	for _, r := range rules {
 		t.Run(r.name, func(t *testing.T) {

@@ -101,6 +101,9 @@ func applyAPIDefaults(a *API) {
 			used[ir.IntegrationResponseID] = true
 		}
 	}
+	for _, m := range a.Models {
+		used[m.ModelID] = true
+	}
 	delete(used, "")
 	// next remembers, per set of inputs, the counter to try after a clash, so that many resources with
 	// the same inputs (duplicate keys, which Validate rejects) cost linear time, not quadratic.
@@ -142,6 +145,12 @@ func applyAPIDefaults(a *API) {
 			if rr.RouteResponseID == "" {
 				rr.RouteResponseID = newID("routeResponse", r.RouteKey, rr.RouteResponseKey)
 			}
+		}
+	}
+
+	for i := range a.Models {
+		if m := &a.Models[i]; m.ModelID == "" {
+			m.ModelID = newID("model", m.Name)
 		}
 	}
 

@@ -88,11 +88,16 @@ type DomainName struct {
 // DomainNameConfiguration is apigatewayv2 DomainNameConfiguration. Instead of an ACM certificateArn, a
 // self-hosted gateway takes the certificate and key files (Switchboard members).
 type DomainNameConfiguration struct {
-	EndpointType    string `json:"endpointType,omitempty" yaml:"endpointType,omitempty"`
-	SecurityPolicy  string `json:"securityPolicy,omitempty" yaml:"securityPolicy,omitempty"`
-	CertificateArn  string `json:"certificateArn,omitempty" yaml:"certificateArn,omitempty"`
-	CertificateFile string `json:"certificateFile,omitempty" yaml:"certificateFile,omitempty"`
-	PrivateKeyFile  string `json:"privateKeyFile,omitempty" yaml:"privateKeyFile,omitempty"`
+	EndpointType   string `json:"endpointType,omitempty" yaml:"endpointType,omitempty"`
+	SecurityPolicy string `json:"securityPolicy,omitempty" yaml:"securityPolicy,omitempty"`
+	CertificateArn string `json:"certificateArn,omitempty" yaml:"certificateArn,omitempty"`
+	// CertificateName, IPAddressType and OwnershipVerificationCertificateARN are kept and echoed as AWS
+	// does; they change nothing in how Switchboard serves the domain.
+	CertificateName                     string `json:"certificateName,omitempty" yaml:"certificateName,omitempty"`
+	IPAddressType                       string `json:"ipAddressType,omitempty" yaml:"ipAddressType,omitempty"`
+	OwnershipVerificationCertificateARN string `json:"ownershipVerificationCertificateArn,omitempty" yaml:"ownershipVerificationCertificateArn,omitempty"`
+	CertificateFile                     string `json:"certificateFile,omitempty" yaml:"certificateFile,omitempty"`
+	PrivateKeyFile                      string `json:"privateKeyFile,omitempty" yaml:"privateKeyFile,omitempty"`
 	// AutomaticCertificate obtains and renews the domain's certificate over ACME (see Bundle.ACME).
 	AutomaticCertificate bool `json:"automaticCertificate,omitempty" yaml:"automaticCertificate,omitempty"`
 }
@@ -191,19 +196,51 @@ type Function struct {
 
 // API is an apigatewayv2 Api together with the resources that belong to it.
 type API struct {
-	APIID                     string            `json:"apiId,omitempty" yaml:"apiId,omitempty"`
-	Name                      string            `json:"name" yaml:"name"`
-	ProtocolType              string            `json:"protocolType" yaml:"protocolType"`
-	RouteSelectionExpression  string            `json:"routeSelectionExpression" yaml:"routeSelectionExpression"`
-	APIKeySelectionExpression string            `json:"apiKeySelectionExpression,omitempty" yaml:"apiKeySelectionExpression,omitempty"`
-	Description               string            `json:"description,omitempty" yaml:"description,omitempty"`
-	DisableSchemaValidation   bool              `json:"disableSchemaValidation,omitempty" yaml:"disableSchemaValidation,omitempty"`
-	DisableExecuteAPIEndpoint bool              `json:"disableExecuteApiEndpoint,omitempty" yaml:"disableExecuteApiEndpoint,omitempty"`
-	Tags                      map[string]string `json:"tags,omitempty" yaml:"tags,omitempty"`
-	Routes                    []Route           `json:"routes,omitempty" yaml:"routes,omitempty"`
-	Integrations              []Integration     `json:"integrations,omitempty" yaml:"integrations,omitempty"`
-	Stages                    []Stage           `json:"stages,omitempty" yaml:"stages,omitempty"`
-	Authorizers               []Authorizer      `json:"authorizers,omitempty" yaml:"authorizers,omitempty"`
+	APIID                     string `json:"apiId,omitempty" yaml:"apiId,omitempty"`
+	Name                      string `json:"name" yaml:"name"`
+	ProtocolType              string `json:"protocolType" yaml:"protocolType"`
+	RouteSelectionExpression  string `json:"routeSelectionExpression" yaml:"routeSelectionExpression"`
+	APIKeySelectionExpression string `json:"apiKeySelectionExpression,omitempty" yaml:"apiKeySelectionExpression,omitempty"`
+	Description               string `json:"description,omitempty" yaml:"description,omitempty"`
+	DisableSchemaValidation   bool   `json:"disableSchemaValidation,omitempty" yaml:"disableSchemaValidation,omitempty"`
+	DisableExecuteAPIEndpoint bool   `json:"disableExecuteApiEndpoint,omitempty" yaml:"disableExecuteApiEndpoint,omitempty"`
+	// IPAddressType is ipv4 or dualstack (what the endpoint listens on at AWS); empty reads as ipv4,
+	// AWS's default. Switchboard stores and reports it; its listeners decide what is really served.
+	IPAddressType string `json:"ipAddressType,omitempty" yaml:"ipAddressType,omitempty"`
+	// Version is the API's version label, informational only.
+	Version      string            `json:"version,omitempty" yaml:"version,omitempty"`
+	Tags         map[string]string `json:"tags,omitempty" yaml:"tags,omitempty"`
+	Routes       []Route           `json:"routes,omitempty" yaml:"routes,omitempty"`
+	Integrations []Integration     `json:"integrations,omitempty" yaml:"integrations,omitempty"`
+	Stages       []Stage           `json:"stages,omitempty" yaml:"stages,omitempty"`
+	Authorizers  []Authorizer      `json:"authorizers,omitempty" yaml:"authorizers,omitempty"`
+	Models       []Model           `json:"models,omitempty" yaml:"models,omitempty"`
+	// Deployments are the API's deployments: frozen copies of its routes, integrations, authorizers and
+	// models. Only the control plane makes them; a config file's stages serve the API as written.
+	Deployments []Deployment `json:"deployments,omitempty" yaml:"-"`
+}
+
+// Model is an apigatewayv2 Model: a JSON Schema (draft 4) that routes name in requestModels.
+type Model struct {
+	ModelID     string `json:"modelId,omitempty" yaml:"modelId,omitempty"`
+	Name        string `json:"name" yaml:"name"`
+	Schema      string `json:"schema" yaml:"schema"`
+	ContentType string `json:"contentType,omitempty" yaml:"contentType,omitempty"`
+	Description string `json:"description,omitempty" yaml:"description,omitempty"`
+}
+
+// Deployment is an apigatewayv2 Deployment: an immutable copy of what an API's stages serve. A stage with a
+// deploymentId serves its deployment's routes, integrations and authorizers, whatever the API's working
+// copy says since.
+type Deployment struct {
+	DeploymentID string `json:"deploymentId"`
+	Description  string `json:"description,omitempty"`
+	// AutoDeployed marks a deployment made automatically for a stage with autoDeploy.
+	AutoDeployed bool          `json:"autoDeployed,omitempty"`
+	Routes       []Route       `json:"routes,omitempty"`
+	Integrations []Integration `json:"integrations,omitempty"`
+	Authorizers  []Authorizer  `json:"authorizers,omitempty"`
+	Models       []Model       `json:"models,omitempty"`
 }
 
 // Authorizer is an apigatewayv2 Authorizer. WebSocket APIs have Lambda REQUEST authorizers only; they run
@@ -214,15 +251,22 @@ type Authorizer struct {
 	AuthorizerType string   `json:"authorizerType" yaml:"authorizerType"`
 	AuthorizerURI  string   `json:"authorizerUri" yaml:"authorizerUri"`
 	IdentitySource []string `json:"identitySource,omitempty" yaml:"identitySource,omitempty"`
+	// AuthorizerCredentialsARN is the IAM role API Gateway assumes to invoke the authorizer function.
+	AuthorizerCredentialsARN string `json:"authorizerCredentialsArn,omitempty" yaml:"authorizerCredentialsArn,omitempty"`
+	// IdentityValidationExpression is stored and reported only: AWS documents it as not used.
+	IdentityValidationExpression string `json:"identityValidationExpression,omitempty" yaml:"identityValidationExpression,omitempty"`
 }
 
 // Route is an apigatewayv2 Route with its route responses.
 type Route struct {
-	RouteID                          string                         `json:"routeId,omitempty" yaml:"routeId,omitempty"`
-	RouteKey                         string                         `json:"routeKey" yaml:"routeKey"`
-	Target                           string                         `json:"target,omitempty" yaml:"target,omitempty"`
-	AuthorizationType                string                         `json:"authorizationType,omitempty" yaml:"authorizationType,omitempty"`
-	AuthorizerID                     string                         `json:"authorizerId,omitempty" yaml:"authorizerId,omitempty"`
+	RouteID           string `json:"routeId,omitempty" yaml:"routeId,omitempty"`
+	RouteKey          string `json:"routeKey" yaml:"routeKey"`
+	Target            string `json:"target,omitempty" yaml:"target,omitempty"`
+	AuthorizationType string `json:"authorizationType,omitempty" yaml:"authorizationType,omitempty"`
+	AuthorizerID      string `json:"authorizerId,omitempty" yaml:"authorizerId,omitempty"`
+	// AuthorizationScopes are stored and reported only: scopes are checked by JWT authorizers, which
+	// WebSocket APIs do not have.
+	AuthorizationScopes              []string                       `json:"authorizationScopes,omitempty" yaml:"authorizationScopes,omitempty"`
 	APIKeyRequired                   bool                           `json:"apiKeyRequired,omitempty" yaml:"apiKeyRequired,omitempty"`
 	ModelSelectionExpression         string                         `json:"modelSelectionExpression,omitempty" yaml:"modelSelectionExpression,omitempty"`
 	RequestModels                    map[string]string              `json:"requestModels,omitempty" yaml:"requestModels,omitempty"`
@@ -249,11 +293,19 @@ type RouteResponse struct {
 
 // Integration is an apigatewayv2 Integration with its integration responses.
 type Integration struct {
-	IntegrationID                          string                `json:"integrationId" yaml:"integrationId"`
-	IntegrationType                        string                `json:"integrationType" yaml:"integrationType"`
-	IntegrationURI                         string                `json:"integrationUri,omitempty" yaml:"integrationUri,omitempty"`
-	IntegrationMethod                      string                `json:"integrationMethod,omitempty" yaml:"integrationMethod,omitempty"`
-	ConnectionType                         string                `json:"connectionType,omitempty" yaml:"connectionType,omitempty"`
+	IntegrationID     string `json:"integrationId" yaml:"integrationId"`
+	IntegrationType   string `json:"integrationType" yaml:"integrationType"`
+	IntegrationURI    string `json:"integrationUri,omitempty" yaml:"integrationUri,omitempty"`
+	IntegrationMethod string `json:"integrationMethod,omitempty" yaml:"integrationMethod,omitempty"`
+	ConnectionType    string `json:"connectionType,omitempty" yaml:"connectionType,omitempty"`
+	// ConnectionID is the VPC link of a VPC_LINK integration; stored and reported (Switchboard reaches
+	// backends directly).
+	ConnectionID string `json:"connectionId,omitempty" yaml:"connectionId,omitempty"`
+	// IntegrationSubtype names an AWS service action of an AWS_PROXY integration (an HTTP API feature);
+	// stored and reported.
+	IntegrationSubtype string `json:"integrationSubtype,omitempty" yaml:"integrationSubtype,omitempty"`
+	// TLSConfig is the TLS configuration of a private integration; stored and reported.
+	TLSConfig                              *TLSConfig            `json:"tlsConfig,omitempty" yaml:"tlsConfig,omitempty"`
 	ContentHandlingStrategy                string                `json:"contentHandlingStrategy,omitempty" yaml:"contentHandlingStrategy,omitempty"`
 	CredentialsARN                         string                `json:"credentialsArn,omitempty" yaml:"credentialsArn,omitempty"`
 	Description                            string                `json:"description,omitempty" yaml:"description,omitempty"`
@@ -267,6 +319,11 @@ type Integration struct {
 	IntegrationResponses                   []IntegrationResponse `json:"integrationResponses,omitempty" yaml:"integrationResponses,omitempty"`
 }
 
+// TLSConfig is apigatewayv2 TlsConfig: the host name the backend's certificate is verified against.
+type TLSConfig struct {
+	ServerNameToVerify string `json:"serverNameToVerify,omitempty" yaml:"serverNameToVerify,omitempty"`
+}
+
 // IntegrationResponse is an apigatewayv2 IntegrationResponse (non-proxy integrations only). The key is
 // $default or a regular expression wrapped in slashes, matched against the integration's status code.
 type IntegrationResponse struct {
@@ -278,15 +335,29 @@ type IntegrationResponse struct {
 	TemplateSelectionExpression string            `json:"templateSelectionExpression,omitempty" yaml:"templateSelectionExpression,omitempty"`
 }
 
-// Stage is an apigatewayv2 Stage. In a Bundle every stage serves the API as the bundle declares it (an
-// implicit deployment); the control plane adds explicit deployments later.
+// Stage is an apigatewayv2 Stage. A stage without deploymentId serves the API as the bundle declares it (an
+// implicit deployment: what a config file's stages do); one with a deploymentId serves that deployment.
 type Stage struct {
-	StageName            string                   `json:"stageName" yaml:"stageName"`
-	Description          string                   `json:"description,omitempty" yaml:"description,omitempty"`
-	StageVariables       map[string]string        `json:"stageVariables,omitempty" yaml:"stageVariables,omitempty"`
+	StageName string `json:"stageName" yaml:"stageName"`
+	// DeploymentID and AutoDeploy are set by the control plane only.
+	DeploymentID   string            `json:"deploymentId,omitempty" yaml:"-"`
+	AutoDeploy     bool              `json:"autoDeploy,omitempty" yaml:"-"`
+	Description    string            `json:"description,omitempty" yaml:"description,omitempty"`
+	StageVariables map[string]string `json:"stageVariables,omitempty" yaml:"stageVariables,omitempty"`
+	// AccessLogSettings and ClientCertificateID are kept and echoed as AWS does; Switchboard writes no
+	// CloudWatch access logs and presents no client certificate to HTTP backends.
+	AccessLogSettings    *AccessLogSettings       `json:"accessLogSettings,omitempty" yaml:"accessLogSettings,omitempty"`
+	ClientCertificateID  string                   `json:"clientCertificateId,omitempty" yaml:"clientCertificateId,omitempty"`
 	DefaultRouteSettings *RouteSettings           `json:"defaultRouteSettings,omitempty" yaml:"defaultRouteSettings,omitempty"`
 	RouteSettings        map[string]RouteSettings `json:"routeSettings,omitempty" yaml:"routeSettings,omitempty"`
 	Tags                 map[string]string        `json:"tags,omitempty" yaml:"tags,omitempty"`
+}
+
+// AccessLogSettings is apigatewayv2 AccessLogSettings: where access logs go (a CloudWatch Logs group ARN)
+// and the format of one line.
+type AccessLogSettings struct {
+	DestinationARN string `json:"destinationArn,omitempty" yaml:"destinationArn,omitempty"`
+	Format         string `json:"format,omitempty" yaml:"format,omitempty"`
 }
 
 // RouteSettings is apigatewayv2 RouteSettings. Throttling is enforced by the authorization issue's work;

@@ -24,6 +24,7 @@ var (
 	apiIDPattern          = regexp.MustCompile(`^[a-z0-9]{1,63}$`)
 	resourceIDPattern     = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 	stageNamePattern      = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+	modelNamePattern      = regexp.MustCompile(`^[A-Za-z0-9]{1,128}$`)
 	stageVarNamePattern   = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
 	stageVarValuePattern  = regexp.MustCompile(`^[A-Za-z0-9\-._~:/?#&=,]+$`)
 	targetPattern         = regexp.MustCompile(`^integrations/(.+)$`)
@@ -48,7 +49,6 @@ func Validate(b *Bundle) FieldErrors {
 	}
 	v := &validator{}
 	ids := make(map[string]int)
-	names := make(map[string]int)
 	for i := range b.APIs {
 		a := &b.APIs[i]
 		p := IndexPath("apis", i)
@@ -57,13 +57,6 @@ func Validate(b *Bundle) FieldErrors {
 				v.addf(FieldPath(p, "apiId"), "apiId %q is already used by apis[%d]; apiIds must be unique (an API without apiId gets one derived from its name)", a.APIID, first)
 			} else {
 				ids[a.APIID] = i
-			}
-		}
-		if a.Name != "" {
-			if first, ok := names[a.Name]; ok {
-				v.addf(FieldPath(p, "name"), "name %q is already used by apis[%d]; API names must be unique", a.Name, first)
-			} else {
-				names[a.Name] = i
 			}
 		}
 		v.api(p, a)
@@ -180,6 +173,22 @@ func (v *validator) api(p string, a *API) {
 		v.integration(ip, in)
 	}
 
+	v.models(p, a.Models)
+	deployments := make(map[string]bool, len(a.Deployments))
+	for _, d := range a.Deployments {
+		deployments[d.DeploymentID] = true
+	}
+	deployedKeys := make(map[string]map[string]bool, len(a.Deployments))
+	for _, d := range a.Deployments {
+		keys := make(map[string]bool, len(d.Routes)+len(routeKeys))
+		for _, r := range d.Routes {
+			keys[r.RouteKey] = true
+		}
+		for k := range routeKeys {
+			keys[k] = true // settings may be made ready for routes not deployed yet
+		}
+		deployedKeys[d.DeploymentID] = keys
+	}
 	stageNames := make(map[string]bool)
 	for i := range a.Stages {
 		sp := IndexPath(FieldPath(p, "stages"), i)
@@ -190,7 +199,39 @@ func (v *validator) api(p string, a *API) {
 			}
 			stageNames[s.StageName] = true
 		}
-		v.stage(sp, s, routeKeys)
+		keys := routeKeys
+		if d, ok := deployedKeys[s.DeploymentID]; ok {
+			keys = d // a deployed stage's route settings name its deployment's routes
+		}
+		v.stage(sp, s, keys)
+		if s.DeploymentID != "" && !deployments[s.DeploymentID] {
+			v.addf(FieldPath(sp, "deploymentId"), "Invalid deployment identifier specified %s", s.DeploymentID)
+		}
+	}
+}
+
+// models checks an API's models as CreateModel does: an alphanumeric name, unique in the API, and a schema.
+func (v *validator) models(p string, models []Model) {
+	names := make(map[string]int, len(models))
+	for i := range models {
+		m := &models[i]
+		mp := IndexPath(FieldPath(p, "models"), i)
+		switch {
+		case m.Name == "":
+			v.addf(FieldPath(mp, "name"), "name is required")
+		case !modelNamePattern.MatchString(m.Name):
+			v.addf(FieldPath(mp, "name"), "model name %q is not valid; use 1 to 128 letters and digits", m.Name)
+		default:
+			if first, dup := names[m.Name]; dup {
+				v.addf(FieldPath(mp, "name"), "Model name %s already exists for this API (models[%d])", m.Name, first)
+			}
+			names[m.Name] = i
+		}
+		if m.Schema == "" {
+			v.addf(FieldPath(mp, "schema"), "schema is required: a JSON Schema (draft 4) document")
+		} else if !json.Valid([]byte(m.Schema)) {
+			v.addf(FieldPath(mp, "schema"), "schema is not valid JSON")
+		}
 	}
 }
 

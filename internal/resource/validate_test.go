@@ -127,13 +127,14 @@ func TestValidate(t *testing.T) {
 			want: []string{`apis[1].apiId: apiId "chat" is already used by apis[0]`},
 		},
 		{
-			name: "api name duplicate",
+			// AWS allows APIs with the same name; only ids must differ.
+			name: "api name duplicate is allowed",
 			before: func(b *Bundle) {
 				other := validBundle().APIs[0]
 				other.APIID = "other"
 				b.APIs = append(b.APIs, other)
 			},
-			want: []string{`apis[1].name: name "chat" is already used by apis[0]; API names must be unique`},
+			want: nil,
 		},
 
 		// routes
@@ -237,6 +238,27 @@ func TestValidate(t *testing.T) {
 		{name: "stage variable value empty", before: func(b *Bundle) { stage(b).StageVariables["v"] = "" }, want: []string{`apis[0].stages[0].stageVariables.v: stage variable value "" is not valid`}},
 		{name: "stage variable value too long", before: func(b *Bundle) { stage(b).StageVariables["v"] = strings.Repeat("a", 513) }, want: []string{"apis[0].stages[0].stageVariables.v: stage variable value"}},
 		{name: "stage variable value 512 ok", before: func(b *Bundle) { stage(b).StageVariables["v"] = strings.Repeat("a", 512) }},
+		{name: "stage deployment unknown", before: func(b *Bundle) { stage(b).DeploymentID = "nope" }, want: []string{"apis[0].stages[0].deploymentId: Invalid deployment identifier specified nope"}},
+		{name: "stage deployment of another API", before: func(b *Bundle) {
+			other := validBundle().APIs[0]
+			other.APIID, other.Deployments = "other", []Deployment{{DeploymentID: "d1"}}
+			b.APIs = append(b.APIs, other)
+			stage(b).DeploymentID = "d1"
+		}, want: []string{"apis[0].stages[0].deploymentId: Invalid deployment identifier specified d1"}},
+		{name: "stage deployment known ok", before: func(b *Bundle) {
+			api(b).Deployments = []Deployment{{DeploymentID: "d1"}}
+			stage(b).DeploymentID = "d1"
+		}},
+		{name: "route settings of a deployed route removed from the working copy ok", before: func(b *Bundle) {
+			api(b).Deployments = []Deployment{{DeploymentID: "d1", Routes: []Route{{RouteKey: "pong"}}}}
+			stage(b).DeploymentID = "d1"
+			stage(b).RouteSettings["pong"] = RouteSettings{}
+		}},
+		{name: "route settings naming no route of the deployment or working copy", before: func(b *Bundle) {
+			api(b).Deployments = []Deployment{{DeploymentID: "d1"}}
+			stage(b).DeploymentID = "d1"
+			stage(b).RouteSettings["pong"] = RouteSettings{}
+		}, want: []string{`apis[0].stages[0].routeSettings.pong: routeSettings key "pong" is not a route key of this API`}},
 		{name: "route settings unknown route key", before: func(b *Bundle) { stage(b).RouteSettings["pong"] = RouteSettings{} }, want: []string{`apis[0].stages[0].routeSettings.pong: routeSettings key "pong" is not a route key of this API`}},
 		{name: "route settings logging level unknown", before: func(b *Bundle) { stage(b).RouteSettings["ping"] = RouteSettings{LoggingLevel: "DEBUG"} }, want: []string{`apis[0].stages[0].routeSettings.ping.loggingLevel: loggingLevel "DEBUG" is not supported; allowed values are unset, ERROR, INFO, OFF`}},
 		{name: "default route settings burst negative", before: func(b *Bundle) { stage(b).DefaultRouteSettings.ThrottlingBurstLimit = -1 }, want: []string{"apis[0].stages[0].defaultRouteSettings.throttlingBurstLimit: throttlingBurstLimit -1 is negative"}},

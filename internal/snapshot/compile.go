@@ -13,6 +13,7 @@ import (
 // Bundle as written. Every problem is reported as resource.FieldErrors with paths into b.
 func Compile(b *resource.Bundle) (*Set, error) {
 	resource.ApplyDefaults(b)
+	applyDeploymentDefaults(b)
 	if errs := resource.Validate(b); len(errs) > 0 {
 		return nil, errs
 	}
@@ -38,6 +39,23 @@ func Compile(b *resource.Bundle) (*Set, error) {
 		set.domains[dom.Name] = dom
 	}
 	return set, nil
+}
+
+// applyDeploymentDefaults fills in AWS's defaults in every deployment's routes and integrations, as
+// resource.ApplyDefaults does for the working copy: a deployed stage serves them, and a deployment frozen
+// from a working copy that lacked them must not serve, say, a zero integration timeout.
+func applyDeploymentDefaults(b *resource.Bundle) {
+	for i := range b.APIs {
+		a := &b.APIs[i]
+		for j := range a.Deployments {
+			d := &a.Deployments[j]
+			scratch := resource.Bundle{APIs: []resource.API{{APIID: a.APIID, Name: a.Name,
+				Routes: d.Routes, Integrations: d.Integrations, Authorizers: d.Authorizers, Models: d.Models}}}
+			resource.ApplyDefaults(&scratch)
+			d.Routes, d.Integrations = scratch.APIs[0].Routes, scratch.APIs[0].Integrations
+			d.Authorizers, d.Models = scratch.APIs[0].Authorizers, scratch.APIs[0].Models
+		}
+	}
 }
 
 type compiler struct{ errs resource.FieldErrors }
@@ -68,29 +86,48 @@ func (c *compiler) api(path string, a *resource.API) *API {
 		APIKeySelection:           a.APIKeySelectionExpression,
 		Stages:                    make(map[string]*Stage, len(a.Stages)),
 	}
-	integrations := make(map[string]int, len(a.Integrations))
 	for i, in := range a.Integrations {
-		integrations[in.IntegrationID] = i
 		// Compile once without stage variables to report expression errors a single time.
 		c.integration(resource.IndexPath(resource.FieldPath(path, "integrations"), i), &in, nil, true)
 	}
+	reported := make(map[int]bool) // deployments whose expression errors are reported
 	for si := range a.Stages {
 		st := &a.Stages[si]
-		stage := &Stage{API: api, Name: st.StageName, Variables: st.StageVariables, Routes: make(map[string]*Route, len(a.Routes))}
+		routes, integrations, authorizers := a.Routes, a.Integrations, a.Authorizers
+		if st.DeploymentID != "" {
+			// A deployed stage serves its deployment, whatever the working copy says since. (Validate has
+			// rejected a deploymentId that names no deployment.)
+			for di := range a.Deployments {
+				d := &a.Deployments[di]
+				if d.DeploymentID != st.DeploymentID {
+					continue
+				}
+				routes, integrations, authorizers = d.Routes, d.Integrations, d.Authorizers
+				if !reported[di] {
+					reported[di] = true
+					dp := resource.IndexPath(resource.FieldPath(path, "deployments"), di)
+					for i := range d.Integrations {
+						c.integration(resource.IndexPath(resource.FieldPath(dp, "integrations"), i), &d.Integrations[i], nil, true)
+					}
+				}
+				break
+			}
+		}
+		stage := &Stage{API: api, Name: st.StageName, Variables: st.StageVariables, Routes: make(map[string]*Route, len(routes))}
 		stage.DefaultRouteSettings, stage.RouteSettings = st.DefaultRouteSettings, st.RouteSettings
-		authorizers := make(map[string]*Authorizer, len(a.Authorizers))
-		for _, au := range a.Authorizers {
-			authorizers[au.AuthorizerID] = &Authorizer{ID: au.AuthorizerID, Name: au.Name,
+		byID := make(map[string]*Authorizer, len(authorizers))
+		for _, au := range authorizers {
+			byID[au.AuthorizerID] = &Authorizer{ID: au.AuthorizerID, Name: au.Name,
 				URI: substituteStageVariables(au.AuthorizerURI, st.StageVariables), IdentitySource: au.IdentitySource}
 		}
-		compiled := make(map[string]*Integration, len(a.Integrations))
-		for id, i := range integrations {
-			compiled[id] = c.integration("", &a.Integrations[i], st.StageVariables, false)
+		compiled := make(map[string]*Integration, len(integrations))
+		for i := range integrations {
+			compiled[integrations[i].IntegrationID] = c.integration("", &integrations[i], st.StageVariables, false)
 		}
-		for _, r := range a.Routes {
+		for _, r := range routes {
 			route := &Route{ID: r.RouteID, Key: r.RouteKey, AuthorizationType: r.AuthorizationType, APIKeyRequired: r.APIKeyRequired}
 			if r.AuthorizationType == "CUSTOM" {
-				route.Authorizer = authorizers[r.AuthorizerID]
+				route.Authorizer = byID[r.AuthorizerID]
 			}
 			if id, ok := strings.CutPrefix(r.Target, "integrations/"); ok {
 				route.Integration = compiled[id]

@@ -12,8 +12,8 @@
 //     refuses every request.
 //   - A request is refused for quota before the throttle is consulted, so neither refused-for-quota nor
 //     throttled requests consume anything; an OK request consumes one token and one quota unit.
-//   - Buckets start full and windows start empty when the Engine is built; a new Engine (a new
-//     configuration) starts afresh.
+//   - Buckets start full and windows start empty when an Engine is built with New; Next builds the
+//     Engine for a changed configuration and keeps the usage of every (plan, key) left unchanged.
 //   - Keys with an empty value are ignored; if two keys share a value the first wins. Plans' KeyIDs
 //     naming unknown keys are ignored. Quota periods other than DAY, WEEK and MONTH mean no quota.
 package usageplan
@@ -143,7 +143,9 @@ type route struct {
 
 // entry is the throttle and quota state of one key in one plan.
 type entry struct {
+	plan   string
 	bucket *throttle.Bucket // nil: no throttle
+	limits *throttle.Limits // the bucket's limits
 	quota  *Quota           // nil: no quota
 
 	mu     sync.Mutex
@@ -152,7 +154,12 @@ type entry struct {
 }
 
 // New returns an Engine for keys and plans, reading the time from now.
-func New(keys []Key, plans []Plan, now func() time.Time) *Engine {
+func New(keys []Key, plans []Plan, now func() time.Time) *Engine { return Next(nil, keys, plans, now) }
+
+// Next returns an Engine for changed keys and plans that carries over prev's usage: a key that stays in
+// a plan keeps the requests counted in the current quota window and its throttle bucket when the plan's
+// quota and throttle are unchanged. prev may be nil.
+func Next(prev *Engine, keys []Key, plans []Plan, now func() time.Time) *Engine {
 	e := &Engine{now: now, byValue: make(map[string]Key), routes: make(map[route]*entry)}
 	known := make(map[string]bool)
 	for _, k := range keys {
@@ -176,9 +183,12 @@ func New(keys []Key, plans []Plan, now func() time.Time) *Engine {
 			if !known[id] || entries[id] != nil {
 				continue
 			}
-			en := &entry{quota: q}
+			en := &entry{plan: p.ID, quota: q, limits: p.Throttle}
 			if p.Throttle != nil {
 				en.bucket = throttle.NewBucket(*p.Throttle, t)
+			}
+			if old := prev.entry(p.ID, id); old != nil {
+				en.carryOver(old, p.Throttle)
 			}
 			entries[id] = en
 			for _, s := range p.Stages {
@@ -190,6 +200,31 @@ func New(keys []Key, plans []Plan, now func() time.Time) *Engine {
 		}
 	}
 	return e
+}
+
+// entry returns e's state of keyID in plan, or nil.
+func (e *Engine) entry(plan, keyID string) *entry {
+	if e == nil {
+		return nil
+	}
+	for r, en := range e.routes {
+		if r.keyID == keyID && en.plan == plan {
+			return en
+		}
+	}
+	return nil
+}
+
+// carryOver takes old's quota count when the quota is the same, and its bucket when the throttle is.
+func (en *entry) carryOver(old *entry, limits *throttle.Limits) {
+	old.mu.Lock()
+	defer old.mu.Unlock()
+	if (en.quota == nil) == (old.quota == nil) && (en.quota == nil || *en.quota == *old.quota) {
+		en.window, en.count = old.window, old.count
+	}
+	if en.bucket != nil && old.bucket != nil && old.limits != nil && limits != nil && *old.limits == *limits {
+		en.bucket = old.bucket
+	}
 }
 
 // Check is one request of a route that requires an API key: the key value presented (from the API key

@@ -1,0 +1,655 @@
+// Package catalog is the control plane's state: every API with its routes, integrations, authorizers,
+// models, deployments and stages, and every custom domain name with its API mappings. Both configuration
+// adapters write into it — the YAML file on start, the apigatewayv2 REST API at any time — and it publishes
+// what the stages serve as a resource.Bundle for the data plane to compile.
+//
+// Changes are transactions: Write runs a function on a private copy of the state, fills in AWS's automatic
+// deployments, has the result compiled and served (Options.Apply), saves it (Options.Store), and only then
+// makes it the state everybody reads. A change that does not compile or cannot be saved leaves nothing
+// behind. Readers never lock: the state they get is never modified again.
+//
+// Deployments follow AWS: a deployment is an immutable copy of an API's routes, integrations, authorizers
+// and models; a stage serves the deployment it points at, or, with autoDeploy, a fresh deployment made
+// after every change to the API. A stage that points at no deployment is not served.
+package catalog
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/resource"
+)
+
+// Source says which adapter a resource came from.
+type Source string
+
+// Sources of APIs and domain names.
+const (
+	// SourceConfig marks a resource declared in the configuration file: it is replaced from the file
+	// on every start, and removed when the file no longer declares it.
+	SourceConfig Source = "config"
+	// SourceAPI marks a resource created through the control-plane API: it lives until deleted.
+	SourceAPI Source = "api"
+)
+
+// State is the whole catalog at one moment. A State passed to a Write function may be changed freely;
+// one returned by Read must not be changed.
+type State struct {
+	APIs        []*API        `json:"apis"`
+	DomainNames []*DomainName `json:"domainNames,omitempty"`
+	// APIKeys and UsagePlans are API Gateway's (v1) API keys and usage plans, which WebSocket APIs share.
+	APIKeys    []*APIKey    `json:"apiKeys,omitempty"`
+	UsagePlans []*UsagePlan `json:"usagePlans,omitempty"`
+}
+
+// APIKey is an API key with its source and dates, and the members AWS keeps that the data plane does
+// not use (customerId, tags).
+type APIKey struct {
+	resource.APIKey
+	Source     Source            `json:"source"`
+	CustomerID string            `json:"customerId,omitempty"`
+	Tags       map[string]string `json:"tags,omitempty"`
+	Dates
+}
+
+// UsagePlan is a usage plan with its source and tags.
+type UsagePlan struct {
+	resource.UsagePlan
+	Source Source            `json:"source"`
+	Tags   map[string]string `json:"tags,omitempty"`
+}
+
+// APIKey returns the API key with id, or nil.
+func (s *State) APIKey(id string) *APIKey {
+	for _, k := range s.APIKeys {
+		if k.ID == id {
+			return k
+		}
+	}
+	return nil
+}
+
+// UsagePlan returns the usage plan with id, or nil.
+func (s *State) UsagePlan(id string) *UsagePlan {
+	for _, p := range s.UsagePlans {
+		if p.ID == id {
+			return p
+		}
+	}
+	return nil
+}
+
+// API is an API's working copy — what the control plane edits — with its deployments, stages and the
+// dates AWS reports.
+type API struct {
+	resource.API
+	Source      Source    `json:"source"`
+	CreatedDate time.Time `json:"createdDate"`
+	// StageDates and DeploymentDates hold the dates AWS reports, by stage name and deployment id.
+	StageDates      map[string]Dates     `json:"stageDates,omitempty"`
+	DeploymentDates map[string]time.Time `json:"deploymentDates,omitempty"`
+}
+
+// Dates are a resource's creation and last-update times.
+type Dates struct {
+	CreatedDate     time.Time `json:"createdDate"`
+	LastUpdatedDate time.Time `json:"lastUpdatedDate"`
+}
+
+// DomainName is a custom domain name with its API mappings.
+type DomainName struct {
+	resource.DomainName
+	Source Source `json:"source"`
+}
+
+// API returns the API with id, or nil.
+func (s *State) API(id string) *API {
+	for _, a := range s.APIs {
+		if a.APIID == id {
+			return a
+		}
+	}
+	return nil
+}
+
+// DomainName returns the domain name called name (compared as given), or nil.
+func (s *State) DomainName(name string) *DomainName {
+	for _, d := range s.DomainNames {
+		if d.DomainName.DomainName == name {
+			return d
+		}
+	}
+	return nil
+}
+
+// Stage returns the API's stage called name, or nil.
+func (a *API) Stage(name string) *resource.Stage {
+	for i := range a.Stages {
+		if a.Stages[i].StageName == name {
+			return &a.Stages[i]
+		}
+	}
+	return nil
+}
+
+// Deployment returns the API's deployment with id, or nil.
+func (a *API) Deployment(id string) *resource.Deployment {
+	for i := range a.Deployments {
+		if a.Deployments[i].DeploymentID == id {
+			return &a.Deployments[i]
+		}
+	}
+	return nil
+}
+
+// Deploy freezes the API's current routes, integrations, authorizers and models into a new deployment and
+// returns it. It does not point any stage at it. It fills in AWS's defaults in the working copy first, so
+// that the deployment holds what AWS would serve.
+func (a *API) Deploy(description string, auto bool, now time.Time) *resource.Deployment {
+	a.applyDefaults()
+	d := resource.Deployment{DeploymentID: a.uniqueID(6), Description: description, AutoDeployed: auto}
+	// The deployment must not share memory with the working copy.
+	var frozen deployable
+	if err := deepCopy(a.deployable(), &frozen); err != nil {
+		panic(fmt.Sprintf("catalog: copy deployment: %v", err)) // plain data always marshals
+	}
+	d.Routes, d.Integrations, d.Authorizers, d.Models = frozen.Routes, frozen.Integrations, frozen.Authorizers, frozen.Models
+	a.Deployments = append(a.Deployments, d)
+	if a.DeploymentDates == nil {
+		a.DeploymentDates = make(map[string]time.Time)
+	}
+	a.DeploymentDates[d.DeploymentID] = now
+	return &a.Deployments[len(a.Deployments)-1]
+}
+
+// deployable is what a deployment freezes of an API.
+type deployable struct {
+	Routes       []resource.Route       `json:"routes"`
+	Integrations []resource.Integration `json:"integrations"`
+	Authorizers  []resource.Authorizer  `json:"authorizers"`
+	Models       []resource.Model       `json:"models"`
+}
+
+func (a *API) deployable() deployable {
+	return deployable{a.Routes, a.Integrations, a.Authorizers, a.Models}
+}
+
+func deployed(d *resource.Deployment) deployable {
+	return deployable{d.Routes, d.Integrations, d.Authorizers, d.Models}
+}
+
+// encode is the deployable content as comparable bytes (maps are encoded with sorted keys).
+func (c deployable) encode() []byte {
+	b, _ := json.Marshal(c) // plain data always marshals
+	return b
+}
+
+// applyDefaults fills in the members AWS fills in on create (resource.ApplyDefaults), in place.
+func (a *API) applyDefaults() {
+	b := resource.Bundle{APIs: []resource.API{a.API}}
+	resource.ApplyDefaults(&b)
+	a.API = b.APIs[0]
+}
+
+// uniqueID returns a new random id of n characters that no route, integration, authorizer, model,
+// deployment or response of the API uses.
+func (a *API) uniqueID(n int) string {
+	used := map[string]bool{}
+	for _, r := range a.Routes {
+		used[r.RouteID] = true
+		for _, rr := range r.RouteResponses {
+			used[rr.RouteResponseID] = true
+		}
+	}
+	for _, in := range a.Integrations {
+		used[in.IntegrationID] = true
+		for _, ir := range in.IntegrationResponses {
+			used[ir.IntegrationResponseID] = true
+		}
+	}
+	for _, au := range a.Authorizers {
+		used[au.AuthorizerID] = true
+	}
+	for _, m := range a.Models {
+		used[m.ModelID] = true
+	}
+	for _, d := range a.Deployments {
+		used[d.DeploymentID] = true
+	}
+	for {
+		if id := NewID(n); !used[id] {
+			return id
+		}
+	}
+}
+
+// NewChildID returns a new random id for a route, integration, authorizer, model or response of the API,
+// 7 characters of [a-z0-9] like AWS's, unused within the API.
+func (a *API) NewChildID() string { return a.uniqueID(7) }
+
+// NewAPIID returns a new random API id, 10 characters of [a-z0-9] like AWS's, unused in s.
+func (s *State) NewAPIID() string {
+	for {
+		if id := NewID(10); s.API(id) == nil {
+			return id
+		}
+	}
+}
+
+const idAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+// NewID returns n random characters of [a-z0-9].
+func NewID(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails (crypto/rand panics instead)
+	for i := range b {
+		b[i] = idAlphabet[int(b[i])%len(idAlphabet)]
+	}
+	return string(b)
+}
+
+// Store keeps the catalog between runs. Load returns nil, nil when nothing was saved yet; Save must be
+// atomic: after a crash at any moment, Load returns either the previous or the new data, whole.
+type Store interface {
+	Load() ([]byte, error)
+	Save(data []byte) error
+}
+
+// Options configure a Catalog.
+type Options struct {
+	// Store keeps the catalog; nil keeps it in memory only.
+	Store Store
+	// Apply compiles and serves what the stages serve. An error rejects the change that produced it;
+	// it should be resource.FieldErrors when the bundle is at fault.
+	Apply func(ctx context.Context, served *resource.Bundle) error
+	// Now tells the time for creation dates; default time.Now.
+	Now func() time.Time
+	// Logger receives the catalog's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Catalog is the control plane's state, changed only through Write.
+type Catalog struct {
+	opts  Options
+	mu    sync.Mutex // serialises Write
+	state atomic.Pointer[State]
+}
+
+// fileFormat is what the Store holds.
+type fileFormat struct {
+	Version int    `json:"version"`
+	State   *State `json:"state"`
+}
+
+const formatVersion = 1
+
+// Open loads the saved catalog, replaces its configuration-file resources with config's (nil: none), and
+// serves the result through opts.Apply. Resources that came from the control plane are kept as they were.
+func Open(ctx context.Context, opts Options, config *resource.Bundle) (*Catalog, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Apply == nil {
+		opts.Apply = func(context.Context, *resource.Bundle) error { return nil }
+	}
+	c := &Catalog{opts: opts}
+	st := &State{}
+	if opts.Store != nil {
+		data, err := opts.Store.Load()
+		if err != nil {
+			return nil, fmt.Errorf("load catalog: %w", err)
+		}
+		if data != nil {
+			var f fileFormat
+			if err := json.Unmarshal(data, &f); err != nil {
+				return nil, fmt.Errorf("load catalog: %w", err)
+			}
+			if f.Version != formatVersion {
+				return nil, fmt.Errorf("load catalog: format version %d is not supported (want %d)", f.Version, formatVersion)
+			}
+			if f.State != nil {
+				st = f.State
+			}
+		}
+	}
+	c.state.Store(st)
+	err := c.Write(ctx, func(st *State) error {
+		return applyConfig(st, config, opts.Now())
+	})
+	if err != nil {
+		return nil, fmt.Errorf("serve catalog: %w", err)
+	}
+	return c, nil
+}
+
+// applyConfig replaces st's configuration-file resources with config's, which it does not modify. Config
+// stages auto-deploy: a file's stage serves the API as the file declares it.
+//
+// Reopening with the same file changes nothing visible: an API keeps its creation date, a stage its dates,
+// an API mapping its id, and a config API keeps its automatic deployment (id and date) when that deployment
+// holds exactly what the file declares now.
+func applyConfig(st *State, config *resource.Bundle, now time.Time) error {
+	cfg := &resource.Bundle{}
+	if config != nil {
+		// The caller keeps its bundle; the catalog's state must share no memory with it.
+		if err := deepCopy(config, cfg); err != nil {
+			return fmt.Errorf("copy configuration: %w", err)
+		}
+	}
+	resource.ApplyDefaults(cfg)
+	// Resources keep their places, so that listings do not reorder on every start; new ones come last.
+	// A duplicate id in the file is kept too, for validation to report.
+	first := make(map[string]int, len(cfg.APIs))
+	for i := len(cfg.APIs) - 1; i >= 0; i-- {
+		first[cfg.APIs[i].APIID] = i
+	}
+	placed := make(map[int]bool, len(cfg.APIs))
+	var apis []*API
+	for _, old := range st.APIs {
+		if i, ok := first[old.APIID]; ok {
+			if !placed[i] {
+				apis = append(apis, configAPI(old, cfg.APIs[i], now))
+				placed[i] = true
+			}
+		} else if old.Source != SourceConfig {
+			apis = append(apis, old)
+		}
+	}
+	for i, a := range cfg.APIs {
+		if !placed[i] {
+			apis = append(apis, configAPI(nil, a, now))
+		}
+	}
+	st.APIs = apis
+
+	firstDomain := make(map[string]int, len(cfg.DomainNames))
+	for i := len(cfg.DomainNames) - 1; i >= 0; i-- {
+		firstDomain[cfg.DomainNames[i].DomainName] = i
+	}
+	placed = make(map[int]bool, len(cfg.DomainNames))
+	var domains []*DomainName
+	for _, old := range st.DomainNames {
+		if i, ok := firstDomain[old.DomainName.DomainName]; ok {
+			if !placed[i] {
+				domains = append(domains, configDomain(old, cfg.DomainNames[i]))
+				placed[i] = true
+			}
+		} else if old.Source != SourceConfig {
+			domains = append(domains, old)
+		}
+	}
+	for i, d := range cfg.DomainNames {
+		if !placed[i] {
+			domains = append(domains, configDomain(nil, d))
+		}
+	}
+	st.DomainNames = domains
+	applyConfigKeys(st, cfg, now)
+	return nil
+}
+
+// applyConfigKeys replaces st's configuration-file API keys and usage plans with cfg's, keeping the
+// others (and a key's creation date).
+func applyConfigKeys(st *State, cfg *resource.Bundle, now time.Time) {
+	declaredKeys := map[string]bool{}
+	for _, k := range cfg.APIKeys {
+		declaredKeys[k.ID] = true
+	}
+	var keys []*APIKey
+	for _, k := range st.APIKeys {
+		if k.Source != SourceConfig && !declaredKeys[k.ID] {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range cfg.APIKeys {
+		rec := &APIKey{APIKey: k, Source: SourceConfig, Dates: Dates{CreatedDate: now, LastUpdatedDate: now}}
+		if old := st.APIKey(k.ID); old != nil {
+			rec.Dates = old.Dates
+		}
+		keys = append(keys, rec)
+	}
+	st.APIKeys = keys
+
+	declaredPlans := map[string]bool{}
+	for _, p := range cfg.UsagePlans {
+		declaredPlans[p.ID] = true
+	}
+	var plans []*UsagePlan
+	for _, p := range st.UsagePlans {
+		if p.Source != SourceConfig && !declaredPlans[p.ID] {
+			plans = append(plans, p)
+		}
+	}
+	for _, p := range cfg.UsagePlans {
+		plans = append(plans, &UsagePlan{UsagePlan: p, Source: SourceConfig})
+	}
+	st.UsagePlans = plans
+}
+
+// configDomain is the record of the file's domain name d, replacing old (nil when the domain is new).
+// Mappings the file gives no id keep the id they had.
+func configDomain(old *DomainName, d resource.DomainName) *DomainName {
+	rec := &DomainName{DomainName: d, Source: SourceConfig}
+	for i := range rec.APIMappings {
+		m := &rec.APIMappings[i]
+		if m.APIMappingID != "" {
+			continue
+		}
+		m.APIMappingID = NewID(6)
+		if old == nil {
+			continue
+		}
+		for _, om := range old.APIMappings {
+			if om.APIID == m.APIID && om.Stage == m.Stage && om.APIMappingKey == m.APIMappingKey {
+				m.APIMappingID = om.APIMappingID
+			}
+		}
+	}
+	return rec
+}
+
+// configAPI is the record of the file's API a, replacing old (nil when the API is new).
+func configAPI(old *API, a resource.API, now time.Time) *API {
+	rec := &API{API: a, Source: SourceConfig, CreatedDate: now, StageDates: make(map[string]Dates, len(a.Stages))}
+	rec.Deployments = nil
+	var keep *resource.Deployment
+	if old != nil {
+		rec.CreatedDate = old.CreatedDate
+		if old.Source == SourceConfig {
+			want := rec.deployable().encode()
+			for i := range old.Deployments {
+				if d := &old.Deployments[i]; d.AutoDeployed && bytes.Equal(deployed(d).encode(), want) {
+					keep = d
+				}
+			}
+		}
+	}
+	if keep != nil {
+		rec.Deployments = []resource.Deployment{*keep}
+		rec.DeploymentDates = map[string]time.Time{keep.DeploymentID: old.DeploymentDates[keep.DeploymentID]}
+	}
+	for i := range rec.Stages {
+		s := &rec.Stages[i]
+		s.AutoDeploy = true
+		s.DeploymentID = ""
+		dates := Dates{CreatedDate: now, LastUpdatedDate: now}
+		if keep != nil {
+			s.DeploymentID = keep.DeploymentID
+		}
+		if old != nil {
+			if prev := old.Stage(s.StageName); prev != nil {
+				dates.CreatedDate = old.StageDates[s.StageName].CreatedDate
+				if keep != nil && sameJSON(prev, s) {
+					dates.LastUpdatedDate = old.StageDates[s.StageName].LastUpdatedDate
+				}
+			}
+		}
+		rec.StageDates[s.StageName] = dates
+	}
+	return rec
+}
+
+func sameJSON(a, b any) bool {
+	x, errx := json.Marshal(a)
+	y, erry := json.Marshal(b)
+	return errx == nil && erry == nil && bytes.Equal(x, y)
+}
+
+// Read calls fn with the current state, which fn must not change. Keeping it is safe: a state is never
+// modified once current.
+func (c *Catalog) Read(fn func(*State)) { fn(c.state.Load()) }
+
+// Write changes the catalog: fn edits a private copy of the state; then every autoDeploy stage of a
+// changed API gets a new deployment, the result is compiled and served, saved, and made current. An error
+// from fn is returned as it is and nothing changes; so does an error from Options.Apply (the change does
+// not compile). A Store failure is wrapped, nothing changes either, and the previous state is served
+// again. Before deploying, Write fills in AWS's defaults (resource.ApplyDefaults) in every working copy.
+func (c *Catalog) Write(ctx context.Context, fn func(*State) error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	before := c.state.Load()
+	next := &State{}
+	if err := deepCopy(before, next); err != nil {
+		return fmt.Errorf("copy catalog: %w", err)
+	}
+	if err := fn(next); err != nil {
+		return err
+	}
+	for _, a := range next.APIs {
+		a.applyDefaults()
+	}
+	autoDeploy(before, next, c.opts.Now())
+	bundle, err := served(next)
+	if err != nil {
+		return err
+	}
+	if err := c.opts.Apply(ctx, bundle); err != nil {
+		return err
+	}
+	if c.opts.Store != nil {
+		data, err := json.Marshal(fileFormat{Version: formatVersion, State: next})
+		if err != nil {
+			return fmt.Errorf("encode catalog: %w", err)
+		}
+		if err := c.opts.Store.Save(data); err != nil {
+			if prev, rerr := served(before); rerr != nil {
+				c.opts.Logger.Error("serve the previous catalog after a failed save", "err", rerr)
+			} else if rerr := c.opts.Apply(ctx, prev); rerr != nil {
+				c.opts.Logger.Error("serve the previous catalog after a failed save", "err", rerr)
+			}
+			return fmt.Errorf("save catalog: %w", err)
+		}
+	}
+	c.state.Store(next)
+	return nil
+}
+
+// autoDeploy gives a new deployment to the autoDeploy stages of every API whose deployable content
+// changed (or that have no deployment yet), and drops automatic deployments no stage uses any more.
+func autoDeploy(before, next *State, now time.Time) {
+	for _, a := range next.APIs {
+		changed := true
+		if old := before.API(a.APIID); old != nil {
+			changed = !bytes.Equal(old.deployable().encode(), a.deployable().encode())
+		}
+		var d *resource.Deployment
+		for i := range a.Stages {
+			st := &a.Stages[i]
+			if !st.AutoDeploy || (!changed && st.DeploymentID != "" && a.Deployment(st.DeploymentID) != nil) {
+				continue
+			}
+			if d == nil {
+				d = a.Deploy("", true, now)
+			}
+			st.DeploymentID = d.DeploymentID
+			dates := a.StageDates[st.StageName]
+			dates.LastUpdatedDate = now
+			if a.StageDates == nil {
+				a.StageDates = map[string]Dates{}
+			}
+			a.StageDates[st.StageName] = dates
+		}
+		used := map[string]bool{}
+		for _, st := range a.Stages {
+			used[st.DeploymentID] = true
+		}
+		kept := a.Deployments[:0]
+		for _, dep := range a.Deployments {
+			if dep.AutoDeployed && !used[dep.DeploymentID] {
+				delete(a.DeploymentDates, dep.DeploymentID)
+				continue
+			}
+			kept = append(kept, dep)
+		}
+		a.Deployments = kept
+	}
+}
+
+// served is what the data plane serves from st: every API with the stages that point at a deployment,
+// every domain name with the mappings whose stage is served, every API key, and every usage plan with
+// the stages that are served. It shares no memory with st, so Apply may change it (snapshot.Compile
+// fills in defaults) while readers read st.
+func served(st *State) (*resource.Bundle, error) {
+	// A copy: compiling fills in defaults, and a published state is never modified.
+	cp := &State{}
+	if err := deepCopy(st, cp); err != nil {
+		return nil, fmt.Errorf("copy served state: %w", err)
+	}
+	st = cp
+	b := &resource.Bundle{}
+	live := map[[2]string]bool{}
+	for _, a := range st.APIs {
+		api := a.API
+		api.Stages = nil
+		for _, s := range a.Stages {
+			if s.DeploymentID != "" {
+				api.Stages = append(api.Stages, s)
+				live[[2]string{a.APIID, s.StageName}] = true
+			}
+		}
+		b.APIs = append(b.APIs, api)
+	}
+	for _, d := range st.DomainNames {
+		dom := d.DomainName
+		dom.APIMappings = nil
+		for _, m := range d.APIMappings {
+			if live[[2]string{m.APIID, m.Stage}] {
+				dom.APIMappings = append(dom.APIMappings, m)
+			}
+		}
+		b.DomainNames = append(b.DomainNames, dom)
+	}
+	for _, k := range st.APIKeys {
+		b.APIKeys = append(b.APIKeys, k.APIKey)
+	}
+	for _, p := range st.UsagePlans {
+		plan := p.UsagePlan
+		plan.APIStages = nil
+		for _, s := range p.APIStages {
+			if live[[2]string{s.APIID, s.Stage}] {
+				plan.APIStages = append(plan.APIStages, s)
+			}
+		}
+		b.UsagePlans = append(b.UsagePlans, plan)
+	}
+	return b, nil
+}
+
+// deepCopy copies src into dst through JSON: the state is plain data.
+func deepCopy(src, dst any) error {
+	data, err := json.Marshal(src)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, dst)
+}
