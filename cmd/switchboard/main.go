@@ -121,7 +121,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	configPath := fs.String("config", "", "YAML file declaring the APIs to serve (default: the built-in demo API)")
 	dataDir := fs.String("data", "", "directory for the gateway's state (default: switchboard under the user cache directory)")
 	listen := fs.String("listen", "127.0.0.1:8080", "data-plane and @connections address; binding beyond loopback is an explicit choice")
-	controlListen := fs.String("control-listen", "", "control-plane (apigatewayv2 API) address; reserved, not served yet")
+	controlListen := fs.String("control-listen", "127.0.0.1:8081", "control-plane (apigatewayv2 REST API) address for the AWS CLI and SDKs (--endpoint-url); empty: no control plane")
+	controlRate := fs.Float64("control-rate-limit", 0, "control-plane requests per second, bursts of 4x (AWS: 10); 0: no limit")
 	region := fs.String("region", "us-east-1", "AWS region the gateway presents itself as")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	node := fs.Uint("node", 0, "node ID (0-65535), encoded in every connection ID")
@@ -163,9 +164,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	if *controlListen != "" {
-		log.Warn("the control plane is not served by this version; --control-listen is ignored", "addr", *controlListen)
-	}
 	tlsConfig, caBundle, err := serverTLS(dir, *listen, *tlsCert, *tlsKey)
 	if err != nil {
 		return err
@@ -179,17 +177,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}
 	g, err := gateway.New(gateway.Options{
-		Guard:       guardConfig(*maxConns, *perIP),
-		TLS:         tlsConfig,
-		CABundle:    caBundle,
-		FunctionEnv: fnEnv,
-		ACMEStorage: filepath.Join(dir, "acme"),
-		Listen:      *listen,
-		Region:      *region,
-		Node:        cluster.NodeID(*node),
-		Bundle:      f.Bundle,
-		Limits:      wsconn.Config{IdleTimeout: *idle, MaxDuration: *maxDur},
-		Logger:      log,
+		Guard:            guardConfig(*maxConns, *perIP),
+		TLS:              tlsConfig,
+		CABundle:         caBundle,
+		FunctionEnv:      fnEnv,
+		ACMEStorage:      filepath.Join(dir, "acme"),
+		Listen:           *listen,
+		ControlListen:    *controlListen,
+		ControlRateLimit: *controlRate,
+		CatalogFile:      filepath.Join(dir, "catalog.json"),
+		Region:           *region,
+		Node:             cluster.NodeID(*node),
+		Bundle:           f.Bundle,
+		Limits:           wsconn.Config{IdleTimeout: *idle, MaxDuration: *maxDur},
+		Logger:           log,
 	})
 	if err != nil {
 		return f.Locate(err)
@@ -284,6 +285,9 @@ func printEndpoints(w io.Writer, g *gateway.Gateway) {
 			fmt.Fprintf(&b, "API %s (%s) stage %s:\n  WebSocket:    ws://%s/%s/%s  (or wss://)\n  @connections: http://%s/%s/%s/@connections/{connectionId}  (or https://)\n",
 				api.Name, id, s, g.Addr(), id, s, g.Addr(), id, s)
 		}
+	}
+	if addr := g.ControlAddr(); addr != "" {
+		fmt.Fprintf(&b, "Control plane (apigatewayv2): http://%s  (aws apigatewayv2 ... --endpoint-url http://%s)\n", addr, addr)
 	}
 	fmt.Fprint(w, b.String())
 }

@@ -80,7 +80,7 @@ func TestServeDemoAndStop(t *testing.T) {
 	done := make(chan error, 1)
 	data := t.TempDir()
 	go func() {
-		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data", filepath.Join(data, "state")}, func(string) string { return "" }, &stdout, &stderr)
+		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--control-listen", "127.0.0.1:0", "--data", filepath.Join(data, "state")}, func(string) string { return "" }, &stdout, &stderr)
 	}()
 	urlRE := regexp.MustCompile(`ws://(127\.0\.0\.1:\d+)/demo/dev`)
 	gatewaytest.Eventually(t, 10*time.Second, func() bool {

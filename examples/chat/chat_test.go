@@ -202,7 +202,7 @@ func TestChat(t *testing.T) {
 
 // TestSetStageVariable checks that the in-process gateway's stage variable follows -backend-listen.
 func TestSetStageVariable(t *testing.T) {
-	g, err := newGateway("127.0.0.1:0", "127.0.0.1:9999", slog.New(slog.DiscardHandler))
+	g, err := newGateway("127.0.0.1:0", "", "127.0.0.1:9999", slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,6 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	withGateway := fs.Bool("gateway", true, "also run a Switchboard gateway in this process, serving the embedded switchboard.yaml")
 	listen := fs.String("listen", "127.0.0.1:8080", "the in-process gateway's WebSocket and @connections address")
+	controlListen := fs.String("control-listen", "127.0.0.1:8081", "the in-process gateway's control-plane (apigatewayv2 API) address; empty: none")
 	backendListen := fs.String("backend-listen", "127.0.0.1:9000", "the backend's address; with -gateway=false, keep switchboard.yaml's stage variable \"backend\" equal to it")
 	endpoint := fs.String("endpoint", DefaultEndpoint, "the @connections endpoint (stage URL) the backend posts to; with the in-process gateway it follows -listen unless set")
 	if err := fs.Parse(args); err != nil {
@@ -91,7 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serveBackend(ctx, ln, NewBackend(*endpoint, log), log)
 	}
 
-	g, err := newGateway(*listen, ln.Addr().String(), log.With("component", "gateway"))
+	g, err := newGateway(*listen, *controlListen, ln.Addr().String(), log.With("component", "gateway"))
 	if err != nil {
 		return err
 	}
@@ -114,6 +115,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	go func() { backendDone <- serveBackend(backendCtx, ln, backend, log) }()
 	fmt.Fprintf(stdout, "Chat is running.\n  WebSocket:    ws://%s/%s/%s\n  @connections: %s/@connections/{connectionId}\n  Send:         {\"action\":\"sendmessage\",\"data\":\"hi\"}\n",
 		g.Addr(), apiID, stageName, *endpoint)
+	if addr := g.ControlAddr(); addr != "" {
+		fmt.Fprintf(stdout, "  Control plane: aws apigatewayv2 get-apis --endpoint-url http://%s\n", addr)
+	}
 
 	// Stop the gateway first: it closes every connection and runs their $disconnect against the backend,
 	// which therefore stops last.
@@ -143,7 +147,7 @@ func gatewayError(err error) error {
 }
 
 // newGateway prepares a gateway serving the embedded config with the stage variable pointing at backend.
-func newGateway(listen, backend string, log *slog.Logger) (*gateway.Gateway, error) {
+func newGateway(listen, controlListen, backend string, log *slog.Logger) (*gateway.Gateway, error) {
 	f, err := configfile.Parse("switchboard.yaml", configYAML)
 	if err != nil {
 		return nil, err
@@ -152,7 +156,7 @@ func newGateway(listen, backend string, log *slog.Logger) (*gateway.Gateway, err
 		return nil, err
 	}
 	log.Info("stage variable", "api", apiID, "stage", stageName, backendVariable, backend)
-	g, err := gateway.New(gateway.Options{Listen: listen, Bundle: f.Bundle, Logger: log})
+	g, err := gateway.New(gateway.Options{Listen: listen, ControlListen: controlListen, Bundle: f.Bundle, Logger: log})
 	if err != nil {
 		return nil, f.Locate(err)
 	}

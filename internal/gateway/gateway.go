@@ -13,14 +13,17 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/acme"
 	"github.com/switchboard-gw/switchboard/internal/authorizer"
 	"github.com/switchboard-gw/switchboard/internal/authorizer/usageplan"
+	"github.com/switchboard-gw/switchboard/internal/catalog"
 	"github.com/switchboard-gw/switchboard/internal/certs"
 	"github.com/switchboard-gw/switchboard/internal/cluster"
 	"github.com/switchboard-gw/switchboard/internal/cluster/membus"
+	"github.com/switchboard-gw/switchboard/internal/controlapi"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/edge"
 	"github.com/switchboard-gw/switchboard/internal/integration"
@@ -72,6 +75,13 @@ type Options struct {
 	ACMEStorage  string
 	ACMERootCAs  *x509.CertPool
 	ACMEHTTPPort int
+	// ControlListen is the control-plane (apigatewayv2 REST API) address; empty serves no control plane.
+	ControlListen string
+	// ControlRateLimit, when positive, limits the control plane to this many requests per second, with
+	// bursts of four times as many, all callers together (AWS's account limit is 10 with bursts of 40).
+	ControlRateLimit float64
+	// CatalogFile keeps the control plane's catalog between runs; empty keeps it in memory only.
+	CatalogFile string
 	// FunctionEnv is added to every local function's environment (under the function's own variables):
 	// typically AWS credentials. Without AWS_ACCESS_KEY_ID, functions get placeholder credentials so that
 	// SDK clients can sign their calls to the gateway.
@@ -86,12 +96,15 @@ type Gateway struct {
 	registry  *registry.Registry
 	http      *httpbackend.Invoker
 	functions *functions
-	iam       dispatch.IAMChecker // nil unless signatures are enforced
+	iam       *authorizer.IAM // nil unless signatures are enforced
+	catalog   *catalog.Catalog
+	keys      atomic.Pointer[usageplan.Engine] // API keys and usage plans, replaced with the catalog
 
-	ready chan struct{}
-	mu    sync.Mutex
-	addr  string
-	edge  *edge.Edge
+	ready       chan struct{}
+	mu          sync.Mutex
+	addr        string
+	controlAddr string
+	edge        *edge.Edge
 }
 
 // supported lists the integration types this build can invoke.
@@ -144,7 +157,65 @@ func New(opts Options) (*Gateway, error) {
 		}
 		g.iam = checker
 	}
+	// The config file's APIs and domains go into the catalog next to those made through the control
+	// plane; the catalog then decides what is served. The file was compiled on its own above, so that
+	// its errors name places in the file.
+	var store catalog.Store
+	if opts.CatalogFile != "" {
+		store = catalog.FileStore{Path: opts.CatalogFile}
+	}
+	g.catalog, err = catalog.Open(context.Background(), catalog.Options{Store: store, Apply: g.apply,
+		Logger: opts.Logger.With("component", "catalog")}, &resource.Bundle{
+		APIs: opts.Bundle.APIs, DomainNames: opts.Bundle.DomainNames, APIKeys: opts.Bundle.APIKeys, UsagePlans: opts.Bundle.UsagePlans})
+	if err != nil {
+		return nil, err
+	}
 	return g, nil
+}
+
+// apply compiles what the catalog serves (APIs, domain names, API keys, usage plans) together with the
+// config file's static sections (functions, IAM, ACME), and makes it what the data plane reads.
+func (g *Gateway) apply(_ context.Context, served *resource.Bundle) error {
+	b := *served
+	static := g.opts.Bundle
+	b.Functions, b.IAM, b.ACME = static.Functions, static.IAM, static.ACME
+	set, err := snapshot.Compile(&b)
+	if err != nil {
+		return err
+	}
+	if err := checkSupported(&b); err != nil {
+		return err
+	}
+	keys, plans := usagePlans(&b)
+	g.keys.Store(usageplan.Next(g.keys.Load(), keys, plans, time.Now))
+	g.snapshots.Store(set)
+	return nil
+}
+
+// controlHandler is the control plane, behind SigV4 (service apigateway) when signatures are enforced.
+func (g *Gateway) controlHandler() http.Handler {
+	h := controlapi.New(controlapi.Config{Catalog: g.catalog, Region: g.opts.Region, Account: g.opts.Account,
+		APIEndpoint: g.apiEndpoint, Logger: g.log.With("component", "control")})
+	if g.iam != nil {
+		h = controlapi.RequireIAM(h, g.iam.ForService("apigateway"), g.opts.Region)
+	}
+	if r := g.opts.ControlRateLimit; r > 0 {
+		h = controlapi.Throttle(h, throttle.Limits{Rate: r, Burst: max(1, int(4*r))}, nil)
+	}
+	return h
+}
+
+// apiEndpoint is the apiEndpoint the control plane reports: the data-plane address in the
+// /{apiId}/{stage} form, which needs no DNS. A wildcard listen address is reported as loopback.
+func (g *Gateway) apiEndpoint(apiID string) string {
+	host, port, err := net.SplitHostPort(g.Addr())
+	if err != nil {
+		return "ws://" + g.Addr() + "/" + apiID
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "ws://" + net.JoinHostPort(host, port) + "/" + apiID
 }
 
 func checkSupported(b *resource.Bundle) error {
@@ -202,8 +273,8 @@ func domainCerts(b *resource.Bundle) []certs.Domain {
 	return out
 }
 
-// usagePlans builds the API key checker from the bundle's keys and usage plans.
-func usagePlans(b *resource.Bundle) dispatch.APIKeyChecker {
+// usagePlans converts the bundle's keys and usage plans for the usage-plan engine.
+func usagePlans(b *resource.Bundle) ([]usageplan.Key, []usageplan.Plan) {
 	keys := make([]usageplan.Key, 0, len(b.APIKeys))
 	for _, k := range b.APIKeys {
 		keys = append(keys, usageplan.Key{ID: k.ID, Name: k.Name, Value: k.Value, Enabled: k.Enabled})
@@ -222,14 +293,17 @@ func usagePlans(b *resource.Bundle) dispatch.APIKeyChecker {
 		}
 		plans = append(plans, plan)
 	}
-	return keyChecker{usageplan.New(keys, plans, time.Now)}
+	return keys, plans
 }
 
-// keyChecker adapts usageplan.Engine to dispatch.APIKeyChecker.
-type keyChecker struct{ e *usageplan.Engine }
+// keyChecker adapts the current usage-plan engine to dispatch.APIKeyChecker; the engine is replaced on
+// every catalog change.
+type keyChecker struct {
+	p *atomic.Pointer[usageplan.Engine]
+}
 
 func (k keyChecker) Check(apiID, stage, value string) (int, string) {
-	outcome, keyID := k.e.Check(apiID, stage, value)
+	outcome, keyID := k.p.Load().Check(apiID, stage, value)
 	return outcome.Status(), keyID
 }
 
@@ -284,6 +358,13 @@ func (g *Gateway) Addr() string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.addr
+}
+
+// ControlAddr is the bound control-plane address; valid after Ready, empty without a control plane.
+func (g *Gateway) ControlAddr() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.controlAddr
 }
 
 // Snapshot returns the snapshot being served.
@@ -369,12 +450,16 @@ func (g *Gateway) Run(ctx context.Context) error {
 	// Events run under their own context: it outlives ctx by the drain so that $disconnect can run.
 	eventCtx, cancelEvents := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelEvents()
+	var iam dispatch.IAMChecker // stays a nil interface when signatures are not enforced
+	if g.iam != nil {
+		iam = g.iam
+	}
 	d := dispatch.New(&g.snapshots, map[string]integration.Invoker{
 		resource.IntegrationMock:      mock.Invoker{},
 		resource.IntegrationHTTPProxy: g.http,
 		resource.IntegrationAWSProxy:  awsproxy.New(g.functions),
-	}, dispatch.Auth{Functions: g.functions, Region: g.opts.Region, Account: g.opts.Account, IAM: g.iam,
-		APIKeys: usagePlans(g.opts.Bundle)}, g.log)
+	}, dispatch.Auth{Functions: g.functions, Region: g.opts.Region, Account: g.opts.Account, IAM: iam,
+		APIKeys: keyChecker{&g.keys}}, g.log)
 	var mgmtAuth mgmtapi.Auth
 	if g.iam != nil {
 		mgmtAuth = mgmtapi.Auth{IAM: g.iam, Region: g.opts.Region, Account: g.opts.Account}
@@ -408,6 +493,22 @@ func (g *Gateway) Run(ctx context.Context) error {
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 	}
+	var control *http.Server
+	controlErr := make(chan error, 1)
+	if g.opts.ControlListen != "" {
+		cln, err := net.Listen("tcp", g.opts.ControlListen)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("control plane: listen on %s: %w", g.opts.ControlListen, err)
+		}
+		control = &http.Server{Handler: g.controlHandler(), ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelDebug)}
+		g.mu.Lock()
+		g.controlAddr = cln.Addr().String()
+		g.mu.Unlock()
+		go func() { controlErr <- control.Serve(cln) }()
+		g.log.Info("control plane listening", "addr", g.controlAddr)
+	}
 	g.mu.Lock()
 	g.addr, g.edge = ln.Addr().String(), e
 	g.mu.Unlock()
@@ -419,12 +520,28 @@ func (g *Gateway) Run(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 	case err := <-serveErr:
+		if control != nil {
+			_ = control.Close()
+			<-controlErr
+		}
 		return fmt.Errorf("serve %s: %w", g.addr, err)
+	case err := <-controlErr:
+		_ = srv.Close()
+		<-serveErr
+		return fmt.Errorf("serve the control plane on %s: %w", g.ControlAddr(), err)
 	}
 	g.log.Info("shutting down", "connections", e.Live())
 	stopCtx, cancel := context.WithTimeout(context.Background(), g.opts.ShutdownTimeout)
 	defer cancel()
 	var errs []error
+	if control != nil {
+		if err := control.Shutdown(stopCtx); err != nil {
+			errs = append(errs, fmt.Errorf("stop the control plane: %w", err))
+		}
+		if err := <-controlErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
 	srv.SetKeepAlivesEnabled(false)
 	fresh.Range(func(c, _ any) bool {
 		_ = c.(net.Conn).Close()

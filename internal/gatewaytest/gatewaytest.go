@@ -25,7 +25,12 @@ type Gateway struct {
 	*gateway.Gateway
 	// HTTPURL is "http://127.0.0.1:PORT"; WSURL is "ws://127.0.0.1:PORT".
 	HTTPURL, WSURL string
+	// ControlURL is the control plane's "http://127.0.0.1:PORT", when WithControlPlane was given.
+	ControlURL string
 }
+
+// WithControlPlane serves the control plane (the apigatewayv2 API) on 127.0.0.1:0.
+func WithControlPlane(o *gateway.Options) { o.ControlListen = "127.0.0.1:0" }
 
 // Start runs a gateway serving the APIs in yamlConfig until the test ends. opts adjust the Options.
 // Logs go to the test log when SWITCHBOARD_TEST_LOG is set, else they are discarded.
@@ -61,7 +66,11 @@ func Start(t testing.TB, yamlConfig string, opts ...func(*gateway.Options)) *Gat
 			t.Errorf("gateway.Run: %v", err)
 		}
 	})
-	return &Gateway{Gateway: g, HTTPURL: "http://" + g.Addr(), WSURL: "ws://" + g.Addr()}
+	out := &Gateway{Gateway: g, HTTPURL: "http://" + g.Addr(), WSURL: "ws://" + g.Addr()}
+	if addr := g.ControlAddr(); addr != "" {
+		out.ControlURL = "http://" + addr
+	}
+	return out
 }
 
 // Logger returns a logger writing to t.Log when SWITCHBOARD_TEST_LOG is set, else a discarding one.
