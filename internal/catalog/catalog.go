@@ -433,6 +433,19 @@ func applyConfigKeys(st *State, cfg *resource.Bundle, now time.Time) {
 	for _, p := range cfg.UsagePlans {
 		plans = append(plans, &UsagePlan{UsagePlan: p, Source: SourceConfig})
 	}
+	// A key the file no longer declares leaves the control plane's plans too, as DeleteApiKey does.
+	for _, p := range plans {
+		if p.Source == SourceConfig {
+			continue
+		}
+		kept := p.KeyIDs[:0]
+		for _, id := range p.KeyIDs {
+			if st.APIKey(id) != nil {
+				kept = append(kept, id)
+			}
+		}
+		p.KeyIDs = kept
+	}
 	st.UsagePlans = plans
 }
 

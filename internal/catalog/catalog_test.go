@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -834,5 +835,43 @@ func TestConcurrentReadWrite(t *testing.T) {
 	}
 	if e.plane.count() < 22 {
 		t.Errorf("%d bundles served", e.plane.count())
+	}
+}
+
+// TestReopenKeysAndPlans: config keys and plans are replaced from the file like APIs; a control-plane
+// plan keeps its place, and loses a key the file no longer declares instead of failing to load.
+func TestReopenKeysAndPlans(t *testing.T) {
+	e := newEnv()
+	withKey := configBundle()
+	withKey.APIKeys = []resource.APIKey{{ID: "cfgkey", Value: "config-key-0123456789", Enabled: true}}
+	withKey.UsagePlans = []resource.UsagePlan{{ID: "cfgplan", APIStages: []resource.UsagePlanStage{{APIID: "chat", Stage: "dev"}}, KeyIDs: []string{"cfgkey"}}}
+	c := e.open(t, withKey)
+	err := c.Write(t.Context(), func(st *catalog.State) error {
+		st.APIKeys = append(st.APIKeys, &catalog.APIKey{Source: catalog.SourceAPI, APIKey: resource.APIKey{ID: "ctlkey", Value: "control-key-0123456789", Enabled: true}})
+		st.UsagePlans = append(st.UsagePlans, &catalog.UsagePlan{Source: catalog.SourceAPI, UsagePlan: resource.UsagePlan{ID: "ctlplan",
+			APIStages: []resource.UsagePlanStage{{APIID: "chat", Stage: "prod"}}, KeyIDs: []string{"cfgkey", "ctlkey"}}})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	c = e.open(t, configBundle()) // the file no longer declares cfgkey or cfgplan
+	st := read(t, c)
+	cases := []struct {
+		name      string
+		got, want string
+	}{
+		{"config key removed, control key kept", fmt.Sprint(len(st.APIKeys), st.APIKey("cfgkey") == nil, st.APIKey("ctlkey") != nil), "1 true true"},
+		{"config plan removed", fmt.Sprint(st.UsagePlan("cfgplan") == nil), "true"},
+		{"control plan keeps only keys that exist", fmt.Sprint(st.UsagePlan("ctlplan").KeyIDs), "[ctlkey]"},
+		{"served plan", fmt.Sprint(len(e.plane.last(t).UsagePlans), e.plane.last(t).UsagePlans[0].KeyIDs), "1 [ctlkey]"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Errorf("got %s, want %s", tc.got, tc.want)
+			}
+		})
 	}
 }
