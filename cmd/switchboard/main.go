@@ -192,6 +192,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Limits:           wsconn.Config{IdleTimeout: *idle, MaxDuration: *maxDur},
 		Logger:           log,
 	})
+	if errors.Is(err, gateway.ErrCatalog) {
+		return err
+	}
 	if err != nil {
 		return f.Locate(err)
 	}

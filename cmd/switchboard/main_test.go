@@ -111,3 +111,19 @@ func TestServeDemoAndStop(t *testing.T) {
 		t.Fatalf("no stop log: %s", stderr.String())
 	}
 }
+
+// TestServeBrokenCatalog: a catalog file that does not load is reported as the catalog's problem, naming
+// the file, not as a position in the config file.
+func TestServeBrokenCatalog(t *testing.T) {
+	data := t.TempDir()
+	catalogFile := filepath.Join(data, "catalog.json")
+	if err := os.WriteFile(catalogFile, []byte(`{"version":1,"state":{"apis":[{"apiId":"x"`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr syncBuffer
+	err := run(context.Background(), []string{"serve", "--listen", "127.0.0.1:0", "--control-listen", "", "--data", data},
+		func(string) string { return "" }, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "catalog "+catalogFile) || strings.Contains(err.Error(), "built-in demo config") {
+		t.Fatalf("err = %v; want the catalog file named, not the config", err)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -324,7 +325,7 @@ func Open(ctx context.Context, opts Options, config *resource.Bundle) (*Catalog,
 	}
 	c.state.Store(st)
 	err := c.Write(ctx, func(st *State) error {
-		return applyConfig(st, config, opts.Now())
+		return applyConfig(st, config, opts.Now(), opts.Logger)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("serve catalog: %w", err)
@@ -338,7 +339,11 @@ func Open(ctx context.Context, opts Options, config *resource.Bundle) (*Catalog,
 // Reopening with the same file changes nothing visible: an API keeps its creation date, a stage its dates,
 // an API mapping its id, and a config API keeps its automatic deployment (id and date) when that deployment
 // holds exactly what the file declares now.
-func applyConfig(st *State, config *resource.Bundle, now time.Time) error {
+//
+// A file's resource replaces a control-plane one with the same id (or domain name, compared without case):
+// the file is what the operator declared. That is logged, since the control plane's stages, deployments
+// or mappings of it are gone.
+func applyConfig(st *State, config *resource.Bundle, now time.Time, log *slog.Logger) error {
 	cfg := &resource.Bundle{}
 	if config != nil {
 		// The caller keeps its bundle; the catalog's state must share no memory with it.
@@ -357,6 +362,9 @@ func applyConfig(st *State, config *resource.Bundle, now time.Time) error {
 	var apis []*API
 	for _, old := range st.APIs {
 		if i, ok := first[old.APIID]; ok {
+			if old.Source != SourceConfig {
+				log.Warn("the config file declares an API made through the control plane; the file's replaces it", "api_id", old.APIID)
+			}
 			if !placed[i] {
 				apis = append(apis, configAPI(old, cfg.APIs[i], now))
 				placed[i] = true
@@ -374,12 +382,15 @@ func applyConfig(st *State, config *resource.Bundle, now time.Time) error {
 
 	firstDomain := make(map[string]int, len(cfg.DomainNames))
 	for i := len(cfg.DomainNames) - 1; i >= 0; i-- {
-		firstDomain[cfg.DomainNames[i].DomainName] = i
+		firstDomain[strings.ToLower(cfg.DomainNames[i].DomainName)] = i
 	}
 	placed = make(map[int]bool, len(cfg.DomainNames))
 	var domains []*DomainName
 	for _, old := range st.DomainNames {
-		if i, ok := firstDomain[old.DomainName.DomainName]; ok {
+		if i, ok := firstDomain[strings.ToLower(old.DomainName.DomainName)]; ok {
+			if old.Source != SourceConfig {
+				log.Warn("the config file declares a domain name made through the control plane; the file's replaces it", "domain", old.DomainName.DomainName)
+			}
 			if !placed[i] {
 				domains = append(domains, configDomain(old, cfg.DomainNames[i]))
 				placed[i] = true
@@ -394,20 +405,29 @@ func applyConfig(st *State, config *resource.Bundle, now time.Time) error {
 		}
 	}
 	st.DomainNames = domains
-	applyConfigKeys(st, cfg, now)
+	applyConfigKeys(st, cfg, now, log)
 	return nil
 }
 
 // applyConfigKeys replaces st's configuration-file API keys and usage plans with cfg's, keeping the
 // others (and a key's creation date).
-func applyConfigKeys(st *State, cfg *resource.Bundle, now time.Time) {
+func applyConfigKeys(st *State, cfg *resource.Bundle, now time.Time, log *slog.Logger) {
 	declaredKeys := map[string]bool{}
+	declaredValues := map[string]bool{}
 	for _, k := range cfg.APIKeys {
 		declaredKeys[k.ID] = true
+		declaredValues[k.Value] = true
 	}
 	var keys []*APIKey
 	for _, k := range st.APIKeys {
-		if k.Source != SourceConfig && !declaredKeys[k.ID] {
+		switch {
+		case k.Source == SourceConfig:
+		case declaredKeys[k.ID]:
+			log.Warn("the config file declares an API key made through the control plane; the file's replaces it", "key_id", k.ID)
+		case declaredValues[k.Value]:
+			// Two keys with one value cannot both be served; the file's wins.
+			log.Warn("an API key made through the control plane has the value of a key in the config file; it is deleted", "key_id", k.ID)
+		default:
 			keys = append(keys, k)
 		}
 	}
@@ -528,6 +548,13 @@ func (c *Catalog) Read(fn func(*State)) { fn(c.state.Load()) }
 // not compile). A Store failure is wrapped, nothing changes either, and the previous state is served
 // again. Before deploying, Write fills in AWS's defaults (resource.ApplyDefaults) in every working copy.
 func (c *Catalog) Write(ctx context.Context, fn func(*State) error) error {
+	return c.WriteThen(ctx, fn, nil)
+}
+
+// WriteThen is Write, then calls then (when not nil) with the state it made current, before any other
+// change: for answers that show what the catalog itself added, such as an autoDeploy stage's new
+// deployment. then must not change the state.
+func (c *Catalog) WriteThen(ctx context.Context, fn func(*State) error, then func(*State)) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	before := c.state.Load()
@@ -564,6 +591,9 @@ func (c *Catalog) Write(ctx context.Context, fn func(*State) error) error {
 		}
 	}
 	c.state.Store(next)
+	if then != nil {
+		then(next)
+	}
 	return nil
 }
 

@@ -875,3 +875,37 @@ func TestReopenKeysAndPlans(t *testing.T) {
 		})
 	}
 }
+
+// TestReopenConfigWinsOverControlPlane: when the file declares what the control plane made — a domain
+// name in another case, an API key value — the file's replaces it and the catalog still loads.
+func TestReopenConfigWinsOverControlPlane(t *testing.T) {
+	e := newEnv()
+	c := e.open(t, configBundle())
+	err := c.Write(t.Context(), func(st *catalog.State) error {
+		st.DomainNames = append(st.DomainNames, &catalog.DomainName{Source: catalog.SourceAPI, DomainName: resource.DomainName{DomainName: "ctl.example.com"}})
+		st.APIKeys = append(st.APIKeys, &catalog.APIKey{Source: catalog.SourceAPI, APIKey: resource.APIKey{ID: "ctlkey", Value: "shared-value-0123456789", Enabled: true}})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := configBundle()
+	cfg.DomainNames = append(cfg.DomainNames, resource.DomainName{DomainName: "Ctl.Example.com"})
+	cfg.APIKeys = []resource.APIKey{{ID: "cfgkey", Value: "shared-value-0123456789", Enabled: true}}
+	c = e.open(t, cfg)
+	st := read(t, c)
+	var domains []string
+	for _, d := range st.DomainNames {
+		domains = append(domains, d.DomainName.DomainName+":"+string(d.Source))
+	}
+	var keys []string
+	for _, k := range st.APIKeys {
+		keys = append(keys, k.ID+":"+string(k.Source))
+	}
+	if got, want := fmt.Sprint(domains), "[chat.example.com:config Ctl.Example.com:config]"; got != want {
+		t.Errorf("domains %s, want %s", got, want)
+	}
+	if got, want := fmt.Sprint(keys), "[cfgkey:config]"; got != want {
+		t.Errorf("keys %s, want %s", got, want)
+	}
+}

@@ -122,6 +122,7 @@ func Parse(name string, data []byte) (*File, error) {
 		return nil, Errors{{File: name, Pos: pos, Message: noAPIs}}
 	}
 
+	twoWayByDefault(&b)
 	resource.ApplyDefaults(&b)
 	errs = d.errs
 	broken := make(map[string]bool) // "apis[N]" of APIs with decoding errors
@@ -295,4 +296,18 @@ func (f *File) Locate(err error) error {
 func (f *File) locate(fe *resource.FieldError) Error {
 	pos, _ := f.Position(fe.Path)
 	return Error{File: f.Name, Pos: pos, Path: fe.Path, Message: fe.Message}
+}
+
+// twoWayByDefault gives a route that lists routeResponses but no routeResponseSelectionExpression the
+// only value a WebSocket API allows, $default. This is a convenience of the file format, not AWS's: AWS
+// needs both to make a route two-way, and asking a config author to write $default twice only invites
+// mistakes. The control plane does not do it.
+func twoWayByDefault(b *resource.Bundle) {
+	for i := range b.APIs {
+		for j := range b.APIs[i].Routes {
+			if r := &b.APIs[i].Routes[j]; len(r.RouteResponses) > 0 && r.RouteResponseSelectionExpression == "" {
+				r.RouteResponseSelectionExpression = resource.RouteResponseKeyDefault
+			}
+		}
+	}
 }

@@ -416,6 +416,9 @@ func (s *server) updateAPIKey(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		if err := fromConfigFile(k.Source, "API key "+k.ID); err != nil {
+			return err
+		}
 		ops, err := decodePatchOps(data)
 		if err != nil {
 			return err
@@ -439,6 +442,9 @@ func (s *server) deleteAPIKey(w http.ResponseWriter, r *http.Request) error {
 	err := s.cfg.Catalog.Write(r.Context(), func(state *catalog.State) error {
 		k, err := apiKeyFor(state, r.PathValue("apiKey"))
 		if err != nil {
+			return err
+		}
+		if err := fromConfigFile(k.Source, "API key "+k.ID); err != nil {
 			return err
 		}
 		state.APIKeys = slices.DeleteFunc(state.APIKeys, func(other *catalog.APIKey) bool { return other == k })

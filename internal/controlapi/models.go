@@ -260,6 +260,9 @@ func (s *server) getModelTemplate(w http.ResponseWriter, r *http.Request) error 
 const (
 	maxTemplateDepth  = 16
 	maxTemplateValues = 2000
+	// maxTemplateBytes bounds the text itself: long member names repeated in ever longer references
+	// grow it faster than the value count.
+	maxTemplateBytes = 256 << 10
 )
 
 // modelTemplate renders a Velocity mapping template skeleton for a JSON Schema, the way API Gateway's
@@ -281,9 +284,15 @@ func modelTemplate(schema string) (string, error) {
 	t := &templateWriter{root: root}
 	t.b.WriteString("#set($inputRoot = $input.path('$'))\n")
 	t.value(root, "$inputRoot", "", 0)
+	if t.full() {
+		return "", badRequest("the model's template would be larger than %d bytes; simplify the schema", maxTemplateBytes)
+	}
 	t.b.WriteString("\n")
 	return t.b.String(), nil
 }
+
+// full reports whether the template has outgrown maxTemplateBytes; writing then stops.
+func (t *templateWriter) full() bool { return t.b.Len() > maxTemplateBytes }
 
 // templateWriter accumulates a model template.
 type templateWriter struct {
@@ -296,6 +305,9 @@ type templateWriter struct {
 // value writes the template text for a value described by schema and found at ref (a VTL reference).
 // The first line continues the current one; later lines start with indent.
 func (t *templateWriter) value(schema *orderedJSON, ref, indent string, depth int) {
+	if t.full() {
+		return
+	}
 	schema = t.resolve(schema, 0)
 	t.values++
 	if depth > maxTemplateDepth || t.values > maxTemplateValues {
@@ -311,6 +323,9 @@ func (t *templateWriter) value(schema *orderedJSON, ref, indent string, depth in
 		}
 		t.b.WriteString("{\n")
 		for i, p := range props.members {
+			if t.full() {
+				return
+			}
 			t.b.WriteString(indent + "  " + jsonString(p.name) + " : ")
 			t.value(p.value, memberRef(ref, p.name), indent+"  ", depth+1)
 			if i < len(props.members)-1 {

@@ -2,6 +2,8 @@ package controlapi
 
 import (
 	"context"
+	"errors"
+	"github.com/switchboard-gw/switchboard/internal/awserr"
 	"strconv"
 	"strings"
 	"testing"
@@ -256,5 +258,24 @@ func TestModelTemplateRecursion(t *testing.T) {
 		if len(got) > 1<<20 {
 			t.Errorf("fan-out %d: template of %d bytes", fanOut, len(got))
 		}
+	}
+}
+
+// TestModelTemplateSize: long member names that recurse make references grow with depth; the template
+// stops at maxTemplateBytes and the request is a BadRequestException, not hundreds of megabytes.
+func TestModelTemplateSize(t *testing.T) {
+	long := strings.Repeat("n", 9000)
+	var props []string
+	for i := range 100 {
+		props = append(props, `"`+long+strconv.Itoa(i)+`":{"$ref":"#"}`)
+	}
+	schema := `{"type":"object","properties":{` + strings.Join(props, ",") + `}}`
+	got, err := modelTemplate(schema)
+	var ae *awserr.Error
+	if !errors.As(err, &ae) || ae.Type != awserr.TypeBadRequest {
+		t.Fatalf("template of %d bytes, err %v; want a BadRequestException", len(got), err)
+	}
+	if _, err := modelTemplate(`{"type":"object","properties":{"` + long + `":{"type":"string"}}}`); err != nil {
+		t.Fatalf("one long name is fine: %v", err)
 	}
 }

@@ -286,6 +286,14 @@ func TestRouteServed(t *testing.T) {
 	if _, err := c.CreateRouteResponse(ctx, &apigatewayv2.CreateRouteResponseInput{ApiId: api, RouteId: echo.RouteId, RouteResponseKey: aws.String("$default")}); err != nil {
 		t.Fatal(err)
 	}
+	// As on AWS, the route response alone does not make the route two-way: the route's
+	// routeResponseSelectionExpression must say $default too.
+	if r := f.servedSet().API(aws.ToString(api)).Stages["dev"].Routes["echo"]; r == nil || r.TwoWay {
+		t.Fatalf("echo with a route response but no routeResponseSelectionExpression: %+v, want one-way", r)
+	}
+	if _, err := c.UpdateRoute(ctx, &apigatewayv2.UpdateRouteInput{ApiId: api, RouteId: echo.RouteId, RouteResponseSelectionExpression: aws.String("$default")}); err != nil {
+		t.Fatal(err)
+	}
 	stage := f.servedSet().API(aws.ToString(api)).Stages["dev"]
 	if stage == nil {
 		t.Fatal("stage dev is not served")

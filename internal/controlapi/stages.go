@@ -210,7 +210,12 @@ func checkStage(a *catalog.API, st *resource.Stage) error {
 		scratch.Routes = append(scratch.Routes, resource.Route{RouteKey: r.RouteKey, AuthorizationType: resource.DefaultAuthorizationType})
 	}
 	for _, d := range a.Deployments {
-		scratch.Deployments = append(scratch.Deployments, resource.Deployment{DeploymentID: d.DeploymentID})
+		// A deployed stage's route settings may name its deployment's routes.
+		dep := resource.Deployment{DeploymentID: d.DeploymentID}
+		for _, r := range d.Routes {
+			dep.Routes = append(dep.Routes, resource.Route{RouteKey: r.RouteKey})
+		}
+		scratch.Deployments = append(scratch.Deployments, dep)
 	}
 	return fieldProblems(resource.Validate(&resource.Bundle{APIs: []resource.API{scratch}}), "apis[0].stages[0]")
 }
@@ -263,7 +268,7 @@ func (s *server) createStage(w http.ResponseWriter, r *http.Request) error {
 		Tags:                 in.Tags,
 	}
 	var out stageOut
-	err := s.cfg.Catalog.Write(r.Context(), func(state *catalog.State) error {
+	err := s.cfg.Catalog.WriteThen(r.Context(), func(state *catalog.State) error {
 		a, err := s.apiFor(state, r.PathValue("apiId"))
 		if err != nil {
 			return err
@@ -285,26 +290,24 @@ func (s *server) createStage(w http.ResponseWriter, r *http.Request) error {
 		touchStage(a, st.StageName, now)
 		out = stageView(a, &a.Stages[len(a.Stages)-1])
 		return nil
-	})
+	}, refreshStage(&out, r.PathValue("apiId"))) // shows the deployment an autoDeploy stage got
 	if err != nil {
 		return err
 	}
-	// The catalog deploys autoDeploy stages after fn returns; read the stage back to show the deployment.
-	s.refreshStage(&out, r.PathValue("apiId"))
 	writeJSON(w, http.StatusCreated, out)
 	return nil
 }
 
-// refreshStage replaces out with the stage as the catalog holds it now, which includes the deployment
-// the catalog made for an autoDeploy stage after the Write function returned.
-func (s *server) refreshStage(out *stageOut, apiID string) {
-	s.cfg.Catalog.Read(func(state *catalog.State) {
+// refreshStage returns a catalog.WriteThen callback that replaces out with the stage as the change left
+// it, including the deployment the catalog made for an autoDeploy stage after the Write function.
+func refreshStage(out *stageOut, apiID string) func(*catalog.State) {
+	return func(state *catalog.State) {
 		if a := state.API(apiID); a != nil {
 			if st := a.Stage(out.StageName); st != nil {
 				*out = stageView(a, st)
 			}
 		}
-	})
+	}
 }
 
 // accessLogSettings stores an empty accessLogSettings object as none.
@@ -367,7 +370,7 @@ func (s *server) updateStage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var out stageOut
-	err = s.cfg.Catalog.Write(r.Context(), func(state *catalog.State) error {
+	err = s.cfg.Catalog.WriteThen(r.Context(), func(state *catalog.State) error {
 		a, err := s.apiFor(state, apiID)
 		if err != nil {
 			return err
@@ -419,11 +422,10 @@ func (s *server) updateStage(w http.ResponseWriter, r *http.Request) error {
 		touchStage(a, name, s.cfg.Now())
 		out = stageView(a, st)
 		return nil
-	})
+	}, refreshStage(&out, apiID))
 	if err != nil {
 		return err
 	}
-	s.refreshStage(&out, apiID)
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -757,3 +757,54 @@ func TestStageNamesInPaths(t *testing.T) {
 		t.Errorf("the message does not name stageName: %v", err)
 	}
 }
+
+// TestRouteSettingsOfDeployedRoutes: a stage's route settings may name a route its deployment serves,
+// even when the working copy has renamed it since.
+func TestRouteSettingsOfDeployedRoutes(t *testing.T) {
+	ctx := context.Background()
+	f := newCatalogFixture(t, nil)
+	f.seedAPI(fixtureAPI)
+	c := f.client
+	api := aws.String(fixtureAPI)
+	if _, err := c.CreateStage(ctx, &apigatewayv2.CreateStageInput{ApiId: api, StageName: aws.String("pinned")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateDeployment(ctx, &apigatewayv2.CreateDeploymentInput{ApiId: api, StageName: aws.String("pinned")}); err != nil {
+		t.Fatal(err)
+	}
+	routes, err := c.GetRoutes(ctx, &apigatewayv2.GetRoutesInput{ApiId: api})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id *string
+	for _, r := range routes.Items {
+		if aws.ToString(r.RouteKey) == "sendmessage" {
+			id = r.RouteId
+		}
+	}
+	if id == nil {
+		t.Fatal("the fixture has no sendmessage route")
+	}
+	if _, err := c.UpdateRoute(ctx, &apigatewayv2.UpdateRouteInput{ApiId: api, RouteId: id, RouteKey: aws.String("send")}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name    string
+		key     string
+		wantErr bool
+	}{
+		{"a key the deployment serves", "sendmessage", false},
+		{"a key of the working copy", "send", false},
+		{"a key of neither", "nothing", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := c.UpdateStage(ctx, &apigatewayv2.UpdateStageInput{ApiId: api, StageName: aws.String("pinned"),
+				RouteSettings: map[string]types.RouteSettings{tc.key: {ThrottlingBurstLimit: aws.Int32(5)}}})
+			var bad *types.BadRequestException
+			if tc.wantErr != errors.As(err, &bad) || (!tc.wantErr && err != nil) {
+				t.Fatalf("UpdateStage routeSettings[%s]: %v", tc.key, err)
+			}
+		})
+	}
+}

@@ -422,6 +422,9 @@ func (s *server) updateUsagePlan(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		if err := fromConfigFile(p.Source, "usage plan "+p.ID); err != nil {
+			return err
+		}
 		ops, err := decodePatchOps(data)
 		if err != nil {
 			return err
@@ -444,6 +447,9 @@ func (s *server) deleteUsagePlan(w http.ResponseWriter, r *http.Request) error {
 	err := s.cfg.Catalog.Write(r.Context(), func(state *catalog.State) error {
 		p, err := usagePlanFor(state, r.PathValue("usagePlanId"))
 		if err != nil {
+			return err
+		}
+		if err := fromConfigFile(p.Source, "usage plan "+p.ID); err != nil {
 			return err
 		}
 		state.UsagePlans = slices.DeleteFunc(state.UsagePlans, func(other *catalog.UsagePlan) bool { return other == p })
@@ -473,6 +479,9 @@ func (s *server) createUsagePlanKey(w http.ResponseWriter, r *http.Request) erro
 	err := s.cfg.Catalog.Write(r.Context(), func(state *catalog.State) error {
 		p, err := usagePlanFor(state, r.PathValue("usagePlanId"))
 		if err != nil {
+			return err
+		}
+		if err := fromConfigFile(p.Source, "usage plan "+p.ID); err != nil {
 			return err
 		}
 		k, err := apiKeyFor(state, in.KeyID)
@@ -561,6 +570,9 @@ func (s *server) deleteUsagePlanKey(w http.ResponseWriter, r *http.Request) erro
 	err := s.cfg.Catalog.Write(r.Context(), func(state *catalog.State) error {
 		p, err := usagePlanFor(state, r.PathValue("usagePlanId"))
 		if err != nil {
+			return err
+		}
+		if err := fromConfigFile(p.Source, "usage plan "+p.ID); err != nil {
 			return err
 		}
 		keyID := r.PathValue("keyId")

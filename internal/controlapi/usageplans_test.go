@@ -171,26 +171,49 @@ func TestV1ConfigFileKeysAndPlans(t *testing.T) {
 	if err != nil || len(keys.Items) != 1 || aws.ToString(keys.Items[0].Value) != "file-key-0123456789abcdef" {
 		t.Fatalf("GetApiKeys = %+v, %v", keys, err)
 	}
-	if _, err := c.UpdateApiKey(ctx, &apigateway.UpdateApiKeyInput{ApiKey: aws.String("filekey"), PatchOperations: []types.PatchOperation{
-		{Op: types.OpReplace, Path: aws.String("/enabled"), Value: aws.String("false")}}}); err != nil {
-		t.Fatalf("UpdateApiKey: %v", err)
-	}
-	if served := f.servedBundle(); served.APIKeys[0].Enabled {
-		t.Fatal("the data plane still has the key enabled")
-	}
-	if _, err := c.UpdateUsagePlan(ctx, &apigateway.UpdateUsagePlanInput{UsagePlanId: aws.String("fileplan"), PatchOperations: []types.PatchOperation{
-		{Op: types.OpAdd, Path: aws.String("/apiStages"), Value: aws.String(v1API + ":dev")}}}); err != nil {
-		t.Fatalf("UpdateUsagePlan: %v", err)
-	}
-	if _, err := c.DeleteApiKey(ctx, &apigateway.DeleteApiKeyInput{ApiKey: aws.String("filekey")}); err != nil {
-		t.Fatalf("DeleteApiKey: %v", err)
-	}
+	// The file replaces them at every start, so the control plane may read them but not change them.
 	plan, err := c.GetUsagePlan(ctx, &apigateway.GetUsagePlanInput{UsagePlanId: aws.String("fileplan")})
-	if err != nil || len(plan.ApiStages) != 1 {
+	if err != nil || aws.ToString(plan.Name) != "file plan" {
 		t.Fatalf("GetUsagePlan = %+v, %v", plan, err)
 	}
-	if served := f.servedBundle(); len(served.APIKeys) != 0 || len(served.UsagePlans[0].KeyIDs) != 0 {
-		t.Fatalf("served keys %+v, plan keys %v after the key was deleted", served.APIKeys, served.UsagePlans[0].KeyIDs)
+	refused := []struct {
+		name string
+		call func() error
+	}{
+		{"UpdateApiKey", func() error {
+			_, err := c.UpdateApiKey(ctx, &apigateway.UpdateApiKeyInput{ApiKey: aws.String("filekey"), PatchOperations: []types.PatchOperation{
+				{Op: types.OpReplace, Path: aws.String("/enabled"), Value: aws.String("false")}}})
+			return err
+		}},
+		{"DeleteApiKey", func() error {
+			_, err := c.DeleteApiKey(ctx, &apigateway.DeleteApiKeyInput{ApiKey: aws.String("filekey")})
+			return err
+		}},
+		{"UpdateUsagePlan", func() error {
+			_, err := c.UpdateUsagePlan(ctx, &apigateway.UpdateUsagePlanInput{UsagePlanId: aws.String("fileplan"), PatchOperations: []types.PatchOperation{
+				{Op: types.OpAdd, Path: aws.String("/apiStages"), Value: aws.String(v1API + ":dev")}}})
+			return err
+		}},
+		{"DeleteUsagePlanKey", func() error {
+			_, err := c.DeleteUsagePlanKey(ctx, &apigateway.DeleteUsagePlanKeyInput{UsagePlanId: aws.String("fileplan"), KeyId: aws.String("filekey")})
+			return err
+		}},
+		{"DeleteUsagePlan", func() error {
+			_, err := c.DeleteUsagePlan(ctx, &apigateway.DeleteUsagePlanInput{UsagePlanId: aws.String("fileplan")})
+			return err
+		}},
+	}
+	for _, tc := range refused {
+		t.Run(tc.name+" is refused", func(t *testing.T) {
+			var bad *types.BadRequestException
+			if err := tc.call(); !errors.As(err, &bad) || !strings.Contains(bad.ErrorMessage(), "configuration file") {
+				t.Fatalf("got %v, want a BadRequestException about the configuration file", err)
+			}
+		})
+	}
+	served := f.servedBundle()
+	if len(served.APIKeys) != 1 || !served.APIKeys[0].Enabled || len(served.UsagePlans) != 1 || len(served.UsagePlans[0].KeyIDs) != 1 {
+		t.Fatalf("after refused changes the data plane has keys %+v and plans %+v", served.APIKeys, served.UsagePlans)
 	}
 }
 

@@ -88,6 +88,10 @@ type Options struct {
 	FunctionEnv map[string]string
 }
 
+// ErrCatalog is wrapped by New's error when the saved catalog, together with the config file, does not
+// load: the file compiled on its own, so the problem is between the two.
+var ErrCatalog = errors.New("the catalog")
+
 // Gateway is one running Switchboard node.
 type Gateway struct {
 	opts      Options
@@ -168,7 +172,12 @@ func New(opts Options) (*Gateway, error) {
 		Logger: opts.Logger.With("component", "catalog")}, &resource.Bundle{
 		APIs: opts.Bundle.APIs, DomainNames: opts.Bundle.DomainNames, APIKeys: opts.Bundle.APIKeys, UsagePlans: opts.Bundle.UsagePlans})
 	if err != nil {
-		return nil, err
+		// Not wrapped with %w: the paths of these errors index the catalog, not the config file.
+		where := opts.CatalogFile
+		if where == "" {
+			where = "(in memory)"
+		}
+		return nil, fmt.Errorf("%w %s with this config: %v", ErrCatalog, where, err)
 	}
 	return g, nil
 }

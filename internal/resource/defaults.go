@@ -37,10 +37,6 @@ const (
 //     integrationResponseSelectionExpression ${integration.response.statuscode} for MOCK and HTTP or
 //     ${integration.response.body.errorMessage} for AWS (proxy types get none, as on AWS).
 //
-// One default is Switchboard's own convenience, not AWS's: a route that lists routeResponses but has no
-// routeResponseSelectionExpression gets $default. AWS needs both to make a route two-way; since $default is
-// the only value allowed, asking a config author to write it twice only invites mistakes.
-//
 // Identifiers are filled in too, deterministically, so that URLs and control-plane ids stay the same
 // across restarts and reloads of the same definition:
 //
@@ -136,9 +132,6 @@ func applyAPIDefaults(a *API) {
 		}
 		if r.AuthorizationType == "" {
 			r.AuthorizationType = DefaultAuthorizationType
-		}
-		if len(r.RouteResponses) > 0 && r.RouteResponseSelectionExpression == "" {
-			r.RouteResponseSelectionExpression = RouteResponseKeyDefault
 		}
 		for j := range r.RouteResponses {
 			rr := &r.RouteResponses[j]

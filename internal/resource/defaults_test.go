@@ -47,8 +47,8 @@ func TestApplyDefaults(t *testing.T) {
 				if r[0].RouteResponseSelectionExpression != "" {
 					t.Errorf("one-way route got routeResponseSelectionExpression %q", r[0].RouteResponseSelectionExpression)
 				}
-				if r[1].RouteResponseSelectionExpression != "$default" {
-					t.Errorf("two-way route routeResponseSelectionExpression = %q, want $default", r[1].RouteResponseSelectionExpression)
+				if r[1].RouteResponseSelectionExpression != "" {
+					t.Errorf("routeResponseSelectionExpression = %q; AWS fills in none (the config file's convenience is configfile's)", r[1].RouteResponseSelectionExpression)
 				}
 				if r[2].RouteID != "keep" {
 					t.Errorf("routeId overwritten: %q", r[2].RouteID)

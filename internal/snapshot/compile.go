@@ -133,7 +133,9 @@ func (c *compiler) api(path string, a *resource.API) *API {
 				route.Integration = compiled[id]
 			}
 			for _, rr := range r.RouteResponses {
-				if rr.RouteResponseKey == resource.RouteKeyDefault && (r.RouteResponseSelectionExpression == "" || r.RouteResponseSelectionExpression == resource.RouteKeyDefault) {
+				// As on AWS, a route is two-way when it has both the $default route response and
+				// routeResponseSelectionExpression $default.
+				if rr.RouteResponseKey == resource.RouteKeyDefault && r.RouteResponseSelectionExpression == resource.RouteKeyDefault {
 					route.TwoWay = true
 				}
 			}
