@@ -150,9 +150,9 @@ func (a *API) Deployment(id string) *resource.Deployment {
 	return nil
 }
 
-// Deploy freezes the API's current routes, integrations, authorizers and models into a new deployment and
-// returns it. It does not point any stage at it. It fills in AWS's defaults in the working copy first, so
-// that the deployment holds what AWS would serve.
+// Deploy freezes the API's current routes, integrations, authorizers, models and selection expressions
+// into a new deployment and returns it. It does not point any stage at it. It fills in AWS's defaults in
+// the working copy first, so that the deployment holds what AWS would serve.
 func (a *API) Deploy(description string, auto bool, now time.Time) *resource.Deployment {
 	a.applyDefaults()
 	d := resource.Deployment{DeploymentID: a.uniqueID(6), Description: description, AutoDeployed: auto}
@@ -162,6 +162,7 @@ func (a *API) Deploy(description string, auto bool, now time.Time) *resource.Dep
 		panic(fmt.Sprintf("catalog: copy deployment: %v", err)) // plain data always marshals
 	}
 	d.Routes, d.Integrations, d.Authorizers, d.Models = frozen.Routes, frozen.Integrations, frozen.Authorizers, frozen.Models
+	d.RouteSelectionExpression, d.APIKeySelectionExpression = frozen.RouteSelection, frozen.APIKeySelection
 	a.Deployments = append(a.Deployments, d)
 	if a.DeploymentDates == nil {
 		a.DeploymentDates = make(map[string]time.Time)
@@ -172,18 +173,20 @@ func (a *API) Deploy(description string, auto bool, now time.Time) *resource.Dep
 
 // deployable is what a deployment freezes of an API.
 type deployable struct {
-	Routes       []resource.Route       `json:"routes"`
-	Integrations []resource.Integration `json:"integrations"`
-	Authorizers  []resource.Authorizer  `json:"authorizers"`
-	Models       []resource.Model       `json:"models"`
+	Routes          []resource.Route       `json:"routes"`
+	Integrations    []resource.Integration `json:"integrations"`
+	Authorizers     []resource.Authorizer  `json:"authorizers"`
+	Models          []resource.Model       `json:"models"`
+	RouteSelection  string                 `json:"routeSelectionExpression"`
+	APIKeySelection string                 `json:"apiKeySelectionExpression"`
 }
 
 func (a *API) deployable() deployable {
-	return deployable{a.Routes, a.Integrations, a.Authorizers, a.Models}
+	return deployable{a.Routes, a.Integrations, a.Authorizers, a.Models, a.RouteSelectionExpression, a.APIKeySelectionExpression}
 }
 
 func deployed(d *resource.Deployment) deployable {
-	return deployable{d.Routes, d.Integrations, d.Authorizers, d.Models}
+	return deployable{d.Routes, d.Integrations, d.Authorizers, d.Models, d.RouteSelectionExpression, d.APIKeySelectionExpression}
 }
 
 // encode is the deployable content as comparable bytes (maps are encoded with sorted keys).

@@ -230,7 +230,7 @@ func (d *Dispatcher) Message(ctx context.Context, c *Connection, caller Caller, 
 
 // selectRoute evaluates the route selection expression; $connect and $disconnect are never selected by it.
 func selectRoute(st *snapshot.Stage, body []byte) *snapshot.Route {
-	if key, ok := selexpr.SelectRouteKey(st.API.RouteSelection, body); ok && key != resource.RouteKeyConnect && key != resource.RouteKeyDisconnect {
+	if key, ok := selexpr.SelectRouteKey(st.RouteSelection, body); ok && key != resource.RouteKeyConnect && key != resource.RouteKeyDisconnect {
 		if r := st.Routes[key]; r != nil {
 			return r
 		}
@@ -343,7 +343,7 @@ func (d *Dispatcher) authorize(ctx context.Context, c *Connection, st *snapshot.
 	}
 	if route.APIKeyRequired {
 		// The key is chosen once, at $connect, by the API's key selection expression.
-		if st.API.APIKeySelection == "$context.authorizer.usageIdentifierKey" {
+		if st.APIKeySelection == "$context.authorizer.usageIdentifierKey" {
 			c.Identity.APIKey = usageIdentifierKey
 		} else {
 			c.Identity.APIKey = hs.Header.Get("x-api-key")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,9 +73,15 @@ func buildEchoAPI(ctx context.Context, t *testing.T, cp *apigatewayv2.Client, re
 // ping sends a ping message on a new connection to url and returns the answer.
 func ping(t *testing.T, url string) string {
 	t.Helper()
+	return send(t, url, `{"action":"ping"}`)
+}
+
+// send sends msg on a new connection to url and returns the answer.
+func send(t *testing.T, url, msg string) string {
+	t.Helper()
 	c := gatewaytest.Dial(t, url, nil)
 	defer c.Conn.CloseNow()
-	c.Send(`{"action":"ping"}`)
+	c.Send(msg)
 	return c.Read()
 }
 
@@ -140,6 +147,20 @@ func TestControlPlaneWithSDK(t *testing.T) {
 	}
 	if got := ping(t, endpoint+"/dev"); got != `{"v":2}` {
 		t.Fatalf("dev reply after a change = %q, want its deployment's {\"v\":2}", got)
+	}
+
+	// So does the route selection expression: the deployed stage keeps the one it was deployed with.
+	if _, err := cp.UpdateApi(ctx, &apigatewayv2.UpdateApiInput{ApiId: &apiID, RouteSelectionExpression: aws.String("$request.body.kind")}); err != nil {
+		t.Fatalf("UpdateApi: %v", err)
+	}
+	if got := ping(t, endpoint+"/dev"); got != `{"v":2}` {
+		t.Fatalf("dev still selects by action: reply %q", got)
+	}
+	if got := send(t, endpoint+"/live", `{"kind":"ping"}`); got != `{"v":3}` {
+		t.Fatalf("live selects by kind at once: reply %q", got)
+	}
+	if got := ping(t, endpoint+"/live"); !strings.Contains(got, `"message": "Forbidden"`) {
+		t.Fatalf("live no longer selects by action: reply %q, want the Forbidden frame", got)
 	}
 
 	// Deleting the API stops serving it.

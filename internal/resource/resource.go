@@ -236,11 +236,15 @@ type Deployment struct {
 	DeploymentID string `json:"deploymentId"`
 	Description  string `json:"description,omitempty"`
 	// AutoDeployed marks a deployment made automatically for a stage with autoDeploy.
-	AutoDeployed bool          `json:"autoDeployed,omitempty"`
-	Routes       []Route       `json:"routes,omitempty"`
-	Integrations []Integration `json:"integrations,omitempty"`
-	Authorizers  []Authorizer  `json:"authorizers,omitempty"`
-	Models       []Model       `json:"models,omitempty"`
+	AutoDeployed bool `json:"autoDeployed,omitempty"`
+	// RouteSelectionExpression and APIKeySelectionExpression are the API's when it was deployed; empty
+	// means the API's current one.
+	RouteSelectionExpression  string        `json:"routeSelectionExpression,omitempty"`
+	APIKeySelectionExpression string        `json:"apiKeySelectionExpression,omitempty"`
+	Routes                    []Route       `json:"routes,omitempty"`
+	Integrations              []Integration `json:"integrations,omitempty"`
+	Authorizers               []Authorizer  `json:"authorizers,omitempty"`
+	Models                    []Model       `json:"models,omitempty"`
 }
 
 // Authorizer is an apigatewayv2 Authorizer. WebSocket APIs have Lambda REQUEST authorizers only; they run

@@ -77,6 +77,15 @@ func (c *compiler) expr(path, src string) *selexpr.Expr {
 	return e
 }
 
+// quietExpr parses src, or returns nil when it does not parse (the error is reported elsewhere).
+func (c *compiler) quietExpr(src string) *selexpr.Expr {
+	e, err := selexpr.Parse(src)
+	if err != nil {
+		return nil
+	}
+	return e
+}
+
 func (c *compiler) api(path string, a *resource.API) *API {
 	api := &API{
 		ID:                        a.APIID,
@@ -94,6 +103,7 @@ func (c *compiler) api(path string, a *resource.API) *API {
 	for si := range a.Stages {
 		st := &a.Stages[si]
 		routes, integrations, authorizers := a.Routes, a.Integrations, a.Authorizers
+		routeSelection, keySelection := api.RouteSelection, api.APIKeySelection
 		if st.DeploymentID != "" {
 			// A deployed stage serves its deployment, whatever the working copy says since. (Validate has
 			// rejected a deploymentId that names no deployment.)
@@ -103,9 +113,17 @@ func (c *compiler) api(path string, a *resource.API) *API {
 					continue
 				}
 				routes, integrations, authorizers = d.Routes, d.Integrations, d.Authorizers
+				dp := resource.IndexPath(resource.FieldPath(path, "deployments"), di)
+				if d.RouteSelectionExpression != "" && d.RouteSelectionExpression != a.RouteSelectionExpression {
+					// Parsed again for each stage of the deployment; errors are reported once below.
+					routeSelection = c.quietExpr(d.RouteSelectionExpression)
+				}
+				if d.APIKeySelectionExpression != "" {
+					keySelection = d.APIKeySelectionExpression
+				}
 				if !reported[di] {
 					reported[di] = true
-					dp := resource.IndexPath(resource.FieldPath(path, "deployments"), di)
+					c.expr(resource.FieldPath(dp, "routeSelectionExpression"), d.RouteSelectionExpression)
 					for i := range d.Integrations {
 						c.integration(resource.IndexPath(resource.FieldPath(dp, "integrations"), i), &d.Integrations[i], nil, true)
 					}
@@ -113,7 +131,8 @@ func (c *compiler) api(path string, a *resource.API) *API {
 				break
 			}
 		}
-		stage := &Stage{API: api, Name: st.StageName, Variables: st.StageVariables, Routes: make(map[string]*Route, len(routes))}
+		stage := &Stage{API: api, Name: st.StageName, Variables: st.StageVariables, Routes: make(map[string]*Route, len(routes)),
+			RouteSelection: routeSelection, APIKeySelection: keySelection}
 		stage.DefaultRouteSettings, stage.RouteSettings = st.DefaultRouteSettings, st.RouteSettings
 		byID := make(map[string]*Authorizer, len(authorizers))
 		for _, au := range authorizers {

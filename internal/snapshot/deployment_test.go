@@ -143,6 +143,9 @@ func TestCompileDeploymentErrors(t *testing.T) {
 		{"bad expression in a served deployment", func(a *resource.API) {
 			a.Deployments[0].Integrations[0].TemplateSelectionExpression = "${"
 		}, "apis[0].deployments[0].integrations[0].templateSelectionExpression", "invalid selection expression"},
+		{"bad route selection in a served deployment", func(a *resource.API) {
+			a.Deployments[0].RouteSelectionExpression = "${request.body.action"
+		}, "apis[0].deployments[0].routeSelectionExpression", "invalid selection expression"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

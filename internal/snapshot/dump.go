@@ -27,11 +27,14 @@ func (s *Set) Dump() ([]byte, error) {
 		Responses         []map[string]any  `json:"responses,omitempty"`
 	}
 	type stage struct {
-		Defaults     *resource.RouteSettings           `json:"defaultRouteSettings,omitempty"`
-		PerRoute     map[string]resource.RouteSettings `json:"routeSettings,omitempty"`
-		Variables    map[string]string                 `json:"variables,omitempty"`
-		Routes       map[string]route                  `json:"routes"`
-		Integrations map[string]integration            `json:"integrations"`
+		// RouteSelection and APIKeySelection appear when the stage's deployment differs from the API's.
+		RouteSelection  string                            `json:"routeSelection,omitempty"`
+		APIKeySelection string                            `json:"apiKeySelection,omitempty"`
+		Defaults        *resource.RouteSettings           `json:"defaultRouteSettings,omitempty"`
+		PerRoute        map[string]resource.RouteSettings `json:"routeSettings,omitempty"`
+		Variables       map[string]string                 `json:"variables,omitempty"`
+		Routes          map[string]route                  `json:"routes"`
+		Integrations    map[string]integration            `json:"integrations"`
 	}
 	type api struct {
 		Name                      string           `json:"name"`
@@ -44,6 +47,12 @@ func (s *Set) Dump() ([]byte, error) {
 		da := api{Name: a.Name, RouteSelection: a.RouteSelection.String(), DisableExecuteAPIEndpoint: a.DisableExecuteAPIEndpoint, Stages: map[string]stage{}}
 		for name, st := range a.Stages {
 			ds := stage{Variables: st.Variables, Routes: map[string]route{}, Integrations: map[string]integration{}, Defaults: st.DefaultRouteSettings, PerRoute: st.RouteSettings}
+			if sel := st.RouteSelection.String(); sel != da.RouteSelection {
+				ds.RouteSelection = sel
+			}
+			if st.APIKeySelection != a.APIKeySelection {
+				ds.APIKeySelection = st.APIKeySelection
+			}
 			for key, r := range st.Routes {
 				dr := route{ID: r.ID, TwoWay: r.TwoWay, Authorizer: r.Authorizer}
 				if r.AuthorizationType != "NONE" {

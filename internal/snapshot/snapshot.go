@@ -47,10 +47,10 @@ func (s *Set) Domain(host string) *Domain {
 
 // API is one compiled WebSocket API.
 type API struct {
-	ID             string
-	Name           string
-	RouteSelection *selexpr.Expr
-	// APIKeySelection is $request.header.x-api-key or $context.authorizer.usageIdentifierKey.
+	ID   string
+	Name string
+	// RouteSelection and APIKeySelection are the working copy's; each Stage has those of what it serves.
+	RouteSelection            *selexpr.Expr
 	APIKeySelection           string
 	DisableExecuteAPIEndpoint bool
 	Stages                    map[string]*Stage // by stage name
@@ -62,7 +62,11 @@ type Stage struct {
 	API       *API
 	Name      string
 	Variables map[string]string
-	Routes    map[string]*Route // by route key, including $connect, $disconnect and $default
+	// RouteSelection is the route selection expression of the stage's deployment; APIKeySelection its
+	// API key selection expression ($request.header.x-api-key or $context.authorizer.usageIdentifierKey).
+	RouteSelection  *selexpr.Expr
+	APIKeySelection string
+	Routes          map[string]*Route // by route key, including $connect, $disconnect and $default
 	// DefaultRouteSettings and RouteSettings are the stage's route settings, for throttling.
 	DefaultRouteSettings *resource.RouteSettings
 	RouteSettings        map[string]resource.RouteSettings
