@@ -2,9 +2,11 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -294,4 +296,58 @@ func TestControlPlaneUnknownPath(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound || resp.Header.Get("X-Amzn-ErrorType") != "NotFoundException" {
 		t.Fatalf("got %d %q", resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"))
 	}
+}
+
+// TestControlPlaneChangesUnderTraffic changes an autoDeploy stage's API fifty times while a client keeps
+// talking on one connection: every message is answered from one snapshot or the next, never with an
+// error frame, and the connection stays open throughout.
+func TestControlPlaneChangesUnderTraffic(t *testing.T) {
+	g := gatewaytest.Start(t, "apis: []\n", gatewaytest.WithControlPlane)
+	cp := controlClient(g.ControlURL)
+	ctx := context.Background()
+	apiID, endpoint, integrationID, responseID := buildEchoAPI(ctx, t, cp, `{"n":0}`)
+	if _, err := cp.CreateStage(ctx, &apigatewayv2.CreateStageInput{ApiId: &apiID, StageName: aws.String("live"), AutoDeploy: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	c := gatewaytest.Dial(t, endpoint+"/live", nil)
+
+	const changes = 50
+	done := make(chan error, 1)
+	go func() {
+		for i := 1; i <= changes; i++ {
+			_, err := cp.UpdateIntegrationResponse(ctx, &apigatewayv2.UpdateIntegrationResponseInput{
+				ApiId: &apiID, IntegrationId: &integrationID, IntegrationResponseId: &responseID,
+				ResponseTemplates: map[string]string{"$default": `{"n":` + strconv.Itoa(i) + `}`},
+			})
+			if err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	last, answered := -1, 0
+	var changeErr error
+	for finished := false; !finished || last < changes; {
+		select {
+		case changeErr = <-done:
+			finished = true
+			if changeErr != nil {
+				t.Fatalf("UpdateIntegrationResponse: %v", changeErr)
+			}
+		default:
+		}
+		c.Send(`{"action":"ping"}`)
+		got := c.Read()
+		var reply struct{ N *int }
+		if err := json.Unmarshal([]byte(got), &reply); err != nil || reply.N == nil {
+			t.Fatalf("message %d answered %q", answered, got)
+		}
+		if *reply.N < last {
+			t.Fatalf("message %d answered from change %d after change %d", answered, *reply.N, last)
+		}
+		last = *reply.N
+		answered++
+	}
+	t.Logf("%d messages over %d changes", answered, changes)
 }
