@@ -218,11 +218,7 @@ func (s *server) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 		out = apiKeyView(k, true)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, out)
-	return nil
+	return respond(w, http.StatusCreated, out, err)
 }
 
 // v1QueryBool reads a boolean query parameter as the SDKs write it ("true"/"false"); absent is false.
@@ -287,11 +283,7 @@ func (s *server) getAPIKeys(w http.ResponseWriter, r *http.Request) error {
 		}
 	})
 	out, err := v1Page(r, items)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // getAPIKey is GetApiKey: GET /apikeys/{apiKey}, with the value when includeValue=true.
@@ -309,11 +301,7 @@ func (s *server) getAPIKey(w http.ResponseWriter, r *http.Request) error {
 		out = apiKeyView(k, withValue)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // patchOp is one PatchOperation of a v1 Update operation.
@@ -430,11 +418,7 @@ func (s *server) updateAPIKey(w http.ResponseWriter, r *http.Request) error {
 		out = apiKeyView(k, false)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // deleteAPIKey is DeleteApiKey: DELETE /apikeys/{apiKey} → 202. The key leaves every usage plan too.
@@ -453,9 +437,5 @@ func (s *server) deleteAPIKey(w http.ResponseWriter, r *http.Request) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusAccepted)
-	return nil
+	return respondEmpty(w, http.StatusAccepted, err)
 }

@@ -212,11 +212,7 @@ func (s *server) createAPI(w http.ResponseWriter, r *http.Request) error {
 		out = s.apiOutputOf(a)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, out)
-	return nil
+	return respond(w, http.StatusCreated, out, err)
 }
 
 // getAPIs is GetApis: every API, in creation order (configuration-file APIs first).
@@ -238,11 +234,7 @@ func (s *server) getAPI(w http.ResponseWriter, r *http.Request) error {
 		out = s.apiOutputOf(a)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // updateAPI is UpdateApi: the members present replace the API's.
@@ -269,11 +261,7 @@ func (s *server) updateAPI(w http.ResponseWriter, r *http.Request) error {
 		out = s.apiOutputOf(a)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // deleteAPI is DeleteApi. As on AWS, an API that a custom domain name still maps cannot be deleted: the
@@ -309,11 +297,7 @@ func (s *server) deleteAPI(w http.ResponseWriter, r *http.Request) error {
 		st.APIs = kept
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return respondEmpty(w, http.StatusNoContent, err)
 }
 
 // readAPI calls fn with the API the request's {apiId} names, from the current state, which fn must not

@@ -141,11 +141,7 @@ func (s *server) createAuthorizer(w http.ResponseWriter, r *http.Request) error 
 		out = authorizerOutputOf(&a.Authorizers[len(a.Authorizers)-1])
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, out)
-	return nil
+	return respond(w, http.StatusCreated, out, err)
 }
 
 // getAuthorizers is GetAuthorizers.
@@ -175,11 +171,7 @@ func (s *server) getAuthorizer(w http.ResponseWriter, r *http.Request) error {
 		out = authorizerOutputOf(au)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // updateAuthorizer is UpdateAuthorizer.
@@ -207,11 +199,7 @@ func (s *server) updateAuthorizer(w http.ResponseWriter, r *http.Request) error 
 		out = authorizerOutputOf(au)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // deleteAuthorizer is DeleteAuthorizer. An authorizer a route uses cannot be deleted (409).
@@ -230,9 +218,5 @@ func (s *server) deleteAuthorizer(w http.ResponseWriter, r *http.Request) error 
 		a.Authorizers = slices.DeleteFunc(a.Authorizers, func(au resource.Authorizer) bool { return au.AuthorizerID == id })
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return respondEmpty(w, http.StatusNoContent, err)
 }

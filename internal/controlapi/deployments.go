@@ -92,11 +92,7 @@ func (s *server) createDeployment(w http.ResponseWriter, r *http.Request) error 
 		out = deploymentView(a, d)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, out)
-	return nil
+	return respond(w, http.StatusCreated, out, err)
 }
 
 // getDeployments is GetDeployments: GET /v2/apis/{apiId}/deployments, oldest first.
@@ -134,11 +130,7 @@ func (s *server) getDeployment(w http.ResponseWriter, r *http.Request) error {
 		out = deploymentView(a, d)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // updateDeployment is UpdateDeployment: PATCH /v2/apis/{apiId}/deployments/{deploymentId}. Only the
@@ -174,11 +166,7 @@ func (s *server) updateDeployment(w http.ResponseWriter, r *http.Request) error 
 		out = deploymentView(a, d)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // deleteDeployment is DeleteDeployment: DELETE /v2/apis/{apiId}/deployments/{deploymentId} → 204. A
@@ -212,9 +200,5 @@ func (s *server) deleteDeployment(w http.ResponseWriter, r *http.Request) error 
 		delete(a.DeploymentDates, id)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return respondEmpty(w, http.StatusNoContent, err)
 }

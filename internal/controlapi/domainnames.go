@@ -255,11 +255,7 @@ func (s *server) createDomainName(w http.ResponseWriter, r *http.Request) error 
 		out = s.domainNameView(rec)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, out)
-	return nil
+	return respond(w, http.StatusCreated, out, err)
 }
 
 // getDomainNames is GetDomainNames: GET /v2/domainnames.
@@ -285,11 +281,7 @@ func (s *server) getDomainName(w http.ResponseWriter, r *http.Request) error {
 		out = s.domainNameView(d)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // updateDomainName is UpdateDomainName: PATCH /v2/domainnames/{domainName}. domainNameConfigurations,
@@ -331,11 +323,7 @@ func (s *server) updateDomainName(w http.ResponseWriter, r *http.Request) error 
 		out = s.domainNameView(d)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // deleteDomainName is DeleteDomainName: DELETE /v2/domainnames/{domainName} → 204, with its API
@@ -358,11 +346,7 @@ func (s *server) deleteDomainName(w http.ResponseWriter, r *http.Request) error 
 		state.DomainNames = kept
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return respondEmpty(w, http.StatusNoContent, err)
 }
 
 // apiMappingIn is the CreateApiMapping and UpdateApiMapping input shape.
@@ -451,11 +435,7 @@ func (s *server) createAPIMapping(w http.ResponseWriter, r *http.Request) error 
 		out = apiMappingView(&m)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, out)
-	return nil
+	return respond(w, http.StatusCreated, out, err)
 }
 
 // newAPIMappingID returns a new API mapping id, 6 characters of [a-z0-9] like AWS's, unused in d.
@@ -503,11 +483,7 @@ func (s *server) getAPIMapping(w http.ResponseWriter, r *http.Request) error {
 		out = apiMappingView(m)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // updateAPIMapping is UpdateApiMapping: PATCH /v2/domainnames/{domainName}/apimappings/{apiMappingId}.
@@ -542,11 +518,7 @@ func (s *server) updateAPIMapping(w http.ResponseWriter, r *http.Request) error 
 		out = apiMappingView(m)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // deleteAPIMapping is DeleteApiMapping: DELETE /v2/domainnames/{domainName}/apimappings/{apiMappingId}
@@ -574,9 +546,5 @@ func (s *server) deleteAPIMapping(w http.ResponseWriter, r *http.Request) error 
 		d.APIMappings = kept
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return respondEmpty(w, http.StatusNoContent, err)
 }

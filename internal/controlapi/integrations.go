@@ -173,11 +173,7 @@ func (s *server) createIntegration(w http.ResponseWriter, r *http.Request) error
 		out = integrationOutputOf(&a.Integrations[len(a.Integrations)-1])
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, out)
-	return nil
+	return respond(w, http.StatusCreated, out, err)
 }
 
 // getIntegrations is GetIntegrations.
@@ -207,11 +203,7 @@ func (s *server) getIntegration(w http.ResponseWriter, r *http.Request) error {
 		out = integrationOutputOf(integ)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // updateIntegration is UpdateIntegration. When integrationType changes, the defaults that depend on it
@@ -250,11 +242,7 @@ func (s *server) updateIntegration(w http.ResponseWriter, r *http.Request) error
 		out = integrationOutputOf(integ)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // deleteIntegration is DeleteIntegration. An integration a route targets cannot be deleted (409): the
@@ -274,11 +262,7 @@ func (s *server) deleteIntegration(w http.ResponseWriter, r *http.Request) error
 		a.Integrations = slices.DeleteFunc(a.Integrations, func(in resource.Integration) bool { return in.IntegrationID == id })
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return respondEmpty(w, http.StatusNoContent, err)
 }
 
 // integrationResponseInput is the input shape of CreateIntegrationResponse and
@@ -381,11 +365,7 @@ func (s *server) createIntegrationResponse(w http.ResponseWriter, r *http.Reques
 		out = integrationResponseOutputOf(&integ.IntegrationResponses[len(integ.IntegrationResponses)-1])
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, out)
-	return nil
+	return respond(w, http.StatusCreated, out, err)
 }
 
 // getIntegrationResponses is GetIntegrationResponses.
@@ -423,11 +403,7 @@ func (s *server) getIntegrationResponse(w http.ResponseWriter, r *http.Request) 
 		out = integrationResponseOutputOf(ir)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // updateIntegrationResponse is UpdateIntegrationResponse.
@@ -467,11 +443,7 @@ func (s *server) updateIntegrationResponse(w http.ResponseWriter, r *http.Reques
 		out = integrationResponseOutputOf(ir)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // deleteIntegrationResponse is DeleteIntegrationResponse.
@@ -489,9 +461,5 @@ func (s *server) deleteIntegrationResponse(w http.ResponseWriter, r *http.Reques
 		integ.IntegrationResponses = slices.DeleteFunc(integ.IntegrationResponses, func(ir resource.IntegrationResponse) bool { return ir.IntegrationResponseID == id })
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return respondEmpty(w, http.StatusNoContent, err)
 }

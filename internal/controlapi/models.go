@@ -126,11 +126,7 @@ func (s *server) createModel(w http.ResponseWriter, r *http.Request) error {
 		out = modelOutputOf(&a.Models[len(a.Models)-1])
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, out)
-	return nil
+	return respond(w, http.StatusCreated, out, err)
 }
 
 // getModels is GetModels.
@@ -160,11 +156,7 @@ func (s *server) getModel(w http.ResponseWriter, r *http.Request) error {
 		out = modelOutputOf(m)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // updateModel is UpdateModel. A model that routes name cannot be renamed: they refer to it by name.
@@ -202,11 +194,7 @@ func (s *server) updateModel(w http.ResponseWriter, r *http.Request) error {
 		out = modelOutputOf(m)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // deleteModel is DeleteModel. A model a route or route response names cannot be deleted (409).
@@ -223,11 +211,7 @@ func (s *server) deleteModel(w http.ResponseWriter, r *http.Request) error {
 		a.Models = slices.DeleteFunc(a.Models, func(m resource.Model) bool { return m.ModelID == id })
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return respondEmpty(w, http.StatusNoContent, err)
 }
 
 // modelTemplateOutput is GetModelTemplate's output shape.
@@ -247,11 +231,7 @@ func (s *server) getModelTemplate(w http.ResponseWriter, r *http.Request) error 
 		out.Value, err = modelTemplate(m.Schema)
 		return err
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // Bounds of modelTemplate: how deep it follows nested and (through $ref) recursive schemas, and how many

@@ -213,11 +213,7 @@ func (s *server) createRoute(w http.ResponseWriter, r *http.Request) error {
 		out = routeOutputOf(&a.Routes[len(a.Routes)-1])
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, out)
-	return nil
+	return respond(w, http.StatusCreated, out, err)
 }
 
 // getRoutes is GetRoutes.
@@ -247,11 +243,7 @@ func (s *server) getRoute(w http.ResponseWriter, r *http.Request) error {
 		out = routeOutputOf(route)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // updateRoute is UpdateRoute. Setting authorizationType to anything but CUSTOM without naming an
@@ -291,11 +283,7 @@ func (s *server) updateRoute(w http.ResponseWriter, r *http.Request) error {
 		out = routeOutputOf(route)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // deleteRoute is DeleteRoute, with the route's responses.
@@ -312,11 +300,7 @@ func (s *server) deleteRoute(w http.ResponseWriter, r *http.Request) error {
 		a.Routes = slices.DeleteFunc(a.Routes, func(r resource.Route) bool { return r.RouteID == id })
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return respondEmpty(w, http.StatusNoContent, err)
 }
 
 // deleteRouteRequestParameter is DeleteRouteRequestParameter: it removes one key of the route's
@@ -337,11 +321,7 @@ func (s *server) deleteRouteRequestParameter(w http.ResponseWriter, r *http.Requ
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return respondEmpty(w, http.StatusNoContent, err)
 }
 
 // routeResponseInput is the input shape of CreateRouteResponse and UpdateRouteResponse.
@@ -441,11 +421,7 @@ func (s *server) createRouteResponse(w http.ResponseWriter, r *http.Request) err
 		out = routeResponseOutputOf(&route.RouteResponses[len(route.RouteResponses)-1])
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, out)
-	return nil
+	return respond(w, http.StatusCreated, out, err)
 }
 
 // getRouteResponses is GetRouteResponses.
@@ -483,11 +459,7 @@ func (s *server) getRouteResponse(w http.ResponseWriter, r *http.Request) error 
 		out = routeResponseOutputOf(rr)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // updateRouteResponse is UpdateRouteResponse.
@@ -526,11 +498,7 @@ func (s *server) updateRouteResponse(w http.ResponseWriter, r *http.Request) err
 		out = routeResponseOutputOf(rr)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // deleteRouteResponse is DeleteRouteResponse.
@@ -548,9 +516,5 @@ func (s *server) deleteRouteResponse(w http.ResponseWriter, r *http.Request) err
 		route.RouteResponses = slices.DeleteFunc(route.RouteResponses, func(rr resource.RouteResponse) bool { return rr.RouteResponseID == id })
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return respondEmpty(w, http.StatusNoContent, err)
 }

@@ -291,11 +291,7 @@ func (s *server) createStage(w http.ResponseWriter, r *http.Request) error {
 		out = stageView(a, &a.Stages[len(a.Stages)-1])
 		return nil
 	}, refreshStage(&out, r.PathValue("apiId"))) // shows the deployment an autoDeploy stage got
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, out)
-	return nil
+	return respond(w, http.StatusCreated, out, err)
 }
 
 // refreshStage returns a catalog.WriteThen callback that replaces out with the stage as the change left
@@ -353,11 +349,7 @@ func (s *server) getStage(w http.ResponseWriter, r *http.Request) error {
 		out = stageView(a, st)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // updateStage is UpdateStage: PATCH /v2/apis/{apiId}/stages/{stageName}. Members present replace the
@@ -423,11 +415,7 @@ func (s *server) updateStage(w http.ResponseWriter, r *http.Request) error {
 		out = stageView(a, st)
 		return nil
 	}, refreshStage(&out, apiID))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // deleteStage is DeleteStage: DELETE /v2/apis/{apiId}/stages/{stageName} → 204. As on AWS (and as
@@ -467,11 +455,7 @@ func (s *server) deleteStage(w http.ResponseWriter, r *http.Request) error {
 		delete(a.StageDates, name)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return respondEmpty(w, http.StatusNoContent, err)
 }
 
 // changeStage runs change on the stage named by the request's path inside a catalog Write, after the
@@ -505,11 +489,7 @@ func (s *server) deleteAccessLogSettings(w http.ResponseWriter, r *http.Request)
 		st.AccessLogSettings = nil
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return respondEmpty(w, http.StatusNoContent, err)
 }
 
 // deleteRouteSettings is DeleteRouteSettings: DELETE
@@ -529,11 +509,7 @@ func (s *server) deleteRouteSettings(w http.ResponseWriter, r *http.Request) err
 		st.RouteSettings = settings
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return respondEmpty(w, http.StatusNoContent, err)
 }
 
 // resetAuthorizersCache is ResetAuthorizersCache: DELETE
@@ -549,9 +525,5 @@ func (s *server) resetAuthorizersCache(w http.ResponseWriter, r *http.Request) e
 		_, err = stageFor(a, r.PathValue("stageName"))
 		return err
 	})
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return respondEmpty(w, http.StatusNoContent, err)
 }

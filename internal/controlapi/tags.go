@@ -97,11 +97,7 @@ func (s *server) tagResource(w http.ResponseWriter, r *http.Request) error {
 		*res.tags = tags
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, struct{}{})
-	return nil
+	return respond(w, http.StatusCreated, struct{}{}, err)
 }
 
 // getTags is GetTags: GET /v2/tags/{resourceArn} → {"tags":{…}}.
@@ -115,13 +111,9 @@ func (s *server) getTags(w http.ResponseWriter, r *http.Request) error {
 		tags = maps.Clone(*res.tags)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, struct {
+	return respond(w, http.StatusOK, struct {
 		Tags map[string]string `json:"tags"`
-	}{nonNilMap(tags)})
-	return nil
+	}{nonNilMap(tags)}, err)
 }
 
 // untagResource is UntagResource: DELETE /v2/tags/{resourceArn}?tagKeys=a&tagKeys=b → 204. Keys the
@@ -149,9 +141,5 @@ func (s *server) untagResource(w http.ResponseWriter, r *http.Request) error {
 		*res.tags = tags
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return respondEmpty(w, http.StatusNoContent, err)
 }

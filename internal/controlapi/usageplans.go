@@ -265,11 +265,7 @@ func (s *server) createUsagePlan(w http.ResponseWriter, r *http.Request) error {
 		out = usagePlanView(p)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, out)
-	return nil
+	return respond(w, http.StatusCreated, out, err)
 }
 
 // getUsagePlans is GetUsagePlans: GET /usageplans, only the plans of keyId when it is given.
@@ -284,11 +280,7 @@ func (s *server) getUsagePlans(w http.ResponseWriter, r *http.Request) error {
 		}
 	})
 	out, err := v1Page(r, items)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // getUsagePlan is GetUsagePlan: GET /usageplans/{usagePlanId}.
@@ -302,11 +294,7 @@ func (s *server) getUsagePlan(w http.ResponseWriter, r *http.Request) error {
 		out = usagePlanView(p)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // usagePlanPatchPaths are the paths UpdateUsagePlan takes with op replace.
@@ -435,11 +423,7 @@ func (s *server) updateUsagePlan(w http.ResponseWriter, r *http.Request) error {
 		out = usagePlanView(p)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // deleteUsagePlan is DeleteUsagePlan: DELETE /usageplans/{usagePlanId} → 202. Its keys stay, in no plan.
@@ -455,11 +439,7 @@ func (s *server) deleteUsagePlan(w http.ResponseWriter, r *http.Request) error {
 		state.UsagePlans = slices.DeleteFunc(state.UsagePlans, func(other *catalog.UsagePlan) bool { return other == p })
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusAccepted)
-	return nil
+	return respondEmpty(w, http.StatusAccepted, err)
 }
 
 // createUsagePlanKey is CreateUsagePlanKey: POST /usageplans/{usagePlanId}/keys → 201, e.g.
@@ -498,11 +478,7 @@ func (s *server) createUsagePlanKey(w http.ResponseWriter, r *http.Request) erro
 		out = usagePlanKeyView(k)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, out)
-	return nil
+	return respond(w, http.StatusCreated, out, err)
 }
 
 // getUsagePlanKeys is GetUsagePlanKeys: GET /usageplans/{usagePlanId}/keys, filtered by name (a prefix of
@@ -526,11 +502,7 @@ func (s *server) getUsagePlanKeys(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	out, err := v1Page(r, items)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // planKeyFor returns the key keyID of plan p, or the NotFoundException AWS answers.
@@ -557,11 +529,7 @@ func (s *server) getUsagePlanKey(w http.ResponseWriter, r *http.Request) error {
 		out = usagePlanKeyView(k)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, http.StatusOK, out, err)
 }
 
 // deleteUsagePlanKey is DeleteUsagePlanKey: DELETE /usageplans/{usagePlanId}/keys/{keyId} → 202. The key
@@ -582,9 +550,5 @@ func (s *server) deleteUsagePlanKey(w http.ResponseWriter, r *http.Request) erro
 		p.KeyIDs = slices.DeleteFunc(p.KeyIDs, func(id string) bool { return id == keyID })
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusAccepted)
-	return nil
+	return respondEmpty(w, http.StatusAccepted, err)
 }

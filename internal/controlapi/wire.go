@@ -75,6 +75,24 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(b)
 }
 
+// respond ends a handler: the operation's error if it failed, else v as JSON with status.
+func respond(w http.ResponseWriter, status int, v any, err error) error {
+	if err != nil {
+		return err
+	}
+	writeJSON(w, status, v)
+	return nil
+}
+
+// respondEmpty ends a handler whose success has no body (204 for apigatewayv2 deletes, 202 for v1's).
+func respondEmpty(w http.ResponseWriter, status int, err error) error {
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(status)
+	return nil
+}
+
 // readBody reads the request body, at most maxBody bytes. An empty body reads as "{}".
 func readBody(r *http.Request) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
