@@ -71,6 +71,30 @@ func (a *IAM) Check(r *http.Request, body []byte, action, resourceARN string) er
 	return nil
 }
 
+// Refusal says how AWS answers a failed Check: the error type and message of its 403. The two types that
+// differ between AWS's APIs are the caller's: missing for a request without a signature (message "Missing
+// Authentication Token"), denied for a signature whose user's policy refuses the call.
+func Refusal(err error, missing, denied string) (errType, message string) {
+	var se *sigv4.Error
+	message = err.Error()
+	if errors.As(err, &se) {
+		message = se.Message
+	}
+	switch {
+	case errors.Is(err, sigv4.ErrMissingAuthentication):
+		return missing, "Missing Authentication Token"
+	case errors.Is(err, sigv4.ErrUnknownAccessKey):
+		return "UnrecognizedClientException", message
+	case errors.Is(err, sigv4.ErrIncompleteSignature):
+		return "IncompleteSignatureException", message
+	case errors.Is(err, sigv4.ErrInvalidSignature), errors.Is(err, sigv4.ErrExpired), errors.Is(err, sigv4.ErrWrongScope):
+		return "InvalidSignatureException", message
+	case errors.Is(err, ErrAccessDenied):
+		return denied, message
+	}
+	return denied, "Forbidden"
+}
+
 // ManageConnectionsARN is the resource an @connections call acts on.
 func ManageConnectionsARN(region, account, apiID, stage, method, connectionID string) string {
 	if apiID == "" {

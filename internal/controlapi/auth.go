@@ -2,14 +2,12 @@ package controlapi
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
 
 	"github.com/switchboard-gw/switchboard/internal/authorizer"
 	"github.com/switchboard-gw/switchboard/internal/awserr"
-	"github.com/switchboard-gw/switchboard/internal/sigv4"
 )
 
 // Checker verifies a SigV4-signed request (service apigateway) and the signer's permission for action
@@ -45,24 +43,8 @@ func RequireIAM(next http.Handler, iam Checker, region string) http.Handler {
 	})
 }
 
-// signatureError maps a failed check to the 403 AWS answers with.
+// signatureError maps a failed check to the 403 AWS's management APIs answer with.
 func signatureError(err error) error {
-	var se *sigv4.Error
-	msg := err.Error()
-	if errors.As(err, &se) {
-		msg = se.Message
-	}
-	switch {
-	case errors.Is(err, sigv4.ErrMissingAuthentication):
-		return awserr.New(http.StatusForbidden, "MissingAuthenticationTokenException", "Missing Authentication Token")
-	case errors.Is(err, sigv4.ErrUnknownAccessKey):
-		return awserr.New(http.StatusForbidden, "UnrecognizedClientException", msg)
-	case errors.Is(err, sigv4.ErrIncompleteSignature):
-		return awserr.New(http.StatusForbidden, "IncompleteSignatureException", msg)
-	case errors.Is(err, sigv4.ErrInvalidSignature), errors.Is(err, sigv4.ErrExpired), errors.Is(err, sigv4.ErrWrongScope):
-		return awserr.New(http.StatusForbidden, "InvalidSignatureException", msg)
-	case errors.Is(err, authorizer.ErrAccessDenied):
-		return awserr.New(http.StatusForbidden, "AccessDeniedException", msg)
-	}
-	return awserr.New(http.StatusForbidden, "AccessDeniedException", "Forbidden")
+	typ, msg := authorizer.Refusal(err, "MissingAuthenticationTokenException", "AccessDeniedException")
+	return awserr.New(http.StatusForbidden, typ, msg)
 }

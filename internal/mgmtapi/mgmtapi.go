@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"github.com/switchboard-gw/switchboard/internal/authorizer"
-	"github.com/switchboard-gw/switchboard/internal/sigv4"
 	"io"
 	"log/slog"
 	"net/http"
@@ -154,24 +153,9 @@ func connectionJSON(info registry.Info) getConnectionJSON {
 }
 
 // signatureError turns a failed IAM check into the error AWS answers with: always 403, typed so that SDKs
-// report what went wrong.
+// report what went wrong. The management API answers ForbiddenException where no signature is given and
+// where the policy refuses.
 func signatureError(err error) error {
-	var se *sigv4.Error
-	msg := err.Error()
-	if errors.As(err, &se) {
-		msg = se.Message
-	}
-	switch {
-	case errors.Is(err, sigv4.ErrMissingAuthentication):
-		return awserr.New(http.StatusForbidden, awserr.TypeForbidden, "Missing Authentication Token")
-	case errors.Is(err, sigv4.ErrUnknownAccessKey):
-		return awserr.New(http.StatusForbidden, "UnrecognizedClientException", msg)
-	case errors.Is(err, sigv4.ErrIncompleteSignature):
-		return awserr.New(http.StatusForbidden, "IncompleteSignatureException", msg)
-	case errors.Is(err, sigv4.ErrInvalidSignature), errors.Is(err, sigv4.ErrExpired), errors.Is(err, sigv4.ErrWrongScope):
-		return awserr.New(http.StatusForbidden, "InvalidSignatureException", msg)
-	case errors.Is(err, authorizer.ErrAccessDenied):
-		return awserr.New(http.StatusForbidden, awserr.TypeForbidden, msg)
-	}
-	return awserr.New(http.StatusForbidden, awserr.TypeForbidden, "Forbidden")
+	typ, msg := authorizer.Refusal(err, awserr.TypeForbidden, awserr.TypeForbidden)
+	return awserr.New(http.StatusForbidden, typ, msg)
 }
