@@ -133,7 +133,11 @@ type Engine struct {
 	now     func() time.Time
 	byValue map[string]Key
 	routes  map[route]*entry
+	byPlan  map[planKey]*entry // every entry, for Next to carry usage over
 }
+
+// planKey is a key in a plan.
+type planKey struct{ plan, keyID string }
 
 // route is a key used on an API stage.
 type route struct {
@@ -143,7 +147,6 @@ type route struct {
 
 // entry is the throttle and quota state of one key in one plan.
 type entry struct {
-	plan   string
 	bucket *throttle.Bucket // nil: no throttle
 	limits *throttle.Limits // the bucket's limits
 	quota  *Quota           // nil: no quota
@@ -160,7 +163,7 @@ func New(keys []Key, plans []Plan, now func() time.Time) *Engine { return Next(n
 // a plan keeps the requests counted in the current quota window and its throttle bucket when the plan's
 // quota and throttle are unchanged. prev may be nil.
 func Next(prev *Engine, keys []Key, plans []Plan, now func() time.Time) *Engine {
-	e := &Engine{now: now, byValue: make(map[string]Key), routes: make(map[route]*entry)}
+	e := &Engine{now: now, byValue: make(map[string]Key), routes: make(map[route]*entry), byPlan: make(map[planKey]*entry)}
 	known := make(map[string]bool)
 	for _, k := range keys {
 		known[k.ID] = true
@@ -183,7 +186,7 @@ func Next(prev *Engine, keys []Key, plans []Plan, now func() time.Time) *Engine 
 			if !known[id] || entries[id] != nil {
 				continue
 			}
-			en := &entry{plan: p.ID, quota: q, limits: p.Throttle}
+			en := &entry{quota: q, limits: p.Throttle}
 			if p.Throttle != nil {
 				en.bucket = throttle.NewBucket(*p.Throttle, t)
 			}
@@ -191,6 +194,7 @@ func Next(prev *Engine, keys []Key, plans []Plan, now func() time.Time) *Engine 
 				en.carryOver(old, p.Throttle)
 			}
 			entries[id] = en
+			e.byPlan[planKey{p.ID, id}] = en
 			for _, s := range p.Stages {
 				r := route{stage: s, keyID: id}
 				if _, taken := e.routes[r]; !taken {
@@ -207,12 +211,7 @@ func (e *Engine) entry(plan, keyID string) *entry {
 	if e == nil {
 		return nil
 	}
-	for r, en := range e.routes {
-		if r.keyID == keyID && en.plan == plan {
-			return en
-		}
-	}
-	return nil
+	return e.byPlan[planKey{plan, keyID}]
 }
 
 // carryOver takes old's quota count when the quota is the same, and its bucket when the throttle is.
