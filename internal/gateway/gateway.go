@@ -136,8 +136,8 @@ func New(opts Options) (*Gateway, error) {
 	if opts.Bundle == nil {
 		opts.Bundle = &resource.Bundle{}
 	}
-	set, err := snapshot.Compile(opts.Bundle)
-	if err != nil {
+	// The file alone first, so that its errors name places in the file; the catalog then serves it.
+	if _, err := snapshot.Compile(opts.Bundle); err != nil {
 		return nil, err
 	}
 	if err := checkSupported(opts.Bundle); err != nil {
@@ -152,7 +152,6 @@ func New(opts Options) (*Gateway, error) {
 			Logger: opts.Logger.With("component", "lambda"),
 		})
 	}
-	g.snapshots.Store(set)
 	g.registry = registry.New(opts.Node, nil)
 	if iamCfg := opts.Bundle.IAM; iamCfg != nil && iamCfg.Enforce {
 		checker, err := authorizer.NewIAM(iamCfg.Users, opts.Region)
@@ -161,13 +160,13 @@ func New(opts Options) (*Gateway, error) {
 		}
 		g.iam = checker
 	}
-	// The config file's APIs and domains go into the catalog next to those made through the control
-	// plane; the catalog then decides what is served. The file was compiled on its own above, so that
-	// its errors name places in the file.
+	// The config file's APIs, domains, keys and plans go into the catalog next to those made through the
+	// control plane; the catalog decides what is served, and Open serves it (g.apply).
 	var store catalog.Store
 	if opts.CatalogFile != "" {
 		store = catalog.FileStore{Path: opts.CatalogFile}
 	}
+	var err error
 	g.catalog, err = catalog.Open(context.Background(), catalog.Options{Store: store, Apply: g.apply,
 		Logger: opts.Logger.With("component", "catalog")}, &resource.Bundle{
 		APIs: opts.Bundle.APIs, DomainNames: opts.Bundle.DomainNames, APIKeys: opts.Bundle.APIKeys, UsagePlans: opts.Bundle.UsagePlans})
