@@ -239,13 +239,14 @@ func (s *server) getAPI(w http.ResponseWriter, r *http.Request) error {
 
 // updateAPI is UpdateApi: the members present replace the API's.
 func (s *server) updateAPI(w http.ResponseWriter, r *http.Request) error {
-	if err := bufferBody(r); err != nil {
+	data, err := readBody(r)
+	if err != nil {
 		return err
 	}
 	var out apiOutput
-	err := s.changeAPI(r, func(_ *catalog.State, a *catalog.API) error {
+	err = s.changeAPI(r, func(_ *catalog.State, a *catalog.API) error {
 		in := apiInputOf(&a.API)
-		if _, err := decodePatch(r, &in); err != nil {
+		if _, err := decodePatch(data, &in); err != nil {
 			return err
 		}
 		if in.Name == "" {

@@ -176,17 +176,18 @@ func (s *server) getAuthorizer(w http.ResponseWriter, r *http.Request) error {
 
 // updateAuthorizer is UpdateAuthorizer.
 func (s *server) updateAuthorizer(w http.ResponseWriter, r *http.Request) error {
-	if err := bufferBody(r); err != nil {
+	data, err := readBody(r)
+	if err != nil {
 		return err
 	}
 	var out authorizerOutput
-	err := s.changeAPI(r, func(_ *catalog.State, a *catalog.API) error {
+	err = s.changeAPI(r, func(_ *catalog.State, a *catalog.API) error {
 		au, err := authorizerFor(a, r.PathValue("authorizerId"))
 		if err != nil {
 			return err
 		}
 		in := authorizerInputOf(au)
-		if _, err := decodePatch(r, &in); err != nil {
+		if _, err := decodePatch(data, &in); err != nil {
 			return err
 		}
 		if err := in.check(); err != nil {

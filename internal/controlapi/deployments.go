@@ -156,7 +156,7 @@ func (s *server) updateDeployment(w http.ResponseWriter, r *http.Request) error 
 		in := struct {
 			Description string `json:"description"`
 		}{d.Description}
-		if _, err := decodePatchBytes(data, &in); err != nil {
+		if _, err := decodePatch(data, &in); err != nil {
 			return err
 		}
 		if len(in.Description) > maxDescription {

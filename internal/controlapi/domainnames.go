@@ -292,7 +292,7 @@ func (s *server) updateDomainName(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	var in updateDomainNameIn
-	present, err := decodePatchBytes(data, &in)
+	present, err := decodePatch(data, &in)
 	if err != nil {
 		return err
 	}
@@ -507,7 +507,7 @@ func (s *server) updateAPIMapping(w http.ResponseWriter, r *http.Request) error 
 			return err
 		}
 		in := apiMappingIn{APIID: m.APIID, APIMappingKey: m.APIMappingKey, Stage: m.Stage}
-		if _, err := decodePatchBytes(data, &in); err != nil {
+		if _, err := decodePatch(data, &in); err != nil {
 			return err
 		}
 		next := resource.APIMapping{APIMappingID: m.APIMappingID, APIID: in.APIID, Stage: in.Stage, APIMappingKey: in.APIMappingKey}

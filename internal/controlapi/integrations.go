@@ -210,17 +210,18 @@ func (s *server) getIntegration(w http.ResponseWriter, r *http.Request) error {
 // (integrationMethod, integrationResponseSelectionExpression) are filled in afresh unless the request
 // sets them.
 func (s *server) updateIntegration(w http.ResponseWriter, r *http.Request) error {
-	if err := bufferBody(r); err != nil {
+	data, err := readBody(r)
+	if err != nil {
 		return err
 	}
 	var out integrationOutput
-	err := s.changeAPI(r, func(_ *catalog.State, a *catalog.API) error {
+	err = s.changeAPI(r, func(_ *catalog.State, a *catalog.API) error {
 		integ, err := integrationFor(a, r.PathValue("integrationId"))
 		if err != nil {
 			return err
 		}
 		in := integrationInputOf(integ)
-		present, err := decodePatch(r, &in)
+		present, err := decodePatch(data, &in)
 		if err != nil {
 			return err
 		}
@@ -408,11 +409,12 @@ func (s *server) getIntegrationResponse(w http.ResponseWriter, r *http.Request) 
 
 // updateIntegrationResponse is UpdateIntegrationResponse.
 func (s *server) updateIntegrationResponse(w http.ResponseWriter, r *http.Request) error {
-	if err := bufferBody(r); err != nil {
+	data, err := readBody(r)
+	if err != nil {
 		return err
 	}
 	var out integrationResponseOutput
-	err := s.changeAPI(r, func(_ *catalog.State, a *catalog.API) error {
+	err = s.changeAPI(r, func(_ *catalog.State, a *catalog.API) error {
 		integ, err := integrationFor(a, r.PathValue("integrationId"))
 		if err != nil {
 			return err
@@ -428,7 +430,7 @@ func (s *server) updateIntegrationResponse(w http.ResponseWriter, r *http.Reques
 			ResponseTemplates:           ir.ResponseTemplates,
 			TemplateSelectionExpression: ir.TemplateSelectionExpression,
 		}
-		if _, err := decodePatch(r, &in); err != nil {
+		if _, err := decodePatch(data, &in); err != nil {
 			return err
 		}
 		next := *ir

@@ -161,17 +161,18 @@ func (s *server) getModel(w http.ResponseWriter, r *http.Request) error {
 
 // updateModel is UpdateModel. A model that routes name cannot be renamed: they refer to it by name.
 func (s *server) updateModel(w http.ResponseWriter, r *http.Request) error {
-	if err := bufferBody(r); err != nil {
+	data, err := readBody(r)
+	if err != nil {
 		return err
 	}
 	var out modelOutput
-	err := s.changeAPI(r, func(_ *catalog.State, a *catalog.API) error {
+	err = s.changeAPI(r, func(_ *catalog.State, a *catalog.API) error {
 		m, err := modelFor(a, r.PathValue("modelId"))
 		if err != nil {
 			return err
 		}
 		in := modelInput{ContentType: m.ContentType, Description: m.Description, Name: m.Name, Schema: m.Schema}
-		if _, err := decodePatch(r, &in); err != nil {
+		if _, err := decodePatch(data, &in); err != nil {
 			return err
 		}
 		if err := in.check(); err != nil {

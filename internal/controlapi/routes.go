@@ -1,8 +1,6 @@
 package controlapi
 
 import (
-	"bytes"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -182,17 +180,6 @@ func sortedMapKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// bufferBody reads the request body ahead of a catalog transaction, so that a slow client never holds
-// the catalog's write lock, and puts it back for decodePatch.
-func bufferBody(r *http.Request) error {
-	data, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	r.Body = io.NopCloser(bytes.NewReader(data))
-	return nil
-}
-
 // createRoute is CreateRoute.
 func (s *server) createRoute(w http.ResponseWriter, r *http.Request) error {
 	var in routeInput
@@ -249,17 +236,18 @@ func (s *server) getRoute(w http.ResponseWriter, r *http.Request) error {
 // updateRoute is UpdateRoute. Setting authorizationType to anything but CUSTOM without naming an
 // authorizerId drops the route's authorizer, which only CUSTOM uses.
 func (s *server) updateRoute(w http.ResponseWriter, r *http.Request) error {
-	if err := bufferBody(r); err != nil {
+	data, err := readBody(r)
+	if err != nil {
 		return err
 	}
 	var out routeOutput
-	err := s.changeAPI(r, func(_ *catalog.State, a *catalog.API) error {
+	err = s.changeAPI(r, func(_ *catalog.State, a *catalog.API) error {
 		route, err := routeFor(a, r.PathValue("routeId"))
 		if err != nil {
 			return err
 		}
 		in := routeInputOf(route)
-		present, err := decodePatch(r, &in)
+		present, err := decodePatch(data, &in)
 		if err != nil {
 			return err
 		}
@@ -464,11 +452,12 @@ func (s *server) getRouteResponse(w http.ResponseWriter, r *http.Request) error 
 
 // updateRouteResponse is UpdateRouteResponse.
 func (s *server) updateRouteResponse(w http.ResponseWriter, r *http.Request) error {
-	if err := bufferBody(r); err != nil {
+	data, err := readBody(r)
+	if err != nil {
 		return err
 	}
 	var out routeResponseOutput
-	err := s.changeAPI(r, func(_ *catalog.State, a *catalog.API) error {
+	err = s.changeAPI(r, func(_ *catalog.State, a *catalog.API) error {
 		route, err := routeFor(a, r.PathValue("routeId"))
 		if err != nil {
 			return err
@@ -483,7 +472,7 @@ func (s *server) updateRouteResponse(w http.ResponseWriter, r *http.Request) err
 			ResponseParameters:       rr.ResponseParameters,
 			RouteResponseKey:         rr.RouteResponseKey,
 		}
-		if _, err := decodePatch(r, &in); err != nil {
+		if _, err := decodePatch(data, &in); err != nil {
 			return err
 		}
 		next := *rr

@@ -384,7 +384,7 @@ func (s *server) updateStage(w http.ResponseWriter, r *http.Request) error {
 			RouteSettings:        st.RouteSettings,
 			StageVariables:       st.StageVariables,
 		}
-		present, err := decodePatchBytes(data, &in)
+		present, err := decodePatch(data, &in)
 		if err != nil {
 			return err
 		}

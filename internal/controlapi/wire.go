@@ -167,20 +167,12 @@ func jsonKind(t reflect.Type) string {
 	return t.String()
 }
 
-// decodePatch applies an Update (PATCH) body to in, which holds the resource's current values in the
-// operation's input shape: members present in the body replace the current ones whole (maps and lists
-// too), members absent keep theirs. It returns the names of the members present.
-func decodePatch(r *http.Request, in any) (map[string]bool, error) {
-	data, err := readBody(r)
-	if err != nil {
-		return nil, err
-	}
-	return decodePatchBytes(data, in)
-}
-
-// decodePatchBytes is decodePatch for a body already read (readBody), for handlers that must read the
-// body before they take the catalog's write lock and fill in the current values under it.
-func decodePatchBytes(data []byte, in any) (map[string]bool, error) {
+// decodePatch applies an Update (PATCH) body, already read with readBody, to in, which holds the
+// resource's current values in the operation's input shape: members present in the body replace the
+// current ones whole (maps and lists too), members absent keep theirs. It returns the names of the members
+// present. Handlers read the body before they take the catalog's write lock and fill in the current
+// values under it.
+func decodePatch(data []byte, in any) (map[string]bool, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return nil, jsonError(err)
