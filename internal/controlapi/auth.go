@@ -23,13 +23,9 @@ type Checker interface {
 // the error type AWS uses, and reach no handler.
 func RequireIAM(next http.Handler, iam Checker, region string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		body, err := readRaw(r) // as sent: the signature covers it
 		if err != nil {
-			awserr.Write(w, badRequest("could not read the request body: %v", err))
-			return
-		}
-		if len(body) > maxBody {
-			awserr.Write(w, badRequest("the request body is larger than %d bytes", maxBody))
+			awserr.Write(w, err)
 			return
 		}
 		// IAM names API Gateway resources by path without the API version: /apis/{apiId}, /apikeys/{id}.

@@ -95,15 +95,24 @@ func respondEmpty(w http.ResponseWriter, status int, err error) error {
 
 // readBody reads the request body, at most maxBody bytes. An empty body reads as "{}".
 func readBody(r *http.Request) ([]byte, error) {
+	data, err := readRaw(r)
+	if err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return []byte("{}"), nil
+	}
+	return data, nil
+}
+
+// readRaw reads the request body as sent, at most maxBody bytes.
+func readRaw(r *http.Request) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
 		return nil, badRequest("could not read the request body: %v", err)
 	}
 	if len(data) > maxBody {
 		return nil, badRequest("the request body is larger than %d bytes", maxBody)
-	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return []byte("{}"), nil
 	}
 	return data, nil
 }
