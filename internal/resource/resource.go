@@ -179,9 +179,17 @@ type IAMUser struct {
 type Function struct {
 	// FunctionName is the Lambda function name AWS_PROXY integration URIs refer to.
 	FunctionName string `json:"functionName" yaml:"functionName"`
-	// Handler is the executable to run (an aws-lambda-go binary, a custom runtime's bootstrap).
-	// Relative paths are relative to the config file's directory.
+	// Runtime is Lambda's runtime identifier. Empty, provided.al2, provided.al2023 or go1.x: Handler is
+	// an executable (an aws-lambda-go binary, a custom runtime's bootstrap). nodejs18.x–nodejs22.x and
+	// python3.9–python3.13: Handler is AWS's handler string (file.export, module.function) resolved in
+	// CodeURI, run with the machine's node or python3 by a bootstrap shipped inside Switchboard.
+	Runtime string `json:"runtime,omitempty" yaml:"runtime,omitempty"`
+	// Handler is the executable to run (relative paths are relative to the config file's directory), or,
+	// for the node and python runtimes, the handler string.
 	Handler string `json:"handler" yaml:"handler"`
+	// CodeURI is the directory holding the function's code (Lambda's task root, LAMBDA_TASK_ROOT),
+	// relative to the config file's directory; for executables it defaults to the handler's directory.
+	CodeURI string `json:"codeUri,omitempty" yaml:"codeUri,omitempty"`
 	// Args are passed to the executable.
 	Args []string `json:"args,omitempty" yaml:"args,omitempty"`
 	// Environment holds the function's environment variables (Lambda's Environment.Variables).
