@@ -10,9 +10,11 @@
 //     function returned (numbers stay numbers, booleans stay booleans), as REST APIs' Lambda events do;
 //     $context.authorizer.* in templates and selection expressions is stringified (Decision.ContextVar).
 //   - A context value that is null is dropped rather than rejected; objects and arrays are rejected (500).
-//   - requestContext.authorizer carries principalId and the context keys only: no integrationLatency,
-//     which AWS documents nowhere for WebSocket APIs. A context key named principalId is overridden by the
-//     top-level principalId.
+//   - requestContext.authorizer carries principalId, integrationLatency (the authorizer call's duration in
+//     whole milliseconds, a JSON number, as REST and WebSocket events of Lambda-authorized connections
+//     carry it and as the aws-lambda TypeScript definitions type it: APIGatewayEventLambdaAuthorizerContext
+//     has principalId: string and integrationLatency: number) and the context keys, flattened. Context
+//     keys named principalId or integrationLatency are overridden by API Gateway's own values.
 //   - The 8 KB result limit is applied to the function's response with insignificant whitespace removed.
 package authorizer
 
@@ -128,33 +130,39 @@ type Decision struct {
 	UsageIdentifierKey string
 	// Err explains a non-zero Status, wrapping one of the Err* values of this package; nil when allowed.
 	Err error
+	// Latency is how long the function took to answer (zero when it was not invoked): it becomes
+	// requestContext.authorizer.integrationLatency.
+	Latency time.Duration
 }
 
 // Allowed reports whether the connection may proceed.
 func (d Decision) Allowed() bool { return d.Status == 0 }
 
-// RequestContextAuthorizer returns requestContext.authorizer for the later Lambda events of an allowed
-// connection: principalId plus the context keys, flattened, with their JSON types kept. It is nil when
-// the decision is not an allow.
+// RequestContextAuthorizer returns requestContext.authorizer for the Lambda events of an allowed
+// connection: principalId, integrationLatency (whole milliseconds, a JSON number) and the context keys,
+// flattened, with their JSON types kept. It is nil when the decision is not an allow.
 func (d Decision) RequestContextAuthorizer() map[string]any {
 	if !d.Allowed() {
 		return nil
 	}
-	m := make(map[string]any, len(d.Context)+1)
+	m := make(map[string]any, len(d.Context)+2)
 	for k, v := range d.Context {
 		m[k] = v
 	}
 	m["principalId"] = d.PrincipalID
+	m["integrationLatency"] = d.Latency.Milliseconds()
 	return m
 }
 
 // ContextVar returns $context.authorizer.{name} as mapping templates and selection expressions see it:
-// principalId, usageIdentifierKey, or a context key, stringified (numbers as the function wrote them,
-// booleans as true/false). It is "" for unknown names.
+// principalId, integrationLatency, usageIdentifierKey, or a context key, stringified (numbers as the
+// function wrote them, booleans as true/false). It is "" for unknown names.
 func (d Decision) ContextVar(name string) string {
 	switch name {
 	case "principalId":
 		return d.PrincipalID
+	case "integrationLatency":
+		return strconv.FormatInt(d.Latency.Milliseconds(), 10)
 	case "usageIdentifierKey":
 		if d.UsageIdentifierKey != "" {
 			return d.UsageIdentifierKey
@@ -231,7 +239,16 @@ func Authorize(ctx context.Context, inv lambda.Invoker, cfg Config, req *Request
 	}
 	ictx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	started := time.Now()
 	res, err := inv.Invoke(ictx, function, Event(req))
+	latency := time.Since(started)
+	d := decide(ctx, ictx, function, timeout, req.MethodARN, res, err)
+	d.Latency = latency
+	return d
+}
+
+// decide turns the function's answer into a Decision.
+func decide(ctx, ictx context.Context, function string, timeout time.Duration, methodARN string, res *lambda.Result, err error) Decision {
 	switch {
 	case ctx.Err() == nil && errors.Is(ictx.Err(), context.DeadlineExceeded):
 		return fail(http.StatusInternalServerError, fmt.Errorf("%w: %s did not answer within %v", ErrFunction, function, timeout))
@@ -252,9 +269,9 @@ func Authorize(ctx context.Context, inv lambda.Invoker, cfg Config, req *Request
 		return fail(http.StatusInternalServerError, fmt.Errorf("function %s: %w", function, err))
 	}
 	d := Decision{PrincipalID: out.principalID, Context: out.context, UsageIdentifierKey: out.usageIdentifierKey}
-	if effect := out.policy.Evaluate(InvokeAction, req.MethodARN); effect != policy.Allow {
+	if effect := out.policy.Evaluate(InvokeAction, methodARN); effect != policy.Allow {
 		d.Status = http.StatusForbidden
-		d.Err = fmt.Errorf("%w: %s on %s: %v", ErrDenied, InvokeAction, req.MethodARN, effect)
+		d.Err = fmt.Errorf("%w: %s on %s: %v", ErrDenied, InvokeAction, methodARN, effect)
 	}
 	return d
 }

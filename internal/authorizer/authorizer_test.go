@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -383,7 +384,7 @@ func TestDecisionContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const want = `{"bigKey":12345678901234567890,"booleanKey":true,"floatKey":2.50,"numberKey":1,"principalId":"user-123","stringKey":"value"}`
+	const want = `{"bigKey":12345678901234567890,"booleanKey":true,"floatKey":2.50,"integrationLatency":0,"numberKey":1,"principalId":"user-123","stringKey":"value"}`
 	if string(got) != want {
 		t.Errorf("requestContext.authorizer = %s, want %s", got, want)
 	}
@@ -392,6 +393,7 @@ func TestDecisionContext(t *testing.T) {
 		name, want string
 	}{
 		{"principalId", "user-123"},
+		{"integrationLatency", "0"},
 		{"usageIdentifierKey", "key-1"},
 		{"stringKey", "value"},
 		{"numberKey", "1"},
@@ -412,10 +414,65 @@ func TestDecisionContext(t *testing.T) {
 	if denied.RequestContextAuthorizer() != nil {
 		t.Error("RequestContextAuthorizer of a denied decision is not nil")
 	}
-	bare := Decision{PrincipalID: "u"}
-	if m := bare.RequestContextAuthorizer(); len(m) != 1 || m["principalId"] != "u" {
+	bare := Decision{PrincipalID: "u", Latency: 12*time.Millisecond + 900*time.Microsecond}
+	if m := bare.RequestContextAuthorizer(); len(m) != 2 || m["principalId"] != "u" || m["integrationLatency"] != int64(12) {
 		t.Errorf("RequestContextAuthorizer without context = %v", m)
 	}
+}
+
+// TestIntegrationLatency checks requestContext.authorizer.integrationLatency: the function's answering
+// time in whole milliseconds, a JSON number that aws-lambda-go's Authorizer (interface{}) decodes as a
+// float64, and that API Gateway's value wins over a context key of the same name. The function takes
+// 37.6 ms of synctest's fake time, so the figure is exact.
+func TestIntegrationLatency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		inv := &fakeInvoker{respond: func(context.Context) (*lambda.Result, error) {
+			time.Sleep(37*time.Millisecond + 600*time.Microsecond)
+			return &lambda.Result{Payload: []byte(`{"principalId":"u","policyDocument":{"Statement":[{"Action":"*","Effect":"Allow","Resource":"*"}]},` +
+				`"context":{"integrationLatency":"spoofed","k":"v"}}`)}, nil
+		}}
+		d := Authorize(context.Background(), inv, testConfig(), authRequest())
+		if !d.Allowed() {
+			t.Fatalf("not allowed: %d %v", d.Status, d.Err)
+		}
+		if d.Latency != 37*time.Millisecond+600*time.Microsecond {
+			t.Errorf("Latency = %v, want 37.6ms", d.Latency)
+		}
+		raw, err := json.Marshal(d.RequestContextAuthorizer())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := `{"integrationLatency":37,"k":"v","principalId":"u"}`; string(raw) != want {
+			t.Errorf("requestContext.authorizer = %s, want %s", raw, want)
+		}
+		var rc events.APIGatewayWebsocketProxyRequestContext
+		if err := json.Unmarshal([]byte(`{"authorizer":`+string(raw)+`}`), &rc); err != nil {
+			t.Fatal(err)
+		}
+		if m, ok := rc.Authorizer.(map[string]any); !ok || m["integrationLatency"] != float64(37) || m["principalId"] != "u" {
+			t.Errorf("aws-lambda-go reads authorizer %#v", rc.Authorizer)
+		}
+		if got := d.ContextVar("integrationLatency"); got != "37" {
+			t.Errorf("ContextVar(integrationLatency) = %q, want 37", got)
+		}
+	})
+}
+
+// TestIntegrationLatencyOnRefusal: a refused handshake's decision also says how long the function took
+// (for logs); one that never invoked the function says zero.
+func TestIntegrationLatencyOnRefusal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		inv := &fakeInvoker{respond: func(context.Context) (*lambda.Result, error) {
+			time.Sleep(5 * time.Millisecond)
+			return &lambda.Result{Payload: []byte(`{"errorMessage":"Unauthorized"}`), FunctionError: "Unhandled"}, nil
+		}}
+		if d := Authorize(context.Background(), inv, testConfig(), authRequest()); d.Status != http.StatusUnauthorized || d.Latency != 5*time.Millisecond {
+			t.Errorf("Unauthorized: status %d latency %v, want 401 after 5ms", d.Status, d.Latency)
+		}
+		if d := Authorize(context.Background(), inv, testConfig(), testRequest()); d.Status != http.StatusUnauthorized || d.Latency != 0 {
+			t.Errorf("missing identity source: status %d latency %v, want 401 and 0", d.Status, d.Latency)
+		}
+	})
 }
 
 // TestAuthorizeConcurrent runs Authorize from many goroutines (for -race): it shares nothing mutable.

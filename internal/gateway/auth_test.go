@@ -71,6 +71,10 @@ functions:
 		if got.Authorizer["principalId"] != "user-bob" || got.Authorizer["tier"] != "gold" || got.Authorizer["n"] != float64(7) {
 			t.Fatalf("requestContext.authorizer = %v", got.Authorizer)
 		}
+		// integrationLatency: the authorizer call's duration in whole milliseconds, a JSON number.
+		if ms, ok := got.Authorizer["integrationLatency"].(float64); !ok || ms < 0 || ms != float64(int64(ms)) {
+			t.Fatalf("requestContext.authorizer.integrationLatency = %#v, want a whole number of milliseconds", got.Authorizer["integrationLatency"])
+		}
 	})
 }
 

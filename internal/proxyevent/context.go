@@ -24,7 +24,8 @@ const RequestTimeLayout = "02/Jan/2006:15:04:05 -0700"
 type Identity struct {
 	UserAgent string `json:"userAgent,omitempty"`
 	SourceIP  string `json:"sourceIp"`
-	// APIKey and APIKeyID are set when the connection presented an API key ($connect with apiKeyRequired).
+	// APIKey and APIKeyID are set when the event's connection was let through with an API key: on every
+	// event when $connect requires one, else on the events of the routes that do.
 	APIKey   string `json:"apiKey,omitempty"`
 	APIKeyID string `json:"apiKeyId,omitempty"`
 	// ClientCert describes the client certificate of a mutual-TLS custom domain (certs.ClientCert):
@@ -50,8 +51,8 @@ type RequestContext struct {
 	DomainName           string   `json:"domainName"`
 	ConnectionID         string   `json:"connectionId"`
 	APIID                string   `json:"apiId"`
-	// Authorizer is what a Lambda authorizer returned at $connect (principalId and context), repeated in
-	// every event of the connection; nil without one.
+	// Authorizer is what a Lambda authorizer returned at $connect (principalId, integrationLatency and the
+	// context keys), repeated in every event of the connection; nil without one.
 	Authorizer map[string]any `json:"authorizer,omitempty"`
 
 	// ForwardedPort and ForwardedProto say how the client reached the gateway: the port it connected to

@@ -176,6 +176,33 @@ func eventCases() []eventCase {
 			},
 		},
 		{
+			name: "message-authorizer",
+			event: func() []byte {
+				rc := testRC("sendmessage", EventMessage, "R1knPH17NjMFftw=", messageAt)
+				rc.MessageID = "R1knPc2ntjMCFIA="
+				rc.Authorizer = authorizerOutput()
+				rc.Identity.APIKey, rc.Identity.APIKeyID = "partner-key-0123456789abcdef", "k1a2b3c4d5"
+				return MessageEvent(rc, []byte(`{"action":"sendmessage"}`), nil)
+			},
+			check: func(t *testing.T, ev *events.APIGatewayWebsocketProxyRequest) {
+				checkAuthorizer(t, ev)
+				if id := ev.RequestContext.Identity; id.APIKey != "partner-key-0123456789abcdef" || id.APIKeyID != "k1a2b3c4d5" {
+					t.Errorf("identity apiKey %q apiKeyId %q", id.APIKey, id.APIKeyID)
+				}
+			},
+		},
+		{
+			name: "disconnect-authorizer",
+			event: func() []byte {
+				rc := testRC("$disconnect", EventDisconnect, "R1koeHsUtjMFbRw=", disconnectAt)
+				rc.DisconnectStatusCode = 1001
+				rc.DisconnectReason = &reason
+				rc.Authorizer = authorizerOutput()
+				return DisconnectEvent(rc, nil)
+			},
+			check: checkAuthorizer,
+		},
+		{
 			name: "disconnect",
 			event: func() []byte {
 				rc := testRC("$disconnect", EventDisconnect, "R1koeHsUtjMFbRw=", disconnectAt)
@@ -205,6 +232,32 @@ func eventCases() []eventCase {
 				}
 			},
 		},
+	}
+}
+
+// authorizerOutput is requestContext.authorizer as authorizer.Decision.RequestContextAuthorizer makes it:
+// principalId, integrationLatency in milliseconds, and the context keys with their JSON types.
+func authorizerOutput() map[string]any {
+	return map[string]any{"principalId": "user-123", "integrationLatency": int64(142),
+		"tier": "gold", "n": json.Number("7"), "admin": false}
+}
+
+// checkAuthorizer reads requestContext.authorizer as a Go handler does: aws-lambda-go declares it
+// interface{}, so it arrives as a map with JSON numbers as float64.
+func checkAuthorizer(t *testing.T, ev *events.APIGatewayWebsocketProxyRequest) {
+	t.Helper()
+	m, ok := ev.RequestContext.Authorizer.(map[string]any)
+	if !ok {
+		t.Fatalf("requestContext.authorizer = %#v, want an object", ev.RequestContext.Authorizer)
+	}
+	want := map[string]any{"principalId": "user-123", "integrationLatency": float64(142), "tier": "gold", "n": float64(7), "admin": false}
+	if len(m) != len(want) {
+		t.Errorf("requestContext.authorizer = %v, want %v", m, want)
+	}
+	for k, v := range want {
+		if m[k] != v {
+			t.Errorf("requestContext.authorizer[%q] = %#v, want %#v", k, m[k], v)
+		}
 	}
 }
 
@@ -309,6 +362,10 @@ func TestEventShape(t *testing.T) {
 				want = []string{"headers", "multiValueHeaders", "queryStringParameters", "multiValueQueryStringParameters", "stageVariables", "requestContext", "isBase64Encoded"}
 			case strings.HasPrefix(tc.name, "connect"), tc.name == "disconnect":
 				want = []string{"headers", "multiValueHeaders", "requestContext", "isBase64Encoded"}
+			case tc.name == "disconnect-authorizer":
+				want = []string{"headers", "multiValueHeaders", "requestContext", "isBase64Encoded"}
+			case tc.name == "message-authorizer":
+				want = []string{"requestContext", "body", "isBase64Encoded"}
 			case tc.name == "disconnect-stagevars":
 				want = []string{"headers", "multiValueHeaders", "stageVariables", "requestContext", "isBase64Encoded"}
 			case tc.name == "message":
