@@ -112,6 +112,8 @@ func (e *Edge) handshake(w http.ResponseWriter, r *http.Request, st *snapshot.St
 		writeJSON(w, http.StatusUpgradeRequired, `{"message":"Upgrade Required: WebSocket version 13 only"}`)
 		return
 	}
+	// connectedAt is taken once, here, to the millisecond: the events, GetConnection and the logs all
+	// report this value.
 	now := time.Now()
 	c := &dispatch.Connection{
 		ID:          e.registry.NewConnectionID(),
@@ -161,7 +163,7 @@ func (e *Edge) handshake(w http.ResponseWriter, r *http.Request, st *snapshot.St
 		return
 	}
 	e.registry.Register(c.ID, s)
-	conn, err := e.upgrader.Upgrade(w, r, dec.Subprotocol, s)
+	conn, err := e.upgrader.Upgrade(w, r, dec.Subprotocol, time.UnixMilli(c.ConnectedAt), s)
 	if err != nil {
 		s.fail()
 		e.registry.Unregister(c.ID)
@@ -170,7 +172,7 @@ func (e *Edge) handshake(w http.ResponseWriter, r *http.Request, st *snapshot.St
 		return
 	}
 	s.attach(conn)
-	e.log.Debug("connected", "conn_id", c.ID, "api_id", c.APIID, "stage", c.Stage)
+	e.log.Debug("connected", "conn_id", c.ID, "api_id", c.APIID, "stage", c.Stage, "connected_at", c.ConnectedAt)
 	// The read loop runs on its own goroutine so that this handler returns and net/http releases the
 	// request and its per-connection buffers: they would otherwise stay alive as long as the socket.
 	// Drain waits for it through track/untrack.

@@ -117,13 +117,13 @@ func (s *session) Info() (registry.Info, error) {
 	if gone {
 		return registry.Info{}, registry.ErrGone
 	}
-	info := registry.Info{SourceIP: s.info.Identity.SourceIP, UserAgent: s.info.Identity.UserAgent}
-	if c == nil {
-		info.ConnectedAt = time.UnixMilli(s.info.ConnectedAt)
-		info.LastActiveAt = info.ConnectedAt
-		return info, nil
+	// connectedAt is the one taken at allocation, which the events carry too.
+	info := registry.Info{SourceIP: s.info.Identity.SourceIP, UserAgent: s.info.Identity.UserAgent,
+		ConnectedAt: time.UnixMilli(s.info.ConnectedAt)}
+	info.LastActiveAt = info.ConnectedAt
+	if c != nil {
+		info.LastActiveAt = c.LastActive()
 	}
-	info.ConnectedAt, info.LastActiveAt = c.ConnectedAt(), c.LastActive()
 	return info, nil
 }
 
@@ -173,6 +173,6 @@ func (s *session) OnMessage(_ *wsconn.Conn, data []byte) {
 // OnClose unregisters the connection, so @connections answers 410 from now on, then runs $disconnect.
 func (s *session) OnClose(_ *wsconn.Conn, code int, reason string) {
 	s.edge.registry.Unregister(s.info.ID)
-	s.edge.log.Debug("disconnected", "conn_id", s.info.ID, "code", code, "reason", reason)
+	s.edge.log.Debug("disconnected", "conn_id", s.info.ID, "connected_at", s.info.ConnectedAt, "code", code, "reason", reason)
 	s.edge.dispatch.Disconnect(s.edge.ctx, s.info, code, reason)
 }

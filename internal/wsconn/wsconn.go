@@ -121,7 +121,11 @@ func (u *Upgrader) upgrader(subprotocol string) *gws.Upgrader {
 
 // Upgrade completes the WebSocket handshake on w, answering with subprotocol when the client offered it,
 // and returns the connection. The caller must call Serve. On error the handshake has been answered.
-func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, subprotocol string, h Handler) (*Conn, error) {
+//
+// connectedAt is the connection's one connectedAt, taken by the caller when it allocated the connection
+// (before $connect ran), so that events, GetConnection and logs all report the same instant: the
+// maximum duration counts from it and LastActive starts at it.
+func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, subprotocol string, connectedAt time.Time, h Handler) (*Conn, error) {
 	up := u.upgrader(subprotocol)
 	netConn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
@@ -141,9 +145,8 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, subprotocol s
 	}
 	c.ws = socket
 	socket.Session().Store("", c)
-	now := time.Now()
-	c.connectedAt = now
-	c.lastActive.Store(now.UnixNano())
+	c.connectedAt = connectedAt
+	c.lastActive.Store(connectedAt.UnixNano())
 	return c, nil
 }
 
@@ -182,7 +185,7 @@ func (c *Conn) Closing() bool {
 	return c.closed
 }
 
-// ConnectedAt is when the handshake completed.
+// ConnectedAt is the connectedAt given to Upgrade.
 func (c *Conn) ConnectedAt() time.Time { return c.connectedAt }
 
 // LastActive is when the last data message went either way.

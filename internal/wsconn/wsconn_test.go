@@ -46,7 +46,7 @@ func serve(t *testing.T, cfg Config) (*recorder, string) {
 	var live []*Conn
 	var done []chan struct{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r, r.URL.Query().Get("proto"), rec)
+		c, err := up.Upgrade(w, r, r.URL.Query().Get("proto"), time.Now(), rec)
 		if err != nil {
 			return
 		}
