@@ -39,6 +39,9 @@ type Connection struct {
 	// Authorizer is the Lambda authorizer's output for this connection (requestContext.authorizer).
 	Authorizer map[string]any
 
+	// apiKey is the API key presented at $connect (by the API's apiKeySelectionExpression), kept when
+	// some route of the stage needs one; set by Connect, read-only afterwards.
+	apiKey   string
 	inflight atomic.Int32 // messages of this connection being integrated in the background
 }
 
@@ -92,10 +95,12 @@ type Auth struct {
 	APIKeys APIKeyChecker
 }
 
-// APIKeyChecker checks an API key presented for a stage against the usage plans: status 0 lets the
-// request through, 403 (missing or invalid key) or 429 (plan throttle or quota) refuse it.
+// APIKeyChecker checks an API key presented for a stage against the usage plans, counting one request
+// against the key's plan throttle and quota: status 0 lets the request through, 403 (missing, unknown or
+// disabled key, or one in no plan for the stage) or 429 (plan throttle or quota) refuse it, and reason
+// says why in words for the log. keyID is the key's ID when the key is known.
 type APIKeyChecker interface {
-	Check(apiID, stage, value string) (status int, keyID string)
+	Check(apiID, stage, value string) (status int, keyID, reason string)
 }
 
 // IAMChecker verifies a signed request and the signer's permission for action on resource.
@@ -162,6 +167,7 @@ func (d *Dispatcher) Connect(ctx context.Context, c *Connection, hs *Handshake) 
 	}
 	route := st.Route(resource.RouteKeyConnect)
 	if route == nil {
+		keepKey(c, st, hs.Header, "")
 		return Decision{Status: http.StatusOK}
 	}
 	rc := d.requestContext(c, resource.RouteKeyConnect, proxyevent.EventConnect, time.Now())
@@ -205,15 +211,15 @@ func (d *Dispatcher) Message(ctx context.Context, c *Connection, caller Caller, 
 		return
 	}
 	if route.APIKeyRequired {
-		switch status, _ := d.checkKey(c, st); status {
-		case 0:
-		case http.StatusTooManyRequests:
-			d.reply(caller, c, errorFrame("Limit Exceeded", c.ID, rc.RequestID))
-			return
-		default:
-			d.reply(caller, c, errorFrame("Forbidden", c.ID, rc.RequestID))
+		// The key kept from $connect, checked and counted against its usage plan for every message.
+		status, keyID, reason := d.checkKey(c, st)
+		if status != 0 {
+			d.log.Info("message refused: API key", "conn_id", c.ID, "api_id", c.APIID, "stage", c.Stage,
+				"route_key", route.Key, "request_id", rc.RequestID, "status", status, "reason", reason)
+			d.reply(caller, c, errorFrame(keyFrameMessage(status), c.ID, rc.RequestID))
 			return
 		}
+		rc.Identity.APIKey, rc.Identity.APIKeyID = c.apiKey, keyID
 	}
 	rc.MessageID = awsid.NewRequestID()
 	req := &integration.Request{Context: rc, Body: body, StageVariables: st.Variables}
@@ -341,29 +347,45 @@ func (d *Dispatcher) authorize(ctx context.Context, c *Connection, st *snapshot.
 		rc.Authorizer = c.Authorizer
 		usageIdentifierKey = res.UsageIdentifierKey
 	}
+	keepKey(c, st, hs.Header, usageIdentifierKey)
 	if route.APIKeyRequired {
-		// The key is chosen once, at $connect, by the API's key selection expression.
-		if st.APIKeySelection == "$context.authorizer.usageIdentifierKey" {
-			c.Identity.APIKey = usageIdentifierKey
-		} else {
-			c.Identity.APIKey = hs.Header.Get("x-api-key")
-		}
-		status, keyID := d.checkKey(c, st)
+		status, keyID, reason := d.checkKey(c, st)
 		if status != 0 {
-			d.log.Info("handshake refused: API key", "conn_id", c.ID, "api_id", c.APIID, "stage", c.Stage, "status", status)
+			d.log.Info("handshake refused: API key", "conn_id", c.ID, "api_id", c.APIID, "stage", c.Stage,
+				"route_key", resource.RouteKeyConnect, "status", status, "reason", reason)
 			return Decision{Status: status, Body: []byte(keyBody(status))}, false
 		}
-		c.Identity.APIKeyID = keyID
+		// $connect required the key: every event of the connection shows it.
+		c.Identity.APIKey, c.Identity.APIKeyID = c.apiKey, keyID
 		rc.Identity = c.Identity
 	}
 	return Decision{}, true
 }
 
-func (d *Dispatcher) checkKey(c *Connection, st *snapshot.Stage) (int, string) {
-	if d.auth.APIKeys == nil {
-		return http.StatusForbidden, ""
+// authorizerKeySelection is the apiKeySelectionExpression that takes the key from the Lambda authorizer.
+const authorizerKeySelection = "$context.authorizer.usageIdentifierKey"
+
+// keepKey reads the API key the handshake presents, by the stage's apiKeySelectionExpression — the
+// x-api-key header, or the authorizer's usageIdentifierKey — and keeps it for the connection when some
+// route of the stage requires a key, whether or not $connect itself does (AWS reads the key once, at
+// $connect, and later messages are checked with it).
+func keepKey(c *Connection, st *snapshot.Stage, h http.Header, usageIdentifierKey string) {
+	if !st.NeedsAPIKey {
+		return
 	}
-	return d.auth.APIKeys.Check(st.API.ID, st.Name, c.Identity.APIKey)
+	if st.APIKeySelection == authorizerKeySelection {
+		c.apiKey = usageIdentifierKey
+		return
+	}
+	c.apiKey = h.Get("x-api-key")
+}
+
+// checkKey checks the connection's kept key for st, counting one request against its usage plan.
+func (d *Dispatcher) checkKey(c *Connection, st *snapshot.Stage) (status int, keyID, reason string) {
+	if d.auth.APIKeys == nil {
+		return http.StatusForbidden, "", "no usage plans configured"
+	}
+	return d.auth.APIKeys.Check(st.API.ID, st.Name, c.apiKey)
 }
 
 func keyBody(status int) string {
@@ -371,6 +393,14 @@ func keyBody(status int) string {
 		return `{"message":"Limit Exceeded"}`
 	}
 	return `{"message":"Forbidden"}`
+}
+
+// keyFrameMessage is the error frame's message for a refused API key: Limit Exceeded for 429.
+func keyFrameMessage(status int) string {
+	if status == http.StatusTooManyRequests {
+		return "Limit Exceeded"
+	}
+	return "Forbidden"
 }
 
 // authorizerBody is the JSON body of a refused handshake, in API Gateway's words.

@@ -3,11 +3,14 @@ package gateway_test
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/coder/websocket"
 
+	"github.com/switchboard-gw/switchboard/internal/gateway"
 	"github.com/switchboard-gw/switchboard/internal/gatewaytest"
 )
 
@@ -95,5 +98,134 @@ usagePlans:
 		if r := dial("gold-key-0123456789abcdef"); r.Response == nil || r.Response.StatusCode != http.StatusTooManyRequests {
 			t.Fatalf("handshake %v, want 429", r.Response)
 		}
+	})
+}
+
+// TestAPIKeyOnMessageRoutes covers apiKeyRequired on message routes only: $connect does not require a
+// key, yet the key the handshake presents (x-api-key, or the authorizer's usageIdentifierKey) is kept
+// and checked, and counted against the plan, for every message to those routes. Every refusal is logged
+// with the connection, the route and the reason.
+func TestAPIKeyOnMessageRoutes(t *testing.T) {
+	bin, err := buildHandler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &logRecorder{}
+	g := gatewaytest.Start(t, fmt.Sprintf(`
+apis:
+  - name: hdr
+    apiId: hdr
+    protocolType: WEBSOCKET
+    routeSelectionExpression: $request.body.action
+    integrations:
+      - {integrationId: main, integrationType: AWS_PROXY, integrationUri: "arn:aws:lambda:us-east-1:123456789012:function:main"}
+    routes:
+      - {routeKey: $connect, target: integrations/main}
+      - {routeKey: $default, target: integrations/main, routeResponses: [{routeResponseKey: $default}]}
+      - {routeKey: sendmessage, target: integrations/main, apiKeyRequired: true, routeResponses: [{routeResponseKey: $default}]}
+    stages: [{stageName: dev}]
+  - name: noconnect
+    apiId: noconnect
+    protocolType: WEBSOCKET
+    routeSelectionExpression: $request.body.action
+    integrations:
+      - {integrationId: main, integrationType: AWS_PROXY, integrationUri: "arn:aws:lambda:us-east-1:123456789012:function:main"}
+    routes:
+      - {routeKey: sendmessage, target: integrations/main, apiKeyRequired: true, routeResponses: [{routeResponseKey: $default}]}
+    stages: [{stageName: dev}]
+  - name: authkey
+    apiId: authkey
+    protocolType: WEBSOCKET
+    routeSelectionExpression: $request.body.action
+    apiKeySelectionExpression: $context.authorizer.usageIdentifierKey
+    authorizers:
+      - authorizerId: tokens
+        name: tokens
+        authorizerType: REQUEST
+        authorizerUri: arn:aws:lambda:us-east-1:123456789012:function:main
+        identitySource: [route.request.querystring.token]
+    integrations:
+      - {integrationId: main, integrationType: AWS_PROXY, integrationUri: "arn:aws:lambda:us-east-1:123456789012:function:main"}
+    routes:
+      - {routeKey: $connect, authorizationType: CUSTOM, authorizerId: tokens}
+      - {routeKey: sendmessage, target: integrations/main, apiKeyRequired: true, routeResponses: [{routeResponseKey: $default}]}
+    stages: [{stageName: dev}]
+functions:
+  - {functionName: main, handler: %q}
+apiKeys:
+  - {id: k-hdr, value: header-key-0123456789abcdef, enabled: true}
+  - {id: k-noconnect, value: noconnect-key-0123456789ab, enabled: true}
+  - {id: k-auth, value: authorizer-key-0123456789ab, enabled: true}
+  - {id: k-off, value: disabled-key-0123456789ab, enabled: false}
+  - {id: k-stray, value: stray-key-0123456789abcdef, enabled: true}
+usagePlans:
+  - id: plan
+    apiStages: [{apiId: hdr, stage: dev}, {apiId: noconnect, stage: dev}, {apiId: authkey, stage: dev}]
+    throttle: {rateLimit: 0.001, burstLimit: 2}
+    keyIds: [k-hdr, k-noconnect, k-auth, k-off]
+`, bin), func(o *gateway.Options) { o.Logger = slog.New(logs) })
+
+	dial := func(path, key string) *gatewaytest.Client {
+		h := http.Header{}
+		if key != "" {
+			h.Set("x-api-key", key)
+		}
+		return gatewaytest.Dial(t, g.WSURL+path, &websocket.DialOptions{HTTPHeader: h})
+	}
+	// accepted sends a sendmessage and wants the handler's echo, which shows the event's API key.
+	accepted := func(t *testing.T, c *gatewaytest.Client, keyID, key string) {
+		t.Helper()
+		c.Send(`{"action":"sendmessage"}`)
+		var got struct{ RouteKey, APIKeyID, APIKey string }
+		if raw := c.Read(); json.Unmarshal([]byte(raw), &got) != nil || got.RouteKey != "sendmessage" {
+			t.Fatalf("sendmessage with a valid key: %q", raw)
+		}
+		if got.APIKeyID != keyID || got.APIKey != key {
+			t.Fatalf("event identity apiKeyId %q apiKey %q, want %q %q", got.APIKeyID, got.APIKey, keyID, key)
+		}
+	}
+	// refused sends a sendmessage, wants the frame, and wants the refusal logged with its reason.
+	refused := func(t *testing.T, c *gatewaytest.Client, frame, reason string) {
+		t.Helper()
+		c.Send(`{"action":"sendmessage"}`)
+		m := frameRE(frame).FindStringSubmatch(c.Read())
+		if m == nil {
+			t.Fatalf("want the %s frame", frame)
+		}
+		if !logs.has("message refused: API key", "conn_id="+m[1], "route_key=sendmessage", "reason="+reason) {
+			t.Fatalf("no log of the refusal of %s with reason %q", m[1], reason)
+		}
+	}
+
+	t.Run("valid header key, $connect without apiKeyRequired", func(t *testing.T) {
+		c := dial("/hdr/dev", "header-key-0123456789abcdef")
+		accepted(t, c, "k-hdr", "header-key-0123456789abcdef")
+		accepted(t, c, "k-hdr", "header-key-0123456789abcdef")
+		// The plan's burst of 2 is used up by the two messages: the key is counted per message.
+		refused(t, c, "Limit Exceeded", "usage plan throttle limit exceeded")
+		c.Send(`{"action":"other"}`) // $default needs no key and takes no token
+		if raw := c.Read(); !strings.Contains(raw, `"routeKey":"$default"`) {
+			t.Fatalf("$default after a throttled message: %q", raw)
+		}
+	})
+	for _, tc := range []struct{ name, key, reason string }{
+		{"no key", "", "no API key presented"},
+		{"unknown key", "nope-0123456789abcdefgh", "unknown API key"},
+		{"disabled key", "disabled-key-0123456789ab", "API key disabled"},
+		{"key in no plan for the stage", "stray-key-0123456789abcdef", "API key in no usage plan for this stage"},
+	} {
+		t.Run(tc.name+": connects, messages to the keyed route are Forbidden", func(t *testing.T) {
+			refused(t, dial("/hdr/dev", tc.key), "Forbidden", tc.reason)
+		})
+	}
+	t.Run("no $connect route at all", func(t *testing.T) {
+		accepted(t, dial("/noconnect/dev", "noconnect-key-0123456789ab"), "k-noconnect", "noconnect-key-0123456789ab")
+		refused(t, dial("/noconnect/dev", ""), "Forbidden", "no API key presented")
+	})
+	t.Run("key from the authorizer's usageIdentifierKey", func(t *testing.T) {
+		// The header is not the selected source: only the authorizer's key counts.
+		accepted(t, dial("/authkey/dev?token=bob&key=authorizer-key-0123456789ab", "header-key-0123456789abcdef"),
+			"k-auth", "authorizer-key-0123456789ab")
+		refused(t, dial("/authkey/dev?token=bob", "authorizer-key-0123456789ab"), "Forbidden", "no API key presented")
 	})
 }

@@ -310,9 +310,9 @@ type keyChecker struct {
 	p *atomic.Pointer[usageplan.Engine]
 }
 
-func (k keyChecker) Check(apiID, stage, value string) (int, string) {
+func (k keyChecker) Check(apiID, stage, value string) (status int, keyID, reason string) {
 	outcome, keyID := k.p.Load().Check(apiID, stage, value)
-	return outcome.Status(), keyID
+	return outcome.Status(), keyID, outcome.Reason()
 }
 
 // functionEnv is what every local function gets from the gateway: the CA to trust for

@@ -159,6 +159,7 @@ func (c *compiler) api(path string, a *resource.API) *API {
 				}
 			}
 			stage.Routes[r.RouteKey] = route
+			stage.NeedsAPIKey = stage.NeedsAPIKey || r.APIKeyRequired
 		}
 		api.Stages[st.StageName] = stage
 	}

@@ -87,6 +87,8 @@ func TestCompileStageDeployment(t *testing.T) {
 		wantTimeout    time.Duration
 		wantAuthorizer string
 		wantTwoWayPing bool
+		// wantNeedsKey: only the working copy has a route (sendmessage, not $connect) requiring a key.
+		wantNeedsKey bool
 	}{
 		{name: "deployed stage serves its deployment", stage: "prod",
 			wantRoutes:     []string{"$connect", "$default", "ping"},
@@ -95,7 +97,7 @@ func TestCompileStageDeployment(t *testing.T) {
 		{name: "stage without deployment serves the working copy", stage: "dev",
 			wantRoutes:     []string{"$connect", "$default", "sendmessage"},
 			wantDefaultURI: "https://new.example.com/dev", wantTimeout: time.Second,
-			wantAuthorizer: "arn:aws:lambda:us-east-1:123456789012:function:auth-new"},
+			wantAuthorizer: "arn:aws:lambda:us-east-1:123456789012:function:auth-new", wantNeedsKey: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -124,6 +126,9 @@ func TestCompileStageDeployment(t *testing.T) {
 			}
 			if ping := st.Route("ping"); tc.wantTwoWayPing && (ping == nil || !ping.TwoWay) {
 				t.Errorf("ping route %+v, want two-way", ping)
+			}
+			if st.NeedsAPIKey != tc.wantNeedsKey {
+				t.Errorf("NeedsAPIKey = %v, want %v", st.NeedsAPIKey, tc.wantNeedsKey)
 			}
 		})
 	}

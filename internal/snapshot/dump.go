@@ -14,6 +14,7 @@ func (s *Set) Dump() ([]byte, error) {
 		TwoWay            bool        `json:"twoWay,omitempty"`
 		AuthorizationType string      `json:"authorizationType,omitempty"`
 		Authorizer        *Authorizer `json:"authorizer,omitempty"`
+		APIKeyRequired    bool        `json:"apiKeyRequired,omitempty"`
 	}
 	type integration struct {
 		Type              string            `json:"type"`
@@ -30,6 +31,7 @@ func (s *Set) Dump() ([]byte, error) {
 		// RouteSelection and APIKeySelection appear when the stage's deployment differs from the API's.
 		RouteSelection  string                            `json:"routeSelection,omitempty"`
 		APIKeySelection string                            `json:"apiKeySelection,omitempty"`
+		NeedsAPIKey     bool                              `json:"needsApiKey,omitempty"`
 		Defaults        *resource.RouteSettings           `json:"defaultRouteSettings,omitempty"`
 		PerRoute        map[string]resource.RouteSettings `json:"routeSettings,omitempty"`
 		Variables       map[string]string                 `json:"variables,omitempty"`
@@ -46,7 +48,8 @@ func (s *Set) Dump() ([]byte, error) {
 	for id, a := range s.APIs {
 		da := api{Name: a.Name, RouteSelection: a.RouteSelection.String(), DisableExecuteAPIEndpoint: a.DisableExecuteAPIEndpoint, Stages: map[string]stage{}}
 		for name, st := range a.Stages {
-			ds := stage{Variables: st.Variables, Routes: map[string]route{}, Integrations: map[string]integration{}, Defaults: st.DefaultRouteSettings, PerRoute: st.RouteSettings}
+			ds := stage{Variables: st.Variables, Routes: map[string]route{}, Integrations: map[string]integration{}, Defaults: st.DefaultRouteSettings, PerRoute: st.RouteSettings,
+				NeedsAPIKey: st.NeedsAPIKey}
 			if sel := st.RouteSelection.String(); sel != da.RouteSelection {
 				ds.RouteSelection = sel
 			}
@@ -54,7 +57,7 @@ func (s *Set) Dump() ([]byte, error) {
 				ds.APIKeySelection = st.APIKeySelection
 			}
 			for key, r := range st.Routes {
-				dr := route{ID: r.ID, TwoWay: r.TwoWay, Authorizer: r.Authorizer}
+				dr := route{ID: r.ID, TwoWay: r.TwoWay, Authorizer: r.Authorizer, APIKeyRequired: r.APIKeyRequired}
 				if r.AuthorizationType != "NONE" {
 					dr.AuthorizationType = r.AuthorizationType
 				}

@@ -66,7 +66,11 @@ type Stage struct {
 	// API key selection expression ($request.header.x-api-key or $context.authorizer.usageIdentifierKey).
 	RouteSelection  *selexpr.Expr
 	APIKeySelection string
-	Routes          map[string]*Route // by route key, including $connect, $disconnect and $default
+	// NeedsAPIKey is set when some route of the stage's deployment has apiKeyRequired: $connect then
+	// reads the key by APIKeySelection and keeps it for the connection's life, so that messages to those
+	// routes can be checked against the usage plans. Computed once, at compile time.
+	NeedsAPIKey bool
+	Routes      map[string]*Route // by route key, including $connect, $disconnect and $default
 	// DefaultRouteSettings and RouteSettings are the stage's route settings, for throttling.
 	DefaultRouteSettings *resource.RouteSettings
 	RouteSettings        map[string]resource.RouteSettings

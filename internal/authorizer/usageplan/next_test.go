@@ -149,7 +149,7 @@ func TestNextCarriesOverUsage(t *testing.T) {
 			name:   "a key that leaves every plan is refused",
 			before: config{nextKeys, []Plan{quotaPlan("p", 2, "k1")}}, used: 1,
 			after: []config{{nextKeys, nil}},
-			want:  []Outcome{Invalid},
+			want:  []Outcome{NoPlan},
 		},
 	}
 	for _, tc := range tests {

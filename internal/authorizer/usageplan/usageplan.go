@@ -89,12 +89,16 @@ const (
 	OK Outcome = iota
 	// Missing means no key was presented (403).
 	Missing
-	// Invalid means the key is unknown, disabled, or in no plan covering the stage (403).
+	// Invalid means the key is unknown (403).
 	Invalid
 	// Throttled means the key's plan throttle refused the request (429).
 	Throttled
 	// QuotaExceeded means the key's plan quota for the current window is used up (429).
 	QuotaExceeded
+	// Disabled means the key exists but is disabled (403).
+	Disabled
+	// NoPlan means the key is in no usage plan covering the API stage (403).
+	NoPlan
 )
 
 // String returns the outcome's name.
@@ -110,20 +114,45 @@ func (o Outcome) String() string {
 		return "Throttled"
 	case QuotaExceeded:
 		return "QuotaExceeded"
+	case Disabled:
+		return "Disabled"
+	case NoPlan:
+		return "NoPlan"
 	}
 	return "Outcome(?)"
 }
 
-// Status returns the HTTP status of the outcome: 0 for OK, 403 for Missing and Invalid, 429 for
-// Throttled and QuotaExceeded.
+// Reason says why a request was refused, in words for the operator's log ("" for OK).
+func (o Outcome) Reason() string {
+	switch o {
+	case OK:
+		return ""
+	case Missing:
+		return "no API key presented"
+	case Invalid:
+		return "unknown API key"
+	case Disabled:
+		return "API key disabled"
+	case NoPlan:
+		return "API key in no usage plan for this stage"
+	case Throttled:
+		return "usage plan throttle limit exceeded"
+	case QuotaExceeded:
+		return "usage plan quota exceeded"
+	}
+	return "unknown outcome"
+}
+
+// Status returns the HTTP status of the outcome: 0 for OK, 403 for Missing, Invalid, Disabled and
+// NoPlan, 429 for Throttled and QuotaExceeded.
 func (o Outcome) Status() int {
 	switch o {
 	case OK:
 		return 0
-	case Missing, Invalid:
-		return 403
-	default:
+	case Throttled, QuotaExceeded:
 		return 429
+	default:
+		return 403
 	}
 }
 
@@ -239,11 +268,11 @@ func (e *Engine) Check(apiID, stage, value string) (outcome Outcome, keyID strin
 		return Invalid, ""
 	}
 	if !k.Enabled {
-		return Invalid, k.ID
+		return Disabled, k.ID
 	}
 	en := e.routes[route{stage: Stage{APIID: apiID, Stage: stage}, keyID: k.ID}]
 	if en == nil {
-		return Invalid, k.ID
+		return NoPlan, k.ID
 	}
 	return en.take(e.now()), k.ID
 }

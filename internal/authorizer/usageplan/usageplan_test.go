@@ -45,10 +45,10 @@ func TestCheckOutcomes(t *testing.T) {
 		{"ok", "api", "prod", "v1", OK, "k1", 0},
 		{"missing", "api", "prod", "", Missing, "", 403},
 		{"unknown value", "api", "prod", "nope", Invalid, "", 403},
-		{"disabled key", "api", "prod", "v2", Invalid, "k2", 403},
+		{"disabled key", "api", "prod", "v2", Disabled, "k2", 403},
 		{"key in a plan for another stage", "api", "prod", "v3", QuotaExceeded, "k3", 429},
-		{"key in no plan for stage", "api", "test", "v3", Invalid, "k3", 403},
-		{"key in no plan for api", "other", "dev", "v3", Invalid, "k3", 403},
+		{"key in no plan for stage", "api", "test", "v3", NoPlan, "k3", 403},
+		{"key in no plan for api", "other", "dev", "v3", NoPlan, "k3", 403},
 		{"key in plan for its stage", "api", "dev", "v3", OK, "k3", 0},
 		{"first plan of several wins", "api", "prod", "v4", OK, "k4", 0},
 		{"zero quota", "api", "prod", "v3", QuotaExceeded, "k3", 429},
@@ -72,14 +72,20 @@ func TestStatusAndString(t *testing.T) {
 		name   string
 		o      Outcome
 		status int
+		reason string
 	}{
-		{"OK", OK, 0}, {"Missing", Missing, 403}, {"Invalid", Invalid, 403},
-		{"Throttled", Throttled, 429}, {"QuotaExceeded", QuotaExceeded, 429},
+		{"OK", OK, 0, ""},
+		{"Missing", Missing, 403, "no API key presented"},
+		{"Invalid", Invalid, 403, "unknown API key"},
+		{"Disabled", Disabled, 403, "API key disabled"},
+		{"NoPlan", NoPlan, 403, "API key in no usage plan for this stage"},
+		{"Throttled", Throttled, 429, "usage plan throttle limit exceeded"},
+		{"QuotaExceeded", QuotaExceeded, 429, "usage plan quota exceeded"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.o.Status() != tc.status || tc.o.String() != tc.name {
-				t.Errorf("%v: Status %d String %q", tc.o, tc.o.Status(), tc.o.String())
+			if tc.o.Status() != tc.status || tc.o.String() != tc.name || tc.o.Reason() != tc.reason {
+				t.Errorf("%v: Status %d String %q Reason %q", tc.o, tc.o.Status(), tc.o.String(), tc.o.Reason())
 			}
 		})
 	}

@@ -61,7 +61,8 @@ func (handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	return json.Marshal(events.APIGatewayProxyResponse{StatusCode: 200, Body: string(out)})
 }
 
-// authorize is a Lambda REQUEST authorizer: the token query parameter decides.
+// authorize is a Lambda REQUEST authorizer: the token query parameter decides; the key query parameter,
+// when given, becomes the usageIdentifierKey (the API key of $context.authorizer.usageIdentifierKey).
 func authorize(payload []byte) ([]byte, error) {
 	var req struct {
 		MethodArn string            `json:"methodArn"`
@@ -84,7 +85,8 @@ func authorize(payload []byte) ([]byte, error) {
 		PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{Version: "2012-10-17", Statement: []events.IAMPolicyStatement{
 			{Action: []string{"execute-api:Invoke"}, Effect: effect, Resource: []string{req.MethodArn}},
 		}},
-		Context: map[string]any{"tier": "gold", "n": 7},
+		Context:            map[string]any{"tier": "gold", "n": 7},
+		UsageIdentifierKey: req.Query["key"],
 	})
 }
 
