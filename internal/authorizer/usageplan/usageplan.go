@@ -206,7 +206,7 @@ func Next(prev *Engine, keys []Key, plans []Plan, now func() time.Time) *Engine 
 	t := now()
 	for _, p := range plans {
 		var q *Quota
-		if p.Quota != nil && periodStart(p.Quota.Period, t) != nil {
+		if p.Quota != nil && knownPeriod(p.Quota.Period, t) {
 			qc := *p.Quota
 			q = &qc
 		}
@@ -304,37 +304,44 @@ type period struct {
 	maxOffset func(time.Time) int
 }
 
-// periodStart returns the period named name containing t (in UTC), or nil for an unknown name.
-func periodStart(name string, t time.Time) *period {
+// periodStart returns the period named name containing t (in UTC); ok is false for an unknown name. It
+// returns a value, not a pointer, so that the per-request quota check does not allocate.
+func periodStart(name string, t time.Time) (p period, ok bool) {
 	t = t.UTC()
 	day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 	switch strings.ToUpper(name) {
 	case Day:
-		return &period{
+		return period{
 			start:     day,
 			prev:      func(s time.Time) time.Time { return s.AddDate(0, 0, -1) },
 			maxOffset: func(time.Time) int { return 0 },
-		}
+		}, true
 	case Week:
 		back := (int(day.Weekday()) + 6) % 7 // days since Monday
-		return &period{
+		return period{
 			start:     day.AddDate(0, 0, -back),
 			prev:      func(s time.Time) time.Time { return s.AddDate(0, 0, -7) },
 			maxOffset: func(time.Time) int { return 6 },
-		}
+		}, true
 	case Month:
-		return &period{
+		return period{
 			start:     time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC),
 			prev:      func(s time.Time) time.Time { return s.AddDate(0, -1, 0) },
 			maxOffset: func(s time.Time) int { return s.AddDate(0, 1, -1).Day() - 1 },
-		}
+		}, true
 	}
-	return nil
+	return period{}, false
+}
+
+// knownPeriod reports whether name is a quota period (DAY, WEEK or MONTH, in any case).
+func knownPeriod(name string, t time.Time) bool {
+	_, ok := periodStart(name, t)
+	return ok
 }
 
 // windowStart returns the start of q's quota window containing now.
 func windowStart(q Quota, now time.Time) time.Time {
-	p := periodStart(q.Period, now)
+	p, _ := periodStart(q.Period, now)
 	shift := func(s time.Time) time.Time {
 		return s.AddDate(0, 0, min(max(q.Offset, 0), p.maxOffset(s)))
 	}

@@ -278,3 +278,21 @@ func TestConcurrent(t *testing.T) {
 		t.Errorf("%d requests allowed, want %d (quota of 2 keys)", ok.Load(), 2*limit)
 	}
 }
+
+// TestCheckDoesNotAllocate guards the per-message cost: a route that requires a key runs Check for every
+// message, so neither an allowed nor a refused check may allocate.
+func TestCheckDoesNotAllocate(t *testing.T) {
+	plans := []Plan{{ID: "p", Stages: []Stage{{"api", "prod"}}, Throttle: &throttle.Limits{Rate: 1e9, Burst: 1e9},
+		Quota: &Quota{Limit: 1 << 30, Period: Month}, KeyIDs: []string{"k1"}}}
+	e := New(testKeys, plans, newClock(t0).now)
+	for _, tc := range []struct{ name, value string }{{"allowed", "v1"}, {"unknown key", "nope"}, {"no plan", "v3"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if n := testing.AllocsPerRun(100, func() {
+				o, _ := e.Check("api", "prod", tc.value)
+				_ = o.Reason()
+			}); n != 0 {
+				t.Errorf("Check allocates %v times per call", n)
+			}
+		})
+	}
+}
