@@ -7,9 +7,6 @@ package dispatch
 import (
 	"context"
 	"errors"
-	"github.com/switchboard-gw/switchboard/internal/authorizer"
-	"github.com/switchboard-gw/switchboard/internal/lambda"
-	"github.com/switchboard-gw/switchboard/internal/throttle"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -17,12 +14,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/switchboard-gw/switchboard/internal/authorizer"
 	"github.com/switchboard-gw/switchboard/internal/awsid"
 	"github.com/switchboard-gw/switchboard/internal/integration"
+	"github.com/switchboard-gw/switchboard/internal/lambda"
 	"github.com/switchboard-gw/switchboard/internal/proxyevent"
 	"github.com/switchboard-gw/switchboard/internal/resource"
 	"github.com/switchboard-gw/switchboard/internal/selexpr"
 	"github.com/switchboard-gw/switchboard/internal/snapshot"
+	"github.com/switchboard-gw/switchboard/internal/throttle"
 )
 
 // Connection is what dispatch knows of a connection: fixed at $connect and repeated in every event.
