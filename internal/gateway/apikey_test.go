@@ -158,11 +158,16 @@ apiKeys:
   - {id: k-auth, value: authorizer-key-0123456789ab, enabled: true}
   - {id: k-off, value: disabled-key-0123456789ab, enabled: false}
   - {id: k-stray, value: stray-key-0123456789abcdef, enabled: true}
+  - {id: k-quota, value: quota-key-0123456789abcdef, enabled: true}
 usagePlans:
   - id: plan
     apiStages: [{apiId: hdr, stage: dev}, {apiId: noconnect, stage: dev}, {apiId: authkey, stage: dev}]
     throttle: {rateLimit: 0.001, burstLimit: 2}
     keyIds: [k-hdr, k-noconnect, k-auth, k-off]
+  - id: small
+    apiStages: [{apiId: noconnect, stage: dev}]
+    quota: {limit: 1, period: DAY}
+    keyIds: [k-quota]
 `, bin), func(o *gateway.Options) { o.Logger = slog.New(logs) })
 
 	dial := func(path, key string) *gatewaytest.Client {
@@ -221,6 +226,11 @@ usagePlans:
 	t.Run("no $connect route at all", func(t *testing.T) {
 		accepted(t, dial("/noconnect/dev", "noconnect-key-0123456789ab"), "k-noconnect", "noconnect-key-0123456789ab")
 		refused(t, dial("/noconnect/dev", ""), "Forbidden", "no API key presented")
+	})
+	t.Run("the plan's quota counts messages", func(t *testing.T) {
+		c := dial("/noconnect/dev", "quota-key-0123456789abcdef")
+		accepted(t, c, "k-quota", "quota-key-0123456789abcdef")
+		refused(t, c, "Limit Exceeded", "usage plan quota exceeded")
 	})
 	t.Run("key from the authorizer's usageIdentifierKey", func(t *testing.T) {
 		// The header is not the selected source: only the authorizer's key counts.
