@@ -39,12 +39,12 @@ apis:
 
 // TestConnectedAtIsOneInstant checks that GetConnection (through the SDK) reports, to the millisecond,
 // the connectedAt the $connect event carried, and that the message and $disconnect events carry it too.
-// The $connect backend takes a few milliseconds to answer, as real ones do: a connectedAt taken again
-// after $connect would differ.
+// The $connect backend answers only once the clock has left connectedAt's millisecond, as any backend
+// doing real work would: a connectedAt taken again after $connect then always differs.
 func TestConnectedAtIsOneInstant(t *testing.T) {
 	b := gatewaytest.NewBackend(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/connect" {
-			time.Sleep(5 * time.Millisecond) // the backend's own work, not synchronisation
+		if at, err := strconv.ParseInt(r.Header.Get("X-Connected-At"), 10, 64); err == nil && r.URL.Path == "/connect" {
+			<-time.After(time.Until(time.UnixMilli(at + 1)))
 		}
 	})
 	g := gatewaytest.Start(t, fmt.Sprintf(connectedAtConfig, b.URL))
