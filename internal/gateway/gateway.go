@@ -26,6 +26,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/controlapi"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/edge"
+	"github.com/switchboard-gw/switchboard/internal/egress"
 	"github.com/switchboard-gw/switchboard/internal/integration"
 	"github.com/switchboard-gw/switchboard/internal/integration/awsproxy"
 	"github.com/switchboard-gw/switchboard/internal/integration/httpbackend"
@@ -109,6 +110,12 @@ type Gateway struct {
 	addr        string
 	controlAddr string
 	edge        *edge.Edge
+
+	// The forward proxy local functions reach through HTTPS_PROXY, so that SDK calls to the default
+	// execute-api hostnames come here (nil without local functions). It listens from New, since the
+	// processes' environment names its address, and is served by Run.
+	egress   *egress.Proxy
+	egressLn net.Listener
 }
 
 // supported lists the integration types this build can invoke.
@@ -146,9 +153,15 @@ func New(opts Options) (*Gateway, error) {
 	g := &Gateway{opts: opts, log: opts.Logger, ready: make(chan struct{}), http: httpbackend.New()}
 	g.functions = &functions{region: opts.Region}
 	if len(opts.Bundle.Functions) > 0 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("listen for the functions' egress proxy: %w", err)
+		}
+		g.egressLn = ln
+		g.egress = &egress.Proxy{Gateway: g.loopbackAddr, Log: opts.Logger.With("component", "egress")}
 		g.functions.local = localinvoke.New(opts.Bundle.Functions, localinvoke.Options{
 			Region: opts.Region,
-			Env:    functionEnv(opts),
+			Env:    functionEnv(opts, "http://"+ln.Addr().String()),
 			Logger: opts.Logger.With("component", "lambda"),
 		})
 	}
@@ -316,11 +329,22 @@ func (k keyChecker) Check(apiID, stage, value string) (int, string) {
 }
 
 // functionEnv is what every local function gets from the gateway: the CA to trust for
-// https://{domainName}/{stage} callbacks, and credentials for its SDK clients to sign with.
-func functionEnv(opts Options) map[string]string {
+// https://{domainName}/{stage} callbacks, the egress proxy that brings calls to the default execute-api
+// hostnames here, and credentials for its SDK clients to sign with. A function's own environment wins
+// over all of it (so a function that sets HTTPS_PROXY uses its own proxy).
+func functionEnv(opts Options, proxy string) map[string]string {
 	env := map[string]string{}
 	if opts.CABundle != "" {
 		env["AWS_CA_BUNDLE"] = opts.CABundle
+	}
+	if proxy != "" {
+		// Both spellings: Go reads either, Python's urllib and curl prefer the lower-case ones. Loopback
+		// destinations (a local DynamoDB, the Runtime API) never go through it.
+		for _, k := range []string{"HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"} {
+			env[k] = proxy
+		}
+		env["NO_PROXY"] = "localhost,127.0.0.1,::1"
+		env["no_proxy"] = env["NO_PROXY"]
 	}
 	for k, v := range opts.FunctionEnv {
 		env[k] = v
@@ -358,6 +382,23 @@ func withDefaults(l wsconn.Config) wsconn.Config {
 	return l
 }
 
+// loopbackAddr is the data-plane address to dial from this machine: the bound address, with an
+// unspecified IP (listening on every interface) replaced by loopback.
+func (g *Gateway) loopbackAddr() string {
+	addr := g.Addr()
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		if ip.To4() != nil {
+			return net.JoinHostPort("127.0.0.1", port)
+		}
+		return net.JoinHostPort("::1", port)
+	}
+	return addr
+}
+
 // Ready is closed once the gateway accepts connections.
 func (g *Gateway) Ready() <-chan struct{} { return g.ready }
 
@@ -388,6 +429,21 @@ func (g *Gateway) Run(ctx context.Context) error {
 	hub := g.opts.Hub
 	if hub == nil {
 		hub = membus.NewHub()
+	}
+	if g.egressLn != nil {
+		// Deferred first, so it stops last: functions may call out until they are stopped.
+		srv := &http.Server{Handler: g.egress, ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelDebug)}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = srv.Serve(g.egressLn)
+		}()
+		defer func() {
+			_ = srv.Close()
+			g.egress.Close()
+			<-done
+		}()
 	}
 	bus, detach, err := hub.Attach(g.opts.Node, g.registry.Handle)
 	if err != nil {
