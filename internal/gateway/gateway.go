@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,6 +105,10 @@ type Gateway struct {
 	iam       *authorizer.IAM // nil unless signatures are enforced
 	catalog   *catalog.Catalog
 	keys      atomic.Pointer[usageplan.Engine] // API keys and usage plans, replaced with the catalog
+	// static is the configuration's sections the catalog does not hold (functions, IAM, ACME): the
+	// bundle of New, then of the last Reload.
+	static   atomic.Pointer[resource.Bundle]
+	reloadMu sync.Mutex // serialises Reload
 
 	ready       chan struct{}
 	mu          sync.Mutex
@@ -151,6 +156,7 @@ func New(opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g := &Gateway{opts: opts, log: opts.Logger, ready: make(chan struct{}), http: httpbackend.New()}
+	g.static.Store(opts.Bundle)
 	g.functions = &functions{region: opts.Region}
 	if len(opts.Bundle.Functions) > 0 {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -198,7 +204,7 @@ func New(opts Options) (*Gateway, error) {
 // config file's static sections (functions, IAM, ACME), and makes it what the data plane reads.
 func (g *Gateway) apply(_ context.Context, served *resource.Bundle) error {
 	b := *served
-	static := g.opts.Bundle
+	static := g.static.Load()
 	b.Functions, b.IAM, b.ACME = static.Functions, static.IAM, static.ACME
 	set, err := snapshot.Compile(&b)
 	if err != nil {
@@ -210,6 +216,49 @@ func (g *Gateway) apply(_ context.Context, served *resource.Bundle) error {
 	keys, plans := usagePlans(&b)
 	g.keys.Store(usageplan.Next(g.keys.Load(), keys, plans, time.Now))
 	g.snapshots.Store(set)
+	return nil
+}
+
+// Reload serves bundle — the configuration file (and templates) read again — in place of the one the
+// gateway runs: its APIs, domain names, API keys and usage plans replace the configuration's in the
+// catalog, compiled and swapped in one step, so open connections keep working and a bundle that does not
+// compile changes nothing (the error names what is wrong, as New's does). IAM, ACME and the certificate
+// files of custom domains are read at start only: a change to them is logged and waits for a restart.
+func (g *Gateway) Reload(ctx context.Context, b *resource.Bundle) error {
+	if b == nil {
+		b = &resource.Bundle{}
+	}
+	if _, err := snapshot.Compile(b); err != nil {
+		return err
+	}
+	if err := checkSupported(b); err != nil {
+		return err
+	}
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	prev := g.static.Load()
+	next := *b
+	if !reflect.DeepEqual(prev.IAM, b.IAM) {
+		g.log.Warn("reload: the iam section changed; it takes effect at the next start")
+		next.IAM = prev.IAM
+	}
+	if !reflect.DeepEqual(prev.ACME, b.ACME) {
+		g.log.Warn("reload: the acme section changed; it takes effect at the next start")
+		next.ACME = prev.ACME
+	}
+	if !reflect.DeepEqual(domainCerts(prev), domainCerts(b)) {
+		g.log.Warn("reload: custom domains' certificate files changed; new ones are served from the next start")
+	}
+	if !reflect.DeepEqual(prev.Functions, b.Functions) {
+		g.log.Warn("reload: the functions changed; they take effect at the next start")
+		next.Functions = prev.Functions
+	}
+	g.static.Store(&next)
+	err := g.catalog.ReplaceConfig(ctx, &resource.Bundle{APIs: b.APIs, DomainNames: b.DomainNames, APIKeys: b.APIKeys, UsagePlans: b.UsagePlans})
+	if err != nil {
+		g.static.Store(prev)
+		return err
+	}
 	return nil
 }
 
