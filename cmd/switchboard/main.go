@@ -27,6 +27,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/configfile"
 	"github.com/switchboard-gw/switchboard/internal/gateway"
 	"github.com/switchboard-gw/switchboard/internal/localca"
+	"github.com/switchboard-gw/switchboard/internal/resource"
 	"github.com/switchboard-gw/switchboard/internal/snapshot"
 	"github.com/switchboard-gw/switchboard/internal/throttle"
 	"github.com/switchboard-gw/switchboard/internal/wsconn"
@@ -198,6 +199,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return f.Locate(err)
 	}
+	// SIGHUP reloads the configuration: caught from before the gateway is ready.
+	hup, stopHUP := notifyHUP()
+	defer stopHUP()
 	done := make(chan error, 1)
 	go func() { done <- g.Run(ctx) }()
 	select {
@@ -207,7 +211,26 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	case err := <-done:
 		return err
 	}
-	return <-done
+	if *configPath == "" {
+		return <-done
+	}
+	// The configuration file is served anew when it changes, and on SIGHUP.
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	watching := make(chan struct{})
+	go func() {
+		defer close(watching)
+		watchAndReload(watchCtx, g, []string{*configPath}, func() (*resource.Bundle, func(error) error, error) {
+			f, err := loadAndCompile(*configPath)
+			if err != nil {
+				return nil, nil, err
+			}
+			return f.Bundle, f.Locate, nil
+		}, hup, log)
+	}()
+	err = <-done
+	stopWatching()
+	<-watching
+	return err
 }
 
 // serverTLS loads the user's certificate, or one issued by the local CA in the state directory for

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -125,5 +126,77 @@ func TestServeBrokenCatalog(t *testing.T) {
 		func(string) string { return "" }, &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "catalog "+catalogFile) || strings.Contains(err.Error(), "built-in demo config") {
 		t.Fatalf("err = %v; want the catalog file named, not the config", err)
+	}
+}
+
+// TestServeReloadsTheConfig: an edited config file is served without a restart while a connection stays
+// open; a broken one is reported with its place and the previous configuration keeps serving; SIGHUP
+// reloads too.
+func TestServeReloadsTheConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "switchboard.yaml")
+	config := func(reply string) string {
+		return strings.ReplaceAll(string(defaultConfig), `{"action":"pong"}`, `{"action":"`+reply+`"}`)
+	}
+	if err := os.WriteFile(cfgPath, []byte(config("pong-1")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", cfgPath, "--listen", "127.0.0.1:0", "--control-listen", "",
+			"--data", filepath.Join(dir, "state")}, func(string) string { return "" }, &stdout, &stderr)
+	}()
+	urlRE := regexp.MustCompile(`ws://127\.0\.0\.1:\d+/demo/dev`)
+	gatewaytest.Eventually(t, 10*time.Second, func() bool { return urlRE.MatchString(stdout.String()) },
+		"no endpoint printed; stderr %q", stderr.String())
+	c := gatewaytest.Dial(t, urlRE.FindString(stdout.String()), nil)
+	ping := func() string {
+		c.Send(`{"action":"ping"}`)
+		return c.Read()
+	}
+	if got := ping(); got != `{"action":"pong-1"}` {
+		t.Fatalf("before any edit: %s", got)
+	}
+
+	// An edit: the same connection gets the new answer.
+	if err := os.WriteFile(cfgPath, []byte(config("pong-2")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gatewaytest.Eventually(t, 10*time.Second, func() bool { return ping() == `{"action":"pong-2"}` },
+		"the edit was not served; stderr %s", stderr.String())
+
+	// A broken file: every error with its place, and the previous configuration serves on.
+	broken := strings.Replace(config("pong-3"), "stageName: dev", `stageName: "no spaces"`, 1)
+	if err := os.WriteFile(cfgPath, []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gatewaytest.Eventually(t, 10*time.Second, func() bool {
+		return strings.Contains(stderr.String(), "reload failed") && strings.Contains(stderr.String(), "switchboard.yaml:31:9: apis[0].stages[0].stageName")
+	}, "no located reload error; stderr %s", stderr.String())
+	if got := ping(); got != `{"action":"pong-2"}` {
+		t.Fatalf("after a broken edit: %s, want the previous configuration's answer", got)
+	}
+
+	// SIGHUP reloads even when no file changed.
+	if err := os.WriteFile(cfgPath, []byte(config("pong-4")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gatewaytest.Eventually(t, 10*time.Second, func() bool { return ping() == `{"action":"pong-4"}` }, "fixed file not served")
+	before := strings.Count(stderr.String(), "configuration reloaded")
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	gatewaytest.Eventually(t, 10*time.Second, func() bool {
+		return strings.Count(stderr.String(), "configuration reloaded") > before && strings.Contains(stderr.String(), "reason=SIGHUP")
+	}, "SIGHUP did not reload; stderr %s", stderr.String())
+	if got := ping(); got != `{"action":"pong-4"}` {
+		t.Fatalf("after SIGHUP: %s", got)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
 	}
 }

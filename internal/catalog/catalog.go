@@ -336,6 +336,15 @@ func Open(ctx context.Context, opts Options, config *resource.Bundle) (*Catalog,
 	return c, nil
 }
 
+// ReplaceConfig replaces the catalog's configuration-file resources with config's, as Open does at start:
+// a reloaded config file or template. Control-plane resources are kept. The change is one Write, so a
+// config that does not compile together with the rest changes nothing.
+func (c *Catalog) ReplaceConfig(ctx context.Context, config *resource.Bundle) error {
+	return c.Write(ctx, func(st *State) error {
+		return applyConfig(st, config, c.opts.Now(), c.opts.Logger)
+	})
+}
+
 // applyConfig replaces st's configuration-file resources with config's, which it does not modify. Config
 // stages auto-deploy: a file's stage serves the API as the file declares it.
 //

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/controlapi"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/edge"
+	"github.com/switchboard-gw/switchboard/internal/egress"
 	"github.com/switchboard-gw/switchboard/internal/integration"
 	"github.com/switchboard-gw/switchboard/internal/integration/awsproxy"
 	"github.com/switchboard-gw/switchboard/internal/integration/httpbackend"
@@ -103,12 +105,22 @@ type Gateway struct {
 	iam       *authorizer.IAM // nil unless signatures are enforced
 	catalog   *catalog.Catalog
 	keys      atomic.Pointer[usageplan.Engine] // API keys and usage plans, replaced with the catalog
+	// static is the configuration's sections the catalog does not hold (functions, IAM, ACME): the
+	// bundle of New, then of the last Reload.
+	static   atomic.Pointer[resource.Bundle]
+	reloadMu sync.Mutex // serialises Reload
 
 	ready       chan struct{}
 	mu          sync.Mutex
 	addr        string
 	controlAddr string
 	edge        *edge.Edge
+
+	// The forward proxy local functions reach through HTTPS_PROXY, so that SDK calls to the default
+	// execute-api hostnames come here (nil without local functions). It listens from New, since the
+	// processes' environment names its address, and is served by Run.
+	egress   *egress.Proxy
+	egressLn net.Listener
 }
 
 // supported lists the integration types this build can invoke.
@@ -144,11 +156,18 @@ func New(opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g := &Gateway{opts: opts, log: opts.Logger, ready: make(chan struct{}), http: httpbackend.New()}
+	g.static.Store(opts.Bundle)
 	g.functions = &functions{region: opts.Region}
 	if len(opts.Bundle.Functions) > 0 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("listen for the functions' egress proxy: %w", err)
+		}
+		g.egressLn = ln
+		g.egress = &egress.Proxy{Gateway: g.loopbackAddr, Log: opts.Logger.With("component", "egress")}
 		g.functions.local = localinvoke.New(opts.Bundle.Functions, localinvoke.Options{
 			Region: opts.Region,
-			Env:    functionEnv(opts),
+			Env:    functionEnv(opts, "http://"+ln.Addr().String()),
 			Logger: opts.Logger.With("component", "lambda"),
 		})
 	}
@@ -185,7 +204,7 @@ func New(opts Options) (*Gateway, error) {
 // config file's static sections (functions, IAM, ACME), and makes it what the data plane reads.
 func (g *Gateway) apply(_ context.Context, served *resource.Bundle) error {
 	b := *served
-	static := g.opts.Bundle
+	static := g.static.Load()
 	b.Functions, b.IAM, b.ACME = static.Functions, static.IAM, static.ACME
 	set, err := snapshot.Compile(&b)
 	if err != nil {
@@ -197,6 +216,49 @@ func (g *Gateway) apply(_ context.Context, served *resource.Bundle) error {
 	keys, plans := usagePlans(&b)
 	g.keys.Store(usageplan.Next(g.keys.Load(), keys, plans, time.Now))
 	g.snapshots.Store(set)
+	return nil
+}
+
+// Reload serves bundle — the configuration file (and templates) read again — in place of the one the
+// gateway runs: its APIs, domain names, API keys and usage plans replace the configuration's in the
+// catalog, compiled and swapped in one step, so open connections keep working and a bundle that does not
+// compile changes nothing (the error names what is wrong, as New's does). IAM, ACME and the certificate
+// files of custom domains are read at start only: a change to them is logged and waits for a restart.
+func (g *Gateway) Reload(ctx context.Context, b *resource.Bundle) error {
+	if b == nil {
+		b = &resource.Bundle{}
+	}
+	if _, err := snapshot.Compile(b); err != nil {
+		return err
+	}
+	if err := checkSupported(b); err != nil {
+		return err
+	}
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	prev := g.static.Load()
+	next := *b
+	if !reflect.DeepEqual(prev.IAM, b.IAM) {
+		g.log.Warn("reload: the iam section changed; it takes effect at the next start")
+		next.IAM = prev.IAM
+	}
+	if !reflect.DeepEqual(prev.ACME, b.ACME) {
+		g.log.Warn("reload: the acme section changed; it takes effect at the next start")
+		next.ACME = prev.ACME
+	}
+	if !reflect.DeepEqual(domainCerts(prev), domainCerts(b)) {
+		g.log.Warn("reload: custom domains' certificate files changed; new ones are served from the next start")
+	}
+	if !reflect.DeepEqual(prev.Functions, b.Functions) {
+		g.log.Warn("reload: the functions changed; they take effect at the next start")
+		next.Functions = prev.Functions
+	}
+	g.static.Store(&next)
+	err := g.catalog.ReplaceConfig(ctx, &resource.Bundle{APIs: b.APIs, DomainNames: b.DomainNames, APIKeys: b.APIKeys, UsagePlans: b.UsagePlans})
+	if err != nil {
+		g.static.Store(prev)
+		return err
+	}
 	return nil
 }
 
@@ -316,11 +378,22 @@ func (k keyChecker) Check(apiID, stage, value string) (status int, keyID, reason
 }
 
 // functionEnv is what every local function gets from the gateway: the CA to trust for
-// https://{domainName}/{stage} callbacks, and credentials for its SDK clients to sign with.
-func functionEnv(opts Options) map[string]string {
+// https://{domainName}/{stage} callbacks, the egress proxy that brings calls to the default execute-api
+// hostnames here, and credentials for its SDK clients to sign with. A function's own environment wins
+// over all of it (so a function that sets HTTPS_PROXY uses its own proxy).
+func functionEnv(opts Options, proxy string) map[string]string {
 	env := map[string]string{}
 	if opts.CABundle != "" {
 		env["AWS_CA_BUNDLE"] = opts.CABundle
+	}
+	if proxy != "" {
+		// Both spellings: Go reads either, Python's urllib and curl prefer the lower-case ones. Loopback
+		// destinations (a local DynamoDB, the Runtime API) never go through it.
+		for _, k := range []string{"HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"} {
+			env[k] = proxy
+		}
+		env["NO_PROXY"] = "localhost,127.0.0.1,::1"
+		env["no_proxy"] = env["NO_PROXY"]
 	}
 	for k, v := range opts.FunctionEnv {
 		env[k] = v
@@ -358,6 +431,23 @@ func withDefaults(l wsconn.Config) wsconn.Config {
 	return l
 }
 
+// loopbackAddr is the data-plane address to dial from this machine: the bound address, with an
+// unspecified IP (listening on every interface) replaced by loopback.
+func (g *Gateway) loopbackAddr() string {
+	addr := g.Addr()
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		if ip.To4() != nil {
+			return net.JoinHostPort("127.0.0.1", port)
+		}
+		return net.JoinHostPort("::1", port)
+	}
+	return addr
+}
+
 // Ready is closed once the gateway accepts connections.
 func (g *Gateway) Ready() <-chan struct{} { return g.ready }
 
@@ -388,6 +478,21 @@ func (g *Gateway) Run(ctx context.Context) error {
 	hub := g.opts.Hub
 	if hub == nil {
 		hub = membus.NewHub()
+	}
+	if g.egressLn != nil {
+		// Deferred first, so it stops last: functions may call out until they are stopped.
+		srv := &http.Server{Handler: g.egress, ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelDebug)}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = srv.Serve(g.egressLn)
+		}()
+		defer func() {
+			_ = srv.Close()
+			g.egress.Close()
+			<-done
+		}()
 	}
 	bus, detach, err := hub.Attach(g.opts.Node, g.registry.Handle)
 	if err != nil {

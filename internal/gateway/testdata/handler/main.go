@@ -7,12 +7,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 )
 
 type handler struct{}
@@ -47,6 +51,8 @@ func (handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		return nil, errors.New("boom")
 	case "crash":
 		os.Exit(3)
+	case "callback":
+		return callback(ctx, ev)
 	}
 	// echo: the event's routeKey and body, and whether the connection ID reached the function.
 	reply := map[string]any{"routeKey": ev.RequestContext.RouteKey, "body": ev.Body, "connectionId": ev.RequestContext.ConnectionID,
@@ -59,6 +65,26 @@ func (handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	}
 	out, _ := json.Marshal(reply)
 	return json.Marshal(events.APIGatewayProxyResponse{StatusCode: 200, Body: string(out)})
+}
+
+// callback posts to the caller's connection the way AWS's samples do: through the API's default hostname,
+// https://{apiId}.execute-api.{region}.amazonaws.com/{stage}, with the SDK's default configuration.
+func callback(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) ([]byte, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	endpoint := fmt.Sprintf("https://%s.execute-api.%s.amazonaws.com/%s", ev.RequestContext.APIID, cfg.Region, ev.RequestContext.Stage)
+	client := apigatewaymanagementapi.NewFromConfig(cfg, func(o *apigatewaymanagementapi.Options) {
+		o.BaseEndpoint = aws.String(endpoint)
+	})
+	if _, err := client.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{
+		ConnectionId: aws.String(ev.RequestContext.ConnectionID),
+		Data:         []byte("posted through " + endpoint),
+	}); err != nil {
+		return nil, fmt.Errorf("post to %s: %w", endpoint, err)
+	}
+	return json.Marshal(events.APIGatewayProxyResponse{StatusCode: 200, Body: "callback done"})
 }
 
 // authorize is a Lambda REQUEST authorizer: the token query parameter decides; the key query parameter,
