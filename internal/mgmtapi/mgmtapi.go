@@ -124,6 +124,8 @@ func mapError(id string, err error) error {
 		return awserr.New(http.StatusGone, awserr.TypeGone, "")
 	case errors.Is(err, registry.ErrQueueFull):
 		return awserr.New(http.StatusTooManyRequests, awserr.TypeLimitExceeded, "")
+	case errors.Is(err, registry.ErrForbidden):
+		return awserr.New(http.StatusForbidden, awserr.TypeForbidden, "Forbidden")
 	case errors.Is(err, registry.ErrMalformedID):
 		return awserr.New(http.StatusBadRequest, awserr.TypeBadRequest, "Invalid connectionId: "+id)
 	}
