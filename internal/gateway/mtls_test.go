@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +28,24 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/gatewaytest"
 	"github.com/switchboard-gw/switchboard/internal/localca"
 )
+
+// lockedBuffer collects a gateway's log while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
 
 // whoAmIAPI is an API whose $default route answers every message with the sender's connection ID,
 // through a backend that echoes the header the integration sets.
@@ -123,6 +143,7 @@ func TestMutualTLSCannotBeBypassed(t *testing.T) {
 	alice, _, _ := clientCA.issue(t, dir, "alice", true)
 	mallory, _, _ := otherCA.issue(t, dir, "mallory", true)
 
+	var logs lockedBuffer
 	g := gatewaytest.Start(t, "apis:"+whoAmIAPI(t, "secured", true, "dev")+fmt.Sprintf(`
 domainNames:
   - domainName: chat.test
@@ -138,6 +159,7 @@ domainNames:
     apiMappings: [{apiId: secured, stage: dev}]
 `, chatCert, chatKey, secureCert, secureKey, clients, otherCert, otherKey, others), func(o *gateway.Options) {
 		o.TLS = &tls.Config{Certificates: []tls.Certificate{fallback.Certificate}}
+		o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	})
 	roots := x509.NewCertPool()
 	roots.AddCert(serverCA.cert)
@@ -188,6 +210,11 @@ domainNames:
 			"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
 		if resp.StatusCode != http.StatusForbidden || body != `{"message":"Forbidden"}` {
 			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+		// The operator sees the refusal and why, at info level.
+		want := `level=INFO msg="request refused" host=secure.test path=/ source_ip=127.0.0.1 management=false reason="custom domain secure.test requires mutual TLS: the request came over plain TCP"`
+		if !strings.Contains(logs.String(), want) {
+			t.Fatalf("log has no line\n%s\nin\n%s", want, logs.String())
 		}
 	})
 	t.Run("handshake: raw plain TCP, Host in another spelling", func(t *testing.T) {
