@@ -97,11 +97,26 @@ func validate(files []string, stdout, stderr io.Writer) error {
 			routes += len(a.Routes)
 		}
 		fmt.Fprintf(stdout, "%s: ok (%d APIs, %d routes)\n", name, len(f.Bundle.APIs), routes)
+		for _, w := range configWarnings(f) {
+			w.Message = "warning: " + w.Message
+			fmt.Fprintln(stderr, w)
+		}
 	}
 	if failed {
 		return exitError{errors.New("invalid config")}
 	}
 	return nil
+}
+
+// configWarnings locates in the file what loads but weakens a promise: APIs behind a mutual-TLS domain
+// whose default endpoint still serves them without a client certificate.
+func configWarnings(f *configfile.File) configfile.Errors {
+	ws := resource.MutualTLSWarnings(f.Bundle)
+	if len(ws) == 0 {
+		return nil
+	}
+	located, _ := f.Locate(ws).(configfile.Errors)
+	return located
 }
 
 // loadAndCompile loads a config file and compiles it, locating every error in the file.
@@ -160,6 +175,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	if err != nil {
 		return err
+	}
+	for _, w := range configWarnings(f) {
+		log.Warn(w.Message, "file", w.File, "pos", w.Pos.String(), "path", w.Path)
 	}
 	dir, err := stateDir(*dataDir, getenv)
 	if err != nil {

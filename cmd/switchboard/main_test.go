@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/gatewaytest"
+	"github.com/switchboard-gw/switchboard/internal/localca"
 )
 
 // syncBuffer is a bytes.Buffer safe for the concurrent writes and reads of a running command.
@@ -37,6 +38,8 @@ func TestValidate(t *testing.T) {
 	os.WriteFile(good, defaultConfig, 0o644)
 	os.WriteFile(bad, []byte("apis:\n  - name: x\n    protocolType: WEBSOCKET\n    routeSelectionExpression: $request.body.action\n    stages: [{stageName: \"no spaces\"}]\n"), 0o644)
 	os.WriteFile(badExpr, []byte("apis:\n  - name: x\n    protocolType: WEBSOCKET\n    routeSelectionExpression: ${request.body.action\n"), 0o644)
+	mtls := filepath.Join(dir, "mtls.yaml")
+	os.WriteFile(mtls, []byte(mutualTLSConfig("cert.pem", "key.pem", "clients.pem")), 0o644)
 	cases := []struct {
 		name    string
 		args    []string
@@ -48,6 +51,8 @@ func TestValidate(t *testing.T) {
 		{"field error with line and field", []string{"validate", bad}, true, "", "bad.yaml:5:15: apis[0].stages[0].stageName:"},
 		{"expression error from compilation", []string{"validate", badExpr}, true, "", "badexpr.yaml:4:5: apis[0].routeSelectionExpression: invalid selection expression"},
 		{"missing file", []string{"validate", filepath.Join(dir, "nope.yaml")}, true, "", "nope.yaml"},
+		{"mutual TLS with the default endpoint enabled warns", []string{"validate", mtls}, false, "mtls.yaml: ok (1 APIs, 1 routes)",
+			"mtls.yaml:2:5: apis[0].disableExecuteApiEndpoint: warning: API secured is mapped to secure.test, which requires mutual TLS, but its default endpoint is enabled"},
 		{"no command", nil, true, "", "Usage:"},
 		{"unknown command", []string{"frobnicate"}, true, "", `unknown command "frobnicate"`},
 		{"bad flag value", []string{"serve", "--log-level", "loud"}, true, "", ""},
@@ -63,6 +68,60 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("stdout %q, stderr %q, err %v", stdout.String(), stderr.String(), err)
 			}
 		})
+	}
+}
+
+// mutualTLSConfig is an API behind a mutual-TLS domain whose default endpoint is left enabled.
+func mutualTLSConfig(cert, key, truststore string) string {
+	return `apis:
+  - name: secured
+    apiId: secured
+    protocolType: WEBSOCKET
+    routeSelectionExpression: $request.body.action
+    integrations: [{integrationId: m, integrationType: MOCK, requestTemplates: {$default: '{"statusCode": 200}'}}]
+    routes: [{routeKey: $default, target: integrations/m}]
+    stages: [{stageName: dev}]
+domainNames:
+  - domainName: secure.test
+    domainNameConfigurations: [{certificateFile: "` + cert + `", privateKeyFile: "` + key + `"}]
+    mutualTlsAuthentication: {truststoreUri: "` + truststore + `"}
+    apiMappings: [{apiId: secured, stage: dev}]
+`
+}
+
+// TestServeWarnsAboutMutualTLSBypass: the start-up log says which API's default endpoint bypasses a
+// mutual-TLS domain, and where in the file to fix it.
+func TestServeWarnsAboutMutualTLSBypass(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	ca, err := localca.Ensure(filepath.Join(dir, "ca"), []string{"secure.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := filepath.Join(dir, "mtls.yaml")
+	os.WriteFile(config, []byte(mutualTLSConfig(filepath.Join(dir, "ca", "server.pem"), filepath.Join(dir, "ca", "server-key.pem"), ca.CertFile)), 0o644)
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", config, "--listen", "127.0.0.1:0", "--control-listen", "", "--data", filepath.Join(dir, "state")},
+			func(string) string { return "" }, &stdout, &stderr)
+	}()
+	gatewaytest.Eventually(t, 10*time.Second, func() bool {
+		select {
+		case err := <-done:
+			t.Fatalf("serve ended early: %v; stderr %s", err, stderr.String())
+		default:
+		}
+		return strings.Contains(stdout.String(), "ws://")
+	}, "serve did not start; stderr %q", stderr.String())
+	want := regexp.MustCompile(`level=WARN msg="API secured is mapped to secure.test, which requires mutual TLS, but its default endpoint is enabled[^"]*disableExecuteApiEndpoint: true[^"]*rest-api-mutual-tls.html\)" file=\S*mtls.yaml pos=2:5 path=apis\[0\].disableExecuteApiEndpoint`)
+	if !want.MatchString(stderr.String()) {
+		t.Fatalf("no mutual TLS warning in the start-up log:\n%s", stderr.String())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
 	}
 }
 

@@ -6,7 +6,6 @@ package edge
 import (
 	"context"
 	"errors"
-	"github.com/switchboard-gw/switchboard/internal/certs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/awserr"
+	"github.com/switchboard-gw/switchboard/internal/certs"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/mgmtapi"
 	"github.com/switchboard-gw/switchboard/internal/proxyevent"
@@ -73,20 +73,41 @@ func New(ctx context.Context, cfg Config) *Edge {
 
 // ServeHTTP answers handshakes, plain HTTP requests to WebSocket endpoints, and @connections calls.
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	t := resolve(e.snapshots.Load(), r.Host, r.URL.Path)
+	t := resolve(e.snapshots.Load(), r.Host, r.URL.Path, connOf(r))
 	switch {
 	case t.mgmt:
 		e.mgmt.Serve(w, r, t.scope, t.apiID, t.connID)
-	case t.stage == nil && strings.Contains(r.URL.Path, "/@connections"):
-		// A management call to an endpoint that does not exist: the SDKs decode ForbiddenException.
-		e.log.Debug("no @connections endpoint", "host", r.Host, "path", r.URL.Path, "reason", t.reason)
-		awserr.Write(w, awserr.New(http.StatusForbidden, awserr.TypeForbidden, "Forbidden"))
 	case t.stage == nil:
-		e.log.Debug("no endpoint", "host", r.Host, "path", r.URL.Path, "reason", t.reason)
-		writeJSON(w, http.StatusForbidden, `{"message":"Forbidden"}`)
+		e.refuse(w, r, t)
 	default:
-		e.handshake(w, r, t.stage)
+		e.handshake(w, r, t)
 	}
+}
+
+// connOf is the TLS state of the connection r arrived on, as resolve needs it.
+func connOf(r *http.Request) conn {
+	if r.TLS == nil {
+		return conn{}
+	}
+	return conn{tls: true, serverName: r.TLS.ServerName, verified: len(r.TLS.VerifiedChains) > 0}
+}
+
+// refuse answers a request that reaches no endpoint, or one it may not use: 403 before any upgrade, as
+// API Gateway answers unknown stages and disabled endpoints; a ForbiddenException on @connections paths,
+// which the SDKs decode. The log says why: at info level for security refusals (mutual TLS), at debug
+// level for unknown endpoints.
+func (e *Edge) refuse(w http.ResponseWriter, r *http.Request, t target) {
+	level := slog.LevelDebug
+	if t.denied {
+		level = slog.LevelInfo
+	}
+	e.log.Log(r.Context(), level, "request refused", "host", r.Host, "path", r.URL.Path,
+		"source_ip", sourceIP(r.RemoteAddr), "management", t.mgmtPath, "reason", t.reason)
+	if t.mgmtPath {
+		awserr.Write(w, awserr.New(http.StatusForbidden, awserr.TypeForbidden, "Forbidden"))
+		return
+	}
+	writeJSON(w, http.StatusForbidden, `{"message":"Forbidden"}`)
 }
 
 func writeJSON(w http.ResponseWriter, status int, body string) {
@@ -95,12 +116,20 @@ func writeJSON(w http.ResponseWriter, status int, body string) {
 	_, _ = w.Write([]byte(body))
 }
 
-// handshake validates the upgrade request, runs $connect, and upgrades when it allows.
-func (e *Edge) handshake(w http.ResponseWriter, r *http.Request, st *snapshot.Stage) {
+// handshake validates the upgrade request, runs $connect, and upgrades when it allows. A plain request
+// anywhere under the stage gets 426; a handshake must name the stage exactly.
+func (e *Edge) handshake(w http.ResponseWriter, r *http.Request, t target) {
+	st := t.stage
 	if !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket") {
+		e.log.Debug("plain HTTP request to a WebSocket endpoint", "host", r.Host, "path", r.URL.Path,
+			"api_id", st.API.ID, "stage", st.Name, "status", http.StatusUpgradeRequired)
 		w.Header().Set("Upgrade", "websocket")
 		w.Header().Set("Connection", "Upgrade")
 		writeJSON(w, http.StatusUpgradeRequired, `{"message":"Upgrade Required: this is a WebSocket endpoint"}`)
+		return
+	}
+	if t.extra {
+		e.refuse(w, r, target{reason: t.reason + " " + st.API.ID + "/" + st.Name})
 		return
 	}
 	if r.Method != http.MethodGet || r.Header.Get("Sec-WebSocket-Key") == "" {

@@ -9,8 +9,9 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/snapshot"
 )
 
-// testSet compiles three APIs: alpha and bravo both have a stage "dev"; "staging" belongs to alpha only
-// and "live" to charlie only.
+// testSet compiles four APIs: alpha, bravo and delta have a stage "dev"; "staging" belongs to alpha only
+// and "live" to charlie only; delta has its default endpoint disabled, and shares "pair" with charlie
+// and has "solo" alone. secure.test, other.test and *.mtls.test require mutual TLS.
 func testSet(t testing.TB) *snapshot.Set {
 	t.Helper()
 	api := func(id string, stages ...string) resource.API {
@@ -24,12 +25,14 @@ func testSet(t testing.TB) *snapshot.Set {
 		}
 		return a
 	}
-	closed := api("delta", "dev")
+	closed := api("delta", "dev", "solo", "pair")
 	closed.DisableExecuteAPIEndpoint = true
+	mtls := &resource.MutualTLSAuthentication{TruststoreURI: "clients.pem"}
+	files := []resource.DomainNameConfiguration{{CertificateFile: "domain.pem", PrivateKeyFile: "domain-key.pem"}}
 	set, err := snapshot.Compile(&resource.Bundle{APIs: []resource.API{
 		api("alpha", "dev", "staging"),
 		api("bravo", "dev"),
-		api("charlie", "live"),
+		api("charlie", "live", "pair"),
 		closed,
 	}, DomainNames: []resource.DomainName{
 		{DomainName: "exanub.es", APIMappings: []resource.APIMapping{
@@ -37,6 +40,9 @@ func testSet(t testing.TB) *snapshot.Set {
 			{APIID: "delta", Stage: "dev", APIMappingKey: "v1.2"},
 		}},
 		{DomainName: "*.Rooms.test", APIMappings: []resource.APIMapping{{APIID: "charlie", Stage: "live"}}},
+		{DomainName: "secure.test", MutualTLSAuthentication: mtls, DomainNameConfigurations: files, APIMappings: []resource.APIMapping{{APIID: "alpha", Stage: "dev"}}},
+		{DomainName: "other.test", MutualTLSAuthentication: mtls, DomainNameConfigurations: files, APIMappings: []resource.APIMapping{{APIID: "bravo", Stage: "dev", APIMappingKey: "x"}}},
+		{DomainName: "*.mtls.test", MutualTLSAuthentication: mtls, DomainNameConfigurations: files, APIMappings: []resource.APIMapping{{APIID: "charlie", Stage: "live"}}},
 	}})
 	if err != nil {
 		t.Fatalf("Compile: %v", err)
@@ -47,9 +53,11 @@ func testSet(t testing.TB) *snapshot.Set {
 // want describes an expected target: a stage (apiID/stage), a management call, or nothing.
 type want struct {
 	stage  string // "api/stage" of the WebSocket endpoint
+	extra  bool   // with stage: the path goes on after it
 	mgmt   bool
 	scope  registry.Scope
 	connID string
+	denied bool // refused by mutual TLS
 }
 
 func TestResolve(t *testing.T) {
@@ -62,6 +70,7 @@ func TestResolve(t *testing.T) {
 	)
 	none := want{}
 	stage := func(s string) want { return want{stage: s} }
+	under := func(s string) want { return want{stage: s, extra: true} }
 	mgmt := func(apiID, stage, connID string) want {
 		return want{mgmt: true, scope: registry.Scope{APIID: apiID, Stage: stage}, connID: connID}
 	}
@@ -85,7 +94,9 @@ func TestResolve(t *testing.T) {
 		{"execute-api host, unknown stage", alphaHost, "/prod", none},
 		{"execute-api host, unknown API", "zulu.execute-api.us-east-1.amazonaws.com", "/dev", none},
 		{"execute-api host, api in path", alphaHost, "/alpha/dev", none},
-		{"execute-api host, extra segment", alphaHost, "/dev/extra", none},
+		{"execute-api host, extra segment", alphaHost, "/dev/extra", under("alpha/dev")},
+		{"execute-api host, extra segments and trailing slash", alphaHost, "/dev/a/b/", under("alpha/dev")},
+		{"execute-api host, extra segment after an unknown stage", alphaHost, "/prod/extra", none},
 		{"execute-api host, empty path", alphaHost, "", none},
 		{"execute-api host, root", alphaHost, "/", none},
 		{"execute-api host, two slashes", alphaHost, "//", none},
@@ -102,7 +113,8 @@ func TestResolve(t *testing.T) {
 		{"api and stage, unknown stage", local, "/bravo/staging", none},
 		{"api and stage, unknown API", local, "/zulu/dev", none},
 		{"api and stage, API IDs are case sensitive in paths", local, "/Alpha/dev", none},
-		{"api and stage, extra segment", local, "/alpha/dev/extra", none},
+		{"api and stage, extra segment", local, "/alpha/dev/extra", under("alpha/dev")},
+		{"api and stage, empty segment after the stage", local, "/alpha/dev//", under("alpha/dev")},
 		{"api and stage, empty stage", local, "/alpha//", none},
 
 		// /{stage} when exactly one API has it
@@ -111,6 +123,9 @@ func TestResolve(t *testing.T) {
 		{"unique stage of another API", local, "/live", stage("charlie/live")},
 		{"ambiguous stage", local, "/dev", none},
 		{"ambiguous stage, trailing slash", local, "/dev/", none},
+		{"ambiguous stage, extra segment", local, "/dev/x", none},
+		{"unique stage, extra segments", local, "/staging/some/path", under("alpha/staging")},
+		{"unknown stage, extra segment", local, "/prod/x", none},
 		{"unknown stage", local, "/prod", none},
 		{"empty path", local, "", none},
 		{"root", local, "/", none},
@@ -144,7 +159,7 @@ func TestResolve(t *testing.T) {
 		{"mgmt, id with slashes is kept whole", local, "/alpha/dev/@connections/a/b", mgmt("alpha", "dev", "a/b")},
 		{"mgmt, trailing slash is part of the id", local, "/alpha/dev/@connections/" + id + "/", mgmt("alpha", "dev", id+"/")},
 		{"mgmt, first @connections wins", local, "/alpha/dev/@connections/@connections/x", mgmt("alpha", "dev", "@connections/x")},
-		{"mgmt, segment must be exactly @connections", local, "/alpha/dev/@Connections/" + id, none},
+		{"mgmt, segment must be exactly @connections (else a path under the stage)", local, "/alpha/dev/@Connections/" + id, under("alpha/dev")},
 		// Custom domains: the first segment is the API mapping key; the empty key serves the whole domain.
 		{"domain, mapping key", "exanub.es", "/chat", stage("alpha/dev")},
 		{"domain, mapping key, trailing slash", "exanub.es", "/chat/", stage("alpha/dev")},
@@ -153,32 +168,103 @@ func TestResolve(t *testing.T) {
 		{"domain, key with dots", "exanub.es", "/v1.2", stage("delta/dev")},
 		{"domain, unknown key and no root mapping", "exanub.es", "/nope", none},
 		{"domain, root without a root mapping", "exanub.es", "/", none},
-		{"domain, extra segments", "exanub.es", "/chat/more", none},
+		{"domain, extra segments", "exanub.es", "/chat/more", under("alpha/dev")},
+		{"domain, @connections after extra segments", "exanub.es", "/chat/x/@connections/" + id, none},
+		{"domain, host with a trailing dot", "exanub.es.", "/chat", stage("alpha/dev")},
 		{"domain, stage name is not a key", "exanub.es", "/dev", none},
 		{"domain, @connections under the key", "exanub.es", "/chat/@connections/" + id, mgmt("alpha", "dev", id)},
 		{"domain, @connections of a disabled API still works", "exanub.es", "/v1.2/@connections/" + id, mgmt("delta", "dev", id)},
 		{"wildcard domain, root mapping", "eu.rooms.test", "/", stage("charlie/live")},
 		{"wildcard domain, root mapping, @connections", "eu.rooms.test", "/@connections/" + id, mgmt("charlie", "live", id)},
-		{"wildcard domain, any first segment is not a key", "eu.rooms.test", "/live", none},
+		{"wildcard domain, any first segment is a path under the root mapping", "eu.rooms.test", "/live", under("charlie/live")},
 		{"wildcard matches one label only", "a.b.rooms.test", "/", none},
 		{"wildcard does not match the bare domain", "rooms.test", "/live", stage("charlie/live")},
 		// disableExecuteApiEndpoint closes every default endpoint form of that API.
 		{"disabled API, path form", local, "/delta/dev", none},
 		{"disabled API, execute-api host", "delta.execute-api.us-east-1.amazonaws.com", "/dev", none},
 		{"disabled API, @connections on the default endpoint", local, "/delta/dev/@connections/" + id, none},
+		{"disabled API, path form, extra segment", local, "/delta/dev/x", none},
+		{"disabled API, execute-api host, extra segment", "delta.execute-api.us-east-1.amazonaws.com", "/dev/x", none},
+		{"disabled API, execute-api host, @connections", "delta.execute-api.us-east-1.amazonaws.com", "/dev/@connections/" + id, none},
+		{"disabled API, stage alone", local, "/solo", none},
+		{"disabled API, stage alone, extra segment", local, "/solo/x", none},
+		{"disabled API, stage alone, @connections", local, "/solo/@connections/" + id, none},
+		{"stage shared with a disabled API is the open API's", local, "/pair", stage("charlie/pair")},
+		// The registry keeps delta's connections out of this scope (registry.Scope).
+		{"stage shared with a disabled API, @connections", local, "/pair/@connections/" + id, mgmt("", "pair", id)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := resolve(set, tc.host, tc.path)
+			got := resolve(set, tc.host, tc.path, conn{})
 			checkTarget(t, set, got)
-			gotStage := ""
-			if got.stage != nil {
-				gotStage = got.stage.API.ID + "/" + got.stage.Name
-			}
-			if gotStage != tc.want.stage || got.mgmt != tc.want.mgmt || got.scope != tc.want.scope || got.connID != tc.want.connID {
-				t.Errorf("resolve(%q, %q) = {stage %q mgmt %v scope %+v connID %q reason %q}, want {stage %q mgmt %v scope %+v connID %q}",
-					tc.host, tc.path, gotStage, got.mgmt, got.scope, got.connID, got.reason,
-					tc.want.stage, tc.want.mgmt, tc.want.scope, tc.want.connID)
+			checkWant(t, tc.host, tc.path, got, tc.want)
+		})
+	}
+}
+
+// checkWant compares a target with what a table expects.
+func checkWant(t *testing.T, host, path string, got target, w want) {
+	t.Helper()
+	gotStage := ""
+	if got.stage != nil {
+		gotStage = got.stage.API.ID + "/" + got.stage.Name
+	}
+	if gotStage != w.stage || got.extra != w.extra || got.mgmt != w.mgmt || got.scope != w.scope || got.connID != w.connID || got.denied != w.denied {
+		t.Errorf("resolve(%q, %q) = {stage %q extra %v mgmt %v scope %+v connID %q denied %v reason %q}, want {stage %q extra %v mgmt %v scope %+v connID %q denied %v}",
+			host, path, gotStage, got.extra, got.mgmt, got.scope, got.connID, got.denied, got.reason,
+			w.stage, w.extra, w.mgmt, w.scope, w.connID, w.denied)
+	}
+}
+
+// TestResolveMutualTLS covers the rule for domains with mutual TLS: whatever the host spelling, path or
+// endpoint form, the request must have come over TLS for that very domain (SNI) with a verified client
+// certificate.
+func TestResolveMutualTLS(t *testing.T) {
+	set := testSet(t)
+	const id = "R1kmxc2VNjMCFIA="
+	denied := want{denied: true}
+	verifiedFor := func(sni string) conn { return conn{tls: true, serverName: sni, verified: true} }
+	tests := []struct {
+		name string
+		host string
+		path string
+		conn conn
+		want want
+	}{
+		{"plain TCP", "secure.test", "/", conn{}, denied},
+		{"plain TCP, @connections", "secure.test", "/@connections/" + id, conn{}, denied},
+		{"plain TCP, host in upper case with a port", "SECURE.Test:8080", "/", conn{}, denied},
+		{"plain TCP, host with a trailing dot", "secure.test.", "/", conn{}, denied},
+		{"plain TCP, default-endpoint path on the domain's host", "secure.test", "/alpha/dev", conn{}, denied},
+		{"plain TCP, wildcard domain", "eu.mtls.test", "/", conn{}, denied},
+		{"TLS without a client certificate", "secure.test", "/", conn{tls: true, serverName: "secure.test"}, denied},
+		{"TLS for a domain without mutual TLS", "secure.test", "/", conn{tls: true, serverName: "exanub.es"}, denied},
+		{"TLS for another mutual-TLS domain, verified there", "secure.test", "/", verifiedFor("other.test"), denied},
+		{"TLS for another mutual-TLS domain, @connections", "secure.test", "/@connections/" + id, verifiedFor("other.test"), denied},
+		{"TLS without SNI (the default certificate)", "secure.test", "/", conn{tls: true}, denied},
+		{"TLS without SNI, a certificate somehow verified", "secure.test", "/", conn{tls: true, verified: true}, denied},
+		{"TLS for a name no domain has", "secure.test", "/", verifiedFor("localhost"), denied},
+		{"wildcard: SNI for the bare parent", "eu.mtls.test", "/", verifiedFor("mtls.test"), denied},
+		{"verified for the domain", "secure.test", "/", verifiedFor("secure.test"), want{stage: "alpha/dev"}},
+		{"verified, @connections", "secure.test", "/@connections/" + id, verifiedFor("secure.test"),
+			want{mgmt: true, scope: registry.Scope{APIID: "alpha", Stage: "dev"}, connID: id}},
+		{"verified, SNI in another case with a trailing dot", "secure.test:443", "/", verifiedFor("SECURE.test."), want{stage: "alpha/dev"}},
+		{"verified, mapping key", "other.test", "/x", verifiedFor("other.test"), want{stage: "bravo/dev"}},
+		{"verified, path under the stage", "secure.test", "/more", verifiedFor("secure.test"), want{stage: "alpha/dev", extra: true}},
+		{"wildcard: SNI and Host are two names of the same domain", "eu.mtls.test", "/", verifiedFor("us.mtls.test"), want{stage: "charlie/live"}},
+		// Domains without mutual TLS and the default endpoints ask for nothing (disableExecuteApiEndpoint
+		// closes the latter; validate warns).
+		{"domain without mutual TLS over plain TCP", "exanub.es", "/chat", conn{}, want{stage: "alpha/dev"}},
+		{"domain without mutual TLS, TLS for a mutual-TLS domain", "exanub.es", "/chat", verifiedFor("secure.test"), want{stage: "alpha/dev"}},
+		{"default endpoint over plain TCP", "127.0.0.1:8080", "/alpha/dev", conn{}, want{stage: "alpha/dev"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := resolve(set, tc.host, tc.path, tc.conn)
+			checkTarget(t, set, got)
+			checkWant(t, tc.host, tc.path, got, tc.want)
+			if got.denied && got.mgmtPath != hasSegment(tc.path, "@connections") {
+				t.Errorf("refusal of %q: mgmtPath %v", tc.path, got.mgmtPath)
 			}
 		})
 	}
@@ -192,7 +278,7 @@ func TestResolveNilSet(t *testing.T) {
 		{"localhost", "/dev/@connections/x"},
 		{"alpha.execute-api.us-east-1.amazonaws.com", "/dev/@connections/x"},
 	} {
-		got := resolve(nil, tc.host, tc.path)
+		got := resolve(nil, tc.host, tc.path, conn{})
 		if got.stage != nil || got.mgmt || got.reason == "" {
 			t.Errorf("resolve(nil, %q, %q) = %+v, want no match with a reason", tc.host, tc.path, got)
 		}
@@ -205,6 +291,10 @@ func checkTarget(t testing.TB, set *snapshot.Set, got target) {
 	switch {
 	case got.mgmt && got.stage != nil:
 		t.Fatalf("target is both a stage and a management call: %+v", got)
+	case got.extra && got.stage == nil:
+		t.Fatalf("extra path without a stage: %+v", got)
+	case got.denied && (got.stage != nil || got.mgmt):
+		t.Fatalf("a denied target matched: %+v", got)
 	case got.mgmt:
 		if got.scope.Stage == "" {
 			t.Fatalf("management target with an empty scope stage: %+v", got)

@@ -160,9 +160,14 @@ func (s *session) goAway() {
 	}
 }
 
-// Scope is the connection's API and stage.
+// Scope is the connection's API and stage, and whether the API's default endpoint is disabled in the
+// current snapshot (it can change while the connection is open).
 func (s *session) Scope() registry.Scope {
-	return registry.Scope{APIID: s.info.APIID, Stage: s.info.Stage}
+	sc := registry.Scope{APIID: s.info.APIID, Stage: s.info.Stage}
+	if api := s.edge.snapshots.Load().API(s.info.APIID); api != nil {
+		sc.DefaultEndpointDisabled = api.DisableExecuteAPIEndpoint
+	}
+	return sc
 }
 
 // OnMessage routes a message.

@@ -59,8 +59,14 @@ func New(reg Registry, auth Auth, log *slog.Logger) *Handler {
 func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, scope registry.Scope, apiID, id string) {
 	if err := h.serve(w, r, scope, apiID, id); err != nil {
 		var ae *awserr.Error
-		if !errors.As(err, &ae) {
+		switch {
+		case !errors.As(err, &ae):
 			h.log.Error("@connections request failed", "conn_id", id, "stage", scope.Stage, "method", r.Method, "err", err)
+		case ae.Status == http.StatusForbidden:
+			// Refusals are the operator's business: a signature or policy that does not allow the call, or
+			// a default endpoint the connection's API has disabled.
+			h.log.Info("@connections request refused", "conn_id", id, "api_id", apiID, "stage", scope.Stage,
+				"method", r.Method, "source_ip", r.RemoteAddr, "error_type", ae.Type, "message", ae.Message)
 		}
 		awserr.Write(w, err)
 	}
@@ -124,6 +130,8 @@ func mapError(id string, err error) error {
 		return awserr.New(http.StatusGone, awserr.TypeGone, "")
 	case errors.Is(err, registry.ErrQueueFull):
 		return awserr.New(http.StatusTooManyRequests, awserr.TypeLimitExceeded, "")
+	case errors.Is(err, registry.ErrForbidden):
+		return awserr.New(http.StatusForbidden, awserr.TypeForbidden, "Forbidden")
 	case errors.Is(err, registry.ErrMalformedID):
 		return awserr.New(http.StatusBadRequest, awserr.TypeBadRequest, "Invalid connectionId: "+id)
 	}

@@ -26,6 +26,9 @@ var (
 	ErrQueueFull = errors.New("connection send queue full")
 	// ErrMalformedID: the string cannot be a connection ID (400 BadRequestException).
 	ErrMalformedID = awsid.ErrMalformedConnectionID
+	// ErrForbidden: the connection's API has disabled the default endpoint the operation came through
+	// (403 ForbiddenException).
+	ErrForbidden = errors.New("default endpoint disabled for the connection's API")
 )
 
 // Session is one live connection as the registry needs it. The WebSocket layer implements it; the registry
@@ -51,16 +54,34 @@ type Info struct {
 	UserAgent    string    `json:"userAgent,omitempty"`
 }
 
-// Scope limits an operation to the connections of one API stage. An empty APIID matches any API: the
-// endpoint form without an API ID identifies the stage only.
+// Scope limits an operation to the connections of one API stage. An empty APIID is the endpoint form
+// that names the stage only, one of the default endpoints: it matches the stage of any API whose default
+// endpoint is enabled.
 type Scope struct {
 	APIID string `json:"apiId,omitempty"`
 	Stage string `json:"stage"`
+	// DefaultEndpointDisabled is set on a connection's own scope (Session.Scope) when its API has
+	// disableExecuteApiEndpoint, so that endpoint scopes without an API ID do not reach it. Endpoint
+	// scopes leave it false; it does not travel between nodes.
+	DefaultEndpointDisabled bool `json:"-"`
 }
 
 // Contains reports whether a connection in scope c is visible through the endpoint scope s.
 func (s Scope) Contains(c Scope) bool {
-	return (s.APIID == "" || s.APIID == c.APIID) && s.Stage == c.Stage
+	return s.check(c) == nil
+}
+
+// check is nil when the connection in scope c is reachable through the endpoint scope s, ErrGone when it
+// belongs to another stage or API (as if it did not exist), and ErrForbidden when the endpoint is a
+// default endpoint its API has disabled.
+func (s Scope) check(c Scope) error {
+	switch {
+	case s.Stage != c.Stage || (s.APIID != "" && s.APIID != c.APIID):
+		return ErrGone
+	case s.APIID == "" && c.DefaultEndpointDisabled:
+		return ErrForbidden
+	}
+	return nil
 }
 
 // Registry holds this node's sessions.
@@ -178,8 +199,8 @@ func (r *Registry) local(o op) (Info, error) {
 		return Info{}, ErrGone
 	}
 	s := v.(Session)
-	if !o.Scope.Contains(s.Scope()) {
-		return Info{}, ErrGone
+	if err := o.Scope.check(s.Scope()); err != nil {
+		return Info{}, err
 	}
 	switch o.Op {
 	case opSend:
@@ -216,6 +237,8 @@ func errorToWire(err error) string {
 		return "full"
 	case errors.Is(err, ErrMalformedID):
 		return "malformed"
+	case errors.Is(err, ErrForbidden):
+		return "forbidden"
 	}
 	return err.Error()
 }
@@ -230,6 +253,8 @@ func errorFromWire(s string) error {
 		return ErrQueueFull
 	case "malformed":
 		return ErrMalformedID
+	case "forbidden":
+		return ErrForbidden
 	}
 	return errors.New(s)
 }

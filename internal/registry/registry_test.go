@@ -119,3 +119,43 @@ func TestErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestDisabledDefaultEndpoint: a connection of an API whose default endpoint is disabled is out of reach
+// of the stage-only endpoint scope (a default endpoint form) with ForbiddenException's sentinel, on the
+// owning node and across the bus, while scopes naming its API (a custom domain's) still reach it.
+func TestDisabledDefaultEndpoint(t *testing.T) {
+	r1, r2 := twoNodes(t)
+	ctx := context.Background()
+	closed := Scope{APIID: "closed", Stage: "dev", DefaultEndpointDisabled: true}
+	for _, tc := range []struct {
+		name  string
+		owner *Registry
+	}{{"local", r1}, {"remote", r2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &fakeSession{scope: closed}
+			id := tc.owner.NewConnectionID()
+			tc.owner.Register(id, s)
+			t.Cleanup(func() { tc.owner.Unregister(id) })
+			for _, c := range []struct {
+				name  string
+				scope Scope
+				want  error
+			}{
+				{"stage alone", Scope{Stage: "dev"}, ErrForbidden},
+				{"stage alone, other stage", Scope{Stage: "prod"}, ErrGone},
+				{"its API", Scope{APIID: "closed", Stage: "dev"}, nil},
+				{"another API", Scope{APIID: "open", Stage: "dev"}, ErrGone},
+			} {
+				if err := r1.Send(ctx, c.scope, id, []byte(c.name)); !errors.Is(err, c.want) || (c.want == nil && err != nil) {
+					t.Errorf("%s: Send = %v, want %v", c.name, err, c.want)
+				}
+				if _, err := r1.Info(ctx, c.scope, id); !errors.Is(err, c.want) || (c.want == nil && err != nil) {
+					t.Errorf("%s: Info = %v, want %v", c.name, err, c.want)
+				}
+			}
+			if len(s.got) != 1 || string(s.got[0]) != "its API" {
+				t.Fatalf("delivered %q, want only the message sent through the API's own scope", s.got)
+			}
+		})
+	}
+}

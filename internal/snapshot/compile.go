@@ -30,7 +30,8 @@ func Compile(b *resource.Bundle) (*Set, error) {
 	set.index()
 	set.domains = make(map[string]*Domain, len(b.DomainNames))
 	for _, d := range b.DomainNames {
-		dom := &Domain{Name: strings.ToLower(d.DomainName), Mappings: make(map[string]*Stage, len(d.APIMappings))}
+		dom := &Domain{Name: strings.ToLower(d.DomainName), Mappings: make(map[string]*Stage, len(d.APIMappings)),
+			MutualTLS: d.MutualTLSAuthentication != nil}
 		for _, m := range d.APIMappings {
 			if api := set.APIs[m.APIID]; api != nil {
 				dom.Mappings[m.APIMappingKey] = api.Stages[m.Stage]

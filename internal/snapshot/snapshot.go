@@ -28,6 +28,9 @@ type Set struct {
 type Domain struct {
 	Name     string
 	Mappings map[string]*Stage
+	// MutualTLS is set when the domain has mutualTlsAuthentication: the data plane then serves it only
+	// to requests that arrived over TLS for this domain with a verified client certificate.
+	MutualTLS bool
 }
 
 // Domain returns the custom domain serving host (lower-case, without port): an exact name first, then a
