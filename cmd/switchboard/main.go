@@ -26,7 +26,9 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/cluster"
 	"github.com/switchboard-gw/switchboard/internal/configfile"
 	"github.com/switchboard-gw/switchboard/internal/gateway"
+	"github.com/switchboard-gw/switchboard/internal/lambda/bootstrap"
 	"github.com/switchboard-gw/switchboard/internal/localca"
+	"github.com/switchboard-gw/switchboard/internal/resource"
 	"github.com/switchboard-gw/switchboard/internal/snapshot"
 	"github.com/switchboard-gw/switchboard/internal/throttle"
 	"github.com/switchboard-gw/switchboard/internal/wsconn"
@@ -164,7 +166,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	tlsConfig, caBundle, err := serverTLS(dir, *listen, *tlsCert, *tlsKey)
+	tlsConfig, caBundle, err := serverTLS(dir, *listen, *region, *tlsCert, *tlsKey)
 	if err != nil {
 		return err
 	}
@@ -176,11 +178,27 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			fnEnv[k] = v
 		}
 	}
+	// Their SDK calls to other AWS services go where the user points them: AWS_ENDPOINT_URL and
+	// AWS_ENDPOINT_URL_<SERVICE> (the SDKs' standard settings) are passed on.
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if k == "AWS_ENDPOINT_URL" || strings.HasPrefix(k, "AWS_ENDPOINT_URL_") {
+			if v := getenv(k); v != "" {
+				fnEnv[k] = v
+			}
+		}
+	}
+	nodeSDK, err := nodeSDKDir(ctx, dir, f.Bundle.Functions, log)
+	if err != nil {
+		return err
+	}
 	g, err := gateway.New(gateway.Options{
 		Guard:            guardConfig(*maxConns, *perIP),
 		TLS:              tlsConfig,
 		CABundle:         caBundle,
 		FunctionEnv:      fnEnv,
+		RuntimeDir:       filepath.Join(dir, "runtimes"),
+		NodeSDKDir:       nodeSDK,
 		ACMEStorage:      filepath.Join(dir, "acme"),
 		Listen:           *listen,
 		ControlListen:    *controlListen,
@@ -210,9 +228,36 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	return <-done
 }
 
+// nodeSDKDir returns the directory holding the AWS SDK for JavaScript v3 for Node.js functions,
+// {state}/nodejs-sdk, installing it with npm on first use when the config has any Node.js function. An
+// install that fails is logged with the command to run by hand, and the gateway starts anyway: handlers
+// that do not import the SDK still work.
+func nodeSDKDir(ctx context.Context, dir string, fns []resource.Function, log *slog.Logger) (string, error) {
+	sdk := filepath.Join(dir, "nodejs-sdk")
+	node := false
+	for _, fn := range fns {
+		if lang, _ := resource.RuntimeLanguage(fn.Runtime); lang == resource.LanguageNode {
+			node = true
+		}
+	}
+	if !node || bootstrap.NodeSDKInstalled(sdk) {
+		return sdk, nil
+	}
+	log.Info("installing the AWS SDK for JavaScript v3 for Node.js functions (once)", "dir", sdk, "packages", strings.Join(bootstrap.NodeSDKPackages, " "))
+	if _, err := bootstrap.EnsureNodeSDK(ctx, sdk); err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		log.Warn("the AWS SDK for JavaScript is not available to Node.js functions; handlers importing it will fail with Runtime.ImportModuleError", "error", err, "fix", bootstrap.NodeSDKCommand(sdk))
+	}
+	return sdk, nil
+}
+
 // serverTLS loads the user's certificate, or one issued by the local CA in the state directory for
-// localhost, the loopback addresses and the listen host. It returns the PEM file clients should trust.
-func serverTLS(dir, listen, certFile, keyFile string) (*tls.Config, string, error) {
+// localhost, the loopback addresses, the listen host and *.execute-api.{region}.amazonaws.com (the host
+// local functions' SDKs connect to for @connections; their bootstraps send it to this gateway). It
+// returns the PEM file clients should trust.
+func serverTLS(dir, listen, region, certFile, keyFile string) (*tls.Config, string, error) {
 	if (certFile == "") != (keyFile == "") {
 		return nil, "", errors.New("--tls-cert and --tls-key go together")
 	}
@@ -223,7 +268,7 @@ func serverTLS(dir, listen, certFile, keyFile string) (*tls.Config, string, erro
 		}
 		return &tls.Config{Certificates: []tls.Certificate{cert}}, certFile, nil
 	}
-	hosts := append([]string(nil), localca.DefaultHosts...)
+	hosts := append(append([]string(nil), localca.DefaultHosts...), localca.ExecuteAPIHost(region))
 	if host, _, err := net.SplitHostPort(listen); err == nil && host != "" && !slices.Contains(hosts, host) {
 		hosts = append(hosts, host)
 	}
