@@ -188,10 +188,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			}
 		}
 	}
-	nodeSDK, err := nodeSDKDir(ctx, dir, f.Bundle.Functions, log)
-	if err != nil {
-		return err
-	}
+	nodeSDK := filepath.Join(dir, "nodejs-sdk")
 	g, err := gateway.New(gateway.Options{
 		Guard:            guardConfig(*maxConns, *perIP),
 		TLS:              tlsConfig,
@@ -216,6 +213,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return f.Locate(err)
 	}
+	if err := ensureNodeSDK(ctx, nodeSDK, f.Bundle.Functions, log); err != nil {
+		return err
+	}
 	done := make(chan error, 1)
 	go func() { done <- g.Run(ctx) }()
 	select {
@@ -228,12 +228,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	return <-done
 }
 
-// nodeSDKDir returns the directory holding the AWS SDK for JavaScript v3 for Node.js functions,
-// {state}/nodejs-sdk, installing it with npm on first use when the config has any Node.js function. An
-// install that fails is logged with the command to run by hand, and the gateway starts anyway: handlers
-// that do not import the SDK still work.
-func nodeSDKDir(ctx context.Context, dir string, fns []resource.Function, log *slog.Logger) (string, error) {
-	sdk := filepath.Join(dir, "nodejs-sdk")
+// ensureNodeSDK installs the AWS SDK for JavaScript v3 for Node.js functions into sdk ({state}/nodejs-sdk)
+// with npm on first use, when the config has any Node.js function. An install that fails is logged with
+// the command to run by hand, and the gateway starts anyway: handlers that do not import the SDK still
+// work. Only the end of ctx is an error.
+func ensureNodeSDK(ctx context.Context, sdk string, fns []resource.Function, log *slog.Logger) error {
 	node := false
 	for _, fn := range fns {
 		if lang, _ := resource.RuntimeLanguage(fn.Runtime); lang == resource.LanguageNode {
@@ -241,16 +240,16 @@ func nodeSDKDir(ctx context.Context, dir string, fns []resource.Function, log *s
 		}
 	}
 	if !node || bootstrap.NodeSDKInstalled(sdk) {
-		return sdk, nil
+		return nil
 	}
 	log.Info("installing the AWS SDK for JavaScript v3 for Node.js functions (once)", "dir", sdk, "packages", strings.Join(bootstrap.NodeSDKPackages, " "))
 	if _, err := bootstrap.EnsureNodeSDK(ctx, sdk); err != nil {
 		if ctx.Err() != nil {
-			return "", ctx.Err()
+			return ctx.Err()
 		}
 		log.Warn("the AWS SDK for JavaScript is not available to Node.js functions; handlers importing it will fail with Runtime.ImportModuleError", "error", err, "fix", bootstrap.NodeSDKCommand(sdk))
 	}
-	return sdk, nil
+	return nil
 }
 
 // serverTLS loads the user's certificate, or one issued by the local CA in the state directory for

@@ -127,3 +127,45 @@ func TestServeBrokenCatalog(t *testing.T) {
 		t.Fatalf("err = %v; want the catalog file named, not the config", err)
 	}
 }
+
+// TestServeRuntimeChecks: a Node.js or Python function whose code is not there, or whose interpreter is
+// missing, stops serve and validate at start with the file, line and function named.
+func TestServeRuntimeChecks(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "code"), 0o755)
+	os.WriteFile(filepath.Join(dir, "code", "app.mjs"), []byte("export const handler = async () => ({});\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "app.py"), []byte("def handler(e, c):\n    return {}\n"), 0o644)
+	write := func(name, functions string) string {
+		path := filepath.Join(dir, name)
+		os.WriteFile(path, []byte("apis: []\nfunctions:\n"+functions), 0o644)
+		return path
+	}
+	good := write("good.yaml", "  - {functionName: connect, runtime: nodejs20.x, codeUri: code, handler: app.handler}\n  - {functionName: send, runtime: python3.12, codeUri: ., handler: app.handler}\n")
+	typo := write("typo.yaml", "  - {functionName: connect, runtime: nodejs20.x, codeUri: code, handler: ap.handler}\n")
+	empty := t.TempDir() // a PATH without node or python3
+	cases := []struct {
+		name string
+		args []string
+		path string
+		want string
+	}{
+		{"validate: handler module missing", []string{"validate", typo}, os.Getenv("PATH"), `typo.yaml:3:65: functions[0].handler: handler "ap.handler": no module for it in codeUri`},
+		{"serve: handler module missing", []string{"serve", "--config", typo}, os.Getenv("PATH"), `typo.yaml:3:65: functions[0].handler`},
+		{"serve: no node or python3", []string{"serve", "--config", good}, empty, "good.yaml:3:29: functions[0].runtime: function connect (runtime nodejs20.x) cannot run: runtime interpreter unusable: node is not installed (not found in PATH)"},
+		{"serve: python named too", []string{"serve", "--config", good}, empty, "good.yaml:4:26: functions[1].runtime: function send (runtime python3.12) cannot run: runtime interpreter unusable: python3 is not installed"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("PATH", tc.path)
+			var stdout, stderr syncBuffer
+			args := append(tc.args, "--listen", "127.0.0.1:0", "--control-listen", "", "--data", filepath.Join(dir, "state"))
+			if tc.args[0] == "validate" {
+				args = tc.args
+			}
+			err := run(context.Background(), args, func(string) string { return "" }, &stdout, &stderr)
+			if err == nil || !strings.Contains(stderr.String()+errText(err), tc.want) {
+				t.Fatalf("err = %v, stderr %s\nwant one containing %q", err, stderr.String(), tc.want)
+			}
+		})
+	}
+}

@@ -56,15 +56,16 @@ const (
 	defaultConcurrency = 10
 )
 
-// CheckRuntimes finds the interpreter of every Node.js and Python function in fns (see bootstrap.Find) and
-// returns one error naming each function that cannot run, so that a missing or too old node or python3
-// is reported at start rather than at the first invocation. It returns the interpreters found, by
-// language, for logging.
+// CheckRuntimes finds the interpreter of every Node.js and Python function in fns (see bootstrap.Find), so
+// that a missing or too old node or python3 is reported at start rather than at the first invocation. The
+// error is resource.FieldErrors, one per function that cannot run, at its runtime member (functions[i] of
+// a bundle whose Functions are fns), so that the config loader can point at the line. It also returns the
+// interpreters found, by language, for logging.
 func CheckRuntimes(ctx context.Context, fns []resource.Function) (map[resource.Language]*bootstrap.Interpreter, error) {
 	found := map[resource.Language]*bootstrap.Interpreter{}
 	failed := map[resource.Language]error{}
-	var errs []error
-	for _, fn := range fns {
+	var errs resource.FieldErrors
+	for i, fn := range fns {
 		lang, _ := resource.RuntimeLanguage(fn.Runtime)
 		if lang != resource.LanguageNode && lang != resource.LanguagePython {
 			continue
@@ -78,10 +79,16 @@ func CheckRuntimes(ctx context.Context, fns []resource.Function) (map[resource.L
 			}
 		}
 		if err := failed[lang]; err != nil {
-			errs = append(errs, fmt.Errorf("function %s (runtime %s) cannot run: %w", fn.FunctionName, fn.Runtime, err))
+			errs = append(errs, &resource.FieldError{
+				Path:    resource.FieldPath(resource.IndexPath("functions", i), "runtime"),
+				Message: fmt.Sprintf("function %s (runtime %s) cannot run: %v", fn.FunctionName, fn.Runtime, err),
+			})
 		}
 	}
-	return found, errors.Join(errs...)
+	if len(errs) > 0 {
+		return found, errs
+	}
+	return found, nil
 }
 
 // ErrClosed is returned by Invoke once Close has begun.
