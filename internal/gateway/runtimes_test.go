@@ -57,6 +57,8 @@ export const handler = async (event) => {
 };
 `,
 	"node/broken.mjs": "export const handler = async () => {;\n",
+	// CommonJS finds the provided SDK through NODE_PATH.
+	"node/cjs.js": "const { DynamoDBDocumentClient } = require('@aws-sdk/lib-dynamodb');\nexports.handler = async () => ({ statusCode: 200, body: 'lib-dynamodb: ' + typeof DynamoDBDocumentClient.from });\n",
 	"python/handler.py": `import json, sys, time
 
 def handler(event, context):
@@ -104,7 +106,7 @@ func TestNodeAndPythonFunctions(t *testing.T) {
 		t.Fatal(err)
 	}
 	integrations, routes := "", ""
-	for _, fn := range []string{"node", "nodebroken", "nodemissing", "python", "pybroken", "pymissing"} {
+	for _, fn := range []string{"node", "nodecjs", "nodebroken", "nodemissing", "python", "pybroken", "pymissing"} {
 		integrations += fmt.Sprintf("      - {integrationId: %s, integrationType: AWS_PROXY, integrationUri: \"arn:aws:lambda:us-east-1:123456789012:function:%s\"}\n", fn, fn)
 		routes += fmt.Sprintf("      - {routeKey: %s, target: integrations/%s, routeResponses: [{routeResponseKey: $default}]}\n", fn, fn)
 	}
@@ -119,6 +121,7 @@ apis:
 %s    stages: [{stageName: dev}]
 functions:
   - {functionName: node, runtime: nodejs20.x, codeUri: %[3]q, handler: handler.handler, timeout: 1}
+  - {functionName: nodecjs, runtime: nodejs18.x, codeUri: %[3]q, handler: cjs.handler}
   - {functionName: nodebroken, runtime: nodejs20.x, codeUri: %[3]q, handler: broken.handler}
   - {functionName: nodemissing, runtime: nodejs22.x, codeUri: %[3]q, handler: handler.nothere}
   - {functionName: python, runtime: python3.12, codeUri: %[4]q, handler: handler.handler, timeout: 1}
@@ -170,6 +173,7 @@ functions:
 		{"python syntax error at load", `{"fn":"pybroken"}`, internal, []string{"function init failed", "function=pybroken", "Runtime.UserCodeSyntaxError"}},
 		{"python handler not found", `{"fn":"pymissing"}`, internal, []string{"function init failed", "function=pymissing", "Runtime.HandlerNotFound"}},
 		{"python works afterwards", `{"fn":"python"}`, echo("python"), nil},
+		{"node CommonJS requires the provided SDK", `{"fn":"nodecjs"}`, regexp.MustCompile(`^lib-dynamodb: function$`), nil},
 		{"node SDK reaches @connections over verified TLS", `{"fn":"node","action":"sdk"}`, regexp.MustCompile(`^via the JavaScript SDK$`), nil},
 		{"boto3 reaches @connections over verified TLS", `{"fn":"python","action":"sdk"}`, regexp.MustCompile(`^via boto3$`), nil},
 	}

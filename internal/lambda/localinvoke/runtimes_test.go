@@ -52,6 +52,25 @@ export const rejectsString = () => Promise.reject('plain string');
 } };
 exports.succeed = (event, context) => { context.succeed({ style: 'succeed' }); };
 `,
+	// Lambda's event-loop rules (Runtime.js, CallbackContext.js): a callback's result is sent when the event
+	// loop is empty (so the timer's change is in it) unless callbackWaitsForEmptyEventLoop is false; an async
+	// handler whose promise can never settle is an error; a sync handler that never calls back returns null.
+	"loop.js": `exports.waits = (event, context, callback) => {
+  const result = { state: 'before' };
+  setTimeout(() => { result.state = 'after'; }, 20);
+  callback(null, result);
+};
+exports.nowait = (event, context, callback) => {
+  context.callbackWaitsForEmptyEventLoop = false;
+  const result = { state: 'before' };
+  setTimeout(() => { result.state = 'after'; }, 20);
+  callback(null, result);
+};
+exports.never = async () => new Promise(() => {});
+exports.silent = (event) => {};
+exports.throwsLater = (event, context, callback) => { setTimeout(() => { throw new RangeError('async boom'); }, 0); };
+exports.rejectsLater = (event, context, callback) => { Promise.reject(new Error('nobody catches me')); };
+`,
 	// .js in a "type": "module" package is an ES module.
 	"typed/package.json": `{"type": "module"}`,
 	"typed/index.js":     `export const handler = async () => ({ style: 'esm-by-package', meta: typeof import.meta.url });`,
@@ -134,7 +153,9 @@ func TestNodeRuntime(t *testing.T) {
 		node("cb", "lib/app.handlers.cb"), node("succeed", "lib/app.succeed"), node("typed", "typed/index.handler"),
 		node("cjs", "other.handler"), node("notfound", "esm.nope"), node("notfunc", "esm.value"),
 		node("syntax", "broken.handler"), node("importerr", "imports.handler"), node("missing", "absent.handler"),
-		node("version", "version.handler"))
+		node("version", "version.handler"), node("waits", "loop.waits"), node("nowait", "loop.nowait"),
+		node("never", "loop.never"), node("silent", "loop.silent"), node("throwsLater", "loop.throwsLater"),
+		node("rejectsLater", "loop.rejectsLater"))
 
 	t.Run("ES module, context and logs", func(t *testing.T) {
 		res := invoke(t, inv, "esm", `{"name":"world"}`)
@@ -159,6 +180,9 @@ func TestNodeRuntime(t *testing.T) {
 		{"context.succeed", "succeed", `{"style":"succeed"}`},
 		{"package.json type module", "typed", `{"style":"esm-by-package","meta":"string"}`},
 		{".cjs", "cjs", `{"style":"cjs"}`},
+		{"callback waits for the empty event loop", "waits", `{"state":"after"}`},
+		{"callback with callbackWaitsForEmptyEventLoop false", "nowait", `{"state":"before"}`},
+		{"sync handler that never calls back", "silent", `null`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := invoke(t, inv, tc.function, `{}`)
@@ -180,6 +204,9 @@ func TestNodeRuntime(t *testing.T) {
 		{"syntax error", "syntax", "Runtime.UserCodeSyntaxError", "SyntaxError: Unexpected token ';'", ""},
 		{"import of a missing package", "importerr", "Runtime.ImportModuleError", "Error [ERR_MODULE_NOT_FOUND]: Cannot find package 'no-such-package-anywhere'", ""},
 		{"missing module", "missing", "Runtime.ImportModuleError", "Error: Cannot find module 'absent'", ""},
+		{"promise never settled", "never", "Runtime.NodeJsExit", "The Lambda runtime client detected an unexpected Node.js exit code", ""},
+		{"uncaught exception in a timer", "throwsLater", "RangeError", "async boom", "RangeError: async boom"},
+		{"unhandled rejection", "rejectsLater", "Runtime.UnhandledPromiseRejection", "Error: nobody catches me", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := invoke(t, inv, tc.function, `{}`)
