@@ -106,7 +106,7 @@ func TestNodeAndPythonFunctions(t *testing.T) {
 		t.Fatal(err)
 	}
 	integrations, routes := "", ""
-	for _, fn := range []string{"node", "nodecjs", "nodebroken", "nodemissing", "python", "pybroken", "pymissing"} {
+	for _, fn := range []string{"node", "nodesdk", "nodecjs", "nodebroken", "nodemissing", "python", "pysdk", "pybroken", "pymissing"} {
 		integrations += fmt.Sprintf("      - {integrationId: %s, integrationType: AWS_PROXY, integrationUri: \"arn:aws:lambda:us-east-1:123456789012:function:%s\"}\n", fn, fn)
 		routes += fmt.Sprintf("      - {routeKey: %s, target: integrations/%s, routeResponses: [{routeResponseKey: $default}]}\n", fn, fn)
 	}
@@ -121,10 +121,12 @@ apis:
 %s    stages: [{stageName: dev}]
 functions:
   - {functionName: node, runtime: nodejs20.x, codeUri: %[3]q, handler: handler.handler, timeout: 1}
-  - {functionName: nodecjs, runtime: nodejs18.x, codeUri: %[3]q, handler: cjs.handler}
+  - {functionName: nodesdk, runtime: nodejs20.x, codeUri: %[3]q, handler: handler.handler, timeout: 30}
+  - {functionName: nodecjs, runtime: nodejs18.x, codeUri: %[3]q, handler: cjs.handler, timeout: 30}
   - {functionName: nodebroken, runtime: nodejs20.x, codeUri: %[3]q, handler: broken.handler}
   - {functionName: nodemissing, runtime: nodejs22.x, codeUri: %[3]q, handler: handler.nothere}
   - {functionName: python, runtime: python3.12, codeUri: %[4]q, handler: handler.handler, timeout: 1}
+  - {functionName: pysdk, runtime: python3.12, codeUri: %[4]q, handler: handler.handler, timeout: 30}
   - {functionName: pybroken, runtime: python3.12, codeUri: %[4]q, handler: broken.handler}
   - {functionName: pymissing, runtime: python3.9, codeUri: %[4]q, handler: handler.nothere}
 `, integrations, routes, filepath.Join(dir, "node"), filepath.Join(dir, "python"))
@@ -174,8 +176,8 @@ functions:
 		{"python handler not found", `{"fn":"pymissing"}`, internal, []string{"function init failed", "function=pymissing", "Runtime.HandlerNotFound"}},
 		{"python works afterwards", `{"fn":"python"}`, echo("python"), nil},
 		{"node CommonJS requires the provided SDK", `{"fn":"nodecjs"}`, regexp.MustCompile(`^lib-dynamodb: function$`), nil},
-		{"node SDK reaches @connections over verified TLS", `{"fn":"node","action":"sdk"}`, regexp.MustCompile(`^via the JavaScript SDK$`), nil},
-		{"boto3 reaches @connections over verified TLS", `{"fn":"python","action":"sdk"}`, regexp.MustCompile(`^via boto3$`), nil},
+		{"node SDK reaches @connections over verified TLS", `{"fn":"nodesdk","action":"sdk"}`, regexp.MustCompile(`^via the JavaScript SDK$`), nil},
+		{"boto3 reaches @connections over verified TLS", `{"fn":"pysdk","action":"sdk"}`, regexp.MustCompile(`^via boto3$`), nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
