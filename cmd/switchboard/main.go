@@ -171,23 +171,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	log.Info("TLS on the data-plane port", "trust", caBundle)
-	// Local functions sign their SDK calls with the user's credentials when there are any.
-	fnEnv := map[string]string{}
-	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
-		if v := getenv(k); v != "" {
-			fnEnv[k] = v
-		}
-	}
-	// Their SDK calls to other AWS services go where the user points them: AWS_ENDPOINT_URL and
-	// AWS_ENDPOINT_URL_<SERVICE> (the SDKs' standard settings) are passed on.
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if k == "AWS_ENDPOINT_URL" || strings.HasPrefix(k, "AWS_ENDPOINT_URL_") {
-			if v := getenv(k); v != "" {
-				fnEnv[k] = v
-			}
-		}
-	}
+	fnEnv := functionEnv(os.Environ(), getenv)
 	nodeSDK := filepath.Join(dir, "nodejs-sdk")
 	g, err := gateway.New(gateway.Options{
 		Guard:            guardConfig(*maxConns, *perIP),
@@ -226,6 +210,28 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	return <-done
+}
+
+// functionEnv is what local functions get from Switchboard's environment (names from environ, values
+// through getenv): the user's credentials, so their SDK calls are signed with them, and AWS_ENDPOINT_URL and
+// every AWS_ENDPOINT_URL_<SERVICE> (the SDKs' standard settings), so their calls to other AWS services go
+// where the user points them.
+func functionEnv(environ []string, getenv func(string) string) map[string]string {
+	env := map[string]string{}
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
+		if v := getenv(k); v != "" {
+			env[k] = v
+		}
+	}
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if k == "AWS_ENDPOINT_URL" || strings.HasPrefix(k, "AWS_ENDPOINT_URL_") {
+			if v := getenv(k); v != "" {
+				env[k] = v
+			}
+		}
+	}
+	return env
 }
 
 // ensureNodeSDK installs the AWS SDK for JavaScript v3 for Node.js functions into sdk ({state}/nodejs-sdk)
