@@ -26,6 +26,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/cluster"
 	"github.com/switchboard-gw/switchboard/internal/configfile"
 	"github.com/switchboard-gw/switchboard/internal/gateway"
+	"github.com/switchboard-gw/switchboard/internal/lambda/bootstrap"
 	"github.com/switchboard-gw/switchboard/internal/localca"
 	"github.com/switchboard-gw/switchboard/internal/resource"
 	"github.com/switchboard-gw/switchboard/internal/snapshot"
@@ -183,23 +184,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	tlsConfig, caBundle, err := serverTLS(dir, *listen, *tlsCert, *tlsKey)
+	tlsConfig, caBundle, err := serverTLS(dir, *listen, *region, *tlsCert, *tlsKey)
 	if err != nil {
 		return err
 	}
 	log.Info("TLS on the data-plane port", "trust", caBundle)
-	// Local functions sign their SDK calls with the user's credentials when there are any.
-	fnEnv := map[string]string{}
-	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
-		if v := getenv(k); v != "" {
-			fnEnv[k] = v
-		}
-	}
+	fnEnv := functionEnv(os.Environ(), getenv)
+	nodeSDK := filepath.Join(dir, "nodejs-sdk")
 	g, err := gateway.New(gateway.Options{
 		Guard:            guardConfig(*maxConns, *perIP),
 		TLS:              tlsConfig,
 		CABundle:         caBundle,
 		FunctionEnv:      fnEnv,
+		RuntimeDir:       filepath.Join(dir, "runtimes"),
+		NodeSDKDir:       nodeSDK,
 		ACMEStorage:      filepath.Join(dir, "acme"),
 		Listen:           *listen,
 		ControlListen:    *controlListen,
@@ -216,6 +214,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	if err != nil {
 		return f.Locate(err)
+	}
+	if err := ensureNodeSDK(ctx, nodeSDK, f.Bundle.Functions, log); err != nil {
+		return err
 	}
 	// SIGHUP reloads the configuration: caught from before the gateway is ready.
 	hup, stopHUP := notifyHUP()
@@ -251,9 +252,57 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	return err
 }
 
+// functionEnv is what local functions get from Switchboard's environment (names from environ, values
+// through getenv): the user's credentials, so their SDK calls are signed with them, and AWS_ENDPOINT_URL and
+// every AWS_ENDPOINT_URL_<SERVICE> (the SDKs' standard settings), so their calls to other AWS services go
+// where the user points them.
+func functionEnv(environ []string, getenv func(string) string) map[string]string {
+	env := map[string]string{}
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
+		if v := getenv(k); v != "" {
+			env[k] = v
+		}
+	}
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if k == "AWS_ENDPOINT_URL" || strings.HasPrefix(k, "AWS_ENDPOINT_URL_") {
+			if v := getenv(k); v != "" {
+				env[k] = v
+			}
+		}
+	}
+	return env
+}
+
+// ensureNodeSDK installs the AWS SDK for JavaScript v3 for Node.js functions into sdk ({state}/nodejs-sdk)
+// with npm on first use, when the config has any Node.js function. An install that fails is logged with
+// the command to run by hand, and the gateway starts anyway: handlers that do not import the SDK still
+// work. Only the end of ctx is an error.
+func ensureNodeSDK(ctx context.Context, sdk string, fns []resource.Function, log *slog.Logger) error {
+	node := false
+	for _, fn := range fns {
+		if lang, _ := resource.RuntimeLanguage(fn.Runtime); lang == resource.LanguageNode {
+			node = true
+		}
+	}
+	if !node || bootstrap.NodeSDKInstalled(sdk) {
+		return nil
+	}
+	log.Info("installing the AWS SDK for JavaScript v3 for Node.js functions (once)", "dir", sdk, "packages", strings.Join(bootstrap.NodeSDKPackages, " "))
+	if _, err := bootstrap.EnsureNodeSDK(ctx, sdk); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		log.Warn("the AWS SDK for JavaScript is not available to Node.js functions; handlers importing it will fail with Runtime.ImportModuleError", "error", err, "fix", bootstrap.NodeSDKCommand(sdk))
+	}
+	return nil
+}
+
 // serverTLS loads the user's certificate, or one issued by the local CA in the state directory for
-// localhost, the loopback addresses and the listen host. It returns the PEM file clients should trust.
-func serverTLS(dir, listen, certFile, keyFile string) (*tls.Config, string, error) {
+// localhost, the loopback addresses, the listen host and *.execute-api.{region}.amazonaws.com (the host
+// local functions' SDKs connect to for @connections; their bootstraps send it to this gateway). It
+// returns the PEM file clients should trust.
+func serverTLS(dir, listen, region, certFile, keyFile string) (*tls.Config, string, error) {
 	if (certFile == "") != (keyFile == "") {
 		return nil, "", errors.New("--tls-cert and --tls-key go together")
 	}
@@ -264,7 +313,7 @@ func serverTLS(dir, listen, certFile, keyFile string) (*tls.Config, string, erro
 		}
 		return &tls.Config{Certificates: []tls.Certificate{cert}}, certFile, nil
 	}
-	hosts := append([]string(nil), localca.DefaultHosts...)
+	hosts := append(append([]string(nil), localca.DefaultHosts...), localca.ExecuteAPIHost(region))
 	if host, _, err := net.SplitHostPort(listen); err == nil && host != "" && !slices.Contains(hosts, host) {
 		hosts = append(hosts, host)
 	}

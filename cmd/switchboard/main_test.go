@@ -259,3 +259,67 @@ func TestServeReloadsTheConfig(t *testing.T) {
 		t.Fatalf("serve: %v", err)
 	}
 }
+
+// TestServeRuntimeChecks: a Node.js or Python function whose code is not there, or whose interpreter is
+// missing, stops serve and validate at start with the file, line and function named.
+func TestServeRuntimeChecks(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "code"), 0o755)
+	os.WriteFile(filepath.Join(dir, "code", "app.mjs"), []byte("export const handler = async () => ({});\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "app.py"), []byte("def handler(e, c):\n    return {}\n"), 0o644)
+	write := func(name, functions string) string {
+		path := filepath.Join(dir, name)
+		os.WriteFile(path, []byte("apis: []\nfunctions:\n"+functions), 0o644)
+		return path
+	}
+	good := write("good.yaml", "  - {functionName: connect, runtime: nodejs20.x, codeUri: code, handler: app.handler}\n  - {functionName: send, runtime: python3.12, codeUri: ., handler: app.handler}\n")
+	typo := write("typo.yaml", "  - {functionName: connect, runtime: nodejs20.x, codeUri: code, handler: ap.handler}\n")
+	empty := t.TempDir() // a PATH without node or python3
+	cases := []struct {
+		name string
+		args []string
+		path string
+		want string
+	}{
+		{"validate: handler module missing", []string{"validate", typo}, os.Getenv("PATH"), `typo.yaml:3:65: functions[0].handler: handler "ap.handler": no module for it in codeUri`},
+		{"serve: handler module missing", []string{"serve", "--config", typo}, os.Getenv("PATH"), `typo.yaml:3:65: functions[0].handler`},
+		{"serve: no node or python3", []string{"serve", "--config", good}, empty, "good.yaml:3:29: functions[0].runtime: function connect (runtime nodejs20.x) cannot run: runtime interpreter unusable: node is not installed (not found in PATH)"},
+		{"serve: python named too", []string{"serve", "--config", good}, empty, "good.yaml:4:26: functions[1].runtime: function send (runtime python3.12) cannot run: runtime interpreter unusable: python3 is not installed"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("PATH", tc.path)
+			var stdout, stderr syncBuffer
+			args := append(tc.args, "--listen", "127.0.0.1:0", "--control-listen", "", "--data", filepath.Join(dir, "state"))
+			if tc.args[0] == "validate" {
+				args = tc.args
+			}
+			err := run(context.Background(), args, func(string) string { return "" }, &stdout, &stderr)
+			if err == nil || !strings.Contains(stderr.String()+errText(err), tc.want) {
+				t.Fatalf("err = %v, stderr %s\nwant one containing %q", err, stderr.String(), tc.want)
+			}
+		})
+	}
+}
+
+func TestFunctionEnv(t *testing.T) {
+	vars := map[string]string{
+		"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
+		"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:8000", "AWS_ENDPOINT_URL_S3": "", "AWS_PROFILE": "dev", "HOME": "/root",
+	}
+	var environ []string
+	for k, v := range vars {
+		environ = append(environ, k+"="+v)
+	}
+	got := functionEnv(environ, func(k string) string { return vars[k] })
+	want := map[string]string{"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "secret",
+		"AWS_ENDPOINT_URL": "http://127.0.0.1:4566", "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:8000"}
+	if len(got) != len(want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q (all: %v)", k, got[k], v, got)
+		}
+	}
+}

@@ -68,8 +68,16 @@ func Load(path string) (*File, error) {
 			*p = filepath.Join(dir, *p)
 		}
 	}
+	// A handler string (node, python) is not a path; codeUri is.
 	for i := range file.Bundle.Functions {
-		rel(&file.Bundle.Functions[i].Handler)
+		fn := &file.Bundle.Functions[i]
+		if lang, _ := resource.RuntimeLanguage(fn.Runtime); lang == resource.LanguageExecutable {
+			rel(&fn.Handler)
+		}
+		rel(&fn.CodeURI)
+	}
+	if errs := file.checkFunctionCode(); len(errs) > 0 {
+		return nil, errs
 	}
 	// So are custom domains' certificate, key and truststore files.
 	for i := range file.Bundle.DomainNames {

@@ -88,6 +88,11 @@ type Options struct {
 	// typically AWS credentials. Without AWS_ACCESS_KEY_ID, functions get placeholder credentials so that
 	// SDK clients can sign their calls to the gateway.
 	FunctionEnv map[string]string
+	// RuntimeDir is where the Node.js and Python bootstraps are written (a temporary directory when empty);
+	// NodeSDKDir holds the AWS SDK for JavaScript v3 that Node.js handlers import without shipping it
+	// (none when empty). See package bootstrap.
+	RuntimeDir string
+	NodeSDKDir string
 }
 
 // ErrCatalog is wrapped by New's error when the saved catalog, together with the config file, does not
@@ -159,16 +164,27 @@ func New(opts Options) (*Gateway, error) {
 	g.static.Store(opts.Bundle)
 	g.functions = &functions{region: opts.Region}
 	if len(opts.Bundle.Functions) > 0 {
+		// A missing or too old node or python3 stops the start, naming the functions that need it.
+		found, err := localinvoke.CheckRuntimes(context.Background(), opts.Bundle.Functions)
+		if err != nil {
+			return nil, err
+		}
+		for lang, in := range found {
+			opts.Logger.Info("local functions' runtime", "language", string(lang), "path", in.Path, "version", in.Version)
+		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, fmt.Errorf("listen for the functions' egress proxy: %w", err)
 		}
 		g.egressLn = ln
-		g.egress = &egress.Proxy{Gateway: g.loopbackAddr, Log: opts.Logger.With("component", "egress")}
+		g.egress = &egress.Proxy{Gateway: g.functionsGatewayAddr, Log: opts.Logger.With("component", "egress")}
 		g.functions.local = localinvoke.New(opts.Bundle.Functions, localinvoke.Options{
-			Region: opts.Region,
-			Env:    functionEnv(opts, "http://"+ln.Addr().String()),
-			Logger: opts.Logger.With("component", "lambda"),
+			Region:      opts.Region,
+			Env:         functionEnv(opts, "http://"+ln.Addr().String()),
+			Logger:      opts.Logger.With("component", "lambda"),
+			RuntimeDir:  opts.RuntimeDir,
+			NodeSDKDir:  opts.NodeSDKDir,
+			GatewayAddr: g.functionsGatewayAddr,
 		})
 	}
 	g.registry = registry.New(opts.Node, nil)
@@ -431,25 +447,22 @@ func withDefaults(l wsconn.Config) wsconn.Config {
 	return l
 }
 
-// loopbackAddr is the data-plane address to dial from this machine: the bound address, with an
-// unspecified IP (listening on every interface) replaced by loopback.
-func (g *Gateway) loopbackAddr() string {
+// Ready is closed once the gateway accepts connections.
+func (g *Gateway) Ready() <-chan struct{} { return g.ready }
+
+// functionsGatewayAddr is the data-plane address local functions reach the gateway at: Addr, with a
+// wildcard listen address (0.0.0.0, ::) replaced by the loopback one.
+func (g *Gateway) functionsGatewayAddr() string {
 	addr := g.Addr()
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return addr
 	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		if ip.To4() != nil {
-			return net.JoinHostPort("127.0.0.1", port)
-		}
-		return net.JoinHostPort("::1", port)
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		return net.JoinHostPort("127.0.0.1", port)
 	}
 	return addr
 }
-
-// Ready is closed once the gateway accepts connections.
-func (g *Gateway) Ready() <-chan struct{} { return g.ready }
 
 // Addr is the bound data-plane address; valid after Ready.
 func (g *Gateway) Addr() string {

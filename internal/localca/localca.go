@@ -202,3 +202,10 @@ func serial() *big.Int {
 	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	return n
 }
+
+// ExecuteAPIHost is the wildcard name of API Gateway's default endpoints in region,
+// *.execute-api.{region}.amazonaws.com. The gateway's certificate names it so that a local function's SDK,
+// whose connections to that host are sent to the gateway, verifies the gateway as it would verify AWS.
+func ExecuteAPIHost(region string) string {
+	return "*.execute-api." + region + ".amazonaws.com"
+}

@@ -477,8 +477,29 @@ func (v *validator) function(p string, fn *Function) {
 	case !functionNameRE.MatchString(fn.FunctionName):
 		v.addf(FieldPath(p, "functionName"), "functionName %q is not valid; use 1 to 64 of A-Z a-z 0-9 _ -", fn.FunctionName)
 	}
-	if fn.Handler == "" {
-		v.addf(FieldPath(p, "handler"), "handler is required: the executable to run (e.g. an aws-lambda-go binary)")
+	lang, ok := RuntimeLanguage(fn.Runtime)
+	if !ok {
+		v.addf(FieldPath(p, "runtime"), "runtime %q is not one Switchboard runs; use one of %s", fn.Runtime, KnownRuntimes)
+	}
+	switch lang {
+	case LanguageNode:
+		if _, _, _, err := NodeHandler(fn.Handler); err != nil {
+			v.addf(FieldPath(p, "handler"), "%v", err)
+		}
+	case LanguagePython:
+		if _, _, err := PythonHandler(fn.Handler); err != nil {
+			v.addf(FieldPath(p, "handler"), "%v", err)
+		}
+	default:
+		if fn.Handler == "" {
+			v.addf(FieldPath(p, "handler"), "handler is required: the executable to run (e.g. an aws-lambda-go binary)")
+		}
+	}
+	if (lang == LanguageNode || lang == LanguagePython) && fn.CodeURI == "" {
+		v.addf(FieldPath(p, "codeUri"), "codeUri is required for runtime %s: the directory holding the function's code (the handler %q is found in it)", fn.Runtime, fn.Handler)
+	}
+	if (lang == LanguageNode || lang == LanguagePython) && len(fn.Args) > 0 {
+		v.addf(FieldPath(p, "args"), "args apply only to executables; runtime %s runs the handler string with Switchboard's bootstrap", fn.Runtime)
 	}
 	if fn.Timeout < 1 || fn.Timeout > 900 {
 		v.addf(FieldPath(p, "timeout"), "timeout %d is out of range; allowed is 1 to 900 seconds", fn.Timeout)

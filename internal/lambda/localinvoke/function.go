@@ -19,7 +19,7 @@ import (
 // Reasons Switchboard stops or kills a process; the calls still pending on it end with the reason.
 var (
 	errShutdown = errors.New("invoker closing")
-	errStale    = errors.New("handler executable changed on disk")
+	errStale    = errors.New("handler code changed on disk")
 	errTimedOut = errors.New("function timed out")
 )
 
@@ -42,6 +42,7 @@ type function struct {
 	log     *slog.Logger
 	timeout time.Duration
 	limit   int
+	lang    resource.Language
 
 	mu      sync.Mutex
 	procs   []*process    // started and not yet reaped (busy, idle, starting or stopping)
@@ -50,6 +51,7 @@ type function struct {
 	statted bool          // file has been set once
 	closed  bool
 	peak    int // the most processes alive at once (for tests)
+	tree    treeWatch
 }
 
 func newFunction(inv *Invoker, cfg resource.Function) *function {
@@ -62,13 +64,20 @@ func newFunction(inv *Invoker, cfg resource.Function) *function {
 	if cfg.ReservedConcurrentExecutions <= 0 {
 		cfg.ReservedConcurrentExecutions = defaultConcurrency
 	}
-	if cfg.Handler != "" {
-		// The configuration loader makes it absolute; do the same for callers that did not.
+	lang, _ := resource.RuntimeLanguage(cfg.Runtime)
+	// The configuration loader makes paths absolute; do the same for callers that did not.
+	if cfg.Handler != "" && lang == resource.LanguageExecutable {
 		if abs, err := filepath.Abs(cfg.Handler); err == nil {
 			cfg.Handler = abs
 		}
 	}
+	if cfg.CodeURI != "" {
+		if abs, err := filepath.Abs(cfg.CodeURI); err == nil {
+			cfg.CodeURI = abs
+		}
+	}
 	return &function{
+		lang:    lang,
 		inv:     inv,
 		cfg:     cfg,
 		name:    cfg.FunctionName,
@@ -155,7 +164,7 @@ func (f *function) acquire(ctx context.Context, inv runtimeapi.Invocation) (*pro
 			}
 			if err != nil {
 				f.mu.Unlock()
-				f.log.Error("cannot start the function's handler", "path", f.cfg.Handler, "request_id", inv.RequestID, "error", err)
+				f.log.Error("cannot start the function's handler", "path", f.codePath(), "request_id", inv.RequestID, "error", err)
 				return nil, nil, unhandled("Runtime.InvalidEntrypoint", fmt.Sprintf("RequestId: %s Error: %v", inv.RequestID, err)), nil
 			}
 			call, err := p.rt.Enqueue(inv)
@@ -262,12 +271,12 @@ func (f *function) result(p *process, call *runtimeapi.Call) (*lambda.Result, er
 // BenchmarkInvokeWarm, 2 cores), so it is done on every invocation rather than rate-limited: an invocation
 // that follows a rebuild always runs the new executable.
 func (f *function) refreshFileLocked() {
-	id, _ := statFile(f.cfg.Handler) // a missing file is the zero fileID; starting it then fails
+	id := f.codeIDLocked()
 	if f.statted && id == f.file {
 		return
 	}
 	if f.statted {
-		f.log.Info("handler executable changed; new invocations start new processes", "path", f.cfg.Handler)
+		f.log.Info("handler code changed; new invocations start new processes", "path", f.codePath())
 	}
 	f.file, f.statted = id, true
 	for _, p := range f.procs {

@@ -10,6 +10,11 @@
 // exits is replaced on demand; one whose executable changed on disk is retired, so rebuilding a handler is
 // enough to deploy it.
 //
+// Functions with a Node.js or Python runtime run the machine's node or python3 on a bootstrap shipped in
+// the binary (package bootstrap) in their codeUri; CheckRuntimes verifies at start that the interpreters
+// are there and recent enough. A change to any file under their codeUri retires their processes, as a
+// rebuilt executable does (see codeID).
+//
 // Processes get a clean environment, as on AWS: the function's variables, Options.Env, the variables
 // Lambda defines (AWS_LAMBDA_RUNTIME_API, AWS_LAMBDA_FUNCTION_NAME, AWS_REGION, …), and from Switchboard's
 // own environment only PATH and HOME.
@@ -20,12 +25,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/lambda"
+	"github.com/switchboard-gw/switchboard/internal/lambda/bootstrap"
 	"github.com/switchboard-gw/switchboard/internal/resource"
 )
 
@@ -47,6 +55,41 @@ const (
 	defaultMemorySize  = 128 // MB
 	defaultConcurrency = 10
 )
+
+// CheckRuntimes finds the interpreter of every Node.js and Python function in fns (see bootstrap.Find), so
+// that a missing or too old node or python3 is reported at start rather than at the first invocation. The
+// error is resource.FieldErrors, one per function that cannot run, at its runtime member (functions[i] of
+// a bundle whose Functions are fns), so that the config loader can point at the line. It also returns the
+// interpreters found, by language, for logging.
+func CheckRuntimes(ctx context.Context, fns []resource.Function) (map[resource.Language]*bootstrap.Interpreter, error) {
+	found := map[resource.Language]*bootstrap.Interpreter{}
+	failed := map[resource.Language]error{}
+	var errs resource.FieldErrors
+	for i, fn := range fns {
+		lang, _ := resource.RuntimeLanguage(fn.Runtime)
+		if lang != resource.LanguageNode && lang != resource.LanguagePython {
+			continue
+		}
+		if _, ok := found[lang]; !ok && failed[lang] == nil {
+			in, err := bootstrap.Find(ctx, lang)
+			if err != nil {
+				failed[lang] = err
+			} else {
+				found[lang] = in
+			}
+		}
+		if err := failed[lang]; err != nil {
+			errs = append(errs, &resource.FieldError{
+				Path:    resource.FieldPath(resource.IndexPath("functions", i), "runtime"),
+				Message: fmt.Sprintf("function %s (runtime %s) cannot run: %v", fn.FunctionName, fn.Runtime, err),
+			})
+		}
+	}
+	if len(errs) > 0 {
+		return found, errs
+	}
+	return found, nil
+}
 
 // ErrClosed is returned by Invoke once Close has begun.
 var ErrClosed = errors.New("local lambda invoker closed")
@@ -70,16 +113,27 @@ type Options struct {
 	// StopGrace is how long a process has to exit after SIGTERM before it gets SIGKILL
 	// (DefaultStopGrace when zero).
 	StopGrace time.Duration
+	// RuntimeDir is where the Node.js and Python bootstraps are written on first use (a directory under
+	// os.TempDir() when empty).
+	RuntimeDir string
+	// NodeSDKDir holds the AWS SDK for JavaScript v3 (NODE_DIR/node_modules/@aws-sdk/...) that Node.js
+	// handlers can import without shipping it, as on Lambda; empty provides none.
+	NodeSDKDir string
+	// GatewayAddr returns the gateway's data-plane address (host:port) once it listens. Node.js and
+	// Python processes get it as SWITCHBOARD_GATEWAY_ADDR, and their bootstraps send connections to
+	// *.execute-api.{region}.amazonaws.com there. Nil or "": no redirection.
+	GatewayAddr func() string
 }
 
 // Invoker runs the configured functions as local processes. It implements lambda.Invoker; its methods are
 // safe for concurrent use.
 type Invoker struct {
-	opts   Options
-	log    *slog.Logger
-	fns    map[string]*function
-	closed atomic.Bool
-	wg     sync.WaitGroup // every goroutine of every process
+	opts      Options
+	log       *slog.Logger
+	fns       map[string]*function
+	closed    atomic.Bool
+	wg        sync.WaitGroup         // every goroutine of every process
+	bootstrap func() (string, error) // installs the bootstraps once; their directory
 }
 
 var _ lambda.Invoker = (*Invoker)(nil)
@@ -102,7 +156,11 @@ func New(fns []resource.Function, opts Options) *Invoker {
 	if opts.StopGrace <= 0 {
 		opts.StopGrace = DefaultStopGrace
 	}
+	if opts.RuntimeDir == "" {
+		opts.RuntimeDir = filepath.Join(os.TempDir(), fmt.Sprintf("switchboard-runtimes-%d", os.Getuid()))
+	}
 	i := &Invoker{opts: opts, log: opts.Logger, fns: make(map[string]*function, len(fns))}
+	i.bootstrap = sync.OnceValues(func() (string, error) { return bootstrap.Install(opts.RuntimeDir) })
 	for _, cfg := range fns {
 		i.fns[cfg.FunctionName] = newFunction(i, cfg)
 	}

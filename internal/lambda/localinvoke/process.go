@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -83,20 +82,25 @@ func (f *function) startLocked() (*process, error) {
 		termCh:   make(chan struct{}),
 		exitedCh: make(chan struct{}),
 	}
+	name, args, dir, err := f.command()
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
 	p.rt = runtimeapi.New(runtimeapi.Options{
 		Logger:          f.log,
 		Notify:          func() { f.onRuntimeEvent(p) },
 		FunctionName:    f.name,
 		FunctionVersion: "$LATEST",
-		Handler:         filepath.Base(f.cfg.Handler),
+		Handler:         f.handlerName(),
 	})
 	p.srv = &http.Server{Handler: p.rt, ErrorLog: slog.NewLogLogger(f.log.Handler(), slog.LevelDebug)}
 
 	var pid atomic.Int64 // read by the output loggers, which may run before Start returns
 	stdout := &lineWriter{log: f.log, stream: "stdout", pid: &pid}
 	stderr := &lineWriter{log: f.log, stream: "stderr", pid: &pid}
-	cmd := exec.Command(f.cfg.Handler, f.cfg.Args...)
-	cmd.Dir = filepath.Dir(f.cfg.Handler)
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
 	cmd.Env = f.environ(ln.Addr().String())
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.WaitDelay = time.Second // a grandchild keeping the output pipes open must not block the reaper
@@ -108,7 +112,7 @@ func (f *function) startLocked() (*process, error) {
 	p.cmd, p.pid = cmd, cmd.Process.Pid
 	pid.Store(int64(p.pid))
 	p.log = f.log.With("pid", p.pid)
-	p.log.Info("function process started", "path", f.cfg.Handler, "runtime_api", ln.Addr().String())
+	p.log.Info("function process started", "path", f.codePath(), "runtime_api", ln.Addr().String())
 
 	f.procs = append(f.procs, p)
 	f.peak = max(f.peak, len(f.procs))
@@ -231,13 +235,14 @@ func (f *function) environ(runtimeAPI string) []string {
 		"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/" + f.name,
 		"AWS_LAMBDA_LOG_STREAM_NAME":      time.Now().UTC().Format("2006/01/02") + "/[$LATEST]" + hex.EncodeToString(stream[:]),
 		"AWS_LAMBDA_INITIALIZATION_TYPE":  "on-demand",
-		"AWS_EXECUTION_ENV":               "AWS_Lambda_provided.al2023",
+		"AWS_EXECUTION_ENV":               f.executionEnv(),
 		"AWS_REGION":                      region,
 		"AWS_DEFAULT_REGION":              region,
-		"LAMBDA_TASK_ROOT":                filepath.Dir(f.cfg.Handler),
-		"_HANDLER":                        filepath.Base(f.cfg.Handler),
+		"LAMBDA_TASK_ROOT":                f.taskRoot(),
+		"_HANDLER":                        f.handlerName(),
 		"TZ":                              ":UTC",
 	})
+	f.runtimeEnv(env)
 	out := make([]string, 0, len(env))
 	for _, k := range slices.Sorted(maps.Keys(env)) {
 		out = append(out, k+"="+env[k])

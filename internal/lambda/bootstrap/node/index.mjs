@@ -1,0 +1,411 @@
+// Switchboard's bootstrap for Lambda's Node.js runtimes (nodejs18.x, nodejs20.x, nodejs22.x).
+//
+// It does what Lambda's own runtime does (aws/aws-lambda-nodejs-runtime-interface-client): it loads the
+// handler named by _HANDLER from LAMBDA_TASK_ROOT by Lambda's rules, then loops on the Runtime API at
+// AWS_LAMBDA_RUNTIME_API (next, response, error; init error when loading fails), giving the handler Lambda's
+// context object, reporting errors in Lambda's shape and prefixing console output as Lambda does.
+//
+// Switchboard additions: bare imports that the handler's own node_modules cannot satisfy are resolved from
+// SWITCHBOARD_NODE_SDK (where the AWS SDK for JavaScript v3 is installed), for ES modules too; and HTTPS
+// connections to *.execute-api.{region}.amazonaws.com go to SWITCHBOARD_GATEWAY_ADDR, keeping the TLS server
+// name, so that handlers calling the @connections API of "their" API reach this gateway unchanged.
+
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import tls from 'node:tls';
+import util from 'node:util';
+import * as nodeModule from 'node:module';
+import { pathToFileURL } from 'node:url';
+
+const env = process.env;
+
+// ---- Logging: console methods write "TIME\tREQUEST_ID\tLEVEL\tMESSAGE" lines to stdout, as Lambda's
+// text log format does (LogPatch.js), with newlines inside a message turned into carriage returns.
+
+let currentRequestId; // undefined before the first invocation, as on Lambda
+
+function writeLog(level, args) {
+  const line = `${new Date().toISOString()}\t${currentRequestId}\t${level}\t${util.format(...args)}`;
+  process.stdout.write(line.replace(/\n/g, '\r') + '\n');
+}
+
+for (const [method, level] of [
+  ['log', 'INFO'],
+  ['info', 'INFO'],
+  ['warn', 'WARN'],
+  ['error', 'ERROR'],
+  ['debug', 'DEBUG'],
+  ['trace', 'TRACE'],
+  ['fatal', 'FATAL'],
+]) {
+  console[method] = (...args) => writeLog(level, args);
+}
+
+// ---- Errors in Lambda's shape (Errors.js).
+
+function runtimeError(name) {
+  const cls = class extends Error {};
+  cls.prototype.name = `Runtime.${name}`;
+  return cls;
+}
+const ImportModuleError = runtimeError('ImportModuleError');
+const HandlerNotFound = runtimeError('HandlerNotFound');
+const MalformedHandlerName = runtimeError('MalformedHandlerName');
+const UserCodeSyntaxError = runtimeError('UserCodeSyntaxError');
+const NodeJsExit = runtimeError('NodeJsExit');
+const UnhandledPromiseRejection = runtimeError('UnhandledPromiseRejection');
+
+function isErrorLike(e) {
+  return e && typeof e.name === 'string' && typeof e.message === 'string' && typeof e.stack === 'string' && e.name && e.message;
+}
+
+function toRapidResponse(error) {
+  try {
+    if (util.types.isNativeError(error) || isErrorLike(error)) {
+      return {
+        errorType: error.name.replaceAll('\x7F', '%7F'),
+        errorMessage: error.message.replaceAll('\x7F', '%7F'),
+        trace: error.stack.replaceAll('\x7F', '%7F').split('\n'),
+      };
+    }
+    return { errorType: typeof error, errorMessage: String(error), trace: [] };
+  } catch {
+    return {
+      errorType: 'handled',
+      errorMessage: 'callback called with Error argument, but there was a problem while retrieving one or more of its message, name, and stack',
+    };
+  }
+}
+
+function formatted(error) {
+  try {
+    return '\t' + JSON.stringify(error, (_k, v) => {
+      if (v instanceof Error) {
+        const out = Object.assign({ errorType: v.name, errorMessage: v.message, code: v.code }, v);
+        if (typeof v.stack === 'string') out.stack = v.stack.split('\n');
+        return out;
+      }
+      return v;
+    });
+  } catch {
+    return '\t' + JSON.stringify(toRapidResponse(error));
+  }
+}
+
+function logError(what, error) {
+  writeLog('ERROR', [what, formatted(error)]);
+}
+
+// ---- The Runtime API client.
+
+const [rtHost, rtPort] = splitHostPort(env.AWS_LAMBDA_RUNTIME_API || '');
+const rtAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+function splitHostPort(hp) {
+  const i = hp.lastIndexOf(':');
+  return i < 0 ? [hp, 80] : [hp.slice(0, i).replace(/^\[|\]$/g, ''), Number(hp.slice(i + 1))];
+}
+
+function rapid(method, p, body, headers) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: rtHost, port: rtPort, path: p, method, agent: rtAgent, headers: { ...(headers || {}) } },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    if (body !== undefined) {
+      req.setHeader('Content-Type', 'application/json');
+      req.setHeader('Content-Length', Buffer.byteLength(body));
+      req.end(body, 'utf8');
+    } else {
+      req.end();
+    }
+  });
+}
+
+function serialize(value) {
+  return JSON.stringify(value === undefined ? null : value);
+}
+
+async function postResponse(id, result) {
+  let body;
+  try {
+    body = serialize(result);
+  } catch {
+    return postError(id, new Error('Unable to stringify response body'));
+  }
+  await rapid('POST', `/2018-06-01/runtime/invocation/${encodeURIComponent(id)}/response`, body);
+}
+
+async function postError(id, error) {
+  const doc = toRapidResponse(error);
+  await rapid('POST', `/2018-06-01/runtime/invocation/${encodeURIComponent(id)}/error`, JSON.stringify(doc), {
+    'Lambda-Runtime-Function-Error-Type': doc.errorType || 'Unhandled',
+  });
+}
+
+async function postInitError(error) {
+  const doc = toRapidResponse(error);
+  await rapid('POST', '/2018-06-01/runtime/init/error', JSON.stringify(doc), {
+    'Lambda-Runtime-Function-Error-Type': doc.errorType || 'Unhandled',
+  });
+}
+
+// ---- execute-api redirection.
+
+const executeAPIHost = /^[A-Za-z0-9]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com\.?$/;
+
+if (env.SWITCHBOARD_GATEWAY_ADDR) {
+  const [gwHost, gwPort] = splitHostPort(env.SWITCHBOARD_GATEWAY_ADDR);
+  // redirect returns options aimed at the gateway when they name an execute-api host on defaultPort.
+  const redirect = (options, defaultPort) => {
+    if (!options || typeof options !== 'object') return undefined;
+    const host = options.host || options.hostname;
+    const port = options.port === undefined || options.port === null || options.port === '' ? defaultPort : Number(options.port);
+    if (typeof host !== 'string' || !executeAPIHost.test(host) || port !== defaultPort) return undefined;
+    return { ...options, host: gwHost, hostname: gwHost, port: gwPort, servername: options.servername || host.replace(/\.$/, '') };
+  };
+  // https.Agent connects with tls.connect(options) (lib/https.js), so the AWS SDK's NodeHttpHandler,
+  // https.request and most HTTP clients built on them come through here.
+  const tlsConnect = tls.connect;
+  tls.connect = function (...args) {
+    const to = redirect(args[0], 443);
+    if (to) args[0] = to;
+    return tlsConnect.apply(this, args);
+  };
+  // Plain http:// (port 80): http.Agent's createConnection, and net.connect for agent-less requests.
+  const agentConnect = http.Agent.prototype.createConnection;
+  http.Agent.prototype.createConnection = function (options, ...rest) {
+    return agentConnect.call(this, redirect(options, 80) || options, ...rest);
+  };
+  for (const name of ['connect', 'createConnection']) {
+    const orig = net[name];
+    net[name] = function (...args) {
+      const to = redirect(args[0], 80);
+      if (to) args[0] = to;
+      return orig.apply(this, args);
+    };
+  }
+}
+
+// ---- The AWS SDK for ES modules (CommonJS uses NODE_PATH, set by Switchboard).
+
+if (env.SWITCHBOARD_NODE_SDK) {
+  if (typeof nodeModule.register === 'function') {
+    const parentURL = pathToFileURL(path.join(env.SWITCHBOARD_NODE_SDK, 'package.json')).href;
+    nodeModule.register('./hooks.mjs', import.meta.url, { data: { parentURL } });
+  } else {
+    console.warn(`node ${process.version} has no module.register: ES module handlers cannot import the AWS SDK from ${env.SWITCHBOARD_NODE_SDK}; use node 18.19 or 20.6 or later`);
+  }
+}
+
+// ---- Loading the handler (UserFunction.js).
+
+function hasPackageJsonTypeModule(folder) {
+  for (;;) {
+    if (folder.endsWith('/node_modules')) return false;
+    const pj = path.join(folder, 'package.json');
+    if (fs.existsSync(pj)) {
+      try {
+        return JSON.parse(fs.readFileSync(pj, 'utf8')).type === 'module';
+      } catch (e) {
+        console.warn(`${pj} cannot be read, it will be ignored for ES module detection purposes.`, e);
+        return false;
+      }
+    }
+    const parent = path.dirname(folder);
+    if (parent === folder) return false;
+    folder = parent;
+  }
+}
+
+async function loadModule(appRoot, moduleRoot, module) {
+  const require = nodeModule.createRequire(path.join(appRoot, 'index.js'));
+  const base = path.resolve(appRoot, moduleRoot, module);
+  const tryRequire = (ext) => (fs.existsSync(base + ext) ? require(base + ext) : undefined);
+  const tryImport = async (ext) => (fs.existsSync(base + ext) ? await import(pathToFileURL(base + ext).href) : undefined);
+
+  const extensionless = tryRequire('');
+  if (extensionless) return extensionless;
+  const pjModule = fs.existsSync(base + '.js') && hasPackageJsonTypeModule(path.dirname(base + '.js'));
+  if (!pjModule) {
+    const loaded = tryRequire('.js');
+    if (loaded) return loaded;
+  }
+  const loaded = (pjModule && (await tryImport('.js'))) || (await tryImport('.mjs')) || tryRequire('.cjs');
+  if (loaded) return loaded;
+  return require(require.resolve(module, { paths: [appRoot, path.resolve(appRoot, moduleRoot)] }));
+}
+
+async function loadHandler(appRoot, handler) {
+  if (handler.includes('..')) {
+    throw new MalformedHandlerName(`'${handler}' is not a valid handler name. Use absolute paths when specifying root directories in handler names.`);
+  }
+  const base = path.basename(handler);
+  const moduleRoot = handler.substring(0, handler.indexOf(base));
+  const match = base.match(/^([^.]*)\.(.*)$/);
+  if (!match) throw new MalformedHandlerName('Bad handler');
+  const [, module, handlerPath] = match;
+  let app;
+  try {
+    app = await loadModule(appRoot, moduleRoot, module);
+  } catch (e) {
+    if (e instanceof SyntaxError) throw new UserCodeSyntaxError(String(e));
+    if (e && (e.code === 'MODULE_NOT_FOUND' || e.code === 'ERR_MODULE_NOT_FOUND')) throw new ImportModuleError(String(e));
+    throw e;
+  }
+  const fn = handlerPath.split('.').reduce((o, k) => o && o[k], app);
+  if (!fn) throw new HandlerNotFound(`${handler} is undefined or not exported`);
+  if (typeof fn !== 'function') throw new HandlerNotFound(`${handler} is not a function`);
+  return fn;
+}
+
+// ---- The invocation loop (Runtime.js, CallbackContext.js, InvokeContext.js).
+
+let beforeExit = () => {};
+process.on('beforeExit', () => beforeExit());
+
+let onUncaught = (error) => postInitError(error).finally(() => process.exit(129));
+let onRejection = (error) => postInitError(error).finally(() => process.exit(128));
+process.on('uncaughtException', (error) => {
+  logError('Uncaught Exception', error);
+  onUncaught(error);
+});
+process.on('unhandledRejection', (reason, promise) => {
+  const error = new UnhandledPromiseRejection(reason);
+  error.reason = reason;
+  error.promise = promise;
+  logError('Unhandled Promise Rejection', error);
+  onRejection(error);
+});
+
+function parseJSONHeader(v, name) {
+  if (v === undefined) return undefined;
+  try {
+    return JSON.parse(v);
+  } catch (err) {
+    throw new Error(`Cannot parse ${name} as json: ${err.toString()}`);
+  }
+}
+
+// invokeOnce runs one event through handler; it resolves when the outcome has been posted.
+function invokeOnce(handler, isAsync, next) {
+  const h = next.headers;
+  const id = h['lambda-runtime-aws-request-id'];
+  const deadline = Number(h['lambda-runtime-deadline-ms']);
+  currentRequestId = id;
+  if (h['lambda-runtime-trace-id']) env._X_AMZN_TRACE_ID = h['lambda-runtime-trace-id'];
+  else delete env._X_AMZN_TRACE_ID;
+
+  return new Promise((resolve) => {
+    let finished = false; // the first of callback/done/succeed/fail wins
+    let completed = false;
+    const settle = (p) => p.catch((e) => console.error('posting the outcome to the Runtime API failed:', e)).finally(resolve);
+    const postErr = (err) => {
+      logError('Invoke Error', err);
+      settle(postError(id, err));
+    };
+    const complete = (result) => {
+      if (completed) {
+        console.error('Invocation has already been reported as done. Cannot call complete more than once per invocation.');
+        return;
+      }
+      completed = true;
+      settle(postResponse(id, result));
+    };
+    let waitForEmptyEventLoop = true;
+    const once = (fn) => (...args) => {
+      if (finished) return;
+      finished = true;
+      fn(...args);
+    };
+    const done = (err, result) => {
+      beforeExit = () => {};
+      if (err !== undefined && err !== null) postErr(err);
+      else complete(result);
+    };
+    const callback = once((err, result) => {
+      beforeExit = () => {};
+      if (err !== undefined && err !== null) postErr(err);
+      else if (!waitForEmptyEventLoop) complete(result);
+      else beforeExit = () => {
+        beforeExit = () => {};
+        setImmediate(() => complete(result));
+      };
+    });
+    const context = {
+      get callbackWaitsForEmptyEventLoop() {
+        return waitForEmptyEventLoop;
+      },
+      set callbackWaitsForEmptyEventLoop(v) {
+        waitForEmptyEventLoop = v;
+      },
+      succeed: once((result) => done(null, result)),
+      fail: once((err) => done(err === undefined || err === null ? 'handled' : err, null)),
+      done: once(done),
+      functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION,
+      functionName: env.AWS_LAMBDA_FUNCTION_NAME,
+      memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+      logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
+      logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
+      invokedFunctionArn: h['lambda-runtime-invoked-function-arn'],
+      awsRequestId: id,
+      getRemainingTimeInMillis: () => deadline - Date.now(),
+    };
+    onUncaught = (error) => postError(id, error).finally(() => process.exit(129));
+    onRejection = (error) => postError(id, error).finally(() => process.exit(128));
+    // The event loop emptied with no outcome: a pending promise (async handler) is an error, a sync
+    // handler that never called back succeeds with null.
+    beforeExit = () => {
+      beforeExit = () => {};
+      finished = true;
+      if (isAsync) {
+        const err = new NodeJsExit('The Lambda runtime client detected an unexpected Node.js exit code. This is most commonly caused by a Promise that was never settled. For more information, see https://nodejs.org/docs/latest/api/process.html#exit-codes');
+        logError('Invoke Error', err);
+        settle(postError(id, err));
+      } else {
+        complete(null);
+      }
+    };
+    try {
+      context.clientContext = parseJSONHeader(h['lambda-runtime-client-context'], 'ClientContext');
+      context.identity = parseJSONHeader(h['lambda-runtime-cognito-identity'], 'CognitoIdentity');
+      const result = handler(JSON.parse(next.body), context, callback);
+      if (result && typeof result.then === 'function') {
+        result.then(context.succeed, context.fail);
+      }
+    } catch (err) {
+      callback(err);
+    }
+  });
+}
+
+async function main() {
+  const appRoot = env.LAMBDA_TASK_ROOT || process.cwd();
+  let handler;
+  try {
+    handler = await loadHandler(appRoot, env._HANDLER || '');
+  } catch (err) {
+    logError('Uncaught Exception', err);
+    await postInitError(err).catch(() => {});
+    process.exit(129);
+  }
+  const isAsync = handler.constructor && handler.constructor.name === 'AsyncFunction';
+  for (;;) {
+    const next = await rapid('GET', '/2018-06-01/runtime/invocation/next');
+    if (next.status !== 200) throw new Error(`GET /runtime/invocation/next answered ${next.status}: ${next.body}`);
+    await invokeOnce(handler, isAsync, next);
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`switchboard bootstrap: ${err && err.stack ? err.stack : err}\n`);
+  process.exit(1);
+});
