@@ -10,12 +10,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/switchboard-gw/switchboard/internal/authorizer"
 	"io"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/switchboard-gw/switchboard/internal/authorizer"
 	"github.com/switchboard-gw/switchboard/internal/awserr"
 	"github.com/switchboard-gw/switchboard/internal/registry"
 )
@@ -59,8 +59,14 @@ func New(reg Registry, auth Auth, log *slog.Logger) *Handler {
 func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, scope registry.Scope, apiID, id string) {
 	if err := h.serve(w, r, scope, apiID, id); err != nil {
 		var ae *awserr.Error
-		if !errors.As(err, &ae) {
+		switch {
+		case !errors.As(err, &ae):
 			h.log.Error("@connections request failed", "conn_id", id, "stage", scope.Stage, "method", r.Method, "err", err)
+		case ae.Status == http.StatusGone:
+			// Routine for a backend that fans out to connections that have just left.
+			h.log.Debug("@connections refused", "conn_id", id, "stage", scope.Stage, "method", r.Method, "status", ae.Status, "type", ae.Type)
+		default:
+			h.log.Info("@connections refused", "conn_id", id, "stage", scope.Stage, "method", r.Method, "status", ae.Status, "type", ae.Type, "message", ae.Message)
 		}
 		awserr.Write(w, err)
 	}
@@ -117,7 +123,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, scope registry.S
 	return awserr.New(http.StatusForbidden, awserr.TypeForbidden, "Forbidden")
 }
 
-// mapError turns registry errors into the AWS shapes; anything else stays an internal error.
+// mapError turns registry errors into the AWS shapes; anything else stays an internal error. GoneException
+// and LimitExceededException have no members in the service model and AWS sends them with the type in
+// X-Amzn-ErrorType and an empty body (spec §6.4: Java reports "GoneException: null", JS v2 the message
+// "410"), so they carry no message.
 func mapError(id string, err error) error {
 	switch {
 	case errors.Is(err, registry.ErrGone):
