@@ -2,6 +2,8 @@
 //
 //	switchboard serve [--config FILE] [--listen ADDR] …   run the gateway
 //	switchboard validate FILE…                           check config files and print every error
+//	switchboard version                                  print the version and VCS revision
+//	switchboard help [COMMAND]                           print the usage of switchboard or of COMMAND
 package main
 
 import (
@@ -17,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -57,9 +60,12 @@ const usage = `Switchboard — a self-hosted WebSocket API gateway in Amazon API
 
 Usage:
   switchboard serve [flags]        run the gateway (the built-in demo API without --config)
-  switchboard validate FILE...     check config files; print every error with file, line and field
+  switchboard validate FILE...     check config files; print every error with file, line and field,
+                                   and warnings about what is valid but cannot work as meant
+  switchboard version              print the version and the VCS revision it was built from
+  switchboard help [COMMAND]       print this, or the flags of COMMAND
 
-Run "switchboard serve -h" for the serve flags.
+Run "switchboard help serve" (or "switchboard serve -h") for the serve flags.
 `
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -72,17 +78,107 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args[1:], getenv, stdout, stderr)
 	case "validate":
 		return validate(args[1:], stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, versionLine(debug.ReadBuildInfo()))
 		return nil
+	case "help", "-h", "-help", "--help":
+		return help(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "switchboard: unknown command %q\n\n%s", args[0], usage)
 	return exitError{errors.New("unknown command")}
 }
 
-func validate(files []string, stdout, stderr io.Writer) error {
+// help prints the usage of switchboard, or of one command with its flags.
+func help(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	switch args[0] {
+	case "serve":
+		fs, _ := serveFlags(stdout)
+		fs.Usage()
+	case "validate":
+		fs, _ := validateFlags(stdout)
+		fs.Usage()
+	case "version":
+		fmt.Fprintln(stdout, "usage: switchboard version\n\nPrints the version and the VCS revision switchboard was built from.")
+	case "help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "switchboard: unknown command %q\n\n%s", args[0], usage)
+		return exitError{errors.New("unknown command")}
+	}
+	return nil
+}
+
+// versionLine describes the build: the module version ("(devel)" for a build from a checkout), the VCS
+// revision and time with a "+modified" mark for uncommitted changes, and the Go version. go build and
+// go install record the VCS details; go run does not, and then the line says so.
+func versionLine(info *debug.BuildInfo, ok bool) string {
+	if !ok {
+		return "switchboard (no build information)"
+	}
+	version := info.Main.Version
+	if version == "" {
+		version = "(devel)"
+	}
+	settings := map[string]string{}
+	for _, s := range info.Settings {
+		settings[s.Key] = s.Value
+	}
+	revision := "revision unknown (built without VCS information, e.g. by go run)"
+	if r := settings["vcs.revision"]; r != "" {
+		revision = "revision " + r
+		if t := settings["vcs.time"]; t != "" {
+			revision += " (" + t + ")"
+		}
+		if settings["vcs.modified"] == "true" {
+			revision += " +modified"
+		}
+	}
+	return fmt.Sprintf("switchboard %s, %s, %s", version, revision, info.GoVersion)
+}
+
+// parseFlags parses args with fs. -h and --help print the usage to stdout and end the command
+// successfully (help is not an error); other flag errors have been printed by fs.
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (helped bool, err error) {
+	err = fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return true, nil
+	}
+	if err != nil {
+		return false, exitError{err}
+	}
+	return false, nil
+}
+
+// validateOptions are validate's flags.
+type validateOptions struct{}
+
+// validateFlags declares validate's flags on a new FlagSet that prints to out.
+func validateFlags(out io.Writer) (*flag.FlagSet, *validateOptions) {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: switchboard validate [flags] FILE...\n\n"+
+			"Checks config files and prints every error with file, line and field, then warnings about what is\n"+
+			"valid but cannot work as meant. Exits 1 when a file has errors; warnings alone exit 0.")
+		fs.PrintDefaults()
+	}
+	return fs, &validateOptions{}
+}
+
+func validate(args []string, stdout, stderr io.Writer) error {
+	fs, _ := validateFlags(stderr)
+	if helped, err := parseFlags(fs, args, stdout); helped || err != nil {
+		return err
+	}
+	files := fs.Args()
 	if len(files) == 0 {
-		fmt.Fprintln(stderr, "usage: switchboard validate FILE...")
+		fs.Usage()
 		return exitError{errors.New("no files")}
 	}
 	failed := false
@@ -93,31 +189,19 @@ func validate(files []string, stdout, stderr io.Writer) error {
 			failed = true
 			continue
 		}
+		for _, w := range f.Warnings() {
+			fmt.Fprintln(stderr, "warning:", w)
+		}
 		routes := 0
 		for _, a := range f.Bundle.APIs {
 			routes += len(a.Routes)
 		}
 		fmt.Fprintf(stdout, "%s: ok (%d APIs, %d routes)\n", name, len(f.Bundle.APIs), routes)
-		for _, w := range configWarnings(f) {
-			w.Message = "warning: " + w.Message
-			fmt.Fprintln(stderr, w)
-		}
 	}
 	if failed {
 		return exitError{errors.New("invalid config")}
 	}
 	return nil
-}
-
-// configWarnings locates in the file what loads but weakens a promise: APIs behind a mutual-TLS domain
-// whose default endpoint still serves them without a client certificate.
-func configWarnings(f *configfile.File) configfile.Errors {
-	ws := resource.MutualTLSWarnings(f.Bundle)
-	if len(ws) == 0 {
-		return nil
-	}
-	located, _ := f.Locate(ws).(configfile.Errors)
-	return located
 }
 
 // loadAndCompile loads a config file and compiles it, locating every error in the file.
@@ -132,59 +216,80 @@ func loadAndCompile(name string) (*configfile.File, error) {
 	return f, nil
 }
 
-func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// serveOptions are serve's flags.
+type serveOptions struct {
+	configPath, dataDir, listen, controlListen, region, logLevel, tlsCert, tlsKey string
+	controlRate, perIP                                                            float64
+	node                                                                          uint
+	idle, maxDur                                                                  time.Duration
+	maxConns                                                                      int
+}
+
+// serveFlags declares serve's flags on a new FlagSet that prints to out; `serve -h` and `help serve`
+// both print from it.
+func serveFlags(out io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "YAML file declaring the APIs to serve (default: the built-in demo API)")
-	dataDir := fs.String("data", "", "directory for the gateway's state (default: switchboard under the user cache directory)")
-	listen := fs.String("listen", "127.0.0.1:8080", "data-plane and @connections address; binding beyond loopback is an explicit choice")
-	controlListen := fs.String("control-listen", "127.0.0.1:8081", "control-plane (apigatewayv2 REST API) address for the AWS CLI and SDKs (--endpoint-url); empty: no control plane")
-	controlRate := fs.Float64("control-rate-limit", 0, "control-plane requests per second, bursts of 4x (AWS: 10); 0: no limit")
-	region := fs.String("region", "us-east-1", "AWS region the gateway presents itself as")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
-	node := fs.Uint("node", 0, "node ID (0-65535), encoded in every connection ID")
-	idle := fs.Duration("idle-timeout", 10*time.Minute, "close connections with no data message in either direction for this long")
-	maxDur := fs.Duration("max-connection-duration", 2*time.Hour, "close connections older than this")
-	maxConns := fs.Int("max-connections", throttle.DefaultMaxConnections, "most connections this node holds; more are refused with 429 (negative: no limit)")
-	perIP := fs.Float64("new-connections-per-ip", throttle.DefaultPerIP.Rate, "new connections per second one source IP may open, with a burst of twice that; 0 for no limit")
-	tlsCert := fs.String("tls-cert", "", "PEM certificate for wss:// and https:// on the data-plane port (default: one from a local CA in the state directory)")
-	tlsKey := fs.String("tls-key", "", "PEM private key for --tls-cert")
-	if err := fs.Parse(args); err != nil {
-		return exitError{err}
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: switchboard serve [flags]\n\nRuns the gateway: the APIs of --config (the built-in demo API without it) and those created\nthrough the control plane. Flags:")
+		fs.PrintDefaults()
+	}
+	o := &serveOptions{}
+	fs.StringVar(&o.configPath, "config", "", "YAML file declaring the APIs to serve (default: the built-in demo API)")
+	fs.StringVar(&o.dataDir, "data", "", "directory for the gateway's state (default: switchboard under the user cache directory)")
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "data-plane and @connections address; binding beyond loopback is an explicit choice")
+	fs.StringVar(&o.controlListen, "control-listen", "127.0.0.1:8081", "control-plane (apigatewayv2 REST API) address for the AWS CLI and SDKs (--endpoint-url); empty: no control plane")
+	fs.Float64Var(&o.controlRate, "control-rate-limit", 0, "control-plane requests per second, bursts of 4x (AWS: 10); 0: no limit")
+	fs.StringVar(&o.region, "region", "us-east-1", "AWS region the gateway presents itself as")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.UintVar(&o.node, "node", 0, "node ID (0-65535), encoded in every connection ID")
+	fs.DurationVar(&o.idle, "idle-timeout", 10*time.Minute, "close connections with no data message in either direction for this long")
+	fs.DurationVar(&o.maxDur, "max-connection-duration", 2*time.Hour, "close connections older than this")
+	fs.IntVar(&o.maxConns, "max-connections", throttle.DefaultMaxConnections, "most connections this node holds; more are refused with 429 (negative: no limit)")
+	fs.Float64Var(&o.perIP, "new-connections-per-ip", throttle.DefaultPerIP.Rate, "new connections per second one source IP may open, with a burst of twice that; 0 for no limit")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate for wss:// and https:// on the data-plane port (default: one from a local CA in the state directory)")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
+	return fs, o
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs, o := serveFlags(stderr)
+	if helped, err := parseFlags(fs, args, stdout); helped || err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
 	}
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("--log-level %q: want debug, info, warn or error", *logLevel)
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel)
 	}
-	if *node > 65535 {
-		return fmt.Errorf("--node %d: must be at most 65535", *node)
+	if o.node > 65535 {
+		return fmt.Errorf("--node %d: must be at most 65535", o.node)
 	}
-	if *idle <= 0 || *maxDur <= 0 {
+	if o.idle <= 0 || o.maxDur <= 0 {
 		return errors.New("--idle-timeout and --max-connection-duration must be positive")
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	var f *configfile.File
 	var err error
-	if *configPath == "" {
+	if o.configPath == "" {
 		f, err = configfile.Parse("(built-in demo config)", defaultConfig)
 	} else {
-		f, err = loadAndCompile(*configPath)
+		f, err = loadAndCompile(o.configPath)
 	}
 	if err != nil {
 		return err
 	}
-	for _, w := range configWarnings(f) {
-		log.Warn(w.Message, "file", w.File, "pos", w.Pos.String(), "path", w.Path)
+	for _, w := range f.Warnings() {
+		log.Warn("config: " + w.Error())
 	}
-	dir, err := stateDir(*dataDir, getenv)
+	dir, err := stateDir(o.dataDir, getenv)
 	if err != nil {
 		return err
 	}
-	tlsConfig, caBundle, err := serverTLS(dir, *listen, *region, *tlsCert, *tlsKey)
+	tlsConfig, caBundle, err := serverTLS(dir, o.listen, o.region, o.tlsCert, o.tlsKey)
 	if err != nil {
 		return err
 	}
@@ -192,21 +297,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fnEnv := functionEnv(os.Environ(), getenv)
 	nodeSDK := filepath.Join(dir, "nodejs-sdk")
 	g, err := gateway.New(gateway.Options{
-		Guard:            guardConfig(*maxConns, *perIP),
+		Guard:            guardConfig(o.maxConns, o.perIP),
 		TLS:              tlsConfig,
 		CABundle:         caBundle,
 		FunctionEnv:      fnEnv,
 		RuntimeDir:       filepath.Join(dir, "runtimes"),
 		NodeSDKDir:       nodeSDK,
 		ACMEStorage:      filepath.Join(dir, "acme"),
-		Listen:           *listen,
-		ControlListen:    *controlListen,
-		ControlRateLimit: *controlRate,
+		Listen:           o.listen,
+		ControlListen:    o.controlListen,
+		ControlRateLimit: o.controlRate,
 		CatalogFile:      filepath.Join(dir, "catalog.json"),
-		Region:           *region,
-		Node:             cluster.NodeID(*node),
+		Region:           o.region,
+		Node:             cluster.NodeID(o.node),
 		Bundle:           f.Bundle,
-		Limits:           wsconn.Config{IdleTimeout: *idle, MaxDuration: *maxDur},
+		Limits:           wsconn.Config{IdleTimeout: o.idle, MaxDuration: o.maxDur},
 		Logger:           log,
 	})
 	if errors.Is(err, gateway.ErrCatalog) {
@@ -230,7 +335,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	case err := <-done:
 		return err
 	}
-	if *configPath == "" {
+	if o.configPath == "" {
 		return <-done
 	}
 	// The configuration file is served anew when it changes, and on SIGHUP.
@@ -238,8 +343,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	watching := make(chan struct{})
 	go func() {
 		defer close(watching)
-		watchAndReload(watchCtx, g, []string{*configPath}, func() (*resource.Bundle, func(error) error, error) {
-			f, err := loadAndCompile(*configPath)
+		watchAndReload(watchCtx, g, []string{o.configPath}, func() (*resource.Bundle, func(error) error, error) {
+			f, err := loadAndCompile(o.configPath)
 			if err != nil {
 				return nil, nil, err
 			}

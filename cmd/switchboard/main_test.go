@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -35,6 +36,10 @@ func TestValidate(t *testing.T) {
 	good := filepath.Join(dir, "good.yaml")
 	bad := filepath.Join(dir, "bad.yaml")
 	badExpr := filepath.Join(dir, "badexpr.yaml")
+	unknownAndBad := filepath.Join(dir, "unknownandbad.yaml")
+	noDollar := filepath.Join(dir, "nodollar.yaml")
+	os.WriteFile(unknownAndBad, []byte("apis:\n  - name: x\n    protocolType: WEBSOCKET\n    routeSelectionExpression: $request.body.action\n    descripton: typo\n    stages: [{stageName: \"no spaces\"}]\n"), 0o644)
+	os.WriteFile(noDollar, []byte("apis:\n  - name: x\n    protocolType: WEBSOCKET\n    routeSelectionExpression: request.body.action\n    routes:\n      - {routeKey: sendmessage, target: integrations/m}\n    integrations:\n      - {integrationId: m, integrationType: MOCK}\n"), 0o644)
 	os.WriteFile(good, defaultConfig, 0o644)
 	os.WriteFile(bad, []byte("apis:\n  - name: x\n    protocolType: WEBSOCKET\n    routeSelectionExpression: $request.body.action\n    stages: [{stageName: \"no spaces\"}]\n"), 0o644)
 	os.WriteFile(badExpr, []byte("apis:\n  - name: x\n    protocolType: WEBSOCKET\n    routeSelectionExpression: ${request.body.action\n"), 0o644)
@@ -52,10 +57,22 @@ func TestValidate(t *testing.T) {
 		{"expression error from compilation", []string{"validate", badExpr}, true, "", "badexpr.yaml:4:5: apis[0].routeSelectionExpression: invalid selection expression"},
 		{"missing file", []string{"validate", filepath.Join(dir, "nope.yaml")}, true, "", "nope.yaml"},
 		{"mutual TLS with the default endpoint enabled warns", []string{"validate", mtls}, false, "mtls.yaml: ok (1 APIs, 1 routes)",
-			"mtls.yaml:2:5: apis[0].disableExecuteApiEndpoint: warning: API secured is mapped to secure.test, which requires mutual TLS, but its default endpoint is enabled"},
+			"mtls.yaml:2:5: apis[0].disableExecuteApiEndpoint: API secured is mapped to secure.test, which requires mutual TLS, but its default endpoint is enabled"},
 		{"no command", nil, true, "", "Usage:"},
 		{"unknown command", []string{"frobnicate"}, true, "", `unknown command "frobnicate"`},
 		{"bad flag value", []string{"serve", "--log-level", "loud"}, true, "", ""},
+		{"unknown field does not hide other errors", []string{"validate", unknownAndBad}, true, "", "unknownandbad.yaml:6:15: apis[0].stages[0].stageName:"},
+		{"unknown field reported too", []string{"validate", unknownAndBad}, true, "", `unknownandbad.yaml:5:5: apis[0].descripton: unknown field "descripton"`},
+		{"warning, still valid", []string{"validate", noDollar}, false, "nodollar.yaml: ok", "warning: " + noDollar + ":4:5: apis[0].routeSelectionExpression: "},
+		{"warning names the fix", []string{"validate", noDollar}, false, "", "did you mean $request.body.action?"},
+		{"serve --help exits 0", []string{"serve", "--help"}, false, "-control-listen", ""},
+		{"serve -h exits 0", []string{"serve", "-h"}, false, "-new-connections-per-ip", ""},
+		{"help serve prints the serve flags", []string{"help", "serve"}, false, "-listen string", ""},
+		{"help validate", []string{"help", "validate"}, false, "usage: switchboard validate", ""},
+		{"validate --help exits 0", []string{"validate", "--help"}, false, "usage: switchboard validate", ""},
+		{"help of an unknown command", []string{"help", "frobnicate"}, true, "", `unknown command "frobnicate"`},
+		{"version", []string{"version"}, false, "switchboard ", ""},
+		{"--version", []string{"--version"}, false, "switchboard ", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -115,13 +132,47 @@ func TestServeWarnsAboutMutualTLSBypass(t *testing.T) {
 		}
 		return strings.Contains(stdout.String(), "ws://")
 	}, "serve did not start; stderr %q", stderr.String())
-	want := regexp.MustCompile(`level=WARN msg="API secured is mapped to secure.test, which requires mutual TLS, but its default endpoint is enabled[^"]*disableExecuteApiEndpoint: true[^"]*rest-api-mutual-tls.html\)" file=\S*mtls.yaml pos=2:5 path=apis\[0\].disableExecuteApiEndpoint`)
+	want := regexp.MustCompile(`level=WARN msg="config: \S*mtls.yaml:2:5: apis\[0\].disableExecuteApiEndpoint: API secured is mapped to secure.test, which requires mutual TLS, but its default endpoint is enabled[^"]*disableExecuteApiEndpoint: true[^"]*rest-api-mutual-tls.html\)"`)
 	if !want.MatchString(stderr.String()) {
 		t.Fatalf("no mutual TLS warning in the start-up log:\n%s", stderr.String())
 	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("serve: %v", err)
+	}
+}
+
+// TestVersionLine reads the version and VCS details from build information as go build records them.
+func TestVersionLine(t *testing.T) {
+	settings := func(kv ...string) []debug.BuildSetting {
+		var out []debug.BuildSetting
+		for i := 0; i < len(kv); i += 2 {
+			out = append(out, debug.BuildSetting{Key: kv[i], Value: kv[i+1]})
+		}
+		return out
+	}
+	cases := []struct {
+		name string
+		info *debug.BuildInfo
+		ok   bool
+		want string
+	}{
+		{"release with revision", &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v1.2.3"},
+			Settings: settings("vcs.revision", "0123abcd", "vcs.time", "2026-12-01T10:00:00Z", "vcs.modified", "false")},
+			true, "switchboard v1.2.3, revision 0123abcd (2026-12-01T10:00:00Z), go1.26.8"},
+		{"checkout with changes", &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"},
+			Settings: settings("vcs.revision", "0123abcd", "vcs.modified", "true")},
+			true, "switchboard (devel), revision 0123abcd +modified, go1.26.8"},
+		{"go run", &debug.BuildInfo{GoVersion: "go1.26.8"}, true,
+			"switchboard (devel), revision unknown (built without VCS information, e.g. by go run), go1.26.8"},
+		{"no build information", nil, false, "switchboard (no build information)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := versionLine(tc.info, tc.ok); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
 

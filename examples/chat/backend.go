@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,7 +13,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 )
@@ -29,21 +33,46 @@ const (
 	maxMessageBytes = 128 << 10
 )
 
+// defaultRegion is the region the backend signs for when the AWS configuration names none: Switchboard's
+// default --region.
+const defaultRegion = "us-east-1"
+
 // newManagementClient returns an AWS SDK for Go v2 client for the @connections API at endpoint, the
-// stage's URL (for example DefaultEndpoint), sending its requests with httpClient.
+// stage's URL (for example DefaultEndpoint), and the HTTP transport it sends its requests with: a pool
+// that keeps a connection for each concurrent PostToConnection of a broadcast, trusting AWS_CA_BUNDLE
+// when it is set, as the SDK's own transport does.
 //
-// The static "local" credentials only satisfy the SDK, which signs every request: Switchboard does not
-// check signatures by default. Against Amazon API Gateway you would start from
-// config.LoadDefaultConfig (real credentials and region) and pass
-// apigatewaymanagementapi.NewFromConfig(cfg, func(o *apigatewaymanagementapi.Options) { o.BaseEndpoint = … })
-// the endpoint https://{api-id}.execute-api.{region}.amazonaws.com/{stage}.
-func newManagementClient(endpoint string, httpClient *http.Client) *apigatewaymanagementapi.Client {
-	return apigatewaymanagementapi.New(apigatewaymanagementapi.Options{
-		BaseEndpoint: aws.String(endpoint),
-		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
-		HTTPClient:   httpClient,
+// It signs with the credentials and region of the SDK's standard chain, as on AWS: the environment
+// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION), then the shared config and
+// credentials files (AWS_PROFILE), so the backend keeps working when the gateway enforces IAM signatures.
+// The instance metadata service is not asked: this backend runs next to a local gateway, and the lookup
+// would only delay the start. When the chain has no credentials it signs with placeholder ones, which
+// Switchboard accepts while it does not check signatures (its default), and says so in the log. Against
+// Amazon API Gateway the endpoint is https://{api-id}.execute-api.{region}.amazonaws.com/{stage}.
+func newManagementClient(ctx context.Context, endpoint string, log *slog.Logger) (*apigatewaymanagementapi.Client, *http.Transport, error) {
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithEC2IMDSClientEnableState(imds.ClientDisabled))
+	if err != nil {
+		return nil, nil, fmt.Errorf("AWS configuration: %w", err)
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	if bc, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
+		transport = bc.GetTransport() // a copy, with AWS_CA_BUNDLE's roots when it is set
+	}
+	transport.MaxIdleConnsPerHost = broadcastConcurrency
+	if cfg.Region == "" {
+		cfg.Region = defaultRegion
+	}
+	if creds, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		log.Info("no AWS credentials in the environment or the shared config files: signing @connections calls with placeholder credentials, which only a gateway that does not enforce IAM accepts")
+		cfg.Credentials = credentials.NewStaticCredentialsProvider("local", "local", "")
+	} else {
+		log.Info("signing @connections calls", "access_key_id", creds.AccessKeyID, "source", creds.Source, "region", cfg.Region)
+	}
+	client := apigatewaymanagementapi.NewFromConfig(cfg, func(o *apigatewaymanagementapi.Options) {
+		o.BaseEndpoint = aws.String(endpoint)
+		o.HTTPClient = &http.Client{Transport: transport}
 	})
+	return client, transport, nil
 }
 
 // Backend is the chat's HTTP backend, the target of the API's HTTP_PROXY integrations. It is an
@@ -61,13 +90,16 @@ type Backend struct {
 }
 
 // NewBackend returns a Backend that posts messages to the @connections API at endpoint (the stage's URL,
-// for example DefaultEndpoint) and logs every event to log.
-func NewBackend(endpoint string, log *slog.Logger) *Backend {
-	// A pool that keeps a connection for each concurrent PostToConnection of a broadcast.
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.MaxIdleConnsPerHost = broadcastConcurrency
+// for example DefaultEndpoint), signed with the credentials of the standard AWS chain (see
+// newManagementClient), and logs every event to log. It fails when the AWS configuration cannot be read,
+// for instance when AWS_PROFILE names a profile that does not exist.
+func NewBackend(ctx context.Context, endpoint string, log *slog.Logger) (*Backend, error) {
+	client, transport, err := newManagementClient(ctx, endpoint, log)
+	if err != nil {
+		return nil, err
+	}
 	b := &Backend{
-		client:    newManagementClient(endpoint, &http.Client{Transport: transport}),
+		client:    client,
 		transport: transport,
 		log:       log,
 		mux:       http.NewServeMux(),
@@ -76,7 +108,7 @@ func NewBackend(endpoint string, log *slog.Logger) *Backend {
 	b.mux.HandleFunc("POST /connect", b.connect)
 	b.mux.HandleFunc("POST /disconnect", b.disconnect)
 	b.mux.HandleFunc("POST /sendmessage", b.sendMessage)
-	return b
+	return b, nil
 }
 
 // ServeHTTP routes an integration request to its handler.

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -11,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/smithy-go"
 	"github.com/coder/websocket"
 
 	"github.com/switchboard-gw/switchboard/internal/gateway"
@@ -34,6 +38,12 @@ type chat struct {
 // the backend's address and the backend posting to the gateway's @connections endpoint.
 func startChat(t *testing.T) *chat {
 	t.Helper()
+	return startChatWith(t, "")
+}
+
+// startChatWith is startChat with extra top-level YAML appended to the example's config.
+func startChatWith(t *testing.T, extraYAML string) *chat {
+	t.Helper()
 	c := &chat{t: t, ignored: make(map[string]bool)}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(c.serveBackend))
 	t.Cleanup(srv.Close) // registered first, so it runs after the gateway (and its $disconnects) stopped
@@ -42,10 +52,14 @@ func startChat(t *testing.T) *chat {
 	if !strings.Contains(string(configYAML), defaultVariable) {
 		t.Fatalf("switchboard.yaml no longer contains %q", defaultVariable)
 	}
-	cfg := strings.Replace(string(configYAML), defaultVariable, "backend: "+srv.Listener.Addr().String(), 1)
+	cfg := strings.Replace(string(configYAML), defaultVariable, "backend: "+srv.Listener.Addr().String(), 1) + extraYAML
 	// A generous shutdown timeout: the gateway's graceful stop must not fail the test on a slow machine.
 	c.gateway = gatewaytest.Start(t, cfg, func(o *gateway.Options) { o.ShutdownTimeout = 20 * time.Second })
-	c.backend = NewBackend(c.gateway.HTTPURL+"/chat/dev", gatewaytest.Logger(t).With("component", "backend"))
+	backend, err := NewBackend(t.Context(), c.gateway.HTTPURL+"/chat/dev", gatewaytest.Logger(t).With("component", "backend"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.backend = backend
 	t.Cleanup(c.backend.CloseIdleConnections) // runs before the gateway stops, as main does
 	srv.Start()
 	return c
@@ -209,5 +223,70 @@ func TestSetStageVariable(t *testing.T) {
 	uri := g.Snapshot().API(apiID).Stages[stageName].Route("sendmessage").Integration.URI
 	if want := "http://127.0.0.1:9999/sendmessage"; uri != want {
 		t.Errorf("sendmessage integration URI = %q, want %q", uri, want)
+	}
+}
+
+// iamEnforced turns on IAM signature checks with one user allowed to manage the chat's dev connections, as
+// the README's "Securing Switchboard" section does.
+const iamEnforced = `
+iam:
+  enforce: true
+  users:
+    - name: chat-backend
+      accessKeyId: AKIAIOSFODNN7EXAMPLE
+      secretAccessKey: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+      policy: |
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+          "Action": "execute-api:ManageConnections",
+          "Resource": "arn:aws:execute-api:us-east-1:*:chat/dev/POST/@connections/*"}]}
+`
+
+// TestBackendCredentialChain runs the chat against a gateway that enforces IAM: the backend signs with
+// the credentials of the standard AWS chain (environment, then the shared files' profile); a backend
+// without any signs with placeholder credentials, which the gateway refuses. The machine's own AWS
+// settings are hidden from every case.
+func TestBackendCredentialChain(t *testing.T) {
+	const credentialsFile = "[chat]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+	cases := []struct {
+		name    string
+		env     map[string]string
+		refusal string // the error code of a refused PostToConnection; "" when it is delivered
+	}{
+		{"environment", map[string]string{
+			"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}, ""},
+		{"shared credentials file profile", map[string]string{"AWS_PROFILE": "chat", "credentials": credentialsFile}, ""},
+		{"none: placeholder credentials are refused", nil, "UnrecognizedClientException"},
+		{"wrong secret in the environment", map[string]string{
+			"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "not-the-secret"}, "InvalidSignatureException"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			shared := filepath.Join(dir, "credentials")
+			if err := os.WriteFile(shared, []byte(tc.env["credentials"]), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_CA_BUNDLE"} {
+				t.Setenv(k, tc.env[k])
+			}
+			t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
+			t.Setenv("AWS_SHARED_CREDENTIALS_FILE", shared)
+
+			c := startChatWith(t, iamEnforced)
+			members := c.connect(2)
+			err := c.backend.post(t.Context(), members[0].id, []byte("direct"))
+			var apiErr smithy.APIError
+			switch {
+			case tc.refusal == "" && err != nil:
+				t.Fatalf("PostToConnection: %v", err)
+			case tc.refusal != "" && (!errors.As(err, &apiErr) || apiErr.ErrorCode() != tc.refusal):
+				t.Fatalf("PostToConnection: err = %v, want %s", err, tc.refusal)
+			case tc.refusal != "":
+				return
+			}
+			expect(t, members[:1], "direct")
+			members[1].Send(`{"action":"sendmessage","data":"signed"}`)
+			expect(t, members, "signed")
+		})
 	}
 }

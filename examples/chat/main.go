@@ -89,7 +89,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if !*withGateway {
 		fmt.Fprintf(stdout, "Chat backend listening on http://%s, posting to %s\n", ln.Addr(), *endpoint)
 		fmt.Fprintf(stdout, "Run a gateway with: switchboard serve --config examples/chat/switchboard.yaml\n")
-		return serveBackend(ctx, ln, NewBackend(*endpoint, log), log)
+		backend, err := NewBackend(ctx, *endpoint, log)
+		if err != nil {
+			return err
+		}
+		return serveBackend(ctx, ln, backend, log)
 	}
 
 	g, err := newGateway(*listen, *controlListen, ln.Addr().String(), log.With("component", "gateway"))
@@ -108,7 +112,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if !endpointSet {
 		*endpoint = "http://" + g.Addr() + "/" + apiID + "/" + stageName
 	}
-	backend := NewBackend(*endpoint, log.With("component", "backend"))
+	backend, err := NewBackend(ctx, *endpoint, log.With("component", "backend"))
+	if err != nil {
+		stopGateway()
+		return errors.Join(err, gatewayError(<-gwDone))
+	}
 	backendCtx, stopBackend := context.WithCancel(context.Background())
 	defer stopBackend()
 	backendDone := make(chan error, 1)

@@ -1,9 +1,12 @@
-// Package awserr is the AWS error model of Switchboard's two AWS APIs (the @connections management API and,
-// later, the apigatewayv2 control plane) and its one HTTP writer.
+// Package awserr is the AWS error model of Switchboard's AWS APIs (the @connections management API, the
+// apigatewayv2 control plane and API Gateway's v1 API keys and usage plans) and its one HTTP writer.
 //
-// The SDKs resolve an error's type from the X-Amzn-ErrorType header first, then the body's __type, then
-// code; the message comes from the body's "message". Write sends all of them consistently, and never a null
-// message (older aws-sdk-go-v2 versions panic on {"message":null}).
+// API Gateway names an error's type in the X-Amzn-ErrorType header and puts only the shape's members in
+// the JSON body: {"message":"..."} (plus resourceType or limitType where the model has them), and no body
+// at all for an error without members, such as the management API's 410 GoneException (the SDK reports
+// and captures quoted in the project's AWS reference, §6.4 and §10.4). The SDKs resolve the type from that header first, then the
+// body's __type, then code, and read the message from the body's "message", so this shape decodes in
+// all of them. Write never sends a null message (older aws-sdk-go-v2 versions panic on {"message":null}).
 package awserr
 
 import (
@@ -51,21 +54,25 @@ const (
 	TypeMethodNotAllowed = "MethodNotAllowedException"
 )
 
+// body is an error's JSON body: the shape's members only; the type travels in the X-Amzn-ErrorType header.
 type body struct {
-	Type         string `json:"__type"`
 	Message      string `json:"message,omitempty"`
 	ResourceType string `json:"resourceType,omitempty"`
 	LimitType    string `json:"limitType,omitempty"`
 }
 
-// Write sends err as an AWS error response. An err that is not an *Error becomes a 500 InternalFailure
-// without its text, so internal details never leak to callers.
+// Write sends err as an AWS error response: the status, X-Amzn-ErrorType, and a JSON body holding the
+// error's members, or an empty body when it has none. An err that is not an *Error becomes a 500
+// InternalFailure without its text, so internal details never leak to callers.
 func Write(w http.ResponseWriter, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
 		e = &Error{Status: http.StatusInternalServerError, Type: TypeInternalFailure, Message: "internal failure"}
 	}
-	b, _ := json.Marshal(body{Type: e.Type, Message: e.Message, ResourceType: e.ResourceType, LimitType: e.LimitType})
+	var b []byte
+	if m := (body{Message: e.Message, ResourceType: e.ResourceType, LimitType: e.LimitType}); m != (body{}) {
+		b, _ = json.Marshal(m)
+	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Amzn-ErrorType", e.Type)

@@ -103,8 +103,11 @@ const noAPIs = "no apis declared; the file needs an apis list with at least one 
 // in error messages only. On failure the error is an Errors listing every problem found, each located in
 // the file; YAML syntax errors stop parsing at the first one.
 //
-// Validation is skipped for an API that has decoding errors (unknown fields, wrong types): with part of
-// it missing, its validation errors would mostly be echoes of the decoding ones.
+// An unknown field does not hide the file's other problems: validation still runs, and only the errors
+// about members missing from a mapping that has an unknown field are left out (the unknown key is most
+// often the misspelt member: "routekey" for routeKey). Validation is skipped for an API with other
+// decoding errors (wrong types, unparsable values): with those values missing, its validation errors
+// would mostly be echoes of the decoding ones.
 func Parse(name string, data []byte) (*File, error) {
 	if len(data) > MaxFileSize {
 		return nil, Errors{{File: name, Message: fmt.Sprintf("the file is larger than %d bytes (10 MiB); refusing to read it", MaxFileSize)}}
@@ -133,15 +136,18 @@ func Parse(name string, data []byte) (*File, error) {
 	twoWayByDefault(&b)
 	resource.ApplyDefaults(&b)
 	errs = d.errs
-	broken := make(map[string]bool) // "apis[N]" of APIs with decoding errors
+	broken := make(map[string]bool) // "apis[N]" of APIs with decoding errors other than unknown fields
 	for _, e := range d.errs {
-		if api, ok := apiPrefix(e.Path); ok {
+		if api, ok := apiPrefix(e.Path); ok && !d.unknownKeys[e.Path] {
 			broken[api] = true
 		}
 	}
 	for _, fe := range resource.Validate(&b) {
 		if api, ok := apiPrefix(fe.Path); ok && broken[api] {
 			continue
+		}
+		if _, present := d.positions[fe.Path]; !present && d.unknownIn[parentPath(fe.Path)] {
+			continue // a missing member beside an unknown field: reported as the unknown field
 		}
 		errs = append(errs, f.locate(fe))
 	}
@@ -163,6 +169,17 @@ func truncateErrors(es Errors) Errors {
 	more := len(es) - maxReportedErrors
 	es = es[:maxReportedErrors:maxReportedErrors]
 	return append(es, Error{File: es[0].File, Message: fmt.Sprintf("%d more problems not shown", more)})
+}
+
+// parentPath returns the path of the mapping that holds the member at path ("apis[0].routes[1]" for
+// "apis[0].routes[1].routeKey", "" for a top-level member). Paths into map entries whose keys hold dots
+// give a prefix that names no mapping, which is harmless where it is used.
+func parentPath(path string) string {
+	i := strings.LastIndexByte(path, '.')
+	if i < 0 {
+		return ""
+	}
+	return path[:i]
 }
 
 var apiPathPattern = regexp.MustCompile(`^apis\[\d+\]`)

@@ -27,12 +27,16 @@ type decoder struct {
 	file      string
 	positions map[string]Pos
 	errs      Errors
-	budget    int
-	exhausted bool
+	// unknownIn holds the field paths of the mappings that have an unknown field: those keys are most
+	// often misspellings of a member, whose absence validation would then report again. unknownKeys
+	// holds the unknown fields' own paths.
+	unknownIn, unknownKeys map[string]bool
+	budget                 int
+	exhausted              bool
 }
 
 func newDecoder(file string) *decoder {
-	return &decoder{file: file, positions: make(map[string]Pos), budget: maxExpandedNodes}
+	return &decoder{file: file, positions: make(map[string]Pos), unknownIn: make(map[string]bool), unknownKeys: make(map[string]bool), budget: maxExpandedNodes}
 }
 
 func nodePos(n *yaml.Node) Pos {
@@ -162,6 +166,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, out reflect.Value, path string) {
 		}
 		if !ok {
 			d.errorf(e.key, p, "unknown field %q in %s; %s", e.name, describeType(out.Type()), fields.suggest(e.name))
+			d.unknownIn[path], d.unknownKeys[p] = true, true
 			continue
 		}
 		d.positions[p] = nodePos(e.key)

@@ -27,6 +27,9 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(chatYAML))
 	f.Add([]byte("apis: [&a {name: x, routes: [*a]}]"))
 	f.Add([]byte("apis:\n  - <<: [{name: a}, {name: b}]\n    protocolType: WEBSOCKET\n"))
+	// A file with a warning: a static routeSelectionExpression that matches no route.
+	f.Add([]byte("apis:\n  - name: x\n    protocolType: WEBSOCKET\n    routeSelectionExpression: request.body.action\n" +
+		"    routes: [{routeKey: sendmessage, target: integrations/m}]\n    integrations: [{integrationId: m, integrationType: MOCK}]\n"))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := Parse("fuzz.yaml", data)
@@ -57,6 +60,12 @@ func FuzzParse(f *testing.F) {
 		}
 		if _, err := json.Marshal(file.Bundle); err != nil {
 			t.Fatalf("bundle does not serialise: %v", err)
+		}
+		// Warnings are one line each and name the file, like errors.
+		for _, w := range file.Warnings() {
+			if text := w.Error(); !strings.HasPrefix(text, "fuzz.yaml") || strings.Contains(text, "\n") {
+				t.Fatalf("warning %q is not one line naming the file", text)
+			}
 		}
 	})
 }

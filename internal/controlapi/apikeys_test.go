@@ -112,13 +112,19 @@ func newV1Fixture(t testing.TB, config *resource.Bundle) *v1Fixture {
 
 // do sends one request to the control plane and returns the status and body.
 func (f *v1Fixture) do(method, path, body string) (int, []byte) {
+	status, _, resp := f.doTyped(method, path, body)
+	return status, resp
+}
+
+// doTyped is do that also returns the X-Amzn-ErrorType header, where errors name their type.
+func (f *v1Fixture) doTyped(method, path, body string) (int, string, []byte) {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
 	rec := httptest.NewRecorder()
 	f.handler.ServeHTTP(rec, httptest.NewRequest(method, path, rd))
-	return rec.Code, rec.Body.Bytes()
+	return rec.Code, rec.Header().Get("X-Amzn-ErrorType"), rec.Body.Bytes()
 }
 
 // servedBundle returns the bundle the data plane was last given.
@@ -202,12 +208,16 @@ func runV1Golden(t *testing.T, f *v1Fixture, name string) {
 		for tok, s := range tokens {
 			p, body = strings.ReplaceAll(p, tok, s), strings.ReplaceAll(body, tok, s)
 		}
-		status, resp := f.do(st.method, p, body)
+		status, errType, resp := f.doTyped(st.method, p, body)
 		fmt.Fprintf(&out, "%s %s\n", st.method, st.path)
 		if st.body != "" {
 			fmt.Fprintf(&out, "%s\n", st.body)
 		}
-		fmt.Fprintf(&out, "→ %d %s\n", status, http.StatusText(status))
+		if errType != "" {
+			fmt.Fprintf(&out, "→ %d %s %s\n", status, http.StatusText(status), errType)
+		} else {
+			fmt.Fprintf(&out, "→ %d %s\n", status, http.StatusText(status))
+		}
 		if len(resp) > 0 {
 			var v any
 			if err := json.Unmarshal(resp, &v); err != nil {

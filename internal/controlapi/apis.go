@@ -48,22 +48,25 @@ type corsInput struct {
 	MaxAge           int      `json:"maxAge"`
 }
 
-// apiOutput is the output shape of CreateApi, GetApi and UpdateApi, and an item of GetApis. Members AWS
-// always reports (apiGatewayManaged, the two disable flags, ipAddressType) are always present.
+// apiOutput is the output shape of CreateApi, GetApi and UpdateApi, and an item of GetApis, with the
+// members AWS returns for a WebSocket API (the `aws apigatewayv2` CLI examples create-api, get-api,
+// get-apis and update-api): apiGatewayManaged is left out (only quick-created HTTP APIs are managed, and
+// Switchboard has no quick create), disableSchemaValidation only appears once set, tags appear as {} on
+// every answer but CreateApi's, which shows them only when the request gave some.
+// disableExecuteApiEndpoint and ipAddressType are always present, as AWS reports them since they exist.
 type apiOutput struct {
 	APIEndpoint               string            `json:"apiEndpoint"`
-	APIGatewayManaged         bool              `json:"apiGatewayManaged"`
 	APIID                     string            `json:"apiId"`
 	APIKeySelectionExpression string            `json:"apiKeySelectionExpression,omitempty"`
 	CreatedDate               string            `json:"createdDate,omitempty"`
 	Description               string            `json:"description,omitempty"`
 	DisableExecuteAPIEndpoint bool              `json:"disableExecuteApiEndpoint"`
-	DisableSchemaValidation   bool              `json:"disableSchemaValidation"`
+	DisableSchemaValidation   bool              `json:"disableSchemaValidation,omitempty"`
 	IPAddressType             string            `json:"ipAddressType"`
 	Name                      string            `json:"name"`
 	ProtocolType              string            `json:"protocolType"`
 	RouteSelectionExpression  string            `json:"routeSelectionExpression,omitempty"`
-	Tags                      map[string]string `json:"tags,omitempty"`
+	Tags                      map[string]string `json:"tags,omitzero"`
 	Version                   string            `json:"version,omitempty"`
 }
 
@@ -91,7 +94,7 @@ func (s *server) apiOutputOf(a *catalog.API) apiOutput {
 		Name:                      a.Name,
 		ProtocolType:              a.ProtocolType,
 		RouteSelectionExpression:  a.RouteSelectionExpression,
-		Tags:                      a.Tags,
+		Tags:                      nonNilMap(a.Tags),
 		Version:                   a.Version,
 	}
 }
@@ -210,6 +213,7 @@ func (s *server) createAPI(w http.ResponseWriter, r *http.Request) error {
 		}
 		st.APIs = append(st.APIs, a)
 		out = s.apiOutputOf(a)
+		out.Tags = tagsIfAny(a.Tags) // CreateApi shows tags only when it was given some
 		return nil
 	})
 	return respond(w, http.StatusCreated, out, err)

@@ -92,7 +92,9 @@ type mutualTLSOut struct {
 	TruststoreVersion string `json:"truststoreVersion,omitempty"`
 }
 
-// domainNameOut is the DomainName output shape.
+// domainNameOut is the DomainName output shape. As in the CLI examples (create-domain-name,
+// get-domain-name, get-domain-names, update-domain-name), only GetDomainName shows empty tags as {}; the
+// other answers show tags only when there are some.
 type domainNameOut struct {
 	APIMappingSelectionExpression string                       `json:"apiMappingSelectionExpression"`
 	DomainName                    string                       `json:"domainName"`
@@ -100,7 +102,7 @@ type domainNameOut struct {
 	DomainNameConfigurations      []domainNameConfigurationOut `json:"domainNameConfigurations"`
 	MutualTLSAuthentication       *mutualTLSOut                `json:"mutualTlsAuthentication,omitempty"`
 	RoutingMode                   string                       `json:"routingMode"`
-	Tags                          map[string]string            `json:"tags"`
+	Tags                          map[string]string            `json:"tags,omitzero"`
 }
 
 // domainNameARN is the ARN AWS gives a domain name, the one TagResource takes.
@@ -253,6 +255,7 @@ func (s *server) createDomainName(w http.ResponseWriter, r *http.Request) error 
 		rec := &catalog.DomainName{DomainName: d, Source: catalog.SourceAPI}
 		state.DomainNames = append(state.DomainNames, rec)
 		out = s.domainNameView(rec)
+		out.Tags = tagsIfAny(rec.Tags)
 		return nil
 	})
 	return respond(w, http.StatusCreated, out, err)
@@ -263,7 +266,9 @@ func (s *server) getDomainNames(w http.ResponseWriter, r *http.Request) error {
 	var items []domainNameOut
 	s.cfg.Catalog.Read(func(state *catalog.State) {
 		for _, d := range state.DomainNames {
-			items = append(items, s.domainNameView(d))
+			item := s.domainNameView(d)
+			item.Tags = tagsIfAny(d.Tags)
+			items = append(items, item)
 		}
 	})
 	writeList(s, w, r, items)
@@ -321,6 +326,7 @@ func (s *server) updateDomainName(w http.ResponseWriter, r *http.Request) error 
 			d.DomainNameConfigurations = configs
 		}
 		out = s.domainNameView(d)
+		out.Tags = tagsIfAny(d.Tags)
 		return nil
 	})
 	return respond(w, http.StatusOK, out, err)
@@ -388,16 +394,18 @@ func (s *server) checkAPIMapping(state *catalog.State, d *catalog.DomainName, m 
 	case m.Stage == "":
 		return badRequest("stage is required")
 	}
+	// The key first, then the API and its stage, in AWS's order; a stage the API does not have is a bad
+	// request on AWS, not a missing resource.
+	scratch := resource.DomainName{DomainName: "example.com", APIMappings: []resource.APIMapping{m}}
+	if err := fieldProblems(resource.Validate(&resource.Bundle{DomainNames: []resource.DomainName{scratch}}), "domainNames[0].apiMappings[0].apiMappingKey"); err != nil {
+		return err
+	}
 	a, err := s.apiFor(state, m.APIID)
 	if err != nil {
 		return err
 	}
 	if _, err := stageFor(a, m.Stage); err != nil {
-		return err
-	}
-	scratch := resource.DomainName{DomainName: "example.com", APIMappings: []resource.APIMapping{m}}
-	if err := fieldProblems(resource.Validate(&resource.Bundle{DomainNames: []resource.DomainName{scratch}}), "domainNames[0].apiMappings[0].apiMappingKey"); err != nil {
-		return err
+		return badRequest("Invalid stage identifier specified")
 	}
 	for _, other := range d.APIMappings {
 		if other.APIMappingID == m.APIMappingID || other.APIMappingKey != m.APIMappingKey {

@@ -30,6 +30,7 @@ func TestDomainNamesGolden(t *testing.T) {
 		{"GET", "/v2/domainnames/nosuch.example.com", ""},
 		{"GET", "/v2/domainnames", ""},
 		{"GET", "/v2/domainnames?maxResults=1", ""},
+		{"GET", "/v2/domainnames/", ""},
 		{"PATCH", "/v2/domainnames/exanub.es", `{"domainNameConfigurations":[{"certificateArn":"arn:aws:acm:us-east-1:123456789012:certificate/new","domainNameStatus":"AVAILABLE","apiGatewayDomainName":"ignored"}]}`},
 		{"PATCH", "/v2/domainnames/exanub.es", `{"domainNameConfigurations":[{"endpointType":"EDGE"}]}`},
 
@@ -44,6 +45,8 @@ func TestDomainNamesGolden(t *testing.T) {
 		{"POST", "/v2/domainnames/exanub.es/apimappings", `{"apiId":"` + fixtureAPI + `","apiMappingKey":"$-_.+!*'()","stage":"dev"}`},
 		{"POST", "/v2/domainnames/exanub.es/apimappings", `{"apiId":"nosuchapi","apiMappingKey":"x","stage":"dev"}`},
 		{"POST", "/v2/domainnames/exanub.es/apimappings", `{"apiId":"` + fixtureAPI + `","apiMappingKey":"x","stage":"nosuch"}`},
+		// The key is checked before the stage.
+		{"POST", "/v2/domainnames/exanub.es/apimappings", `{"apiId":"` + fixtureAPI + `","apiMappingKey":"v1/chat","stage":"nosuch"}`},
 		{"POST", "/v2/domainnames/exanub.es/apimappings", `{"apiMappingKey":"x","stage":"dev"}`},
 		{"POST", "/v2/domainnames/nosuch.example.com/apimappings", `{"apiId":"` + fixtureAPI + `","stage":"dev"}`},
 		{"GET", "/v2/domainnames/exanub.es/apimappings", ""},
@@ -239,7 +242,7 @@ func TestAPIMappingsSDK(t *testing.T) {
 		{"unknown stage", func() error {
 			_, err := c.CreateApiMapping(ctx, &apigatewayv2.CreateApiMappingInput{DomainName: domain, ApiMappingKey: aws.String("x"), ApiId: api, Stage: aws.String("nosuch")})
 			return err
-		}, "NotFoundException"},
+		}, "BadRequestException"},
 		{"unknown domain", func() error {
 			_, err := c.GetApiMappings(ctx, &apigatewayv2.GetApiMappingsInput{DomainName: aws.String("nosuch.example.com")})
 			return err

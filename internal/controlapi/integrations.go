@@ -35,9 +35,9 @@ type integrationInput struct {
 }
 
 // integrationOutput is the output shape of CreateIntegration, GetIntegration and UpdateIntegration, and
-// an item of GetIntegrations.
+// an item of GetIntegrations. apiGatewayManaged is left out: AWS reports it only for the integrations of
+// quick-created HTTP APIs (CLI examples create-integration, get-integration, get-integrations).
 type integrationOutput struct {
-	APIGatewayManaged                      bool                `json:"apiGatewayManaged"`
 	ConnectionID                           string              `json:"connectionId,omitempty"`
 	ConnectionType                         string              `json:"connectionType,omitempty"`
 	ContentHandlingStrategy                string              `json:"contentHandlingStrategy,omitempty"`

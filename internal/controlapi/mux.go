@@ -2,6 +2,7 @@ package controlapi
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/switchboard-gw/switchboard/internal/awserr"
 )
@@ -138,5 +139,21 @@ func (s *server) routes() http.Handler {
 		return &awserr.Error{Status: http.StatusNotFound, Type: awserr.TypeNotFound,
 			Message: "No operation matches " + r.Method + " " + r.URL.EscapedPath()}
 	})
-	return mux
+	return trimTrailingSlash(mux)
+}
+
+// trimTrailingSlash serves a path ending in one slash as the path without it: AWS lists APIs for
+// GET /v2/apis/ as for GET /v2/apis, and the same holds here for every endpoint (collections and
+// resources alike), so a hand-written URL with a trailing slash is never a 404.
+func trimTrailingSlash(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
+			u := *r.URL
+			u.Path = strings.TrimSuffix(p, "/")
+			u.RawPath = strings.TrimSuffix(u.RawPath, "/")
+			r = r.WithContext(r.Context())
+			r.URL = &u
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -25,9 +25,10 @@ type routeInput struct {
 	Target                           string                                  `json:"target"`
 }
 
-// routeOutput is the output shape of CreateRoute, GetRoute and UpdateRoute, and an item of GetRoutes.
+// routeOutput is the output shape of CreateRoute, GetRoute and UpdateRoute, and an item of GetRoutes. AWS
+// reports apiGatewayManaged only for the routes of quick-created HTTP APIs (CLI examples create-route,
+// get-route, get-routes), so it is left out.
 type routeOutput struct {
-	APIGatewayManaged                bool                                    `json:"apiGatewayManaged"`
 	APIKeyRequired                   bool                                    `json:"apiKeyRequired"`
 	AuthorizationScopes              []string                                `json:"authorizationScopes,omitempty"`
 	AuthorizationType                string                                  `json:"authorizationType,omitempty"`

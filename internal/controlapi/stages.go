@@ -53,11 +53,12 @@ type updateStageIn struct {
 	StageVariables       map[string]string                 `json:"stageVariables"`
 }
 
-// stageOut is the Stage output shape (CreateStage, GetStage, UpdateStage and GetStages' items).
+// stageOut is the Stage output shape (CreateStage, GetStage, UpdateStage and GetStages' items), with the
+// members AWS returns (CLI examples create-stage, get-stage, get-stages): apiGatewayManaged is left out
+// (only quick-created HTTP APIs' $default stages are managed) and autoDeploy appears only when true.
 type stageOut struct {
 	AccessLogSettings           *resource.AccessLogSettings `json:"accessLogSettings,omitempty"`
-	APIGatewayManaged           bool                        `json:"apiGatewayManaged"`
-	AutoDeploy                  bool                        `json:"autoDeploy"`
+	AutoDeploy                  bool                        `json:"autoDeploy,omitempty"`
 	ClientCertificateID         string                      `json:"clientCertificateId,omitempty"`
 	CreatedDate                 string                      `json:"createdDate,omitempty"`
 	DefaultRouteSettings        routeSettingsOut            `json:"defaultRouteSettings"`
@@ -130,6 +131,15 @@ func stageView(a *catalog.API, st *resource.Stage) stageOut {
 func nonNilMap(m map[string]string) map[string]string {
 	if m == nil {
 		return map[string]string{}
+	}
+	return m
+}
+
+// tagsIfAny returns m, or nil when it is empty, for the answers where AWS shows tags only when there are
+// some (a member with omitzero then disappears).
+func tagsIfAny(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
 	}
 	return m
 }

@@ -10,12 +10,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/switchboard-gw/switchboard/internal/authorizer"
 	"io"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/switchboard-gw/switchboard/internal/authorizer"
 	"github.com/switchboard-gw/switchboard/internal/awserr"
 	"github.com/switchboard-gw/switchboard/internal/registry"
 )
@@ -62,11 +62,14 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, scope registry.S
 		switch {
 		case !errors.As(err, &ae):
 			h.log.Error("@connections request failed", "conn_id", id, "stage", scope.Stage, "method", r.Method, "err", err)
-		case ae.Status == http.StatusForbidden:
-			// Refusals are the operator's business: a signature or policy that does not allow the call, or
-			// a default endpoint the connection's API has disabled.
-			h.log.Info("@connections request refused", "conn_id", id, "api_id", apiID, "stage", scope.Stage,
-				"method", r.Method, "source_ip", r.RemoteAddr, "error_type", ae.Type, "message", ae.Message)
+		case ae.Status == http.StatusGone:
+			// Routine for a backend that fans out to connections that have just left.
+			h.log.Debug("@connections refused", "conn_id", id, "api_id", apiID, "stage", scope.Stage, "method", r.Method, "status", ae.Status, "type", ae.Type)
+		default:
+			// Refusals are the operator's business: a signature or policy that does not allow the call, a
+			// default endpoint the connection's API has disabled, a full send queue, a payload too large.
+			h.log.Info("@connections refused", "conn_id", id, "api_id", apiID, "stage", scope.Stage, "method", r.Method,
+				"source_ip", r.RemoteAddr, "status", ae.Status, "type", ae.Type, "message", ae.Message)
 		}
 		awserr.Write(w, err)
 	}
@@ -123,7 +126,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, scope registry.S
 	return awserr.New(http.StatusForbidden, awserr.TypeForbidden, "Forbidden")
 }
 
-// mapError turns registry errors into the AWS shapes; anything else stays an internal error.
+// mapError turns registry errors into the AWS shapes; anything else stays an internal error. GoneException
+// and LimitExceededException have no members in the service model and AWS sends them with the type in
+// X-Amzn-ErrorType and an empty body (spec §6.4: Java reports "GoneException: null", JS v2 the message
+// "410"), so they carry no message.
 func mapError(id string, err error) error {
 	switch {
 	case errors.Is(err, registry.ErrGone):
