@@ -158,11 +158,14 @@ type evaluator struct {
 	conditions map[string]*yaml.Node
 	condVals   map[string]bool
 	condBusy   map[string]bool
+	condFailed map[string]bool
 	resources  map[string]*res
 	order      []*res
 	globals    *yaml.Node // Globals.Function
 
-	depth, steps int
+	// depth and steps bound evaluation; maxSteps is a few times the number of nodes in the file, which
+	// only aliases that multiply can exceed.
+	depth, steps, maxSteps int
 	errs         Errors
 	notes        []Note
 }
@@ -204,7 +207,8 @@ func Parse(name string, data []byte, dir string, opts Options) (*Template, error
 		return nil, Errors{syntaxError(name, err)}
 	}
 	e := &evaluator{file: name, dir: dir, opts: opts, params: map[string]any{}, paramDecl: map[string]*yaml.Node{},
-		conditions: map[string]*yaml.Node{}, condVals: map[string]bool{}, condBusy: map[string]bool{}, resources: map[string]*res{}}
+		conditions: map[string]*yaml.Node{}, condVals: map[string]bool{}, condBusy: map[string]bool{}, condFailed: map[string]bool{}, resources: map[string]*res{}}
+	e.maxSteps = 4*countNodes(root) + 10_000
 	t := e.run(root)
 	if len(e.errs) > 0 {
 		return nil, e.errs.sorted()
@@ -252,6 +256,9 @@ func (e *evaluator) add(n *yaml.Node, where, format string, args ...any) {
 
 // addErr records an evaluation error, located at its node when it has one, else at fallback.
 func (e *evaluator) addErr(err error, fallback *yaml.Node, where string) {
+	if errors.Is(err, errReported) {
+		return
+	}
 	var ee *evalError
 	if errors.As(err, &ee) {
 		if ee.node != nil && ee.node.Line > 0 {
@@ -290,8 +297,10 @@ func (e *evaluator) run(root *yaml.Node) *Template {
 	e.transforms(top["Transform"])
 	e.mappings = top["Mappings"]
 	e.parameters(top["Parameters"])
+	var condOrder []string
 	for _, kv := range pairs(e, top["Conditions"], "Conditions") {
 		e.conditions[kv.key.Value] = kv.val
+		condOrder = append(condOrder, kv.key.Value)
 	}
 	e.readGlobals(top["Globals"])
 	e.readResources(top["Resources"])
@@ -299,10 +308,15 @@ func (e *evaluator) run(root *yaml.Node) *Template {
 		return nil
 	}
 	e.checkCycles()
+	if e.steps > e.maxSteps {
+		e.add(nil, "", "%v", errTooComplex)
+	}
 	if len(e.errs) > 0 {
 		return nil
 	}
-	for name, def := range e.conditions {
+	e.steps = 0
+	for _, name := range condOrder {
+		def := e.conditions[name]
 		if _, err := e.condition(def, name); err != nil {
 			e.addErr(err, def, "Conditions."+name)
 		}
@@ -322,6 +336,20 @@ func (e *evaluator) run(root *yaml.Node) *Template {
 	slices.SortStableFunc(e.notes, func(a, b Note) int { return index[a.LogicalID] - index[b.LogicalID] })
 	t.Notes = e.notes
 	return t
+}
+
+// countNodes counts the nodes of a document as written (aliases count once).
+func countNodes(n *yaml.Node) int {
+	if n == nil {
+		return 0
+	}
+	c := 1
+	if n.Kind != yaml.AliasNode {
+		for _, k := range n.Content {
+			c += countNodes(k)
+		}
+	}
+	return c
 }
 
 // deref follows aliases.
@@ -639,7 +667,8 @@ func (e *evaluator) dependsOn(r *res, set map[string]bool) {
 // collectRefs adds every resource name n refers to (Ref, Fn::GetAtt, ${…} in Fn::Sub) to set.
 func (e *evaluator) collectRefs(n *yaml.Node, set map[string]bool, depth int) {
 	n = deref(n)
-	if n == nil || depth > maxDepth {
+	e.steps++
+	if n == nil || depth > maxDepth || e.steps > e.maxSteps {
 		return
 	}
 	if name, arg, ok := intrinsicCall(n); ok {

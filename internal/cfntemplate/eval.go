@@ -25,12 +25,12 @@ func errAt(n *yaml.Node, format string, args ...any) error {
 
 // Limits that keep a hostile template (aliases that multiply, intrinsics nested thousands deep) from
 // exhausting the machine.
-const (
-	maxDepth = 200
-	maxSteps = 1_000_000
-)
+const maxDepth = 200
 
-var errTooComplex = errors.New("the template is too complex to evaluate (more than a million values once aliases are expanded, or intrinsics nested more than 200 deep)")
+// errReported is returned for a problem that has already been reported (a condition that failed).
+var errReported = errors.New("already reported")
+
+var errTooComplex = errors.New("the template is too complex to evaluate (aliases that expand to many times the file's size, or intrinsics nested more than 200 deep)")
 
 // intrinsicNames maps the short-form YAML tags to the intrinsic function they stand for.
 var intrinsicNames = map[string]string{
@@ -88,7 +88,7 @@ func (e *evaluator) eval(n *yaml.Node) (any, error) {
 	e.depth++
 	defer func() { e.depth-- }()
 	e.steps++
-	if e.depth > maxDepth || e.steps > maxSteps {
+	if e.depth > maxDepth || e.steps > e.maxSteps {
 		return nil, errAt(n, "%v", errTooComplex)
 	}
 	if n.Kind == yaml.AliasNode {
@@ -454,6 +454,9 @@ func equalValues(a, b any) bool {
 // condition evaluates the named condition of the Conditions section (once; a cycle is an error).
 func (e *evaluator) condition(at *yaml.Node, name string) (bool, error) {
 	if v, ok := e.condVals[name]; ok {
+		if e.condFailed[name] {
+			return false, errReported
+		}
 		return v, nil
 	}
 	def, ok := e.conditions[name]
@@ -467,6 +470,8 @@ func (e *evaluator) condition(at *yaml.Node, name string) (bool, error) {
 	defer delete(e.condBusy, name)
 	v, err := e.condOperand(def)
 	if err != nil {
+		// Reported once, by whoever asked first; later uses of the condition stay quiet.
+		e.condVals[name], e.condFailed[name] = false, true
 		return false, err
 	}
 	e.condVals[name] = v
