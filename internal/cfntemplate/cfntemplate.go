@@ -166,8 +166,8 @@ type evaluator struct {
 	// depth and steps bound evaluation; maxSteps is a few times the number of nodes in the file, which
 	// only aliases that multiply can exceed.
 	depth, steps, maxSteps int
-	errs         Errors
-	notes        []Note
+	errs                   Errors
+	notes                  []Note
 }
 
 // res is one entry of Resources.
