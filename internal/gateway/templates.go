@@ -1,0 +1,61 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/switchboard-gw/switchboard/internal/resource"
+)
+
+// mergeTemplates returns a copy of base with the templates' APIs, functions and domain names added. An API
+// id, function name or domain name declared twice is an ErrConflict naming both declarations.
+func mergeTemplates(base *resource.Bundle, templates []Template) (*resource.Bundle, error) {
+	merged := *base
+	merged.APIs = append([]resource.API(nil), base.APIs...)
+	merged.Functions = append([]resource.Function(nil), base.Functions...)
+	merged.DomainNames = append([]resource.DomainName(nil), base.DomainNames...)
+	const configName = "the config file"
+	apis, fns, domains := map[string]string{}, map[string]string{}, map[string]string{}
+	for _, a := range base.APIs {
+		apis[a.APIID] = configName
+	}
+	for _, f := range base.Functions {
+		fns[f.FunctionName] = configName
+	}
+	for _, d := range base.DomainNames {
+		domains[d.DomainName] = configName
+	}
+	var errs []error
+	claim := func(seen map[string]string, what, key, by string) bool {
+		if first, ok := seen[key]; ok {
+			errs = append(errs, fmt.Errorf("%w: %s declares %s %q, which %s declares too", ErrConflict, by, what, key, first))
+			return false
+		}
+		seen[key] = by
+		return true
+	}
+	for _, t := range templates {
+		if t.Bundle == nil {
+			continue
+		}
+		for _, a := range t.Bundle.APIs {
+			if claim(apis, "API id", a.APIID, t.Name) {
+				merged.APIs = append(merged.APIs, a)
+			}
+		}
+		for _, f := range t.Bundle.Functions {
+			if claim(fns, "function", f.FunctionName, t.Name) {
+				merged.Functions = append(merged.Functions, f)
+			}
+		}
+		for _, d := range t.Bundle.DomainNames {
+			if claim(domains, "domain name", d.DomainName, t.Name) {
+				merged.DomainNames = append(merged.DomainNames, d)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return &merged, nil
+}
