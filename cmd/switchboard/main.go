@@ -2,6 +2,7 @@
 //
 //	switchboard serve [--config FILE] [--listen ADDR] …   run the gateway
 //	switchboard validate FILE…                           check config files and print every error
+//	switchboard import --template FILE …                 write a template's equivalent config file
 package main
 
 import (
@@ -56,6 +57,8 @@ const usage = `Switchboard — a self-hosted WebSocket API gateway in Amazon API
 Usage:
   switchboard serve [flags]        run the gateway (the built-in demo API without --config)
   switchboard validate FILE...     check config files; print every error with file, line and field
+                   [--template FILE...]  check CloudFormation / SAM / cdk synth templates the same way
+  switchboard import --template FILE...  write the templates' equivalent Switchboard config to stdout
 
 Run "switchboard serve -h" for the serve flags.
 `
@@ -70,6 +73,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args[1:], getenv, stdout, stderr)
 	case "validate":
 		return validate(args[1:], stdout, stderr)
+	case "import":
+		return importTemplates(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -78,12 +83,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return exitError{errors.New("unknown command")}
 }
 
-func validate(files []string, stdout, stderr io.Writer) error {
-	if len(files) == 0 {
-		fmt.Fprintln(stderr, "usage: switchboard validate FILE...")
+func validate(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var tf templateFlags
+	tf.add(fs)
+	region := fs.String("region", "us-east-1", "AWS region templates are evaluated for (AWS::Region)")
+	if err := fs.Parse(args); err != nil {
+		return exitError{err}
+	}
+	files := fs.Args()
+	if len(files) == 0 && len(tf.paths) == 0 {
+		fmt.Fprintln(stderr, "usage: switchboard validate FILE... [--template FILE...]")
 		return exitError{errors.New("no files")}
 	}
 	failed := false
+	if err := validateTemplates(&tf, *region, stdout); err != nil {
+		fmt.Fprintln(stderr, err)
+		failed = true
+	}
 	for _, name := range files {
 		f, err := loadAndCompile(name)
 		if err != nil {
@@ -132,6 +150,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	perIP := fs.Float64("new-connections-per-ip", throttle.DefaultPerIP.Rate, "new connections per second one source IP may open, with a burst of twice that; 0 for no limit")
 	tlsCert := fs.String("tls-cert", "", "PEM certificate for wss:// and https:// on the data-plane port (default: one from a local CA in the state directory)")
 	tlsKey := fs.String("tls-key", "", "PEM private key for --tls-cert")
+	var tf templateFlags
+	tf.add(fs)
 	if err := fs.Parse(args); err != nil {
 		return exitError{err}
 	}
@@ -152,11 +172,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	var f *configfile.File
 	var err error
-	if *configPath == "" {
-		f, err = configfile.Parse("(built-in demo config)", defaultConfig)
-	} else {
+	switch {
+	case *configPath != "":
 		f, err = loadAndCompile(*configPath)
+	case len(tf.paths) > 0:
+		f, err = configfile.Parse("(no config file)", []byte("apis: []"))
+	default:
+		f, err = configfile.Parse("(built-in demo config)", defaultConfig)
 	}
+	if err != nil {
+		return err
+	}
+	templates, err := tf.load(*region)
 	if err != nil {
 		return err
 	}
@@ -189,10 +216,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Region:           *region,
 		Node:             cluster.NodeID(*node),
 		Bundle:           f.Bundle,
+		Templates:        gatewayTemplates(log, templates),
 		Limits:           wsconn.Config{IdleTimeout: *idle, MaxDuration: *maxDur},
 		Logger:           log,
 	})
-	if errors.Is(err, gateway.ErrCatalog) {
+	if errors.Is(err, gateway.ErrCatalog) || errors.Is(err, gateway.ErrConflict) {
 		return err
 	}
 	if err != nil {

@@ -44,6 +44,9 @@ type builder struct {
 	routes       map[string][2]int
 	integrations map[string][2]int
 	domains      map[string]int
+	// failed holds the ids of APIs, routes and integrations that had errors, so that their children do
+	// not repeat them.
+	failed map[string]bool
 }
 
 func (bd *builder) at(path string, r *res) {
@@ -54,7 +57,8 @@ func (bd *builder) at(path string, r *res) {
 // order of the template.
 func (e *evaluator) build(t *Template) *resource.Bundle {
 	bd := &builder{e: e, t: t, b: &resource.Bundle{}, apis: map[string]int{}, http: map[string]bool{},
-		routes: map[string][2]int{}, integrations: map[string][2]int{}, domains: map[string]int{}}
+		routes: map[string][2]int{}, integrations: map[string][2]int{}, domains: map[string]int{},
+		failed: map[string]bool{}}
 	var live []*res
 	for _, r := range e.order {
 		ok, err := e.enabled(r)
@@ -139,6 +143,12 @@ func (bd *builder) resource(r *res) {
 			What: "not needed: stages serve their API as the template declares it"})
 		return
 	}
+	before := len(e.errs)
+	defer func() {
+		if len(e.errs) > before {
+			bd.failed[e.apiID(r)], bd.failed[e.childID(r)] = true, true
+		}
+	}()
 	p, ok := e.properties(r)
 	if !ok {
 		return
@@ -192,7 +202,7 @@ func (bd *builder) parentAPI(p *props) (*resource.API, int, bool) {
 	}
 	i, ok := bd.apis[id]
 	if !ok {
-		if !bd.http[id] && !p.bad {
+		if !bd.http[id] && !bd.failed[id] && !p.bad {
 			p.fail("ApiId", "%q is not an API of this template; Ref one of its AWS::ApiGatewayV2::Api resources", id)
 		}
 		return nil, 0, false
@@ -345,12 +355,12 @@ func (bd *builder) child(r *res, p *props) {
 			ResponseParameters:       p.constraints("ResponseParameters"),
 		}
 		loc, found := bd.routes[routeID]
-		if !found && routeID != "" {
+		if !found && routeID != "" && !bd.failed[routeID] {
 			p.fail("RouteId", "%q is not a route of this template; Ref one of its AWS::ApiGatewayV2::Route resources", routeID)
 		} else if found && loc[0] != ai {
 			p.fail("RouteId", "route %q belongs to another API than ApiId", routeID)
 		}
-		if p.finish(r.typ, nil) {
+		if p.finish(r.typ, nil) && found {
 			rt := &bd.b.APIs[loc[0]].Routes[loc[1]]
 			bd.at(resource.IndexPath(resource.FieldPath(resource.IndexPath(resource.FieldPath(apiPath, "routes"), loc[1]), "routeResponses"), len(rt.RouteResponses)), r)
 			rt.RouteResponses = append(rt.RouteResponses, rr)
@@ -366,12 +376,12 @@ func (bd *builder) child(r *res, p *props) {
 			TemplateSelectionExpression: p.str("TemplateSelectionExpression"),
 		}
 		loc, found := bd.integrations[integrationID]
-		if !found && integrationID != "" {
+		if !found && integrationID != "" && !bd.failed[integrationID] {
 			p.fail("IntegrationId", "%q is not an integration of this template; Ref one of its AWS::ApiGatewayV2::Integration resources", integrationID)
 		} else if found && loc[0] != ai {
 			p.fail("IntegrationId", "integration %q belongs to another API than ApiId", integrationID)
 		}
-		if p.finish(r.typ, nil) {
+		if p.finish(r.typ, nil) && found {
 			in := &bd.b.APIs[loc[0]].Integrations[loc[1]]
 			bd.at(resource.IndexPath(resource.FieldPath(resource.IndexPath(resource.FieldPath(apiPath, "integrations"), loc[1]), "integrationResponses"), len(in.IntegrationResponses)), r)
 			in.IntegrationResponses = append(in.IntegrationResponses, ir)

@@ -420,3 +420,20 @@ func TestStableIDs(t *testing.T) {
 		t.Errorf("generated name %q has %d characters, want 64", long, len(long))
 	}
 }
+
+// TestChildrenOfFailedResourcesStayQuiet checks that a mistake is reported once: the route response of
+// a route that failed does not add "not a route of this template".
+func TestChildrenOfFailedResourcesStayQuiet(t *testing.T) {
+	_, err := Parse("t.yaml", []byte("Resources:"+apiYAML+`
+  Route:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: {ApiId: !Ref Api, RouteKey: x, Target: !Ref Nope}
+  Response:
+    Type: AWS::ApiGatewayV2::RouteResponse
+    Properties: {ApiId: !Ref Api, RouteId: !Ref Route, RouteResponseKey: $default}
+`), t.TempDir(), Options{})
+	var es Errors
+	if !errors.As(err, &es) || len(es) != 1 || !strings.Contains(es[0].Message, "Nope is neither") {
+		t.Fatalf("errors:\n%v\nwant only the route's", err)
+	}
+}
