@@ -72,7 +72,7 @@ func (bd *builder) function(r *res, p *props) {
 		bd.checkPythonHandler(p, dir, handler)
 	case slices.Contains(customRuntimes, fn.Runtime):
 		fn.Handler = filepath.Join(dir, "bootstrap")
-		bd.checkExecutable(p, codeKey, fn.Handler, "a custom runtime runs the executable bootstrap in its code directory")
+		bd.checkExecutable(p, codeKey, fn.Handler, "a custom runtime runs the executable bootstrap in its code directory; build it there first (for Go: GOOS=linux go build -o bootstrap .), or load .aws-sam/build/template.yaml after sam build")
 	case fn.Runtime == "go1.x":
 		if handler == "" {
 			p.fail("Handler", "is required: the name of the Go executable in the code directory")
