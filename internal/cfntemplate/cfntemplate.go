@@ -448,6 +448,7 @@ func (e *evaluator) parameters(n *yaml.Node) {
 				e.add(kv.key, where, "value %q is not one of the AllowedValues %s", value, strings.Join(allowed, ", "))
 			}
 		}
+		e.constraints(kv.key, where, decl, typ, value)
 		switch {
 		case typ == "Number":
 			if _, err := strconv.ParseFloat(value, 64); err != nil {
@@ -468,6 +469,46 @@ func (e *evaluator) parameters(n *yaml.Node) {
 			}
 			e.params[name] = value
 		}
+	}
+}
+
+// constraints checks a parameter's value against its AllowedPattern, MinLength/MaxLength and
+// MinValue/MaxValue, as CloudFormation does before it creates anything.
+func (e *evaluator) constraints(at *yaml.Node, where string, decl map[string]*yaml.Node, typ, value string) {
+	describe := ""
+	if d := decl["ConstraintDescription"]; d != nil && d.Kind == yaml.ScalarNode {
+		describe = " (" + d.Value + ")"
+	}
+	if p := decl["AllowedPattern"]; p != nil && p.Kind == yaml.ScalarNode && typ != "Number" {
+		// CloudFormation matches the whole value (Java's String.matches).
+		re, err := regexp.Compile("^(?:" + p.Value + ")$")
+		switch {
+		case err != nil:
+			e.add(p, where, "AllowedPattern %q is not a regular expression Switchboard can check: %v", p.Value, err)
+		case !re.MatchString(value):
+			e.add(at, where, "value %q does not match the AllowedPattern %s%s", value, p.Value, describe)
+		}
+	}
+	bound := func(key string, check func(limit float64) bool, what string) {
+		n := decl[key]
+		if n == nil || n.Kind != yaml.ScalarNode {
+			return
+		}
+		limit, err := strconv.ParseFloat(n.Value, 64)
+		if err != nil {
+			e.add(n, where, "%s %q is not a number", key, n.Value)
+			return
+		}
+		if !check(limit) {
+			e.add(at, where, "value %q is %s %s%s", value, what, n.Value, describe)
+		}
+	}
+	length := float64(len([]rune(value)))
+	bound("MinLength", func(l float64) bool { return length >= l }, "shorter than the MinLength")
+	bound("MaxLength", func(l float64) bool { return length <= l }, "longer than the MaxLength")
+	if f, err := strconv.ParseFloat(value, 64); err == nil {
+		bound("MinValue", func(l float64) bool { return f >= l }, "below the MinValue")
+		bound("MaxValue", func(l float64) bool { return f <= l }, "above the MaxValue")
 	}
 }
 
