@@ -303,6 +303,12 @@ func (e *evaluator) run(root *yaml.Node) *Template {
 		condOrder = append(condOrder, kv.key.Value)
 	}
 	e.readGlobals(top["Globals"])
+	if top["Rules"] != nil {
+		e.notes = append(e.notes, Note{LogicalID: "Rules", Type: "Rules", What: "not checked: they assert parameter values before a deployment on AWS"})
+	}
+	if top["Hooks"] != nil {
+		e.notes = append(e.notes, Note{LogicalID: "Hooks", Type: "Hooks", What: "not run: they belong to CloudFormation deployments"})
+	}
 	e.readResources(top["Resources"])
 	if len(e.errs) > 0 {
 		return nil

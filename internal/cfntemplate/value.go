@@ -117,7 +117,7 @@ func shortValue(v any) string {
 	return strconv.Quote(s)
 }
 
-// toPlain turns a value into JSON-ready Go values (for model schemas written as mappings).
+// toJSONText writes a value as JSON text (for model schemas written as mappings).
 func toJSONText(v any) (string, error) {
 	var b strings.Builder
 	enc := json.NewEncoder(&b)
