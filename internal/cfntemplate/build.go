@@ -47,6 +47,8 @@ type builder struct {
 	// failed holds the ids of APIs, routes and integrations that had errors, so that their children do
 	// not repeat them.
 	failed map[string]bool
+	// unrunnable are the functions that cannot run locally (see checkUnrunnable).
+	unrunnable []unrunnable
 }
 
 func (bd *builder) at(path string, r *res) {
@@ -93,6 +95,7 @@ func (e *evaluator) build(t *Template) *resource.Bundle {
 			bd.other(r)
 		}
 	}
+	bd.checkUnrunnable()
 	resource.ApplyDefaults(bd.b)
 	for _, fe := range resource.Validate(bd.b) {
 		e.errs = append(e.errs, t.locate(fe))

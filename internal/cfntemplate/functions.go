@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strings"
 
+	"go.yaml.in/yaml/v3"
+
+	"github.com/switchboard-gw/switchboard/internal/lambda"
 	"github.com/switchboard-gw/switchboard/internal/resource"
 )
 
@@ -46,14 +49,18 @@ func (bd *builder) function(r *res, p *props) {
 	}
 	handler := p.str("Handler")
 	if p.str("PackageType") == "Image" {
-		p.fail("PackageType", "container image functions cannot run locally without Docker; use a zip (directory) function")
+		bd.cannotRun(r, p, name, "PackageType", "container image functions cannot run locally without Docker; use a zip (directory) function")
 		return
 	}
 	if env := p.sub("Environment"); env != nil {
 		fn.Environment = env.strMap("Variables")
 		env.finish(r.typ, nil)
 	}
-	codeKey, dir := bd.codeDirectory(r, p)
+	codeKey, dir, cannot := bd.codeDirectory(r, p)
+	if cannot != "" {
+		bd.cannotRun(r, p, name, codeKey, cannot)
+		return
+	}
 	if p.bad {
 		return
 	}
@@ -81,7 +88,8 @@ func (bd *builder) function(r *res, p *props) {
 		fn.Handler = filepath.Join(dir, handler)
 		bd.checkExecutable(p, "Handler", fn.Handler, "go1.x runs the executable named by Handler in the code directory")
 	default:
-		p.fail("Runtime", "%q cannot run locally; Switchboard runs %s", fn.Runtime, runtimeList)
+		bd.cannotRun(r, p, name, "Runtime", fmt.Sprintf("runtime %q cannot run locally; Switchboard runs %s", fn.Runtime, runtimeList))
+		return
 	}
 	if r.typ == typeSAMFunction {
 		bd.events(r, p)
@@ -104,31 +112,29 @@ func (bd *builder) function(r *res, p *props) {
 }
 
 // codeDirectory finds the function's code on disk: SAM's CodeUri, or the CDK asset that the resource's
-// aws:asset:path metadata names. It returns the property to report problems at and the absolute directory.
-func (bd *builder) codeDirectory(r *res, p *props) (string, string) {
+// aws:asset:path metadata names. It returns the property to report problems at and the absolute
+// directory, or why the code cannot run locally at all.
+func (bd *builder) codeDirectory(r *res, p *props) (key, dir, cannot string) {
 	e := bd.e
-	var key, rel string
+	var rel string
 	switch r.typ {
 	case typeSAMFunction:
 		key = "CodeUri"
 		if p.has("InlineCode") {
 			p.used["InlineCode"] = true
-			p.fail("InlineCode", "inline code is not supported yet; put the code in a directory and point CodeUri at it")
-			return key, ""
+			return "InlineCode", "", "inline code is not supported yet; put the code in a directory and point CodeUri at it"
 		}
 		v, ok := p.get("CodeUri")
 		if !ok {
 			p.fail("CodeUri", "is required: the directory that holds the function's code, relative to the template")
-			return key, ""
+			return key, "", ""
 		}
 		s, isStr := v.(string)
 		if !isStr {
-			p.fail("CodeUri", "points at S3 (%s); Switchboard runs code from a local directory: write CodeUri as the directory, relative to the template", typeName(v))
-			return key, ""
+			return key, "", "CodeUri points at S3; Switchboard runs code from a local directory: write CodeUri as the directory, relative to the template"
 		}
 		if strings.HasPrefix(s, "s3://") {
-			p.fail("CodeUri", "%s is in S3; Switchboard runs code from a local directory: write CodeUri as the directory, relative to the template", s)
-			return key, ""
+			return key, "", s + " is in S3; Switchboard runs code from a local directory: write CodeUri as the directory, relative to the template"
 		}
 		rel = s
 	case typeLambdaFunction:
@@ -146,16 +152,14 @@ func (bd *builder) codeDirectory(r *res, p *props) (string, string) {
 		case code == nil:
 			p.used["Code"] = true
 			p.fail("Code", "is required")
-			return key, ""
+			return key, "", ""
 		case code.has("ZipFile"):
-			p.fail("Code", "inline code (ZipFile) is not supported yet; put the code in a directory (SAM CodeUri, or a CDK asset)")
-			return key, ""
+			return key, "", "inline code (ZipFile) is not supported yet; put the code in a directory (SAM CodeUri, or a CDK asset)"
 		default:
-			p.fail("Code", "the code is in S3 or a container registry, which Switchboard does not read; run it from `cdk synth` output (with the aws:asset:path metadata) or a SAM template with a local CodeUri")
-			return key, ""
+			return key, "", "the code is in S3 or a container registry, which Switchboard does not read; run it from `cdk synth` output (with the aws:asset:path metadata) or a SAM template with a local CodeUri"
 		}
 	}
-	dir := rel
+	dir = rel
 	if !filepath.IsAbs(dir) {
 		dir = filepath.Join(e.dir, rel)
 	}
@@ -166,7 +170,62 @@ func (bd *builder) codeDirectory(r *res, p *props) (string, string) {
 	case !info.IsDir():
 		p.fail(key, "%s is a file, not a directory; Switchboard runs code from a directory (unzip the archive, or point at the source directory)", dir)
 	}
-	return key, dir
+	return key, dir, ""
+}
+
+// unrunnable is a function whose code or runtime cannot run locally. It is an error only when an
+// integration or authorizer of the template uses it; otherwise a note (a queue consumer in the same
+// stack, say, should not stop the API).
+type unrunnable struct {
+	name string
+	at   *yaml.Node
+	r    *res
+	why  string
+}
+
+// cannotRun records that a function cannot run locally (see unrunnable).
+func (bd *builder) cannotRun(r *res, p *props, name, key, why string) {
+	for _, k := range p.vals.keys {
+		p.used[k] = true
+	}
+	bd.unrunnable = append(bd.unrunnable, unrunnable{name: name, at: p.pos(key), r: r, why: why})
+}
+
+// checkUnrunnable reports the functions that cannot run locally: errors for those the APIs use, notes
+// for the others.
+func (bd *builder) checkUnrunnable() {
+	if len(bd.unrunnable) == 0 {
+		return
+	}
+	used := map[string]bool{}
+	mark := func(uri string) {
+		fn, err := lambda.FunctionFromURI(uri)
+		if err != nil {
+			return
+		}
+		if i := strings.Index(fn, ":function:"); i >= 0 {
+			fn = fn[i+len(":function:"):]
+		}
+		name, _, _ := strings.Cut(fn, ":")
+		used[name] = true
+	}
+	for _, a := range bd.b.APIs {
+		for _, in := range a.Integrations {
+			if in.IntegrationType == resource.IntegrationAWSProxy || in.IntegrationType == resource.IntegrationAWS {
+				mark(in.IntegrationURI)
+			}
+		}
+		for _, au := range a.Authorizers {
+			mark(au.AuthorizerURI)
+		}
+	}
+	for _, u := range bd.unrunnable {
+		if used[u.name] {
+			bd.e.add(u.at, "Resources."+u.r.id, "the API invokes this function, but it cannot run locally: %s", u.why)
+			continue
+		}
+		bd.e.notes = append(bd.e.notes, Note{LogicalID: u.r.id, Type: u.r.typ, What: "not run (no API uses it): " + u.why})
+	}
 }
 
 // assetMetadata returns the CDK asset metadata of a resource: aws:asset:path and aws:asset:property.

@@ -200,6 +200,16 @@ func templateDir(t *testing.T, files map[string]string) string {
 	return dir
 }
 
+// useFn is an integration that invokes the resource Fn.
+const useFn = `
+  Use:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties:
+      ApiId: !Ref Api
+      IntegrationType: AWS_PROXY
+      IntegrationUri: !Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Fn.Arn}/invocations
+`
+
 const apiYAML = `
   Api:
     Type: AWS::ApiGatewayV2::Api
@@ -302,17 +312,17 @@ func TestTemplateErrors(t *testing.T) {
   Fn:
     Type: AWS::Serverless::Function
     Properties: {CodeUri: fn, Handler: x::y, Runtime: java21}
-`, want: `"java21" cannot run locally`, where: "Resources.Fn"},
+` + useFn, want: `the API invokes this function, but it cannot run locally: runtime "java21" cannot run locally`, where: "Resources.Fn"},
 		{name: "code in S3", yaml: "Resources:" + apiYAML + `
   Fn:
     Type: AWS::Lambda::Function
     Properties: {Code: {S3Bucket: b, S3Key: k}, Handler: app.handler, Runtime: nodejs20.x, Role: r}
-`, want: "the code is in S3", where: "Resources.Fn"},
+` + useFn, want: "the code is in S3", where: "Resources.Fn"},
 		{name: "CodeUri in S3", yaml: "Resources:" + apiYAML + `
   Fn:
     Type: AWS::Serverless::Function
     Properties: {CodeUri: {Bucket: b, Key: k}, Handler: app.handler, Runtime: nodejs20.x}
-`, want: "points at S3", where: "Resources.Fn"},
+` + useFn, want: "points at S3", where: "Resources.Fn"},
 		{name: "API event", yaml: "Resources:" + apiYAML + `
   Fn:
     Type: AWS::Serverless::Function
@@ -442,5 +452,34 @@ func TestChildrenOfFailedResourcesStayQuiet(t *testing.T) {
 	var es Errors
 	if !errors.As(err, &es) || len(es) != 1 || !strings.Contains(es[0].Message, "Nope is neither") {
 		t.Fatalf("errors:\n%v\nwant only the route's", err)
+	}
+}
+
+// TestUnusedFunctionsThatCannotRun checks that a function the API does not use may have code or a runtime
+// Switchboard cannot run: it is noted, not an error.
+func TestUnusedFunctionsThatCannotRun(t *testing.T) {
+	tpl, err := Parse("t.yaml", []byte("Resources:"+apiYAML+`
+  Consumer:
+    Type: AWS::Lambda::Function
+    Properties: {Code: {ZipFile: "exports.handler = async () => {}"}, Handler: index.handler, Runtime: nodejs20.x, Role: r}
+  Batch:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: s3://bucket/key.zip, Handler: x::y, Runtime: java21}
+`), t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"Consumer": "not run (no API uses it): inline code (ZipFile) is not supported yet",
+		"Batch": "not run (no API uses it): s3://bucket/key.zip is in S3"}
+	for _, n := range tpl.Notes {
+		if w, ok := want[n.LogicalID]; ok && strings.Contains(n.What, w) {
+			delete(want, n.LogicalID)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("missing notes %v in %v", want, tpl.Notes)
+	}
+	if len(tpl.Bundle.Functions) != 0 {
+		t.Errorf("functions %+v, want none", tpl.Bundle.Functions)
 	}
 }
