@@ -56,6 +56,8 @@ func (tf *templateFlags) load(region string) ([]*cfntemplate.Template, error) {
 		if err == nil {
 			if _, cerr := snapshot.Compile(t.Bundle); cerr != nil {
 				err = t.Locate(cerr)
+			} else if serr := gateway.CheckSupported(t.Bundle); serr != nil {
+				err = t.Locate(serr)
 			}
 		}
 		if err != nil {

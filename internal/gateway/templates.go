@@ -59,3 +59,7 @@ func mergeTemplates(base *resource.Bundle, templates []Template) (*resource.Bund
 	}
 	return &merged, nil
 }
+
+// CheckSupported reports, as resource.FieldErrors, the integrations of b that this build cannot run, so
+// that a caller can locate them in the file b came from before New merges it with the others.
+func CheckSupported(b *resource.Bundle) error { return checkSupported(b) }
