@@ -121,11 +121,15 @@ func Load(path string, opts Options) (*Template, error) {
 }
 
 // defaultStackName names the stack after the template: X for cdk.out/X.template.json, else the
-// directory that holds the template (the application's name, usually).
+// directory that holds the template (the application's name, usually; for the template `sam build`
+// writes to APP/.aws-sam/build, APP, so that built and unbuilt templates get the same ids).
 func defaultStackName(path, dir string) string {
 	base := filepath.Base(path)
 	if s, ok := strings.CutSuffix(base, ".template.json"); ok {
 		return sanitizeStackName(s)
+	}
+	if filepath.Base(dir) == "build" && filepath.Base(filepath.Dir(dir)) == ".aws-sam" {
+		dir = filepath.Dir(filepath.Dir(dir))
 	}
 	return sanitizeStackName(filepath.Base(dir))
 }

@@ -483,3 +483,20 @@ func TestUnusedFunctionsThatCannotRun(t *testing.T) {
 		t.Errorf("functions %+v, want none", tpl.Bundle.Functions)
 	}
 }
+
+func TestDefaultStackName(t *testing.T) {
+	tests := []struct{ name, path, want string }{
+		{name: "cdk.out", path: "/src/app/cdk.out/ChatStack.template.json", want: "ChatStack"},
+		{name: "SAM template", path: "/src/simple-websockets-chat-app/template.yaml", want: "simple-websockets-chat-app"},
+		{name: "sam build output", path: "/src/chat/.aws-sam/build/template.yaml", want: "chat"},
+		{name: "characters a stack name cannot have", path: "/src/my app_v2/template.yaml", want: "my-app-v2"},
+		{name: "starts with a digit", path: "/src/2024chat/template.yaml", want: "stack-2024chat"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := defaultStackName(tt.path, filepath.Dir(tt.path)); got != tt.want {
+				t.Errorf("defaultStackName(%q) = %q, want %q", tt.path, got, tt.want)
+			}
+		})
+	}
+}
