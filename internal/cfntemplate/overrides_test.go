@@ -52,3 +52,34 @@ func TestCheckOverrides(t *testing.T) {
 		t.Errorf("error %v, want one naming Y and Z", err)
 	}
 }
+
+// FuzzParseOverrides: any argument either parses into non-empty keys or fails with a message, and what
+// it parses into, written back as Key='Value' items, parses the same again.
+func FuzzParseOverrides(f *testing.F) {
+	for _, s := range []string{"A=1 B=two", "ParameterKey=A,ParameterValue=1", `A="a b" B='c'`, "A=", "=x", `A="x`, "ParameterKey=A"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, arg string) {
+		got, err := ParseOverrides([]string{arg})
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("empty error")
+			}
+			return
+		}
+		var items []string
+		for k, v := range got {
+			if k == "" {
+				t.Fatalf("empty key from %q", arg)
+			}
+			if strings.ContainsAny(k+v, `'"`) || strings.ContainsAny(k, " \t\n") || strings.HasPrefix(k, "ParameterKey") {
+				return // not representable in the round trip below
+			}
+			items = append(items, k+"='"+v+"'")
+		}
+		again, err := ParseOverrides([]string{strings.Join(items, " ")})
+		if err != nil || !maps.Equal(got, again) {
+			t.Fatalf("%q → %v → %q → %v (%v)", arg, got, items, again, err)
+		}
+	})
+}
