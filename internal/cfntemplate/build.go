@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/switchboard-gw/switchboard/internal/resource"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/switchboard-gw/switchboard/internal/resource"
 )
 
 // unserved says what happens to resources of types Switchboard does not serve.

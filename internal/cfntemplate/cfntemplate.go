@@ -31,8 +31,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/switchboard-gw/switchboard/internal/resource"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/switchboard-gw/switchboard/internal/resource"
 )
 
 // MaxFileSize is the largest template accepted (CloudFormation's own limit is 1 MB for a template body;

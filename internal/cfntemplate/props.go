@@ -6,8 +6,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/switchboard-gw/switchboard/internal/resource"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/switchboard-gw/switchboard/internal/resource"
 )
 
 // props reads the evaluated properties of one resource (or one nested property), reporting wrong types
