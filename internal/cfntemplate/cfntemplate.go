@@ -19,6 +19,7 @@
 package cfntemplate
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -184,12 +185,10 @@ type res struct {
 	props     *yaml.Node // Properties (nil when absent)
 	metadata  *yaml.Node
 	condition string
-	enabled   bool // its condition holds (or it has none)
 
 	name   string // physical name, once resolved
 	named  bool
 	naming bool
-	failed bool // its properties did not evaluate (already reported)
 }
 
 // Parse evaluates a template. name is used in errors only; dir is the directory relative code paths
@@ -229,9 +228,20 @@ func parseDocument(data []byte) (root *yaml.Node, err error) {
 			root, err = nil, fmt.Errorf("yaml: %v", r)
 		}
 	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil
+		}
 		return nil, err
+	}
+	var next yaml.Node
+	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("yaml: line %d: the file holds more than one YAML document (---); a template is one document", next.Line)
 	}
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
 		return doc.Content[0], nil
@@ -565,7 +575,7 @@ func (e *evaluator) readResources(n *yaml.Node) {
 		if !logicalIDRE.MatchString(id) {
 			e.add(kv.key, where, "logical ID %q must be alphanumeric (A-Z a-z 0-9)", id)
 		}
-		r := &res{id: id, node: kv.key, mapping: kv.val, enabled: true}
+		r := &res{id: id, node: kv.key, mapping: kv.val}
 		for _, m := range pairs(e, kv.val, where) {
 			switch m.key.Value {
 			case "Type":

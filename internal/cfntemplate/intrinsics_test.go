@@ -342,6 +342,7 @@ func TestTemplateErrors(t *testing.T) {
 		{name: "unknown section", yaml: "Resource:" + apiYAML,
 			want: `unknown top-level section "Resource"`},
 		{name: "YAML syntax error", yaml: "Resources:\n  Api: [\n", want: "YAML/JSON syntax error"},
+		{name: "two documents", yaml: "Resources:" + apiYAML + "---\nResources: {}\n", want: "more than one YAML document"},
 		{name: "JSON syntax error", yaml: "{\"Resources\": {\"Api\": }", want: "YAML/JSON syntax error"},
 	}
 	for _, tt := range tests {

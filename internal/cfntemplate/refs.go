@@ -91,7 +91,7 @@ func (e *evaluator) resource(at *yaml.Node, name string) (*res, error) {
 	if !ok {
 		if fn, ok := e.resources[strings.TrimSuffix(name, "Role")]; ok && strings.HasSuffix(name, "Role") && fn.typ == typeSAMFunction {
 			// SAM makes {Function}Role for a function without Role.
-			return &res{id: name, typ: typeRole, enabled: true}, nil
+			return &res{id: name, typ: typeRole}, nil
 		}
 		if strings.HasPrefix(name, "AWS::") {
 			return nil, errAt(at, "%s is not a pseudo parameter; there are AWS::Region, AWS::AccountId, AWS::StackName, AWS::StackId, AWS::Partition, AWS::URLSuffix, AWS::NoValue and AWS::NotificationARNs", name)
