@@ -151,7 +151,7 @@ func New(opts Options) (*Gateway, error) {
 		opts.Bundle = &resource.Bundle{}
 	}
 	if len(opts.Templates) > 0 {
-		merged, err := mergeTemplates(opts.Bundle, opts.Templates)
+		merged, err := MergeTemplates(opts.Bundle, opts.Templates)
 		if err != nil {
 			return nil, err
 		}

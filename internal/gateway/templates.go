@@ -7,9 +7,10 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/resource"
 )
 
-// mergeTemplates returns a copy of base with the templates' APIs, functions and domain names added. An API
+// MergeTemplates returns a copy of base with the templates' APIs, functions and domain names added: what
+// New serves for Options.Templates, and what a reload of the config file and templates must serve. An API
 // id, function name or domain name declared twice is an ErrConflict naming both declarations.
-func mergeTemplates(base *resource.Bundle, templates []Template) (*resource.Bundle, error) {
+func MergeTemplates(base *resource.Bundle, templates []Template) (*resource.Bundle, error) {
 	merged := *base
 	merged.APIs = append([]resource.API(nil), base.APIs...)
 	merged.Functions = append([]resource.Function(nil), base.Functions...)
