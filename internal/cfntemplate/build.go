@@ -36,11 +36,12 @@ var unsupportedAPIs = map[string]string{
 
 // builder assembles the bundle.
 type builder struct {
-	e    *evaluator
-	t    *Template
-	b    *resource.Bundle
-	apis map[string]int // apiId → index in b.APIs
-	http map[string]bool
+	e     *evaluator
+	t     *Template
+	b     *resource.Bundle
+	apis  map[string]int // apiId → index in b.APIs
+	plans map[string]int // usage plan id → index in b.UsagePlans
+	http  map[string]bool
 	// routes and integrations by id: API index and index within the API.
 	routes       map[string][2]int
 	integrations map[string][2]int
@@ -61,7 +62,7 @@ func (bd *builder) at(path string, r *res) {
 func (e *evaluator) build(t *Template) *resource.Bundle {
 	bd := &builder{e: e, t: t, b: &resource.Bundle{}, apis: map[string]int{}, http: map[string]bool{},
 		routes: map[string][2]int{}, integrations: map[string][2]int{}, domains: map[string]int{},
-		failed: map[string]bool{}}
+		failed: map[string]bool{}, plans: map[string]int{}}
 	var live []*res
 	for _, r := range e.order {
 		ok, err := e.enabled(r)
@@ -77,8 +78,8 @@ func (e *evaluator) build(t *Template) *resource.Bundle {
 	}
 	passes := [][]string{
 		{typeAPI, typeDomainName, typeSAMFunction, typeLambdaFunction},
-		{typeIntegration, typeAuthorizer, typeModel, typeRoute, typeStage, typeAPIMapping, typeDeployment},
-		{typeRouteResponse, typeIntegrationResponse},
+		{typeIntegration, typeAuthorizer, typeModel, typeRoute, typeStage, typeAPIMapping, typeDeployment, typeAPIKey, typeUsagePlan},
+		{typeRouteResponse, typeIntegrationResponse, typeUsagePlanKey},
 	}
 	handled := map[string]bool{}
 	for _, pass := range passes {
@@ -151,6 +152,9 @@ func (bd *builder) resource(r *res) {
 	defer func() {
 		if len(e.errs) > before {
 			bd.failed[e.apiID(r)], bd.failed[e.childID(r)] = true, true
+			if id, err := e.physical(r.node, r); err == nil {
+				bd.failed[id] = true
+			}
 		}
 	}()
 	p, ok := e.properties(r)
@@ -164,6 +168,8 @@ func (bd *builder) resource(r *res) {
 		bd.domainName(r, p)
 	case typeSAMFunction, typeLambdaFunction:
 		bd.function(r, p)
+	case typeAPIKey, typeUsagePlan, typeUsagePlanKey:
+		bd.usagePlans(r, p)
 	default:
 		bd.child(r, p)
 	}
@@ -543,4 +549,64 @@ func (e *evaluator) outputs(n *yaml.Node) []Output {
 		out = append(out, Output{Name: kv.key.Value, Value: s})
 	}
 	return out
+}
+
+// usagePlans converts API Gateway's API keys, usage plans and usage plan keys.
+func (bd *builder) usagePlans(r *res, p *props) {
+	e := bd.e
+	id, err := e.physical(r.node, r)
+	if err != nil {
+		e.addErr(err, r.node, p.where)
+		return
+	}
+	switch r.typ {
+	case typeAPIKey:
+		k := resource.APIKey{ID: id, Name: p.str("Name"), Value: p.str("Value"), Enabled: p.boolean("Enabled"), Description: p.str("Description")}
+		if !p.has("Value") {
+			// AWS makes a random value up; a stable one keeps clients working from one start to the next.
+			k.Value = stableID(40, lowerAlnum+upperAlnum[:26], "apikeyvalue", e.opts.StackName, r.id)
+			e.notes = append(e.notes, Note{LogicalID: r.id, Type: r.typ, What: "the key has no Value; its value here is " + k.Value})
+		}
+		if !p.finish(r.typ, map[string]string{"GenerateDistinctId": "ids are derived from the logical ID",
+			"CustomerId": "AWS Marketplace only", "StageKeys": "REST API stages only", "Tags": "tags are not kept for keys"}) {
+			return
+		}
+		bd.at(resource.IndexPath("apiKeys", len(bd.b.APIKeys)), r)
+		bd.b.APIKeys = append(bd.b.APIKeys, k)
+	case typeUsagePlan:
+		pl := resource.UsagePlan{ID: id, Name: p.str("UsagePlanName"), Description: p.str("Description")}
+		for _, st := range p.subList("ApiStages") {
+			pl.APIStages = append(pl.APIStages, resource.UsagePlanStage{APIID: st.str("ApiId"), Stage: st.str("Stage")})
+			st.finish(r.typ, map[string]string{"Throttle": "per-route limits of a usage plan are not applied"})
+		}
+		if t := p.sub("Throttle"); t != nil {
+			pl.Throttle = &resource.UsagePlanThrottle{BurstLimit: t.integer("BurstLimit"), RateLimit: t.float("RateLimit")}
+			t.finish(r.typ, nil)
+		}
+		if q := p.sub("Quota"); q != nil {
+			pl.Quota = &resource.UsagePlanQuota{Limit: q.integer("Limit"), Offset: q.integer("Offset"), Period: q.str("Period")}
+			q.finish(r.typ, nil)
+		}
+		if !p.finish(r.typ, map[string]string{"Tags": "tags are not kept for usage plans"}) {
+			return
+		}
+		bd.at(resource.IndexPath("usagePlans", len(bd.b.UsagePlans)), r)
+		bd.plans[id] = len(bd.b.UsagePlans)
+		bd.b.UsagePlans = append(bd.b.UsagePlans, pl)
+	case typeUsagePlanKey:
+		keyID, planID, keyType := p.required("KeyId"), p.required("UsagePlanId"), p.str("KeyType")
+		if keyType != "" && keyType != "API_KEY" {
+			p.fail("KeyType", "%q is not a key type; the only one is API_KEY", keyType)
+		}
+		i, ok := bd.plans[planID]
+		if !ok && planID != "" && !bd.failed[planID] {
+			p.fail("UsagePlanId", "%q is not a usage plan of this template; Ref one of its AWS::ApiGateway::UsagePlan resources", planID)
+		}
+		if !p.finish(r.typ, nil) || !ok {
+			return
+		}
+		pl := &bd.b.UsagePlans[i]
+		bd.at(resource.IndexPath(resource.FieldPath(resource.IndexPath("usagePlans", i), "keyIds"), len(pl.KeyIDs)), r)
+		pl.KeyIDs = append(pl.KeyIDs, keyID)
+	}
 }

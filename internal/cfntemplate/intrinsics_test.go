@@ -333,6 +333,17 @@ func TestTemplateErrors(t *testing.T) {
       Events:
         Get: {Type: HttpApi, Properties: {Path: /, Method: get}}
 `, want: "an HttpApi event makes a REST or HTTP API", where: "Resources.Fn"},
+		{name: "usage plan key of an unknown plan", yaml: "Resources:" + apiYAML + `
+  Key: {Type: AWS::ApiGateway::ApiKey, Properties: {Value: abcdefghijklmnopqrstuvwxyz}}
+  PlanKey:
+    Type: AWS::ApiGateway::UsagePlanKey
+    Properties: {KeyId: !Ref Key, KeyType: API_KEY, UsagePlanId: nope}
+`, want: `UsagePlanId: "nope" is not a usage plan of this template`, where: "Resources.PlanKey"},
+		{name: "usage plan of a stage that does not exist", yaml: "Resources:" + apiYAML + `
+  Plan:
+    Type: AWS::ApiGateway::UsagePlan
+    Properties: {ApiStages: [{ApiId: !Ref Api, Stage: prod}]}
+`, want: `with stage "prod" is declared`, where: "Resources.Plan"},
 		{name: "unsupported transform", yaml: "Transform: AWS::LanguageExtensions\nResources:" + apiYAML,
 			want: `transform "AWS::LanguageExtensions" is not supported`, where: "Transform"},
 		{name: "resource condition not declared", yaml: "Resources:" + apiYAML + "  T: {Type: AWS::SNS::Topic, Condition: Nope}\n",

@@ -25,6 +25,10 @@ const (
 	typeTable               = "AWS::DynamoDB::Table"
 	typeSimpleTable         = "AWS::Serverless::SimpleTable"
 	typeRole                = "AWS::IAM::Role"
+	// API Gateway's API keys and usage plans (apigateway v1 resources) apply to WebSocket APIs too.
+	typeAPIKey       = "AWS::ApiGateway::ApiKey"
+	typeUsagePlan    = "AWS::ApiGateway::UsagePlan"
+	typeUsagePlanKey = "AWS::ApiGateway::UsagePlanKey"
 )
 
 // childTypes are the ApiGatewayV2 resources whose Ref is a 7-character id of their own.
@@ -141,6 +145,14 @@ func (e *evaluator) physical(at *yaml.Node, r *res) (string, error) {
 		return fmt.Sprintf("arn:%s:sns:%s:%s:%s", e.partition(), e.opts.Region, e.opts.Account, name), err
 	}
 	if _, ok := childTypes[r.typ]; ok {
+		return e.childID(r), nil
+	}
+	switch r.typ {
+	case typeAPIKey:
+		return stableID(10, lowerAlnum, "apikey", e.opts.StackName, r.id), nil
+	case typeUsagePlan:
+		return stableID(6, lowerAlnum, "usageplan", e.opts.StackName, r.id), nil
+	case typeUsagePlanKey:
 		return e.childID(r), nil
 	}
 	return e.generatedName(r, 64), nil
@@ -289,6 +301,14 @@ func (e *evaluator) getAtt(at *yaml.Node, logical, attr string) (any, error) {
 			return "AROA" + stableID(17, upperAlnum, "role", name), nil
 		}
 		return nil, unknown("Arn and RoleId")
+	}
+	switch r.typ {
+	case typeAPIKey, typeUsagePlan, typeUsagePlanKey:
+		known := map[string]string{typeAPIKey: "APIKeyId", typeUsagePlan: "Id", typeUsagePlanKey: "Id"}[r.typ]
+		if attr != known {
+			return nil, unknown(known)
+		}
+		return e.physical(at, r)
 	}
 	if idAttr, ok := childTypes[r.typ]; ok {
 		if attr != idAttr {

@@ -187,8 +187,10 @@ func TestTemplateConflicts(t *testing.T) {
 	base := &resource.Bundle{
 		APIs:      []resource.API{{APIID: "abc", Name: "a", ProtocolType: "WEBSOCKET", RouteSelectionExpression: "$request.body.action"}},
 		Functions: []resource.Function{{FunctionName: "fn", Handler: "/bin/true", Timeout: 3, MemorySize: 128, ReservedConcurrentExecutions: 1}},
+		APIKeys:   []resource.APIKey{{ID: "key", Value: "abcdefghijklmnopqrstuvwxyz"}},
 	}
 	tpl := &resource.Bundle{
+		APIKeys:   []resource.APIKey{{ID: "key", Value: "zyxwvutsrqponmlkjihgfedcba"}},
 		APIs:      []resource.API{{APIID: "abc", Name: "b", ProtocolType: "WEBSOCKET", RouteSelectionExpression: "$request.body.action"}},
 		Functions: []resource.Function{{FunctionName: "fn", Handler: "/bin/true", Timeout: 3, MemorySize: 128, ReservedConcurrentExecutions: 1}},
 	}
@@ -196,7 +198,8 @@ func TestTemplateConflicts(t *testing.T) {
 	if !errors.Is(err, gateway.ErrConflict) {
 		t.Fatalf("New: %v, want ErrConflict", err)
 	}
-	for _, want := range []string{`t.yaml declares API id "abc", which the config file declares too`, `t.yaml declares function "fn", which the config file declares too`} {
+	for _, want := range []string{`t.yaml declares API id "abc", which the config file declares too`, `t.yaml declares function "fn", which the config file declares too`,
+		`t.yaml declares API key id "key", which the config file declares too`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}

@@ -7,16 +7,26 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/resource"
 )
 
-// MergeTemplates returns a copy of base with the templates' APIs, functions and domain names added: what
-// New serves for Options.Templates, and what a reload of the config file and templates must serve. An API
-// id, function name or domain name declared twice is an ErrConflict naming both declarations.
+// MergeTemplates returns a copy of base with the templates' APIs, functions, domain names, API keys and
+// usage plans added: what New serves for Options.Templates, and what a reload of the config file and
+// templates must serve. An API id, function name, domain name, key or plan id declared twice is an
+// ErrConflict naming both declarations.
 func MergeTemplates(base *resource.Bundle, templates []Template) (*resource.Bundle, error) {
 	merged := *base
 	merged.APIs = append([]resource.API(nil), base.APIs...)
 	merged.Functions = append([]resource.Function(nil), base.Functions...)
 	merged.DomainNames = append([]resource.DomainName(nil), base.DomainNames...)
+	merged.APIKeys = append([]resource.APIKey(nil), base.APIKeys...)
+	merged.UsagePlans = append([]resource.UsagePlan(nil), base.UsagePlans...)
 	const configName = "the config file"
 	apis, fns, domains := map[string]string{}, map[string]string{}, map[string]string{}
+	keys, plans := map[string]string{}, map[string]string{}
+	for _, k := range base.APIKeys {
+		keys[k.ID] = configName
+	}
+	for _, p := range base.UsagePlans {
+		plans[p.ID] = configName
+	}
 	for _, a := range base.APIs {
 		apis[a.APIID] = configName
 	}
@@ -52,6 +62,16 @@ func MergeTemplates(base *resource.Bundle, templates []Template) (*resource.Bund
 		for _, d := range t.Bundle.DomainNames {
 			if claim(domains, "domain name", d.DomainName, t.Name) {
 				merged.DomainNames = append(merged.DomainNames, d)
+			}
+		}
+		for _, k := range t.Bundle.APIKeys {
+			if claim(keys, "API key id", k.ID, t.Name) {
+				merged.APIKeys = append(merged.APIKeys, k)
+			}
+		}
+		for _, p := range t.Bundle.UsagePlans {
+			if claim(plans, "usage plan id", p.ID, t.Name) {
+				merged.UsagePlans = append(merged.UsagePlans, p)
 			}
 		}
 	}
