@@ -148,6 +148,8 @@ func importTemplates(args []string, stdout, stderr io.Writer) error {
 		}
 		b.APIs = append(b.APIs, t.Bundle.APIs...)
 		b.DomainNames = append(b.DomainNames, t.Bundle.DomainNames...)
+		b.APIKeys = append(b.APIKeys, t.Bundle.APIKeys...)
+		b.UsagePlans = append(b.UsagePlans, t.Bundle.UsagePlans...)
 		for _, fn := range t.Bundle.Functions {
 			fn.CodeURI = relativeTo(cwd, fn.CodeURI)
 			if filepath.IsAbs(fn.Handler) {

@@ -42,6 +42,15 @@ Resources:
   Table:
     Type: AWS::DynamoDB::Table
     Properties: {TableName: !Sub "${Stage}-table"}
+  Key:
+    Type: AWS::ApiGateway::ApiKey
+    Properties: {Value: 0123456789abcdefghij, Enabled: true}
+  Plan:
+    Type: AWS::ApiGateway::UsagePlan
+    Properties: {ApiStages: [{ApiId: !Ref Api, Stage: !Ref ApiStage}]}
+  PlanKey:
+    Type: AWS::ApiGateway::UsagePlanKey
+    Properties: {KeyId: !Ref Key, KeyType: API_KEY, UsagePlanId: !Ref Plan}
 `
 
 func writeFile(t *testing.T, path, content string) string {
@@ -99,6 +108,9 @@ func TestValidateAndImportTemplates(t *testing.T) {
 		f, err := configfile.Parse("imported.yaml", []byte(out))
 		if err != nil {
 			t.Fatalf("the imported config does not load: %v\n%s", err, out)
+		}
+		if len(f.Bundle.APIKeys) != 1 || len(f.Bundle.UsagePlans) != 1 || len(f.Bundle.UsagePlans[0].KeyIDs) != 1 {
+			t.Errorf("imported keys %+v and plans %+v, want one of each", f.Bundle.APIKeys, f.Bundle.UsagePlans)
 		}
 		a := f.Bundle.APIs[0]
 		if a.Name != "pinger" || len(a.Routes) != 1 || len(a.Routes[0].RouteResponses) != 1 || len(a.Integrations[0].IntegrationResponses) != 1 || a.Stages[0].StageName != "dev" {
