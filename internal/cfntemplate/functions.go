@@ -262,7 +262,11 @@ func (bd *builder) checkNodeHandler(p *props, dir, handler string) {
 		}
 		tried = append(tried, module+ext)
 	}
-	p.fail("Handler", "%q: none of %s exists in %s", handler, strings.Join(tried, ", "), dir)
+	hint := ""
+	if fileExists(filepath.Join(dir, module+".ts")) {
+		hint = fmt.Sprintf("; %s.ts needs building first: run sam build and serve .aws-sam/build/template.yaml, or compile it", module)
+	}
+	p.fail("Handler", "%q: none of %s exists in %s%s", handler, strings.Join(tried, ", "), dir, hint)
 }
 
 // checkPythonHandler checks that the module of a Python handler ("package.module.function") exists.

@@ -220,7 +220,7 @@ const apiYAML = `
 // the resource it is in.
 func TestTemplateErrors(t *testing.T) {
 	code := map[string]string{"fn/app.mjs": "export const handler = async () => ({})\n", "py/app.py": "def handler(e, c): pass\n",
-		"go/bootstrap*": "#!/bin/sh\n", "notexec/bootstrap": "#!/bin/sh\n"}
+		"go/bootstrap*": "#!/bin/sh\n", "notexec/bootstrap": "#!/bin/sh\n", "ts/app.ts": "export const handler = async () => ({})\n"}
 	tests := []struct {
 		name, yaml, want, where string
 		opts                    Options
@@ -293,6 +293,11 @@ func TestTemplateErrors(t *testing.T) {
     Type: AWS::Serverless::Function
     Properties: {CodeUri: fn, Handler: index.handler, Runtime: nodejs22.x}
 `, want: `"index.handler": none of index.js, index.mjs, index.cjs exists`, where: "Resources.Fn"},
+		{name: "TypeScript handler not built", yaml: "Resources:" + apiYAML + `
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: ts, Handler: app.handler, Runtime: nodejs22.x}
+`, want: "app.ts needs building first: run sam build", where: "Resources.Fn"},
 		{name: "missing Python module", yaml: "Resources:" + apiYAML + `
   Fn:
     Type: AWS::Serverless::Function
