@@ -2,6 +2,7 @@
 //
 //	switchboard serve [--config FILE] [--listen ADDR] …   run the gateway
 //	switchboard validate FILE…                           check config files and print every error
+//	switchboard import --template FILE …                 write a template's equivalent config file
 //	switchboard version                                  print the version and VCS revision
 //	switchboard help [COMMAND]                           print the usage of switchboard or of COMMAND
 package main
@@ -26,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/switchboard-gw/switchboard/internal/cfntemplate"
 	"github.com/switchboard-gw/switchboard/internal/cluster"
 	"github.com/switchboard-gw/switchboard/internal/configfile"
 	"github.com/switchboard-gw/switchboard/internal/gateway"
@@ -62,6 +64,8 @@ Usage:
   switchboard serve [flags]        run the gateway (the built-in demo API without --config)
   switchboard validate FILE...     check config files; print every error with file, line and field,
                                    and warnings about what is valid but cannot work as meant
+                   [--template FILE...]  check CloudFormation / SAM / cdk synth templates the same way
+  switchboard import --template FILE...  write the templates' equivalent Switchboard config to stdout
   switchboard version              print the version and the VCS revision it was built from
   switchboard help [COMMAND]       print this, or the flags of COMMAND
 
@@ -78,6 +82,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args[1:], getenv, stdout, stderr)
 	case "validate":
 		return validate(args[1:], stdout, stderr)
+	case "import":
+		return importTemplates(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, versionLine(debug.ReadBuildInfo()))
 		return nil
@@ -156,7 +162,10 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (helped bool,
 }
 
 // validateOptions are validate's flags.
-type validateOptions struct{}
+type validateOptions struct {
+	templates templateFlags
+	region    string
+}
 
 // validateFlags declares validate's flags on a new FlagSet that prints to out.
 func validateFlags(out io.Writer) (*flag.FlagSet, *validateOptions) {
@@ -168,20 +177,27 @@ func validateFlags(out io.Writer) (*flag.FlagSet, *validateOptions) {
 			"valid but cannot work as meant. Exits 1 when a file has errors; warnings alone exit 0.")
 		fs.PrintDefaults()
 	}
-	return fs, &validateOptions{}
+	o := &validateOptions{}
+	o.templates.add(fs)
+	fs.StringVar(&o.region, "region", "us-east-1", "AWS region templates are evaluated for (AWS::Region)")
+	return fs, o
 }
 
 func validate(args []string, stdout, stderr io.Writer) error {
-	fs, _ := validateFlags(stderr)
+	fs, o := validateFlags(stderr)
 	if helped, err := parseFlags(fs, args, stdout); helped || err != nil {
 		return err
 	}
 	files := fs.Args()
-	if len(files) == 0 {
+	if len(files) == 0 && len(o.templates.paths) == 0 {
 		fs.Usage()
 		return exitError{errors.New("no files")}
 	}
 	failed := false
+	if err := validateTemplates(&o.templates, o.region, stdout); err != nil {
+		fmt.Fprintln(stderr, err)
+		failed = true
+	}
 	for _, name := range files {
 		f, err := loadAndCompile(name)
 		if err != nil {
@@ -223,6 +239,7 @@ type serveOptions struct {
 	node                                                                          uint
 	idle, maxDur                                                                  time.Duration
 	maxConns                                                                      int
+	templates                                                                     templateFlags
 }
 
 // serveFlags declares serve's flags on a new FlagSet that prints to out; `serve -h` and `help serve`
@@ -249,6 +266,7 @@ func serveFlags(out io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.Float64Var(&o.perIP, "new-connections-per-ip", throttle.DefaultPerIP.Rate, "new connections per second one source IP may open, with a burst of twice that; 0 for no limit")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate for wss:// and https:// on the data-plane port (default: one from a local CA in the state directory)")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
+	o.templates.add(fs)
 	return fs, o
 }
 
@@ -272,13 +290,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	var f *configfile.File
-	var err error
-	if o.configPath == "" {
-		f, err = configfile.Parse("(built-in demo config)", defaultConfig)
-	} else {
-		f, err = loadAndCompile(o.configPath)
-	}
+	f, templates, err := loadConfig(o)
 	if err != nil {
 		return err
 	}
@@ -311,10 +323,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Region:           o.region,
 		Node:             cluster.NodeID(o.node),
 		Bundle:           f.Bundle,
+		Templates:        gatewayTemplates(log, templates),
 		Limits:           wsconn.Config{IdleTimeout: o.idle, MaxDuration: o.maxDur},
 		Logger:           log,
 	})
-	if errors.Is(err, gateway.ErrCatalog) {
+	if errors.Is(err, gateway.ErrCatalog) || errors.Is(err, gateway.ErrConflict) {
 		return err
 	}
 	if err != nil {
@@ -335,20 +348,29 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	case err := <-done:
 		return err
 	}
-	if o.configPath == "" {
+	files := o.templates.paths
+	if o.configPath != "" {
+		files = append([]string{o.configPath}, files...)
+	}
+	if len(files) == 0 {
 		return <-done
 	}
-	// The configuration file is served anew when it changes, and on SIGHUP.
+	// The configuration file and templates are served anew when one changes, and on SIGHUP.
 	watchCtx, stopWatching := context.WithCancel(ctx)
 	watching := make(chan struct{})
 	go func() {
 		defer close(watching)
-		watchAndReload(watchCtx, g, []string{o.configPath}, func() (*resource.Bundle, func(error) error, error) {
-			f, err := loadAndCompile(o.configPath)
+		watchAndReload(watchCtx, g, files, func() (*resource.Bundle, func(error) error, error) {
+			f, templates, err := loadConfig(o)
 			if err != nil {
 				return nil, nil, err
 			}
-			return f.Bundle, f.Locate, nil
+			// What the templates do not serve was logged at start; a reload does not repeat it.
+			merged, err := gateway.MergeTemplates(f.Bundle, gatewayTemplates(slog.New(slog.DiscardHandler), templates))
+			if err != nil {
+				return nil, nil, err
+			}
+			return merged, f.Locate, nil
 		}, hup, log)
 	}()
 	err = <-done
@@ -401,6 +423,29 @@ func ensureNodeSDK(ctx context.Context, sdk string, fns []resource.Function, log
 		log.Warn("the AWS SDK for JavaScript is not available to Node.js functions; handlers importing it will fail with Runtime.ImportModuleError", "error", err, "fix", bootstrap.NodeSDKCommand(sdk))
 	}
 	return nil
+}
+
+// loadConfig reads the config file (the built-in demo config when neither it nor a template is given)
+// and the templates, each compiled on its own so that its errors name places in it.
+func loadConfig(o *serveOptions) (*configfile.File, []*cfntemplate.Template, error) {
+	var f *configfile.File
+	var err error
+	switch {
+	case o.configPath != "":
+		f, err = loadAndCompile(o.configPath)
+	case len(o.templates.paths) > 0:
+		f, err = configfile.Parse("(no config file)", []byte("apis: []"))
+	default:
+		f, err = configfile.Parse("(built-in demo config)", defaultConfig)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	templates, err := o.templates.load(o.region)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, templates, nil
 }
 
 // serverTLS loads the user's certificate, or one issued by the local CA in the state directory for

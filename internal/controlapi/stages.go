@@ -172,7 +172,7 @@ func stageFor(a *catalog.API, name string) (*resource.Stage, error) {
 // is where they are changed.
 func fromConfigFile(src catalog.Source, what string) error {
 	if src == catalog.SourceConfig {
-		return badRequest("%s is declared in the configuration file, which replaces it whenever it is loaded; change it there", what)
+		return badRequest("%s is declared in the configuration file or a template, which replaces it whenever it is loaded; change it there", what)
 	}
 	return nil
 }

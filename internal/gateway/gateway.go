@@ -53,6 +53,10 @@ type Options struct {
 	Hub *membus.Hub
 	// Bundle is the APIs to serve.
 	Bundle *resource.Bundle
+	// Templates are more bundles served beside Bundle: what CloudFormation, SAM and CDK templates declare
+	// (package cfntemplate). Their APIs, domain names and functions join Bundle's; like the config
+	// file's, they are read-only through the control plane.
+	Templates []Template
 	// Limits are the per-connection limits; zero fields take API Gateway's values.
 	Limits wsconn.Config
 	// ShutdownTimeout bounds a graceful stop; default 10s.
@@ -94,6 +98,16 @@ type Options struct {
 	RuntimeDir string
 	NodeSDKDir string
 }
+
+// Template is the bundle of one template, with the name its conflicts are reported under.
+type Template struct {
+	Name   string
+	Bundle *resource.Bundle
+}
+
+// ErrConflict is wrapped by New's error when the config file and the templates declare the same API id,
+// function name or domain name: each compiled on its own, so the problem is between them.
+var ErrConflict = errors.New("conflicting declarations")
 
 // ErrCatalog is wrapped by New's error when the saved catalog, together with the config file, does not
 // load: the file compiled on its own, so the problem is between the two.
@@ -152,6 +166,13 @@ func New(opts Options) (*Gateway, error) {
 	}
 	if opts.Bundle == nil {
 		opts.Bundle = &resource.Bundle{}
+	}
+	if len(opts.Templates) > 0 {
+		merged, err := MergeTemplates(opts.Bundle, opts.Templates)
+		if err != nil {
+			return nil, err
+		}
+		opts.Bundle = merged
 	}
 	// The file alone first, so that its errors name places in the file; the catalog then serves it.
 	if _, err := snapshot.Compile(opts.Bundle); err != nil {

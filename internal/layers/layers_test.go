@@ -38,7 +38,7 @@ func TestImportRules(t *testing.T) {
 		"internal/localca", "internal/sigv4", "internal/authorizer/policy", "internal/certs"}
 	concrete := []string{"internal/cluster/membus", "internal/integration/httpbackend", "internal/integration/mock",
 		"internal/integration/awsproxy", "internal/lambda/awsinvoke", "internal/lambda/localinvoke", "internal/acme"}
-	controlSide := []string{"internal/configfile", "internal/catalog", "internal/controlapi"}
+	controlSide := []string{"internal/configfile", "internal/cfntemplate", "internal/catalog", "internal/controlapi"}
 	dataPlane := []string{"internal/edge", "internal/dispatch", "internal/wsconn", "internal/registry",
 		"internal/mgmtapi", "internal/integration", "internal/integration/httpbackend", "internal/integration/mock",
 		"internal/integration/awsproxy", "internal/lambda/awsinvoke", "internal/lambda/localinvoke"}
