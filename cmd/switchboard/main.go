@@ -240,6 +240,7 @@ type serveOptions struct {
 	idle, maxDur                                                                  time.Duration
 	maxConns                                                                      int
 	templates                                                                     templateFlags
+	createTables                                                                  bool
 }
 
 // serveFlags declares serve's flags on a new FlagSet that prints to out; `serve -h` and `help serve`
@@ -267,6 +268,7 @@ func serveFlags(out io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate for wss:// and https:// on the data-plane port (default: one from a local CA in the state directory)")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
 	o.templates.add(fs)
+	fs.BoolVar(&o.createTables, "create-tables", false, "create the templates' DynamoDB tables on the local DynamoDB that AWS_ENDPOINT_URL_DYNAMODB (or AWS_ENDPOINT_URL) names, when they do not exist")
 	return fs, o
 }
 
@@ -296,6 +298,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	for _, w := range f.Warnings() {
 		log.Warn("config: " + w.Error())
+	}
+	if o.createTables {
+		if err := createTables(ctx, templates, o.region, getenv, log); err != nil {
+			return err
+		}
 	}
 	dir, err := stateDir(o.dataDir, getenv)
 	if err != nil {

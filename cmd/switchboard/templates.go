@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,10 +10,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/switchboard-gw/switchboard/internal/cfntemplate"
+	"github.com/switchboard-gw/switchboard/internal/dynamodbtables"
 	"github.com/switchboard-gw/switchboard/internal/gateway"
 	"github.com/switchboard-gw/switchboard/internal/resource"
 	"github.com/switchboard-gw/switchboard/internal/snapshot"
@@ -182,4 +190,45 @@ func relativeTo(dir, path string) string {
 		return path
 	}
 	return rel
+}
+
+// createTables creates the templates' DynamoDB tables on the DynamoDB endpoint local functions use
+// (AWS_ENDPOINT_URL_DYNAMODB, else AWS_ENDPOINT_URL, which functions inherit). Without one it refuses:
+// --create-tables is for a local DynamoDB, never for AWS itself.
+func createTables(ctx context.Context, templates []*cfntemplate.Template, region string, getenv func(string) string, log *slog.Logger) error {
+	var tables []dynamodbtables.Table
+	for _, t := range templates {
+		for _, tb := range t.Tables {
+			tables = append(tables, dynamodbtables.Table{LogicalID: tb.LogicalID, Name: tb.Name, Properties: tb.Properties})
+		}
+	}
+	if len(tables) == 0 {
+		log.Info("--create-tables: the templates declare no DynamoDB table")
+		return nil
+	}
+	endpoint := getenv("AWS_ENDPOINT_URL_DYNAMODB")
+	if endpoint == "" {
+		endpoint = getenv("AWS_ENDPOINT_URL")
+	}
+	if endpoint == "" {
+		return errors.New("--create-tables needs AWS_ENDPOINT_URL_DYNAMODB (or AWS_ENDPOINT_URL) naming the local DynamoDB " +
+			"(DynamoDB Local, dynalite, LocalStack) that functions use; it does not create tables in AWS")
+	}
+	opts := []func(*config.LoadOptions) error{config.WithRegion(region), config.WithEC2IMDSClientEnableState(imds.ClientDisabled)}
+	if getenv("AWS_ACCESS_KEY_ID") == "" {
+		// The same placeholder credentials local functions sign with.
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("switchboard", "switchboard", "")))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return fmt.Errorf("--create-tables: %w", err)
+	}
+	client := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(endpoint) })
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	log.Info("creating the templates' DynamoDB tables", "endpoint", endpoint, "tables", len(tables))
+	if err := dynamodbtables.Create(ctx, client, tables, log); err != nil {
+		return fmt.Errorf("--create-tables on %s: %w", endpoint, err)
+	}
+	return nil
 }

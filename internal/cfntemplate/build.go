@@ -1,7 +1,10 @@
 package cfntemplate
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -127,6 +130,11 @@ func (bd *builder) other(r *res) {
 	switch {
 	case r.typ == typeTable || r.typ == typeSimpleTable:
 		what += fmt.Sprintf(" (table name %s)", name)
+		if props, err := e.tableProperties(r); err != nil {
+			what += fmt.Sprintf("; --create-tables cannot create it: %v", err)
+		} else {
+			e.tables = append(e.tables, Table{LogicalID: r.id, Name: name, Properties: props})
+		}
 	case !ok:
 		what = fmt.Sprintf("not created: Switchboard does not serve %s; Ref gives %q", r.typ, name)
 	}
@@ -609,4 +617,56 @@ func (bd *builder) usagePlans(r *res, p *props) {
 		bd.at(resource.IndexPath(resource.FieldPath(resource.IndexPath("usagePlans", i), "keyIds"), len(pl.KeyIDs)), r)
 		pl.KeyIDs = append(pl.KeyIDs, keyID)
 	}
+}
+
+// tableProperties evaluates a table's properties into plain JSON values. A SimpleTable's are expanded as
+// the SAM transform does: PrimaryKey (default id, String) becomes the hash key, and the table is
+// on-demand unless it has ProvisionedThroughput.
+func (e *evaluator) tableProperties(r *res) (map[string]any, error) {
+	props := map[string]any{}
+	if r.props != nil {
+		v, err := e.eval(r.props)
+		if err != nil {
+			return nil, err
+		}
+		data, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(data, &props); err != nil {
+			return nil, fmt.Errorf("properties are not an object")
+		}
+	}
+	if r.typ != typeSimpleTable {
+		return props, nil
+	}
+	key := map[string]any{"Name": "id", "Type": "String"}
+	if pk, ok := props["PrimaryKey"].(map[string]any); ok {
+		key = pk
+	}
+	name, _ := key["Name"].(string)
+	typ := map[string]string{"String": "S", "Number": "N", "Binary": "B"}[fmt.Sprint(key["Type"])]
+	if name == "" || typ == "" {
+		return nil, fmt.Errorf("PrimaryKey needs a Name and a Type of String, Number or Binary")
+	}
+	out := map[string]any{
+		"AttributeDefinitions": []any{map[string]any{"AttributeName": name, "AttributeType": typ}},
+		"KeySchema":            []any{map[string]any{"AttributeName": name, "KeyType": "HASH"}},
+		"BillingMode":          "PAY_PER_REQUEST",
+	}
+	if pt, ok := props["ProvisionedThroughput"]; ok {
+		out["BillingMode"] = "PROVISIONED"
+		out["ProvisionedThroughput"] = pt
+	}
+	if v, ok := props["SSESpecification"]; ok {
+		out["SSESpecification"] = v
+	}
+	if tags, ok := props["Tags"].(map[string]any); ok { // SAM's map, DynamoDB's list
+		var list []any
+		for _, k := range slices.Sorted(maps.Keys(tags)) {
+			list = append(list, map[string]any{"Key": k, "Value": tags[k]})
+		}
+		out["Tags"] = list
+	}
+	return out, nil
 }

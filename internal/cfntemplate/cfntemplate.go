@@ -69,6 +69,8 @@ type Template struct {
 	// Notes lists, once, every resource (or part of one) Switchboard does not serve, with what happens
 	// to it.
 	Notes []Note
+	// Tables are the template's DynamoDB tables, which Switchboard creates only when asked to.
+	Tables []Table
 	// Outputs are the template's outputs, evaluated.
 	Outputs []Output
 	// Parameters are the names of the parameters the template declares.
@@ -76,6 +78,15 @@ type Template struct {
 
 	// positions maps bundle field paths (resource.FieldError convention) to where they were declared.
 	positions map[string]place
+}
+
+// Table is one of the template's DynamoDB tables (AWS::DynamoDB::Table, or AWS::Serverless::SimpleTable
+// as the SAM transform expands it), for `serve --create-tables`: its name as Ref gives it, and its
+// properties with every intrinsic resolved, in AWS::DynamoDB::Table's terms.
+type Table struct {
+	LogicalID  string
+	Name       string
+	Properties map[string]any
 }
 
 // Note is one resource, or part of one, that Switchboard does not serve, with what happens instead.
@@ -174,6 +185,7 @@ type evaluator struct {
 	depth, steps, maxSteps int
 	errs                   Errors
 	notes                  []Note
+	tables                 []Table
 }
 
 // res is one entry of Resources.
@@ -356,6 +368,7 @@ func (e *evaluator) run(root *yaml.Node) *Template {
 	}
 	slices.SortStableFunc(e.notes, func(a, b Note) int { return index[a.LogicalID] - index[b.LogicalID] })
 	t.Notes = e.notes
+	t.Tables = e.tables
 	return t
 }
 

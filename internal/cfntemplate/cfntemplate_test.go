@@ -38,6 +38,7 @@ type dump struct {
 	StackName string   `json:"stackName"`
 	Bundle    any      `json:"bundle"`
 	Notes     []string `json:"notes"`
+	Tables    []Table  `json:"tables,omitempty"`
 	Outputs   []Output `json:"outputs"`
 }
 
@@ -49,7 +50,7 @@ func dumpTemplate(t *testing.T, tpl *Template) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := dump{StackName: tpl.StackName, Bundle: tpl.Bundle, Outputs: tpl.Outputs}
+	d := dump{StackName: tpl.StackName, Bundle: tpl.Bundle, Tables: tpl.Tables, Outputs: tpl.Outputs}
 	for _, n := range tpl.Notes {
 		d.Notes = append(d.Notes, n.String())
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -513,6 +514,78 @@ func TestDefaultStackName(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := defaultStackName(tt.path, filepath.Dir(tt.path)); got != tt.want {
 				t.Errorf("defaultStackName(%q) = %q, want %q", tt.path, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestTables: a template's tables come out with their names and resolved properties for --create-tables;
+// a SimpleTable as the SAM transform expands it.
+func TestTables(t *testing.T) {
+	tests := []struct {
+		name  string
+		table string
+		want  Table
+	}{
+		{"a DynamoDB table with a parameter for its name", `
+  Connections:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: !Sub "${Prefix}_connections"
+      AttributeDefinitions: [{AttributeName: connectionId, AttributeType: S}]
+      KeySchema: [{AttributeName: connectionId, KeyType: HASH}]
+      ProvisionedThroughput: {ReadCapacityUnits: 5, WriteCapacityUnits: 5}`,
+			Table{LogicalID: "Connections", Name: "chat_connections", Properties: map[string]any{
+				"TableName":             "chat_connections",
+				"AttributeDefinitions":  []any{map[string]any{"AttributeName": "connectionId", "AttributeType": "S"}},
+				"KeySchema":             []any{map[string]any{"AttributeName": "connectionId", "KeyType": "HASH"}},
+				"ProvisionedThroughput": map[string]any{"ReadCapacityUnits": float64(5), "WriteCapacityUnits": float64(5)},
+			}}},
+		{"a SimpleTable with its defaults", `
+  Rooms:
+    Type: AWS::Serverless::SimpleTable`,
+			Table{LogicalID: "Rooms", Name: "stack-Rooms-", Properties: map[string]any{
+				"AttributeDefinitions": []any{map[string]any{"AttributeName": "id", "AttributeType": "S"}},
+				"KeySchema":            []any{map[string]any{"AttributeName": "id", "KeyType": "HASH"}},
+				"BillingMode":          "PAY_PER_REQUEST",
+			}}},
+		{"a SimpleTable with a key, throughput and tags", `
+  Rooms:
+    Type: AWS::Serverless::SimpleTable
+    Properties:
+      TableName: rooms
+      PrimaryKey: {Name: room, Type: Number}
+      ProvisionedThroughput: {ReadCapacityUnits: 1, WriteCapacityUnits: 1}
+      Tags: {team: chat, app: demo}`,
+			Table{LogicalID: "Rooms", Name: "rooms", Properties: map[string]any{
+				"AttributeDefinitions":  []any{map[string]any{"AttributeName": "room", "AttributeType": "N"}},
+				"KeySchema":             []any{map[string]any{"AttributeName": "room", "KeyType": "HASH"}},
+				"BillingMode":           "PROVISIONED",
+				"ProvisionedThroughput": map[string]any{"ReadCapacityUnits": float64(1), "WriteCapacityUnits": float64(1)},
+				"Tags":                  []any{map[string]any{"Key": "app", "Value": "demo"}, map[string]any{"Key": "team", "Value": "chat"}},
+			}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tpl, err := Parse("template.yaml", []byte(`Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Prefix: {Type: String, Default: chat}
+Resources:`+apiYAML+tt.table+"\n"), t.TempDir(), Options{StackName: "stack"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(tpl.Tables) != 1 {
+				t.Fatalf("tables %+v", tpl.Tables)
+			}
+			got := tpl.Tables[0]
+			if strings.HasSuffix(tt.want.Name, "-") { // a generated name: CloudFormation's shape
+				if !strings.HasPrefix(got.Name, tt.want.Name) {
+					t.Errorf("name %q, want one starting %q", got.Name, tt.want.Name)
+				}
+				got.Name = tt.want.Name
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got  %#v\nwant %#v", got, tt.want)
 			}
 		})
 	}
