@@ -3,6 +3,7 @@ package chatsam_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -148,9 +149,10 @@ func connections(t *testing.T, db *dynamodb.Client, table string) int {
 }
 
 // TestChatApps runs AWS's sample app shape unmodified — the SAM template, the handlers, the DynamoDB
-// table, the execute-api URL the sendmessage handler builds — with Node.js and with Python handlers:
-// clients connect (a row each), chat (everyone gets every message through @connections), and leave (the
-// row goes).
+// table, the execute-api URL the sendmessage handler builds — with Node.js and with Python handlers, and
+// a CDK app synthesized by the real CDK (CommonJS handlers, a two-way sendmessage route): clients
+// connect (a row each), chat (everyone gets every message through @connections), and leave (the row
+// goes).
 func TestChatApps(t *testing.T) {
 	endpoint := dynalitetest.Start(t)
 	db := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
@@ -159,9 +161,13 @@ func TestChatApps(t *testing.T) {
 		name     string
 		template string
 		table    string
+		// reply is what the sender gets after the broadcast on a two-way route ("" for none).
+		reply func(delivered int) string
 	}{
-		{"Node.js handlers", "template.yaml", "chat_sam_connections"},
-		{"Python handlers", "../chat-sam-python/template.yaml", "chat_sam_python_connections"},
+		{"SAM, Node.js handlers", "template.yaml", "chat_sam_connections", nil},
+		{"SAM, Python handlers", "../chat-sam-python/template.yaml", "chat_sam_python_connections", nil},
+		{"cdk synth output, Node.js CommonJS handlers", "../../internal/cfntemplate/testdata/cdk/cdk.out/ChatStack.template.json",
+			"ChatStack-Connections827CEF2F-CHHI72WI059J", func(n int) string { return fmt.Sprintf(`{"delivered":%d}`, n) }},
 	}
 	for _, app := range apps {
 		t.Run(app.name, func(t *testing.T) {
@@ -177,6 +183,11 @@ func TestChatApps(t *testing.T) {
 					t.Fatalf("%s got %q", who, got)
 				}
 			}
+			if app.reply != nil {
+				if got, want := alice.Read(), app.reply(2); got != want {
+					t.Fatalf("alice's reply %q, want %q", got, want)
+				}
+			}
 
 			_ = bob.Conn.Close(1000, "bye")
 			gatewaytest.Eventually(t, waitFor, func() bool { return connections(t, db, app.table) == 1 },
@@ -184,6 +195,11 @@ func TestChatApps(t *testing.T) {
 			alice.Send(`{"action":"sendmessage","data":"anyone?"}`)
 			if got := alice.Read(); got != "anyone?" {
 				t.Fatalf("alice got %q", got)
+			}
+			if app.reply != nil {
+				if got, want := alice.Read(), app.reply(1); got != want {
+					t.Fatalf("alice's reply %q, want %q", got, want)
+				}
 			}
 		})
 	}

@@ -1,4 +1,5 @@
-// A WebSocket chat API with aws-cdk-lib's WebSocketApi and WebSocketLambdaIntegration.
+// A WebSocket chat API with aws-cdk-lib's WebSocketApi and WebSocketLambdaIntegration: connections in a
+// DynamoDB table, messages fanned out through @connections at the API's default execute-api URL.
 const cdk = require('aws-cdk-lib');
 const lambda = require('aws-cdk-lib/aws-lambda');
 const apigwv2 = require('aws-cdk-lib/aws-apigatewayv2');
@@ -23,13 +24,15 @@ const fn = (id, dir) => new lambda.Function(stack, id, {
   environment: { TABLE_NAME: table.tableName },
 });
 const connect = fn('ConnectHandler', 'connect');
+const disconnect = fn('DisconnectHandler', 'disconnect');
 const message = fn('MessageHandler', 'message');
 table.grantReadWriteData(connect);
+table.grantReadWriteData(disconnect);
 table.grantReadWriteData(message);
 
 const api = new apigwv2.WebSocketApi(stack, 'ChatApi', {
   connectRouteOptions: { integration: new WebSocketLambdaIntegration('ConnectIntegration', connect) },
-  disconnectRouteOptions: { integration: new WebSocketLambdaIntegration('DisconnectIntegration', connect) },
+  disconnectRouteOptions: { integration: new WebSocketLambdaIntegration('DisconnectIntegration', disconnect) },
   defaultRouteOptions: { integration: new WebSocketLambdaIntegration('DefaultIntegration', message) },
 });
 api.addRoute('sendmessage', { integration: new WebSocketLambdaIntegration('SendIntegration', message), returnResponse: true });

@@ -1,1 +1,0 @@
-exports.handler = async (event) => ({ statusCode: 200, body: event.body });
