@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -43,13 +44,15 @@ type function struct {
 	timeout time.Duration
 	limit   int
 
-	mu      sync.Mutex
-	procs   []*process    // started and not yet reaped (busy, idle, starting or stopping)
-	changed chan struct{} // closed and replaced whenever a process becomes idle or exits, or on close
-	file    fileID        // the handler executable as last seen; processes of another are stale
-	statted bool          // file has been set once
-	closed  bool
-	peak    int // the most processes alive at once (for tests)
+	mu        sync.Mutex
+	procs     []*process  // started and not yet reaped (busy, idle, starting or stopping)
+	waiters   []*waiter   // invocations waiting for a process, first come first served
+	code      codeVersion // the handler's files as last seen; processes of another version are stale
+	nextCheck time.Time   // when the handler's files are next looked at (zero: at the next acquire)
+	closed    bool
+	peak      int // the most processes alive at once (for tests)
+	looks     int // times an invocation looked for a process (for tests)
+	checks    int // times the handler's files were looked at (for tests)
 }
 
 func newFunction(inv *Invoker, cfg resource.Function) *function {
@@ -76,7 +79,6 @@ func newFunction(inv *Invoker, cfg resource.Function) *function {
 		log:     inv.log.With("function", cfg.FunctionName),
 		timeout: time.Duration(cfg.Timeout) * time.Second,
 		limit:   cfg.ReservedConcurrentExecutions,
-		changed: make(chan struct{}),
 	}
 }
 
@@ -109,24 +111,26 @@ func (f *function) invoke(ctx context.Context, arn string, payload []byte) (*lam
 	return res, err
 }
 
-// acquire enqueues inv on an idle process of the current executable, or on a new one while the pool is
-// below its limit, else waits until a process frees up or ctx ends. When no process can be started it
-// returns the function error to report instead.
+// acquire enqueues inv on an idle process of the current code, or on a new one while the pool is below its
+// limit, else queues it until a process hands itself over (one process to one waiting invocation: no
+// wake-up of every waiter), a slot frees up or ctx ends. When no process can be started it returns the
+// function error to report instead.
 func (f *function) acquire(ctx context.Context, inv runtimeapi.Invocation) (*process, *runtimeapi.Call, *lambda.Result, error) {
 	busyRetries := 0
+	f.mu.Lock()
 	for {
-		f.mu.Lock()
 		if f.closed {
 			f.mu.Unlock()
 			return nil, nil, nil, ErrClosed
 		}
-		f.refreshFileLocked()
+		f.looks++
+		now := time.Now()
+		f.refreshCodeLocked(now, false)
 		// A process that has just answered is normally back in GET /next within microseconds: wait for it
 		// rather than start another (sequential invocations reuse one process), but not for long.
 		var soonIdle time.Time
-		now := time.Now()
 		for _, p := range f.procs {
-			if p.stopping || p.file != f.file {
+			if p.stopping || p.code != f.code {
 				continue
 			}
 			if p.rt.Idle() > 0 {
@@ -143,14 +147,19 @@ func (f *function) acquire(ctx context.Context, inv runtimeapi.Invocation) (*pro
 			}
 		}
 		if soonIdle.IsZero() && len(f.procs) < f.limit {
+			// A new process always starts from the code on disk now, whenever the last look was.
+			if f.refreshCodeLocked(now, true) {
+				continue
+			}
 			p, err := f.startLocked()
 			if err != nil && errors.Is(err, syscall.ETXTBSY) && busyRetries < maxBusyRetries {
 				// The executable is being written (a rebuild in progress): try again shortly.
 				busyRetries++
 				f.mu.Unlock()
-				if err := waitChange(ctx, nil, time.Now().Add(busyRetryDelay)); err != nil {
+				if err := sleepCtx(ctx, busyRetryDelay); err != nil {
 					return nil, nil, nil, err
 				}
+				f.mu.Lock()
 				continue
 			}
 			if err != nil {
@@ -165,16 +174,36 @@ func (f *function) acquire(ctx context.Context, inv runtimeapi.Invocation) (*pro
 			}
 			return p, call, nil, nil
 		}
-		changed := f.changed
+		w := &waiter{inv: inv, ch: make(chan handoff, 1)}
+		f.waiters = append(f.waiters, w)
 		f.mu.Unlock()
-		if err := waitChange(ctx, changed, soonIdle); err != nil {
+		h, err := f.wait(ctx, w, soonIdle)
+		if err != nil {
 			return nil, nil, nil, err
 		}
+		if h.p != nil {
+			return h.p, h.call, nil, nil
+		}
+		f.mu.Lock() // woken to look again
 	}
 }
 
-// waitChange waits for changed to be closed, until (when not zero) or ctx's end.
-func waitChange(ctx context.Context, changed <-chan struct{}, until time.Time) error {
+// waiter is an invocation queued for a process.
+type waiter struct {
+	inv runtimeapi.Invocation
+	ch  chan handoff // capacity 1; receives one value, sent by whoever removes the waiter from the queue
+}
+
+// handoff is what a waiter is woken with: its call, already enqueued on an idle process p, or (p nil) a
+// request to look at the pool again because a slot freed up or the function is closing.
+type handoff struct {
+	p    *process
+	call *runtimeapi.Call
+}
+
+// wait waits for w's hand-off, until (when not zero) or ctx's end. It returns a zero handoff when the
+// caller should look at the pool again.
+func (f *function) wait(ctx context.Context, w *waiter, until time.Time) (handoff, error) {
 	var timeout <-chan time.Time
 	if !until.IsZero() {
 		t := time.NewTimer(time.Until(until))
@@ -182,12 +211,37 @@ func waitChange(ctx context.Context, changed <-chan struct{}, until time.Time) e
 		timeout = t.C
 	}
 	select {
-	case <-changed:
+	case h := <-w.ch:
+		return h, nil
 	case <-timeout:
+	case <-ctx.Done():
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if i := slices.Index(f.waiters, w); i >= 0 {
+		f.waiters = slices.Delete(f.waiters, i, i+1)
+		return handoff{}, ctx.Err()
+	}
+	// Handed something at the same moment: take it. A call enqueued for an invocation whose ctx has
+	// ended is withdrawn by await; a wake-up to look again goes to the next waiter instead.
+	h := <-w.ch
+	if h.p == nil && ctx.Err() != nil {
+		f.wakeLocked()
+		return handoff{}, ctx.Err()
+	}
+	return h, nil
+}
+
+// sleepCtx waits for d or ctx's end.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return nil
 }
 
 // await waits for call's outcome on p.
@@ -257,24 +311,53 @@ func (f *function) result(p *process, call *runtimeapi.Call) (*lambda.Result, er
 	return nil, fmt.Errorf("invoke %s: %w", f.name, err)
 }
 
-// refreshFileLocked looks at the handler executable, and retires the idle processes of an older one.
-// A stat costs about 1 µs, next to about 250 µs for a warm invocation (BenchmarkStat and
-// BenchmarkInvokeWarm, 2 cores), so it is done on every invocation rather than rate-limited: an invocation
-// that follows a rebuild always runs the new executable.
-func (f *function) refreshFileLocked() {
-	id, _ := statFile(f.cfg.Handler) // a missing file is the zero fileID; starting it then fails
-	if f.statted && id == f.file {
-		return
+// fileCheckInterval bounds how often the handler's files are looked at for a rebuild: an invocation that
+// starts more than this long after a rebuild runs the new code, and starting a process always looks first.
+// A stat costs about 1 µs (BenchmarkStat); doing it on every invocation made it a measurable share of the
+// gateway's CPU under load, and 100 ms is below what a person notices between a build and a request.
+const fileCheckInterval = 100 * time.Millisecond
+
+// watchedFiles are the files whose change means the function was redeployed: the handler executable.
+// A runtime that starts an interpreter on a code directory would list its entry file(s) here.
+func (f *function) watchedFiles() []string { return []string{f.cfg.Handler} }
+
+// refreshCodeLocked looks at the handler's files when fileCheckInterval has passed since the last look,
+// or at once with force, and retires the idle processes of older code. It reports whether the code
+// changed.
+func (f *function) refreshCodeLocked(now time.Time, force bool) bool {
+	if !force && now.Before(f.nextCheck) {
+		return false
 	}
-	if f.statted {
+	f.checks++
+	f.nextCheck = now.Add(fileCheckInterval)
+	v := statCode(f.watchedFiles()) // a missing file is part of the version; starting it then fails
+	if v == f.code {
+		return false
+	}
+	if f.code != "" {
 		f.log.Info("handler executable changed; new invocations start new processes", "path", f.cfg.Handler)
 	}
-	f.file, f.statted = id, true
+	f.code = v
 	for _, p := range f.procs {
-		if p.file != id && p.rt.Busy() == 0 {
+		if p.code != v && p.rt.Busy() == 0 {
 			f.stopLocked(p, errStale)
 		}
 	}
+	return true
+}
+
+// codeVersion identifies a function's code as the fileIDs of its watched files, in order; it is
+// comparable, and never empty once computed.
+type codeVersion string
+
+// statCode returns the codeVersion of paths.
+func statCode(paths []string) codeVersion {
+	var b strings.Builder
+	for _, path := range paths {
+		id, _ := statFile(path)
+		fmt.Fprintf(&b, "%v;", id)
+	}
+	return codeVersion(b.String())
 }
 
 // onRuntimeEvent reacts to p's runtime polling for work or reporting an init error.
@@ -292,16 +375,40 @@ func (f *function) onRuntimeEvent(p *process) {
 		p.ready = true
 		close(p.readyCh)
 	}
-	if (f.closed || p.file != f.file) && p.rt.Busy() == 0 {
+	if (f.closed || p.code != f.code) && p.rt.Busy() == 0 {
 		f.stopLocked(p, errStale)
+		return
 	}
-	f.broadcastLocked()
+	f.handOffLocked(p)
 }
 
-// broadcastLocked wakes the invocations waiting for a process.
-func (f *function) broadcastLocked() {
-	close(f.changed)
-	f.changed = make(chan struct{})
+// handOffLocked gives p, when it is waiting for work, to the invocation at the head of the queue: one
+// process, one waiter.
+func (f *function) handOffLocked(p *process) {
+	for len(f.waiters) > 0 && !p.stopping && p.code == f.code && p.rt.Idle() > 0 {
+		w := f.popWaiterLocked()
+		call, err := p.rt.Enqueue(w.inv)
+		if err != nil { // p cannot take work after all (init error, closed): the waiter looks again
+			w.ch <- handoff{}
+			return
+		}
+		w.ch <- handoff{p: p, call: call}
+	}
+}
+
+// wakeLocked wakes the first waiter, if any, to look at the pool again (a slot freed up).
+func (f *function) wakeLocked() {
+	if len(f.waiters) > 0 {
+		f.popWaiterLocked().ch <- handoff{}
+	}
+}
+
+// popWaiterLocked removes and returns the first waiter.
+func (f *function) popWaiterLocked() *waiter {
+	w := f.waiters[0]
+	f.waiters[0] = nil
+	f.waiters = f.waiters[1:]
+	return w
 }
 
 // removeLocked forgets p, which has exited.
@@ -309,7 +416,7 @@ func (f *function) removeLocked(p *process) {
 	if i := slices.Index(f.procs, p); i >= 0 {
 		f.procs = slices.Delete(f.procs, i, i+1)
 	}
-	f.broadcastLocked()
+	f.wakeLocked()
 }
 
 // close stops every process and fails waiting invocations.
@@ -320,7 +427,9 @@ func (f *function) close() {
 	for _, p := range f.procs {
 		f.stopLocked(p, errShutdown)
 	}
-	f.broadcastLocked()
+	for len(f.waiters) > 0 {
+		f.popWaiterLocked().ch <- handoff{}
+	}
 }
 
 // killAll kills every process at once.

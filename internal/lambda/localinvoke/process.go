@@ -31,7 +31,7 @@ type process struct {
 	pid  int
 	rt   *runtimeapi.Server
 	srv  *http.Server
-	file fileID // the executable it was started from
+	code codeVersion // the code it was started from
 	log  *slog.Logger
 
 	// Guarded by fn.mu.
@@ -78,7 +78,7 @@ func (f *function) startLocked() (*process, error) {
 	}
 	p := &process{
 		fn:       f,
-		file:     f.file,
+		code:     f.code,
 		readyCh:  make(chan struct{}),
 		termCh:   make(chan struct{}),
 		exitedCh: make(chan struct{}),
