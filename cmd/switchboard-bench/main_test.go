@@ -84,7 +84,7 @@ func TestEndToEnd(t *testing.T) {
 // TestGatewayConfig checks that the configs the tool writes are valid Switchboard configs.
 func TestGatewayConfig(t *testing.T) {
 	for _, withConnect := range []bool{false, true} {
-		f, err := configfile.Parse("bench.yaml", []byte(gatewayConfig("127.0.0.1:8080", "/usr/local/bin/switchboard-bench", withConnect)))
+		f, err := configfile.Parse("bench.yaml", []byte(gatewayConfig("127.0.0.1:8080", "/usr/local/bin/switchboard-bench", map[bool]string{false: connectNone, true: connectBackend}[withConnect])))
 		if err != nil {
 			t.Fatalf("withConnect=%v: %v", withConnect, err)
 		}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -220,6 +221,9 @@ func (f *function) environ(runtimeAPI string) []string {
 	}
 	maps.Copy(env, f.inv.opts.Env)
 	maps.Copy(env, f.cfg.Environment)
+	if _, ok := env["GOMAXPROCS"]; !ok {
+		env["GOMAXPROCS"] = strconv.Itoa(goMaxProcs(f.cfg.MemorySize, runtime.NumCPU()))
+	}
 	var stream [16]byte
 	_, _ = rand.Read(stream[:])
 	region := f.inv.opts.Region
@@ -243,6 +247,18 @@ func (f *function) environ(runtimeAPI string) []string {
 		out = append(out, k+"="+env[k])
 	}
 	return out
+}
+
+// mbPerVCPU is the memory size at which Lambda gives a function the equivalent of one vCPU ("At 1,769 MB,
+// a function has the equivalent of one vCPU", Lambda developer guide, "Configuring function memory").
+const mbPerVCPU = 1769
+
+// goMaxProcs is the GOMAXPROCS a Go function gets unless its environment sets one: the vCPUs Lambda would
+// give its memory size (at least 1), and never more than the machine has. Every process of every function
+// shares the gateway's machine; a Go runtime per process sized for all its cores keeps threads spinning
+// for work that one thread does.
+func goMaxProcs(memoryMB, cpus int) int {
+	return max(1, min(cpus, (memoryMB+mbPerVCPU-1)/mbPerVCPU))
 }
 
 // maxLine bounds one logged line; longer lines are split.
