@@ -427,7 +427,7 @@ func TestEnvironment(t *testing.T) {
 		"TABLE", "SHARED", "AWS_CA_BUNDLE", "AWS_ENDPOINT_URL", "SWITCHBOARD_TEST_GATEWAY_ONLY", "PATH", "HOME",
 		"AWS_LAMBDA_RUNTIME_API", "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION",
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "_HANDLER",
-		"AWS_REGION", "AWS_DEFAULT_REGION", "TZ", "LAMBDA_TASK_ROOT", "AWS_EXECUTION_ENV",
+		"AWS_REGION", "AWS_DEFAULT_REGION", "TZ", "LAMBDA_TASK_ROOT", "AWS_EXECUTION_ENV", "GOMAXPROCS",
 	}
 	ev, _ := json.Marshal(map[string]any{"env": keys})
 	a := invokeOK(t, inv, "envfn", string(ev))
@@ -447,6 +447,7 @@ func TestEnvironment(t *testing.T) {
 		"LAMBDA_TASK_ROOT":                filepath.Dir(bin.behave),
 		"AWS_EXECUTION_ENV":               "AWS_Lambda_provided.al2023",
 		"PATH":                            os.Getenv("PATH"),
+		"GOMAXPROCS":                      "1", // 256 MB: a fraction of a vCPU on Lambda
 	}
 	for k, v := range want {
 		if a.Env[k] != v {
@@ -464,6 +465,38 @@ func TestEnvironment(t *testing.T) {
 	}
 	if a.Cwd != filepath.Dir(bin.behave) {
 		t.Errorf("working directory = %q, want the handler's %q", a.Cwd, filepath.Dir(bin.behave))
+	}
+}
+
+func TestGOMAXPROCS(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		memoryMB, cpus int
+		want           int
+	}{
+		{"smallest function", 128, 2, 1},
+		{"just under one vCPU", 1768, 2, 1},
+		{"one vCPU", 1769, 8, 1},
+		{"just over one vCPU", 1770, 8, 2},
+		{"largest function", 10240, 8, 6},
+		{"more than the machine has", 10240, 2, 2},
+		{"one core", 3538, 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := goMaxProcs(tc.memoryMB, tc.cpus); got != tc.want {
+				t.Errorf("goMaxProcs(%d MB, %d CPUs) = %d, want %d", tc.memoryMB, tc.cpus, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestGOMAXPROCSFromTheFunction(t *testing.T) {
+	t.Parallel()
+	fn := fnConfig("gomaxprocs")
+	fn.Environment = map[string]string{"GOMAXPROCS": "3"}
+	inv, _ := newInvoker(t, Options{}, fn)
+	if a := invokeOK(t, inv, "gomaxprocs", `{"env":["GOMAXPROCS"]}`); a.Env["GOMAXPROCS"] != "3" {
+		t.Errorf("GOMAXPROCS = %q, want the function's own 3", a.Env["GOMAXPROCS"])
 	}
 }
 
