@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -197,6 +198,18 @@ func (b *bench) start(ctx context.Context, kind string, args ...string) (*child,
 	return c, nil
 }
 
+// functionEnv is the local function's environment: with -profile, where its processes write profiles.
+func (b *bench) functionEnv() map[string]string {
+	if b.s.Profile == "" {
+		return nil
+	}
+	dir, err := filepath.Abs(b.s.Profile)
+	if err != nil {
+		return nil
+	}
+	return map[string]string{functionProfileEnv: dir}
+}
+
 // defaultPeerCache is where serverless-offline is installed unless -peer-cache says otherwise.
 func defaultPeerCache() string {
 	dir, err := os.UserCacheDir()
@@ -222,7 +235,7 @@ func (b *bench) startGateway(ctx context.Context, connect string) (*child, error
 	}
 	b.configs++
 	path := filepath.Join(b.dir, fmt.Sprintf("gateway-%d.yaml", b.configs))
-	if err := os.WriteFile(path, []byte(gatewayConfig(backendAddr, b.env.Exe, connect)), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(gatewayConfig(backendAddr, b.env.Exe, connect, b.functionEnv())), 0o600); err != nil {
 		return nil, err
 	}
 	args := []string{"-config", path}
@@ -254,7 +267,12 @@ const (
 // backend's /echo, an AWS_PROXY route "lambda" to a local function that is this executable run as
 // "handler", and, unless connect is connectNone, a $connect route: to the backend's /connect, passing the
 // connection ID in X-Connection-Id (connectBackend), or to the local function (connectFunction).
-func gatewayConfig(backendAddr, exe, connect string) string {
+func gatewayConfig(backendAddr, exe, connect string, env map[string]string) string {
+	environment := ""
+	if len(env) > 0 {
+		data, _ := json.Marshal(env) // YAML accepts JSON
+		environment = "    environment: " + string(data) + "\n"
+	}
 	connectRoute := ""
 	switch connect {
 	case connectBackend:
@@ -294,7 +312,7 @@ functions:
   - functionName: echo
     handler: ` + strconv.Quote(exe) + `
     args: [handler]
-    reservedConcurrentExecutions: ` + strconv.Itoa(functionConcurrency) + `
+` + environment + `    reservedConcurrentExecutions: ` + strconv.Itoa(functionConcurrency) + `
 `
 }
 

@@ -139,7 +139,7 @@ func TestGatewayConfig(t *testing.T) {
 		{connectBackend, "integrations/connect", 4},
 		{connectFunction, "integrations/fn", 4},
 	} {
-		f, err := configfile.Parse("bench.yaml", []byte(gatewayConfig("127.0.0.1:8080", "/usr/local/bin/switchboard-bench", tc.connect)))
+		f, err := configfile.Parse("bench.yaml", []byte(gatewayConfig("127.0.0.1:8080", "/usr/local/bin/switchboard-bench", tc.connect, map[string]string{"A": "b: c"})))
 		if err != nil {
 			t.Fatalf("connect %q: %v", tc.connect, err)
 		}
