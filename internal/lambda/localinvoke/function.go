@@ -94,19 +94,22 @@ func (f *function) invoke(ctx context.Context, arn string, payload []byte) (*lam
 	if d, ok := ctx.Deadline(); ok {
 		inv.Deadline = d
 	}
-	log := f.log.With("request_id", inv.RequestID)
 	start := time.Now()
 	p, call, res, err := f.acquire(ctx, inv)
 	if p != nil {
-		res, err = f.await(ctx, p, call, log)
+		res, err = f.await(ctx, p, call)
 	}
-	switch {
-	case err != nil:
-		log.Debug("invocation failed", "error", err, "duration", time.Since(start))
-	case res.FunctionError != "":
-		log.Debug("invocation ended with a function error", "duration", time.Since(start))
-	default:
-		log.Debug("invocation succeeded", "duration", time.Since(start))
+	// No logger is built per invocation unless debug records are wanted: this is the hot path.
+	if f.log.Enabled(ctx, slog.LevelDebug) {
+		log := f.log.With("request_id", inv.RequestID)
+		switch {
+		case err != nil:
+			log.Debug("invocation failed", "error", err, "duration", time.Since(start))
+		case res.FunctionError != "":
+			log.Debug("invocation ended with a function error", "duration", time.Since(start))
+		default:
+			log.Debug("invocation succeeded", "duration", time.Since(start))
+		}
 	}
 	return res, err
 }
@@ -245,7 +248,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 // await waits for call's outcome on p.
-func (f *function) await(ctx context.Context, p *process, call *runtimeapi.Call, log *slog.Logger) (*lambda.Result, error) {
+func (f *function) await(ctx context.Context, p *process, call *runtimeapi.Call) (*lambda.Result, error) {
 	started := call.Started()
 	var timer *time.Timer
 	var timeout <-chan time.Time
@@ -267,7 +270,7 @@ func (f *function) await(ctx context.Context, p *process, call *runtimeapi.Call,
 				continue // it ended just now: take its outcome
 			}
 			f.kill(p, errTimedOut)
-			log.Warn("function timed out; killing its process", "pid", p.pid, "timeout", f.timeout)
+			f.log.Warn("function timed out; killing its process", "request_id", call.RequestID(), "pid", p.pid, "timeout", f.timeout)
 			return unhandled("Sandbox.Timedout", fmt.Sprintf("RequestId: %s Error: Task timed out after %d.00 seconds", call.RequestID(), f.cfg.Timeout)), nil
 		case <-ctx.Done():
 			if !p.rt.Abandon(call) {
@@ -275,7 +278,7 @@ func (f *function) await(ctx context.Context, p *process, call *runtimeapi.Call,
 			}
 			if call.HandedOff() {
 				f.kill(p, context.Cause(ctx))
-				log.Info("invocation abandoned; killing its process", "pid", p.pid, "error", ctx.Err())
+				f.log.Info("invocation abandoned; killing its process", "request_id", call.RequestID(), "pid", p.pid, "error", ctx.Err())
 			}
 			return nil, ctx.Err()
 		}
