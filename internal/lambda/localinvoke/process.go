@@ -2,7 +2,6 @@ package localinvoke
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -11,7 +10,6 @@ import (
 	"log/slog"
 	"maps"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,7 +29,6 @@ type process struct {
 	cmd  *exec.Cmd
 	pid  int
 	rt   *runtimeapi.Server
-	srv  *http.Server
 	code codeVersion // the code it was started from
 	log  *slog.Logger
 
@@ -91,7 +88,6 @@ func (f *function) startLocked() (*process, error) {
 		FunctionVersion: "$LATEST",
 		Handler:         filepath.Base(f.cfg.Handler),
 	})
-	p.srv = &http.Server{Handler: p.rt, ErrorLog: slog.NewLogLogger(f.log.Handler(), slog.LevelDebug)}
 
 	var pid atomic.Int64 // read by the output loggers, which may run before Start returns
 	stdout := &lineWriter{log: f.log, stream: "stdout", pid: &pid}
@@ -117,7 +113,7 @@ func (f *function) startLocked() (*process, error) {
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
-		if err := p.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		if err := p.rt.Serve(ln); err != nil {
 			p.log.Error("runtime API server failed", "error", err)
 		}
 	}()
@@ -155,14 +151,9 @@ func (p *process) reap(stdout, stderr *lineWriter) {
 	if errors.Is(waitErr, exec.ErrWaitDelay) {
 		p.log.Warn("function process left its output open in a child process", "error", waitErr)
 	}
+	// Close releases the polls and stops the Runtime API server (its goroutine returns once every
+	// connection's is done).
 	p.rt.Close(reason)
-	// The process is gone, so its connections are closed and Close released the polls: handlers return
-	// at once. The timeout is a safety net.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := p.srv.Shutdown(ctx); err != nil {
-		_ = p.srv.Close()
-	}
 }
 
 // supervise enforces the init timeout and turns a stop request into SIGTERM, then SIGKILL after grace.

@@ -16,20 +16,37 @@ import (
 // BenchmarkExchange measures one invocation through the Runtime API as a warm function sees it: the owner
 // enqueues an event, the runtime takes it with GET /next and answers with POST .../response over one
 // kept-alive connection (Go's HTTP client, as aws-lambda-go uses), and the owner reads the outcome. The
-// client's cost is included; the Server's share is what the gateway pays per invocation.
+// client's cost is included; the Server's share is what the gateway pays per invocation. "lean" is the
+// server localinvoke uses (Serve), "net/http" the same handlers behind net/http's server.
 func BenchmarkExchange(b *testing.B) {
-	s := New(Options{Logger: slog.New(slog.DiscardHandler), Notify: func() {}})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := &http.Server{Handler: s}
-	go func() { _ = srv.Serve(ln) }()
-	defer func() {
-		s.Close(nil)
-		_ = srv.Close()
-	}()
-	base := "http://" + ln.Addr().String() + "/2018-06-01/runtime/invocation/"
+	b.Run("lean", func(b *testing.B) {
+		s := New(Options{Logger: slog.New(slog.DiscardHandler), Notify: func() {}})
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		go func() { _ = s.Serve(ln) }()
+		defer s.Close(nil)
+		benchmarkExchange(b, s, ln.Addr().String())
+	})
+	b.Run("net/http", func(b *testing.B) {
+		s := New(Options{Logger: slog.New(slog.DiscardHandler), Notify: func() {}})
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv := &http.Server{Handler: s}
+		go func() { _ = srv.Serve(ln) }()
+		defer func() {
+			s.Close(nil)
+			_ = srv.Close()
+		}()
+		benchmarkExchange(b, s, ln.Addr().String())
+	})
+}
+
+func benchmarkExchange(b *testing.B, s *Server, addr string) {
+	base := "http://" + addr + "/2018-06-01/runtime/invocation/"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 	payload := bytes.Repeat([]byte("x"), 1000)
 	inv := Invocation{Payload: []byte(`{"body":"` + string(payload[:100]) + `"}`), FunctionARN: "arn:aws:lambda:us-east-1:123456789012:function:f"}

@@ -450,6 +450,15 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) {
 	}
 	first := !s.polled
 	s.polled = true
+	// gone tells that the runtime went away; on the lean server it is watched for only once a poll has
+	// waited pollWatchDelay.
+	gone, watch := connGone(r)
+	var slow <-chan time.Time
+	if watch != nil {
+		t := time.NewTimer(pollWatchDelay)
+		defer t.Stop()
+		slow = t.C
+	}
 	for {
 		var c *Call
 		if len(s.queue) > 0 {
@@ -463,10 +472,14 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) {
 			if s.notify != nil {
 				s.notify()
 			}
+		wait:
 			select {
 			case c = <-p.ch:
 				s.mu.Lock()
-			case <-r.Context().Done():
+			case <-slow:
+				slow, gone = nil, watch()
+				goto wait
+			case <-gone:
 				s.mu.Lock()
 				if i := slices.Index(s.polls, p); i >= 0 {
 					s.polls = slices.Delete(s.polls, i, i+1)
@@ -689,8 +702,12 @@ func (s *Server) handleExtensionRegister(w http.ResponseWriter, r *http.Request)
 // handleExtensionNext blocks until the runtime goes away or the Server closes: Switchboard sends extensions
 // no events (SIGTERM is what a process gets when it is stopped).
 func (s *Server) handleExtensionNext(w http.ResponseWriter, r *http.Request) {
+	gone, watch := connGone(r)
+	if watch != nil {
+		gone = watch()
+	}
 	select {
-	case <-r.Context().Done():
+	case <-gone:
 	case <-s.closing:
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"eventType":"SHUTDOWN","shutdownReason":"spindown"}`))

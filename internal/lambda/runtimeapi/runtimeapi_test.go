@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -23,7 +24,28 @@ type fakeRuntime struct {
 	base string
 }
 
+// newFake returns a Server served by its lean server (Serve), as localinvoke serves it, and a runtime
+// client for it.
 func newFake(t *testing.T, opts Options) (*Server, *fakeRuntime) {
+	t.Helper()
+	s := New(opts)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln) }()
+	t.Cleanup(func() {
+		s.Close(nil) // stops the server
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return s, &fakeRuntime{t: t, base: "http://" + ln.Addr().String() + "/2018-06-01/runtime/"}
+}
+
+// newFakeHTTP is newFake with the Server served by net/http instead, as an http.Handler.
+func newFakeHTTP(t *testing.T, opts Options) (*Server, *fakeRuntime) {
 	t.Helper()
 	s := New(opts)
 	hs := httptest.NewServer(s)
@@ -375,7 +397,9 @@ func TestInitErrorAfterNext(t *testing.T) {
 
 func TestCloseReleasesPollsAndCalls(t *testing.T) {
 	t.Parallel()
-	s, rt := newFake(t, Options{})
+	// net/http keeps serving after Close, so the late answer below gets through; the lean server stops
+	// (TestServeStopsOnClose).
+	s, rt := newFakeHTTP(t, Options{})
 	done := make(chan answer, 1)
 	go func() { done <- rt.next(context.Background()) }()
 	eventually(t, "the poll to wait", func() bool { return s.Idle() == 1 })
