@@ -5,7 +5,8 @@
 // endpoint: whoever runs the process gives it a listener of its own (127.0.0.1:0) and passes its address in
 // AWS_LAMBDA_RUNTIME_API. One endpoint per process makes the question "which process is asking?" answerable
 // by construction, with no token in the path: runtime clients treat AWS_LAMBDA_RUNTIME_API as host:port, and
-// not all of them would keep a path prefix.
+// not all of them would keep a path prefix. Serve serves that listener with a lean HTTP/1.1 server made for
+// the Runtime API's hot path; a Server is also an http.Handler for any other server.
 //
 // The owner queues events with Enqueue and waits for each Call's outcome; the runtime takes them with
 // GET /runtime/invocation/next (a long poll) and answers with .../response or .../error. Idle and Busy tell
