@@ -32,6 +32,8 @@ const (
 	pollWatchDelay = 50 * time.Millisecond
 	// lingerTimeout bounds how long a refused request's remaining input is discarded before closing.
 	lingerTimeout = 500 * time.Millisecond
+	// stopWriteTimeout bounds the last answer's write once the server is closing.
+	stopWriteTimeout = time.Second
 )
 
 // connKey is the context key under which a request served by Serve finds its connection.
@@ -113,12 +115,14 @@ func newServerConn(s *Server, nc net.Conn) *serverConn {
 	return c
 }
 
-// stop makes the connection's reads fail, so that its goroutine ends after the request in hand.
+// stop makes the connection's reads fail, so that its goroutine ends after the request in hand, and bounds
+// the answer's write, so that a peer that does not read cannot hold Serve.
 func (c *serverConn) stop() {
 	c.mu.Lock()
 	c.stopped = true
 	c.mu.Unlock()
 	_ = c.nc.SetReadDeadline(time.Unix(1, 0))
+	_ = c.nc.SetWriteDeadline(time.Now().Add(stopWriteTimeout))
 }
 
 // serve answers the connection's requests until it closes, a request cannot be parsed, or stop.
