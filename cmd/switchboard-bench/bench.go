@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,6 +27,8 @@ type settings struct {
 	Only     map[string]bool
 	Markdown bool
 	Profile  string // directory for the gateway processes' CPU profiles, if any
+	// PeerCache is where the peers scenario installs serverless-offline with npm.
+	PeerCache string
 }
 
 // runEnv is what run needs from its caller.
@@ -42,8 +45,11 @@ const warmConns = 8
 // fdReserve is the descriptors kept free besides the idle connections (pipes, listeners, HTTP clients).
 const fdReserve = 200
 
-// scenario names for -only.
-var scenarios = []string{"rss", "rtt", "mgmt"}
+// scenario names for -only, and the ones run by default (peers needs node and npm, and installs packages).
+var (
+	scenarios        = []string{"rss", "rtt", "connect", "mgmt", "peers"}
+	defaultScenarios = []string{"rss", "rtt", "connect", "mgmt"}
+)
 
 func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	fs := flag.NewFlagSet("switchboard-bench", flag.ContinueOnError)
@@ -54,9 +60,10 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	fs.IntVar(&s.Clients, "clients", 64, "concurrent clients for round trips and @connections POSTs")
 	fs.DurationVar(&s.Duration, "duration", 10*time.Second, "measured duration of each throughput scenario")
 	fs.IntVar(&s.MsgSize, "msg-size", 100, "bytes per message")
-	only := fs.String("only", strings.Join(scenarios, ","), "scenarios to run: comma-separated subset of rss,rtt,mgmt")
+	only := fs.String("only", strings.Join(defaultScenarios, ","), "scenarios to run: comma-separated subset of "+strings.Join(scenarios, ","))
 	fs.BoolVar(&s.Markdown, "markdown", false, "print a Markdown section instead of a plain table")
 	fs.StringVar(&s.Profile, "profile", "", "write a CPU profile of each gateway process to `DIR`/gateway-N.pprof")
+	fs.StringVar(&s.PeerCache, "peer-cache", defaultPeerCache(), "`DIR` where the peers scenario installs serverless-offline with npm (once)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -70,7 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 			continue
 		}
 		if !strings.Contains(","+strings.Join(scenarios, ",")+",", ","+name+",") {
-			return nil, fmt.Errorf("-only: unknown scenario %q (want rss, rtt, mgmt)", name)
+			return nil, fmt.Errorf("-only: unknown scenario %q (want %s)", name, strings.Join(scenarios, ", "))
 		}
 		s.Only[name] = true
 	}
@@ -95,7 +102,10 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 type results struct {
 	Settings *settings
 	RSS      map[string]*rssResult // "raw", "switchboard"
-	RTT      map[string]*rttResult // "raw", "mock", "proxy", "lambda"
+	RTT      map[string]*rttResult // "raw", "bridge", "mock", "proxy", "lambda", "sls-inprocess", "sls-default"
+	// Handshakes are the handshake scenarios: "plain" (no $connect route), "function" ($connect routed to
+	// the local function).
+	Handshakes map[string]*hsResult
 	// ColdStart is the first round trip through the local function of a fresh gateway: process start,
 	// runtime init and the invocation; WarmP50 is the lambda scenario's median for comparison.
 	ColdStart time.Duration
@@ -118,7 +128,7 @@ func run(ctx context.Context, args []string, env runEnv) (*results, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &results{Settings: s, RSS: map[string]*rssResult{}, RTT: map[string]*rttResult{}}
+	res := &results{Settings: s, RSS: map[string]*rssResult{}, RTT: map[string]*rttResult{}, Handshakes: map[string]*hsResult{}}
 	dir, err := os.MkdirTemp("", "switchboard-bench-")
 	if err != nil {
 		return nil, err
@@ -147,7 +157,10 @@ func run(ctx context.Context, args []string, env runEnv) (*results, error) {
 		{"rss", "rss raw", b.rssRaw},
 		{"rss", "rss switchboard", b.rssGateway},
 		{"rtt", "rtt raw", b.rttRaw},
+		{"rtt", "rtt bridge", b.rttBridge},
 		{"rtt", "rtt switchboard", b.rttGateway},
+		{"peers", "peers", b.peers},
+		{"connect", "handshakes", b.handshakes},
 		{"mgmt", "mgmt", b.mgmt},
 	}
 	for _, st := range steps {
@@ -185,15 +198,44 @@ func (b *bench) start(ctx context.Context, kind string, args ...string) (*child,
 	return c, nil
 }
 
-// startGateway writes a config file and starts a gateway child with it.
-func (b *bench) startGateway(ctx context.Context, withConnect bool) (*child, error) {
+// functionEnv is the local function's environment: with -profile, where its processes write profiles.
+func (b *bench) functionEnv() map[string]string {
+	if b.s.Profile == "" {
+		return nil
+	}
+	dir, err := filepath.Abs(b.s.Profile)
+	if err != nil {
+		return nil
+	}
+	return map[string]string{functionProfileEnv: dir}
+}
+
+// defaultPeerCache is where serverless-offline is installed unless -peer-cache says otherwise.
+func defaultPeerCache() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "switchboard-bench", "serverless-offline")
+}
+
+// What a gateway's $connect route does.
+const (
+	connectNone     = ""         // no $connect route
+	connectBackend  = "backend"  // HTTP_PROXY to the backend's /connect, which records the connection ID
+	connectFunction = "function" // AWS_PROXY to the local echo function
+)
+
+// startGateway writes a config file and starts a gateway child with it; connect is one of connectNone,
+// connectBackend and connectFunction.
+func (b *bench) startGateway(ctx context.Context, connect string) (*child, error) {
 	backendAddr := "127.0.0.1:9" // the discard port: never called in scenarios without a backend
 	if b.backend != nil {
 		backendAddr = b.backend.addr
 	}
 	b.configs++
 	path := filepath.Join(b.dir, fmt.Sprintf("gateway-%d.yaml", b.configs))
-	if err := os.WriteFile(path, []byte(gatewayConfig(backendAddr, b.env.Exe, withConnect)), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(gatewayConfig(backendAddr, b.env.Exe, connect, b.functionEnv())), 0o600); err != nil {
 		return nil, err
 	}
 	args := []string{"-config", path}
@@ -223,12 +265,20 @@ const (
 
 // gatewayConfig is the gateway's YAML config: a MOCK route "mock", an HTTP_PROXY route "proxy" to the
 // backend's /echo, an AWS_PROXY route "lambda" to a local function that is this executable run as
-// "handler", and, withConnect, a $connect route to the backend's /connect that passes the connection ID
-// in X-Connection-Id.
-func gatewayConfig(backendAddr, exe string, withConnect bool) string {
+// "handler", and, unless connect is connectNone, a $connect route: to the backend's /connect, passing the
+// connection ID in X-Connection-Id (connectBackend), or to the local function (connectFunction).
+func gatewayConfig(backendAddr, exe, connect string, env map[string]string) string {
+	environment := ""
+	if len(env) > 0 {
+		data, _ := json.Marshal(env) // YAML accepts JSON
+		environment = "    environment: " + string(data) + "\n"
+	}
 	connectRoute := ""
-	if withConnect {
+	switch connect {
+	case connectBackend:
 		connectRoute = "      - {routeKey: $connect, target: integrations/connect}\n"
+	case connectFunction:
+		connectRoute = "      - {routeKey: $connect, target: integrations/fn}\n"
 	}
 	return `apis:
   - name: bench
@@ -262,7 +312,7 @@ functions:
   - functionName: echo
     handler: ` + strconv.Quote(exe) + `
     args: [handler]
-    reservedConcurrentExecutions: ` + strconv.Itoa(functionConcurrency) + `
+` + environment + `    reservedConcurrentExecutions: ` + strconv.Itoa(functionConcurrency) + `
 `
 }
 

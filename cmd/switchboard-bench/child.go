@@ -26,6 +26,51 @@ type child struct {
 	addr  string
 	done  chan struct{} // closed once the process has been waited for
 	err   error         // Wait's result; read after done
+	group bool          // a peer in a process group of its own: stopped with SIGTERM to the group at once
+	// childrenOf, when set, makes this a stand-in for the child processes of that pid (a gateway's
+	// function processes), whose CPU time cpu reports; it has no process of its own.
+	childrenOf int
+}
+
+// cpu returns the CPU time the process (or, for a stand-in, the children it stands for) has used.
+func (c *child) cpu() time.Duration {
+	if c.childrenOf == 0 {
+		return cpuTime(c.pid())
+	}
+	var total time.Duration
+	for _, pid := range childPIDs(c.childrenOf) {
+		total += cpuTime(pid)
+	}
+	return total
+}
+
+// childPIDs returns the live processes whose parent is ppid, from /proc.
+func childPIDs(ppid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// Fields after the command name: state, ppid, …
+		i := bytes.LastIndexByte(data, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(data[i+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(ppid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // startChild starts "EXE server KIND ARGS..." and waits for its "listening ADDR" line.
@@ -82,6 +127,18 @@ func (c *child) pid() int { return c.cmd.Process.Pid }
 // exit is sent SIGTERM and then killed. It returns the child's error, if it failed.
 func (c *child) stop() error {
 	_ = c.stdin.Close()
+	if c.group {
+		_ = syscall.Kill(-c.pid(), syscall.SIGTERM)
+		t := time.NewTimer(10 * time.Second)
+		defer t.Stop()
+		select {
+		case <-c.done:
+		case <-t.C:
+			_ = syscall.Kill(-c.pid(), syscall.SIGKILL)
+			<-c.done
+		}
+		return nil // a peer stopped by a signal: its exit status says nothing
+	}
 	for _, sig := range []os.Signal{syscall.SIGTERM, os.Kill} {
 		t := time.NewTimer(10 * time.Second)
 		select {

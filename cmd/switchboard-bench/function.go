@@ -3,6 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"syscall"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -21,5 +27,24 @@ func (echoFunction) Invoke(_ context.Context, payload []byte) ([]byte, error) {
 	return json.Marshal(events.APIGatewayProxyResponse{StatusCode: 200, Body: ev.Body})
 }
 
+// functionProfileEnv names a directory where each function process writes a CPU profile of its life,
+// function-PID.pprof, finished when the process gets SIGTERM (set by -profile).
+const functionProfileEnv = "SWITCHBOARD_BENCH_FUNCTION_PROFILE"
+
 // functionMain runs the process as a Lambda function against the Runtime API in AWS_LAMBDA_RUNTIME_API.
-func functionMain() { lambda.StartHandler(echoFunction{}) }
+func functionMain() {
+	if dir := os.Getenv(functionProfileEnv); dir != "" {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("function-%d.pprof", os.Getpid())))
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			sig := make(chan os.Signal, 1)
+			signal.Notify(sig, syscall.SIGTERM)
+			go func() {
+				<-sig
+				pprof.StopCPUProfile()
+				_ = f.Close()
+				os.Exit(0)
+			}()
+		}
+	}
+	lambda.StartHandler(echoFunction{})
+}

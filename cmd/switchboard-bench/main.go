@@ -1,24 +1,33 @@
-// Command switchboard-bench measures Switchboard against a raw WebSocket echo server built with the same
-// WebSocket library (github.com/lxzan/gws), in one run, and prints the figures with their ratios.
+// Command switchboard-bench measures Switchboard against baselines in one run, and prints the figures with
+// their ratios: a raw WebSocket echo server built with the same WebSocket library (github.com/lxzan/gws),
+// a raw proxy bridge, and optionally serverless-offline.
 //
-// It measures three things, each against server processes it starts itself (it re-executes its own binary
-// as "switchboard-bench server KIND", so every server's memory is its own and nothing else's):
+// It measures these, each against server processes it starts itself (it re-executes its own binary as
+// "switchboard-bench server KIND", so every server's memory is its own and nothing else's):
 //
 //   - rss: resident memory per idle connection of the server process, at -conns connections and at
 //     -max-conns connections (the most one process can hold under the open-files limit), for the raw echo
 //     server and for Switchboard. The client spreads its connections over the source addresses 127.0.0.2,
 //     127.0.0.3, … so that ephemeral ports never run out.
-//   - rtt: round trips per second and p50/p99 latency of -clients WebSocket clients in a closed loop, each
-//     sending a -msg-size byte JSON message and waiting for the reply, for -duration: raw echo, Switchboard
-//     with a MOCK route and Switchboard with an HTTP_PROXY route to a trivial HTTP backend (a child process
-//     too) that answers the request body back.
+//   - rtt: round trips per second, p50/p99/p99.9 latency and server CPU of -clients WebSocket clients in a
+//     closed loop, each sending a -msg-size byte JSON message and waiting for the reply, for -duration:
+//     raw echo, the proxy bridge (gws forwarding each message to the HTTP backend with Go's HTTP client),
+//     Switchboard with a MOCK route, with an HTTP_PROXY route to a trivial HTTP backend (a child process
+//     too) that answers the request body back, and with an AWS_PROXY route to a local Go function (this
+//     binary run as "switchboard-bench handler").
+//   - connect: WebSocket handshakes per second of -clients clients opening and closing connections, to an
+//     API without $connect and to one whose $connect runs the local function.
 //   - mgmt: @connections POSTs per second: -clients HTTP clients POST to the management API for
 //     -duration, each message addressed to one of -clients connected WebSocket clients.
+//   - peers (not run by default): serverless-offline, installed with npm into -peer-cache on first use,
+//     running an equivalent Node.js echo handler, with --useInProcess and in its default mode, measured
+//     like the AWS_PROXY route. It needs node and npm.
 //
 // Usage:
 //
 //	switchboard-bench [run] [-conns 10000] [-max-conns 19000] [-clients 64] [-duration 10s]
-//	                  [-msg-size 100] [-only rss,rtt,mgmt] [-markdown]
+//	                  [-msg-size 100] [-only rss,rtt,connect,mgmt[,peers]] [-peer-cache DIR]
+//	                  [-profile DIR] [-markdown]
 //
 // Progress goes to standard error; the results table (Markdown with -markdown) goes to standard output.
 // Everything runs on the loopback interface only.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -38,7 +39,8 @@ func TestEndToEnd(t *testing.T) {
 		}
 		out := stdout.String()
 		t.Logf("run %q:\n%s", args, out)
-		for _, want := range []string{"MOCK / raw", "HTTP_PROXY / raw", "Round trips/s, MOCK route", "Round trips/s, HTTP_PROXY route"} {
+		for _, want := range []string{"MOCK / raw", "HTTP_PROXY / raw", "Round trips/s, MOCK route", "Round trips/s, HTTP_PROXY route",
+			"vs the raw proxy bridge", "p50 / p99 / p99.9", "AWS_PROXY ÷ HTTP_PROXY"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q", want)
 			}
@@ -46,11 +48,14 @@ func TestEndToEnd(t *testing.T) {
 		if res.ColdStart <= 0 || !strings.Contains(out, "Cold start of the local function") || !strings.Contains(out, "AWS_PROXY (local function) / HTTP_PROXY") {
 			t.Errorf("no cold start or AWS_PROXY figures: %v", res.ColdStart)
 		}
-		for _, key := range []string{"raw", "mock", "proxy", "lambda"} {
+		for _, key := range []string{"raw", "bridge", "mock", "proxy", "lambda"} {
 			r := res.RTT[key]
-			if r == nil || r.Rate <= 0 || r.P50 <= 0 || r.P99 < r.P50 || r.Bad != 0 || r.Errors != 0 {
+			if r == nil || r.Rate <= 0 || r.P50 <= 0 || r.P99 < r.P50 || r.P999 < r.P99 || r.Bad != 0 || r.Errors != 0 {
 				t.Errorf("round trips %s: %+v", key, r)
 			}
+		}
+		if r := res.RTT["lambda"]; r != nil && r.BackendCPU <= 0 {
+			t.Errorf("the function processes' CPU was not measured: %+v", r)
 		}
 		if markdown {
 			for _, want := range []string{"| Measurement |", "`switchboard-bench -conns 200", "GOMAXPROCS"} {
@@ -59,6 +64,15 @@ func TestEndToEnd(t *testing.T) {
 				}
 			}
 			continue
+		}
+		for _, key := range []string{"plain", "function"} {
+			h := res.Handshakes[key]
+			if h == nil || h.Rate <= 0 || h.P50 <= 0 || h.P999 < h.P50 || h.Errors != 0 {
+				t.Errorf("handshakes %s: %+v", key, h)
+			}
+		}
+		if !strings.Contains(out, "Handshakes/s, $connect → local function vs no $connect") {
+			t.Errorf("output lacks the handshake rows")
 		}
 		if !strings.Contains(out, "RSS per idle connection, 400 connections") {
 			t.Errorf("output lacks the RSS rows")
@@ -81,16 +95,62 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
+// TestPeers runs the serverless-offline peer scenario at a tiny scale. It needs node, and serverless-offline
+// already installed in the directory SWITCHBOARD_BENCH_PEER_CACHE names (the tool installs it there with
+// npm on first use: switchboard-bench -only peers -peer-cache DIR); CI provides neither, so there it is
+// skipped and says so.
+func TestPeers(t *testing.T) {
+	cache := os.Getenv("SWITCHBOARD_BENCH_PEER_CACHE")
+	if _, err := exec.LookPath("node"); err != nil || cache == "" {
+		t.Skip("needs node and SWITCHBOARD_BENCH_PEER_CACHE with serverless-offline installed")
+	}
+	if _, err := os.Stat(filepath.Join(cache, "node_modules", "serverless-offline", "package.json")); err != nil {
+		t.Skipf("serverless-offline is not installed in %s: %v", cache, err)
+	}
+	exe := filepath.Join(t.TempDir(), "switchboard-bench")
+	if out, err := exec.Command("go", "build", "-o", exe, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	args := []string{"-only", "rtt,peers", "-peer-cache", cache, "-clients", "2", "-duration", "300ms"}
+	var stdout, stderr bytes.Buffer
+	res, err := run(ctx, args, runEnv{Exe: exe, Stdout: &stdout, Stderr: &stderr, Command: "switchboard-bench"})
+	if err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
+	}
+	for _, m := range peerModes {
+		if r := res.RTT[m.key]; r == nil || r.Rate <= 0 || r.Bad != 0 || r.Errors != 0 || r.ServerCPU <= 0 {
+			t.Errorf("%s: %+v", m.name, r)
+		}
+	}
+	if out := stdout.String(); !strings.Contains(out, "vs serverless-offline --useInProcess") {
+		t.Errorf("output lacks the peer rows:\n%s", out)
+	}
+}
+
 // TestGatewayConfig checks that the configs the tool writes are valid Switchboard configs.
 func TestGatewayConfig(t *testing.T) {
-	for _, withConnect := range []bool{false, true} {
-		f, err := configfile.Parse("bench.yaml", []byte(gatewayConfig("127.0.0.1:8080", "/usr/local/bin/switchboard-bench", withConnect)))
+	for _, tc := range []struct {
+		connect, target string
+		routes          int
+	}{
+		{connectNone, "", 3},
+		{connectBackend, "integrations/connect", 4},
+		{connectFunction, "integrations/fn", 4},
+	} {
+		f, err := configfile.Parse("bench.yaml", []byte(gatewayConfig("127.0.0.1:8080", "/usr/local/bin/switchboard-bench", tc.connect, map[string]string{"A": "b: c"})))
 		if err != nil {
-			t.Fatalf("withConnect=%v: %v", withConnect, err)
+			t.Fatalf("connect %q: %v", tc.connect, err)
 		}
 		api := f.Bundle.APIs[0]
-		if want := 3 + map[bool]int{false: 0, true: 1}[withConnect]; len(api.Routes) != want {
-			t.Errorf("withConnect=%v: %d routes, want %d", withConnect, len(api.Routes), want)
+		if len(api.Routes) != tc.routes {
+			t.Errorf("connect %q: %d routes, want %d", tc.connect, len(api.Routes), tc.routes)
+		}
+		for _, r := range api.Routes {
+			if r.RouteKey == "$connect" && r.Target != tc.target {
+				t.Errorf("connect %q: $connect targets %q, want %q", tc.connect, r.Target, tc.target)
+			}
 		}
 	}
 }

@@ -24,6 +24,7 @@ type mgmtResult struct {
 	OK        int64         // 200s in the measured window
 	Rate      float64       // 200s per second
 	P50, P99  time.Duration // latency of the 200s
+	P999      time.Duration // latency of the 200s, 99.9th percentile
 	Other     map[int]int64 // non-200 statuses over the whole run, by status
 	Errors    int64         // requests that got no response
 	Accepted  int64         // 200s over the whole run, warm-up included
@@ -46,7 +47,7 @@ func (b *bench) mgmt(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	gw, err := b.startGateway(ctx, true)
+	gw, err := b.startGateway(ctx, connectBackend)
 	if err != nil {
 		return err
 	}
@@ -177,7 +178,7 @@ func (b *bench) measureMgmt(ctx context.Context, gw *child, skipIDs int) (*mgmtR
 	slices.Sort(lat)
 	res.OK = int64(len(lat))
 	res.Rate = float64(len(lat)) / b.s.Duration.Seconds()
-	res.P50, res.P99 = percentile(lat, 0.50), percentile(lat, 0.99)
+	res.P50, res.P99, res.P999 = percentile(lat, 0.50), percentile(lat, 0.99), percentile(lat, 0.999)
 	logf(b.stderr, "@connections: %.0f POSTs/s answered 200, p50 %v, p99 %v, gateway CPU %.2f cores, other statuses %v, %d errors, %d accepted, %d delivered",
 		res.Rate, res.P50, res.P99, res.ServerCPU, res.Other, res.Errors, res.Accepted, res.Delivered)
 	if len(res.Other) > 0 {

@@ -18,6 +18,14 @@ const (
 	targetKiBPerConn = 10.0
 	targetMockRatio  = 0.7
 	targetProxyRatio = 0.4
+	// targetBridgeRatio is HTTP_PROXY ÷ the raw proxy bridge.
+	targetBridgeRatio = 0.8
+	// targetPeerRatio is the local Go function ÷ serverless-offline --useInProcess (goal: 4).
+	targetPeerRatio = 2.0
+	// targetHandshakeRatio is handshakes with $connect → local function ÷ handshakes without $connect.
+	targetHandshakeRatio = 0.5
+	// targetLambdaCPURatio bounds the gateway's CPU per AWS_PROXY invocation ÷ per HTTP_PROXY message.
+	targetLambdaCPURatio = 2.0
 )
 
 // row is one line of the table.
@@ -75,7 +83,44 @@ func report(w io.Writer, res *results, command string) error {
 	return err
 }
 
+// tailFactor is how far above the p50 a p99.9 has to be to be called out.
+const tailFactor = 10
+
+// tails lists the scenarios whose p99.9 is more than tailFactor times their p50 (BENCHMARKS.md explains
+// them).
+func tails(res *results) []string {
+	var out []string
+	check := func(name string, p50, p999 time.Duration) {
+		if p50 > 0 && p999 > tailFactor*p50 {
+			out = append(out, fmt.Sprintf("%s: p99.9 %s is %.0f× the p50 %s", name, ms(p999), float64(p999)/float64(p50), ms(p50)))
+		}
+	}
+	for _, k := range []string{"raw", "bridge", "mock", "proxy", "lambda", "sls-inprocess", "sls-default"} {
+		if r := res.RTT[k]; r != nil {
+			check("round trips "+k, r.P50, r.P999)
+		}
+	}
+	for _, k := range []string{"plain", "function"} {
+		if h := res.Handshakes[k]; h != nil {
+			check("handshakes "+k, h.P50, h.P999)
+		}
+	}
+	if m := res.Mgmt; m != nil {
+		check("@connections", m.P50, m.P999)
+	}
+	return out
+}
+
 func writeNotes(w io.Writer, res *results, bullet string) {
+	if t := tails(res); len(t) > 0 {
+		fmt.Fprintf(w, "\nTails above %d× the p50:\n", tailFactor)
+		if bullet != "" {
+			fmt.Fprintln(w)
+		}
+		for _, s := range t {
+			fmt.Fprintf(w, "%s%s\n", bullet, s)
+		}
+	}
 	if len(res.Warnings) > 0 {
 		fmt.Fprintln(w, "\nWarnings:")
 		if bullet != "" {
@@ -151,24 +196,32 @@ func tabulate(res *results) ([]row, []target) {
 		case "proxy":
 			goal = targetProxyRatio
 		case "lambda":
-			goal = 0 // no target: compared with HTTP_PROXY below
+			goal = 0 // no target against raw: compared with HTTP_PROXY and the peers below
 		}
 		r := row{what: "Round trips/s, " + sc.label + " route", raw: "—", gateway: "—", ratio: "—"}
 		if goal > 0 {
 			r.target = fmt.Sprintf("≥ %.1f× raw", goal)
 		}
-		lat := row{what: "  p50 / p99 latency, " + sc.label, raw: "—", gateway: "—"}
+		lat := row{what: "  p50 / p99 / p99.9 latency, " + sc.label, raw: "—", gateway: "—"}
 		cpu := row{what: "  server CPU (cores), " + sc.label, raw: "—", gateway: "—"}
-		if sc.key == "proxy" {
+		per := row{what: "  server CPU per round trip, " + sc.label, raw: "—", gateway: "—"}
+		switch sc.key {
+		case "proxy":
 			cpu.what += " (gateway + backend)"
+			per.what += " (gateway + backend)"
+		case "lambda":
+			cpu.what += " (gateway + function processes)"
+			per.what += " (gateway + function processes)"
 		}
 		if rawRTT != nil {
-			r.raw, lat.raw, cpu.raw = count(rawRTT.Rate), latencies(rawRTT.P50, rawRTT.P99), fmt.Sprintf("%.2f", rawRTT.ServerCPU)
+			r.raw, lat.raw, cpu.raw, per.raw = count(rawRTT.Rate), latencies(rawRTT), fmt.Sprintf("%.2f", rawRTT.ServerCPU), perMessage(rawRTT.ServerCPU, 0, rawRTT.Rate)
 		}
 		if g != nil {
-			r.gateway, lat.gateway, cpu.gateway = count(g.Rate), latencies(g.P50, g.P99), fmt.Sprintf("%.2f", g.ServerCPU)
-			if sc.key == "proxy" {
+			r.gateway, lat.gateway, cpu.gateway = count(g.Rate), latencies(g), fmt.Sprintf("%.2f", g.ServerCPU)
+			per.gateway = perMessage(g.ServerCPU, 0, g.Rate)
+			if sc.key != "mock" {
 				cpu.gateway = fmt.Sprintf("%.2f + %.2f", g.ServerCPU, g.BackendCPU)
+				per.gateway = perMessage(g.ServerCPU, g.BackendCPU, g.Rate)
 			}
 		}
 		if g != nil && rawRTT != nil && rawRTT.Rate > 0 {
@@ -180,13 +233,74 @@ func tabulate(res *results) ([]row, []target) {
 					value: fmt.Sprintf("%.2f", ratio), met: ratio >= goal})
 			}
 		}
-		if sc.key == "lambda" {
-			cpu.what += " (gateway; the function processes not counted)"
-		}
-		rows = append(rows, r, lat, cpu)
+		rows = append(rows, r, lat, cpu, per)
 		if p := res.RTT["proxy"]; sc.key == "lambda" && g != nil && p != nil && p.Rate > 0 {
 			rows = append(rows, row{what: "  AWS_PROXY (local function) / HTTP_PROXY round trips", raw: "—", gateway: fmt.Sprintf("%.2f", g.Rate/p.Rate)})
+			if g.Rate > 0 && p.ServerCPU > 0 {
+				ratio := (g.ServerCPU / g.Rate) / (p.ServerCPU / p.Rate)
+				rows = append(rows, row{what: "  gateway CPU per message, AWS_PROXY ÷ HTTP_PROXY", raw: "—", gateway: fmt.Sprintf("%.2f", ratio),
+					target: fmt.Sprintf("≤ %.0f", targetLambdaCPURatio), met: metText(ratio <= targetLambdaCPURatio)})
+				targets = append(targets, target{what: fmt.Sprintf("gateway CPU per AWS_PROXY invocation ≤ %.0f× per HTTP_PROXY message", targetLambdaCPURatio),
+					value: fmt.Sprintf("%.2f (%s vs %s)", ratio, perMessage(g.ServerCPU, 0, g.Rate), perMessage(p.ServerCPU, 0, p.Rate)), met: ratio <= targetLambdaCPURatio})
+			}
 		}
+	}
+	// Against baselines other than the raw echo server: the baseline's figures go in the "raw" column.
+	for _, cmp := range []struct {
+		key, base, label, baseCPU string
+		goal                      float64
+		p99                       bool // the target includes a p99 no worse than the baseline's
+	}{
+		{"proxy", "bridge", "HTTP_PROXY route vs the raw proxy bridge (gws + Go HTTP client)", "bridge + backend", targetBridgeRatio, false},
+		{"lambda", "sls-inprocess", "AWS_PROXY local Go function vs serverless-offline --useInProcess (Node)", "node", targetPeerRatio, true},
+		{"lambda", "sls-default", "AWS_PROXY local Go function vs serverless-offline default (Node)", "node", 0, false},
+	} {
+		g, base := res.RTT[cmp.key], res.RTT[cmp.base]
+		if g == nil || base == nil {
+			continue
+		}
+		r := row{what: "Round trips/s, " + cmp.label, raw: count(base.Rate), gateway: count(g.Rate), ratio: "—"}
+		lat := row{what: "  p50 / p99 / p99.9 latency", raw: latencies(base), gateway: latencies(g)}
+		cpu := row{what: "  server CPU per round trip (" + cmp.baseCPU + " vs Switchboard's)", raw: perMessage(base.ServerCPU, base.BackendCPU, base.Rate),
+			gateway: perMessage(g.ServerCPU, g.BackendCPU, g.Rate)}
+		if base.Rate > 0 {
+			ratio := g.Rate / base.Rate
+			r.ratio = fmt.Sprintf("%.2f", ratio)
+			if cmp.goal > 0 {
+				met := ratio >= cmp.goal
+				r.target = fmt.Sprintf("≥ %.1f×", cmp.goal)
+				what := fmt.Sprintf("%s ≥ %.1f×", cmp.label, cmp.goal)
+				value := fmt.Sprintf("%.2f", ratio)
+				if cmp.p99 {
+					met = met && g.P99 <= base.P99
+					r.target += ", p99 ≤"
+					what += " with a p99 no worse"
+					value += fmt.Sprintf(", p99 %s vs %s", ms(g.P99), ms(base.P99))
+				}
+				r.met = metText(met)
+				targets = append(targets, target{what: what, value: value, met: met})
+			}
+		}
+		rows = append(rows, r, lat, cpu)
+	}
+	if plain, fn := res.Handshakes["plain"], res.Handshakes["function"]; plain != nil || fn != nil {
+		r := row{what: "Handshakes/s, $connect → local function vs no $connect", raw: "—", gateway: "—", ratio: "—",
+			target: fmt.Sprintf("≥ %.1f×", targetHandshakeRatio)}
+		lat := row{what: "  p50 / p99 / p99.9 handshake time", raw: "—", gateway: "—"}
+		cpu := row{what: "  gateway CPU per handshake", raw: "—", gateway: "—"}
+		if plain != nil {
+			r.raw, lat.raw, cpu.raw = count(plain.Rate), lat3(plain.P50, plain.P99, plain.P999), us(plain.ServerCPUPerConn)
+		}
+		if fn != nil {
+			r.gateway, lat.gateway, cpu.gateway = count(fn.Rate), lat3(fn.P50, fn.P99, fn.P999), us(fn.ServerCPUPerConn)
+		}
+		if plain != nil && fn != nil && plain.Rate > 0 {
+			ratio := fn.Rate / plain.Rate
+			r.ratio, r.met = fmt.Sprintf("%.2f", ratio), metText(ratio >= targetHandshakeRatio)
+			targets = append(targets, target{what: fmt.Sprintf("handshakes with $connect → local function ≥ %.1f× those without $connect", targetHandshakeRatio),
+				value: fmt.Sprintf("%.2f (%s vs %s per second)", ratio, count(fn.Rate), count(plain.Rate)), met: ratio >= targetHandshakeRatio})
+		}
+		rows = append(rows, r, lat, cpu)
 	}
 	if res.ColdStart > 0 {
 		rows = append(rows, row{what: "Cold start of the local function (first round trip of a fresh gateway)", raw: "—",
@@ -195,7 +309,7 @@ func tabulate(res *results) ([]row, []target) {
 	if m := res.Mgmt; m != nil {
 		rows = append(rows,
 			row{what: fmt.Sprintf("@connections POSTs/s answered 200 (%d clients, %d connections)", s.Clients, m.Conns), raw: "—", gateway: count(m.Rate)},
-			row{what: "  p50 / p99 latency, @connections", raw: "—", gateway: latencies(m.P50, m.P99)},
+			row{what: "  p50 / p99 / p99.9 latency, @connections", raw: "—", gateway: lat3(m.P50, m.P99, m.P999)},
 			row{what: "  non-200 responses / failed requests", raw: "—", gateway: fmt.Sprintf("%s / %d", statuses(m.Other), m.Errors)},
 			row{what: "  messages delivered / POSTs accepted", raw: "—", gateway: fmt.Sprintf("%d / %d", m.Delivered, m.Accepted)},
 			row{what: "  server CPU (cores), @connections", raw: "—", gateway: fmt.Sprintf("%.2f", m.ServerCPU)},
@@ -237,9 +351,25 @@ func count(f float64) string {
 	return b.String()
 }
 
-func latencies(p50, p99 time.Duration) string {
-	return ms(p50) + " / " + ms(p99)
+// latencies formats a round-trip scenario's p50 / p99 / p99.9.
+func latencies(r *rttResult) string { return lat3(r.P50, r.P99, r.P999) }
+
+func lat3(p50, p99, p999 time.Duration) string {
+	return ms(p50) + " / " + ms(p99) + " / " + ms(p999)
 }
+
+// perMessage formats the CPU time per message of servers that used cpu+extra cores at rate messages/s.
+func perMessage(cpu, extra, rate float64) string {
+	if rate <= 0 {
+		return "—"
+	}
+	if extra > 0 {
+		return fmt.Sprintf("%.0f + %.0f µs", cpu/rate*1e6, extra/rate*1e6)
+	}
+	return fmt.Sprintf("%.0f µs", cpu/rate*1e6)
+}
+
+func us(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond)) }
 
 func ms(d time.Duration) string {
 	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))

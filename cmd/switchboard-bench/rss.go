@@ -53,7 +53,7 @@ func (b *bench) rssRaw(ctx context.Context) error {
 }
 
 func (b *bench) rssGateway(ctx context.Context) error {
-	c, err := b.startGateway(ctx, false)
+	c, err := b.startGateway(ctx, connectNone)
 	if err != nil {
 		return err
 	}

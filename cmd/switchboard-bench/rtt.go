@@ -17,10 +17,11 @@ type rttResult struct {
 	Count      int64         // round trips completed in the measured window
 	Rate       float64       // per second
 	P50, P99   time.Duration // latency
+	P999       time.Duration // latency, 99.9th percentile
 	Errors     int64         // clients that lost their connection
 	Bad        int64         // replies that were not the expected one
 	ServerCPU  float64       // CPU cores the server (echo or gateway) used during the measured window
-	BackendCPU float64       // CPU cores the HTTP backend used during the measured window, for HTTP_PROXY
+	BackendCPU float64       // CPU cores the HTTP backend (HTTP_PROXY, bridge) or the function processes (AWS_PROXY) used
 }
 
 // maxSamplesPerClient bounds the latency samples one client keeps.
@@ -42,8 +43,25 @@ func (b *bench) rttRaw(ctx context.Context) error {
 	return joinErr(err, c.stop())
 }
 
+// rttBridge measures the raw proxy bridge in front of the same backend as HTTP_PROXY.
+func (b *bench) rttBridge(ctx context.Context) error {
+	if b.backend == nil {
+		return fmt.Errorf("no backend")
+	}
+	c, err := b.start(ctx, "bridge", "-backend", "http://"+b.backend.addr+"/echo")
+	if err != nil {
+		return err
+	}
+	msg := message("proxy", b.s.MsgSize)
+	r, err := b.measureRTT(ctx, "proxy bridge", "ws://"+c.addr+"/", msg, msg, c, b.backend)
+	if r != nil {
+		b.res.RTT["bridge"] = r
+	}
+	return joinErr(err, c.stop())
+}
+
 func (b *bench) rttGateway(ctx context.Context) error {
-	c, err := b.startGateway(ctx, false)
+	c, err := b.startGateway(ctx, connectNone)
 	if err != nil {
 		return err
 	}
@@ -62,7 +80,7 @@ func (b *bench) rttGateway(ctx context.Context) error {
 		b.res.RTT["proxy"] = r
 	}
 	msg = message("lambda", b.s.MsgSize)
-	r, err3 := b.measureRTT(ctx, "Switchboard AWS_PROXY (local function)", stageURL(c.addr), msg, msg, c)
+	r, err3 := b.measureRTT(ctx, "Switchboard AWS_PROXY (local function)", stageURL(c.addr), msg, msg, c, &child{name: "functions", childrenOf: c.pid()})
 	if r != nil {
 		b.res.RTT["lambda"] = r
 	}
@@ -161,9 +179,9 @@ func (b *bench) measureRTT(ctx context.Context, name, url string, msg, want []by
 	slices.Sort(all)
 	res.Count = int64(len(all))
 	res.Rate = float64(len(all)) / b.s.Duration.Seconds()
-	res.P50, res.P99 = percentile(all, 0.50), percentile(all, 0.99)
-	logf(b.stderr, "%s: %.0f round trips/s, p50 %v, p99 %v, server CPU %.2f cores, backend CPU %.2f cores, %d bad replies, %d failed clients",
-		name, res.Rate, res.P50, res.P99, res.ServerCPU, res.BackendCPU, res.Bad, res.Errors)
+	res.P50, res.P99, res.P999 = percentile(all, 0.50), percentile(all, 0.99), percentile(all, 0.999)
+	logf(b.stderr, "%s: %.0f round trips/s, p50 %v, p99 %v, p99.9 %v, server CPU %.2f cores, backend CPU %.2f cores, %d bad replies, %d failed clients",
+		name, res.Rate, res.P50, res.P99, res.P999, res.ServerCPU, res.BackendCPU, res.Bad, res.Errors)
 	if res.Count == 0 {
 		return res, fmt.Errorf("%s: no round trip completed", name)
 	}
@@ -180,7 +198,7 @@ func waitUntil(ctx context.Context, t time.Time, servers []*child) []time.Durati
 	}
 	cpu := make([]time.Duration, len(servers))
 	for i, s := range servers {
-		cpu[i] = cpuTime(s.pid())
+		cpu[i] = s.cpu()
 	}
 	return cpu
 }

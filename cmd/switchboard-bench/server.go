@@ -4,6 +4,7 @@ package main
 // of standard output and serves until its standard input closes or it receives SIGTERM.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,12 +24,13 @@ import (
 // serverMain runs "switchboard-bench server KIND [-listen ADDR] [-config FILE]".
 func serverMain(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("server: want a kind: echo, backend or gateway")
+		return errors.New("server: want a kind: echo, bridge, backend or gateway")
 	}
 	kind := args[0]
 	fs := flag.NewFlagSet("server "+kind, flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:0", "address to listen on (loopback only)")
 	config := fs.String("config", "", "gateway config file (gateway only)")
+	backendURL := fs.String("backend", "", "URL the bridge POSTs each message to (bridge only)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's whole life to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -61,6 +63,11 @@ func serverMain(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	switch kind {
 	case "echo":
 		return serveHTTP(ctx, *listen, echoHandler(), ready)
+	case "bridge":
+		if *backendURL == "" {
+			return errors.New("server bridge: -backend is required")
+		}
+		return serveHTTP(ctx, *listen, bridgeHandler(*backendURL), ready)
 	case "backend":
 		return serveHTTP(ctx, *listen, newBackend(), ready)
 	case "gateway":
@@ -69,7 +76,7 @@ func serverMain(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		}
 		return serveGateway(ctx, *listen, *config, ready)
 	}
-	return fmt.Errorf("server: unknown kind %q (want echo, backend or gateway)", kind)
+	return fmt.Errorf("server: unknown kind %q (want echo, bridge, backend or gateway)", kind)
 }
 
 // checkLoopback refuses any address outside 127.0.0.0/8.
@@ -137,6 +144,54 @@ func (echoEvents) OnPing(socket *gws.Conn, payload []byte) { _ = socket.WritePon
 func (echoEvents) OnMessage(socket *gws.Conn, m *gws.Message) {
 	defer m.Close()
 	_ = socket.WriteMessage(m.Opcode, m.Bytes())
+}
+
+// bridgeHandler is the raw proxy bridge: the same gws server as echoHandler, answering every message with
+// the body of a POST of it to backendURL, made with Go's HTTP client from the read loop. It is the least a
+// WebSocket-to-HTTP proxy can do, so HTTP_PROXY ÷ bridge says how close the gateway is to the cost of the
+// work itself.
+func bridgeHandler(backendURL string) http.Handler {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4096, DisableCompression: true}, Timeout: 30 * time.Second}
+	up := gws.NewUpgrader(&bridgeEvents{client: client, url: backendURL}, &gws.ServerOption{
+		ReadBufferSize:     4096,
+		ReadMaxPayloadSize: 128 * 1024,
+		CheckUtf8Enabled:   true,
+		Recovery:           gws.Recovery,
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		socket, err := up.Upgrade(w, r)
+		if err != nil {
+			return
+		}
+		go socket.ReadLoop()
+	})
+}
+
+// bridgeEvents forwards each message to the backend and sends back the response body.
+type bridgeEvents struct {
+	gws.BuiltinEventHandler
+	client *http.Client
+	url    string
+}
+
+// OnPing answers pings.
+func (*bridgeEvents) OnPing(socket *gws.Conn, payload []byte) { _ = socket.WritePong(payload) }
+
+// OnMessage POSTs the message and answers with the response body; a failure closes the connection.
+func (b *bridgeEvents) OnMessage(socket *gws.Conn, m *gws.Message) {
+	defer m.Close()
+	resp, err := b.client.Post(b.url, "application/json", bytes.NewReader(m.Bytes()))
+	if err != nil {
+		socket.WriteClose(1011, []byte("backend failed"))
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if err != nil {
+		socket.WriteClose(1011, []byte("backend failed"))
+		return
+	}
+	_ = socket.WriteMessage(m.Opcode, body)
 }
 
 // backend is the trivial HTTP backend: /echo answers the request body back with 200, /connect records the

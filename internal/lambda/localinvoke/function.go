@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -44,14 +45,15 @@ type function struct {
 	limit   int
 	lang    resource.Language
 
-	mu      sync.Mutex
-	procs   []*process    // started and not yet reaped (busy, idle, starting or stopping)
-	changed chan struct{} // closed and replaced whenever a process becomes idle or exits, or on close
-	file    fileID        // the handler executable as last seen; processes of another are stale
-	statted bool          // file has been set once
-	closed  bool
-	peak    int // the most processes alive at once (for tests)
-	tree    treeWatch
+	mu        sync.Mutex
+	procs     []*process  // started and not yet reaped (busy, idle, starting or stopping)
+	waiters   []*waiter   // invocations waiting for a process, first come first served
+	code      codeVersion // the handler's files as last seen; processes of another version are stale
+	nextCheck time.Time   // when the handler's files are next looked at (zero: at the next acquire)
+	closed    bool
+	peak      int // the most processes alive at once (for tests)
+	looks     int // times an invocation looked for a process (for tests)
+	checks    int // times the handler's files were looked at (for tests)
 }
 
 func newFunction(inv *Invoker, cfg resource.Function) *function {
@@ -85,7 +87,6 @@ func newFunction(inv *Invoker, cfg resource.Function) *function {
 		log:     inv.log.With("function", cfg.FunctionName),
 		timeout: time.Duration(cfg.Timeout) * time.Second,
 		limit:   cfg.ReservedConcurrentExecutions,
-		changed: make(chan struct{}),
 	}
 }
 
@@ -101,41 +102,46 @@ func (f *function) invoke(ctx context.Context, arn string, payload []byte) (*lam
 	if d, ok := ctx.Deadline(); ok {
 		inv.Deadline = d
 	}
-	log := f.log.With("request_id", inv.RequestID)
 	start := time.Now()
 	p, call, res, err := f.acquire(ctx, inv)
 	if p != nil {
-		res, err = f.await(ctx, p, call, log)
+		res, err = f.await(ctx, p, call)
 	}
-	switch {
-	case err != nil:
-		log.Debug("invocation failed", "error", err, "duration", time.Since(start))
-	case res.FunctionError != "":
-		log.Debug("invocation ended with a function error", "duration", time.Since(start))
-	default:
-		log.Debug("invocation succeeded", "duration", time.Since(start))
+	// No logger is built per invocation unless debug records are wanted: this is the hot path.
+	if f.log.Enabled(ctx, slog.LevelDebug) {
+		log := f.log.With("request_id", inv.RequestID)
+		switch {
+		case err != nil:
+			log.Debug("invocation failed", "error", err, "duration", time.Since(start))
+		case res.FunctionError != "":
+			log.Debug("invocation ended with a function error", "duration", time.Since(start))
+		default:
+			log.Debug("invocation succeeded", "duration", time.Since(start))
+		}
 	}
 	return res, err
 }
 
-// acquire enqueues inv on an idle process of the current executable, or on a new one while the pool is
-// below its limit, else waits until a process frees up or ctx ends. When no process can be started it
-// returns the function error to report instead.
+// acquire enqueues inv on an idle process of the current code, or on a new one while the pool is below its
+// limit, else queues it until a process hands itself over (one process to one waiting invocation: no
+// wake-up of every waiter), a slot frees up or ctx ends. When no process can be started it returns the
+// function error to report instead.
 func (f *function) acquire(ctx context.Context, inv runtimeapi.Invocation) (*process, *runtimeapi.Call, *lambda.Result, error) {
 	busyRetries := 0
+	f.mu.Lock()
 	for {
-		f.mu.Lock()
 		if f.closed {
 			f.mu.Unlock()
 			return nil, nil, nil, ErrClosed
 		}
-		f.refreshFileLocked()
+		f.looks++
+		now := time.Now()
+		f.refreshCodeLocked(now, false)
 		// A process that has just answered is normally back in GET /next within microseconds: wait for it
 		// rather than start another (sequential invocations reuse one process), but not for long.
 		var soonIdle time.Time
-		now := time.Now()
 		for _, p := range f.procs {
-			if p.stopping || p.file != f.file {
+			if p.stopping || p.code != f.code {
 				continue
 			}
 			if p.rt.Idle() > 0 {
@@ -152,14 +158,19 @@ func (f *function) acquire(ctx context.Context, inv runtimeapi.Invocation) (*pro
 			}
 		}
 		if soonIdle.IsZero() && len(f.procs) < f.limit {
+			// A new process always starts from the code on disk now, whenever the last look was.
+			if f.refreshCodeLocked(now, true) {
+				continue
+			}
 			p, err := f.startLocked()
 			if err != nil && errors.Is(err, syscall.ETXTBSY) && busyRetries < maxBusyRetries {
 				// The executable is being written (a rebuild in progress): try again shortly.
 				busyRetries++
 				f.mu.Unlock()
-				if err := waitChange(ctx, nil, time.Now().Add(busyRetryDelay)); err != nil {
+				if err := sleepCtx(ctx, busyRetryDelay); err != nil {
 					return nil, nil, nil, err
 				}
+				f.mu.Lock()
 				continue
 			}
 			if err != nil {
@@ -174,16 +185,36 @@ func (f *function) acquire(ctx context.Context, inv runtimeapi.Invocation) (*pro
 			}
 			return p, call, nil, nil
 		}
-		changed := f.changed
+		w := &waiter{inv: inv, ch: make(chan handoff, 1)}
+		f.waiters = append(f.waiters, w)
 		f.mu.Unlock()
-		if err := waitChange(ctx, changed, soonIdle); err != nil {
+		h, err := f.wait(ctx, w, soonIdle)
+		if err != nil {
 			return nil, nil, nil, err
 		}
+		if h.p != nil {
+			return h.p, h.call, nil, nil
+		}
+		f.mu.Lock() // woken to look again
 	}
 }
 
-// waitChange waits for changed to be closed, until (when not zero) or ctx's end.
-func waitChange(ctx context.Context, changed <-chan struct{}, until time.Time) error {
+// waiter is an invocation queued for a process.
+type waiter struct {
+	inv runtimeapi.Invocation
+	ch  chan handoff // capacity 1; receives one value, sent by whoever removes the waiter from the queue
+}
+
+// handoff is what a waiter is woken with: its call, already enqueued on an idle process p, or (p nil) a
+// request to look at the pool again because a slot freed up or the function is closing.
+type handoff struct {
+	p    *process
+	call *runtimeapi.Call
+}
+
+// wait waits for w's hand-off, until (when not zero) or ctx's end. It returns a zero handoff when the
+// caller should look at the pool again.
+func (f *function) wait(ctx context.Context, w *waiter, until time.Time) (handoff, error) {
 	var timeout <-chan time.Time
 	if !until.IsZero() {
 		t := time.NewTimer(time.Until(until))
@@ -191,16 +222,41 @@ func waitChange(ctx context.Context, changed <-chan struct{}, until time.Time) e
 		timeout = t.C
 	}
 	select {
-	case <-changed:
+	case h := <-w.ch:
+		return h, nil
 	case <-timeout:
+	case <-ctx.Done():
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if i := slices.Index(f.waiters, w); i >= 0 {
+		f.waiters = slices.Delete(f.waiters, i, i+1)
+		return handoff{}, ctx.Err()
+	}
+	// Handed something at the same moment: take it. A call enqueued for an invocation whose ctx has
+	// ended is withdrawn by await; a wake-up to look again goes to the next waiter instead.
+	h := <-w.ch
+	if h.p == nil && ctx.Err() != nil {
+		f.wakeLocked()
+		return handoff{}, ctx.Err()
+	}
+	return h, nil
+}
+
+// sleepCtx waits for d or ctx's end.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return nil
 }
 
 // await waits for call's outcome on p.
-func (f *function) await(ctx context.Context, p *process, call *runtimeapi.Call, log *slog.Logger) (*lambda.Result, error) {
+func (f *function) await(ctx context.Context, p *process, call *runtimeapi.Call) (*lambda.Result, error) {
 	started := call.Started()
 	var timer *time.Timer
 	var timeout <-chan time.Time
@@ -222,7 +278,7 @@ func (f *function) await(ctx context.Context, p *process, call *runtimeapi.Call,
 				continue // it ended just now: take its outcome
 			}
 			f.kill(p, errTimedOut)
-			log.Warn("function timed out; killing its process", "pid", p.pid, "timeout", f.timeout)
+			f.log.Warn("function timed out; killing its process", "request_id", call.RequestID(), "pid", p.pid, "timeout", f.timeout)
 			return unhandled("Sandbox.Timedout", fmt.Sprintf("RequestId: %s Error: Task timed out after %d.00 seconds", call.RequestID(), f.cfg.Timeout)), nil
 		case <-ctx.Done():
 			if !p.rt.Abandon(call) {
@@ -230,7 +286,7 @@ func (f *function) await(ctx context.Context, p *process, call *runtimeapi.Call,
 			}
 			if call.HandedOff() {
 				f.kill(p, context.Cause(ctx))
-				log.Info("invocation abandoned; killing its process", "pid", p.pid, "error", ctx.Err())
+				f.log.Info("invocation abandoned; killing its process", "request_id", call.RequestID(), "pid", p.pid, "error", ctx.Err())
 			}
 			return nil, ctx.Err()
 		}
@@ -266,24 +322,66 @@ func (f *function) result(p *process, call *runtimeapi.Call) (*lambda.Result, er
 	return nil, fmt.Errorf("invoke %s: %w", f.name, err)
 }
 
-// refreshFileLocked looks at the handler executable, and retires the idle processes of an older one.
-// A stat costs about 1 µs, next to about 250 µs for a warm invocation (BenchmarkStat and
-// BenchmarkInvokeWarm, 2 cores), so it is done on every invocation rather than rate-limited: an invocation
-// that follows a rebuild always runs the new executable.
-func (f *function) refreshFileLocked() {
-	id := f.codeIDLocked()
-	if f.statted && id == f.file {
-		return
+// fileCheckInterval bounds how often an executable handler is looked at for a rebuild: an invocation that
+// starts more than this long after a rebuild runs the new code, and starting a process always looks first.
+// A stat costs about 1 µs (BenchmarkStat); doing it on every invocation made it a measurable share of the
+// gateway's CPU under load, and 100 ms is below what a person notices between a build and a request.
+// A Node.js or Python function's codeUri tree costs a walk, so it is looked at less often (see
+// treeInterval).
+const fileCheckInterval = 100 * time.Millisecond
+
+// watchedFiles are the files whose change means an executable function was redeployed: the handler
+// executable. (Node.js and Python functions watch their whole codeUri tree: codeVersionNow.)
+func (f *function) watchedFiles() []string { return []string{f.cfg.Handler} }
+
+// codeVersionNow fingerprints the function's code, and says how long to trust the answer: an executable's
+// file identity (statCode, fileCheckInterval), or a Node.js or Python function's codeUri tree (treeID,
+// treeInterval of the walk's duration).
+func (f *function) codeVersionNow() (codeVersion, time.Duration) {
+	if f.lang == resource.LanguageExecutable {
+		return statCode(f.watchedFiles()), fileCheckInterval
 	}
-	if f.statted {
+	start := time.Now()
+	v := codeVersion(fmt.Sprintf("%v", treeID(f.cfg.CodeURI)))
+	return v, treeInterval(time.Since(start))
+}
+
+// refreshCodeLocked looks at the handler's code when its last look is no longer trusted, or at once with
+// force, and retires the idle processes of older code. It reports whether the code changed.
+func (f *function) refreshCodeLocked(now time.Time, force bool) bool {
+	if !force && now.Before(f.nextCheck) {
+		return false
+	}
+	f.checks++
+	v, trust := f.codeVersionNow() // a missing file is part of the version; starting it then fails
+	f.nextCheck = now.Add(trust)
+	if v == f.code {
+		return false
+	}
+	if f.code != "" {
 		f.log.Info("handler code changed; new invocations start new processes", "path", f.codePath())
 	}
-	f.file, f.statted = id, true
+	f.code = v
 	for _, p := range f.procs {
-		if p.file != id && p.rt.Busy() == 0 {
+		if p.code != v && p.rt.Busy() == 0 {
 			f.stopLocked(p, errStale)
 		}
 	}
+	return true
+}
+
+// codeVersion identifies a function's code as the fileIDs of its watched files, in order; it is
+// comparable, and never empty once computed.
+type codeVersion string
+
+// statCode returns the codeVersion of paths.
+func statCode(paths []string) codeVersion {
+	var b strings.Builder
+	for _, path := range paths {
+		id, _ := statFile(path)
+		fmt.Fprintf(&b, "%v;", id)
+	}
+	return codeVersion(b.String())
 }
 
 // onRuntimeEvent reacts to p's runtime polling for work or reporting an init error.
@@ -301,16 +399,40 @@ func (f *function) onRuntimeEvent(p *process) {
 		p.ready = true
 		close(p.readyCh)
 	}
-	if (f.closed || p.file != f.file) && p.rt.Busy() == 0 {
+	if (f.closed || p.code != f.code) && p.rt.Busy() == 0 {
 		f.stopLocked(p, errStale)
+		return
 	}
-	f.broadcastLocked()
+	f.handOffLocked(p)
 }
 
-// broadcastLocked wakes the invocations waiting for a process.
-func (f *function) broadcastLocked() {
-	close(f.changed)
-	f.changed = make(chan struct{})
+// handOffLocked gives p, when it is waiting for work, to the invocation at the head of the queue: one
+// process, one waiter.
+func (f *function) handOffLocked(p *process) {
+	for len(f.waiters) > 0 && !p.stopping && p.code == f.code && p.rt.Idle() > 0 {
+		w := f.popWaiterLocked()
+		call, err := p.rt.Enqueue(w.inv)
+		if err != nil { // p cannot take work after all (init error, closed): the waiter looks again
+			w.ch <- handoff{}
+			return
+		}
+		w.ch <- handoff{p: p, call: call}
+	}
+}
+
+// wakeLocked wakes the first waiter, if any, to look at the pool again (a slot freed up).
+func (f *function) wakeLocked() {
+	if len(f.waiters) > 0 {
+		f.popWaiterLocked().ch <- handoff{}
+	}
+}
+
+// popWaiterLocked removes and returns the first waiter.
+func (f *function) popWaiterLocked() *waiter {
+	w := f.waiters[0]
+	f.waiters[0] = nil
+	f.waiters = f.waiters[1:]
+	return w
 }
 
 // removeLocked forgets p, which has exited.
@@ -318,7 +440,7 @@ func (f *function) removeLocked(p *process) {
 	if i := slices.Index(f.procs, p); i >= 0 {
 		f.procs = slices.Delete(f.procs, i, i+1)
 	}
-	f.broadcastLocked()
+	f.wakeLocked()
 }
 
 // close stops every process and fails waiting invocations.
@@ -329,7 +451,9 @@ func (f *function) close() {
 	for _, p := range f.procs {
 		f.stopLocked(p, errShutdown)
 	}
-	f.broadcastLocked()
+	for len(f.waiters) > 0 {
+		f.popWaiterLocked().ch <- handoff{}
+	}
 }
 
 // killAll kills every process at once.

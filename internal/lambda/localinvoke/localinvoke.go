@@ -4,11 +4,13 @@
 //
 // Each function has a pool of processes, started lazily, like Lambda's execution environments: a warm
 // process takes one invocation at a time, concurrent invocations start more processes up to the function's
-// reserved concurrency, and beyond that they wait for a free one. Every process has its own Runtime API
+// reserved concurrency, and beyond that they wait in line: a process that asks for work is handed the first
+// waiting invocation, and only that one is woken. Every process has its own Runtime API
 // listener on 127.0.0.1, so Switchboard always knows which process is idle in GET /next and which is busy.
 // A process that overruns the function timeout, or whose invocation is abandoned, is killed; one that
 // exits is replaced on demand; one whose executable changed on disk is retired, so rebuilding a handler is
-// enough to deploy it.
+// enough to deploy it (the handler's files are looked at every fileCheckInterval, 100 ms, and whenever a
+// process starts).
 //
 // Functions with a Node.js or Python runtime run the machine's node or python3 on a bootstrap shipped in
 // the binary (package bootstrap) in their codeUri; CheckRuntimes verifies at start that the interpreters

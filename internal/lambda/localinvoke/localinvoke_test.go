@@ -427,7 +427,7 @@ func TestEnvironment(t *testing.T) {
 		"TABLE", "SHARED", "AWS_CA_BUNDLE", "AWS_ENDPOINT_URL", "SWITCHBOARD_TEST_GATEWAY_ONLY", "PATH", "HOME",
 		"AWS_LAMBDA_RUNTIME_API", "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION",
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "_HANDLER",
-		"AWS_REGION", "AWS_DEFAULT_REGION", "TZ", "LAMBDA_TASK_ROOT", "AWS_EXECUTION_ENV",
+		"AWS_REGION", "AWS_DEFAULT_REGION", "TZ", "LAMBDA_TASK_ROOT", "AWS_EXECUTION_ENV", "GOMAXPROCS",
 	}
 	ev, _ := json.Marshal(map[string]any{"env": keys})
 	a := invokeOK(t, inv, "envfn", string(ev))
@@ -447,6 +447,7 @@ func TestEnvironment(t *testing.T) {
 		"LAMBDA_TASK_ROOT":                filepath.Dir(bin.behave),
 		"AWS_EXECUTION_ENV":               "AWS_Lambda_provided.al2023",
 		"PATH":                            os.Getenv("PATH"),
+		"GOMAXPROCS":                      "1", // 256 MB: a fraction of a vCPU on Lambda
 	}
 	for k, v := range want {
 		if a.Env[k] != v {
@@ -464,6 +465,38 @@ func TestEnvironment(t *testing.T) {
 	}
 	if a.Cwd != filepath.Dir(bin.behave) {
 		t.Errorf("working directory = %q, want the handler's %q", a.Cwd, filepath.Dir(bin.behave))
+	}
+}
+
+func TestGOMAXPROCS(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		memoryMB, cpus int
+		want           int
+	}{
+		{"smallest function", 128, 2, 1},
+		{"just under one vCPU", 1768, 2, 1},
+		{"one vCPU", 1769, 8, 1},
+		{"just over one vCPU", 1770, 8, 2},
+		{"largest function", 10240, 8, 6},
+		{"more than the machine has", 10240, 2, 2},
+		{"one core", 3538, 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := goMaxProcs(tc.memoryMB, tc.cpus); got != tc.want {
+				t.Errorf("goMaxProcs(%d MB, %d CPUs) = %d, want %d", tc.memoryMB, tc.cpus, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestGOMAXPROCSFromTheFunction(t *testing.T) {
+	t.Parallel()
+	fn := fnConfig("gomaxprocs")
+	fn.Environment = map[string]string{"GOMAXPROCS": "3"}
+	inv, _ := newInvoker(t, Options{}, fn)
+	if a := invokeOK(t, inv, "gomaxprocs", `{"env":["GOMAXPROCS"]}`); a.Env["GOMAXPROCS"] != "3" {
+		t.Errorf("GOMAXPROCS = %q, want the function's own 3", a.Env["GOMAXPROCS"])
 	}
 }
 
@@ -493,6 +526,7 @@ func TestExecutableReplaced(t *testing.T) {
 		t.Fatalf("version = %q", old.Version)
 	}
 	installFile(t, bin.behaveV2, handler)
+	setNextCheck(inv, "redeploy", time.Time{}) // as though fileCheckInterval had passed since the last look
 	now := invokeOK(t, inv, "redeploy", `{}`)
 	if now.Version != "v2" || now.PID == old.PID {
 		t.Errorf("after the rebuild: version %q in pid %d (old pid %d), want v2 in a new process", now.Version, now.PID, old.PID)
@@ -502,6 +536,44 @@ func TestExecutableReplaced(t *testing.T) {
 	if again.PID != now.PID {
 		t.Errorf("the new process was not reused: pid %d then %d", now.PID, again.PID)
 	}
+}
+
+// setNextCheck sets when function next looks at its handler's files.
+func setNextCheck(inv *Invoker, function string, at time.Time) {
+	f := inv.fns[function]
+	f.mu.Lock()
+	f.nextCheck = at
+	f.mu.Unlock()
+}
+
+// TestNewProcessRunsCurrentCode checks that starting a process looks at the handler's files whenever the
+// last look was: a rebuild is never started as the old code.
+func TestNewProcessRunsCurrentCode(t *testing.T) {
+	t.Parallel()
+	handler := filepath.Join(t.TempDir(), "bootstrap")
+	installFile(t, bin.behave, handler)
+	fn := fnConfig("newproc")
+	fn.Handler = handler
+	inv, _ := newInvoker(t, Options{}, fn)
+	old := invokeOK(t, inv, "newproc", `{}`)
+	setNextCheck(inv, "newproc", time.Now().Add(time.Hour)) // no periodic look during the test
+	busy := make(chan answer, 1)
+	go func() { busy <- invokeOK(t, inv, "newproc", `{"sleepMs":500}`) }()
+	f := inv.fns["newproc"]
+	eventually(t, 10*time.Second, "the warm process to be busy", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return len(f.procs) == 1 && f.procs[0].rt.Busy() == 1
+	})
+	installFile(t, bin.behaveV2, handler)
+	now := invokeOK(t, inv, "newproc", `{}`)
+	if now.Version != "v2" || now.PID == old.PID {
+		t.Errorf("a process started after the rebuild runs %q in pid %d (old pid %d), want v2", now.Version, now.PID, old.PID)
+	}
+	if b := <-busy; b.Version != "v1" || b.PID != old.PID {
+		t.Errorf("the invocation in flight ran %q in pid %d, want v1 in pid %d", b.Version, b.PID, old.PID)
+	}
+	waitGone(t, old.PID) // retired once it finished
 }
 
 func TestContextCancel(t *testing.T) {
@@ -712,5 +784,34 @@ func BenchmarkStat(b *testing.B) {
 		if _, err := statFile(bin.behave); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestNoHerd checks that an invocation waiting for a busy pool is handed a process directly, rather than
+// every waiting invocation waking up and looking at the pool whenever one process frees up, and that the
+// handler's file is not looked at on every invocation.
+func TestNoHerd(t *testing.T) {
+	t.Parallel()
+	fn := fnConfig("herd")
+	fn.ReservedConcurrentExecutions = 2
+	inv, _ := newInvoker(t, Options{}, fn)
+	invokeOK(t, inv, "herd", `{}`) // one warm process
+	const n = 24
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() { invokeOK(t, inv, "herd", `{"sleepMs":20}`) })
+	}
+	wg.Wait()
+	f := inv.fns["herd"]
+	f.mu.Lock()
+	looks, checks := f.looks, f.checks
+	f.mu.Unlock()
+	// Each invocation looks at the pool once on arrival, and again only when woken without a process (a
+	// slot freed up): with a broadcast every waiter looks again each time a process asks for work.
+	if looks > n+1+2 {
+		t.Errorf("%d invocations looked at the pool %d times; want at most one look each (plus the slots that freed up)", n+1, looks)
+	}
+	if checks >= n/2 {
+		t.Errorf("%d invocations checked the handler's file %d times", n+1, checks)
 	}
 }

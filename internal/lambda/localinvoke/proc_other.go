@@ -21,7 +21,7 @@ func signalProcess(p *os.Process, _ bool) error {
 
 // fileID identifies an executable's content cheaply by size and modification time.
 type fileID struct {
-	ino   uint64 // unused here; codeIDLocked counts a tree's entries in it
+	ino   uint64 // unused here; treeID counts a tree's entries in it
 	size  int64
 	mtime int64
 }

@@ -2,7 +2,6 @@ package localinvoke
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -11,9 +10,9 @@ import (
 	"log/slog"
 	"maps"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,8 +28,7 @@ type process struct {
 	cmd  *exec.Cmd
 	pid  int
 	rt   *runtimeapi.Server
-	srv  *http.Server
-	file fileID // the executable it was started from
+	code codeVersion // the code it was started from
 	log  *slog.Logger
 
 	// Guarded by fn.mu.
@@ -77,7 +75,7 @@ func (f *function) startLocked() (*process, error) {
 	}
 	p := &process{
 		fn:       f,
-		file:     f.file,
+		code:     f.code,
 		readyCh:  make(chan struct{}),
 		termCh:   make(chan struct{}),
 		exitedCh: make(chan struct{}),
@@ -94,7 +92,6 @@ func (f *function) startLocked() (*process, error) {
 		FunctionVersion: "$LATEST",
 		Handler:         f.handlerName(),
 	})
-	p.srv = &http.Server{Handler: p.rt, ErrorLog: slog.NewLogLogger(f.log.Handler(), slog.LevelDebug)}
 
 	var pid atomic.Int64 // read by the output loggers, which may run before Start returns
 	stdout := &lineWriter{log: f.log, stream: "stdout", pid: &pid}
@@ -120,7 +117,7 @@ func (f *function) startLocked() (*process, error) {
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
-		if err := p.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		if err := p.rt.Serve(ln); err != nil {
 			p.log.Error("runtime API server failed", "error", err)
 		}
 	}()
@@ -158,14 +155,9 @@ func (p *process) reap(stdout, stderr *lineWriter) {
 	if errors.Is(waitErr, exec.ErrWaitDelay) {
 		p.log.Warn("function process left its output open in a child process", "error", waitErr)
 	}
+	// Close releases the polls and stops the Runtime API server (its goroutine returns once every
+	// connection's is done).
 	p.rt.Close(reason)
-	// The process is gone, so its connections are closed and Close released the polls: handlers return
-	// at once. The timeout is a safety net.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := p.srv.Shutdown(ctx); err != nil {
-		_ = p.srv.Close()
-	}
 }
 
 // supervise enforces the init timeout and turns a stop request into SIGTERM, then SIGKILL after grace.
@@ -224,6 +216,9 @@ func (f *function) environ(runtimeAPI string) []string {
 	}
 	maps.Copy(env, f.inv.opts.Env)
 	maps.Copy(env, f.cfg.Environment)
+	if _, ok := env["GOMAXPROCS"]; !ok {
+		env["GOMAXPROCS"] = strconv.Itoa(goMaxProcs(f.cfg.MemorySize, runtime.NumCPU()))
+	}
 	var stream [16]byte
 	_, _ = rand.Read(stream[:])
 	region := f.inv.opts.Region
@@ -248,6 +243,18 @@ func (f *function) environ(runtimeAPI string) []string {
 		out = append(out, k+"="+env[k])
 	}
 	return out
+}
+
+// mbPerVCPU is the memory size at which Lambda gives a function the equivalent of one vCPU ("At 1,769 MB,
+// a function has the equivalent of one vCPU", Lambda developer guide, "Configuring function memory").
+const mbPerVCPU = 1769
+
+// goMaxProcs is the GOMAXPROCS a Go function gets unless its environment sets one: the vCPUs Lambda would
+// give its memory size (at least 1), and never more than the machine has. Every process of every function
+// shares the gateway's machine; a Go runtime per process sized for all its cores keeps threads spinning
+// for work that one thread does.
+func goMaxProcs(memoryMB, cpus int) int {
+	return max(1, min(cpus, (memoryMB+mbPerVCPU-1)/mbPerVCPU))
 }
 
 // maxLine bounds one logged line; longer lines are split.

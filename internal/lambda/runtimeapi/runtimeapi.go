@@ -5,7 +5,8 @@
 // endpoint: whoever runs the process gives it a listener of its own (127.0.0.1:0) and passes its address in
 // AWS_LAMBDA_RUNTIME_API. One endpoint per process makes the question "which process is asking?" answerable
 // by construction, with no token in the path: runtime clients treat AWS_LAMBDA_RUNTIME_API as host:port, and
-// not all of them would keep a path prefix.
+// not all of them would keep a path prefix. Serve serves that listener with a lean HTTP/1.1 server made for
+// the Runtime API's hot path; a Server is also an http.Handler for any other server.
 //
 // The owner queues events with Enqueue and waits for each Call's outcome; the runtime takes them with
 // GET /runtime/invocation/next (a long poll) and answers with .../response or .../error. Idle and Busy tell
@@ -26,6 +27,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -171,9 +173,10 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxPayload bounds response and error bodies (zero: DefaultMaxPayload).
 	MaxPayload int64
-	// Notify, when set, is called whenever the runtime calls GET /next (whether it waits or takes work at
-	// once) or reports an init error, so that the owner can hand it work, note that it has initialised, or
-	// replace it. It is called from the request's goroutine, with no lock held, and must not block for long.
+	// Notify, when set, is called whenever the runtime waits in GET /next for work, on its first GET /next
+	// even when work was waiting, and when it reports an init error, so that the owner can hand it work,
+	// note that it has initialised, or replace it. (A poll that takes queued work at once is not reported
+	// after the first: the owner enqueued that work and knows the process is busy.) It is called from the request's goroutine, with no lock held, and must not block for long.
 	Notify func()
 	// FunctionName is reported to extensions that register.
 	FunctionName string
@@ -194,7 +197,6 @@ type Server struct {
 	max    int64
 	notify func()
 	opts   Options
-	mux    *http.ServeMux
 
 	mu       sync.Mutex
 	queue    []*Call          // enqueued, not yet assigned; non-empty only while polls is empty
@@ -228,26 +230,80 @@ func New(opts Options) *Server {
 	if s.max <= 0 {
 		s.max = DefaultMaxPayload
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", s.handleNext)
-	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/response", s.handleResponse)
-	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/error", s.handleError)
-	mux.HandleFunc("POST /2018-06-01/runtime/init/error", s.handleInitError)
-	// A minimal Extensions API: aws-lambda-go's WithEnableSIGTERM registers an extension that subscribes to
-	// nothing and then waits in event/next forever.
-	mux.HandleFunc("POST /2020-01-01/extension/register", s.handleExtensionRegister)
-	mux.HandleFunc("GET /2020-01-01/extension/event/next", s.handleExtensionNext)
-	mux.HandleFunc("POST /2020-01-01/extension/init/error", s.handleExtensionError)
-	mux.HandleFunc("POST /2020-01-01/extension/exit/error", s.handleExtensionError)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "NotFound", "unknown Runtime API path "+r.URL.Path)
-	})
-	s.mux = mux
 	return s
 }
 
-// ServeHTTP serves the Runtime API.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// Paths of the Runtime API and of the minimal Extensions API (aws-lambda-go's WithEnableSIGTERM registers
+// an extension that subscribes to nothing and then waits in event/next forever).
+const (
+	runtimePrefix      = "/2018-06-01/runtime/"
+	invocationPrefix   = runtimePrefix + "invocation/"
+	pathNext           = invocationPrefix + "next"
+	pathInitError      = runtimePrefix + "init/error"
+	extensionPrefix    = "/2020-01-01/extension/"
+	pathExtRegister    = extensionPrefix + "register"
+	pathExtNext        = extensionPrefix + "event/next"
+	pathExtInitError   = extensionPrefix + "init/error"
+	pathExtExitError   = extensionPrefix + "exit/error"
+	suffixResponse     = "/response"
+	suffixError        = "/error"
+	methodNotAllowedFm = "%s is not allowed on %s"
+)
+
+// ServeHTTP serves the Runtime API. It routes by hand: the two requests of every invocation (GET
+// .../next, POST .../{id}/response) are the hot path, and a pattern mux costs more than the handlers.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	if rest, ok := strings.CutPrefix(path, invocationPrefix); ok && path != pathNext {
+		id, suffix, ok := cutID(rest)
+		switch {
+		case !ok:
+		case r.Method != http.MethodPost:
+			writeError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", fmt.Sprintf(methodNotAllowedFm, r.Method, path))
+			return
+		case suffix == suffixResponse:
+			s.handleResponse(w, r, id)
+			return
+		case suffix == suffixError:
+			s.handleError(w, r, id)
+			return
+		}
+		writeError(w, http.StatusNotFound, "NotFound", "unknown Runtime API path "+path)
+		return
+	}
+	var handler func(http.ResponseWriter, *http.Request)
+	method := http.MethodPost
+	switch path {
+	case pathNext:
+		handler, method = s.handleNext, http.MethodGet
+	case pathInitError:
+		handler = s.handleInitError
+	case pathExtRegister:
+		handler = s.handleExtensionRegister
+	case pathExtNext:
+		handler, method = s.handleExtensionNext, http.MethodGet
+	case pathExtInitError, pathExtExitError:
+		handler = s.handleExtensionError
+	default:
+		writeError(w, http.StatusNotFound, "NotFound", "unknown Runtime API path "+path)
+		return
+	}
+	if r.Method != method && !(method == http.MethodGet && r.Method == http.MethodHead) {
+		writeError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", fmt.Sprintf(methodNotAllowedFm, r.Method, path))
+		return
+	}
+	handler(w, r)
+}
+
+// cutID splits "{id}/response" or "{id}/error" into the id and the suffix; the id is one non-empty path
+// segment.
+func cutID(rest string) (id, suffix string, ok bool) {
+	i := strings.IndexByte(rest, '/')
+	if i <= 0 {
+		return "", "", false
+	}
+	return rest[:i], rest[i:], true
+}
 
 // Enqueue queues inv for the runtime and returns its Call. It fails once the Server is closed or the
 // runtime reported an init error (the *InitError is returned).
@@ -393,7 +449,17 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "InvalidStateTransition", "init error already reported")
 		return
 	}
+	first := !s.polled
 	s.polled = true
+	// gone tells that the runtime went away; on the lean server it is watched for only once a poll has
+	// waited pollWatchDelay.
+	gone, watch := connGone(r)
+	var slow <-chan time.Time
+	if watch != nil {
+		t := time.NewTimer(pollWatchDelay)
+		defer t.Stop()
+		slow = t.C
+	}
 	for {
 		var c *Call
 		if len(s.queue) > 0 {
@@ -403,13 +469,18 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) {
 			p := &poll{ch: make(chan *Call, 1)}
 			s.polls = append(s.polls, p)
 			s.mu.Unlock()
+			first = false // the owner hears of this poll now
 			if s.notify != nil {
 				s.notify()
 			}
+		wait:
 			select {
 			case c = <-p.ch:
 				s.mu.Lock()
-			case <-r.Context().Done():
+			case <-slow:
+				slow, gone = nil, watch()
+				goto wait
+			case <-gone:
 				s.mu.Lock()
 				if i := slices.Index(s.polls, p); i >= 0 {
 					s.polls = slices.Delete(s.polls, i, i+1)
@@ -448,8 +519,8 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) {
 		}
 		s.handOffLocked(c)
 		s.mu.Unlock()
-		if s.notify != nil {
-			s.notify()
+		if first && s.notify != nil {
+			s.notify() // the first poll ends initialisation, even when work was already waiting
 		}
 		s.writeEvent(w, c)
 		return
@@ -471,19 +542,20 @@ func (s *Server) handOffLocked(c *Call) {
 }
 
 func (s *Server) writeEvent(w http.ResponseWriter, c *Call) {
+	// The header names are canonical already: assigning skips canonicalising them on every event.
 	h := w.Header()
-	h.Set(HeaderRequestID, c.inv.RequestID)
-	h.Set(HeaderDeadlineMS, strconv.FormatInt(c.deadline.UnixMilli(), 10))
-	h.Set(HeaderInvokedFunctionARN, c.inv.FunctionARN)
-	h.Set(HeaderTraceID, c.inv.TraceID)
+	h[HeaderRequestID] = []string{c.inv.RequestID}
+	h[HeaderDeadlineMS] = []string{strconv.FormatInt(c.deadline.UnixMilli(), 10)}
+	h[HeaderInvokedFunctionARN] = []string{c.inv.FunctionARN}
+	h[HeaderTraceID] = []string{c.inv.TraceID}
 	if c.inv.ClientContext != "" {
-		h.Set(HeaderClientContext, c.inv.ClientContext)
+		h[HeaderClientContext] = []string{c.inv.ClientContext}
 	}
 	if c.inv.CognitoIdentity != "" {
-		h.Set(HeaderCognitoIdentity, c.inv.CognitoIdentity)
+		h[HeaderCognitoIdentity] = []string{c.inv.CognitoIdentity}
 	}
-	h.Set("Content-Type", c.inv.ContentType)
-	h.Set("Content-Length", strconv.Itoa(len(c.inv.Payload)))
+	h["Content-Type"] = []string{c.inv.ContentType}
+	h["Content-Length"] = []string{strconv.Itoa(len(c.inv.Payload))}
 	w.WriteHeader(http.StatusOK)
 	if _, err := w.Write(c.inv.Payload); err != nil {
 		// The runtime went away with the event; its owner learns it when the process exits.
@@ -521,7 +593,7 @@ func (s *Server) complete(c *Call, out Outcome) {
 // readBody reads a response or error body up to the payload limit. Too large: it answers 413, and the
 // call ends with Lambda's Function.ResponseSizeTooLarge error.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, c *Call) ([]byte, bool) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, s.max+1))
+	body, err := readLimited(r, s.max+1)
 	if err != nil {
 		// The runtime died mid-request: put the call back in flight so that the process's exit ends it.
 		s.mu.Lock()
@@ -548,8 +620,8 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, c *Call) ([]by
 	return body, true
 }
 
-func (s *Server) handleResponse(w http.ResponseWriter, r *http.Request) {
-	c := s.takeInFlight(w, r.PathValue("id"))
+func (s *Server) handleResponse(w http.ResponseWriter, r *http.Request, id string) {
+	c := s.takeInFlight(w, id)
 	if c == nil {
 		return
 	}
@@ -570,8 +642,8 @@ func (s *Server) handleResponse(w http.ResponseWriter, r *http.Request) {
 	writeAccepted(w)
 }
 
-func (s *Server) handleError(w http.ResponseWriter, r *http.Request) {
-	c := s.takeInFlight(w, r.PathValue("id"))
+func (s *Server) handleError(w http.ResponseWriter, r *http.Request, id string) {
+	c := s.takeInFlight(w, id)
 	if c == nil {
 		return
 	}
@@ -631,8 +703,12 @@ func (s *Server) handleExtensionRegister(w http.ResponseWriter, r *http.Request)
 // handleExtensionNext blocks until the runtime goes away or the Server closes: Switchboard sends extensions
 // no events (SIGTERM is what a process gets when it is stopped).
 func (s *Server) handleExtensionNext(w http.ResponseWriter, r *http.Request) {
+	gone, watch := connGone(r)
+	if watch != nil {
+		gone = watch()
+	}
 	select {
-	case <-r.Context().Done():
+	case <-gone:
 	case <-s.closing:
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"eventType":"SHUTDOWN","shutdownReason":"spindown"}`))
@@ -689,10 +765,25 @@ func errorDocument(errorType, message string) []byte {
 	return b
 }
 
+// readLimited reads r's body, up to limit bytes; a declared Content-Length sizes the buffer at once.
+func readLimited(r *http.Request, limit int64) ([]byte, error) {
+	if n := r.ContentLength; n >= 0 && n < limit {
+		body := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return nil, err
+		}
+		return body, nil
+	}
+	return io.ReadAll(io.LimitReader(r.Body, limit))
+}
+
+// accepted is the body of 202 answers.
+var accepted = []byte(`{"status":"OK"}`)
+
 func writeAccepted(w http.ResponseWriter) {
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = []string{"application/json"}
 	w.WriteHeader(http.StatusAccepted)
-	_, _ = w.Write([]byte(`{"status":"OK"}`))
+	_, _ = w.Write(accepted)
 }
 
 func writeError(w http.ResponseWriter, status int, errorType, message string) {

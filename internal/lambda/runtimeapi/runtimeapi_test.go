@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -22,7 +24,28 @@ type fakeRuntime struct {
 	base string
 }
 
+// newFake returns a Server served by its lean server (Serve), as localinvoke serves it, and a runtime
+// client for it.
 func newFake(t *testing.T, opts Options) (*Server, *fakeRuntime) {
+	t.Helper()
+	s := New(opts)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln) }()
+	t.Cleanup(func() {
+		s.Close(nil) // stops the server
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return s, &fakeRuntime{t: t, base: "http://" + ln.Addr().String() + "/2018-06-01/runtime/"}
+}
+
+// newFakeHTTP is newFake with the Server served by net/http instead, as an http.Handler.
+func newFakeHTTP(t *testing.T, opts Options) (*Server, *fakeRuntime) {
 	t.Helper()
 	s := New(opts)
 	hs := httptest.NewServer(s)
@@ -374,7 +397,9 @@ func TestInitErrorAfterNext(t *testing.T) {
 
 func TestCloseReleasesPollsAndCalls(t *testing.T) {
 	t.Parallel()
-	s, rt := newFake(t, Options{})
+	// net/http keeps serving after Close, so the late answer below gets through; the lean server stops
+	// (TestServeStopsOnClose).
+	s, rt := newFakeHTTP(t, Options{})
 	done := make(chan answer, 1)
 	go func() { done <- rt.next(context.Background()) }()
 	eventually(t, "the poll to wait", func() bool { return s.Idle() == 1 })
@@ -497,4 +522,87 @@ func TestExtensionsAndUnknownPaths(t *testing.T) {
 	if a := <-done; a.status != 200 || !strings.Contains(a.body, "SHUTDOWN") {
 		t.Errorf("extension next after Close = %d %s", a.status, a.body)
 	}
+}
+
+func TestRouting(t *testing.T) {
+	t.Parallel()
+	s, rt := newFake(t, Options{})
+	base := strings.TrimSuffix(rt.base, "/2018-06-01/runtime/")
+	for _, tc := range []struct {
+		name, method, path string
+		status             int
+		errorType          string
+	}{
+		{"next with POST", http.MethodPost, "/2018-06-01/runtime/invocation/next", 405, "MethodNotAllowed"},
+		{"response with GET", http.MethodGet, "/2018-06-01/runtime/invocation/abc/response", 405, "MethodNotAllowed"},
+		{"response of an unknown id", http.MethodPost, "/2018-06-01/runtime/invocation/abc/response", 400, "InvalidRequestID"},
+		{"error of an unknown id", http.MethodPost, "/2018-06-01/runtime/invocation/abc/error", 400, "InvalidRequestID"},
+		{"empty id", http.MethodPost, "/2018-06-01/runtime/invocation//response", 404, "NotFound"},
+		{"unknown suffix", http.MethodPost, "/2018-06-01/runtime/invocation/abc/result", 404, "NotFound"},
+		{"extra segment", http.MethodPost, "/2018-06-01/runtime/invocation/abc/response/x", 404, "NotFound"},
+		{"no suffix", http.MethodPost, "/2018-06-01/runtime/invocation/abc", 404, "NotFound"},
+		{"init error with GET", http.MethodGet, "/2018-06-01/runtime/init/error", 405, "MethodNotAllowed"},
+		{"extension register with GET", http.MethodGet, "/2020-01-01/extension/register", 405, "MethodNotAllowed"},
+		{"another API version", http.MethodGet, "/2019-01-01/runtime/invocation/next", 404, "NotFound"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(tc.method, base+tc.path, strings.NewReader("{}"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := rt.do(req)
+			if a.status != tc.status || errorType(t, a.body) != tc.errorType {
+				t.Errorf("%s %s = %d %s, want %d %s", tc.method, tc.path, a.status, a.body, tc.status, tc.errorType)
+			}
+		})
+	}
+	if s.Polled() {
+		t.Error("a refused request counted as a poll")
+	}
+}
+
+// FuzzServeHTTP sends arbitrary methods and paths to a closed Server (so that nothing waits): every
+// request gets a JSON error document or an accepted answer, and nothing panics.
+func FuzzServeHTTP(f *testing.F) {
+	for _, seed := range []struct{ method, path string }{
+		{"GET", "/2018-06-01/runtime/invocation/next"},
+		{"POST", "/2018-06-01/runtime/invocation/id/response"},
+		{"POST", "/2018-06-01/runtime/invocation/id/error"},
+		{"POST", "/2018-06-01/runtime/invocation//error"},
+		{"POST", "/2018-06-01/runtime/invocation/a/b/c"},
+		{"POST", "/2018-06-01/runtime/init/error"},
+		{"POST", "/2020-01-01/extension/register"},
+		{"DELETE", "/"},
+	} {
+		f.Add(seed.method, seed.path)
+	}
+	s := New(Options{Logger: slog.New(slog.DiscardHandler)})
+	s.Close(nil)
+	f.Fuzz(func(t *testing.T, method, path string) {
+		if !validMethod(method) {
+			return
+		}
+		r := httptest.NewRequest(http.MethodGet, "/", strings.NewReader("{}"))
+		r.Method = method
+		r.URL.Path = path
+		r.Header.Set("Lambda-Extension-Name", "fuzz")
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		if w.Code < 200 || w.Code >= 600 || !json.Valid(w.Body.Bytes()) {
+			t.Errorf("%s %q = %d %q", method, path, w.Code, w.Body.String())
+		}
+	})
+}
+
+// validMethod reports whether m is an HTTP token, as net/http requires of a method.
+func validMethod(m string) bool {
+	if m == "" {
+		return false
+	}
+	for _, c := range []byte(m) {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -1,0 +1,116 @@
+package main
+
+// WebSocket handshakes per second: with no $connect route, and with $connect routed to the local function.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// hsResult is one handshake scenario's figures.
+type hsResult struct {
+	Count            int64         // handshakes completed in the measured window
+	Rate             float64       // per second
+	P50, P99, P999   time.Duration // time from dialling to the end of the handshake
+	Errors           int64         // failed handshakes
+	FirstErr         string        // the first failure, for the warning
+	ServerCPU        float64       // CPU cores the gateway used during the measured window
+	ServerCPUPerConn time.Duration // gateway CPU per handshake
+}
+
+// handshakes measures the handshake rate of a gateway without a $connect route, then of one whose
+// $connect runs the local function (each a fresh gateway).
+func (b *bench) handshakes(ctx context.Context) error {
+	var errs error
+	for _, sc := range []struct{ key, name, connect string }{
+		{"plain", "handshakes, no $connect", connectNone},
+		{"function", "handshakes, $connect → local function", connectFunction},
+	} {
+		gw, err := b.startGateway(ctx, sc.connect)
+		if err != nil {
+			return joinErr(errs, err)
+		}
+		r, err := b.measureHandshakes(ctx, sc.name, stageURL(gw.addr), gw)
+		if r != nil {
+			b.res.Handshakes[sc.key] = r
+		}
+		errs = joinErr(errs, joinErr(err, gw.stop()))
+	}
+	return errs
+}
+
+// maxHandshakeErrors stops a handshake scenario that only fails.
+const maxHandshakeErrors = 100
+
+// measureHandshakes runs b.s.Clients workers that each open a WebSocket connection and close it again, in
+// a closed loop, for the warm-up and the measured duration.
+func (b *bench) measureHandshakes(ctx context.Context, name, url string, gw *child) (*hsResult, error) {
+	type workerResult struct {
+		lat  []time.Duration
+		errs int64
+		err  error
+	}
+	out := make([]workerResult, b.s.Clients)
+	start := time.Now()
+	from := start.Add(b.s.warmup())
+	end := from.Add(b.s.Duration)
+	var wg sync.WaitGroup
+	for i := range out {
+		wg.Go(func() {
+			r := &out[i]
+			for ctx.Err() == nil && r.errs < maxHandshakeErrors {
+				t0 := time.Now()
+				if !t0.Before(end) {
+					return
+				}
+				c, err := b.dialer.dial(ctx, url, 1024)
+				lat := time.Since(t0)
+				if err != nil {
+					r.errs++
+					if r.err == nil {
+						r.err = err
+					}
+					continue
+				}
+				_ = c.Close()
+				if !t0.Before(from) && len(r.lat) < maxSamplesPerClient {
+					r.lat = append(r.lat, lat)
+				}
+			}
+		})
+	}
+	cpu0 := waitUntil(ctx, from, []*child{gw})
+	cpu1 := waitUntil(ctx, end, []*child{gw})
+	wg.Wait()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	res := &hsResult{ServerCPU: cores(cpu0[0], cpu1[0], b.s.Duration)}
+	var all []time.Duration
+	for _, r := range out {
+		all = append(all, r.lat...)
+		res.Errors += r.errs
+		if r.err != nil && res.FirstErr == "" {
+			res.FirstErr = r.err.Error()
+		}
+	}
+	slices.Sort(all)
+	res.Count = int64(len(all))
+	res.Rate = float64(len(all)) / b.s.Duration.Seconds()
+	res.P50, res.P99, res.P999 = percentile(all, 0.50), percentile(all, 0.99), percentile(all, 0.999)
+	if res.Count > 0 {
+		res.ServerCPUPerConn = time.Duration(float64(cpu1[0]-cpu0[0]) / float64(res.Count))
+	}
+	logf(b.stderr, "%s: %.0f handshakes/s, p50 %v, p99 %v, p99.9 %v, gateway CPU %.2f cores, %d failed",
+		name, res.Rate, res.P50, res.P99, res.P999, res.ServerCPU, res.Errors)
+	if res.Errors > 0 {
+		b.res.warnf(b.stderr, "%s: %d handshakes failed, the first: %s", name, res.Errors, res.FirstErr)
+	}
+	if res.Count == 0 {
+		return res, fmt.Errorf("%s: no handshake completed", name)
+	}
+	return res, nil
+}

@@ -1,0 +1,88 @@
+//go:build unix
+
+package runtimeapi
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BenchmarkExchange measures one invocation through the Runtime API as a warm function sees it: the owner
+// enqueues an event, the runtime takes it with GET /next and answers with POST .../response over one
+// kept-alive connection (Go's HTTP client, as aws-lambda-go uses), and the owner reads the outcome. The
+// client's cost is included; the Server's share is what the gateway pays per invocation. "lean" is the
+// server localinvoke uses (Serve), "net/http" the same handlers behind net/http's server.
+func BenchmarkExchange(b *testing.B) {
+	b.Run("lean", func(b *testing.B) {
+		s := New(Options{Logger: slog.New(slog.DiscardHandler), Notify: func() {}})
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		go func() { _ = s.Serve(ln) }()
+		defer s.Close(nil)
+		benchmarkExchange(b, s, ln.Addr().String())
+	})
+	b.Run("net/http", func(b *testing.B) {
+		s := New(Options{Logger: slog.New(slog.DiscardHandler), Notify: func() {}})
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv := &http.Server{Handler: s}
+		go func() { _ = srv.Serve(ln) }()
+		defer func() {
+			s.Close(nil)
+			_ = srv.Close()
+		}()
+		benchmarkExchange(b, s, ln.Addr().String())
+	})
+}
+
+func benchmarkExchange(b *testing.B, s *Server, addr string) {
+	base := "http://" + addr + "/2018-06-01/runtime/invocation/"
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	payload := bytes.Repeat([]byte("x"), 1000)
+	inv := Invocation{Payload: []byte(`{"body":"` + string(payload[:100]) + `"}`), FunctionARN: "arn:aws:lambda:us-east-1:123456789012:function:f"}
+	b.ReportAllocs()
+	cpu0 := processCPU()
+	for b.Loop() {
+		call, err := s.Enqueue(inv)
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp, err := client.Get(base + "next")
+		if err != nil {
+			b.Fatal(err)
+		}
+		event, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		id := resp.Header.Get(HeaderRequestID)
+		resp, err = client.Post(base+id+"/response", "application/json", bytes.NewReader(event))
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if out, err := call.Result(); err != nil || resp.StatusCode != http.StatusAccepted || len(out.Payload) != len(event) {
+			b.Fatalf("status %d, outcome %+v, %v", resp.StatusCode, out, err)
+		}
+	}
+	// CPU time says more than wall time on a shared machine, where the exchange waits for the scheduler.
+	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+}
+
+// processCPU returns the CPU time (user + system) the test process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
