@@ -236,12 +236,15 @@ func tabulate(res *results) ([]row, []target) {
 		rows = append(rows, r, lat, cpu, per)
 		if p := res.RTT["proxy"]; sc.key == "lambda" && g != nil && p != nil && p.Rate > 0 {
 			rows = append(rows, row{what: "  AWS_PROXY (local function) / HTTP_PROXY round trips", raw: "—", gateway: fmt.Sprintf("%.2f", g.Rate/p.Rate)})
-			if g.Rate > 0 && p.ServerCPU > 0 {
+			if g.Rate > 0 && p.ServerCPU > 0 && g.ServerCPU > 0 {
 				ratio := (g.ServerCPU / g.Rate) / (p.ServerCPU / p.Rate)
 				rows = append(rows, row{what: "  gateway CPU per message, AWS_PROXY ÷ HTTP_PROXY", raw: "—", gateway: fmt.Sprintf("%.2f", ratio),
 					target: fmt.Sprintf("≤ %.0f", targetLambdaCPURatio), met: metText(ratio <= targetLambdaCPURatio)})
 				targets = append(targets, target{what: fmt.Sprintf("gateway CPU per AWS_PROXY invocation ≤ %.0f× per HTTP_PROXY message", targetLambdaCPURatio),
 					value: fmt.Sprintf("%.2f (%s vs %s)", ratio, perMessage(g.ServerCPU, 0, g.Rate), perMessage(p.ServerCPU, 0, p.Rate)), met: ratio <= targetLambdaCPURatio})
+			} else {
+				// A run too short (or a machine too busy) for the process's CPU clock to tick: said, not hidden.
+				rows = append(rows, row{what: "  gateway CPU per message, AWS_PROXY ÷ HTTP_PROXY", raw: "—", gateway: "— (no CPU time measured; run longer)"})
 			}
 		}
 	}
