@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -184,29 +185,9 @@ func New(opts Options) (*Gateway, error) {
 	g := &Gateway{opts: opts, log: opts.Logger, ready: make(chan struct{}), http: httpbackend.New()}
 	g.static.Store(opts.Bundle)
 	g.functions = &functions{region: opts.Region}
-	if len(opts.Bundle.Functions) > 0 {
-		// A missing or too old node or python3 stops the start, naming the functions that need it.
-		found, err := localinvoke.CheckRuntimes(context.Background(), opts.Bundle.Functions)
-		if err != nil {
-			return nil, err
-		}
-		for lang, in := range found {
-			opts.Logger.Info("local functions' runtime", "language", string(lang), "path", in.Path, "version", in.Version)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("listen for the functions' egress proxy: %w", err)
-		}
-		g.egressLn = ln
-		g.egress = &egress.Proxy{Gateway: g.functionsGatewayAddr, Log: opts.Logger.With("component", "egress")}
-		g.functions.local = localinvoke.New(opts.Bundle.Functions, localinvoke.Options{
-			Region:      opts.Region,
-			Env:         functionEnv(opts, "http://"+ln.Addr().String()),
-			Logger:      opts.Logger.With("component", "lambda"),
-			RuntimeDir:  opts.RuntimeDir,
-			NodeSDKDir:  opts.NodeSDKDir,
-			GatewayAddr: g.functionsGatewayAddr,
-		})
+	// A missing or too old node or python3 stops the start, naming the functions that need it.
+	if err := g.checkRuntimes(opts.Bundle.Functions); err != nil {
+		return nil, err
 	}
 	g.registry = registry.New(opts.Node, nil)
 	if iamCfg := opts.Bundle.IAM; iamCfg != nil && iamCfg.Enforce {
@@ -234,7 +215,35 @@ func New(opts Options) (*Gateway, error) {
 		}
 		return nil, fmt.Errorf("%w %s with this config: %v", ErrCatalog, where, err)
 	}
+	// Local functions, and the egress proxy their environment names, exist from the start even when there
+	// are none yet: a reload may add some.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen for the functions' egress proxy: %w", err)
+	}
+	g.egressLn = ln
+	g.egress = &egress.Proxy{Gateway: g.functionsGatewayAddr, Log: opts.Logger.With("component", "egress")}
+	g.functions.local = localinvoke.New(opts.Bundle.Functions, localinvoke.Options{
+		Region:      opts.Region,
+		Env:         functionEnv(opts, "http://"+ln.Addr().String()),
+		Logger:      opts.Logger.With("component", "lambda"),
+		RuntimeDir:  opts.RuntimeDir,
+		NodeSDKDir:  opts.NodeSDKDir,
+		GatewayAddr: g.functionsGatewayAddr,
+	})
 	return g, nil
+}
+
+// checkRuntimes finds the interpreters of fns' Node.js and Python functions, and logs which it uses.
+func (g *Gateway) checkRuntimes(fns []resource.Function) error {
+	found, err := localinvoke.CheckRuntimes(context.Background(), fns)
+	if err != nil {
+		return err
+	}
+	for lang, in := range found {
+		g.log.Info("local functions' runtime", "language", string(lang), "path", in.Path, "version", in.Version)
+	}
+	return nil
 }
 
 // apply compiles what the catalog serves (APIs, domain names, API keys, usage plans) together with the
@@ -259,8 +268,10 @@ func (g *Gateway) apply(_ context.Context, served *resource.Bundle) error {
 // Reload serves bundle — the configuration file (and templates) read again — in place of the one the
 // gateway runs: its APIs, domain names, API keys and usage plans replace the configuration's in the
 // catalog, compiled and swapped in one step, so open connections keep working and a bundle that does not
-// compile changes nothing (the error names what is wrong, as New's does). IAM, ACME and the certificate
-// files of custom domains are read at start only: a change to them is logged and waits for a restart.
+// compile changes nothing (the error names what is wrong, as New's does). Functions are updated: changed
+// ones run new processes once their running invocations end, unchanged ones stay warm. IAM, ACME and the
+// certificate files of custom domains are read at start only: a change to them is logged and waits for a
+// restart.
 func (g *Gateway) Reload(ctx context.Context, b *resource.Bundle) error {
 	if b == nil {
 		b = &resource.Bundle{}
@@ -286,14 +297,22 @@ func (g *Gateway) Reload(ctx context.Context, b *resource.Bundle) error {
 	if !reflect.DeepEqual(domainCerts(prev), domainCerts(b)) {
 		g.log.Warn("reload: custom domains' certificate files changed; new ones are served from the next start")
 	}
-	if !reflect.DeepEqual(prev.Functions, b.Functions) {
-		g.log.Warn("reload: the functions changed; they take effect at the next start")
-		next.Functions = prev.Functions
+	functionsChanged := !reflect.DeepEqual(prev.Functions, b.Functions)
+	if functionsChanged {
+		if err := g.checkRuntimes(b.Functions); err != nil {
+			return err
+		}
+		if changed := g.functions.local.Update(b.Functions); len(changed) > 0 {
+			g.log.Info("reload: functions updated; their next invocations run the new configuration", "functions", strings.Join(changed, ","))
+		}
 	}
 	g.static.Store(&next)
 	err := g.catalog.ReplaceConfig(ctx, &resource.Bundle{APIs: b.APIs, DomainNames: b.DomainNames, APIKeys: b.APIKeys, UsagePlans: b.UsagePlans})
 	if err != nil {
 		g.static.Store(prev)
+		if functionsChanged {
+			g.functions.local.Update(prev.Functions)
+		}
 		return err
 	}
 	return nil

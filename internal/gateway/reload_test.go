@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -75,5 +76,35 @@ func TestReload(t *testing.T) {
 				t.Fatalf("control-plane API after the reload: %q", got)
 			}
 		})
+	}
+}
+
+// A reload that adds a local function and a route to it serves both at once.
+func TestReloadFunctions(t *testing.T) {
+	bin, err := buildHandler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	g := gatewaytest.Start(t, reloadConfig("one"))
+	withFunction := strings.Replace(reloadConfig("one"), "    routes:\n", `      - {integrationId: fn, integrationType: AWS_PROXY, integrationUri: "arn:aws:lambda:us-east-1:123456789012:function:main"}
+    routes:
+      - {routeKey: hello, target: integrations/fn, routeResponses: [{routeResponseKey: $default}]}
+`, 1) + fmt.Sprintf("functions:\n  - {functionName: main, handler: %q}\n", bin)
+	f, err := configfile.Parse("reload.yaml", []byte(withFunction))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Reload(ctx, f.Bundle); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	c := gatewaytest.Dial(t, g.WSURL+"/file/dev", nil)
+	c.Send(`{"action":"hello"}`)
+	if got := c.Read(); !strings.Contains(got, `"routeKey":"hello"`) {
+		t.Fatalf("the function added by the reload answered %q", got)
+	}
+	c.Send(`{"action":"ping"}`)
+	if got := c.Read(); got != "one" {
+		t.Fatalf("ping: %q", got)
 	}
 }

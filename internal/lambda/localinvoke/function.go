@@ -21,6 +21,7 @@ import (
 var (
 	errShutdown = errors.New("invoker closing")
 	errStale    = errors.New("handler code changed on disk")
+	errRetired  = errors.New("function replaced by a reload")
 	errTimedOut = errors.New("function timed out")
 )
 
@@ -51,9 +52,10 @@ type function struct {
 	code      codeVersion // the handler's files as last seen; processes of another version are stale
 	nextCheck time.Time   // when the handler's files are next looked at (zero: at the next acquire)
 	closed    bool
-	peak      int // the most processes alive at once (for tests)
-	looks     int // times an invocation looked for a process (for tests)
-	checks    int // times the handler's files were looked at (for tests)
+	retired   bool // closed because a reload replaced or removed the function: calls look again
+	peak      int  // the most processes alive at once (for tests)
+	looks     int  // times an invocation looked for a process (for tests)
+	checks    int  // times the handler's files were looked at (for tests)
 }
 
 func newFunction(inv *Invoker, cfg resource.Function) *function {
@@ -132,6 +134,9 @@ func (f *function) acquire(ctx context.Context, inv runtimeapi.Invocation) (*pro
 	for {
 		if f.closed {
 			f.mu.Unlock()
+			if f.retired {
+				return nil, nil, nil, errRetired
+			}
 			return nil, nil, nil, ErrClosed
 		}
 		f.looks++
@@ -454,6 +459,30 @@ func (f *function) close() {
 	for len(f.waiters) > 0 {
 		f.popWaiterLocked().ch <- handoff{}
 	}
+}
+
+// retire takes f out of service after a reload replaced or removed it: no invocation starts on it any
+// more (waiting ones look again, in the Invoker's new set), idle processes stop now, and busy ones once
+// their invocation has ended (onRuntimeEvent).
+func (f *function) retire() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed, f.retired = true, true
+	for _, p := range f.procs {
+		if p.rt.Busy() == 0 {
+			f.stopLocked(p, errRetired)
+		}
+	}
+	for len(f.waiters) > 0 {
+		f.popWaiterLocked().ch <- handoff{}
+	}
+}
+
+// idle reports whether f has no process left (a retired function can then be forgotten).
+func (f *function) idle() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.procs) == 0
 }
 
 // killAll kills every process at once.

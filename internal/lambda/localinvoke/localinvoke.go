@@ -29,6 +29,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -130,10 +132,14 @@ type Options struct {
 // Invoker runs the configured functions as local processes. It implements lambda.Invoker; its methods are
 // safe for concurrent use.
 type Invoker struct {
-	opts      Options
-	log       *slog.Logger
-	fns       map[string]*function
-	closed    atomic.Bool
+	opts   Options
+	log    *slog.Logger
+	fns    atomic.Pointer[map[string]*function] // the functions served, replaced by Update
+	closed atomic.Bool
+
+	mu      sync.Mutex  // guards retired and serialises Update
+	retired []*function // replaced by Update and still running a process; Close stops them too
+
 	wg        sync.WaitGroup         // every goroutine of every process
 	bootstrap func() (string, error) // installs the bootstraps once; their directory
 }
@@ -161,18 +167,70 @@ func New(fns []resource.Function, opts Options) *Invoker {
 	if opts.RuntimeDir == "" {
 		opts.RuntimeDir = filepath.Join(os.TempDir(), fmt.Sprintf("switchboard-runtimes-%d", os.Getuid()))
 	}
-	i := &Invoker{opts: opts, log: opts.Logger, fns: make(map[string]*function, len(fns))}
+	i := &Invoker{opts: opts, log: opts.Logger}
 	i.bootstrap = sync.OnceValues(func() (string, error) { return bootstrap.Install(opts.RuntimeDir) })
+	m := make(map[string]*function, len(fns))
 	for _, cfg := range fns {
-		i.fns[cfg.FunctionName] = newFunction(i, cfg)
+		m[cfg.FunctionName] = newFunction(i, cfg)
 	}
+	i.fns.Store(&m)
 	return i
+}
+
+// Update serves fns from now on, as a reload of the configuration asks: a function whose configuration
+// is unchanged keeps its warm processes; a changed or removed one is retired — invocations already
+// running on it finish, and its processes stop once idle — and new invocations start processes of the
+// new configuration. It returns the names of the functions added, changed or removed.
+func (i *Invoker) Update(fns []resource.Function) []string {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	old := *i.fns.Load()
+	next := make(map[string]*function, len(fns))
+	var changed []string
+	for _, cfg := range fns {
+		f := newFunction(i, cfg)
+		if prev, ok := old[cfg.FunctionName]; ok && reflect.DeepEqual(prev.cfg, f.cfg) {
+			f = prev
+		} else {
+			changed = append(changed, cfg.FunctionName)
+		}
+		next[cfg.FunctionName] = f
+	}
+	for name, prev := range old {
+		if next[name] != prev {
+			if _, kept := next[name]; !kept {
+				changed = append(changed, name)
+			}
+			i.retired = append(i.retired, prev)
+		}
+	}
+	i.fns.Store(&next)
+	// Retire after the swap, so that invocations that look again find the new functions.
+	for name, prev := range old {
+		if next[name] != prev {
+			prev.retire()
+		}
+	}
+	i.retired = slices.DeleteFunc(i.retired, (*function).idle)
+	slices.Sort(changed)
+	return changed
+}
+
+// all returns the functions served and those retired that may still run a process.
+func (i *Invoker) all() []*function {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	out := slices.Clone(i.retired)
+	for _, f := range *i.fns.Load() {
+		out = append(out, f)
+	}
+	return out
 }
 
 // Has reports whether nameOrARN names one of the Invoker's functions, so that the gateway can route
 // AWS_PROXY integrations to it rather than to the Lambda Invoke API.
 func (i *Invoker) Has(nameOrARN string) bool {
-	_, ok := i.fns[functionName(nameOrARN)]
+	_, ok := (*i.fns.Load())[functionName(nameOrARN)]
 	return ok
 }
 
@@ -182,7 +240,17 @@ func (i *Invoker) Has(nameOrARN string) bool {
 // (lambda.ErrFunctionNotFound), a closed Invoker (ErrClosed), and ctx ending (ctx.Err(); a process still
 // busy with the abandoned event is killed).
 func (i *Invoker) Invoke(ctx context.Context, function string, payload []byte) (*lambda.Result, error) {
-	f, ok := i.fns[functionName(function)]
+	for {
+		res, err := i.invoke(ctx, function, payload)
+		if !errors.Is(err, errRetired) {
+			return res, err
+		}
+		// A reload replaced the function while this call waited for a process: run the new one.
+	}
+}
+
+func (i *Invoker) invoke(ctx context.Context, function string, payload []byte) (*lambda.Result, error) {
+	f, ok := (*i.fns.Load())[functionName(function)]
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", lambda.ErrFunctionNotFound, function)
 	}
@@ -206,7 +274,8 @@ func (i *Invoker) Invoke(ctx context.Context, function string, payload []byte) (
 // later ones fail with it. It returns ctx's error when ctx ended first.
 func (i *Invoker) Close(ctx context.Context) error {
 	i.closed.Store(true)
-	for _, f := range i.fns {
+	fns := i.all()
+	for _, f := range fns {
 		f.close()
 	}
 	done := make(chan struct{})
@@ -218,7 +287,7 @@ func (i *Invoker) Close(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		for _, f := range i.fns {
+		for _, f := range fns {
 			f.killAll()
 		}
 		<-done

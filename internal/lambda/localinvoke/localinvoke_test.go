@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -291,7 +292,7 @@ func TestConcurrencyLimit(t *testing.T) {
 	if len(distinct) != 3 {
 		t.Errorf("%d invocations ran in %d processes, want 3 (the limit)", n, len(distinct))
 	}
-	f := inv.fns["concurrent"]
+	f := (*inv.fns.Load())["concurrent"]
 	f.mu.Lock()
 	peak := f.peak
 	f.mu.Unlock()
@@ -406,7 +407,7 @@ func TestStartFailures(t *testing.T) {
 					t.Error("no log line names the function and the path")
 				}
 			}
-			f := inv.fns["broken"]
+			f := (*inv.fns.Load())["broken"]
 			eventually(t, 5*time.Second, "the broken processes to be reaped", func() bool {
 				f.mu.Lock()
 				defer f.mu.Unlock()
@@ -540,7 +541,7 @@ func TestExecutableReplaced(t *testing.T) {
 
 // setNextCheck sets when function next looks at its handler's files.
 func setNextCheck(inv *Invoker, function string, at time.Time) {
-	f := inv.fns[function]
+	f := (*inv.fns.Load())[function]
 	f.mu.Lock()
 	f.nextCheck = at
 	f.mu.Unlock()
@@ -559,7 +560,7 @@ func TestNewProcessRunsCurrentCode(t *testing.T) {
 	setNextCheck(inv, "newproc", time.Now().Add(time.Hour)) // no periodic look during the test
 	busy := make(chan answer, 1)
 	go func() { busy <- invokeOK(t, inv, "newproc", `{"sleepMs":500}`) }()
-	f := inv.fns["newproc"]
+	f := (*inv.fns.Load())["newproc"]
 	eventually(t, 10*time.Second, "the warm process to be busy", func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -624,7 +625,7 @@ func TestWaitForFreeProcessBoundedByContext(t *testing.T) {
 		defer close(busy)
 		invokeOK(t, inv, "single", `{"sleepMs":2500}`)
 	}()
-	f := inv.fns["single"]
+	f := (*inv.fns.Load())["single"]
 	eventually(t, 10*time.Second, "the only process to be busy", func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -649,7 +650,7 @@ func TestClose(t *testing.T) {
 		_, err := inv.Invoke(context.Background(), "a", []byte(`{"sleepMs":30000}`))
 		errc <- err
 	}()
-	f := inv.fns["a"]
+	f := (*inv.fns.Load())["a"]
 	eventually(t, 10*time.Second, "a second process of a", func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -802,7 +803,7 @@ func TestNoHerd(t *testing.T) {
 		wg.Go(func() { invokeOK(t, inv, "herd", `{"sleepMs":20}`) })
 	}
 	wg.Wait()
-	f := inv.fns["herd"]
+	f := (*inv.fns.Load())["herd"]
 	f.mu.Lock()
 	looks, checks := f.looks, f.checks
 	f.mu.Unlock()
@@ -814,4 +815,52 @@ func TestNoHerd(t *testing.T) {
 	if checks >= n/2 {
 		t.Errorf("%d invocations checked the handler's file %d times", n+1, checks)
 	}
+}
+
+// TestUpdate: a reload keeps unchanged functions warm, runs changed ones in new processes once their
+// running invocations have ended, adds new ones and forgets removed ones.
+func TestUpdate(t *testing.T) {
+	t.Parallel()
+	a, b := fnConfig("a"), fnConfig("b")
+	inv, _ := newInvoker(t, Options{}, a, b)
+	a1 := invokeOK(t, inv, "a", `{}`)
+	b1 := invokeOK(t, inv, "b", `{}`)
+
+	// b changes while an invocation of it is running: that one finishes in its process.
+	running := make(chan answer, 1)
+	go func() { running <- invokeOK(t, inv, "b", `{"sleepMs": 300}`) }()
+	eventually(t, 10*time.Second, "b busy", func() bool {
+		f := (*inv.fns.Load())["b"]
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return len(f.procs) > 0 && f.procs[0].rt.Busy() > 0
+	})
+	b2cfg := fnConfig("b")
+	b2cfg.Environment = map[string]string{"RELOADED": "yes"}
+	if changed := inv.Update([]resource.Function{a, b2cfg, fnConfig("c")}); !slices.Equal(changed, []string{"b", "c"}) {
+		t.Fatalf("changed %v, want [b c]", changed)
+	}
+	if got := <-running; got.PID != b1.PID {
+		t.Errorf("the running invocation moved from pid %d to %d", b1.PID, got.PID)
+	}
+	if got := invokeOK(t, inv, "a", `{}`); got.PID != a1.PID {
+		t.Errorf("unchanged function a: pid %d, want its warm process %d", got.PID, a1.PID)
+	}
+	b2 := invokeOK(t, inv, "b", `{"env": ["RELOADED"]}`)
+	if b2.PID == b1.PID || b2.Env["RELOADED"] != "yes" {
+		t.Errorf("changed function b: pid %d (old %d), RELOADED=%q; want a new process with the new environment", b2.PID, b1.PID, b2.Env["RELOADED"])
+	}
+	waitGone(t, b1.PID)
+	invokeOK(t, inv, "c", `{}`)
+
+	if changed := inv.Update([]resource.Function{a}); !slices.Equal(changed, []string{"b", "c"}) {
+		t.Fatalf("changed %v, want [b c]", changed)
+	}
+	if inv.Has("b") {
+		t.Error("removed function b is still served")
+	}
+	if _, err := inv.Invoke(context.Background(), "b", []byte(`{}`)); !errors.Is(err, lambda.ErrFunctionNotFound) {
+		t.Errorf("invoking removed b: %v, want ErrFunctionNotFound", err)
+	}
+	waitGone(t, b2.PID)
 }
