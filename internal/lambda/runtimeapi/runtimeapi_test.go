@@ -501,7 +501,9 @@ func TestCancelledPollIsNotIdle(t *testing.T) {
 
 func TestExtensionsAndUnknownPaths(t *testing.T) {
 	t.Parallel()
-	s, rt := newFake(t, Options{FunctionName: "f", FunctionVersion: "$LATEST", Handler: "bootstrap"})
+	// Served as an http.Handler: the extension's poll may reach the server before or after Close, and
+	// either way it must end with SHUTDOWN (Serve would refuse a connection made after Close).
+	s, rt := newFakeHTTP(t, Options{FunctionName: "f", FunctionVersion: "$LATEST", Handler: "bootstrap"})
 	base := strings.TrimSuffix(rt.base, "2018-06-01/runtime/")
 	req, _ := http.NewRequest(http.MethodPost, base+"2020-01-01/extension/register", strings.NewReader(`{"events":[]}`))
 	req.Header.Set("Lambda-Extension-Name", "GoLangEnableSIGTERM")
@@ -510,9 +512,16 @@ func TestExtensionsAndUnknownPaths(t *testing.T) {
 		t.Errorf("register = %d %v %s", a.status, a.header, a.body)
 	}
 	done := make(chan answer, 1)
-	go func() {
-		req, _ := http.NewRequest(http.MethodGet, base+"2020-01-01/extension/event/next", nil)
-		done <- rt.do(req)
+	go func() { // reports a failed request as status 0 rather than ending the goroutine with t.Fatal
+		defer close(done)
+		resp, err := http.Get(base + "2020-01-01/extension/event/next")
+		if err != nil {
+			done <- answer{body: err.Error()}
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		done <- answer{resp.StatusCode, resp.Header, string(b)}
 	}()
 	req, _ = http.NewRequest(http.MethodGet, base+"2018-06-01/runtime/nope", nil)
 	if a := rt.do(req); a.status != http.StatusNotFound {
