@@ -138,7 +138,7 @@ func TestGolden(t *testing.T) {
 		"identity.sourceIp": "192.0.2.1", "identity.userAgent": "curl/7.84.0", "identity.accountId": "111122223333",
 		"identity.apiKey": "MyTestKey", "identity.caller": "ABCD-0000-12345", "identity.user": "ABCD-0000-12345",
 		"identity.userArn": "arn:aws:sts::111122223333:assumed-role/Admin/carlos-salazar",
-		"connectionId": "L0SM9cOFvHcCIhw=", "eventType": "CONNECT", "routeKey": "$connect",
+		"connectionId":     "L0SM9cOFvHcCIhw=", "eventType": "CONNECT", "routeKey": "$connect",
 		"domainName": "abc.execute-api.us-east-1.amazonaws.com", "connectedAt": "1547230720092",
 		"requestTimeEpoch": "1547230720092", "authorizer.principalId": "me", "authorizer.tier": "1",
 	})
