@@ -33,7 +33,7 @@ func deps(t *testing.T) map[string][]string {
 
 func TestImportRules(t *testing.T) {
 	all := deps(t)
-	leaves := []string{"internal/resource", "internal/selexpr", "internal/proxyevent", "internal/wsconn",
+	leaves := []string{"internal/resource", "internal/selexpr", "internal/vtl", "internal/schema", "internal/proxyevent", "internal/wsconn",
 		"internal/awserr", "internal/awsid", "internal/cluster", "internal/lambda", "internal/lambda/runtimeapi",
 		"internal/localca", "internal/sigv4", "internal/authorizer/policy", "internal/certs"}
 	concrete := []string{"internal/cluster/membus", "internal/integration/httpbackend", "internal/integration/mock",
