@@ -174,6 +174,19 @@ func (v *validator) api(p string, a *API) {
 	}
 
 	v.models(p, a.Models)
+	modelNames := make(map[string]bool, len(a.Models))
+	for _, m := range a.Models {
+		modelNames[m.Name] = true
+	}
+	for i := range a.Routes {
+		r := &a.Routes[i]
+		rp := IndexPath(FieldPath(p, "routes"), i)
+		for _, key := range sortedKeys(r.RequestModels) {
+			if name := r.RequestModels[key]; !modelNames[name] {
+				v.addf(FieldPath(FieldPath(rp, "requestModels"), key), "Invalid model identifier specified: %s is not a model of this API", name)
+			}
+		}
+	}
 	deployments := make(map[string]bool, len(a.Deployments))
 	for _, d := range a.Deployments {
 		deployments[d.DeploymentID] = true

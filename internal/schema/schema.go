@@ -19,6 +19,16 @@ import (
 // ErrInvalid reports a body that does not satisfy its model.
 var ErrInvalid = errors.New("body does not match the model")
 
+// ModelError names the model that does not compile.
+type ModelError struct {
+	Model string
+	Err   error
+}
+
+func (e *ModelError) Error() string { return "model " + e.Model + ": " + e.Err.Error() }
+
+func (e *ModelError) Unwrap() error { return e.Err }
+
 // Schema is one compiled model. It is safe for concurrent use.
 type Schema struct {
 	Name string
@@ -44,17 +54,17 @@ func CompileAll(apiID string, models map[string]string) (map[string]*Schema, err
 	for _, n := range names {
 		doc, err := jsonschema.UnmarshalJSON(strings.NewReader(models[n]))
 		if err != nil {
-			return nil, fmt.Errorf("model %s: schema is not JSON: %w", n, err)
+			return nil, &ModelError{Model: n, Err: fmt.Errorf("schema is not JSON: %w", err)}
 		}
 		if err := c.AddResource(ModelURL(apiID, n), doc); err != nil {
-			return nil, fmt.Errorf("model %s: %w", n, err)
+			return nil, &ModelError{Model: n, Err: err}
 		}
 	}
 	out := make(map[string]*Schema, len(names))
 	for _, n := range names {
 		s, err := c.Compile(ModelURL(apiID, n))
 		if err != nil {
-			return nil, fmt.Errorf("model %s: invalid JSON Schema: %w", n, err)
+			return nil, &ModelError{Model: n, Err: fmt.Errorf("invalid JSON Schema: %s", strings.ReplaceAll(err.Error(), "\n", " "))}
 		}
 		out[n] = &Schema{Name: n, s: s}
 	}
