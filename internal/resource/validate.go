@@ -248,6 +248,16 @@ func (v *validator) models(p string, models []Model) {
 	}
 }
 
+// awsServiceURI reports whether uri has the form of an AWS integration URI:
+// arn:aws:apigateway:{region}:{service}:action/{Action} or …:path/{path}.
+func awsServiceURI(uri string) bool {
+	parts := strings.SplitN(uri, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "apigateway" || parts[4] == "" {
+		return false
+	}
+	return len(parts[5]) > len("action/") && strings.HasPrefix(parts[5], "action/") || len(parts[5]) > len("path/") && strings.HasPrefix(parts[5], "path/")
+}
+
 func (v *validator) route(p string, r *Route, integrations map[string]bool) {
 	switch {
 	case r.RouteKey == "":
@@ -342,6 +352,8 @@ func (v *validator) integration(p string, in *Integration) {
 	case IntegrationAWS, IntegrationAWSProxy:
 		if in.IntegrationURI == "" {
 			v.addf(FieldPath(p, "integrationUri"), "integrationUri is required for %s integrations: the Lambda function's invocation URI or ARN", in.IntegrationType)
+		} else if in.IntegrationType == IntegrationAWS && !awsServiceURI(in.IntegrationURI) {
+			v.addf(FieldPath(p, "integrationUri"), "integrationUri %q is not valid for AWS integrations: use arn:aws:apigateway:{region}:{service}:action/{Action}, arn:aws:apigateway:{region}:{service}:path/{path} or a Lambda invocation URI (arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{functionArn}/invocations)", in.IntegrationURI)
 		}
 	}
 

@@ -15,7 +15,7 @@ func TestValidate(t *testing.T) {
 			"properties": {"action": {"type": "string"}, "email": {"type": "string", "pattern": "^.+@.+$"}},
 			"required": ["action", "email"]}`,
 		// No $schema: draft 4 is the default, so exclusiveMaximum is a boolean.
-		"limit": `{"type": "object", "properties": {"n": {"type": "integer", "maximum": 10, "exclusiveMaximum": true}}}`,
+		"limit":   `{"type": "object", "properties": {"n": {"type": "integer", "maximum": 10, "exclusiveMaximum": true}}}`,
 		"withRef": `{"type": "object", "properties": {"mail": {"$ref": "https://apigateway.amazonaws.com/restapis/abc/models/emailModel"}}}`,
 	}
 	compiled, err := CompileAll("abc", models)
