@@ -431,7 +431,7 @@ apis:
     protocolType: WEBSOCKET
     routeSelectionExpression: $request.body.action
     integrations:
-      - {integrationId: fn, integrationType: AWS, integrationUri: "arn:aws:lambda:us-east-1:123456789012:function:f"}
+      - {integrationId: fn, integrationType: AWS, integrationUri: "arn:aws:apigateway:us-east-1:dynamodb:PutItem"}
     routes: [{routeKey: $default, target: integrations/fn}]
     stages: [{stageName: dev}]
 `))

@@ -249,8 +249,11 @@ func (v *validator) models(p string, models []Model) {
 }
 
 // awsServiceURI reports whether uri has the form of an AWS integration URI:
-// arn:aws:apigateway:{region}:{service}:action/{Action} or …:path/{path}.
+// arn:aws:apigateway:{region}:{service}:action/{Action} or …:path/{path}, or a Lambda function ARN.
 func awsServiceURI(uri string) bool {
+	if strings.HasPrefix(uri, "arn:aws:lambda:") || strings.HasPrefix(uri, "arn:aws-") && strings.Contains(uri, ":lambda:") {
+		return true // a function ARN, as AWS_PROXY integrations accept too
+	}
 	parts := strings.SplitN(uri, ":", 6)
 	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "apigateway" || parts[4] == "" {
 		return false
@@ -353,7 +356,7 @@ func (v *validator) integration(p string, in *Integration) {
 		if in.IntegrationURI == "" {
 			v.addf(FieldPath(p, "integrationUri"), "integrationUri is required for %s integrations: the Lambda function's invocation URI or ARN", in.IntegrationType)
 		} else if in.IntegrationType == IntegrationAWS && !awsServiceURI(in.IntegrationURI) {
-			v.addf(FieldPath(p, "integrationUri"), "integrationUri %q is not valid for AWS integrations: use arn:aws:apigateway:{region}:{service}:action/{Action}, arn:aws:apigateway:{region}:{service}:path/{path} or a Lambda invocation URI (arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{functionArn}/invocations)", in.IntegrationURI)
+			v.addf(FieldPath(p, "integrationUri"), "integrationUri %q is not valid for AWS integrations: use arn:aws:apigateway:{region}:{service}:action/{Action}, arn:aws:apigateway:{region}:{service}:path/{path} a Lambda invocation URI (arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{functionArn}/invocations) or a function ARN", in.IntegrationURI)
 		}
 	}
 
