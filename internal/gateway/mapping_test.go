@@ -191,3 +191,43 @@ apis:
 		})
 	}
 }
+
+// TestConnectMapping: a $connect route with a required query string parameter and a MOCK integration
+// whose request template decides the handshake's status from $input.params, the pattern of AWS's
+// $connect guide (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-route-keys-connect-disconnect.html).
+func TestConnectMapping(t *testing.T) {
+	gw := gatewaytest.Start(t, `
+apis:
+  - name: connect
+    protocolType: WEBSOCKET
+    routeSelectionExpression: $request.body.action
+    integrations:
+      - integrationId: gate
+        integrationType: MOCK
+        requestTemplates:
+          $default: '{"statusCode": #if($input.params(''token'') == ''letmein'')200#{else}403#end}'
+        integrationResponses: [{integrationResponseKey: $default}]
+    routes:
+      - routeKey: $connect
+        target: integrations/gate
+        requestParameters: {route.request.querystring.token: {required: true}}
+    stages: [{stageName: dev}]
+`)
+	base := gw.WSURL + "/" + apiIDOf(t, gw) + "/dev"
+	cases := []struct {
+		name, query string
+		status      int
+	}{
+		{"missing required parameter", "", http.StatusBadRequest},
+		{"template refuses", "?token=nope", http.StatusForbidden},
+		{"template accepts", "?token=letmein", http.StatusSwitchingProtocols},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := gatewaytest.TryDial(t, base+tc.query, nil)
+			if c.Response == nil || c.Response.StatusCode != tc.status {
+				t.Fatalf("response %v (err %v), want %d", c.Response, err, tc.status)
+			}
+		})
+	}
+}
