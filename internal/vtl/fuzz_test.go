@@ -1,7 +1,10 @@
 package vtl
 
 import (
+	"encoding/json"
 	"errors"
+	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -51,5 +54,34 @@ func FuzzJSONPath(f *testing.F) {
 			return
 		}
 		jp.eval(doc)
+	})
+}
+
+// FuzzParseJSON checks the JSON scanner against encoding/json: both accept the same documents, and
+// what the scanner reads writes back as equivalent JSON.
+func FuzzParseJSON(f *testing.F) {
+	for _, s := range []string{`{"a":[1,2.5,-3e2,"x\u00e9\ud83d\ude00",true,false,null],"b":{}}`, `[]`, `"\\\"\/\b\f\n\r\t"`, `1 2`, `{"a":}`, `-0`, `01`, `"\ud800"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := ParseJSON(b)
+		if (err == nil) != json.Valid(b) {
+			t.Fatalf("ParseJSON(%q) error %v, json.Valid %v", b, err, json.Valid(b))
+		}
+		if err != nil {
+			return
+		}
+		var sb strings.Builder
+		toJSON(&sb, v)
+		var want, got any
+		if json.Unmarshal(b, &want) != nil {
+			return // valid JSON that encoding/json cannot hold (a number beyond float64)
+		}
+		if json.Unmarshal([]byte(sb.String()), &got) != nil {
+			t.Fatalf("round trip of %q gave %q", b, sb.String())
+		}
+		if !reflect.DeepEqual(want, got) {
+			t.Fatalf("round trip of %q: %#v != %#v", b, got, want)
+		}
 	})
 }

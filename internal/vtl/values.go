@@ -1,7 +1,6 @@
 package vtl
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -105,71 +104,6 @@ func numberFromText(s string) any {
 	}
 	f, _ := strconv.ParseFloat(s, 64)
 	return f
-}
-
-// ParseJSON decodes JSON text into template values, keeping the order of object members.
-func ParseJSON(text []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(text))
-	dec.UseNumber()
-	v, err := decodeOrdered(dec, 0)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err == nil {
-		return nil, fmt.Errorf("unexpected data after the JSON value")
-	}
-	return v, nil
-}
-
-func decodeOrdered(dec *json.Decoder, depth int) (any, error) {
-	if depth > 1000 {
-		return nil, fmt.Errorf("JSON nested more than 1000 deep")
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			m := NewMap()
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				k, _ := kt.(string)
-				v, err := decodeOrdered(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				m.Put(k, v)
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, err
-			}
-			return m, nil
-		case '[':
-			l := &List{}
-			for dec.More() {
-				v, err := decodeOrdered(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				l.Items = append(l.Items, v)
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, err
-			}
-			return l, nil
-		}
-		return nil, fmt.Errorf("unexpected %v", t)
-	case json.Number:
-		return numberFromText(string(t)), nil
-	default:
-		return t, nil
-	}
 }
 
 // toJSON writes v as JSON text.
