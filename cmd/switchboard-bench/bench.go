@@ -43,7 +43,7 @@ const warmConns = 8
 const fdReserve = 200
 
 // scenario names for -only.
-var scenarios = []string{"rss", "rtt", "mgmt"}
+var scenarios = []string{"rss", "rtt", "mapping", "mgmt"}
 
 func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	fs := flag.NewFlagSet("switchboard-bench", flag.ContinueOnError)
@@ -54,7 +54,7 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	fs.IntVar(&s.Clients, "clients", 64, "concurrent clients for round trips and @connections POSTs")
 	fs.DurationVar(&s.Duration, "duration", 10*time.Second, "measured duration of each throughput scenario")
 	fs.IntVar(&s.MsgSize, "msg-size", 100, "bytes per message")
-	only := fs.String("only", strings.Join(scenarios, ","), "scenarios to run: comma-separated subset of rss,rtt,mgmt")
+	only := fs.String("only", strings.Join(scenarios, ","), "scenarios to run: comma-separated subset of "+strings.Join(scenarios, ","))
 	fs.BoolVar(&s.Markdown, "markdown", false, "print a Markdown section instead of a plain table")
 	fs.StringVar(&s.Profile, "profile", "", "write a CPU profile of each gateway process to `DIR`/gateway-N.pprof")
 	if err := fs.Parse(args); err != nil {
@@ -70,7 +70,7 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 			continue
 		}
 		if !strings.Contains(","+strings.Join(scenarios, ",")+",", ","+name+",") {
-			return nil, fmt.Errorf("-only: unknown scenario %q (want rss, rtt, mgmt)", name)
+			return nil, fmt.Errorf("-only: unknown scenario %q (want %s)", name, strings.Join(scenarios, ", "))
 		}
 		s.Only[name] = true
 	}
@@ -95,7 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 type results struct {
 	Settings *settings
 	RSS      map[string]*rssResult // "raw", "switchboard"
-	RTT      map[string]*rttResult // "raw", "mock", "proxy", "lambda"
+	RTT      map[string]*rttResult // "raw", "mock", "proxy", "lambda", "plain" and "mapped" (the mapping scenario)
 	// ColdStart is the first round trip through the local function of a fresh gateway: process start,
 	// runtime init and the invocation; WarmP50 is the lambda scenario's median for comparison.
 	ColdStart time.Duration
@@ -148,6 +148,7 @@ func run(ctx context.Context, args []string, env runEnv) (*results, error) {
 		{"rss", "rss switchboard", b.rssGateway},
 		{"rtt", "rtt raw", b.rttRaw},
 		{"rtt", "rtt switchboard", b.rttGateway},
+		{"mapping", "mapping", b.mapping},
 		{"mgmt", "mgmt", b.mgmt},
 	}
 	for _, st := range steps {
@@ -215,6 +216,10 @@ func stageURL(addr string) string { return "ws://" + addr + "/" + benchAPIID + "
 const (
 	benchAPIID = "bench"
 	benchStage = "b"
+	// plainReply and mappedReply are what the mapping scenario's two routes answer: the same text, from a
+	// static template and from one that reads $context.
+	plainReply  = `{"action":"echo","route":"mapped","stage":"b"}`
+	mappedReply = plainReply
 	// mockReply is what the MOCK route answers.
 	mockReply = `{"action":"echo","data":"0123456789012345678901234567890123456789012345678901234567890123456789"}`
 	// functionConcurrency is how many processes the local echo function may run.
@@ -249,6 +254,31 @@ func gatewayConfig(backendAddr, exe string, withConnect bool) string {
         integrationType: HTTP_PROXY
         integrationUri: http://` + backendAddr + `/connect
         requestParameters: {integration.request.header.X-Connection-Id: context.connectionId}
+      - integrationId: plain
+        integrationType: MOCK
+        requestTemplates: {"$default": '{"statusCode": 200}'}
+        integrationResponses:
+          - integrationResponseKey: $default
+            responseTemplates: {"$default": '` + plainReply + `'}
+      - integrationId: mapped
+        integrationType: MOCK
+        templateSelectionExpression: \$default
+        requestTemplates:
+          $default: |
+            #set($body = $input.path('$'))
+            {
+              "statusCode": 200,
+              "action": "$body.action",
+              "connectionId": "$context.connectionId",
+              "requestId": "$context.requestId",
+              "data": "$util.escapeJavaScript($body.data)",
+              "size": $body.data.length()
+            }
+        integrationResponses:
+          - integrationResponseKey: /2\d\d/
+            responseTemplates: {"$default": '{"action":"echo","route":"$context.routeKey","stage":"$context.stage"}'}
+          - integrationResponseKey: $default
+            responseTemplates: {"$default": '{"action":"error"}'}
       - integrationId: fn
         integrationType: AWS_PROXY
         integrationUri: arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:echo/invocations
@@ -256,6 +286,16 @@ func gatewayConfig(backendAddr, exe string, withConnect bool) string {
 ` + connectRoute + `      - {routeKey: mock, target: integrations/mock, routeResponses: [{routeResponseKey: $default}]}
       - {routeKey: proxy, target: integrations/backend, routeResponses: [{routeResponseKey: $default}]}
       - {routeKey: lambda, target: integrations/fn, routeResponses: [{routeResponseKey: $default}]}
+      - {routeKey: plain, target: integrations/plain, routeResponses: [{routeResponseKey: $default}]}
+      - routeKey: mapped
+        target: integrations/mapped
+        routeResponses: [{routeResponseKey: $default}]
+        modelSelectionExpression: $request.body.action
+        requestModels: {mapped: message}
+    models:
+      - name: message
+        contentType: application/json
+        schema: '{"$schema": "http://json-schema.org/draft-04/schema#", "type": "object", "properties": {"action": {"type": "string"}, "data": {"type": "string", "maxLength": 131072}}, "required": ["action", "data"]}'
     stages:
       - stageName: ` + benchStage + `
 functions:

@@ -29,7 +29,7 @@ func TestEndToEnd(t *testing.T) {
 	for _, markdown := range []bool{false, true} {
 		args := []string{"-conns", "200", "-max-conns", "400", "-clients", "4", "-duration", "500ms", "-msg-size", "100"}
 		if markdown {
-			args = append(args, "-markdown", "-only", "rtt")
+			args = append(args, "-markdown", "-only", "rtt,mapping")
 		}
 		var stdout, stderr bytes.Buffer
 		res, err := run(ctx, args, runEnv{Exe: exe, Stdout: &stdout, Stderr: &stderr, Command: commandLine(append([]string{"switchboard-bench"}, args...))})
@@ -38,7 +38,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 		out := stdout.String()
 		t.Logf("run %q:\n%s", args, out)
-		for _, want := range []string{"MOCK / raw", "HTTP_PROXY / raw", "Round trips/s, MOCK route", "Round trips/s, HTTP_PROXY route"} {
+		for _, want := range []string{"MOCK / raw", "HTTP_PROXY / raw", "Round trips/s, MOCK route", "Round trips/s, HTTP_PROXY route", "mapped / static CPU per message"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q", want)
 			}
@@ -46,7 +46,7 @@ func TestEndToEnd(t *testing.T) {
 		if res.ColdStart <= 0 || !strings.Contains(out, "Cold start of the local function") || !strings.Contains(out, "AWS_PROXY (local function) / HTTP_PROXY") {
 			t.Errorf("no cold start or AWS_PROXY figures: %v", res.ColdStart)
 		}
-		for _, key := range []string{"raw", "mock", "proxy", "lambda"} {
+		for _, key := range []string{"raw", "mock", "proxy", "lambda", "plain", "mapped"} {
 			r := res.RTT[key]
 			if r == nil || r.Rate <= 0 || r.P50 <= 0 || r.P99 < r.P50 || r.Bad != 0 || r.Errors != 0 {
 				t.Errorf("round trips %s: %+v", key, r)
@@ -89,7 +89,7 @@ func TestGatewayConfig(t *testing.T) {
 			t.Fatalf("withConnect=%v: %v", withConnect, err)
 		}
 		api := f.Bundle.APIs[0]
-		if want := 3 + map[bool]int{false: 0, true: 1}[withConnect]; len(api.Routes) != want {
+		if want := 5 + map[bool]int{false: 0, true: 1}[withConnect]; len(api.Routes) != want {
 			t.Errorf("withConnect=%v: %d routes, want %d", withConnect, len(api.Routes), want)
 		}
 	}
