@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -229,5 +231,29 @@ apis:
 				t.Fatalf("response %v (err %v), want %d", c.Response, err, tc.status)
 			}
 		})
+	}
+}
+
+// TestMappingExample runs examples/mapping/switchboard.yaml, the README's worked example, with the
+// messages the README shows.
+func TestMappingExample(t *testing.T) {
+	cfg, err := os.ReadFile(filepath.Join("..", "..", "examples", "mapping", "switchboard.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := gatewaytest.Start(t, string(cfg))
+	c := gatewaytest.Dial(t, gw.WSURL+"/mapping/dev", nil)
+	for _, tc := range []struct {
+		send string
+		want *regexp.Regexp
+	}{
+		{`{"action":"subscribe","email":"ada@example.com"}`, regexp.MustCompile(`^\{"subscribed": true, "connectionId": "[A-Za-z0-9_-]{15}=", "at": \d{13}\}$`)},
+		{`{"action":"subscribe","email":"ada@elsewhere.org"}`, regexp.MustCompile(`^\{"subscribed": false, "reason": "only example.com addresses"\}$`)},
+		{`{"action":"subscribe"}`, frameRE("Bad request body")},
+	} {
+		c.Send(tc.send)
+		if got := c.Read(); !tc.want.MatchString(got) {
+			t.Errorf("%s: got %q, want match for %s", tc.send, got, tc.want)
+		}
 	}
 }
