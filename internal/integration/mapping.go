@@ -187,7 +187,7 @@ func (e *responseEnv) Value(v *selexpr.Var) string {
 func TemplateVars(req *Request, body string) *vtl.Vars {
 	v := &vtl.Vars{Body: body, StageVariables: req.StageVariables}
 	if req.Context != nil {
-		v.Extra = map[string]any{"context": contextObject{rc: req.Context}}
+		v.ContextObject = contextObject{rc: req.Context}
 	}
 	if req.Header != nil || req.Query != nil {
 		v.Params = map[string]map[string]string{"path": {}, "querystring": {}, "header": {}}

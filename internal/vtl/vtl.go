@@ -41,6 +41,8 @@ var DefaultLimits = Limits{MaxOutput: 1 << 20, MaxWork: 10_000_000, MaxIteration
 // Template is a parsed mapping template. It is safe for concurrent use.
 type Template struct {
 	nodes []node
+	// size is the template's static text length: the output buffer starts that large.
+	size  int
 	paths sync.Map // JSONPath text → *jsonPath, compiled on first use
 	npath int32
 }
@@ -58,7 +60,13 @@ func Parse(src string) (*Template, error) {
 	if end != endEOF {
 		return nil, p.errAt(p.i, "#%s without #if or #foreach", end)
 	}
-	return &Template{nodes: nodes}, nil
+	size := 0
+	for _, n := range nodes {
+		if tn, ok := n.(*textNode); ok {
+			size += len(tn.s)
+		}
+	}
+	return &Template{nodes: nodes, size: size}, nil
 }
 
 // Vars are the values a template sees.
@@ -67,8 +75,10 @@ type Vars struct {
 	Body string
 	// Params are $input.params(): "path", "querystring" and "header" maps.
 	Params map[string]map[string]string
-	// Context is $context (build it with ContextMap or by hand).
-	Context *Map
+	// Context is $context (build it with ContextMap or by hand); ContextObject, when set, is used instead,
+	// for callers that resolve variables on use.
+	Context       *Map
+	ContextObject Object
 	// StageVariables is $stageVariables.
 	StageVariables map[string]string
 	// Extra are further top-level variables (for example $integration in response templates).
@@ -103,16 +113,16 @@ func (t *Template) RenderLimits(v *Vars, lim Limits) (string, error) {
 	r.input = &input{body: v.Body, params: v.Params}
 	r.vars["input"] = r.input
 	r.vars["util"] = util{}
-	ctx := v.Context
-	if ctx == nil {
-		ctx = NewMap()
+	r.out.Grow(min(t.size+64, lim.MaxOutput))
+	switch {
+	case v.ContextObject != nil:
+		r.vars["context"] = v.ContextObject
+	case v.Context != nil:
+		r.vars["context"] = v.Context
+	default:
+		r.vars["context"] = NewMap()
 	}
-	r.vars["context"] = ctx
-	sv := NewMap()
-	for _, k := range sortedKeys(v.StageVariables) {
-		sv.Put(k, v.StageVariables[k])
-	}
-	r.vars["stageVariables"] = sv
+	r.vars["stageVariables"] = stageVariables(v.StageVariables)
 	for k, x := range v.Extra {
 		r.vars[k] = x
 	}
@@ -121,6 +131,50 @@ func (t *Template) RenderLimits(v *Vars, lim Limits) (string, error) {
 		return "", err
 	}
 	return r.out.String(), nil
+}
+
+// stageVariables is $stageVariables: read from the stage's map on use.
+type stageVariables map[string]string
+
+func (s stageVariables) Property(name string) (any, bool) {
+	v, ok := s[name]
+	return v, ok
+}
+
+// String prints the variables as Java prints a map: {a=1, b=2}.
+func (s stageVariables) String() string {
+	m := NewMap()
+	for _, k := range sortedKeys(s) {
+		m.Put(k, s[k])
+	}
+	return toString(m)
+}
+
+func (s stageVariables) Call(_ *Renderer, name string, args []any) (any, bool, error) {
+	switch name {
+	case "get":
+		if k, ok := argString(args, 0); ok {
+			if v, ok := s[k]; ok {
+				return v, true, nil
+			}
+		}
+		return nil, true, nil
+	case "keySet":
+		l := &List{}
+		for _, k := range sortedKeys(s) {
+			l.Items = append(l.Items, k)
+		}
+		return l, true, nil
+	case "containsKey":
+		k, _ := argString(args, 0)
+		_, ok := s[k]
+		return ok, true, nil
+	case "size":
+		return int64(len(s)), true, nil
+	case "isEmpty":
+		return len(s) == 0, true, nil
+	}
+	return nil, false, nil
 }
 
 func (r *Renderer) spend(n int) error {

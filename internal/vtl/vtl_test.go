@@ -114,7 +114,7 @@ func TestRender(t *testing.T) {
 		{"parseJson list", `$util.parseJson("[1,2,3]")[0]`, "1"},
 
 		// $stageVariables: AWS ref.
-		{"stage variables", `$stageVariables.table ${stageVariables['table']} $stageVariables.get('table')`, "conns conns conns"},
+		{"stage variables", `$stageVariables.table ${stageVariables['table']} $stageVariables.get('table') $stageVariables $stageVariables.keySet()`, "conns conns conns {table=conns} [table]"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

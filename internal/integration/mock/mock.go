@@ -5,9 +5,10 @@ package mock
 
 import (
 	"context"
-	"encoding/json"
+	"strconv"
 
 	"github.com/switchboard-gw/switchboard/internal/integration"
+	"github.com/switchboard-gw/switchboard/internal/selexpr"
 	"github.com/switchboard-gw/switchboard/internal/snapshot"
 )
 
@@ -23,16 +24,18 @@ func (Invoker) Invoke(_ context.Context, _ *snapshot.Integration, req *integrati
 }
 
 // StatusFromTemplate reads "statusCode" from a rendered request template; 200 when absent or unreadable.
+// It scans the raw JSON for the one member (a rendered template can be large, and this runs for every
+// message of a MOCK route).
 func StatusFromTemplate(rendered []byte) int {
-	var v struct {
-		StatusCode json.Number `json:"statusCode"`
-	}
-	if json.Unmarshal(rendered, &v) != nil {
+	v, ok := selexpr.JSONValue(rendered, statusPath)
+	if !ok {
 		return 200
 	}
-	n, err := v.StatusCode.Int64()
+	n, err := strconv.Atoi(v)
 	if err != nil || n < 100 || n > 599 {
 		return 200
 	}
-	return int(n)
+	return n
 }
+
+var statusPath = []selexpr.Step{{Name: "statusCode"}}
