@@ -5,7 +5,6 @@
 package schema
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"sort"
@@ -80,7 +79,7 @@ func (refuseLoader) Load(url string) (any, error) {
 // Validate checks body against the model. A body that is not JSON, or does not match, is ErrInvalid
 // with the reason.
 func (s *Schema) Validate(body []byte) error {
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+	v, err := decode(body)
 	if err != nil {
 		return fmt.Errorf("%w %s: not JSON: %v", ErrInvalid, s.Name, err)
 	}
