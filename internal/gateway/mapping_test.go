@@ -179,6 +179,19 @@ apis:
     routes: [{routeKey: $default, target: integrations/m, modelSelectionExpression: $request.body.action, requestModels: {$default: ghost}}]
     stages: [{stageName: dev}]
 `, `Invalid model identifier specified: ghost`},
+		{"response parameter with a bad source", `
+apis:
+  - name: a
+    protocolType: WEBSOCKET
+    routeSelectionExpression: $request.body.action
+    integrations:
+      - integrationId: m
+        integrationType: MOCK
+        integrationResponses:
+          - {integrationResponseKey: $default, responseParameters: {method.response.header.X: context.connectionId}}
+    routes: [{routeKey: $default, target: integrations/m}]
+    stages: [{stageName: dev}]
+`, `responseParameters.method.response.header.X: response parameter source "context.connectionId" is not valid`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

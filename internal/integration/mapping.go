@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -123,6 +124,27 @@ func MapResponse(in *snapshot.Integration, req *Request, resp *Response) (*Respo
 		return nil, fmt.Errorf("%w (selection value %q)", ErrNoResponse, value)
 	}
 	out := *resp
+	if len(ir.ResponseParameters) > 0 {
+		h := resp.Header.Clone()
+		if h == nil {
+			h = http.Header{}
+		}
+		for _, p := range ir.ResponseParameters {
+			switch p.Source.Kind {
+			case snapshot.SourceStatic:
+				h.Set(p.Header, p.Source.Value)
+			case snapshot.SourceResponseHeader:
+				if v := resp.Header.Get(p.Source.Name); v != "" {
+					h.Set(p.Header, v)
+				}
+			case snapshot.SourceResponseBody:
+				if v, ok := selexpr.JSONValue(resp.Body, p.Source.Path); ok && v != "" {
+					h.Set(p.Header, v)
+				}
+			}
+		}
+		out.Header = h
+	}
 	if key, ok := selectKey(ir.Compiled, ir.TemplateSelection, env); ok {
 		orig := req
 		if req.Message != nil {

@@ -3,6 +3,7 @@ package integration_test
 import (
 	"errors"
 	"net/http"
+	"reflect"
 	"testing"
 
 	"github.com/switchboard-gw/switchboard/internal/integration"
@@ -139,4 +140,29 @@ func FuzzTemplateSelection(f *testing.F) {
 			t.Fatalf("expr %q body %q: rendered %q, want %q", expr, body, out.Body, want)
 		}
 	})
+}
+
+// TestResponseParameters: an integration response's responseParameters set the answer's headers from a
+// static value, a header of the backend's answer or a member of its body (the $connect handshake takes
+// Sec-WebSocket-Protocol from them).
+func TestResponseParameters(t *testing.T) {
+	in := &snapshot.Integration{Type: "HTTP", Responses: []*snapshot.IntegrationResponse{{Key: "$default", Pattern: mustKey(t, "$default"),
+		ResponseParameters: []snapshot.ResponseParameter{
+			{Header: "Sec-WebSocket-Protocol", Source: snapshot.ParameterSource{Kind: snapshot.SourceStatic, Value: "chat"}},
+			{Header: "X-From-Header", Source: snapshot.ParameterSource{Kind: snapshot.SourceResponseHeader, Name: "X-Backend"}},
+			{Header: "X-From-Body", Source: snapshot.ParameterSource{Kind: snapshot.SourceResponseBody, Path: selexpr.MustParse("$integration.response.body.user.id").Vars()[0].Path}},
+			{Header: "X-Missing", Source: snapshot.ParameterSource{Kind: snapshot.SourceResponseHeader, Name: "X-None"}},
+		}}}}
+	resp := &integration.Response{StatusCode: 200, Header: http.Header{"X-Backend": {"b1"}}, Body: []byte(`{"user": {"id": 42}}`)}
+	out, err := integration.MapResponse(in, message(`{}`), resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := http.Header{"Sec-Websocket-Protocol": {"chat"}, "X-Backend": {"b1"}, "X-From-Header": {"b1"}, "X-From-Body": {"42"}}
+	if !reflect.DeepEqual(out.Header, want) {
+		t.Errorf("headers = %v, want %v", out.Header, want)
+	}
+	if resp.Header.Get("X-From-Header") != "" {
+		t.Error("the backend's answer was changed")
+	}
 }

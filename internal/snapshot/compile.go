@@ -286,6 +286,14 @@ func (c *compiler) integration(path string, in *resource.Integration, vars map[s
 		}
 		resp := &IntegrationResponse{Key: ir.IntegrationResponseKey, Pattern: pat, Templates: ir.ResponseTemplates,
 			ContentHandling: ir.ContentHandlingStrategy}
+		for _, key := range sortedKeys(ir.ResponseParameters) {
+			rp, err := responseParameter(key, ir.ResponseParameters[key])
+			if err != nil {
+				fail(resource.FieldPath(resource.FieldPath(irPath, "responseParameters"), key), err)
+				continue
+			}
+			resp.ResponseParameters = append(resp.ResponseParameters, rp)
+		}
 		for _, key := range sortedKeys(ir.ResponseTemplates) {
 			if t := c.template(resource.FieldPath(resource.FieldPath(irPath, "responseTemplates"), key), ir.ResponseTemplates[key], report); t != nil {
 				if resp.Compiled == nil {
@@ -324,6 +332,28 @@ func (c *compiler) validation(route *Route, r *resource.Route, models map[string
 		}
 		route.RequiredParameters = append(route.RequiredParameters, RouteParameter{Key: key, Source: src})
 	}
+}
+
+// responseParameter compiles method.response.header.NAME ← integration.response.header.NAME,
+// integration.response.body.PATH or 'static'.
+func responseParameter(key, value string) (ResponseParameter, error) {
+	header, ok := strings.CutPrefix(key, "method.response.header.")
+	if !ok || header == "" {
+		return ResponseParameter{}, fmt.Errorf("response parameter %q is not valid; use method.response.header.NAME", key)
+	}
+	if len(value) >= 2 && value[0] == '\'' && value[len(value)-1] == '\'' {
+		return ResponseParameter{Header: header, Source: ParameterSource{Kind: SourceStatic, Value: value[1 : len(value)-1]}}, nil
+	}
+	if name, ok := strings.CutPrefix(value, "integration.response.header."); ok && name != "" {
+		return ResponseParameter{Header: header, Source: ParameterSource{Kind: SourceResponseHeader, Name: name}}, nil
+	}
+	if strings.HasPrefix(value, "integration.response.body") {
+		e, err := selexpr.Parse("$" + value)
+		if err == nil && len(e.Vars()) == 1 && e.Vars()[0].Source == selexpr.SourceResponseBody {
+			return ResponseParameter{Header: header, Source: ParameterSource{Kind: SourceResponseBody, Path: e.Vars()[0].Path}}, nil
+		}
+	}
+	return ResponseParameter{}, fmt.Errorf("response parameter source %q is not valid; use integration.response.header.NAME, integration.response.body.PATH or a single-quoted 'static value'", value)
 }
 
 // routeParameterSource reads route.request.{header|querystring|multivalueheader|multivaluequerystring}.NAME

@@ -176,7 +176,23 @@ type IntegrationResponse struct {
 	// Compiled are Templates parsed, by the same keys.
 	Compiled        map[string]*vtl.Template
 	ContentHandling string
+	// ResponseParameters set headers of the answer (method.response.header.NAME): on $connect they are
+	// the handshake response's (Sec-WebSocket-Protocol picks the subprotocol).
+	ResponseParameters []ResponseParameter
 }
+
+// ResponseParameter is one method.response.header.Header ← source mapping of an integration response.
+// Source.Kind is SourceStatic, SourceResponseHeader (Name) or SourceResponseBody (Path).
+type ResponseParameter struct {
+	Header string
+	Source ParameterSource
+}
+
+// Response parameter source kinds, besides SourceStatic.
+const (
+	SourceResponseHeader = "integration.response.header"
+	SourceResponseBody   = "integration.response.body"
+)
 
 // Route returns the route for key, or nil.
 func (s *Stage) Route(key string) *Route { return s.Routes[key] }
