@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/switchboard-gw/switchboard/internal/configfile"
 	"github.com/switchboard-gw/switchboard/internal/gateway"
 	"github.com/switchboard-gw/switchboard/internal/gatewaytest"
@@ -221,7 +223,9 @@ apis:
         integrationType: MOCK
         requestTemplates:
           $default: '{"statusCode": #if($input.params(''token'') == ''letmein'')200#{else}403#end}'
-        integrationResponses: [{integrationResponseKey: $default}]
+        integrationResponses:
+          - integrationResponseKey: $default
+            responseParameters: {method.response.header.Sec-WebSocket-Protocol: "'chat.v1'"}
     routes:
       - routeKey: $connect
         target: integrations/gate
@@ -235,7 +239,6 @@ apis:
 	}{
 		{"missing required parameter", "", http.StatusBadRequest},
 		{"template refuses", "?token=nope", http.StatusForbidden},
-		{"template accepts", "?token=letmein", http.StatusSwitchingProtocols},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -245,6 +248,12 @@ apis:
 			}
 		})
 	}
+	t.Run("template accepts; responseParameters pick the subprotocol", func(t *testing.T) {
+		c := gatewaytest.Dial(t, base+"?token=letmein", &websocket.DialOptions{Subprotocols: []string{"chat.v1"}})
+		if got := c.Conn.Subprotocol(); got != "chat.v1" {
+			t.Fatalf("subprotocol %q, want chat.v1", got)
+		}
+	})
 }
 
 // TestMappingExample runs examples/mapping/switchboard.yaml, the README's worked example, with the
