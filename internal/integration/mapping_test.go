@@ -28,7 +28,7 @@ func templates(t testing.TB, src map[string]string) map[string]*vtl.Template {
 func message(body string) *integration.Request {
 	return &integration.Request{Body: []byte(body), Context: &proxyevent.RequestContext{
 		EventType: proxyevent.EventMessage, RouteKey: "send", ConnectionID: "L0SM9cOFvHcCIhw=", Stage: "dev",
-		Authorizer: map[string]any{"principalId": "me", "tier": 1, "admin": true}}}
+		Authorizer: map[string]any{"principalId": "me", "key": "value", "numKey": 1, "boolKey": true}}}
 }
 
 // TestContentHandling: CONVERT_TO_TEXT encodes the (rendered or passed-through) payload as base64,
@@ -60,17 +60,19 @@ func TestContentHandling(t *testing.T) {
 	}
 }
 
-// TestContextInTemplates: $context has the event's variables, authorizer values as strings (AWS
-// stringifies them), and body parameters keep reading the client's message after rendering.
+// TestContextInTemplates: $context has the event's variables, and authorizer values as strings — the
+// example of https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-mapping-template-reference.html:
+// a context {"key": "value", "numKey": 1, "boolKey": true} gives "value", "1" and "true". Body parameters
+// keep reading the client's message after rendering.
 func TestContextInTemplates(t *testing.T) {
 	in := &snapshot.Integration{Type: "HTTP", Templates: templates(t, map[string]string{
-		"$default": `$context.routeKey $context.connectionId $context.authorizer.principalId $context.authorizer.tier $context.authorizer.admin [$context.nothing] $context.stage`})}
+		"$default": `$context.routeKey $context.connectionId $context.authorizer.principalId $context.authorizer.key $context.authorizer.numKey $context.authorizer.boolKey [$context.nothing] $context.stage`})}
 	req := message(`{"room": "r1"}`)
 	out, err := integration.MapRequest(in, req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := string(out.Body), "send L0SM9cOFvHcCIhw= me 1 true [] dev"; got != want {
+	if got, want := string(out.Body), "send L0SM9cOFvHcCIhw= me value 1 true [] dev"; got != want {
 		t.Errorf("rendered %q, want %q", got, want)
 	}
 	v, ok := out.ParameterValue(snapshot.ParameterSource{Kind: snapshot.SourceBody, Path: selexpr.MustParse("$request.body.room").Vars()[0].Path})
