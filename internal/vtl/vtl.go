@@ -36,7 +36,7 @@ type Limits struct {
 }
 
 // DefaultLimits are the limits Render uses when none are given.
-var DefaultLimits = Limits{MaxOutput: 1 << 20, MaxWork: 10_000_000, MaxIterations: 1000}
+var DefaultLimits = Limits{MaxOutput: 1 << 20, MaxWork: 2_000_000, MaxIterations: 1000}
 
 // Template is a parsed mapping template. It is safe for concurrent use.
 type Template struct {

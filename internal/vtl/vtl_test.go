@@ -290,3 +290,15 @@ func TestConcurrentRender(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultLimitsStopRunawayTemplates: under the limits every render uses, nested loops that would
+// run for minutes stop with ErrLimit.
+func TestDefaultLimitsStopRunawayTemplates(t *testing.T) {
+	tp, err := Parse(`#foreach($a in [1..999])#foreach($b in [1..999])#foreach($c in [1..999])#set($x = "$a$b$c")#end#end#end`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tp.Render(nil); !errors.Is(err, ErrLimit) {
+		t.Fatalf("render = %v, want ErrLimit", err)
+	}
+}
