@@ -18,6 +18,7 @@ type lazyCredentials struct {
 	err    error
 }
 
+// Retrieve loads the chain once, then returns its (cached) credentials.
 func (l *lazyCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	l.once.Do(func() {
 		cfg, err := config.LoadDefaultConfig(context.WithoutCancel(ctx), config.WithRegion(l.region))

@@ -24,8 +24,10 @@ type ModelError struct {
 	Err   error
 }
 
+// Error names the model and the problem.
 func (e *ModelError) Error() string { return "model " + e.Model + ": " + e.Err.Error() }
 
+// Unwrap returns the compiler's error.
 func (e *ModelError) Unwrap() error { return e.Err }
 
 // Schema is one compiled model. It is safe for concurrent use.

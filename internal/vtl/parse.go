@@ -15,6 +15,7 @@ type ParseError struct {
 	Msg       string
 }
 
+// Error formats the position and the problem.
 func (e *ParseError) Error() string {
 	return fmt.Sprintf("line %d, column %d: %s", e.Line, e.Col, e.Msg)
 }
