@@ -47,8 +47,8 @@ const fdReserve = 200
 
 // scenario names for -only, and the ones run by default (peers needs node and npm, and installs packages).
 var (
-	scenarios        = []string{"rss", "rtt", "connect", "mgmt", "peers"}
-	defaultScenarios = []string{"rss", "rtt", "connect", "mgmt"}
+	scenarios        = []string{"rss", "rtt", "connect", "mapping", "mgmt", "peers"}
+	defaultScenarios = []string{"rss", "rtt", "connect", "mapping", "mgmt"}
 )
 
 func parseFlags(args []string, stderr io.Writer) (*settings, error) {
@@ -102,7 +102,7 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 type results struct {
 	Settings *settings
 	RSS      map[string]*rssResult // "raw", "switchboard"
-	RTT      map[string]*rttResult // "raw", "bridge", "mock", "proxy", "lambda", "sls-inprocess", "sls-default"
+	RTT      map[string]*rttResult // "raw", "bridge", "mock", "proxy", "lambda", "sls-inprocess", "sls-default", and "plain" and "mapped" (the mapping scenario)
 	// Handshakes are the handshake scenarios: "plain" (no $connect route), "function" ($connect routed to
 	// the local function).
 	Handshakes map[string]*hsResult
@@ -161,6 +161,7 @@ func run(ctx context.Context, args []string, env runEnv) (*results, error) {
 		{"rtt", "rtt switchboard", b.rttGateway},
 		{"peers", "peers", b.peers},
 		{"connect", "handshakes", b.handshakes},
+		{"mapping", "mapping", b.mapping},
 		{"mgmt", "mgmt", b.mgmt},
 	}
 	for _, st := range steps {
@@ -257,6 +258,10 @@ func stageURL(addr string) string { return "ws://" + addr + "/" + benchAPIID + "
 const (
 	benchAPIID = "bench"
 	benchStage = "b"
+	// plainReply and mappedReply are what the mapping scenario's two routes answer: the same text, from a
+	// static template and from one that reads $context.
+	plainReply  = `{"action":"echo","route":"mapped","stage":"b"}`
+	mappedReply = plainReply
 	// mockReply is what the MOCK route answers.
 	mockReply = `{"action":"echo","data":"0123456789012345678901234567890123456789012345678901234567890123456789"}`
 	// functionConcurrency is how many processes the local echo function may run.
@@ -299,6 +304,31 @@ func gatewayConfig(backendAddr, exe, connect string, env map[string]string) stri
         integrationType: HTTP_PROXY
         integrationUri: http://` + backendAddr + `/connect
         requestParameters: {integration.request.header.X-Connection-Id: context.connectionId}
+      - integrationId: plain
+        integrationType: MOCK
+        requestTemplates: {"$default": '{"statusCode": 200}'}
+        integrationResponses:
+          - integrationResponseKey: $default
+            responseTemplates: {"$default": '` + plainReply + `'}
+      - integrationId: mapped
+        integrationType: MOCK
+        templateSelectionExpression: \$default
+        requestTemplates:
+          $default: |
+            #set($body = $input.path('$'))
+            {
+              "statusCode": 200,
+              "action": "$body.action",
+              "connectionId": "$context.connectionId",
+              "requestId": "$context.requestId",
+              "data": "$util.escapeJavaScript($body.data)",
+              "size": $body.data.length()
+            }
+        integrationResponses:
+          - integrationResponseKey: /2\d\d/
+            responseTemplates: {"$default": '{"action":"echo","route":"$context.routeKey","stage":"$context.stage"}'}
+          - integrationResponseKey: $default
+            responseTemplates: {"$default": '{"action":"error"}'}
       - integrationId: fn
         integrationType: AWS_PROXY
         integrationUri: arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:echo/invocations
@@ -306,6 +336,16 @@ func gatewayConfig(backendAddr, exe, connect string, env map[string]string) stri
 ` + connectRoute + `      - {routeKey: mock, target: integrations/mock, routeResponses: [{routeResponseKey: $default}]}
       - {routeKey: proxy, target: integrations/backend, routeResponses: [{routeResponseKey: $default}]}
       - {routeKey: lambda, target: integrations/fn, routeResponses: [{routeResponseKey: $default}]}
+      - {routeKey: plain, target: integrations/plain, routeResponses: [{routeResponseKey: $default}]}
+      - routeKey: mapped
+        target: integrations/mapped
+        routeResponses: [{routeResponseKey: $default}]
+        modelSelectionExpression: $request.body.action
+        requestModels: {mapped: message}
+    models:
+      - name: message
+        contentType: application/json
+        schema: '{"$schema": "http://json-schema.org/draft-04/schema#", "type": "object", "properties": {"action": {"type": "string"}, "data": {"type": "string", "maxLength": 131072}}, "required": ["action", "data"]}'
     stages:
       - stageName: ` + benchStage + `
 functions:

@@ -30,7 +30,7 @@ func TestEndToEnd(t *testing.T) {
 	for _, markdown := range []bool{false, true} {
 		args := []string{"-conns", "200", "-max-conns", "400", "-clients", "4", "-duration", "500ms", "-msg-size", "100"}
 		if markdown {
-			args = append(args, "-markdown", "-only", "rtt")
+			args = append(args, "-markdown", "-only", "rtt,mapping")
 		}
 		var stdout, stderr bytes.Buffer
 		res, err := run(ctx, args, runEnv{Exe: exe, Stdout: &stdout, Stderr: &stderr, Command: commandLine(append([]string{"switchboard-bench"}, args...))})
@@ -40,7 +40,7 @@ func TestEndToEnd(t *testing.T) {
 		out := stdout.String()
 		t.Logf("run %q:\n%s", args, out)
 		for _, want := range []string{"MOCK / raw", "HTTP_PROXY / raw", "Round trips/s, MOCK route", "Round trips/s, HTTP_PROXY route",
-			"vs the raw proxy bridge", "p50 / p99 / p99.9", "AWS_PROXY ÷ HTTP_PROXY"} {
+			"vs the raw proxy bridge", "p50 / p99 / p99.9", "AWS_PROXY ÷ HTTP_PROXY", "mapped / static CPU per message"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q", want)
 			}
@@ -48,7 +48,7 @@ func TestEndToEnd(t *testing.T) {
 		if res.ColdStart <= 0 || !strings.Contains(out, "Cold start of the local function") || !strings.Contains(out, "AWS_PROXY (local function) / HTTP_PROXY") {
 			t.Errorf("no cold start or AWS_PROXY figures: %v", res.ColdStart)
 		}
-		for _, key := range []string{"raw", "bridge", "mock", "proxy", "lambda"} {
+		for _, key := range []string{"raw", "bridge", "mock", "proxy", "lambda", "plain", "mapped"} {
 			r := res.RTT[key]
 			if r == nil || r.Rate <= 0 || r.P50 <= 0 || r.P99 < r.P50 || r.P999 < r.P99 || r.Bad != 0 || r.Errors != 0 {
 				t.Errorf("round trips %s: %+v", key, r)
@@ -135,9 +135,9 @@ func TestGatewayConfig(t *testing.T) {
 		connect, target string
 		routes          int
 	}{
-		{connectNone, "", 3},
-		{connectBackend, "integrations/connect", 4},
-		{connectFunction, "integrations/fn", 4},
+		{connectNone, "", 5},
+		{connectBackend, "integrations/connect", 6},
+		{connectFunction, "integrations/fn", 6},
 	} {
 		f, err := configfile.Parse("bench.yaml", []byte(gatewayConfig("127.0.0.1:8080", "/usr/local/bin/switchboard-bench", tc.connect, map[string]string{"A": "b: c"})))
 		if err != nil {

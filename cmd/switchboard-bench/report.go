@@ -26,6 +26,9 @@ const (
 	targetHandshakeRatio = 0.5
 	// targetLambdaCPURatio bounds the gateway's CPU per AWS_PROXY invocation ÷ per HTTP_PROXY message.
 	targetLambdaCPURatio = 2.0
+	// targetMappingCPU bounds the gateway's CPU per message on a route with a request template,
+	// validation and a response template, relative to the same route with static templates.
+	targetMappingCPU = 2.0
 )
 
 // row is one line of the table.
@@ -309,6 +312,20 @@ func tabulate(res *results) ([]row, []target) {
 		rows = append(rows, row{what: "Cold start of the local function (first round trip of a fresh gateway)", raw: "—",
 			gateway: fmt.Sprintf("%.1f ms", float64(res.ColdStart.Microseconds())/1000)})
 	}
+	if p, m := res.RTT["plain"], res.RTT["mapped"]; p != nil && m != nil {
+		pc, mc := p.cpuPerMessage(), m.cpuPerMessage()
+		rows = append(rows,
+			row{what: "Round trips/s, MOCK with static templates / with request template + validation + response template", raw: "—",
+				gateway: count(p.Rate) + " / " + count(m.Rate)},
+			row{what: "  gateway CPU per message, static / mapped", raw: "—", gateway: fmt.Sprintf("%.1f µs / %.1f µs", micros(pc), micros(mc))})
+		if pc > 0 {
+			ratio := float64(mc) / float64(pc)
+			rows = append(rows, row{what: "  mapped / static CPU per message", raw: "—", gateway: fmt.Sprintf("%.2f", ratio),
+				target: fmt.Sprintf("≤ %.1f×", targetMappingCPU), met: metText(ratio <= targetMappingCPU)})
+			targets = append(targets, target{what: fmt.Sprintf("mapped / static CPU per message ≤ %.1f", targetMappingCPU),
+				value: fmt.Sprintf("%.2f", ratio), met: ratio <= targetMappingCPU})
+		}
+	}
 	if m := res.Mgmt; m != nil {
 		rows = append(rows,
 			row{what: fmt.Sprintf("@connections POSTs/s answered 200 (%d clients, %d connections)", s.Clients, m.Conns), raw: "—", gateway: count(m.Rate)},
@@ -320,6 +337,8 @@ func tabulate(res *results) ([]row, []target) {
 	}
 	return rows, targets
 }
+
+func micros(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
 
 // rssAt returns the i-th point of r, which was meant to be at n connections.
 func rssAt(r *rssResult, i, n int) (rssPoint, bool) {

@@ -87,6 +87,34 @@ func (b *bench) rttGateway(ctx context.Context) error {
 	return joinErr(joinErr(joinErr(err, err2), err3), c.stop())
 }
 
+// mapping measures the cost of mapping templates and request validation: a MOCK route with a request
+// template that reads the message and $context, a JSON Schema model chosen by the model selection
+// expression and a response template ("mapped"), against a MOCK route with static templates ("plain"),
+// on one gateway. The figure that matters is the gateway's CPU per message.
+func (b *bench) mapping(ctx context.Context) error {
+	c, err := b.startGateway(ctx, connectNone)
+	if err != nil {
+		return err
+	}
+	r, err := b.measureRTT(ctx, "Switchboard MOCK, static templates", stageURL(c.addr), message("plain", b.s.MsgSize), []byte(plainReply), c)
+	if r != nil {
+		b.res.RTT["plain"] = r
+	}
+	r, err2 := b.measureRTT(ctx, "Switchboard MOCK, templates + validation", stageURL(c.addr), message("mapped", b.s.MsgSize), []byte(mappedReply), c)
+	if r != nil {
+		b.res.RTT["mapped"] = r
+	}
+	return joinErr(joinErr(err, err2), c.stop())
+}
+
+// cpuPerMessage is the server's CPU time per round trip.
+func (r *rttResult) cpuPerMessage() time.Duration {
+	if r == nil || r.Rate <= 0 {
+		return 0
+	}
+	return time.Duration(r.ServerCPU / r.Rate * float64(time.Second))
+}
+
 // coldStart times the first message through the local function of a fresh gateway.
 func (b *bench) coldStart(ctx context.Context, url string) (time.Duration, error) {
 	conns := make([]*websocket.Conn, 1)

@@ -174,10 +174,16 @@ func (d *Dispatcher) Connect(ctx context.Context, c *Connection, hs *Handshake) 
 	if dec, ok := d.authorize(ctx, c, st, route, hs, rc); !ok {
 		return dec
 	}
+	req := &integration.Request{Context: rc, Header: hs.Header, Query: hs.Query, StageVariables: st.Variables}
+	if missing := missingParameters(route, req); len(missing) > 0 {
+		d.log.Info("handshake refused: missing required request parameters", "conn_id", c.ID, "api_id", c.APIID,
+			"stage", c.Stage, "route_key", route.Key, "request_id", rc.RequestID, "parameters", missing)
+		return Decision{Status: http.StatusBadRequest, Body: missingBody(missing)}
+	}
 	if route.Integration == nil {
 		return Decision{Status: http.StatusOK}
 	}
-	resp, err := d.invoke(ctx, route, &integration.Request{Context: rc, Header: hs.Header, Query: hs.Query, StageVariables: st.Variables})
+	resp, err := d.invoke(ctx, route, req)
 	switch {
 	case errors.Is(err, integration.ErrTimeout):
 		return Decision{Status: http.StatusGatewayTimeout, Body: []byte(`{"message": "Endpoint request timed out"}`)}
@@ -223,6 +229,12 @@ func (d *Dispatcher) Message(ctx context.Context, c *Connection, caller Caller, 
 	}
 	rc.MessageID = awsid.NewRequestID()
 	req := &integration.Request{Context: rc, Body: body, StageVariables: st.Variables}
+	if reason := validate(route, req); reason != "" {
+		d.log.Info("message refused: request validation", "conn_id", c.ID, "api_id", c.APIID, "stage", c.Stage,
+			"route_key", route.Key, "request_id", rc.RequestID, "reason", reason)
+		d.reply(caller, c, errorFrame("Bad request body", c.ID, rc.RequestID))
+		return
+	}
 	if route.Integration == nil || route.Integration.Type == resource.IntegrationMock || c.inflight.Load() >= d.maxInflight {
 		d.message(ctx, c, caller, route, req)
 		return
@@ -255,6 +267,9 @@ func (d *Dispatcher) message(ctx context.Context, c *Connection, caller Caller, 
 	switch {
 	case errors.Is(err, integration.ErrTimeout):
 		d.reply(caller, c, errorFrame("Endpoint request timed out", c.ID, rc.RequestID))
+		return
+	case errors.Is(err, integration.ErrUnsupportedMediaType):
+		d.reply(caller, c, errorFrame("Unsupported Media Type", c.ID, rc.RequestID))
 		return
 	case err != nil:
 		d.reply(caller, c, errorFrame("Internal server error", c.ID, rc.RequestID))
@@ -289,12 +304,20 @@ func (d *Dispatcher) invoke(ctx context.Context, route *snapshot.Route, req *int
 		d.log.Error("no invoker for integration type", "integration_type", in.Type, "conn_id", rc.ConnectionID, "route_key", route.Key, "request_id", rc.RequestID)
 		return nil, errors.New("unsupported integration type " + in.Type)
 	}
-	resp, err := inv.Invoke(ctx, in, req)
-	if err != nil {
-		d.log.Warn("integration failed", "conn_id", rc.ConnectionID, "api_id", rc.APIID, "stage", rc.Stage,
-			"route_key", route.Key, "request_id", rc.RequestID, "integration_id", in.ID, "err", err)
+	// validate → template → integrate → respond: the request template (MapRequest), the backend, the
+	// integration response (MapResponse); proxy integrations pass through both.
+	mapped, err := integration.MapRequest(in, req)
+	if err == nil {
+		var resp *integration.Response
+		if resp, err = inv.Invoke(ctx, in, mapped); err == nil {
+			if resp, err = integration.MapResponse(in, mapped, resp); err == nil {
+				return resp, nil
+			}
+		}
 	}
-	return resp, err
+	d.log.Warn("integration failed", "conn_id", rc.ConnectionID, "api_id", rc.APIID, "stage", rc.Stage,
+		"route_key", route.Key, "request_id", rc.RequestID, "integration_id", in.ID, "err", err)
+	return nil, err
 }
 
 func (d *Dispatcher) reply(caller Caller, c *Connection, data []byte) {

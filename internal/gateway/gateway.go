@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -31,6 +32,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/egress"
 	"github.com/switchboard-gw/switchboard/internal/integration"
 	"github.com/switchboard-gw/switchboard/internal/integration/awsproxy"
+	"github.com/switchboard-gw/switchboard/internal/integration/awsservice"
 	"github.com/switchboard-gw/switchboard/internal/integration/httpbackend"
 	"github.com/switchboard-gw/switchboard/internal/integration/mock"
 	"github.com/switchboard-gw/switchboard/internal/lambda/localinvoke"
@@ -144,7 +146,8 @@ type Gateway struct {
 }
 
 // supported lists the integration types this build can invoke.
-var supported = map[string]bool{resource.IntegrationMock: true, resource.IntegrationHTTPProxy: true, resource.IntegrationAWSProxy: true}
+var supported = map[string]bool{resource.IntegrationMock: true, resource.IntegrationHTTPProxy: true, resource.IntegrationAWSProxy: true,
+	resource.IntegrationHTTP: true, resource.IntegrationAWS: true}
 
 // New compiles the bundle and prepares a Gateway; it listens only in Run. A bundle that does not compile,
 // or uses integration types this build cannot run, is an error that names every problem.
@@ -624,6 +627,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 		resource.IntegrationMock:      mock.Invoker{},
 		resource.IntegrationHTTPProxy: g.http,
 		resource.IntegrationAWSProxy:  awsproxy.New(g.functions),
+		resource.IntegrationHTTP:      g.http,
+		resource.IntegrationAWS: awsservice.New(awsservice.Config{Functions: g.functions, Region: g.opts.Region,
+			Credentials: &lazyCredentials{region: g.opts.Region}, Getenv: os.Getenv}),
 	}, dispatch.Auth{Functions: g.functions, Region: g.opts.Region, Account: g.opts.Account, IAM: iam,
 		APIKeys: keyChecker{&g.keys}}, g.log)
 	var mgmtAuth mgmtapi.Auth

@@ -424,22 +424,18 @@ apis:
 	}
 }
 
-func TestUnsupportedIntegrationTypeIsRejected(t *testing.T) {
-	f, err := configfile.Parse("cfg.yaml", []byte(`
+func TestBadAWSIntegrationURIIsRejected(t *testing.T) {
+	_, err := configfile.Parse("cfg.yaml", []byte(`
 apis:
   - name: l
     protocolType: WEBSOCKET
     routeSelectionExpression: $request.body.action
     integrations:
-      - {integrationId: fn, integrationType: AWS, integrationUri: "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:f/invocations"}
+      - {integrationId: fn, integrationType: AWS, integrationUri: "arn:aws:apigateway:us-east-1:dynamodb:PutItem"}
     routes: [{routeKey: $default, target: integrations/fn}]
     stages: [{stageName: dev}]
 `))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = gateway.New(gateway.Options{Bundle: f.Bundle})
-	if err == nil || !strings.Contains(f.Locate(err).Error(), "cfg.yaml:7") || !strings.Contains(err.Error(), "not supported yet") {
-		t.Fatalf("err = %v", f.Locate(err))
+	if err == nil || !strings.Contains(err.Error(), "cfg.yaml:7") || !strings.Contains(err.Error(), "is not valid for AWS integrations") {
+		t.Fatalf("err = %v", err)
 	}
 }

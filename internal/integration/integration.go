@@ -1,7 +1,9 @@
 // Package integration defines how the gateway calls a route's backend. An Invoker runs one event against
 // one compiled integration and returns the backend's answer; dispatch turns that answer, or the error,
 // into what the client sees. Implementations live in sub-packages named after their integration type:
-// mock (MOCK) and httpbackend (HTTP_PROXY).
+// mock (MOCK), httpbackend (HTTP_PROXY and HTTP), awsproxy (AWS_PROXY), awslambda (AWS with a
+// Lambda URI) and awsservice (AWS service actions). Non-proxy integrations map requests and answers with
+// MapRequest and MapResponse (mapping.go).
 package integration
 
 import (
@@ -19,8 +21,11 @@ import (
 type Request struct {
 	// Context is the event's requestContext; it also resolves context.* parameters.
 	Context *proxyevent.RequestContext
-	// Body is the message text; empty for $connect and $disconnect.
+	// Body is the message text; empty for $connect and $disconnect. For non-proxy integrations it is what
+	// the request template rendered (MapRequest).
 	Body []byte
+	// Message is the client's message when Body was rendered from it; body parameters read it.
+	Message []byte
 	// Header and Query are the handshake's headers and query string (kept for $connect only).
 	Header http.Header
 	Query  url.Values
@@ -92,7 +97,11 @@ func (r *Request) ParameterValue(src snapshot.ParameterSource) (value string, ok
 		return vs[len(vs)-1], true
 	case snapshot.SourceBody:
 		// JSONValue reports a path that is not there as "" with ok set; it has no value all the same.
-		v, ok := selexpr.JSONValue(r.Body, src.Path)
+		msg := r.Body
+		if r.Message != nil {
+			msg = r.Message
+		}
+		v, ok := selexpr.JSONValue(msg, src.Path)
 		return v, ok && v != ""
 	}
 	return "", false

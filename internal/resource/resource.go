@@ -38,10 +38,13 @@ const (
 	MinTimeoutInMillis               = 50
 	MaxTimeoutInMillis               = 29000
 	DefaultPassthroughBehavior       = "WHEN_NO_MATCH"
-	DefaultPayloadFormatVersion      = "1.0"
-	DefaultConnectionType            = "INTERNET"
-	DefaultAuthorizationType         = "NONE"
-	DefaultIntegrationMethod         = "POST"
+	// PassthroughNever and PassthroughWhenNoTemplates are the other passthroughBehavior values.
+	PassthroughNever            = "NEVER"
+	PassthroughWhenNoTemplates  = "WHEN_NO_TEMPLATES"
+	DefaultPayloadFormatVersion = "1.0"
+	DefaultConnectionType       = "INTERNET"
+	DefaultAuthorizationType    = "NONE"
+	DefaultIntegrationMethod    = "POST"
 	// DefaultStatusCodeSelectionExpression is what AWS fills in as integrationResponseSelectionExpression for
 	// MOCK and HTTP integrations.
 	DefaultStatusCodeSelectionExpression = "${integration.response.statuscode}"

@@ -174,6 +174,19 @@ func (v *validator) api(p string, a *API) {
 	}
 
 	v.models(p, a.Models)
+	modelNames := make(map[string]bool, len(a.Models))
+	for _, m := range a.Models {
+		modelNames[m.Name] = true
+	}
+	for i := range a.Routes {
+		r := &a.Routes[i]
+		rp := IndexPath(FieldPath(p, "routes"), i)
+		for _, key := range sortedKeys(r.RequestModels) {
+			if name := r.RequestModels[key]; !modelNames[name] {
+				v.addf(FieldPath(FieldPath(rp, "requestModels"), key), "Invalid model identifier specified: %s is not a model of this API", name)
+			}
+		}
+	}
 	deployments := make(map[string]bool, len(a.Deployments))
 	for _, d := range a.Deployments {
 		deployments[d.DeploymentID] = true
@@ -233,6 +246,19 @@ func (v *validator) models(p string, models []Model) {
 			v.addf(FieldPath(mp, "schema"), "schema is not valid JSON")
 		}
 	}
+}
+
+// awsServiceURI reports whether uri has the form of an AWS integration URI:
+// arn:aws:apigateway:{region}:{service}:action/{Action} or …:path/{path}, or a Lambda function ARN.
+func awsServiceURI(uri string) bool {
+	if strings.HasPrefix(uri, "arn:aws:lambda:") || strings.HasPrefix(uri, "arn:aws-") && strings.Contains(uri, ":lambda:") {
+		return true // a function ARN, as AWS_PROXY integrations accept too
+	}
+	parts := strings.SplitN(uri, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "apigateway" || parts[4] == "" {
+		return false
+	}
+	return len(parts[5]) > len("action/") && strings.HasPrefix(parts[5], "action/") || len(parts[5]) > len("path/") && strings.HasPrefix(parts[5], "path/")
 }
 
 func (v *validator) route(p string, r *Route, integrations map[string]bool) {
@@ -329,6 +355,8 @@ func (v *validator) integration(p string, in *Integration) {
 	case IntegrationAWS, IntegrationAWSProxy:
 		if in.IntegrationURI == "" {
 			v.addf(FieldPath(p, "integrationUri"), "integrationUri is required for %s integrations: the Lambda function's invocation URI or ARN", in.IntegrationType)
+		} else if in.IntegrationType == IntegrationAWS && !awsServiceURI(in.IntegrationURI) {
+			v.addf(FieldPath(p, "integrationUri"), "integrationUri %q is not valid for AWS integrations: use arn:aws:apigateway:{region}:{service}:action/{Action}, arn:aws:apigateway:{region}:{service}:path/{path} a Lambda invocation URI (arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{functionArn}/invocations) or a function ARN", in.IntegrationURI)
 		}
 	}
 

@@ -1,12 +1,15 @@
 package snapshot
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/resource"
+	"github.com/switchboard-gw/switchboard/internal/schema"
 	"github.com/switchboard-gw/switchboard/internal/selexpr"
+	"github.com/switchboard-gw/switchboard/internal/vtl"
 )
 
 // Compile validates b and compiles it into a Set. It applies AWS's defaults first, so callers may pass a
@@ -59,7 +62,64 @@ func applyDeploymentDefaults(b *resource.Bundle) {
 	}
 }
 
-type compiler struct{ errs resource.FieldErrors }
+type compiler struct {
+	errs resource.FieldErrors
+	// templates caches parsed mapping templates by their text: stages and deployments share them.
+	templates map[string]*vtl.Template
+}
+
+// template parses src once per compile; report adds its error at path.
+func (c *compiler) template(path, src string, report bool) *vtl.Template {
+	if t, ok := c.templates[src]; ok {
+		return t
+	}
+	t, err := vtl.Parse(src)
+	if err != nil {
+		if report {
+			c.fail(path, fmt.Errorf("mapping template does not parse: %w", err))
+		}
+		return nil
+	}
+	if c.templates == nil {
+		c.templates = make(map[string]*vtl.Template)
+	}
+	c.templates[src] = t
+	return t
+}
+
+// models compiles an API's (or a deployment's) models. With disableSchemaValidation a model that is not
+// valid JSON Schema is left out (routes that choose it refuse every message) instead of failing.
+func (c *compiler) models(path, apiID string, models []resource.Model, lenient bool) map[string]*schema.Schema {
+	if len(models) == 0 {
+		return nil
+	}
+	src := make(map[string]string, len(models))
+	index := make(map[string]int, len(models))
+	for i, m := range models {
+		src[m.Name] = m.Schema
+		index[m.Name] = i
+	}
+	out, err := schema.CompileAll(apiID, src)
+	if err == nil {
+		return out
+	}
+	if !lenient {
+		var me *schema.ModelError
+		p := resource.FieldPath(path, "models")
+		if errors.As(err, &me) {
+			p = resource.FieldPath(resource.IndexPath(p, index[me.Model]), "schema")
+		}
+		c.fail(p, err)
+		return nil
+	}
+	out = make(map[string]*schema.Schema, len(models))
+	for _, m := range models {
+		if one, err := schema.CompileAll(apiID, map[string]string{m.Name: m.Schema}); err == nil {
+			out[m.Name] = one[m.Name]
+		}
+	}
+	return out
+}
 
 func (c *compiler) fail(path string, err error) {
 	msg := strings.Replace(err.Error(), "selexpr: ", "", 1)
@@ -100,10 +160,13 @@ func (c *compiler) api(path string, a *resource.API) *API {
 		// Compile once without stage variables to report expression errors a single time.
 		c.integration(resource.IndexPath(resource.FieldPath(path, "integrations"), i), &in, nil, true)
 	}
+	workingModels := c.models(path, a.APIID, a.Models, a.DisableSchemaValidation)
+	deployedModels := make(map[int]map[string]*schema.Schema)
 	reported := make(map[int]bool) // deployments whose expression errors are reported
 	for si := range a.Stages {
 		st := &a.Stages[si]
 		routes, integrations, authorizers := a.Routes, a.Integrations, a.Authorizers
+		models := workingModels
 		routeSelection, keySelection := api.RouteSelection, api.APIKeySelection
 		if st.DeploymentID != "" {
 			// A deployed stage serves its deployment, whatever the working copy says since. (Validate has
@@ -124,11 +187,13 @@ func (c *compiler) api(path string, a *resource.API) *API {
 				}
 				if !reported[di] {
 					reported[di] = true
+					deployedModels[di] = c.models(dp, a.APIID, d.Models, a.DisableSchemaValidation)
 					c.expr(resource.FieldPath(dp, "routeSelectionExpression"), d.RouteSelectionExpression)
 					for i := range d.Integrations {
 						c.integration(resource.IndexPath(resource.FieldPath(dp, "integrations"), i), &d.Integrations[i], nil, true)
 					}
 				}
+				models = deployedModels[di]
 				break
 			}
 		}
@@ -146,6 +211,7 @@ func (c *compiler) api(path string, a *resource.API) *API {
 		}
 		for _, r := range routes {
 			route := &Route{ID: r.RouteID, Key: r.RouteKey, AuthorizationType: r.AuthorizationType, APIKeyRequired: r.APIKeyRequired}
+			c.validation(route, &r, models)
 			if r.AuthorizationType == "CUSTOM" {
 				route.Authorizer = byID[r.AuthorizerID]
 			}
@@ -182,6 +248,21 @@ func (c *compiler) integration(path string, in *resource.Integration, vars map[s
 		Timeout:             time.Duration(in.TimeoutInMillis) * time.Millisecond,
 		PassthroughBehavior: in.PassthroughBehavior,
 		RequestTemplates:    in.RequestTemplates,
+		ContentHandling:     in.ContentHandlingStrategy,
+		CredentialsARN:      in.CredentialsARN,
+	}
+	for _, key := range sortedKeys(in.RequestTemplates) {
+		if t := c.template(resource.FieldPath(resource.FieldPath(path, "requestTemplates"), key), in.RequestTemplates[key], report); t != nil {
+			if out.Templates == nil {
+				out.Templates = make(map[string]*vtl.Template, len(in.RequestTemplates))
+			}
+			out.Templates[key] = t
+		}
+	}
+	if e, err := parseOptional(in.IntegrationResponseSelectionExpression); err != nil {
+		fail(resource.FieldPath(path, "integrationResponseSelectionExpression"), err)
+	} else {
+		out.ResponseSelection = e
 	}
 	if e, err := parseOptional(in.TemplateSelectionExpression); err != nil {
 		fail(resource.FieldPath(path, "templateSelectionExpression"), err)
@@ -203,7 +284,24 @@ func (c *compiler) integration(path string, in *resource.Integration, vars map[s
 			fail(resource.FieldPath(irPath, "integrationResponseKey"), err)
 			continue
 		}
-		resp := &IntegrationResponse{Key: ir.IntegrationResponseKey, Pattern: pat, Templates: ir.ResponseTemplates}
+		resp := &IntegrationResponse{Key: ir.IntegrationResponseKey, Pattern: pat, Templates: ir.ResponseTemplates,
+			ContentHandling: ir.ContentHandlingStrategy}
+		for _, key := range sortedKeys(ir.ResponseParameters) {
+			rp, err := responseParameter(key, ir.ResponseParameters[key])
+			if err != nil {
+				fail(resource.FieldPath(resource.FieldPath(irPath, "responseParameters"), key), err)
+				continue
+			}
+			resp.ResponseParameters = append(resp.ResponseParameters, rp)
+		}
+		for _, key := range sortedKeys(ir.ResponseTemplates) {
+			if t := c.template(resource.FieldPath(resource.FieldPath(irPath, "responseTemplates"), key), ir.ResponseTemplates[key], report); t != nil {
+				if resp.Compiled == nil {
+					resp.Compiled = make(map[string]*vtl.Template, len(ir.ResponseTemplates))
+				}
+				resp.Compiled[key] = t
+			}
+		}
 		if e, err := parseOptional(ir.TemplateSelectionExpression); err != nil {
 			fail(resource.FieldPath(irPath, "templateSelectionExpression"), err)
 		} else {
@@ -212,6 +310,74 @@ func (c *compiler) integration(path string, in *resource.Integration, vars map[s
 		out.Responses = append(out.Responses, resp)
 	}
 	return out
+}
+
+// validation compiles a route's request validation: its model selection, the models it names and its
+// required request parameters. Unknown model names are reported by resource.Validate.
+func (c *compiler) validation(route *Route, r *resource.Route, models map[string]*schema.Schema) {
+	if r.ModelSelectionExpression != "" {
+		route.ModelSelection = c.quietExpr(r.ModelSelectionExpression)
+		route.Models = make(map[string]*schema.Schema, len(r.RequestModels))
+		for key, name := range r.RequestModels {
+			route.Models[key] = models[name]
+		}
+	}
+	for _, key := range sortedKeys(r.RequestParameters) {
+		if !r.RequestParameters[key].Required {
+			continue
+		}
+		src, err := routeParameterSource(key)
+		if err != nil {
+			continue // reported by resource.Validate
+		}
+		route.RequiredParameters = append(route.RequiredParameters, RouteParameter{Key: key, Source: src})
+	}
+}
+
+// responseParameter compiles method.response.header.NAME ← integration.response.header.NAME,
+// integration.response.body.PATH or 'static'.
+func responseParameter(key, value string) (ResponseParameter, error) {
+	header, ok := strings.CutPrefix(key, "method.response.header.")
+	if !ok || header == "" {
+		return ResponseParameter{}, fmt.Errorf("response parameter %q is not valid; use method.response.header.NAME", key)
+	}
+	if len(value) >= 2 && value[0] == '\'' && value[len(value)-1] == '\'' {
+		return ResponseParameter{Header: header, Source: ParameterSource{Kind: SourceStatic, Value: value[1 : len(value)-1]}}, nil
+	}
+	if name, ok := strings.CutPrefix(value, "integration.response.header."); ok && name != "" {
+		return ResponseParameter{Header: header, Source: ParameterSource{Kind: SourceResponseHeader, Name: name}}, nil
+	}
+	if strings.HasPrefix(value, "integration.response.body") {
+		e, err := selexpr.Parse("$" + value)
+		if err == nil && len(e.Vars()) == 1 && e.Vars()[0].Source == selexpr.SourceResponseBody {
+			return ResponseParameter{Header: header, Source: ParameterSource{Kind: SourceResponseBody, Path: e.Vars()[0].Path}}, nil
+		}
+	}
+	return ResponseParameter{}, fmt.Errorf("response parameter source %q is not valid; use integration.response.header.NAME, integration.response.body.PATH or a single-quoted 'static value'", value)
+}
+
+// routeParameterSource reads route.request.{header|querystring|multivalueheader|multivaluequerystring}.NAME
+// or route.request.body.PATH.
+func routeParameterSource(key string) (ParameterSource, error) {
+	rest, ok := strings.CutPrefix(key, "route.request.")
+	if !ok {
+		return ParameterSource{}, fmt.Errorf("request parameter %q does not start with route.request.", key)
+	}
+	kind, name, ok := strings.Cut(rest, ".")
+	if !ok || name == "" {
+		return ParameterSource{}, fmt.Errorf("request parameter %q names no parameter", key)
+	}
+	switch kind {
+	case SourceHeader, SourceQuery, SourceMultiHeader, SourceMultiQuery:
+		return ParameterSource{Kind: kind, Name: name}, nil
+	case SourceBody:
+		e, err := selexpr.Parse("$request.body." + name)
+		if err != nil || len(e.Vars()) != 1 {
+			return ParameterSource{}, fmt.Errorf("request parameter %q: bad body path", key)
+		}
+		return ParameterSource{Kind: SourceBody, Path: e.Vars()[0].Path}, nil
+	}
+	return ParameterSource{}, fmt.Errorf("request parameter %q: unknown source %s", key, kind)
 }
 
 func parseOptional(src string) (*selexpr.Expr, error) {

@@ -5,13 +5,15 @@
 package snapshot
 
 import (
-	"github.com/switchboard-gw/switchboard/internal/resource"
 	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/switchboard-gw/switchboard/internal/resource"
+	"github.com/switchboard-gw/switchboard/internal/schema"
 	"github.com/switchboard-gw/switchboard/internal/selexpr"
+	"github.com/switchboard-gw/switchboard/internal/vtl"
 )
 
 // Set is every served API at one version.
@@ -100,6 +102,19 @@ type Route struct {
 	// TwoWay is set when the route has a $default route response: the integration's answer is then sent
 	// back to the caller.
 	TwoWay bool
+	// ModelSelection and Models are the route's request validation: the expression picks a key of
+	// Models (else $default). Validation is on when ModelSelection is set; a key whose model does not
+	// compile (possible with disableSchemaValidation) maps to nil and fails validation.
+	ModelSelection *selexpr.Expr
+	Models         map[string]*schema.Schema
+	// RequiredParameters are the route's requestParameters with required: true.
+	RequiredParameters []RouteParameter
+}
+
+// RouteParameter is a route request parameter: route.request.{header|querystring|...}.Name or a body path.
+type RouteParameter struct {
+	Key    string // as written, for logs
+	Source ParameterSource
 }
 
 // Integration is one compiled integration as a particular stage sees it.
@@ -112,8 +127,17 @@ type Integration struct {
 	PassthroughBehavior string
 	RequestParameters   []Parameter
 	RequestTemplates    map[string]string
-	TemplateSelection   *selexpr.Expr // nil when unset
-	Responses           []*IntegrationResponse
+	// Templates are RequestTemplates parsed, by the same keys.
+	Templates         map[string]*vtl.Template
+	TemplateSelection *selexpr.Expr // nil when unset
+	// ResponseSelection is the integrationResponseSelectionExpression (nil for proxy integrations).
+	ResponseSelection *selexpr.Expr
+	// ContentHandling is contentHandlingStrategy: CONVERT_TO_TEXT, CONVERT_TO_BINARY or "".
+	ContentHandling string
+	// CredentialsARN is the role an AWS service integration acts as (kept for logs; requests are signed
+	// with the gateway's own credentials).
+	CredentialsARN string
+	Responses      []*IntegrationResponse
 }
 
 // Parameter is one integration request parameter: where it goes and where its value comes from.
@@ -149,7 +173,26 @@ type IntegrationResponse struct {
 	Pattern           *selexpr.KeyPattern
 	Templates         map[string]string
 	TemplateSelection *selexpr.Expr
+	// Compiled are Templates parsed, by the same keys.
+	Compiled        map[string]*vtl.Template
+	ContentHandling string
+	// ResponseParameters set headers of the answer (method.response.header.NAME): on $connect they are
+	// the handshake response's (Sec-WebSocket-Protocol picks the subprotocol).
+	ResponseParameters []ResponseParameter
 }
+
+// ResponseParameter is one method.response.header.Header ← source mapping of an integration response.
+// Source.Kind is SourceStatic, SourceResponseHeader (Name) or SourceResponseBody (Path).
+type ResponseParameter struct {
+	Header string
+	Source ParameterSource
+}
+
+// Response parameter source kinds, besides SourceStatic.
+const (
+	SourceResponseHeader = "integration.response.header"
+	SourceResponseBody   = "integration.response.body"
+)
 
 // Route returns the route for key, or nil.
 func (s *Stage) Route(key string) *Route { return s.Routes[key] }

@@ -1,5 +1,6 @@
-// Package httpbackend is the HTTP_PROXY integration: each event becomes one HTTP request to integrationUri
-// with integrationMethod.
+// Package httpbackend is the HTTP_PROXY and HTTP integrations: each event becomes one HTTP request to
+// integrationUri with integrationMethod. For HTTP (non-proxy) the body is what the request template
+// rendered (integration.MapRequest), and the answer goes through the integration responses.
 //
 // What the backend receives (AWS documents little of this; the README's "differences from AWS" lists it):
 //   - MESSAGE: the message text as the body, Content-Type application/json when it is JSON, else text/plain.
@@ -28,6 +29,7 @@ import (
 
 	"github.com/switchboard-gw/switchboard/internal/integration"
 	"github.com/switchboard-gw/switchboard/internal/proxyevent"
+	"github.com/switchboard-gw/switchboard/internal/resource"
 	"github.com/switchboard-gw/switchboard/internal/snapshot"
 )
 
@@ -152,7 +154,8 @@ func (h *Invoker) build(ctx context.Context, in *snapshot.Integration, req *inte
 		u.RawQuery = q.Encode()
 	}
 	var body io.Reader = http.NoBody
-	if eventType == proxyevent.EventMessage {
+	// HTTP (non-proxy) integrations send what the request template rendered, on every event.
+	if eventType == proxyevent.EventMessage || in.Type == resource.IntegrationHTTP && len(req.Body) > 0 {
 		body = bytes.NewReader(req.Body)
 		if json.Valid(req.Body) {
 			header.Set("Content-Type", "application/json")

@@ -2,6 +2,7 @@ package mock
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/proxyevent"
 	"github.com/switchboard-gw/switchboard/internal/selexpr"
 	"github.com/switchboard-gw/switchboard/internal/snapshot"
+	"github.com/switchboard-gw/switchboard/internal/vtl"
 )
 
 func keyPattern(t *testing.T, key string) *selexpr.KeyPattern {
@@ -30,18 +32,52 @@ func response(t *testing.T, key string, templates map[string]string, sel string)
 	return ir
 }
 
-func invoke(t *testing.T, in *snapshot.Integration, body string) *integration.Response {
+// compile parses the integration's templates as snapshot.Compile does.
+func compile(t *testing.T, in *snapshot.Integration) {
 	t.Helper()
+	parse := func(src map[string]string) map[string]*vtl.Template {
+		out := make(map[string]*vtl.Template, len(src))
+		for k, s := range src {
+			tp, err := vtl.Parse(s)
+			if err != nil {
+				t.Fatalf("template %q: %v", k, err)
+			}
+			out[k] = tp
+		}
+		return out
+	}
+	in.Templates = parse(in.RequestTemplates)
+	for _, ir := range in.Responses {
+		ir.Compiled = parse(ir.Templates)
+	}
+}
+
+// run takes a message through the MOCK pipeline: request template, Invoke, integration response.
+func run(in *snapshot.Integration, body string) (*integration.Response, error) {
 	req := &integration.Request{
 		Context: &proxyevent.RequestContext{EventType: proxyevent.EventMessage, RouteKey: "$default", ConnectionID: "AAAAAAAAAAAAAAA=", Stage: "dev"},
 		Body:    []byte(body),
 	}
-	resp, err := Invoker{}.Invoke(context.Background(), in, req)
+	mapped, err := integration.MapRequest(in, req)
 	if err != nil {
-		t.Fatalf("Invoke: %v", err)
+		return nil, err
+	}
+	resp, err := Invoker{}.Invoke(context.Background(), in, mapped)
+	if err != nil {
+		return nil, err
+	}
+	return integration.MapResponse(in, mapped, resp)
+}
+
+func invoke(t *testing.T, in *snapshot.Integration, body string) *integration.Response {
+	t.Helper()
+	compile(t, in)
+	resp, err := run(in, body)
+	if err != nil {
+		t.Fatalf("run: %v", err)
 	}
 	if resp == nil {
-		t.Fatal("Invoke returned a nil response")
+		t.Fatal("run returned a nil response")
 	}
 	return resp
 }
@@ -152,11 +188,6 @@ func TestIntegrationResponseSelection(t *testing.T) {
 				response(t, "$default", map[string]string{"$default": "default"}, ""),
 			}
 		}, "auth"},
-		{"no match and no $default: no body", "500", func(t *testing.T) []*snapshot.IntegrationResponse {
-			return []*snapshot.IntegrationResponse{
-				response(t, "/2\\d\\d/", map[string]string{"$default": "2xx"}, ""),
-			}
-		}, ""},
 		{"no integration responses: no body", "200", func(*testing.T) []*snapshot.IntegrationResponse { return nil }, ""},
 		{"selected response without templates: no body", "200", func(t *testing.T) []*snapshot.IntegrationResponse {
 			return []*snapshot.IntegrationResponse{
@@ -272,12 +303,13 @@ func TestInvokeConcurrent(t *testing.T) {
 		TemplateSelection: selexpr.MustParse("$request.body.op"),
 		Responses:         echoStatus(t),
 	}
+	compile(t, in)
 	done := make(chan struct{})
 	for i := 0; i < 8; i++ {
 		go func() {
 			defer func() { done <- struct{}{} }()
 			for j := 0; j < 100; j++ {
-				resp, err := Invoker{}.Invoke(context.Background(), in, &integration.Request{Body: []byte(`{"op":"create"}`)})
+				resp, err := run(in, `{"op":"create"}`)
 				if err != nil || resp.StatusCode != 201 || string(resp.Body) != "2xx" {
 					t.Errorf("got %v %v", resp, err)
 					return
@@ -287,5 +319,80 @@ func TestInvokeConcurrent(t *testing.T) {
 	}
 	for i := 0; i < 8; i++ {
 		<-done
+	}
+}
+
+// TestNoMatchingResponse: an answer that no integration response matches, without a $default one, is an
+// error (API Gateway's "No match for output mapping and no default output mapping").
+func TestNoMatchingResponse(t *testing.T) {
+	in := &snapshot.Integration{ID: "m", Type: "MOCK",
+		RequestTemplates: map[string]string{"$default": `{"statusCode": 500}`},
+		Responses:        []*snapshot.IntegrationResponse{response(t, "/2\\d\\d/", map[string]string{"$default": "2xx"}, "")}}
+	compile(t, in)
+	if _, err := run(in, `{}`); !errors.Is(err, integration.ErrNoResponse) {
+		t.Fatalf("run = %v, want ErrNoResponse", err)
+	}
+}
+
+// TestTemplatesRender: request and response templates are Velocity, with $input, $context and $util.
+// The MOCK pattern is the one of AWS's WebSocket guide (request template {"statusCode": 200}, response
+// template rendering the reply).
+func TestTemplatesRender(t *testing.T) {
+	in := &snapshot.Integration{ID: "m", Type: "MOCK",
+		RequestTemplates: map[string]string{"$default": `#if($input.path('$.fail'))#set($s = 404)#{else}#set($s = 200)#end{"statusCode": $s}`},
+		Responses: []*snapshot.IntegrationResponse{
+			response(t, "/4\\d\\d/", map[string]string{"$default": `{"error": "not found", "connectionId": "$context.connectionId"}`}, ""),
+			response(t, "$default", map[string]string{"$default": `{"echo": "$util.escapeJavaScript($input.path('$.text'))", "route": "$context.routeKey"}`}, ""),
+		}}
+	compile(t, in)
+	// The response template's $input is the integration's answer; a MOCK answer is empty, so the
+	// request's message is not visible there (as on AWS).
+	resp, err := run(in, `{"text": "it's"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(resp.Body), `{"echo": "", "route": "$default"}`; got != want {
+		t.Errorf("body = %q, want %q", got, want)
+	}
+	resp, err = run(in, `{"fail": true}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(resp.Body), `{"error": "not found", "connectionId": "AAAAAAAAAAAAAAA="}`; got != want || resp.StatusCode != 404 {
+		t.Errorf("got %d %q, want 404 %q", resp.StatusCode, got, want)
+	}
+}
+
+func TestPassthroughBehavior(t *testing.T) {
+	tests := []struct {
+		name, behavior string
+		templates      map[string]string
+		wantErr        bool
+	}{
+		{"WHEN_NO_MATCH passes through", "WHEN_NO_MATCH", map[string]string{"other": "x"}, false},
+		{"NEVER refuses", "NEVER", map[string]string{"other": "x"}, true},
+		{"NEVER refuses without templates", "NEVER", nil, true},
+		{"WHEN_NO_TEMPLATES refuses with templates", "WHEN_NO_TEMPLATES", map[string]string{"other": "x"}, true},
+		{"WHEN_NO_TEMPLATES passes without templates", "WHEN_NO_TEMPLATES", nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := &snapshot.Integration{ID: "m", Type: "MOCK", PassthroughBehavior: tc.behavior, RequestTemplates: tc.templates,
+				TemplateSelection: selexpr.MustParse("$request.body.op")}
+			compile(t, in)
+			_, err := run(in, `{"op":"nothing"}`)
+			if tc.wantErr != errors.Is(err, integration.ErrUnsupportedMediaType) {
+				t.Fatalf("run = %v, want ErrUnsupportedMediaType: %v", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestTemplateErrors(t *testing.T) {
+	in := &snapshot.Integration{ID: "m", Type: "MOCK",
+		RequestTemplates: map[string]string{"$default": `$input.path('$.a')`}}
+	compile(t, in)
+	if _, err := run(in, `not json`); !errors.Is(err, integration.ErrTemplate) {
+		t.Fatalf("run = %v, want ErrTemplate", err)
 	}
 }
