@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -273,8 +274,8 @@ func (g *Gateway) apply(_ context.Context, served *resource.Bundle) error {
 // catalog, compiled and swapped in one step, so open connections keep working and a bundle that does not
 // compile changes nothing (the error names what is wrong, as New's does). Functions are updated: changed
 // ones run new processes once their running invocations end, unchanged ones stay warm. IAM, ACME and the
-// certificate files of custom domains are read at start only: a change to them is logged and waits for a
-// restart.
+// certificate files and mutual TLS of custom domains are read at start only: a reload that changes them
+// is refused (the TLS listener would otherwise serve new domains with the old truststores).
 func (g *Gateway) Reload(ctx context.Context, b *resource.Bundle) error {
 	if b == nil {
 		b = &resource.Bundle{}
@@ -297,8 +298,10 @@ func (g *Gateway) Reload(ctx context.Context, b *resource.Bundle) error {
 		g.log.Warn("reload: the acme section changed; it takes effect at the next start")
 		next.ACME = prev.ACME
 	}
-	if !reflect.DeepEqual(domainCerts(prev), domainCerts(b)) {
-		g.log.Warn("reload: custom domains' certificate files changed; new ones are served from the next start")
+	if !reflect.DeepEqual(tlsDomains(prev), tlsDomains(b)) {
+		// The TLS listener's certificates and truststores are built at start; serving a changed mutual-TLS
+		// domain with them could verify its clients against another domain's truststore (a wildcard's).
+		return errors.New("reload refused: custom domains' certificates or mutual TLS changed; restart Switchboard to apply them (the previous configuration keeps serving)")
 	}
 	functionsChanged := !reflect.DeepEqual(prev.Functions, b.Functions)
 	if functionsChanged {
@@ -399,6 +402,29 @@ func domainCerts(b *resource.Bundle) []certs.Domain {
 			out = append(out, cd)
 		}
 	}
+	return out
+}
+
+// tlsDomains lists what the TLS listener was built from: every domain with certificate files or mutual
+// TLS, with its files and truststore.
+func tlsDomains(b *resource.Bundle) []certs.Domain {
+	var out []certs.Domain
+	for _, d := range b.DomainNames {
+		cd := certs.Domain{Name: strings.ToLower(d.DomainName)}
+		for _, c := range d.DomainNameConfigurations {
+			cd.CertFile, cd.KeyFile = c.CertificateFile, c.PrivateKeyFile
+		}
+		if m := d.MutualTLSAuthentication; m != nil {
+			cd.TruststoreFile = m.TruststoreURI
+			if cd.TruststoreFile == "" {
+				cd.TruststoreFile = "(mutual TLS)"
+			}
+		}
+		if cd.CertFile != "" || cd.TruststoreFile != "" {
+			out = append(out, cd)
+		}
+	}
+	slices.SortFunc(out, func(a, b certs.Domain) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 	"github.com/coder/websocket"
 
+	"github.com/switchboard-gw/switchboard/internal/configfile"
 	"github.com/switchboard-gw/switchboard/internal/gateway"
 	"github.com/switchboard-gw/switchboard/internal/gatewaytest"
 	"github.com/switchboard-gw/switchboard/internal/localca"
@@ -262,4 +263,79 @@ domainNames:
 			t.Fatalf("the connection got %q first", got)
 		}
 	})
+}
+
+// A reload cannot add or change a mutual-TLS domain: the TLS listener's truststores are built at start,
+// and a new domain under a wildcard would have its clients verified against the wildcard's truststore.
+// The reload is refused and the previous configuration keeps serving; a client holding a certificate of
+// the wildcard's CA does not reach the new domain's API.
+func TestReloadCannotWeakenMutualTLS(t *testing.T) {
+	dir := t.TempDir()
+	fallback, err := localca.Ensure(filepath.Join(dir, "local"), localca.DefaultHosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverCA, clientCA, otherCA := newTestCA(t, "server CA"), newTestCA(t, "client CA"), newTestCA(t, "other CA")
+	_, wildCert, wildKey := serverCA.issue(t, dir, "*.example.test", false)
+	_, secureCert, secureKey := serverCA.issue(t, dir, "secure.example.test", false)
+	clients, others := filepath.Join(dir, "clients.pem"), filepath.Join(dir, "others.pem")
+	if err := os.WriteFile(clients, clientCA.pem, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(others, otherCA.pem, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mallory, _, _ := otherCA.issue(t, dir, "mallory", true)
+	// secured answers with its name, so that a client that reaches it shows it.
+	apis := "apis:" + whoAmIAPI(t, "open", true, "dev") + `
+  - name: secured
+    apiId: secured
+    protocolType: WEBSOCKET
+    routeSelectionExpression: $request.body.action
+    disableExecuteApiEndpoint: true
+    integrations:
+      - integrationId: m
+        integrationType: MOCK
+        requestTemplates: {"$default": '{"statusCode": 200}'}
+        integrationResponses: [{integrationResponseKey: $default, responseTemplates: {"$default": "secured"}}]
+    routes: [{routeKey: $default, target: integrations/m, routeResponses: [{routeResponseKey: $default}]}]
+    stages: [{stageName: dev}]
+`
+	wild := fmt.Sprintf(`
+domainNames:
+  - domainName: "*.example.test"
+    domainNameConfigurations: [{certificateFile: %q, privateKeyFile: %q}]
+    mutualTlsAuthentication: {truststoreUri: %q}
+    apiMappings: [{apiId: open, stage: dev}]
+`, wildCert, wildKey, others)
+	g := gatewaytest.Start(t, apis+wild, func(o *gateway.Options) {
+		o.TLS = &tls.Config{Certificates: []tls.Certificate{fallback.Certificate}}
+	})
+	for _, tc := range []struct{ name, domain string }{
+		{"a new domain with its own files", fmt.Sprintf(`
+  - domainName: secure.example.test
+    domainNameConfigurations: [{certificateFile: %q, privateKeyFile: %q}]
+    mutualTlsAuthentication: {truststoreUri: %q}
+    apiMappings: [{apiId: secured, stage: dev}]
+`, secureCert, secureKey, clients)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := configfile.Parse("reload.yaml", []byte(apis+wild+tc.domain))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := g.Reload(context.Background(), f.Bundle); err == nil || !strings.Contains(err.Error(), "restart") {
+				t.Fatalf("Reload = %v, want it refused", err)
+			}
+			cfg := &tls.Config{ServerName: "secure.example.test", InsecureSkipVerify: true, Certificates: []tls.Certificate{mallory}}
+			if c, err := gatewaytest.TryDial(t, "wss://"+g.Addr()+"/", &websocket.DialOptions{Host: "secure.example.test",
+				HTTPClient: viaGateway(g.Addr(), cfg)}); err == nil {
+				// The wildcard's own clients may reach the wildcard's API: not the new domain's.
+				c.Send(`{"action":"whoami"}`)
+				if got := c.Read(); got == "secured" {
+					t.Fatal("a client of the wildcard's CA reached the API of the domain the reload tried to add")
+				}
+			}
+		})
+	}
 }
