@@ -18,6 +18,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -60,16 +61,30 @@ func (s *Server) Serve(ln net.Listener) error {
 		mu.Unlock()
 	}()
 	var err error
+	var backoff time.Duration
 	for {
 		nc, aerr := ln.Accept()
 		if aerr != nil {
 			select {
 			case <-s.closing:
 			default:
-				err = fmt.Errorf("runtime api: accept: %w", aerr)
+				if temporaryAcceptError(aerr) {
+					// Out of file descriptors, or a connection aborted before it was accepted: wait and
+					// accept again, as net/http does, rather than leave the runtime without its API.
+					backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+					s.log.Warn("runtime API: accept failed; retrying", "error", aerr, "in", backoff)
+					select {
+					case <-time.After(backoff):
+						continue
+					case <-s.closing:
+					}
+				} else {
+					err = fmt.Errorf("runtime api: accept: %w", aerr)
+				}
 			}
 			break
 		}
+		backoff = 0
 		c := newServerConn(s, nc)
 		mu.Lock()
 		select {
@@ -330,4 +345,15 @@ func headerValue(v string) string {
 		}
 	}
 	return v
+}
+
+// temporaryAcceptError reports whether an Accept error is worth retrying: the process or system is out of
+// file descriptors, the peer aborted, or the listener says it is a timeout.
+func temporaryAcceptError(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || errors.Is(err, syscall.ECONNABORTED) ||
+		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
 }

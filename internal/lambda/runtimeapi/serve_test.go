@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -184,4 +186,40 @@ func clip(s string) string {
 		return s[:300] + "…"
 	}
 	return s
+}
+
+// flakyListener fails its first Accept as a process out of file descriptors does.
+type flakyListener struct {
+	net.Listener
+	n atomic.Int32
+}
+
+func (l *flakyListener) Accept() (net.Conn, error) {
+	if l.n.Add(1) == 1 {
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: syscall.EMFILE}
+	}
+	return l.Listener.Accept()
+}
+
+// A temporary Accept error (EMFILE) does not end Serve: the runtime can still connect afterwards.
+func TestServeSurvivesATemporaryAcceptError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Options{})
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(&flakyListener{Listener: ln}) }()
+	resp, err := http.Get("http://" + ln.Addr().String() + "/2018-06-01/runtime/nope")
+	if err != nil {
+		t.Fatalf("request after the accept error: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	s.Close(nil)
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
 }
