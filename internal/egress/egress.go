@@ -34,8 +34,9 @@ type Proxy struct {
 	// Dial connects to a destination; nil means a net.Dialer with a 10 s timeout.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
-	once    sync.Once
-	forward *httputil.ReverseProxy
+	once      sync.Once
+	forward   *httputil.ReverseProxy
+	transport *http.Transport // the forwarder's, whose idle connections Close ends
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{} // both ends of every open tunnel, closed by Close
@@ -112,6 +113,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.once.Do(func() {
+		p.mu.Lock()
+		p.transport = &http.Transport{
+			DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+				return p.dial(ctx, addr)
+			},
+			IdleConnTimeout:     90 * time.Second,
+			TLSHandshakeTimeout: dialTimeout,
+		}
+		p.mu.Unlock()
 		p.forward = &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {
 				addr, toGateway := p.target(pr.In.URL.Host)
@@ -121,9 +131,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				}
 				pr.Out.Host = pr.In.Host // the gateway resolves the API by Host
 			},
-			Transport: &http.Transport{DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
-				return p.dial(ctx, addr)
-			}},
+			Transport: p.transport,
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 				p.log().Warn("egress proxy: request failed", "host", r.URL.Host, "error", err)
 				w.WriteHeader(http.StatusBadGateway)
@@ -207,13 +215,17 @@ func (p *Proxy) untrack(conns ...net.Conn) {
 	}
 }
 
-// Close ends every open tunnel. Tunnels are hijacked connections, which http.Server.Shutdown does not
-// close; call Close after it.
+// Close ends every open tunnel and the forwarder's idle connections. Tunnels are hijacked connections,
+// which http.Server.Shutdown does not close; call Close after it.
 func (p *Proxy) Close() {
 	p.mu.Lock()
 	p.closed = true
 	for c := range p.conns {
 		_ = c.Close()
 	}
+	t := p.transport
 	p.mu.Unlock()
+	if t != nil {
+		t.CloseIdleConnections()
+	}
 }

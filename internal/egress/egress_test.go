@@ -10,7 +10,9 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/localca"
 )
@@ -201,5 +203,35 @@ func TestCloseEndsOpenTunnels(t *testing.T) {
 	p.Close()
 	if _, err := io.ReadAll(conn); err != nil { // returns once the proxy closed its end
 		t.Fatalf("read after Close: %v", err)
+	}
+}
+
+// Close also ends the connections the forwarder keeps alive to destinations.
+func TestCloseEndsForwardedKeepAlives(t *testing.T) {
+	var open atomic.Int32
+	dest := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") }))
+	dest.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			open.Add(-1)
+		}
+	}
+	dest.Start()
+	t.Cleanup(dest.Close)
+	p, proxyURL := startProxy(t, "127.0.0.1:1")
+	client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL)}}
+	if status, _ := get(t, client, dest.URL+"/x"); status != 200 {
+		t.Fatalf("status %d", status)
+	}
+	client.CloseIdleConnections()
+	p.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for open.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connection(s) from the closed proxy to the destination still open", open.Load())
+		}
+		time.Sleep(5 * time.Millisecond) // polling a counter the server updates
 	}
 }
