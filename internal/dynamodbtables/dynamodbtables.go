@@ -40,12 +40,13 @@ var _ API = (*dynamodb.Client)(nil)
 // createMembers are the CloudFormation properties that CreateTable takes as they are (after the renames
 // in Input).
 var createMembers = []string{"AttributeDefinitions", "BillingMode", "DeletionProtectionEnabled", "GlobalSecondaryIndexes",
-	"KeySchema", "LocalSecondaryIndexes", "OnDemandThroughput", "ProvisionedThroughput", "ResourcePolicy",
+	"KeySchema", "LocalSecondaryIndexes", "OnDemandThroughput", "ProvisionedThroughput",
 	"SSESpecification", "StreamSpecification", "TableClass", "Tags", "WarmThroughput"}
 
 // numeric and boolean members CloudFormation also accepts as strings.
 var (
-	numericMembers = []string{"ReadCapacityUnits", "WriteCapacityUnits", "MaxReadRequestUnits", "MaxWriteRequestUnits"}
+	numericMembers = []string{"ReadCapacityUnits", "WriteCapacityUnits", "MaxReadRequestUnits", "MaxWriteRequestUnits",
+		"ReadUnitsPerSecond", "WriteUnitsPerSecond"}
 	booleanMembers = []string{"DeletionProtectionEnabled", "Enabled", "StreamEnabled"}
 )
 
@@ -57,6 +58,16 @@ func (t Table) Input() (*dynamodb.CreateTableInput, []string, error) {
 	for k, v := range t.Properties {
 		switch {
 		case k == "TableName":
+		case k == "ResourcePolicy":
+			// CloudFormation's {PolicyDocument: {...}} is CreateTable's policy text.
+			rp, _ := v.(map[string]any)
+			if doc, ok := rp["PolicyDocument"]; ok {
+				text, err := json.Marshal(doc)
+				if err != nil {
+					return nil, nil, fmt.Errorf("table %s: ResourcePolicy: %w", t.LogicalID, err)
+				}
+				m[k] = string(text)
+			}
 		case k == "SSESpecification":
 			sse, _ := v.(map[string]any)
 			out := map[string]any{}

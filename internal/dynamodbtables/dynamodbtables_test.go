@@ -60,6 +60,15 @@ func TestInput(t *testing.T) {
 				t.Fatalf("%+v", in)
 			}
 		}, []string{"PointInTimeRecoverySpecification", "TimeToLiveSpecification"}},
+		{"a resource policy and warm throughput as CloudFormation writes them", dynamodbtables.Table{LogicalID: "T", Name: "t", Properties: map[string]any{
+			"BillingMode":    "PAY_PER_REQUEST",
+			"ResourcePolicy": map[string]any{"PolicyDocument": map[string]any{"Version": "2012-10-17"}},
+			"WarmThroughput": map[string]any{"ReadUnitsPerSecond": "12000", "WriteUnitsPerSecond": "4000"},
+		}}, func(t *testing.T, in *dynamodb.CreateTableInput) {
+			if aws.ToString(in.ResourcePolicy) != `{"Version":"2012-10-17"}` || aws.ToInt64(in.WarmThroughput.ReadUnitsPerSecond) != 12000 {
+				t.Fatalf("%+v", in)
+			}
+		}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
