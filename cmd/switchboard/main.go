@@ -30,6 +30,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/cfntemplate"
 	"github.com/switchboard-gw/switchboard/internal/cluster"
 	"github.com/switchboard-gw/switchboard/internal/configfile"
+	"github.com/switchboard-gw/switchboard/internal/filewatch"
 	"github.com/switchboard-gw/switchboard/internal/gateway"
 	"github.com/switchboard-gw/switchboard/internal/lambda/bootstrap"
 	"github.com/switchboard-gw/switchboard/internal/localca"
@@ -292,6 +293,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
+	// The files are watched from before they are read, so that an edit made while the gateway starts
+	// (an npm install can take a while) is not missed.
+	files := o.templates.paths
+	if o.configPath != "" {
+		files = append([]string{o.configPath}, files...)
+	}
+	watcher := filewatch.New(files...)
 	f, templates, err := loadConfig(o)
 	if err != nil {
 		return err
@@ -340,7 +348,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return f.Locate(err)
 	}
-	if err := ensureNodeSDK(ctx, nodeSDK, f.Bundle.Functions, log); err != nil {
+	fns := f.Bundle.Functions
+	for _, t := range templates {
+		fns = append(fns, t.Bundle.Functions...)
+	}
+	if err := ensureNodeSDK(ctx, nodeSDK, fns, log); err != nil {
 		return err
 	}
 	// SIGHUP reloads the configuration: caught from before the gateway is ready.
@@ -355,10 +367,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	case err := <-done:
 		return err
 	}
-	files := o.templates.paths
-	if o.configPath != "" {
-		files = append([]string{o.configPath}, files...)
-	}
 	if len(files) == 0 {
 		return <-done
 	}
@@ -367,7 +375,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	watching := make(chan struct{})
 	go func() {
 		defer close(watching)
-		watchAndReload(watchCtx, g, files, func() (*resource.Bundle, func(error) error, error) {
+		watchAndReload(watchCtx, g, watcher, func() (*resource.Bundle, func(error) error, error) {
 			f, templates, err := loadConfig(o)
 			if err != nil {
 				return nil, nil, err

@@ -28,11 +28,10 @@ func notifyHUP() (hup <-chan os.Signal, stop func()) {
 	return ch, func() { signal.Stop(ch) }
 }
 
-// watchAndReload serves the configuration anew whenever one of files changes, and when hup delivers,
+// watchAndReload serves the configuration anew whenever one of w's files changes, and when hup delivers,
 // until ctx ends. A configuration that does not load or compile is logged with every error's place, and
 // the one being served stays.
-func watchAndReload(ctx context.Context, g *gateway.Gateway, files []string, load loader, hup <-chan os.Signal, log *slog.Logger) {
-	w := filewatch.New(files...)
+func watchAndReload(ctx context.Context, g *gateway.Gateway, w *filewatch.Watcher, load loader, hup <-chan os.Signal, log *slog.Logger) {
 	tick := time.NewTicker(reloadInterval)
 	defer tick.Stop()
 	for {
