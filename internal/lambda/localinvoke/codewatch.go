@@ -42,6 +42,9 @@ func treeInterval(walk time.Duration) time.Duration {
 // tree that vanishes is the zero-ish fileID of what remains.
 func treeID(dir string) fileID {
 	var id fileID
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real // WalkDir does not follow a symlinked root
+	}
 	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil

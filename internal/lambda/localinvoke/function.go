@@ -351,10 +351,12 @@ func (f *function) codeVersionNow() (codeVersion, time.Duration) {
 	return v, treeInterval(time.Since(start))
 }
 
-// refreshCodeLocked looks at the handler's code when its last look is no longer trusted, or at once with
-// force, and retires the idle processes of older code. It reports whether the code changed.
+// refreshCodeLocked looks at the handler's code when its last look is no longer trusted, or (for an
+// executable) at once with force, and retires the idle processes of older code. It reports whether the code changed.
 func (f *function) refreshCodeLocked(now time.Time, force bool) bool {
-	if !force && now.Before(f.nextCheck) {
+	// Forcing is for executables, where a look is one stat; a code tree's walk keeps its bounded rate even
+	// before a process starts (it runs under f.mu).
+	if (!force || f.lang != resource.LanguageExecutable) && now.Before(f.nextCheck) {
 		return false
 	}
 	f.checks++
