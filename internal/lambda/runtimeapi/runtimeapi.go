@@ -437,6 +437,20 @@ func (s *Server) finishLocked(c *Call, out Outcome, err error) {
 	close(c.done)
 }
 
+// reassignLocked gives c, assigned to a poll whose runtime went away, to another poll, or puts it back at
+// the head of the queue.
+func (s *Server) reassignLocked(c *Call) {
+	if c.state != stateAssigned {
+		return
+	}
+	if len(s.polls) > 0 {
+		s.dispatchLocked(c)
+		return
+	}
+	c.state = stateQueued
+	s.queue = slices.Insert(s.queue, 0, c)
+}
+
 func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if s.closed {
@@ -477,6 +491,13 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) {
 			select {
 			case c = <-p.ch:
 				s.mu.Lock()
+				select {
+				case <-gone: // the runtime went away just as work was assigned: the work must not be lost
+					s.reassignLocked(c)
+					s.mu.Unlock()
+					return
+				default:
+				}
 			case <-slow:
 				slow, gone = nil, watch()
 				goto wait
@@ -487,15 +508,8 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) {
 					s.mu.Unlock()
 					return
 				}
-				// Work was assigned as the runtime went away: give it to another poll, or requeue it.
-				if c = <-p.ch; c.state == stateAssigned {
-					if len(s.polls) > 0 {
-						s.dispatchLocked(c)
-					} else {
-						c.state = stateQueued
-						s.queue = slices.Insert(s.queue, 0, c)
-					}
-				}
+				// Work was assigned as the runtime went away.
+				s.reassignLocked(<-p.ch)
 				s.mu.Unlock()
 				return
 			case <-s.closing:

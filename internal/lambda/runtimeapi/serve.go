@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"syscall"
@@ -167,7 +168,9 @@ func (c *serverConn) serve() {
 		req = req.WithContext(c.ctx)
 		req.RemoteAddr = c.nc.RemoteAddr().String()
 		w := newResponseWriter()
-		c.s.ServeHTTP(w, req)
+		if !c.serveOne(w, req) {
+			return
+		}
 		gone := c.endWatch()
 		if gone {
 			return // the runtime went away while its poll waited
@@ -184,6 +187,21 @@ func (c *serverConn) serve() {
 			return
 		}
 	}
+}
+
+// serveOne runs the handler for one request; a panic in it is logged and ends this connection only (as
+// net/http contains a handler's panic), not the gateway.
+func (c *serverConn) serveOne(w *responseWriter, req *http.Request) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.s.log.Error("runtime API: handler panicked; closing the connection", "path", req.URL.Path, "panic", v,
+				"stack", string(debug.Stack()))
+			c.endWatch()
+			ok = false
+		}
+	}()
+	c.s.ServeHTTP(w, req)
+	return true
 }
 
 // lingerClose closes the writing side and discards what the client still sends for a moment, so that
