@@ -79,8 +79,8 @@ func TestValidateAndImportTemplates(t *testing.T) {
 		{"unknown parameter", []string{"validate", "--template", good, "--parameter-overrides", "Stage=dev Stag=x"}, true, "", "parameters [Stag] do not exist"},
 		{"Ref to an unknown resource", []string{"validate", "--template", bad, "--parameter-overrides", "Stage=dev"}, true, "", "bad.yaml:13:40: Resources.Ping: Mok is neither a parameter nor a resource of this template"},
 		{"config file and template together", []string{"validate", "--template", good, "--parameter-overrides", "Stage=dev", writeFile(t, filepath.Join(dir, "c.yaml"), string(defaultConfig))}, false, "c.yaml: ok", ""},
-		{"integration type this build cannot run", []string{"validate", "--template", writeFile(t, filepath.Join(dir, "http.yaml"), strings.Replace(mockTemplate, "IntegrationType: MOCK", "IntegrationType: HTTP, IntegrationUri: http://127.0.0.1:1", 1)), "--parameter-overrides", "Stage=dev"}, true, "",
-			"http.yaml:17:3: Resources.Mock: HTTP integrations are not supported yet"},
+		{"a non-proxy HTTP integration", []string{"validate", "--template", writeFile(t, filepath.Join(dir, "http.yaml"), strings.Replace(mockTemplate, "IntegrationType: MOCK", "IntegrationType: HTTP, IntegrationUri: http://127.0.0.1:1", 1)), "--parameter-overrides", "Stage=dev"}, false,
+			"http.yaml: ok", ""},
 		{"import without a template", []string{"import"}, true, "", "import needs --template"},
 	}
 	for _, tc := range cases {
