@@ -223,6 +223,9 @@ type serveOptions struct {
 	node                                                                          uint
 	idle, maxDur                                                                  time.Duration
 	maxConns                                                                      int
+	metricsListen                                                                 string
+	shutdownGrace                                                                 time.Duration
+	pprof                                                                         bool
 }
 
 // serveFlags declares serve's flags on a new FlagSet that prints to out; `serve -h` and `help serve`
@@ -249,6 +252,9 @@ func serveFlags(out io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.Float64Var(&o.perIP, "new-connections-per-ip", throttle.DefaultPerIP.Rate, "new connections per second one source IP may open, with a burst of twice that; 0 for no limit")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate for wss:// and https:// on the data-plane port (default: one from a local CA in the state directory)")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
+	fs.StringVar(&o.metricsListen, "metrics-listen", "", "address serving only /metrics, /healthz and /readyz (the control plane serves them too); empty: none")
+	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGTERM/SIGINT, how long closing connections (1001), their $disconnect and in-flight work may take")
+	fs.BoolVar(&o.pprof, "pprof", false, "serve Go's profiler at /debug/pprof/ on the control and metrics listeners")
 	return fs, o
 }
 
@@ -266,6 +272,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	if o.node > 65535 {
 		return fmt.Errorf("--node %d: must be at most 65535", o.node)
+	}
+	if o.shutdownGrace <= 0 {
+		return errors.New("--shutdown-grace must be positive")
 	}
 	if o.idle <= 0 || o.maxDur <= 0 {
 		return errors.New("--idle-timeout and --max-connection-duration must be positive")
@@ -307,6 +316,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Listen:           o.listen,
 		ControlListen:    o.controlListen,
 		ControlRateLimit: o.controlRate,
+		MetricsListen:    o.metricsListen,
+		ShutdownTimeout:  o.shutdownGrace,
+		Pprof:            o.pprof,
 		CatalogFile:      filepath.Join(dir, "catalog.json"),
 		Region:           o.region,
 		Node:             cluster.NodeID(o.node),

@@ -69,7 +69,9 @@ func reload(ctx context.Context, g *gateway.Gateway, load loader, why string, lo
 		for _, line := range strings.Split(err.Error(), "\n") {
 			log.Error("reload: " + line)
 		}
+		g.Metrics().Reload("error")
 		return
 	}
-	log.Info("configuration reloaded", "reason", why, "apis", len(b.APIs))
+	g.Metrics().Reload("ok")
+	log.Info("configuration reloaded", "reason", why, "apis", len(b.APIs), "snapshot_version", g.Snapshot().Version)
 }

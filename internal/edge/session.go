@@ -43,7 +43,9 @@ func (s *session) attach(c *wsconn.Conn) {
 	s.early, s.earlyBytes = nil, 0
 	s.mu.Unlock()
 	for _, m := range early {
-		_ = c.Send(m)
+		if c.Send(m) == nil {
+			s.edge.obs.Message(s.info, true, len(m))
+		}
 	}
 	switch {
 	case deleted:
@@ -94,6 +96,9 @@ func (s *session) Send(data []byte) error {
 		c = s.conn
 	}
 	err := c.Send(data)
+	if err == nil {
+		s.edge.obs.Message(s.info, true, len(data))
+	}
 	switch {
 	case errors.Is(err, wsconn.ErrQueueFull):
 		return registry.ErrQueueFull
@@ -108,6 +113,7 @@ func (s *session) Reply(data []byte) error {
 	if err := s.conn.Reply(data); err != nil {
 		return registry.ErrGone
 	}
+	s.edge.obs.Message(s.info, true, len(data))
 	return nil
 }
 
@@ -172,6 +178,7 @@ func (s *session) Scope() registry.Scope {
 
 // OnMessage routes a message.
 func (s *session) OnMessage(_ *wsconn.Conn, data []byte) {
+	s.edge.obs.Message(s.info, false, len(data))
 	s.edge.dispatch.Message(s.edge.ctx, s.info, s, data)
 }
 

@@ -33,6 +33,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/integration/httpbackend"
 	"github.com/switchboard-gw/switchboard/internal/integration/mock"
 	"github.com/switchboard-gw/switchboard/internal/lambda/localinvoke"
+	"github.com/switchboard-gw/switchboard/internal/metrics"
 	"github.com/switchboard-gw/switchboard/internal/mgmtapi"
 	"github.com/switchboard-gw/switchboard/internal/registry"
 	"github.com/switchboard-gw/switchboard/internal/resource"
@@ -78,7 +79,13 @@ type Options struct {
 	ACMERootCAs  *x509.CertPool
 	ACMEHTTPPort int
 	// ControlListen is the control-plane (apigatewayv2 REST API) address; empty serves no control plane.
+	// It also serves /metrics, /healthz and /readyz.
 	ControlListen string
+	// MetricsListen, when set, is an address serving only /metrics, /healthz and /readyz, for operators
+	// who keep the control plane closed.
+	MetricsListen string
+	// Pprof serves Go's profiler at /debug/pprof/ next to /metrics (same access rules).
+	Pprof bool
 	// ControlRateLimit, when positive, limits the control plane to this many requests per second, with
 	// bursts of four times as many, all callers together (AWS's account limit is 10 with bursts of 40).
 	ControlRateLimit float64
@@ -114,11 +121,14 @@ type Gateway struct {
 	// bundle of New, then of the last Reload.
 	static   atomic.Pointer[resource.Bundle]
 	reloadMu sync.Mutex // serialises Reload
+	metrics  *metrics.Metrics
+	stopping atomic.Bool // set when shutdown begins: /readyz answers 503 from then on
 
 	ready       chan struct{}
 	mu          sync.Mutex
 	addr        string
 	controlAddr string
+	metricsAddr string
 	edge        *edge.Edge
 
 	// The forward proxy local functions reach through HTTPS_PROXY, so that SDK calls to the default
@@ -160,7 +170,7 @@ func New(opts Options) (*Gateway, error) {
 	if err := checkSupported(opts.Bundle); err != nil {
 		return nil, err
 	}
-	g := &Gateway{opts: opts, log: opts.Logger, ready: make(chan struct{}), http: httpbackend.New()}
+	g := &Gateway{opts: opts, log: opts.Logger, ready: make(chan struct{}), http: httpbackend.New(), metrics: metrics.New()}
 	g.static.Store(opts.Bundle)
 	g.functions = &functions{region: opts.Region}
 	if len(opts.Bundle.Functions) > 0 {
@@ -185,6 +195,7 @@ func New(opts Options) (*Gateway, error) {
 			RuntimeDir:  opts.RuntimeDir,
 			NodeSDKDir:  opts.NodeSDKDir,
 			GatewayAddr: g.functionsGatewayAddr,
+			OnStart:     g.metrics.ColdStart,
 		})
 	}
 	g.registry = registry.New(opts.Node, nil)
@@ -232,6 +243,7 @@ func (g *Gateway) apply(_ context.Context, served *resource.Bundle) error {
 	keys, plans := usagePlans(&b)
 	g.keys.Store(usageplan.Next(g.keys.Load(), keys, plans, time.Now))
 	g.snapshots.Store(set)
+	g.metrics.Snapshot(set.Version)
 	return nil
 }
 
@@ -280,7 +292,7 @@ func (g *Gateway) Reload(ctx context.Context, b *resource.Bundle) error {
 
 // controlHandler is the control plane, behind SigV4 (service apigateway) when signatures are enforced.
 func (g *Gateway) controlHandler() http.Handler {
-	h := controlapi.New(controlapi.Config{Catalog: g.catalog, Region: g.opts.Region, Account: g.opts.Account,
+	var h http.Handler = controlapi.New(controlapi.Config{Catalog: g.catalog, Region: g.opts.Region, Account: g.opts.Account,
 		APIEndpoint: g.apiEndpoint, Logger: g.log.With("component", "control")})
 	if g.iam != nil {
 		h = controlapi.RequireIAM(h, g.iam.ForService("apigateway"), g.opts.Region)
@@ -288,7 +300,7 @@ func (g *Gateway) controlHandler() http.Handler {
 	if r := g.opts.ControlRateLimit; r > 0 {
 		h = controlapi.Throttle(h, throttle.Limits{Rate: r, Burst: max(1, int(4*r))}, nil)
 	}
-	return h
+	return g.observeHandler(h)
 }
 
 // apiEndpoint is the apiEndpoint the control plane reports: the data-plane address in the
@@ -478,6 +490,16 @@ func (g *Gateway) ControlAddr() string {
 	return g.controlAddr
 }
 
+// MetricsAddr is the bound --metrics-listen address; valid after Ready, empty without one.
+func (g *Gateway) MetricsAddr() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.metricsAddr
+}
+
+// Metrics is the gateway's metrics, for the product wiring to count what happens outside it (reloads).
+func (g *Gateway) Metrics() *metrics.Metrics { return g.metrics }
+
 // Snapshot returns the snapshot being served.
 func (g *Gateway) Snapshot() *snapshot.Set { return g.snapshots.Load() }
 
@@ -576,25 +598,31 @@ func (g *Gateway) Run(ctx context.Context) error {
 	// Events run under their own context: it outlives ctx by the drain so that $disconnect can run.
 	eventCtx, cancelEvents := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelEvents()
-	var iam dispatch.IAMChecker // stays a nil interface when signatures are not enforced
-	if g.iam != nil {
-		iam = g.iam
-	}
-	d := dispatch.New(&g.snapshots, map[string]integration.Invoker{
-		resource.IntegrationMock:      mock.Invoker{},
-		resource.IntegrationHTTPProxy: g.http,
-		resource.IntegrationAWSProxy:  awsproxy.New(g.functions),
-	}, dispatch.Auth{Functions: g.functions, Region: g.opts.Region, Account: g.opts.Account, IAM: iam,
-		APIKeys: keyChecker{&g.keys}}, g.log)
 	var mgmtAuth mgmtapi.Auth
 	if g.iam != nil {
 		mgmtAuth = mgmtapi.Auth{IAM: g.iam, Region: g.opts.Region, Account: g.opts.Account}
 	}
+	var iam dispatch.IAMChecker // stays a nil interface when signatures are not enforced
+	if g.iam != nil {
+		iam = g.iam
+	}
+	fns := observedFunctions{next: g.functions, m: g.metrics}
+	d := dispatch.New(&g.snapshots, map[string]integration.Invoker{
+		resource.IntegrationMock:      mock.Invoker{},
+		resource.IntegrationHTTPProxy: g.http,
+		resource.IntegrationAWSProxy:  awsproxy.New(fns),
+	}, dispatch.Auth{Functions: fns, Region: g.opts.Region, Account: g.opts.Account, IAM: iam,
+		APIKeys: keyChecker{&g.keys}}, g.log)
+	obs := &observer{m: g.metrics, snapshots: &g.snapshots, log: g.log.With("component", "execution"), limit: newLogLimiter(100, 200)}
+	d.SetObserver(obs)
+	mgmt := mgmtapi.New(g.registry, mgmtAuth, g.log)
+	mgmt.SetObserver(obs)
 	e := edge.New(eventCtx, edge.Config{
 		Snapshots: &g.snapshots,
 		Registry:  g.registry,
 		Dispatch:  d,
-		Mgmt:      mgmtapi.New(g.registry, mgmtAuth, g.log),
+		Mgmt:      mgmt,
+		Observer:  obs,
 		Limits:    g.opts.Limits,
 		Logger:    g.log,
 		Guard:     throttle.NewGuard(g.opts.Guard),
@@ -635,6 +663,33 @@ func (g *Gateway) Run(ctx context.Context) error {
 		go func() { controlErr <- control.Serve(cln) }()
 		g.log.Info("control plane listening", "addr", g.controlAddr)
 	}
+	if g.opts.MetricsListen != "" {
+		mln, err := net.Listen("tcp", g.opts.MetricsListen)
+		if err != nil {
+			_ = ln.Close()
+			if control != nil {
+				_ = control.Close()
+				<-controlErr
+			}
+			return fmt.Errorf("metrics: listen on %s: %w", g.opts.MetricsListen, err)
+		}
+		// Served until Run returns, so that /readyz answers 503 throughout the drain.
+		msrv := &http.Server{Handler: g.observeHandler(nil), ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelDebug)}
+		g.mu.Lock()
+		g.metricsAddr = mln.Addr().String()
+		g.mu.Unlock()
+		mdone := make(chan struct{})
+		go func() {
+			defer close(mdone)
+			_ = msrv.Serve(mln)
+		}()
+		defer func() {
+			_ = msrv.Close()
+			<-mdone
+		}()
+		g.log.Info("metrics listening", "addr", g.metricsAddr)
+	}
 	g.mu.Lock()
 	g.addr, g.edge = ln.Addr().String(), e
 	g.mu.Unlock()
@@ -656,6 +711,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		<-serveErr
 		return fmt.Errorf("serve the control plane on %s: %w", g.ControlAddr(), err)
 	}
+	g.stopping.Store(true)
 	g.log.Info("shutting down", "connections", e.Live())
 	stopCtx, cancel := context.WithTimeout(context.Background(), g.opts.ShutdownTimeout)
 	defer cancel()

@@ -42,11 +42,35 @@ type Auth struct {
 	Region, Account string
 }
 
+// Observer is told the outcome of every call (metrics): operation is PostToConnection, GetConnection or
+// DeleteConnection, status the HTTP status answered, and reason, for refusals, the error type
+// (GoneException, ForbiddenException, …; the signature checks' types too).
+type Observer interface {
+	Call(operation string, status int, reason string)
+}
+
 // Handler serves @connections requests.
 type Handler struct {
 	reg  Registry
 	auth Auth
 	log  *slog.Logger
+	obs  Observer // nil observes nothing
+}
+
+// SetObserver makes obs the handler's observer; call it before the first request.
+func (h *Handler) SetObserver(obs Observer) { h.obs = obs }
+
+// Operation names a request's @connections operation as the AWS API does.
+func Operation(method string) string {
+	switch method {
+	case http.MethodPost:
+		return "PostToConnection"
+	case http.MethodGet:
+		return "GetConnection"
+	case http.MethodDelete:
+		return "DeleteConnection"
+	}
+	return "Unknown"
 }
 
 // New returns a Handler backed by reg.
@@ -57,7 +81,21 @@ func New(reg Registry, auth Auth, log *slog.Logger) *Handler {
 // Serve answers one request for connection id within scope. id is already percent-decoded. apiID names
 // the API for the IAM resource ARN when scope does not.
 func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, scope registry.Scope, apiID, id string) {
-	if err := h.serve(w, r, scope, apiID, id); err != nil {
+	err := h.serve(w, r, scope, apiID, id)
+	if h.obs != nil {
+		status, reason := http.StatusOK, ""
+		var ae *awserr.Error
+		switch {
+		case errors.As(err, &ae):
+			status, reason = ae.Status, ae.Type
+		case err != nil:
+			status, reason = http.StatusInternalServerError, "InternalServerErrorException"
+		case r.Method == http.MethodDelete:
+			status = http.StatusNoContent
+		}
+		h.obs.Call(Operation(r.Method), status, reason)
+	}
+	if err != nil {
 		var ae *awserr.Error
 		switch {
 		case !errors.As(err, &ae):

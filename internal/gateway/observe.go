@@ -1,0 +1,300 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"sync"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/controlapi"
+	"github.com/switchboard-gw/switchboard/internal/dispatch"
+	"github.com/switchboard-gw/switchboard/internal/edge"
+	"github.com/switchboard-gw/switchboard/internal/integration"
+	"github.com/switchboard-gw/switchboard/internal/lambda"
+	"github.com/switchboard-gw/switchboard/internal/metrics"
+	"github.com/switchboard-gw/switchboard/internal/mgmtapi"
+	"github.com/switchboard-gw/switchboard/internal/proxyevent"
+	"github.com/switchboard-gw/switchboard/internal/snapshot"
+)
+
+// observer turns what dispatch, the edge and the management API report into metrics and execution logs.
+type observer struct {
+	m         *metrics.Metrics
+	snapshots *snapshot.Holder
+	log       *slog.Logger
+	limit     *logLimiter
+}
+
+var (
+	_ dispatch.Observer = (*observer)(nil)
+	_ edge.Observer     = (*observer)(nil)
+	_ mgmtapi.Observer  = (*observer)(nil)
+)
+
+// Event counts the event as API Gateway's metrics do and writes the stage's execution log line.
+func (o *observer) Event(ev dispatch.Outcome) {
+	c := ev.Conn
+	switch ev.EventType {
+	case proxyevent.EventConnect:
+		o.m.Connect(c.APIID, c.Stage)
+	case proxyevent.EventMessage:
+		o.m.Message(c.APIID, c.Stage, ev.RouteKey)
+	}
+	if ev.ClientError {
+		o.m.ClientError(c.APIID, c.Stage, ev.RouteKey)
+		where := "message"
+		if ev.EventType == proxyevent.EventConnect {
+			where = "handshake"
+		}
+		o.m.Refused(where, ev.Reason)
+	}
+	o.executionLog(ev)
+}
+
+// executionLog writes one line per event at the stage's loggingLevel (the route's setting, else the
+// stage's default): ERROR logs refused and failed events, INFO every event; OFF or unset logs nothing.
+// Lines beyond the rate limit are dropped and counted.
+func (o *observer) executionLog(ev dispatch.Outcome) {
+	c := ev.Conn
+	failed := ev.Status >= 300 || ev.Error != ""
+	level := o.loggingLevel(c.APIID, c.Stage, ev.RouteKey)
+	switch {
+	case level == "INFO":
+	case level == "ERROR" && failed:
+	default:
+		return
+	}
+	if !o.limit.allow(time.Now()) {
+		o.m.LogDropped("execution")
+		return
+	}
+	lvl := slog.LevelInfo
+	if failed {
+		lvl = slog.LevelWarn
+	}
+	attrs := []slog.Attr{slog.String("api_id", c.APIID), slog.String("stage", c.Stage), slog.String("conn_id", c.ID),
+		slog.String("event_type", ev.EventType), slog.String("route_key", ev.RouteKey), slog.String("request_id", ev.RequestID),
+		slog.Int("status", ev.Status)}
+	if failed {
+		attrs = append(attrs, slog.String("error", ev.Error), slog.String("reason", ev.Reason))
+	}
+	o.log.LogAttrs(context.Background(), lvl, "execution", attrs...)
+}
+
+// loggingLevel is the stage's execution logging level for route.
+func (o *observer) loggingLevel(apiID, stage, route string) string {
+	api := o.snapshots.Load().API(apiID)
+	if api == nil {
+		return ""
+	}
+	st := api.Stages[stage]
+	if st == nil {
+		return ""
+	}
+	if rs, ok := st.RouteSettings[route]; ok && rs.LoggingLevel != "" {
+		return rs.LoggingLevel
+	}
+	if st.DefaultRouteSettings != nil {
+		return st.DefaultRouteSettings.LoggingLevel
+	}
+	return ""
+}
+
+// Integration counts IntegrationLatency, IntegrationError (the integration answered 4XX/5XX or failed)
+// and ExecutionError (it did not answer in time).
+func (o *observer) Integration(rc *proxyevent.RequestContext, status int, latency time.Duration, err error) {
+	o.m.IntegrationLatency(rc.APIID, rc.Stage, rc.RouteKey, latency)
+	switch {
+	case errors.Is(err, integration.ErrTimeout):
+		o.m.ExecutionError(rc.APIID, rc.Stage, rc.RouteKey)
+	case err != nil || status >= 400:
+		o.m.IntegrationError(rc.APIID, rc.Stage, rc.RouteKey)
+	}
+}
+
+// Authorization counts authorizer outcomes.
+func (o *observer) Authorization(c *dispatch.Connection, authType, outcome string) {
+	o.m.Authorizer(c.APIID, c.Stage, authType, outcome)
+}
+
+// Opened counts an open connection.
+func (o *observer) Opened(c *dispatch.Connection) { o.m.ConnectionOpened(c.APIID, c.Stage) }
+
+// Closed uncounts it.
+func (o *observer) Closed(c *dispatch.Connection) { o.m.ConnectionClosed(c.APIID, c.Stage) }
+
+// Message counts data messages; messages to clients also count in MessageCount (AWS counts both
+// directions), without a route.
+func (o *observer) Message(c *dispatch.Connection, out bool, n int) {
+	if out {
+		o.m.WebSocketMessage(metrics.Out, n)
+		o.m.Message(c.APIID, c.Stage, "")
+		return
+	}
+	o.m.WebSocketMessage(metrics.In, n)
+}
+
+// Refused counts the edge's own refusals.
+func (o *observer) Refused(reason string, _ int) { o.m.Refused("endpoint", reason) }
+
+// Call counts @connections calls, and refusals by their error type.
+func (o *observer) Call(operation string, status int, reason string) {
+	o.m.Management(operation, status)
+	if status >= 400 {
+		o.m.Refused("management", reason)
+	}
+}
+
+// logLimiter is a token bucket for log lines: rate per second, bursts of burst. A flood of refusals
+// writes a bounded number of lines; the rest are counted in switchboard_log_lines_dropped_total.
+type logLimiter struct {
+	rate, burst float64
+
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
+}
+
+func newLogLimiter(rate, burst float64) *logLimiter {
+	return &logLimiter{rate: rate, burst: burst, tokens: burst}
+}
+
+func (l *logLimiter) allow(now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.last.IsZero() {
+		l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate)
+	}
+	l.last = now
+	if l.tokens < 1 {
+		return false
+	}
+	l.tokens--
+	return true
+}
+
+// observedFunctions counts Lambda invocations, their outcomes and durations per function.
+type observedFunctions struct {
+	next lambda.Invoker
+	m    *metrics.Metrics
+}
+
+// Invoke invokes next and counts the outcome: ok, function_error (the function failed) or error (it
+// could not be reached).
+func (f observedFunctions) Invoke(ctx context.Context, function string, payload []byte) (*lambda.Result, error) {
+	start := time.Now()
+	res, err := f.next.Invoke(ctx, function, payload)
+	outcome := "ok"
+	switch {
+	case err != nil:
+		outcome = "error"
+	case res != nil && res.FunctionError != "":
+		outcome = "function_error"
+	}
+	f.m.Invocation(function, outcome, time.Since(start))
+	return res, err
+}
+
+// health answers /healthz (the process serves HTTP) and /readyz (listeners up, a snapshot loaded, not
+// shutting down), for load balancers and Kubernetes probes.
+func (g *Gateway) health(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if why := g.notReady(); why != "" {
+			g.log.Info("readiness probe answered 503", "source_ip", r.RemoteAddr, "reason", why)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("not ready: " + why + "\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+}
+
+// notReady says why the gateway is not ready, or "" when it is.
+func (g *Gateway) notReady() string {
+	select {
+	case <-g.ready:
+	default:
+		return "the data plane is not listening yet"
+	}
+	if g.stopping.Load() {
+		return "shutting down"
+	}
+	if g.snapshots.Load() == nil {
+		return "no configuration snapshot loaded"
+	}
+	return ""
+}
+
+// observeHandler serves /metrics, /healthz and /readyz, and everything else with next (nil: 404). When
+// signatures are enforced, /metrics from beyond loopback needs a SigV4 signature (service apigateway,
+// action apigateway:GET on the path), as the control plane does; probes stay open.
+func (g *Gateway) observeHandler(next http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	g.health(mux)
+	mux.Handle("GET /metrics", g.loopbackOrSigned(g.metrics.Handler()))
+	if g.opts.Pprof {
+		mux.Handle("/debug/pprof/", g.loopbackOrSigned(http.HandlerFunc(pprof.Index)))
+		mux.Handle("/debug/pprof/cmdline", g.loopbackOrSigned(http.HandlerFunc(pprof.Cmdline)))
+		mux.Handle("/debug/pprof/profile", g.loopbackOrSigned(http.HandlerFunc(pprof.Profile)))
+		mux.Handle("/debug/pprof/symbol", g.loopbackOrSigned(http.HandlerFunc(pprof.Symbol)))
+		mux.Handle("/debug/pprof/trace", g.loopbackOrSigned(http.HandlerFunc(pprof.Trace)))
+	}
+	if next != nil {
+		mux.Handle("/", next)
+	}
+	return mux
+}
+
+// loopbackOrSigned serves h to loopback clients, and to others only with a SigV4 signature allowed
+// apigateway:GET on the path when signatures are enforced (refusals are logged by RequireIAM).
+func (g *Gateway) loopbackOrSigned(h http.Handler) http.Handler {
+	if g.iam == nil {
+		return h
+	}
+	signed := controlapi.RequireIAM(h, g.iam.ForService("apigateway"), g.opts.Region)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fromLoopback(r) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		signed.ServeHTTP(sw, r)
+		if sw.status == http.StatusForbidden {
+			g.log.Info("observability request refused: not signed or not allowed", "path", r.URL.Path,
+				"source_ip", r.RemoteAddr, "status", sw.status, "type", w.Header().Get("X-Amzn-ErrorType"))
+			g.metrics.Refused("observability", "signature")
+		}
+	})
+}
+
+// statusWriter remembers the status written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// fromLoopback reports whether r came from a loopback address.
+func fromLoopback(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
