@@ -51,7 +51,7 @@ func (s *session) attach(c *wsconn.Conn) {
 	case deleted:
 		c.Close(wsconn.CloseNormal, wsconn.ReasonDeleted)
 	case going:
-		c.Close(wsconn.CloseGoingAway, wsconn.ReasonGoingAway)
+		c.CloseAfterQueued(wsconn.CloseGoingAway, wsconn.ReasonGoingAway)
 	}
 }
 
@@ -153,7 +153,8 @@ func (s *session) Disconnect() error {
 	return nil
 }
 
-// goAway closes the connection with 1001 "Going away" (shutdown), now or as soon as it exists.
+// goAway closes the connection with 1001 "Going away" (shutdown), now or as soon as it exists, after the
+// messages already accepted for it: an @connections POST that was answered 200 is delivered.
 func (s *session) goAway() {
 	s.mu.Lock()
 	c := s.conn
@@ -162,7 +163,7 @@ func (s *session) goAway() {
 	}
 	s.mu.Unlock()
 	if c != nil {
-		c.Close(wsconn.CloseGoingAway, wsconn.ReasonGoingAway)
+		c.CloseAfterQueued(wsconn.CloseGoingAway, wsconn.ReasonGoingAway)
 	}
 }
 
