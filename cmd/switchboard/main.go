@@ -319,6 +319,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		MetricsListen:    o.metricsListen,
 		ShutdownTimeout:  o.shutdownGrace,
 		Pprof:            o.pprof,
+		LogDir:           filepath.Join(dir, "logs"),
+		Stdout:           stdout,
 		CatalogFile:      filepath.Join(dir, "catalog.json"),
 		Region:           o.region,
 		Node:             cluster.NodeID(o.node),

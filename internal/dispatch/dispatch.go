@@ -112,6 +112,13 @@ type Outcome struct {
 	// then says why in one word: no_route, throttled, api_key, iam, authorizer, no_stage.
 	ClientError bool
 	Reason      string
+	// Context is the event's requestContext (nil for a handshake refused before it was made).
+	Context *proxyevent.RequestContext
+	// Integrated is set when an integration was called, with its status (0 without an answer) and
+	// duration.
+	Integrated         bool
+	IntegrationStatus  int
+	IntegrationLatency time.Duration
 }
 
 // SetObserver makes obs the dispatcher's observer; call it before the first event.
@@ -130,9 +137,21 @@ func (d *Dispatcher) observeAuth(c *Connection, authType, outcome string) {
 }
 
 // refusal is an Outcome for a client error.
-func refusal(c *Connection, eventType, routeKey, requestID string, status int, message, reason string) Outcome {
-	return Outcome{Conn: c, EventType: eventType, RouteKey: routeKey, RequestID: requestID, Status: status,
-		Error: message, ClientError: true, Reason: reason}
+func refusal(c *Connection, eventType, routeKey string, rc *proxyevent.RequestContext, status int, message, reason string) Outcome {
+	o := Outcome{Conn: c, EventType: eventType, RouteKey: routeKey, Status: status, Error: message, ClientError: true,
+		Reason: reason, Context: rc}
+	if rc != nil {
+		o.RequestID = rc.RequestID
+	}
+	return o
+}
+
+// integrated records an integration call in o.
+func (o *Outcome) integrated(resp *integration.Response, start time.Time) {
+	o.Integrated, o.IntegrationLatency = true, time.Since(start)
+	if resp != nil {
+		o.IntegrationStatus = resp.StatusCode
+	}
 }
 
 // Auth is what $connect authorization needs from the gateway.
@@ -212,42 +231,47 @@ func (d *Dispatcher) requestContext(c *Connection, routeKey, eventType string, n
 func (d *Dispatcher) Connect(ctx context.Context, c *Connection, hs *Handshake) Decision {
 	st := d.stage(c)
 	if st == nil {
-		d.observe(refusal(c, proxyevent.EventConnect, resource.RouteKeyConnect, "", http.StatusForbidden, "Forbidden", "no_stage"))
+		d.observe(refusal(c, proxyevent.EventConnect, resource.RouteKeyConnect, nil, http.StatusForbidden, "Forbidden", "no_stage"))
 		return Decision{Status: http.StatusForbidden, Body: []byte(`{"message":"Forbidden"}`)}
 	}
 	if !d.limiter(st).Allow(resource.RouteKeyConnect) {
-		d.observe(refusal(c, proxyevent.EventConnect, resource.RouteKeyConnect, "", http.StatusTooManyRequests, "Too Many Requests", "throttled"))
+		d.observe(refusal(c, proxyevent.EventConnect, resource.RouteKeyConnect, nil, http.StatusTooManyRequests, "Too Many Requests", "throttled"))
 		return Decision{Status: http.StatusTooManyRequests, Body: []byte(`{"message":"Too Many Requests"}`)}
 	}
 	route := st.Route(resource.RouteKeyConnect)
 	if route == nil {
 		keepKey(c, st, hs.Header, "")
-		d.observe(Outcome{Conn: c, EventType: proxyevent.EventConnect, Status: http.StatusOK})
+		if d.obs != nil {
+			d.observe(Outcome{Conn: c, EventType: proxyevent.EventConnect, Status: http.StatusOK,
+				Context: d.requestContext(c, resource.RouteKeyConnect, proxyevent.EventConnect, time.Now())})
+		}
 		return Decision{Status: http.StatusOK}
 	}
 	rc := d.requestContext(c, resource.RouteKeyConnect, proxyevent.EventConnect, time.Now())
 	if dec, ok := d.authorize(ctx, c, st, route, hs, rc); !ok {
 		return dec
 	}
-	dec := d.connect(ctx, route, st, hs, rc)
-	o := Outcome{Conn: c, EventType: proxyevent.EventConnect, RouteKey: resource.RouteKeyConnect, RequestID: rc.RequestID, Status: dec.Status}
-	if !dec.Accepted() {
-		o.Error = string(dec.Body)
-	}
+	o := Outcome{Conn: c, EventType: proxyevent.EventConnect, RouteKey: resource.RouteKeyConnect, RequestID: rc.RequestID, Context: rc}
+	dec := d.connect(ctx, route, st, hs, rc, &o)
+	o.Status = dec.Status
 	d.observe(o)
 	return dec
 }
 
 // connect runs the $connect route's integration, if it has one.
-func (d *Dispatcher) connect(ctx context.Context, route *snapshot.Route, st *snapshot.Stage, hs *Handshake, rc *proxyevent.RequestContext) Decision {
+func (d *Dispatcher) connect(ctx context.Context, route *snapshot.Route, st *snapshot.Stage, hs *Handshake, rc *proxyevent.RequestContext, o *Outcome) Decision {
 	if route.Integration == nil {
 		return Decision{Status: http.StatusOK}
 	}
+	start := time.Now()
 	resp, err := d.invoke(ctx, route, &integration.Request{Context: rc, Header: hs.Header, Query: hs.Query, StageVariables: st.Variables})
+	o.integrated(resp, start)
 	switch {
 	case errors.Is(err, integration.ErrTimeout):
+		o.Error, o.Reason = "Endpoint request timed out", "integration_timeout"
 		return Decision{Status: http.StatusGatewayTimeout, Body: []byte(`{"message": "Endpoint request timed out"}`)}
 	case err != nil:
+		o.Error, o.Reason = "Internal server error", "integration_error"
 		return Decision{Status: http.StatusBadGateway, Body: []byte(`{"message": "Internal server error"}`)}
 	}
 	dec := Decision{Status: resp.StatusCode, Body: resp.Body}
@@ -268,13 +292,13 @@ func (d *Dispatcher) Message(ctx context.Context, c *Connection, caller Caller, 
 	}
 	if route == nil {
 		rc := d.requestContext(c, "", proxyevent.EventMessage, now)
-		d.observe(refusal(c, proxyevent.EventMessage, "", rc.RequestID, http.StatusForbidden, "Forbidden", "no_route"))
+		d.observe(refusal(c, proxyevent.EventMessage, "", rc, http.StatusForbidden, "Forbidden", "no_route"))
 		d.reply(caller, c, errorFrame("Forbidden", c.ID, rc.RequestID))
 		return
 	}
 	rc := d.requestContext(c, route.Key, proxyevent.EventMessage, now)
 	if !d.limiter(st).Allow(route.Key) {
-		d.observe(refusal(c, proxyevent.EventMessage, route.Key, rc.RequestID, http.StatusTooManyRequests, "Too Many Requests", "throttled"))
+		d.observe(refusal(c, proxyevent.EventMessage, route.Key, rc, http.StatusTooManyRequests, "Too Many Requests", "throttled"))
 		d.reply(caller, c, errorFrame("Too Many Requests", c.ID, rc.RequestID))
 		return
 	}
@@ -284,7 +308,7 @@ func (d *Dispatcher) Message(ctx context.Context, c *Connection, caller Caller, 
 		if status != 0 {
 			d.log.Info("message refused: API key", "conn_id", c.ID, "api_id", c.APIID, "stage", c.Stage,
 				"route_key", route.Key, "request_id", rc.RequestID, "status", status, "reason", reason)
-			d.observe(refusal(c, proxyevent.EventMessage, route.Key, rc.RequestID, status, keyFrameMessage(status), "api_key"))
+			d.observe(refusal(c, proxyevent.EventMessage, route.Key, rc, status, keyFrameMessage(status), "api_key"))
 			d.reply(caller, c, errorFrame(keyFrameMessage(status), c.ID, rc.RequestID))
 			return
 		}
@@ -318,24 +342,27 @@ func (d *Dispatcher) message(ctx context.Context, c *Connection, caller Caller, 
 	if route.Integration == nil {
 		d.log.Warn("route has no integration", "conn_id", c.ID, "api_id", c.APIID, "stage", c.Stage, "route_key", route.Key, "request_id", rc.RequestID)
 		d.observe(Outcome{Conn: c, EventType: proxyevent.EventMessage, RouteKey: route.Key, RequestID: rc.RequestID,
-			Status: http.StatusInternalServerError, Error: "Internal server error", Reason: "no_integration"})
+			Status: http.StatusInternalServerError, Error: "Internal server error", Reason: "no_integration", Context: rc})
 		d.reply(caller, c, errorFrame("Internal server error", c.ID, rc.RequestID))
 		return
 	}
+	start := time.Now()
 	resp, err := d.invoke(ctx, route, req)
+	o := Outcome{Conn: c, EventType: proxyevent.EventMessage, RouteKey: route.Key, RequestID: rc.RequestID, Status: http.StatusOK, Context: rc}
+	o.integrated(resp, start)
 	switch {
 	case errors.Is(err, integration.ErrTimeout):
-		d.observe(Outcome{Conn: c, EventType: proxyevent.EventMessage, RouteKey: route.Key, RequestID: rc.RequestID,
-			Status: http.StatusGatewayTimeout, Error: "Endpoint request timed out", Reason: "integration_timeout"})
+		o.Status, o.Error, o.Reason = http.StatusGatewayTimeout, "Endpoint request timed out", "integration_timeout"
+		d.observe(o)
 		d.reply(caller, c, errorFrame("Endpoint request timed out", c.ID, rc.RequestID))
 		return
 	case err != nil:
-		d.observe(Outcome{Conn: c, EventType: proxyevent.EventMessage, RouteKey: route.Key, RequestID: rc.RequestID,
-			Status: http.StatusInternalServerError, Error: "Internal server error", Reason: "integration_error"})
+		o.Status, o.Error, o.Reason = http.StatusInternalServerError, "Internal server error", "integration_error"
+		d.observe(o)
 		d.reply(caller, c, errorFrame("Internal server error", c.ID, rc.RequestID))
 		return
 	}
-	d.observe(Outcome{Conn: c, EventType: proxyevent.EventMessage, RouteKey: route.Key, RequestID: rc.RequestID, Status: http.StatusOK})
+	d.observe(o)
 	if route.TwoWay && len(resp.Body) > 0 {
 		d.reply(caller, c, resp.Body)
 	}
@@ -354,8 +381,10 @@ func (d *Dispatcher) Disconnect(ctx context.Context, c *Connection, code int, re
 	rc := d.requestContext(c, resource.RouteKeyDisconnect, proxyevent.EventDisconnect, time.Now())
 	rc.DisconnectStatusCode = code
 	rc.DisconnectReason = &reason
-	_, err := d.invoke(ctx, route, &integration.Request{Context: rc, StageVariables: st.Variables})
-	o := Outcome{Conn: c, EventType: proxyevent.EventDisconnect, RouteKey: route.Key, RequestID: rc.RequestID, Status: http.StatusOK}
+	start := time.Now()
+	resp, err := d.invoke(ctx, route, &integration.Request{Context: rc, StageVariables: st.Variables})
+	o := Outcome{Conn: c, EventType: proxyevent.EventDisconnect, RouteKey: route.Key, RequestID: rc.RequestID, Status: http.StatusOK, Context: rc}
+	o.integrated(resp, start)
 	if err != nil {
 		o.Status, o.Error, o.Reason = http.StatusInternalServerError, "Internal server error", "integration_error"
 	}
@@ -420,7 +449,7 @@ func (d *Dispatcher) authorize(ctx context.Context, c *Connection, st *snapshot.
 		if err := d.auth.IAM.Check(hs.Request, nil, "execute-api:Invoke", methodARN); err != nil {
 			d.log.Info("handshake refused by IAM", "conn_id", c.ID, "api_id", c.APIID, "stage", c.Stage, "err", err)
 			d.observeAuth(c, "AWS_IAM", "denied")
-			d.observe(refusal(c, proxyevent.EventConnect, resource.RouteKeyConnect, rc.RequestID, http.StatusForbidden, "Forbidden", "iam"))
+			d.observe(refusal(c, proxyevent.EventConnect, resource.RouteKeyConnect, rc, http.StatusForbidden, "Forbidden", "iam"))
 			return Decision{Status: http.StatusForbidden, Body: []byte(`{"message":"Forbidden"}`)}, false
 		}
 		d.observeAuth(c, "AWS_IAM", "allowed")
@@ -429,7 +458,7 @@ func (d *Dispatcher) authorize(ctx context.Context, c *Connection, st *snapshot.
 		if au == nil {
 			d.observeAuth(c, "CUSTOM", "error")
 			d.observe(Outcome{Conn: c, EventType: proxyevent.EventConnect, RouteKey: resource.RouteKeyConnect, RequestID: rc.RequestID,
-				Status: http.StatusInternalServerError, Error: "Internal server error", Reason: "no_authorizer"})
+				Status: http.StatusInternalServerError, Error: "Internal server error", Reason: "no_authorizer", Context: rc})
 			return Decision{Status: http.StatusInternalServerError, Body: []byte(`{"message": "Internal server error"}`)}, false
 		}
 		res := authorizer.Authorize(ctx, d.auth.Functions, authorizer.Config{AuthorizerID: au.ID, Name: au.Name, FunctionURI: au.URI, IdentitySource: au.IdentitySource},
@@ -441,7 +470,7 @@ func (d *Dispatcher) authorize(ctx context.Context, c *Connection, st *snapshot.
 				outcome = "error"
 			}
 			d.observeAuth(c, "CUSTOM", outcome)
-			d.observe(refusal(c, proxyevent.EventConnect, resource.RouteKeyConnect, rc.RequestID, res.Status, authorizerBody(res.Status), "authorizer"))
+			d.observe(refusal(c, proxyevent.EventConnect, resource.RouteKeyConnect, rc, res.Status, authorizerMessage(res.Status), "authorizer"))
 			return Decision{Status: res.Status, Body: []byte(authorizerBody(res.Status))}, false
 		}
 		d.observeAuth(c, "CUSTOM", "allowed")
@@ -456,7 +485,7 @@ func (d *Dispatcher) authorize(ctx context.Context, c *Connection, st *snapshot.
 			d.log.Info("handshake refused: API key", "conn_id", c.ID, "api_id", c.APIID, "stage", c.Stage,
 				"route_key", resource.RouteKeyConnect, "status", status, "reason", reason)
 			d.observeAuth(c, "API_KEY", "denied")
-			d.observe(refusal(c, proxyevent.EventConnect, resource.RouteKeyConnect, rc.RequestID, status, keyBody(status), "api_key"))
+			d.observe(refusal(c, proxyevent.EventConnect, resource.RouteKeyConnect, rc, status, keyFrameMessage(status), "api_key"))
 			return Decision{Status: status, Body: []byte(keyBody(status))}, false
 		}
 		d.observeAuth(c, "API_KEY", "allowed")
@@ -506,6 +535,17 @@ func keyFrameMessage(status int) string {
 		return "Limit Exceeded"
 	}
 	return "Forbidden"
+}
+
+// authorizerMessage is the message of a refused handshake, in API Gateway's words.
+func authorizerMessage(status int) string {
+	switch status {
+	case http.StatusUnauthorized:
+		return "Unauthorized"
+	case http.StatusForbidden:
+		return "Forbidden"
+	}
+	return "Internal server error"
 }
 
 // authorizerBody is the JSON body of a refused handshake, in API Gateway's words.

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/switchboard-gw/switchboard/internal/accesslog"
 	"github.com/switchboard-gw/switchboard/internal/acme"
 	"github.com/switchboard-gw/switchboard/internal/authorizer"
 	"github.com/switchboard-gw/switchboard/internal/authorizer/usageplan"
@@ -86,6 +88,11 @@ type Options struct {
 	MetricsListen string
 	// Pprof serves Go's profiler at /debug/pprof/ next to /metrics (same access rules).
 	Pprof bool
+	// LogDir holds the stages' access logs: a stage whose accessLogSettings.destinationArn names the
+	// log group NAME writes to LogDir/NAME.log ("/" in NAME becomes "_"). Stdout receives the access logs
+	// of stages whose destinationArn is "stdout" (nil discards them).
+	LogDir string
+	Stdout io.Writer
 	// ControlRateLimit, when positive, limits the control plane to this many requests per second, with
 	// bursts of four times as many, all callers together (AWS's account limit is 10 with bursts of 40).
 	ControlRateLimit float64
@@ -123,6 +130,10 @@ type Gateway struct {
 	reloadMu sync.Mutex // serialises Reload
 	metrics  *metrics.Metrics
 	stopping atomic.Bool // set when shutdown begins: /readyz answers 503 from then on
+	// sinks are the access logs' destinations; stageLogs the access log of each stage being served,
+	// replaced with the snapshot.
+	sinks     *accesslog.Sinks
+	stageLogs atomic.Pointer[map[stageKey]stageLog]
 
 	ready       chan struct{}
 	mu          sync.Mutex
@@ -170,7 +181,14 @@ func New(opts Options) (*Gateway, error) {
 	if err := checkSupported(opts.Bundle); err != nil {
 		return nil, err
 	}
+	if err := checkAccessLogs(opts.Bundle); err != nil {
+		return nil, err
+	}
+	if opts.Stdout == nil {
+		opts.Stdout = io.Discard
+	}
 	g := &Gateway{opts: opts, log: opts.Logger, ready: make(chan struct{}), http: httpbackend.New(), metrics: metrics.New()}
+	g.sinks = accesslog.NewSinks(g.openDestination, 4096, func() { g.metrics.LogDropped("access") })
 	g.static.Store(opts.Bundle)
 	g.functions = &functions{region: opts.Region}
 	if len(opts.Bundle.Functions) > 0 {
@@ -240,7 +258,15 @@ func (g *Gateway) apply(_ context.Context, served *resource.Bundle) error {
 	if err := checkSupported(&b); err != nil {
 		return err
 	}
+	if err := checkAccessLogs(&b); err != nil {
+		return err
+	}
+	logs, err := g.accessLogs(&b)
+	if err != nil {
+		return err
+	}
 	keys, plans := usagePlans(&b)
+	g.stageLogs.Store(&logs)
 	g.keys.Store(usageplan.Next(g.keys.Load(), keys, plans, time.Now))
 	g.snapshots.Store(set)
 	g.metrics.Snapshot(set.Version)
@@ -260,6 +286,9 @@ func (g *Gateway) Reload(ctx context.Context, b *resource.Bundle) error {
 		return err
 	}
 	if err := checkSupported(b); err != nil {
+		return err
+	}
+	if err := checkAccessLogs(b); err != nil {
 		return err
 	}
 	g.reloadMu.Lock()
@@ -613,7 +642,13 @@ func (g *Gateway) Run(ctx context.Context) error {
 		resource.IntegrationAWSProxy:  awsproxy.New(fns),
 	}, dispatch.Auth{Functions: fns, Region: g.opts.Region, Account: g.opts.Account, IAM: iam,
 		APIKeys: keyChecker{&g.keys}}, g.log)
-	obs := &observer{m: g.metrics, snapshots: &g.snapshots, log: g.log.With("component", "execution"), limit: newLogLimiter(100, 200)}
+	defer func() {
+		if err := g.sinks.Close(); err != nil {
+			g.log.Error("close access logs", "err", err)
+		}
+	}()
+	obs := &observer{m: g.metrics, snapshots: &g.snapshots, log: g.log.With("component", "execution"),
+		limit: newLogLimiter(100, 200), accessLogs: &g.stageLogs}
 	d.SetObserver(obs)
 	mgmt := mgmtapi.New(g.registry, mgmtAuth, g.log)
 	mgmt.SetObserver(obs)

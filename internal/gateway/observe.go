@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/switchboard-gw/switchboard/internal/accesslog"
 	"github.com/switchboard-gw/switchboard/internal/controlapi"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/edge"
@@ -27,6 +29,8 @@ type observer struct {
 	snapshots *snapshot.Holder
 	log       *slog.Logger
 	limit     *logLimiter
+	// accessLogs is the access log of each stage being served.
+	accessLogs *atomic.Pointer[map[stageKey]stageLog]
 }
 
 var (
@@ -53,6 +57,33 @@ func (o *observer) Event(ev dispatch.Outcome) {
 		o.m.Refused(where, ev.Reason)
 	}
 	o.executionLog(ev)
+	o.accessLog(&ev)
+}
+
+// accessLog writes the event's line to its stage's access log, if the stage has one.
+func (o *observer) accessLog(ev *dispatch.Outcome) {
+	logs := o.accessLogs.Load()
+	if logs == nil {
+		return
+	}
+	c := ev.Conn
+	sl, ok := (*logs)[stageKey{c.APIID, c.Stage}]
+	if !ok {
+		return
+	}
+	rc := ev.Context
+	if rc == nil {
+		// Refused before the event's context was made: what is known of the connection.
+		rc = &proxyevent.RequestContext{APIID: c.APIID, Stage: c.Stage, ConnectionID: c.ID, ConnectedAt: c.ConnectedAt,
+			DomainName: c.DomainName, Identity: c.Identity, EventType: ev.EventType, RouteKey: ev.RouteKey}
+		rc.SetRequestTime(time.Now())
+	}
+	r := accesslog.Record{Context: rc, Status: ev.Status, ErrorMessage: ev.Error, ResponseType: responseType(ev),
+		Integrated: ev.Integrated, IntegrationStatus: ev.IntegrationStatus, IntegrationLatency: ev.IntegrationLatency}
+	if ev.Reason == "integration_error" || ev.Reason == "integration_timeout" {
+		r.IntegrationError = ev.Error
+	}
+	sl.sink.Write(sl.format.Append(make([]byte, 0, 256), &r))
 }
 
 // executionLog writes one line per event at the stage's loggingLevel (the route's setting, else the
