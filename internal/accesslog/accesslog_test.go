@@ -50,7 +50,7 @@ func record() *Record {
 func TestAppendSubstitutesVariables(t *testing.T) {
 	for _, tc := range []struct {
 		name, format, want string
-		edit           func(*Record)
+		edit               func(*Record)
 	}{
 		{"CLF-style", `$context.identity.sourceIp - - [$context.requestTime] "$context.eventType $context.routeKey" $context.status $context.requestId`,
 			`127.0.0.1 - - [06/Dec/2026:11:30:00 +0000] "MESSAGE sendmessage" 200 Zk1xTFFgIAMFq5Q=`, nil},
