@@ -28,6 +28,9 @@ type Registry interface {
 	Send(ctx context.Context, scope registry.Scope, id string, data []byte) error
 	Info(ctx context.Context, scope registry.Scope, id string) (registry.Info, error)
 	Disconnect(ctx context.Context, scope registry.Scope, id string) error
+	// List and SendAll serve the management extension (list and broadcast); see extension.go.
+	List(scope registry.Scope, after string, limit int) ([]registry.Listed, bool)
+	SendAll(scope registry.Scope, data []byte) (sent int, failed map[string]error)
 }
 
 // Checker verifies a SigV4-signed request and the signer's permission (authorizer.IAM).
@@ -60,14 +63,19 @@ type Handler struct {
 // SetObserver makes obs the handler's observer; call it before the first request.
 func (h *Handler) SetObserver(obs Observer) { h.obs = obs }
 
-// Operation names a request's @connections operation as the AWS API does.
-func Operation(method string) string {
-	switch method {
-	case http.MethodPost:
+// Operation names a request's @connections operation as the AWS API does, or the extension's
+// (ListConnections, Broadcast) when the path names no connection.
+func Operation(method, id string) string {
+	switch {
+	case method == http.MethodGet && id == "":
+		return "ListConnections"
+	case method == http.MethodPost && id == "":
+		return "Broadcast"
+	case method == http.MethodPost:
 		return "PostToConnection"
-	case http.MethodGet:
+	case method == http.MethodGet:
 		return "GetConnection"
-	case http.MethodDelete:
+	case method == http.MethodDelete:
 		return "DeleteConnection"
 	}
 	return "Unknown"
@@ -93,7 +101,7 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, scope registry.S
 		case r.Method == http.MethodDelete:
 			status = http.StatusNoContent
 		}
-		h.obs.Call(Operation(r.Method), status, reason)
+		h.obs.Call(Operation(r.Method, id), status, reason)
 	}
 	if err != nil {
 		var ae *awserr.Error
@@ -117,7 +125,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, scope registry.S
 	var data []byte
 	if r.Method == http.MethodPost {
 		var err error
-		data, err = io.ReadAll(io.LimitReader(r.Body, MaxPayload+1))
+		limit := int64(MaxPayload)
+		if id == "" {
+			limit = maxBroadcastBody
+		}
+		data, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
 		if err != nil {
 			return awserr.New(http.StatusBadRequest, awserr.TypeBadRequest, "could not read request body")
 		}
@@ -132,7 +144,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, scope registry.S
 		}
 	}
 	if id == "" {
-		return awserr.New(http.StatusBadRequest, awserr.TypeBadRequest, "Invalid connectionId: ")
+		return h.extension(w, r, scope, data)
 	}
 	ctx := r.Context()
 	switch r.Method {
