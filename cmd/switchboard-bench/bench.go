@@ -43,7 +43,7 @@ const warmConns = 8
 const fdReserve = 200
 
 // scenario names for -only.
-var scenarios = []string{"rss", "rtt", "mgmt"}
+var scenarios = []string{"rss", "rtt", "mgmt", "broadcast"}
 
 func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	fs := flag.NewFlagSet("switchboard-bench", flag.ContinueOnError)
@@ -54,7 +54,7 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	fs.IntVar(&s.Clients, "clients", 64, "concurrent clients for round trips and @connections POSTs")
 	fs.DurationVar(&s.Duration, "duration", 10*time.Second, "measured duration of each throughput scenario")
 	fs.IntVar(&s.MsgSize, "msg-size", 100, "bytes per message")
-	only := fs.String("only", strings.Join(scenarios, ","), "scenarios to run: comma-separated subset of rss,rtt,mgmt")
+	only := fs.String("only", strings.Join(scenarios, ","), "scenarios to run: comma-separated subset of rss,rtt,mgmt,broadcast")
 	fs.BoolVar(&s.Markdown, "markdown", false, "print a Markdown section instead of a plain table")
 	fs.StringVar(&s.Profile, "profile", "", "write a CPU profile of each gateway process to `DIR`/gateway-N.pprof")
 	if err := fs.Parse(args); err != nil {
@@ -70,7 +70,7 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 			continue
 		}
 		if !strings.Contains(","+strings.Join(scenarios, ",")+",", ","+name+",") {
-			return nil, fmt.Errorf("-only: unknown scenario %q (want rss, rtt, mgmt)", name)
+			return nil, fmt.Errorf("-only: unknown scenario %q (want rss, rtt, mgmt, broadcast)", name)
 		}
 		s.Only[name] = true
 	}
@@ -100,6 +100,9 @@ type results struct {
 	// runtime init and the invocation; WarmP50 is the lambda scenario's median for comparison.
 	ColdStart time.Duration
 	Mgmt      *mgmtResult
+	// Broadcast is one message to -conns connections: "raw" (gws's Broadcaster), "switchboard" (the
+	// management extension's Broadcast).
+	Broadcast map[string]*broadcastResult
 	Warnings  []string
 	Errors    []string
 }
@@ -118,7 +121,7 @@ func run(ctx context.Context, args []string, env runEnv) (*results, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &results{Settings: s, RSS: map[string]*rssResult{}, RTT: map[string]*rttResult{}}
+	res := &results{Settings: s, RSS: map[string]*rssResult{}, RTT: map[string]*rttResult{}, Broadcast: map[string]*broadcastResult{}}
 	dir, err := os.MkdirTemp("", "switchboard-bench-")
 	if err != nil {
 		return nil, err
@@ -149,6 +152,8 @@ func run(ctx context.Context, args []string, env runEnv) (*results, error) {
 		{"rtt", "rtt raw", b.rttRaw},
 		{"rtt", "rtt switchboard", b.rttGateway},
 		{"mgmt", "mgmt", b.mgmt},
+		{"broadcast", "broadcast raw", b.broadcastRaw},
+		{"broadcast", "broadcast switchboard", b.broadcastGateway},
 	}
 	for _, st := range steps {
 		if s.Only[st.scenario] && ctx.Err() == nil {

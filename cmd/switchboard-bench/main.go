@@ -1,7 +1,7 @@
 // Command switchboard-bench measures Switchboard against a raw WebSocket echo server built with the same
 // WebSocket library (github.com/lxzan/gws), in one run, and prints the figures with their ratios.
 //
-// It measures three things, each against server processes it starts itself (it re-executes its own binary
+// It measures four things, each against server processes it starts itself (it re-executes its own binary
 // as "switchboard-bench server KIND", so every server's memory is its own and nothing else's):
 //
 //   - rss: resident memory per idle connection of the server process, at -conns connections and at
@@ -14,11 +14,13 @@
 //     too) that answers the request body back.
 //   - mgmt: @connections POSTs per second: -clients HTTP clients POST to the management API for
 //     -duration, each message addressed to one of -clients connected WebSocket clients.
+//   - broadcast: one message to -conns connections per round, through the management extension's
+//     Broadcast, against raw gws fan-out (gws.Broadcaster) to as many connections.
 //
 // Usage:
 //
 //	switchboard-bench [run] [-conns 10000] [-max-conns 19000] [-clients 64] [-duration 10s]
-//	                  [-msg-size 100] [-only rss,rtt,mgmt] [-markdown]
+//	                  [-msg-size 100] [-only rss,rtt,mgmt,broadcast] [-markdown]
 //
 // Progress goes to standard error; the results table (Markdown with -markdown) goes to standard output.
 // Everything runs on the loopback interface only.
