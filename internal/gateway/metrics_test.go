@@ -353,3 +353,30 @@ apis:
 	}
 	done <- nil // for the deferred stop
 }
+
+// Without execution logging, a Forbidden frame (no route) is still logged at info level with its reason,
+// so the default log says what a client was refused.
+func TestRefusalsLoggedWithoutExecutionLogging(t *testing.T) {
+	logs := &syncBuffer{}
+	g := gatewaytest.Start(t, reloadConfig("pong"), func(o *gateway.Options) {
+		o.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	})
+	c := gatewaytest.Dial(t, g.WSURL+"/file/dev", nil)
+	c.Send(`{"action":"nope"}`)
+	if got := c.Read(); !strings.Contains(got, `"message": "Forbidden"`) {
+		t.Fatalf("unknown action: %q", got)
+	}
+	var found map[string]any
+	gatewaytest.Eventually(t, 10*time.Second, func() bool {
+		for _, l := range logs.lines() {
+			if l["msg"] == "message refused" {
+				found = l
+				return true
+			}
+		}
+		return false
+	}, "no refusal logged")
+	if found["reason"] != "no_route" || found["status"] != float64(403) || found["error"] != "Forbidden" || len(found["conn_id"].(string)) != 16 {
+		t.Fatalf("refusal line %v", found)
+	}
+}

@@ -56,8 +56,32 @@ func (o *observer) Event(ev dispatch.Outcome) {
 		}
 		o.m.Refused(where, ev.Reason)
 	}
-	o.executionLog(ev)
+	if !o.executionLog(ev) && ev.ClientError && unloggedRefusal[ev.Reason] {
+		o.refusalLog(ev)
+	}
 	o.accessLog(&ev)
+}
+
+// unloggedRefusal lists the refusals no other part logs (API keys, IAM and authorizers are logged by
+// dispatch, integration failures by the invocation).
+var unloggedRefusal = map[string]bool{"no_route": true, "throttled": true, "no_stage": true}
+
+// refusalLog writes an info line for a refusal the stage's execution log did not already show, so that
+// the Forbidden and Too Many Requests frames are visible at the default log level; rate-limited like
+// execution lines.
+func (o *observer) refusalLog(ev dispatch.Outcome) {
+	if !o.limit.allow(time.Now()) {
+		o.m.LogDropped("refusal")
+		return
+	}
+	c := ev.Conn
+	msg := "message refused"
+	if ev.EventType == proxyevent.EventConnect {
+		msg = "handshake refused"
+	}
+	o.log.LogAttrs(context.Background(), slog.LevelInfo, msg, slog.String("api_id", c.APIID), slog.String("stage", c.Stage),
+		slog.String("conn_id", c.ID), slog.String("route_key", ev.RouteKey), slog.String("request_id", ev.RequestID),
+		slog.Int("status", ev.Status), slog.String("error", ev.Error), slog.String("reason", ev.Reason))
 }
 
 // accessLog writes the event's line to its stage's access log, if the stage has one.
@@ -88,8 +112,9 @@ func (o *observer) accessLog(ev *dispatch.Outcome) {
 
 // executionLog writes one line per event at the stage's loggingLevel (the route's setting, else the
 // stage's default): ERROR logs refused and failed events, INFO every event; OFF or unset logs nothing.
-// Lines beyond the rate limit are dropped and counted.
-func (o *observer) executionLog(ev dispatch.Outcome) {
+// Lines beyond the rate limit are dropped and counted. It reports whether the event's level asked for a
+// line.
+func (o *observer) executionLog(ev dispatch.Outcome) bool {
 	c := ev.Conn
 	failed := ev.Status >= 300 || ev.Error != ""
 	level := o.loggingLevel(c.APIID, c.Stage, ev.RouteKey)
@@ -97,11 +122,11 @@ func (o *observer) executionLog(ev dispatch.Outcome) {
 	case level == "INFO":
 	case level == "ERROR" && failed:
 	default:
-		return
+		return false
 	}
 	if !o.limit.allow(time.Now()) {
 		o.m.LogDropped("execution")
-		return
+		return true
 	}
 	lvl := slog.LevelInfo
 	if failed {
@@ -114,6 +139,7 @@ func (o *observer) executionLog(ev dispatch.Outcome) {
 		attrs = append(attrs, slog.String("error", ev.Error), slog.String("reason", ev.Reason))
 	}
 	o.log.LogAttrs(context.Background(), lvl, "execution", attrs...)
+	return true
 }
 
 // loggingLevel is the stage's execution logging level for route.
