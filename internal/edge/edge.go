@@ -62,8 +62,8 @@ type Observer interface {
 	// Opened and Closed bracket every accepted connection.
 	Opened(c *dispatch.Connection)
 	Closed(c *dispatch.Connection)
-	// Message counts a data message of n bytes from (in) or to (out) the connection.
-	Message(c *dispatch.Connection, out bool, n int)
+	// Message reports a data message from (in) or to (out) the connection; data must not be kept.
+	Message(c *dispatch.Connection, out bool, data []byte)
 	// Refused counts a request the edge refused itself: reason is one fixed word (connection_guard,
 	// mutual_tls, unknown_endpoint, shutting_down, bad_handshake, upgrade_required).
 	Refused(reason string, status int)
@@ -72,10 +72,10 @@ type Observer interface {
 // nopObserver observes nothing.
 type nopObserver struct{}
 
-func (nopObserver) Opened(*dispatch.Connection)             {}
-func (nopObserver) Closed(*dispatch.Connection)             {}
-func (nopObserver) Message(*dispatch.Connection, bool, int) {}
-func (nopObserver) Refused(string, int)                     {}
+func (nopObserver) Opened(*dispatch.Connection)                {}
+func (nopObserver) Closed(*dispatch.Connection)                {}
+func (nopObserver) Message(*dispatch.Connection, bool, []byte) {}
+func (nopObserver) Refused(string, int)                        {}
 
 // New returns an Edge. ctx bounds every event the edge starts.
 func New(ctx context.Context, cfg Config) *Edge {
@@ -316,6 +316,51 @@ func (e *Edge) Drain(ctx context.Context) error {
 	case <-ctx.Done():
 		return errors.New("connections still open at the shutdown deadline")
 	}
+}
+
+// Connections lists the accepted connections (the development console's view).
+func (e *Edge) Connections() []*dispatch.Connection {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]*dispatch.Connection, 0, len(e.live))
+	for s := range e.live {
+		out = append(out, s.info)
+	}
+	return out
+}
+
+// session finds the live session of connection id.
+func (e *Edge) session(id string) *session {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for s := range e.live {
+		if s.info.ID == id {
+			return s
+		}
+	}
+	return nil
+}
+
+// Inject handles data as a message from connection id, as if its client had sent it (the development
+// console's "send as the client"); registry.ErrGone when there is no such connection.
+func (e *Edge) Inject(id string, data []byte) error {
+	s := e.session(id)
+	if s == nil {
+		return registry.ErrGone
+	}
+	if c, gone := s.socket(); gone || c == nil {
+		return registry.ErrGone
+	}
+	s.OnMessage(nil, data)
+	return nil
+}
+
+// Session returns connection id's registry.Session (to post to or disconnect it), or nil.
+func (e *Edge) Session(id string) registry.Session {
+	if s := e.session(id); s != nil {
+		return s
+	}
+	return nil
 }
 
 // Live counts open connections.

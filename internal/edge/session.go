@@ -44,7 +44,7 @@ func (s *session) attach(c *wsconn.Conn) {
 	s.mu.Unlock()
 	for _, m := range early {
 		if c.Send(m) == nil {
-			s.edge.obs.Message(s.info, true, len(m))
+			s.edge.obs.Message(s.info, true, m)
 		}
 	}
 	switch {
@@ -97,7 +97,7 @@ func (s *session) Send(data []byte) error {
 	}
 	err := c.Send(data)
 	if err == nil {
-		s.edge.obs.Message(s.info, true, len(data))
+		s.edge.obs.Message(s.info, true, data)
 	}
 	switch {
 	case errors.Is(err, wsconn.ErrQueueFull):
@@ -113,7 +113,7 @@ func (s *session) Reply(data []byte) error {
 	if err := s.conn.Reply(data); err != nil {
 		return registry.ErrGone
 	}
-	s.edge.obs.Message(s.info, true, len(data))
+	s.edge.obs.Message(s.info, true, data)
 	return nil
 }
 
@@ -179,7 +179,7 @@ func (s *session) Scope() registry.Scope {
 
 // OnMessage routes a message.
 func (s *session) OnMessage(_ *wsconn.Conn, data []byte) {
-	s.edge.obs.Message(s.info, false, len(data))
+	s.edge.obs.Message(s.info, false, data)
 	s.edge.dispatch.Message(s.edge.ctx, s.info, s, data)
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/certs"
 	"github.com/switchboard-gw/switchboard/internal/cluster"
 	"github.com/switchboard-gw/switchboard/internal/cluster/membus"
+	"github.com/switchboard-gw/switchboard/internal/console"
 	"github.com/switchboard-gw/switchboard/internal/controlapi"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/edge"
@@ -134,6 +135,7 @@ type Gateway struct {
 	// replaced with the snapshot.
 	sinks     *accesslog.Sinks
 	stageLogs atomic.Pointer[map[stageKey]stageLog]
+	console   *console.Console // the development console, on the control listener
 
 	ready       chan struct{}
 	mu          sync.Mutex
@@ -189,6 +191,7 @@ func New(opts Options) (*Gateway, error) {
 	}
 	g := &Gateway{opts: opts, log: opts.Logger, ready: make(chan struct{}), http: httpbackend.New(), metrics: metrics.New()}
 	g.sinks = accesslog.NewSinks(g.openDestination, 4096, func() { g.metrics.LogDropped("access") })
+	g.console = console.New(consoleGateway{g}, opts.Logger.With("component", "console"), func() { g.metrics.LogDropped("console") })
 	g.static.Store(opts.Bundle)
 	g.functions = &functions{region: opts.Region}
 	if len(opts.Bundle.Functions) > 0 {
@@ -648,7 +651,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}
 	}()
 	obs := &observer{m: g.metrics, snapshots: &g.snapshots, log: g.log.With("component", "execution"),
-		limit: newLogLimiter(100, 200), accessLogs: &g.stageLogs}
+		limit: newLogLimiter(100, 200), accessLogs: &g.stageLogs, console: g.console}
 	d.SetObserver(obs)
 	mgmt := mgmtapi.New(g.registry, mgmtAuth, g.log)
 	mgmt.SetObserver(obs)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/accesslog"
+	"github.com/switchboard-gw/switchboard/internal/console"
 	"github.com/switchboard-gw/switchboard/internal/controlapi"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/edge"
@@ -31,6 +32,8 @@ type observer struct {
 	limit     *logLimiter
 	// accessLogs is the access log of each stage being served.
 	accessLogs *atomic.Pointer[map[stageKey]stageLog]
+	// console receives live events while a console page watches.
+	console *console.Console
 }
 
 var (
@@ -60,6 +63,20 @@ func (o *observer) Event(ev dispatch.Outcome) {
 		o.refusalLog(ev)
 	}
 	o.accessLog(&ev)
+	if o.console.Watching() {
+		ce := console.Event{Type: "route", ConnectionID: c.ID, RouteKey: ev.RouteKey, Status: ev.Status, Error: ev.Error}
+		if ev.EventType != proxyevent.EventMessage {
+			ce.RouteKey = ev.EventType
+			if ev.RouteKey != "" {
+				ce.RouteKey = ev.RouteKey
+			}
+		}
+		if ev.Integrated {
+			ms := float64(ev.IntegrationLatency.Microseconds()) / 1000
+			ce.LatencyMs = &ms
+		}
+		o.console.Publish(ce)
+	}
 }
 
 // unloggedRefusal lists the refusals no other part logs (API keys, IAM and authorizers are logged by
@@ -179,20 +196,38 @@ func (o *observer) Authorization(c *dispatch.Connection, authType, outcome strin
 }
 
 // Opened counts an open connection.
-func (o *observer) Opened(c *dispatch.Connection) { o.m.ConnectionOpened(c.APIID, c.Stage) }
+func (o *observer) Opened(c *dispatch.Connection) {
+	o.m.ConnectionOpened(c.APIID, c.Stage)
+	if o.console.Watching() {
+		cc := consoleConnection(c)
+		o.console.Publish(console.Event{Type: "connect", ConnectionID: c.ID, Connection: &cc})
+	}
+}
 
 // Closed uncounts it.
-func (o *observer) Closed(c *dispatch.Connection) { o.m.ConnectionClosed(c.APIID, c.Stage) }
+func (o *observer) Closed(c *dispatch.Connection) {
+	o.m.ConnectionClosed(c.APIID, c.Stage)
+	if o.console.Watching() {
+		o.console.Publish(console.Event{Type: "disconnect", ConnectionID: c.ID})
+	}
+}
 
 // Message counts data messages; messages to clients also count in MessageCount (AWS counts both
 // directions), without a route.
-func (o *observer) Message(c *dispatch.Connection, out bool, n int) {
+func (o *observer) Message(c *dispatch.Connection, out bool, data []byte) {
+	if o.console.Watching() {
+		typ := "in"
+		if out {
+			typ = "out"
+		}
+		o.console.Publish(console.Event{Type: typ, ConnectionID: c.ID, Data: string(data)})
+	}
 	if out {
-		o.m.WebSocketMessage(metrics.Out, n)
+		o.m.WebSocketMessage(metrics.Out, len(data))
 		o.m.Message(c.APIID, c.Stage, "")
 		return
 	}
-	o.m.WebSocketMessage(metrics.In, n)
+	o.m.WebSocketMessage(metrics.In, len(data))
 }
 
 // Refused counts the edge's own refusals.
@@ -306,6 +341,7 @@ func (g *Gateway) observeHandler(next http.Handler) http.Handler {
 		mux.Handle("/debug/pprof/trace", g.loopbackOrSigned(http.HandlerFunc(pprof.Trace)))
 	}
 	if next != nil {
+		mux.Handle(consolePrefix, g.consoleHandler())
 		mux.Handle("/", next)
 	}
 	return mux

@@ -70,3 +70,28 @@ func TestObservabilityAccessWithIAM(t *testing.T) {
 		})
 	}
 }
+
+// Without IAM the console answers loopback clients only; with IAM enforced, others need a signature.
+func TestConsoleLoopbackOnly(t *testing.T) {
+	for _, enforce := range []bool{false, true} {
+		b := &resource.Bundle{}
+		if enforce {
+			b.IAM = &resource.IAM{Enforce: true, Users: []resource.IAMUser{{Name: "ops", AccessKeyID: "AKIDOPSEXAMPLE1234", SecretAccessKey: "s",
+				Policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"apigateway:GET","Resource":"*"}]}`}}}
+		}
+		g, err := New(Options{Bundle: b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := g.observeHandler(http.NotFoundHandler())
+		for remote, want := range map[string]int{"127.0.0.1:5000": http.StatusOK, "203.0.113.7:5000": http.StatusForbidden} {
+			r := httptest.NewRequest(http.MethodGet, "http://gateway.example/console/", nil)
+			r.RemoteAddr = remote
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != want {
+				t.Errorf("iam.enforce %v, from %s: %d, want %d", enforce, remote, w.Code, want)
+			}
+		}
+	}
+}
