@@ -64,12 +64,12 @@ func reload(ctx context.Context, g *gateway.Gateway, load loader, why string, lo
 		}
 	}
 	if err != nil {
+		g.Metrics().Reload("error")
 		log.Error("reload failed; the previous configuration stays in service", "reason", why,
 			"errors", strings.Count(err.Error(), "\n")+1)
 		for _, line := range strings.Split(err.Error(), "\n") {
 			log.Error("reload: " + line)
 		}
-		g.Metrics().Reload("error")
 		return
 	}
 	g.Metrics().Reload("ok")
