@@ -51,13 +51,17 @@ func (o *observer) Event(ev dispatch.Outcome) {
 	case proxyevent.EventMessage:
 		o.m.Message(c.APIID, c.Stage, ev.RouteKey)
 	}
-	if ev.ClientError {
+	switch {
+	case ev.ClientError:
 		o.m.ClientError(c.APIID, c.Stage, ev.RouteKey)
 		where := "message"
 		if ev.EventType == proxyevent.EventConnect {
 			where = "handshake"
 		}
 		o.m.Refused(where, ev.Reason)
+	case ev.EventType == proxyevent.EventConnect && ev.Status >= 300:
+		// The $connect integration refused the handshake (or failed): the edge logs it.
+		o.m.Refused("handshake", "connect_integration")
 	}
 	if !o.executionLog(ev) && ev.ClientError && unloggedRefusal[ev.Reason] {
 		o.refusalLog(ev)
