@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,8 +40,16 @@ func startChromium(t *testing.T, url string) *browser {
 		}
 		t.Skip("chromium not installed (apt-get install chromium); .ci/run installs it and runs this test")
 	}
+	// The profile directory is removed by hand: Chromium's helper processes may still be writing to it for
+	// a moment after they are killed, which t.TempDir's check would report as a failure.
+	profile, err := os.MkdirTemp("", "switchboard-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(path, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-		"--no-first-run", "--remote-debugging-port=0", "--user-data-dir="+t.TempDir(), "--window-size=1400,900", "about:blank")
+		"--no-first-run", "--remote-debugging-port=0", "--user-data-dir="+profile, "--window-size=1400,900", "about:blank")
+	// Its own process group, so that stopping it stops its helper processes too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -50,9 +59,10 @@ func startChromium(t *testing.T, url string) *browser {
 	}
 	var drained sync.WaitGroup
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		_ = cmd.Wait()
 		drained.Wait()
+		_ = os.RemoveAll(profile)
 	})
 	found := make(chan string, 1)
 	drained.Go(func() {

@@ -41,9 +41,14 @@ function renderConnections() {
 function select(id) {
   selected = id;
   $("selected").textContent = id;
-  const c = conns.get(id);
-  $("identity").textContent = c && c.info ? JSON.stringify({ sourceIp: c.info.sourceIp, userAgent: c.info.userAgent, connectedAt: new Date(c.info.connectedAt).toISOString(), authorizer: c.info.authorizer || null }, null, 2) : "";
   renderConnections();
+  renderDetail();
+}
+
+// renderDetail shows the selected connection's identity and frames.
+function renderDetail() {
+  const c = conns.get(selected);
+  $("identity").textContent = c && c.info ? JSON.stringify({ sourceIp: c.info.sourceIp, userAgent: c.info.userAgent, connectedAt: new Date(c.info.connectedAt).toISOString(), authorizer: c.info.authorizer || null }, null, 2) : "";
   renderFrames();
 }
 
@@ -77,7 +82,7 @@ function onEvent(ev) {
     default: c.frames.push(ev); if (c.frames.length > 500) c.frames.shift();
   }
   renderConnections();
-  if (ev.connectionId === selected) renderFrames();
+  if (ev.connectionId === selected) renderDetail();
 }
 
 async function act(action) {
