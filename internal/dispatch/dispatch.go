@@ -114,6 +114,8 @@ type Outcome struct {
 	Reason      string
 	// Context is the event's requestContext (nil for a handshake refused before it was made).
 	Context *proxyevent.RequestContext
+	// Body is the message a MESSAGE event carried (for dataTraceEnabled); observers must not keep it.
+	Body []byte
 	// Integrated is set when an integration was called, with its status (0 without an answer) and
 	// duration.
 	Integrated         bool
@@ -143,6 +145,12 @@ func refusal(c *Connection, eventType, routeKey string, rc *proxyevent.RequestCo
 	if rc != nil {
 		o.RequestID = rc.RequestID
 	}
+	return o
+}
+
+// withBody sets o's message body.
+func withBody(o Outcome, body []byte) Outcome {
+	o.Body = body
 	return o
 }
 
@@ -292,13 +300,13 @@ func (d *Dispatcher) Message(ctx context.Context, c *Connection, caller Caller, 
 	}
 	if route == nil {
 		rc := d.requestContext(c, "", proxyevent.EventMessage, now)
-		d.observe(refusal(c, proxyevent.EventMessage, "", rc, http.StatusForbidden, "Forbidden", "no_route"))
+		d.observe(withBody(refusal(c, proxyevent.EventMessage, "", rc, http.StatusForbidden, "Forbidden", "no_route"), body))
 		d.reply(caller, c, errorFrame("Forbidden", c.ID, rc.RequestID))
 		return
 	}
 	rc := d.requestContext(c, route.Key, proxyevent.EventMessage, now)
 	if !d.limiter(st).Allow(route.Key) {
-		d.observe(refusal(c, proxyevent.EventMessage, route.Key, rc, http.StatusTooManyRequests, "Too Many Requests", "throttled"))
+		d.observe(withBody(refusal(c, proxyevent.EventMessage, route.Key, rc, http.StatusTooManyRequests, "Too Many Requests", "throttled"), body))
 		d.reply(caller, c, errorFrame("Too Many Requests", c.ID, rc.RequestID))
 		return
 	}
@@ -308,7 +316,7 @@ func (d *Dispatcher) Message(ctx context.Context, c *Connection, caller Caller, 
 		if status != 0 {
 			d.log.Info("message refused: API key", "conn_id", c.ID, "api_id", c.APIID, "stage", c.Stage,
 				"route_key", route.Key, "request_id", rc.RequestID, "status", status, "reason", reason)
-			d.observe(refusal(c, proxyevent.EventMessage, route.Key, rc, status, keyFrameMessage(status), "api_key"))
+			d.observe(withBody(refusal(c, proxyevent.EventMessage, route.Key, rc, status, keyFrameMessage(status), "api_key"), body))
 			d.reply(caller, c, errorFrame(keyFrameMessage(status), c.ID, rc.RequestID))
 			return
 		}
@@ -342,13 +350,13 @@ func (d *Dispatcher) message(ctx context.Context, c *Connection, caller Caller, 
 	if route.Integration == nil {
 		d.log.Warn("route has no integration", "conn_id", c.ID, "api_id", c.APIID, "stage", c.Stage, "route_key", route.Key, "request_id", rc.RequestID)
 		d.observe(Outcome{Conn: c, EventType: proxyevent.EventMessage, RouteKey: route.Key, RequestID: rc.RequestID,
-			Status: http.StatusInternalServerError, Error: "Internal server error", Reason: "no_integration", Context: rc})
+			Status: http.StatusInternalServerError, Error: "Internal server error", Reason: "no_integration", Context: rc, Body: req.Body})
 		d.reply(caller, c, errorFrame("Internal server error", c.ID, rc.RequestID))
 		return
 	}
 	start := time.Now()
 	resp, err := d.invoke(ctx, route, req)
-	o := Outcome{Conn: c, EventType: proxyevent.EventMessage, RouteKey: route.Key, RequestID: rc.RequestID, Status: http.StatusOK, Context: rc}
+	o := Outcome{Conn: c, EventType: proxyevent.EventMessage, RouteKey: route.Key, RequestID: rc.RequestID, Status: http.StatusOK, Context: rc, Body: req.Body}
 	o.integrated(resp, start)
 	switch {
 	case errors.Is(err, integration.ErrTimeout):

@@ -49,7 +49,7 @@ apis:
       - {routeKey: once, target: integrations/pong}
     stages:
       - stageName: dev
-        defaultRouteSettings: {loggingLevel: ERROR}
+        defaultRouteSettings: {loggingLevel: ERROR, dataTraceEnabled: true}
         routeSettings:
           once: {throttlingBurstLimit: 1, throttlingRateLimit: 0.001}
 `, backend)
@@ -258,6 +258,7 @@ func TestMetricsAndExecutionLogs(t *testing.T) {
 		route  string
 		status float64
 		reason string
+		data   string // dataTraceEnabled: the message
 	}
 	var got []line
 	for _, l := range logs.lines() {
@@ -270,9 +271,10 @@ func TestMetricsAndExecutionLogs(t *testing.T) {
 		r, _ := l["reason"].(string)
 		rk, _ := l["route_key"].(string)
 		st, _ := l["status"].(float64)
-		got = append(got, line{rk, st, r})
+		data, _ := l["data"].(string)
+		got = append(got, line{rk, st, r, data})
 	}
-	want := []line{{"", 403, "no_route"}, {"once", 429, "throttled"}}
+	want := []line{{"", 403, "no_route", `{"action":"nope"}`}, {"once", 429, "throttled", `{"action":"once"}`}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("execution log lines %v, want %v", got, want)
 	}

@@ -138,7 +138,7 @@ func (o *observer) accessLog(ev *dispatch.Outcome) {
 func (o *observer) executionLog(ev dispatch.Outcome) bool {
 	c := ev.Conn
 	failed := ev.Status >= 300 || ev.Error != ""
-	level := o.loggingLevel(c.APIID, c.Stage, ev.RouteKey)
+	level, dataTrace := o.loggingLevel(c.APIID, c.Stage, ev.RouteKey)
 	switch {
 	case level == "INFO":
 	case level == "ERROR" && failed:
@@ -159,27 +159,42 @@ func (o *observer) executionLog(ev dispatch.Outcome) bool {
 	if failed {
 		attrs = append(attrs, slog.String("error", ev.Error), slog.String("reason", ev.Reason))
 	}
+	if dataTrace && ev.Body != nil {
+		// dataTraceEnabled: the message itself, cut at maxTraceData bytes.
+		data, cut := ev.Body, false
+		if len(data) > maxTraceData {
+			data, cut = data[:maxTraceData], true
+		}
+		attrs = append(attrs, slog.String("data", string(data)), slog.Bool("data_truncated", cut))
+	}
 	o.log.LogAttrs(context.Background(), lvl, "execution", attrs...)
 	return true
 }
 
-// loggingLevel is the stage's execution logging level for route.
-func (o *observer) loggingLevel(apiID, stage, route string) string {
+// maxTraceData bounds the message text an execution line carries with dataTraceEnabled.
+const maxTraceData = 1024
+
+// loggingLevel is the stage's execution logging level for route (the route's setting, else the
+// stage's default) and whether it traces data (dataTraceEnabled in either).
+func (o *observer) loggingLevel(apiID, stage, route string) (level string, dataTrace bool) {
 	api := o.snapshots.Load().API(apiID)
 	if api == nil {
-		return ""
+		return "", false
 	}
 	st := api.Stages[stage]
 	if st == nil {
-		return ""
+		return "", false
 	}
-	if rs, ok := st.RouteSettings[route]; ok && rs.LoggingLevel != "" {
-		return rs.LoggingLevel
+	if d := st.DefaultRouteSettings; d != nil {
+		level, dataTrace = d.LoggingLevel, d.DataTraceEnabled
 	}
-	if st.DefaultRouteSettings != nil {
-		return st.DefaultRouteSettings.LoggingLevel
+	if rs, ok := st.RouteSettings[route]; ok {
+		if rs.LoggingLevel != "" {
+			level = rs.LoggingLevel
+		}
+		dataTrace = dataTrace || rs.DataTraceEnabled
 	}
-	return ""
+	return level, dataTrace
 }
 
 // Integration counts IntegrationLatency, IntegrationError (the integration answered 4XX/5XX or failed)
