@@ -381,4 +381,22 @@ func TestRefusalsLoggedWithoutExecutionLogging(t *testing.T) {
 	if found["reason"] != "no_route" || found["status"] != float64(403) || found["error"] != "Forbidden" || len(found["conn_id"].(string)) != 16 {
 		t.Fatalf("refusal line %v", found)
 	}
+
+	// A 410 from @connections is logged at info level too.
+	resp, err := http.Post(g.HTTPURL+"/file/dev/@connections/AAAAAAAAAAAAAAA%3D", "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusGone {
+		t.Fatalf("post to an unknown connection: %d", resp.StatusCode)
+	}
+	gatewaytest.Eventually(t, 10*time.Second, func() bool {
+		for _, l := range logs.lines() {
+			if l["msg"] == "@connections refused: gone" && l["conn_id"] == "AAAAAAAAAAAAAAA=" && l["type"] == "GoneException" {
+				return true
+			}
+		}
+		return false
+	}, "no 410 logged at info level")
 }

@@ -252,11 +252,22 @@ func (o *observer) Message(c *dispatch.Connection, out bool, data []byte) {
 // Refused counts the edge's own refusals.
 func (o *observer) Refused(reason string, _ int) { o.m.Refused("endpoint", reason) }
 
-// Call counts @connections calls, and refusals by their error type.
-func (o *observer) Call(operation string, status int, reason string) {
+// Call counts @connections calls, and refusals by their error type. A 410, which the management API
+// logs at debug level only (routine for backends that fan out), is logged here at info level through
+// the rate limit, so that a flood of them stays bounded.
+func (o *observer) Call(operation, id string, status int, reason string) {
 	o.m.Management(operation, status)
-	if status >= 400 {
-		o.m.Refused("management", reason)
+	if status < 400 {
+		return
+	}
+	o.m.Refused("management", reason)
+	if status == 410 {
+		if !o.limit.allow(time.Now()) {
+			o.m.LogDropped("refusal")
+			return
+		}
+		o.log.LogAttrs(context.Background(), slog.LevelInfo, "@connections refused: gone", slog.String("operation", operation),
+			slog.String("conn_id", id), slog.Int("status", status), slog.String("type", reason))
 	}
 }
 

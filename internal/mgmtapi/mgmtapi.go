@@ -46,10 +46,11 @@ type Auth struct {
 }
 
 // Observer is told the outcome of every call (metrics): operation is PostToConnection, GetConnection or
-// DeleteConnection, status the HTTP status answered, and reason, for refusals, the error type
-// (GoneException, ForbiddenException, …; the signature checks' types too).
+// DeleteConnection (or an extension's), id the connection ("" for the extension), status the HTTP
+// status answered, and reason, for refusals, the error type (GoneException, ForbiddenException, …; the
+// signature checks' types too).
 type Observer interface {
-	Call(operation string, status int, reason string)
+	Call(operation, id string, status int, reason string)
 }
 
 // Handler serves @connections requests.
@@ -101,7 +102,7 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, scope registry.S
 		case r.Method == http.MethodDelete:
 			status = http.StatusNoContent
 		}
-		h.obs.Call(Operation(r.Method, id), status, reason)
+		h.obs.Call(Operation(r.Method, id), id, status, reason)
 	}
 	if err != nil {
 		var ae *awserr.Error
