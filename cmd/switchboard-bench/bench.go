@@ -47,8 +47,8 @@ const fdReserve = 200
 
 // scenario names for -only, and the ones run by default (peers needs node and npm, and installs packages).
 var (
-	scenarios        = []string{"rss", "rtt", "connect", "mapping", "mgmt", "peers"}
-	defaultScenarios = []string{"rss", "rtt", "connect", "mapping", "mgmt"}
+	scenarios        = []string{"rss", "rtt", "connect", "mapping", "mgmt", "broadcast", "peers"}
+	defaultScenarios = []string{"rss", "rtt", "connect", "mapping", "mgmt", "broadcast"}
 )
 
 func parseFlags(args []string, stderr io.Writer) (*settings, error) {
@@ -110,6 +110,9 @@ type results struct {
 	// runtime init and the invocation; WarmP50 is the lambda scenario's median for comparison.
 	ColdStart time.Duration
 	Mgmt      *mgmtResult
+	// Broadcast is one message to -conns connections: "raw" (gws's Broadcaster), "switchboard" (the
+	// management extension's Broadcast).
+	Broadcast map[string]*broadcastResult
 	Warnings  []string
 	Errors    []string
 }
@@ -128,7 +131,8 @@ func run(ctx context.Context, args []string, env runEnv) (*results, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &results{Settings: s, RSS: map[string]*rssResult{}, RTT: map[string]*rttResult{}, Handshakes: map[string]*hsResult{}}
+	res := &results{Settings: s, RSS: map[string]*rssResult{}, RTT: map[string]*rttResult{}, Handshakes: map[string]*hsResult{},
+		Broadcast: map[string]*broadcastResult{}}
 	dir, err := os.MkdirTemp("", "switchboard-bench-")
 	if err != nil {
 		return nil, err
@@ -163,6 +167,8 @@ func run(ctx context.Context, args []string, env runEnv) (*results, error) {
 		{"connect", "handshakes", b.handshakes},
 		{"mapping", "mapping", b.mapping},
 		{"mgmt", "mgmt", b.mgmt},
+		{"broadcast", "broadcast raw", b.broadcastRaw},
+		{"broadcast", "broadcast switchboard", b.broadcastGateway},
 	}
 	for _, st := range steps {
 		if s.Only[st.scenario] && ctx.Err() == nil {

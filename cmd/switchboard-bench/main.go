@@ -22,11 +22,13 @@
 //   - peers (not run by default): serverless-offline, installed with npm into -peer-cache on first use,
 //     running an equivalent Node.js echo handler, with --useInProcess and in its default mode, measured
 //     like the AWS_PROXY route. It needs node and npm.
+//   - broadcast: one message to -conns connections per round, through the management extension's
+//     Broadcast, against raw gws fan-out (gws.Broadcaster) to as many connections.
 //
 // Usage:
 //
 //	switchboard-bench [run] [-conns 10000] [-max-conns 19000] [-clients 64] [-duration 10s]
-//	                  [-msg-size 100] [-only rss,rtt,connect,mgmt[,peers]] [-peer-cache DIR]
+//	                  [-msg-size 100] [-only rss,rtt,connect,mapping,mgmt,broadcast[,peers]] [-peer-cache DIR]
 //	                  [-profile DIR] [-markdown]
 //
 // Progress goes to standard error; the results table (Markdown with -markdown) goes to standard output.

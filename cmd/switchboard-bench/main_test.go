@@ -92,6 +92,14 @@ func TestEndToEnd(t *testing.T) {
 		if m := res.Mgmt; m == nil || m.Rate <= 0 || m.P50 <= 0 || m.Delivered <= 0 || m.Conns != 4 {
 			t.Errorf("@connections: %+v", m)
 		}
+		for _, key := range []string{"raw", "switchboard"} {
+			if r := res.Broadcast[key]; r == nil || r.Conns != 200 || len(r.Rounds) != broadcastRounds || r.median() <= 0 {
+				t.Errorf("broadcast %s: %+v", key, r)
+			}
+		}
+		if !strings.Contains(out, "Broadcast to 200 connections") {
+			t.Errorf("output lacks the broadcast rows")
+		}
 	}
 }
 

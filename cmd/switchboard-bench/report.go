@@ -29,6 +29,8 @@ const (
 	// targetMappingCPU bounds the gateway's CPU per message on a route with a request template,
 	// validation and a response template, relative to the same route with static templates.
 	targetMappingCPU = 2.0
+	// targetBroadcastRatio is the management extension's Broadcast against raw gws fan-out.
+	targetBroadcastRatio = 0.8
 )
 
 // row is one line of the table.
@@ -334,6 +336,24 @@ func tabulate(res *results) ([]row, []target) {
 			row{what: "  messages delivered / POSTs accepted", raw: "—", gateway: fmt.Sprintf("%d / %d", m.Delivered, m.Accepted)},
 			row{what: "  server CPU (cores), @connections", raw: "—", gateway: fmt.Sprintf("%.2f", m.ServerCPU)},
 		)
+	}
+	braw, bsb := res.Broadcast["raw"], res.Broadcast["switchboard"]
+	if braw != nil || bsb != nil {
+		r := row{what: fmt.Sprintf("Broadcast to %d connections: messages delivered/s (median of %d rounds)", s.Conns, broadcastRounds), raw: "—", gateway: "—"}
+		lat := row{what: "  POST to last delivery, median", raw: "—", gateway: "—"}
+		if braw != nil {
+			r.raw, lat.raw = count(braw.rate()), ms(braw.median())
+		}
+		if bsb != nil {
+			r.gateway, lat.gateway = count(bsb.rate()), ms(bsb.median())
+		}
+		if braw != nil && bsb != nil {
+			ratio := bsb.rate() / braw.rate()
+			r.ratio, r.target, r.met = fmt.Sprintf("%.2f", ratio), fmt.Sprintf("≥ %.1f", targetBroadcastRatio), metText(ratio >= targetBroadcastRatio)
+			targets = append(targets, target{what: fmt.Sprintf("broadcast ≥ %.1f× raw gws fan-out", targetBroadcastRatio),
+				value: fmt.Sprintf("%.2f", ratio), met: ratio >= targetBroadcastRatio})
+		}
+		rows = append(rows, r, lat)
 	}
 	return rows, targets
 }

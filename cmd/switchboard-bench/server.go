@@ -24,7 +24,7 @@ import (
 // serverMain runs "switchboard-bench server KIND [-listen ADDR] [-config FILE]".
 func serverMain(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("server: want a kind: echo, bridge, backend or gateway")
+		return errors.New("server: want a kind: echo, bridge, fanout, backend or gateway")
 	}
 	kind := args[0]
 	fs := flag.NewFlagSet("server "+kind, flag.ContinueOnError)
@@ -70,13 +70,15 @@ func serverMain(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		return serveHTTP(ctx, *listen, bridgeHandler(*backendURL), ready)
 	case "backend":
 		return serveHTTP(ctx, *listen, newBackend(), ready)
+	case "fanout":
+		return serveHTTP(ctx, *listen, fanoutHandler(), ready)
 	case "gateway":
 		if *config == "" {
 			return errors.New("server gateway: -config is required")
 		}
 		return serveGateway(ctx, *listen, *config, ready)
 	}
-	return fmt.Errorf("server: unknown kind %q (want echo, bridge, backend or gateway)", kind)
+	return fmt.Errorf("server: unknown kind %q (want echo, bridge, fanout, backend or gateway)", kind)
 }
 
 // checkLoopback refuses any address outside 127.0.0.0/8.

@@ -242,6 +242,9 @@ type serveOptions struct {
 	maxConns                                                                      int
 	templates                                                                     templateFlags
 	createTables                                                                  bool
+	metricsListen                                                                 string
+	shutdownGrace                                                                 time.Duration
+	pprof                                                                         bool
 }
 
 // serveFlags declares serve's flags on a new FlagSet that prints to out; `serve -h` and `help serve`
@@ -270,6 +273,9 @@ func serveFlags(out io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
 	o.templates.add(fs)
 	fs.BoolVar(&o.createTables, "create-tables", false, "create the templates' DynamoDB tables on the local DynamoDB that AWS_ENDPOINT_URL_DYNAMODB (or AWS_ENDPOINT_URL) names, when they do not exist")
+	fs.StringVar(&o.metricsListen, "metrics-listen", "", "address serving only /metrics, /healthz and /readyz (the control plane serves them too); empty: none")
+	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGTERM/SIGINT, how long closing connections (1001), their $disconnect and in-flight work may take")
+	fs.BoolVar(&o.pprof, "pprof", false, "serve Go's profiler at /debug/pprof/ on the control and metrics listeners")
 	return fs, o
 }
 
@@ -287,6 +293,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	if o.node > 65535 {
 		return fmt.Errorf("--node %d: must be at most 65535", o.node)
+	}
+	if o.shutdownGrace <= 0 {
+		return errors.New("--shutdown-grace must be positive")
 	}
 	if o.idle <= 0 || o.maxDur <= 0 {
 		return errors.New("--idle-timeout and --max-connection-duration must be positive")
@@ -334,6 +343,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Listen:           o.listen,
 		ControlListen:    o.controlListen,
 		ControlRateLimit: o.controlRate,
+		MetricsListen:    o.metricsListen,
+		ShutdownTimeout:  o.shutdownGrace,
+		Pprof:            o.pprof,
+		LogDir:           filepath.Join(dir, "logs"),
+		Stdout:           stdout,
 		CatalogFile:      filepath.Join(dir, "catalog.json"),
 		Region:           o.region,
 		Node:             cluster.NodeID(o.node),

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -257,11 +259,38 @@ func TestServeReloadsTheConfig(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--config", cfgPath, "--listen", "127.0.0.1:0", "--control-listen", "",
-			"--data", filepath.Join(dir, "state")}, func(string) string { return "" }, &stdout, &stderr)
+			"--metrics-listen", "127.0.0.1:0", "--data", filepath.Join(dir, "state")}, func(string) string { return "" }, &stdout, &stderr)
 	}()
 	urlRE := regexp.MustCompile(`ws://127\.0\.0\.1:\d+/demo/dev`)
 	gatewaytest.Eventually(t, 10*time.Second, func() bool { return urlRE.MatchString(stdout.String()) },
 		"no endpoint printed; stderr %q", stderr.String())
+	metricsAddr := regexp.MustCompile(`msg="metrics listening" addr=(127\.0\.0\.1:\d+)`).FindStringSubmatch(stderr.String())
+	if metricsAddr == nil {
+		t.Fatalf("no metrics address logged; stderr %s", stderr.String())
+	}
+	// metric reads one unlabelled or labelled sample from /metrics, -1 when absent.
+	metric := func(series string) float64 {
+		resp, err := http.Get("http://" + metricsAddr[1] + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, series+" "); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					t.Fatalf("%s: %v", line, err)
+				}
+				return f
+			}
+		}
+		return -1
+	}
+	firstVersion := metric("switchboard_snapshot_version")
+	if firstVersion < 1 {
+		t.Fatalf("switchboard_snapshot_version = %v at start", firstVersion)
+	}
 	c := gatewaytest.Dial(t, urlRE.FindString(stdout.String()), nil)
 	ping := func() string {
 		c.Send(`{"action":"ping"}`)
@@ -277,6 +306,12 @@ func TestServeReloadsTheConfig(t *testing.T) {
 	}
 	gatewaytest.Eventually(t, 10*time.Second, func() bool { return ping() == `{"action":"pong-2"}` },
 		"the edit was not served; stderr %s", stderr.String())
+	// The reload is counted once Reload has returned, a moment after the new snapshot serves.
+	gatewaytest.Eventually(t, 10*time.Second, func() bool { return metric(`switchboard_reloads_total{outcome="ok"}`) == 1 },
+		"the reload was not counted")
+	if v := metric("switchboard_snapshot_version"); v <= firstVersion {
+		t.Fatalf("after an edit: snapshot version %v (was %v)", v, firstVersion)
+	}
 
 	// A broken file: every error with its place, and the previous configuration serves on.
 	broken := strings.Replace(config("pong-3"), "stageName: dev", `stageName: "no spaces"`, 1)
@@ -289,6 +324,8 @@ func TestServeReloadsTheConfig(t *testing.T) {
 	if got := ping(); got != `{"action":"pong-2"}` {
 		t.Fatalf("after a broken edit: %s, want the previous configuration's answer", got)
 	}
+	gatewaytest.Eventually(t, 10*time.Second, func() bool { return metric(`switchboard_reloads_total{outcome="error"}`) == 1 },
+		"the failed reload was not counted")
 
 	// SIGHUP reloads even when no file changed.
 	if err := os.WriteFile(cfgPath, []byte(config("pong-4")), 0o644); err != nil {

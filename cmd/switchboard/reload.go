@@ -63,6 +63,7 @@ func reload(ctx context.Context, g *gateway.Gateway, load loader, why string, lo
 		}
 	}
 	if err != nil {
+		g.Metrics().Reload("error")
 		log.Error("reload failed; the previous configuration stays in service", "reason", why,
 			"errors", strings.Count(err.Error(), "\n")+1)
 		for _, line := range strings.Split(err.Error(), "\n") {
@@ -70,5 +71,6 @@ func reload(ctx context.Context, g *gateway.Gateway, load loader, why string, lo
 		}
 		return
 	}
-	log.Info("configuration reloaded", "reason", why, "apis", len(b.APIs))
+	g.Metrics().Reload("ok")
+	log.Info("configuration reloaded", "reason", why, "apis", len(b.APIs), "snapshot_version", g.Snapshot().Version)
 }

@@ -81,6 +81,85 @@ type Dispatcher struct {
 	// connection's read loop waits, so a flood from one client slows that client only.
 	maxInflight int32
 	background  sync.WaitGroup
+	obs         Observer // nil observes nothing
+}
+
+// Observer is told how events end, for metrics and logs. Its methods are called on the event's goroutine
+// and must not block.
+type Observer interface {
+	// Event reports one $connect, message or $disconnect as its client saw it.
+	Event(o Outcome)
+	// Integration reports one integration call: its HTTP status (0 when there was no answer), its
+	// duration and its error.
+	Integration(rc *proxyevent.RequestContext, status int, latency time.Duration, err error)
+	// Authorization reports the outcome of one $connect authorization step: authType is AWS_IAM, CUSTOM or
+	// API_KEY, outcome allowed, denied or error.
+	Authorization(c *Connection, authType, outcome string)
+}
+
+// Outcome is one event as its client saw it.
+type Outcome struct {
+	Conn      *Connection
+	EventType string // proxyevent.EventConnect, EventMessage or EventDisconnect
+	RouteKey  string // the route chosen; empty when none matched
+	RequestID string
+	// Status is the handshake's status, or for a message 200 when no error frame was sent and otherwise
+	// the status behind the error frame (403, 429, 500, 504).
+	Status int
+	// Error is the message of the error frame or refused handshake ("Forbidden", "Limit Exceeded", …).
+	Error string
+	// ClientError marks a refusal before any integration ran (API Gateway's ClientError metric); Reason
+	// then says why in one word: no_route, throttled, api_key, iam, authorizer, no_stage.
+	ClientError bool
+	Reason      string
+	// Context is the event's requestContext (nil for a handshake refused before it was made).
+	Context *proxyevent.RequestContext
+	// Body is the message a MESSAGE event carried (for dataTraceEnabled); observers must not keep it.
+	Body []byte
+	// Integrated is set when an integration was called, with its status (0 without an answer) and
+	// duration.
+	Integrated         bool
+	IntegrationStatus  int
+	IntegrationLatency time.Duration
+}
+
+// SetObserver makes obs the dispatcher's observer; call it before the first event.
+func (d *Dispatcher) SetObserver(obs Observer) { d.obs = obs }
+
+func (d *Dispatcher) observe(o Outcome) {
+	if d.obs != nil {
+		d.obs.Event(o)
+	}
+}
+
+func (d *Dispatcher) observeAuth(c *Connection, authType, outcome string) {
+	if d.obs != nil {
+		d.obs.Authorization(c, authType, outcome)
+	}
+}
+
+// refusal is an Outcome for a client error.
+func refusal(c *Connection, eventType, routeKey string, rc *proxyevent.RequestContext, status int, message, reason string) Outcome {
+	o := Outcome{Conn: c, EventType: eventType, RouteKey: routeKey, Status: status, Error: message, ClientError: true,
+		Reason: reason, Context: rc}
+	if rc != nil {
+		o.RequestID = rc.RequestID
+	}
+	return o
+}
+
+// withBody sets o's message body.
+func withBody(o Outcome, body []byte) Outcome {
+	o.Body = body
+	return o
+}
+
+// integrated records an integration call in o.
+func (o *Outcome) integrated(resp *integration.Response, start time.Time) {
+	o.Integrated, o.IntegrationLatency = true, time.Since(start)
+	if resp != nil {
+		o.IntegrationStatus = resp.StatusCode
+	}
 }
 
 // Auth is what $connect authorization needs from the gateway.
@@ -160,34 +239,56 @@ func (d *Dispatcher) requestContext(c *Connection, routeKey, eventType string, n
 func (d *Dispatcher) Connect(ctx context.Context, c *Connection, hs *Handshake) Decision {
 	st := d.stage(c)
 	if st == nil {
+		d.observe(refusal(c, proxyevent.EventConnect, resource.RouteKeyConnect, nil, http.StatusForbidden, "Forbidden", "no_stage"))
 		return Decision{Status: http.StatusForbidden, Body: []byte(`{"message":"Forbidden"}`)}
 	}
 	if !d.limiter(st).Allow(resource.RouteKeyConnect) {
+		d.observe(refusal(c, proxyevent.EventConnect, resource.RouteKeyConnect, nil, http.StatusTooManyRequests, "Too Many Requests", "throttled"))
 		return Decision{Status: http.StatusTooManyRequests, Body: []byte(`{"message":"Too Many Requests"}`)}
 	}
 	route := st.Route(resource.RouteKeyConnect)
 	if route == nil {
 		keepKey(c, st, hs.Header, "")
+		if d.obs != nil {
+			d.observe(Outcome{Conn: c, EventType: proxyevent.EventConnect, Status: http.StatusOK,
+				Context: d.requestContext(c, resource.RouteKeyConnect, proxyevent.EventConnect, time.Now())})
+		}
 		return Decision{Status: http.StatusOK}
 	}
 	rc := d.requestContext(c, resource.RouteKeyConnect, proxyevent.EventConnect, time.Now())
 	if dec, ok := d.authorize(ctx, c, st, route, hs, rc); !ok {
 		return dec
 	}
+	o := Outcome{Conn: c, EventType: proxyevent.EventConnect, RouteKey: resource.RouteKeyConnect, RequestID: rc.RequestID, Context: rc}
+	dec := d.connect(ctx, route, st, hs, rc, &o)
+	o.Status = dec.Status
+	d.observe(o)
+	return dec
+}
+
+// connect checks the $connect route's required request parameters and runs its integration, if it has
+// one.
+func (d *Dispatcher) connect(ctx context.Context, route *snapshot.Route, st *snapshot.Stage, hs *Handshake, rc *proxyevent.RequestContext, o *Outcome) Decision {
 	req := &integration.Request{Context: rc, Header: hs.Header, Query: hs.Query, StageVariables: st.Variables}
 	if missing := missingParameters(route, req); len(missing) > 0 {
+		c := o.Conn
 		d.log.Info("handshake refused: missing required request parameters", "conn_id", c.ID, "api_id", c.APIID,
 			"stage", c.Stage, "route_key", route.Key, "request_id", rc.RequestID, "parameters", missing)
+		o.Error, o.Reason = "Bad request", "missing_parameters"
 		return Decision{Status: http.StatusBadRequest, Body: missingBody(missing)}
 	}
 	if route.Integration == nil {
 		return Decision{Status: http.StatusOK}
 	}
+	start := time.Now()
 	resp, err := d.invoke(ctx, route, req)
+	o.integrated(resp, start)
 	switch {
 	case errors.Is(err, integration.ErrTimeout):
+		o.Error, o.Reason = "Endpoint request timed out", "integration_timeout"
 		return Decision{Status: http.StatusGatewayTimeout, Body: []byte(`{"message": "Endpoint request timed out"}`)}
 	case err != nil:
+		o.Error, o.Reason = "Internal server error", "integration_error"
 		return Decision{Status: http.StatusBadGateway, Body: []byte(`{"message": "Internal server error"}`)}
 	}
 	dec := Decision{Status: resp.StatusCode, Body: resp.Body}
@@ -208,11 +309,13 @@ func (d *Dispatcher) Message(ctx context.Context, c *Connection, caller Caller, 
 	}
 	if route == nil {
 		rc := d.requestContext(c, "", proxyevent.EventMessage, now)
+		d.observe(withBody(refusal(c, proxyevent.EventMessage, "", rc, http.StatusForbidden, "Forbidden", "no_route"), body))
 		d.reply(caller, c, errorFrame("Forbidden", c.ID, rc.RequestID))
 		return
 	}
 	rc := d.requestContext(c, route.Key, proxyevent.EventMessage, now)
 	if !d.limiter(st).Allow(route.Key) {
+		d.observe(withBody(refusal(c, proxyevent.EventMessage, route.Key, rc, http.StatusTooManyRequests, "Too Many Requests", "throttled"), body))
 		d.reply(caller, c, errorFrame("Too Many Requests", c.ID, rc.RequestID))
 		return
 	}
@@ -222,6 +325,7 @@ func (d *Dispatcher) Message(ctx context.Context, c *Connection, caller Caller, 
 		if status != 0 {
 			d.log.Info("message refused: API key", "conn_id", c.ID, "api_id", c.APIID, "stage", c.Stage,
 				"route_key", route.Key, "request_id", rc.RequestID, "status", status, "reason", reason)
+			d.observe(withBody(refusal(c, proxyevent.EventMessage, route.Key, rc, status, keyFrameMessage(status), "api_key"), body))
 			d.reply(caller, c, errorFrame(keyFrameMessage(status), c.ID, rc.RequestID))
 			return
 		}
@@ -260,21 +364,33 @@ func (d *Dispatcher) message(ctx context.Context, c *Connection, caller Caller, 
 	rc := req.Context
 	if route.Integration == nil {
 		d.log.Warn("route has no integration", "conn_id", c.ID, "api_id", c.APIID, "stage", c.Stage, "route_key", route.Key, "request_id", rc.RequestID)
+		d.observe(Outcome{Conn: c, EventType: proxyevent.EventMessage, RouteKey: route.Key, RequestID: rc.RequestID,
+			Status: http.StatusInternalServerError, Error: "Internal server error", Reason: "no_integration", Context: rc, Body: req.Body})
 		d.reply(caller, c, errorFrame("Internal server error", c.ID, rc.RequestID))
 		return
 	}
+	start := time.Now()
 	resp, err := d.invoke(ctx, route, req)
+	o := Outcome{Conn: c, EventType: proxyevent.EventMessage, RouteKey: route.Key, RequestID: rc.RequestID, Status: http.StatusOK, Context: rc, Body: req.Body}
+	o.integrated(resp, start)
 	switch {
 	case errors.Is(err, integration.ErrTimeout):
+		o.Status, o.Error, o.Reason = http.StatusGatewayTimeout, "Endpoint request timed out", "integration_timeout"
+		d.observe(o)
 		d.reply(caller, c, errorFrame("Endpoint request timed out", c.ID, rc.RequestID))
 		return
 	case errors.Is(err, integration.ErrUnsupportedMediaType):
+		o.Status, o.Error, o.Reason = http.StatusUnsupportedMediaType, "Unsupported Media Type", "unsupported_media_type"
+		d.observe(o)
 		d.reply(caller, c, errorFrame("Unsupported Media Type", c.ID, rc.RequestID))
 		return
 	case err != nil:
+		o.Status, o.Error, o.Reason = http.StatusInternalServerError, "Internal server error", "integration_error"
+		d.observe(o)
 		d.reply(caller, c, errorFrame("Internal server error", c.ID, rc.RequestID))
 		return
 	}
+	d.observe(o)
 	if route.TwoWay && len(resp.Body) > 0 {
 		d.reply(caller, c, resp.Body)
 	}
@@ -293,7 +409,14 @@ func (d *Dispatcher) Disconnect(ctx context.Context, c *Connection, code int, re
 	rc := d.requestContext(c, resource.RouteKeyDisconnect, proxyevent.EventDisconnect, time.Now())
 	rc.DisconnectStatusCode = code
 	rc.DisconnectReason = &reason
-	_, _ = d.invoke(ctx, route, &integration.Request{Context: rc, StageVariables: st.Variables})
+	start := time.Now()
+	resp, err := d.invoke(ctx, route, &integration.Request{Context: rc, StageVariables: st.Variables})
+	o := Outcome{Conn: c, EventType: proxyevent.EventDisconnect, RouteKey: route.Key, RequestID: rc.RequestID, Status: http.StatusOK, Context: rc}
+	o.integrated(resp, start)
+	if err != nil {
+		o.Status, o.Error, o.Reason = http.StatusInternalServerError, "Internal server error", "integration_error"
+	}
+	d.observe(o)
 }
 
 func (d *Dispatcher) invoke(ctx context.Context, route *snapshot.Route, req *integration.Request) (*integration.Response, error) {
@@ -308,8 +431,17 @@ func (d *Dispatcher) invoke(ctx context.Context, route *snapshot.Route, req *int
 	// integration response (MapResponse); proxy integrations pass through both.
 	mapped, err := integration.MapRequest(in, req)
 	if err == nil {
+		start := time.Now()
 		var resp *integration.Response
-		if resp, err = inv.Invoke(ctx, in, mapped); err == nil {
+		resp, err = inv.Invoke(ctx, in, mapped)
+		if d.obs != nil {
+			status := 0
+			if resp != nil {
+				status = resp.StatusCode
+			}
+			d.obs.Integration(rc, status, time.Since(start), err)
+		}
+		if err == nil {
 			if resp, err = integration.MapResponse(in, mapped, resp); err == nil {
 				return resp, nil
 			}
@@ -353,19 +485,32 @@ func (d *Dispatcher) authorize(ctx context.Context, c *Connection, st *snapshot.
 		}
 		if err := d.auth.IAM.Check(hs.Request, nil, "execute-api:Invoke", methodARN); err != nil {
 			d.log.Info("handshake refused by IAM", "conn_id", c.ID, "api_id", c.APIID, "stage", c.Stage, "err", err)
+			d.observeAuth(c, "AWS_IAM", "denied")
+			d.observe(refusal(c, proxyevent.EventConnect, resource.RouteKeyConnect, rc, http.StatusForbidden, "Forbidden", "iam"))
 			return Decision{Status: http.StatusForbidden, Body: []byte(`{"message":"Forbidden"}`)}, false
 		}
+		d.observeAuth(c, "AWS_IAM", "allowed")
 	case "CUSTOM":
 		au := route.Authorizer
 		if au == nil {
+			d.observeAuth(c, "CUSTOM", "error")
+			d.observe(Outcome{Conn: c, EventType: proxyevent.EventConnect, RouteKey: resource.RouteKeyConnect, RequestID: rc.RequestID,
+				Status: http.StatusInternalServerError, Error: "Internal server error", Reason: "no_authorizer", Context: rc})
 			return Decision{Status: http.StatusInternalServerError, Body: []byte(`{"message": "Internal server error"}`)}, false
 		}
 		res := authorizer.Authorize(ctx, d.auth.Functions, authorizer.Config{AuthorizerID: au.ID, Name: au.Name, FunctionURI: au.URI, IdentitySource: au.IdentitySource},
 			&authorizer.Request{Header: hs.Header, Query: hs.Query, StageVariables: st.Variables, Context: rc, MethodARN: methodARN})
 		if !res.Allowed() {
 			d.log.Info("handshake refused by authorizer", "conn_id", c.ID, "api_id", c.APIID, "stage", c.Stage, "authorizer", au.Name, "status", res.Status, "err", res.Err)
+			outcome := "denied"
+			if res.Status >= 500 {
+				outcome = "error"
+			}
+			d.observeAuth(c, "CUSTOM", outcome)
+			d.observe(refusal(c, proxyevent.EventConnect, resource.RouteKeyConnect, rc, res.Status, authorizerMessage(res.Status), "authorizer"))
 			return Decision{Status: res.Status, Body: []byte(authorizerBody(res.Status))}, false
 		}
+		d.observeAuth(c, "CUSTOM", "allowed")
 		c.Authorizer = res.RequestContextAuthorizer()
 		rc.Authorizer = c.Authorizer
 		usageIdentifierKey = res.UsageIdentifierKey
@@ -376,8 +521,11 @@ func (d *Dispatcher) authorize(ctx context.Context, c *Connection, st *snapshot.
 		if status != 0 {
 			d.log.Info("handshake refused: API key", "conn_id", c.ID, "api_id", c.APIID, "stage", c.Stage,
 				"route_key", resource.RouteKeyConnect, "status", status, "reason", reason)
+			d.observeAuth(c, "API_KEY", "denied")
+			d.observe(refusal(c, proxyevent.EventConnect, resource.RouteKeyConnect, rc, status, keyFrameMessage(status), "api_key"))
 			return Decision{Status: status, Body: []byte(keyBody(status))}, false
 		}
+		d.observeAuth(c, "API_KEY", "allowed")
 		// $connect required the key: every event of the connection shows it.
 		c.Identity.APIKey, c.Identity.APIKeyID = c.apiKey, keyID
 		rc.Identity = c.Identity
@@ -424,6 +572,17 @@ func keyFrameMessage(status int) string {
 		return "Limit Exceeded"
 	}
 	return "Forbidden"
+}
+
+// authorizerMessage is the message of a refused handshake, in API Gateway's words.
+func authorizerMessage(status int) string {
+	switch status {
+	case http.StatusUnauthorized:
+		return "Unauthorized"
+	case http.StatusForbidden:
+		return "Forbidden"
+	}
+	return "Internal server error"
 }
 
 // authorizerBody is the JSON body of a refused handshake, in API Gateway's words.

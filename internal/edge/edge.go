@@ -35,6 +35,7 @@ type Edge struct {
 	limits    wsconn.Config
 	guard     *throttle.Guard
 	log       *slog.Logger
+	obs       Observer
 
 	mu       sync.Mutex // guards the fields below
 	live     map[*session]struct{}
@@ -52,10 +53,36 @@ type Config struct {
 	Logger    *slog.Logger
 	// Guard admits new connections (connection floods); nil admits all.
 	Guard *throttle.Guard
+	// Observer is told about connections, messages and refusals (metrics); nil observes nothing.
+	Observer Observer
 }
+
+// Observer is told what the edge sees, for metrics. Its methods must not block.
+type Observer interface {
+	// Opened and Closed bracket every accepted connection.
+	Opened(c *dispatch.Connection)
+	Closed(c *dispatch.Connection)
+	// Message reports a data message from (in) or to (out) the connection; data must not be kept.
+	Message(c *dispatch.Connection, out bool, data []byte)
+	// Refused counts a request the edge refused itself: reason is one fixed word (connection_guard,
+	// mutual_tls, unknown_endpoint, shutting_down, bad_handshake, upgrade_required).
+	Refused(reason string, status int)
+}
+
+// nopObserver observes nothing.
+type nopObserver struct{}
+
+func (nopObserver) Opened(*dispatch.Connection)                {}
+func (nopObserver) Closed(*dispatch.Connection)                {}
+func (nopObserver) Message(*dispatch.Connection, bool, []byte) {}
+func (nopObserver) Refused(string, int)                        {}
 
 // New returns an Edge. ctx bounds every event the edge starts.
 func New(ctx context.Context, cfg Config) *Edge {
+	var obs Observer = nopObserver{}
+	if cfg.Observer != nil {
+		obs = cfg.Observer
+	}
 	return &Edge{
 		ctx:       ctx,
 		snapshots: cfg.Snapshots,
@@ -66,6 +93,7 @@ func New(ctx context.Context, cfg Config) *Edge {
 		limits:    cfg.Limits,
 		guard:     cfg.Guard,
 		log:       cfg.Logger,
+		obs:       obs,
 		live:      make(map[*session]struct{}),
 		drained:   make(chan struct{}),
 	}
@@ -103,6 +131,11 @@ func (e *Edge) refuse(w http.ResponseWriter, r *http.Request, t target) {
 	}
 	e.log.Log(r.Context(), level, "request refused", "host", r.Host, "path", r.URL.Path,
 		"source_ip", sourceIP(r.RemoteAddr), "management", t.mgmtPath, "reason", t.reason)
+	why := "unknown_endpoint"
+	if t.denied {
+		why = "mutual_tls"
+	}
+	e.obs.Refused(why, http.StatusForbidden)
 	if t.mgmtPath {
 		awserr.Write(w, awserr.New(http.StatusForbidden, awserr.TypeForbidden, "Forbidden"))
 		return
@@ -123,6 +156,7 @@ func (e *Edge) handshake(w http.ResponseWriter, r *http.Request, t target) {
 	if !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket") {
 		e.log.Debug("plain HTTP request to a WebSocket endpoint", "host", r.Host, "path", r.URL.Path,
 			"api_id", st.API.ID, "stage", st.Name, "status", http.StatusUpgradeRequired)
+		e.obs.Refused("upgrade_required", http.StatusUpgradeRequired)
 		w.Header().Set("Upgrade", "websocket")
 		w.Header().Set("Connection", "Upgrade")
 		writeJSON(w, http.StatusUpgradeRequired, `{"message":"Upgrade Required: this is a WebSocket endpoint"}`)
@@ -133,10 +167,16 @@ func (e *Edge) handshake(w http.ResponseWriter, r *http.Request, t target) {
 		return
 	}
 	if r.Method != http.MethodGet || r.Header.Get("Sec-WebSocket-Key") == "" {
+		e.log.Info("handshake refused: not a valid WebSocket handshake", "host", r.Host, "path", r.URL.Path,
+			"source_ip", sourceIP(r.RemoteAddr), "method", r.Method, "status", http.StatusBadRequest)
+		e.obs.Refused("bad_handshake", http.StatusBadRequest)
 		writeJSON(w, http.StatusBadRequest, `{"message":"Bad Request: not a valid WebSocket handshake"}`)
 		return
 	}
 	if r.Header.Get("Sec-WebSocket-Version") != "13" {
+		e.log.Info("handshake refused: WebSocket version", "host", r.Host, "path", r.URL.Path,
+			"source_ip", sourceIP(r.RemoteAddr), "version", r.Header.Get("Sec-WebSocket-Version"), "status", http.StatusUpgradeRequired)
+		e.obs.Refused("bad_handshake", http.StatusUpgradeRequired)
 		w.Header().Set("Sec-WebSocket-Version", "13")
 		writeJSON(w, http.StatusUpgradeRequired, `{"message":"Upgrade Required: WebSocket version 13 only"}`)
 		return
@@ -166,7 +206,8 @@ func (e *Edge) handshake(w http.ResponseWriter, r *http.Request, t target) {
 	if e.guard != nil {
 		ok, rel := e.guard.Admit(c.Identity.SourceIP, now)
 		if !ok {
-			e.log.Info("handshake refused by the connection guard", "source_ip", c.Identity.SourceIP)
+			e.log.Info("handshake refused by the connection guard", "source_ip", c.Identity.SourceIP, "status", http.StatusTooManyRequests)
+			e.obs.Refused("connection_guard", http.StatusTooManyRequests)
 			writeJSON(w, http.StatusTooManyRequests, `{"message":"Too Many Requests"}`)
 			return
 		}
@@ -188,6 +229,8 @@ func (e *Edge) handshake(w http.ResponseWriter, r *http.Request, t target) {
 	}
 	s := &session{edge: e, info: c}
 	if !e.track(s) {
+		e.log.Info("handshake refused: shutting down", "conn_id", c.ID, "source_ip", c.Identity.SourceIP, "status", http.StatusServiceUnavailable)
+		e.obs.Refused("shutting_down", http.StatusServiceUnavailable)
 		writeJSON(w, http.StatusServiceUnavailable, `{"message":"Service Unavailable: shutting down"}`)
 		return
 	}
@@ -201,6 +244,7 @@ func (e *Edge) handshake(w http.ResponseWriter, r *http.Request, t target) {
 		return
 	}
 	s.attach(conn)
+	e.obs.Opened(c)
 	e.log.Debug("connected", "conn_id", c.ID, "api_id", c.APIID, "stage", c.Stage, "connected_at", c.ConnectedAt)
 	// The read loop runs on its own goroutine so that this handler returns and net/http releases the
 	// request and its per-connection buffers: they would otherwise stay alive as long as the socket.
@@ -208,6 +252,7 @@ func (e *Edge) handshake(w http.ResponseWriter, r *http.Request, t target) {
 	handedOff = true
 	go func() {
 		conn.Serve()
+		e.obs.Closed(c)
 		e.untrack(s)
 		release()
 	}()
@@ -271,6 +316,51 @@ func (e *Edge) Drain(ctx context.Context) error {
 	case <-ctx.Done():
 		return errors.New("connections still open at the shutdown deadline")
 	}
+}
+
+// Connections lists the accepted connections (the development console's view).
+func (e *Edge) Connections() []*dispatch.Connection {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]*dispatch.Connection, 0, len(e.live))
+	for s := range e.live {
+		out = append(out, s.info)
+	}
+	return out
+}
+
+// session finds the live session of connection id.
+func (e *Edge) session(id string) *session {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for s := range e.live {
+		if s.info.ID == id {
+			return s
+		}
+	}
+	return nil
+}
+
+// Inject handles data as a message from connection id, as if its client had sent it (the development
+// console's "send as the client"); registry.ErrGone when there is no such connection.
+func (e *Edge) Inject(id string, data []byte) error {
+	s := e.session(id)
+	if s == nil {
+		return registry.ErrGone
+	}
+	if c, gone := s.socket(); gone || c == nil {
+		return registry.ErrGone
+	}
+	s.OnMessage(nil, data)
+	return nil
+}
+
+// Session returns connection id's registry.Session (to post to or disconnect it), or nil.
+func (e *Edge) Session(id string) registry.Session {
+	if s := e.session(id); s != nil {
+		return s
+	}
+	return nil
 }
 
 // Live counts open connections.

@@ -43,13 +43,15 @@ func (s *session) attach(c *wsconn.Conn) {
 	s.early, s.earlyBytes = nil, 0
 	s.mu.Unlock()
 	for _, m := range early {
-		_ = c.Send(m)
+		if c.Send(m) == nil {
+			s.edge.obs.Message(s.info, true, m)
+		}
 	}
 	switch {
 	case deleted:
 		c.Close(wsconn.CloseNormal, wsconn.ReasonDeleted)
 	case going:
-		c.Close(wsconn.CloseGoingAway, wsconn.ReasonGoingAway)
+		c.CloseAfterQueued(wsconn.CloseGoingAway, wsconn.ReasonGoingAway)
 	}
 }
 
@@ -94,6 +96,9 @@ func (s *session) Send(data []byte) error {
 		c = s.conn
 	}
 	err := c.Send(data)
+	if err == nil {
+		s.edge.obs.Message(s.info, true, data)
+	}
 	switch {
 	case errors.Is(err, wsconn.ErrQueueFull):
 		return registry.ErrQueueFull
@@ -108,6 +113,7 @@ func (s *session) Reply(data []byte) error {
 	if err := s.conn.Reply(data); err != nil {
 		return registry.ErrGone
 	}
+	s.edge.obs.Message(s.info, true, data)
 	return nil
 }
 
@@ -147,7 +153,8 @@ func (s *session) Disconnect() error {
 	return nil
 }
 
-// goAway closes the connection with 1001 "Going away" (shutdown), now or as soon as it exists.
+// goAway closes the connection with 1001 "Going away" (shutdown), now or as soon as it exists, after the
+// messages already accepted for it: an @connections POST that was answered 200 is delivered.
 func (s *session) goAway() {
 	s.mu.Lock()
 	c := s.conn
@@ -156,7 +163,7 @@ func (s *session) goAway() {
 	}
 	s.mu.Unlock()
 	if c != nil {
-		c.Close(wsconn.CloseGoingAway, wsconn.ReasonGoingAway)
+		c.CloseAfterQueued(wsconn.CloseGoingAway, wsconn.ReasonGoingAway)
 	}
 }
 
@@ -172,6 +179,7 @@ func (s *session) Scope() registry.Scope {
 
 // OnMessage routes a message.
 func (s *session) OnMessage(_ *wsconn.Conn, data []byte) {
+	s.edge.obs.Message(s.info, false, data)
 	s.edge.dispatch.Message(s.edge.ctx, s.info, s, data)
 }
 

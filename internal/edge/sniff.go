@@ -14,7 +14,11 @@ import (
 //
 // Accepted TLS connections are *tls.Conn, so http.Server completes their handshake and sets Request.TLS.
 func SniffTLS(ln net.Listener, cfg *tls.Config) net.Listener {
-	s := &sniffer{Listener: ln, cfg: cfg, conns: make(chan net.Conn), done: make(chan struct{})}
+	return sniffTLS(ln, cfg, sniffTimeout)
+}
+
+func sniffTLS(ln net.Listener, cfg *tls.Config, timeout time.Duration) *sniffer {
+	s := &sniffer{Listener: ln, cfg: cfg, timeout: timeout, conns: make(chan net.Conn), done: make(chan struct{}), pending: map[net.Conn]struct{}{}}
 	s.wg.Go(s.acceptLoop)
 	return s
 }
@@ -24,14 +28,17 @@ const sniffTimeout = 10 * time.Second
 
 type sniffer struct {
 	net.Listener
-	cfg   *tls.Config
-	conns chan net.Conn
-	done  chan struct{}
-	once  sync.Once
-	wg    sync.WaitGroup
+	cfg     *tls.Config
+	timeout time.Duration // how long a client may stay silent (sniffTimeout)
+	conns   chan net.Conn
+	done    chan struct{}
+	once    sync.Once
+	wg      sync.WaitGroup
 
-	mu  sync.Mutex
-	err error // the underlying Accept's error, once it failed
+	mu      sync.Mutex
+	err     error                 // the underlying Accept's error, once it failed
+	pending map[net.Conn]struct{} // connections waiting for their first byte
+	closed  bool                  // Close was called: pending connections are closed at once
 }
 
 func (s *sniffer) acceptLoop() {
@@ -53,10 +60,21 @@ func (s *sniffer) acceptLoop() {
 }
 
 func (s *sniffer) classify(c net.Conn) {
-	_ = c.SetReadDeadline(time.Now().Add(sniffTimeout))
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = c.Close()
+		return
+	}
+	s.pending[c] = struct{}{}
+	s.mu.Unlock()
+	_ = c.SetReadDeadline(time.Now().Add(s.timeout))
 	var b [1]byte
 	n, err := c.Read(b[:])
 	_ = c.SetReadDeadline(time.Time{})
+	s.mu.Lock()
+	delete(s.pending, c)
+	s.mu.Unlock()
 	if err != nil || n == 0 {
 		_ = c.Close()
 		return
@@ -87,10 +105,18 @@ func (s *sniffer) Accept() (net.Conn, error) {
 	}
 }
 
-// Close stops accepting and waits for connections still being classified.
+// Close stops accepting, closes the connections whose first byte has not arrived (a client that has
+// said nothing yet has no request to finish, so stopping must not wait the sniff timeout for it), and
+// waits for the classifying goroutines.
 func (s *sniffer) Close() error {
 	err := s.Listener.Close()
 	s.once.Do(func() { close(s.done) })
+	s.mu.Lock()
+	s.closed = true
+	for c := range s.pending {
+		_ = c.Close()
+	}
+	s.mu.Unlock()
 	s.wg.Wait()
 	return err
 }

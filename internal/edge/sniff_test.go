@@ -3,11 +3,14 @@ package edge
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/localca"
 )
@@ -72,4 +75,44 @@ func TestSniffTLSServesPlainAndTLSOnOnePort(t *testing.T) {
 		}
 		resp.Body.Close()
 	})
+}
+
+// A client connected to the data-plane port that has not sent its first byte must not hold a shutdown:
+// Close ends it at once rather than after the sniff timeout.
+func TestSniffTLSCloseEndsSilentClients(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An hour stands for "never" within this test's deadline.
+	s := sniffTLS(ln, &tls.Config{}, time.Hour)
+	silent, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s.mu.Lock()
+		n := len(s.pending)
+		s.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the silent connection was never accepted")
+		}
+		runtime.Gosched()
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close is still waiting for a client that has sent nothing")
+	}
+	_ = silent.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, err := silent.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("the silent client's read: %v, want EOF (closed by the gateway)", err)
+	}
 }

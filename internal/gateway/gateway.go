@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/switchboard-gw/switchboard/internal/accesslog"
 	"github.com/switchboard-gw/switchboard/internal/acme"
 	"github.com/switchboard-gw/switchboard/internal/authorizer"
 	"github.com/switchboard-gw/switchboard/internal/authorizer/usageplan"
@@ -27,6 +29,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/certs"
 	"github.com/switchboard-gw/switchboard/internal/cluster"
 	"github.com/switchboard-gw/switchboard/internal/cluster/membus"
+	"github.com/switchboard-gw/switchboard/internal/console"
 	"github.com/switchboard-gw/switchboard/internal/controlapi"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/edge"
@@ -37,6 +40,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/integration/httpbackend"
 	"github.com/switchboard-gw/switchboard/internal/integration/mock"
 	"github.com/switchboard-gw/switchboard/internal/lambda/localinvoke"
+	"github.com/switchboard-gw/switchboard/internal/metrics"
 	"github.com/switchboard-gw/switchboard/internal/mgmtapi"
 	"github.com/switchboard-gw/switchboard/internal/registry"
 	"github.com/switchboard-gw/switchboard/internal/resource"
@@ -86,7 +90,18 @@ type Options struct {
 	ACMERootCAs  *x509.CertPool
 	ACMEHTTPPort int
 	// ControlListen is the control-plane (apigatewayv2 REST API) address; empty serves no control plane.
+	// It also serves /metrics, /healthz and /readyz.
 	ControlListen string
+	// MetricsListen, when set, is an address serving only /metrics, /healthz and /readyz, for operators
+	// who keep the control plane closed.
+	MetricsListen string
+	// Pprof serves Go's profiler at /debug/pprof/ next to /metrics (same access rules).
+	Pprof bool
+	// LogDir holds the stages' access logs: a stage whose accessLogSettings.destinationArn names the
+	// log group NAME writes to LogDir/NAME.log ("/" in NAME becomes "_"). Stdout receives the access logs
+	// of stages whose destinationArn is "stdout" (nil discards them).
+	LogDir string
+	Stdout io.Writer
 	// ControlRateLimit, when positive, limits the control plane to this many requests per second, with
 	// bursts of four times as many, all callers together (AWS's account limit is 10 with bursts of 40).
 	ControlRateLimit float64
@@ -132,11 +147,19 @@ type Gateway struct {
 	// bundle of New, then of the last Reload.
 	static   atomic.Pointer[resource.Bundle]
 	reloadMu sync.Mutex // serialises Reload
+	metrics  *metrics.Metrics
+	stopping atomic.Bool // set when shutdown begins: /readyz answers 503 from then on
+	// sinks are the access logs' destinations; stageLogs the access log of each stage being served,
+	// replaced with the snapshot.
+	sinks     *accesslog.Sinks
+	stageLogs atomic.Pointer[map[stageKey]stageLog]
+	console   *console.Console // the development console, on the control listener
 
 	ready       chan struct{}
 	mu          sync.Mutex
 	addr        string
 	controlAddr string
+	metricsAddr string
 	edge        *edge.Edge
 
 	// The forward proxy local functions reach through HTTPS_PROXY, so that SDK calls to the default
@@ -186,7 +209,15 @@ func New(opts Options) (*Gateway, error) {
 	if err := checkSupported(opts.Bundle); err != nil {
 		return nil, err
 	}
-	g := &Gateway{opts: opts, log: opts.Logger, ready: make(chan struct{}), http: httpbackend.New()}
+	if err := checkAccessLogs(opts.Bundle); err != nil {
+		return nil, err
+	}
+	if opts.Stdout == nil {
+		opts.Stdout = io.Discard
+	}
+	g := &Gateway{opts: opts, log: opts.Logger, ready: make(chan struct{}), http: httpbackend.New(), metrics: metrics.New()}
+	g.sinks = accesslog.NewSinks(g.openDestination, 4096, func() { g.metrics.LogDropped("access") })
+	g.console = console.New(consoleGateway{g}, opts.Logger.With("component", "console"), func() { g.metrics.LogDropped("console") })
 	g.static.Store(opts.Bundle)
 	g.functions = &functions{region: opts.Region}
 	// A missing or too old node or python3 stops the start, naming the functions that need it.
@@ -234,6 +265,7 @@ func New(opts Options) (*Gateway, error) {
 		RuntimeDir:  opts.RuntimeDir,
 		NodeSDKDir:  opts.NodeSDKDir,
 		GatewayAddr: g.functionsGatewayAddr,
+		OnStart:     g.metrics.ColdStart,
 	})
 	return g, nil
 }
@@ -263,9 +295,18 @@ func (g *Gateway) apply(_ context.Context, served *resource.Bundle) error {
 	if err := checkSupported(&b); err != nil {
 		return err
 	}
+	if err := checkAccessLogs(&b); err != nil {
+		return err
+	}
+	logs, err := g.accessLogs(&b)
+	if err != nil {
+		return err
+	}
 	keys, plans := usagePlans(&b)
+	g.stageLogs.Store(&logs)
 	g.keys.Store(usageplan.Next(g.keys.Load(), keys, plans, time.Now))
 	g.snapshots.Store(set)
+	g.metrics.Snapshot(set.Version)
 	return nil
 }
 
@@ -284,6 +325,9 @@ func (g *Gateway) Reload(ctx context.Context, b *resource.Bundle) error {
 		return err
 	}
 	if err := checkSupported(b); err != nil {
+		return err
+	}
+	if err := checkAccessLogs(b); err != nil {
 		return err
 	}
 	g.reloadMu.Lock()
@@ -326,7 +370,7 @@ func (g *Gateway) Reload(ctx context.Context, b *resource.Bundle) error {
 
 // controlHandler is the control plane, behind SigV4 (service apigateway) when signatures are enforced.
 func (g *Gateway) controlHandler() http.Handler {
-	h := controlapi.New(controlapi.Config{Catalog: g.catalog, Region: g.opts.Region, Account: g.opts.Account,
+	var h http.Handler = controlapi.New(controlapi.Config{Catalog: g.catalog, Region: g.opts.Region, Account: g.opts.Account,
 		APIEndpoint: g.apiEndpoint, Logger: g.log.With("component", "control")})
 	if g.iam != nil {
 		h = controlapi.RequireIAM(h, g.iam.ForService("apigateway"), g.opts.Region)
@@ -334,7 +378,7 @@ func (g *Gateway) controlHandler() http.Handler {
 	if r := g.opts.ControlRateLimit; r > 0 {
 		h = controlapi.Throttle(h, throttle.Limits{Rate: r, Burst: max(1, int(4*r))}, nil)
 	}
-	return h
+	return g.observeHandler(h)
 }
 
 // apiEndpoint is the apiEndpoint the control plane reports: the data-plane address in the
@@ -547,6 +591,16 @@ func (g *Gateway) ControlAddr() string {
 	return g.controlAddr
 }
 
+// MetricsAddr is the bound --metrics-listen address; valid after Ready, empty without one.
+func (g *Gateway) MetricsAddr() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.metricsAddr
+}
+
+// Metrics is the gateway's metrics, for the product wiring to count what happens outside it (reloads).
+func (g *Gateway) Metrics() *metrics.Metrics { return g.metrics }
+
 // Snapshot returns the snapshot being served.
 func (g *Gateway) Snapshot() *snapshot.Set { return g.snapshots.Load() }
 
@@ -645,28 +699,40 @@ func (g *Gateway) Run(ctx context.Context) error {
 	// Events run under their own context: it outlives ctx by the drain so that $disconnect can run.
 	eventCtx, cancelEvents := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelEvents()
-	var iam dispatch.IAMChecker // stays a nil interface when signatures are not enforced
-	if g.iam != nil {
-		iam = g.iam
-	}
-	d := dispatch.New(&g.snapshots, map[string]integration.Invoker{
-		resource.IntegrationMock:      mock.Invoker{},
-		resource.IntegrationHTTPProxy: g.http,
-		resource.IntegrationAWSProxy:  awsproxy.New(g.functions),
-		resource.IntegrationHTTP:      g.http,
-		resource.IntegrationAWS: awsservice.New(awsservice.Config{Functions: g.functions, Region: g.opts.Region,
-			Credentials: &lazyCredentials{region: g.opts.Region}, Getenv: os.Getenv}),
-	}, dispatch.Auth{Functions: g.functions, Region: g.opts.Region, Account: g.opts.Account, IAM: iam,
-		APIKeys: keyChecker{&g.keys}}, g.log)
 	var mgmtAuth mgmtapi.Auth
 	if g.iam != nil {
 		mgmtAuth = mgmtapi.Auth{IAM: g.iam, Region: g.opts.Region, Account: g.opts.Account}
 	}
+	var iam dispatch.IAMChecker // stays a nil interface when signatures are not enforced
+	if g.iam != nil {
+		iam = g.iam
+	}
+	fns := observedFunctions{next: g.functions, m: g.metrics}
+	d := dispatch.New(&g.snapshots, map[string]integration.Invoker{
+		resource.IntegrationMock:      mock.Invoker{},
+		resource.IntegrationHTTPProxy: g.http,
+		resource.IntegrationAWSProxy:  awsproxy.New(fns),
+		resource.IntegrationHTTP:      g.http,
+		resource.IntegrationAWS: awsservice.New(awsservice.Config{Functions: fns, Region: g.opts.Region,
+			Credentials: &lazyCredentials{region: g.opts.Region}, Getenv: os.Getenv}),
+	}, dispatch.Auth{Functions: fns, Region: g.opts.Region, Account: g.opts.Account, IAM: iam,
+		APIKeys: keyChecker{&g.keys}}, g.log)
+	defer func() {
+		if err := g.sinks.Close(); err != nil {
+			g.log.Error("close access logs", "err", err)
+		}
+	}()
+	obs := &observer{m: g.metrics, snapshots: &g.snapshots, log: g.log.With("component", "execution"),
+		limit: newLogLimiter(100, 200), accessLogs: &g.stageLogs, console: g.console}
+	d.SetObserver(obs)
+	mgmt := mgmtapi.New(g.registry, mgmtAuth, g.log)
+	mgmt.SetObserver(obs)
 	e := edge.New(eventCtx, edge.Config{
 		Snapshots: &g.snapshots,
 		Registry:  g.registry,
 		Dispatch:  d,
-		Mgmt:      mgmtapi.New(g.registry, mgmtAuth, g.log),
+		Mgmt:      mgmt,
+		Observer:  obs,
 		Limits:    g.opts.Limits,
 		Logger:    g.log,
 		Guard:     throttle.NewGuard(g.opts.Guard),
@@ -707,6 +773,33 @@ func (g *Gateway) Run(ctx context.Context) error {
 		go func() { controlErr <- control.Serve(cln) }()
 		g.log.Info("control plane listening", "addr", g.controlAddr)
 	}
+	if g.opts.MetricsListen != "" {
+		mln, err := net.Listen("tcp", g.opts.MetricsListen)
+		if err != nil {
+			_ = ln.Close()
+			if control != nil {
+				_ = control.Close()
+				<-controlErr
+			}
+			return fmt.Errorf("metrics: listen on %s: %w", g.opts.MetricsListen, err)
+		}
+		// Served until Run returns, so that /readyz answers 503 throughout the drain.
+		msrv := &http.Server{Handler: g.observeHandler(nil), ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelDebug)}
+		g.mu.Lock()
+		g.metricsAddr = mln.Addr().String()
+		g.mu.Unlock()
+		mdone := make(chan struct{})
+		go func() {
+			defer close(mdone)
+			_ = msrv.Serve(mln)
+		}()
+		defer func() {
+			_ = msrv.Close()
+			<-mdone
+		}()
+		g.log.Info("metrics listening", "addr", g.metricsAddr)
+	}
 	g.mu.Lock()
 	g.addr, g.edge = ln.Addr().String(), e
 	g.mu.Unlock()
@@ -728,6 +821,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		<-serveErr
 		return fmt.Errorf("serve the control plane on %s: %w", g.ControlAddr(), err)
 	}
+	g.stopping.Store(true)
 	g.log.Info("shutting down", "connections", e.Live())
 	stopCtx, cancel := context.WithTimeout(context.Background(), g.opts.ShutdownTimeout)
 	defer cancel()

@@ -28,6 +28,9 @@ type Registry interface {
 	Send(ctx context.Context, scope registry.Scope, id string, data []byte) error
 	Info(ctx context.Context, scope registry.Scope, id string) (registry.Info, error)
 	Disconnect(ctx context.Context, scope registry.Scope, id string) error
+	// List and SendAll serve the management extension (list and broadcast); see extension.go.
+	List(scope registry.Scope, after string, limit int) ([]registry.Listed, bool)
+	SendAll(scope registry.Scope, data []byte) (sent int, failed map[string]error)
 }
 
 // Checker verifies a SigV4-signed request and the signer's permission (authorizer.IAM).
@@ -42,11 +45,41 @@ type Auth struct {
 	Region, Account string
 }
 
+// Observer is told the outcome of every call (metrics): operation is PostToConnection, GetConnection or
+// DeleteConnection (or an extension's), id the connection ("" for the extension), status the HTTP
+// status answered, and reason, for refusals, the error type (GoneException, ForbiddenException, …; the
+// signature checks' types too).
+type Observer interface {
+	Call(operation, id string, status int, reason string)
+}
+
 // Handler serves @connections requests.
 type Handler struct {
 	reg  Registry
 	auth Auth
 	log  *slog.Logger
+	obs  Observer // nil observes nothing
+}
+
+// SetObserver makes obs the handler's observer; call it before the first request.
+func (h *Handler) SetObserver(obs Observer) { h.obs = obs }
+
+// Operation names a request's @connections operation as the AWS API does, or the extension's
+// (ListConnections, Broadcast) when the path names no connection.
+func Operation(method, id string) string {
+	switch {
+	case method == http.MethodGet && id == "":
+		return "ListConnections"
+	case method == http.MethodPost && id == "":
+		return "Broadcast"
+	case method == http.MethodPost:
+		return "PostToConnection"
+	case method == http.MethodGet:
+		return "GetConnection"
+	case method == http.MethodDelete:
+		return "DeleteConnection"
+	}
+	return "Unknown"
 }
 
 // New returns a Handler backed by reg.
@@ -57,7 +90,21 @@ func New(reg Registry, auth Auth, log *slog.Logger) *Handler {
 // Serve answers one request for connection id within scope. id is already percent-decoded. apiID names
 // the API for the IAM resource ARN when scope does not.
 func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, scope registry.Scope, apiID, id string) {
-	if err := h.serve(w, r, scope, apiID, id); err != nil {
+	err := h.serve(w, r, scope, apiID, id)
+	if h.obs != nil {
+		status, reason := http.StatusOK, ""
+		var ae *awserr.Error
+		switch {
+		case errors.As(err, &ae):
+			status, reason = ae.Status, ae.Type
+		case err != nil:
+			status, reason = http.StatusInternalServerError, "InternalServerErrorException"
+		case r.Method == http.MethodDelete:
+			status = http.StatusNoContent
+		}
+		h.obs.Call(Operation(r.Method, id), id, status, reason)
+	}
+	if err != nil {
 		var ae *awserr.Error
 		switch {
 		case !errors.As(err, &ae):
@@ -79,7 +126,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, scope registry.S
 	var data []byte
 	if r.Method == http.MethodPost {
 		var err error
-		data, err = io.ReadAll(io.LimitReader(r.Body, MaxPayload+1))
+		limit := int64(MaxPayload)
+		if id == "" {
+			limit = maxBroadcastBody
+		}
+		data, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
 		if err != nil {
 			return awserr.New(http.StatusBadRequest, awserr.TypeBadRequest, "could not read request body")
 		}
@@ -94,7 +145,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, scope registry.S
 		}
 	}
 	if id == "" {
-		return awserr.New(http.StatusBadRequest, awserr.TypeBadRequest, "Invalid connectionId: ")
+		return h.extension(w, r, scope, data)
 	}
 	ctx := r.Context()
 	switch r.Method {

@@ -29,7 +29,9 @@ func (f fakeRegistry) Send(context.Context, registry.Scope, string, []byte) erro
 func (f fakeRegistry) Info(context.Context, registry.Scope, string) (registry.Info, error) {
 	return registry.Info{}, f.err
 }
-func (f fakeRegistry) Disconnect(context.Context, registry.Scope, string) error { return f.err }
+func (f fakeRegistry) Disconnect(context.Context, registry.Scope, string) error   { return f.err }
+func (f fakeRegistry) List(registry.Scope, string, int) ([]registry.Listed, bool) { return nil, false }
+func (f fakeRegistry) SendAll(registry.Scope, []byte) (int, map[string]error)     { return 0, nil }
 
 // refusingChecker refuses every signature with err.
 type refusingChecker struct{ err error }

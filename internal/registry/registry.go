@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -257,4 +258,60 @@ func errorFromWire(s string) error {
 		return ErrForbidden
 	}
 	return errors.New(s)
+}
+
+// Listed is one connection of a List page.
+type Listed struct {
+	ID   string
+	Info Info
+}
+
+// List returns up to limit of this node's connections visible through scope whose IDs sort after after,
+// in ID order, and whether more remain. Connections that are closing are left out.
+func (r *Registry) List(scope Scope, after string, limit int) (page []Listed, more bool) {
+	var ids []string
+	r.sessions.Range(func(k, v any) bool {
+		id := k.(string)
+		if id > after && scope.Contains(v.(Session).Scope()) {
+			ids = append(ids, id)
+		}
+		return true
+	})
+	slices.Sort(ids)
+	for i, id := range ids {
+		if len(page) == limit {
+			return page, i < len(ids)
+		}
+		v, ok := r.sessions.Load(id)
+		if !ok {
+			continue
+		}
+		info, err := v.(Session).Info()
+		if err != nil {
+			continue
+		}
+		page = append(page, Listed{ID: id, Info: info})
+	}
+	return page, false
+}
+
+// SendAll queues data for every one of this node's connections visible through scope, and reports how
+// many accepted it and the IDs of those that did not (ErrQueueFull, or ErrGone for one closing meanwhile).
+func (r *Registry) SendAll(scope Scope, data []byte) (sent int, failed map[string]error) {
+	r.sessions.Range(func(k, v any) bool {
+		s := v.(Session)
+		if !scope.Contains(s.Scope()) {
+			return true
+		}
+		if err := s.Send(data); err != nil {
+			if failed == nil {
+				failed = map[string]error{}
+			}
+			failed[k.(string)] = err
+			return true
+		}
+		sent++
+		return true
+	})
+	return sent, failed
 }

@@ -359,8 +359,9 @@ type Stage struct {
 	AutoDeploy     bool              `json:"autoDeploy,omitempty" yaml:"-"`
 	Description    string            `json:"description,omitempty" yaml:"description,omitempty"`
 	StageVariables map[string]string `json:"stageVariables,omitempty" yaml:"stageVariables,omitempty"`
-	// AccessLogSettings and ClientCertificateID are kept and echoed as AWS does; Switchboard writes no
-	// CloudWatch access logs and presents no client certificate to HTTP backends.
+	// AccessLogSettings are written by the gateway (to files or stdout, not CloudWatch; package
+	// accesslog). ClientCertificateID is kept and echoed as AWS does; Switchboard presents no client
+	// certificate to HTTP backends.
 	AccessLogSettings    *AccessLogSettings       `json:"accessLogSettings,omitempty" yaml:"accessLogSettings,omitempty"`
 	ClientCertificateID  string                   `json:"clientCertificateId,omitempty" yaml:"clientCertificateId,omitempty"`
 	DefaultRouteSettings *RouteSettings           `json:"defaultRouteSettings,omitempty" yaml:"defaultRouteSettings,omitempty"`

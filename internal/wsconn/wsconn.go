@@ -165,7 +165,8 @@ type Conn struct {
 	queued      int
 	writing     bool
 	closed      bool
-	closeCode   int // set when the gateway closes
+	flushing    bool // closed by CloseAfterQueued: the writer sends what is queued, then the close frame
+	closeCode   int  // set when the gateway closes
 	closeReason string
 }
 
@@ -254,10 +255,14 @@ func (c *Conn) writeLoop() {
 		c.mu.Lock()
 		batch := c.queue
 		c.queue = nil
-		if len(batch) == 0 || c.closed {
+		if len(batch) == 0 || c.closed && !c.flushing {
 			c.writing = false
 			c.queued = 0
+			flushed := c.flushing
 			c.mu.Unlock()
+			if flushed {
+				c.writeClose()
+			}
 			return
 		}
 		c.mu.Unlock()
@@ -265,6 +270,10 @@ func (c *Conn) writeLoop() {
 		for _, msg := range batch {
 			if err := c.ws.WriteMessage(gws.OpcodeText, msg); err != nil {
 				c.closeWith(CloseAbnormal, "write: "+err.Error(), false)
+				c.mu.Lock()
+				c.writing, c.flushing = false, false
+				c.mu.Unlock()
+				_ = c.ws.NetConn().Close() // closeWith did nothing when the connection was already closing
 				return
 			}
 			c.mu.Lock()
@@ -277,6 +286,37 @@ func (c *Conn) writeLoop() {
 // Close closes the connection from the gateway side with code and reason. The reason is what $disconnect
 // reports; the close frame carries the same text.
 func (c *Conn) Close(code int, reason string) { c.closeWith(code, reason, true) }
+
+// CloseAfterQueued closes the connection like Close, but only after the messages already queued have been
+// written (each batch within the write timeout), so that a shutdown loses nothing Send accepted; Send
+// refuses new messages from now on.
+func (c *Conn) CloseAfterQueued(code int, reason string) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.closeCode, c.closeReason = code, reason
+	if c.writing {
+		c.flushing = true // the writer finishes the queue and sends the close frame
+		c.mu.Unlock()
+		return
+	}
+	c.queue, c.queued = nil, 0
+	c.mu.Unlock()
+	c.writeClose()
+}
+
+// writeClose sends the close frame with the code and reason already set, and closes the socket.
+func (c *Conn) writeClose() {
+	c.mu.Lock()
+	code, reason := c.closeCode, c.closeReason
+	c.mu.Unlock()
+	_ = c.ws.SetWriteDeadline(time.Now().Add(time.Second))
+	_ = c.ws.WriteClose(uint16(code), []byte(reason))
+	_ = c.ws.NetConn().Close()
+}
 
 func (c *Conn) closeWith(code int, reason string, sendFrame bool) {
 	c.mu.Lock()

@@ -3,6 +3,7 @@ package wsconn
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -326,5 +327,45 @@ func TestSendQueueBounded(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("queue never filled against a client that does not read")
 		}
+	}
+}
+
+// CloseAfterQueued (shutdown) writes every message Send accepted before the close frame, even when the
+// writer is held up by a client that is slow to read; Send refuses new ones meanwhile. Close (a
+// DeleteConnection) drops them, as API Gateway does.
+func TestCloseAfterQueuedKeepsQueuedMessages(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.SendQueueBytes = 4 << 20
+	rec, url := serve(t, cfg)
+	ws := dial(t, url, 0) // reads only after the close has been asked for
+	c := <-rec.conns
+	msg := bytes.Repeat([]byte("q"), 64<<10)
+	// Enough to fill the socket buffers both ways, so the writer is still busy at the close.
+	const n = 48
+	for i := range n {
+		m := append([]byte(fmt.Sprintf("%03d", i)), msg...)
+		if err := c.Send(m); err != nil {
+			t.Fatalf("Send %d: %v", i, err)
+		}
+	}
+	c.CloseAfterQueued(CloseGoingAway, ReasonGoingAway)
+	if err := c.Send([]byte("late")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Send after the close: %v, want ErrClosed", err)
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for i := range n {
+		_, got, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("message %d of %d: %v", i, n, err)
+		}
+		if want := fmt.Sprintf("%03d", i); string(got[:3]) != want {
+			t.Fatalf("message %d starts %q", i, got[:3])
+		}
+	}
+	if code := readClose(t, ws); code != CloseGoingAway {
+		t.Fatalf("close code %d, want %d", code, CloseGoingAway)
+	}
+	if ev := waitClose(t, rec); ev.code != CloseGoingAway {
+		t.Fatalf("OnClose %+v", ev)
 	}
 }

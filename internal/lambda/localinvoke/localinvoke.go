@@ -127,6 +127,9 @@ type Options struct {
 	// Python processes get it as SWITCHBOARD_GATEWAY_ADDR, and their bootstraps send connections to
 	// *.execute-api.{region}.amazonaws.com there. Nil or "": no redirection.
 	GatewayAddr func() string
+	// OnStart, when set, is called with the function's name each time a process is started for it (a
+	// cold start), for metrics. It must not block.
+	OnStart func(function string)
 }
 
 // Invoker runs the configured functions as local processes. It implements lambda.Invoker; its methods are

@@ -110,6 +110,9 @@ func (f *function) startLocked() (*process, error) {
 	pid.Store(int64(p.pid))
 	p.log = f.log.With("pid", p.pid)
 	p.log.Info("function process started", "path", f.codePath(), "runtime_api", ln.Addr().String())
+	if on := f.inv.opts.OnStart; on != nil {
+		on(f.name)
+	}
 
 	f.procs = append(f.procs, p)
 	f.peak = max(f.peak, len(f.procs))

@@ -1,0 +1,97 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/switchboard-gw/switchboard/internal/resource"
+)
+
+// With iam.enforce on, /metrics and the profiler answer loopback clients and SigV4-signed requests
+// allowed apigateway:GET, and refuse everyone else; the probes stay open to all.
+func TestObservabilityAccessWithIAM(t *testing.T) {
+	g, err := New(Options{Pprof: true, Bundle: &resource.Bundle{IAM: &resource.IAM{Enforce: true, Users: []resource.IAMUser{
+		{Name: "ops", AccessKeyID: "AKIDOPSEXAMPLE1234", SecretAccessKey: "ops-secret",
+			Policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"apigateway:GET","Resource":"*"}]}`},
+		{Name: "nobody", AccessKeyID: "AKIDNOBODYEXAMPLE1", SecretAccessKey: "nobody-secret",
+			Policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"apigateway:POST","Resource":"*"}]}`},
+	}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(g.ready) // as Run does once listening; readiness is not what this test is about
+	h := g.observeHandler(nil)
+	sign := func(key, secret string) func(*http.Request) {
+		return func(r *http.Request) {
+			const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+			err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: key, SecretAccessKey: secret},
+				r, emptySHA256, "apigateway", "us-east-1", time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		path   string
+		remote string
+		sign   func(*http.Request)
+		want   int
+	}{
+		{"metrics from loopback", "/metrics", "127.0.0.1:40000", nil, http.StatusOK},
+		{"metrics from IPv6 loopback", "/metrics", "[::1]:40000", nil, http.StatusOK},
+		{"metrics from beyond loopback, unsigned", "/metrics", "203.0.113.7:40000", nil, http.StatusForbidden},
+		{"metrics from beyond loopback, signed and allowed", "/metrics", "203.0.113.7:40000", sign("AKIDOPSEXAMPLE1234", "ops-secret"), http.StatusOK},
+		{"metrics from beyond loopback, signed but not allowed", "/metrics", "203.0.113.7:40000", sign("AKIDNOBODYEXAMPLE1", "nobody-secret"), http.StatusForbidden},
+		{"metrics from beyond loopback, wrong secret", "/metrics", "203.0.113.7:40000", sign("AKIDOPSEXAMPLE1234", "guess"), http.StatusForbidden},
+		{"a forged X-Forwarded-For does not make a loopback client", "/metrics", "203.0.113.7:40000", func(r *http.Request) { r.Header.Set("X-Forwarded-For", "127.0.0.1") }, http.StatusForbidden},
+		{"profiler from beyond loopback, unsigned", "/debug/pprof/", "203.0.113.7:40000", nil, http.StatusForbidden},
+		{"profiler from loopback", "/debug/pprof/", "127.0.0.1:40000", nil, http.StatusOK},
+		{"liveness probe from anywhere", "/healthz", "203.0.113.7:40000", nil, http.StatusOK},
+		{"readiness probe from anywhere", "/readyz", "203.0.113.7:40000", nil, http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "http://gateway.example"+tc.path, nil)
+			r.RemoteAddr = tc.remote
+			if tc.sign != nil {
+				tc.sign(r)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tc.want {
+				t.Fatalf("%s from %s: %d %s, want %d", tc.path, tc.remote, w.Code, w.Body, tc.want)
+			}
+		})
+	}
+}
+
+// Without IAM the console answers loopback clients only; with IAM enforced, others need a signature.
+func TestConsoleLoopbackOnly(t *testing.T) {
+	for _, enforce := range []bool{false, true} {
+		b := &resource.Bundle{}
+		if enforce {
+			b.IAM = &resource.IAM{Enforce: true, Users: []resource.IAMUser{{Name: "ops", AccessKeyID: "AKIDOPSEXAMPLE1234", SecretAccessKey: "s",
+				Policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"apigateway:GET","Resource":"*"}]}`}}}
+		}
+		g, err := New(Options{Bundle: b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := g.observeHandler(http.NotFoundHandler())
+		for remote, want := range map[string]int{"127.0.0.1:5000": http.StatusOK, "203.0.113.7:5000": http.StatusForbidden} {
+			r := httptest.NewRequest(http.MethodGet, "http://gateway.example/console/", nil)
+			r.RemoteAddr = remote
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != want {
+				t.Errorf("iam.enforce %v, from %s: %d, want %d", enforce, remote, w.Code, want)
+			}
+		}
+	}
+}
