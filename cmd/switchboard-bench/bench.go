@@ -109,9 +109,9 @@ type results struct {
 	// ColdStarts are the first round trip through each local function of a fresh gateway (process start,
 	// runtime init and the invocation), by route: "lambda", "lambda-node", "lambda-python".
 	ColdStarts map[string]time.Duration
-	Mgmt      *mgmtResult
-	Warnings  []string
-	Errors    []string
+	Mgmt       *mgmtResult
+	Warnings   []string
+	Errors     []string
 }
 
 func (r *results) warnf(stderr io.Writer, format string, args ...any) {
