@@ -99,35 +99,134 @@ function logError(what, error) {
 }
 
 // ---- The Runtime API client.
+//
+// A small HTTP/1.1 client on kept-alive sockets rather than http.request: Lambda's own runtime client uses
+// a native one for the same reason (the per-request machinery of http.request -- agent, ClientRequest,
+// IncomingMessage, header objects, stream events -- was most of this process's CPU per invocation). It
+// writes each request with one write and reads answers with a Content-Length (Switchboard's Runtime API
+// server always sends one). A request made while another is in flight (an uncaught error reported
+// while GET /next waits) gets a socket of its own.
 
 const [rtHost, rtPort] = splitHostPort(env.AWS_LAMBDA_RUNTIME_API || '');
-const rtAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+const rtHostHeader = `Host: ${env.AWS_LAMBDA_RUNTIME_API || 'localhost'}\r\n`;
+const netConnect = net.connect; // before the execute-api redirection below wraps it
+const rtIdle = []; // sockets with no request in flight
 
 function splitHostPort(hp) {
   const i = hp.lastIndexOf(':');
   return i < 0 ? [hp, 80] : [hp.slice(0, i).replace(/^\[|\]$/g, ''), Number(hp.slice(i + 1))];
 }
 
-function rapid(method, p, body, headers) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: rtHost, port: rtPort, path: p, method, agent: rtAgent, headers: { ...(headers || {}) } },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    if (body !== undefined) {
-      req.setHeader('Content-Type', 'application/json');
-      req.setHeader('Content-Length', Buffer.byteLength(body));
-      req.end(body, 'utf8');
-    } else {
-      req.end();
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+
+// RapidConn is one kept-alive connection to the Runtime API with at most one request in flight.
+class RapidConn {
+  constructor() {
+    this.sock = netConnect({ host: rtHost, port: rtPort });
+    this.sock.setNoDelay(true);
+    this.chunks = [];
+    this.size = 0;
+    this.need = 0; // bytes the answer in hand takes, once its head has been read
+    this.pending = null; // { resolve, reject } of the request in flight
+    this.closed = false;
+    this.sock.on('data', (chunk) => this.onData(chunk));
+    this.sock.on('error', (err) => this.fail(err));
+    this.sock.on('close', () => this.fail(new Error('the Runtime API closed the connection')));
+  }
+
+  send(request) {
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      this.sock.ref();
+      this.sock.write(request, 'utf8');
+    });
+  }
+
+  fail(err) {
+    this.closed = true;
+    const i = rtIdle.indexOf(this);
+    if (i >= 0) rtIdle.splice(i, 1);
+    const p = this.pending;
+    this.pending = null;
+    if (p) p.reject(err);
+  }
+
+  onData(chunk) {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    if (!this.pending || this.size < this.need) return; // nothing asked for yet, or a body still coming
+    const buf = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.size);
+    this.chunks = [buf];
+    const res = parseResponse(buf);
+    if (res === undefined) return; // the head is incomplete
+    if (typeof res === 'number') {
+      this.need = res; // the body is incomplete
+      return;
     }
-  });
+    this.chunks = [];
+    this.size = 0;
+    this.need = 0;
+    const p = this.pending;
+    this.pending = null;
+    if (res instanceof Error) {
+      this.closed = true;
+      this.sock.destroy();
+      p.reject(res);
+      return;
+    }
+    if (res.end !== buf.length || res.headers.connection === 'close') {
+      this.closed = true;
+      this.sock.destroy();
+    } else {
+      // An idle connection does not keep the process alive, as http.Agent's kept-alive sockets do not:
+      // a handler's pending work emptying the event loop is what beforeExit reports.
+      this.sock.unref();
+      rtIdle.push(this);
+    }
+    p.resolve(res);
+  }
+}
+
+// parseResponse reads one HTTP/1.1 answer at the start of buf: undefined while its head is incomplete, the
+// bytes it takes while its body is, an Error if it cannot be read, or { status, headers (lower-case
+// names), body (a string), end (bytes used) }.
+function parseResponse(buf) {
+  const headEnd = buf.indexOf(CRLFCRLF);
+  if (headEnd < 0) return buf.length > 1 << 20 ? new Error('the Runtime API answered a head over 1 MiB') : undefined;
+  const lines = buf.toString('latin1', 0, headEnd).split('\r\n');
+  const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]);
+  if (!m) return new Error(`the Runtime API answered ${JSON.stringify(lines[0])}`);
+  const headers = {};
+  for (let i = 1; i < lines.length; i++) {
+    const c = lines[i].indexOf(':');
+    if (c > 0) headers[lines[i].slice(0, c).trim().toLowerCase()] = lines[i].slice(c + 1).trim();
+  }
+  const start = headEnd + 4;
+  if (headers['transfer-encoding'] !== undefined) {
+    // Switchboard's Runtime API server always sends a Content-Length.
+    return new Error(`the Runtime API answered Transfer-Encoding ${headers['transfer-encoding']}, which this bootstrap does not read`);
+  }
+  const cl = headers['content-length'] === undefined ? 0 : Number(headers['content-length']);
+  if (!Number.isSafeInteger(cl) || cl < 0) return new Error(`the Runtime API answered Content-Length ${headers['content-length']}`);
+  const end = start + cl;
+  if (buf.length < end) return end;
+  const body = buf.toString('utf8', start, end);
+  return { status: Number(m[1]), headers, body, end };
+}
+
+function rapid(method, p, body, extraHeaders) {
+  let req = `${method} ${p} HTTP/1.1\r\n${rtHostHeader}`;
+  if (extraHeaders) req += extraHeaders;
+  if (body !== undefined) req += `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  else req += '\r\n';
+  let conn = rtIdle.pop();
+  while (conn && conn.closed) conn = rtIdle.pop();
+  return (conn || new RapidConn()).send(req);
+}
+
+// errorTypeHeader is the Lambda-Runtime-Function-Error-Type header line of an error document.
+function errorTypeHeader(doc) {
+  return `Lambda-Runtime-Function-Error-Type: ${String(doc.errorType || 'Unhandled').replace(/[\r\n]/g, ' ')}\r\n`;
 }
 
 function serialize(value) {
@@ -146,16 +245,12 @@ async function postResponse(id, result) {
 
 async function postError(id, error) {
   const doc = toRapidResponse(error);
-  await rapid('POST', `/2018-06-01/runtime/invocation/${encodeURIComponent(id)}/error`, JSON.stringify(doc), {
-    'Lambda-Runtime-Function-Error-Type': doc.errorType || 'Unhandled',
-  });
+  await rapid('POST', `/2018-06-01/runtime/invocation/${encodeURIComponent(id)}/error`, JSON.stringify(doc), errorTypeHeader(doc));
 }
 
 async function postInitError(error) {
   const doc = toRapidResponse(error);
-  await rapid('POST', '/2018-06-01/runtime/init/error', JSON.stringify(doc), {
-    'Lambda-Runtime-Function-Error-Type': doc.errorType || 'Unhandled',
-  });
+  await rapid('POST', '/2018-06-01/runtime/init/error', JSON.stringify(doc), errorTypeHeader(doc));
 }
 
 // ---- execute-api redirection.
