@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -236,13 +235,4 @@ func scalar(raw json.RawMessage) (s string, ok bool, err error) {
 		return "", false, errors.New("value is not a string, number or boolean")
 	}
 	return string(raw), true, nil
-}
-
-func sortedKeys(m map[string]json.RawMessage) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
