@@ -102,14 +102,14 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 type results struct {
 	Settings *settings
 	RSS      map[string]*rssResult // "raw", "switchboard"
-	RTT      map[string]*rttResult // "raw", "bridge", "mock", "proxy", "lambda", "sls-inprocess", "sls-default", and "plain" and "mapped" (the mapping scenario)
+	RTT      map[string]*rttResult // "raw", "bridge", "mock", "proxy", "lambda", "lambda-node", "lambda-python", "sls-inprocess", "sls-default", and "plain" and "mapped" (the mapping scenario)
 	// Handshakes are the handshake scenarios: "plain" (no $connect route), "function" ($connect routed to
 	// the local function).
 	Handshakes map[string]*hsResult
-	// ColdStart is the first round trip through the local function of a fresh gateway: process start,
-	// runtime init and the invocation; WarmP50 is the lambda scenario's median for comparison.
-	ColdStart time.Duration
-	Mgmt      *mgmtResult
+	// ColdStarts are the first round trip through each local function of a fresh gateway (process start,
+	// runtime init and the invocation), by route: "lambda", "lambda-node", "lambda-python".
+	ColdStarts map[string]time.Duration
+	Mgmt       *mgmtResult
 	// Broadcast is one message to -conns connections: "raw" (gws's Broadcaster), "switchboard" (the
 	// management extension's Broadcast).
 	Broadcast map[string]*broadcastResult
@@ -132,7 +132,7 @@ func run(ctx context.Context, args []string, env runEnv) (*results, error) {
 		return nil, err
 	}
 	res := &results{Settings: s, RSS: map[string]*rssResult{}, RTT: map[string]*rttResult{}, Handshakes: map[string]*hsResult{},
-		Broadcast: map[string]*broadcastResult{}}
+		Broadcast: map[string]*broadcastResult{}, ColdStarts: map[string]time.Duration{}}
 	dir, err := os.MkdirTemp("", "switchboard-bench-")
 	if err != nil {
 		return nil, err
@@ -144,6 +144,11 @@ func run(ctx context.Context, args []string, env runEnv) (*results, error) {
 		if err != nil && (ctx.Err() == nil || len(res.Errors) == 0) {
 			res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", scenario, err))
 			logf(stderr, "%s failed: %v", scenario, err)
+		}
+	}
+	if s.Only["rtt"] {
+		if b.langs, err = b.prepareLangFunctions(ctx); err != nil {
+			return nil, err
 		}
 	}
 	if s.Only["rtt"] || s.Only["mgmt"] {
@@ -194,6 +199,8 @@ type bench struct {
 	dir     string
 	backend *child
 	configs int
+	// langs are the interpreted echo functions every gateway serves (those whose interpreter is installed).
+	langs []langFunction
 }
 
 func (b *bench) start(ctx context.Context, kind string, args ...string) (*child, error) {
@@ -242,7 +249,7 @@ func (b *bench) startGateway(ctx context.Context, connect string) (*child, error
 	}
 	b.configs++
 	path := filepath.Join(b.dir, fmt.Sprintf("gateway-%d.yaml", b.configs))
-	if err := os.WriteFile(path, []byte(gatewayConfig(backendAddr, b.env.Exe, connect, b.functionEnv())), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(gatewayConfig(backendAddr, b.env.Exe, connect, b.functionEnv(), b.langs)), 0o600); err != nil {
 		return nil, err
 	}
 	args := []string{"-config", path}
@@ -276,9 +283,10 @@ const (
 
 // gatewayConfig is the gateway's YAML config: a MOCK route "mock", an HTTP_PROXY route "proxy" to the
 // backend's /echo, an AWS_PROXY route "lambda" to a local function that is this executable run as
-// "handler", and, unless connect is connectNone, a $connect route: to the backend's /connect, passing the
-// connection ID in X-Connection-Id (connectBackend), or to the local function (connectFunction).
-func gatewayConfig(backendAddr, exe, connect string, env map[string]string) string {
+// "handler", an AWS_PROXY route per interpreted echo function in langs (the route named by its key), and,
+// unless connect is connectNone, a $connect route: to the backend's /connect, passing the connection ID in
+// X-Connection-Id (connectBackend), or to the local function (connectFunction).
+func gatewayConfig(backendAddr, exe, connect string, env map[string]string, langs []langFunction) string {
 	environment := ""
 	if len(env) > 0 {
 		data, _ := json.Marshal(env) // YAML accepts JSON
@@ -290,6 +298,20 @@ func gatewayConfig(backendAddr, exe, connect string, env map[string]string) stri
 		connectRoute = "      - {routeKey: $connect, target: integrations/connect}\n"
 	case connectFunction:
 		connectRoute = "      - {routeKey: $connect, target: integrations/fn}\n"
+	}
+	var langIntegrations, langRoutes, langFunctions strings.Builder
+	for _, f := range langs {
+		fmt.Fprintf(&langIntegrations, `      - integrationId: %s
+        integrationType: AWS_PROXY
+        integrationUri: arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:%s/invocations
+`, f.name, f.name)
+		fmt.Fprintf(&langRoutes, "      - {routeKey: %s, target: integrations/%s, routeResponses: [{routeResponseKey: $default}]}\n", f.key, f.name)
+		fmt.Fprintf(&langFunctions, `  - functionName: %s
+    runtime: %s
+    codeUri: %s
+    handler: echo.handler
+    reservedConcurrentExecutions: %d
+`, f.name, f.runtime, strconv.Quote(f.dir), langConcurrency)
 	}
 	return `apis:
   - name: bench
@@ -338,7 +360,7 @@ func gatewayConfig(backendAddr, exe, connect string, env map[string]string) stri
       - integrationId: fn
         integrationType: AWS_PROXY
         integrationUri: arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:echo/invocations
-    routes:
+` + langIntegrations.String() + `    routes:
 ` + connectRoute + `      - {routeKey: mock, target: integrations/mock, routeResponses: [{routeResponseKey: $default}]}
       - {routeKey: proxy, target: integrations/backend, routeResponses: [{routeResponseKey: $default}]}
       - {routeKey: lambda, target: integrations/fn, routeResponses: [{routeResponseKey: $default}]}
@@ -348,7 +370,7 @@ func gatewayConfig(backendAddr, exe, connect string, env map[string]string) stri
         routeResponses: [{routeResponseKey: $default}]
         modelSelectionExpression: $request.body.action
         requestModels: {mapped: message}
-    models:
+` + langRoutes.String() + `    models:
       - name: message
         contentType: application/json
         schema: '{"$schema": "http://json-schema.org/draft-04/schema#", "type": "object", "properties": {"action": {"type": "string"}, "data": {"type": "string", "maxLength": 131072}}, "required": ["action", "data"]}'
@@ -359,7 +381,7 @@ functions:
     handler: ` + strconv.Quote(exe) + `
     args: [handler]
 ` + environment + `    reservedConcurrentExecutions: ` + strconv.Itoa(functionConcurrency) + `
-`
+` + langFunctions.String()
 }
 
 // machine describes where the run happens.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/configfile"
+	"github.com/switchboard-gw/switchboard/internal/lambda/bootstrap"
 )
 
 // TestEndToEnd runs the whole tool at a tiny scale against real server processes (the tool's own binary,
@@ -45,10 +46,21 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("output lacks %q", want)
 			}
 		}
-		if res.ColdStart <= 0 || !strings.Contains(out, "Cold start of the local function") || !strings.Contains(out, "AWS_PROXY (local function) / HTTP_PROXY") {
-			t.Errorf("no cold start or AWS_PROXY figures: %v", res.ColdStart)
+		if res.ColdStarts["lambda"] <= 0 || !strings.Contains(out, "Cold start of the local Go function") || !strings.Contains(out, "AWS_PROXY (local function) / HTTP_PROXY") {
+			t.Errorf("no cold start or AWS_PROXY figures: %v", res.ColdStarts)
 		}
-		for _, key := range []string{"raw", "bridge", "mock", "proxy", "lambda", "plain", "mapped"} {
+		keys := []string{"raw", "bridge", "mock", "proxy", "lambda", "plain", "mapped"}
+		for _, f := range langFunctions {
+			if _, err := bootstrap.Find(ctx, f.lang); err != nil {
+				t.Logf("%s not measured here: %v", f.label, err)
+				continue
+			}
+			keys = append(keys, f.key)
+			if res.ColdStarts[f.key] <= 0 || !strings.Contains(out, "Round trips/s, "+f.label+" route") {
+				t.Errorf("%s: no cold start (%v) or round-trip row", f.label, res.ColdStarts[f.key])
+			}
+		}
+		for _, key := range keys {
 			r := res.RTT[key]
 			if r == nil || r.Rate <= 0 || r.P50 <= 0 || r.P99 < r.P50 || r.P999 < r.P99 || r.Bad != 0 || r.Errors != 0 {
 				t.Errorf("round trips %s: %+v", key, r)
@@ -139,25 +151,43 @@ func TestPeers(t *testing.T) {
 
 // TestGatewayConfig checks that the configs the tool writes are valid Switchboard configs.
 func TestGatewayConfig(t *testing.T) {
+	var langs []langFunction
+	for _, f := range langFunctions {
+		f.dir = filepath.Join(t.TempDir(), "dir with: a space")
+		if err := os.MkdirAll(f.dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(f.dir, f.file), []byte(f.code), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		langs = append(langs, f)
+	}
 	for _, tc := range []struct {
-		connect, target string
-		routes          int
+		name, connect, target string
+		langs                 []langFunction
+		routes, functions     int
 	}{
-		{connectNone, "", 5},
-		{connectBackend, "integrations/connect", 6},
-		{connectFunction, "integrations/fn", 6},
+		{"no $connect", connectNone, "", nil, 5, 1},
+		{"$connect to the backend", connectBackend, "integrations/connect", nil, 6, 1},
+		{"$connect to the function", connectFunction, "integrations/fn", nil, 6, 1},
+		{"Node.js and Python functions", connectNone, "", langs, 7, 3},
 	} {
-		f, err := configfile.Parse("bench.yaml", []byte(gatewayConfig("127.0.0.1:8080", "/usr/local/bin/switchboard-bench", tc.connect, map[string]string{"A": "b: c"})))
+		f, err := configfile.Parse(filepath.Join(t.TempDir(), "bench.yaml"), []byte(gatewayConfig("127.0.0.1:8080", "/usr/local/bin/switchboard-bench", tc.connect, map[string]string{"A": "b: c"}, tc.langs)))
 		if err != nil {
-			t.Fatalf("connect %q: %v", tc.connect, err)
+			t.Fatalf("%s: %v", tc.name, err)
 		}
 		api := f.Bundle.APIs[0]
-		if len(api.Routes) != tc.routes {
-			t.Errorf("connect %q: %d routes, want %d", tc.connect, len(api.Routes), tc.routes)
+		if len(api.Routes) != tc.routes || len(f.Bundle.Functions) != tc.functions {
+			t.Errorf("%s: %d routes and %d functions, want %d and %d", tc.name, len(api.Routes), len(f.Bundle.Functions), tc.routes, tc.functions)
+		}
+		for _, fn := range f.Bundle.Functions[1:] {
+			if fn.Handler != "echo.handler" || fn.CodeURI != langs[0].dir && fn.CodeURI != langs[1].dir || fn.Runtime == "" {
+				t.Errorf("%s: function %+v", tc.name, fn)
+			}
 		}
 		for _, r := range api.Routes {
 			if r.RouteKey == "$connect" && r.Target != tc.target {
-				t.Errorf("connect %q: $connect targets %q, want %q", tc.connect, r.Target, tc.target)
+				t.Errorf("%s: $connect targets %q, want %q", tc.name, r.Target, tc.target)
 			}
 		}
 	}

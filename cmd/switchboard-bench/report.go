@@ -22,6 +22,8 @@ const (
 	targetBridgeRatio = 0.8
 	// targetPeerRatio is the local Go function ÷ serverless-offline --useInProcess (goal: 4).
 	targetPeerRatio = 2.0
+	// targetNodePeerRatio is the local Node.js function ÷ serverless-offline --useInProcess: at least as fast.
+	targetNodePeerRatio = 1.0
 	// targetHandshakeRatio is handshakes with $connect → local function ÷ handshakes without $connect.
 	targetHandshakeRatio = 0.5
 	// targetLambdaCPURatio bounds the gateway's CPU per AWS_PROXY invocation ÷ per HTTP_PROXY message.
@@ -100,7 +102,7 @@ func tails(res *results) []string {
 			out = append(out, fmt.Sprintf("%s: p99.9 %s is %.0f× the p50 %s", name, ms(p999), float64(p999)/float64(p50), ms(p50)))
 		}
 	}
-	for _, k := range []string{"raw", "bridge", "mock", "proxy", "lambda", "sls-inprocess", "sls-default"} {
+	for _, k := range []string{"raw", "bridge", "mock", "proxy", "lambda", "lambda-node", "lambda-python", "sls-inprocess", "sls-default"} {
 		if r := res.RTT[k]; r != nil {
 			check("round trips "+k, r.P50, r.P999)
 		}
@@ -191,16 +193,20 @@ func tabulate(res *results) ([]row, []target) {
 		}
 	}
 	rawRTT := res.RTT["raw"]
-	for _, sc := range []struct{ key, label string }{{"mock", "MOCK"}, {"proxy", "HTTP_PROXY"}, {"lambda", "AWS_PROXY (local Go function)"}} {
+	routes := []struct{ key, label string }{{"mock", "MOCK"}, {"proxy", "HTTP_PROXY"}, {"lambda", "AWS_PROXY (local Go function)"}}
+	for _, f := range langFunctions {
+		routes = append(routes, struct{ key, label string }{f.key, f.label})
+	}
+	for _, sc := range routes {
 		g := res.RTT[sc.key]
-		if g == nil && rawRTT == nil {
+		if g == nil && (rawRTT == nil || strings.HasPrefix(sc.key, "lambda-")) {
 			continue
 		}
 		goal := targetMockRatio
 		switch sc.key {
 		case "proxy":
 			goal = targetProxyRatio
-		case "lambda":
+		case "lambda", "lambda-node", "lambda-python":
 			goal = 0 // no target against raw: compared with HTTP_PROXY and the peers below
 		}
 		r := row{what: "Round trips/s, " + sc.label + " route", raw: "—", gateway: "—", ratio: "—"}
@@ -214,7 +220,7 @@ func tabulate(res *results) ([]row, []target) {
 		case "proxy":
 			cpu.what += " (gateway + backend)"
 			per.what += " (gateway + backend)"
-		case "lambda":
+		case "lambda", "lambda-node", "lambda-python":
 			cpu.what += " (gateway + function processes)"
 			per.what += " (gateway + function processes)"
 		}
@@ -262,6 +268,8 @@ func tabulate(res *results) ([]row, []target) {
 		{"proxy", "bridge", "HTTP_PROXY route vs the raw proxy bridge (gws + Go HTTP client)", "bridge + backend", targetBridgeRatio, false},
 		{"lambda", "sls-inprocess", "AWS_PROXY local Go function vs serverless-offline --useInProcess (Node)", "node", targetPeerRatio, true},
 		{"lambda", "sls-default", "AWS_PROXY local Go function vs serverless-offline default (Node)", "node", 0, false},
+		{"lambda-node", "sls-inprocess", "AWS_PROXY local Node.js function vs serverless-offline --useInProcess (Node)", "node", targetNodePeerRatio, false},
+		{"lambda-python", "sls-inprocess", "AWS_PROXY local Python function vs serverless-offline --useInProcess (Node)", "node", 0, false},
 	} {
 		g, base := res.RTT[cmp.key], res.RTT[cmp.base]
 		if g == nil || base == nil {
@@ -310,9 +318,11 @@ func tabulate(res *results) ([]row, []target) {
 		}
 		rows = append(rows, r, lat, cpu)
 	}
-	if res.ColdStart > 0 {
-		rows = append(rows, row{what: "Cold start of the local function (first round trip of a fresh gateway)", raw: "—",
-			gateway: fmt.Sprintf("%.1f ms", float64(res.ColdStart.Microseconds())/1000)})
+	for _, c := range []struct{ key, label string }{{"lambda", "Go"}, {"lambda-node", "Node.js"}, {"lambda-python", "Python"}} {
+		if d := res.ColdStarts[c.key]; d > 0 {
+			rows = append(rows, row{what: "Cold start of the local " + c.label + " function (first round trip of a fresh gateway)", raw: "—",
+				gateway: fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000)})
+		}
 	}
 	if p, m := res.RTT["plain"], res.RTT["mapped"]; p != nil && m != nil {
 		pc, mc := p.cpuPerMessage(), m.cpuPerMessage()

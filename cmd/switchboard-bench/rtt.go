@@ -65,11 +65,13 @@ func (b *bench) rttGateway(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cold, err := b.coldStart(ctx, stageURL(c.addr))
-	if err != nil {
-		return joinErr(err, c.stop())
+	for _, route := range append([]string{"lambda"}, langKeys(b.langs)...) {
+		cold, err := b.coldStart(ctx, stageURL(c.addr), route)
+		if err != nil {
+			return joinErr(err, c.stop())
+		}
+		b.res.ColdStarts[route] = cold
 	}
-	b.res.ColdStart = cold
 	r, err := b.measureRTT(ctx, "Switchboard MOCK", stageURL(c.addr), message("mock", b.s.MsgSize), []byte(mockReply), c)
 	if r != nil {
 		b.res.RTT["mock"] = r
@@ -84,7 +86,16 @@ func (b *bench) rttGateway(ctx context.Context) error {
 	if r != nil {
 		b.res.RTT["lambda"] = r
 	}
-	return joinErr(joinErr(joinErr(err, err2), err3), c.stop())
+	errs := joinErr(joinErr(err, err2), err3)
+	for _, f := range b.langs {
+		msg = message(f.key, b.s.MsgSize)
+		r, err := b.measureRTT(ctx, "Switchboard "+f.label, stageURL(c.addr), msg, msg, c, &child{name: "functions", childrenOf: c.pid()})
+		if r != nil {
+			b.res.RTT[f.key] = r
+		}
+		errs = joinErr(errs, err)
+	}
+	return joinErr(errs, c.stop())
 }
 
 // mapping measures the cost of mapping templates and request validation: a MOCK route with a request
@@ -115,20 +126,29 @@ func (r *rttResult) cpuPerMessage() time.Duration {
 	return time.Duration(r.ServerCPU / r.Rate * float64(time.Second))
 }
 
-// coldStart times the first message through the local function of a fresh gateway.
-func (b *bench) coldStart(ctx context.Context, url string) (time.Duration, error) {
+// langKeys are the routes of langs.
+func langKeys(langs []langFunction) []string {
+	keys := make([]string, len(langs))
+	for i, f := range langs {
+		keys[i] = f.key
+	}
+	return keys
+}
+
+// coldStart times the first message through the local function behind route of a fresh gateway.
+func (b *bench) coldStart(ctx context.Context, url, route string) (time.Duration, error) {
 	conns := make([]*websocket.Conn, 1)
 	defer closeAll(conns)
 	if _, err := b.dialer.dialMany(ctx, url, 4096, conns, 0, 1, 1); err != nil {
 		return 0, fmt.Errorf("cold start: %w", err)
 	}
-	msg := message("lambda", b.s.MsgSize)
+	msg := message(route, b.s.MsgSize)
 	t0 := time.Now()
 	if err := roundTrip(conns[0], msg, msg, 30*time.Second); err != nil {
-		return 0, fmt.Errorf("cold start: %w", err)
+		return 0, fmt.Errorf("cold start of %s: %w", route, err)
 	}
 	d := time.Since(t0)
-	logf(b.stderr, "local function cold start: %v", d)
+	logf(b.stderr, "%s: local function cold start: %v", route, d)
 	return d, nil
 }
 

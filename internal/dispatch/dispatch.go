@@ -80,7 +80,7 @@ type Dispatcher struct {
 	// maxInflight is how many messages of one connection may be integrated concurrently; past it the
 	// connection's read loop waits, so a flood from one client slows that client only.
 	maxInflight int32
-	background  sync.WaitGroup
+	background  *workers
 	obs         Observer // nil observes nothing
 }
 
@@ -189,7 +189,7 @@ type IAMChecker interface {
 
 // New returns a Dispatcher that reads snapshots from h and invokes integrations by type.
 func New(h *snapshot.Holder, invokers map[string]integration.Invoker, auth Auth, log *slog.Logger) *Dispatcher {
-	return &Dispatcher{snapshots: h, invokers: invokers, auth: auth, log: log, maxInflight: 16}
+	return &Dispatcher{snapshots: h, invokers: invokers, auth: auth, log: log, maxInflight: 16, background: newWorkers()}
 }
 
 // limiter returns the stage's throttling buckets.
@@ -201,7 +201,7 @@ func (d *Dispatcher) limiter(st *snapshot.Stage) *throttle.Stage {
 	return v.(*throttle.Stage)
 }
 
-// Wait blocks until every background message has finished.
+// Wait blocks until every background message has finished and the goroutines that ran them have ended.
 func (d *Dispatcher) Wait() { d.background.Wait() }
 
 func (d *Dispatcher) stage(c *Connection) *snapshot.Stage {

@@ -101,7 +101,7 @@ func ConnectEvent(rc *RequestContext, header http.Header, query url.Values, stag
 			env.MultiValueQueryStringParameters[k] = vs
 		}
 	}
-	return Encode(&env)
+	return encodeEnvelope(&env)
 }
 
 // MessageEvent returns the proxy event of a message routed to a custom route or $default: the message
@@ -111,7 +111,7 @@ func MessageEvent(rc *RequestContext, body []byte, stageVars map[string]string) 
 	c.EventType = EventMessage
 	c.DisconnectStatusCode, c.DisconnectReason = 0, nil
 	s := string(body)
-	return Encode(&envelope{StageVariables: nonEmpty(stageVars), RequestContext: &c, Body: &s})
+	return encodeEnvelope(&envelope{StageVariables: nonEmpty(stageVars), RequestContext: &c, Body: &s})
 }
 
 // DisconnectEvent returns the $disconnect proxy event. Its headers are the fixed set AWS sends: Host
@@ -132,7 +132,7 @@ func DisconnectEvent(rc *RequestContext, stageVars map[string]string) []byte {
 	hs.Add("x-restapi", "")
 	env := envelope{StageVariables: nonEmpty(stageVars), RequestContext: &c}
 	env.Headers, env.MultiValueHeaders = hs.Maps()
-	return Encode(&env)
+	return encodeEnvelope(&env)
 }
 
 // NewTraceID returns an X-Amzn-Trace-Id value the way AWS makes them: Root=1-{epoch seconds of t, 8 hex
@@ -288,13 +288,24 @@ const hexDigits = "0123456789abcdef"
 
 // appendString appends s as a JSON string: quotes, backslashes and control characters escaped (\b \f \n
 // \r \t short, the rest \u00XX), invalid UTF-8 replaced by U+FFFD, nothing else escaped.
-func appendString(b []byte, s string) []byte {
+func appendString(b []byte, s string) []byte { return appendStr(b, s, false) }
+
+// plainASCII says which ASCII bytes a JSON string holds as they are.
+var plainASCII = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// appendStr is appendString, with U+2028 and U+2029 escaped too when escapeLS is set.
+func appendStr(b []byte, s string, escapeLS bool) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if plainASCII[c] {
 				i++
 				continue
 			}
@@ -323,6 +334,13 @@ func appendString(b []byte, s string) []byte {
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
 			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if escapeLS && (r == '\u2028' || r == '\u2029') {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
 			i += size
 			start = i
 			continue

@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Response is a Lambda function's result read as a proxy integration response (spec §2.8–2.10).
@@ -65,6 +65,11 @@ func ParseResponse(payload []byte) (*Response, error) {
 	if len(p) == 0 {
 		return nil, fmt.Errorf("%w: empty result", ErrMalformedResponse)
 	}
+	if p[0] == '{' {
+		if m, ok := scanFlat(p); ok { // valid JSON, so no json.Valid
+			return m.response(p)
+		}
+	}
 	if !json.Valid(p) {
 		return nil, fmt.Errorf("%w: result is not JSON", ErrMalformedResponse)
 	}
@@ -85,37 +90,52 @@ func ParseResponse(payload []byte) (*Response, error) {
 	if err := json.Unmarshal(p, &obj); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformedResponse, err)
 	}
-	if len(obj) > 0 && !hasProxyKey(obj) {
+	m := members{n: len(obj), proxy: hasProxyKey(obj), status: obj["statusCode"], headers: obj["headers"],
+		multi: obj["multiValueHeaders"], body: obj["body"], b64: obj["isBase64Encoded"]}
+	return m.response(p)
+}
+
+// members are the top-level members of a result object that matter: how many there are, whether any is a
+// proxy response's, and the raw values of those (nil when absent).
+type members struct {
+	n                                 int
+	proxy                             bool
+	status, headers, multi, body, b64 json.RawMessage
+}
+
+// response reads the members of the object p as ParseResponse documents.
+func (m *members) response(p []byte) (*Response, error) {
+	if m.n > 0 && !m.proxy {
 		return &Response{StatusCode: http.StatusOK, Body: append([]byte(nil), p...)}, nil
 	}
 	resp := &Response{StatusCode: http.StatusOK}
 	var err error
-	if resp.StatusCode, err = parseStatus(obj["statusCode"]); err != nil {
+	if resp.StatusCode, err = parseStatus(m.status); err != nil {
 		return nil, err
 	}
-	if resp.Header, err = parseHeaders(obj["headers"], obj["multiValueHeaders"]); err != nil {
+	if resp.Header, err = parseHeaders(m.headers, m.multi); err != nil {
 		return nil, err
 	}
 	b64 := false
-	if raw := obj["isBase64Encoded"]; !isNull(raw) {
+	if raw := m.b64; !isNull(raw) {
 		if err := json.Unmarshal(raw, &b64); err != nil {
 			return nil, fmt.Errorf("%w: isBase64Encoded is not a boolean", ErrMalformedResponse)
 		}
 	}
-	raw := obj["body"]
+	raw := m.body
 	switch {
 	case isNull(raw):
 		// No body.
 	case raw[0] == '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		s, err := jsonString(raw)
+		if err != nil {
 			return nil, fmt.Errorf("%w: body: %w", ErrMalformedResponse, err)
 		}
 		if !b64 {
-			resp.Body = []byte(s)
+			resp.Body = s
 			break
 		}
-		if resp.Body, err = base64.StdEncoding.DecodeString(s); err != nil {
+		if resp.Body, err = base64.StdEncoding.DecodeString(string(s)); err != nil {
 			return nil, fmt.Errorf("%w: body is not base64: %w", ErrMalformedResponse, err)
 		}
 	case b64:
@@ -124,6 +144,228 @@ func ParseResponse(payload []byte) (*Response, error) {
 		resp.Body = append([]byte(nil), raw...)
 	}
 	return resp, nil
+}
+
+// jsonString returns the value of the JSON string raw (valid JSON): decoded here when it is valid UTF-8
+// with no \u escape, else by encoding/json (which also replaces invalid UTF-8 with U+FFFD).
+func jsonString(raw json.RawMessage) ([]byte, error) {
+	inner := raw[1 : len(raw)-1]
+	if !utf8.Valid(inner) {
+		return decodeJSONString(raw)
+	}
+	i := bytes.IndexByte(inner, '\\')
+	if i < 0 {
+		return bytes.Clone(inner), nil // not nil when empty: an empty body is a body
+	}
+	out := make([]byte, i, len(inner))
+	copy(out, inner[:i])
+	for ; i < len(inner); i++ {
+		c := inner[i]
+		if c != '\\' {
+			out = append(out, c)
+			continue
+		}
+		i++
+		switch inner[i] {
+		case '"', '\\', '/':
+			out = append(out, inner[i])
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		default: // \u: surrogate pairs and the rest, as encoding/json reads them
+			return decodeJSONString(raw)
+		}
+	}
+	return out, nil
+}
+
+func decodeJSONString(raw json.RawMessage) ([]byte, error) {
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, err
+	}
+	return []byte(s), nil
+}
+
+// scanFlat reads the members of p, a JSON object, without building a map, when p has the shape functions
+// usually return: members whose keys are plain ASCII and whose values are strings, numbers, booleans or
+// null, no proxy member twice. For anything else it declines (ok false) and encoding/json decides; what
+// it accepts is valid JSON, read as encoding/json reads it (FuzzScanFlat checks the two).
+func scanFlat(p []byte) (m members, ok bool) {
+	i := skipWS(p, 1)
+	if i >= len(p) || p[i] == '}' {
+		return m, false
+	}
+	for {
+		if i >= len(p) || p[i] != '"' {
+			return m, false
+		}
+		k := i + 1
+		for k < len(p) && p[k] != '"' {
+			if c := p[k]; c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+				return m, false
+			}
+			k++
+		}
+		if k >= len(p) {
+			return m, false
+		}
+		key := p[i+1 : k]
+		i = skipWS(p, k+1)
+		if i >= len(p) || p[i] != ':' {
+			return m, false
+		}
+		i = skipWS(p, i+1)
+		end, ok := scanScalar(p, i)
+		if !ok {
+			return m, false
+		}
+		value := json.RawMessage(p[i:end:end])
+		var slot *json.RawMessage
+		switch string(key) {
+		case "statusCode":
+			slot = &m.status
+		case "headers":
+			slot = &m.headers
+		case "multiValueHeaders":
+			slot = &m.multi
+		case "body":
+			slot = &m.body
+		case "isBase64Encoded":
+			slot = &m.b64
+		}
+		if slot != nil {
+			if *slot != nil {
+				return m, false // the last one wins in encoding/json; rare enough to leave to it
+			}
+			*slot = value
+			m.proxy = true
+		}
+		m.n++
+		i = skipWS(p, end)
+		if i >= len(p) {
+			return m, false
+		}
+		switch p[i] {
+		case ',':
+			i = skipWS(p, i+1)
+		case '}':
+			return m, i == len(p)-1
+		default:
+			return m, false
+		}
+	}
+}
+
+// skipWS returns the index of the first byte at or after i that is not JSON whitespace.
+func skipWS(p []byte, i int) int {
+	for i < len(p) && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// scanScalar returns the end of the JSON string, number, true, false or null that starts at p[i]; ok is
+// false for anything else, or one that is not valid JSON.
+func scanScalar(p []byte, i int) (end int, ok bool) {
+	if i >= len(p) {
+		return 0, false
+	}
+	switch c := p[i]; {
+	case c == '"':
+		for j := i + 1; j < len(p); j++ {
+			switch c := p[j]; {
+			case c == '"':
+				return j + 1, true
+			case c < 0x20:
+				return 0, false
+			case c == '\\':
+				j++
+				if j >= len(p) {
+					return 0, false
+				}
+				switch p[j] {
+				case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				case 'u':
+					if j+4 >= len(p) {
+						return 0, false
+					}
+					for _, h := range p[j+1 : j+5] {
+						if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+							return 0, false
+						}
+					}
+					j += 4
+				default:
+					return 0, false
+				}
+			}
+		}
+		return 0, false
+	case c == 't':
+		return literal(p, i, "true")
+	case c == 'f':
+		return literal(p, i, "false")
+	case c == 'n':
+		return literal(p, i, "null")
+	case c == '-' || '0' <= c && c <= '9':
+		return scanNumber(p, i)
+	}
+	return 0, false
+}
+
+func literal(p []byte, i int, word string) (int, bool) {
+	if len(p)-i >= len(word) && string(p[i:i+len(word)]) == word {
+		return i + len(word), true
+	}
+	return 0, false
+}
+
+// scanNumber returns the end of the JSON number at p[i]: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func scanNumber(p []byte, i int) (int, bool) {
+	digits := func(j int) int {
+		for j < len(p) && '0' <= p[j] && p[j] <= '9' {
+			j++
+		}
+		return j
+	}
+	if p[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(p) && p[i] == '0':
+		i++
+	case i < len(p) && '1' <= p[i] && p[i] <= '9':
+		i = digits(i + 1)
+	default:
+		return 0, false
+	}
+	if i < len(p) && p[i] == '.' {
+		j := digits(i + 1)
+		if j == i+1 {
+			return 0, false
+		}
+		i = j
+	}
+	if i < len(p) && (p[i] == 'e' || p[i] == 'E') {
+		i++
+		if i < len(p) && (p[i] == '+' || p[i] == '-') {
+			i++
+		}
+		j := digits(i)
+		if j == i {
+			return 0, false
+		}
+		i = j
+	}
+	return i, true
 }
 
 func hasProxyKey(obj map[string]json.RawMessage) bool {
@@ -166,6 +408,9 @@ func parseStatus(raw json.RawMessage) (int, error) {
 }
 
 func parseHeaders(single, multi json.RawMessage) (http.Header, error) {
+	if isNull(single) && isNull(multi) {
+		return nil, nil
+	}
 	var sm, mm map[string]json.RawMessage
 	if !isNull(single) {
 		if err := json.Unmarshal(single, &sm); err != nil {
@@ -236,13 +481,4 @@ func scalar(raw json.RawMessage) (s string, ok bool, err error) {
 		return "", false, errors.New("value is not a string, number or boolean")
 	}
 	return string(raw), true, nil
-}
-
-func sortedKeys(m map[string]json.RawMessage) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

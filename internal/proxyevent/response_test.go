@@ -1,6 +1,8 @@
 package proxyevent
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"reflect"
@@ -120,6 +122,95 @@ func FuzzParseResponse(f *testing.F) {
 		}
 		if resp.StatusCode < 100 || resp.StatusCode > 599 {
 			t.Fatalf("status %d out of range", resp.StatusCode)
+		}
+	})
+}
+
+// parseGeneral is ParseResponse without the scanFlat fast path: encoding/json reads every object.
+func parseGeneral(payload []byte) (*Response, error) {
+	p := bytes.TrimSpace(payload)
+	if len(p) == 0 || p[0] != '{' || !json.Valid(p) {
+		return ParseResponse(payload)
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(p, &obj); err != nil {
+		return nil, err
+	}
+	m := members{n: len(obj), proxy: hasProxyKey(obj), status: obj["statusCode"], headers: obj["headers"],
+		multi: obj["multiValueHeaders"], body: obj["body"], b64: obj["isBase64Encoded"]}
+	return m.response(p)
+}
+
+// FuzzScanFlat checks that what the fast path accepts is valid JSON and reads as encoding/json reads it.
+func FuzzScanFlat(f *testing.F) {
+	for _, s := range []string{
+		`{"statusCode":200,"headers":null,"multiValueHeaders":null,"body":"{\"action\":\"echo\",\"data\":\"0123\"}"}`,
+		`{"statusCode":200,"body":"x"}`, `{"statusCode":"201","body":"aGk=","isBase64Encoded":true}`,
+		`{"statusCode":2e2,"body":-0.5E+3,"x":false}`, `{"a":1,"b":"\u00e9\ud83d\ude00\/"}`, `{"body":"\xff\xfe"}`,
+		`{"body":"a","body":"b"}`, `{"statusCode":01}`, `{"body":"\u12"}`, `{"headers":"x"}`, `{ "body" : "" } `,
+		`{"statusCode":200,}`, `{"x":1}x`, `{"isBase64Encoded":1,"body":"x"}`, `{"statusCode":99}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		p := bytes.TrimSpace(payload)
+		if len(p) == 0 || p[0] != '{' {
+			return
+		}
+		if _, ok := scanFlat(p); !ok {
+			return
+		}
+		if !json.Valid(p) {
+			t.Fatalf("scanFlat accepted %q, which is not JSON", p)
+		}
+		got, gotErr := ParseResponse(payload)
+		want, wantErr := parseGeneral(payload)
+		if (gotErr == nil) != (wantErr == nil) || gotErr != nil && gotErr.Error() != wantErr.Error() {
+			t.Fatalf("%q: error %v, encoding/json path %v", p, gotErr, wantErr)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: got %+v, encoding/json path %+v", p, got, want)
+		}
+	})
+}
+
+func BenchmarkParseResponse(b *testing.B) {
+	payload := []byte(`{"statusCode":200,"headers":null,"multiValueHeaders":null,"body":"{\"action\":\"lambda\",\"data\":\"0123456789012345678901234567890123456789012345678901234567890123\"}"}`)
+	b.Run("fast path", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := ParseResponse(payload); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding/json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := parseGeneral(payload); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// FuzzJSONString checks the hand-written string decoder against encoding/json on valid JSON strings, and
+// scanScalar's string tokens against json.Valid.
+func FuzzJSONString(f *testing.F) {
+	for _, s := range []string{`""`, `"abc"`, `"a\"b\\c\/d\b\f\n\r\t"`, `"\u00e9\ud83d\ude00"`, `"\ud800"`, "\"\xff\\n\"", `"é😀\n"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if end, ok := scanScalar(raw, 0); !ok || end != len(raw) || raw[0] != '"' {
+			return // jsonString reads one string token, as scanScalar finds them
+		}
+		if !json.Valid(raw) {
+			t.Fatalf("scanScalar accepted %q, which is not JSON", raw)
+		}
+		got, err := jsonString(raw)
+		var want string
+		if werr := json.Unmarshal(raw, &want); (err == nil) != (werr == nil) || err == nil && string(got) != want {
+			t.Fatalf("%q: got %q (%v), encoding/json %q (%v)", raw, got, err, want, werr)
 		}
 	})
 }

@@ -4,6 +4,7 @@ package localinvoke
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -45,6 +46,8 @@ export const handler = async (event, context) => {
 export const throws = async () => { throw new TypeError('bad input'); };
 export const rejectsString = () => Promise.reject('plain string');
 `,
+	// The event back, as it came.
+	"echo.js": "exports.handler = async (event) => event;\n",
 	// CommonJS (.js without "type": "module"), nested export, callback style.
 	"lib/app.js": `exports.handlers = { cb: (event, context, callback) => {
   context.callbackWaitsForEmptyEventLoop = false;
@@ -155,7 +158,7 @@ func TestNodeRuntime(t *testing.T) {
 		node("syntax", "broken.handler"), node("importerr", "imports.handler"), node("missing", "absent.handler"),
 		node("version", "version.handler"), node("waits", "loop.waits"), node("nowait", "loop.nowait"),
 		node("never", "loop.never"), node("silent", "loop.silent"), node("throwsLater", "loop.throwsLater"),
-		node("rejectsLater", "loop.rejectsLater"))
+		node("rejectsLater", "loop.rejectsLater"), node("echo", "echo.handler"))
 
 	t.Run("ES module, context and logs", func(t *testing.T) {
 		res := invoke(t, inv, "esm", `{"name":"world"}`)
@@ -175,6 +178,19 @@ func TestNodeRuntime(t *testing.T) {
 		hasLine(t, rec, "esm", regexp.MustCompile(`^`+ts+`\t`+c.RequestID+`\tINFO\thello world \{ n: 1 \}$`))
 		hasLine(t, rec, "esm", regexp.MustCompile(`^`+ts+`\t`+c.RequestID+`\tWARN\ttwo\rlines$`))
 	})
+	// The bootstrap's own Runtime API client reads events that arrive in many reads, in UTF-8, on a
+	// kept-alive connection, one invocation after another.
+	for _, size := range []int{0, 100, 64 << 10, 3 << 20} {
+		t.Run(fmt.Sprintf("event of %d bytes", size), func(t *testing.T) {
+			event := `{"text":"` + strings.Repeat("é€😀x", size/10) + `"}`
+			for range 3 {
+				res := invoke(t, inv, "echo", event)
+				if res.FunctionError != "" || string(res.Payload) != event {
+					t.Fatalf("got %q, %d bytes, want the %d bytes sent", res.FunctionError, len(res.Payload), len(event))
+				}
+			}
+		})
+	}
 	for _, tc := range []struct{ name, function, want string }{
 		{"CommonJS nested callback handler", "cb", `{"style":"callback","kind":"function"}`},
 		{"context.succeed", "succeed", `{"style":"succeed"}`},

@@ -197,6 +197,8 @@ type Server struct {
 	max    int64
 	notify func()
 	opts   Options
+	// extensionPolls counts the extension event polls waiting, so that tests can wait for one.
+	extensionPolls atomic.Int32
 
 	mu       sync.Mutex
 	queue    []*Call          // enqueued, not yet assigned; non-empty only while polls is empty
@@ -721,6 +723,8 @@ func (s *Server) handleExtensionNext(w http.ResponseWriter, r *http.Request) {
 	if watch != nil {
 		gone = watch()
 	}
+	s.extensionPolls.Add(1)
+	defer s.extensionPolls.Add(-1)
 	select {
 	case <-gone:
 	case <-s.closing:

@@ -527,6 +527,8 @@ func TestExtensionsAndUnknownPaths(t *testing.T) {
 	if a := rt.do(req); a.status != http.StatusNotFound {
 		t.Errorf("unknown path = %d", a.status)
 	}
+	// Closed before the poll arrived, the server would refuse it instead.
+	eventually(t, "the extension poll to wait", func() bool { return s.extensionPolls.Load() == 1 })
 	s.Close(nil)
 	if a := <-done; a.status != 200 || !strings.Contains(a.body, "SHUTDOWN") {
 		t.Errorf("extension next after Close = %d %s", a.status, a.body)

@@ -183,7 +183,14 @@ func (c *serverConn) serve() {
 		if !keep {
 			w.header.Set("Connection", "close")
 		}
-		if err := w.flushTo(c.bw); err != nil || !keep {
+		w.writeTo(c.bw)
+		// A runtime that pipelines (the Node.js bootstrap sends its outcome and its next GET /next in one
+		// write) has its next request in the buffer already: its answer goes out with that request's, in
+		// one write. Anything else is answered now; a runtime that waits for this answer never waits.
+		if c.br.Buffered() > 0 && keep {
+			continue
+		}
+		if err := c.bw.Flush(); err != nil || !keep {
 			return
 		}
 	}
@@ -329,6 +336,12 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 
 // flushTo writes the answer to bw and flushes it.
 func (w *responseWriter) flushTo(bw *bufio.Writer) error {
+	w.writeTo(bw)
+	return bw.Flush()
+}
+
+// writeTo writes the answer to bw without flushing it.
+func (w *responseWriter) writeTo(bw *bufio.Writer) {
 	w.WriteHeader(http.StatusOK)
 	bw.WriteString("HTTP/1.1 ")
 	bw.WriteString(strconv.Itoa(w.status))
@@ -346,7 +359,6 @@ func (w *responseWriter) flushTo(bw *bufio.Writer) error {
 	}
 	bw.WriteString("\r\n")
 	bw.Write(w.body)
-	return bw.Flush()
 }
 
 // headerValue drops CR and LF from a header value, as net/http does, so that no value can end the head.

@@ -3,6 +3,7 @@ package runtimeapi
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -221,5 +222,61 @@ func TestServeSurvivesATemporaryAcceptError(t *testing.T) {
 	s.Close(nil)
 	if err := <-done; err != nil {
 		t.Fatalf("Serve: %v", err)
+	}
+}
+
+// TestServePipelinedRuntime is a runtime that sends its outcome and its next poll in one write, as the
+// Node.js bootstrap does: the outcome reaches the caller at once, and the runtime gets the outcome's
+// answer and then the next event, in order, on the same connection.
+func TestServePipelinedRuntime(t *testing.T) {
+	t.Parallel()
+	s, addr, _ := startServe(t, Options{Notify: func() {}})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	const next = "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n"
+	readAnswer := func(what string, want int) *http.Response {
+		t.Helper()
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if _, err := io.ReadAll(resp.Body); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if resp.StatusCode != want {
+			t.Fatalf("%s answered %s", what, resp.Status)
+		}
+		return resp
+	}
+	enqueue := func() *Call {
+		t.Helper()
+		call, err := s.Enqueue(Invocation{Payload: []byte(`{"n":1}`), FunctionARN: "arn:aws:lambda:us-east-1:123456789012:function:f"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return call
+	}
+	if _, err := io.WriteString(c, next); err != nil {
+		t.Fatal(err)
+	}
+	call := enqueue()
+	id := readAnswer("the first event", http.StatusOK).Header.Get(HeaderRequestID)
+	for i := range 3 {
+		result := fmt.Sprintf(`{"ok":%d}`, i)
+		outcome := fmt.Sprintf("POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", id, len(result), result)
+		if _, err := io.WriteString(c, outcome+next); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := call.Result(); err != nil || string(out.Payload) != result {
+			t.Fatalf("invocation %d: outcome %s, %v", i, out.Payload, err)
+		}
+		call = enqueue()
+		readAnswer(fmt.Sprintf("outcome %d", i), http.StatusAccepted)
+		id = readAnswer(fmt.Sprintf("event %d", i+1), http.StatusOK).Header.Get(HeaderRequestID)
 	}
 }

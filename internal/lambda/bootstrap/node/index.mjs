@@ -99,63 +99,194 @@ function logError(what, error) {
 }
 
 // ---- The Runtime API client.
+//
+// A small HTTP/1.1 client on kept-alive sockets rather than http.request: Lambda's own runtime client uses
+// a native one for the same reason (the per-request machinery of http.request -- agent, ClientRequest,
+// IncomingMessage, header objects, stream events -- cost this process more CPU per invocation than the
+// rest together). It writes requests with one write and reads answers with a Content-Length
+// (Switchboard's Runtime API server always sends one). An invocation's outcome and the next GET /next go
+// out in one write (pipelined); the server answers both in order. A request made while others are in
+// flight for another purpose (an uncaught error reported while GET /next waits) gets a socket of its own.
 
 const [rtHost, rtPort] = splitHostPort(env.AWS_LAMBDA_RUNTIME_API || '');
-const rtAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+const rtHostHeader = `Host: ${env.AWS_LAMBDA_RUNTIME_API || 'localhost'}\r\n`;
+const netConnect = net.connect; // before the execute-api redirection below wraps it
+const rtIdle = []; // sockets with no request in flight
+const NEXT = '/2018-06-01/runtime/invocation/next';
 
 function splitHostPort(hp) {
   const i = hp.lastIndexOf(':');
   return i < 0 ? [hp, 80] : [hp.slice(0, i).replace(/^\[|\]$/g, ''), Number(hp.slice(i + 1))];
 }
 
-function rapid(method, p, body, headers) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: rtHost, port: rtPort, path: p, method, agent: rtAgent, headers: { ...(headers || {}) } },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    if (body !== undefined) {
-      req.setHeader('Content-Type', 'application/json');
-      req.setHeader('Content-Length', Buffer.byteLength(body));
-      req.end(body, 'utf8');
-    } else {
-      req.end();
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+
+// RapidConn is one kept-alive connection to the Runtime API; its answers resolve its requests in order.
+class RapidConn {
+  constructor() {
+    this.sock = netConnect({ host: rtHost, port: rtPort });
+    this.sock.setNoDelay(true);
+    this.chunks = [];
+    this.size = 0;
+    this.need = 0; // bytes the answer in hand takes, once its head has been read
+    this.pending = []; // { resolve, reject } of the requests in flight, oldest first
+    this.closed = false;
+    this.sock.on('data', (chunk) => this.onData(chunk));
+    this.sock.on('error', (err) => this.fail(err));
+    this.sock.on('close', () => this.fail(new Error('the Runtime API closed the connection')));
+  }
+
+  // send writes request (n requests, one after the other) and returns a promise of each answer.
+  send(request, n) {
+    const answers = [];
+    for (let i = 0; i < n; i++) answers.push(new Promise((resolve, reject) => this.pending.push({ resolve, reject })));
+    this.sock.ref();
+    this.sock.write(request, 'utf8');
+    return answers;
+  }
+
+  fail(err) {
+    this.closed = true;
+    const i = rtIdle.indexOf(this);
+    if (i >= 0) rtIdle.splice(i, 1);
+    const pending = this.pending;
+    this.pending = [];
+    for (const p of pending) p.reject(err);
+  }
+
+  onData(chunk) {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    while (this.pending.length > 0 && this.size > 0 && this.size >= this.need) {
+      const buf = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.size);
+      this.chunks = [buf];
+      const res = parseResponse(buf);
+      if (res === undefined) return; // the head is incomplete
+      if (typeof res === 'number') {
+        this.need = res; // the body is incomplete
+        return;
+      }
+      const p = this.pending.shift();
+      if (res instanceof Error) {
+        this.sock.destroy();
+        this.fail(res);
+        p.reject(res);
+        return;
+      }
+      const rest = buf.subarray(res.end);
+      this.chunks = rest.length > 0 ? [rest] : [];
+      this.size = rest.length;
+      this.need = 0;
+      if (res.headers.connection === 'close') {
+        this.sock.destroy();
+        this.fail(new Error('the Runtime API closed the connection'));
+        p.resolve(res);
+        return;
+      }
+      p.resolve(res);
     }
-  });
+    if (this.pending.length === 0 && !this.closed) {
+      if (this.size > 0) {
+        this.sock.destroy(); // an answer nobody asked for
+        this.fail(new Error('the Runtime API sent an answer nobody asked for'));
+        return;
+      }
+      // An idle connection does not keep the process alive, as http.Agent's kept-alive sockets do not:
+      // a handler's pending work emptying the event loop is what beforeExit reports.
+      this.sock.unref();
+      rtIdle.push(this);
+    }
+  }
+}
+
+// parseResponse reads one HTTP/1.1 answer at the start of buf: undefined while its head is incomplete, the
+// bytes it takes while its body is, an Error if it cannot be read, or { status, headers (lower-case
+// names), body (a string), end (bytes used) }.
+function parseResponse(buf) {
+  const headEnd = buf.indexOf(CRLFCRLF);
+  if (headEnd < 0) return buf.length > 1 << 20 ? new Error('the Runtime API answered a head over 1 MiB') : undefined;
+  const lines = buf.toString('latin1', 0, headEnd).split('\r\n');
+  const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]);
+  if (!m) return new Error(`the Runtime API answered ${JSON.stringify(lines[0])}`);
+  const headers = {};
+  for (let i = 1; i < lines.length; i++) {
+    const c = lines[i].indexOf(':');
+    if (c > 0) headers[lines[i].slice(0, c).trim().toLowerCase()] = lines[i].slice(c + 1).trim();
+  }
+  const start = headEnd + 4;
+  if (headers['transfer-encoding'] !== undefined) {
+    // Switchboard's Runtime API server always sends a Content-Length.
+    return new Error(`the Runtime API answered Transfer-Encoding ${headers['transfer-encoding']}, which this bootstrap does not read`);
+  }
+  const cl = headers['content-length'] === undefined ? 0 : Number(headers['content-length']);
+  if (!Number.isSafeInteger(cl) || cl < 0) return new Error(`the Runtime API answered Content-Length ${headers['content-length']}`);
+  const end = start + cl;
+  if (buf.length < end) return end;
+  const body = buf.toString('utf8', start, end);
+  return { status: Number(m[1]), headers, body, end };
+}
+
+function request(method, p, body, extraHeaders) {
+  let req = `${method} ${p} HTTP/1.1\r\n${rtHostHeader}`;
+  if (extraHeaders) req += extraHeaders;
+  if (body !== undefined) req += `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  else req += '\r\n';
+  return req;
+}
+
+function idleConn() {
+  let conn = rtIdle.pop();
+  while (conn && conn.closed) conn = rtIdle.pop();
+  return conn || new RapidConn();
+}
+
+// rapid makes one request and returns a promise of its answer.
+function rapid(method, p, body, extraHeaders) {
+  return idleConn().send(request(method, p, body, extraHeaders), 1)[0];
+}
+
+// rapidThenNext posts an invocation's outcome and GET /next in one write; it returns a promise of the next
+// event's answer. A refused outcome is logged, as Lambda's runtime logs it.
+function rapidThenNext(p, body, extraHeaders) {
+  const [posted, next] = idleConn().send(request('POST', p, body, extraHeaders) + request('GET', NEXT), 2);
+  posted.then((res) => {
+    if (res.status !== 202) console.error(`POST ${p} answered ${res.status}: ${res.body}`);
+  }, () => {}); // a failed connection fails next too, which the loop reports
+  return next;
+}
+
+// errorTypeHeader is the Lambda-Runtime-Function-Error-Type header line of an error document.
+function errorTypeHeader(doc) {
+  return `Lambda-Runtime-Function-Error-Type: ${String(doc.errorType || 'Unhandled').replace(/[\r\n]/g, ' ')}\r\n`;
 }
 
 function serialize(value) {
   return JSON.stringify(value === undefined ? null : value);
 }
 
-async function postResponse(id, result) {
+// postResponse posts an invocation's result: with andNext, together with GET /next, and the returned
+// promise is of the next event's answer; else of the post's.
+function postResponse(id, result, andNext) {
   let body;
   try {
     body = serialize(result);
   } catch {
-    return postError(id, new Error('Unable to stringify response body'));
+    return postError(id, new Error('Unable to stringify response body'), andNext);
   }
-  await rapid('POST', `/2018-06-01/runtime/invocation/${encodeURIComponent(id)}/response`, body);
+  const p = `/2018-06-01/runtime/invocation/${encodeURIComponent(id)}/response`;
+  return andNext ? rapidThenNext(p, body) : rapid('POST', p, body);
 }
 
-async function postError(id, error) {
+// postError posts an invocation's error, as postResponse does its result.
+function postError(id, error, andNext) {
   const doc = toRapidResponse(error);
-  await rapid('POST', `/2018-06-01/runtime/invocation/${encodeURIComponent(id)}/error`, JSON.stringify(doc), {
-    'Lambda-Runtime-Function-Error-Type': doc.errorType || 'Unhandled',
-  });
+  const p = `/2018-06-01/runtime/invocation/${encodeURIComponent(id)}/error`;
+  return andNext ? rapidThenNext(p, JSON.stringify(doc), errorTypeHeader(doc)) : rapid('POST', p, JSON.stringify(doc), errorTypeHeader(doc));
 }
 
 async function postInitError(error) {
   const doc = toRapidResponse(error);
-  await rapid('POST', '/2018-06-01/runtime/init/error', JSON.stringify(doc), {
-    'Lambda-Runtime-Function-Error-Type': doc.errorType || 'Unhandled',
-  });
+  await rapid('POST', '/2018-06-01/runtime/init/error', JSON.stringify(doc), errorTypeHeader(doc));
 }
 
 // ---- execute-api redirection.
@@ -295,7 +426,8 @@ function parseJSONHeader(v, name) {
   }
 }
 
-// invokeOnce runs one event through handler; it resolves when the outcome has been posted.
+// invokeOnce runs one event through handler and posts the outcome with the next GET /next; it resolves
+// with the next event's answer, or undefined when posting failed.
 function invokeOnce(handler, isAsync, next) {
   const h = next.headers;
   const id = h['lambda-runtime-aws-request-id'];
@@ -307,10 +439,14 @@ function invokeOnce(handler, isAsync, next) {
   return new Promise((resolve) => {
     let finished = false; // the first of callback/done/succeed/fail wins
     let completed = false;
-    const settle = (p) => p.catch((e) => console.error('posting the outcome to the Runtime API failed:', e)).finally(resolve);
+    // settle resolves with the next event's answer, posted for with the outcome, or undefined.
+    const settle = (p) => p.then(resolve, (e) => {
+      console.error('posting the outcome to the Runtime API failed:', e);
+      resolve(undefined);
+    });
     const postErr = (err) => {
       logError('Invoke Error', err);
-      settle(postError(id, err));
+      settle(postError(id, err, true));
     };
     const complete = (result) => {
       if (completed) {
@@ -318,7 +454,7 @@ function invokeOnce(handler, isAsync, next) {
         return;
       }
       completed = true;
-      settle(postResponse(id, result));
+      settle(postResponse(id, result, true));
     };
     let waitForEmptyEventLoop = true;
     const once = (fn) => (...args) => {
@@ -369,7 +505,7 @@ function invokeOnce(handler, isAsync, next) {
       if (isAsync) {
         const err = new NodeJsExit('The Lambda runtime client detected an unexpected Node.js exit code. This is most commonly caused by a Promise that was never settled. For more information, see https://nodejs.org/docs/latest/api/process.html#exit-codes');
         logError('Invoke Error', err);
-        settle(postError(id, err));
+        settle(postError(id, err, true));
       } else {
         complete(null);
       }
@@ -398,10 +534,10 @@ async function main() {
     process.exit(129);
   }
   const isAsync = handler.constructor && handler.constructor.name === 'AsyncFunction';
+  let next = await rapid('GET', NEXT);
   for (;;) {
-    const next = await rapid('GET', '/2018-06-01/runtime/invocation/next');
     if (next.status !== 200) throw new Error(`GET /runtime/invocation/next answered ${next.status}: ${next.body}`);
-    await invokeOnce(handler, isAsync, next);
+    next = (await invokeOnce(handler, isAsync, next)) || (await rapid('GET', NEXT));
   }
 }
 
