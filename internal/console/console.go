@@ -1,7 +1,8 @@
 // Package console is the development console: a web page embedded in the binary (no CDN, no build step)
 // that shows the APIs, stages, routes and integrations being served, the live connections with their
 // identity and authorizer context, and a live log of every connection's frames (in and out, the route
-// chosen, the integration's status and latency), with buttons to send a message as the client, post to
+// chosen, the integration's status and latency, the exact request each integration or function received
+// and what it answered, how the connection closed), with buttons to send a message as the client, post to
 // the connection as a backend (@connections), and disconnect it.
 //
 // It reads the gateway through small interfaces and streams what happens as Server-Sent Events. The
@@ -64,21 +65,52 @@ type Gateway interface {
 
 // Event is one thing that happened, as the page receives it.
 type Event struct {
-	Type         string          `json:"type"` // connect, disconnect, in, out, route
-	Time         int64           `json:"time"` // epoch milliseconds
-	Connection   *Connection     `json:"connection,omitempty"`
-	ConnectionID string          `json:"connectionId"`
-	Data         string          `json:"data,omitempty"` // a frame's text, cut at maxData bytes
-	Truncated    bool            `json:"truncated,omitempty"`
-	RouteKey     string          `json:"routeKey,omitempty"`
-	Status       int             `json:"status,omitempty"`
-	Error        string          `json:"error,omitempty"`
-	LatencyMs    *float64        `json:"integrationLatencyMs,omitempty"`
-	Extra        json.RawMessage `json:"extra,omitempty"`
+	Type         string      `json:"type"` // connect, disconnect, in, out, route, integration
+	Time         int64       `json:"time"` // epoch milliseconds
+	Connection   *Connection `json:"connection,omitempty"`
+	ConnectionID string      `json:"connectionId"`
+	Data         string      `json:"data,omitempty"` // a frame's text, cut at maxData bytes
+	Truncated    bool        `json:"truncated,omitempty"`
+	RouteKey     string      `json:"routeKey,omitempty"`
+	Status       int         `json:"status,omitempty"`
+	Error        string      `json:"error,omitempty"`
+	LatencyMs    *float64    `json:"integrationLatencyMs,omitempty"`
+	// CloseCode and CloseReason say how a connection closed (disconnect events): what its $disconnect
+	// event carries as disconnectStatusCode and disconnectReason, also when there is no such route.
+	CloseCode   int    `json:"closeCode,omitempty"`
+	CloseReason string `json:"closeReason,omitempty"`
+	// Integration is what one integration or function call received and answered (integration events).
+	Integration *Trace `json:"integration,omitempty"`
+}
+
+// Trace is one integration or function call as its backend saw it: the exact request it received (for
+// AWS_PROXY and Lambda integrations the event the function was invoked with, for the others the body
+// after request templates) and what it answered, before response templates.
+type Trace struct {
+	IntegrationID   string `json:"integrationId,omitempty"`
+	IntegrationType string `json:"integrationType,omitempty"`
+	IntegrationURI  string `json:"integrationUri,omitempty"`
+	// Function is the Lambda function invoked, when there was one; FunctionError its
+	// X-Amz-Function-Error (the response is then the function's error document).
+	Function      string `json:"function,omitempty"`
+	FunctionError string `json:"functionError,omitempty"`
+	// Authorizer is set when the function is a Lambda authorizer.
+	Authorizer bool `json:"authorizer,omitempty"`
+	// Request and Response are cut at maxTrace bytes.
+	Request           string  `json:"request"`
+	RequestTruncated  bool    `json:"requestTruncated,omitempty"`
+	Response          string  `json:"response"`
+	ResponseTruncated bool    `json:"responseTruncated,omitempty"`
+	Status            int     `json:"status,omitempty"` // the integration's HTTP status; 0 without an answer
+	Error             string  `json:"error,omitempty"`  // why the call failed
+	LatencyMs         float64 `json:"latencyMs"`
 }
 
 // maxData bounds the frame text an event carries.
 const maxData = 4096
+
+// maxTrace bounds each of an integration event's request and response.
+const maxTrace = 32 << 10
 
 // subscriberQueue bounds each page's pending events; a page that falls behind loses events (counted).
 const subscriberQueue = 1024
@@ -115,6 +147,14 @@ func (c *Console) Publish(ev Event) {
 	}
 	if len(ev.Data) > maxData {
 		ev.Data, ev.Truncated = ev.Data[:maxData], true
+	}
+	if t := ev.Integration; t != nil {
+		if len(t.Request) > maxTrace {
+			t.Request, t.RequestTruncated = t.Request[:maxTrace], true
+		}
+		if len(t.Response) > maxTrace {
+			t.Response, t.ResponseTruncated = t.Response[:maxTrace], true
+		}
 	}
 	b, err := json.Marshal(ev)
 	if err != nil {

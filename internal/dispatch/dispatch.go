@@ -398,6 +398,7 @@ func (d *Dispatcher) message(ctx context.Context, c *Connection, caller Caller, 
 
 // Disconnect runs the $disconnect route, best effort: its answer is ignored.
 func (d *Dispatcher) Disconnect(ctx context.Context, c *Connection, code int, reason string) {
+	d.observeClose(c, code, reason)
 	st := d.stage(c)
 	if st == nil {
 		return

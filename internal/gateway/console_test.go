@@ -176,10 +176,16 @@ func (b *browser) waitFor(expr, what string) {
 }
 
 // The development console in a real browser: it shows the API's routes, sees a client connect, shows its
-// frames with the route chosen, sends a message as the client and posts one as a backend (both reach the
-// client), disconnects it, and shows AWS's 410 for a post to the closed connection.
+// frames with the route chosen, the exact event a Lambda function (a real aws-lambda-go handler) was
+// invoked with and what it answered, sends a message as the client and posts one as a backend (both
+// reach the client), disconnects it, shows how it closed (the stage has no $disconnect route), and shows
+// AWS's 410 for a post to the closed connection.
 func TestConsoleInChromium(t *testing.T) {
-	g := gatewaytest.Start(t, `
+	bin, err := buildHandler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gatewaytest.Start(t, fmt.Sprintf(`
 apis:
   - name: chat
     apiId: chat
@@ -190,10 +196,16 @@ apis:
         integrationType: MOCK
         requestTemplates: {"$default": '{"statusCode": 200}'}
         integrationResponses: [{integrationResponseKey: $default, responseTemplates: {"$default": '{"action":"pong"}'}}]
+      - integrationId: fn
+        integrationType: AWS_PROXY
+        integrationUri: arn:aws:lambda:us-east-1:123456789012:function:echo
     routes:
       - {routeKey: ping, target: integrations/pong, routeResponses: [{routeResponseKey: $default}]}
+      - {routeKey: echo, target: integrations/fn, routeResponses: [{routeResponseKey: $default}]}
     stages: [{stageName: dev}]
-`, gatewaytest.WithControlPlane)
+functions:
+  - {functionName: echo, handler: %q}
+`, bin), gatewaytest.WithControlPlane)
 	b := startChromium(t, g.ControlURL+"/console/")
 	b.waitFor(`document.body.dataset.live === "1"`, "its event stream open")
 	b.waitFor(`document.getElementById("stages").textContent.includes("ping → MOCK")`, "the ping route")
@@ -210,6 +222,41 @@ apis:
 	b.waitFor(`[...document.querySelectorAll("#frames tr.in td.data")].some(td => td.textContent === '{"action":"ping"}')`, "the client's frame")
 	b.waitFor(`[...document.querySelectorAll("#frames tr.out td.data")].some(td => td.textContent === '{"action":"pong"}')`, "the reply frame")
 	b.waitFor(`[...document.querySelectorAll("#frames tr.route")].some(tr => tr.cells[2].textContent === "ping" && tr.cells[3].textContent === "200")`, "the route chosen")
+
+	// The function's event and answer, exactly: the proxy event names this connection and carries the
+	// message; the answer is the handler's proxy response.
+	c.Send(`{"action":"echo","n":1}`)
+	var echoed struct {
+		ConnectionID string `json:"connectionId"`
+		RouteKey     string `json:"routeKey"`
+	}
+	if err := json.Unmarshal([]byte(c.Read()), &echoed); err != nil || echoed.RouteKey != "echo" {
+		t.Fatalf("echo: %+v, %v", echoed, err)
+	}
+	trace := `[...document.querySelectorAll("#frames tr.integration")].find(tr => tr.cells[2].textContent === "echo")`
+	b.waitFor(trace+` !== undefined`, "the function call")
+	event := b.eval(trace + `.querySelector("pre.request").textContent`)
+	var ev struct {
+		RequestContext struct {
+			ConnectionID string `json:"connectionId"`
+			EventType    string `json:"eventType"`
+			RouteKey     string `json:"routeKey"`
+		} `json:"requestContext"`
+		Body string `json:"body"`
+	}
+	var text string
+	if err := json.Unmarshal([]byte(event), &text); err != nil || json.Unmarshal([]byte(text), &ev) != nil {
+		t.Fatalf("the page's event is not JSON: %s", event)
+	}
+	if ev.RequestContext.ConnectionID != echoed.ConnectionID || ev.RequestContext.EventType != "MESSAGE" ||
+		ev.RequestContext.RouteKey != "echo" || ev.Body != `{"action":"echo","n":1}` {
+		t.Fatalf("the page shows the event %s", text)
+	}
+	b.waitFor(trace+`.querySelector("pre.response").textContent.includes('"statusCode": 200')`, "the function's answer")
+	if got := b.eval(trace + `.querySelector("summary").textContent`); !strings.HasPrefix(got, `"function arn:aws:lambda:us-east-1:123456789012:function:echo (integration fn)`) {
+		t.Fatalf("the call is summed up as %s", got)
+	}
+	b.eval(trace + `.querySelector("details").open = true`)
 
 	// Post as a backend.
 	b.eval(`document.getElementById("message").value = "from the console"; document.getElementById("post").click()`)
@@ -245,6 +292,8 @@ apis:
 		t.Fatalf("close code %v, want 1000", code)
 	}
 	b.waitFor(`document.querySelector("#connections li").classList.contains("closed")`, "the connection closed")
+	// No $disconnect route, and still the close is shown with the code its $disconnect event would carry.
+	b.waitFor(`[...document.querySelectorAll("#frames tr.disconnect")].some(tr => tr.cells[3].textContent.startsWith("1000"))`, "how the connection closed")
 	b.eval(`document.getElementById("message").value = "too late"; document.getElementById("post").click()`)
 	b.waitFor(`document.getElementById("result").textContent.startsWith("410")`, "the post's 410")
 }

@@ -707,14 +707,18 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if g.iam != nil {
 		iam = g.iam
 	}
-	fns := observedFunctions{next: g.functions, m: g.metrics}
+	obs := &observer{m: g.metrics, snapshots: &g.snapshots, log: g.log.With("component", "execution"),
+		limit: newLogLimiter(100, 200), accessLogs: &g.stageLogs, console: g.console}
+	fns := observedFunctions{next: g.functions, m: g.metrics, console: g.console}
+	// Each invoker is traced (trace.go): the console and dataTraceEnabled see what integrations received.
+	traced := func(inv integration.Invoker) integration.Invoker { return tracedInvoker{next: inv, obs: obs} }
 	d := dispatch.New(&g.snapshots, map[string]integration.Invoker{
-		resource.IntegrationMock:      mock.Invoker{},
-		resource.IntegrationHTTPProxy: g.http,
-		resource.IntegrationAWSProxy:  awsproxy.New(fns),
-		resource.IntegrationHTTP:      g.http,
-		resource.IntegrationAWS: awsservice.New(awsservice.Config{Functions: fns, Region: g.opts.Region,
-			Credentials: &lazyCredentials{region: g.opts.Region}, Getenv: os.Getenv}),
+		resource.IntegrationMock:      traced(mock.Invoker{}),
+		resource.IntegrationHTTPProxy: traced(g.http),
+		resource.IntegrationAWSProxy:  traced(awsproxy.New(fns)),
+		resource.IntegrationHTTP:      traced(g.http),
+		resource.IntegrationAWS: traced(awsservice.New(awsservice.Config{Functions: fns, Region: g.opts.Region,
+			Credentials: &lazyCredentials{region: g.opts.Region}, Getenv: os.Getenv})),
 	}, dispatch.Auth{Functions: fns, Region: g.opts.Region, Account: g.opts.Account, IAM: iam,
 		APIKeys: keyChecker{&g.keys}}, g.log)
 	defer func() {
@@ -722,8 +726,6 @@ func (g *Gateway) Run(ctx context.Context) error {
 			g.log.Error("close access logs", "err", err)
 		}
 	}()
-	obs := &observer{m: g.metrics, snapshots: &g.snapshots, log: g.log.With("component", "execution"),
-		limit: newLogLimiter(100, 200), accessLogs: &g.stageLogs, console: g.console}
 	d.SetObserver(obs)
 	mgmt := mgmtapi.New(g.registry, mgmtAuth, g.log)
 	mgmt.SetObserver(obs)

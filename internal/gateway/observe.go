@@ -223,12 +223,9 @@ func (o *observer) Opened(c *dispatch.Connection) {
 	}
 }
 
-// Closed uncounts it.
+// Closed uncounts it. The console learns of the close, with its code, from ConnectionClosed.
 func (o *observer) Closed(c *dispatch.Connection) {
 	o.m.ConnectionClosed(c.APIID, c.Stage)
-	if o.console.Watching() {
-		o.console.Publish(console.Event{Type: "disconnect", ConnectionID: c.ID})
-	}
 }
 
 // Message counts data messages; messages to clients also count in MessageCount (AWS counts both
@@ -299,10 +296,12 @@ func (l *logLimiter) allow(now time.Time) bool {
 	return true
 }
 
-// observedFunctions counts Lambda invocations, their outcomes and durations per function.
+// observedFunctions counts Lambda invocations, their outcomes and durations per function, and shows
+// the events and answers of traced ones (trace.go).
 type observedFunctions struct {
-	next lambda.Invoker
-	m    *metrics.Metrics
+	next    lambda.Invoker
+	m       *metrics.Metrics
+	console *console.Console
 }
 
 // Invoke invokes next and counts the outcome: ok, function_error (the function failed) or error (it
@@ -317,7 +316,9 @@ func (f observedFunctions) Invoke(ctx context.Context, function string, payload 
 	case res != nil && res.FunctionError != "":
 		outcome = "function_error"
 	}
-	f.m.Invocation(function, outcome, time.Since(start))
+	latency := time.Since(start)
+	f.m.Invocation(function, outcome, latency)
+	f.noteFunction(ctx, function, payload, res, latency, err)
 	return res, err
 }
 

@@ -1,5 +1,6 @@
 // Switchboard's development console: state from api/state, live events from api/events (SSE), actions
-// posted to api/connections/{id}/{send|post|disconnect}.
+// posted to api/connections/{id}/{send|post|disconnect}. Frames, routes, integration calls (what each
+// backend received and answered) and closes are listed per connection.
 "use strict";
 const $ = (id) => document.getElementById(id);
 const conns = new Map(); // connectionId → {info, frames: [], closed}
@@ -52,20 +53,47 @@ function renderDetail() {
   renderFrames();
 }
 
+// pretty prints JSON text for the integration view; other text is shown as it is.
+function pretty(text) {
+  try { return JSON.stringify(JSON.parse(text), null, 2); } catch { return text; }
+}
+
+// traceCell shows what an integration or function received and answered, folded under a summary.
+function traceCell(f) {
+  const t = f.integration;
+  const what = t.function ? `${t.authorizer ? "authorizer" : "function"} ${t.function}` : `${t.integrationType} ${t.integrationUri || ""}`;
+  const d = el("details", { class: "trace", "data-seq": String(f.seq) },
+    el("summary", {}, `${what}${t.integrationId ? " (integration " + t.integrationId + ")" : ""}${t.functionError ? " · " + t.functionError : ""}${t.error ? " · " + t.error : ""}`),
+    el("div", { class: "label" }, "received" + (t.requestTruncated ? " (cut)" : "")),
+    el("pre", { class: "request" }, pretty(t.request)),
+    el("div", { class: "label" }, "answered" + (t.responseTruncated ? " (cut)" : "")),
+    el("pre", { class: "response" }, pretty(t.response)));
+  if (openTraces.has(f.seq)) d.open = true;
+  d.addEventListener("toggle", () => { if (d.open) openTraces.add(f.seq); else openTraces.delete(f.seq); });
+  return el("td", { class: "data" }, d);
+}
+
+const openTraces = new Set(); // seq of the traces unfolded, kept across re-renders
+let seq = 0;
+
 function renderFrames() {
   const body = $("frames").tBodies[0];
   body.replaceChildren();
   const c = conns.get(selected);
   if (!c) return;
   for (const f of c.frames) {
-    const dir = f.type === "in" ? "in →" : f.type === "out" ? "← out" : f.type;
+    const dir = f.type === "in" ? "in →" : f.type === "out" ? "← out" : f.type === "integration" ? "⇄ backend" : f.type;
+    let status = f.status ? String(f.status) + (f.error ? " " + f.error : "") : "";
+    if (f.type === "disconnect") status = `${f.closeCode || ""} ${f.closeReason || ""}`.trim();
+    let latency = f.integrationLatencyMs != null ? f.integrationLatencyMs.toFixed(1) + " ms" : "";
+    if (f.type === "integration") latency = f.integration.latencyMs.toFixed(1) + " ms";
     body.append(el("tr", { class: f.type },
       el("td", {}, new Date(f.time).toISOString().slice(11, 23)),
       el("td", { class: "dir" }, dir),
       el("td", {}, f.routeKey || ""),
-      el("td", {}, f.status ? String(f.status) + (f.error ? " " + f.error : "") : ""),
-      el("td", {}, f.integrationLatencyMs != null ? f.integrationLatencyMs.toFixed(1) + " ms" : ""),
-      el("td", { class: "data" }, (f.data || "") + (f.truncated ? " …" : ""))));
+      el("td", { class: "status" }, status),
+      el("td", {}, latency),
+      f.type === "integration" ? traceCell(f) : el("td", { class: "data" }, (f.data || "") + (f.truncated ? " …" : ""))));
   }
 }
 
@@ -75,6 +103,7 @@ function entry(id) {
 }
 
 function onEvent(ev) {
+  ev.seq = ++seq;
   const c = entry(ev.connectionId);
   switch (ev.type) {
     case "connect": c.info = ev.connection; break;
