@@ -281,8 +281,9 @@ func (e *Edge) untrack(s *session) {
 	}
 }
 
-// Drain refuses new connections, closes every open one with 1001 "Going away" in paced batches (so that
-// clients do not all reconnect in the same instant), and waits until all have run $disconnect or ctx ends.
+// Drain refuses new connections, closes every open one with 1001 "Going away" in batches paced over the
+// first half of the time left before ctx's deadline (so that clients do not all reconnect in the same
+// instant; drain.go), and waits until all have run $disconnect or ctx ends.
 func (e *Edge) Drain(ctx context.Context) error {
 	e.mu.Lock()
 	e.draining = true
@@ -298,18 +299,7 @@ func (e *Edge) Drain(ctx context.Context) error {
 		}
 	}
 	e.mu.Unlock()
-	const batch = 500
-	for i, s := range sessions {
-		if i > 0 && i%batch == 0 {
-			t := time.NewTimer(10 * time.Millisecond)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-			case <-t.C:
-			}
-		}
-		s.goAway()
-	}
+	closePaced(ctx, len(sessions), drainWindow(ctx), func(i int) { sessions[i].goAway() }) // drain.go
 	select {
 	case <-e.drained:
 		return nil
