@@ -273,8 +273,8 @@ func serveFlags(out io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
 	o.templates.add(fs)
 	fs.BoolVar(&o.createTables, "create-tables", false, "create the templates' DynamoDB tables on the local DynamoDB that AWS_ENDPOINT_URL_DYNAMODB (or AWS_ENDPOINT_URL) names, when they do not exist")
-	fs.StringVar(&o.metricsListen, "metrics-listen", "", "address serving only /metrics, /healthz and /readyz (the control plane serves them too); empty: none")
-	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGTERM/SIGINT, how long closing connections (1001), their $disconnect and in-flight work may take")
+	fs.StringVar(&o.metricsListen, "metrics-listen", "", "address serving only /metrics, /healthz and /readyz for scrapers and probes, without signatures even with iam.enforce (keep it private); empty: none")
+	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGTERM/SIGINT, how long closing connections (1001, paced over its first half), their $disconnect and in-flight work may take")
 	fs.BoolVar(&o.pprof, "pprof", false, "serve Go's profiler at /debug/pprof/ on the control and metrics listeners")
 	return fs, o
 }

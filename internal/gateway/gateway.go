@@ -800,7 +800,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 			_ = msrv.Close()
 			<-mdone
 		}()
-		g.log.Info("metrics listening", "addr", g.metricsAddr)
+		if g.iam != nil {
+			// Nothing silent: with signatures enforced elsewhere, say that this port does not ask for them.
+			g.log.Info("metrics listening; /metrics there is served without signatures, keep the address private", "addr", g.metricsAddr)
+		} else {
+			g.log.Info("metrics listening", "addr", g.metricsAddr)
+		}
 	}
 	g.mu.Lock()
 	g.addr, g.edge = ln.Addr().String(), e

@@ -357,13 +357,22 @@ func (g *Gateway) notReady() string {
 	return ""
 }
 
-// observeHandler serves /metrics, /healthz and /readyz, and everything else with next (nil: 404). When
-// signatures are enforced, /metrics from beyond loopback needs a SigV4 signature (service apigateway,
-// action apigateway:GET on the path), as the control plane does; probes stay open.
+// observeHandler serves /metrics, /healthz and /readyz, and everything else with next (nil: 404; the
+// --metrics-listen listener). On the control listener, when signatures are enforced, /metrics from
+// beyond loopback needs a SigV4 signature (service apigateway, action apigateway:GET on the path), as the
+// control plane does. On --metrics-listen it is open to whoever reaches the address: a Prometheus scrape
+// configuration cannot sign with SigV4 (it offers basic auth, bearer tokens, OAuth 2.0 and TLS), so, as
+// with any exporter on AWS, the address — a private interface, a security group, a NetworkPolicy — is the
+// access control; that listener exists for operators who keep the control plane closed. Probes stay
+// open; the profiler keeps the control plane's rule on both.
 func (g *Gateway) observeHandler(next http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	g.health(mux)
-	mux.Handle("GET /metrics", g.loopbackOrSigned(g.metrics.Handler()))
+	if next == nil {
+		mux.Handle("GET /metrics", g.metrics.Handler())
+	} else {
+		mux.Handle("GET /metrics", g.loopbackOrSigned(g.metrics.Handler()))
+	}
 	if g.opts.Pprof {
 		mux.Handle("/debug/pprof/", g.loopbackOrSigned(http.HandlerFunc(pprof.Index)))
 		mux.Handle("/debug/pprof/cmdline", g.loopbackOrSigned(http.HandlerFunc(pprof.Cmdline)))

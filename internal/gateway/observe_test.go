@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -13,8 +14,10 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/resource"
 )
 
-// With iam.enforce on, /metrics and the profiler answer loopback clients and SigV4-signed requests
-// allowed apigateway:GET, and refuse everyone else; the probes stay open to all.
+// With iam.enforce on, /metrics and the profiler on the control listener answer loopback clients and
+// SigV4-signed requests allowed apigateway:GET, and refuse everyone else; on --metrics-listen, /metrics is
+// open to whoever reaches the address (a Prometheus scrape cannot sign) while the profiler keeps the
+// control listener's rule; the probes stay open to all.
 func TestObservabilityAccessWithIAM(t *testing.T) {
 	g, err := New(Options{Pprof: true, Bundle: &resource.Bundle{IAM: &resource.IAM{Enforce: true, Users: []resource.IAMUser{
 		{Name: "ops", AccessKeyID: "AKIDOPSEXAMPLE1234", SecretAccessKey: "ops-secret",
@@ -26,7 +29,7 @@ func TestObservabilityAccessWithIAM(t *testing.T) {
 		t.Fatal(err)
 	}
 	close(g.ready) // as Run does once listening; readiness is not what this test is about
-	h := g.observeHandler(nil)
+	control, metricsListener := g.observeHandler(http.NotFoundHandler()), g.observeHandler(nil)
 	sign := func(key, secret string) func(*http.Request) {
 		return func(r *http.Request) {
 			const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -43,31 +46,40 @@ func TestObservabilityAccessWithIAM(t *testing.T) {
 		remote string
 		sign   func(*http.Request)
 		want   int
+		// onMetricsListener is the answer on --metrics-listen when it differs from want.
+		onMetricsListener int
 	}{
-		{"metrics from loopback", "/metrics", "127.0.0.1:40000", nil, http.StatusOK},
-		{"metrics from IPv6 loopback", "/metrics", "[::1]:40000", nil, http.StatusOK},
-		{"metrics from beyond loopback, unsigned", "/metrics", "203.0.113.7:40000", nil, http.StatusForbidden},
-		{"metrics from beyond loopback, signed and allowed", "/metrics", "203.0.113.7:40000", sign("AKIDOPSEXAMPLE1234", "ops-secret"), http.StatusOK},
-		{"metrics from beyond loopback, signed but not allowed", "/metrics", "203.0.113.7:40000", sign("AKIDNOBODYEXAMPLE1", "nobody-secret"), http.StatusForbidden},
-		{"metrics from beyond loopback, wrong secret", "/metrics", "203.0.113.7:40000", sign("AKIDOPSEXAMPLE1234", "guess"), http.StatusForbidden},
-		{"a forged X-Forwarded-For does not make a loopback client", "/metrics", "203.0.113.7:40000", func(r *http.Request) { r.Header.Set("X-Forwarded-For", "127.0.0.1") }, http.StatusForbidden},
-		{"profiler from beyond loopback, unsigned", "/debug/pprof/", "203.0.113.7:40000", nil, http.StatusForbidden},
-		{"profiler from loopback", "/debug/pprof/", "127.0.0.1:40000", nil, http.StatusOK},
-		{"liveness probe from anywhere", "/healthz", "203.0.113.7:40000", nil, http.StatusOK},
-		{"readiness probe from anywhere", "/readyz", "203.0.113.7:40000", nil, http.StatusOK},
+		{"metrics from loopback", "/metrics", "127.0.0.1:40000", nil, http.StatusOK, 0},
+		{"metrics from IPv6 loopback", "/metrics", "[::1]:40000", nil, http.StatusOK, 0},
+		{"metrics from beyond loopback, unsigned", "/metrics", "203.0.113.7:40000", nil, http.StatusForbidden, http.StatusOK},
+		{"metrics from beyond loopback, signed and allowed", "/metrics", "203.0.113.7:40000", sign("AKIDOPSEXAMPLE1234", "ops-secret"), http.StatusOK, 0},
+		{"metrics from beyond loopback, signed but not allowed", "/metrics", "203.0.113.7:40000", sign("AKIDNOBODYEXAMPLE1", "nobody-secret"), http.StatusForbidden, http.StatusOK},
+		{"metrics from beyond loopback, wrong secret", "/metrics", "203.0.113.7:40000", sign("AKIDOPSEXAMPLE1234", "guess"), http.StatusForbidden, http.StatusOK},
+		{"a forged X-Forwarded-For does not make a loopback client", "/metrics", "203.0.113.7:40000", func(r *http.Request) { r.Header.Set("X-Forwarded-For", "127.0.0.1") }, http.StatusForbidden, http.StatusOK},
+		{"profiler from beyond loopback, wrong secret", "/debug/pprof/", "203.0.113.7:40000", sign("AKIDOPSEXAMPLE1234", "guess"), http.StatusForbidden, 0},
+		{"profiler from beyond loopback, unsigned", "/debug/pprof/", "203.0.113.7:40000", nil, http.StatusForbidden, 0},
+		{"profiler from loopback", "/debug/pprof/", "127.0.0.1:40000", nil, http.StatusOK, 0},
+		{"liveness probe from anywhere", "/healthz", "203.0.113.7:40000", nil, http.StatusOK, 0},
+		{"readiness probe from anywhere", "/readyz", "203.0.113.7:40000", nil, http.StatusOK, 0},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := httptest.NewRequest(http.MethodGet, "http://gateway.example"+tc.path, nil)
-			r.RemoteAddr = tc.remote
-			if tc.sign != nil {
-				tc.sign(r)
-			}
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, r)
-			if w.Code != tc.want {
-				t.Fatalf("%s from %s: %d %s, want %d", tc.path, tc.remote, w.Code, w.Body, tc.want)
-			}
-		})
+		for _, l := range []struct {
+			name string
+			h    http.Handler
+			want int
+		}{{"control listener", control, tc.want}, {"metrics listener", metricsListener, cmp.Or(tc.onMetricsListener, tc.want)}} {
+			t.Run(tc.name+" on the "+l.name, func(t *testing.T) {
+				r := httptest.NewRequest(http.MethodGet, "http://gateway.example"+tc.path, nil)
+				r.RemoteAddr = tc.remote
+				if tc.sign != nil {
+					tc.sign(r)
+				}
+				w := httptest.NewRecorder()
+				l.h.ServeHTTP(w, r)
+				if w.Code != l.want {
+					t.Fatalf("%s from %s: %d %s, want %d", tc.path, tc.remote, w.Code, w.Body, l.want)
+				}
+			})
+		}
 	}
 }
 
