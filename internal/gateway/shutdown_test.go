@@ -91,6 +91,7 @@ apis:
 		conn   *websocket.Conn
 		done   chan struct{}
 		status websocket.StatusCode // set before done is closed
+		err    error                // the read error that ended the client
 
 		mu   sync.Mutex
 		got  map[string]bool
@@ -135,7 +136,7 @@ apis:
 				}
 				_, data, err := c.conn.Read(context.Background())
 				if err != nil {
-					c.status = websocket.CloseStatus(err)
+					c.status, c.err = websocket.CloseStatus(err), err
 					return
 				}
 				c.mu.Lock()
@@ -265,7 +266,7 @@ apis:
 
 	for i, c := range clients {
 		if c.status != websocket.StatusGoingAway {
-			t.Errorf("client %d closed with %v, want 1001", i, c.status)
+			t.Errorf("client %d closed with %v (%v), want 1001", i, c.status, c.err)
 		}
 	}
 	mu.Lock()
