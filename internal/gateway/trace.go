@@ -3,7 +3,12 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/console"
@@ -69,8 +74,18 @@ func (t tracedInvoker) Invoke(ctx context.Context, in *snapshot.Integration, req
 		t.obs.dataTraceLog(rc, in, request, answer, status, err)
 	}
 	if watching && rc != nil {
+		shown, shownAnswer := string(request), string(answer)
+		if d, ok := t.next.(httpRequester); ok && call.function == "" {
+			// An HTTP backend received a whole request: show its method, URL and headers too.
+			if hreq, derr := d.Request(ctx, in, req); derr == nil {
+				shown = httpText(hreq.Method+" "+hreq.URL.String(), hreq.Header, request)
+			}
+			if resp != nil {
+				shownAnswer = httpText(fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode)), resp.Header, answer)
+			}
+		}
 		tr := &console.Trace{IntegrationID: in.ID, IntegrationType: in.Type, IntegrationURI: in.URI, Function: call.function,
-			FunctionError: call.functionError, Request: string(request), Response: string(answer), Status: status,
+			FunctionError: call.functionError, Request: shown, Response: shownAnswer, Status: status,
 			LatencyMs: float64(latency.Microseconds()) / 1000}
 		if err != nil {
 			tr.Error = err.Error()
@@ -79,6 +94,28 @@ func (t tracedInvoker) Invoke(ctx context.Context, in *snapshot.Integration, req
 			Status: status, Integration: tr})
 	}
 	return resp, err
+}
+
+// httpRequester is an invoker that can say which HTTP request it sends for an event
+// (httpbackend.Invoker).
+type httpRequester interface {
+	Request(ctx context.Context, in *snapshot.Integration, req *integration.Request) (*http.Request, error)
+}
+
+// httpText writes an HTTP message for the console: its first line, its headers in name order, a blank
+// line and its body.
+func httpText(first string, h http.Header, body []byte) string {
+	var b strings.Builder
+	b.WriteString(first)
+	b.WriteByte('\n')
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		for _, v := range h[k] {
+			b.WriteString(k + ": " + v + "\n")
+		}
+	}
+	b.WriteByte('\n')
+	b.Write(body)
+	return b.String()
 }
 
 // dataTraceLog writes the execution log's data lines for one integration call: the request after
