@@ -25,6 +25,8 @@ type consoleEvent struct {
 	CloseReason  string `json:"closeReason"`
 	Integration  *struct {
 		IntegrationID string `json:"integrationId"`
+		Function      string `json:"function"`
+		Authorizer    bool   `json:"authorizer"`
 		Request       string `json:"request"`
 		Response      string `json:"response"`
 		Status        int    `json:"status"`
@@ -141,5 +143,53 @@ apis:
 	closed := next(t, events, "the close", func(ev consoleEvent) bool { return ev.Type == "disconnect" })
 	if closed.ConnectionID != id || closed.CloseCode != 1001 || closed.CloseReason != "tab closed" {
 		t.Errorf("close event %+v, want connection %s closed with 1001 \"tab closed\"", closed, id)
+	}
+}
+
+// A Lambda authorizer's invocation is shown too: the REQUEST event it received for the handshake and the
+// policy it answered (a real aws-lambda-go handler), under the connection it let in.
+func TestConsoleShowsAuthorizerInvocation(t *testing.T) {
+	bin, err := buildHandler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gatewaytest.Start(t, fmt.Sprintf(`
+apis:
+  - name: guarded
+    apiId: gd
+    protocolType: WEBSOCKET
+    routeSelectionExpression: $request.body.action
+    authorizers:
+      - authorizerId: tokens
+        name: tokens
+        authorizerType: REQUEST
+        authorizerUri: arn:aws:lambda:us-east-1:123456789012:function:main
+        identitySource: [route.request.querystring.token]
+    routes:
+      - {routeKey: $connect, authorizationType: CUSTOM, authorizerId: tokens}
+    stages: [{stageName: dev}]
+functions:
+  - {functionName: main, handler: %q}
+`, bin), gatewaytest.WithControlPlane)
+	events := watchConsole(t, g.ControlURL)
+	gatewaytest.Dial(t, g.WSURL+"/gd/dev?token=alice", nil)
+	ev := next(t, events, "the authorizer call", func(ev consoleEvent) bool { return ev.Type == "integration" })
+	tr := ev.Integration
+	if tr == nil || !tr.Authorizer || !strings.HasSuffix(tr.Function, "function:main") || ev.ConnectionID == "" {
+		t.Fatalf("authorizer event %+v", ev)
+	}
+	var req struct {
+		Type  string            `json:"type"`
+		Query map[string]string `json:"queryStringParameters"`
+	}
+	if err := json.Unmarshal([]byte(tr.Request), &req); err != nil || req.Type != "REQUEST" || req.Query["token"] != "alice" {
+		t.Errorf("the authorizer's event (%v): %s", err, tr.Request)
+	}
+	if !strings.Contains(tr.Response, `"principalId":"user-alice"`) {
+		t.Errorf("the authorizer's answer: %s", tr.Response)
+	}
+	connected := next(t, events, "the connection", func(ev consoleEvent) bool { return ev.Type == "connect" })
+	if connected.ConnectionID != ev.ConnectionID {
+		t.Errorf("authorizer call for %s, connection %s", ev.ConnectionID, connected.ConnectionID)
 	}
 }
