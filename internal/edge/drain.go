@@ -44,6 +44,20 @@ func closePaced(ctx context.Context, n int, window time.Duration, goAway func(i 
 	}
 }
 
+// goAwayPaced tells every session to go away, paced, and says how in the log.
+func (e *Edge) goAwayPaced(ctx context.Context, sessions []*session) {
+	if len(sessions) == 0 {
+		return
+	}
+	window := drainWindow(ctx)
+	batch := drainPlan(len(sessions), window)
+	if e.log != nil {
+		e.log.Info("closing connections with 1001 Going away", "connections", len(sessions), "batch", batch,
+			"every", drainTick, "batches", (len(sessions)+batch-1)/batch)
+	}
+	closePaced(ctx, len(sessions), window, func(i int) { sessions[i].goAway() })
+}
+
 // drainWindow is the time the drain spreads its closes over: half of what is left before ctx's
 // deadline, or nothing (all at once) without one.
 func drainWindow(ctx context.Context) time.Duration {

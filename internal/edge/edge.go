@@ -299,7 +299,7 @@ func (e *Edge) Drain(ctx context.Context) error {
 		}
 	}
 	e.mu.Unlock()
-	closePaced(ctx, len(sessions), drainWindow(ctx), func(i int) { sessions[i].goAway() }) // drain.go
+	e.goAwayPaced(ctx, sessions) // drain.go
 	select {
 	case <-e.drained:
 		return nil
