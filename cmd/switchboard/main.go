@@ -243,6 +243,7 @@ type serveOptions struct {
 	templates                                                                     templateFlags
 	createTables                                                                  bool
 	metricsListen                                                                 string
+	metricsTokenFile                                                              string
 	shutdownGrace                                                                 time.Duration
 	pprof                                                                         bool
 }
@@ -273,7 +274,8 @@ func serveFlags(out io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
 	o.templates.add(fs)
 	fs.BoolVar(&o.createTables, "create-tables", false, "create the templates' DynamoDB tables on the local DynamoDB that AWS_ENDPOINT_URL_DYNAMODB (or AWS_ENDPOINT_URL) names, when they do not exist")
-	fs.StringVar(&o.metricsListen, "metrics-listen", "", "address serving only /metrics, /healthz and /readyz for scrapers and probes, without signatures even with iam.enforce (keep it private); empty: none")
+	fs.StringVar(&o.metricsListen, "metrics-listen", "", "address serving only /metrics, /healthz and /readyz for scrapers and probes; empty: none")
+	fs.StringVar(&o.metricsTokenFile, "metrics-token-file", "", "file holding a bearer token that lets scrapers beyond loopback read /metrics while iam.enforce is on (Prometheus: authorization.credentials_file)")
 	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGTERM/SIGINT, how long closing connections (1001, paced over its first half), their $disconnect and in-flight work may take")
 	fs.BoolVar(&o.pprof, "pprof", false, "serve Go's profiler at /debug/pprof/ on the control and metrics listeners")
 	return fs, o
@@ -301,6 +303,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return errors.New("--idle-timeout and --max-connection-duration must be positive")
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	metricsToken, err := readMetricsToken(o.metricsTokenFile)
+	if err != nil {
+		return err
+	}
 
 	// The files are watched from before they are read, so that an edit made while the gateway starts
 	// (an npm install can take a while) is not missed.
@@ -344,6 +350,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ControlListen:    o.controlListen,
 		ControlRateLimit: o.controlRate,
 		MetricsListen:    o.metricsListen,
+		MetricsToken:     metricsToken,
 		ShutdownTimeout:  o.shutdownGrace,
 		Pprof:            o.pprof,
 		LogDir:           filepath.Join(dir, "logs"),
@@ -562,4 +569,21 @@ func printEndpoints(w io.Writer, g *gateway.Gateway) {
 		fmt.Fprintf(&b, "Control plane (apigatewayv2): http://%s  (aws apigatewayv2 ... --endpoint-url http://%s)\n", addr, addr)
 	}
 	fmt.Fprint(w, b.String())
+}
+
+// readMetricsToken reads the bearer token of --metrics-token-file (surrounding white space removed, as
+// Prometheus does with credentials_file); "" without a file.
+func readMetricsToken(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--metrics-token-file: %w", err)
+	}
+	token := strings.TrimSpace(string(b))
+	if len(token) < 16 {
+		return "", fmt.Errorf("--metrics-token-file %s: the token must have at least 16 characters, it has %d", path, len(token))
+	}
+	return token, nil
 }

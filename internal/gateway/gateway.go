@@ -95,6 +95,9 @@ type Options struct {
 	// MetricsListen, when set, is an address serving only /metrics, /healthz and /readyz, for operators
 	// who keep the control plane closed.
 	MetricsListen string
+	// MetricsToken, when set, is a bearer token that lets a scraper beyond loopback read /metrics while
+	// signatures are enforced (Prometheus cannot sign with SigV4); empty: SigV4 only.
+	MetricsToken string
 	// Pprof serves Go's profiler at /debug/pprof/ next to /metrics (same access rules).
 	Pprof bool
 	// LogDir holds the stages' access logs: a stage whose accessLogSettings.destinationArn names the
@@ -800,9 +803,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 			_ = msrv.Close()
 			<-mdone
 		}()
-		if g.iam != nil {
-			// Nothing silent: with signatures enforced elsewhere, say that this port does not ask for them.
-			g.log.Info("metrics listening; /metrics there is served without signatures, keep the address private", "addr", g.metricsAddr)
+		if g.iam != nil && g.opts.MetricsToken == "" {
+			// Nothing silent: say how a scraper beyond loopback gets in.
+			g.log.Info("metrics listening; with iam.enforce, scrapers beyond loopback need a SigV4 signature or the --metrics-token-file bearer token", "addr", g.metricsAddr)
+		} else if g.iam != nil {
+			g.log.Info("metrics listening; scrapers beyond loopback need the --metrics-token-file bearer token (or a SigV4 signature)", "addr", g.metricsAddr)
 		} else {
 			g.log.Info("metrics listening", "addr", g.metricsAddr)
 		}

@@ -2,16 +2,19 @@ package gateway
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/accesslog"
+	"github.com/switchboard-gw/switchboard/internal/awserr"
 	"github.com/switchboard-gw/switchboard/internal/console"
 	"github.com/switchboard-gw/switchboard/internal/controlapi"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
@@ -358,21 +361,16 @@ func (g *Gateway) notReady() string {
 }
 
 // observeHandler serves /metrics, /healthz and /readyz, and everything else with next (nil: 404; the
-// --metrics-listen listener). On the control listener, when signatures are enforced, /metrics from
-// beyond loopback needs a SigV4 signature (service apigateway, action apigateway:GET on the path), as the
-// control plane does. On --metrics-listen it is open to whoever reaches the address: a Prometheus scrape
-// configuration cannot sign with SigV4 (it offers basic auth, bearer tokens, OAuth 2.0 and TLS), so, as
-// with any exporter on AWS, the address — a private interface, a security group, a NetworkPolicy — is the
-// access control; that listener exists for operators who keep the control plane closed. Probes stay
-// open; the profiler keeps the control plane's rule on both.
+// --metrics-listen listener). When signatures are enforced, /metrics from beyond loopback needs a
+// credential on both listeners: a SigV4 signature (service apigateway, action apigateway:GET on the
+// path), as the control plane does, or — because a Prometheus scrape configuration cannot sign with
+// SigV4 (it offers basic auth, bearer tokens, OAuth 2.0 and TLS) — the bearer token of
+// --metrics-token-file. Without either the scrape is refused and logged. Probes stay open; the profiler
+// keeps the SigV4 rule on both.
 func (g *Gateway) observeHandler(next http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	g.health(mux)
-	if next == nil {
-		mux.Handle("GET /metrics", g.metrics.Handler())
-	} else {
-		mux.Handle("GET /metrics", g.loopbackOrSigned(g.metrics.Handler()))
-	}
+	mux.Handle("GET /metrics", g.scrapeAuth(g.metrics.Handler()))
 	if g.opts.Pprof {
 		mux.Handle("/debug/pprof/", g.loopbackOrSigned(http.HandlerFunc(pprof.Index)))
 		mux.Handle("/debug/pprof/cmdline", g.loopbackOrSigned(http.HandlerFunc(pprof.Cmdline)))
@@ -385,6 +383,32 @@ func (g *Gateway) observeHandler(next http.Handler) http.Handler {
 		mux.Handle("/", next)
 	}
 	return mux
+}
+
+// scrapeAuth serves h as loopbackOrSigned does, and also to a request whose Authorization header carries
+// the --metrics-token-file bearer token (compared in constant time).
+func (g *Gateway) scrapeAuth(h http.Handler) http.Handler {
+	if g.iam == nil {
+		return h
+	}
+	guarded := g.loopbackOrSigned(h)
+	token := []byte(g.opts.MetricsToken)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(token) > 0 {
+			if got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+				if subtle.ConstantTimeCompare([]byte(got), token) == 1 {
+					h.ServeHTTP(w, r)
+					return
+				}
+				g.log.Info("observability request refused: wrong bearer token", "path", r.URL.Path,
+					"source_ip", r.RemoteAddr, "status", http.StatusForbidden)
+				g.metrics.Refused("observability", "token")
+				awserr.Write(w, awserr.New(http.StatusForbidden, awserr.TypeForbidden, "The bearer token is not the one in --metrics-token-file"))
+				return
+			}
+		}
+		guarded.ServeHTTP(w, r)
+	})
 }
 
 // loopbackOrSigned serves h to loopback clients, and to others only with a SigV4 signature allowed

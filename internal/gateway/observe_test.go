@@ -19,7 +19,7 @@ import (
 // open to whoever reaches the address (a Prometheus scrape cannot sign) while the profiler keeps the
 // control listener's rule; the probes stay open to all.
 func TestObservabilityAccessWithIAM(t *testing.T) {
-	g, err := New(Options{Pprof: true, Bundle: &resource.Bundle{IAM: &resource.IAM{Enforce: true, Users: []resource.IAMUser{
+	g, err := New(Options{Pprof: true, MetricsToken: "scrape-token-0123456789", Bundle: &resource.Bundle{IAM: &resource.IAM{Enforce: true, Users: []resource.IAMUser{
 		{Name: "ops", AccessKeyID: "AKIDOPSEXAMPLE1234", SecretAccessKey: "ops-secret",
 			Policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"apigateway:GET","Resource":"*"}]}`},
 		{Name: "nobody", AccessKeyID: "AKIDNOBODYEXAMPLE1", SecretAccessKey: "nobody-secret",
@@ -40,6 +40,9 @@ func TestObservabilityAccessWithIAM(t *testing.T) {
 			}
 		}
 	}
+	bearer := func(token string) func(*http.Request) {
+		return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }
+	}
 	for _, tc := range []struct {
 		name   string
 		path   string
@@ -51,11 +54,15 @@ func TestObservabilityAccessWithIAM(t *testing.T) {
 	}{
 		{"metrics from loopback", "/metrics", "127.0.0.1:40000", nil, http.StatusOK, 0},
 		{"metrics from IPv6 loopback", "/metrics", "[::1]:40000", nil, http.StatusOK, 0},
-		{"metrics from beyond loopback, unsigned", "/metrics", "203.0.113.7:40000", nil, http.StatusForbidden, http.StatusOK},
+		{"metrics from beyond loopback, unsigned", "/metrics", "203.0.113.7:40000", nil, http.StatusForbidden, 0},
+		{"metrics from beyond loopback, bearer token", "/metrics", "203.0.113.7:40000", bearer("scrape-token-0123456789"), http.StatusOK, 0},
+		{"metrics from beyond loopback, wrong bearer token", "/metrics", "203.0.113.7:40000", bearer("scrape-token-0123456780"), http.StatusForbidden, 0},
+		{"metrics from beyond loopback, empty bearer token", "/metrics", "203.0.113.7:40000", bearer(""), http.StatusForbidden, 0},
+		{"profiler from beyond loopback, bearer token", "/debug/pprof/", "203.0.113.7:40000", bearer("scrape-token-0123456789"), http.StatusForbidden, 0},
 		{"metrics from beyond loopback, signed and allowed", "/metrics", "203.0.113.7:40000", sign("AKIDOPSEXAMPLE1234", "ops-secret"), http.StatusOK, 0},
-		{"metrics from beyond loopback, signed but not allowed", "/metrics", "203.0.113.7:40000", sign("AKIDNOBODYEXAMPLE1", "nobody-secret"), http.StatusForbidden, http.StatusOK},
-		{"metrics from beyond loopback, wrong secret", "/metrics", "203.0.113.7:40000", sign("AKIDOPSEXAMPLE1234", "guess"), http.StatusForbidden, http.StatusOK},
-		{"a forged X-Forwarded-For does not make a loopback client", "/metrics", "203.0.113.7:40000", func(r *http.Request) { r.Header.Set("X-Forwarded-For", "127.0.0.1") }, http.StatusForbidden, http.StatusOK},
+		{"metrics from beyond loopback, signed but not allowed", "/metrics", "203.0.113.7:40000", sign("AKIDNOBODYEXAMPLE1", "nobody-secret"), http.StatusForbidden, 0},
+		{"metrics from beyond loopback, wrong secret", "/metrics", "203.0.113.7:40000", sign("AKIDOPSEXAMPLE1234", "guess"), http.StatusForbidden, 0},
+		{"a forged X-Forwarded-For does not make a loopback client", "/metrics", "203.0.113.7:40000", func(r *http.Request) { r.Header.Set("X-Forwarded-For", "127.0.0.1") }, http.StatusForbidden, 0},
 		{"profiler from beyond loopback, wrong secret", "/debug/pprof/", "203.0.113.7:40000", sign("AKIDOPSEXAMPLE1234", "guess"), http.StatusForbidden, 0},
 		{"profiler from beyond loopback, unsigned", "/debug/pprof/", "203.0.113.7:40000", nil, http.StatusForbidden, 0},
 		{"profiler from loopback", "/debug/pprof/", "127.0.0.1:40000", nil, http.StatusOK, 0},
