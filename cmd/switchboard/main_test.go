@@ -411,3 +411,27 @@ func TestFunctionEnv(t *testing.T) {
 		}
 	}
 }
+
+// A bad --metrics-token-file stops serve with a message naming the flag, before anything listens.
+func TestServeRefusesBadMetricsToken(t *testing.T) {
+	dir := t.TempDir()
+	short := filepath.Join(dir, "short")
+	if err := os.WriteFile(short, []byte("  tooshort\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, file, want string
+	}{
+		{"missing file", filepath.Join(dir, "absent"), "--metrics-token-file: open "},
+		{"short token", short, "the token must have at least 16 characters, it has 8"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr syncBuffer
+			err := run(context.Background(), []string{"serve", "--listen", "127.0.0.1:0", "--control-listen", "",
+				"--data", filepath.Join(dir, "state"), "--metrics-token-file", tc.file}, func(string) string { return "" }, &stdout, &stderr)
+			if err == nil || !strings.Contains(errText(err), tc.want) {
+				t.Fatalf("err = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
