@@ -43,6 +43,16 @@ type authorizerOutput struct {
 	Name                           string                     `json:"name"`
 }
 
+// resultTTL is an HTTP API Lambda authorizer's authorizerResultTtlInSeconds (0 included, as AWS shows it),
+// or nil for the authorizers that have none (JWT, and WebSocket APIs').
+func resultTTL(au *resource.Authorizer) *int {
+	if au.AuthorizerPayloadFormatVersion == "" {
+		return nil
+	}
+	ttl := au.AuthorizerResultTTLInSeconds
+	return &ttl
+}
+
 // authorizerOutputOf is what the control plane reports for au; identitySource is always a list.
 func authorizerOutputOf(au *resource.Authorizer) authorizerOutput {
 	sources := au.IdentitySource
@@ -53,7 +63,7 @@ func authorizerOutputOf(au *resource.Authorizer) authorizerOutput {
 		AuthorizerCredentialsARN:       au.AuthorizerCredentialsARN,
 		AuthorizerID:                   au.AuthorizerID,
 		AuthorizerPayloadFormatVersion: au.AuthorizerPayloadFormatVersion,
-		AuthorizerResultTTLInSeconds:   au.AuthorizerResultTTLInSeconds,
+		AuthorizerResultTTLInSeconds:   resultTTL(au),
 		AuthorizerType:                 au.AuthorizerType,
 		AuthorizerURI:                  au.AuthorizerURI,
 		EnableSimpleResponses:          au.EnableSimpleResponses,
@@ -69,7 +79,7 @@ func authorizerInputOf(au *resource.Authorizer) authorizerInput {
 	return authorizerInput{
 		AuthorizerCredentialsARN:       au.AuthorizerCredentialsARN,
 		AuthorizerPayloadFormatVersion: au.AuthorizerPayloadFormatVersion,
-		AuthorizerResultTTLInSeconds:   au.AuthorizerResultTTLInSeconds,
+		AuthorizerResultTTLInSeconds:   resultTTL(au),
 		AuthorizerType:                 au.AuthorizerType,
 		AuthorizerURI:                  au.AuthorizerURI,
 		EnableSimpleResponses:          au.EnableSimpleResponses,
@@ -84,7 +94,10 @@ func authorizerInputOf(au *resource.Authorizer) authorizerInput {
 func (in *authorizerInput) apply(au *resource.Authorizer) {
 	au.AuthorizerCredentialsARN = in.AuthorizerCredentialsARN
 	au.AuthorizerPayloadFormatVersion = in.AuthorizerPayloadFormatVersion
-	au.AuthorizerResultTTLInSeconds = in.AuthorizerResultTTLInSeconds
+	au.AuthorizerResultTTLInSeconds = 0
+	if in.AuthorizerResultTTLInSeconds != nil {
+		au.AuthorizerResultTTLInSeconds = *in.AuthorizerResultTTLInSeconds
+	}
 	au.EnableSimpleResponses = in.EnableSimpleResponses
 	au.JWTConfiguration = in.JWTConfiguration
 	au.AuthorizerType = in.AuthorizerType

@@ -161,14 +161,42 @@ func exportOperation(a *resource.API, r resource.Route, opts ExportOptions) *obj
 	}
 	if opts.IncludeExtensions {
 		if id, ok := strings.CutPrefix(r.Target, "integrations/"); ok {
-			for i := range a.Integrations {
-				if a.Integrations[i].IntegrationID == id {
-					op.set(extIntegration, exportIntegration(&a.Integrations[i]))
-				}
+			if shared(a)[id] {
+				op.set(extIntegration, (&obj{}).set("$ref", integrationRef+id))
+			} else if in := integration(a, id); in != nil {
+				op.set(extIntegration, exportIntegration(in))
 			}
 		}
 	}
 	return op
+}
+
+// shared returns the ids of the integrations more than one route targets. Exports write them once, in
+// components.x-amazon-apigateway-integrations under their id, and routes refer to them, so that an
+// import of the export shares them again.
+func shared(a *resource.API) map[string]bool {
+	count := map[string]int{}
+	for _, r := range a.Routes {
+		if id, ok := strings.CutPrefix(r.Target, "integrations/"); ok && integration(a, id) != nil {
+			count[id]++
+		}
+	}
+	out := map[string]bool{}
+	for id, n := range count {
+		if n > 1 {
+			out[id] = true
+		}
+	}
+	return out
+}
+
+func integration(a *resource.API, id string) *resource.Integration {
+	for i := range a.Integrations {
+		if a.Integrations[i].IntegrationID == id {
+			return &a.Integrations[i]
+		}
+	}
+	return nil
 }
 
 // sigv4Scheme is the security scheme exports name AWS_IAM routes' requirement after.
@@ -230,7 +258,8 @@ func exportIntegration(in *resource.Integration) *obj {
 	return o
 }
 
-// exportComponents writes the security schemes: one per authorizer, and sigv4 when a route uses AWS_IAM.
+// exportComponents writes the security schemes (one per authorizer, and sigv4 when a route uses AWS_IAM)
+// and the shared integrations.
 func exportComponents(a *resource.API, opts ExportOptions) *obj {
 	schemes := &obj{}
 	for i := range a.Authorizers {
@@ -259,9 +288,7 @@ func exportComponents(a *resource.API, opts ExportOptions) *obj {
 			if au.AuthorizerPayloadFormatVersion != "" {
 				ext.set("authorizerPayloadFormatVersion", au.AuthorizerPayloadFormatVersion)
 			}
-			if au.AuthorizerResultTTLInSeconds != nil {
-				ext.set("authorizerResultTtlInSeconds", *au.AuthorizerResultTTLInSeconds)
-			}
+			ext.set("authorizerResultTtlInSeconds", au.AuthorizerResultTTLInSeconds)
 			ext.set("type", "request")
 			if au.EnableSimpleResponses {
 				ext.set("enableSimpleResponses", true)
@@ -282,10 +309,21 @@ func exportComponents(a *resource.API, opts ExportOptions) *obj {
 			break
 		}
 	}
-	if len(schemes.members) == 0 {
+	c := &obj{}
+	if len(schemes.members) > 0 {
+		c.set("securitySchemes", schemes)
+	}
+	if ids := shared(a); opts.IncludeExtensions && len(ids) > 0 {
+		integrations := &obj{}
+		for _, id := range sortedKeys(ids) {
+			integrations.set(id, exportIntegration(integration(a, id)))
+		}
+		c.set(extIntegrations, integrations)
+	}
+	if len(c.members) == 0 {
 		return nil
 	}
-	return (&obj{}).set("securitySchemes", schemes)
+	return c
 }
 
 // identityHeader is the header an apiKey scheme names: the first header identity source, else
@@ -314,7 +352,9 @@ func exportCORS(c *resource.Cors) *obj {
 	if c.MaxAge != nil {
 		o.set("maxAge", *c.MaxAge)
 	}
-	o.set("allowCredentials", c.AllowCredentials)
+	if c.AllowCredentials != nil {
+		o.set("allowCredentials", *c.AllowCredentials)
+	}
 	if c.AllowOrigins != nil {
 		o.set("allowOrigins", anyList(c.AllowOrigins))
 	}

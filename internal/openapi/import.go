@@ -63,7 +63,7 @@ func Import(data []byte, opts ImportOptions) (out *Imported, err error) {
 			out, err = nil, f.err
 		}
 	}()
-	imp := &importer{r: r, opts: opts, root: doc.Content[0]}
+	imp := &importer{r: r, opts: opts, root: doc.Content[0], used: map[string]bool{}}
 	imp.run()
 	imp.out.Warnings = r.warnings
 	return &imp.out, nil
@@ -80,6 +80,33 @@ type importer struct {
 	// shared are the integrations of components.x-amazon-apigateway-integrations by name, made when a
 	// route first refers to one.
 	shared map[string]string
+	// used are the ids given out, the shared integrations' names that will be ids, and "route KEY" for
+	// each route key made.
+	used map[string]bool
+}
+
+// newID returns an id no resource of the import has.
+func (im *importer) newID() string {
+	for {
+		id := im.opts.NewID()
+		if !im.used[id] {
+			im.used[id] = true
+			return id
+		}
+	}
+}
+
+// validID says whether name can be an integration id (what resource.Validate accepts).
+func validID(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // Scheme kinds that are not authorizers.
@@ -143,6 +170,13 @@ func (im *importer) run() {
 			} else if !strings.HasPrefix(m.key, "x-") {
 				r.warnf("Parse issue: attribute %s is unexpected and was ignored", m.key)
 			}
+		}
+	}
+	// A shared integration keeps its name as its id when it can be one, so that an export (which names
+	// shared integrations by id) imports back to the same ids.
+	for _, m := range r.members(r.get(r.get(root, "components"), extIntegrations), "components."+extIntegrations) {
+		if validID(m.key) {
+			im.used[m.key] = true
 		}
 	}
 	im.securitySchemes()
@@ -212,7 +246,8 @@ func (im *importer) cors(n *yaml.Node) *resource.Cors {
 		case "allowOrigins":
 			c.AllowOrigins = r.strings(m.value, what)
 		case "allowCredentials":
-			c.AllowCredentials = r.boolean(m.value, what)
+			v := r.boolean(m.value, what)
+			c.AllowCredentials = &v
 		case "exposeHeaders":
 			c.ExposeHeaders = r.strings(m.value, what)
 		case "maxAge":
@@ -260,7 +295,7 @@ func (im *importer) securitySchemes() {
 			}
 			continue
 		}
-		au := resource.Authorizer{AuthorizerID: im.opts.NewID(), Name: m.key}
+		au := resource.Authorizer{AuthorizerID: im.newID(), Name: m.key}
 		for _, f := range r.members(ext, what+"."+extAuthorizer) {
 			fw := what + "." + extAuthorizer + "." + f.key
 			switch f.key {
@@ -295,8 +330,7 @@ func (im *importer) securitySchemes() {
 			case "authorizerPayloadFormatVersion":
 				au.AuthorizerPayloadFormatVersion = r.str(f.value, fw)
 			case "authorizerResultTtlInSeconds":
-				v := r.integer(f.value, fw)
-				au.AuthorizerResultTTLInSeconds = &v
+				au.AuthorizerResultTTLInSeconds = r.integer(f.value, fw)
 			case "enableSimpleResponses":
 				au.EnableSimpleResponses = r.boolean(f.value, fw)
 			default:
@@ -372,12 +406,11 @@ func (im *importer) paths(basePath string) {
 // route makes the route of one operation.
 func (im *importer) route(key string, op *yaml.Node, what string, rootSecurity *yaml.Node) {
 	r := im.r
-	for _, existing := range im.out.API.Routes {
-		if existing.RouteKey == key {
-			r.failf(op, "%s: route %s is defined twice", what, key)
-		}
+	if im.used["route "+key] {
+		r.failf(op, "%s: route %s is defined twice", what, key)
 	}
-	route := resource.Route{RouteID: im.opts.NewID(), RouteKey: key, AuthorizationType: resource.DefaultAuthorizationType}
+	im.used["route "+key] = true
+	route := resource.Route{RouteID: im.newID(), RouteKey: key, AuthorizationType: resource.DefaultAuthorizationType}
 	security := rootSecurity
 	for _, m := range r.members(op, what) {
 		switch m.key {
@@ -386,7 +419,7 @@ func (im *importer) route(key string, op *yaml.Node, what string, rootSecurity *
 		case "security":
 			security = m.value
 		case extIntegration:
-			route.Target = "integrations/" + im.integration(m.value, what+"."+extIntegration)
+			route.Target = "integrations/" + im.integration(m.value, what+"."+extIntegration, "")
 		default:
 			if strings.HasPrefix(m.key, "x-amazon-apigateway-") {
 				r.warnf("%s.%s is not supported for HTTP API routes and was ignored", what, m.key)
@@ -444,8 +477,9 @@ func (im *importer) security(route *resource.Route, n *yaml.Node, what string) {
 // integrationRef is the prefix of a reference to a shared integration.
 const integrationRef = "#/components/" + extIntegrations + "/"
 
-// integration makes the integration an operation's extension describes (or refers to) and returns its id.
-func (im *importer) integration(n *yaml.Node, what string) string {
+// integration makes the integration an operation's extension describes (or refers to) and returns its id:
+// name when it is a shared integration's valid name, else a new one.
+func (im *importer) integration(n *yaml.Node, what, name string) string {
 	r := im.r
 	if ref := r.get(n, "$ref"); ref != nil {
 		target := r.str(ref, what+".$ref")
@@ -460,14 +494,17 @@ func (im *importer) integration(n *yaml.Node, what string) string {
 		if def == nil {
 			r.failf(ref, "%s.$ref %q names no integration in components.%s", what, target, extIntegrations)
 		}
-		id := im.integration(def, "components."+extIntegrations+"."+name)
+		id := im.integration(def, "components."+extIntegrations+"."+name, name)
 		if im.shared == nil {
 			im.shared = map[string]string{}
 		}
 		im.shared[name] = id
 		return id
 	}
-	in := resource.Integration{IntegrationID: im.opts.NewID()}
+	in := resource.Integration{IntegrationID: name}
+	if !validID(name) {
+		in.IntegrationID = im.newID()
+	}
 	for _, m := range r.members(n, what) {
 		fw := what + "." + m.key
 		switch m.key {
