@@ -98,14 +98,14 @@ type Authorizer struct {
 	URI            string // stage variables substituted
 	IdentitySource []string
 	// Type is REQUEST or JWT (HTTP APIs). The members below are an HTTP API authorizer's.
-	Type string
+	Type string `json:",omitempty"`
 	// Issuer and Audience are a JWT authorizer's jwtConfiguration.
-	Issuer   string
-	Audience []string
+	Issuer   string   `json:",omitempty"`
+	Audience []string `json:",omitempty"`
 	// PayloadFormatVersion, SimpleResponses and ResultTTL are a Lambda authorizer's.
-	PayloadFormatVersion string
-	SimpleResponses      bool
-	ResultTTL            time.Duration
+	PayloadFormatVersion string        `json:",omitempty"`
+	SimpleResponses      bool          `json:",omitempty"`
+	ResultTTL            time.Duration `json:",omitempty"`
 }
 
 // Route is one compiled route.
