@@ -27,6 +27,7 @@ import (
 var resourceIDMembers = map[string]string{
 	"apiId": "api", "routeId": "route", "routeResponseId": "routeResponse", "integrationId": "integration",
 	"integrationResponseId": "integrationResponse", "authorizerId": "authorizer", "modelId": "model",
+	"deploymentId": "deployment",
 }
 
 // runResourceGolden sends steps in order over plain HTTP and compares the transcript — each request
@@ -267,8 +268,8 @@ func TestAPIsSDK(t *testing.T) {
 		call func() error
 		want string
 	}{
-		{"HTTP API", func() error {
-			_, err := c.CreateApi(ctx, &apigatewayv2.CreateApiInput{Name: aws.String("h"), ProtocolType: types.ProtocolTypeHttp})
+		{"unknown protocol type", func() error {
+			_, err := c.CreateApi(ctx, &apigatewayv2.CreateApiInput{Name: aws.String("h"), ProtocolType: types.ProtocolType("GRPC")})
 			return err
 		}, "BadRequestException"},
 		{"no route selection expression", func() error {

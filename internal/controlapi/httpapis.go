@@ -23,6 +23,11 @@ func wsOnly(member string) error {
 	return badRequest("%s is supported only for WebSocket APIs; this is an HTTP API", member)
 }
 
+// wsOnlyResources is the refusal of a kind of resource only WebSocket APIs have.
+func wsOnlyResources(kind string) error {
+	return badRequest("%s are supported only for WebSocket APIs; this is an HTTP API", kind)
+}
+
 // httpOnly is the refusal of an HTTP-only member on a WebSocket API.
 func httpOnly(member string) error {
 	return badRequest("%s is supported only for HTTP APIs; this is a WebSocket API", member)

@@ -62,8 +62,8 @@ func TestHTTPAPIsGolden(t *testing.T) {
 		{"POST", api + "/integrations", `{"integrationType":"HTTP_PROXY","integrationUri":"https://b","integrationMethod":"GET","integrationSubtype":"SQS-SendMessage"}`},
 		{"POST", api + "/integrations", `{"integrationType":"AWS_PROXY","integrationUri":"` + functionARN + `"}`},
 		{"POST", api + "/integrations", `{"integrationType":"HTTP_PROXY","integrationUri":"https://b","integrationMethod":"GET","requestParameters":{"overwrite:header.Authorization":"x"}}`},
-		{"POST", api + "/integrations/<integration-3>/integrationresponses", `{"integrationResponseKey":"$default"}`},
-		{"PATCH", api + "/integrations/<integration-3>", `{"payloadFormatVersion":"1.0","responseParameters":{"500":{"overwrite:header.x-error":"yes"}}}`},
+		{"POST", api + "/integrations/<integration-2>/integrationresponses", `{"integrationResponseKey":"$default"}`},
+		{"PATCH", api + "/integrations/<integration-2>", `{"payloadFormatVersion":"1.0","responseParameters":{"500":{"overwrite:header.x-error":"yes"}}}`},
 		// Authorizers.
 		{"POST", api + "/authorizers", `{"name":"cognito","authorizerType":"JWT","identitySource":["$request.header.Authorization"],` +
 			`"jwtConfiguration":{"issuer":"https://cognito-idp.us-east-1.amazonaws.com/us-east-1_example","audience":["pets-client"]}}`},
@@ -76,10 +76,10 @@ func TestHTTPAPIsGolden(t *testing.T) {
 		{"POST", api + "/authorizers", `{"name":"ttl","authorizerType":"REQUEST","authorizerUri":"` + lambdaURI + `","authorizerPayloadFormatVersion":"2.0","authorizerResultTtlInSeconds":3601}`},
 		{"GET", api + "/authorizers", ""},
 		// Routes.
-		{"POST", api + "/routes", `{"routeKey":"GET /pets/{id}","target":"integrations/<integration-3>","authorizationType":"JWT","authorizerId":"<authorizer-1>","authorizationScopes":["pets/read"]}`},
-		{"POST", api + "/routes", `{"routeKey":"ANY /files/{proxy+}","target":"integrations/<integration-4>","authorizationType":"CUSTOM","authorizerId":"<authorizer-2>"}`},
-		{"POST", api + "/routes", `{"routeKey":"POST /orders","target":"integrations/<integration-5>","authorizationType":"AWS_IAM"}`},
-		{"POST", api + "/routes", `{"routeKey":"$default","target":"integrations/<integration-3>"}`},
+		{"POST", api + "/routes", `{"routeKey":"GET /pets/{id}","target":"integrations/<integration-2>","authorizationType":"JWT","authorizerId":"<authorizer-1>","authorizationScopes":["pets/read"]}`},
+		{"POST", api + "/routes", `{"routeKey":"ANY /files/{proxy+}","target":"integrations/<integration-3>","authorizationType":"CUSTOM","authorizerId":"<authorizer-2>"}`},
+		{"POST", api + "/routes", `{"routeKey":"POST /orders","target":"integrations/<integration-4>","authorizationType":"AWS_IAM"}`},
+		{"POST", api + "/routes", `{"routeKey":"$default","target":"integrations/<integration-2>"}`},
 		{"POST", api + "/routes", `{"routeKey":"GET /x","authorizationType":"JWT","authorizerId":"<authorizer-2>"}`},
 		{"POST", api + "/routes", `{"routeKey":"GET /x","authorizationType":"CUSTOM","authorizerId":"<authorizer-2>","authorizationScopes":["a"]}`},
 		{"POST", api + "/routes", `{"routeKey":"GET /x","apiKeyRequired":true}`},
@@ -158,6 +158,7 @@ components:
 		// ReimportApi replaces the routes, integrations and authorizers; the stage deploys the result.
 		{"PUT", api, body("openapi: 3.0.1\ninfo: {title: orders, version: \"2\"}\npaths:\n  /orders/{id}:\n    get:\n      x-amazon-apigateway-integration: {type: http_proxy, httpMethod: GET, uri: \"https://backend.example.com/orders/{id}\"}\n")},
 		{"GET", api + "/routes", ""},
+		{"GET", api + "/integrations", ""},
 		{"GET", api + "/stages/$default", ""},
 		// Refusals.
 		{"PUT", "/v2/apis", `{}`},

@@ -363,7 +363,7 @@ func (s *server) createIntegrationResponse(w http.ResponseWriter, r *http.Reques
 	var out integrationResponseOutput
 	err := s.changeAPI(r, func(_ *catalog.State, a *catalog.API) error {
 		if isHTTP(&a.API) {
-			return wsOnly("Integration responses")
+			return wsOnlyResources("Integration responses")
 		}
 		integ, err := integrationFor(a, r.PathValue("integrationId"))
 		if err != nil {

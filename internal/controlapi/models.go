@@ -115,7 +115,7 @@ func (s *server) createModel(w http.ResponseWriter, r *http.Request) error {
 	var out modelOutput
 	err := s.changeAPI(r, func(_ *catalog.State, a *catalog.API) error {
 		if isHTTP(&a.API) {
-			return wsOnly("Models")
+			return wsOnlyResources("Models")
 		}
 		m := resource.Model{ModelID: a.NewChildID()}
 		in.apply(&m)

@@ -409,7 +409,7 @@ func (s *server) createRouteResponse(w http.ResponseWriter, r *http.Request) err
 	var out routeResponseOutput
 	err := s.changeAPI(r, func(_ *catalog.State, a *catalog.API) error {
 		if isHTTP(&a.API) {
-			return wsOnly("Route responses")
+			return wsOnlyResources("Route responses")
 		}
 		route, err := routeFor(a, r.PathValue("routeId"))
 		if err != nil {
