@@ -210,7 +210,7 @@ func (s *server) createAPI(w http.ResponseWriter, r *http.Request) error {
 		in.apply(&a.API)
 		a.APIID = st.NewAPIID()
 		if in.Target != "" {
-			if err := quickCreate(a, &in.apiInput); err != nil {
+			if err := quickCreate(a, &in.apiInput, s.cfg.Now()); err != nil {
 				return err
 			}
 		}

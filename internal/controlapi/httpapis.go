@@ -3,6 +3,7 @@ package controlapi
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/catalog"
 	"github.com/switchboard-gw/switchboard/internal/openapi"
@@ -112,7 +113,7 @@ func quickCreateIntegration(target, credentialsARN string) (resource.Integration
 
 // quickCreate makes the integration, route and autoDeploy $default stage of a quick-created HTTP API, as
 // AWS does, and records them as managed by API Gateway (apiGatewayManaged in their outputs).
-func quickCreate(a *catalog.API, in *apiInput) error {
+func quickCreate(a *catalog.API, in *apiInput, now time.Time) error {
 	integ, err := quickCreateIntegration(in.Target, in.CredentialsARN)
 	if err != nil {
 		return err
@@ -127,6 +128,7 @@ func quickCreate(a *catalog.API, in *apiInput) error {
 		AuthorizationType: resource.DefaultAuthorizationType}
 	a.Routes = append(a.Routes, route)
 	a.Stages = append(a.Stages, resource.Stage{StageName: resource.RouteKeyDefault, AutoDeploy: true})
+	touchStage(a, resource.RouteKeyDefault, now)
 	a.QuickCreate = &catalog.QuickCreate{IntegrationID: integ.IntegrationID, RouteID: route.RouteID, Stage: resource.RouteKeyDefault}
 	return nil
 }
@@ -380,9 +382,9 @@ func checkStageKind(a *catalog.API, st *resource.Stage) error {
 	return nil
 }
 
-// deleteCORS is DeleteCorsConfiguration: DELETE /v2/apis/{apiId}/cors → 204. The API answers
-// preflights no more and adds no CORS headers once its stages are deployed again (at once with
-// autoDeploy).
+// deleteCORS is DeleteCorsConfiguration: DELETE /v2/apis/{apiId}/cors → 204. The CORS configuration is
+// the API's, not a deployment's (snapshot compiles it from the API), so from this change on the gateway
+// answers preflights for the API no more and adds no CORS headers.
 func (s *server) deleteCORS(w http.ResponseWriter, r *http.Request) error {
 	err := s.changeAPI(r, func(_ *catalog.State, a *catalog.API) error {
 		if !isHTTP(&a.API) {
