@@ -202,7 +202,9 @@ func TestHTTPAPIProxy(t *testing.T) {
 		{name: "greedy variable keeps slashes", method: "DELETE", path: "/pets/any/a/b%20c", status: 200,
 			echo: func(e echoed) bool { return e.Method == "DELETE" && e.RawPath == "/any/a/b%20c" }},
 		{name: "$default sends the full path", method: "POST", path: "/pets/store/checkout", body: "hello", status: 200,
-			echo: func(e echoed) bool { return e.Method == "POST" && e.RawPath == "/base/store/checkout" && e.Body == "hello" }},
+			echo: func(e echoed) bool {
+				return e.Method == "POST" && e.RawPath == "/base/store/checkout" && e.Body == "hello"
+			}},
 		{name: "integration method replaces the client's", method: "PUT", path: "/pets/convert", status: 200,
 			echo: func(e echoed) bool { return e.Method == "POST" && e.RawPath == "/posted" }},
 		{name: "forwarded headers", method: "GET", path: "/pets/pets/1", header: map[string]string{"X-Forwarded-For": "10.9.8.7", "Connection": "x-hop", "X-Hop": "1"}, status: 200,
