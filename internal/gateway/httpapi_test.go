@@ -8,7 +8,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -246,4 +249,146 @@ func TestHTTPAPIProxy(t *testing.T) {
 		{name: "default endpoint disabled, execute-api host", method: "GET", path: "/x", host: "private.execute-api.us-east-1.amazonaws.com", status: 403, resp: `{"message":"Forbidden"}`},
 	}
 	runHTTPCases(t, g, logs, cases)
+}
+
+// buildHTTPHandler compiles testdata/httphandler once per test binary.
+var buildHTTPHandler = sync.OnceValues(func() (string, error) {
+	dir, err := filepathTemp()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "httphandler")
+	out, err := exec.Command("go", "build", "-o", bin, "./testdata/httphandler").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("build httphandler: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// TestHTTPAPILambda invokes a real aws-lambda-go handler, run locally, through HTTP API Lambda
+// integrations of both payload formats, and checks AWS's response rules and error answers.
+func TestHTTPAPILambda(t *testing.T) {
+	bin, err := buildHTTPHandler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`
+apis:
+  - name: fn
+    apiId: fn
+    protocolType: HTTP
+    integrations:
+      - {integrationId: v2, integrationType: AWS_PROXY, payloadFormatVersion: "2.0", integrationUri: "arn:aws:lambda:us-east-1:123456789012:function:fn"}
+      - {integrationId: v1, integrationType: AWS_PROXY, payloadFormatVersion: "1.0", integrationUri: "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:fn/invocations"}
+      - {integrationId: quick, integrationType: AWS_PROXY, payloadFormatVersion: "2.0", integrationUri: fn, timeoutInMillis: 300}
+      - {integrationId: missing, integrationType: AWS_PROXY, payloadFormatVersion: "2.0", integrationUri: "arn:aws:lambda:us-east-1:123456789012:function:missing"}
+    routes:
+      - {routeKey: "ANY /items/{id}", target: integrations/v2}
+      - {routeKey: "GET /v1/{proxy+}", target: integrations/v1}
+      - {routeKey: "GET /hang", target: integrations/quick}
+      - {routeKey: "GET /missing", target: integrations/missing}
+      - {routeKey: $default, target: integrations/v2}
+    stages: [{stageName: dev, stageVariables: {color: blue}}]
+functions:
+  - {functionName: fn, handler: %q, timeout: 3}
+  - {functionName: missing, handler: /nonexistent/handler}
+`, bin)
+	logs := &logRecorder{}
+	g := gatewaytest.Start(t, cfg, func(o *gateway.Options) { o.Logger = slog.New(logs) })
+	internalError := `{"message":"Internal Server Error"}`
+	type result struct {
+		status  int
+		body    string
+		header  http.Header
+		decoded map[string]any
+	}
+	do := func(t *testing.T, method, path string, header http.Header, body string) result {
+		t.Helper()
+		req, _ := http.NewRequest(method, g.HTTPURL+path, strings.NewReader(body))
+		for k, vs := range header {
+			req.Header[k] = vs
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		r := result{status: resp.StatusCode, body: string(b), header: resp.Header}
+		_ = json.Unmarshal(b, &r.decoded)
+		return r
+	}
+	t.Run("payload 2.0 event and full response", func(t *testing.T) {
+		h := http.Header{"X-Multi": {"a", "b"}, "Cookie": {"c1=1; c2=2"}, "Content-Type": {"text/plain"}}
+		r := do(t, "POST", "/fn/dev/items/42?q=1&q=2", h, "hi")
+		want := map[string]any{"version": "2.0", "routeKey": "ANY /items/{id}", "rawPath": "/dev/items/42", "rawQueryString": "q=1&q=2",
+			"cookies": []any{"c1=1", "c2=2"}, "multi": "a,b", "query": "1,2", "pathParameters": map[string]any{"id": "42"},
+			"method": "POST", "path": "/dev/items/42", "stage": "dev", "stageVariables": map[string]any{"color": "blue"},
+			"body": "hi", "isBase64Encoded": false, "timeEpoch": true}
+		if r.status != 201 {
+			t.Fatalf("status %d: %s", r.status, r.body)
+		}
+		for k, v := range want {
+			if got, _ := json.Marshal(r.decoded[k]); string(got) != mustJSON(v) {
+				t.Errorf("%s = %s, want %s", k, got, mustJSON(v))
+			}
+		}
+		if r.decoded["requestId"] != r.header.Get("Apigw-Requestid") {
+			t.Errorf("requestId %v, apigw-requestid %q", r.decoded["requestId"], r.header.Get("Apigw-Requestid"))
+		}
+		if got := r.header.Values("Set-Cookie"); strings.Join(got, "|") != "a=1; Path=/|b=2" {
+			t.Errorf("Set-Cookie = %q", got)
+		}
+	})
+	t.Run("payload 1.0 event", func(t *testing.T) {
+		r := do(t, "GET", "/fn/dev/v1/a/b?q=1&q=2", http.Header{"X-Multi": {"a", "b"}}, "")
+		want := map[string]any{"version": "1.0", "resource": "/v1/{proxy+}", "path": "/dev/v1/a/b", "httpMethod": "GET",
+			"multiValueHeaders": []any{"a", "b"}, "multiValueQuery": []any{"1", "2"}, "pathParameters": map[string]any{"proxy": "a/b"}, "stage": "dev"}
+		if r.status != 200 {
+			t.Fatalf("status %d: %s", r.status, r.body)
+		}
+		for k, v := range want {
+			if got, _ := json.Marshal(r.decoded[k]); string(got) != mustJSON(v) {
+				t.Errorf("%s = %s, want %s", k, got, mustJSON(v))
+			}
+		}
+		if got := r.header.Values("X-Multi"); strings.Join(got, ",") != "a,b" {
+			t.Errorf("X-Multi = %q", got)
+		}
+	})
+	cases := []struct {
+		name, path string
+		status     int
+		body, ct   string
+		log        []string
+	}{
+		{name: "inferred JSON", path: "/fn/dev/infer", status: 200, body: `{"hello":"world"}`, ct: "application/json"},
+		{name: "inferred string", path: "/fn/dev/string", status: 200, body: "plain text", ct: "application/json"},
+		{name: "base64 body decoded", path: "/fn/dev/binary", status: 200, body: "\x00\x01\x02\xff", ct: "application/octet-stream"},
+		{name: "malformed result", path: "/fn/dev/malformed", status: 500, body: internalError, log: []string{"HTTP API integration failed", "bad_response"}},
+		{name: "function error", path: "/fn/dev/error", status: 500, body: internalError, log: []string{"HTTP API integration failed", "function error"}},
+		{name: "integration timeout", path: "/fn/dev/hang", status: 503, body: `{"message":"Service Unavailable"}`, log: []string{"integration_timeout"}},
+		{name: "missing function", path: "/fn/dev/missing", status: 500, body: internalError, log: []string{"HTTP API integration failed", "route_key=GET /missing"}},
+		{name: "unknown stage, no $default stage", path: "/fn/prod/x", status: 404, body: `{"message":"Not Found"}`},
+		{name: "the function still works", path: "/fn/dev/infer", status: 200, body: `{"hello":"world"}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := do(t, "GET", tc.path, nil, "")
+			if r.status != tc.status || r.body != tc.body {
+				t.Fatalf("got %d %q, want %d %q", r.status, r.body, tc.status, tc.body)
+			}
+			if tc.ct != "" && r.header.Get("Content-Type") != tc.ct {
+				t.Errorf("Content-Type %q, want %q", r.header.Get("Content-Type"), tc.ct)
+			}
+			if tc.log != nil && !logs.has(tc.log...) {
+				t.Errorf("no log line with %q", tc.log)
+			}
+		})
+	}
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
