@@ -115,7 +115,7 @@ func isNameByte(b byte) bool {
 }
 
 func known(name string) bool {
-	if slices.Contains(variables, name) {
+	if slices.Contains(variables, name) || slices.Contains(httpVariables, name) {
 		return true
 	}
 	// $context.authorizer.<property>: any key of the Lambda authorizer's context.
@@ -139,6 +139,8 @@ type Record struct {
 	IntegrationStatus  int
 	IntegrationLatency time.Duration
 	IntegrationError   string
+	// HTTP is set for a request to an HTTP API: the variables only HTTP APIs have.
+	HTTP *HTTPRecord
 }
 
 // Append writes r's line, without a newline, to dst. Values are escaped like JSON string contents
@@ -213,13 +215,18 @@ func (r *Record) value(name string) string {
 			return ""
 		}
 		return itoa(r.IntegrationLatency.Milliseconds())
-	case "integration.status", "integration.integrationStatus":
+	case "integration.status", "integration.integrationStatus", "integrationStatus":
 		if !r.Integrated || r.IntegrationStatus == 0 {
 			return ""
 		}
 		return itoa(int64(r.IntegrationStatus))
-	case "integration.error":
+	case "integration.error", "integrationErrorMessage":
 		return r.IntegrationError
+	}
+	if r.HTTP != nil {
+		if v, ok := r.HTTP.value(name); ok {
+			return v
+		}
 	}
 	if prop, ok := strings.CutPrefix(name, "authorizer."); ok && rc.Authorizer != nil {
 		if v, ok := rc.Authorizer[prop]; ok {

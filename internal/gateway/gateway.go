@@ -728,7 +728,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	d.SetObserver(obs)
 	mgmt := mgmtapi.New(g.registry, mgmtAuth, g.log)
 	mgmt.SetObserver(obs)
-	httpAPIs := httpapi.New(httpapi.Config{Functions: fns, Observer: &httpObserver{obs}, Logger: g.log.With("component", "httpapi"),
+	httpAPIs := httpapi.New(httpapi.Config{Functions: fns, Observer: &httpObserver{o: obs, account: g.opts.Account}, Logger: g.log.With("component", "httpapi"),
 		AccountID: g.opts.Account})
 	defer httpAPIs.CloseIdleConnections()
 	e := edge.New(eventCtx, edge.Config{

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -391,4 +392,99 @@ functions:
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// TestHTTPAPIThrottleMetricsAccessLog checks the machinery HTTP APIs share with WebSocket APIs: route
+// throttling (429 {"message":"Too Many Requests"}), API Gateway's HTTP API metrics, and the stage's access
+// log with HTTP API $context variables.
+func TestHTTPAPIThrottleMetricsAccessLog(t *testing.T) {
+	backend := echoBackend(t)
+	cfg := fmt.Sprintf(`
+apis:
+  - name: limited
+    apiId: limited
+    protocolType: HTTP
+    integrations:
+      - {integrationId: root, integrationType: HTTP_PROXY, integrationMethod: ANY, integrationUri: "%s"}
+    routes:
+      - {routeKey: "GET /one", target: integrations/root}
+      - {routeKey: "GET /free", target: integrations/root}
+    stages:
+      - stageName: $default
+        routeSettings: {"GET /one": {throttlingBurstLimit: 1, throttlingRateLimit: 0.001}}
+        accessLogSettings:
+          destinationArn: arn:aws:logs:us-east-1:123456789012:log-group:/switchboard/limited
+          format: '{"requestId":"$context.requestId","method":"$context.httpMethod","path":"$context.path","routeKey":"$context.routeKey","status":"$context.status","protocol":"$context.protocol","length":"$context.responseLength","integrationStatus":"$context.integrationStatus","error":"$context.error.message"}'
+`, backend.URL)
+	dir := t.TempDir()
+	g := gatewaytest.Start(t, cfg, func(o *gateway.Options) { o.LogDir, o.MetricsListen = dir, "127.0.0.1:0" })
+	get := func(path string) int {
+		resp, err := http.Get(g.HTTPURL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 429 && string(body) != `{"message":"Too Many Requests"}` {
+			t.Errorf("429 body %q", body)
+		}
+		return resp.StatusCode
+	}
+	if s := get("/limited/one"); s != 200 {
+		t.Fatalf("first request: %d", s)
+	}
+	if s := get("/limited/one"); s != 429 {
+		t.Fatalf("second request within the burst of 1: %d, want 429", s)
+	}
+	if s := get("/limited/free"); s != 200 {
+		t.Fatalf("another route is not throttled: %d", s)
+	}
+	if s := get("/limited/nothing"); s != 404 {
+		t.Fatalf("no route: %d", s)
+	}
+	var lines []map[string]string
+	gatewaytest.Eventually(t, 10*time.Second, func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, "_switchboard_limited.log"))
+		lines = nil
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var m map[string]string
+			if json.Unmarshal([]byte(l), &m) == nil {
+				lines = append(lines, m)
+			}
+		}
+		return len(lines) == 4
+	}, "4 access log lines")
+	want := []map[string]string{
+		{"method": "GET", "path": "/one", "routeKey": "GET /one", "status": "200", "protocol": "HTTP/1.1", "integrationStatus": "200", "error": "-"},
+		{"method": "GET", "path": "/one", "routeKey": "GET /one", "status": "429", "integrationStatus": "-", "error": "Too Many Requests", "length": "31"},
+		{"path": "/free", "status": "200"},
+		{"path": "/nothing", "routeKey": "-", "status": "404", "error": "Not Found"},
+	}
+	for i, w := range want {
+		for k, v := range w {
+			if lines[i][k] != v {
+				t.Errorf("line %d: %s = %q, want %q (%v)", i, k, lines[i][k], v, lines[i])
+			}
+		}
+		if lines[i]["requestId"] == "-" {
+			t.Errorf("line %d has no requestId", i)
+		}
+	}
+	resp, err := http.Get("http://" + g.MetricsAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{
+		`apigateway_count_total{api_id="limited",route="GET /one",stage="$default"} 2`,
+		`apigateway_4xx_total{api_id="limited",route="GET /one",stage="$default"} 1`,
+		`apigateway_4xx_total{api_id="limited",route="",stage="$default"} 1`,
+		`apigateway_integration_latency_seconds_count{api_id="limited",route="GET /free",stage="$default"} 1`,
+		`apigateway_latency_seconds_count{api_id="limited",route="GET /one",stage="$default"} 2`,
+	} {
+		if !strings.Contains(string(text), m) {
+			t.Errorf("metrics lack %s", m)
+		}
+	}
 }
