@@ -17,6 +17,10 @@ var httpVariables = []string{
 	"identity.clientCert.validity.notAfter", "customDomain.basePathMatched",
 }
 
+// CompileHTTP parses the format of an HTTP API stage's access log: as Compile, with the HTTP API
+// variables besides.
+func CompileHTTP(format string) (*Format, error) { return compile(format, true) }
+
 // HTTPRecord is what an HTTP API request adds to its Record.
 type HTTPRecord struct {
 	Method, Path, Protocol, DomainPrefix, AccountID string
