@@ -41,6 +41,9 @@ func resolveHTTP(set *snapshot.Set, host, rawPath string, c conn) (httpTarget, b
 	if set == nil {
 		return httpTarget{}, false
 	}
+	if !strings.HasPrefix(rawPath, "/") {
+		rawPath = "/" + rawPath // "" (and "*" of OPTIONS *) have no leading slash
+	}
 	if d := set.Domain(hostName(host)); d != nil {
 		if !d.HTTP {
 			return httpTarget{}, false
