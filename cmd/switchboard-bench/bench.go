@@ -117,7 +117,7 @@ type results struct {
 	// HTTP_PROXY route).
 	HTTP     map[string]*httpResult
 	Warnings []string
-	Errors    []string
+	Errors   []string
 }
 
 func (r *results) warnf(stderr io.Writer, format string, args ...any) {
