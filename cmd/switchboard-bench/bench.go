@@ -47,7 +47,7 @@ const fdReserve = 200
 
 // scenario names for -only, and the ones run by default (peers needs node and npm, and installs packages).
 var (
-	scenarios        = []string{"rss", "rtt", "connect", "mapping", "mgmt", "broadcast", "peers"}
+	scenarios        = []string{"rss", "rtt", "connect", "mapping", "mgmt", "broadcast", "peers", "http"}
 	defaultScenarios = []string{"rss", "rtt", "connect", "mapping", "mgmt", "broadcast"}
 )
 
@@ -113,8 +113,11 @@ type results struct {
 	// Broadcast is one message to -conns connections: "raw" (gws's Broadcaster), "switchboard" (the
 	// management extension's Broadcast).
 	Broadcast map[string]*broadcastResult
-	Warnings  []string
-	Errors    []string
+	// HTTP is the http scenario: "reverseproxy" (httputil.ReverseProxy), "switchboard" (an HTTP API's
+	// HTTP_PROXY route).
+	HTTP     map[string]*httpResult
+	Warnings []string
+	Errors   []string
 }
 
 func (r *results) warnf(stderr io.Writer, format string, args ...any) {
@@ -132,7 +135,7 @@ func run(ctx context.Context, args []string, env runEnv) (*results, error) {
 		return nil, err
 	}
 	res := &results{Settings: s, RSS: map[string]*rssResult{}, RTT: map[string]*rttResult{}, Handshakes: map[string]*hsResult{},
-		Broadcast: map[string]*broadcastResult{}, ColdStarts: map[string]time.Duration{}}
+		Broadcast: map[string]*broadcastResult{}, ColdStarts: map[string]time.Duration{}, HTTP: map[string]*httpResult{}}
 	dir, err := os.MkdirTemp("", "switchboard-bench-")
 	if err != nil {
 		return nil, err
@@ -151,7 +154,7 @@ func run(ctx context.Context, args []string, env runEnv) (*results, error) {
 			return nil, err
 		}
 	}
-	if s.Only["rtt"] || s.Only["mgmt"] {
+	if s.Only["rtt"] || s.Only["mgmt"] || s.Only["http"] {
 		be, err := b.start(ctx, "backend")
 		if err != nil {
 			return nil, err
@@ -174,6 +177,7 @@ func run(ctx context.Context, args []string, env runEnv) (*results, error) {
 		{"mgmt", "mgmt", b.mgmt},
 		{"broadcast", "broadcast raw", b.broadcastRaw},
 		{"broadcast", "broadcast switchboard", b.broadcastGateway},
+		{"http", "http", b.httpProxy},
 	}
 	for _, st := range steps {
 		if s.Only[st.scenario] && ctx.Err() == nil {

@@ -40,7 +40,7 @@ func TestImportRules(t *testing.T) {
 	concrete := []string{"internal/cluster/membus", "internal/integration/httpbackend", "internal/integration/mock",
 		"internal/integration/awsproxy", "internal/integration/awsservice", "internal/lambda/awsinvoke", "internal/lambda/localinvoke", "internal/acme"}
 	controlSide := []string{"internal/configfile", "internal/cfntemplate", "internal/catalog", "internal/controlapi", "internal/openapi"}
-	dataPlane := []string{"internal/edge", "internal/dispatch", "internal/wsconn", "internal/registry",
+	dataPlane := []string{"internal/edge", "internal/httpapi", "internal/dispatch", "internal/wsconn", "internal/registry",
 		"internal/mgmtapi", "internal/integration", "internal/integration/httpbackend", "internal/integration/mock",
 		"internal/integration/awsproxy", "internal/integration/awsservice", "internal/lambda/awsinvoke", "internal/lambda/localinvoke"}
 	// The composition root, the harness around it, and programs may know everything.

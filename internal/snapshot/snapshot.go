@@ -255,6 +255,9 @@ func (s *Set) index() {
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
+		if s.APIs[id].HTTP {
+			continue // the stage-only endpoint form is the WebSocket APIs' (edge/resolve.go)
+		}
 		for _, st := range s.APIs[id].Stages {
 			s.stagesByName[st.Name] = append(s.stagesByName[st.Name], st)
 		}

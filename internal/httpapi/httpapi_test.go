@@ -1,0 +1,68 @@
+package httpapi
+
+import (
+	"crypto/x509"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/switchboard-gw/switchboard/internal/resource"
+	"github.com/switchboard-gw/switchboard/internal/snapshot"
+)
+
+// stageFor compiles an HTTP API whose $default route proxies to uri with the given tlsConfig server
+// name and connection type, and returns its $default stage.
+func stageFor(t *testing.T, uri, serverName, connectionType string) *snapshot.Stage {
+	t.Helper()
+	in := resource.Integration{IntegrationID: "be", IntegrationType: resource.IntegrationHTTPProxy, IntegrationMethod: "ANY",
+		IntegrationURI: uri, ConnectionType: connectionType}
+	if serverName != "" {
+		in.TLSConfig = &resource.TLSConfig{ServerNameToVerify: serverName}
+	}
+	set, err := snapshot.Compile(&resource.Bundle{APIs: []resource.API{{APIID: "tls", Name: "tls", ProtocolType: resource.ProtocolHTTP,
+		Integrations: []resource.Integration{in}, Routes: []resource.Route{{RouteKey: "$default", Target: "integrations/be"}},
+		Stages: []resource.Stage{{StageName: resource.StageDefault}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set.API("tls").Stages[resource.StageDefault]
+}
+
+// TestServerNameToVerify: tlsConfig.serverNameToVerify is the name the backend's certificate is checked
+// against (httptest's certificate names example.com and 127.0.0.1), and a VPC_LINK integration whose URI
+// is a URL is served directly.
+func TestServerNameToVerify(t *testing.T) {
+	backend := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "tls ok")
+	}))
+	defer backend.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(backend.Certificate())
+	transport := backend.Client().Transport.(*http.Transport).Clone()
+	transport.TLSClientConfig.RootCAs = roots
+	h := New(Config{Transport: transport})
+	defer h.CloseIdleConnections()
+	tests := []struct {
+		name, serverName, connectionType string
+		status                           int
+		body                             string
+	}{
+		{name: "no tlsConfig: the URI's host", status: 200, body: "tls ok"},
+		{name: "a name the certificate has", serverName: "example.com", status: 200, body: "tls ok"},
+		{name: "a name the certificate lacks", serverName: "other.test", status: 500, body: bodyInternalError},
+		{name: "VPC link to a URL", connectionType: "VPC_LINK", status: 200, body: "tls ok"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := stageFor(t, backend.URL, tt.serverName, tt.connectionType)
+			w := httptest.NewRecorder()
+			r := httptest.NewRequest("GET", "/x", nil)
+			h.ServeHTTPAPI(w, r, st, "/x", "/x")
+			if w.Code != tt.status || strings.TrimSpace(w.Body.String()) != tt.body {
+				t.Fatalf("got %d %q, want %d %q", w.Code, w.Body.String(), tt.status, tt.body)
+			}
+		})
+	}
+}
