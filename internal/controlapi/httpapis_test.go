@@ -3,9 +3,15 @@ package controlapi
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
@@ -336,4 +342,48 @@ func TestImportFileGolden(t *testing.T) {
 	if aws.ToString(out.Name) != "pets" || out.Tags["team"] != "pets" || out.CorsConfiguration == nil || !aws.ToBool(out.CorsConfiguration.AllowCredentials) {
 		t.Errorf("ImportApi output: %+v", out)
 	}
+}
+
+// TestRefusalsAndWarningsAreLogged checks that the operator sees what a client was refused, and what an
+// import left out.
+func TestRefusalsAndWarningsAreLogged(t *testing.T) {
+	f := newCatalogFixture(t, nil)
+	var logs strings.Builder
+	var mu sync.Mutex
+	srv := httptest.NewServer(New(Config{Catalog: f.cat, Now: func() time.Time { return fixtureNow },
+		Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil))}))
+	t.Cleanup(srv.Close)
+	post := func(method, path, body string) {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+	}
+	post("POST", "/v2/apis", `{"name":"h","protocolType":"HTTP","disableSchemaValidation":true}`)
+	post("PUT", "/v2/apis", `{"body":"openapi: 3.0.1\ninfo: {title: w}\nx-amazon-apigateway-policy: {}\n"}`)
+	mu.Lock()
+	got := logs.String()
+	mu.Unlock()
+	for _, want := range []string{
+		`msg="control plane refusal" method=POST path=/v2/apis status=400 error_type=BadRequestException message="disableSchemaValidation is supported only for WebSocket APIs; this is an HTTP API"`,
+		`msg="OpenAPI import left parts out"`, `x-amazon-apigateway-policy is not supported for HTTP APIs and was ignored`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("log lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+// lockedWriter serialises writes from the server's goroutines.
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

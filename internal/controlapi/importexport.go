@@ -65,10 +65,14 @@ func importDefinition(a *catalog.API, data []byte, basepath string, failOnWarnin
 	return imp, nil
 }
 
-// importedOutput is the API's output with the import's warnings.
+// importedOutput is the API's output with the import's warnings, which are also logged: what an import
+// left out is worth the operator's notice even when the client does not look.
 func (s *server) importedOutput(a *catalog.API, imp *openapi.Imported) apiOutput {
 	out := s.apiOutputOf(a)
 	out.Warnings = imp.Warnings
+	if len(imp.Warnings) > 0 {
+		s.log.Info("OpenAPI import left parts out", "api_id", a.APIID, "warnings", imp.Warnings)
+	}
 	return out
 }
 

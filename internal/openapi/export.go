@@ -2,7 +2,6 @@ package openapi
 
 import (
 	"bytes"
-	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -384,12 +383,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// String names the export format, for messages.
-func (o ExportOptions) String() string {
-	if o.YAML {
-		return fmt.Sprintf("OAS30 YAML (stage %q)", o.StageName)
-	}
-	return fmt.Sprintf("OAS30 JSON (stage %q)", o.StageName)
 }
