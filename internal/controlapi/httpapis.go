@@ -11,10 +11,12 @@ import (
 )
 
 // HTTP APIs share the apigatewayv2 operations with WebSocket APIs; what differs is which members each
-// kind takes. The checks here refuse a member used on the wrong kind of API with a BadRequestException
-// naming it, worded after the API reference's "Supported only for HTTP APIs" / "Supported only for
-// WebSocket APIs" notes (https://docs.aws.amazon.com/apigatewayv2/latest/api-reference/), and quoting
-// AWS's own message where one is known.
+// kind takes. resource.Validate (through checkAPI) checks the members of a resource against its API's
+// kind; the checks here are the ones it cannot make — members of an operation's input that the resource
+// does not keep, whole operations, and answers whose AWS wording is known — and refuse with a
+// BadRequestException naming the member, worded after the API reference's "Supported only for HTTP
+// APIs" / "Supported only for WebSocket APIs" notes
+// (https://docs.aws.amazon.com/apigatewayv2/latest/api-reference/).
 
 // isHTTP says a is an HTTP API.
 func isHTTP(a *resource.API) bool { return a.ProtocolType == resource.ProtocolHTTP }
@@ -58,9 +60,6 @@ func (in *apiInput) checkHTTP() error {
 	default:
 		return badRequest("routeSelectionExpression %q is not valid for HTTP APIs; it must be %s", in.RouteSelectionExpression, openapi.RouteSelectionExpression)
 	}
-	if in.DisableSchemaValidation {
-		return wsOnly("disableSchemaValidation")
-	}
 	if e := in.APIKeySelectionExpression; e != "" && e != resource.DefaultAPIKeySelectionExpression {
 		return wsOnly("apiKeySelectionExpression")
 	}
@@ -68,9 +67,6 @@ func (in *apiInput) checkHTTP() error {
 	case "", ipAddressTypeIPv4, ipAddressTypeDualstack:
 	default:
 		return badRequest("ipAddressType %q is not valid; allowed values are ipv4 and dualstack", in.IPAddressType)
-	}
-	if c := in.CorsConfiguration; c != nil && c.MaxAge != nil && (*c.MaxAge < -1 || *c.MaxAge > 86400) {
-		return badRequest("corsConfiguration.maxAge %d is out of range; allowed is -1 to 86400", *c.MaxAge)
 	}
 	return nil
 }
@@ -192,58 +188,6 @@ func managed(a *catalog.API, id string) bool {
 	return qc != nil && id != "" && (id == qc.IntegrationID || id == qc.RouteID || id == qc.Stage)
 }
 
-// checkRouteKind refuses the route members the API's kind does not have.
-func checkRouteKind(a *catalog.API, in *routeInput) error {
-	if !isHTTP(&a.API) {
-		return nil
-	}
-	switch {
-	case in.APIKeyRequired:
-		return wsOnly("apiKeyRequired")
-	case in.ModelSelectionExpression != "":
-		return wsOnly("modelSelectionExpression")
-	case len(in.RequestModels) > 0:
-		return wsOnly("requestModels")
-	case len(in.RequestParameters) > 0:
-		return wsOnly("requestParameters")
-	case in.RouteResponseSelectionExpression != "":
-		return wsOnly("routeResponseSelectionExpression")
-	}
-	return nil
-}
-
-// checkHTTPRouteAuth checks an HTTP API route's authorization: JWT names a JWT authorizer, CUSTOM a
-// REQUEST authorizer, and scopes go with JWT only.
-func checkHTTPRouteAuth(a *catalog.API, r *resource.Route) error {
-	switch r.AuthorizationType {
-	case "JWT", "CUSTOM":
-		if r.AuthorizerID == "" {
-			return badRequest("authorizerId is required when authorizationType is %s", r.AuthorizationType)
-		}
-		au, err := authorizerFor(a, r.AuthorizerID)
-		if err != nil {
-			return badRequest("Invalid authorizer identifier specified %s in authorizerId", r.AuthorizerID)
-		}
-		want := "JWT"
-		if r.AuthorizationType == "CUSTOM" {
-			want = "REQUEST"
-		}
-		if au.AuthorizerType != want {
-			return badRequest("authorizationType %s needs a %s authorizer; authorizer %s is %s", r.AuthorizationType, want, au.AuthorizerID, au.AuthorizerType)
-		}
-	case "", resource.DefaultAuthorizationType, "AWS_IAM":
-	default:
-		return badRequest("authorizationType %q is not valid; HTTP APIs use NONE, JWT, AWS_IAM or CUSTOM", r.AuthorizationType)
-	}
-	if len(r.AuthorizationScopes) > 0 && r.AuthorizationType != "JWT" {
-		return badRequest("authorizationScopes are supported only for routes with authorizationType JWT")
-	}
-	if len(r.AuthorizationScopes) > 10 {
-		return badRequest("authorizationScopes: a route has at most 10 scopes; got %d", len(r.AuthorizationScopes))
-	}
-	return nil
-}
-
 // checkIntegrationKind refuses the integration members the API's kind does not have.
 func checkIntegrationKind(a *catalog.API, in *integrationInput) error {
 	if !isHTTP(&a.API) {
@@ -261,36 +205,8 @@ func checkIntegrationKind(a *catalog.API, in *integrationInput) error {
 		// AWS's own words (aws/aws-cli#6363).
 		return badRequest("Currently, an API with a protocol type of HTTP may only be associated with proxy integrations (AWS_PROXY, HTTP_PROXY)")
 	}
-	switch {
-	case in.ContentHandlingStrategy != "":
-		return wsOnly("contentHandlingStrategy")
-	case in.PassthroughBehavior != "":
-		return wsOnly("passthroughBehavior")
-	case len(in.RequestTemplates) > 0:
-		return wsOnly("requestTemplates")
-	case in.TemplateSelectionExpression != "":
-		return wsOnly("templateSelectionExpression")
-	}
-	switch in.PayloadFormatVersion {
-	case "", "1.0":
-	case "2.0":
-		if in.IntegrationType != resource.IntegrationAWSProxy {
-			return badRequest("payloadFormatVersion 2.0 is supported only for AWS_PROXY (Lambda) integrations; HTTP_PROXY integrations use 1.0")
-		}
-	default:
-		return badRequest("payloadFormatVersion %q is not valid; use 1.0 or 2.0", in.PayloadFormatVersion)
-	}
-	if in.IntegrationSubtype != "" && in.IntegrationType != resource.IntegrationAWSProxy {
-		return badRequest("integrationSubtype is supported only for AWS_PROXY integrations")
-	}
-	if t := in.TimeoutInMillis; t != nil && (*t < resource.MinTimeoutInMillis || *t > httpMaxTimeout) {
-		return badRequest("timeoutInMillis %d is out of range; allowed is %d to %d", *t, resource.MinTimeoutInMillis, httpMaxTimeout)
-	}
 	return nil
 }
-
-// httpMaxTimeout is HTTP APIs' longest integration timeout (30 s; WebSocket APIs: 29 s).
-const httpMaxTimeout = 30000
 
 // checkAuthorizerKind checks an authorizer's members against the API's kind.
 func checkAuthorizerKind(a *catalog.API, in *authorizerInput) error {
@@ -303,55 +219,18 @@ func checkAuthorizerKind(a *catalog.API, in *authorizerInput) error {
 	if in.IdentityValidationExpression != "" {
 		return wsOnly("identityValidationExpression")
 	}
-	if t := in.AuthorizerResultTTLInSeconds; t != nil && (*t < 0 || *t > 3600) {
-		return badRequest("authorizerResultTtlInSeconds %d is out of range; allowed is 0 to 3600", *t)
-	}
 	switch in.AuthorizerType {
 	case "JWT":
-		jc := in.JWTConfiguration
-		if jc == nil || jc.Issuer == "" {
-			return badRequest("jwtConfiguration.issuer is required for JWT authorizers")
-		}
-		if len(jc.Audience) == 0 {
+		// AWS requires an audience to match tokens against; an empty list would accept no token.
+		if jc := in.JWTConfiguration; jc != nil && len(jc.Audience) == 0 {
 			return badRequest("jwtConfiguration.audience is required for JWT authorizers: at least one audience")
-		}
-		if len(jc.Audience) > 50 {
-			return badRequest("jwtConfiguration.audience: a JWT authorizer has at most 50 audiences; got %d", len(jc.Audience))
-		}
-		if len(in.IdentitySource) != 1 {
-			return badRequest("identitySource of a JWT authorizer is one expression, such as $request.header.Authorization")
-		}
-		switch {
-		case in.AuthorizerURI != "":
-			return badRequest("authorizerUri is supported only for REQUEST authorizers")
-		case in.AuthorizerPayloadFormatVersion != "":
-			return badRequest("authorizerPayloadFormatVersion is supported only for REQUEST authorizers")
-		case in.EnableSimpleResponses:
-			return badRequest("enableSimpleResponses is supported only for REQUEST authorizers")
-		case in.AuthorizerResultTTLInSeconds != nil && *in.AuthorizerResultTTLInSeconds != 0:
-			return badRequest("authorizerResultTtlInSeconds is supported only for REQUEST authorizers")
 		}
 	case "REQUEST":
 		if in.JWTConfiguration != nil {
 			return badRequest("jwtConfiguration is supported only for JWT authorizers")
 		}
-		switch in.AuthorizerPayloadFormatVersion {
-		case "1.0", "2.0":
-		case "":
-			return badRequest("authorizerPayloadFormatVersion is required for REQUEST authorizers of HTTP APIs: 1.0 or 2.0")
-		default:
-			return badRequest("authorizerPayloadFormatVersion %q is not valid; use 1.0 or 2.0", in.AuthorizerPayloadFormatVersion)
-		}
-		if in.EnableSimpleResponses && in.AuthorizerPayloadFormatVersion != "2.0" {
-			return badRequest("enableSimpleResponses is supported only with authorizerPayloadFormatVersion 2.0")
-		}
-		if in.AuthorizerResultTTLInSeconds != nil && *in.AuthorizerResultTTLInSeconds > 0 && len(in.IdentitySource) == 0 {
-			return badRequest("identitySource is required when authorizer caching is enabled (authorizerResultTtlInSeconds > 0)")
-		}
 	case "":
 		return badRequest("authorizerType is required; HTTP APIs have JWT and REQUEST (Lambda) authorizers")
-	default:
-		return badRequest("authorizerType %q is not valid; HTTP APIs have JWT and REQUEST (Lambda) authorizers", in.AuthorizerType)
 	}
 	return nil
 }
@@ -361,9 +240,6 @@ func checkAuthorizerKind(a *catalog.API, in *authorizerInput) error {
 // (hashicorp/terraform-provider-aws#14010).
 func checkStageKind(a *catalog.API, st *resource.Stage) error {
 	if !isHTTP(&a.API) {
-		if st.StageName == resource.RouteKeyDefault {
-			return badRequest("Stage name $default is supported only for HTTP APIs")
-		}
 		return nil
 	}
 	if st.ClientCertificateID != "" {

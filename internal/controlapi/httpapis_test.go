@@ -367,7 +367,7 @@ func TestRefusalsAndWarningsAreLogged(t *testing.T) {
 	got := logs.String()
 	mu.Unlock()
 	for _, want := range []string{
-		`msg="control plane refusal" method=POST path=/v2/apis status=400 error_type=BadRequestException message="disableSchemaValidation is supported only for WebSocket APIs; this is an HTTP API"`,
+		`msg="control plane refusal" method=POST path=/v2/apis status=400 error_type=BadRequestException message="disableSchemaValidation is not supported for HTTP APIs (WebSocket APIs only)"`,
 		`msg="OpenAPI import left parts out"`, `x-amazon-apigateway-policy is not supported for HTTP APIs and was ignored`,
 	} {
 		if !strings.Contains(got, want) {

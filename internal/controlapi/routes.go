@@ -135,7 +135,7 @@ func checkRoute(a *catalog.API, r *resource.Route) error {
 		}
 	}
 	if isHTTP(&a.API) {
-		return checkHTTPRouteAuth(a, r)
+		return nil // resource.Validate checks an HTTP route's authorization and members
 	}
 	switch r.AuthorizationType {
 	case "JWT":
@@ -194,9 +194,6 @@ func (s *server) createRoute(w http.ResponseWriter, r *http.Request) error {
 	}
 	var out routeOutput
 	err := s.changeAPI(r, func(_ *catalog.State, a *catalog.API) error {
-		if err := checkRouteKind(a, &in); err != nil {
-			return err
-		}
 		route := resource.Route{RouteID: a.NewChildID()}
 		in.apply(&route)
 		if err := checkRoute(a, &route); err != nil {
@@ -265,9 +262,6 @@ func (s *server) updateRoute(w http.ResponseWriter, r *http.Request) error {
 		}
 		if present["authorizationType"] && !present["authorizationScopes"] && in.AuthorizationType != "JWT" {
 			in.AuthorizationScopes = nil
-		}
-		if err := checkRouteKind(a, &in); err != nil {
-			return err
 		}
 		if in.RouteKey != route.RouteKey {
 			if err := routeKeyInUse(a, route.RouteKey); err != nil {
