@@ -472,3 +472,45 @@ func (e *evaluator) hasImplicitHTTPAPI() bool {
 	}
 	return false
 }
+
+// isOpenAPI says whether a document is an OpenAPI definition rather than a template: it has openapi (or
+// swagger) at the top and no Resources.
+func isOpenAPI(root *yaml.Node) bool {
+	return root != nil && root.Kind == yaml.MappingNode && propertyNode(root, "Resources") == nil &&
+		(propertyNode(root, "openapi") != nil || propertyNode(root, "swagger") != nil)
+}
+
+// parseOpenAPI serves an OpenAPI 3.0 definition given where a template is expected as the one HTTP API
+// it describes, with an auto-deployed $default stage: what ImportApi followed by CreateStage $default
+// gives on AWS, or an AWS::ApiGatewayV2::Api whose Body is the definition. Ids are derived from the stack
+// name as for a template's resources; the import's warnings are notes.
+func parseOpenAPI(name string, data []byte, opts Options) (*Template, error) {
+	n := 0
+	imp, err := openapi.Import(data, openapi.ImportOptions{NewID: func() string {
+		n++
+		return stableID(7, lowerAlnum, "child", opts.StackName, fmt.Sprintf("OpenApi%d", n))
+	}})
+	if err != nil {
+		var line int
+		if e, ok := openapi.AsError(err); ok {
+			line = e.Line
+		}
+		return nil, Errors{{File: name, Line: line, Message: err.Error()}}
+	}
+	a := imp.API
+	a.APIID = stableID(10, lowerAlnum, "api", opts.StackName, "OpenApi")
+	a.Stages = []resource.Stage{{StageName: resource.RouteKeyDefault, AutoDeploy: true}}
+	t := &Template{Name: name, StackName: opts.StackName, Bundle: &resource.Bundle{APIs: []resource.API{a}}, positions: map[string]place{}}
+	for _, w := range imp.Warnings {
+		t.Notes = append(t.Notes, Note{LogicalID: a.Name, Type: "OpenAPI", What: w})
+	}
+	resource.ApplyDefaults(t.Bundle)
+	var errs Errors
+	for _, fe := range resource.Validate(t.Bundle) {
+		errs = append(errs, Error{File: name, Message: fe.Path + ": " + fe.Message})
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return t, nil
+}

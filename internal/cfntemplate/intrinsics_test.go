@@ -292,6 +292,8 @@ func TestTemplateErrors(t *testing.T) {
     Type: AWS::ApiGatewayV2::Api
     Properties: {Name: h, ProtocolType: HTTP, Target: "https://b.example.com", RouteKey: "FETCH /x"}
 `, want: `method "FETCH" is not one of`, where: "Resources.Http"},
+		{name: "OpenAPI definition with a REST integration", yaml: "openapi: 3.0.1\ninfo: {title: t}\npaths:\n  /a:\n    get:\n      x-amazon-apigateway-integration: {type: mock}\n",
+			want: "may only be associated with proxy integrations"},
 		{name: "SAM HTTP API definition in S3", yaml: "Resources:\n  H:\n    Type: AWS::Serverless::HttpApi\n    Properties: {DefinitionUri: s3://b/k.yaml}\n",
 			want: "DefinitionUri: must be a local file", where: "Resources.H"},
 		{name: "unknown property", yaml: "Resources:" + apiYAML + `

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2/types"
 
+	"github.com/switchboard-gw/switchboard/internal/cfntemplate"
+	"github.com/switchboard-gw/switchboard/internal/gateway"
 	"github.com/switchboard-gw/switchboard/internal/gatewaytest"
 )
 
@@ -110,4 +114,47 @@ func TestHTTPAPIControlPlaneServes(t *testing.T) {
 		t.Errorf("GET /things/7 after the reimport: %d", status)
 	}
 	backend.WaitFor(t, 10*time.Second, func(r gatewaytest.Request) bool { return r.Path == "/store/7" })
+}
+
+// TestServeHTTPTemplates serves an OpenAPI definition given as a template (one HTTP API with a $default
+// stage) and a CloudFormation template with a quick-created HTTP API, both proxying to a backend, and
+// sends requests through each.
+func TestServeHTTPTemplates(t *testing.T) {
+	backend := gatewaytest.NewBackend(t, nil)
+	dir := t.TempDir()
+	definition := filepath.Join(dir, "orders.yaml")
+	writeTemplate(t, definition, "openapi: 3.0.1\ninfo: {title: orders}\npaths:\n  /orders/{id}:\n    get:\n"+
+		"      x-amazon-apigateway-integration: {type: http_proxy, httpMethod: GET, uri: \""+backend.URL+"/orders/{id}\"}\n")
+	template := filepath.Join(dir, "template.yaml")
+	writeTemplate(t, template, "Resources:\n  Proxy:\n    Type: AWS::ApiGatewayV2::Api\n"+
+		"    Properties: {Name: proxy, ProtocolType: HTTP, Target: \""+backend.URL+"\", RouteKey: \"ANY /legacy/{proxy+}\"}\n")
+	var templates []gateway.Template
+	var ids []string
+	for _, path := range []string{definition, template} {
+		tpl, err := cfntemplate.Load(path, cfntemplate.Options{StackName: "http"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		templates = append(templates, gateway.Template{Name: path, Bundle: tpl.Bundle})
+		ids = append(ids, tpl.Bundle.APIs[0].APIID)
+	}
+	g := gatewaytest.Start(t, "apis: []\n", func(o *gateway.Options) { o.Templates = templates })
+
+	if status, _, _ := do(t, "GET", g.HTTPURL+"/"+ids[0]+"/orders/7"); status != http.StatusOK {
+		t.Fatalf("GET /orders/7 on the OpenAPI definition's API: %d", status)
+	}
+	backend.WaitFor(t, 10*time.Second, func(r gatewaytest.Request) bool { return r.Path == "/orders/7" })
+	if status, _, _ := do(t, "DELETE", g.HTTPURL+"/"+ids[1]+"/legacy/a/b"); status != http.StatusOK {
+		t.Fatalf("DELETE /legacy/a/b on the quick-created API: %d", status)
+	}
+	// As on AWS, only the $default route passes the request's path to an HTTP_PROXY URI without {proxy}:
+	// this route's requests go to the URI as it is.
+	backend.WaitFor(t, 10*time.Second, func(r gatewaytest.Request) bool { return r.Method == "DELETE" && r.Path == "/" })
+}
+
+func writeTemplate(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
