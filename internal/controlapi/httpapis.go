@@ -182,10 +182,26 @@ func quickUpdate(a *catalog.API, in *apiInput, present map[string]bool) error {
 	return nil
 }
 
-// managed says whether id (a route or integration id, or a stage name) is one quick create made.
-func managed(a *catalog.API, id string) bool {
+// Kinds of resource quick create makes, for managed.
+const (
+	managedIntegration = iota
+	managedRoute
+	managedStage
+)
+
+// managed says whether the integration, route (by id) or stage (by name) is one quick create made.
+func managed(a *catalog.API, kind int, id string) bool {
 	qc := a.QuickCreate
-	return qc != nil && id != "" && (id == qc.IntegrationID || id == qc.RouteID || id == qc.Stage)
+	if qc == nil || id == "" {
+		return false
+	}
+	switch kind {
+	case managedIntegration:
+		return id == qc.IntegrationID
+	case managedRoute:
+		return id == qc.RouteID
+	}
+	return id == qc.Stage
 }
 
 // checkIntegrationKind refuses the integration members the API's kind does not have.

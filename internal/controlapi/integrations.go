@@ -65,7 +65,7 @@ type integrationOutput struct {
 // integrationOutputOf is what the control plane reports for in, an integration of a.
 func integrationOutputOf(a *catalog.API, in *resource.Integration) integrationOutput {
 	return integrationOutput{
-		APIGatewayManaged:                      managed(a, in.IntegrationID),
+		APIGatewayManaged:                      managed(a, managedIntegration, in.IntegrationID),
 		ConnectionID:                           in.ConnectionID,
 		ConnectionType:                         in.ConnectionType,
 		ContentHandlingStrategy:                in.ContentHandlingStrategy,

@@ -47,7 +47,7 @@ type routeOutput struct {
 // routeOutputOf is what the control plane reports for r, a route of a.
 func routeOutputOf(a *catalog.API, r *resource.Route) routeOutput {
 	return routeOutput{
-		APIGatewayManaged:                managed(a, r.RouteID),
+		APIGatewayManaged:                managed(a, managedRoute, r.RouteID),
 		APIKeyRequired:                   r.APIKeyRequired,
 		AuthorizationScopes:              r.AuthorizationScopes,
 		AuthorizationType:                r.AuthorizationType,

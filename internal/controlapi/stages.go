@@ -108,7 +108,7 @@ func stageView(a *catalog.API, st *resource.Stage) stageOut {
 	dates := a.StageDates[st.StageName]
 	http := isHTTP(&a.API)
 	out := stageOut{
-		APIGatewayManaged:   managed(a, st.StageName),
+		APIGatewayManaged:   managed(a, managedStage, st.StageName),
 		AccessLogSettings:   st.AccessLogSettings,
 		AutoDeploy:          st.AutoDeploy,
 		ClientCertificateID: st.ClientCertificateID,
