@@ -140,6 +140,16 @@ func quickUpdate(a *catalog.API, in *apiInput, present map[string]bool) error {
 	if qc == nil {
 		return badRequest("target, routeKey and credentialsArn change the resources quick create made; API %s was not quick created", a.APIID)
 	}
+	if present["target"] || present["credentialsArn"] {
+		if _, err := integrationFor(a, qc.IntegrationID); err != nil {
+			return badRequest("the integration quick create made (%s) has been deleted; change or create integrations with UpdateIntegration and CreateIntegration", qc.IntegrationID)
+		}
+	}
+	if present["routeKey"] && in.RouteKey != "" {
+		if _, err := routeFor(a, qc.RouteID); err != nil {
+			return badRequest("the route quick create made (%s) has been deleted; change or create routes with UpdateRoute and CreateRoute", qc.RouteID)
+		}
+	}
 	for i := range a.Integrations {
 		integ := &a.Integrations[i]
 		if integ.IntegrationID != qc.IntegrationID {

@@ -43,6 +43,8 @@ func TestHTTPAPIsGolden(t *testing.T) {
 		{"GET", quick + "/integrations", ""},
 		{"GET", quick + "/routes", ""},
 		{"PATCH", quick, `{"target":""}`},
+		{"DELETE", quick + "/routes/<route-1>", ""},
+		{"PATCH", quick, `{"routeKey":"GET /again"}`},
 		{"PATCH", api, `{"target":"https://backend.example.com"}`},
 		// CreateApi refusals for HTTP APIs.
 		{"POST", "/v2/apis", `{"name":"h","protocolType":"HTTP","routeKey":"GET /pets"}`},
