@@ -316,11 +316,36 @@ func (w *jsonWriter) stringMap(name string, m map[string]string) {
 // route has any), isBase64Encoded and stageVariables (when the stage has any): the members and the order
 // of AWS's documented example. requestContext.authentication is present only with a client certificate,
 // requestContext.authorizer only on authorized routes.
-func HTTPEventV2(r *HTTPRequest) []byte {
+func HTTPEventV2(r *HTTPRequest) []byte { return appendEventV2(r, nil) }
+
+// authorizerEvent is what a Lambda authorizer event adds to an integration event: its type, the ARN the
+// policy is evaluated on and the identity sources' values. Authorizer events carry no body.
+type authorizerEvent struct {
+	arn      string
+	identity []string
+}
+
+// HTTPAuthorizerEventV2 returns the payload format 2.0 event of a Lambda authorizer ("Working with AWS
+// Lambda authorizers for HTTP APIs"): version, type "REQUEST", routeArn, identitySource (the identity
+// sources' values, in order), then the members of the 2.0 integration event but body and isBase64Encoded,
+// with pathParameters and stageVariables last, and no requestContext.authorizer.
+func HTTPAuthorizerEventV2(r *HTTPRequest, routeARN string, identity []string) []byte {
+	return appendEventV2(r, &authorizerEvent{arn: routeARN, identity: identity})
+}
+
+func appendEventV2(r *HTTPRequest, auth *authorizerEvent) []byte {
 	headers := eventHeaders(r, true, true)
 	w := jsonWriter{b: make([]byte, 0, 768+len(r.Body)*4/3+64*len(headers))}
 	w.open()
 	w.str("version", PayloadV2)
+	if auth != nil {
+		w.str("type", "REQUEST")
+		w.str("routeArn", auth.arn)
+		if auth.identity == nil {
+			auth.identity = []string{}
+		}
+		w.strings("identitySource", auth.identity)
+	}
 	w.str("routeKey", r.RouteKey)
 	w.str("rawPath", r.RawPath)
 	w.str("rawQueryString", r.RawQuery)
@@ -362,7 +387,7 @@ func HTTPEventV2(r *HTTPRequest) []byte {
 		w.raw("clientCert", Encode(r.ClientCert))
 		w.close()
 	}
-	if r.Authorizer != nil {
+	if r.Authorizer != nil && auth == nil {
 		w.key("authorizer")
 		w.appendAuthorizerV2(r.Authorizer)
 	}
@@ -384,6 +409,16 @@ func HTTPEventV2(r *HTTPRequest) []byte {
 	w.b = strconv.AppendInt(w.b, r.Time.UnixMilli(), 10)
 	w.close()
 
+	if auth != nil {
+		if len(r.PathParameters) > 0 {
+			w.stringMap("pathParameters", r.PathParameters)
+		}
+		if len(r.StageVariables) > 0 {
+			w.stringMap("stageVariables", r.StageVariables)
+		}
+		w.close()
+		return w.b
+	}
 	b64 := false
 	if len(r.Body) > 0 {
 		var body string
@@ -438,11 +473,28 @@ func (w *jsonWriter) appendAuthorizerV2(a *HTTPAuthorizer) {
 // unknown; requestContext.authorizer is present only on authorized routes: {"claims", "scopes"} for JWT,
 // the Lambda authorizer's context object for Lambda (the REST-style place: AWS documents only 2.0's
 // authorizer.lambda), and for IAM the identity members are filled in instead.
-func HTTPEventV1(r *HTTPRequest) []byte {
+func HTTPEventV1(r *HTTPRequest) []byte { return appendEventV1(r, nil) }
+
+// HTTPAuthorizerEventV1 returns the payload format 1.0 event of a Lambda authorizer: version, type
+// "REQUEST", methodArn, identitySource and authorizationToken (both the identity sources' values joined
+// with commas), then the members of the 1.0 integration event but body and isBase64Encoded, and no
+// requestContext.authorizer.
+func HTTPAuthorizerEventV1(r *HTTPRequest, methodARN string, identity []string) []byte {
+	return appendEventV1(r, &authorizerEvent{arn: methodARN, identity: identity})
+}
+
+func appendEventV1(r *HTTPRequest, auth *authorizerEvent) []byte {
 	headers := eventHeaders(r, false, false)
 	w := jsonWriter{b: make([]byte, 0, 1280+len(r.Body)*4/3+96*len(headers))}
 	w.open()
 	w.str("version", PayloadV1)
+	if auth != nil {
+		joined := strings.Join(auth.identity, ",")
+		w.str("type", "REQUEST")
+		w.str("methodArn", auth.arn)
+		w.str("identitySource", joined)
+		w.str("authorizationToken", joined)
+	}
 	resource := resourcePath(r.RouteKey)
 	w.str("resource", resource)
 	w.str("path", r.Path)
@@ -505,7 +557,7 @@ func HTTPEventV1(r *HTTPRequest) []byte {
 	w.open()
 	w.str("accountId", r.AccountID)
 	w.str("apiId", r.APIID)
-	if a := r.Authorizer; a != nil && a.IAM == nil {
+	if a := r.Authorizer; a != nil && a.IAM == nil && auth == nil {
 		w.key("authorizer")
 		switch {
 		case a.JWT != nil:
@@ -566,6 +618,10 @@ func HTTPEventV1(r *HTTPRequest) []byte {
 		w.b = append(w.b, "null"...)
 	} else {
 		w.b = appendStringMap(w.b, r.StageVariables)
+	}
+	if auth != nil {
+		w.close()
+		return w.b
 	}
 	b64 := false
 	w.key("body")
