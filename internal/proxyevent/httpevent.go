@@ -115,11 +115,31 @@ func IsTextMediaType(contentType string) bool {
 	return false
 }
 
-// httpHeader is one header of an event: its name as written and its values.
+// httpHeader is one header of an event: its name as written and its values (one, when values is nil).
 type httpHeader struct {
 	name   string
+	one    string
 	values []string
 }
+
+func (h *httpHeader) last() string {
+	if h.values == nil {
+		return h.one
+	}
+	return h.values[len(h.values)-1]
+}
+
+// lowerNames are the lower-case forms of common canonical header names, so that 2.0 events do not
+// allocate one for each.
+var lowerNames = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range []string{"Accept", "Accept-Encoding", "Accept-Language", "Authorization", "Cache-Control",
+		"Content-Length", "Content-Type", "Cookie", "Host", "Origin", "Referer", "User-Agent", "X-Amzn-Trace-Id",
+		"X-Api-Key", "X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Proto", "X-Requested-With"} {
+		m[n] = strings.ToLower(n)
+	}
+	return m
+}()
 
 // eventHeaders returns the headers an HTTP API event carries, sorted by name (bytewise, as AWS's captures
 // are): the client's, less the hop-by-hop ones and Content-Length, plus Content-Length (the body's
@@ -131,14 +151,21 @@ type httpHeader struct {
 func eventHeaders(r *HTTPRequest, lower, dropCookie bool) []httpHeader {
 	hs := make([]httpHeader, 0, len(r.Header)+6)
 	name := func(canonical string) string {
-		if lower {
-			return strings.ToLower(canonical)
+		if !lower {
+			return canonical
 		}
-		return canonical
+		if l, ok := lowerNames[canonical]; ok {
+			return l
+		}
+		return strings.ToLower(canonical)
 	}
-	var xff, trace []string
+	var xff []string
+	trace := false
 	for k, vs := range r.Header {
-		ck := http.CanonicalHeaderKey(k)
+		ck := k
+		if _, ok := lowerNames[k]; !ok {
+			ck = http.CanonicalHeaderKey(k)
+		}
 		switch {
 		case len(vs) == 0, hopByHop[ck], ck == "Host", ck == "X-Forwarded-Port", ck == "X-Forwarded-Proto":
 			continue
@@ -148,9 +175,13 @@ func eventHeaders(r *HTTPRequest, lower, dropCookie bool) []httpHeader {
 			xff = vs
 			continue
 		case ck == "X-Amzn-Trace-Id":
-			trace = vs
+			trace = true
 		}
-		hs = append(hs, httpHeader{name(ck), vs})
+		if len(vs) == 1 {
+			hs = append(hs, httpHeader{name: name(ck), one: vs[0]})
+		} else {
+			hs = append(hs, httpHeader{name: name(ck), values: vs})
+		}
 	}
 	host := r.Host
 	if host == "" {
@@ -162,17 +193,17 @@ func eventHeaders(r *HTTPRequest, lower, dropCookie bool) []httpHeader {
 		forwardedFor = strings.Join(xff, ", ") + ", " + r.SourceIP
 	}
 	hs = append(hs,
-		httpHeader{name("Content-Length"), []string{strconv.Itoa(len(r.Body))}},
-		httpHeader{name("Host"), []string{host}},
-		httpHeader{name("X-Forwarded-For"), []string{forwardedFor}},
-		httpHeader{name("X-Forwarded-Port"), []string{port}},
-		httpHeader{name("X-Forwarded-Proto"), []string{proto}})
-	if trace == nil {
+		httpHeader{name: name("Content-Length"), one: strconv.Itoa(len(r.Body))},
+		httpHeader{name: name("Host"), one: host},
+		httpHeader{name: name("X-Forwarded-For"), one: forwardedFor},
+		httpHeader{name: name("X-Forwarded-Port"), one: port},
+		httpHeader{name: name("X-Forwarded-Proto"), one: proto})
+	if !trace {
 		t := r.TraceID
 		if t == "" {
 			t = NewTraceID(r.Time)
 		}
-		hs = append(hs, httpHeader{name("X-Amzn-Trace-Id"), []string{t}})
+		hs = append(hs, httpHeader{name: name("X-Amzn-Trace-Id"), one: t})
 	}
 	slices.SortFunc(hs, func(a, b httpHeader) int { return strings.Compare(a.name, b.name) })
 	return hs
@@ -360,7 +391,11 @@ func appendEventV2(r *HTTPRequest, auth *authorizerEvent) []byte {
 		}
 		w.b = appendJSONString(w.b, h.name)
 		w.b = append(w.b, ':')
-		w.b = appendJoined(w.b, h.values)
+		if h.values == nil {
+			w.b = appendJSONString(w.b, h.one)
+		} else {
+			w.b = appendJoined(w.b, h.values)
+		}
 	}
 	w.b = append(w.b, '}')
 	if params := parseQuery(r.RawQuery); len(params) > 0 {
@@ -507,7 +542,7 @@ func appendEventV1(r *HTTPRequest, auth *authorizerEvent) []byte {
 		}
 		w.b = appendJSONString(w.b, h.name)
 		w.b = append(w.b, ':')
-		w.b = appendJSONString(w.b, h.values[len(h.values)-1])
+		w.b = appendJSONString(w.b, h.last())
 	}
 	w.b = append(w.b, '}')
 	w.key("multiValueHeaders")
@@ -518,7 +553,13 @@ func appendEventV1(r *HTTPRequest, auth *authorizerEvent) []byte {
 		}
 		w.b = appendJSONString(w.b, h.name)
 		w.b = append(w.b, ':')
-		w.strs(h.values)
+		if h.values == nil {
+			w.b = append(w.b, '[')
+			w.b = appendJSONString(w.b, h.one)
+			w.b = append(w.b, ']')
+		} else {
+			w.strs(h.values)
+		}
 	}
 	w.b = append(w.b, '}')
 	params := parseQuery(r.RawQuery)

@@ -395,6 +395,21 @@ func FuzzHTTPEvents(f *testing.F) {
 	})
 }
 
+// TestHTTPEventAllocs guards the encoder's allocations: the buffer, the header list, the query list,
+// the Content-Length text and the sort (9 measured), with a little room.
+func TestHTTPEventAllocs(t *testing.T) {
+	r := baseRequest()
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Authorization", "Bearer abc.def.ghi")
+	r.RawQuery = "limit=10&page=2"
+	r.Body = []byte(`{"name":"Rex","kind":"dog"}`)
+	for _, v := range []string{PayloadV1, PayloadV2} {
+		if n := testing.AllocsPerRun(100, func() { HTTPEvent(v, r) }); n > 12 {
+			t.Errorf("payload %s: %v allocations per event, want at most 12", v, n)
+		}
+	}
+}
+
 func BenchmarkHTTPEventV2(b *testing.B) {
 	r := baseRequest()
 	r.Header.Set("Content-Type", "application/json")
