@@ -405,3 +405,45 @@ func unescape(s string) string {
 	}
 	return s
 }
+
+// HTTPSet keeps one HTTPAuthorizer per API and configuration, so that result caches survive snapshot
+// swaps: an unchanged authorizer in a new snapshot keeps its cached results, a changed one starts empty.
+// It is safe for concurrent use.
+type HTTPSet struct {
+	inv lambda.Invoker
+	now func() time.Time
+
+	mu sync.Mutex
+	m  map[string]*HTTPAuthorizer
+}
+
+// NewHTTPSet returns an empty set whose authorizers invoke through inv.
+func NewHTTPSet(inv lambda.Invoker, now func() time.Time) *HTTPSet {
+	return &HTTPSet{inv: inv, now: now, m: map[string]*HTTPAuthorizer{}}
+}
+
+// Authorizer returns the authorizer of apiID with cfg, making it on first use. Errors are NewHTTP's.
+func (s *HTTPSet) Authorizer(apiID string, cfg HTTPConfig) (*HTTPAuthorizer, error) {
+	key := strings.Join(append([]string{apiID, cfg.AuthorizerID, cfg.FunctionURI, cfg.PayloadFormatVersion,
+		fmt.Sprint(cfg.EnableSimpleResponses, cfg.ResultTTL, cfg.Timeout)}, cfg.IdentitySource...), "\x00")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a, ok := s.m[key]; ok {
+		return a, nil
+	}
+	a, err := NewHTTP(s.inv, cfg, s.now)
+	if err != nil {
+		return nil, err
+	}
+	if len(s.m) >= MaxHTTPAuthorizers {
+		for k := range s.m {
+			delete(s.m, k)
+			break
+		}
+	}
+	s.m[key] = a
+	return a, nil
+}
+
+// MaxHTTPAuthorizers bounds an HTTPSet.
+const MaxHTTPAuthorizers = 1000

@@ -250,3 +250,33 @@ func FuzzHTTPParse(f *testing.F) {
 		}
 	})
 }
+
+// TestHTTPSetKeepsCaches: the same configuration gives the same authorizer (and cache); a changed one a
+// new authorizer.
+func TestHTTPSetKeepsCaches(t *testing.T) {
+	inv := returns(allowPolicy(testRouteARN), "")
+	s := NewHTTPSet(inv, nil)
+	cfg := httpConfig("2.0", false)
+	cfg.ResultTTL = time.Minute
+	a, err := s.Authorizer("api1", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := s.Authorizer("api1", cfg)
+	cfg2 := cfg
+	cfg2.IdentitySource = []string{"$request.header.Authorization"}
+	c, _ := s.Authorizer("api1", cfg2)
+	d, _ := s.Authorizer("api2", cfg)
+	if a != b || a == c || a == d {
+		t.Fatalf("a %p b %p c %p d %p", a, b, c, d)
+	}
+	a.Authorize(context.Background(), httpAuthRequest())
+	if dec := b.Authorize(context.Background(), httpAuthRequest()); !dec.Cached || len(inv.calls) != 1 {
+		t.Fatalf("second snapshot's authorizer did not use the cache: %+v, %d calls", dec, len(inv.calls))
+	}
+	bad := cfg
+	bad.PayloadFormatVersion = "9"
+	if _, err := s.Authorizer("api1", bad); !errors.Is(err, ErrConfig) {
+		t.Errorf("bad config: %v", err)
+	}
+}

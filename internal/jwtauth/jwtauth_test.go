@@ -387,3 +387,32 @@ func FuzzParse(f *testing.F) {
 		tokenScopes(tok.Claims)
 	})
 }
+
+// TestSetKeepsVerifiers: the same issuer and audiences (in any order) give the same Verifier, so its keys
+// are fetched once across snapshots.
+func TestSetKeepsVerifiers(t *testing.T) {
+	k := keys(t)
+	is := newIssuer(t, map[string]*rsa.PrivateKey{"k1": k[0]})
+	s := NewSet(nil, func() time.Time { return now })
+	a, err := s.Verifier(is.srv.URL, []string{"my-api", "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := s.Verifier(is.srv.URL, []string{"other", "my-api"})
+	c, _ := s.Verifier(is.srv.URL, []string{"my-api"})
+	if a != b || a == c {
+		t.Fatalf("same config gave %p and %p; another audience %p", a, b, c)
+	}
+	tok := sign(t, "RS256", "k1", k[0], claims(is, nil))
+	for _, v := range []*Verifier{a, b} {
+		if r := v.Authorize(context.Background(), tok, nil); !r.Allowed() {
+			t.Fatal(r.Err)
+		}
+	}
+	if n := is.jwksHits.Load(); n != 1 {
+		t.Errorf("key set fetched %d times, want 1", n)
+	}
+	if _, err := s.Verifier("not a url", []string{"a"}); !errors.Is(err, ErrConfiguration) {
+		t.Errorf("bad issuer: %v", err)
+	}
+}
