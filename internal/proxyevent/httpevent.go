@@ -502,8 +502,9 @@ func (w *jsonWriter) appendAuthorizerV2(a *HTTPAuthorizer) {
 // members and order of AWS's documented example and of a captured event (spring-cloud-function's
 // CustomRuntimeEventLoopTest): resource and requestContext.resourcePath and resourceId are the route key's
 // path (the route key itself for $default: "$default"); headers keep net/http's canonical names, with a
-// header's last value, and multiValueHeaders all of them; queryStringParameters (last value) and
-// multiValueQueryStringParameters are null without a query string; pathParameters and stageVariables are
+// header's last value, and multiValueHeaders all of them; queryStringParameters holds a parameter's
+// first value (AWS's HTTP API example shows parameter1 "value1" of ["value1", "value2"], where REST APIs
+// take the last) and multiValueQueryStringParameters all of them, both null without a query string; pathParameters and stageVariables are
 // null when empty; body is null without a body. requestContext.identity carries every member, null when
 // unknown; requestContext.authorizer is present only on authorized routes: {"claims", "scopes"} for JWT,
 // the Lambda authorizer's context object for Lambda (the REST-style place: AWS documents only 2.0's
@@ -574,7 +575,7 @@ func appendEventV1(r *HTTPRequest, auth *authorizerEvent) []byte {
 			}
 			w.b = appendJSONString(w.b, p.name)
 			w.b = append(w.b, ':')
-			w.b = appendJSONString(w.b, p.values[len(p.values)-1])
+			w.b = appendJSONString(w.b, p.values[0])
 		}
 		w.b = append(w.b, '}')
 	}
