@@ -34,6 +34,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/edge"
 	"github.com/switchboard-gw/switchboard/internal/egress"
+	"github.com/switchboard-gw/switchboard/internal/httpapi"
 	"github.com/switchboard-gw/switchboard/internal/integration"
 	"github.com/switchboard-gw/switchboard/internal/integration/awsproxy"
 	"github.com/switchboard-gw/switchboard/internal/integration/awsservice"
@@ -727,7 +728,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 	d.SetObserver(obs)
 	mgmt := mgmtapi.New(g.registry, mgmtAuth, g.log)
 	mgmt.SetObserver(obs)
+	httpAPIs := httpapi.New(httpapi.Config{Functions: fns, Observer: &httpObserver{obs}, Logger: g.log.With("component", "httpapi"),
+		AccountID: g.opts.Account})
+	defer httpAPIs.CloseIdleConnections()
 	e := edge.New(eventCtx, edge.Config{
+		HTTPAPI:   httpAPIs,
 		Snapshots: &g.snapshots,
 		Registry:  g.registry,
 		Dispatch:  d,

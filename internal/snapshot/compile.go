@@ -37,6 +37,7 @@ func Compile(b *resource.Bundle) (*Set, error) {
 			MutualTLS: d.MutualTLSAuthentication != nil}
 		for _, m := range d.APIMappings {
 			if api := set.APIs[m.APIID]; api != nil {
+				dom.HTTP = api.HTTP // Validate has made sure a domain maps one protocol
 				dom.Mappings[m.APIMappingKey] = api.Stages[m.Stage]
 			}
 		}
@@ -148,6 +149,9 @@ func (c *compiler) quietExpr(src string) *selexpr.Expr {
 }
 
 func (c *compiler) api(path string, a *resource.API) *API {
+	if a.IsHTTP() {
+		return c.httpAPI(path, a)
+	}
 	api := &API{
 		ID:                        a.APIID,
 		Name:                      a.Name,
