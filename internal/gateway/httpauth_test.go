@@ -268,6 +268,24 @@ func TestHTTPAPIAuthorizers(t *testing.T) {
 			req: func(t *testing.T) *http.Request { return signed(t, "GET", "/sec/iam", "wrong") }},
 		{name: "AWS_IAM: policy does not allow the method", status: 403, body: `{"message":"User: arn:aws:iam::user/alice is not authorized…`,
 			req: func(t *testing.T) *http.Request { return signed(t, "POST", "/sec/iam", "alice-secret") }},
+		{name: "bypass: execute-api host form still needs the token", status: 401, body: unauthorized,
+			req: func(t *testing.T) *http.Request {
+				r := get("/jwt", nil)
+				r.Host = "sec.execute-api.us-east-1.amazonaws.com"
+				return r
+			}},
+		{name: "bypass: named stage still needs the token", status: 401, body: unauthorized,
+			req: func(t *testing.T) *http.Request { return get("/sec/dev/jwt", nil) }},
+		{name: "bypass: percent-encoded path still needs the token", status: 401, body: unauthorized,
+			req: func(t *testing.T) *http.Request { return get("/sec/%6Awt", nil) }},
+		{name: "bypass: a token in the query string does not count", status: 401, body: unauthorized,
+			req: func(t *testing.T) *http.Request { return get("/sec/jwt?Authorization=Bearer+"+is.token(t, nil), nil) }},
+		{name: "bypass: a signature for one path does not open another", status: 403,
+			req: func(t *testing.T) *http.Request {
+				r := signed(t, "GET", "/sec/iam", "alice-secret")
+				r.URL.Path = "/sec/dev/iam"
+				return r
+			}},
 		{name: "no authorizer: nothing under requestContext.authorizer", status: 200, body: "null",
 			req: func(t *testing.T) *http.Request { return get("/sec/open", nil) }},
 	}
