@@ -75,18 +75,32 @@ type Observer interface {
 }
 
 // Decision is an authorizer's answer: Status 0 allows (Authorizer is then what requestContext.authorizer
-// carries); any other status refuses with Body, Reason saying why for the log.
+// carries); any other status refuses with Body and Header (www-authenticate of a JWT authorizer), Reason
+// saying why for the log.
 type Decision struct {
 	Authorizer *proxyevent.HTTPAuthorizer
 	Status     int
 	Body       string
+	Header     http.Header
 	Reason     string
 }
 
-// Authorizer runs the authorizer of a route (JWT, Lambda or AWS_IAM). ev is the request as the
-// integration would see it, without Authorizer.
+// AuthRequest is a request whose route has an authorizer.
+type AuthRequest struct {
+	Stage *snapshot.Stage
+	Route *snapshot.Route
+	// Event is the request as the integration would see it, without Authorizer.
+	Event *proxyevent.HTTPRequest
+	// HTTP is the client's request as received: a SigV4 signature covers its path, which may hold the
+	// local /{apiId} prefix that Event.RawPath leaves out. Its body has been read into Event.Body.
+	HTTP *http.Request
+	// RoutePath is the path after the stage (or API mapping key): the path of the route ARN.
+	RoutePath string
+}
+
+// Authorizer runs the authorizer of a route (JWT, Lambda or AWS_IAM).
 type Authorizer interface {
-	Authorize(ctx context.Context, stage *snapshot.Stage, route *snapshot.Route, ev *proxyevent.HTTPRequest) Decision
+	Authorize(ctx context.Context, req *AuthRequest) Decision
 }
 
 // Config wires a Handler.
@@ -272,11 +286,17 @@ func (h *Handler) authorize(q *request, route *snapshot.Route, ev *proxyevent.HT
 		h.answer(q, http.StatusInternalServerError, bodyInternalError, "authorizer_error")
 		return false
 	}
-	d := h.auth.Authorize(q.r.Context(), q.stage, route, ev)
+	d := h.auth.Authorize(q.r.Context(), &AuthRequest{Stage: q.stage, Route: route, Event: ev, HTTP: q.r, RoutePath: q.routePath})
 	if d.Status != 0 {
 		reason := "unauthorized"
-		if d.Status == http.StatusForbidden {
+		switch d.Status {
+		case http.StatusForbidden:
 			reason = "forbidden"
+		case http.StatusInternalServerError:
+			reason = "authorizer_error"
+		}
+		for k, vs := range d.Header {
+			q.w.Header()[k] = vs
 		}
 		h.refuse(q, d.Status, d.Body, reason, d.Reason)
 		return false
