@@ -118,11 +118,14 @@ type Config struct {
 	AccountID string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Services calls AWS services for integrations with an integrationSubtype; nil answers them 500.
+	Services ServiceCaller
 }
 
 // Handler serves HTTP API requests. It is safe for concurrent use.
 type Handler struct {
 	functions lambda.Invoker
+	services  ServiceCaller
 	proxy     *proxy
 	auth      Authorizer
 	obs       Observer
@@ -150,7 +153,7 @@ func New(cfg Config) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{functions: cfg.Functions, proxy: newProxy(cfg.Transport), auth: cfg.Authorizer, obs: cfg.Observer,
+	return &Handler{functions: cfg.Functions, services: cfg.Services, proxy: newProxy(cfg.Transport), auth: cfg.Authorizer, obs: cfg.Observer,
 		log: log, account: cfg.AccountID, now: now, throttles: make(map[[2]string]*stageThrottle)}
 }
 
@@ -232,11 +235,11 @@ func (h *Handler) ServeHTTPAPI(w http.ResponseWriter, r *http.Request, stage *sn
 		h.proxy.serve(h, q, route, in, params, ev)
 	case in.Type == resource.IntegrationAWSProxy && in.Subtype == "":
 		h.invoke(q, in, ev)
+	case in.Type == resource.IntegrationAWSProxy:
+		h.callService(q, in, params, ev)
 	default:
-		h.log.Warn("HTTP API integration not served", "api_id", q.out.APIID, "stage", q.out.Stage, "route_key", route.Key,
-			"integration_id", in.ID, "integration_subtype", in.Subtype, "request_id", q.out.RequestID,
-			"reason", "AWS service integrations (integrationSubtype) are not served yet")
-		h.answer(q, http.StatusInternalServerError, bodyInternalError, "integration_error")
+		h.integrationFailed(q, http.StatusInternalServerError, bodyInternalError, "integration_error",
+			errors.New("integration type "+in.Type+" is not served for HTTP APIs"))
 	}
 }
 

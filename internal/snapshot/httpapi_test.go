@@ -110,3 +110,18 @@ func FuzzHTTPRouteMatch(f *testing.F) {
 		}
 	})
 }
+
+func TestCompileServiceParameters(t *testing.T) {
+	a := resource.API{APIID: "svc", Name: "svc", ProtocolType: resource.ProtocolHTTP,
+		Integrations: []resource.Integration{{IntegrationID: "sqs", IntegrationType: resource.IntegrationAWSProxy, IntegrationSubtype: "SQS-SendMessage",
+			RequestParameters: map[string]string{"QueueUrl": "$request.header.q", "MessageBody": "$request.nothing"}}},
+		Stages: []resource.Stage{{StageName: resource.StageDefault}}}
+	_, err := Compile(&resource.Bundle{APIs: []resource.API{a}})
+	if err == nil || !strings.Contains(err.Error(), "apis[0].integrations[0].requestParameters.MessageBody") {
+		t.Fatalf("Compile = %v, want the bad MessageBody value reported", err)
+	}
+	a.Integrations[0].RequestParameters["MessageBody"] = "$request.body"
+	if _, err := Compile(&resource.Bundle{APIs: []resource.API{a}}); err != nil {
+		t.Fatalf("the whole body is a value: %v", err)
+	}
+}
