@@ -17,7 +17,7 @@ import (
 // serviceCall is what the fake AWS endpoint received.
 type serviceCall struct {
 	Method, Path, Query, Target, ContentType, Authorization string
-	Body                                                     string
+	Body                                                    string
 }
 
 // TestHTTPAPIServiceIntegrations: AWS_PROXY integrations with an integrationSubtype send the action's
