@@ -66,3 +66,29 @@ func TestServerNameToVerify(t *testing.T) {
 		})
 	}
 }
+
+// TestChunkedBodyOverLimit: a body without Content-Length that grows past 10 MB while it is streamed to
+// an HTTP_PROXY backend is answered 413 as one with a Content-Length is.
+func TestChunkedBodyOverLimit(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_, _ = io.WriteString(w, "read it all")
+	}))
+	defer backend.Close()
+	h := New(Config{})
+	defer h.CloseIdleConnections()
+	st := stageFor(t, backend.URL, "", "")
+	for _, n := range []int{MaxBodyBytes, MaxBodyBytes + 1} {
+		r := httptest.NewRequest("POST", "/x", io.MultiReader(strings.NewReader(strings.Repeat("x", n))))
+		r.ContentLength = -1
+		w := httptest.NewRecorder()
+		h.ServeHTTPAPI(w, r, st, "/x", "/x")
+		want := http.StatusOK
+		if n > MaxBodyBytes {
+			want = http.StatusRequestEntityTooLarge
+		}
+		if w.Code != want {
+			t.Fatalf("%d bytes: status %d (%s), want %d", n, w.Code, w.Body.String(), want)
+		}
+	}
+}
