@@ -47,7 +47,7 @@ const fdReserve = 200
 
 // scenario names for -only, and the ones run by default (peers needs node and npm, and installs packages).
 var (
-	scenarios        = []string{"rss", "rtt", "connect", "mapping", "mgmt", "broadcast", "peers", "http"}
+	scenarios        = []string{"rss", "rtt", "connect", "mapping", "mgmt", "broadcast", "peers", "http", "httplambda"}
 	defaultScenarios = []string{"rss", "rtt", "connect", "mapping", "mgmt", "broadcast"}
 )
 
@@ -113,8 +113,8 @@ type results struct {
 	// Broadcast is one message to -conns connections: "raw" (gws's Broadcaster), "switchboard" (the
 	// management extension's Broadcast).
 	Broadcast map[string]*broadcastResult
-	// HTTP is the http scenario: "reverseproxy" (httputil.ReverseProxy), "switchboard" (an HTTP API's
-	// HTTP_PROXY route).
+	// HTTP is the http scenarios: "reverseproxy" (httputil.ReverseProxy), "switchboard" (an HTTP API's
+	// HTTP_PROXY route); httplambda: "sls-httpapi" (serverless-offline), "switchboard-lambda".
 	HTTP     map[string]*httpResult
 	Warnings []string
 	Errors   []string
@@ -178,6 +178,7 @@ func run(ctx context.Context, args []string, env runEnv) (*results, error) {
 		{"broadcast", "broadcast raw", b.broadcastRaw},
 		{"broadcast", "broadcast switchboard", b.broadcastGateway},
 		{"http", "http", b.httpProxy},
+		{"httplambda", "httplambda", b.httpLambda},
 	}
 	for _, st := range steps {
 		if s.Only[st.scenario] && ctx.Err() == nil {
