@@ -257,6 +257,12 @@ func (b *bench) startGateway(ctx context.Context, connect string) (*child, error
 	if err := os.WriteFile(path, []byte(gatewayConfig(backendAddr, b.env.Exe, connect, b.functionEnv(), b.langs)), 0o600); err != nil {
 		return nil, err
 	}
+	return b.startGatewayFile(ctx, path)
+}
+
+// startGatewayFile starts a gateway child serving the config file at path, with a CPU profile when
+// -profile is set.
+func (b *bench) startGatewayFile(ctx context.Context, path string) (*child, error) {
 	args := []string{"-config", path}
 	if b.s.Profile != "" {
 		prof, err := filepath.Abs(filepath.Join(b.s.Profile, fmt.Sprintf("gateway-%d.pprof", b.configs)))

@@ -76,7 +76,7 @@ func (b *bench) httpProxy(ctx context.Context) error {
 	if err := os.WriteFile(path, []byte(httpAPIConfig(b.backend.addr)), 0o600); err != nil {
 		return err
 	}
-	gw, err := b.start(ctx, "gateway", "-config", path)
+	gw, err := b.startGatewayFile(ctx, path)
 	if err != nil {
 		return err
 	}

@@ -102,7 +102,7 @@ func (b *bench) httpLambda(ctx context.Context) error {
 	if err := os.WriteFile(path, []byte(httpLambdaConfig(b.env.Exe, b.functionEnv())), 0o600); err != nil {
 		return err
 	}
-	gw, err := b.start(ctx, "gateway", "-config", path)
+	gw, err := b.startGatewayFile(ctx, path)
 	if err != nil {
 		return err
 	}
