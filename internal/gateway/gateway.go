@@ -736,7 +736,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 		httpAuth.IAM = g.iam
 	}
 	httpAPIs := httpapi.New(httpapi.Config{Functions: fns, Observer: &httpObserver{o: obs, account: g.opts.Account}, Logger: g.log.With("component", "httpapi"),
-		AccountID: g.opts.Account, Authorizer: httpAuth, Services: serviceCaller{inv: services, region: g.opts.Region}})
+		AccountID: g.opts.Account, Authorizer: httpAuth, Services: serviceCaller{inv: services, region: g.opts.Region},
+		LogAllowed: obs.refusalLogAllowed})
 	defer httpAPIs.CloseIdleConnections()
 	e := edge.New(eventCtx, edge.Config{
 		HTTPAPI:   httpAPIs,

@@ -120,6 +120,10 @@ type Config struct {
 	Now func() time.Time
 	// Services calls AWS services for integrations with an integrationSubtype; nil answers them 500.
 	Services ServiceCaller
+	// LogAllowed, when set, is asked before each line about a refused or failed request, so that a flood
+	// of bad requests cannot flood the log (the gateway's limiter counts what it drops); metrics and
+	// access logs still see every request.
+	LogAllowed func() bool
 }
 
 // Handler serves HTTP API requests. It is safe for concurrent use.
@@ -130,6 +134,7 @@ type Handler struct {
 	auth      Authorizer
 	obs       Observer
 	log       *slog.Logger
+	logOK     func() bool
 	account   string
 	now       func() time.Time
 
@@ -153,7 +158,11 @@ func New(cfg Config) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{functions: cfg.Functions, services: cfg.Services, proxy: newProxy(cfg.Transport), auth: cfg.Authorizer, obs: cfg.Observer,
+	logOK := cfg.LogAllowed
+	if logOK == nil {
+		logOK = func() bool { return true }
+	}
+	return &Handler{logOK: logOK, functions: cfg.Functions, services: cfg.Services, proxy: newProxy(cfg.Transport), auth: cfg.Authorizer, obs: cfg.Observer,
 		log: log, account: cfg.AccountID, now: now, throttles: make(map[[2]string]*stageThrottle)}
 }
 
@@ -357,16 +366,20 @@ func (h *Handler) invoke(q *request, in *snapshot.Integration, ev *proxyevent.HT
 // integrationFailed answers a failed integration and logs why.
 func (h *Handler) integrationFailed(q *request, status int, body, reason string, err error) {
 	q.out.IntegrationError = err.Error()
-	h.log.Info("HTTP API integration failed", "api_id", q.out.APIID, "stage", q.out.Stage, "route_key", q.out.RouteKey,
-		"request_id", q.out.RequestID, "status", status, "reason", reason, "err", err)
+	if h.logOK() {
+		h.log.Info("HTTP API integration failed", "api_id", q.out.APIID, "stage", q.out.Stage, "route_key", q.out.RouteKey,
+			"request_id", q.out.RequestID, "status", status, "reason", reason, "err", err)
+	}
 	h.answer(q, status, body, reason)
 }
 
 // refuse answers a request the gateway refuses itself, and logs why.
 func (h *Handler) refuse(q *request, status int, body, reason, why string) {
-	h.log.Info("HTTP API request refused", "api_id", q.out.APIID, "stage", q.out.Stage, "method", q.out.Method,
-		"path", q.out.Path, "route_key", q.out.RouteKey, "source_ip", q.out.SourceIP, "request_id", q.out.RequestID,
-		"status", status, "reason", why)
+	if h.logOK() {
+		h.log.Info("HTTP API request refused", "api_id", q.out.APIID, "stage", q.out.Stage, "method", q.out.Method,
+			"path", q.out.Path, "route_key", q.out.RouteKey, "source_ip", q.out.SourceIP, "request_id", q.out.RequestID,
+			"status", status, "reason", why)
+	}
 	h.answer(q, status, body, reason)
 }
 
