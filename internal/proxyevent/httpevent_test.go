@@ -458,7 +458,7 @@ func TestHTTPEventV1Rules(t *testing.T) {
 func TestHTTPEventV2MatchesCapture(t *testing.T) {
 	r := &HTTPRequest{
 		Method: "GET", RawPath: "/", Path: "/", Protocol: "HTTP/1.1",
-		Header: http.Header{"Accept": {"*/*"}, "User-Agent": {"curl/7.58.0"}, "X-Amzn-Trace-Id": {"Root=1-5e9f0c65-1de4d666d4dd26aced652b6c"}},
+		Header:   http.Header{"Accept": {"*/*"}, "User-Agent": {"curl/7.58.0"}, "X-Amzn-Trace-Id": {"Root=1-5e9f0c65-1de4d666d4dd26aced652b6c"}},
 		SourceIP: "1.2.3.4", RouteKey: "$default", AccountID: "123456789012", APIID: "aaaaaaaaaa", Stage: "$default",
 		RequestID: "LV7fzho-PHcEJPw=", DomainName: "aaaaaaaaaa.execute-api.us-west-2.amazonaws.com", DomainPrefix: "aaaaaaaaaa",
 		Time: time.UnixMilli(1587481701067),
