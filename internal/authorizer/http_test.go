@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -278,5 +279,34 @@ func TestHTTPSetKeepsCaches(t *testing.T) {
 	bad.PayloadFormatVersion = "9"
 	if _, err := s.Authorizer("api1", bad); !errors.Is(err, ErrConfig) {
 		t.Errorf("bad config: %v", err)
+	}
+}
+
+// TestHTTPAuthorizerCachePerRoute: with $context.routeKey among the identity sources, as AWS advises for
+// per-route caching, each route has its own cached result.
+func TestHTTPAuthorizerCachePerRoute(t *testing.T) {
+	inv := returns(`{"isAuthorized":true}`, "")
+	cfg := httpConfig("2.0", true)
+	cfg.IdentitySource = []string{"$request.header.Authorization", "$context.routeKey"}
+	cfg.ResultTTL = time.Minute
+	a := newHTTP(t, inv, cfg, nil)
+	route := func(key string) *HTTPRequest {
+		r := httpAuthRequest()
+		r.Context = func(name string) string { return map[string]string{"routeKey": key}[name] }
+		return r
+	}
+	for _, key := range []string{"GET /a", "GET /a", "GET /b", "GET /b"} {
+		if d := a.Authorize(context.Background(), route(key)); !d.Allowed() {
+			t.Fatalf("%s: %+v", key, d)
+		}
+	}
+	if len(inv.calls) != 2 {
+		t.Fatalf("invoked %d times for two routes, want 2", len(inv.calls))
+	}
+	var ev struct {
+		IdentitySource []string `json:"identitySource"`
+	}
+	if err := json.Unmarshal(inv.calls[1].payload, &ev); err != nil || strings.Join(ev.IdentitySource, "|") != "secretToken|GET /b" {
+		t.Errorf("identitySource %v (%v)", ev.IdentitySource, err)
 	}
 }

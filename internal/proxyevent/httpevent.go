@@ -57,6 +57,8 @@ type HTTPRequest struct {
 	// StageVariables are the stage's variables; nil or empty when it has none.
 	StageVariables map[string]string
 
+	// AccountID, APIID, Stage, RequestID, DomainName and DomainPrefix are requestContext's members of
+	// those names (RequestID is also 1.0's extendedRequestId).
 	AccountID, APIID, Stage, RequestID, DomainName, DomainPrefix string
 	// Time is when the request arrived.
 	Time time.Time

@@ -451,3 +451,34 @@ func TestHTTPEventV1Rules(t *testing.T) {
 		t.Errorf("resource %q path %q", ev.Resource, ev.Path)
 	}
 }
+
+// TestHTTPEventV2MatchesCapture rebuilds the captured 2.0 event of aws-lambda-go's
+// events/testdata/apigw-v2-request-no-authorizer.json (a curl GET of a $default route over mutual TLS,
+// copied to testdata/aws-lambda-go-v2-no-authorizer.json) and compares the bytes.
+func TestHTTPEventV2MatchesCapture(t *testing.T) {
+	r := &HTTPRequest{
+		Method: "GET", RawPath: "/", Path: "/", Protocol: "HTTP/1.1",
+		Header:   http.Header{"Accept": {"*/*"}, "User-Agent": {"curl/7.58.0"}, "X-Amzn-Trace-Id": {"Root=1-5e9f0c65-1de4d666d4dd26aced652b6c"}},
+		SourceIP: "1.2.3.4", RouteKey: "$default", AccountID: "123456789012", APIID: "aaaaaaaaaa", Stage: "$default",
+		RequestID: "LV7fzho-PHcEJPw=", DomainName: "aaaaaaaaaa.execute-api.us-west-2.amazonaws.com", DomainPrefix: "aaaaaaaaaa",
+		Time: time.UnixMilli(1587481701067),
+		ClientCert: map[string]any{
+			"clientCertPem": "-----BEGIN CERTIFICATE-----\nMIIEZTCCAk0CAQEwDQ...",
+			"issuerDN":      "C=US,ST=Washington,L=Seattle,O=Amazon Web Services,OU=Security,CN=My Private CA",
+			"serialNumber":  "1",
+			"subjectDN":     "C=US,ST=Washington,L=Seattle,O=Amazon Web Services,OU=Security,CN=My Client",
+			"validity":      map[string]string{"notAfter": "Aug  5 00:28:21 2120 GMT", "notBefore": "Aug 29 00:28:21 2020 GMT"},
+		},
+	}
+	raw, err := os.ReadFile(filepath.Join("testdata", "aws-lambda-go-v2-no-authorizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	if err := json.Compact(&want, raw); err != nil {
+		t.Fatal(err)
+	}
+	if got := HTTPEventV2(r); !bytes.Equal(got, want.Bytes()) {
+		t.Errorf("bytes differ from the capture:\n got %s\nwant %s", got, want.Bytes())
+	}
+}
