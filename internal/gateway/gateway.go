@@ -710,14 +710,13 @@ func (g *Gateway) Run(ctx context.Context) error {
 		iam = g.iam
 	}
 	fns := observedFunctions{next: g.functions, m: g.metrics}
-	services := awsservice.New(awsservice.Config{Functions: fns, Region: g.opts.Region,
-		Credentials: &lazyCredentials{region: g.opts.Region}, Getenv: os.Getenv})
 	d := dispatch.New(&g.snapshots, map[string]integration.Invoker{
 		resource.IntegrationMock:      mock.Invoker{},
 		resource.IntegrationHTTPProxy: g.http,
 		resource.IntegrationAWSProxy:  awsproxy.New(fns),
 		resource.IntegrationHTTP:      g.http,
-		resource.IntegrationAWS:       services,
+		resource.IntegrationAWS: awsservice.New(awsservice.Config{Functions: fns, Region: g.opts.Region,
+			Credentials: &lazyCredentials{region: g.opts.Region}, Getenv: os.Getenv}),
 	}, dispatch.Auth{Functions: fns, Region: g.opts.Region, Account: g.opts.Account, IAM: iam,
 		APIKeys: keyChecker{&g.keys}}, g.log)
 	defer func() {
@@ -736,7 +735,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		httpAuth.IAM = g.iam
 	}
 	httpAPIs := httpapi.New(httpapi.Config{Functions: fns, Observer: &httpObserver{o: obs, account: g.opts.Account}, Logger: g.log.With("component", "httpapi"),
-		AccountID: g.opts.Account, Authorizer: httpAuth, Services: serviceCaller{inv: services, region: g.opts.Region},
+		AccountID: g.opts.Account, Authorizer: httpAuth, Services: newServiceCaller(fns, g.opts.Region),
 		LogAllowed: obs.refusalLogAllowed})
 	defer httpAPIs.CloseIdleConnections()
 	e := edge.New(eventCtx, edge.Config{

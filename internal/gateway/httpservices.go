@@ -2,12 +2,14 @@ package gateway
 
 import (
 	"context"
+	"os"
 	"sort"
 	"strings"
 
 	"github.com/switchboard-gw/switchboard/internal/httpapi"
 	"github.com/switchboard-gw/switchboard/internal/integration"
 	"github.com/switchboard-gw/switchboard/internal/integration/awsservice"
+	"github.com/switchboard-gw/switchboard/internal/lambda"
 	"github.com/switchboard-gw/switchboard/internal/resource"
 	"github.com/switchboard-gw/switchboard/internal/snapshot"
 )
@@ -21,6 +23,14 @@ type serviceCaller struct {
 }
 
 var _ httpapi.ServiceCaller = serviceCaller{}
+
+// newServiceCaller is the HTTP APIs' caller of AWS services: an awsservice invoker configured as the
+// WebSocket AWS integrations' one (the gateway's credentials, loaded on first use; the endpoint settings
+// from the environment).
+func newServiceCaller(fns lambda.Invoker, region string) serviceCaller {
+	return serviceCaller{region: region, inv: awsservice.New(awsservice.Config{Functions: fns, Region: region,
+		Credentials: &lazyCredentials{region: region}, Getenv: os.Getenv})}
+}
 
 // CallService builds the AWS integration of r (arn:aws:apigateway:{region}:{service}:action/{Action}
 // or :path/{path}) and runs it.
