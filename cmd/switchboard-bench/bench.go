@@ -47,7 +47,7 @@ const fdReserve = 200
 
 // scenario names for -only, and the ones run by default (peers needs node and npm, and installs packages).
 var (
-	scenarios        = []string{"rss", "rtt", "connect", "mapping", "mgmt", "broadcast", "peers", "http"}
+	scenarios        = []string{"rss", "rtt", "connect", "mapping", "mgmt", "broadcast", "peers", "http", "httplambda"}
 	defaultScenarios = []string{"rss", "rtt", "connect", "mapping", "mgmt", "broadcast"}
 )
 
@@ -113,8 +113,8 @@ type results struct {
 	// Broadcast is one message to -conns connections: "raw" (gws's Broadcaster), "switchboard" (the
 	// management extension's Broadcast).
 	Broadcast map[string]*broadcastResult
-	// HTTP is the http scenario: "reverseproxy" (httputil.ReverseProxy), "switchboard" (an HTTP API's
-	// HTTP_PROXY route).
+	// HTTP is the http scenarios: "reverseproxy" (httputil.ReverseProxy), "switchboard" (an HTTP API's
+	// HTTP_PROXY route); httplambda: "sls-httpapi" (serverless-offline), "switchboard-lambda".
 	HTTP     map[string]*httpResult
 	Warnings []string
 	Errors   []string
@@ -178,6 +178,7 @@ func run(ctx context.Context, args []string, env runEnv) (*results, error) {
 		{"broadcast", "broadcast raw", b.broadcastRaw},
 		{"broadcast", "broadcast switchboard", b.broadcastGateway},
 		{"http", "http", b.httpProxy},
+		{"httplambda", "httplambda", b.httpLambda},
 	}
 	for _, st := range steps {
 		if s.Only[st.scenario] && ctx.Err() == nil {
@@ -256,6 +257,12 @@ func (b *bench) startGateway(ctx context.Context, connect string) (*child, error
 	if err := os.WriteFile(path, []byte(gatewayConfig(backendAddr, b.env.Exe, connect, b.functionEnv(), b.langs)), 0o600); err != nil {
 		return nil, err
 	}
+	return b.startGatewayFile(ctx, path)
+}
+
+// startGatewayFile starts a gateway child serving the config file at path, with a CPU profile when
+// -profile is set.
+func (b *bench) startGatewayFile(ctx context.Context, path string) (*child, error) {
 	args := []string{"-config", path}
 	if b.s.Profile != "" {
 		prof, err := filepath.Abs(filepath.Join(b.s.Profile, fmt.Sprintf("gateway-%d.pprof", b.configs)))

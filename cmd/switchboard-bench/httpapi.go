@@ -76,7 +76,7 @@ func (b *bench) httpProxy(ctx context.Context) error {
 	if err := os.WriteFile(path, []byte(httpAPIConfig(b.backend.addr)), 0o600); err != nil {
 		return err
 	}
-	gw, err := b.start(ctx, "gateway", "-config", path)
+	gw, err := b.startGatewayFile(ctx, path)
 	if err != nil {
 		return err
 	}
@@ -89,6 +89,15 @@ func (b *bench) httpProxy(ctx context.Context) error {
 		{"reverseproxy", rp, "http://" + rp.addr + "/echo"},
 		{"switchboard", gw, "http://" + gw.addr + "/" + benchAPIID + "/echo"},
 	}
+	return b.alternate(ctx, "http", servers)
+}
+
+// alternate measures each server in turn, httpRounds times, and records their figures in res.HTTP.
+func (b *bench) alternate(ctx context.Context, scenario string, servers []struct {
+	name string
+	c    *child
+	url  string
+}) error {
 	lat := map[string][]time.Duration{}
 	for round := 0; round < httpRounds && ctx.Err() == nil; round++ {
 		for _, s := range servers {
@@ -97,7 +106,7 @@ func (b *bench) httpProxy(ctx context.Context) error {
 				r = &httpResult{}
 				b.res.HTTP[s.name] = r
 			}
-			logf(b.stderr, "http: %s, round %d", s.name, round+1)
+			logf(b.stderr, "%s: %s, round %d", scenario, s.name, round+1)
 			n, errs, samples, cpu, err := b.loadHTTP(ctx, s.url, s.c)
 			if err != nil {
 				return err
@@ -171,8 +180,28 @@ func (b *bench) loadHTTP(ctx context.Context, url string, server *child) (ok, fa
 	return ok, failed, lat, cores, ctx.Err()
 }
 
-// httpRows are the http scenario's lines of the table and its target.
+// httpRows are the http and httplambda scenarios' lines of the table and their targets.
 func httpRows(res *results) ([]row, []target) {
+	rows, targets := httpProxyRows(res)
+	sls, fn := res.HTTP["sls-httpapi"], res.HTTP["switchboard-lambda"]
+	if sls == nil || fn == nil {
+		return rows, targets
+	}
+	r := row{what: fmt.Sprintf("HTTP API requests/s, Lambda route (local Go function) vs serverless-offline httpApi --useInProcess (%d clients)", res.Settings.Clients),
+		raw: count(sls.Rate), gateway: count(fn.Rate), ratio: "—", target: fmt.Sprintf("≥ %.0f", targetHTTPLambdaRatio)}
+	if sls.Rate > 0 {
+		ratio := fn.Rate / sls.Rate
+		r.ratio, r.met = fmt.Sprintf("%.2f", ratio), metText(ratio >= targetHTTPLambdaRatio)
+		targets = append(targets, target{what: fmt.Sprintf("HTTP API Lambda route ≥ %.0f× serverless-offline httpApi", targetHTTPLambdaRatio),
+			value: fmt.Sprintf("%.2f", ratio), met: ratio >= targetHTTPLambdaRatio})
+	}
+	return append(rows, r,
+		row{what: "  p50 / p99 latency", raw: us(sls.P50) + " / " + us(sls.P99), gateway: us(fn.P50) + " / " + us(fn.P99)},
+		row{what: "  failed requests", raw: fmt.Sprint(sls.Errors), gateway: fmt.Sprint(fn.Errors)},
+	), targets
+}
+
+func httpProxyRows(res *results) ([]row, []target) {
 	rp, sb := res.HTTP["reverseproxy"], res.HTTP["switchboard"]
 	if rp == nil || sb == nil {
 		return nil, nil

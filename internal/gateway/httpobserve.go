@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"strings"
+	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/accesslog"
 	"github.com/switchboard-gw/switchboard/internal/console"
@@ -87,4 +88,14 @@ func errorMessage(status int) string {
 		return "Service Unavailable"
 	}
 	return "Internal Server Error"
+}
+
+// refusalLogAllowed rate-limits the HTTP API handler's lines about refused and failed requests with the
+// limiter of the WebSocket side's refusal lines, counting what it drops.
+func (o *observer) refusalLogAllowed() bool {
+	if o.limit.allow(time.Now()) {
+		return true
+	}
+	o.m.LogDropped("refusal")
+	return false
 }

@@ -34,7 +34,7 @@ func (h *Handler) preflight(q *request, c *snapshot.CORS, origin string) {
 		if !c.AnyOrigin {
 			header.Add("Vary", "Origin")
 		}
-	} else {
+	} else if h.logOK() {
 		h.log.Info("HTTP API preflight from an origin not allowed", "api_id", q.out.APIID, "stage", q.out.Stage,
 			"origin", origin, "request_id", q.out.RequestID)
 	}

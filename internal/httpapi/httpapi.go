@@ -75,18 +75,32 @@ type Observer interface {
 }
 
 // Decision is an authorizer's answer: Status 0 allows (Authorizer is then what requestContext.authorizer
-// carries); any other status refuses with Body, Reason saying why for the log.
+// carries); any other status refuses with Body and Header (www-authenticate of a JWT authorizer), Reason
+// saying why for the log.
 type Decision struct {
 	Authorizer *proxyevent.HTTPAuthorizer
 	Status     int
 	Body       string
+	Header     http.Header
 	Reason     string
 }
 
-// Authorizer runs the authorizer of a route (JWT, Lambda or AWS_IAM). ev is the request as the
-// integration would see it, without Authorizer.
+// AuthRequest is a request whose route has an authorizer.
+type AuthRequest struct {
+	Stage *snapshot.Stage
+	Route *snapshot.Route
+	// Event is the request as the integration would see it, without Authorizer.
+	Event *proxyevent.HTTPRequest
+	// HTTP is the client's request as received: a SigV4 signature covers its path, which may hold the
+	// local /{apiId} prefix that Event.RawPath leaves out. Its body has been read into Event.Body.
+	HTTP *http.Request
+	// RoutePath is the path after the stage (or API mapping key): the path of the route ARN.
+	RoutePath string
+}
+
+// Authorizer runs the authorizer of a route (JWT, Lambda or AWS_IAM).
 type Authorizer interface {
-	Authorize(ctx context.Context, stage *snapshot.Stage, route *snapshot.Route, ev *proxyevent.HTTPRequest) Decision
+	Authorize(ctx context.Context, req *AuthRequest) Decision
 }
 
 // Config wires a Handler.
@@ -104,15 +118,23 @@ type Config struct {
 	AccountID string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Services calls AWS services for integrations with an integrationSubtype; nil answers them 500.
+	Services ServiceCaller
+	// LogAllowed, when set, is asked before each line about a refused or failed request, so that a flood
+	// of bad requests cannot flood the log (the gateway's limiter counts what it drops); metrics and
+	// access logs still see every request.
+	LogAllowed func() bool
 }
 
 // Handler serves HTTP API requests. It is safe for concurrent use.
 type Handler struct {
 	functions lambda.Invoker
+	services  ServiceCaller
 	proxy     *proxy
 	auth      Authorizer
 	obs       Observer
 	log       *slog.Logger
+	logOK     func() bool
 	account   string
 	now       func() time.Time
 
@@ -136,7 +158,11 @@ func New(cfg Config) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{functions: cfg.Functions, proxy: newProxy(cfg.Transport), auth: cfg.Authorizer, obs: cfg.Observer,
+	logOK := cfg.LogAllowed
+	if logOK == nil {
+		logOK = func() bool { return true }
+	}
+	return &Handler{logOK: logOK, functions: cfg.Functions, services: cfg.Services, proxy: newProxy(cfg.Transport), auth: cfg.Authorizer, obs: cfg.Observer,
 		log: log, account: cfg.AccountID, now: now, throttles: make(map[[2]string]*stageThrottle)}
 }
 
@@ -218,11 +244,11 @@ func (h *Handler) ServeHTTPAPI(w http.ResponseWriter, r *http.Request, stage *sn
 		h.proxy.serve(h, q, route, in, params, ev)
 	case in.Type == resource.IntegrationAWSProxy && in.Subtype == "":
 		h.invoke(q, in, ev)
+	case in.Type == resource.IntegrationAWSProxy:
+		h.callService(q, in, params, ev)
 	default:
-		h.log.Warn("HTTP API integration not served", "api_id", q.out.APIID, "stage", q.out.Stage, "route_key", route.Key,
-			"integration_id", in.ID, "integration_subtype", in.Subtype, "request_id", q.out.RequestID,
-			"reason", "AWS service integrations (integrationSubtype) are not served yet")
-		h.answer(q, http.StatusInternalServerError, bodyInternalError, "integration_error")
+		h.integrationFailed(q, http.StatusInternalServerError, bodyInternalError, "integration_error",
+			errors.New("integration type "+in.Type+" is not served for HTTP APIs"))
 	}
 }
 
@@ -272,11 +298,17 @@ func (h *Handler) authorize(q *request, route *snapshot.Route, ev *proxyevent.HT
 		h.answer(q, http.StatusInternalServerError, bodyInternalError, "authorizer_error")
 		return false
 	}
-	d := h.auth.Authorize(q.r.Context(), q.stage, route, ev)
+	d := h.auth.Authorize(q.r.Context(), &AuthRequest{Stage: q.stage, Route: route, Event: ev, HTTP: q.r, RoutePath: q.routePath})
 	if d.Status != 0 {
 		reason := "unauthorized"
-		if d.Status == http.StatusForbidden {
+		switch d.Status {
+		case http.StatusForbidden:
 			reason = "forbidden"
+		case http.StatusInternalServerError:
+			reason = "authorizer_error"
+		}
+		for k, vs := range d.Header {
+			q.w.Header()[k] = vs
 		}
 		h.refuse(q, d.Status, d.Body, reason, d.Reason)
 		return false
@@ -334,16 +366,20 @@ func (h *Handler) invoke(q *request, in *snapshot.Integration, ev *proxyevent.HT
 // integrationFailed answers a failed integration and logs why.
 func (h *Handler) integrationFailed(q *request, status int, body, reason string, err error) {
 	q.out.IntegrationError = err.Error()
-	h.log.Info("HTTP API integration failed", "api_id", q.out.APIID, "stage", q.out.Stage, "route_key", q.out.RouteKey,
-		"request_id", q.out.RequestID, "status", status, "reason", reason, "err", err)
+	if h.logOK() {
+		h.log.Info("HTTP API integration failed", "api_id", q.out.APIID, "stage", q.out.Stage, "route_key", q.out.RouteKey,
+			"request_id", q.out.RequestID, "status", status, "reason", reason, "err", err)
+	}
 	h.answer(q, status, body, reason)
 }
 
 // refuse answers a request the gateway refuses itself, and logs why.
 func (h *Handler) refuse(q *request, status int, body, reason, why string) {
-	h.log.Info("HTTP API request refused", "api_id", q.out.APIID, "stage", q.out.Stage, "method", q.out.Method,
-		"path", q.out.Path, "route_key", q.out.RouteKey, "source_ip", q.out.SourceIP, "request_id", q.out.RequestID,
-		"status", status, "reason", why)
+	if h.logOK() {
+		h.log.Info("HTTP API request refused", "api_id", q.out.APIID, "stage", q.out.Stage, "method", q.out.Method,
+			"path", q.out.Path, "route_key", q.out.RouteKey, "source_ip", q.out.SourceIP, "request_id", q.out.RequestID,
+			"status", status, "reason", why)
+	}
 	h.answer(q, status, body, reason)
 }
 

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"crypto/x509"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -64,5 +65,56 @@ func TestServerNameToVerify(t *testing.T) {
 				t.Fatalf("got %d %q, want %d %q", w.Code, w.Body.String(), tt.status, tt.body)
 			}
 		})
+	}
+}
+
+// TestChunkedBodyOverLimit: a body without Content-Length that grows past 10 MB while it is streamed to
+// an HTTP_PROXY backend is answered 413 as one with a Content-Length is.
+func TestChunkedBodyOverLimit(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_, _ = io.WriteString(w, "read it all")
+	}))
+	defer backend.Close()
+	h := New(Config{})
+	defer h.CloseIdleConnections()
+	st := stageFor(t, backend.URL, "", "")
+	for _, n := range []int{MaxBodyBytes, MaxBodyBytes + 1} {
+		r := httptest.NewRequest("POST", "/x", io.MultiReader(strings.NewReader(strings.Repeat("x", n))))
+		r.ContentLength = -1
+		w := httptest.NewRecorder()
+		h.ServeHTTPAPI(w, r, st, "/x", "/x")
+		want := http.StatusOK
+		if n > MaxBodyBytes {
+			want = http.StatusRequestEntityTooLarge
+		}
+		if w.Code != want {
+			t.Fatalf("%d bytes: status %d (%s), want %d", n, w.Code, w.Body.String(), want)
+		}
+	}
+}
+
+// TestRefusalLogsAreGated: lines about refused requests are written only while LogAllowed says so, and
+// the answer is the same either way.
+func TestRefusalLogsAreGated(t *testing.T) {
+	var logs strings.Builder
+	allow := true
+	h := New(Config{Logger: slog.New(slog.NewTextHandler(&logs, nil)), LogAllowed: func() bool { return allow }})
+	st := stageFor(t, "http://127.0.0.1:9", "", "")
+	for _, a := range []bool{true, false} {
+		allow = a
+		logs.Reset()
+		w := httptest.NewRecorder()
+		h.ServeHTTPAPI(w, httptest.NewRequest("GET", "/x", nil), st, "/x", "/x")
+		w2 := httptest.NewRecorder()
+		st.HTTPRoutes = &snapshot.HTTPRoutes{} // no route at all
+		h.ServeHTTPAPI(w2, httptest.NewRequest("GET", "/x", nil), st, "/x", "/x")
+		st = stageFor(t, "http://127.0.0.1:9", "", "")
+		if w.Code != 500 || w2.Code != 404 {
+			t.Fatalf("allow=%v: statuses %d and %d, want 500 and 404", a, w.Code, w2.Code)
+		}
+		if got := strings.Count(logs.String(), "\n"); a && got != 2 || !a && got != 0 {
+			t.Fatalf("allow=%v: %d log lines:\n%s", a, got, logs.String())
+		}
 	}
 }

@@ -33,6 +33,7 @@ func invalid(detail string) error {
 // Error is a mapping AWS would refuse; Message is the BadRequestException message.
 type Error struct{ Message string }
 
+// Error returns the BadRequestException message.
 func (e *Error) Error() string { return e.Message }
 
 // Unwrap makes errors.Is(err, ErrInvalid) hold.

@@ -57,6 +57,8 @@ type HTTPRequest struct {
 	// StageVariables are the stage's variables; nil or empty when it has none.
 	StageVariables map[string]string
 
+	// AccountID, APIID, Stage, RequestID, DomainName and DomainPrefix are requestContext's members of
+	// those names (RequestID is also 1.0's extendedRequestId).
 	AccountID, APIID, Stage, RequestID, DomainName, DomainPrefix string
 	// Time is when the request arrived.
 	Time time.Time
@@ -115,11 +117,31 @@ func IsTextMediaType(contentType string) bool {
 	return false
 }
 
-// httpHeader is one header of an event: its name as written and its values.
+// httpHeader is one header of an event: its name as written and its values (one, when values is nil).
 type httpHeader struct {
 	name   string
+	one    string
 	values []string
 }
+
+func (h *httpHeader) last() string {
+	if h.values == nil {
+		return h.one
+	}
+	return h.values[len(h.values)-1]
+}
+
+// lowerNames are the lower-case forms of common canonical header names, so that 2.0 events do not
+// allocate one for each.
+var lowerNames = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range []string{"Accept", "Accept-Encoding", "Accept-Language", "Authorization", "Cache-Control",
+		"Content-Length", "Content-Type", "Cookie", "Host", "Origin", "Referer", "User-Agent", "X-Amzn-Trace-Id",
+		"X-Api-Key", "X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Proto", "X-Requested-With"} {
+		m[n] = strings.ToLower(n)
+	}
+	return m
+}()
 
 // eventHeaders returns the headers an HTTP API event carries, sorted by name (bytewise, as AWS's captures
 // are): the client's, less the hop-by-hop ones and Content-Length, plus Content-Length (the body's
@@ -131,14 +153,21 @@ type httpHeader struct {
 func eventHeaders(r *HTTPRequest, lower, dropCookie bool) []httpHeader {
 	hs := make([]httpHeader, 0, len(r.Header)+6)
 	name := func(canonical string) string {
-		if lower {
-			return strings.ToLower(canonical)
+		if !lower {
+			return canonical
 		}
-		return canonical
+		if l, ok := lowerNames[canonical]; ok {
+			return l
+		}
+		return strings.ToLower(canonical)
 	}
-	var xff, trace []string
+	var xff []string
+	trace := false
 	for k, vs := range r.Header {
-		ck := http.CanonicalHeaderKey(k)
+		ck := k
+		if _, ok := lowerNames[k]; !ok {
+			ck = http.CanonicalHeaderKey(k)
+		}
 		switch {
 		case len(vs) == 0, hopByHop[ck], ck == "Host", ck == "X-Forwarded-Port", ck == "X-Forwarded-Proto":
 			continue
@@ -148,9 +177,13 @@ func eventHeaders(r *HTTPRequest, lower, dropCookie bool) []httpHeader {
 			xff = vs
 			continue
 		case ck == "X-Amzn-Trace-Id":
-			trace = vs
+			trace = true
 		}
-		hs = append(hs, httpHeader{name(ck), vs})
+		if len(vs) == 1 {
+			hs = append(hs, httpHeader{name: name(ck), one: vs[0]})
+		} else {
+			hs = append(hs, httpHeader{name: name(ck), values: vs})
+		}
 	}
 	host := r.Host
 	if host == "" {
@@ -162,17 +195,17 @@ func eventHeaders(r *HTTPRequest, lower, dropCookie bool) []httpHeader {
 		forwardedFor = strings.Join(xff, ", ") + ", " + r.SourceIP
 	}
 	hs = append(hs,
-		httpHeader{name("Content-Length"), []string{strconv.Itoa(len(r.Body))}},
-		httpHeader{name("Host"), []string{host}},
-		httpHeader{name("X-Forwarded-For"), []string{forwardedFor}},
-		httpHeader{name("X-Forwarded-Port"), []string{port}},
-		httpHeader{name("X-Forwarded-Proto"), []string{proto}})
-	if trace == nil {
+		httpHeader{name: name("Content-Length"), one: strconv.Itoa(len(r.Body))},
+		httpHeader{name: name("Host"), one: host},
+		httpHeader{name: name("X-Forwarded-For"), one: forwardedFor},
+		httpHeader{name: name("X-Forwarded-Port"), one: port},
+		httpHeader{name: name("X-Forwarded-Proto"), one: proto})
+	if !trace {
 		t := r.TraceID
 		if t == "" {
 			t = NewTraceID(r.Time)
 		}
-		hs = append(hs, httpHeader{name("X-Amzn-Trace-Id"), []string{t}})
+		hs = append(hs, httpHeader{name: name("X-Amzn-Trace-Id"), one: t})
 	}
 	slices.SortFunc(hs, func(a, b httpHeader) int { return strings.Compare(a.name, b.name) })
 	return hs
@@ -316,11 +349,36 @@ func (w *jsonWriter) stringMap(name string, m map[string]string) {
 // route has any), isBase64Encoded and stageVariables (when the stage has any): the members and the order
 // of AWS's documented example. requestContext.authentication is present only with a client certificate,
 // requestContext.authorizer only on authorized routes.
-func HTTPEventV2(r *HTTPRequest) []byte {
+func HTTPEventV2(r *HTTPRequest) []byte { return appendEventV2(r, nil) }
+
+// authorizerEvent is what a Lambda authorizer event adds to an integration event: its type, the ARN the
+// policy is evaluated on and the identity sources' values. Authorizer events carry no body.
+type authorizerEvent struct {
+	arn      string
+	identity []string
+}
+
+// HTTPAuthorizerEventV2 returns the payload format 2.0 event of a Lambda authorizer ("Working with AWS
+// Lambda authorizers for HTTP APIs"): version, type "REQUEST", routeArn, identitySource (the identity
+// sources' values, in order), then the members of the 2.0 integration event but body and isBase64Encoded,
+// with pathParameters and stageVariables last, and no requestContext.authorizer.
+func HTTPAuthorizerEventV2(r *HTTPRequest, routeARN string, identity []string) []byte {
+	return appendEventV2(r, &authorizerEvent{arn: routeARN, identity: identity})
+}
+
+func appendEventV2(r *HTTPRequest, auth *authorizerEvent) []byte {
 	headers := eventHeaders(r, true, true)
 	w := jsonWriter{b: make([]byte, 0, 768+len(r.Body)*4/3+64*len(headers))}
 	w.open()
 	w.str("version", PayloadV2)
+	if auth != nil {
+		w.str("type", "REQUEST")
+		w.str("routeArn", auth.arn)
+		if auth.identity == nil {
+			auth.identity = []string{}
+		}
+		w.strings("identitySource", auth.identity)
+	}
 	w.str("routeKey", r.RouteKey)
 	w.str("rawPath", r.RawPath)
 	w.str("rawQueryString", r.RawQuery)
@@ -335,7 +393,11 @@ func HTTPEventV2(r *HTTPRequest) []byte {
 		}
 		w.b = appendJSONString(w.b, h.name)
 		w.b = append(w.b, ':')
-		w.b = appendJoined(w.b, h.values)
+		if h.values == nil {
+			w.b = appendJSONString(w.b, h.one)
+		} else {
+			w.b = appendJoined(w.b, h.values)
+		}
 	}
 	w.b = append(w.b, '}')
 	if params := parseQuery(r.RawQuery); len(params) > 0 {
@@ -362,7 +424,7 @@ func HTTPEventV2(r *HTTPRequest) []byte {
 		w.raw("clientCert", Encode(r.ClientCert))
 		w.close()
 	}
-	if r.Authorizer != nil {
+	if r.Authorizer != nil && auth == nil {
 		w.key("authorizer")
 		w.appendAuthorizerV2(r.Authorizer)
 	}
@@ -384,6 +446,16 @@ func HTTPEventV2(r *HTTPRequest) []byte {
 	w.b = strconv.AppendInt(w.b, r.Time.UnixMilli(), 10)
 	w.close()
 
+	if auth != nil {
+		if len(r.PathParameters) > 0 {
+			w.stringMap("pathParameters", r.PathParameters)
+		}
+		if len(r.StageVariables) > 0 {
+			w.stringMap("stageVariables", r.StageVariables)
+		}
+		w.close()
+		return w.b
+	}
 	b64 := false
 	if len(r.Body) > 0 {
 		var body string
@@ -432,17 +504,35 @@ func (w *jsonWriter) appendAuthorizerV2(a *HTTPAuthorizer) {
 // members and order of AWS's documented example and of a captured event (spring-cloud-function's
 // CustomRuntimeEventLoopTest): resource and requestContext.resourcePath and resourceId are the route key's
 // path (the route key itself for $default: "$default"); headers keep net/http's canonical names, with a
-// header's last value, and multiValueHeaders all of them; queryStringParameters (last value) and
-// multiValueQueryStringParameters are null without a query string; pathParameters and stageVariables are
+// header's last value, and multiValueHeaders all of them; queryStringParameters holds a parameter's
+// first value (AWS's HTTP API example shows parameter1 "value1" of ["value1", "value2"], where REST APIs
+// take the last) and multiValueQueryStringParameters all of them, both null without a query string; pathParameters and stageVariables are
 // null when empty; body is null without a body. requestContext.identity carries every member, null when
 // unknown; requestContext.authorizer is present only on authorized routes: {"claims", "scopes"} for JWT,
 // the Lambda authorizer's context object for Lambda (the REST-style place: AWS documents only 2.0's
 // authorizer.lambda), and for IAM the identity members are filled in instead.
-func HTTPEventV1(r *HTTPRequest) []byte {
+func HTTPEventV1(r *HTTPRequest) []byte { return appendEventV1(r, nil) }
+
+// HTTPAuthorizerEventV1 returns the payload format 1.0 event of a Lambda authorizer: version, type
+// "REQUEST", methodArn, identitySource and authorizationToken (both the identity sources' values joined
+// with commas), then the members of the 1.0 integration event but body and isBase64Encoded, and no
+// requestContext.authorizer.
+func HTTPAuthorizerEventV1(r *HTTPRequest, methodARN string, identity []string) []byte {
+	return appendEventV1(r, &authorizerEvent{arn: methodARN, identity: identity})
+}
+
+func appendEventV1(r *HTTPRequest, auth *authorizerEvent) []byte {
 	headers := eventHeaders(r, false, false)
 	w := jsonWriter{b: make([]byte, 0, 1280+len(r.Body)*4/3+96*len(headers))}
 	w.open()
 	w.str("version", PayloadV1)
+	if auth != nil {
+		joined := strings.Join(auth.identity, ",")
+		w.str("type", "REQUEST")
+		w.str("methodArn", auth.arn)
+		w.str("identitySource", joined)
+		w.str("authorizationToken", joined)
+	}
 	resource := resourcePath(r.RouteKey)
 	w.str("resource", resource)
 	w.str("path", r.Path)
@@ -455,7 +545,7 @@ func HTTPEventV1(r *HTTPRequest) []byte {
 		}
 		w.b = appendJSONString(w.b, h.name)
 		w.b = append(w.b, ':')
-		w.b = appendJSONString(w.b, h.values[len(h.values)-1])
+		w.b = appendJSONString(w.b, h.last())
 	}
 	w.b = append(w.b, '}')
 	w.key("multiValueHeaders")
@@ -466,7 +556,13 @@ func HTTPEventV1(r *HTTPRequest) []byte {
 		}
 		w.b = appendJSONString(w.b, h.name)
 		w.b = append(w.b, ':')
-		w.strs(h.values)
+		if h.values == nil {
+			w.b = append(w.b, '[')
+			w.b = appendJSONString(w.b, h.one)
+			w.b = append(w.b, ']')
+		} else {
+			w.strs(h.values)
+		}
 	}
 	w.b = append(w.b, '}')
 	params := parseQuery(r.RawQuery)
@@ -481,7 +577,7 @@ func HTTPEventV1(r *HTTPRequest) []byte {
 			}
 			w.b = appendJSONString(w.b, p.name)
 			w.b = append(w.b, ':')
-			w.b = appendJSONString(w.b, p.values[len(p.values)-1])
+			w.b = appendJSONString(w.b, p.values[0])
 		}
 		w.b = append(w.b, '}')
 	}
@@ -505,7 +601,7 @@ func HTTPEventV1(r *HTTPRequest) []byte {
 	w.open()
 	w.str("accountId", r.AccountID)
 	w.str("apiId", r.APIID)
-	if a := r.Authorizer; a != nil && a.IAM == nil {
+	if a := r.Authorizer; a != nil && a.IAM == nil && auth == nil {
 		w.key("authorizer")
 		switch {
 		case a.JWT != nil:
@@ -566,6 +662,10 @@ func HTTPEventV1(r *HTTPRequest) []byte {
 		w.b = append(w.b, "null"...)
 	} else {
 		w.b = appendStringMap(w.b, r.StageVariables)
+	}
+	if auth != nil {
+		w.close()
+		return w.b
 	}
 	b64 := false
 	w.key("body")

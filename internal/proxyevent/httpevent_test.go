@@ -395,6 +395,21 @@ func FuzzHTTPEvents(f *testing.F) {
 	})
 }
 
+// TestHTTPEventAllocs guards the encoder's allocations: the buffer, the header list, the query list,
+// the Content-Length text and the sort (9 measured), with a little room.
+func TestHTTPEventAllocs(t *testing.T) {
+	r := baseRequest()
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Authorization", "Bearer abc.def.ghi")
+	r.RawQuery = "limit=10&page=2"
+	r.Body = []byte(`{"name":"Rex","kind":"dog"}`)
+	for _, v := range []string{PayloadV1, PayloadV2} {
+		if n := testing.AllocsPerRun(100, func() { HTTPEvent(v, r) }); n > 12 {
+			t.Errorf("payload %s: %v allocations per event, want at most 12", v, n)
+		}
+	}
+}
+
 func BenchmarkHTTPEventV2(b *testing.B) {
 	r := baseRequest()
 	r.Header.Set("Content-Type", "application/json")
@@ -415,5 +430,55 @@ func BenchmarkHTTPEventV1(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		HTTPEventV1(r)
+	}
+}
+
+// TestHTTPEventV1Rules checks 1.0's single- and multi-value members against AWS's documented example
+// (parameter1=value1&parameter1=value2, Header2 sent twice).
+func TestHTTPEventV1Rules(t *testing.T) {
+	r := baseRequest()
+	r.RawQuery = "parameter1=value1&parameter1=value2&parameter2=value"
+	r.Header["Header2"] = []string{"value1", "value2"}
+	var ev events.APIGatewayProxyRequest
+	decodeStrict(t, HTTPEventV1(r), &ev)
+	if ev.QueryStringParameters["parameter1"] != "value1" || !reflect.DeepEqual(ev.MultiValueQueryStringParameters["parameter1"], []string{"value1", "value2"}) {
+		t.Errorf("query %v / %v", ev.QueryStringParameters, ev.MultiValueQueryStringParameters)
+	}
+	if ev.Headers["Header2"] != "value2" || !reflect.DeepEqual(ev.MultiValueHeaders["Header2"], []string{"value1", "value2"}) {
+		t.Errorf("headers %v / %v", ev.Headers, ev.MultiValueHeaders)
+	}
+	if ev.Resource != "/pets/{id}" || ev.RequestContext.ResourcePath != "/pets/{id}" || ev.Path != "/dev/pets/1" || ev.HTTPMethod != "GET" {
+		t.Errorf("resource %q path %q", ev.Resource, ev.Path)
+	}
+}
+
+// TestHTTPEventV2MatchesCapture rebuilds the captured 2.0 event of aws-lambda-go's
+// events/testdata/apigw-v2-request-no-authorizer.json (a curl GET of a $default route over mutual TLS,
+// copied to testdata/aws-lambda-go-v2-no-authorizer.json) and compares the bytes.
+func TestHTTPEventV2MatchesCapture(t *testing.T) {
+	r := &HTTPRequest{
+		Method: "GET", RawPath: "/", Path: "/", Protocol: "HTTP/1.1",
+		Header:   http.Header{"Accept": {"*/*"}, "User-Agent": {"curl/7.58.0"}, "X-Amzn-Trace-Id": {"Root=1-5e9f0c65-1de4d666d4dd26aced652b6c"}},
+		SourceIP: "1.2.3.4", RouteKey: "$default", AccountID: "123456789012", APIID: "aaaaaaaaaa", Stage: "$default",
+		RequestID: "LV7fzho-PHcEJPw=", DomainName: "aaaaaaaaaa.execute-api.us-west-2.amazonaws.com", DomainPrefix: "aaaaaaaaaa",
+		Time: time.UnixMilli(1587481701067),
+		ClientCert: map[string]any{
+			"clientCertPem": "-----BEGIN CERTIFICATE-----\nMIIEZTCCAk0CAQEwDQ...",
+			"issuerDN":      "C=US,ST=Washington,L=Seattle,O=Amazon Web Services,OU=Security,CN=My Private CA",
+			"serialNumber":  "1",
+			"subjectDN":     "C=US,ST=Washington,L=Seattle,O=Amazon Web Services,OU=Security,CN=My Client",
+			"validity":      map[string]string{"notAfter": "Aug  5 00:28:21 2120 GMT", "notBefore": "Aug 29 00:28:21 2020 GMT"},
+		},
+	}
+	raw, err := os.ReadFile(filepath.Join("testdata", "aws-lambda-go-v2-no-authorizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	if err := json.Compact(&want, raw); err != nil {
+		t.Fatal(err)
+	}
+	if got := HTTPEventV2(r); !bytes.Equal(got, want.Bytes()) {
+		t.Errorf("bytes differ from the capture:\n got %s\nwant %s", got, want.Bytes())
 	}
 }

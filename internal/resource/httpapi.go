@@ -417,6 +417,7 @@ func (v *validator) httpIntegration(p string, in *Integration) {
 			if !containsString(IntegrationSubtypes, in.IntegrationSubtype) {
 				v.addf(FieldPath(p, "integrationSubtype"), "integrationSubtype %q is not supported; use one of %s", in.IntegrationSubtype, strings.Join(IntegrationSubtypes, ", "))
 			}
+			v.subtypeParameters(p, in)
 			if in.PayloadFormatVersion != DefaultPayloadFormatVersion {
 				v.addf(FieldPath(p, "payloadFormatVersion"), "payloadFormatVersion %q is not supported for AWS service integrations; use 1.0", in.PayloadFormatVersion)
 			}

@@ -263,3 +263,33 @@ func FuzzParseHTTPRouteKey(f *testing.F) {
 		}
 	})
 }
+
+func TestValidateSubtypeParameters(t *testing.T) {
+	tests := []struct {
+		name   string
+		params map[string]string
+		want   []string
+	}{
+		{name: "complete", params: map[string]string{"QueueUrl": "q", "MessageBody": "$request.body", "Region": "eu-west-1"}},
+		{name: "required missing", params: map[string]string{"QueueUrl": "q"},
+			want: []string{"apis[0].integrations[2].requestParameters.MessageBody: integrationSubtype SQS-SendMessage requires the request parameter MessageBody"}},
+		{name: "unknown parameter", params: map[string]string{"QueueUrl": "q", "MessageBody": "b", "Body": "x"},
+			want: []string{"apis[0].integrations[2].requestParameters.Body: request parameter Body is not a parameter of integrationSubtype SQS-SendMessage"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := validHTTPBundle()
+			b.APIs[0].Integrations[2].RequestParameters = tt.params
+			ApplyDefaults(b)
+			errs := Validate(b)
+			if len(errs) != len(tt.want) {
+				t.Fatalf("Validate() = %v, want %d errors", errs, len(tt.want))
+			}
+			for i, e := range errs {
+				if !strings.HasPrefix(e.Error(), tt.want[i]) {
+					t.Errorf("error %d = %q, want prefix %q", i, e, tt.want[i])
+				}
+			}
+		})
+	}
+}

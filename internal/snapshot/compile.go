@@ -54,7 +54,7 @@ func applyDeploymentDefaults(b *resource.Bundle) {
 		a := &b.APIs[i]
 		for j := range a.Deployments {
 			d := &a.Deployments[j]
-			scratch := resource.Bundle{APIs: []resource.API{{APIID: a.APIID, Name: a.Name,
+			scratch := resource.Bundle{APIs: []resource.API{{APIID: a.APIID, Name: a.Name, ProtocolType: a.ProtocolType,
 				Routes: d.Routes, Integrations: d.Integrations, Authorizers: d.Authorizers, Models: d.Models}}}
 			resource.ApplyDefaults(&scratch)
 			d.Routes, d.Integrations = scratch.APIs[0].Routes, scratch.APIs[0].Integrations

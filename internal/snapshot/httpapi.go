@@ -283,6 +283,15 @@ func (c *compiler) httpIntegration(path string, in *resource.Integration, vars m
 	}
 	if in.IntegrationSubtype != "" {
 		out.ServiceParameters = in.RequestParameters
+		for _, k := range sortedKeys(in.RequestParameters) {
+			v := in.RequestParameters[k]
+			if v == "$request.body" || v == "${request.body}" {
+				continue // the whole body: a service integration's value that parameter mapping lacks
+			}
+			if _, err := parammap.ParseValue(v, false); err != nil && report {
+				c.fail(resource.FieldPath(resource.FieldPath(path, "requestParameters"), k), err)
+			}
+		}
 	} else if m, err := parammap.ParseRequest(in.RequestParameters); err != nil {
 		if report {
 			c.fail(resource.FieldPath(path, "requestParameters"), err)

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/resource"
 )
@@ -109,4 +110,39 @@ func FuzzHTTPRouteMatch(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestCompileServiceParameters(t *testing.T) {
+	a := resource.API{APIID: "svc", Name: "svc", ProtocolType: resource.ProtocolHTTP,
+		Integrations: []resource.Integration{{IntegrationID: "sqs", IntegrationType: resource.IntegrationAWSProxy, IntegrationSubtype: "SQS-SendMessage",
+			RequestParameters: map[string]string{"QueueUrl": "$request.header.q", "MessageBody": "$request.nothing"}}},
+		Stages: []resource.Stage{{StageName: resource.StageDefault}}}
+	_, err := Compile(&resource.Bundle{APIs: []resource.API{a}})
+	if err == nil || !strings.Contains(err.Error(), "apis[0].integrations[0].requestParameters.MessageBody") {
+		t.Fatalf("Compile = %v, want the bad MessageBody value reported", err)
+	}
+	a.Integrations[0].RequestParameters["MessageBody"] = "$request.body"
+	if _, err := Compile(&resource.Bundle{APIs: []resource.API{a}}); err != nil {
+		t.Fatalf("the whole body is a value: %v", err)
+	}
+}
+
+// TestHTTPDeploymentDefaults: a deployed HTTP API stage gets the HTTP API defaults (30 s timeout), not
+// the WebSocket ones.
+func TestHTTPDeploymentDefaults(t *testing.T) {
+	in := resource.Integration{IntegrationID: "be", IntegrationType: resource.IntegrationHTTPProxy, IntegrationMethod: "ANY", IntegrationURI: "http://127.0.0.1:9"}
+	a := resource.API{APIID: "dep", Name: "dep", ProtocolType: resource.ProtocolHTTP,
+		Integrations: []resource.Integration{in},
+		Routes:       []resource.Route{{RouteKey: "$default", Target: "integrations/be"}},
+		Deployments: []resource.Deployment{{DeploymentID: "d1", Integrations: []resource.Integration{in},
+			Routes: []resource.Route{{RouteKey: "$default", Target: "integrations/be"}}}},
+		Stages: []resource.Stage{{StageName: "prod", DeploymentID: "d1"}}}
+	set, err := Compile(&resource.Bundle{APIs: []resource.API{a}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := set.API("dep").Stages["prod"].HTTPRoutes.Match("GET", "/x")
+	if r == nil || r.Integration == nil || r.Integration.Timeout != 30*time.Second || r.Integration.PayloadFormatVersion != "1.0" {
+		t.Fatalf("deployed route %+v", r)
+	}
 }
