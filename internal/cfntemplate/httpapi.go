@@ -266,16 +266,18 @@ type samAuth struct {
 	// ids are the authorizers by the name the template gives them; scopes their default scopes.
 	ids    map[string]string
 	scopes map[string][]string
-	// def is DefaultAuthorizer; iam says EnableIamAuthorizer.
+	// def is DefaultAuthorizer (a name, or AWS_IAM).
 	def string
-	iam bool
 }
 
 // samHTTPAuth reads an HttpApi's Auth: OAuth2/JWT authorizers (JwtConfiguration, IdentitySource,
 // AuthorizationScopes) and Lambda authorizers (FunctionArn, Identity, AuthorizerPayloadFormatVersion,
 // EnableSimpleResponses), DefaultAuthorizer and EnableIamAuthorizer.
 func (bd *builder) samHTTPAuth(r *res, ap *props, a *resource.API) *samAuth {
-	auth := &samAuth{ids: map[string]string{}, scopes: map[string][]string{}, def: ap.str("DefaultAuthorizer"), iam: ap.boolean("EnableIamAuthorizer")}
+	auth := &samAuth{ids: map[string]string{}, scopes: map[string][]string{}, def: ap.str("DefaultAuthorizer")}
+	// EnableIamAuthorizer only makes AWS_IAM a name events and DefaultAuthorizer may use; that name is
+	// always understood here.
+	ap.boolean("EnableIamAuthorizer")
 	if list := ap.sub("Authorizers"); list != nil {
 		for _, name := range list.vals.keys {
 			one := list.sub(name)
