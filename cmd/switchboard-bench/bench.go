@@ -47,7 +47,7 @@ const fdReserve = 200
 
 // scenario names for -only, and the ones run by default (peers needs node and npm, and installs packages).
 var (
-	scenarios        = []string{"rss", "rtt", "connect", "mapping", "mgmt", "broadcast", "peers"}
+	scenarios        = []string{"rss", "rtt", "connect", "mapping", "mgmt", "broadcast", "peers", "http", "httplambda"}
 	defaultScenarios = []string{"rss", "rtt", "connect", "mapping", "mgmt", "broadcast"}
 )
 
@@ -113,8 +113,11 @@ type results struct {
 	// Broadcast is one message to -conns connections: "raw" (gws's Broadcaster), "switchboard" (the
 	// management extension's Broadcast).
 	Broadcast map[string]*broadcastResult
-	Warnings  []string
-	Errors    []string
+	// HTTP is the http scenarios: "reverseproxy" (httputil.ReverseProxy), "switchboard" (an HTTP API's
+	// HTTP_PROXY route); httplambda: "sls-httpapi" (serverless-offline), "switchboard-lambda".
+	HTTP     map[string]*httpResult
+	Warnings []string
+	Errors   []string
 }
 
 func (r *results) warnf(stderr io.Writer, format string, args ...any) {
@@ -132,7 +135,7 @@ func run(ctx context.Context, args []string, env runEnv) (*results, error) {
 		return nil, err
 	}
 	res := &results{Settings: s, RSS: map[string]*rssResult{}, RTT: map[string]*rttResult{}, Handshakes: map[string]*hsResult{},
-		Broadcast: map[string]*broadcastResult{}, ColdStarts: map[string]time.Duration{}}
+		Broadcast: map[string]*broadcastResult{}, ColdStarts: map[string]time.Duration{}, HTTP: map[string]*httpResult{}}
 	dir, err := os.MkdirTemp("", "switchboard-bench-")
 	if err != nil {
 		return nil, err
@@ -151,7 +154,7 @@ func run(ctx context.Context, args []string, env runEnv) (*results, error) {
 			return nil, err
 		}
 	}
-	if s.Only["rtt"] || s.Only["mgmt"] {
+	if s.Only["rtt"] || s.Only["mgmt"] || s.Only["http"] {
 		be, err := b.start(ctx, "backend")
 		if err != nil {
 			return nil, err
@@ -174,6 +177,8 @@ func run(ctx context.Context, args []string, env runEnv) (*results, error) {
 		{"mgmt", "mgmt", b.mgmt},
 		{"broadcast", "broadcast raw", b.broadcastRaw},
 		{"broadcast", "broadcast switchboard", b.broadcastGateway},
+		{"http", "http", b.httpProxy},
+		{"httplambda", "httplambda", b.httpLambda},
 	}
 	for _, st := range steps {
 		if s.Only[st.scenario] && ctx.Err() == nil {
@@ -252,6 +257,12 @@ func (b *bench) startGateway(ctx context.Context, connect string) (*child, error
 	if err := os.WriteFile(path, []byte(gatewayConfig(backendAddr, b.env.Exe, connect, b.functionEnv(), b.langs)), 0o600); err != nil {
 		return nil, err
 	}
+	return b.startGatewayFile(ctx, path)
+}
+
+// startGatewayFile starts a gateway child serving the config file at path, with a CPU profile when
+// -profile is set.
+func (b *bench) startGatewayFile(ctx context.Context, path string) (*child, error) {
 	args := []string{"-config", path}
 	if b.s.Profile != "" {
 		prof, err := filepath.Abs(filepath.Join(b.s.Profile, fmt.Sprintf("gateway-%d.pprof", b.configs)))

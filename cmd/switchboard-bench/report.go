@@ -365,7 +365,8 @@ func tabulate(res *results) ([]row, []target) {
 		}
 		rows = append(rows, r, lat)
 	}
-	return rows, targets
+	hr, ht := httpRows(res)
+	return append(rows, hr...), append(targets, ht...)
 }
 
 func micros(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }

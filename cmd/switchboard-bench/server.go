@@ -30,7 +30,7 @@ func serverMain(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	fs := flag.NewFlagSet("server "+kind, flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:0", "address to listen on (loopback only)")
 	config := fs.String("config", "", "gateway config file (gateway only)")
-	backendURL := fs.String("backend", "", "URL the bridge POSTs each message to (bridge only)")
+	backendURL := fs.String("backend", "", "URL the bridge POSTs each message to (bridge), or proxies to (revproxy)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's whole life to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -70,6 +70,12 @@ func serverMain(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		return serveHTTP(ctx, *listen, bridgeHandler(*backendURL), ready)
 	case "backend":
 		return serveHTTP(ctx, *listen, newBackend(), ready)
+	case "revproxy":
+		h, err := reverseProxyHandler(*backendURL)
+		if err != nil || *backendURL == "" {
+			return fmt.Errorf("server revproxy: -backend is required (%v)", err)
+		}
+		return serveHTTP(ctx, *listen, h, ready)
 	case "fanout":
 		return serveHTTP(ctx, *listen, fanoutHandler(), ready)
 	case "gateway":

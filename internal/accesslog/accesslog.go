@@ -57,7 +57,9 @@ type part struct {
 // Compile parses format. A format that is empty, longer than MaxFormat, spans several lines, names a
 // variable AWS does not define for WebSocket access logs, or lacks $context.requestId (or
 // extendedRequestId) is an error saying so.
-func Compile(format string) (*Format, error) {
+func Compile(format string) (*Format, error) { return compile(format, false) }
+
+func compile(format string, http bool) (*Format, error) {
 	switch {
 	case strings.TrimSpace(format) == "":
 		return nil, fmt.Errorf("the format is empty")
@@ -90,7 +92,7 @@ func Compile(format string) (*Format, error) {
 			continue
 		case name == "requestId" || name == "extendedRequestId":
 			hasID = true
-		case !known(name):
+		case !known(name, http):
 			unsupported = append(unsupported, "$context."+name)
 		}
 		f.parts = append(f.parts, part{variable: name})
@@ -114,8 +116,8 @@ func isNameByte(b byte) bool {
 	return b == '.' || b == '_' || b == '-' || '0' <= b && b <= '9' || 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z'
 }
 
-func known(name string) bool {
-	if slices.Contains(variables, name) {
+func known(name string, http bool) bool {
+	if slices.Contains(variables, name) || http && slices.Contains(httpVariables, name) {
 		return true
 	}
 	// $context.authorizer.<property>: any key of the Lambda authorizer's context.
@@ -139,6 +141,8 @@ type Record struct {
 	IntegrationStatus  int
 	IntegrationLatency time.Duration
 	IntegrationError   string
+	// HTTP is set for a request to an HTTP API: the variables only HTTP APIs have.
+	HTTP *HTTPRecord
 }
 
 // Append writes r's line, without a newline, to dst. Values are escaped like JSON string contents
@@ -213,13 +217,18 @@ func (r *Record) value(name string) string {
 			return ""
 		}
 		return itoa(r.IntegrationLatency.Milliseconds())
-	case "integration.status", "integration.integrationStatus":
+	case "integration.status", "integration.integrationStatus", "integrationStatus":
 		if !r.Integrated || r.IntegrationStatus == 0 {
 			return ""
 		}
 		return itoa(int64(r.IntegrationStatus))
-	case "integration.error":
+	case "integration.error", "integrationErrorMessage":
 		return r.IntegrationError
+	}
+	if r.HTTP != nil {
+		if v, ok := r.HTTP.value(name); ok {
+			return v
+		}
 	}
 	if prop, ok := strings.CutPrefix(name, "authorizer."); ok && rc.Authorizer != nil {
 		if v, ok := rc.Authorizer[prop]; ok {

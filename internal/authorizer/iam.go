@@ -1,12 +1,15 @@
 package authorizer
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/authorizer/policy"
+	"github.com/switchboard-gw/switchboard/internal/proxyevent"
 	"github.com/switchboard-gw/switchboard/internal/resource"
 	"github.com/switchboard-gw/switchboard/internal/sigv4"
 )
@@ -60,15 +63,8 @@ func (a *IAM) ForService(service string) *IAM {
 // Check verifies r's signature over body and that its user may perform action on resource. Errors wrap
 // the sigv4 sentinels or ErrAccessDenied.
 func (a *IAM) Check(r *http.Request, body []byte, action, resourceARN string) error {
-	id, err := a.verifier.Verify(r, body)
-	if err != nil {
-		return err
-	}
-	u, ok := a.users[id.AccessKeyID]
-	if !ok || u.policy.Evaluate(action, resourceARN) != policy.Allow {
-		return fmt.Errorf("%w: User: arn:aws:iam::user/%s is not authorized to perform: %s on resource: %s", ErrAccessDenied, u.name, action, resourceARN)
-	}
-	return nil
+	_, err := a.Identify(r, body, action, resourceARN)
+	return err
 }
 
 // Refusal says how AWS answers a failed Check: the error type and message of its 403. The two types that
@@ -101,4 +97,48 @@ func ManageConnectionsARN(region, account, apiID, stage, method, connectionID st
 		apiID = "*"
 	}
 	return fmt.Sprintf("arn:%s:execute-api:%s:%s:%s/%s/%s/@connections/%s", Partition(region), region, account, apiID, stage, method, connectionID)
+}
+
+// Caller is who signed a request that Identify accepted.
+type Caller struct {
+	AccessKeyID string
+	// UserName is the configured user's name (its access key ID when it has none).
+	UserName string
+}
+
+// Identify is Check that also says who signed, for requestContext.authorizer.iam of HTTP API events.
+func (a *IAM) Identify(r *http.Request, body []byte, action, resourceARN string) (Caller, error) {
+	id, err := a.verifier.Verify(r, body)
+	if err != nil {
+		return Caller{}, err
+	}
+	u, ok := a.users[id.AccessKeyID]
+	if !ok || u.policy.Evaluate(action, resourceARN) != policy.Allow {
+		return Caller{}, fmt.Errorf("%w: User: arn:aws:iam::user/%s is not authorized to perform: %s on resource: %s", ErrAccessDenied, u.name, action, resourceARN)
+	}
+	return Caller{AccessKeyID: id.AccessKeyID, UserName: u.name}, nil
+}
+
+// HTTPIAMAuthorization is requestContext.authorizer.iam of an HTTP API event for c in account: the access
+// key, the account, and the user as IAM names an IAM user (callerId and userId are the access key ID, the
+// only stable identifier Switchboard's users have; userArn is arn:{partition}:iam::{account}:user/{name}).
+func HTTPIAMAuthorization(c Caller, region, account string) *proxyevent.IAMAuthorization {
+	return &proxyevent.IAMAuthorization{AccessKey: c.AccessKeyID, AccountID: account, CallerID: c.AccessKeyID,
+		UserARN: "arn:" + Partition(region) + ":iam::" + account + ":user/" + c.UserName, UserID: c.AccessKeyID}
+}
+
+// HTTPIAMRefusal is how an HTTP API answers a failed AWS_IAM check: 403 with {"message":"Forbidden"} for
+// a request without a signature, else 403 with the signature error's message in the same shape.
+func HTTPIAMRefusal(err error) (status int, body string) {
+	_, message := Refusal(err, "MissingAuthenticationTokenException", "AccessDeniedException")
+	switch {
+	case errors.Is(err, sigv4.ErrMissingAuthentication):
+		message = "Forbidden"
+	case errors.Is(err, ErrAccessDenied):
+		message = strings.TrimPrefix(message, ErrAccessDenied.Error()+": ")
+	}
+	b, _ := json.Marshal(struct {
+		Message string `json:"message"`
+	}{message})
+	return http.StatusForbidden, string(b)
 }

@@ -96,6 +96,16 @@ type API struct {
 	// StageDates and DeploymentDates hold the dates AWS reports, by stage name and deployment id.
 	StageDates      map[string]Dates     `json:"stageDates,omitempty"`
 	DeploymentDates map[string]time.Time `json:"deploymentDates,omitempty"`
+	// QuickCreate names the resources CreateApi's quick create made for an HTTP API, which AWS reports as
+	// apiGatewayManaged and UpdateApi's target, routeKey and credentialsArn change; nil otherwise.
+	QuickCreate *QuickCreate `json:"quickCreate,omitempty"`
+}
+
+// QuickCreate names the integration, route and stage quick create made.
+type QuickCreate struct {
+	IntegrationID string `json:"integrationId"`
+	RouteID       string `json:"routeId"`
+	Stage         string `json:"stage"`
 }
 
 // Dates are a resource's creation and last-update times.

@@ -313,7 +313,7 @@ func TestOpenErrors(t *testing.T) {
 	}{
 		{name: "stored file is not JSON", stored: `{"version":1,"state":{"apis":[`},
 		{name: "stored format version unknown", stored: `{"version":2,"state":{"apis":[]}}`},
-		{name: "config does not compile", config: &resource.Bundle{APIs: []resource.API{{APIID: "bad", Name: "bad", ProtocolType: "HTTP", Stages: []resource.Stage{{StageName: "s"}}}}}},
+		{name: "config does not compile", config: &resource.Bundle{APIs: []resource.API{{APIID: "bad", Name: "bad", ProtocolType: "GRPC", Stages: []resource.Stage{{StageName: "s"}}}}}},
 		{name: "config declares an apiId twice", config: &resource.Bundle{APIs: []resource.API{mockAPI("twin", "$default"), mockAPI("twin", "$default")}}},
 		{name: "data plane refuses", apply: errors.New("refused")},
 	}

@@ -32,7 +32,6 @@ var unserved = map[string]string{
 
 // unsupportedAPIs are API types that are an error: the template expects them to be served.
 var unsupportedAPIs = map[string]string{
-	"AWS::Serverless::HttpApi": "HTTP APIs are not supported yet; Switchboard serves WebSocket APIs",
 	"AWS::Serverless::Api":     "REST APIs are not supported yet; Switchboard serves WebSocket APIs",
 	"AWS::ApiGateway::RestApi": "REST APIs are not supported yet; Switchboard serves WebSocket APIs",
 }
@@ -44,7 +43,6 @@ type builder struct {
 	b     *resource.Bundle
 	apis  map[string]int // apiId → index in b.APIs
 	plans map[string]int // usage plan id → index in b.UsagePlans
-	http  map[string]bool
 	// routes and integrations by id: API index and index within the API.
 	routes       map[string][2]int
 	integrations map[string][2]int
@@ -54,6 +52,10 @@ type builder struct {
 	failed map[string]bool
 	// unrunnable are the functions that cannot run locally (see checkUnrunnable).
 	unrunnable []unrunnable
+	// httpEvents are the SAM functions' HttpApi events, connected after every API is built; samAuth is
+	// each AWS::Serverless::HttpApi's Auth, by API id.
+	httpEvents []httpEvent
+	samAuth    map[string]*samAuth
 }
 
 func (bd *builder) at(path string, r *res) {
@@ -63,9 +65,9 @@ func (bd *builder) at(path string, r *res) {
 // build converts every resource, in three passes so that children find their parents whatever the
 // order of the template.
 func (e *evaluator) build(t *Template) *resource.Bundle {
-	bd := &builder{e: e, t: t, b: &resource.Bundle{}, apis: map[string]int{}, http: map[string]bool{},
+	bd := &builder{e: e, t: t, b: &resource.Bundle{}, apis: map[string]int{},
 		routes: map[string][2]int{}, integrations: map[string][2]int{}, domains: map[string]int{},
-		failed: map[string]bool{}, plans: map[string]int{}}
+		failed: map[string]bool{}, plans: map[string]int{}, samAuth: map[string]*samAuth{}}
 	var live []*res
 	for _, r := range e.order {
 		ok, err := e.enabled(r)
@@ -80,7 +82,7 @@ func (e *evaluator) build(t *Template) *resource.Bundle {
 		live = append(live, r)
 	}
 	passes := [][]string{
-		{typeAPI, typeDomainName, typeSAMFunction, typeLambdaFunction},
+		{typeAPI, typeSAMHTTPAPI, typeDomainName, typeSAMFunction, typeLambdaFunction},
 		{typeIntegration, typeAuthorizer, typeModel, typeRoute, typeStage, typeAPIMapping, typeDeployment, typeAPIKey, typeUsagePlan},
 		{typeRouteResponse, typeIntegrationResponse, typeUsagePlanKey},
 	}
@@ -100,6 +102,7 @@ func (e *evaluator) build(t *Template) *resource.Bundle {
 			bd.other(r)
 		}
 	}
+	bd.connectHTTPEvents()
 	bd.checkUnrunnable()
 	resource.ApplyDefaults(bd.b)
 	for _, fe := range resource.Validate(bd.b) {
@@ -172,6 +175,8 @@ func (bd *builder) resource(r *res) {
 	switch r.typ {
 	case typeAPI:
 		bd.api(r, p)
+	case typeSAMHTTPAPI:
+		bd.samHTTPAPI(r, p)
 	case typeDomainName:
 		bd.domainName(r, p)
 	case typeSAMFunction, typeLambdaFunction:
@@ -199,9 +204,7 @@ func (bd *builder) api(r *res, p *props) {
 		Tags:                      p.strMap("Tags"),
 	}
 	if a.ProtocolType == resource.ProtocolHTTP {
-		bd.http[id] = true
-		p.fail("ProtocolType", "HTTP APIs are not supported yet; Switchboard serves WEBSOCKET APIs")
-		return
+		bd.httpAPIMembers(r, p, &a)
 	}
 	if !p.finish(r.typ, nil) {
 		return
@@ -211,8 +214,7 @@ func (bd *builder) api(r *res, p *props) {
 	bd.b.APIs = append(bd.b.APIs, a)
 }
 
-// parentAPI finds the API a child resource's ApiId names; ok is false when the problem was reported or
-// the API is an HTTP API (reported on the API itself).
+// parentAPI finds the API a child resource's ApiId names; ok is false when the problem was reported.
 func (bd *builder) parentAPI(p *props) (*resource.API, int, bool) {
 	id := p.required("ApiId")
 	if id == "" {
@@ -220,7 +222,7 @@ func (bd *builder) parentAPI(p *props) (*resource.API, int, bool) {
 	}
 	i, ok := bd.apis[id]
 	if !ok {
-		if !bd.http[id] && !bd.failed[id] && !p.bad {
+		if !bd.failed[id] && !p.bad {
 			p.fail("ApiId", "%q is not an API of this template; Ref one of its AWS::ApiGatewayV2::Api resources", id)
 		}
 		return nil, 0, false
@@ -284,10 +286,7 @@ func (bd *builder) child(r *res, p *props) {
 			in.TLSConfig = &resource.TLSConfig{ServerNameToVerify: tls.str("ServerNameToVerify")}
 			tls.finish(r.typ, nil)
 		}
-		if p.has("ResponseParameters") {
-			p.used["ResponseParameters"] = true
-			p.fail("ResponseParameters", "is for HTTP APIs; WebSocket integrations map responses with IntegrationResponse resources")
-		}
+		in.ResponseParameters = responseParameters(p, r.typ)
 		if p.finish(r.typ, nil) {
 			bd.at(resource.IndexPath(resource.FieldPath(apiPath, "integrations"), len(a.Integrations)), r)
 			bd.integrations[id] = [2]int{ai, len(a.Integrations)}
@@ -303,12 +302,10 @@ func (bd *builder) child(r *res, p *props) {
 			IdentitySource:               p.strList("IdentitySource"),
 			IdentityValidationExpression: p.str("IdentityValidationExpression"),
 		}
-		for _, k := range []string{"JwtConfiguration", "AuthorizerPayloadFormatVersion", "EnableSimpleResponses", "AuthorizerResultTtlInSeconds"} {
-			if p.has(k) {
-				p.used[k] = true
-				p.fail(k, "is for HTTP API authorizers; WebSocket APIs have Lambda REQUEST authorizers")
-			}
-		}
+		au.JWTConfiguration = jwtConfiguration(p, r.typ)
+		au.AuthorizerPayloadFormatVersion = p.str("AuthorizerPayloadFormatVersion")
+		au.EnableSimpleResponses = p.boolean("EnableSimpleResponses")
+		au.AuthorizerResultTTLInSeconds = p.integer("AuthorizerResultTtlInSeconds")
 		if p.finish(r.typ, nil) {
 			bd.at(resource.IndexPath(resource.FieldPath(apiPath, "authorizers"), len(a.Authorizers)), r)
 			a.Authorizers = append(a.Authorizers, au)

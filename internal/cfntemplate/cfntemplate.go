@@ -222,6 +222,9 @@ func Parse(name string, data []byte, dir string, opts Options) (*Template, error
 	if err != nil {
 		return nil, Errors{syntaxError(name, err)}
 	}
+	if isOpenAPI(root) {
+		return parseOpenAPI(name, data, opts)
+	}
 	e := &evaluator{file: name, dir: dir, opts: opts, params: map[string]any{}, paramDecl: map[string]*yaml.Node{},
 		conditions: map[string]*yaml.Node{}, condVals: map[string]bool{}, condBusy: map[string]bool{}, condFailed: map[string]bool{}, resources: map[string]*res{}}
 	e.maxSteps = 4*countNodes(root) + 10_000

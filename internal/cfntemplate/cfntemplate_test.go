@@ -78,6 +78,8 @@ func TestGolden(t *testing.T) {
 		{name: "plain CloudFormation, prod in another region", path: "testdata/cfn/template.yaml", golden: "testdata/cfn-prod.bundle.json",
 			opts: Options{Region: "cn-north-1", Parameters: map[string]string{"Env": "prod"}}},
 		{name: "cdk synth", path: "testdata/cdk/cdk.out/ChatStack.template.json", golden: "testdata/cdk.bundle.json"},
+		{name: "SAM HTTP APIs", path: "testdata/samhttp/template.yaml", golden: "testdata/samhttp.bundle.json"},
+		{name: "OpenAPI definition", path: "testdata/openapi/definition.yaml", golden: "testdata/openapi.bundle.json"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -92,7 +92,7 @@ func (bd *builder) function(r *res, p *props) {
 		return
 	}
 	if r.typ == typeSAMFunction {
-		bd.events(r, p)
+		bd.events(r, p, name)
 	}
 	ignored := map[string]string{}
 	for _, k := range p.vals.keys {
@@ -303,9 +303,10 @@ func fileExists(path string) bool {
 	return err == nil && !info.IsDir()
 }
 
-// events reports a SAM function's event sources: API events would create APIs Switchboard does not
-// serve (an error); the others are not connected (a note).
-func (bd *builder) events(r *res, p *props) {
+// events reads a SAM function's event sources: HttpApi events become routes (connectHTTPEvents), Api
+// events would create a REST API Switchboard does not serve (an error), the others are not connected (a
+// note).
+func (bd *builder) events(r *res, p *props, fnName string) {
 	ev := p.sub("Events")
 	if ev == nil {
 		return
@@ -320,8 +321,10 @@ func (bd *builder) events(r *res, p *props) {
 			one.used[k] = true
 		}
 		switch typ {
-		case "Api", "HttpApi":
-			ev.fail(name, "an %s event makes a REST or HTTP API, which is not supported yet; Switchboard serves WebSocket APIs", typ)
+		case "HttpApi":
+			bd.httpAPIEvent(r, name, one, fnName)
+		case "Api":
+			ev.fail(name, "an Api event makes a REST API, which is not supported yet; Switchboard serves WebSocket and HTTP APIs")
 		default:
 			bd.e.notes = append(bd.e.notes, Note{LogicalID: r.id, Type: r.typ,
 				What: fmt.Sprintf("event %s (%s) is not connected: only API Gateway invokes local functions", name, typ)})

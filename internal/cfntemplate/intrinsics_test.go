@@ -267,13 +267,35 @@ func TestTemplateErrors(t *testing.T) {
     Type: AWS::ApiGatewayV2::Stage
     Properties: {ApiId: abcdefghij, StageName: prod}
 `, want: `ApiId: "abcdefghij" is not an API of this template`, where: "Resources.Stage"},
-		{name: "HTTP API", yaml: `Resources:
+		{name: "HTTP API quick create member without Target", yaml: `Resources:
   Http:
     Type: AWS::ApiGatewayV2::Api
-    Properties: {Name: h, ProtocolType: HTTP}
-`, want: "HTTP APIs are not supported yet", where: "Resources.Http"},
-		{name: "SAM HTTP API", yaml: "Resources:" + apiYAML + "  H:\n    Type: AWS::Serverless::HttpApi\n",
-			want: "HTTP APIs are not supported yet", where: "Resources.H"},
+    Properties: {Name: h, ProtocolType: HTTP, RouteKey: GET /x}
+`, want: "RouteKey: is part of quick create: it needs Target", where: "Resources.Http"},
+		{name: "HTTP API body in S3", yaml: `Resources:
+  Http:
+    Type: AWS::ApiGatewayV2::Api
+    Properties: {Name: h, ProtocolType: HTTP, BodyS3Location: {Bucket: b, Key: k}}
+`, want: "BodyS3Location: is in S3", where: "Resources.Http"},
+		{name: "HTTP API body that is not OpenAPI 3", yaml: `Resources:
+  Http:
+    Type: AWS::ApiGatewayV2::Api
+    Properties: {ProtocolType: HTTP, Body: {swagger: "2.0", info: {title: t}}}
+`, want: "Body: Invalid OpenAPI input: OpenAPI 2.0 (swagger)", where: "Resources.Http"},
+		{name: "HTTP API body warning with FailOnWarnings", yaml: `Resources:
+  Http:
+    Type: AWS::ApiGatewayV2::Api
+    Properties: {ProtocolType: HTTP, FailOnWarnings: true, Body: {openapi: 3.0.1, info: {title: t}, x-amazon-apigateway-policy: {}}}
+`, want: "x-amazon-apigateway-policy is not supported for HTTP APIs and was ignored (FailOnWarnings is true)", where: "Resources.Http"},
+		{name: "HTTP API route key", yaml: `Resources:
+  Http:
+    Type: AWS::ApiGatewayV2::Api
+    Properties: {Name: h, ProtocolType: HTTP, Target: "https://b.example.com", RouteKey: "FETCH /x"}
+`, want: `method "FETCH" is not one of`, where: "Resources.Http"},
+		{name: "OpenAPI definition with a REST integration", yaml: "openapi: 3.0.1\ninfo: {title: t}\npaths:\n  /a:\n    get:\n      x-amazon-apigateway-integration: {type: mock}\n",
+			want: "may only be associated with proxy integrations"},
+		{name: "SAM HTTP API definition in S3", yaml: "Resources:\n  H:\n    Type: AWS::Serverless::HttpApi\n    Properties: {DefinitionUri: s3://b/k.yaml}\n",
+			want: "DefinitionUri: must be a local file", where: "Resources.H"},
 		{name: "unknown property", yaml: "Resources:" + apiYAML + `
   Route:
     Type: AWS::ApiGatewayV2::Route
@@ -337,8 +359,39 @@ func TestTemplateErrors(t *testing.T) {
       Handler: app.handler
       Runtime: nodejs20.x
       Events:
-        Get: {Type: HttpApi, Properties: {Path: /, Method: get}}
-`, want: "an HttpApi event makes a REST or HTTP API", where: "Resources.Fn"},
+        Get: {Type: Api, Properties: {Path: /, Method: get}}
+`, want: "an Api event makes a REST API", where: "Resources.Fn"},
+		{name: "HttpApi event with Method and no Path", yaml: "Resources:" + apiYAML + `
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: fn
+      Handler: app.handler
+      Runtime: nodejs20.x
+      Events:
+        Get: {Type: HttpApi, Properties: {Method: get}}
+`, want: "Path: is required with Method", where: "Resources.Fn"},
+		{name: "HttpApi event with an unknown authorizer", yaml: `Resources:
+  H: {Type: AWS::Serverless::HttpApi}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: fn
+      Handler: app.handler
+      Runtime: nodejs20.x
+      Events:
+        Get: {Type: HttpApi, Properties: {ApiId: !Ref H, Path: /, Method: get, Auth: {Authorizer: Nobody}}}
+`, want: `"Nobody" is not an authorizer of the API's Auth.Authorizers`, where: "Resources.Fn"},
+		{name: "HttpApi event on a WebSocket API", yaml: "Resources:" + apiYAML + `
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: fn
+      Handler: app.handler
+      Runtime: nodejs20.x
+      Events:
+        Get: {Type: HttpApi, Properties: {ApiId: !Ref Api, Path: /, Method: get}}
+`, want: "is not an AWS::Serverless::HttpApi of this template", where: "Resources.Fn"},
 		{name: "usage plan key of an unknown plan", yaml: "Resources:" + apiYAML + `
   Key: {Type: AWS::ApiGateway::ApiKey, Properties: {Value: abcdefghijklmnopqrstuvwxyz}}
   PlanKey:

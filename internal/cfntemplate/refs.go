@@ -92,6 +92,10 @@ func (e *evaluator) ref(at *yaml.Node, name string) (any, error) {
 // resource looks up a resource that a Ref or Fn::GetAtt names, which must exist and be created.
 func (e *evaluator) resource(at *yaml.Node, name string) (*res, error) {
 	r, ok := e.resources[name]
+	if !ok && name == implicitHTTPAPI && e.hasImplicitHTTPAPI() {
+		// SAM makes ServerlessHttpApi for HttpApi events without ApiId; templates Ref it in Outputs.
+		return &res{id: name, typ: typeSAMHTTPAPI}, nil
+	}
 	if !ok {
 		if fn, ok := e.resources[strings.TrimSuffix(name, "Role")]; ok && strings.HasSuffix(name, "Role") && fn.typ == typeSAMFunction {
 			// SAM makes {Function}Role for a function without Role.
@@ -123,7 +127,7 @@ func (e *evaluator) enabled(r *res) (bool, error) {
 // physical is what Ref of the resource gives: an id, a name, a URL or an ARN, depending on its type.
 func (e *evaluator) physical(at *yaml.Node, r *res) (string, error) {
 	switch r.typ {
-	case typeAPI:
+	case typeAPI, typeSAMHTTPAPI:
 		return e.apiID(r), nil
 	case typeStage:
 		return e.nameProperty(at, r, "StageName", 0)
@@ -259,7 +263,11 @@ func (e *evaluator) getAtt(at *yaml.Node, logical, attr string) (any, error) {
 		case "ApiId":
 			return e.apiID(r), nil
 		case "ApiEndpoint":
-			return fmt.Sprintf("wss://%s.execute-api.%s.%s", e.apiID(r), e.opts.Region, e.urlSuffix()), nil
+			scheme := "wss"
+			if literalProperty(r, "ProtocolType") == "HTTP" {
+				scheme = "https"
+			}
+			return fmt.Sprintf("%s://%s.execute-api.%s.%s", scheme, e.apiID(r), e.opts.Region, e.urlSuffix()), nil
 		}
 		return nil, unknown("ApiEndpoint and ApiId")
 	case typeDomainName:

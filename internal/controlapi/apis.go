@@ -13,22 +13,22 @@ import (
 )
 
 // apiInput is UpdateApi's input shape; CreateApi's adds protocolType and tags. The quick-create members
-// (target, routeKey, credentialsArn) and corsConfiguration belong to HTTP APIs: they are decoded so that a
-// request using them gets an answer saying so rather than "unknown member".
+// (target, routeKey, credentialsArn) and corsConfiguration belong to HTTP APIs; a WebSocket API refuses
+// them naming the member.
 // https://docs.aws.amazon.com/apigatewayv2/latest/api-reference/apis-apiid.html
 type apiInput struct {
-	APIKeySelectionExpression string     `json:"apiKeySelectionExpression"`
-	CorsConfiguration         *corsInput `json:"corsConfiguration"`
-	CredentialsARN            string     `json:"credentialsArn"`
-	Description               string     `json:"description"`
-	DisableExecuteAPIEndpoint bool       `json:"disableExecuteApiEndpoint"`
-	DisableSchemaValidation   bool       `json:"disableSchemaValidation"`
-	IPAddressType             string     `json:"ipAddressType"`
-	Name                      string     `json:"name"`
-	RouteKey                  string     `json:"routeKey"`
-	RouteSelectionExpression  string     `json:"routeSelectionExpression"`
-	Target                    string     `json:"target"`
-	Version                   string     `json:"version"`
+	APIKeySelectionExpression string         `json:"apiKeySelectionExpression"`
+	CorsConfiguration         *resource.Cors `json:"corsConfiguration"`
+	CredentialsARN            string         `json:"credentialsArn"`
+	Description               string         `json:"description"`
+	DisableExecuteAPIEndpoint bool           `json:"disableExecuteApiEndpoint"`
+	DisableSchemaValidation   bool           `json:"disableSchemaValidation"`
+	IPAddressType             string         `json:"ipAddressType"`
+	Name                      string         `json:"name"`
+	RouteKey                  string         `json:"routeKey"`
+	RouteSelectionExpression  string         `json:"routeSelectionExpression"`
+	Target                    string         `json:"target"`
+	Version                   string         `json:"version"`
 }
 
 // createAPIInput is CreateApi's input shape.
@@ -38,26 +38,18 @@ type createAPIInput struct {
 	Tags         map[string]string `json:"tags"`
 }
 
-// corsInput is the Cors shape, decoded only to be refused: CORS applies to HTTP APIs.
-type corsInput struct {
-	AllowCredentials bool     `json:"allowCredentials"`
-	AllowHeaders     []string `json:"allowHeaders"`
-	AllowMethods     []string `json:"allowMethods"`
-	AllowOrigins     []string `json:"allowOrigins"`
-	ExposeHeaders    []string `json:"exposeHeaders"`
-	MaxAge           int      `json:"maxAge"`
-}
-
 // apiOutput is the output shape of CreateApi, GetApi and UpdateApi, and an item of GetApis, with the
-// members AWS returns for a WebSocket API (the `aws apigatewayv2` CLI examples create-api, get-api,
-// get-apis and update-api): apiGatewayManaged is left out (only quick-created HTTP APIs are managed, and
-// Switchboard has no quick create), disableSchemaValidation only appears once set, tags appear as {} on
-// every answer but CreateApi's, which shows them only when the request gave some.
-// disableExecuteApiEndpoint and ipAddressType are always present, as AWS reports them since they exist.
+// members AWS returns (the `aws apigatewayv2` CLI examples create-api, get-api, get-apis and update-api):
+// apiGatewayManaged is left out (AWS reports it on the route, integration and stage quick create makes,
+// not on the API), disableSchemaValidation only appears once set, tags appear as {} on every answer but
+// CreateApi's, which shows them only when the request gave some. disableExecuteApiEndpoint and
+// ipAddressType are always present, as AWS reports them since they exist. corsConfiguration appears for
+// HTTP APIs that have one; warnings for ImportApi and ReimportApi.
 type apiOutput struct {
 	APIEndpoint               string            `json:"apiEndpoint"`
 	APIID                     string            `json:"apiId"`
 	APIKeySelectionExpression string            `json:"apiKeySelectionExpression,omitempty"`
+	CorsConfiguration         *resource.Cors    `json:"corsConfiguration,omitempty"`
 	CreatedDate               string            `json:"createdDate,omitempty"`
 	Description               string            `json:"description,omitempty"`
 	DisableExecuteAPIEndpoint bool              `json:"disableExecuteApiEndpoint"`
@@ -68,6 +60,7 @@ type apiOutput struct {
 	RouteSelectionExpression  string            `json:"routeSelectionExpression,omitempty"`
 	Tags                      map[string]string `json:"tags,omitzero"`
 	Version                   string            `json:"version,omitempty"`
+	Warnings                  []string          `json:"warnings,omitempty"`
 }
 
 // IP address types of an API's endpoint.
@@ -83,9 +76,10 @@ func (s *server) apiOutputOf(a *catalog.API) apiOutput {
 		ipType = ipAddressTypeIPv4
 	}
 	return apiOutput{
-		APIEndpoint:               s.cfg.APIEndpoint(a.APIID),
+		APIEndpoint:               s.apiEndpointFor(&a.API),
 		APIID:                     a.APIID,
 		APIKeySelectionExpression: a.APIKeySelectionExpression,
+		CorsConfiguration:         a.CorsConfiguration,
 		CreatedDate:               timestamp(a.CreatedDate),
 		Description:               a.Description,
 		DisableExecuteAPIEndpoint: a.DisableExecuteAPIEndpoint,
@@ -99,15 +93,18 @@ func (s *server) apiOutputOf(a *catalog.API) apiOutput {
 	}
 }
 
-// check refuses what a WebSocket API cannot have and checks the members resource.Validate leaves to the
-// compile step, so that the message names the member.
-func (in *apiInput) check() error {
+// check checks the members for an API of protocolType: what the kind cannot have is refused, naming the
+// member, as are the members resource.Validate leaves to the compile step.
+func (in *apiInput) check(protocolType string) error {
+	if protocolType == resource.ProtocolHTTP {
+		return in.checkHTTP()
+	}
 	if in.CorsConfiguration != nil {
-		return badRequest("corsConfiguration is supported only for HTTP APIs; Switchboard serves WEBSOCKET APIs")
+		return badRequest("corsConfiguration is supported only for HTTP APIs; this is a WebSocket API")
 	}
 	for _, m := range []struct{ name, value string }{{"target", in.Target}, {"routeKey", in.RouteKey}, {"credentialsArn", in.CredentialsARN}} {
 		if m.value != "" {
-			return badRequest("%s is a quick create member, supported only for HTTP APIs; create the integration and routes of a WEBSOCKET API separately", m.name)
+			return badRequest("%s is a quick create member, supported only for HTTP APIs; create the integration and routes of a WebSocket API separately", m.name)
 		}
 	}
 	if in.RouteSelectionExpression == "" {
@@ -127,6 +124,7 @@ func (in *apiInput) check() error {
 // apply copies the input's members onto a.
 func (in *apiInput) apply(a *resource.API) {
 	a.APIKeySelectionExpression = in.APIKeySelectionExpression
+	a.CorsConfiguration = in.CorsConfiguration
 	a.Description = in.Description
 	a.DisableExecuteAPIEndpoint = in.DisableExecuteAPIEndpoint
 	a.DisableSchemaValidation = in.DisableSchemaValidation
@@ -140,6 +138,7 @@ func (in *apiInput) apply(a *resource.API) {
 func apiInputOf(a *resource.API) apiInput {
 	return apiInput{
 		APIKeySelectionExpression: a.APIKeySelectionExpression,
+		CorsConfiguration:         a.CorsConfiguration,
 		Description:               a.Description,
 		DisableExecuteAPIEndpoint: a.DisableExecuteAPIEndpoint,
 		DisableSchemaValidation:   a.DisableSchemaValidation,
@@ -177,7 +176,8 @@ func checkAPITags(tags map[string]string) error {
 	return nil
 }
 
-// createAPI is CreateApi: a new WEBSOCKET API with a random apiId, created now.
+// createAPI is CreateApi: a new WEBSOCKET or HTTP API with a random apiId, created now. An HTTP API with
+// target is quick created: an integration, a route and an autoDeploy $default stage come with it.
 func (s *server) createAPI(w http.ResponseWriter, r *http.Request) error {
 	var in createAPIInput
 	if err := decode(r, &in); err != nil {
@@ -187,15 +187,16 @@ func (s *server) createAPI(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("name is required")
 	}
 	switch in.ProtocolType {
-	case resource.ProtocolWebSocket:
-	case resource.ProtocolHTTP:
-		return badRequest("protocolType HTTP is not supported: Switchboard serves WEBSOCKET APIs")
+	case resource.ProtocolWebSocket, resource.ProtocolHTTP:
 	case "":
-		return badRequest("protocolType is required; Switchboard serves WEBSOCKET APIs")
+		return badRequest("protocolType is required: HTTP or WEBSOCKET")
 	default:
-		return badRequest("Invalid protocolType %q specified. Must be one of [HTTP, WEBSOCKET]; Switchboard serves WEBSOCKET APIs", in.ProtocolType)
+		return badRequest("Invalid protocolType %q specified. Must be one of [HTTP, WEBSOCKET]", in.ProtocolType)
 	}
-	if err := in.check(); err != nil {
+	if err := in.check(in.ProtocolType); err != nil {
+		return err
+	}
+	if err := in.checkQuickCreate(); err != nil {
 		return err
 	}
 	if err := checkAPITags(in.Tags); err != nil {
@@ -208,6 +209,11 @@ func (s *server) createAPI(w http.ResponseWriter, r *http.Request) error {
 		a.Tags = in.Tags
 		in.apply(&a.API)
 		a.APIID = st.NewAPIID()
+		if in.Target != "" {
+			if err := quickCreate(a, &in.apiInput, s.cfg.Now()); err != nil {
+				return err
+			}
+		}
 		if err := checkAPI(&a.API); err != nil {
 			return err
 		}
@@ -250,13 +256,17 @@ func (s *server) updateAPI(w http.ResponseWriter, r *http.Request) error {
 	var out apiOutput
 	err = s.changeAPI(r, func(_ *catalog.State, a *catalog.API) error {
 		in := apiInputOf(&a.API)
-		if _, err := decodePatch(data, &in); err != nil {
+		present, err := decodePatch(data, &in)
+		if err != nil {
 			return err
 		}
 		if in.Name == "" {
 			return badRequest("name is required")
 		}
-		if err := in.check(); err != nil {
+		if err := in.check(a.ProtocolType); err != nil {
+			return err
+		}
+		if err := quickUpdate(a, &in, present); err != nil {
 			return err
 		}
 		in.apply(&a.API)

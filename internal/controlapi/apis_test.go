@@ -27,6 +27,7 @@ import (
 var resourceIDMembers = map[string]string{
 	"apiId": "api", "routeId": "route", "routeResponseId": "routeResponse", "integrationId": "integration",
 	"integrationResponseId": "integrationResponse", "authorizerId": "authorizer", "modelId": "model",
+	"deploymentId": "deployment",
 }
 
 // runResourceGolden sends steps in order over plain HTTP and compares the transcript — each request
@@ -267,8 +268,8 @@ func TestAPIsSDK(t *testing.T) {
 		call func() error
 		want string
 	}{
-		{"HTTP API", func() error {
-			_, err := c.CreateApi(ctx, &apigatewayv2.CreateApiInput{Name: aws.String("h"), ProtocolType: types.ProtocolTypeHttp})
+		{"unknown protocol type", func() error {
+			_, err := c.CreateApi(ctx, &apigatewayv2.CreateApiInput{Name: aws.String("h"), ProtocolType: types.ProtocolType("GRPC")})
 			return err
 		}, "BadRequestException"},
 		{"no route selection expression", func() error {
@@ -442,7 +443,8 @@ func TestBadRequests(t *testing.T) {
 		{"unknown path", "GET", "/v2/nothing", "", 404, "NotFoundException", "No operation matches"},
 		{"unknown child", "GET", apiPath + "/widgets", "", 404, "NotFoundException", "No operation matches"},
 		{"wrong method", "PUT", apiPath + "/routes", "{}", 404, "NotFoundException", "No operation matches PUT"},
-		{"unsupported operation", "DELETE", apiPath + "/cors", "", 400, "BadRequestException", "not supported"},
+		{"unsupported operation", "GET", "/v2/vpclinks", "", 400, "BadRequestException", "not supported"},
+		{"HTTP-only operation", "DELETE", apiPath + "/cors", "", 400, "BadRequestException", "supported only for HTTP APIs"},
 		{"missing API", "GET", "/v2/apis/nosuchapi/models", "", 404, "NotFoundException", "Invalid API identifier specified 123456789012:nosuchapi"},
 		{"missing API in PATCH", "PATCH", "/v2/apis/nosuchapi/routes/r", `{}`, 404, "NotFoundException", "Invalid API identifier"},
 		{"missing route", "GET", apiPath + "/routes/nosuch", "", 404, "NotFoundException", "Invalid Route identifier specified nosuch"},

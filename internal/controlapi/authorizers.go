@@ -9,39 +9,48 @@ import (
 )
 
 // authorizerInput is the input shape of CreateAuthorizer and UpdateAuthorizer. WebSocket APIs have Lambda
-// REQUEST authorizers only; the members AWS documents as HTTP-only (authorizerPayloadFormatVersion,
-// authorizerResultTtlInSeconds, enableSimpleResponses, jwtConfiguration) are decoded so that a request
-// setting them is told why it is refused. AWS refuses authorizerResultTtlInSeconds on WebSocket APIs too.
+// REQUEST authorizers only, and refuse the members AWS documents as HTTP-only
+// (authorizerPayloadFormatVersion, authorizerResultTtlInSeconds, enableSimpleResponses,
+// jwtConfiguration); HTTP APIs have JWT and REQUEST authorizers (checkAuthorizerKind).
 // https://docs.aws.amazon.com/apigatewayv2/latest/api-reference/apis-apiid-authorizers.html
 type authorizerInput struct {
-	AuthorizerCredentialsARN       string                 `json:"authorizerCredentialsArn"`
-	AuthorizerPayloadFormatVersion string                 `json:"authorizerPayloadFormatVersion"`
-	AuthorizerResultTTLInSeconds   int                    `json:"authorizerResultTtlInSeconds"`
-	AuthorizerType                 string                 `json:"authorizerType"`
-	AuthorizerURI                  string                 `json:"authorizerUri"`
-	EnableSimpleResponses          bool                   `json:"enableSimpleResponses"`
-	IdentitySource                 []string               `json:"identitySource"`
-	IdentityValidationExpression   string                 `json:"identityValidationExpression"`
-	JWTConfiguration               *jwtConfigurationInput `json:"jwtConfiguration"`
-	Name                           string                 `json:"name"`
-}
-
-// jwtConfigurationInput is the JWTConfiguration shape, decoded only to be refused.
-type jwtConfigurationInput struct {
-	Audience []string `json:"audience"`
-	Issuer   string   `json:"issuer"`
+	AuthorizerCredentialsARN       string                     `json:"authorizerCredentialsArn"`
+	AuthorizerPayloadFormatVersion string                     `json:"authorizerPayloadFormatVersion"`
+	AuthorizerResultTTLInSeconds   *int                       `json:"authorizerResultTtlInSeconds"`
+	AuthorizerType                 string                     `json:"authorizerType"`
+	AuthorizerURI                  string                     `json:"authorizerUri"`
+	EnableSimpleResponses          bool                       `json:"enableSimpleResponses"`
+	IdentitySource                 []string                   `json:"identitySource"`
+	IdentityValidationExpression   string                     `json:"identityValidationExpression"`
+	JWTConfiguration               *resource.JWTConfiguration `json:"jwtConfiguration"`
+	Name                           string                     `json:"name"`
 }
 
 // authorizerOutput is the output shape of CreateAuthorizer, GetAuthorizer and UpdateAuthorizer, and an
-// item of GetAuthorizers.
+// item of GetAuthorizers. The HTTP API members appear when set (CLI example create-authorizer for a JWT
+// authorizer).
 type authorizerOutput struct {
-	AuthorizerCredentialsARN     string   `json:"authorizerCredentialsArn,omitempty"`
-	AuthorizerID                 string   `json:"authorizerId"`
-	AuthorizerType               string   `json:"authorizerType"`
-	AuthorizerURI                string   `json:"authorizerUri,omitempty"`
-	IdentitySource               []string `json:"identitySource"`
-	IdentityValidationExpression string   `json:"identityValidationExpression,omitempty"`
-	Name                         string   `json:"name"`
+	AuthorizerCredentialsARN       string                     `json:"authorizerCredentialsArn,omitempty"`
+	AuthorizerID                   string                     `json:"authorizerId"`
+	AuthorizerPayloadFormatVersion string                     `json:"authorizerPayloadFormatVersion,omitempty"`
+	AuthorizerResultTTLInSeconds   *int                       `json:"authorizerResultTtlInSeconds,omitempty"`
+	AuthorizerType                 string                     `json:"authorizerType"`
+	AuthorizerURI                  string                     `json:"authorizerUri,omitempty"`
+	EnableSimpleResponses          bool                       `json:"enableSimpleResponses,omitempty"`
+	IdentitySource                 []string                   `json:"identitySource"`
+	IdentityValidationExpression   string                     `json:"identityValidationExpression,omitempty"`
+	JWTConfiguration               *resource.JWTConfiguration `json:"jwtConfiguration,omitempty"`
+	Name                           string                     `json:"name"`
+}
+
+// resultTTL is an HTTP API Lambda authorizer's authorizerResultTtlInSeconds (0 included, as AWS shows it),
+// or nil for the authorizers that have none (JWT, and WebSocket APIs').
+func resultTTL(au *resource.Authorizer) *int {
+	if au.AuthorizerPayloadFormatVersion == "" {
+		return nil
+	}
+	ttl := au.AuthorizerResultTTLInSeconds
+	return &ttl
 }
 
 // authorizerOutputOf is what the control plane reports for au; identitySource is always a list.
@@ -51,31 +60,46 @@ func authorizerOutputOf(au *resource.Authorizer) authorizerOutput {
 		sources = []string{}
 	}
 	return authorizerOutput{
-		AuthorizerCredentialsARN:     au.AuthorizerCredentialsARN,
-		AuthorizerID:                 au.AuthorizerID,
-		AuthorizerType:               au.AuthorizerType,
-		AuthorizerURI:                au.AuthorizerURI,
-		IdentitySource:               sources,
-		IdentityValidationExpression: au.IdentityValidationExpression,
-		Name:                         au.Name,
+		AuthorizerCredentialsARN:       au.AuthorizerCredentialsARN,
+		AuthorizerID:                   au.AuthorizerID,
+		AuthorizerPayloadFormatVersion: au.AuthorizerPayloadFormatVersion,
+		AuthorizerResultTTLInSeconds:   resultTTL(au),
+		AuthorizerType:                 au.AuthorizerType,
+		AuthorizerURI:                  au.AuthorizerURI,
+		EnableSimpleResponses:          au.EnableSimpleResponses,
+		IdentitySource:                 sources,
+		IdentityValidationExpression:   au.IdentityValidationExpression,
+		JWTConfiguration:               au.JWTConfiguration,
+		Name:                           au.Name,
 	}
 }
 
 // authorizerInputOf is the UpdateAuthorizer input that leaves au as it is.
 func authorizerInputOf(au *resource.Authorizer) authorizerInput {
 	return authorizerInput{
-		AuthorizerCredentialsARN:     au.AuthorizerCredentialsARN,
-		AuthorizerType:               au.AuthorizerType,
-		AuthorizerURI:                au.AuthorizerURI,
-		IdentitySource:               au.IdentitySource,
-		IdentityValidationExpression: au.IdentityValidationExpression,
-		Name:                         au.Name,
+		AuthorizerCredentialsARN:       au.AuthorizerCredentialsARN,
+		AuthorizerPayloadFormatVersion: au.AuthorizerPayloadFormatVersion,
+		AuthorizerResultTTLInSeconds:   resultTTL(au),
+		AuthorizerType:                 au.AuthorizerType,
+		AuthorizerURI:                  au.AuthorizerURI,
+		EnableSimpleResponses:          au.EnableSimpleResponses,
+		IdentitySource:                 au.IdentitySource,
+		IdentityValidationExpression:   au.IdentityValidationExpression,
+		JWTConfiguration:               au.JWTConfiguration,
+		Name:                           au.Name,
 	}
 }
 
 // apply copies the input's members onto au.
 func (in *authorizerInput) apply(au *resource.Authorizer) {
 	au.AuthorizerCredentialsARN = in.AuthorizerCredentialsARN
+	au.AuthorizerPayloadFormatVersion = in.AuthorizerPayloadFormatVersion
+	au.AuthorizerResultTTLInSeconds = 0
+	if in.AuthorizerResultTTLInSeconds != nil {
+		au.AuthorizerResultTTLInSeconds = *in.AuthorizerResultTTLInSeconds
+	}
+	au.EnableSimpleResponses = in.EnableSimpleResponses
+	au.JWTConfiguration = in.JWTConfiguration
 	au.AuthorizerType = in.AuthorizerType
 	au.AuthorizerURI = in.AuthorizerURI
 	au.IdentitySource = in.IdentitySource
@@ -102,7 +126,7 @@ func (in *authorizerInput) check() error {
 		return badRequest("authorizerPayloadFormatVersion is supported only for HTTP APIs; WebSocket authorizers always receive the REQUEST authorizer event")
 	case in.EnableSimpleResponses:
 		return badRequest("enableSimpleResponses is supported only for HTTP APIs; a WebSocket authorizer returns an IAM policy")
-	case in.AuthorizerResultTTLInSeconds != 0:
+	case in.AuthorizerResultTTLInSeconds != nil:
 		return badRequest("authorizerResultTtlInSeconds is supported only for HTTP APIs")
 	}
 	return nil
@@ -124,14 +148,14 @@ func (s *server) createAuthorizer(w http.ResponseWriter, r *http.Request) error 
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	if err := in.check(); err != nil {
-		return err
-	}
-	if in.IdentitySource == nil {
-		return badRequest("identitySource is required, for example [\"route.request.header.Authorization\"]")
-	}
 	var out authorizerOutput
 	err := s.changeAPI(r, func(_ *catalog.State, a *catalog.API) error {
+		if err := checkAuthorizerKind(a, &in); err != nil {
+			return err
+		}
+		if in.IdentitySource == nil && !isHTTP(&a.API) {
+			return badRequest("identitySource is required, for example [\"route.request.header.Authorization\"]")
+		}
 		au := resource.Authorizer{AuthorizerID: a.NewChildID()}
 		in.apply(&au)
 		a.Authorizers = append(a.Authorizers, au)
@@ -190,7 +214,7 @@ func (s *server) updateAuthorizer(w http.ResponseWriter, r *http.Request) error 
 		if _, err := decodePatch(data, &in); err != nil {
 			return err
 		}
-		if err := in.check(); err != nil {
+		if err := checkAuthorizerKind(a, &in); err != nil {
 			return err
 		}
 		in.apply(au)

@@ -28,6 +28,7 @@ var inputShapes = []func() any{
 	func() any { return new(integrationResponseInput) },
 	func() any { return new(authorizerInput) },
 	func() any { return new(modelInput) },
+	func() any { return new(importInput) },
 }
 
 // isBadRequest reports whether err is nil or a 400 BadRequestException, the only failures decoding may
@@ -105,6 +106,13 @@ var fuzzPaths = []string{
 	"/v2/apis/fuzzapi01/deployments",
 	"/v2/tags/arn:aws:apigateway:us-east-1::%2Fapis%2Ffuzzapi01",
 	"/v2/domainnames",
+	"/v2/apis/fuzzhttp1",
+	"/v2/apis/fuzzhttp1/routes/hroute1",
+	"/v2/apis/fuzzhttp1/integrations/hinteg1",
+	"/v2/apis/fuzzhttp1/authorizers/hauth01",
+	"/v2/apis/fuzzhttp1/stages/$default",
+	"/v2/apis/fuzzhttp1/cors",
+	"/v2/apis/fuzzhttp1/exports/OAS30",
 }
 
 var fuzzMethods = []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete, http.MethodPut, http.MethodHead}
@@ -130,6 +138,24 @@ var fuzzCatalog = resource.API{
 	Stages: []resource.Stage{{StageName: "dev", AutoDeploy: true}},
 }
 
+// fuzzHTTPCatalog is the seeded HTTP API: a JWT-protected route, a Lambda and an HTTP integration, CORS
+// and an autoDeploy $default stage.
+var fuzzHTTPCatalog = resource.API{
+	APIID: "fuzzhttp1", Name: "fuzzhttp", ProtocolType: resource.ProtocolHTTP,
+	CorsConfiguration: &resource.Cors{AllowOrigins: []string{"https://app.example.com"}},
+	Integrations: []resource.Integration{
+		{IntegrationID: "hinteg1", IntegrationType: resource.IntegrationHTTPProxy, IntegrationMethod: "ANY", IntegrationURI: "https://backend.example.com/{proxy}"},
+		{IntegrationID: "hinteg2", IntegrationType: resource.IntegrationAWSProxy, IntegrationURI: "arn:aws:lambda:us-east-1:123456789012:function:f", PayloadFormatVersion: "2.0"},
+	},
+	Authorizers: []resource.Authorizer{{AuthorizerID: "hauth01", Name: "jwt", AuthorizerType: "JWT", IdentitySource: []string{"$request.header.Authorization"},
+		JWTConfiguration: &resource.JWTConfiguration{Issuer: "https://issuer.example.com", Audience: []string{"a"}}}},
+	Routes: []resource.Route{
+		{RouteID: "hroute1", RouteKey: "GET /items/{proxy+}", Target: "integrations/hinteg1", AuthorizationType: "JWT", AuthorizerID: "hauth01", AuthorizationScopes: []string{"read"}},
+		{RouteID: "hroute2", RouteKey: "$default", Target: "integrations/hinteg2"},
+	},
+	Stages: []resource.Stage{{StageName: "$default", AutoDeploy: true}},
+}
+
 // FuzzHandler sends random bodies with random methods to the resource paths (and to random paths) of a
 // control plane over a seeded catalog: whatever the request, the answer is never a 5xx and every error
 // is a well-formed AWS error.
@@ -150,6 +176,15 @@ func FuzzHandler(f *testing.F) {
 	f.Add(uint8(0), uint8(0), "?maxResults=-1&nextToken=x", []byte(nil))
 	f.Add(uint8(0), uint8(255), "/v2/apis/%zz", []byte(nil))
 	f.Add(uint8(1), uint8(255), "//v2/apis/../apis", []byte(`{`))
+	f.Add(uint8(4), uint8(0), "?basepath=split&failOnWarnings=true", []byte(`{"body":"openapi: 3.0.1\ninfo: {title: t}\npaths:\n  /a: {get: {}}\n"}`))
+	f.Add(uint8(4), uint8(26), "", []byte(`{"body":"{\"openapi\":\"3.0.1\",\"info\":{\"title\":\"t\"},\"paths\":{\"$default\":{\"x-amazon-apigateway-any-method\":{}}}}"}`))
+	f.Add(uint8(2), uint8(26), "", []byte(`{"target":"https://x.example.com","corsConfiguration":{"maxAge":-1}}`))
+	f.Add(uint8(2), uint8(27), "", []byte(`{"authorizationType":"CUSTOM","authorizationScopes":["a"]}`))
+	f.Add(uint8(2), uint8(28), "", []byte(`{"responseParameters":{"200":{"overwrite:statuscode":"201"}},"payloadFormatVersion":"2.0"}`))
+	f.Add(uint8(2), uint8(29), "", []byte(`{"jwtConfiguration":{"issuer":"x","audience":[]}}`))
+	f.Add(uint8(2), uint8(30), "", []byte(`{"defaultRouteSettings":{"loggingLevel":"ERROR"}}`))
+	f.Add(uint8(3), uint8(31), "", []byte(nil))
+	f.Add(uint8(0), uint8(32), "?outputType=YAML&stageName=$default&includeExtensions=false", []byte(nil))
 	f.Fuzz(func(t *testing.T, method, pathSel uint8, suffix string, body []byte) {
 		h := newFuzzServer(t)
 		target := suffix
@@ -203,12 +238,22 @@ func newFuzzServer(t *testing.T) http.Handler {
 	if err := json.Unmarshal(data, &api); err != nil {
 		t.Fatal(err)
 	}
+	data, err = json.Marshal(fuzzHTTPCatalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var httpAPI resource.API
+	if err := json.Unmarshal(data, &httpAPI); err != nil {
+		t.Fatal(err)
+	}
 	err = cat.Write(context.Background(), func(st *catalog.State) error {
-		a := &catalog.API{API: api, Source: catalog.SourceAPI, CreatedDate: now()}
-		if err := checkAPI(&a.API); err != nil {
-			return err
+		for _, api := range []resource.API{api, httpAPI} {
+			a := &catalog.API{API: api, Source: catalog.SourceAPI, CreatedDate: now()}
+			if err := checkAPI(&a.API); err != nil {
+				return err
+			}
+			st.APIs = append(st.APIs, a)
 		}
-		st.APIs = append(st.APIs, a)
 		return nil
 	})
 	if err != nil {

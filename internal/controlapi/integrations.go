@@ -11,7 +11,9 @@ import (
 )
 
 // integrationInput is the input shape of CreateIntegration and UpdateIntegration. responseParameters (a
-// map per status code) belongs to HTTP APIs and is refused.
+// map per status code) and integrationSubtype belong to HTTP APIs; contentHandlingStrategy,
+// passthroughBehavior, requestTemplates and templateSelectionExpression to WebSocket APIs
+// (checkIntegrationKind).
 // https://docs.aws.amazon.com/apigatewayv2/latest/api-reference/apis-apiid-integrations.html
 type integrationInput struct {
 	ConnectionID                string                       `json:"connectionId"`
@@ -35,32 +37,35 @@ type integrationInput struct {
 }
 
 // integrationOutput is the output shape of CreateIntegration, GetIntegration and UpdateIntegration, and
-// an item of GetIntegrations. apiGatewayManaged is left out: AWS reports it only for the integrations of
-// quick-created HTTP APIs (CLI examples create-integration, get-integration, get-integrations).
+// an item of GetIntegrations. AWS reports apiGatewayManaged only for the integration quick create made
+// (CLI examples create-integration, get-integration, get-integrations).
 type integrationOutput struct {
-	ConnectionID                           string              `json:"connectionId,omitempty"`
-	ConnectionType                         string              `json:"connectionType,omitempty"`
-	ContentHandlingStrategy                string              `json:"contentHandlingStrategy,omitempty"`
-	CredentialsARN                         string              `json:"credentialsArn,omitempty"`
-	Description                            string              `json:"description,omitempty"`
-	IntegrationID                          string              `json:"integrationId"`
-	IntegrationMethod                      string              `json:"integrationMethod,omitempty"`
-	IntegrationResponseSelectionExpression string              `json:"integrationResponseSelectionExpression,omitempty"`
-	IntegrationSubtype                     string              `json:"integrationSubtype,omitempty"`
-	IntegrationType                        string              `json:"integrationType"`
-	IntegrationURI                         string              `json:"integrationUri,omitempty"`
-	PassthroughBehavior                    string              `json:"passthroughBehavior,omitempty"`
-	PayloadFormatVersion                   string              `json:"payloadFormatVersion,omitempty"`
-	RequestParameters                      map[string]string   `json:"requestParameters,omitempty"`
-	RequestTemplates                       map[string]string   `json:"requestTemplates,omitempty"`
-	TemplateSelectionExpression            string              `json:"templateSelectionExpression,omitempty"`
-	TimeoutInMillis                        int                 `json:"timeoutInMillis,omitempty"`
-	TLSConfig                              *resource.TLSConfig `json:"tlsConfig,omitempty"`
+	APIGatewayManaged                      bool                         `json:"apiGatewayManaged,omitempty"`
+	ConnectionID                           string                       `json:"connectionId,omitempty"`
+	ConnectionType                         string                       `json:"connectionType,omitempty"`
+	ContentHandlingStrategy                string                       `json:"contentHandlingStrategy,omitempty"`
+	CredentialsARN                         string                       `json:"credentialsArn,omitempty"`
+	Description                            string                       `json:"description,omitempty"`
+	IntegrationID                          string                       `json:"integrationId"`
+	IntegrationMethod                      string                       `json:"integrationMethod,omitempty"`
+	IntegrationResponseSelectionExpression string                       `json:"integrationResponseSelectionExpression,omitempty"`
+	IntegrationSubtype                     string                       `json:"integrationSubtype,omitempty"`
+	IntegrationType                        string                       `json:"integrationType"`
+	IntegrationURI                         string                       `json:"integrationUri,omitempty"`
+	PassthroughBehavior                    string                       `json:"passthroughBehavior,omitempty"`
+	PayloadFormatVersion                   string                       `json:"payloadFormatVersion,omitempty"`
+	RequestParameters                      map[string]string            `json:"requestParameters,omitempty"`
+	RequestTemplates                       map[string]string            `json:"requestTemplates,omitempty"`
+	ResponseParameters                     map[string]map[string]string `json:"responseParameters,omitempty"`
+	TemplateSelectionExpression            string                       `json:"templateSelectionExpression,omitempty"`
+	TimeoutInMillis                        int                          `json:"timeoutInMillis,omitempty"`
+	TLSConfig                              *resource.TLSConfig          `json:"tlsConfig,omitempty"`
 }
 
-// integrationOutputOf is what the control plane reports for in.
-func integrationOutputOf(in *resource.Integration) integrationOutput {
+// integrationOutputOf is what the control plane reports for in, an integration of a.
+func integrationOutputOf(a *catalog.API, in *resource.Integration) integrationOutput {
 	return integrationOutput{
+		APIGatewayManaged:                      managed(a, managedIntegration, in.IntegrationID),
 		ConnectionID:                           in.ConnectionID,
 		ConnectionType:                         in.ConnectionType,
 		ContentHandlingStrategy:                in.ContentHandlingStrategy,
@@ -76,6 +81,7 @@ func integrationOutputOf(in *resource.Integration) integrationOutput {
 		PayloadFormatVersion:                   in.PayloadFormatVersion,
 		RequestParameters:                      in.RequestParameters,
 		RequestTemplates:                       in.RequestTemplates,
+		ResponseParameters:                     in.ResponseParameters,
 		TemplateSelectionExpression:            in.TemplateSelectionExpression,
 		TimeoutInMillis:                        in.TimeoutInMillis,
 		TLSConfig:                              in.TLSConfig,
@@ -99,21 +105,20 @@ func integrationInputOf(in *resource.Integration) integrationInput {
 		PayloadFormatVersion:        in.PayloadFormatVersion,
 		RequestParameters:           in.RequestParameters,
 		RequestTemplates:            in.RequestTemplates,
+		ResponseParameters:          in.ResponseParameters,
 		TemplateSelectionExpression: in.TemplateSelectionExpression,
 		TimeoutInMillis:             &timeout,
 		TLSConfig:                   in.TLSConfig,
 	}
 }
 
-// check checks what resource.Validate leaves to later steps or does not know, naming the member.
-func (in *integrationInput) check() error {
+// check checks what resource.Validate leaves to later steps or does not know, naming the member. http
+// says the integration belongs to an HTTP API, whose timeout range checkIntegrationKind checks.
+func (in *integrationInput) check(http bool) error {
 	if in.IntegrationType == "" {
 		return badRequest("integrationType is required; allowed values are AWS_PROXY, AWS, HTTP_PROXY, HTTP and MOCK")
 	}
-	if len(in.ResponseParameters) > 0 {
-		return badRequest("responseParameters is supported only for HTTP APIs; WebSocket integrations map responses with integration responses")
-	}
-	if t := in.TimeoutInMillis; t != nil && (*t < resource.MinTimeoutInMillis || *t > resource.MaxTimeoutInMillis) {
+	if t := in.TimeoutInMillis; t != nil && (*t < resource.MinTimeoutInMillis || *t > resource.MaxTimeoutInMillis) && !http {
 		return badRequest("timeoutInMillis %d is out of range; allowed is %d to %d", *t, resource.MinTimeoutInMillis, resource.MaxTimeoutInMillis)
 	}
 	return checkExpression("templateSelectionExpression", in.TemplateSelectionExpression)
@@ -134,6 +139,7 @@ func (in *integrationInput) apply(out *resource.Integration) {
 	out.PayloadFormatVersion = in.PayloadFormatVersion
 	out.RequestParameters = in.RequestParameters
 	out.RequestTemplates = in.RequestTemplates
+	out.ResponseParameters = in.ResponseParameters
 	out.TemplateSelectionExpression = in.TemplateSelectionExpression
 	out.TimeoutInMillis = 0 // resource.ApplyDefaults fills in the default
 	if in.TimeoutInMillis != nil {
@@ -159,18 +165,21 @@ func (s *server) createIntegration(w http.ResponseWriter, r *http.Request) error
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	if err := in.check(); err != nil {
-		return err
-	}
 	var out integrationOutput
 	err := s.changeAPI(r, func(_ *catalog.State, a *catalog.API) error {
+		if err := in.check(isHTTP(&a.API)); err != nil {
+			return err
+		}
+		if err := checkIntegrationKind(a, &in); err != nil {
+			return err
+		}
 		integ := resource.Integration{IntegrationID: a.NewChildID()}
 		in.apply(&integ)
 		a.Integrations = append(a.Integrations, integ)
 		if err := checkAPI(&a.API); err != nil {
 			return err
 		}
-		out = integrationOutputOf(&a.Integrations[len(a.Integrations)-1])
+		out = integrationOutputOf(a, &a.Integrations[len(a.Integrations)-1])
 		return nil
 	})
 	return respond(w, http.StatusCreated, out, err)
@@ -181,7 +190,7 @@ func (s *server) getIntegrations(w http.ResponseWriter, r *http.Request) error {
 	var items []integrationOutput
 	err := s.readAPI(r, func(a *catalog.API) error {
 		for i := range a.Integrations {
-			items = append(items, integrationOutputOf(&a.Integrations[i]))
+			items = append(items, integrationOutputOf(a, &a.Integrations[i]))
 		}
 		return nil
 	})
@@ -200,7 +209,7 @@ func (s *server) getIntegration(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		out = integrationOutputOf(integ)
+		out = integrationOutputOf(a, integ)
 		return nil
 	})
 	return respond(w, http.StatusOK, out, err)
@@ -225,7 +234,10 @@ func (s *server) updateIntegration(w http.ResponseWriter, r *http.Request) error
 		if err != nil {
 			return err
 		}
-		if err := in.check(); err != nil {
+		if err := in.check(isHTTP(&a.API)); err != nil {
+			return err
+		}
+		if err := checkIntegrationKind(a, &in); err != nil {
 			return err
 		}
 		next := *integ
@@ -240,7 +252,7 @@ func (s *server) updateIntegration(w http.ResponseWriter, r *http.Request) error
 		if err := checkAPI(&a.API); err != nil {
 			return err
 		}
-		out = integrationOutputOf(integ)
+		out = integrationOutputOf(a, integ)
 		return nil
 	})
 	return respond(w, http.StatusOK, out, err)
@@ -350,6 +362,9 @@ func (s *server) createIntegrationResponse(w http.ResponseWriter, r *http.Reques
 	}
 	var out integrationResponseOutput
 	err := s.changeAPI(r, func(_ *catalog.State, a *catalog.API) error {
+		if isHTTP(&a.API) {
+			return wsOnlyResources("Integration responses")
+		}
 		integ, err := integrationFor(a, r.PathValue("integrationId"))
 		if err != nil {
 			return err

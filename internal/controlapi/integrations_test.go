@@ -20,7 +20,7 @@ func TestIntegrationsGolden(t *testing.T) {
 		// Each type with the defaults AWS fills in.
 		{"POST", api + "/integrations", `{"integrationType":"MOCK","requestTemplates":{"$default":"{\"statusCode\":200}"},"templateSelectionExpression":"\\$default"}`},
 		{"POST", api + "/integrations", `{"integrationType":"AWS_PROXY","integrationUri":"` + lambdaURI + `","credentialsArn":"arn:aws:iam::123456789012:role/invoke","timeoutInMillis":10000}`},
-		{"POST", api + "/integrations", `{"integrationType":"AWS","integrationUri":"` + lambdaURI + `","integrationSubtype":"Lambda-Invoke"}`},
+		{"POST", api + "/integrations", `{"integrationType":"AWS","integrationUri":"` + lambdaURI + `"}`},
 		{"POST", api + "/integrations", `{"integrationType":"HTTP_PROXY","integrationUri":"https://backend.example.com/ws","integrationMethod":"PUT",` +
 			`"connectionType":"VPC_LINK","connectionId":"vpclink1","tlsConfig":{"serverNameToVerify":"backend.example.com"},` +
 			`"requestParameters":{"integration.request.header.connectionId":"context.connectionId"},"description":"Backend","contentHandlingStrategy":"CONVERT_TO_TEXT",` +
@@ -44,6 +44,7 @@ func TestIntegrationsGolden(t *testing.T) {
 		{"POST", api + "/integrations", `{"integrationType":"MOCK","passthroughBehavior":"ALWAYS"}`},
 		{"POST", api + "/integrations", `{"integrationType":"MOCK","connectionType":"PRIVATE"}`},
 		{"POST", api + "/integrations", `{"integrationType":"MOCK","responseParameters":{"200":{"overwrite:header.x":"y"}}}`},
+		{"POST", api + "/integrations", `{"integrationType":"AWS","integrationUri":"` + lambdaURI + `","integrationSubtype":"Lambda-Invoke"}`},
 		{"POST", api + "/integrations", `{"integrationType":"MOCK","templateSelectionExpression":"$request.nothing"}`},
 		{"POST", api + "/integrations", `{"integrationType":"MOCK","requestParameters":{"integration.request.header.x":"nowhere"}}`},
 		{"POST", "/v2/apis/nosuchapi/integrations", `{"integrationType":"MOCK"}`},

@@ -114,6 +114,9 @@ func (s *server) createModel(w http.ResponseWriter, r *http.Request) error {
 	}
 	var out modelOutput
 	err := s.changeAPI(r, func(_ *catalog.State, a *catalog.API) error {
+		if isHTTP(&a.API) {
+			return wsOnlyResources("Models")
+		}
 		m := resource.Model{ModelID: a.NewChildID()}
 		in.apply(&m)
 		if err := checkModelName(a, &m); err != nil {

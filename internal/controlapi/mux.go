@@ -7,9 +7,8 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/awserr"
 )
 
-// routes lists every endpoint of the control plane (spec §10.2). Operations that only HTTP APIs or
-// features Switchboard does not serve have answer BadRequestException saying so; any other path or method
-// is a NotFoundException.
+// routes lists every endpoint of the control plane (spec §10.2). Operations for features Switchboard does
+// not have answer BadRequestException saying so; any other path or method is a NotFoundException.
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	h := func(pattern string, fn func(http.ResponseWriter, *http.Request) error) {
@@ -25,6 +24,10 @@ func (s *server) routes() http.Handler {
 	h("GET /v2/apis/{apiId}", s.getAPI)
 	h("PATCH /v2/apis/{apiId}", s.updateAPI)
 	h("DELETE /v2/apis/{apiId}", s.deleteAPI)
+	h("PUT /v2/apis", s.importAPI)
+	h("PUT /v2/apis/{apiId}", s.reimportAPI)
+	h("DELETE /v2/apis/{apiId}/cors", s.deleteCORS)
+	h("GET /v2/apis/{apiId}/exports/{specification}", s.exportAPI)
 
 	h("POST /v2/apis/{apiId}/routes", s.createRoute)
 	h("GET /v2/apis/{apiId}/routes", s.getRoutes)
@@ -118,12 +121,8 @@ func (s *server) routes() http.Handler {
 		return badRequest("UpdateUsage is not supported by Switchboard: usage is counted by the data plane")
 	})
 
-	// Operations for HTTP APIs and AWS features a self-hosted gateway has no counterpart for.
+	// AWS features a self-hosted gateway has no counterpart for.
 	for pattern, op := range map[string]string{
-		"PUT /v2/apis":                                                     "ImportApi",
-		"PUT /v2/apis/{apiId}":                                             "ReimportApi",
-		"DELETE /v2/apis/{apiId}/cors":                                     "DeleteCorsConfiguration",
-		"GET /v2/apis/{apiId}/exports/{specification}":                     "ExportApi",
 		"/v2/vpclinks":                                                     "VpcLinks",
 		"/v2/vpclinks/{vpcLinkId}":                                         "VpcLinks",
 		"/v2/domainnames/{domainName}/routingrules":                        "RoutingRules",
@@ -131,7 +130,7 @@ func (s *server) routes() http.Handler {
 		"/v2/apis/{apiId}/integrations/{integrationId}/responseparameters": "ResponseParameters",
 	} {
 		h(pattern, func(http.ResponseWriter, *http.Request) error {
-			return badRequest("%s is not supported by Switchboard: it serves WebSocket APIs, without VPC links or routing rules", op)
+			return badRequest("%s is not supported by Switchboard: it has no VPC links, routing rules or integration response parameters of this form", op)
 		})
 	}
 

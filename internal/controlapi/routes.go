@@ -26,9 +26,10 @@ type routeInput struct {
 }
 
 // routeOutput is the output shape of CreateRoute, GetRoute and UpdateRoute, and an item of GetRoutes. AWS
-// reports apiGatewayManaged only for the routes of quick-created HTTP APIs (CLI examples create-route,
-// get-route, get-routes), so it is left out.
+// reports apiGatewayManaged only for the route quick create made (CLI examples create-route, get-route,
+// get-routes).
 type routeOutput struct {
+	APIGatewayManaged                bool                                    `json:"apiGatewayManaged,omitempty"`
 	APIKeyRequired                   bool                                    `json:"apiKeyRequired"`
 	AuthorizationScopes              []string                                `json:"authorizationScopes,omitempty"`
 	AuthorizationType                string                                  `json:"authorizationType,omitempty"`
@@ -43,9 +44,10 @@ type routeOutput struct {
 	Target                           string                                  `json:"target,omitempty"`
 }
 
-// routeOutputOf is what the control plane reports for r.
-func routeOutputOf(r *resource.Route) routeOutput {
+// routeOutputOf is what the control plane reports for r, a route of a.
+func routeOutputOf(a *catalog.API, r *resource.Route) routeOutput {
 	return routeOutput{
+		APIGatewayManaged:                managed(a, managedRoute, r.RouteID),
 		APIKeyRequired:                   r.APIKeyRequired,
 		AuthorizationScopes:              r.AuthorizationScopes,
 		AuthorizationType:                r.AuthorizationType,
@@ -132,6 +134,9 @@ func checkRoute(a *catalog.API, r *resource.Route) error {
 			return badRequest("Invalid integration identifier specified in target %s", r.Target)
 		}
 	}
+	if isHTTP(&a.API) {
+		return nil // resource.Validate checks an HTTP route's authorization and members
+	}
 	switch r.AuthorizationType {
 	case "JWT":
 		return badRequest("authorizationType JWT is supported only for HTTP APIs; WebSocket APIs use NONE, AWS_IAM or CUSTOM")
@@ -198,7 +203,7 @@ func (s *server) createRoute(w http.ResponseWriter, r *http.Request) error {
 		if err := checkAPI(&a.API); err != nil {
 			return err
 		}
-		out = routeOutputOf(&a.Routes[len(a.Routes)-1])
+		out = routeOutputOf(a, &a.Routes[len(a.Routes)-1])
 		return nil
 	})
 	return respond(w, http.StatusCreated, out, err)
@@ -209,7 +214,7 @@ func (s *server) getRoutes(w http.ResponseWriter, r *http.Request) error {
 	var items []routeOutput
 	err := s.readAPI(r, func(a *catalog.API) error {
 		for i := range a.Routes {
-			items = append(items, routeOutputOf(&a.Routes[i]))
+			items = append(items, routeOutputOf(a, &a.Routes[i]))
 		}
 		return nil
 	})
@@ -228,7 +233,7 @@ func (s *server) getRoute(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		out = routeOutputOf(route)
+		out = routeOutputOf(a, route)
 		return nil
 	})
 	return respond(w, http.StatusOK, out, err)
@@ -252,8 +257,11 @@ func (s *server) updateRoute(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		if present["authorizationType"] && !present["authorizerId"] && in.AuthorizationType != "CUSTOM" {
+		if present["authorizationType"] && !present["authorizerId"] && in.AuthorizationType != "CUSTOM" && in.AuthorizationType != "JWT" {
 			in.AuthorizerID = ""
+		}
+		if present["authorizationType"] && !present["authorizationScopes"] && in.AuthorizationType != "JWT" {
+			in.AuthorizationScopes = nil
 		}
 		if in.RouteKey != route.RouteKey {
 			if err := routeKeyInUse(a, route.RouteKey); err != nil {
@@ -269,7 +277,7 @@ func (s *server) updateRoute(w http.ResponseWriter, r *http.Request) error {
 		if err := checkAPI(&a.API); err != nil {
 			return err
 		}
-		out = routeOutputOf(route)
+		out = routeOutputOf(a, route)
 		return nil
 	})
 	return respond(w, http.StatusOK, out, err)
@@ -394,6 +402,9 @@ func (s *server) createRouteResponse(w http.ResponseWriter, r *http.Request) err
 	}
 	var out routeResponseOutput
 	err := s.changeAPI(r, func(_ *catalog.State, a *catalog.API) error {
+		if isHTTP(&a.API) {
+			return wsOnlyResources("Route responses")
+		}
 		route, err := routeFor(a, r.PathValue("routeId"))
 		if err != nil {
 			return err

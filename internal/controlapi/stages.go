@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/catalog"
+	"github.com/switchboard-gw/switchboard/internal/openapi"
 	"github.com/switchboard-gw/switchboard/internal/resource"
 )
 
@@ -54,9 +55,10 @@ type updateStageIn struct {
 }
 
 // stageOut is the Stage output shape (CreateStage, GetStage, UpdateStage and GetStages' items), with the
-// members AWS returns (CLI examples create-stage, get-stage, get-stages): apiGatewayManaged is left out
-// (only quick-created HTTP APIs' $default stages are managed) and autoDeploy appears only when true.
+// members AWS returns (CLI examples create-stage, get-stage, get-stages): apiGatewayManaged only for the
+// $default stage quick create made, autoDeploy only when true.
 type stageOut struct {
+	APIGatewayManaged           bool                        `json:"apiGatewayManaged,omitempty"`
 	AccessLogSettings           *resource.AccessLogSettings `json:"accessLogSettings,omitempty"`
 	AutoDeploy                  bool                        `json:"autoDeploy,omitempty"`
 	ClientCertificateID         string                      `json:"clientCertificateId,omitempty"`
@@ -73,20 +75,25 @@ type stageOut struct {
 }
 
 // routeSettingsOut is the RouteSettings output shape. The booleans are always present, as in AWS's
-// answers; throttling limits only when set, because an unset limit means no limit here (AWS's
-// account-level limits are not emulated, see package throttle), and showing AWS's 5000/10000 defaults
-// would promise a throttle that does not exist.
+// answers (dataTraceEnabled only for WebSocket APIs: HTTP APIs have no execution logs, and AWS shows
+// only detailedMetricsEnabled for them); throttling limits only when set, because an unset limit means
+// no limit here (AWS's account-level limits are not emulated, see package throttle), and showing AWS's
+// 5000/10000 defaults would promise a throttle that does not exist.
 type routeSettingsOut struct {
-	DataTraceEnabled       bool    `json:"dataTraceEnabled"`
+	DataTraceEnabled       *bool   `json:"dataTraceEnabled,omitempty"`
 	DetailedMetricsEnabled bool    `json:"detailedMetricsEnabled"`
 	LoggingLevel           string  `json:"loggingLevel,omitempty"`
 	ThrottlingBurstLimit   int     `json:"throttlingBurstLimit,omitempty"`
 	ThrottlingRateLimit    float64 `json:"throttlingRateLimit,omitempty"`
 }
 
-func routeSettingsView(rs resource.RouteSettings) routeSettingsOut {
+func routeSettingsView(rs resource.RouteSettings, http bool) routeSettingsOut {
+	var trace *bool
+	if !http {
+		trace = &rs.DataTraceEnabled
+	}
 	return routeSettingsOut{
-		DataTraceEnabled:       rs.DataTraceEnabled,
+		DataTraceEnabled:       trace,
 		DetailedMetricsEnabled: rs.DetailedMetricsEnabled,
 		LoggingLevel:           rs.LoggingLevel,
 		ThrottlingBurstLimit:   rs.ThrottlingBurstLimit,
@@ -95,11 +102,13 @@ func routeSettingsView(rs resource.RouteSettings) routeSettingsOut {
 }
 
 // stageView renders a stage of a as AWS does. defaultRouteSettings always appears, with loggingLevel
-// OFF when unset (AWS's WebSocket default); routeSettings, stageVariables and tags appear as {} when
-// empty.
+// OFF when unset (AWS's WebSocket default; HTTP APIs have no logging level); routeSettings,
+// stageVariables and tags appear as {} when empty.
 func stageView(a *catalog.API, st *resource.Stage) stageOut {
 	dates := a.StageDates[st.StageName]
+	http := isHTTP(&a.API)
 	out := stageOut{
+		APIGatewayManaged:   managed(a, managedStage, st.StageName),
 		AccessLogSettings:   st.AccessLogSettings,
 		AutoDeploy:          st.AutoDeploy,
 		ClientCertificateID: st.ClientCertificateID,
@@ -112,14 +121,16 @@ func stageView(a *catalog.API, st *resource.Stage) stageOut {
 		StageVariables:      nonNilMap(st.StageVariables),
 		Tags:                nonNilMap(st.Tags),
 	}
+	var drs resource.RouteSettings
 	if st.DefaultRouteSettings != nil {
-		out.DefaultRouteSettings = routeSettingsView(*st.DefaultRouteSettings)
+		drs = *st.DefaultRouteSettings
 	}
-	if out.DefaultRouteSettings.LoggingLevel == "" {
+	out.DefaultRouteSettings = routeSettingsView(drs, http)
+	if out.DefaultRouteSettings.LoggingLevel == "" && !http {
 		out.DefaultRouteSettings.LoggingLevel = "OFF"
 	}
 	for k, rs := range st.RouteSettings {
-		out.RouteSettings[k] = routeSettingsView(rs)
+		out.RouteSettings[k] = routeSettingsView(rs, http)
 	}
 	if st.AutoDeploy && st.DeploymentID != "" {
 		out.LastDeploymentStatusMessage = fmt.Sprintf(lastDeploymentStatus, st.DeploymentID)
@@ -208,6 +219,9 @@ func checkStage(a *catalog.API, st *resource.Stage) error {
 	if err := checkAPITags(st.Tags); err != nil {
 		return err
 	}
+	if err := checkStageKind(a, st); err != nil {
+		return err
+	}
 	// A scratch API holding only what the stage rules look at keeps problems elsewhere in the API out of
 	// the answer.
 	scratch := resource.API{
@@ -215,6 +229,9 @@ func checkStage(a *catalog.API, st *resource.Stage) error {
 		RouteSelectionExpression:  "$request.body.action",
 		APIKeySelectionExpression: resource.DefaultAPIKeySelectionExpression,
 		Stages:                    []resource.Stage{*st},
+	}
+	if isHTTP(&a.API) {
+		scratch.ProtocolType, scratch.RouteSelectionExpression = resource.ProtocolHTTP, openapi.RouteSelectionExpression
 	}
 	for _, r := range a.Routes {
 		scratch.Routes = append(scratch.Routes, resource.Route{RouteKey: r.RouteKey, AuthorizationType: resource.DefaultAuthorizationType})

@@ -43,19 +43,22 @@ func (s *server) apiNotFound(apiID string) error {
 
 // writeError is the one place where errors become AWS error responses: *awserr.Error as it is,
 // resource.FieldErrors (a change that does not validate or compile) as BadRequestException, anything
-// else as a logged 500 that reveals nothing.
+// else as a logged 500 that reveals nothing. Every refusal is logged at info level with what the client
+// was told, so the operator sees why a tool's call failed.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *awserr.Error
-	if errors.As(err, &ae) {
-		awserr.Write(w, ae)
-		return
-	}
-	if fe, ok := resource.AsFieldErrors(err); ok {
-		msgs := make([]string, 0, len(fe))
-		for _, e := range fe {
-			msgs = append(msgs, e.Message)
+	if !errors.As(err, &ae) {
+		if fe, ok := resource.AsFieldErrors(err); ok {
+			msgs := make([]string, 0, len(fe))
+			for _, e := range fe {
+				msgs = append(msgs, e.Message)
+			}
+			ae, _ = badRequest("%s", strings.Join(msgs, "; ")).(*awserr.Error)
 		}
-		awserr.Write(w, badRequest("%s", strings.Join(msgs, "; ")))
+	}
+	if ae != nil {
+		s.log.Info("control plane refusal", "method", r.Method, "path", r.URL.Path, "status", ae.Status, "error_type", ae.Type, "message", ae.Message)
+		awserr.Write(w, ae)
 		return
 	}
 	s.log.Error("control plane request", "method", r.Method, "path", r.URL.Path, "err", err)

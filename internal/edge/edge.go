@@ -36,6 +36,7 @@ type Edge struct {
 	guard     *throttle.Guard
 	log       *slog.Logger
 	obs       Observer
+	httpAPI   HTTPAPI // nil: HTTP APIs are not served
 
 	mu       sync.Mutex // guards the fields below
 	live     map[*session]struct{}
@@ -55,6 +56,8 @@ type Config struct {
 	Guard *throttle.Guard
 	// Observer is told about connections, messages and refusals (metrics); nil observes nothing.
 	Observer Observer
+	// HTTPAPI serves requests that resolve to HTTP APIs; nil leaves them to the WebSocket endpoints.
+	HTTPAPI HTTPAPI
 }
 
 // Observer is told what the edge sees, for metrics. Its methods must not block.
@@ -94,14 +97,23 @@ func New(ctx context.Context, cfg Config) *Edge {
 		guard:     cfg.Guard,
 		log:       cfg.Logger,
 		obs:       obs,
+		httpAPI:   cfg.HTTPAPI,
 		live:      make(map[*session]struct{}),
 		drained:   make(chan struct{}),
 	}
 }
 
-// ServeHTTP answers handshakes, plain HTTP requests to WebSocket endpoints, and @connections calls.
+// ServeHTTP answers handshakes, plain HTTP requests to WebSocket endpoints, @connections calls, and
+// hands requests for HTTP APIs to the HTTPAPI handler.
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	t := resolve(e.snapshots.Load(), r.Host, r.URL.Path, connOf(r))
+	set := e.snapshots.Load()
+	if e.httpAPI != nil {
+		if ht, ok := resolveHTTP(set, r.Host, r.URL.EscapedPath(), connOf(r)); ok {
+			e.serveHTTPAPI(w, r, ht)
+			return
+		}
+	}
+	t := resolve(set, r.Host, r.URL.Path, connOf(r))
 	switch {
 	case t.mgmt:
 		e.mgmt.Serve(w, r, t.scope, t.apiID, t.connID)

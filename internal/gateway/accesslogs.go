@@ -51,7 +51,11 @@ func checkAccessLogs(b *resource.Bundle) error {
 				continue
 			}
 			path := resource.FieldPath(resource.IndexPath(resource.FieldPath(resource.IndexPath("apis", i), "stages"), j), "accessLogSettings")
-			if _, err := accesslog.Compile(s.Format); err != nil {
+			compile := accesslog.Compile
+			if a.IsHTTP() {
+				compile = accesslog.CompileHTTP
+			}
+			if _, err := compile(s.Format); err != nil {
 				errs = append(errs, &resource.FieldError{Path: resource.FieldPath(path, "format"), Message: err.Error()})
 			}
 			if s.DestinationARN == "" {
@@ -105,7 +109,11 @@ func (g *Gateway) accessLogs(b *resource.Bundle) (map[stageKey]stageLog, error) 
 			if s == nil || s.Format == "" || s.DestinationARN == "" {
 				continue
 			}
-			f, err := accesslog.Compile(s.Format)
+			compile := accesslog.Compile
+			if a.IsHTTP() {
+				compile = accesslog.CompileHTTP
+			}
+			f, err := compile(s.Format)
 			if err != nil {
 				return nil, err
 			}

@@ -34,11 +34,13 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/edge"
 	"github.com/switchboard-gw/switchboard/internal/egress"
+	"github.com/switchboard-gw/switchboard/internal/httpapi"
 	"github.com/switchboard-gw/switchboard/internal/integration"
 	"github.com/switchboard-gw/switchboard/internal/integration/awsproxy"
 	"github.com/switchboard-gw/switchboard/internal/integration/awsservice"
 	"github.com/switchboard-gw/switchboard/internal/integration/httpbackend"
 	"github.com/switchboard-gw/switchboard/internal/integration/mock"
+	"github.com/switchboard-gw/switchboard/internal/jwtauth"
 	"github.com/switchboard-gw/switchboard/internal/lambda/localinvoke"
 	"github.com/switchboard-gw/switchboard/internal/metrics"
 	"github.com/switchboard-gw/switchboard/internal/mgmtapi"
@@ -732,7 +734,17 @@ func (g *Gateway) Run(ctx context.Context) error {
 	d.SetObserver(obs)
 	mgmt := mgmtapi.New(g.registry, mgmtAuth, g.log)
 	mgmt.SetObserver(obs)
+	httpAuth := &httpapi.Authorizers{JWT: jwtauth.NewSet(nil, nil), Lambda: authorizer.NewHTTPSet(fns, nil),
+		Region: g.opts.Region, Account: g.opts.Account}
+	if g.iam != nil {
+		httpAuth.IAM = g.iam
+	}
+	httpAPIs := httpapi.New(httpapi.Config{Functions: fns, Observer: &httpObserver{o: obs, account: g.opts.Account}, Logger: g.log.With("component", "httpapi"),
+		AccountID: g.opts.Account, Authorizer: httpAuth, Services: newServiceCaller(fns, g.opts.Region),
+		LogAllowed: obs.refusalLogAllowed})
+	defer httpAPIs.CloseIdleConnections()
 	e := edge.New(eventCtx, edge.Config{
+		HTTPAPI:   httpAPIs,
 		Snapshots: &g.snapshots,
 		Registry:  g.registry,
 		Dispatch:  d,

@@ -40,6 +40,18 @@ func Start(t testing.TB, yamlConfig string, opts ...func(*gateway.Options)) *Gat
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
+	return start(t, f, opts...)
+}
+
+// StartFile runs a gateway serving a loaded config file (configfile.Load: relative paths already
+// resolved) until the test ends.
+func StartFile(t testing.TB, f *configfile.File, opts ...func(*gateway.Options)) *Gateway {
+	t.Helper()
+	return start(t, f, opts...)
+}
+
+func start(t testing.TB, f *configfile.File, opts ...func(*gateway.Options)) *Gateway {
+	t.Helper()
 	o := gateway.Options{Listen: "127.0.0.1:0", Bundle: f.Bundle, ShutdownTimeout: 5 * time.Second, Logger: Logger(t)}
 	for _, opt := range opts {
 		opt(&o)

@@ -35,11 +35,12 @@ func TestImportRules(t *testing.T) {
 	all := deps(t)
 	leaves := []string{"internal/resource", "internal/selexpr", "internal/vtl", "internal/schema", "internal/proxyevent", "internal/wsconn",
 		"internal/awserr", "internal/awsid", "internal/cluster", "internal/lambda", "internal/lambda/runtimeapi",
-		"internal/localca", "internal/sigv4", "internal/authorizer/policy", "internal/certs", "internal/metrics"}
+		"internal/localca", "internal/sigv4", "internal/authorizer/policy", "internal/certs", "internal/metrics",
+		"internal/parammap", "internal/jwtauth"}
 	concrete := []string{"internal/cluster/membus", "internal/integration/httpbackend", "internal/integration/mock",
 		"internal/integration/awsproxy", "internal/integration/awsservice", "internal/lambda/awsinvoke", "internal/lambda/localinvoke", "internal/acme"}
-	controlSide := []string{"internal/configfile", "internal/cfntemplate", "internal/catalog", "internal/controlapi"}
-	dataPlane := []string{"internal/edge", "internal/dispatch", "internal/wsconn", "internal/registry",
+	controlSide := []string{"internal/configfile", "internal/cfntemplate", "internal/catalog", "internal/controlapi", "internal/openapi"}
+	dataPlane := []string{"internal/edge", "internal/httpapi", "internal/dispatch", "internal/wsconn", "internal/registry",
 		"internal/mgmtapi", "internal/integration", "internal/integration/httpbackend", "internal/integration/mock",
 		"internal/integration/awsproxy", "internal/integration/awsservice", "internal/lambda/awsinvoke", "internal/lambda/localinvoke"}
 	// The composition root, the harness around it, and programs may know everything.
@@ -52,8 +53,8 @@ func TestImportRules(t *testing.T) {
 	}
 	rules := []rule{
 		{"leaves import nothing internal", leaves, func(string) bool { return true }},
-		{"snapshot imports only the model, expressions, templates and schemas", []string{"internal/snapshot"}, func(d string) bool {
-			return d != "internal/resource" && d != "internal/selexpr" && d != "internal/vtl" && d != "internal/schema"
+		{"snapshot imports only the model, expressions, templates, schemas and parameter mappings", []string{"internal/snapshot"}, func(d string) bool {
+			return d != "internal/resource" && d != "internal/selexpr" && d != "internal/vtl" && d != "internal/schema" && d != "internal/parammap"
 		}},
 		{"registry never imports edge or wsconn", []string{"internal/registry"}, func(d string) bool {
 			return d == "internal/edge" || d == "internal/wsconn"

@@ -43,6 +43,7 @@ type Metrics struct {
 	snapshot      prometheus.Gauge
 	reloads       *prometheus.CounterVec
 	logsDropped   *prometheus.CounterVec
+	http          httpMetrics
 }
 
 // Label values used by more than one caller.
@@ -89,6 +90,7 @@ func New() *Metrics {
 	m.reloads = counter("switchboard_reloads_total", "Configuration reloads by outcome (ok, error).", "outcome")
 	m.logsDropped = counter("switchboard_log_lines_dropped_total", "Log lines not written because their kind exceeded its rate limit.", "kind")
 
+	m.registerHTTP()
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -27,8 +27,9 @@ const (
 )
 
 // ApplyDefaults fills in, in place, every member AWS fills in when the resource is created, so that what a
-// user reads back from Switchboard matches what AWS returns for the same definition. The defaults are the
-// WebSocket ones (the only protocol Switchboard serves):
+// user reads back from Switchboard matches what AWS returns for the same definition. The WebSocket
+// defaults are (HTTP APIs: see applyHTTPIntegrationDefaults, and routeSelectionExpression
+// $request.method $request.path):
 //
 //   - api: apiKeySelectionExpression $request.header.x-api-key;
 //   - route: authorizationType NONE;
@@ -82,6 +83,9 @@ func applyAPIDefaults(a *API) {
 	}
 	if a.APIKeySelectionExpression == "" {
 		a.APIKeySelectionExpression = DefaultAPIKeySelectionExpression
+	}
+	if a.IsHTTP() && a.RouteSelectionExpression == "" {
+		a.RouteSelectionExpression = RouteSelectionExpressionHTTP
 	}
 
 	// Collect explicit ids first so generated ones avoid them whatever the order of declaration.
@@ -147,6 +151,10 @@ func applyAPIDefaults(a *API) {
 		}
 	}
 
+	if a.IsHTTP() {
+		applyHTTPIntegrationDefaults(a)
+		return
+	}
 	for i := range a.Integrations {
 		in := &a.Integrations[i]
 		if in.TimeoutInMillis == 0 {
@@ -200,4 +208,31 @@ func derivedID(n int, kind string, parts ...string) string {
 	}
 	s := strconv.FormatUint(v%mod, 36)
 	return strings.Repeat("0", n-len(s)) + s
+}
+
+// applyHTTPIntegrationDefaults fills in what AWS fills in on an HTTP API's integrations (the CLI's
+// create-integration examples for HTTP APIs): timeoutInMillis 30000, connectionType INTERNET,
+// payloadFormatVersion 1.0 where 1.0 is the only choice (HTTP_PROXY, AWS service integrations) and
+// integrationMethod POST for Lambda. A Lambda integration's payloadFormatVersion is left for the user to
+// choose, as AWS requires it; HTTP APIs have no passthroughBehavior or integration response selection.
+func applyHTTPIntegrationDefaults(a *API) {
+	for i := range a.Integrations {
+		in := &a.Integrations[i]
+		if in.TimeoutInMillis == 0 {
+			in.TimeoutInMillis = DefaultHTTPTimeoutInMillis
+		}
+		if in.ConnectionType == "" {
+			in.ConnectionType = DefaultConnectionType
+		}
+		switch {
+		case in.IntegrationType == IntegrationHTTPProxy, in.IntegrationSubtype != "":
+			if in.PayloadFormatVersion == "" {
+				in.PayloadFormatVersion = DefaultPayloadFormatVersion
+			}
+		case in.IntegrationType == IntegrationAWSProxy:
+			if in.IntegrationMethod == "" {
+				in.IntegrationMethod = DefaultIntegrationMethod
+			}
+		}
+	}
 }

@@ -219,13 +219,16 @@ type API struct {
 	// AWS's default. Switchboard stores and reports it; its listeners decide what is really served.
 	IPAddressType string `json:"ipAddressType,omitempty" yaml:"ipAddressType,omitempty"`
 	// Version is the API's version label, informational only.
-	Version      string            `json:"version,omitempty" yaml:"version,omitempty"`
-	Tags         map[string]string `json:"tags,omitempty" yaml:"tags,omitempty"`
-	Routes       []Route           `json:"routes,omitempty" yaml:"routes,omitempty"`
-	Integrations []Integration     `json:"integrations,omitempty" yaml:"integrations,omitempty"`
-	Stages       []Stage           `json:"stages,omitempty" yaml:"stages,omitempty"`
-	Authorizers  []Authorizer      `json:"authorizers,omitempty" yaml:"authorizers,omitempty"`
-	Models       []Model           `json:"models,omitempty" yaml:"models,omitempty"`
+	Version string `json:"version,omitempty" yaml:"version,omitempty"`
+	// CorsConfiguration is an HTTP API's CORS configuration: with it the gateway answers preflight
+	// requests itself and adds the configured headers to every response (HTTP APIs only).
+	CorsConfiguration *Cors             `json:"corsConfiguration,omitempty" yaml:"corsConfiguration,omitempty"`
+	Tags              map[string]string `json:"tags,omitempty" yaml:"tags,omitempty"`
+	Routes            []Route           `json:"routes,omitempty" yaml:"routes,omitempty"`
+	Integrations      []Integration     `json:"integrations,omitempty" yaml:"integrations,omitempty"`
+	Stages            []Stage           `json:"stages,omitempty" yaml:"stages,omitempty"`
+	Authorizers       []Authorizer      `json:"authorizers,omitempty" yaml:"authorizers,omitempty"`
+	Models            []Model           `json:"models,omitempty" yaml:"models,omitempty"`
 	// Deployments are the API's deployments: frozen copies of its routes, integrations, authorizers and
 	// models. Only the control plane makes them; a config file's stages serve the API as written.
 	Deployments []Deployment `json:"deployments,omitempty" yaml:"-"`
@@ -259,7 +262,8 @@ type Deployment struct {
 }
 
 // Authorizer is an apigatewayv2 Authorizer. WebSocket APIs have Lambda REQUEST authorizers only; they run
-// on $connect for routes with authorizationType CUSTOM.
+// on $connect for routes with authorizationType CUSTOM. HTTP APIs have REQUEST (Lambda, payload 1.0 or 2.0)
+// and JWT authorizers, run on every request of a route that names them.
 type Authorizer struct {
 	AuthorizerID   string   `json:"authorizerId" yaml:"authorizerId"`
 	Name           string   `json:"name" yaml:"name"`
@@ -270,6 +274,36 @@ type Authorizer struct {
 	AuthorizerCredentialsARN string `json:"authorizerCredentialsArn,omitempty" yaml:"authorizerCredentialsArn,omitempty"`
 	// IdentityValidationExpression is stored and reported only: AWS documents it as not used.
 	IdentityValidationExpression string `json:"identityValidationExpression,omitempty" yaml:"identityValidationExpression,omitempty"`
+	// AuthorizerPayloadFormatVersion is the event format of an HTTP API's Lambda authorizer: 1.0 or 2.0
+	// (required for REQUEST authorizers of HTTP APIs).
+	AuthorizerPayloadFormatVersion string `json:"authorizerPayloadFormatVersion,omitempty" yaml:"authorizerPayloadFormatVersion,omitempty"`
+	// AuthorizerResultTTLInSeconds is how long an HTTP API's Lambda authorizer's answer is cached, keyed by
+	// its identity sources (0 to 3600; 0 turns caching off).
+	AuthorizerResultTTLInSeconds int `json:"authorizerResultTtlInSeconds,omitempty" yaml:"authorizerResultTtlInSeconds,omitempty"`
+	// EnableSimpleResponses lets a payload 2.0 Lambda authorizer answer {"isAuthorized": bool, "context":
+	// {...}} instead of an IAM policy.
+	EnableSimpleResponses bool `json:"enableSimpleResponses,omitempty" yaml:"enableSimpleResponses,omitempty"`
+	// JWTConfiguration is the issuer and audiences of a JWT authorizer (HTTP APIs only).
+	JWTConfiguration *JWTConfiguration `json:"jwtConfiguration,omitempty" yaml:"jwtConfiguration,omitempty"`
+}
+
+// JWTConfiguration is apigatewayv2 JWTConfiguration: a token is accepted when its iss is Issuer and its
+// aud (or client_id) is one of Audience. The issuer's keys are found through OpenID Connect discovery.
+type JWTConfiguration struct {
+	Audience []string `json:"audience,omitempty" yaml:"audience,omitempty"`
+	Issuer   string   `json:"issuer,omitempty" yaml:"issuer,omitempty"`
+}
+
+// Cors is apigatewayv2 Cors, an HTTP API's CORS configuration
+// (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-cors.html). MaxAge is a pointer
+// because 0 is a value AWS keeps (and -1 turns caching off); AllowCredentials likewise echoes false.
+type Cors struct {
+	AllowCredentials *bool    `json:"allowCredentials,omitempty" yaml:"allowCredentials,omitempty"`
+	AllowHeaders     []string `json:"allowHeaders,omitempty" yaml:"allowHeaders,omitempty"`
+	AllowMethods     []string `json:"allowMethods,omitempty" yaml:"allowMethods,omitempty"`
+	AllowOrigins     []string `json:"allowOrigins,omitempty" yaml:"allowOrigins,omitempty"`
+	ExposeHeaders    []string `json:"exposeHeaders,omitempty" yaml:"exposeHeaders,omitempty"`
+	MaxAge           *int     `json:"maxAge,omitempty" yaml:"maxAge,omitempty"`
 }
 
 // Route is an apigatewayv2 Route with its route responses.
@@ -279,8 +313,8 @@ type Route struct {
 	Target            string `json:"target,omitempty" yaml:"target,omitempty"`
 	AuthorizationType string `json:"authorizationType,omitempty" yaml:"authorizationType,omitempty"`
 	AuthorizerID      string `json:"authorizerId,omitempty" yaml:"authorizerId,omitempty"`
-	// AuthorizationScopes are stored and reported only: scopes are checked by JWT authorizers, which
-	// WebSocket APIs do not have.
+	// AuthorizationScopes are checked by an HTTP API's JWT authorizer: the token's scope (or scp) claim
+	// must hold one of them. WebSocket APIs store and report them only.
 	AuthorizationScopes              []string                       `json:"authorizationScopes,omitempty" yaml:"authorizationScopes,omitempty"`
 	APIKeyRequired                   bool                           `json:"apiKeyRequired,omitempty" yaml:"apiKeyRequired,omitempty"`
 	ModelSelectionExpression         string                         `json:"modelSelectionExpression,omitempty" yaml:"modelSelectionExpression,omitempty"`
@@ -316,22 +350,30 @@ type Integration struct {
 	// ConnectionID is the VPC link of a VPC_LINK integration; stored and reported (Switchboard reaches
 	// backends directly).
 	ConnectionID string `json:"connectionId,omitempty" yaml:"connectionId,omitempty"`
-	// IntegrationSubtype names an AWS service action of an AWS_PROXY integration (an HTTP API feature);
-	// stored and reported.
+	// IntegrationSubtype names an AWS service action of an HTTP API's AWS_PROXY integration
+	// (SQS-SendMessage, EventBridge-PutEvents, …); its requestParameters are the action's parameters.
 	IntegrationSubtype string `json:"integrationSubtype,omitempty" yaml:"integrationSubtype,omitempty"`
-	// TLSConfig is the TLS configuration of a private integration; stored and reported.
-	TLSConfig                              *TLSConfig            `json:"tlsConfig,omitempty" yaml:"tlsConfig,omitempty"`
-	ContentHandlingStrategy                string                `json:"contentHandlingStrategy,omitempty" yaml:"contentHandlingStrategy,omitempty"`
-	CredentialsARN                         string                `json:"credentialsArn,omitempty" yaml:"credentialsArn,omitempty"`
-	Description                            string                `json:"description,omitempty" yaml:"description,omitempty"`
-	PassthroughBehavior                    string                `json:"passthroughBehavior,omitempty" yaml:"passthroughBehavior,omitempty"`
-	PayloadFormatVersion                   string                `json:"payloadFormatVersion,omitempty" yaml:"payloadFormatVersion,omitempty"`
-	RequestParameters                      map[string]string     `json:"requestParameters,omitempty" yaml:"requestParameters,omitempty"`
-	RequestTemplates                       map[string]string     `json:"requestTemplates,omitempty" yaml:"requestTemplates,omitempty"`
-	TemplateSelectionExpression            string                `json:"templateSelectionExpression,omitempty" yaml:"templateSelectionExpression,omitempty"`
-	IntegrationResponseSelectionExpression string                `json:"integrationResponseSelectionExpression,omitempty" yaml:"integrationResponseSelectionExpression,omitempty"`
-	TimeoutInMillis                        int                   `json:"timeoutInMillis,omitempty" yaml:"timeoutInMillis,omitempty"`
-	IntegrationResponses                   []IntegrationResponse `json:"integrationResponses,omitempty" yaml:"integrationResponses,omitempty"`
+	// TLSConfig is the TLS configuration of an HTTP API's HTTP_PROXY integration: the name the backend's
+	// certificate is verified against.
+	TLSConfig               *TLSConfig `json:"tlsConfig,omitempty" yaml:"tlsConfig,omitempty"`
+	ContentHandlingStrategy string     `json:"contentHandlingStrategy,omitempty" yaml:"contentHandlingStrategy,omitempty"`
+	CredentialsARN          string     `json:"credentialsArn,omitempty" yaml:"credentialsArn,omitempty"`
+	Description             string     `json:"description,omitempty" yaml:"description,omitempty"`
+	PassthroughBehavior     string     `json:"passthroughBehavior,omitempty" yaml:"passthroughBehavior,omitempty"`
+	PayloadFormatVersion    string     `json:"payloadFormatVersion,omitempty" yaml:"payloadFormatVersion,omitempty"`
+	// RequestParameters map integration request parameters. WebSocket APIs use
+	// integration.request.{header,querystring,path}.NAME keys; HTTP APIs use parameter mapping keys
+	// ({append,overwrite,remove}:{header,querystring}.NAME, overwrite:path) or, with an
+	// integrationSubtype, the AWS action's parameter names.
+	RequestParameters map[string]string `json:"requestParameters,omitempty" yaml:"requestParameters,omitempty"`
+	// ResponseParameters map an HTTP API backend's response per status code ("200" … "599") with keys
+	// {append,overwrite,remove}:header.NAME and overwrite:statuscode (HTTP APIs only).
+	ResponseParameters                     map[string]map[string]string `json:"responseParameters,omitempty" yaml:"responseParameters,omitempty"`
+	RequestTemplates                       map[string]string            `json:"requestTemplates,omitempty" yaml:"requestTemplates,omitempty"`
+	TemplateSelectionExpression            string                       `json:"templateSelectionExpression,omitempty" yaml:"templateSelectionExpression,omitempty"`
+	IntegrationResponseSelectionExpression string                       `json:"integrationResponseSelectionExpression,omitempty" yaml:"integrationResponseSelectionExpression,omitempty"`
+	TimeoutInMillis                        int                          `json:"timeoutInMillis,omitempty" yaml:"timeoutInMillis,omitempty"`
+	IntegrationResponses                   []IntegrationResponse        `json:"integrationResponses,omitempty" yaml:"integrationResponses,omitempty"`
 }
 
 // TLSConfig is apigatewayv2 TlsConfig: the host name the backend's certificate is verified against.
@@ -354,9 +396,11 @@ type IntegrationResponse struct {
 // implicit deployment: what a config file's stages do); one with a deploymentId serves that deployment.
 type Stage struct {
 	StageName string `json:"stageName" yaml:"stageName"`
-	// DeploymentID and AutoDeploy are set by the control plane only.
+	// DeploymentID is set by the control plane only. AutoDeploy makes the control plane deploy every
+	// change at once; a config file's stages always serve the API as written, so there it is accepted
+	// (SAM and CDK templates set it on $default stages) and changes nothing.
 	DeploymentID   string            `json:"deploymentId,omitempty" yaml:"-"`
-	AutoDeploy     bool              `json:"autoDeploy,omitempty" yaml:"-"`
+	AutoDeploy     bool              `json:"autoDeploy,omitempty" yaml:"autoDeploy,omitempty"`
 	Description    string            `json:"description,omitempty" yaml:"description,omitempty"`
 	StageVariables map[string]string `json:"stageVariables,omitempty" yaml:"stageVariables,omitempty"`
 	// AccessLogSettings are written by the gateway (to files or stdout, not CloudWatch; package

@@ -35,7 +35,7 @@ var (
 )
 
 // Validate checks a Bundle against the rules AWS applies when the same resources are created through
-// apigatewayv2, plus the restrictions of what Switchboard serves (WEBSOCKET APIs only). Run it after
+// apigatewayv2, plus the restrictions of what Switchboard serves. Run it after
 // ApplyDefaults: it treats members ApplyDefaults fills in as required. It returns every problem found, in
 // bundle order, or nil when the Bundle is valid. Each FieldError's Path names the offending member
 // ("apis[0].routes[2].target"); a missing member is reported at its own path even though it is absent, so
@@ -110,12 +110,16 @@ func (v *validator) oneOf(path, member, value string, allowed ...string) {
 }
 
 func (v *validator) api(p string, a *API) {
-	v.authorizers(p, a)
 	switch n := utf8.RuneCountInString(a.Name); {
 	case n == 0:
 		v.addf(FieldPath(p, "name"), "name is required")
 	case n > MaxAPINameLength:
 		v.addf(FieldPath(p, "name"), "name is %d characters long; the limit is %d", n, MaxAPINameLength)
+	}
+	v.oneOf(FieldPath(p, "apiKeySelectionExpression"), "apiKeySelectionExpression", a.APIKeySelectionExpression,
+		DefaultAPIKeySelectionExpression, "$context.authorizer.usageIdentifierKey")
+	if a.APIID != "" && !apiIDPattern.MatchString(a.APIID) {
+		v.addf(FieldPath(p, "apiId"), "apiId %q is not valid; use 1 to 63 lowercase letters and digits (it becomes a host name label)", a.APIID)
 	}
 	switch a.ProtocolType {
 	case ProtocolWebSocket:
@@ -123,16 +127,16 @@ func (v *validator) api(p string, a *API) {
 			v.addf(FieldPath(p, "routeSelectionExpression"), "routeSelectionExpression is required for WEBSOCKET APIs, for example $request.body.action")
 		}
 	case ProtocolHTTP:
-		v.addf(FieldPath(p, "protocolType"), "protocolType HTTP is not served yet; Switchboard serves WEBSOCKET APIs only")
+		v.httpAPI(p, a)
+		return
 	case "":
-		v.addf(FieldPath(p, "protocolType"), "protocolType is required; Switchboard serves WEBSOCKET APIs")
+		v.addf(FieldPath(p, "protocolType"), "protocolType is required: WEBSOCKET or HTTP")
 	default:
-		v.addf(FieldPath(p, "protocolType"), "protocolType %q is not supported; use WEBSOCKET (HTTP APIs are not served yet)", a.ProtocolType)
+		v.addf(FieldPath(p, "protocolType"), "Invalid protocolType %q specified. Must be one of [HTTP, WEBSOCKET]", a.ProtocolType)
 	}
-	v.oneOf(FieldPath(p, "apiKeySelectionExpression"), "apiKeySelectionExpression", a.APIKeySelectionExpression,
-		DefaultAPIKeySelectionExpression, "$context.authorizer.usageIdentifierKey")
-	if a.APIID != "" && !apiIDPattern.MatchString(a.APIID) {
-		v.addf(FieldPath(p, "apiId"), "apiId %q is not valid; use 1 to 63 lowercase letters and digits (it becomes a host name label)", a.APIID)
+	v.authorizers(p, a)
+	if a.CorsConfiguration != nil {
+		v.addf(FieldPath(p, "corsConfiguration"), "corsConfiguration is not supported for WebSocket APIs (HTTP APIs only)")
 	}
 
 	integrations := make(map[string]bool)
@@ -217,6 +221,9 @@ func (v *validator) api(p string, a *API) {
 			keys = d // a deployed stage's route settings name its deployment's routes
 		}
 		v.stage(sp, s, keys)
+		if s.StageName == StageDefault {
+			v.addf(FieldPath(sp, "stageName"), "the $default stage is for HTTP APIs only; a WebSocket API's stage is the first segment of its URL")
+		}
 		if s.DeploymentID != "" && !deployments[s.DeploymentID] {
 			v.addf(FieldPath(sp, "deploymentId"), "Invalid deployment identifier specified %s", s.DeploymentID)
 		}
@@ -380,6 +387,9 @@ func (v *validator) integration(p string, in *Integration) {
 		}
 	}
 
+	if len(in.ResponseParameters) > 0 {
+		v.addf(FieldPath(p, "responseParameters"), "responseParameters are not supported for WebSocket APIs (HTTP APIs only); use integration responses")
+	}
 	if len(in.IntegrationResponses) == 0 {
 		return
 	}
@@ -443,6 +453,7 @@ func (v *validator) stage(p string, s *Stage, routeKeys map[string]bool) {
 	switch {
 	case s.StageName == "":
 		v.addf(FieldPath(p, "stageName"), "stageName is required; it is the path of the WebSocket URL")
+	case s.StageName == StageDefault: // HTTP APIs only; the API checks say so for WebSocket APIs
 	case !stageNamePattern.MatchString(s.StageName):
 		v.addf(FieldPath(p, "stageName"), "stageName %q is not valid; use 1 to 128 of A-Z a-z 0-9 _ -", s.StageName)
 	}
@@ -641,7 +652,9 @@ func (v *validator) usagePlans(b *Bundle) {
 		}
 	}
 	stages := map[[2]string]bool{}
+	httpAPIs := map[string]bool{}
 	for _, a := range b.APIs {
+		httpAPIs[a.APIID] = a.IsHTTP()
 		for _, st := range a.Stages {
 			stages[[2]string{a.APIID, st.StageName}] = true
 		}
@@ -657,6 +670,10 @@ func (v *validator) usagePlans(b *Bundle) {
 			plans[pl.ID] = i
 		}
 		for j, s := range pl.APIStages {
+			if httpAPIs[s.APIID] {
+				v.addf(IndexPath(FieldPath(p, "apiStages"), j), "API %q is an HTTP API; API keys and usage plans are not supported for HTTP APIs", s.APIID)
+				continue
+			}
 			if !stages[[2]string{s.APIID, s.Stage}] {
 				v.addf(IndexPath(FieldPath(p, "apiStages"), j), "no API %q with stage %q is declared", s.APIID, s.Stage)
 			}
@@ -687,10 +704,14 @@ var (
 	maxMappingKeyLn = 300
 )
 
-// domainNames checks custom domains and their API mappings with AWS's rules for WebSocket APIs.
+// domainNames checks custom domains and their API mappings with AWS's rules
+// (https://docs.aws.amazon.com/apigateway/latest/developerguide/rest-api-mappings.html): a domain maps
+// WebSocket APIs or HTTP APIs, not both; HTTP API mapping keys may have several levels (v1/orders).
 func (v *validator) domainNames(b *Bundle) {
 	stages := map[[2]string]bool{}
+	protocols := map[string]string{}
 	for _, a := range b.APIs {
+		protocols[a.APIID] = a.ProtocolType
 		for _, st := range a.Stages {
 			stages[[2]string{a.APIID, st.StageName}] = true
 		}
@@ -743,14 +764,27 @@ func (v *validator) domainNames(b *Bundle) {
 			v.addf(FieldPath(FieldPath(p, "mutualTlsAuthentication"), "truststoreUri"), "truststoreUri is required: a PEM bundle of the CAs whose client certificates are accepted")
 		}
 		keys := map[string]int{}
+		firstProto, firstAt := "", 0
 		for j, m := range d.APIMappings {
 			mp := IndexPath(FieldPath(p, "apiMappings"), j)
 			if !stages[[2]string{m.APIID, m.Stage}] {
 				v.addf(mp, "no API %q with stage %q is declared", m.APIID, m.Stage)
 			}
+			proto := protocols[m.APIID]
+			switch {
+			case proto == "":
+			case firstProto == "":
+				firstProto, firstAt = proto, j
+			case proto != firstProto:
+				v.addf(FieldPath(mp, "apiId"), "BadRequestException: domain %s maps %s API %q (apiMappings[%d]); a domain maps WebSocket APIs or HTTP APIs, not both", d.DomainName, firstProto, d.APIMappings[firstAt].APIID, firstAt)
+			}
 			switch {
 			case len(m.APIMappingKey) > maxMappingKeyLn:
 				v.addf(FieldPath(mp, "apiMappingKey"), "apiMappingKey is %d characters long; the limit is %d", len(m.APIMappingKey), maxMappingKeyLn)
+			case proto == ProtocolHTTP:
+				if m.APIMappingKey != "" && !httpMappingKeyRE.MatchString(m.APIMappingKey) {
+					v.addf(FieldPath(mp, "apiMappingKey"), "apiMappingKey %q is not valid; HTTP API mappings allow path segments of letters, digits and $-_.+!*'() separated by single / (no leading or trailing /)", m.APIMappingKey)
+				}
 			case !mappingKeyRE.MatchString(m.APIMappingKey):
 				v.addf(FieldPath(mp, "apiMappingKey"), "apiMappingKey %q is not valid; WebSocket API mappings allow letters, digits and $-_.+!*'() (no /)", m.APIMappingKey)
 			}

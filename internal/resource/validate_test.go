@@ -99,7 +99,11 @@ func TestValidate(t *testing.T) {
 		{name: "api name missing", before: func(b *Bundle) { api(b).Name = "" }, want: []string{"apis[0].name: name is required"}},
 		{name: "api name too long", before: func(b *Bundle) { api(b).Name = strings.Repeat("é", 129) }, want: []string{"apis[0].name: name is 129 characters long; the limit is 128"}},
 		{name: "api name 128 runes ok", before: func(b *Bundle) { api(b).Name = strings.Repeat("é", 128) }},
-		{name: "protocol HTTP not served", before: func(b *Bundle) { api(b).ProtocolType = ProtocolHTTP }, want: []string{"apis[0].protocolType: protocolType HTTP is not served yet"}},
+		{name: "cors on a WebSocket API", before: func(b *Bundle) { api(b).CorsConfiguration = &Cors{} }, want: []string{"apis[0].corsConfiguration: corsConfiguration is not supported for WebSocket APIs"}},
+		{name: "$default stage on a WebSocket API", before: func(b *Bundle) { stage(b).StageName = StageDefault }, want: []string{"apis[0].stages[0].stageName: the $default stage is for HTTP APIs only"}},
+		{name: "response parameters on a WebSocket API", before: func(b *Bundle) {
+			api(b).Integrations[0].ResponseParameters = map[string]map[string]string{"200": {"overwrite:statuscode": "201"}}
+		}, want: []string{"apis[0].integrations[0].responseParameters: responseParameters are not supported for WebSocket APIs"}},
 		{name: "protocol missing", before: func(b *Bundle) { api(b).ProtocolType = "" }, want: []string{"apis[0].protocolType: protocolType is required"}},
 		{name: "authorizer type JWT", before: func(b *Bundle) { api(b).Authorizers[0].AuthorizerType = "JWT" }, want: []string{"apis[0].authorizers[0].authorizerType: authorizerType \"JWT\" is not supported"}},
 		{name: "authorizer without uri", before: func(b *Bundle) { api(b).Authorizers[0].AuthorizerURI = "" }, want: []string{"apis[0].authorizers[0].authorizerUri: authorizerUri is required"}},
@@ -111,7 +115,7 @@ func TestValidate(t *testing.T) {
 		{name: "iam policy not JSON", before: func(b *Bundle) {
 			b.IAM = &IAM{Users: []IAMUser{{AccessKeyID: "AKIAIOSFODNN7EXAMPLE", SecretAccessKey: "s", Policy: "Allow all"}}}
 		}, want: []string{"iam.users[0].policy: policy must be an IAM policy document in JSON"}},
-		{name: "protocol unknown", before: func(b *Bundle) { api(b).ProtocolType = "websocket" }, want: []string{`apis[0].protocolType: protocolType "websocket" is not supported; use WEBSOCKET`}},
+		{name: "protocol unknown", before: func(b *Bundle) { api(b).ProtocolType = "websocket" }, want: []string{`apis[0].protocolType: Invalid protocolType "websocket" specified. Must be one of [HTTP, WEBSOCKET]`}},
 		{name: "route selection expression missing", before: func(b *Bundle) { api(b).RouteSelectionExpression = "" }, want: []string{"apis[0].routeSelectionExpression: routeSelectionExpression is required for WEBSOCKET APIs"}},
 		{name: "api key selection expression unknown", before: func(b *Bundle) { api(b).APIKeySelectionExpression = "$request.header.key" }, want: []string{`apis[0].apiKeySelectionExpression: apiKeySelectionExpression "$request.header.key" is not supported; allowed values are $request.header.x-api-key, $context.authorizer.usageIdentifierKey`}},
 		{name: "api key selection expression authorizer ok", before: func(b *Bundle) { api(b).APIKeySelectionExpression = "$context.authorizer.usageIdentifierKey" }},

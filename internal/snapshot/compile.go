@@ -37,6 +37,7 @@ func Compile(b *resource.Bundle) (*Set, error) {
 			MutualTLS: d.MutualTLSAuthentication != nil}
 		for _, m := range d.APIMappings {
 			if api := set.APIs[m.APIID]; api != nil {
+				dom.HTTP = api.HTTP // Validate has made sure a domain maps one protocol
 				dom.Mappings[m.APIMappingKey] = api.Stages[m.Stage]
 			}
 		}
@@ -53,7 +54,7 @@ func applyDeploymentDefaults(b *resource.Bundle) {
 		a := &b.APIs[i]
 		for j := range a.Deployments {
 			d := &a.Deployments[j]
-			scratch := resource.Bundle{APIs: []resource.API{{APIID: a.APIID, Name: a.Name,
+			scratch := resource.Bundle{APIs: []resource.API{{APIID: a.APIID, Name: a.Name, ProtocolType: a.ProtocolType,
 				Routes: d.Routes, Integrations: d.Integrations, Authorizers: d.Authorizers, Models: d.Models}}}
 			resource.ApplyDefaults(&scratch)
 			d.Routes, d.Integrations = scratch.APIs[0].Routes, scratch.APIs[0].Integrations
@@ -148,6 +149,9 @@ func (c *compiler) quietExpr(src string) *selexpr.Expr {
 }
 
 func (c *compiler) api(path string, a *resource.API) *API {
+	if a.IsHTTP() {
+		return c.httpAPI(path, a)
+	}
 	api := &API{
 		ID:                        a.APIID,
 		Name:                      a.Name,

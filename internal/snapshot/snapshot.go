@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/switchboard-gw/switchboard/internal/parammap"
 	"github.com/switchboard-gw/switchboard/internal/resource"
 	"github.com/switchboard-gw/switchboard/internal/schema"
 	"github.com/switchboard-gw/switchboard/internal/selexpr"
@@ -33,6 +34,9 @@ type Domain struct {
 	// MutualTLS is set when the domain has mutualTlsAuthentication: the data plane then serves it only
 	// to requests that arrived over TLS for this domain with a verified client certificate.
 	MutualTLS bool
+	// HTTP is set when the domain maps HTTP APIs (a domain maps WebSocket or HTTP APIs, not both); their
+	// mapping keys may have several levels ("v1/orders").
+	HTTP bool
 }
 
 // Domain returns the custom domain serving host (lower-case, without port): an exact name first, then a
@@ -50,10 +54,14 @@ func (s *Set) Domain(host string) *Domain {
 	return nil
 }
 
-// API is one compiled WebSocket API.
+// API is one compiled API, WebSocket or HTTP.
 type API struct {
 	ID   string
 	Name string
+	// HTTP is set for HTTP APIs: their stages route by method and path (Stage.HTTPRoutes).
+	HTTP bool
+	// CORS is an HTTP API's corsConfiguration, nil without one.
+	CORS *CORS
 	// RouteSelection and APIKeySelection are the working copy's; each Stage has those of what it serves.
 	RouteSelection            *selexpr.Expr
 	APIKeySelection           string
@@ -79,6 +87,8 @@ type Stage struct {
 	// DefaultRouteSettings and RouteSettings are the stage's route settings, for throttling.
 	DefaultRouteSettings *resource.RouteSettings
 	RouteSettings        map[string]resource.RouteSettings
+	// HTTPRoutes routes an HTTP API's requests by method and path; nil for WebSocket APIs.
+	HTTPRoutes *HTTPRoutes
 }
 
 // Authorizer is a compiled Lambda REQUEST authorizer as one stage sees it.
@@ -87,6 +97,15 @@ type Authorizer struct {
 	Name           string
 	URI            string // stage variables substituted
 	IdentitySource []string
+	// Type is REQUEST or JWT (HTTP APIs). The members below are an HTTP API authorizer's.
+	Type string `json:",omitempty"`
+	// Issuer and Audience are a JWT authorizer's jwtConfiguration.
+	Issuer   string   `json:",omitempty"`
+	Audience []string `json:",omitempty"`
+	// PayloadFormatVersion, SimpleResponses and ResultTTL are a Lambda authorizer's.
+	PayloadFormatVersion string        `json:",omitempty"`
+	SimpleResponses      bool          `json:",omitempty"`
+	ResultTTL            time.Duration `json:",omitempty"`
 }
 
 // Route is one compiled route.
@@ -109,6 +128,11 @@ type Route struct {
 	Models         map[string]*schema.Schema
 	// RequiredParameters are the route's requestParameters with required: true.
 	RequiredParameters []RouteParameter
+	// Method and Segments are an HTTP API route key parsed (Method is "" for $default); Scopes are its
+	// authorizationScopes, checked by a JWT authorizer.
+	Method   string
+	Segments []resource.PathSegment
+	Scopes   []string
 }
 
 // RouteParameter is a route request parameter: route.request.{header|querystring|...}.Name or a body path.
@@ -138,6 +162,16 @@ type Integration struct {
 	// with the gateway's own credentials).
 	CredentialsARN string
 	Responses      []*IntegrationResponse
+	// The members below are an HTTP API integration's. PayloadFormatVersion is the Lambda event format
+	// (1.0 or 2.0); Subtype an AWS service action, whose parameters are ServiceParameters; ServerName
+	// is tlsConfig.serverNameToVerify; Mapping and ResponseMapping are requestParameters and
+	// responseParameters parsed.
+	PayloadFormatVersion string
+	Subtype              string
+	ServiceParameters    map[string]string
+	ServerName           string
+	Mapping              *parammap.Request
+	ResponseMapping      *parammap.Response
 }
 
 // Parameter is one integration request parameter: where it goes and where its value comes from.
@@ -221,6 +255,9 @@ func (s *Set) index() {
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
+		if s.APIs[id].HTTP {
+			continue // the stage-only endpoint form is the WebSocket APIs' (edge/resolve.go)
+		}
 		for _, st := range s.APIs[id].Stages {
 			s.stagesByName[st.Name] = append(s.stagesByName[st.Name], st)
 		}

@@ -1,0 +1,1 @@
+export const handler = async (event) => ({ isAuthorized: event.headers.authorization === "secret" });

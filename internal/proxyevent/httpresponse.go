@@ -1,0 +1,126 @@
+package proxyevent
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+)
+
+// InternalServerErrorBody is what an HTTP API answers, with status 500, when the function failed or its
+// result cannot be read (spec §11.3).
+const InternalServerErrorBody = `{"message":"Internal Server Error"}`
+
+// HTTPResponse is a function's result read as an HTTP API's answer.
+type HTTPResponse struct {
+	// StatusCode is the status to send.
+	StatusCode int
+	// Header holds the headers to send: headers and multiValueHeaders merged, and each of 2.0's cookies
+	// as a Set-Cookie header. nil when there are none.
+	Header http.Header
+	// Body is the body to send, base64-decoded when isBase64Encoded was true; nil when there is none.
+	Body []byte
+}
+
+// ParseHTTPResponse reads a function's result in the given payload format version ("1.0", else 2.0).
+// An error wraps ErrMalformedResponse and says what is wrong; the client gets 500
+// InternalServerErrorBody, as AWS answers for an invalid Lambda response.
+//
+// 2.0 ("Lambda function response for format 2.0" in AWS's guide): a result that is valid JSON but not an
+// object with a statusCode member is inferred: 200, Content-Type application/json, and as body the
+// result itself (the text of a JSON string, the JSON text as returned of anything else). An object with
+// statusCode is the full form: statusCode (an integer, or a string holding one, 100–599), headers
+// (string, number or boolean values), multiValueHeaders, cookies (an array of strings, each a Set-Cookie
+// header), body (a string; a number or boolean gives its JSON text) and isBase64Encoded (a boolean; the
+// body is then standard base64 and is decoded). Anything else in those members is malformed.
+//
+// 1.0 ("Lambda function response for format 1.0"): the result must be an object with statusCode; headers,
+// multiValueHeaders (whose values win for a name both give), body and isBase64Encoded as in 2.0; cookies
+// is not read. No inference: a result without statusCode is malformed, as REST proxy integrations treat
+// it.
+func ParseHTTPResponse(version string, payload []byte) (*HTTPResponse, error) {
+	p := bytes.TrimSpace(payload)
+	if len(p) == 0 {
+		return nil, fmt.Errorf("%w: empty result", ErrMalformedResponse)
+	}
+	var obj map[string]json.RawMessage
+	if p[0] == '{' {
+		if err := json.Unmarshal(p, &obj); err != nil {
+			return nil, fmt.Errorf("%w: result is not JSON: %w", ErrMalformedResponse, err)
+		}
+	} else if !json.Valid(p) {
+		return nil, fmt.Errorf("%w: result is not JSON", ErrMalformedResponse)
+	}
+	status, hasStatus := obj["statusCode"]
+	hasStatus = hasStatus && !isNull(status)
+	if version == PayloadV1 {
+		if obj == nil {
+			return nil, fmt.Errorf("%w: a payload 1.0 result must be an object", ErrMalformedResponse)
+		}
+		if !hasStatus {
+			return nil, fmt.Errorf("%w: a payload 1.0 result must have a statusCode", ErrMalformedResponse)
+		}
+	} else if !hasStatus {
+		body := append([]byte(nil), p...)
+		if p[0] == '"' {
+			s, err := jsonString(p)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrMalformedResponse, err)
+			}
+			body = s
+		}
+		return &HTTPResponse{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: body}, nil
+	}
+
+	resp := &HTTPResponse{}
+	var err error
+	if resp.StatusCode, err = parseStatus(status); err != nil {
+		return nil, err
+	}
+	if resp.Header, err = parseHeaders(obj["headers"], obj["multiValueHeaders"]); err != nil {
+		return nil, err
+	}
+	if version != PayloadV1 {
+		if raw := obj["cookies"]; !isNull(raw) {
+			var cookies []string
+			if err := json.Unmarshal(raw, &cookies); err != nil {
+				return nil, fmt.Errorf("%w: cookies is not an array of strings", ErrMalformedResponse)
+			}
+			for _, c := range cookies {
+				if resp.Header == nil {
+					resp.Header = make(http.Header, 1)
+				}
+				resp.Header.Add("Set-Cookie", c)
+			}
+		}
+	}
+	b64 := false
+	if raw := obj["isBase64Encoded"]; !isNull(raw) {
+		if err := json.Unmarshal(raw, &b64); err != nil {
+			return nil, fmt.Errorf("%w: isBase64Encoded is not a boolean", ErrMalformedResponse)
+		}
+	}
+	switch raw := obj["body"]; {
+	case isNull(raw):
+	case raw[0] == '"':
+		s, err := jsonString(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%w: body: %w", ErrMalformedResponse, err)
+		}
+		if !b64 {
+			resp.Body = s
+			break
+		}
+		if resp.Body, err = base64.StdEncoding.DecodeString(string(s)); err != nil {
+			return nil, fmt.Errorf("%w: body is not base64: %w", ErrMalformedResponse, err)
+		}
+	case raw[0] == '{' || raw[0] == '[':
+		return nil, fmt.Errorf("%w: body is not a string", ErrMalformedResponse)
+	case b64:
+		return nil, fmt.Errorf("%w: isBase64Encoded with a body that is not a string", ErrMalformedResponse)
+	default:
+		resp.Body = append([]byte(nil), raw...)
+	}
+	return resp, nil
+}
