@@ -101,7 +101,9 @@ apis:
     integrations:
       - {integrationId: root, integrationType: HTTP_PROXY, integrationMethod: ANY, integrationUri: "%[1]s"}
     routes:
-      - {routeKey: "ANY /{proxy+}", target: integrations/root}
+      - {routeKey: "GET /{proxy+}", target: integrations/root}
+      - {routeKey: "POST /{proxy+}", target: integrations/root}
+      - {routeKey: "ANY /routed/{proxy+}", target: integrations/root}
     stages: [{stageName: $default}]
   - name: private
     apiId: private
@@ -237,6 +239,11 @@ func TestHTTPAPIProxy(t *testing.T) {
 		{name: "CORS preflight answered without a route", method: "OPTIONS", path: "/cors/anything", header: map[string]string{"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}, status: 204,
 			headers: map[string]string{"Access-Control-Allow-Origin": "https://app.example", "Access-Control-Allow-Methods": "GET,POST",
 				"Access-Control-Allow-Headers": "authorization,content-type", "Access-Control-Max-Age": "600", "Access-Control-Allow-Credentials": "true"}},
+		{name: "CORS preflight an ANY route takes is routed", method: "OPTIONS", path: "/cors/routed/x", header: map[string]string{"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}, status: 200,
+			echo: func(e echoed) bool {
+				return e.Method == "OPTIONS" && e.Header.Get("Access-Control-Request-Method") == "POST"
+			},
+			headers: map[string]string{"Access-Control-Allow-Origin": "https://app.example", "Access-Control-Allow-Methods": "", "X-Backend": "yes"}},
 		{name: "CORS preflight from another origin", method: "OPTIONS", path: "/cors/anything", header: map[string]string{"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}, status: 204,
 			headers: map[string]string{"Access-Control-Allow-Origin": "", "Access-Control-Allow-Methods": ""}},
 		{name: "CORS headers replace the backend's", method: "GET", path: "/cors/x", header: map[string]string{"Origin": "https://app.example"}, status: 200,

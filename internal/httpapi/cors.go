@@ -9,12 +9,21 @@ import (
 
 // CORS as AWS does it for HTTP APIs with a corsConfiguration
 // (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-cors.html): the gateway answers
-// preflight requests itself, whatever the routes, and on every other answer replaces whatever
-// Access-Control-* headers the backend sent with the configured ones. Without a corsConfiguration
-// nothing here runs and OPTIONS is routed like any method.
+// preflight requests that no route takes (no OPTIONS route needed), and on every other answer replaces
+// whatever Access-Control-* headers the backend sent with the configured ones. A preflight that an
+// OPTIONS, ANY or $default route takes is routed like any request — AWS's guide says $default "catches
+// requests for all methods ... including OPTIONS requests" and has an unauthorized OPTIONS /{proxy+}
+// route added for preflights when $default has an authorizer. Without a corsConfiguration nothing here
+// runs and OPTIONS is routed like any method.
 
-// preflight answers an OPTIONS request that carries Origin and Access-Control-Request-Method: 204 with
-// the configured headers when the origin is allowed, 204 without them when it is not.
+// isPreflight reports whether r is a CORS preflight: OPTIONS with Origin and
+// Access-Control-Request-Method.
+func isPreflight(r *http.Request) bool {
+	return r.Method == http.MethodOptions && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != ""
+}
+
+// preflight answers a preflight no route takes: 204 with the configured headers when the origin is
+// allowed, 204 without them when it is not.
 func (h *Handler) preflight(q *request, c *snapshot.CORS, origin string) {
 	header := q.w.Header()
 	if allow, ok := c.Origin(origin); ok {

@@ -201,13 +201,13 @@ func (h *Handler) ServeHTTPAPI(w http.ResponseWriter, r *http.Request, stage *sn
 	}}
 	w.Header().Set(headerAPIRequestID, q.out.RequestID)
 	defer h.finish(q)
-	api := stage.API
-	origin := r.Header.Get("Origin")
-	if api.CORS != nil && r.Method == http.MethodOptions && origin != "" && r.Header.Get("Access-Control-Request-Method") != "" {
-		h.preflight(q, api.CORS, origin)
+	route, params := stage.HTTPRoutes.Match(r.Method, routePath)
+	if route == nil && stage.API.CORS != nil && isPreflight(r) {
+		// A preflight no route takes is answered by the gateway; one that an OPTIONS, ANY or $default
+		// route takes is routed like any request, authorizer included, as on AWS.
+		h.preflight(q, stage.API.CORS, r.Header.Get("Origin"))
 		return
 	}
-	route, params := stage.HTTPRoutes.Match(r.Method, routePath)
 	if route == nil {
 		h.refuse(q, http.StatusNotFound, bodyNotFound, "not_found", "no route matches "+r.Method+" "+routePath)
 		return

@@ -23,7 +23,8 @@ type CORS struct {
 }
 
 // Origin returns the Access-Control-Allow-Origin value for a request from origin, and false when the
-// origin is not allowed (the gateway then adds no CORS headers).
+// origin is not allowed (the gateway then adds no CORS headers). Origins compare without case; an
+// allowed https://* or http://* takes every origin of that scheme.
 func (c *CORS) Origin(origin string) (string, bool) {
 	if origin == "" {
 		return "", false
@@ -33,7 +34,8 @@ func (c *CORS) Origin(origin string) (string, bool) {
 	}
 	lower := strings.ToLower(origin)
 	for _, o := range c.AllowOrigins {
-		if o == lower {
+		// https://* and http://* allow every origin of that scheme, as AWS documents.
+		if o == lower || strings.HasSuffix(o, "://*") && strings.HasPrefix(lower, o[:len(o)-1]) && len(lower) > len(o)-1 {
 			return origin, true
 		}
 	}

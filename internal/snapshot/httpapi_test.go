@@ -146,3 +146,26 @@ func TestHTTPDeploymentDefaults(t *testing.T) {
 		t.Fatalf("deployed route %+v", r)
 	}
 }
+
+func TestCORSOrigin(t *testing.T) {
+	c := compileCORS(&resource.Cors{AllowOrigins: []string{"https://App.example", "http://*"}})
+	tests := []struct {
+		origin, want string
+		ok           bool
+	}{
+		{"https://app.example", "https://app.example", true},
+		{"https://APP.example", "https://APP.example", true},
+		{"https://other.example", "", false},
+		{"http://anything.test:8080", "http://anything.test:8080", true},
+		{"http://", "", false},
+		{"", "", false},
+	}
+	for _, tt := range tests {
+		if got, ok := c.Origin(tt.origin); got != tt.want || ok != tt.ok {
+			t.Errorf("Origin(%q) = %q %v, want %q %v", tt.origin, got, ok, tt.want, tt.ok)
+		}
+	}
+	if got, ok := compileCORS(&resource.Cors{AllowOrigins: []string{"*"}}).Origin("https://x"); got != "*" || !ok {
+		t.Errorf("* gives %q %v", got, ok)
+	}
+}
