@@ -79,29 +79,34 @@ func (p *dataPlane) count() int {
 	return len(p.served)
 }
 
-// memStore is an in-memory Store that counts saves and can be told to fail.
+// memStore is an in-memory Store that counts saves and can be told to fail. Its revision counts saves.
 type memStore struct {
 	mu    sync.Mutex
 	data  []byte
+	rev   uint64
 	saves int
 	fail  error
 }
 
-func (s *memStore) Load() ([]byte, error) {
+func (s *memStore) Load(context.Context) (catalog.Entry, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return bytes.Clone(s.data), nil
+	return catalog.Entry{Data: bytes.Clone(s.data), Revision: s.rev}, nil
 }
 
-func (s *memStore) Save(data []byte) error {
+func (s *memStore) Save(_ context.Context, data []byte, revision uint64) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail != nil {
-		return s.fail
+		return 0, s.fail
+	}
+	if revision != s.rev {
+		return 0, fmt.Errorf("memStore at %d, not %d: %w", s.rev, revision, catalog.ErrConflict)
 	}
 	s.data = bytes.Clone(data)
 	s.saves++
-	return nil
+	s.rev++
+	return s.rev, nil
 }
 
 func (s *memStore) snapshot() ([]byte, int) {

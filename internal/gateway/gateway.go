@@ -236,7 +236,7 @@ func New(opts Options) (*Gateway, error) {
 	// control plane; the catalog decides what is served, and Open serves it (g.apply).
 	var store catalog.Store
 	if opts.CatalogFile != "" {
-		store = catalog.FileStore{Path: opts.CatalogFile}
+		store = &catalog.FileStore{Path: opts.CatalogFile}
 	}
 	var err error
 	g.catalog, err = catalog.Open(context.Background(), catalog.Options{Store: store, Apply: g.apply,
