@@ -101,7 +101,9 @@ func New(kv jetstream.KeyValue, key string, log *slog.Logger) *Store {
 }
 
 // String names the bucket and key, for logs.
-func (s *Store) String() string { return fmt.Sprintf("JetStream key-value bucket %s key %s", s.bucket, s.key) }
+func (s *Store) String() string {
+	return fmt.Sprintf("JetStream key-value bucket %s key %s", s.bucket, s.key)
+}
 
 // Load returns the catalog's newest entry; a zero Entry when none was saved (or it was deleted: the
 // deletion's revision is then the one to replace).
