@@ -245,6 +245,7 @@ type serveOptions struct {
 	metricsListen                                                                 string
 	shutdownGrace                                                                 time.Duration
 	pprof                                                                         bool
+	cluster                                                                       clusterFlags
 }
 
 // serveFlags declares serve's flags on a new FlagSet that prints to out; `serve -h` and `help serve`
@@ -276,6 +277,7 @@ func serveFlags(out io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&o.metricsListen, "metrics-listen", "", "address serving only /metrics, /healthz and /readyz (the control plane serves them too); empty: none")
 	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGTERM/SIGINT, how long closing connections (1001), their $disconnect and in-flight work may take")
 	fs.BoolVar(&o.pprof, "pprof", false, "serve Go's profiler at /debug/pprof/ on the control and metrics listeners")
+	o.cluster.declare(fs)
 	return fs, o
 }
 
@@ -299,6 +301,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	if o.idle <= 0 || o.maxDur <= 0 {
 		return errors.New("--idle-timeout and --max-connection-duration must be positive")
+	}
+	if err := o.cluster.check(fs); err != nil {
+		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
@@ -351,6 +356,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		CatalogFile:      filepath.Join(dir, "catalog.json"),
 		Region:           o.region,
 		Node:             cluster.NodeID(o.node),
+		Cluster:          o.cluster.options(dir, o.node),
 		Bundle:           f.Bundle,
 		Templates:        gatewayTemplates(log, templates),
 		Limits:           wsconn.Config{IdleTimeout: o.idle, MaxDuration: o.maxDur},

@@ -59,6 +59,8 @@ type Options struct {
 	Node cluster.NodeID
 	// Hub joins this gateway to other in-process gateways (tests); nil makes a private hub.
 	Hub *membus.Hub
+	// Cluster, when set, joins this node to a cluster over NATS instead (see ClusterOptions).
+	Cluster *ClusterOptions
 	// Bundle is the APIs to serve.
 	Bundle *resource.Bundle
 	// Templates are more bundles served beside Bundle: what CloudFormation, SAM and CDK templates declare
@@ -154,6 +156,7 @@ type Gateway struct {
 	sinks     *accesslog.Sinks
 	stageLogs atomic.Pointer[map[stageKey]stageLog]
 	console   *console.Console // the development console, on the control listener
+	cluster   *clusterNode     // nil when the node is alone
 
 	ready       chan struct{}
 	mu          sync.Mutex
@@ -175,7 +178,7 @@ var supported = map[string]bool{resource.IntegrationMock: true, resource.Integra
 
 // New compiles the bundle and prepares a Gateway; it listens only in Run. A bundle that does not compile,
 // or uses integration types this build cannot run, is an error that names every problem.
-func New(opts Options) (*Gateway, error) {
+func New(opts Options) (_ *Gateway, err error) {
 	if opts.Listen == "" {
 		opts.Listen = "127.0.0.1:8080"
 	}
@@ -225,6 +228,16 @@ func New(opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.registry = registry.New(opts.Node, nil)
+	if opts.Cluster != nil {
+		if err := g.openCluster(); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				g.cluster.close()
+			}
+		}()
+	}
 	if iamCfg := opts.Bundle.IAM; iamCfg != nil && iamCfg.Enforce {
 		checker, err := authorizer.NewIAM(iamCfg.Users, opts.Region)
 		if err != nil {
@@ -238,7 +251,6 @@ func New(opts Options) (*Gateway, error) {
 	if opts.CatalogFile != "" {
 		store = &catalog.FileStore{Path: opts.CatalogFile}
 	}
-	var err error
 	g.catalog, err = catalog.Open(context.Background(), catalog.Options{Store: store, Apply: g.apply,
 		Logger: opts.Logger.With("component", "catalog")}, &resource.Bundle{
 		APIs: opts.Bundle.APIs, DomainNames: opts.Bundle.DomainNames, APIKeys: opts.Bundle.APIKeys, UsagePlans: opts.Bundle.UsagePlans})
@@ -630,12 +642,20 @@ func (g *Gateway) Run(ctx context.Context) error {
 			<-done
 		}()
 	}
-	bus, detach, err := hub.Attach(g.opts.Node, g.registry.Handle)
-	if err != nil {
-		return err
+	if g.cluster != nil {
+		defer g.cluster.close()
+		if err := g.cluster.join(ctx, g.registry.Handle); err != nil {
+			return err
+		}
+		g.registry.SetBus(g.cluster)
+	} else {
+		bus, detach, err := hub.Attach(g.opts.Node, g.registry.Handle)
+		if err != nil {
+			return err
+		}
+		defer detach()
+		g.registry.SetBus(bus)
 	}
-	defer detach()
-	g.registry.SetBus(bus)
 
 	ln, err := net.Listen("tcp", g.opts.Listen)
 	if err != nil {
@@ -743,6 +763,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	var handler http.Handler = e
 	if acmeMgr != nil {
 		handler = acmeMgr.HTTPChallengeHandler(handler)
+	}
+	if g.cluster != nil {
+		handler = g.cluster.admit(handler)
 	}
 	srv := &http.Server{
 		ConnState: func(c net.Conn, s http.ConnState) {
