@@ -316,14 +316,23 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives the catalog's logs; nil discards them.
 	Logger *slog.Logger
+	// Joining opens the catalog with the configuration alone, in memory, to be joined to a shared Store
+	// later (Join): until then, changes other than the configuration's are refused with ErrUnavailable.
+	// A cluster's node starts serving its configuration file before the cluster's NATS servers are
+	// reachable, and takes the cluster's catalog once they are.
+	Joining bool
 }
 
 // Catalog is the control plane's state, changed only through Write.
 type Catalog struct {
-	opts  Options
-	mu    sync.Mutex // serialises Write and the adoption of other writers' revisions
-	rev   uint64     // the store's revision state holds; guarded by mu
-	state atomic.Pointer[State]
+	opts Options
+	mu   sync.Mutex // serialises Write and the adoption of other writers' revisions
+	rev  uint64     // the store's revision state holds; guarded by mu
+	// config is the configuration's resources as last given (Open, ReplaceConfig), which Join applies to
+	// the shared catalog; joining is true until Join; both guarded by mu.
+	config  *resource.Bundle
+	joining bool
+	state   atomic.Pointer[State]
 	// served is the revision the data plane serves (the last one that compiled here).
 	served atomic.Uint64
 }
@@ -348,9 +357,12 @@ func Open(ctx context.Context, opts Options, config *resource.Bundle) (*Catalog,
 	if opts.Apply == nil {
 		opts.Apply = func(context.Context, *resource.Bundle) error { return nil }
 	}
-	c := &Catalog{opts: opts}
+	c := &Catalog{opts: opts, config: config}
+	if opts.Joining {
+		c.opts.Store = nil
+	}
 	st := &State{}
-	if opts.Store != nil {
+	if c.opts.Store != nil {
 		e, err := opts.Store.Load(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("load catalog: %w", err)
@@ -376,16 +388,101 @@ func Open(ctx context.Context, opts Options, config *resource.Bundle) (*Catalog,
 	if err != nil {
 		return nil, fmt.Errorf("serve catalog: %w", err)
 	}
+	c.joining = opts.Joining
 	return c, nil
+}
+
+// Join makes store, shared with other nodes, the catalog's store: it loads the shared catalog, applies
+// this node's configuration to it as Open does (a change only when the configuration differs from what
+// the catalog holds, so nodes started with the same file write nothing), and serves the result. It is for
+// catalogs opened with Options.Joining; Run follows the other nodes' changes afterwards. On error the
+// catalog stays as it was, still joining.
+func (c *Catalog) Join(ctx context.Context, store Store) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.joining {
+		return errors.New("join the shared catalog: the catalog was not opened to join one")
+	}
+	prevState, prevRev, prevServed := c.state.Load(), c.rev, c.served.Load()
+	c.opts.Store = store
+	fail := func(err error) error {
+		c.opts.Store, c.rev = nil, prevRev
+		c.state.Store(prevState)
+		c.served.Store(prevServed)
+		if b, serr := served(prevState); serr == nil {
+			if aerr := c.opts.Apply(ctx, b); aerr != nil {
+				c.opts.Logger.Error("serve this node's configuration again after joining the shared catalog failed", "err", aerr)
+			}
+		}
+		return fmt.Errorf("join the shared catalog (%s): %w", storeName(store), err)
+	}
+	e, err := store.Load(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	st := &State{}
+	if e.Data != nil {
+		if st, err = decode(e.Data); err != nil {
+			if st, err = c.lastGood(ctx, e, err); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	c.state.Store(st)
+	c.rev = e.Revision
+	config := c.config
+	if config != nil && e.Data != nil && !sameConfig(st, config, c.opts.Now(), c.opts.Logger) {
+		c.opts.Logger.Warn("this node's configuration file differs from the one the cluster's catalog holds; this node's replaces it for every node",
+			"store", storeName(store), "revision", e.Revision)
+	}
+	for attempt := 1; ; attempt++ {
+		err = c.tryWrite(ctx, func(st *State) error { return applyConfig(st, config, c.opts.Now(), c.opts.Logger) }, nil)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrConflict) || attempt == maxAttempts {
+			return fail(err)
+		}
+		if err := c.refresh(ctx); err != nil {
+			return fail(err)
+		}
+	}
+	c.joining = false
+	c.opts.Logger.Info("joined the shared catalog", "store", storeName(store), "revision", c.rev)
+	return nil
+}
+
+// sameConfig reports whether applying config to st would leave its configuration resources as they are.
+func sameConfig(st *State, config *resource.Bundle, now time.Time, log *slog.Logger) bool {
+	next := &State{}
+	if err := deepCopy(st, next); err != nil {
+		return false
+	}
+	if err := applyConfig(next, config, now, slog.New(slog.DiscardHandler)); err != nil {
+		return false
+	}
+	for _, a := range next.APIs {
+		a.applyDefaults()
+	}
+	autoDeploy(st, next, now)
+	x, errx := encode(st)
+	y, erry := encode(next)
+	return errx == nil && erry == nil && bytes.Equal(x, y)
 }
 
 // ReplaceConfig replaces the catalog's configuration-file resources with config's, as Open does at start:
 // a reloaded config file or template. Control-plane resources are kept. The change is one Write, so a
 // config that does not compile together with the rest changes nothing.
 func (c *Catalog) ReplaceConfig(ctx context.Context, config *resource.Bundle) error {
-	return c.Write(ctx, func(st *State) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	err := c.writeLocked(ctx, func(st *State) error {
 		return applyConfig(st, config, c.opts.Now(), c.opts.Logger)
-	})
+	}, nil)
+	if err == nil {
+		c.config = config
+	}
+	return err
 }
 
 // applyConfig replaces st's configuration-file resources with config's, which it does not modify. Config
@@ -616,6 +713,14 @@ func (c *Catalog) Write(ctx context.Context, fn func(*State) error) error {
 func (c *Catalog) WriteThen(ctx context.Context, fn func(*State) error, then func(*State)) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.joining {
+		return fmt.Errorf("%w: this node has not joined the cluster's shared catalog yet (are the NATS servers reachable?)", ErrUnavailable)
+	}
+	return c.writeLocked(ctx, fn, then)
+}
+
+// writeLocked is WriteThen under c.mu.
+func (c *Catalog) writeLocked(ctx context.Context, fn func(*State) error, then func(*State)) error {
 	for attempt := 1; ; attempt++ {
 		err := c.tryWrite(ctx, fn, then)
 		if !errors.Is(err, ErrConflict) || attempt == maxAttempts {

@@ -203,5 +203,8 @@ func (g *Gateway) ClusterStatus() string {
 	if g.cluster == nil {
 		return ""
 	}
+	if why := g.sharedStatus(); why != "" {
+		return why
+	}
 	return g.cluster.notReady()
 }

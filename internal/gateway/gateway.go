@@ -157,6 +157,7 @@ type Gateway struct {
 	stageLogs atomic.Pointer[map[stageKey]stageLog]
 	console   *console.Console // the development console, on the control listener
 	cluster   *clusterNode     // nil when the node is alone
+	shared    *sharedState     // the shared catalog and usage counts; nil when the node is alone
 
 	ready       chan struct{}
 	mu          sync.Mutex
@@ -251,7 +252,12 @@ func New(opts Options) (_ *Gateway, err error) {
 	if opts.CatalogFile != "" {
 		store = &catalog.FileStore{Path: opts.CatalogFile}
 	}
-	g.catalog, err = catalog.Open(context.Background(), catalog.Options{Store: store, Apply: g.apply,
+	if opts.Cluster != nil {
+		// The cluster's catalog is shared through JetStream (runShared joins it); the data directory's
+		// file is a single node's.
+		g.shared, store = &sharedState{}, nil
+	}
+	g.catalog, err = catalog.Open(context.Background(), catalog.Options{Store: store, Apply: g.apply, Joining: g.shared != nil,
 		Logger: opts.Logger.With("component", "catalog")}, &resource.Bundle{
 		APIs: opts.Bundle.APIs, DomainNames: opts.Bundle.DomainNames, APIKeys: opts.Bundle.APIKeys, UsagePlans: opts.Bundle.UsagePlans})
 	if err != nil {
@@ -316,7 +322,11 @@ func (g *Gateway) apply(_ context.Context, served *resource.Bundle) error {
 	}
 	keys, plans := usagePlans(&b)
 	g.stageLogs.Store(&logs)
-	g.keys.Store(usageplan.Next(g.keys.Load(), keys, plans, time.Now))
+	engine := usageplan.Next(g.keys.Load(), keys, plans, time.Now)
+	if g.shared != nil {
+		engine.Share(&g.shared.usage)
+	}
+	g.keys.Store(engine)
 	g.snapshots.Store(set)
 	g.metrics.Snapshot(set.Version)
 	return nil
@@ -648,6 +658,13 @@ func (g *Gateway) Run(ctx context.Context) error {
 			return err
 		}
 		g.registry.SetBus(g.cluster)
+		sharedDone := make(chan struct{})
+		sharedCtx, stopShared := context.WithCancel(context.WithoutCancel(ctx))
+		go func() {
+			defer close(sharedDone)
+			g.runShared(sharedCtx)
+		}()
+		defer func() { stopShared(); <-sharedDone }()
 	} else {
 		bus, detach, err := hub.Attach(g.opts.Node, g.registry.Handle)
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -49,6 +50,9 @@ type Config struct {
 	Memory bool
 	// Logger receives what is skipped; nil discards it.
 	Logger *slog.Logger
+	// Conn, when set, is the connection under the bucket: while it is not connected, Save fails at once
+	// with catalog.ErrUnavailable instead of waiting for a reconnection that may not come.
+	Conn *nats.Conn
 }
 
 // Store is a catalog.Store (and catalog.Watcher, catalog.Historian) on a JetStream key-value bucket.
@@ -57,6 +61,7 @@ type Store struct {
 	key    string
 	bucket string
 	log    *slog.Logger
+	nc     *nats.Conn // nil: not checked
 }
 
 var (
@@ -70,34 +75,41 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 	if cfg.Bucket == "" {
 		cfg.Bucket = DefaultBucket
 	}
-	if cfg.Key == "" {
-		cfg.Key = DefaultKey
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	kv, err := js.CreateOrUpdateKeyValue(ctx, BucketConfig(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("open the catalog's key-value bucket %s: %w", cfg.Bucket, unavailable(err))
 	}
-	if cfg.Replicas == 0 {
-		cfg.Replicas = 1
+	if cfg.Conn == nil {
+		cfg.Conn = js.Conn()
+	}
+	return New(kv, cfg), nil
+}
+
+// BucketConfig is the bucket Open creates, for callers that create it themselves (retrying while a
+// cluster's JetStream forms).
+func BucketConfig(cfg Config) jetstream.KeyValueConfig {
+	if cfg.Bucket == "" {
+		cfg.Bucket = DefaultBucket
 	}
 	storage := jetstream.FileStorage
 	if cfg.Memory {
 		storage = jetstream.MemoryStorage
 	}
-	ctx, cancel := withTimeout(ctx)
-	defer cancel()
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: cfg.Bucket, Description: "Switchboard's control-plane catalog", History: history,
-		Storage: storage, Replicas: cfg.Replicas,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open the catalog's key-value bucket %s: %w", cfg.Bucket, unavailable(err))
-	}
-	return New(kv, cfg.Key, cfg.Logger), nil
+	return jetstream.KeyValueConfig{Bucket: cfg.Bucket, Description: "Switchboard's control-plane catalog",
+		History: history, Storage: storage, Replicas: max(cfg.Replicas, 1)}
 }
 
-// New returns the Store of key in kv.
-func New(kv jetstream.KeyValue, key string, log *slog.Logger) *Store {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+// New returns the Store of cfg.Key in kv (cfg's bucket settings are not used).
+func New(kv jetstream.KeyValue, cfg Config) *Store {
+	if cfg.Key == "" {
+		cfg.Key = DefaultKey
 	}
-	return &Store{kv: kv, key: key, bucket: kv.Bucket(), log: log}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Store{kv: kv, key: cfg.Key, bucket: kv.Bucket(), log: cfg.Logger, nc: cfg.Conn}
 }
 
 // String names the bucket and key, for logs.
@@ -133,6 +145,9 @@ func (s *Store) deletedAt(ctx context.Context) uint64 {
 
 // Save stores data if the key's revision is still revision (0: the key does not exist or was deleted).
 func (s *Store) Save(ctx context.Context, data []byte, revision uint64) (uint64, error) {
+	if s.nc != nil && !s.nc.IsConnected() {
+		return 0, fmt.Errorf("write %s: %w: the NATS connection is %s", s, catalog.ErrUnavailable, strings.ToLower(s.nc.Status().String()))
+	}
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
 	var rev uint64

@@ -232,3 +232,69 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestJoin opens catalogs as cluster nodes do, with their configuration alone, and joins them to the
+// bucket: the first saves its configuration, a second with the same file saves nothing and serves the
+// same revision, changes are refused until a node has joined, and a node with another file replaces the
+// configuration's resources for every node (and says so).
+func TestJoin(t *testing.T) {
+	ctx := t.Context()
+	ns := startNATS(t)
+	config := &resource.Bundle{APIs: []resource.API{catalogtest.MockAPI("fromfile")}}
+	var logs logBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	join := func(config *resource.Bundle) *catalog.Catalog {
+		t.Helper()
+		_, js := connect(t, ns)
+		c, err := catalog.Open(ctx, catalog.Options{Joining: true, Logger: log}, config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.Write(ctx, func(st *catalog.State) error { return nil })
+		if !errors.Is(err, catalog.ErrUnavailable) {
+			t.Fatalf("a change before joining: err = %v, want ErrUnavailable", err)
+		}
+		store, err := natskv.Open(ctx, js, natskv.Config{Memory: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Join(ctx, store); err != nil {
+			t.Fatalf("Join: %v", err)
+		}
+		return c
+	}
+	first := join(config)
+	r1, _ := first.Revision()
+	if r1 == 0 {
+		t.Fatal("the first node saved nothing")
+	}
+	second := join(config)
+	if r2, serving := second.Revision(); r2 != r1 || serving != r1 {
+		t.Fatalf("a node with the same file: state at %d serving %d, want both at %d (nothing saved)", r2, serving, r1)
+	}
+	var deployments [2]string
+	for i, c := range []*catalog.Catalog{first, second} {
+		c.Read(func(st *catalog.State) {
+			a := st.API("fromfile")
+			if a == nil || a.Source != catalog.SourceConfig || len(a.Deployments) != 1 {
+				t.Fatalf("node %d: the file's API is %+v, want one deployment from the file", i+1, a)
+			}
+			deployments[i] = a.Deployments[0].DeploymentID
+		})
+	}
+	if deployments[0] != deployments[1] {
+		t.Fatalf("the two nodes serve deployments %v of one file", deployments)
+	}
+	if strings.Contains(logs.String(), "differs") {
+		t.Fatalf("a node with the same file warned: %s", logs.String())
+	}
+	third := join(&resource.Bundle{APIs: []resource.API{catalogtest.MockAPI("otherfile")}})
+	third.Read(func(st *catalog.State) {
+		if st.API("otherfile") == nil || st.API("fromfile") != nil {
+			t.Fatal("the last node's configuration does not replace the file's resources")
+		}
+	})
+	if !strings.Contains(logs.String(), "configuration file differs") {
+		t.Fatalf("no warning about a node with another file: %s", logs.String())
+	}
+}

@@ -73,33 +73,40 @@ type window struct {
 
 // Open binds to the usage bucket through js, creating it when no node has yet.
 func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Counts, error) {
-	if cfg.Bucket == "" {
-		cfg.Bucket = DefaultBucket
-	}
-	if cfg.Replicas == 0 {
-		cfg.Replicas = 1
-	}
-	if cfg.Interval == 0 {
-		cfg.Interval = 200 * time.Millisecond
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	storage := jetstream.FileStorage
-	if cfg.Memory {
-		storage = jetstream.MemoryStorage
-	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: cfg.Bucket, Description: "Switchboard's usage-plan quota counts, per node", History: 1,
-		TTL: maxAge, Storage: storage, Replicas: cfg.Replicas,
-	})
+	bc := BucketConfig(cfg)
+	kv, err := js.CreateOrUpdateKeyValue(ctx, bc)
 	if err != nil {
-		return nil, fmt.Errorf("open the usage key-value bucket %s: %w", cfg.Bucket, err)
+		return nil, fmt.Errorf("open the usage key-value bucket %s: %w", bc.Bucket, err)
+	}
+	return New(kv, cfg), nil
+}
+
+// BucketConfig is the bucket Open creates, for callers that create it themselves (retrying while a
+// cluster's JetStream forms).
+func BucketConfig(cfg Config) jetstream.KeyValueConfig {
+	if cfg.Bucket == "" {
+		cfg.Bucket = DefaultBucket
+	}
+	storage := jetstream.FileStorage
+	if cfg.Memory {
+		storage = jetstream.MemoryStorage
+	}
+	return jetstream.KeyValueConfig{Bucket: cfg.Bucket, Description: "Switchboard's usage-plan quota counts, per node",
+		History: 1, TTL: maxAge, Storage: storage, Replicas: max(cfg.Replicas, 1)}
+}
+
+// New returns the Counts kept in kv (a bucket made with BucketConfig).
+func New(kv jetstream.KeyValue, cfg Config) *Counts {
+	if cfg.Interval == 0 {
+		cfg.Interval = 200 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	var b [4]byte
 	_, _ = rand.Read(b[:])
@@ -110,7 +117,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Counts, err
 		return '-'
 	}, cfg.Node)
 	return &Counts{kv: kv, instance: node + "-" + hex.EncodeToString(b[:]), interval: cfg.Interval, log: cfg.Logger,
-		others: map[window]int{}, byInst: map[window]map[string]int{}}, nil
+		others: map[window]int{}, byInst: map[window]map[string]int{}}
 }
 
 // Others returns what the other instances last reported for the window.
