@@ -28,7 +28,9 @@ type sharedState struct {
 }
 
 // sharedUsage is a usageplan.Shared that answers 0 until set.
-type sharedUsage struct{ p atomic.Pointer[natsusage.Counts] }
+type sharedUsage struct {
+	p atomic.Pointer[natsusage.Counts]
+}
 
 var _ usageplan.Shared = (*sharedUsage)(nil)
 
