@@ -256,6 +256,10 @@ func New(opts Options) (_ *Gateway, err error) {
 		// The cluster's catalog is shared through JetStream (runShared joins it); the data directory's
 		// file is a single node's.
 		g.shared, store = &sharedState{}, nil
+		if opts.CatalogFile != "" {
+			opts.Logger.Info("cluster: the control plane's catalog is the cluster's shared one; the data directory's catalog file is not used",
+				"file", opts.CatalogFile)
+		}
 	}
 	g.catalog, err = catalog.Open(context.Background(), catalog.Options{Store: store, Apply: g.apply, Joining: g.shared != nil,
 		Logger: opts.Logger.With("component", "catalog")}, &resource.Bundle{
