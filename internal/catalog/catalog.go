@@ -930,7 +930,7 @@ func (c *Catalog) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		c.opts.Logger.Error("watching the shared catalog failed; this node keeps serving its last revision and watches again",
+		c.opts.Logger.Warn("watching the shared catalog stopped; this node keeps serving its last revision and watches again",
 			"store", storeName(c.opts.Store), "serving", c.served.Load(), "retry_in", retryWatch, "err", err)
 		t := time.NewTimer(retryWatch)
 		select {

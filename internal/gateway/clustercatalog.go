@@ -101,7 +101,7 @@ func (g *Gateway) runShared(ctx context.Context) {
 	if err != nil {
 		return // ctx ended
 	}
-	counts := natsusage.New(ukv, natsusage.Config{Node: strconv.Itoa(int(g.opts.Node)), Logger: ulog})
+	counts := natsusage.New(ukv, natsusage.Config{Node: strconv.Itoa(int(g.opts.Node)), Logger: ulog, Conn: g.cluster.nc})
 	g.shared.usage.p.Store(counts)
 	if err := counts.Run(ctx, func() []usageplan.Usage { return g.keys.Load().Usage() }); err != nil && !errors.Is(err, context.Canceled) {
 		ulog.Error("cluster: sharing usage-plan counts ended", "err", err)

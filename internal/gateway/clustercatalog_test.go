@@ -274,10 +274,12 @@ func reportedUsage(ctx context.Context, js jetstream.JetStream) int {
 
 // TestClusterNATSAway runs one node against an external NATS server that then stops: control-plane
 // changes are refused with 503 ServiceUnavailableException at once, while reads and the data plane (a
-// connection made before; new ones wait for NATS) keep serving the last catalog.
+// connection made before; new ones wait for NATS) keep serving the last catalog. When NATS is back,
+// changes go through again, and the node follows another node's changes again.
 func TestClusterNATSAway(t *testing.T) {
+	storeDir := t.TempDir()
 	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
-		StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+		StoreDir: storeDir, NoLog: true, NoSigs: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,4 +319,35 @@ func TestClusterNATSAway(t *testing.T) {
 	if got := c.Read(); got != "from the file" {
 		t.Fatalf("the data plane with NATS away answers %q", got)
 	}
+
+	// NATS back, on the same port with the same storage.
+	ns2, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: addr.Port, JetStream: true,
+		StoreDir: storeDir, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns2.Start()
+	defer ns2.Shutdown()
+	gatewaytest.Eventually(t, 20*time.Second, func() bool { return g.ClusterStatus() == "" }, "the node did not come back: %s", g.ClusterStatus())
+	var last error
+	gatewaytest.Eventually(t, 20*time.Second, func() bool {
+		_, err := cp.CreateApi(ctx, &apigatewayv2.CreateApiInput{Name: aws.String("after"), ProtocolType: types.ProtocolTypeWebsocket,
+			RouteSelectionExpression: aws.String("$request.body.action")})
+		last = err
+		return err == nil
+	}, "changes are still refused with NATS back: %v", &last)
+	other := gatewaytest.Start(t, sharedConfig, gatewaytest.WithControlPlane, func(o *gateway.Options) {
+		o.Node = 8
+		o.Cluster = &gateway.ClusterOptions{NATS: "nats://" + addr.String()}
+	})
+	gatewaytest.Eventually(t, 10*time.Second, func() bool { return other.ClusterStatus() == "" }, "the second node did not join")
+	made, err := controlClient(other.ControlURL).CreateApi(ctx, &apigatewayv2.CreateApiInput{Name: aws.String("elsewhere"),
+		ProtocolType: types.ProtocolTypeWebsocket, RouteSelectionExpression: aws.String("$request.body.action")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gatewaytest.Eventually(t, 10*time.Second, func() bool {
+		_, err := cp.GetApi(ctx, &apigatewayv2.GetApiInput{ApiId: made.ApiId})
+		return err == nil
+	}, "the first node does not follow the other node's changes after NATS came back")
 }

@@ -189,6 +189,11 @@ func (s *Store) History(ctx context.Context) ([]catalog.Entry, error) {
 // ctx ends. It watches the whole bucket so that entries under other keys are reported (with their key)
 // rather than ignored silently; they, and deletions of the catalog, are skipped.
 func (s *Store) Watch(ctx context.Context, fn func(catalog.Entry)) error {
+	var reconnected chan nats.Status // nil (never ready) without a connection to follow
+	if s.nc != nil {
+		reconnected = s.nc.StatusChanged(nats.CONNECTED)
+		defer s.nc.RemoveStatusListener(reconnected)
+	}
 	w, err := s.kv.WatchAll(ctx)
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", s, unavailable(err))
@@ -198,6 +203,10 @@ func (s *Store) Watch(ctx context.Context, fn func(catalog.Entry)) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-reconnected:
+			// The watch's consumer may not have survived the servers' restart; a new watch starts from
+			// the newest revision, and revisions the catalog has are skipped.
+			return fmt.Errorf("watch %s: %w: the NATS connection was re-established", s, catalog.ErrUnavailable)
 		case e, ok := <-w.Updates():
 			if !ok {
 				return fmt.Errorf("watch %s: the watch ended", s)

@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchboard-gw/switchboard/internal/authorizer/usageplan"
@@ -48,12 +49,16 @@ type Config struct {
 	Memory   bool
 	// Logger receives what is skipped and reporting failures; nil discards them.
 	Logger *slog.Logger
+	// Conn, when set, is the connection under the bucket: the watch starts again whenever it reconnects,
+	// since its consumer may not have survived the servers' restart.
+	Conn *nats.Conn
 }
 
 // Counts is a usageplan.Shared over a JetStream key-value bucket. Run reports this node's counts and
 // follows the others'.
 type Counts struct {
 	kv       jetstream.KeyValue
+	nc       *nats.Conn // nil: not followed
 	instance string
 	interval time.Duration
 	log      *slog.Logger
@@ -82,6 +87,9 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Counts, err
 	kv, err := js.CreateOrUpdateKeyValue(ctx, bc)
 	if err != nil {
 		return nil, fmt.Errorf("open the usage key-value bucket %s: %w", bc.Bucket, err)
+	}
+	if cfg.Conn == nil {
+		cfg.Conn = js.Conn()
 	}
 	return New(kv, cfg), nil
 }
@@ -116,7 +124,7 @@ func New(kv jetstream.KeyValue, cfg Config) *Counts {
 		}
 		return '-'
 	}, cfg.Node)
-	return &Counts{kv: kv, instance: node + "-" + hex.EncodeToString(b[:]), interval: cfg.Interval, log: cfg.Logger,
+	return &Counts{kv: kv, nc: cfg.Conn, instance: node + "-" + hex.EncodeToString(b[:]), interval: cfg.Interval, log: cfg.Logger,
 		others: map[window]int{}, byInst: map[window]map[string]int{}}
 }
 
@@ -197,6 +205,11 @@ func (c *Counts) follow(ctx context.Context) {
 }
 
 func (c *Counts) watch(ctx context.Context) error {
+	var reconnected chan nats.Status // nil (never ready) without a connection to follow
+	if c.nc != nil {
+		reconnected = c.nc.StatusChanged(nats.CONNECTED)
+		defer c.nc.RemoveStatusListener(reconnected)
+	}
 	w, err := c.kv.WatchAll(ctx)
 	if err != nil {
 		return err
@@ -206,6 +219,8 @@ func (c *Counts) watch(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-reconnected:
+			return errors.New("the NATS connection was re-established")
 		case e, ok := <-w.Updates():
 			if !ok {
 				return errors.New("the watch ended")
