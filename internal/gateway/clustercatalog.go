@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -69,7 +70,7 @@ func (g *Gateway) runShared(ctx context.Context) {
 		return
 	}
 	replicas := natsbus.Replicas(g.cluster.nc, g.opts.Cluster.Replicas)
-	kv, err := natsbus.KeyValue(ctx, js, natskv.BucketConfig(natskv.Config{Replicas: replicas}), log)
+	kv, err := openBucket(ctx, js, natskv.BucketConfig(natskv.Config{Replicas: replicas}), g.opts.Cluster.Replicas > 0, log)
 	if err != nil {
 		return // ctx ended
 	}
@@ -97,7 +98,7 @@ func (g *Gateway) runShared(ctx context.Context) {
 		}
 	})
 	ulog := g.log.With("component", "usageplan")
-	ukv, err := natsbus.KeyValue(ctx, js, natsusage.BucketConfig(natsusage.Config{Replicas: replicas}), ulog)
+	ukv, err := openBucket(ctx, js, natsusage.BucketConfig(natsusage.Config{Replicas: replicas}), g.opts.Cluster.Replicas > 0, ulog)
 	if err != nil {
 		return // ctx ended
 	}
@@ -107,6 +108,48 @@ func (g *Gateway) runShared(ctx context.Context) {
 		ulog.Error("cluster: sharing usage-plan counts ended", "err", err)
 	}
 }
+
+// openBucket binds to the bucket cfg describes, creating it when no node has yet, and retries (with a log
+// line each time) while JetStream is not reachable, until ctx ends. An existing bucket is used as it is:
+// nodes that count NATS servers differently must not keep changing its replicas. When JetStream has
+// too few servers for cfg.Replicas for a while (a replica count guessed from the servers the client
+// knows), it is created with fewer, and the log says so; a replica count the operator set is kept.
+func openBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig, fixed bool, log *slog.Logger) (jetstream.KeyValue, error) {
+	wait, tooFew := 100*time.Millisecond, 0
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		kv, err := js.KeyValue(cctx, cfg.Bucket)
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			kv, err = js.CreateKeyValue(cctx, cfg)
+			if errors.Is(err, jetstream.ErrBucketExists) {
+				kv, err = js.KeyValue(cctx, cfg.Bucket) // another node made it first
+			}
+		}
+		cancel()
+		if err == nil {
+			log.Info("cluster: JetStream bucket open", "bucket", cfg.Bucket)
+			return kv, nil
+		}
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == noSuitablePeers && !fixed && cfg.Replicas > 1 {
+			if tooFew++; tooFew >= 10 {
+				cfg.Replicas--
+				tooFew = 0
+				log.Warn("cluster: too few JetStream servers for the bucket's replicas; creating it with fewer (set --cluster-replicas to choose)",
+					"bucket", cfg.Bucket, "replicas", cfg.Replicas)
+				continue
+			}
+		}
+		log.Warn("cluster: JetStream not available yet; retrying", "bucket", cfg.Bucket, "replicas", cfg.Replicas, "err", err)
+		if !pause(ctx, wait) {
+			return nil, ctx.Err()
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// noSuitablePeers is JetStream's error code for a stream that asks more replicas than there are servers.
+const noSuitablePeers = 10005
 
 // pause waits d or until ctx ends; it reports whether ctx is still going.
 func pause(ctx context.Context, d time.Duration) bool {
