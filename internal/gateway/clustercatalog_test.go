@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchboard-gw/switchboard/internal/catalog/natskv"
+	"github.com/switchboard-gw/switchboard/internal/configfile"
 	"github.com/switchboard-gw/switchboard/internal/gateway"
 	"github.com/switchboard-gw/switchboard/internal/gatewaytest"
 )
@@ -62,7 +64,8 @@ func sameRevision(t *testing.T, nodes []*gatewaytest.Gateway, min uint64) uint64
 
 // TestClusterSharedCatalog: three nodes with embedded NATS; the file's API is saved once and served by
 // all; an API made through node 1's control plane (AWS SDK v2) is served by node 3 to a real WebSocket
-// client and listed by node 2's control plane; the file's resources stay read-only on every node.
+// client and listed by node 2's control plane; the file's resources stay read-only on every node, and a
+// file reloaded on node 2 changes them on every node, keeping the control plane's API.
 func TestClusterSharedCatalog(t *testing.T) {
 	nodes := gatewaytest.StartCluster(t, sharedConfig, gatewaytest.ClusterAddrs(t, 3), gatewaytest.WithControlPlane)
 	ctx := t.Context()
@@ -101,6 +104,23 @@ func TestClusterSharedCatalog(t *testing.T) {
 	}
 	if got := sameRevision(t, nodes, rev); got != rev {
 		t.Fatalf("a refused change moved the catalog from %d to %d", rev, got)
+	}
+
+	f, err := configfile.Parse("reloaded.yaml", []byte(strings.Replace(sharedConfig, "from the file", "from the reloaded file", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nodes[1].Reload(ctx, f.Bundle); err != nil {
+		t.Fatalf("Reload on node 2: %v", err)
+	}
+	sameRevision(t, nodes, rev+1)
+	for i, n := range nodes {
+		if got := ping(t, n.WSURL+"/fromfile/dev"); got != "from the reloaded file" {
+			t.Fatalf("node %d after node 2 reloaded its file answers %q", i+1, got)
+		}
+	}
+	if got := ping(t, nodes[0].WSURL+"/"+apiID+"/dev"); got != `{"from":"node 1"}` {
+		t.Fatalf("the control plane's API after a reload answers %q", got)
 	}
 }
 
