@@ -431,7 +431,7 @@ func (c *Catalog) Join(ctx context.Context, store Store) error {
 	c.state.Store(st)
 	c.rev = e.Revision
 	config := c.config
-	if config != nil && e.Data != nil && !sameConfig(st, config, c.opts.Now(), c.opts.Logger) {
+	if config != nil && e.Data != nil && !sameConfig(st, config, c.opts.Now()) {
 		c.opts.Logger.Warn("this node's configuration file differs from the one the cluster's catalog holds; this node's replaces it for every node",
 			"store", storeName(store), "revision", e.Revision)
 	}
@@ -453,7 +453,7 @@ func (c *Catalog) Join(ctx context.Context, store Store) error {
 }
 
 // sameConfig reports whether applying config to st would leave its configuration resources as they are.
-func sameConfig(st *State, config *resource.Bundle, now time.Time, log *slog.Logger) bool {
+func sameConfig(st *State, config *resource.Bundle, now time.Time) bool {
 	next := &State{}
 	if err := deepCopy(st, next); err != nil {
 		return false

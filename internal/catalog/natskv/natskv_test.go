@@ -22,7 +22,9 @@ import (
 )
 
 // startNATS runs a NATS server with JetStream inside the test process, without a socket.
-func startNATS(t *testing.T) *server.Server {
+func startNATS(t *testing.T) *server.Server { return startNATSB(t) }
+
+func startNATSB(t testing.TB) *server.Server {
 	t.Helper()
 	ns, err := server.NewServer(&server.Options{DontListen: true, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
 	if err != nil {
@@ -37,7 +39,9 @@ func startNATS(t *testing.T) *server.Server {
 }
 
 // connect returns a JetStream context on a new connection to ns, closed when the test ends.
-func connect(t *testing.T, ns *server.Server) (*nats.Conn, jetstream.JetStream) {
+func connect(t *testing.T, ns *server.Server) (*nats.Conn, jetstream.JetStream) { return connectB(t, ns) }
+
+func connectB(t testing.TB, ns *server.Server) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
 	nc, err := nats.Connect("", nats.InProcessServer(ns))
 	if err != nil {
