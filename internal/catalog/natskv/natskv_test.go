@@ -39,7 +39,9 @@ func startNATSB(t testing.TB) *server.Server {
 }
 
 // connect returns a JetStream context on a new connection to ns, closed when the test ends.
-func connect(t *testing.T, ns *server.Server) (*nats.Conn, jetstream.JetStream) { return connectB(t, ns) }
+func connect(t *testing.T, ns *server.Server) (*nats.Conn, jetstream.JetStream) {
+	return connectB(t, ns)
+}
 
 func connectB(t testing.TB, ns *server.Server) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
