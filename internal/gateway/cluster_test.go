@@ -88,3 +88,84 @@ func TestClusterPostFromAnyNode(t *testing.T) {
 		}
 	}
 }
+
+// disconnects counts, per connection ID, the $disconnect events be received with each status code.
+func disconnects(be *gatewaytest.Backend) map[string][]string {
+	out := map[string][]string{}
+	for _, r := range be.Requests() {
+		if strings.HasSuffix(r.Path, "/disconnect") {
+			id := r.Header.Get("connectionId")
+			out[id] = append(out[id], r.Header.Get("X-Status")+" "+r.Header.Get("X-Source"))
+		}
+	}
+	return out
+}
+
+// TestClusterNodeLoss: node 3 loses NATS for good. Within seconds every node answers 410 for its
+// connections, a surviving node runs each one's $disconnect exactly once with 1006 and the connection's
+// identity, and node 3, learning it was declared dead, drops its clients without running them again.
+func TestClusterNodeLoss(t *testing.T) {
+	be := gatewaytest.NewBackend(t, nil)
+	var lost []string
+	// Registered first, so it runs after every node has stopped: a second claim would be in by then.
+	t.Cleanup(func() {
+		got := disconnects(be)
+		for _, id := range lost {
+			if len(got[id]) != 1 || got[id][0] != "1006 127.0.0.1" {
+				t.Errorf("connection %s: $disconnect events %q, want exactly one \"1006 127.0.0.1\"", id, got[id])
+			}
+		}
+	})
+	nodes := gatewaytest.StartCluster(t, clusterAPI(be), gatewaytest.ClusterAddrs(t, 3))
+	seen := map[string]bool{}
+	var clients []*gatewaytest.Client
+	for range 3 {
+		clients = append(clients, gatewaytest.Dial(t, nodes[2].WSURL+"/c/dev", nil))
+		lost = append(lost, connIDOf(t, be, seen))
+	}
+	keep := gatewaytest.Dial(t, nodes[0].WSURL+"/c/dev", nil)
+	keepID := connIDOf(t, be, seen)
+	for _, id := range lost {
+		if code, body := post(t, nodes[0].HTTPURL, id, "before"); code != http.StatusOK {
+			t.Fatalf("POST before the loss: %d %s", code, body)
+		}
+	}
+	for _, c := range clients {
+		if got := c.Read(); got != "before" {
+			t.Fatalf("read %q", got)
+		}
+	}
+
+	start := time.Now()
+	nodes[2].NATS().Close()
+	for _, n := range nodes {
+		for _, id := range lost {
+			gatewaytest.Eventually(t, 15*time.Second, func() bool {
+				code, _ := post(t, n.HTTPURL, id, "after")
+				return code == http.StatusGone
+			}, "POST to a lost connection never answered 410")
+		}
+	}
+	t.Logf("410 on every node %s after the loss", time.Since(start).Round(time.Millisecond))
+	gatewaytest.Eventually(t, 15*time.Second, func() bool {
+		got := disconnects(be)
+		for _, id := range lost {
+			if len(got[id]) == 0 {
+				return false
+			}
+		}
+		return true
+	}, "the lost connections' $disconnect did not run")
+	for _, c := range clients {
+		if code := c.ExpectClose(); code != 1001 {
+			t.Errorf("a client of the lost node: close %d, want 1001", code)
+		}
+	}
+	// The survivors still serve each other.
+	if code, body := post(t, nodes[1].HTTPURL, keepID, "still here"); code != http.StatusOK {
+		t.Fatalf("POST to a surviving node's connection: %d %s", code, body)
+	}
+	if got := keep.Read(); got != "still here" {
+		t.Fatalf("read %q", got)
+	}
+}

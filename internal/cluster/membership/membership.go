@@ -259,7 +259,7 @@ func (m *Members) Run(ctx context.Context) error {
 	defer m.stopReaping()
 	var err error
 	m.members, err = natsbus.KeyValue(ctx, m.js, jetstream.KeyValueConfig{Bucket: MembersBucket, History: 1,
-		TTL: m.ttl, Storage: jetstream.MemoryStorage, Replicas: m.cfg.Replicas,
+		TTL: m.ttl, Storage: jetstream.FileStorage, Replicas: m.cfg.Replicas,
 		Description: "Switchboard cluster members: m.<node> → member, refreshed every heartbeat"}, m.log)
 	if err != nil {
 		return err
@@ -282,7 +282,11 @@ func (m *Members) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer func() { _ = watcher.Stop() }()
+	defer func() {
+		if watcher != nil {
+			_ = watcher.Stop()
+		}
+	}()
 	if err := m.announce(ctx); err != nil {
 		return err
 	}
@@ -295,18 +299,22 @@ func (m *Members) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case e, ok := <-watcher.Updates():
+		case e, ok := <-updates(watcher):
 			if !ok {
-				// The watcher ended (NATS lost for good): watch again once possible.
-				if watcher, err = m.watch(ctx); err != nil {
-					return err
-				}
+				// The watcher ended (NATS lost): watch again at a later tick, heartbeats going on.
+				m.log.Warn("cluster: the members watch ended; watching again when NATS answers")
+				watcher = nil
 				continue
 			}
 			if e != nil {
 				m.observe(e)
 			}
 		case now := <-tick.C:
+			if watcher == nil && m.nc.IsConnected() {
+				if w, err := m.members.WatchAll(ctx); err == nil {
+					watcher = w
+				}
+			}
 			m.sweep(ctx, now)
 			if now.After(nextBeat) {
 				nextBeat = now.Add(m.cfg.Heartbeat)
@@ -315,6 +323,14 @@ func (m *Members) Run(ctx context.Context) error {
 			m.retryForgets()
 		}
 	}
+}
+
+// updates is w's channel, nil (never ready) without a watcher.
+func updates(w jetstream.KeyWatcher) <-chan jetstream.KeyValueEntry {
+	if w == nil {
+		return nil
+	}
+	return w.Updates()
 }
 
 // wait logs a failed step and waits a heartbeat before the next try; false when ctx ended.
