@@ -169,3 +169,48 @@ func TestClusterNodeLoss(t *testing.T) {
 		t.Fatalf("read %q", got)
 	}
 }
+
+// TestClusterGracefulLeave: node 3 stops as on SIGTERM. Its clients are closed with 1001, each
+// connection's $disconnect runs once (on node 3, with 1001), the others answer 410 for them at once
+// (node 3 said it left) and keep serving.
+func TestClusterGracefulLeave(t *testing.T) {
+	be := gatewaytest.NewBackend(t, nil)
+	nodes := gatewaytest.StartCluster(t, clusterAPI(be), gatewaytest.ClusterAddrs(t, 3))
+	seen := map[string]bool{}
+	var clients []*gatewaytest.Client
+	var ids []string
+	for range 2 {
+		clients = append(clients, gatewaytest.Dial(t, nodes[2].WSURL+"/c/dev", nil))
+		ids = append(ids, connIDOf(t, be, seen))
+	}
+	keep := gatewaytest.Dial(t, nodes[1].WSURL+"/c/dev", nil)
+	keepID := connIDOf(t, be, seen)
+	if err := nodes[2].Stop(); err != nil {
+		t.Fatalf("stop node 3: %v", err)
+	}
+	for _, c := range clients {
+		if code := c.ExpectClose(); code != 1001 {
+			t.Errorf("close %d, want 1001", code)
+		}
+	}
+	got := disconnects(be)
+	for _, id := range ids {
+		if len(got[id]) != 1 || got[id][0] != "1001 127.0.0.1" {
+			t.Errorf("connection %s: $disconnect events %q when node 3 had stopped, want exactly one \"1001 127.0.0.1\"", id, got[id])
+		}
+	}
+	for _, n := range nodes[:2] {
+		gatewaytest.Eventually(t, 5*time.Second, func() bool { return len(n.ClusterNodes()) == 2 }, "node 3 still seen as a member")
+		for _, id := range ids {
+			if code, body := post(t, n.HTTPURL, id, "x"); code != http.StatusGone {
+				t.Errorf("POST to a connection of the node that left: %d %s, want 410", code, body)
+			}
+		}
+	}
+	if code, body := post(t, nodes[0].HTTPURL, keepID, "still here"); code != http.StatusOK {
+		t.Fatalf("POST across the remaining nodes: %d %s", code, body)
+	}
+	if got := keep.Read(); got != "still here" {
+		t.Fatalf("read %q", got)
+	}
+}
