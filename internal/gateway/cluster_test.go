@@ -8,6 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/switchboard-gw/switchboard/internal/cluster"
+	"github.com/switchboard-gw/switchboard/internal/cluster/natsbus"
+	"github.com/switchboard-gw/switchboard/internal/gateway"
 	"github.com/switchboard-gw/switchboard/internal/gatewaytest"
 )
 
@@ -212,5 +217,83 @@ func TestClusterGracefulLeave(t *testing.T) {
 	}
 	if got := keep.Read(); got != "still here" {
 		t.Fatalf("read %q", got)
+	}
+}
+
+// TestClusterNATSGoesAwayAndReturns: two nodes on an external NATS server that stops and starts again.
+// While it is away, /readyz says why, handshakes get 503, @connections to the other node's connection
+// get a 500 at once (never a hang) and to a local one still work; when it is back, the nodes serve each
+// other again with the same connections.
+func TestClusterNATSGoesAwayAndReturns(t *testing.T) {
+	addr := gatewaytest.ClusterAddrs(t, 1)[0]
+	store := t.TempDir()
+	startNATS := func() *server.Server {
+		s, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{Name: "external", ClientListen: addr, StoreDir: store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	ns := startNATS()
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	be := gatewaytest.NewBackend(t, nil)
+	var nodes []*gatewaytest.Gateway
+	for i := range 2 {
+		nodes = append(nodes, gatewaytest.Start(t, clusterAPI(be), func(o *gateway.Options) {
+			o.Node = cluster.NodeID(i + 1)
+			o.MetricsListen = "127.0.0.1:0"
+			// Long heartbeats: the outage below must stay shorter than three of them.
+			o.Cluster = &gateway.ClusterOptions{NATS: "nats://" + addr, Heartbeat: 5 * time.Second}
+		}))
+	}
+	for _, n := range nodes {
+		gatewaytest.Eventually(t, 30*time.Second, func() bool { return n.ClusterStatus() == "" && len(n.ClusterNodes()) == 2 }, "nodes did not join")
+	}
+	seen := map[string]bool{}
+	c1 := gatewaytest.Dial(t, nodes[0].WSURL+"/c/dev", nil)
+	id1 := connIDOf(t, be, seen)
+	c2 := gatewaytest.Dial(t, nodes[1].WSURL+"/c/dev", nil)
+	id2 := connIDOf(t, be, seen)
+
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	gatewaytest.Eventually(t, 10*time.Second, func() bool { return strings.Contains(nodes[0].ClusterStatus(), "NATS") }, "node 1 does not notice NATS is gone")
+	resp, err := http.Get("http://" + nodes[0].MetricsAddr() + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "NATS") {
+		t.Errorf("/readyz without NATS: %d %q", resp.StatusCode, body)
+	}
+	if _, err := gatewaytest.TryDial(t, nodes[0].WSURL+"/c/dev", nil); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Errorf("handshake without NATS: %v, want a 503 refusal", err)
+	}
+	if code, body := post(t, nodes[0].HTTPURL, id2, "unroutable"); code != http.StatusInternalServerError {
+		t.Errorf("POST to the other node's connection without NATS: %d %s, want 500", code, body)
+	}
+	if code, body := post(t, nodes[0].HTTPURL, id1, "local"); code != http.StatusOK {
+		t.Errorf("POST to a local connection without NATS: %d %s", code, body)
+	} else if got := c1.Read(); got != "local" {
+		t.Errorf("read %q", got)
+	}
+
+	ns = startNATS()
+	for _, n := range nodes {
+		gatewaytest.Eventually(t, 30*time.Second, func() bool { return n.ClusterStatus() == "" && len(n.ClusterNodes()) == 2 }, "a node did not come back")
+	}
+	for _, tc := range []struct {
+		via  *gatewaytest.Gateway
+		id   string
+		c    *gatewaytest.Client
+		what string
+	}{{nodes[0], id2, c2, "1 to 2"}, {nodes[1], id1, c1, "2 to 1"}} {
+		if code, body := post(t, tc.via.HTTPURL, tc.id, "back "+tc.what); code != http.StatusOK {
+			t.Fatalf("POST %s after NATS returned: %d %s", tc.what, code, body)
+		}
+		if got := tc.c.Read(); got != "back "+tc.what {
+			t.Fatalf("read %q", got)
+		}
 	}
 }
