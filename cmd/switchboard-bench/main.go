@@ -27,7 +27,7 @@
 //   - cluster (not run by default): three gateway processes joined over embedded NATS. @connections
 //     POSTs/s and p50/p99 to connections on node 2 sent via node 2 (local owner) and via node 1 (remote
 //     owner); handshakes/s of node 1 against a single node with the same config; and a Broadcast to
-//     -conns connections spread over the three nodes, sent to node 1 with every connection's ID.
+//     -conns connections spread over the three nodes, sent to node 1.
 //
 // Usage:
 //

@@ -403,7 +403,7 @@ func clusterRows(c *clusterResult, rows []row, targets []target) ([]row, []targe
 			value: fmt.Sprintf("%.2f (%s vs %s per second)", ratio, count(cl.Rate), count(s.Rate)), met: ok})
 	}
 	if b := c.Broadcast; b != nil {
-		rows = append(rows, row{what: fmt.Sprintf("Cluster of 3: Broadcast with %d connection IDs over 3 nodes, POST to last delivery (median of %d)", c.BroadcastConns, broadcastRounds),
+		rows = append(rows, row{what: fmt.Sprintf("Cluster of 3: Broadcast to %d connections spread over 3 nodes, POST to last delivery (median of %d)", c.BroadcastConns, broadcastRounds),
 			raw: "—", gateway: ms(b.median()) + " (" + count(b.rate()) + " msg/s)"})
 	}
 	return rows, targets

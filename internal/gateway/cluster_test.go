@@ -92,6 +92,21 @@ func TestClusterPostFromAnyNode(t *testing.T) {
 			}
 		}
 	}
+	// The management extension's Broadcast without IDs reaches the stage's connections on every node.
+	resp, err := http.Post(nodes[0].HTTPURL+"/c/dev/@connections", "application/json", strings.NewReader(`{"data":"to all"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"sent":3`) {
+		t.Fatalf("Broadcast via node 1: %d %s", resp.StatusCode, body)
+	}
+	for i, target := range conns {
+		if got := target.c.Read(); got != "to all" {
+			t.Fatalf("client of node %d: read %q", i+1, got)
+		}
+	}
 }
 
 // disconnects counts, per connection ID, the $disconnect events be received with each status code.

@@ -759,6 +759,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		if err := g.cluster.start(eventCtx, g.registry.Handle, d, e); err != nil {
 			return err
 		}
+		g.registry.SetNodes(g.ClusterNodes)
 	}
 	// Connections accepted but without a request yet would hold http.Server.Shutdown for 5 seconds
 	// (clients' pools leave them behind); they are tracked so the shutdown can close them at once.
