@@ -47,7 +47,7 @@ const fdReserve = 200
 
 // scenario names for -only, and the ones run by default (peers needs node and npm, and installs packages).
 var (
-	scenarios        = []string{"rss", "rtt", "connect", "mapping", "mgmt", "broadcast", "peers"}
+	scenarios        = []string{"rss", "rtt", "connect", "mapping", "mgmt", "broadcast", "peers", "cluster"}
 	defaultScenarios = []string{"rss", "rtt", "connect", "mapping", "mgmt", "broadcast"}
 )
 
@@ -113,8 +113,10 @@ type results struct {
 	// Broadcast is one message to -conns connections: "raw" (gws's Broadcaster), "switchboard" (the
 	// management extension's Broadcast).
 	Broadcast map[string]*broadcastResult
-	Warnings  []string
-	Errors    []string
+	// Cluster is the cluster scenario (three gateway processes over embedded NATS).
+	Cluster  *clusterResult
+	Warnings []string
+	Errors   []string
 }
 
 func (r *results) warnf(stderr io.Writer, format string, args ...any) {
@@ -151,7 +153,7 @@ func run(ctx context.Context, args []string, env runEnv) (*results, error) {
 			return nil, err
 		}
 	}
-	if s.Only["rtt"] || s.Only["mgmt"] {
+	if s.Only["rtt"] || s.Only["mgmt"] || s.Only["cluster"] {
 		be, err := b.start(ctx, "backend")
 		if err != nil {
 			return nil, err
@@ -174,6 +176,7 @@ func run(ctx context.Context, args []string, env runEnv) (*results, error) {
 		{"mgmt", "mgmt", b.mgmt},
 		{"broadcast", "broadcast raw", b.broadcastRaw},
 		{"broadcast", "broadcast switchboard", b.broadcastGateway},
+		{"cluster", "cluster", b.cluster},
 	}
 	for _, st := range steps {
 		if s.Only[st.scenario] && ctx.Err() == nil {

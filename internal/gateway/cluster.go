@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,8 +16,14 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/switchboard-gw/switchboard/internal/awsid"
 	"github.com/switchboard-gw/switchboard/internal/cluster"
+	"github.com/switchboard-gw/switchboard/internal/cluster/membership"
 	"github.com/switchboard-gw/switchboard/internal/cluster/natsbus"
+	"github.com/switchboard-gw/switchboard/internal/dispatch"
+	"github.com/switchboard-gw/switchboard/internal/edge"
+	"github.com/switchboard-gw/switchboard/internal/proxyevent"
+	"github.com/switchboard-gw/switchboard/internal/wsconn"
 )
 
 // EmbeddedNATS is the ClusterOptions.NATS value that runs the NATS server inside the process.
@@ -51,10 +58,15 @@ type clusterNode struct {
 	log    *slog.Logger
 	server *server.Server // the embedded server; nil with an external NATS
 	nc     *nats.Conn
+	name   string
 	bus    atomic.Pointer[natsbus.Bus]
+	// members is the node's membership, set by start; stop ends its Run, done is closed when it has.
+	members *membership.Members
+	stop    context.CancelFunc
+	done    chan struct{}
 
 	mu     sync.Mutex
-	status string // why the node is not serving as a cluster member, "" when it is
+	status string // set when the node cannot be a member at all, "" otherwise
 }
 
 // openCluster starts the embedded NATS server when asked and opens the node's connection. A NATS that
@@ -64,8 +76,8 @@ func (g *Gateway) openCluster() error {
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = time.Second
 	}
-	c := &clusterNode{opts: *o, node: g.opts.Node, log: g.log.With("component", "cluster"), status: "joining the cluster"}
 	name := "switchboard-node-" + strconv.Itoa(int(g.opts.Node))
+	c := &clusterNode{opts: *o, node: g.opts.Node, name: name, log: g.log.With("component", "cluster")}
 	cfg := natsbus.ClientConfig{Name: name, CredsFile: o.CredsFile, NKeySeedFile: o.NKeySeedFile,
 		CAFile: o.CAFile, CertFile: o.CertFile, KeyFile: o.KeyFile, Logger: c.log}
 	switch {
@@ -108,16 +120,110 @@ func (g *Gateway) ClusterAddr() string {
 	return natsbus.ClusterAddr(g.cluster.server)
 }
 
-// join attaches the node's bus; it is called from Run before the data plane listens.
-func (c *clusterNode) join(ctx context.Context, handler cluster.Handler) error {
-	bus, err := natsbus.Attach(ctx, c.nc, c.node, handler, nil)
+// start joins the cluster in the background (NATS may be down, JetStream still forming): the node
+// listens meanwhile, refusing handshakes and saying why on /readyz until it is a member. eventCtx is
+// where reaped connections' $disconnect run; d runs them; e drops this node's connections if the cluster
+// declares it dead.
+func (c *clusterNode) start(eventCtx context.Context, handler cluster.Handler, d *dispatch.Dispatcher, e *edge.Edge) error {
+	m, err := membership.New(c.nc, membership.Config{
+		Node:      c.node,
+		Name:      c.name,
+		Heartbeat: c.opts.Heartbeat,
+		Replicas:  natsbus.Replicas(c.nc, c.opts.Replicas),
+		Logger:    c.log,
+		Attach: func(ctx context.Context) error {
+			bus, err := natsbus.Attach(ctx, c.nc, c.node, handler, c.members)
+			if err != nil {
+				return err
+			}
+			c.bus.Store(bus)
+			return nil
+		},
+		Reap: func(_ context.Context, id string, record []byte) {
+			conn, err := decodeRecord(record)
+			if err != nil {
+				c.log.Error("cluster: corrupted connection record skipped (its $disconnect cannot run)", "bucket", membership.RecordsBucket, "conn_id", id, "err", err)
+				return
+			}
+			c.log.Info("cluster: running the $disconnect of a dead node's connection", "conn_id", id, "api_id", conn.APIID, "stage", conn.Stage)
+			d.Disconnect(eventCtx, conn, wsconn.CloseAbnormal, "")
+		},
+		Expelled: func() {
+			n := e.DropAll()
+			c.log.Error("cluster: dropped this node's connections", "connections", n)
+		},
+	})
 	if err != nil {
 		return err
 	}
-	c.bus.Store(bus)
-	c.setStatus("")
-	c.log.Info("cluster: joined", "node", c.node, "subject", natsbus.Subject(c.node))
+	c.members = m
+	ctx, cancel := context.WithCancel(context.Background())
+	c.stop = cancel
+	c.done = make(chan struct{})
+	go func() {
+		defer close(c.done)
+		if err := m.Run(ctx); err != nil && ctx.Err() == nil {
+			c.log.Error("cluster: membership stopped", "err", err)
+		}
+	}()
 	return nil
+}
+
+// leave tells the cluster this node is gone, after its connections are closed (graceful shutdown).
+func (c *clusterNode) leave(ctx context.Context) error {
+	if c.members == nil {
+		return nil
+	}
+	return c.members.Leave(ctx)
+}
+
+// Record stores c's record in the cluster (edge.Records).
+func (c *clusterNode) Record(ctx context.Context, conn *dispatch.Connection) error {
+	rec, err := encodeRecord(conn)
+	if err != nil {
+		return err
+	}
+	return c.members.Record(ctx, conn.ID, rec)
+}
+
+// Forget removes conn's record (edge.Records).
+func (c *clusterNode) Forget(ctx context.Context, conn *dispatch.Connection, disconnect func()) {
+	c.members.Forget(ctx, conn.ID, disconnect)
+}
+
+// connRecord is what a node stores about each of its connections: everything $disconnect's event needs.
+type connRecord struct {
+	ID          string              `json:"id"`
+	APIID       string              `json:"apiId"`
+	Stage       string              `json:"stage"`
+	DomainName  string              `json:"domainName"`
+	ConnectedAt int64               `json:"connectedAt"`
+	Identity    proxyevent.Identity `json:"identity"`
+	Port        string              `json:"port,omitempty"`
+	Proto       string              `json:"proto,omitempty"`
+	Authorizer  map[string]any      `json:"authorizer,omitempty"`
+	APIKey      string              `json:"apiKey,omitempty"`
+}
+
+func encodeRecord(c *dispatch.Connection) ([]byte, error) {
+	return json.Marshal(connRecord{ID: c.ID, APIID: c.APIID, Stage: c.Stage, DomainName: c.DomainName,
+		ConnectedAt: c.ConnectedAt, Identity: c.Identity, Port: c.Port, Proto: c.Proto, Authorizer: c.Authorizer,
+		APIKey: c.APIKey()})
+}
+
+// decodeRecord rebuilds a connection from its record; a record that is not one is an error.
+func decodeRecord(b []byte) (*dispatch.Connection, error) {
+	var r connRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("decode connection record: %w", err)
+	}
+	if _, err := awsid.ConnectionNode(r.ID); err != nil || r.Stage == "" {
+		return nil, fmt.Errorf("decode connection record: no valid connection id and stage (id %q, stage %q)", r.ID, r.Stage)
+	}
+	c := &dispatch.Connection{ID: r.ID, APIID: r.APIID, Stage: r.Stage, DomainName: r.DomainName,
+		ConnectedAt: r.ConnectedAt, Identity: r.Identity, Port: r.Port, Proto: r.Proto, Authorizer: r.Authorizer}
+	c.SetAPIKey(r.APIKey)
+	return c, nil
 }
 
 func (c *clusterNode) setStatus(s string) {
@@ -137,12 +243,22 @@ func (c *clusterNode) notReady() string {
 	if !c.nc.IsConnected() {
 		return "cluster: NATS connection " + strings.ToLower(c.nc.Status().String())
 	}
+	if c.members == nil {
+		return "cluster: not started"
+	}
+	if why := c.members.Status(); why != "" {
+		return "cluster: " + why
+	}
 	return ""
 }
 
 // close ends the node's part in the cluster: it stops answering, closes the connection and stops the
 // embedded server.
 func (c *clusterNode) close() {
+	if c.stop != nil {
+		c.stop()
+		<-c.done
+	}
 	if b := c.bus.Load(); b != nil {
 		if err := b.Detach(); err != nil {
 			c.log.Warn("cluster: leave the bus", "err", err)
@@ -207,4 +323,21 @@ func (g *Gateway) ClusterStatus() string {
 		return why
 	}
 	return g.cluster.notReady()
+}
+
+// records is the edge's Records: the cluster's, nil when the node is alone.
+func (g *Gateway) records() edge.Records {
+	if g.cluster == nil {
+		return nil
+	}
+	return g.cluster
+}
+
+// ClusterNodes lists the nodes this node believes alive (itself included once it is a member); nil when
+// the node is alone.
+func (g *Gateway) ClusterNodes() []cluster.NodeID {
+	if g.cluster == nil || g.cluster.members == nil {
+		return nil
+	}
+	return g.cluster.members.Nodes()
 }

@@ -658,9 +658,6 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	if g.cluster != nil {
 		defer g.cluster.close()
-		if err := g.cluster.join(ctx, g.registry.Handle); err != nil {
-			return err
-		}
 		g.registry.SetBus(g.cluster)
 		sharedDone := make(chan struct{})
 		sharedCtx, stopShared := context.WithCancel(context.WithoutCancel(ctx))
@@ -777,7 +774,14 @@ func (g *Gateway) Run(ctx context.Context) error {
 		Limits:    g.opts.Limits,
 		Logger:    g.log,
 		Guard:     throttle.NewGuard(g.opts.Guard),
+		Records:   g.records(),
 	})
+	if g.cluster != nil {
+		if err := g.cluster.start(eventCtx, g.registry.Handle, d, e); err != nil {
+			return err
+		}
+		g.registry.SetNodes(g.ClusterNodes)
+	}
 	// Connections accepted but without a request yet would hold http.Server.Shutdown for 5 seconds
 	// (clients' pools leave them behind); they are tracked so the shutdown can close them at once.
 	var fresh sync.Map // net.Conn in http.StateNew
@@ -899,6 +903,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 	case <-stopCtx.Done():
 		cancelEvents()
 		<-waited
+	}
+	if g.cluster != nil {
+		// Every connection is closed and its $disconnect ran: the others may forget this node now.
+		if err := g.cluster.leave(stopCtx); err != nil {
+			g.log.Warn("cluster: could not say this node left; the others declare it gone after its heartbeats stop", "err", err)
+		}
 	}
 	g.http.CloseIdleConnections()
 	// Functions stop last: $disconnect events of the drain may still have needed them.

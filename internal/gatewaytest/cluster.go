@@ -49,7 +49,8 @@ func StartCluster(t testing.TB, yamlConfig string, addrs []string, opts ...func(
 		out = append(out, Start(t, yamlConfig, o...))
 	}
 	for _, g := range out {
-		Eventually(t, 30*time.Second, func() bool { return g.ClusterStatus() == "" }, "a node did not join the cluster")
+		Eventually(t, 30*time.Second, func() bool { return g.ClusterStatus() == "" && len(g.ClusterNodes()) == len(addrs) },
+			"a node did not join the cluster or does not see every node")
 	}
 	return out
 }

@@ -57,6 +57,9 @@ func Connect(cfg ClientConfig) (*nats.Conn, error) {
 			changed()
 		}),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if nc.IsClosed() {
+				return // closed by the node itself
+			}
 			log.Error("cluster: NATS connection lost; @connections calls to other nodes answer 5xx and new connections are refused until it is back", "err", err)
 			changed()
 		}),

@@ -30,7 +30,7 @@ func Replicas(nc *nats.Conn, want int) int {
 func KeyValue(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig, log *slog.Logger) (jetstream.KeyValue, error) {
 	wait := 100 * time.Millisecond
 	for {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		kv, err := js.CreateOrUpdateKeyValue(cctx, cfg)
 		cancel()
 		if err == nil {
