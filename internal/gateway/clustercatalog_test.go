@@ -272,7 +272,7 @@ func TestClusterQuota(t *testing.T) {
 
 // reportedUsage sums the counts in the usage bucket.
 func reportedUsage(ctx context.Context, js jetstream.JetStream) int {
-	kv, err := js.KeyValue(ctx, "switchboard-usage")
+	kv, err := js.KeyValue(ctx, "switchboard_usage")
 	if err != nil {
 		return -1
 	}

@@ -26,7 +26,7 @@ import (
 
 // DefaultBucket and DefaultKey are where the catalog lives unless configured otherwise.
 const (
-	DefaultBucket = "switchboard-catalog"
+	DefaultBucket = "switchboard_catalog"
 	DefaultKey    = "catalog"
 )
 

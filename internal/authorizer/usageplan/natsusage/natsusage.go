@@ -30,7 +30,7 @@ import (
 )
 
 // DefaultBucket is the bucket's name unless configured otherwise.
-const DefaultBucket = "switchboard-usage"
+const DefaultBucket = "switchboard_usage"
 
 // maxAge is how long a count stays in the bucket: longer than the longest quota window (a month, plus an
 // offset of at most a month's days).
