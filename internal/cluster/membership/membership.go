@@ -142,6 +142,13 @@ func newIncarnation() string {
 	return hex.EncodeToString(b[:])
 }
 
+// incarnationNow is this run's current incarnation (it changes when the node is expelled).
+func (m *Members) incarnationNow() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.incarnation
+}
+
 // TTL is how long after its last heartbeat a node is declared gone.
 func (m *Members) TTL() time.Duration { return m.ttl }
 
