@@ -18,6 +18,10 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/cluster/natsbus"
 )
 
+// testHeartbeat is the nodes' heartbeat in these tests: short, yet long enough that a loaded machine
+// running them under -race does not miss three in a row.
+const testHeartbeat = 500 * time.Millisecond
+
 // syncBuffer collects log lines from several goroutines.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -68,7 +72,7 @@ type node struct {
 func runNode(t *testing.T, s *server.Server, id cluster.NodeID) *node {
 	t.Helper()
 	n := &node{log: &syncBuffer{}, reaped: make(chan string, 100)}
-	m, err := New(connect(t, s), Config{Node: id, Heartbeat: 200 * time.Millisecond, Replicas: 1,
+	m, err := New(connect(t, s), Config{Node: id, Heartbeat: testHeartbeat, Replicas: 1,
 		Logger:   slog.New(slog.NewTextHandler(n.log, nil)),
 		Attach:   func(context.Context) error { return nil },
 		Reap:     func(_ context.Context, id string, record []byte) { n.reaped <- id + "=" + string(record) },
@@ -107,7 +111,7 @@ func kv(t *testing.T, s *server.Server, bucket string) jetstream.KeyValue {
 		t.Fatal(err)
 	}
 	b, err := natsbus.KeyValue(context.Background(), js, jetstream.KeyValueConfig{Bucket: bucket, History: 1, Replicas: 1,
-		TTL: map[string]time.Duration{MembersBucket: MissedHeartbeats * 200 * time.Millisecond}[bucket], Storage: jetstream.FileStorage}, nil)
+		TTL: map[string]time.Duration{MembersBucket: MissedHeartbeats * testHeartbeat}[bucket], Storage: jetstream.FileStorage}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +148,7 @@ func TestDeclaredDeadNodeIsExpelledAndRejoins(t *testing.T) {
 	if err := kv(t, s, MembersBucket).Delete(context.Background(), memberKey(1)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, func() bool { return a.expelled.Load() == 1 }, "node 1 was not expelled")
+	eventually(t, func() bool { return a.expelled.Load() >= 1 }, "node 1 was not expelled")
 	// Node 2 claims node 1's old incarnation's record and runs its $disconnect, once.
 	select {
 	case got := <-b.reaped:
