@@ -297,3 +297,28 @@ apis:
 		}
 	}
 }
+
+// Cluster flags that cannot work are refused before anything starts, saying which and why.
+func TestClusterFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"cluster without a node ID", []string{"--cluster", "embedded"}, "--cluster needs --node"},
+		{"cluster flags without --cluster", []string{"--cluster-listen", "127.0.0.1:6222"}, "--cluster-listen need --cluster"},
+		{"not a NATS URL", []string{"--cluster", "localhost:4222", "--node", "1"}, `want embedded or nats://`},
+		{"routes without a listen address", []string{"--cluster", "embedded", "--node", "1", "--cluster-routes", "127.0.0.1:6222"}, "--cluster-routes needs --cluster-listen"},
+		{"embedded flags with an external NATS", []string{"--cluster", "nats://127.0.0.1:4222", "--node", "1", "--cluster-listen", "127.0.0.1:6222"}, "are for --cluster embedded"},
+		{"replicas out of range", []string{"--cluster", "embedded", "--node", "1", "--cluster-replicas", "9"}, "--cluster-replicas 9"},
+		{"heartbeat too short", []string{"--cluster", "embedded", "--node", "1", "--cluster-heartbeat", "1ms"}, "--cluster-heartbeat 1ms"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(t.Context(), append([]string{"serve", "--control-listen", ""}, tc.args...), func(string) string { return "" }, &stdout, &stderr)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -107,6 +107,29 @@ func TestClusterPostFromAnyNode(t *testing.T) {
 			t.Fatalf("client of node %d: read %q", i+1, got)
 		}
 	}
+	// GetConnection and DeleteConnection reach the owner too.
+	url := nodes[0].HTTPURL + "/c/dev/@connections/" + strings.ReplaceAll(conns[2].id, "=", "%3D")
+	resp, err = http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"sourceIp":"127.0.0.1"`) {
+		t.Fatalf("GET via node 1 of node 3's connection: %d %s", resp.StatusCode, body)
+	}
+	req, _ := http.NewRequest(http.MethodDelete, strings.Replace(url, nodes[0].HTTPURL, nodes[1].HTTPURL, 1), nil)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE via node 2 of node 3's connection: %d", resp.StatusCode)
+	}
+	if code := conns[2].c.ExpectClose(); code != 1000 {
+		t.Fatalf("deleted connection closed with %d, want 1000", code)
+	}
 }
 
 // disconnects counts, per connection ID, the $disconnect events be received with each status code.

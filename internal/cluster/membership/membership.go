@@ -104,7 +104,8 @@ type Members struct {
 	mu          sync.Mutex
 	incarnation string
 	peers       map[cluster.NodeID]peer
-	dead        map[cluster.NodeID]string // the last incarnation of each node declared dead
+	dead        map[cluster.NodeID]string    // the last incarnation of each node declared dead
+	unknown     map[cluster.NodeID]time.Time // nodes looked up in the store and not found, when
 	status      string
 	member      bool   // announced and not expelled
 	memberRev   uint64 // revision of this node's entry
@@ -130,7 +131,7 @@ func New(nc *nats.Conn, cfg Config) (*Members, error) {
 		return nil, fmt.Errorf("cluster: JetStream: %w", err)
 	}
 	m := &Members{cfg: cfg, started: time.Now().UTC().Truncate(time.Millisecond), nc: nc, js: js, log: cfg.Logger, ttl: MissedHeartbeats * cfg.Heartbeat,
-		joined: make(chan struct{}), peers: map[cluster.NodeID]peer{}, dead: map[cluster.NodeID]string{}, pending: map[string]pendingForget{},
+		joined: make(chan struct{}), peers: map[cluster.NodeID]peer{}, dead: map[cluster.NodeID]string{}, unknown: map[cluster.NodeID]time.Time{}, pending: map[string]pendingForget{},
 		reaping: map[string]bool{}, status: "waiting for JetStream", incarnation: newIncarnation()}
 	m.reapCtx, m.stopReaping = context.WithCancel(context.Background())
 	return m, nil
@@ -140,6 +141,13 @@ func newIncarnation() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// incarnationNow is this run's current incarnation (it changes when the node is expelled).
+func (m *Members) incarnationNow() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.incarnation
 }
 
 // TTL is how long after its last heartbeat a node is declared gone.
@@ -168,21 +176,26 @@ func (m *Members) Alive(node cluster.NodeID) bool {
 		return m.member
 	}
 	p, ok := m.peers[node]
+	_, wasDead := m.dead[node]
+	missed, looked := m.unknown[node]
 	m.mu.Unlock()
 	if ok {
 		return time.Since(p.seen) <= m.ttl
 	}
-	if m.members == nil || !m.nc.IsConnected() {
+	// A node declared dead comes back through the watch (a new incarnation); one looked up in vain a
+	// moment ago is not looked up again for a heartbeat: calls for a dead node's connections do not
+	// each cost a store read.
+	if wasDead || looked && time.Since(missed) < m.cfg.Heartbeat || m.members == nil || !m.nc.IsConnected() {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	e, err := m.members.Get(ctx, memberKey(node))
-	if err != nil {
-		return false
-	}
 	var v member
-	if json.Unmarshal(e.Value(), &v) != nil || v.Node != node || v.Incarnation == "" {
+	if err != nil || json.Unmarshal(e.Value(), &v) != nil || v.Node != node || v.Incarnation == "" {
+		m.mu.Lock()
+		m.unknown[node] = time.Now()
+		m.mu.Unlock()
 		return false
 	}
 	m.mu.Lock()
