@@ -868,6 +868,14 @@ func (c *Catalog) refresh(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load catalog: %w", err)
 	}
+	if e.Revision < c.rev {
+		// Revisions only grow: the store lost what it held (NATS restarted without its JetStream data).
+		// This node's state is the newest there is; the change being retried saves it there again.
+		c.opts.Logger.Warn("the catalog store went back to an earlier revision and lost the catalog; this node saves its own there again",
+			"store", storeName(c.opts.Store), "revision", e.Revision, "had", c.rev)
+		c.rev = e.Revision
+		return nil
+	}
 	c.adopt(ctx, e)
 	return nil
 }

@@ -914,3 +914,31 @@ func TestReopenConfigWinsOverControlPlane(t *testing.T) {
 		t.Errorf("keys %s, want %s", got, want)
 	}
 }
+
+// TestStoreLostItsData: a store that goes back to an earlier revision (NATS restarted without its
+// JetStream data) gets the catalog saved again by the next change, instead of refusing every change as
+// a conflict.
+func TestStoreLostItsData(t *testing.T) {
+	e := newEnv()
+	c := e.open(t, &resource.Bundle{APIs: []resource.API{mockAPI("chat", "$default")}})
+	if err := c.Write(t.Context(), func(st *catalog.State) error {
+		st.APIs = append(st.APIs, &catalog.API{API: mockAPI("made", "$default"), Source: catalog.SourceAPI})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.store.mu.Lock()
+	e.store.data, e.store.rev = nil, 0
+	e.store.mu.Unlock()
+	if err := c.Write(t.Context(), func(st *catalog.State) error {
+		st.APIs = append(st.APIs, &catalog.API{API: mockAPI("after", "$default"), Source: catalog.SourceAPI})
+		return nil
+	}); err != nil {
+		t.Fatalf("a change after the store lost its data: %v", err)
+	}
+	e.open(t, nil).Read(func(st *catalog.State) {
+		if st.API("made") == nil || st.API("after") == nil {
+			t.Fatalf("the store holds %d APIs, want the lost catalog saved again with the change", len(st.APIs))
+		}
+	})
+}
