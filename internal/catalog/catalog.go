@@ -302,6 +302,11 @@ var ErrConflict = errors.New("the catalog was changed by another writer")
 // servers away): the change is refused and the last state keeps serving.
 var ErrUnavailable = errors.New("the catalog store cannot be reached")
 
+// ErrReset is returned by Watcher.Watch when the store was deleted or made again since the last watch
+// (NATS lost its JetStream data): its revisions start over, so the catalog takes the next entry whatever
+// its revision.
+var ErrReset = errors.New("the catalog store was made again; its revisions start over")
+
 // maxAttempts bounds how often Write runs a change again after losing a compare-and-set.
 const maxAttempts = 10
 
@@ -880,6 +885,20 @@ func (c *Catalog) refresh(ctx context.Context) error {
 	return nil
 }
 
+// wentBack handles an entry older than the catalog's revision, under c.mu: usually one of this node's
+// own saves delivered late, but when the store's newest revision is older than the catalog's too, the
+// store lost what it held and another node saved its catalog there again: that is adopted.
+func (c *Catalog) wentBack(ctx context.Context) {
+	e, err := c.opts.Store.Load(ctx)
+	if err != nil || e.Revision >= c.rev {
+		return
+	}
+	c.opts.Logger.Warn("the catalog store went back to an earlier revision and lost the catalog; serving what it holds now",
+		"store", storeName(c.opts.Store), "revision", e.Revision, "had", c.rev)
+	c.rev = 0
+	c.adopt(ctx, e)
+}
+
 // adopt makes e, another writer's revision, the catalog's state and serves it, under c.mu. An entry that
 // does not decode is logged and skipped (the state stays, and the next change replaces the entry); one
 // that does not compile on this node is logged and becomes the state, while the data plane keeps serving
@@ -933,10 +952,22 @@ func (c *Catalog) Run(ctx context.Context) error {
 		err := w.Watch(ctx, func(e Entry) {
 			c.mu.Lock()
 			defer c.mu.Unlock()
+			if e.Revision < c.rev {
+				c.wentBack(ctx)
+				return
+			}
 			c.adopt(ctx, e)
 		})
 		if ctx.Err() != nil {
 			return nil
+		}
+		if errors.Is(err, ErrReset) {
+			c.mu.Lock()
+			c.opts.Logger.Warn("the shared catalog's store was made again; this node takes what it holds next",
+				"store", storeName(c.opts.Store), "had", c.rev)
+			c.rev = 0
+			c.mu.Unlock()
+			continue
 		}
 		c.opts.Logger.Warn("watching the shared catalog stopped; this node keeps serving its last revision and watches again",
 			"store", storeName(c.opts.Store), "serving", c.served.Load(), "retry_in", retryWatch, "err", err)

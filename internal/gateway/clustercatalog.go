@@ -74,7 +74,7 @@ func (g *Gateway) runShared(ctx context.Context) {
 	if err != nil {
 		return // ctx ended
 	}
-	store := natskv.New(kv, natskv.Config{Logger: log, Conn: g.cluster.nc})
+	store := natskv.New(kv, natskv.Config{Logger: log, Conn: g.cluster.nc, JetStream: js, Replicas: replicas})
 	for {
 		err := g.catalog.Join(ctx, store)
 		if err == nil {

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -53,15 +54,22 @@ type Config struct {
 	// Conn, when set, is the connection under the bucket: while it is not connected, Save fails at once
 	// with catalog.ErrUnavailable instead of waiting for a reconnection that may not come.
 	Conn *nats.Conn
+	// JetStream, when set, makes the bucket again (with Replicas and Memory) when NATS answers but has
+	// lost it, so that the next change saves the node's catalog there instead of failing forever.
+	JetStream jetstream.JetStream
 }
 
 // Store is a catalog.Store (and catalog.Watcher, catalog.Historian) on a JetStream key-value bucket.
 type Store struct {
-	kv     jetstream.KeyValue
+	kvp    atomic.Pointer[jetstream.KeyValue] // replaced when the bucket is made again
+	js     jetstream.JetStream                // nil: a lost bucket is not made again
+	cfg    jetstream.KeyValueConfig
 	key    string
 	bucket string
 	log    *slog.Logger
 	nc     *nats.Conn // nil: not checked
+
+	watched atomic.Int64 // when the bucket the last watch followed was made (Unix ns); 0: none yet
 }
 
 var (
@@ -83,6 +91,9 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 	}
 	if cfg.Conn == nil {
 		cfg.Conn = js.Conn()
+	}
+	if cfg.JetStream == nil {
+		cfg.JetStream = js
 	}
 	return New(kv, cfg), nil
 }
@@ -109,7 +120,36 @@ func New(kv jetstream.KeyValue, cfg Config) *Store {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Store{kv: kv, key: cfg.Key, bucket: kv.Bucket(), log: cfg.Logger, nc: cfg.Conn}
+	st := &Store{key: cfg.Key, bucket: kv.Bucket(), log: cfg.Logger, nc: cfg.Conn, js: cfg.JetStream, cfg: BucketConfig(cfg)}
+	st.cfg.Bucket = kv.Bucket()
+	st.kvp.Store(&kv)
+	return st
+}
+
+// kv is the bucket's current handle.
+func (s *Store) kv() jetstream.KeyValue { return *s.kvp.Load() }
+
+// remake makes the bucket again when NATS is connected but has lost it (a server restarted without its
+// JetStream data), and reports whether it did.
+func (s *Store) remake(ctx context.Context) bool {
+	if s.js == nil || (s.nc != nil && !s.nc.IsConnected()) {
+		return false
+	}
+	if _, err := s.js.KeyValue(ctx, s.bucket); !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return false
+	}
+	kv, err := s.js.CreateKeyValue(ctx, s.cfg)
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		kv, err = s.js.KeyValue(ctx, s.bucket)
+	}
+	if err != nil {
+		s.log.Error("the catalog's bucket is gone from NATS and could not be made again", "bucket", s.bucket, "err", err)
+		return false
+	}
+	s.kvp.Store(&kv)
+	s.log.Warn("the catalog's bucket was gone from NATS (its JetStream data lost); made it again, and the next change saves this node's catalog there",
+		"bucket", s.bucket, "replicas", s.cfg.Replicas)
+	return true
 }
 
 // String names the bucket and key, for logs.
@@ -122,7 +162,7 @@ func (s *Store) String() string {
 func (s *Store) Load(ctx context.Context) (catalog.Entry, error) {
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
-	e, err := s.kv.Get(ctx, s.key)
+	e, err := s.kv().Get(ctx, s.key)
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 		return catalog.Entry{Revision: s.deletedAt(ctx)}, nil
@@ -134,7 +174,7 @@ func (s *Store) Load(ctx context.Context) (catalog.Entry, error) {
 
 // deletedAt is the revision of the key's deletion marker, or 0 when the key never existed.
 func (s *Store) deletedAt(ctx context.Context) uint64 {
-	entries, err := s.kv.History(ctx, s.key)
+	entries, err := s.kv().History(ctx, s.key)
 	if err != nil || len(entries) == 0 {
 		return 0
 	}
@@ -153,15 +193,18 @@ func (s *Store) Save(ctx context.Context, data []byte, revision uint64) (uint64,
 	var rev uint64
 	var err error
 	if revision == 0 {
-		rev, err = s.kv.Create(ctx, s.key, data)
+		rev, err = s.kv().Create(ctx, s.key, data)
 	} else {
-		rev, err = s.kv.Update(ctx, s.key, data, revision)
+		rev, err = s.kv().Update(ctx, s.key, data, revision)
 	}
 	switch {
 	case err == nil:
 		return rev, nil
 	case errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch):
 		return 0, fmt.Errorf("%s is past revision %d: %w", s, revision, catalog.ErrConflict)
+	case s.remake(ctx):
+		// The new bucket is empty: a conflict makes the catalog load it and save again.
+		return 0, fmt.Errorf("%s was made again: %w", s, catalog.ErrConflict)
 	}
 	return 0, fmt.Errorf("write %s: %w", s, unavailable(err))
 }
@@ -170,7 +213,7 @@ func (s *Store) Save(ctx context.Context, data []byte, revision uint64) (uint64,
 func (s *Store) History(ctx context.Context) ([]catalog.Entry, error) {
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
-	entries, err := s.kv.History(ctx, s.key)
+	entries, err := s.kv().History(ctx, s.key)
 	if err != nil {
 		return nil, fmt.Errorf("read the history of %s: %w", s, unavailable(err))
 	}
@@ -194,15 +237,30 @@ func (s *Store) Watch(ctx context.Context, fn func(catalog.Entry)) error {
 		reconnected = s.nc.StatusChanged(nats.CONNECTED)
 		defer s.nc.RemoveStatusListener(reconnected)
 	}
-	w, err := s.kv.WatchAll(ctx)
+	created, err := s.created(ctx)
+	if err != nil {
+		return fmt.Errorf("watch %s: %w", s, unavailable(err))
+	}
+	if prev := s.watched.Swap(created.UnixNano()); prev != 0 && prev != created.UnixNano() {
+		return fmt.Errorf("watch %s: %w", s, catalog.ErrReset)
+	}
+	w, err := s.kv().WatchAll(ctx)
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", s, unavailable(err))
 	}
 	defer func() { _ = w.Stop() }()
+	check := time.NewTicker(checkEvery)
+	defer check.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-check.C:
+			// A watch on a bucket that was deleted (and maybe made again) waits forever: look.
+			if now, err := s.created(ctx); err == nil && !now.Equal(created) {
+				s.watched.Store(now.UnixNano())
+				return fmt.Errorf("watch %s: %w", s, catalog.ErrReset)
+			}
 		case <-reconnected:
 			// The watch's consumer may not have survived the servers' restart; a new watch starts from
 			// the newest revision, and revisions the catalog has are skipped.
@@ -226,6 +284,23 @@ func (s *Store) Watch(ctx context.Context, fn func(catalog.Entry)) error {
 			}
 		}
 	}
+}
+
+// checkEvery is how often Watch checks that its bucket is still the one it watches.
+const checkEvery = 2 * time.Second
+
+// created is when the bucket's stream was made (zero without a JetStream context to ask).
+func (s *Store) created(ctx context.Context) (time.Time, error) {
+	if s.js == nil {
+		return time.Time{}, nil
+	}
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	st, err := s.js.Stream(ctx, "KV_"+s.bucket)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return st.CachedInfo().Created, nil
 }
 
 // unavailable wraps err with catalog.ErrUnavailable when it says NATS or JetStream could not be reached.

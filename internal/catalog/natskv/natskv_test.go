@@ -304,3 +304,53 @@ func TestJoin(t *testing.T) {
 		t.Fatalf("no warning about a node with another file: %s", logs.String())
 	}
 }
+
+// TestBucketLost deletes the catalog's bucket under two running catalogs, as a NATS restarted without
+// its JetStream data would lose it: the next change makes the bucket again and saves the whole catalog
+// there, and the other catalog follows it.
+func TestBucketLost(t *testing.T) {
+	ctx := t.Context()
+	ns := startNATS(t)
+	open := func() (*catalog.Catalog, jetstream.JetStream) {
+		_, js := connect(t, ns)
+		store, err := natskv.Open(ctx, js, natskv.Config{Memory: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := catalog.Open(ctx, catalog.Options{Store: store, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runCtx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- c.Run(runCtx) }()
+		t.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+		return c, js
+	}
+	a, js := open()
+	b, _ := open()
+	add := func(c *catalog.Catalog, id string) {
+		t.Helper()
+		if err := c.Write(ctx, func(st *catalog.State) error {
+			st.APIs = append(st.APIs, &catalog.API{API: catalogtest.MockAPI(id), Source: catalog.SourceAPI})
+			return nil
+		}); err != nil {
+			t.Fatalf("add %s: %v", id, err)
+		}
+	}
+	add(a, "before")
+	if err := js.DeleteKeyValue(ctx, natskv.DefaultBucket); err != nil {
+		t.Fatal(err)
+	}
+	add(a, "after")
+	waitFor(t, "the other catalog to follow the bucket made again", func() bool {
+		found := false
+		b.Read(func(st *catalog.State) { found = st.API("before") != nil && st.API("after") != nil })
+		return found
+	})
+}
