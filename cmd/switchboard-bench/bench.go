@@ -47,7 +47,7 @@ const fdReserve = 200
 
 // scenario names for -only, and the ones run by default (peers needs node and npm, and installs packages).
 var (
-	scenarios        = []string{"rss", "rtt", "connect", "mapping", "mgmt", "broadcast", "peers", "http", "httplambda"}
+	scenarios        = []string{"rss", "rtt", "connect", "mapping", "mgmt", "broadcast", "peers", "http", "httplambda", "cluster"}
 	defaultScenarios = []string{"rss", "rtt", "connect", "mapping", "mgmt", "broadcast"}
 )
 
@@ -115,7 +115,9 @@ type results struct {
 	Broadcast map[string]*broadcastResult
 	// HTTP is the http scenarios: "reverseproxy" (httputil.ReverseProxy), "switchboard" (an HTTP API's
 	// HTTP_PROXY route); httplambda: "sls-httpapi" (serverless-offline), "switchboard-lambda".
-	HTTP     map[string]*httpResult
+	HTTP map[string]*httpResult
+	// Cluster is the cluster scenario (three gateway processes over embedded NATS).
+	Cluster  *clusterResult
 	Warnings []string
 	Errors   []string
 }
@@ -154,7 +156,7 @@ func run(ctx context.Context, args []string, env runEnv) (*results, error) {
 			return nil, err
 		}
 	}
-	if s.Only["rtt"] || s.Only["mgmt"] || s.Only["http"] {
+	if s.Only["rtt"] || s.Only["mgmt"] || s.Only["http"] || s.Only["cluster"] {
 		be, err := b.start(ctx, "backend")
 		if err != nil {
 			return nil, err
@@ -179,6 +181,7 @@ func run(ctx context.Context, args []string, env runEnv) (*results, error) {
 		{"broadcast", "broadcast switchboard", b.broadcastGateway},
 		{"http", "http", b.httpProxy},
 		{"httplambda", "httplambda", b.httpLambda},
+		{"cluster", "cluster", b.cluster},
 	}
 	for _, st := range steps {
 		if s.Only[st.scenario] && ctx.Err() == nil {

@@ -33,6 +33,10 @@ const (
 	targetMappingCPU = 2.0
 	// targetBroadcastRatio is the management extension's Broadcast against raw gws fan-out.
 	targetBroadcastRatio = 0.8
+	// targetRemoteP99Extra is what a remote owner may add to an @connections POST's p99 in a cluster.
+	targetRemoteP99Extra = time.Millisecond
+	// targetClusterConnectRatio is a clustered node's handshakes per second ÷ a single node's.
+	targetClusterConnectRatio = 0.8
 )
 
 // row is one line of the table.
@@ -366,8 +370,48 @@ func tabulate(res *results) ([]row, []target) {
 		rows = append(rows, r, lat)
 	}
 	hr, ht := httpRows(res)
-	return append(rows, hr...), append(targets, ht...)
+	rows, targets = append(rows, hr...), append(targets, ht...)
+	if c := res.Cluster; c != nil {
+		rows, targets = clusterRows(c, rows, targets)
+	}
+	return rows, targets
 }
+
+// clusterRows are the cluster scenario's rows: "raw" is the baseline (local owner, single node).
+func clusterRows(c *clusterResult, rows []row, targets []target) ([]row, []target) {
+	if c.Local != nil && c.Remote != nil {
+		r := row{what: "Cluster of 3: @connections POSTs/s, owner local / remote (via another node)", raw: count(c.Local.Rate), gateway: count(c.Remote.Rate)}
+		if c.Local.Rate > 0 {
+			r.ratio = fmt.Sprintf("%.2f", c.Remote.Rate/c.Local.Rate)
+		}
+		ok := c.Remote.P99 <= c.Local.P99+targetRemoteP99Extra
+		lat := row{what: "  p50 / p99, owner local / remote", raw: lat2(c.Local.P50, c.Local.P99), gateway: lat2(c.Remote.P50, c.Remote.P99),
+			target: "remote p99 ≤ local + 1 ms", met: metText(ok)}
+		other := row{what: "  non-200 / failed, local / remote", raw: fmt.Sprintf("%s / %d", statuses(c.Local.Other), c.Local.Errors),
+			gateway: fmt.Sprintf("%s / %d", statuses(c.Remote.Other), c.Remote.Errors)}
+		rows = append(rows, r, lat, other)
+		targets = append(targets, target{what: "cluster: remote-owner @connections p99 ≤ local p99 + 1 ms",
+			value: fmt.Sprintf("%s vs %s", ms(c.Remote.P99), ms(c.Local.P99)), met: ok})
+	}
+	if s, cl := c.ConnectSingle, c.ConnectCluster; s != nil && cl != nil && s.Rate > 0 {
+		ratio := cl.Rate / s.Rate
+		ok := ratio >= targetClusterConnectRatio
+		rows = append(rows,
+			row{what: "Cluster of 3: handshakes/s, single node / clustered node ($connect → backend)", raw: count(s.Rate), gateway: count(cl.Rate),
+				ratio: fmt.Sprintf("%.2f", ratio), target: fmt.Sprintf("≥ %.1f×", targetClusterConnectRatio), met: metText(ok)},
+			row{what: "  p50 / p99 handshake time, single / clustered", raw: lat2(s.P50, s.P99), gateway: lat2(cl.P50, cl.P99)},
+			row{what: "  gateway CPU per handshake, single / clustered", raw: us(s.ServerCPUPerConn), gateway: us(cl.ServerCPUPerConn)})
+		targets = append(targets, target{what: fmt.Sprintf("cluster: clustered node's handshakes ≥ %.1f× a single node's", targetClusterConnectRatio),
+			value: fmt.Sprintf("%.2f (%s vs %s per second)", ratio, count(cl.Rate), count(s.Rate)), met: ok})
+	}
+	if b := c.Broadcast; b != nil {
+		rows = append(rows, row{what: fmt.Sprintf("Cluster of 3: Broadcast to %d connections spread over 3 nodes, POST to last delivery (median of %d)", c.BroadcastConns, broadcastRounds),
+			raw: "—", gateway: ms(b.median()) + " (" + count(b.rate()) + " msg/s)"})
+	}
+	return rows, targets
+}
+
+func lat2(p50, p99 time.Duration) string { return ms(p50) + " / " + ms(p99) }
 
 func micros(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
 

@@ -32,6 +32,12 @@ func serverMain(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	config := fs.String("config", "", "gateway config file (gateway only)")
 	backendURL := fs.String("backend", "", "URL the bridge POSTs each message to (bridge), or proxies to (revproxy)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's whole life to this file")
+	var cl clusterArgs
+	fs.IntVar(&cl.node, "node", 0, "node ID (gateway in a cluster only)")
+	fs.StringVar(&cl.listen, "cluster-listen", "", "embedded NATS cluster address; set: the gateway joins a cluster (gateway only)")
+	fs.StringVar(&cl.routes, "cluster-routes", "", "the other nodes' -cluster-listen, comma-separated (gateway only)")
+	fs.StringVar(&cl.store, "cluster-store", "", "JetStream directory (gateway in a cluster only)")
+	fs.IntVar(&cl.size, "cluster-size", 1, "nodes the gateway waits to see before it reports it listens (gateway in a cluster only)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -82,7 +88,7 @@ func serverMain(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		if *config == "" {
 			return errors.New("server gateway: -config is required")
 		}
-		return serveGateway(ctx, *listen, *config, ready)
+		return serveGateway(ctx, *listen, *config, cl, ready)
 	}
 	return fmt.Errorf("server: unknown kind %q (want echo, bridge, fanout, backend or gateway)", kind)
 }

@@ -246,6 +246,7 @@ type serveOptions struct {
 	metricsTokenFile                                                              string
 	shutdownGrace                                                                 time.Duration
 	pprof                                                                         bool
+	cluster                                                                       clusterFlags
 }
 
 // serveFlags declares serve's flags on a new FlagSet that prints to out; `serve -h` and `help serve`
@@ -278,6 +279,7 @@ func serveFlags(out io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&o.metricsTokenFile, "metrics-token-file", "", "file holding a bearer token that lets scrapers beyond loopback read /metrics while iam.enforce is on (Prometheus: authorization.credentials_file)")
 	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGTERM/SIGINT, how long closing connections (1001, paced over its first half), their $disconnect and in-flight work may take")
 	fs.BoolVar(&o.pprof, "pprof", false, "serve Go's profiler at /debug/pprof/ on the control and metrics listeners")
+	o.cluster.declare(fs)
 	return fs, o
 }
 
@@ -301,6 +303,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	if o.idle <= 0 || o.maxDur <= 0 {
 		return errors.New("--idle-timeout and --max-connection-duration must be positive")
+	}
+	if err := o.cluster.check(fs); err != nil {
+		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	metricsToken, err := readMetricsToken(o.metricsTokenFile)
@@ -358,6 +363,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		CatalogFile:      filepath.Join(dir, "catalog.json"),
 		Region:           o.region,
 		Node:             cluster.NodeID(o.node),
+		Cluster:          o.cluster.options(dir, o.node),
 		Bundle:           f.Bundle,
 		Templates:        gatewayTemplates(log, templates),
 		Limits:           wsconn.Config{IdleTimeout: o.idle, MaxDuration: o.maxDur},

@@ -38,7 +38,7 @@ func BenchmarkWrite(b *testing.B) {
 	apply := func(_ context.Context, served *resource.Bundle) error { _, err := snapshot.Compile(served); return err }
 
 	b.Run("raw-save", func(b *testing.B) {
-		store := catalog.FileStore{Path: filepath.Join(b.TempDir(), "catalog.json")}
+		store := &catalog.FileStore{Path: filepath.Join(b.TempDir(), "catalog.json")}
 		c, err := catalog.Open(ctx, catalog.Options{Store: store, Apply: apply}, benchAPIs(20))
 		if err != nil {
 			b.Fatal(err)
@@ -46,14 +46,19 @@ func BenchmarkWrite(b *testing.B) {
 		var data []byte
 		c.Read(func(st *catalog.State) { data, _ = json.Marshal(st) })
 		b.SetBytes(int64(len(data)))
+		rev, err := store.Load(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		next := rev.Revision
 		for b.Loop() {
-			if err := store.Save(data); err != nil {
+			if next, err = store.Save(ctx, data, next); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 	b.Run("write", func(b *testing.B) {
-		store := catalog.FileStore{Path: filepath.Join(b.TempDir(), "catalog.json")}
+		store := &catalog.FileStore{Path: filepath.Join(b.TempDir(), "catalog.json")}
 		c, err := catalog.Open(ctx, catalog.Options{Store: store, Apply: apply}, benchAPIs(20))
 		if err != nil {
 			b.Fatal(err)

@@ -18,8 +18,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -269,12 +271,54 @@ func NewID(n int) string {
 	return string(b)
 }
 
-// Store keeps the catalog between runs. Load returns nil, nil when nothing was saved yet; Save must be
-// atomic: after a crash at any moment, Load returns either the previous or the new data, whole.
+// Store keeps the catalog between runs and, for a cluster, between nodes. Every save names the revision it
+// replaces, so that two writers cannot lose each other's changes: Save is a compare-and-set.
+//
+// Load returns a zero Entry when nothing was saved yet. Save must be atomic (after a crash at any moment,
+// Load returns the previous data or the new data, whole) and must fail with an error wrapping ErrConflict,
+// saving nothing, when the store holds a revision other than the one given (0: nothing saved yet).
+// Failures to reach the store wrap ErrUnavailable. The conformance suite in package catalogtest checks
+// every implementation.
 type Store interface {
-	Load() ([]byte, error)
-	Save(data []byte) error
+	Load(ctx context.Context) (Entry, error)
+	Save(ctx context.Context, data []byte, revision uint64) (uint64, error)
 }
+
+// Entry is what a Store holds: the catalog's encoding and the revision that saved it.
+type Entry struct {
+	Data     []byte
+	Revision uint64
+}
+
+// Watcher is implemented by Stores that other processes write to (the cluster's shared catalog). Watch
+// calls fn with every entry saved after Watch started, in revision order, until ctx ends or the store
+// fails; entries that are not the catalog's (foreign keys, deletions) are the store's to report and skip.
+type Watcher interface {
+	Watch(ctx context.Context, fn func(Entry)) error
+}
+
+// Historian is implemented by Stores that keep earlier revisions. When the newest entry does not decode,
+// Open falls back to the newest one that does (History returns them oldest first).
+type Historian interface {
+	History(ctx context.Context) ([]Entry, error)
+}
+
+// ErrConflict is wrapped by Store.Save when the store holds another revision than the one being replaced:
+// another writer came first. Write retries such conflicts on the newer state; it returns an error wrapping
+// ErrConflict only when every attempt lost (maxAttempts).
+var ErrConflict = errors.New("the catalog was changed by another writer")
+
+// ErrUnavailable is wrapped by Store errors that come from not reaching the store (the cluster's NATS
+// servers away): the change is refused and the last state keeps serving.
+var ErrUnavailable = errors.New("the catalog store cannot be reached")
+
+// ErrReset is returned by Watcher.Watch when the store was deleted or made again since the last watch
+// (NATS lost its JetStream data): its revisions start over, so the catalog takes the next entry whatever
+// its revision.
+var ErrReset = errors.New("the catalog store was made again; its revisions start over")
+
+// maxAttempts bounds how often Write runs a change again after losing a compare-and-set.
+const maxAttempts = 10
 
 // Options configure a Catalog.
 type Options struct {
@@ -287,13 +331,25 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives the catalog's logs; nil discards them.
 	Logger *slog.Logger
+	// Joining opens the catalog with the configuration alone, in memory, to be joined to a shared Store
+	// later (Join): until then, changes other than the configuration's are refused with ErrUnavailable.
+	// A cluster's node starts serving its configuration file before the cluster's NATS servers are
+	// reachable, and takes the cluster's catalog once they are.
+	Joining bool
 }
 
 // Catalog is the control plane's state, changed only through Write.
 type Catalog struct {
-	opts  Options
-	mu    sync.Mutex // serialises Write
-	state atomic.Pointer[State]
+	opts Options
+	mu   sync.Mutex // serialises Write and the adoption of other writers' revisions
+	rev  uint64     // the store's revision state holds; guarded by mu
+	// config is the configuration's resources as last given (Open, ReplaceConfig), which Join applies to
+	// the shared catalog; joining is true until Join; both guarded by mu.
+	config  *resource.Bundle
+	joining bool
+	state   atomic.Pointer[State]
+	// served is the revision the data plane serves (the last one that compiled here).
+	served atomic.Uint64
 }
 
 // fileFormat is what the Store holds.
@@ -316,25 +372,29 @@ func Open(ctx context.Context, opts Options, config *resource.Bundle) (*Catalog,
 	if opts.Apply == nil {
 		opts.Apply = func(context.Context, *resource.Bundle) error { return nil }
 	}
-	c := &Catalog{opts: opts}
+	c := &Catalog{opts: opts, config: config}
+	if opts.Joining {
+		c.opts.Store = nil
+	}
 	st := &State{}
-	if opts.Store != nil {
-		data, err := opts.Store.Load()
+	if c.opts.Store != nil {
+		e, err := opts.Store.Load(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("load catalog: %w", err)
 		}
-		if data != nil {
-			var f fileFormat
-			if err := json.Unmarshal(data, &f); err != nil {
+		if e.Data != nil {
+			loaded, err := decode(e.Data)
+			if err != nil {
+				loaded, err = c.lastGood(ctx, e, err)
+			}
+			if err != nil {
 				return nil, fmt.Errorf("load catalog: %w", err)
 			}
-			if f.Version != formatVersion {
-				return nil, fmt.Errorf("load catalog: format version %d is not supported (want %d)", f.Version, formatVersion)
-			}
-			if f.State != nil {
-				st = f.State
-			}
+			st = loaded
 		}
+		// A newest entry that did not decode is replaced by the next save: its revision is the one to
+		// compare against.
+		c.rev = e.Revision
 	}
 	c.state.Store(st)
 	err := c.Write(ctx, func(st *State) error {
@@ -343,16 +403,101 @@ func Open(ctx context.Context, opts Options, config *resource.Bundle) (*Catalog,
 	if err != nil {
 		return nil, fmt.Errorf("serve catalog: %w", err)
 	}
+	c.joining = opts.Joining
 	return c, nil
+}
+
+// Join makes store, shared with other nodes, the catalog's store: it loads the shared catalog, applies
+// this node's configuration to it as Open does (a change only when the configuration differs from what
+// the catalog holds, so nodes started with the same file write nothing), and serves the result. It is for
+// catalogs opened with Options.Joining; Run follows the other nodes' changes afterwards. On error the
+// catalog stays as it was, still joining.
+func (c *Catalog) Join(ctx context.Context, store Store) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.joining {
+		return errors.New("join the shared catalog: the catalog was not opened to join one")
+	}
+	prevState, prevRev, prevServed := c.state.Load(), c.rev, c.served.Load()
+	c.opts.Store = store
+	fail := func(err error) error {
+		c.opts.Store, c.rev = nil, prevRev
+		c.state.Store(prevState)
+		c.served.Store(prevServed)
+		if b, serr := served(prevState); serr == nil {
+			if aerr := c.opts.Apply(ctx, b); aerr != nil {
+				c.opts.Logger.Error("serve this node's configuration again after joining the shared catalog failed", "err", aerr)
+			}
+		}
+		return fmt.Errorf("join the shared catalog (%s): %w", storeName(store), err)
+	}
+	e, err := store.Load(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	st := &State{}
+	if e.Data != nil {
+		if st, err = decode(e.Data); err != nil {
+			if st, err = c.lastGood(ctx, e, err); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	c.state.Store(st)
+	c.rev = e.Revision
+	config := c.config
+	if config != nil && e.Data != nil && !sameConfig(st, config, c.opts.Now()) {
+		c.opts.Logger.Warn("this node's configuration file differs from the one the cluster's catalog holds; this node's replaces it for every node",
+			"store", storeName(store), "revision", e.Revision)
+	}
+	for attempt := 1; ; attempt++ {
+		err = c.tryWrite(ctx, func(st *State) error { return applyConfig(st, config, c.opts.Now(), c.opts.Logger) }, nil)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrConflict) || attempt == maxAttempts {
+			return fail(err)
+		}
+		if err := c.refresh(ctx); err != nil {
+			return fail(err)
+		}
+	}
+	c.joining = false
+	c.opts.Logger.Info("joined the shared catalog", "store", storeName(store), "revision", c.rev)
+	return nil
+}
+
+// sameConfig reports whether applying config to st would leave its configuration resources as they are.
+func sameConfig(st *State, config *resource.Bundle, now time.Time) bool {
+	next := &State{}
+	if err := deepCopy(st, next); err != nil {
+		return false
+	}
+	if err := applyConfig(next, config, now, slog.New(slog.DiscardHandler)); err != nil {
+		return false
+	}
+	for _, a := range next.APIs {
+		a.applyDefaults()
+	}
+	autoDeploy(st, next, now)
+	x, errx := encode(st)
+	y, erry := encode(next)
+	return errx == nil && erry == nil && bytes.Equal(x, y)
 }
 
 // ReplaceConfig replaces the catalog's configuration-file resources with config's, as Open does at start:
 // a reloaded config file or template. Control-plane resources are kept. The change is one Write, so a
 // config that does not compile together with the rest changes nothing.
 func (c *Catalog) ReplaceConfig(ctx context.Context, config *resource.Bundle) error {
-	return c.Write(ctx, func(st *State) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	err := c.writeLocked(ctx, func(st *State) error {
 		return applyConfig(st, config, c.opts.Now(), c.opts.Logger)
-	})
+	}, nil)
+	if err == nil {
+		c.config = config
+	}
+	return err
 }
 
 // applyConfig replaces st's configuration-file resources with config's, which it does not modify. Config
@@ -576,9 +721,44 @@ func (c *Catalog) Write(ctx context.Context, fn func(*State) error) error {
 // WriteThen is Write, then calls then (when not nil) with the state it made current, before any other
 // change: for answers that show what the catalog itself added, such as an autoDeploy stage's new
 // deployment. then must not change the state.
+//
+// With a store that other nodes write too, a change can lose the compare-and-set to another node's: Write
+// then adopts the newer revision (serving it) and runs fn again on it, up to maxAttempts times, so fn
+// must only edit the state it is given. After that the error wraps ErrConflict.
 func (c *Catalog) WriteThen(ctx context.Context, fn func(*State) error, then func(*State)) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.joining {
+		return fmt.Errorf("%w: this node has not joined the cluster's shared catalog yet (are the NATS servers reachable?)", ErrUnavailable)
+	}
+	return c.writeLocked(ctx, fn, then)
+}
+
+// writeLocked is WriteThen under c.mu.
+func (c *Catalog) writeLocked(ctx context.Context, fn func(*State) error, then func(*State)) error {
+	for attempt := 1; ; attempt++ {
+		err := c.tryWrite(ctx, fn, then)
+		if !errors.Is(err, ErrConflict) || attempt == maxAttempts {
+			return err
+		}
+		c.opts.Logger.Debug("another writer changed the catalog first; running the change again on its revision", "attempt", attempt)
+		// A random pause that grows with each attempt, so that two nodes writing in a loop take turns
+		// rather than one losing every time.
+		t := time.NewTimer(mrand.N(time.Duration(attempt) * 5 * time.Millisecond))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("save catalog: %w", errors.Join(err, ctx.Err()))
+		case <-t.C:
+		}
+		if err := c.refresh(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// tryWrite is one attempt of WriteThen, under c.mu.
+func (c *Catalog) tryWrite(ctx context.Context, fn func(*State) error, then func(*State)) error {
 	before := c.state.Load()
 	next := &State{}
 	if err := deepCopy(before, next); err != nil {
@@ -595,15 +775,24 @@ func (c *Catalog) WriteThen(ctx context.Context, fn func(*State) error, then fun
 	if err != nil {
 		return err
 	}
+	var data []byte
+	if c.opts.Store != nil {
+		if data, err = encode(next); err != nil {
+			return err
+		}
+		if c.rev != 0 && c.unchanged(before, data) {
+			// Nothing to save: a node opening with the configuration the catalog already holds
+			// writes nothing (and loses no compare-and-set).
+			data = nil
+		}
+	}
 	if err := c.opts.Apply(ctx, bundle); err != nil {
 		return err
 	}
-	if c.opts.Store != nil {
-		data, err := json.Marshal(fileFormat{Version: formatVersion, State: next})
+	rev := c.rev
+	if data != nil {
+		rev, err = c.opts.Store.Save(ctx, data, c.rev)
 		if err != nil {
-			return fmt.Errorf("encode catalog: %w", err)
-		}
-		if err := c.opts.Store.Save(data); err != nil {
 			if prev, rerr := served(before); rerr != nil {
 				c.opts.Logger.Error("serve the previous catalog after a failed save", "err", rerr)
 			} else if rerr := c.opts.Apply(ctx, prev); rerr != nil {
@@ -612,12 +801,198 @@ func (c *Catalog) WriteThen(ctx context.Context, fn func(*State) error, then fun
 			return fmt.Errorf("save catalog: %w", err)
 		}
 	}
+	c.rev = rev
+	c.served.Store(rev)
 	c.state.Store(next)
 	if then != nil {
 		then(next)
 	}
 	return nil
 }
+
+// unchanged reports whether data encodes the same catalog as before.
+func (c *Catalog) unchanged(before *State, data []byte) bool {
+	old, err := encode(before)
+	return err == nil && bytes.Equal(old, data)
+}
+
+// encode is what the Store holds for st.
+func encode(st *State) ([]byte, error) {
+	data, err := json.Marshal(fileFormat{Version: formatVersion, State: st})
+	if err != nil {
+		return nil, fmt.Errorf("encode catalog: %w", err)
+	}
+	return data, nil
+}
+
+// decode reads what the Store holds.
+func decode(data []byte) (*State, error) {
+	var f fileFormat
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, err
+	}
+	if f.Version != formatVersion {
+		return nil, fmt.Errorf("format version %d is not supported (want %d)", f.Version, formatVersion)
+	}
+	if f.State == nil {
+		return &State{}, nil
+	}
+	return f.State, nil
+}
+
+// lastGood is the newest earlier revision that decodes, when the store keeps history and the newest
+// entry e does not decode (err). Each entry skipped is logged with the store's name and its revision.
+func (c *Catalog) lastGood(ctx context.Context, e Entry, err error) (*State, error) {
+	h, ok := c.opts.Store.(Historian)
+	if !ok {
+		return nil, err
+	}
+	c.opts.Logger.Error("the catalog's newest revision does not decode; it is skipped and the next change replaces it",
+		"store", storeName(c.opts.Store), "revision", e.Revision, "err", err)
+	entries, herr := h.History(ctx)
+	if herr != nil {
+		return nil, errors.Join(err, fmt.Errorf("read history: %w", herr))
+	}
+	for i := len(entries) - 1; i >= 0; i-- {
+		if entries[i].Revision >= e.Revision || entries[i].Data == nil {
+			continue
+		}
+		st, derr := decode(entries[i].Data)
+		if derr == nil {
+			c.opts.Logger.Warn("serving the newest catalog revision that decodes", "store", storeName(c.opts.Store), "revision", entries[i].Revision)
+			return st, nil
+		}
+		c.opts.Logger.Error("a catalog revision does not decode; skipped", "store", storeName(c.opts.Store), "revision", entries[i].Revision, "err", derr)
+	}
+	// Nothing decodes: start empty rather than not at all; the next change replaces the bad revision.
+	c.opts.Logger.Warn("no catalog revision decodes; starting from an empty catalog", "store", storeName(c.opts.Store))
+	return &State{}, nil
+}
+
+// storeName names the store in logs: its String method when it has one.
+func storeName(s Store) string {
+	if n, ok := s.(fmt.Stringer); ok {
+		return n.String()
+	}
+	return fmt.Sprintf("%T", s)
+}
+
+// refresh loads the store's newest entry and adopts it, under c.mu.
+func (c *Catalog) refresh(ctx context.Context) error {
+	e, err := c.opts.Store.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("load catalog: %w", err)
+	}
+	if e.Revision < c.rev {
+		// Revisions only grow: the store lost what it held (NATS restarted without its JetStream data).
+		// This node's state is the newest there is; the change being retried saves it there again.
+		c.opts.Logger.Warn("the catalog store went back to an earlier revision and lost the catalog; this node saves its own there again",
+			"store", storeName(c.opts.Store), "revision", e.Revision, "had", c.rev)
+		c.rev = e.Revision
+		return nil
+	}
+	c.adopt(ctx, e)
+	return nil
+}
+
+// wentBack handles an entry older than the catalog's revision, under c.mu: usually one of this node's
+// own saves delivered late, but when the store's newest revision is older than the catalog's too, the
+// store lost what it held and another node saved its catalog there again: that is adopted.
+func (c *Catalog) wentBack(ctx context.Context) {
+	e, err := c.opts.Store.Load(ctx)
+	if err != nil || e.Revision >= c.rev {
+		return
+	}
+	c.opts.Logger.Warn("the catalog store went back to an earlier revision and lost the catalog; serving what it holds now",
+		"store", storeName(c.opts.Store), "revision", e.Revision, "had", c.rev)
+	c.rev = 0
+	c.adopt(ctx, e)
+}
+
+// adopt makes e, another writer's revision, the catalog's state and serves it, under c.mu. An entry that
+// does not decode is logged and skipped (the state stays, and the next change replaces the entry); one
+// that does not compile on this node is logged and becomes the state, while the data plane keeps serving
+// the last revision that compiled.
+func (c *Catalog) adopt(ctx context.Context, e Entry) {
+	if e.Revision <= c.rev {
+		return
+	}
+	c.rev = e.Revision
+	if e.Data == nil {
+		return
+	}
+	st, err := decode(e.Data)
+	if err != nil {
+		c.opts.Logger.Error("a catalog revision does not decode; it is skipped and this node keeps serving the last one that did",
+			"store", storeName(c.opts.Store), "revision", e.Revision, "serving", c.served.Load(), "err", err)
+		return
+	}
+	c.state.Store(st)
+	bundle, err := served(st)
+	if err == nil {
+		err = c.opts.Apply(ctx, bundle)
+	}
+	if err != nil {
+		c.opts.Logger.Error("a catalog revision does not compile on this node; it keeps serving the last one that did",
+			"store", storeName(c.opts.Store), "revision", e.Revision, "serving", c.served.Load(), "err", err)
+		return
+	}
+	c.served.Store(e.Revision)
+	c.opts.Logger.Debug("serving a catalog revision saved by another node", "revision", e.Revision)
+}
+
+// Revision returns the store revision the catalog's state holds and the one the data plane serves (they
+// differ only while a revision that does not compile here is the newest). Nodes sharing a store serve
+// the same revision once each has seen it.
+func (c *Catalog) Revision() (state, serving uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rev, c.served.Load()
+}
+
+// Run follows the changes other nodes save to a shared store (a Store that is a Watcher), serving each
+// new revision, until ctx ends; it returns at once for other stores. When the watch fails (NATS away) it
+// is logged and started again after retryWatch, and the catalog keeps serving what it has meanwhile.
+func (c *Catalog) Run(ctx context.Context) error {
+	w, ok := c.opts.Store.(Watcher)
+	if !ok {
+		return nil
+	}
+	for {
+		err := w.Watch(ctx, func(e Entry) {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if e.Revision < c.rev {
+				c.wentBack(ctx)
+				return
+			}
+			c.adopt(ctx, e)
+		})
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, ErrReset) {
+			c.mu.Lock()
+			c.opts.Logger.Warn("the shared catalog's store was made again; this node takes what it holds next",
+				"store", storeName(c.opts.Store), "had", c.rev)
+			c.rev = 0
+			c.mu.Unlock()
+			continue
+		}
+		c.opts.Logger.Warn("watching the shared catalog stopped; this node keeps serving its last revision and watches again",
+			"store", storeName(c.opts.Store), "serving", c.served.Load(), "retry_in", retryWatch, "err", err)
+		t := time.NewTimer(retryWatch)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// retryWatch is how long Run waits before watching the shared catalog again after the watch failed.
+const retryWatch = time.Second
 
 // autoDeploy gives a new deployment to the autoDeploy stages of every API whose deployable content
 // changed (or that have no deployment yet), and drops automatic deployments no stage uses any more.

@@ -79,29 +79,34 @@ func (p *dataPlane) count() int {
 	return len(p.served)
 }
 
-// memStore is an in-memory Store that counts saves and can be told to fail.
+// memStore is an in-memory Store that counts saves and can be told to fail. Its revision counts saves.
 type memStore struct {
 	mu    sync.Mutex
 	data  []byte
+	rev   uint64
 	saves int
 	fail  error
 }
 
-func (s *memStore) Load() ([]byte, error) {
+func (s *memStore) Load(context.Context) (catalog.Entry, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return bytes.Clone(s.data), nil
+	return catalog.Entry{Data: bytes.Clone(s.data), Revision: s.rev}, nil
 }
 
-func (s *memStore) Save(data []byte) error {
+func (s *memStore) Save(_ context.Context, data []byte, revision uint64) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail != nil {
-		return s.fail
+		return 0, s.fail
+	}
+	if revision != s.rev {
+		return 0, fmt.Errorf("memStore at %d, not %d: %w", s.rev, revision, catalog.ErrConflict)
 	}
 	s.data = bytes.Clone(data)
 	s.saves++
-	return nil
+	s.rev++
+	return s.rev, nil
 }
 
 func (s *memStore) snapshot() ([]byte, int) {
@@ -908,4 +913,32 @@ func TestReopenConfigWinsOverControlPlane(t *testing.T) {
 	if got, want := fmt.Sprint(keys), "[cfgkey:config]"; got != want {
 		t.Errorf("keys %s, want %s", got, want)
 	}
+}
+
+// TestStoreLostItsData: a store that goes back to an earlier revision (NATS restarted without its
+// JetStream data) gets the catalog saved again by the next change, instead of refusing every change as
+// a conflict.
+func TestStoreLostItsData(t *testing.T) {
+	e := newEnv()
+	c := e.open(t, &resource.Bundle{APIs: []resource.API{mockAPI("chat", "$default")}})
+	if err := c.Write(t.Context(), func(st *catalog.State) error {
+		st.APIs = append(st.APIs, &catalog.API{API: mockAPI("made", "$default"), Source: catalog.SourceAPI})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.store.mu.Lock()
+	e.store.data, e.store.rev = nil, 0
+	e.store.mu.Unlock()
+	if err := c.Write(t.Context(), func(st *catalog.State) error {
+		st.APIs = append(st.APIs, &catalog.API{API: mockAPI("after", "$default"), Source: catalog.SourceAPI})
+		return nil
+	}); err != nil {
+		t.Fatalf("a change after the store lost its data: %v", err)
+	}
+	e.open(t, nil).Read(func(st *catalog.State) {
+		if st.API("made") == nil || st.API("after") == nil {
+			t.Fatalf("the store holds %d APIs, want the lost catalog saved again with the change", len(st.APIs))
+		}
+	})
 }

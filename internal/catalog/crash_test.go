@@ -29,13 +29,13 @@ func crashAPIID(n int) string { return "w" + strconv.Itoa(n) }
 // announcingStore is the child's FileStore: it says on stdout when a save starts, so that the parent can
 // kill the child in the middle of one.
 type announcingStore struct {
-	catalog.FileStore
+	*catalog.FileStore
 	next *int
 }
 
-func (s announcingStore) Save(data []byte) error {
+func (s announcingStore) Save(ctx context.Context, data []byte, revision uint64) (uint64, error) {
 	fmt.Printf("saving %d\n", *s.next)
-	return s.FileStore.Save(data)
+	return s.FileStore.Save(ctx, data, revision)
 }
 
 // TestHelperProcess is not a test: TestCrashSafety runs the test binary again with only this function and
@@ -51,7 +51,7 @@ func TestHelperProcess(t *testing.T) {
 		os.Exit(2)
 	}
 	next := 0
-	c, err := catalog.Open(context.Background(), catalog.Options{Store: announcingStore{catalog.FileStore{Path: path}, &next}}, nil)
+	c, err := catalog.Open(context.Background(), catalog.Options{Store: announcingStore{&catalog.FileStore{Path: path}, &next}}, nil)
 	if err != nil {
 		fail("open: %v", err)
 	}
@@ -106,7 +106,7 @@ func TestCrashSafety(t *testing.T) {
 		}
 		completed = last
 
-		c, err := catalog.Open(t.Context(), catalog.Options{Store: catalog.FileStore{Path: path}}, nil)
+		c, err := catalog.Open(t.Context(), catalog.Options{Store: &catalog.FileStore{Path: path}}, nil)
 		if err != nil {
 			t.Fatalf("round %d: open after a kill with %d writes complete: %v", round, completed, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/catalog"
+	"github.com/switchboard-gw/switchboard/internal/catalog/catalogtest"
 	"github.com/switchboard-gw/switchboard/internal/resource"
 )
 
@@ -28,14 +29,16 @@ func dirNames(t *testing.T, dir string) []string {
 func TestFileStoreRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	// The data directory need not exist yet.
-	store := catalog.FileStore{Path: filepath.Join(dir, "data", "catalog.json")}
+	store := &catalog.FileStore{Path: filepath.Join(dir, "data", "catalog.json")}
+	var rev uint64
 	for _, want := range []string{`{"first":true}`, `{"second":[1,2,3]}`, `{}`} {
-		if err := store.Save([]byte(want)); err != nil {
+		var err error
+		if rev, err = store.Save(t.Context(), []byte(want), rev); err != nil {
 			t.Fatal(err)
 		}
-		got, err := store.Load()
-		if err != nil || string(got) != want {
-			t.Fatalf("Load = %q, %v; want %q", got, err, want)
+		got, err := store.Load(t.Context())
+		if err != nil || string(got.Data) != want || got.Revision != rev {
+			t.Fatalf("Load = %q at %d, %v; want %q at %d", got.Data, got.Revision, err, want, rev)
 		}
 	}
 	if got := dirNames(t, filepath.Join(dir, "data")); !slices.Equal(got, []string{"catalog.json"}) {
@@ -49,9 +52,9 @@ func TestFileStoreLoadMissing(t *testing.T) {
 		{"no directory", filepath.Join("missing", "catalog.json")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			data, err := catalog.FileStore{Path: filepath.Join(t.TempDir(), tc.path)}.Load()
-			if data != nil || err != nil {
-				t.Fatalf("Load = %q, %v; want nil, nil", data, err)
+			e, err := (&catalog.FileStore{Path: filepath.Join(t.TempDir(), tc.path)}).Load(t.Context())
+			if e.Data != nil || e.Revision != 0 || err != nil {
+				t.Fatalf("Load = %q at %d, %v; want nothing at 0", e.Data, e.Revision, err)
 			}
 		})
 	}
@@ -80,9 +83,9 @@ func TestFileStoreLeftovers(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			store := catalog.FileStore{Path: filepath.Join(dir, "catalog.json")}
+			store := &catalog.FileStore{Path: filepath.Join(dir, "catalog.json")}
 			if tc.saved != "" {
-				if err := store.Save([]byte(tc.saved)); err != nil {
+				if _, err := store.Save(t.Context(), []byte(tc.saved), 0); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -92,7 +95,8 @@ func TestFileStoreLeftovers(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			data, err := store.Load()
+			e, err := store.Load(t.Context())
+			data := e.Data
 			if err != nil || string(data) != tc.wantData {
 				t.Fatalf("Load = %q, %v; want %q", data, err, tc.wantData)
 			}
@@ -112,7 +116,7 @@ func TestReopenFromFileStore(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "catalog.json")
 	clk := newClock()
 	plane := &dataPlane{}
-	opts := catalog.Options{Store: catalog.FileStore{Path: path}, Apply: plane.apply, Now: clk.Now}
+	opts := catalog.Options{Store: &catalog.FileStore{Path: path}, Apply: plane.apply, Now: clk.Now}
 	c, err := catalog.Open(t.Context(), opts, configBundle())
 	if err != nil {
 		t.Fatal(err)
@@ -146,4 +150,13 @@ func TestReopenFromFileStore(t *testing.T) {
 	if got := mustJSON(t, plane.last(t)); got != wantServed {
 		t.Errorf("reopened catalog serves:\n%s\nwant\n%s", got, wantServed)
 	}
+}
+
+// TestFileStoreConformance runs the store suite on the data directory's file; both writers share one
+// FileStore, as they must (one process owns the file).
+func TestFileStoreConformance(t *testing.T) {
+	catalogtest.Run(t, func(t *testing.T) (catalog.Store, catalog.Store) {
+		s := &catalog.FileStore{Path: filepath.Join(t.TempDir(), "catalog.json")}
+		return s, s
+	})
 }

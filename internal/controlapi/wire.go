@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/awserr"
+	"github.com/switchboard-gw/switchboard/internal/catalog"
 	"github.com/switchboard-gw/switchboard/internal/resource"
 )
 
@@ -42,12 +43,25 @@ func (s *server) apiNotFound(apiID string) error {
 }
 
 // writeError is the one place where errors become AWS error responses: *awserr.Error as it is,
-// resource.FieldErrors (a change that does not validate or compile) as BadRequestException, anything
-// else as a logged 500 that reveals nothing. Every refusal is logged at info level with what the client
-// was told, so the operator sees why a tool's call failed.
+// resource.FieldErrors (a change that does not validate or compile) as BadRequestException, a cluster's
+// shared catalog out of reach as 503 ServiceUnavailableException and a change that kept losing to other
+// nodes' as ConflictException, anything else as a logged 500 that reveals nothing. Every refusal is logged
+// with what the client was told, so the operator sees why a tool's call failed.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *awserr.Error
 	if !errors.As(err, &ae) {
+		switch {
+		case errors.Is(err, catalog.ErrUnavailable):
+			// A cluster node that cannot reach the shared catalog refuses changes; it keeps serving.
+			s.log.Warn("control plane change refused: the shared catalog cannot be reached", "method", r.Method, "path", r.URL.Path, "err", err)
+			awserr.Write(w, awserr.New(http.StatusServiceUnavailable, "ServiceUnavailableException",
+				"The change was not made: this node cannot reach the cluster's shared catalog (NATS). Try again later."))
+			return
+		case errors.Is(err, catalog.ErrConflict):
+			s.log.Warn("control plane change refused: other nodes kept changing the catalog", "method", r.Method, "path", r.URL.Path, "err", err)
+			awserr.Write(w, conflict("The change was not made: the catalog was changed by other nodes at the same time. Try again."))
+			return
+		}
 		if fe, ok := resource.AsFieldErrors(err); ok {
 			msgs := make([]string, 0, len(fe))
 			for _, e := range fe {

@@ -37,6 +37,7 @@ type Edge struct {
 	log       *slog.Logger
 	obs       Observer
 	httpAPI   HTTPAPI // nil: HTTP APIs are not served
+	records   Records // nil when the node is alone
 
 	mu       sync.Mutex // guards the fields below
 	live     map[*session]struct{}
@@ -58,6 +59,8 @@ type Config struct {
 	Observer Observer
 	// HTTPAPI serves requests that resolve to HTTP APIs; nil leaves them to the WebSocket endpoints.
 	HTTPAPI HTTPAPI
+	// Records keeps connections' records in a cluster's store; nil for a node alone.
+	Records Records
 }
 
 // Observer is told what the edge sees, for metrics. Its methods must not block.
@@ -68,7 +71,7 @@ type Observer interface {
 	// Message reports a data message from (in) or to (out) the connection; data must not be kept.
 	Message(c *dispatch.Connection, out bool, data []byte)
 	// Refused counts a request the edge refused itself: reason is one fixed word (connection_guard,
-	// mutual_tls, unknown_endpoint, shutting_down, bad_handshake, upgrade_required).
+	// mutual_tls, unknown_endpoint, shutting_down, bad_handshake, upgrade_required, cluster).
 	Refused(reason string, status int)
 }
 
@@ -98,6 +101,7 @@ func New(ctx context.Context, cfg Config) *Edge {
 		log:       cfg.Logger,
 		obs:       obs,
 		httpAPI:   cfg.HTTPAPI,
+		records:   cfg.Records,
 		live:      make(map[*session]struct{}),
 		drained:   make(chan struct{}),
 	}
@@ -246,11 +250,23 @@ func (e *Edge) handshake(w http.ResponseWriter, r *http.Request, t target) {
 		writeJSON(w, http.StatusServiceUnavailable, `{"message":"Service Unavailable: shutting down"}`)
 		return
 	}
+	if e.records != nil {
+		if err := e.records.Record(r.Context(), c); err != nil {
+			e.untrack(s)
+			e.log.Error("handshake refused after $connect allowed it: the connection cannot be recorded in the cluster", "conn_id", c.ID, "err", err, "status", http.StatusServiceUnavailable)
+			e.obs.Refused("cluster", http.StatusServiceUnavailable)
+			writeJSON(w, http.StatusServiceUnavailable, `{"message":"Service Unavailable"}`)
+			return
+		}
+	}
 	e.registry.Register(c.ID, s)
 	conn, err := e.upgrader.Upgrade(w, r, dec.Subprotocol, time.UnixMilli(c.ConnectedAt), s)
 	if err != nil {
 		s.fail()
 		e.registry.Unregister(c.ID)
+		if e.records != nil {
+			e.records.Forget(r.Context(), c, nil)
+		}
 		e.untrack(s)
 		e.log.Info("upgrade failed", "conn_id", c.ID, "err", err)
 		return

@@ -187,5 +187,9 @@ func (s *session) OnMessage(_ *wsconn.Conn, data []byte) {
 func (s *session) OnClose(_ *wsconn.Conn, code int, reason string) {
 	s.edge.registry.Unregister(s.info.ID)
 	s.edge.log.Debug("disconnected", "conn_id", s.info.ID, "connected_at", s.info.ConnectedAt, "code", code, "reason", reason)
+	if s.edge.records != nil {
+		s.edge.records.Forget(s.edge.ctx, s.info, func() { s.edge.dispatch.Disconnect(s.edge.ctx, s.info, code, reason) })
+		return
+	}
 	s.edge.dispatch.Disconnect(s.edge.ctx, s.info, code, reason)
 }

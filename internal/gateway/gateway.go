@@ -61,6 +61,8 @@ type Options struct {
 	Node cluster.NodeID
 	// Hub joins this gateway to other in-process gateways (tests); nil makes a private hub.
 	Hub *membus.Hub
+	// Cluster, when set, joins this node to a cluster over NATS instead (see ClusterOptions).
+	Cluster *ClusterOptions
 	// Bundle is the APIs to serve.
 	Bundle *resource.Bundle
 	// Templates are more bundles served beside Bundle: what CloudFormation, SAM and CDK templates declare
@@ -159,6 +161,8 @@ type Gateway struct {
 	sinks     *accesslog.Sinks
 	stageLogs atomic.Pointer[map[stageKey]stageLog]
 	console   *console.Console // the development console, on the control listener
+	cluster   *clusterNode     // nil when the node is alone
+	shared    *sharedState     // the shared catalog and usage counts; nil when the node is alone
 
 	ready       chan struct{}
 	mu          sync.Mutex
@@ -180,7 +184,7 @@ var supported = map[string]bool{resource.IntegrationMock: true, resource.Integra
 
 // New compiles the bundle and prepares a Gateway; it listens only in Run. A bundle that does not compile,
 // or uses integration types this build cannot run, is an error that names every problem.
-func New(opts Options) (*Gateway, error) {
+func New(opts Options) (_ *Gateway, err error) {
 	if opts.Listen == "" {
 		opts.Listen = "127.0.0.1:8080"
 	}
@@ -230,6 +234,16 @@ func New(opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.registry = registry.New(opts.Node, nil)
+	if opts.Cluster != nil {
+		if err := g.openCluster(); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				g.cluster.close()
+			}
+		}()
+	}
 	if iamCfg := opts.Bundle.IAM; iamCfg != nil && iamCfg.Enforce {
 		checker, err := authorizer.NewIAM(iamCfg.Users, opts.Region)
 		if err != nil {
@@ -241,10 +255,18 @@ func New(opts Options) (*Gateway, error) {
 	// control plane; the catalog decides what is served, and Open serves it (g.apply).
 	var store catalog.Store
 	if opts.CatalogFile != "" {
-		store = catalog.FileStore{Path: opts.CatalogFile}
+		store = &catalog.FileStore{Path: opts.CatalogFile}
 	}
-	var err error
-	g.catalog, err = catalog.Open(context.Background(), catalog.Options{Store: store, Apply: g.apply,
+	if opts.Cluster != nil {
+		// The cluster's catalog is shared through JetStream (runShared joins it); the data directory's
+		// file is a single node's.
+		g.shared, store = &sharedState{}, nil
+		if opts.CatalogFile != "" {
+			opts.Logger.Info("cluster: the control plane's catalog is the cluster's shared one; the data directory's catalog file is not used",
+				"file", opts.CatalogFile)
+		}
+	}
+	g.catalog, err = catalog.Open(context.Background(), catalog.Options{Store: store, Apply: g.apply, Joining: g.shared != nil,
 		Logger: opts.Logger.With("component", "catalog")}, &resource.Bundle{
 		APIs: opts.Bundle.APIs, DomainNames: opts.Bundle.DomainNames, APIKeys: opts.Bundle.APIKeys, UsagePlans: opts.Bundle.UsagePlans})
 	if err != nil {
@@ -309,7 +331,11 @@ func (g *Gateway) apply(_ context.Context, served *resource.Bundle) error {
 	}
 	keys, plans := usagePlans(&b)
 	g.stageLogs.Store(&logs)
-	g.keys.Store(usageplan.Next(g.keys.Load(), keys, plans, time.Now))
+	engine := usageplan.Next(g.keys.Load(), keys, plans, time.Now)
+	if g.shared != nil {
+		engine.Share(&g.shared.usage)
+	}
+	g.keys.Store(engine)
 	g.snapshots.Store(set)
 	g.metrics.Snapshot(set.Version)
 	return nil
@@ -635,12 +661,24 @@ func (g *Gateway) Run(ctx context.Context) error {
 			<-done
 		}()
 	}
-	bus, detach, err := hub.Attach(g.opts.Node, g.registry.Handle)
-	if err != nil {
-		return err
+	if g.cluster != nil {
+		defer g.cluster.close()
+		g.registry.SetBus(g.cluster)
+		sharedDone := make(chan struct{})
+		sharedCtx, stopShared := context.WithCancel(context.WithoutCancel(ctx))
+		go func() {
+			defer close(sharedDone)
+			g.runShared(sharedCtx)
+		}()
+		defer func() { stopShared(); <-sharedDone }()
+	} else {
+		bus, detach, err := hub.Attach(g.opts.Node, g.registry.Handle)
+		if err != nil {
+			return err
+		}
+		defer detach()
+		g.registry.SetBus(bus)
 	}
-	defer detach()
-	g.registry.SetBus(bus)
 
 	ln, err := net.Listen("tcp", g.opts.Listen)
 	if err != nil {
@@ -753,13 +791,23 @@ func (g *Gateway) Run(ctx context.Context) error {
 		Limits:    g.opts.Limits,
 		Logger:    g.log,
 		Guard:     throttle.NewGuard(g.opts.Guard),
+		Records:   g.records(),
 	})
+	if g.cluster != nil {
+		if err := g.cluster.start(eventCtx, g.registry.Handle, d, e); err != nil {
+			return err
+		}
+		g.registry.SetNodes(g.ClusterNodes)
+	}
 	// Connections accepted but without a request yet would hold http.Server.Shutdown for 5 seconds
 	// (clients' pools leave them behind); they are tracked so the shutdown can close them at once.
 	var fresh sync.Map // net.Conn in http.StateNew
 	var handler http.Handler = e
 	if acmeMgr != nil {
 		handler = acmeMgr.HTTPChallengeHandler(handler)
+	}
+	if g.cluster != nil {
+		handler = g.cluster.admit(handler)
 	}
 	srv := &http.Server{
 		ConnState: func(c net.Conn, s http.ConnState) {
@@ -879,6 +927,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 	case <-stopCtx.Done():
 		cancelEvents()
 		<-waited
+	}
+	if g.cluster != nil {
+		// Every connection is closed and its $disconnect ran: the others may forget this node now.
+		if err := g.cluster.leave(stopCtx); err != nil {
+			g.log.Warn("cluster: could not say this node left; the others declare it gone after its heartbeats stop", "err", err)
+		}
 	}
 	g.http.CloseIdleConnections()
 	// Functions stop last: $disconnect events of the drain may still have needed them.

@@ -357,6 +357,12 @@ func (g *Gateway) notReady() string {
 	if g.snapshots.Load() == nil {
 		return "no configuration snapshot loaded"
 	}
+	if why := g.sharedStatus(); why != "" {
+		return why
+	}
+	if g.cluster != nil {
+		return g.cluster.notReady()
+	}
 	return ""
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +28,9 @@ type Gateway struct {
 	HTTPURL, WSURL string
 	// ControlURL is the control plane's "http://127.0.0.1:PORT", when WithControlPlane was given.
 	ControlURL string
+	// Stop shuts the gateway down as SIGTERM does and returns Run's error; later calls (and the
+	// test's end) return the same.
+	Stop func() error
 }
 
 // WithControlPlane serves the control plane (the apigatewayv2 API) on 127.0.0.1:0.
@@ -72,13 +76,21 @@ func start(t testing.TB, f *configfile.File, opts ...func(*gateway.Options)) *Ga
 		cancel()
 		t.Fatal("gateway not ready after 10s")
 	}
+	var once sync.Once
+	var runErr error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			runErr = <-done
+		})
+		return runErr
+	}
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("gateway.Run: %v", err)
 		}
 	})
-	out := &Gateway{Gateway: g, HTTPURL: "http://" + g.Addr(), WSURL: "ws://" + g.Addr()}
+	out := &Gateway{Gateway: g, HTTPURL: "http://" + g.Addr(), WSURL: "ws://" + g.Addr(), Stop: stop}
 	if addr := g.ControlAddr(); addr != "" {
 		out.ControlURL = "http://" + addr
 	}

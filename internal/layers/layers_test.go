@@ -37,9 +37,10 @@ func TestImportRules(t *testing.T) {
 		"internal/awserr", "internal/awsid", "internal/cluster", "internal/lambda", "internal/lambda/runtimeapi",
 		"internal/localca", "internal/sigv4", "internal/authorizer/policy", "internal/certs", "internal/metrics",
 		"internal/parammap", "internal/jwtauth"}
-	concrete := []string{"internal/cluster/membus", "internal/integration/httpbackend", "internal/integration/mock",
-		"internal/integration/awsproxy", "internal/integration/awsservice", "internal/lambda/awsinvoke", "internal/lambda/localinvoke", "internal/acme"}
-	controlSide := []string{"internal/configfile", "internal/cfntemplate", "internal/catalog", "internal/controlapi", "internal/openapi"}
+	concrete := []string{"internal/cluster/membus", "internal/cluster/natsbus", "internal/cluster/membership", "internal/integration/httpbackend", "internal/integration/mock",
+		"internal/integration/awsproxy", "internal/integration/awsservice", "internal/lambda/awsinvoke", "internal/lambda/localinvoke", "internal/acme",
+		"internal/catalog/natskv", "internal/authorizer/usageplan/natsusage"}
+	controlSide := []string{"internal/configfile", "internal/cfntemplate", "internal/catalog", "internal/catalog/natskv", "internal/controlapi", "internal/openapi"}
 	dataPlane := []string{"internal/edge", "internal/httpapi", "internal/dispatch", "internal/wsconn", "internal/registry",
 		"internal/mgmtapi", "internal/integration", "internal/integration/httpbackend", "internal/integration/mock",
 		"internal/integration/awsproxy", "internal/integration/awsservice", "internal/lambda/awsinvoke", "internal/lambda/localinvoke"}

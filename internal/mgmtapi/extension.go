@@ -129,7 +129,10 @@ func (h *Handler) broadcast(w http.ResponseWriter, ctx context.Context, scope re
 		return nil
 	}
 	if req.ConnectionIDs == nil {
-		sent, failed := h.reg.SendAll(scope, data)
+		sent, failed, err := h.reg.SendAll(ctx, scope, data)
+		if err != nil {
+			return err
+		}
 		out.Sent = sent
 		for id, err := range failed {
 			if err := record(id, err); err != nil {

@@ -30,8 +30,8 @@ func (listRegistry) List(_ registry.Scope, after string, limit int) ([]registry.
 	return page, false
 }
 
-func (listRegistry) SendAll(registry.Scope, []byte) (int, map[string]error) {
-	return 2, map[string]error{"CCCCCCCCCCCCCCC=": registry.ErrQueueFull}
+func (listRegistry) SendAll(context.Context, registry.Scope, []byte) (int, map[string]error, error) {
+	return 2, map[string]error{"CCCCCCCCCCCCCCC=": registry.ErrQueueFull}, nil
 }
 
 func (listRegistry) Send(_ context.Context, _ registry.Scope, id string, _ []byte) error {

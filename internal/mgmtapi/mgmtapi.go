@@ -30,7 +30,7 @@ type Registry interface {
 	Disconnect(ctx context.Context, scope registry.Scope, id string) error
 	// List and SendAll serve the management extension (list and broadcast); see extension.go.
 	List(scope registry.Scope, after string, limit int) ([]registry.Listed, bool)
-	SendAll(scope registry.Scope, data []byte) (sent int, failed map[string]error)
+	SendAll(ctx context.Context, scope registry.Scope, data []byte) (sent int, failed map[string]error, err error)
 }
 
 // Checker verifies a SigV4-signed request and the signer's permission (authorizer.IAM).

@@ -31,7 +31,9 @@ func (f fakeRegistry) Info(context.Context, registry.Scope, string) (registry.In
 }
 func (f fakeRegistry) Disconnect(context.Context, registry.Scope, string) error   { return f.err }
 func (f fakeRegistry) List(registry.Scope, string, int) ([]registry.Listed, bool) { return nil, false }
-func (f fakeRegistry) SendAll(registry.Scope, []byte) (int, map[string]error)     { return 0, nil }
+func (f fakeRegistry) SendAll(context.Context, registry.Scope, []byte) (int, map[string]error, error) {
+	return 0, nil, nil
+}
 
 // refusingChecker refuses every signature with err.
 type refusingChecker struct{ err error }

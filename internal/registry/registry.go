@@ -89,8 +89,13 @@ func (s Scope) check(c Scope) error {
 type Registry struct {
 	node     cluster.NodeID
 	bus      cluster.Bus
-	sessions sync.Map // connection ID → Session
+	nodes    func() []cluster.NodeID // the cluster's live nodes; nil when alone
+	sessions sync.Map                // connection ID → Session
 }
+
+// SetNodes tells the registry how to list the cluster's live nodes (this one included), so that SendAll
+// reaches every node's connections. Call it before the registry is used.
+func (r *Registry) SetNodes(nodes func() []cluster.NodeID) { r.nodes = nodes }
 
 // New returns a registry for node. bus may be nil for a node that is alone.
 func New(node cluster.NodeID, bus cluster.Bus) *Registry {
@@ -146,6 +151,7 @@ const (
 	opSend       = "send"
 	opInfo       = "info"
 	opDisconnect = "disconnect"
+	opSendAll    = "sendall"
 )
 
 // op is one registry operation; it travels as JSON when the owner is another node.
@@ -159,6 +165,10 @@ type op struct {
 type reply struct {
 	Err  string `json:"err,omitempty"`
 	Info *Info  `json:"info,omitempty"`
+	// Sent and Failed answer opSendAll: how many of the node's connections took the data, and the
+	// errors (wire form) of those that did not.
+	Sent   int               `json:"sent,omitempty"`
+	Failed map[string]string `json:"failed,omitempty"`
 }
 
 func (r *Registry) do(ctx context.Context, o op) (Info, error) {
@@ -219,6 +229,17 @@ func (r *Registry) Handle(_ context.Context, req []byte) ([]byte, error) {
 	var o op
 	if err := json.Unmarshal(req, &o); err != nil {
 		return nil, fmt.Errorf("decode forwarded operation: %w", err)
+	}
+	if o.Op == opSendAll {
+		sent, failed := r.sendAllLocal(o.Scope, o.Data)
+		rep := reply{Sent: sent}
+		for id, err := range failed {
+			if rep.Failed == nil {
+				rep.Failed = map[string]string{}
+			}
+			rep.Failed[id] = errorToWire(err)
+		}
+		return json.Marshal(rep)
 	}
 	info, err := r.local(o)
 	rep := reply{Err: errorToWire(err)}
@@ -295,9 +316,65 @@ func (r *Registry) List(scope Scope, after string, limit int) (page []Listed, mo
 	return page, false
 }
 
-// SendAll queues data for every one of this node's connections visible through scope, and reports how
-// many accepted it and the IDs of those that did not (ErrQueueFull, or ErrGone for one closing meanwhile).
-func (r *Registry) SendAll(scope Scope, data []byte) (sent int, failed map[string]error) {
+// SendAll queues data for every connection visible through scope on every live node of the cluster
+// (this node's when it is alone), and reports how many accepted it and the IDs of those that did not
+// (ErrQueueFull, or ErrGone for one closing meanwhile). A node that does not answer is an error, with
+// what the others did.
+func (r *Registry) SendAll(ctx context.Context, scope Scope, data []byte) (sent int, failed map[string]error, err error) {
+	sent, failed = r.sendAllLocal(scope, data)
+	if r.nodes == nil || r.bus == nil {
+		return sent, failed, nil
+	}
+	req, err := json.Marshal(op{Op: opSendAll, Scope: scope, Data: data})
+	if err != nil {
+		return sent, failed, fmt.Errorf("encode %s: %w", opSendAll, err)
+	}
+	type answer struct {
+		node cluster.NodeID
+		rep  reply
+		err  error
+	}
+	var others []cluster.NodeID
+	for _, n := range r.nodes() {
+		if n != r.node {
+			others = append(others, n)
+		}
+	}
+	answers := make(chan answer, len(others))
+	for _, n := range others {
+		go func() {
+			a := answer{node: n}
+			raw, err := r.bus.Request(ctx, n, req)
+			if err == nil {
+				err = json.Unmarshal(raw, &a.rep)
+			}
+			a.err = err
+			answers <- a
+		}()
+	}
+	var errs []error
+	for range others {
+		a := <-answers
+		switch {
+		case errors.Is(a.err, cluster.ErrNoNode):
+			// Gone meanwhile: its connections are gone with it.
+		case a.err != nil:
+			errs = append(errs, fmt.Errorf("broadcast on node %d: %w", a.node, a.err))
+		default:
+			sent += a.rep.Sent
+			for id, e := range a.rep.Failed {
+				if failed == nil {
+					failed = map[string]error{}
+				}
+				failed[id] = errorFromWire(e)
+			}
+		}
+	}
+	return sent, failed, errors.Join(errs...)
+}
+
+// sendAllLocal is SendAll on this node's connections only.
+func (r *Registry) sendAllLocal(scope Scope, data []byte) (sent int, failed map[string]error) {
 	r.sessions.Range(func(k, v any) bool {
 		s := v.(Session)
 		if !scope.Contains(s.Scope()) {

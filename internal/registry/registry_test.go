@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-gw/switchboard/internal/cluster"
 	"github.com/switchboard-gw/switchboard/internal/cluster/membus"
 )
 
@@ -158,4 +159,58 @@ func TestDisabledDefaultEndpoint(t *testing.T) {
 			}
 		})
 	}
+}
+
+// SendAll reaches every live node's connections of the scope, and reports the full ones wherever they are.
+func TestSendAllAcrossNodes(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		nodes     []cluster.NodeID // what the membership says is alive
+		wantSent  int
+		wantErr   bool
+		wantFails int
+	}{
+		{"alone (no membership)", nil, 1, false, 0},
+		{"both nodes alive", []cluster.NodeID{1, 2}, 2, false, 1},
+		{"a node that is gone meanwhile is skipped", []cluster.NodeID{1, 2, 7}, 2, false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r1, r2 := twoNodes(t)
+			if tc.nodes != nil {
+				r1.SetNodes(func() []cluster.NodeID { return tc.nodes })
+			}
+			dev := Scope{APIID: "a", Stage: "dev"}
+			s1, s2 := &fakeSession{scope: dev}, &fakeSession{scope: dev}
+			r1.Register(r1.NewConnectionID(), s1)
+			r2.Register(r2.NewConnectionID(), s2)
+			r2.Register(r2.NewConnectionID(), &fakeSession{scope: dev, full: true})
+			r2.Register(r2.NewConnectionID(), &fakeSession{scope: Scope{APIID: "a", Stage: "prod"}})
+			sent, failed, err := r1.SendAll(context.Background(), dev, []byte("hi"))
+			if (err != nil) != tc.wantErr || sent != tc.wantSent || len(failed) != tc.wantFails {
+				t.Fatalf("SendAll = %d, %v, %v; want %d sent, %d failed", sent, failed, err, tc.wantSent, tc.wantFails)
+			}
+			for id, e := range failed {
+				if !errors.Is(e, ErrQueueFull) {
+					t.Errorf("%s: %v, want ErrQueueFull", id, e)
+				}
+			}
+		})
+	}
+}
+
+// A node that does not answer makes SendAll an error, with what the others did.
+func TestSendAllReportsUnreachableNode(t *testing.T) {
+	r1 := New(1, failingBus{})
+	r1.SetNodes(func() []cluster.NodeID { return []cluster.NodeID{1, 2} })
+	r1.Register(r1.NewConnectionID(), &fakeSession{scope: Scope{Stage: "dev"}})
+	sent, _, err := r1.SendAll(context.Background(), Scope{Stage: "dev"}, []byte("x"))
+	if sent != 1 || err == nil {
+		t.Fatalf("SendAll = %d, %v; want 1 sent and an error", sent, err)
+	}
+}
+
+type failingBus struct{}
+
+func (failingBus) Request(context.Context, cluster.NodeID, []byte) ([]byte, error) {
+	return nil, errors.New("the cluster is unreachable")
 }

@@ -14,6 +14,11 @@
 //     throttled requests consume anything; an OK request consumes one token and one quota unit.
 //   - Buckets start full and windows start empty when an Engine is built with New; Next builds the
 //     Engine for a changed configuration and keeps the usage of every (plan, key) left unchanged.
+//   - In a cluster, quotas count every node's requests: an Engine given a Shared (Share) adds what the
+//     other nodes counted in the same window, as last reported, to its own count. Requests other nodes
+//     take between two reports can pass the limit by that much; AWS applies usage plans on a
+//     best-effort basis too ("Usage plan throttling and quotas are not hard limits"). Throttle buckets
+//     stay per node: each node admits the plan's rate and burst on its own.
 //   - Keys with an empty value are ignored; if two keys share a value the first wins. Plans' KeyIDs
 //     naming unknown keys are ignored. Quota periods other than DAY, WEEK and MONTH mean no quota.
 package usageplan
@@ -160,6 +165,7 @@ func (o Outcome) Status() int {
 // per (plan, key) pair configured.
 type Engine struct {
 	now     func() time.Time
+	shared  Shared // nil: quotas count this node's requests only
 	byValue map[string]Key
 	routes  map[route]*entry
 	byPlan  map[planKey]*entry // every entry, for Next to carry usage over
@@ -174,11 +180,28 @@ type route struct {
 	keyID string
 }
 
+// Shared is the usage other nodes of a cluster counted: Others returns the requests counted elsewhere for
+// keyID in plan during the quota window that starts at window. It is called on every request of a route
+// that requires an API key, so it must be cheap and must not block.
+type Shared interface {
+	Others(plan, keyID string, window time.Time) int
+}
+
+// Usage is the requests one node counted for a key in a plan during one quota window.
+type Usage struct {
+	Plan, KeyID string
+	// Window is the start of the quota window.
+	Window time.Time
+	// Count is the requests this Engine (and those it carried over) counted in the window.
+	Count int
+}
+
 // entry is the throttle and quota state of one key in one plan.
 type entry struct {
-	bucket *throttle.Bucket // nil: no throttle
-	limits *throttle.Limits // the bucket's limits
-	quota  *Quota           // nil: no quota
+	plan, keyID string
+	bucket      *throttle.Bucket // nil: no throttle
+	limits      *throttle.Limits // the bucket's limits
+	quota       *Quota           // nil: no quota
 
 	mu     sync.Mutex
 	window time.Time // start of the current quota window
@@ -192,7 +215,7 @@ func New(keys []Key, plans []Plan, now func() time.Time) *Engine { return Next(n
 // a plan keeps the requests counted in the current quota window and its throttle bucket when the plan's
 // quota and throttle are unchanged. prev may be nil.
 func Next(prev *Engine, keys []Key, plans []Plan, now func() time.Time) *Engine {
-	e := &Engine{now: now, byValue: make(map[string]Key), routes: make(map[route]*entry), byPlan: make(map[planKey]*entry)}
+	e := &Engine{now: now, shared: prev.sharedWith(), byValue: make(map[string]Key), routes: make(map[route]*entry), byPlan: make(map[planKey]*entry)}
 	known := make(map[string]bool)
 	for _, k := range keys {
 		known[k.ID] = true
@@ -215,7 +238,7 @@ func Next(prev *Engine, keys []Key, plans []Plan, now func() time.Time) *Engine 
 			if !known[id] || entries[id] != nil {
 				continue
 			}
-			en := &entry{quota: q, limits: p.Throttle}
+			en := &entry{plan: p.ID, keyID: id, quota: q, limits: p.Throttle}
 			if p.Throttle != nil {
 				en.bucket = throttle.NewBucket(*p.Throttle, t)
 			}
@@ -233,6 +256,35 @@ func Next(prev *Engine, keys []Key, plans []Plan, now func() time.Time) *Engine 
 		}
 	}
 	return e
+}
+
+// sharedWith is e's Shared, or nil for a nil Engine.
+func (e *Engine) sharedWith() Shared {
+	if e == nil {
+		return nil
+	}
+	return e.shared
+}
+
+// Share makes e count other nodes' usage (s) against its quotas and returns e. Engines that Next builds
+// from e share the same. Call it before e is used.
+func (e *Engine) Share(s Shared) *Engine {
+	e.shared = s
+	return e
+}
+
+// Usage lists the requests e counted in each (plan, key)'s current quota window, for sharing with other
+// nodes. Pairs without a quota, or without a request yet, are left out.
+func (e *Engine) Usage() []Usage {
+	var out []Usage
+	for pk, en := range e.byPlan {
+		en.mu.Lock()
+		if en.quota != nil && !en.window.IsZero() {
+			out = append(out, Usage{Plan: pk.plan, KeyID: pk.keyID, Window: en.window, Count: en.count})
+		}
+		en.mu.Unlock()
+	}
+	return out
 }
 
 // entry returns e's state of keyID in plan, or nil.
@@ -274,18 +326,23 @@ func (e *Engine) Check(apiID, stage, value string) (outcome Outcome, keyID strin
 	if en == nil {
 		return NoPlan, k.ID
 	}
-	return en.take(e.now()), k.ID
+	return en.take(e.now(), e.shared), k.ID
 }
 
-// take applies the entry's quota and throttle to one request at now.
-func (en *entry) take(now time.Time) Outcome {
+// take applies the entry's quota (counting shared's usage too, when not nil) and throttle to one
+// request at now.
+func (en *entry) take(now time.Time, shared Shared) Outcome {
 	en.mu.Lock()
 	defer en.mu.Unlock()
 	if en.quota != nil {
 		if w := windowStart(*en.quota, now); !w.Equal(en.window) {
 			en.window, en.count = w, 0
 		}
-		if en.count >= en.quota.Limit {
+		used := en.count
+		if shared != nil {
+			used += shared.Others(en.plan, en.keyID, en.window)
+		}
+		if used >= en.quota.Limit {
 			return QuotaExceeded
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/switchboard-gw/switchboard/internal/cluster"
+	"github.com/switchboard-gw/switchboard/internal/cluster/clustertest"
 )
 
 func TestRequestReachesAttachedNode(t *testing.T) {
@@ -32,4 +33,19 @@ func TestRequestReachesAttachedNode(t *testing.T) {
 	if _, _, err := hub.Attach(1, echo); err != nil {
 		t.Fatalf("re-attach after detach: %v", err)
 	}
+}
+
+type memCluster struct{ hub *Hub }
+
+func (c memCluster) Attach(t *testing.T, node cluster.NodeID, h cluster.Handler) (cluster.Bus, func()) {
+	t.Helper()
+	bus, detach, err := c.hub.Attach(node, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bus, detach
+}
+
+func TestConformance(t *testing.T) {
+	clustertest.Run(t, func(*testing.T) clustertest.Cluster { return memCluster{NewHub()} })
 }

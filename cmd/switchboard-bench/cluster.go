@@ -1,0 +1,311 @@
+package main
+
+// The cluster scenario: three gateway processes joined over embedded NATS. @connections POSTs to
+// connections on node 2, sent to node 2 itself (local owner) and to node 1 (remote owner, one NATS
+// request/reply each); handshakes per second of a clustered node against a single node with the same
+// config (the difference is the connection record written to JetStream on every connect and deleted on
+// every close); and one Broadcast to -conns connections spread over the three nodes.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// clusterResult is the cluster scenario's figures.
+type clusterResult struct {
+	Local, Remote                 *postFigures // POSTs to node 2's connections via node 2 / via node 1
+	ConnectSingle, ConnectCluster *hsResult    // handshakes/s, one node alone / one node of the three
+	Broadcast                     *broadcastResult
+	BroadcastConns                int
+}
+
+// postFigures are one POST loop's figures.
+type postFigures struct {
+	Rate     float64
+	P50, P99 time.Duration
+	Other    map[int]int64
+	Errors   int64
+}
+
+// clusterSize is the number of gateway processes of the cluster scenario.
+const clusterSize = 3
+
+func (b *bench) cluster(ctx context.Context) error {
+	if b.backend == nil {
+		return fmt.Errorf("no backend")
+	}
+	res := &clusterResult{}
+	b.res.Cluster = res
+	// A single node first, with the same config, for the handshake comparison.
+	single, err := b.startGateway(ctx, connectBackend)
+	if err != nil {
+		return err
+	}
+	r, err := b.measureHandshakes(ctx, "handshakes, single node", stageURL(single.addr), single)
+	res.ConnectSingle = r
+	if err := joinErr(err, single.stop()); err != nil {
+		return err
+	}
+	nodes, err := b.startCluster(ctx)
+	defer func() {
+		for _, n := range nodes {
+			if n != nil {
+				_ = n.stop()
+			}
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	if res.ConnectCluster, err = b.measureHandshakes(ctx, "handshakes, node 1 of a cluster of 3", stageURL(nodes[0].addr), nodes[0]); err != nil {
+		return err
+	}
+	if err := b.measureClusterPosts(ctx, nodes, res); err != nil {
+		return err
+	}
+	return b.measureClusterBroadcast(ctx, nodes, res)
+}
+
+// startCluster starts clusterSize gateway processes at once (JetStream needs a majority of them before
+// any can join) with the backend $connect config, each printing its address once it sees every node.
+func (b *bench) startCluster(ctx context.Context) ([]*child, error) {
+	b.configs++
+	path := filepath.Join(b.dir, fmt.Sprintf("gateway-%d.yaml", b.configs))
+	if err := os.WriteFile(path, []byte(gatewayConfig(b.backend.addr, b.env.Exe, connectBackend, b.functionEnv(), nil)), 0o600); err != nil {
+		return nil, err
+	}
+	var addrs []string
+	for range clusterSize {
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		addrs = append(addrs, ln.Addr().String())
+		_ = ln.Close()
+	}
+	nodes := make([]*child, clusterSize)
+	errs := make([]error, clusterSize)
+	var wg sync.WaitGroup
+	for i := range clusterSize {
+		var routes []string
+		for j, a := range addrs {
+			if j != i {
+				routes = append(routes, a)
+			}
+		}
+		wg.Go(func() {
+			nodes[i], errs[i] = b.start(ctx, "gateway", "-config", path, "-node", strconv.Itoa(i+1), "-cluster-listen", addrs[i],
+				"-cluster-routes", strings.Join(routes, ","), "-cluster-store", filepath.Join(b.dir, fmt.Sprintf("nats-%d-%d", b.configs, i+1)),
+				"-cluster-size", strconv.Itoa(clusterSize))
+		})
+	}
+	wg.Wait()
+	var err error
+	for _, e := range errs {
+		err = joinErr(err, e)
+	}
+	return nodes, err
+}
+
+// measureClusterPosts connects -clients clients to node 2 and measures POSTs to them through node 2 and
+// through node 1, in that order, each for -duration after the warm-up.
+func (b *bench) measureClusterPosts(ctx context.Context, nodes []*child, res *clusterResult) error {
+	before, err := b.connectionIDs(ctx)
+	if err != nil {
+		return err
+	}
+	conns := make([]*websocket.Conn, b.s.Clients)
+	var readers sync.WaitGroup
+	defer readers.Wait()
+	defer closeAll(conns)
+	if n, err := b.dialer.dialMany(ctx, stageURL(nodes[1].addr), 4096, conns, 0, len(conns), 16); err != nil {
+		return fmt.Errorf("connecting clients to node 2 (%d open): %w", n, err)
+	}
+	var delivered atomic.Int64
+	for _, c := range conns {
+		readers.Go(func() {
+			for {
+				_, r, err := c.NextReader()
+				if err != nil {
+					return
+				}
+				if _, err := io.Copy(io.Discard, r); err != nil {
+					return
+				}
+				delivered.Add(1)
+			}
+		})
+	}
+	all, err := b.connectionIDs(ctx)
+	if err != nil {
+		return err
+	}
+	ids := all[min(len(before), len(all)):]
+	if len(ids) == 0 {
+		return fmt.Errorf("the backend saw no connection ID of node 2's clients")
+	}
+	if res.Local, err = b.postLoop(ctx, nodes[1].addr, ids); err != nil {
+		return fmt.Errorf("POSTs via the owner: %w", err)
+	}
+	if res.Remote, err = b.postLoop(ctx, nodes[0].addr, ids); err != nil {
+		return fmt.Errorf("POSTs via another node: %w", err)
+	}
+	logf(b.stderr, "cluster @connections: local owner %.0f/s p50 %v p99 %v; remote owner %.0f/s p50 %v p99 %v; %d delivered",
+		res.Local.Rate, res.Local.P50, res.Local.P99, res.Remote.Rate, res.Remote.P50, res.Remote.P99, delivered.Load())
+	return nil
+}
+
+// postLoop POSTs to ids through the gateway at addr from -clients workers for the warm-up and -duration.
+func (b *bench) postLoop(ctx context.Context, addr string, ids []string) (*postFigures, error) {
+	tr := &http.Transport{Proxy: nil, MaxIdleConnsPerHost: b.s.Clients, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	body := message("push", b.s.MsgSize)
+	from := time.Now().Add(b.s.warmup())
+	end := from.Add(b.s.Duration)
+	type worker struct {
+		lat   []time.Duration
+		other map[int]int64
+		errs  int64
+	}
+	out := make([]worker, b.s.Clients)
+	var wg sync.WaitGroup
+	for w := range out {
+		wg.Go(func() {
+			r := &out[w]
+			r.other = map[int]int64{}
+			for k := 0; ctx.Err() == nil; k++ {
+				t0 := time.Now()
+				if !t0.Before(end) {
+					return
+				}
+				status, err := post(ctx, client, connectionURL(addr, ids[(w+k)%len(ids)]), body)
+				lat := time.Since(t0)
+				switch {
+				case err != nil:
+					r.errs++
+					time.Sleep(10 * time.Millisecond) // a dead gateway must not make this spin
+				case status == http.StatusOK:
+					if !t0.Before(from) && len(r.lat) < maxSamplesPerClient {
+						r.lat = append(r.lat, lat)
+					}
+				default:
+					r.other[status]++
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	f := &postFigures{Other: map[int]int64{}}
+	var lat []time.Duration
+	for _, r := range out {
+		lat = append(lat, r.lat...)
+		f.Errors += r.errs
+		for k, v := range r.other {
+			f.Other[k] += v
+		}
+	}
+	slices.Sort(lat)
+	f.Rate = float64(len(lat)) / b.s.Duration.Seconds()
+	f.P50, f.P99 = percentile(lat, 0.50), percentile(lat, 0.99)
+	if len(lat) == 0 {
+		return f, fmt.Errorf("no POST answered 200 (other statuses %v, %d errors)", f.Other, f.Errors)
+	}
+	return f, nil
+}
+
+// measureClusterBroadcast opens -conns connections spread over the nodes and times Broadcasts to the
+// whole stage sent to node 1, which queues its own connections' copies and asks each other node, with one
+// request, to queue its own.
+func (b *bench) measureClusterBroadcast(ctx context.Context, nodes []*child, res *clusterResult) error {
+	before, err := b.connectionIDs(ctx)
+	if err != nil {
+		return err
+	}
+	n := b.s.Conns
+	conns := make([]*websocket.Conn, n)
+	var readers sync.WaitGroup
+	defer readers.Wait()
+	defer closeAll(conns)
+	per := (n + len(nodes) - 1) / len(nodes)
+	for i, node := range nodes {
+		lo, hi := i*per, min((i+1)*per, n)
+		if lo >= hi {
+			break
+		}
+		if got, err := b.dialer.dialMany(ctx, stageURL(node.addr), idleBufSize, conns, lo, hi, 16); err != nil {
+			return fmt.Errorf("connecting broadcast clients to node %d (%d open): %w", i+1, got, err)
+		}
+	}
+	var delivered atomic.Int64
+	for _, c := range conns {
+		readers.Go(func() {
+			for {
+				_, r, err := c.NextReader()
+				if err != nil {
+					return
+				}
+				if _, err := io.Copy(io.Discard, r); err != nil {
+					return
+				}
+				delivered.Add(1)
+			}
+		})
+	}
+	all, err := b.connectionIDs(ctx)
+	if err != nil {
+		return err
+	}
+	ids := all[min(len(before), len(all)):]
+	if len(ids) != n {
+		return fmt.Errorf("broadcast: the backend saw %d connection IDs for %d clients", len(ids), n)
+	}
+	body, _ := json.Marshal(map[string]any{"data": string(message("push", b.s.MsgSize))})
+	client := &http.Client{Timeout: 120 * time.Second}
+	r := &broadcastResult{Conns: n}
+	postURL := "http://" + nodes[0].addr + "/" + benchAPIID + "/" + benchStage + "/@connections"
+	for round := range broadcastWarmup + broadcastRounds {
+		want := int64(n) * int64(round+1)
+		start := time.Now()
+		resp, err := client.Post(postURL, "application/json", bytes.NewReader(body))
+		if err != nil {
+			return fmt.Errorf("cluster broadcast round %d: %w", round, err)
+		}
+		reply, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("cluster broadcast round %d: %d %s", round, resp.StatusCode, reply)
+		}
+		deadline := start.Add(120 * time.Second)
+		for delivered.Load() < want {
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return fmt.Errorf("cluster broadcast round %d: %d of %d delivered after 120s (reply %s)", round, delivered.Load()-want+int64(n), n, reply)
+			}
+			time.Sleep(100 * time.Microsecond) // polling the counter; the figure's resolution
+		}
+		if round >= broadcastWarmup {
+			r.Rounds = append(r.Rounds, time.Since(start))
+		}
+	}
+	res.Broadcast, res.BroadcastConns = r, n
+	logf(b.stderr, "cluster broadcast to %d connections over %d nodes: median %v", n, len(nodes), r.median())
+	return nil
+}

@@ -1,0 +1,784 @@
+// Package membership keeps a cluster's nodes in JetStream KV: each node's member entry (its ID, checked
+// unique when it joins, kept alive by a heartbeat and gone when the heartbeats stop), and one record per
+// open connection, so that when a node dies a surviving node claims each of its records and runs that
+// connection's $disconnect, exactly once.
+//
+// Keys: switchboard_members holds m.<node> → member (JSON), with a bucket TTL of three heartbeats;
+// switchboard_connections holds c.<node>.<incarnation>.<connection id> → the record the gateway wrote.
+// The incarnation is random per run, so a node that restarts with the same ID never mistakes the records
+// of its previous run for its own. Claiming a record is a delete at the revision read: one node wins.
+package membership
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchboard-gw/switchboard/internal/cluster"
+	"github.com/switchboard-gw/switchboard/internal/cluster/natsbus"
+)
+
+// Bucket names.
+const (
+	MembersBucket = "switchboard_members"
+	RecordsBucket = "switchboard_connections"
+)
+
+// MissedHeartbeats is how many heartbeats a node may miss before the others declare it gone.
+const MissedHeartbeats = 3
+
+// opTimeout bounds every store operation on a connection's path.
+const opTimeout = 2 * time.Second
+
+// Config configures a node's membership.
+type Config struct {
+	Node cluster.NodeID
+	// Name describes the node in its member entry and in other nodes' logs (host, listen address).
+	Name string
+	// Heartbeat is how often the node refreshes its entry (default 1s).
+	Heartbeat time.Duration
+	// Replicas is the buckets' replica count (natsbus.Replicas).
+	Replicas int
+	Logger   *slog.Logger
+	// Attach subscribes the node's bus; Run calls it before the node announces itself, so that no other
+	// node sees it alive before it answers.
+	Attach func(ctx context.Context) error
+	// Reap runs the $disconnect of connection id, whose node died; record is what Record stored. This
+	// node has claimed the record: no other node runs it.
+	Reap func(ctx context.Context, id string, record []byte)
+	// Expelled is called when the cluster has declared this node dead while it ran (cut off from NATS
+	// for longer than MissedHeartbeats heartbeats): the node must drop its connections at once, their
+	// $disconnect being run by whoever claims their records (Forget decides).
+	Expelled func()
+}
+
+// member is a member entry's value.
+type member struct {
+	Node        cluster.NodeID `json:"node"`
+	Incarnation string         `json:"incarnation"`
+	Name        string         `json:"name,omitempty"`
+	Started     time.Time      `json:"started"`
+}
+
+type peer struct {
+	incarnation string
+	rev         uint64 // of its entry, last seen
+	seen        time.Time
+}
+
+// pendingForget is a record whose deletion waits for NATS to come back.
+type pendingForget struct {
+	key  string
+	rev  uint64
+	then func()
+}
+
+// Members is one node's membership.
+type Members struct {
+	cfg     Config
+	started time.Time
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	log     *slog.Logger
+	ttl     time.Duration
+
+	joined  chan struct{}
+	members jetstream.KeyValue // set before joined is closed
+	records jetstream.KeyValue
+
+	revs sync.Map // connection id → its record's key and revision (pendingForget without then)
+
+	beatMu sync.Mutex // serialises this node's writes to its own entry (heartbeat, rejoin, leave)
+
+	mu          sync.Mutex
+	incarnation string
+	peers       map[cluster.NodeID]peer
+	dead        map[cluster.NodeID]string    // the last incarnation of each node declared dead
+	unknown     map[cluster.NodeID]time.Time // nodes looked up in the store and not found, when
+	status      string
+	member      bool   // announced and not expelled
+	memberRev   uint64 // revision of this node's entry
+	lastBeat    time.Time
+	pending     map[string]pendingForget
+	reaping     map[string]bool // node.incarnation being reaped
+	left        bool
+	reapWG      sync.WaitGroup
+	reapCtx     context.Context
+	stopReaping context.CancelFunc
+}
+
+// New prepares the membership of node cfg.Node over nc; Run joins.
+func New(nc *nats.Conn, cfg Config) (*Members, error) {
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: JetStream: %w", err)
+	}
+	m := &Members{cfg: cfg, started: time.Now().UTC().Truncate(time.Millisecond), nc: nc, js: js, log: cfg.Logger, ttl: MissedHeartbeats * cfg.Heartbeat,
+		joined: make(chan struct{}), peers: map[cluster.NodeID]peer{}, dead: map[cluster.NodeID]string{}, unknown: map[cluster.NodeID]time.Time{}, pending: map[string]pendingForget{},
+		reaping: map[string]bool{}, status: "waiting for JetStream", incarnation: newIncarnation()}
+	m.reapCtx, m.stopReaping = context.WithCancel(context.Background())
+	return m, nil
+}
+
+func newIncarnation() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// incarnationNow is this run's current incarnation (it changes when the node is expelled).
+func (m *Members) incarnationNow() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.incarnation
+}
+
+// TTL is how long after its last heartbeat a node is declared gone.
+func (m *Members) TTL() time.Duration { return m.ttl }
+
+// Joined is closed once the node has announced itself for the first time.
+func (m *Members) Joined() <-chan struct{} { return m.joined }
+
+// Status says why the node is not a member now, "" when it is.
+func (m *Members) Status() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.member {
+		return ""
+	}
+	return m.status
+}
+
+// Alive reports whether node is a member: it has announced itself and its heartbeat is recent. This
+// node counts as alive while it is a member. A node this one has not heard of yet (it joined a moment
+// ago, its entry still on the way) is looked up in the store; an incarnation declared dead stays dead.
+func (m *Members) Alive(node cluster.NodeID) bool {
+	m.mu.Lock()
+	if node == m.cfg.Node {
+		defer m.mu.Unlock()
+		return m.member
+	}
+	p, ok := m.peers[node]
+	_, wasDead := m.dead[node]
+	missed, looked := m.unknown[node]
+	m.mu.Unlock()
+	if ok {
+		return time.Since(p.seen) <= m.ttl
+	}
+	// A node declared dead comes back through the watch (a new incarnation); one looked up in vain a
+	// moment ago is not looked up again for a heartbeat: calls for a dead node's connections do not
+	// each cost a store read.
+	if wasDead || looked && time.Since(missed) < m.cfg.Heartbeat || m.members == nil || !m.nc.IsConnected() {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	e, err := m.members.Get(ctx, memberKey(node))
+	var v member
+	if err != nil || json.Unmarshal(e.Value(), &v) != nil || v.Node != node || v.Incarnation == "" {
+		m.mu.Lock()
+		m.unknown[node] = time.Now()
+		m.mu.Unlock()
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.dead[node] == v.Incarnation {
+		return false
+	}
+	if _, ok := m.peers[node]; !ok {
+		m.peers[node] = peer{incarnation: v.Incarnation, rev: e.Revision(), seen: time.Now()}
+	}
+	return true
+}
+
+// Nodes lists the alive nodes, this one included when it is a member.
+func (m *Members) Nodes() []cluster.NodeID {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []cluster.NodeID
+	if m.member {
+		out = append(out, m.cfg.Node)
+	}
+	for n, p := range m.peers {
+		if time.Since(p.seen) <= m.ttl {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (m *Members) setStatus(s string) {
+	m.mu.Lock()
+	m.status = s
+	m.mu.Unlock()
+}
+
+func memberKey(n cluster.NodeID) string { return "m." + strconv.Itoa(int(n)) }
+
+func (m *Members) recordKey(id string) string {
+	m.mu.Lock()
+	inc := m.incarnation
+	m.mu.Unlock()
+	return "c." + strconv.Itoa(int(m.cfg.Node)) + "." + inc + "." + id
+}
+
+// parseRecordKey splits c.<node>.<incarnation>.<id>.
+func parseRecordKey(key string) (node cluster.NodeID, inc, id string, ok bool) {
+	parts := strings.SplitN(key, ".", 4)
+	if len(parts) != 4 || parts[0] != "c" || parts[2] == "" || parts[3] == "" {
+		return 0, "", "", false
+	}
+	n, err := strconv.ParseUint(parts[1], 10, 16)
+	if err != nil {
+		return 0, "", "", false
+	}
+	return cluster.NodeID(n), parts[2], parts[3], true
+}
+
+// parseMemberKey reads m.<node>.
+func parseMemberKey(key string) (cluster.NodeID, bool) {
+	s, ok := strings.CutPrefix(key, "m.")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(s, 10, 16)
+	return cluster.NodeID(n), err == nil
+}
+
+// Run joins the cluster — opens the buckets (waiting for JetStream), attaches the bus, announces the
+// node under its ID (waiting, with an error logged, while another node holds it) and claims what dead
+// nodes left — then heartbeats, watches the other nodes and reaps those that die, until ctx ends.
+// Leave first to leave cleanly.
+func (m *Members) Run(ctx context.Context) error {
+	defer m.reapWG.Wait()
+	defer m.stopReaping()
+	var err error
+	m.members, err = natsbus.KeyValue(ctx, m.js, jetstream.KeyValueConfig{Bucket: MembersBucket, History: 1,
+		TTL: m.ttl, Storage: jetstream.FileStorage, Replicas: m.cfg.Replicas,
+		Description: "Switchboard cluster members: m.<node> → member, refreshed every heartbeat"}, m.log)
+	if err != nil {
+		return err
+	}
+	m.records, err = natsbus.KeyValue(ctx, m.js, jetstream.KeyValueConfig{Bucket: RecordsBucket, History: 1,
+		Storage: jetstream.FileStorage, Replicas: m.cfg.Replicas,
+		Description: "Switchboard connections: c.<node>.<incarnation>.<connection id> → record, for $disconnect when a node dies"}, m.log)
+	if err != nil {
+		return err
+	}
+	m.setStatus("subscribing the node's bus")
+	for {
+		if err := m.cfg.Attach(ctx); err == nil {
+			break
+		} else if !m.wait(ctx, "attach the bus", err) {
+			return ctx.Err()
+		}
+	}
+	watcher, err := m.watch(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if watcher != nil {
+			_ = watcher.Stop()
+		}
+	}()
+	if err := m.announce(ctx); err != nil {
+		return err
+	}
+	m.reapStale(ctx)
+	close(m.joined)
+	tick := time.NewTicker(m.cfg.Heartbeat / 4)
+	defer tick.Stop()
+	nextBeat := time.Now().Add(m.cfg.Heartbeat)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-updates(watcher):
+			if !ok {
+				// The watcher ended (NATS lost): watch again at a later tick, heartbeats going on.
+				m.log.Warn("cluster: the members watch ended; watching again when NATS answers")
+				watcher = nil
+				continue
+			}
+			if e != nil {
+				m.observe(e)
+			}
+		case now := <-tick.C:
+			if watcher == nil && m.nc.IsConnected() {
+				if w, err := m.members.WatchAll(ctx); err == nil {
+					watcher = w
+				}
+			}
+			m.sweep(ctx, now)
+			if now.After(nextBeat) {
+				nextBeat = now.Add(m.cfg.Heartbeat)
+				m.heartbeat(ctx, now)
+			}
+			m.retryForgets()
+		}
+	}
+}
+
+// updates is w's channel, nil (never ready) without a watcher.
+func updates(w jetstream.KeyWatcher) <-chan jetstream.KeyValueEntry {
+	if w == nil {
+		return nil
+	}
+	return w.Updates()
+}
+
+// wait logs a failed step and waits a heartbeat before the next try; false when ctx ended.
+func (m *Members) wait(ctx context.Context, step string, err error) bool {
+	m.log.Warn("cluster: "+step+"; retrying", "err", err)
+	t := time.NewTimer(m.cfg.Heartbeat)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// watch starts watching the members bucket and applies its current entries.
+func (m *Members) watch(ctx context.Context) (jetstream.KeyWatcher, error) {
+	for {
+		w, err := m.members.WatchAll(ctx)
+		if err == nil {
+			return w, nil
+		}
+		if !m.wait(ctx, "watch the cluster's members", err) {
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// announce creates this node's entry; a node ID another live node holds is waited on, never shared.
+func (m *Members) announce(ctx context.Context) error {
+	for {
+		m.mu.Lock()
+		val, _ := json.Marshal(member{Node: m.cfg.Node, Incarnation: m.incarnation, Name: m.cfg.Name, Started: m.started})
+		m.mu.Unlock()
+		cctx, cancel := context.WithTimeout(ctx, opTimeout)
+		rev, err := m.members.Create(cctx, memberKey(m.cfg.Node), val)
+		cancel()
+		if err == nil {
+			m.mu.Lock()
+			m.member, m.memberRev, m.lastBeat, m.status = true, rev, time.Now(), ""
+			m.mu.Unlock()
+			m.log.Info("cluster: node joined", "node", m.cfg.Node, "incarnation", m.incarnation, "ttl", m.ttl)
+			return nil
+		}
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			holder := "another node"
+			if e, gerr := m.members.Get(ctx, memberKey(m.cfg.Node)); gerr == nil {
+				holder = string(e.Value())
+			}
+			why := fmt.Sprintf("node ID %d is held by another live node (%s); waiting for it to leave or expire (%s) — give this node another --node if both are meant to run", m.cfg.Node, holder, m.ttl)
+			m.setStatus(why)
+			m.log.Error("cluster: " + why)
+		} else {
+			m.setStatus("cannot announce the node: " + err.Error())
+		}
+		if !m.wait(ctx, "announce the node", err) {
+			return ctx.Err()
+		}
+	}
+}
+
+// heartbeat refreshes this node's entry at its revision. An entry that is gone or someone else's means
+// the cluster declared this node dead: it is expelled, then announces itself again as a new incarnation.
+func (m *Members) heartbeat(ctx context.Context, now time.Time) {
+	m.beatMu.Lock()
+	defer m.beatMu.Unlock()
+	m.mu.Lock()
+	isMember, rev, inc, last, left := m.member, m.memberRev, m.incarnation, m.lastBeat, m.left
+	m.mu.Unlock()
+	if left {
+		return
+	}
+	if !isMember {
+		m.rejoin(ctx)
+		return
+	}
+	val, _ := json.Marshal(member{Node: m.cfg.Node, Incarnation: inc, Name: m.cfg.Name, Started: m.started})
+	cctx, cancel := context.WithTimeout(ctx, opTimeout)
+	next, err := m.members.Update(cctx, memberKey(m.cfg.Node), val, rev)
+	cancel()
+	if err == nil {
+		m.mu.Lock()
+		m.memberRev, m.lastBeat = next, now
+		m.mu.Unlock()
+		return
+	}
+	if isConflict(err) {
+		m.expel(fmt.Sprintf("the cluster declared this node dead (its member entry expired or changed: %v)", err))
+		return
+	}
+	if now.Sub(last) > m.ttl {
+		m.expel(fmt.Sprintf("cut off from the cluster for %s, longer than %d heartbeats; the other nodes have declared it dead (%v)", now.Sub(last).Round(time.Millisecond), MissedHeartbeats, err))
+		return
+	}
+	m.log.Warn("cluster: heartbeat failed", "err", err, "since_last", now.Sub(last).Round(time.Millisecond))
+}
+
+// expel drops this node's connections (Expelled) and makes it a new incarnation, not yet announced.
+func (m *Members) expel(why string) {
+	m.mu.Lock()
+	m.member = false
+	m.status = why + "; rejoining"
+	m.incarnation = newIncarnation()
+	m.mu.Unlock()
+	m.log.Error("cluster: " + why + "; dropping this node's connections and rejoining")
+	if m.cfg.Expelled != nil {
+		m.cfg.Expelled()
+	}
+}
+
+// rejoin announces the node again after it was expelled, once NATS answers.
+func (m *Members) rejoin(ctx context.Context) {
+	if !m.nc.IsConnected() {
+		return
+	}
+	m.mu.Lock()
+	val, _ := json.Marshal(member{Node: m.cfg.Node, Incarnation: m.incarnation, Name: m.cfg.Name, Started: m.started})
+	m.mu.Unlock()
+	cctx, cancel := context.WithTimeout(ctx, opTimeout)
+	rev, err := m.members.Create(cctx, memberKey(m.cfg.Node), val)
+	cancel()
+	if err != nil {
+		m.log.Warn("cluster: rejoin: announce the node", "err", err)
+		return
+	}
+	m.mu.Lock()
+	m.member, m.memberRev, m.lastBeat, m.status = true, rev, time.Now(), ""
+	m.mu.Unlock()
+	m.log.Info("cluster: node rejoined", "node", m.cfg.Node, "incarnation", m.incarnation)
+	m.reapStale(ctx)
+}
+
+// observe applies one change of the members bucket.
+func (m *Members) observe(e jetstream.KeyValueEntry) {
+	node, ok := parseMemberKey(e.Key())
+	if !ok {
+		m.log.Warn("cluster: foreign entry in the members bucket skipped", "bucket", MembersBucket, "key", e.Key())
+		return
+	}
+	if node == m.cfg.Node {
+		return // this node's own entry: the heartbeat checks it
+	}
+	m.mu.Lock()
+	prev, had := m.peers[node]
+	m.mu.Unlock()
+	switch e.Operation() {
+	case jetstream.KeyValueDelete, jetstream.KeyValuePurge:
+		m.mu.Lock()
+		delete(m.peers, node)
+		m.mu.Unlock()
+		if had {
+			m.log.Info("cluster: node left", "node", node, "incarnation", prev.incarnation)
+			m.startReap(node, prev.incarnation)
+		}
+		return
+	}
+	var v member
+	if err := json.Unmarshal(e.Value(), &v); err != nil || v.Incarnation == "" || v.Node != node {
+		m.log.Warn("cluster: corrupted member entry skipped", "bucket", MembersBucket, "key", e.Key(), "revision", e.Revision(), "err", err)
+		return
+	}
+	m.mu.Lock()
+	if m.dead[node] == v.Incarnation {
+		m.mu.Unlock()
+		return // declared dead already: a late heartbeat does not bring it back
+	}
+	m.peers[node] = peer{incarnation: v.Incarnation, rev: e.Revision(), seen: time.Now()}
+	m.mu.Unlock()
+	if !had {
+		m.log.Info("cluster: node seen", "node", node, "incarnation", v.Incarnation, "name", v.Name)
+	} else if prev.incarnation != v.Incarnation {
+		m.log.Info("cluster: node restarted", "node", node, "incarnation", v.Incarnation, "previous", prev.incarnation)
+		m.startReap(node, prev.incarnation)
+	}
+}
+
+// sweep declares dead the nodes whose heartbeat is older than the TTL. The declaration is a delete of the
+// node's entry at the revision last seen, so that it holds for the whole cluster and the node itself
+// learns it at its next heartbeat; an entry that changed meanwhile means the node is alive after all.
+func (m *Members) sweep(ctx context.Context, now time.Time) {
+	m.mu.Lock()
+	var late []cluster.NodeID
+	for n, p := range m.peers {
+		if now.Sub(p.seen) > m.ttl {
+			late = append(late, n)
+		}
+	}
+	m.mu.Unlock()
+	for _, n := range late {
+		m.mu.Lock()
+		p, ok := m.peers[n]
+		m.mu.Unlock()
+		if !ok {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, opTimeout)
+		err := m.members.Delete(cctx, memberKey(n), jetstream.LastRevision(p.rev))
+		if err != nil && isConflict(err) {
+			e, gerr := m.members.Get(cctx, memberKey(n))
+			switch {
+			case errors.Is(gerr, jetstream.ErrKeyNotFound) || errors.Is(gerr, jetstream.ErrKeyDeleted):
+				err = nil // expired in the store: gone
+			case gerr == nil:
+				cancel()
+				m.observe(e) // it changed: alive after all, or restarted (observe reaps the old run)
+				continue
+			default:
+				err = gerr
+			}
+		}
+		cancel()
+		if err != nil {
+			m.log.Warn("cluster: a node missed its heartbeats but the store does not answer; deciding later", "node", n, "err", err)
+			continue
+		}
+		m.mu.Lock()
+		if cur, ok := m.peers[n]; ok && cur.incarnation == p.incarnation {
+			delete(m.peers, n)
+		}
+		m.mu.Unlock()
+		m.log.Warn("cluster: node declared gone (no heartbeat)", "node", n, "incarnation", p.incarnation, "ttl", m.ttl)
+		m.startReap(n, p.incarnation)
+	}
+}
+
+// startReap claims, in the background, the records node's incarnation left.
+func (m *Members) startReap(node cluster.NodeID, inc string) {
+	tag := strconv.Itoa(int(node)) + "." + inc
+	m.mu.Lock()
+	if node != m.cfg.Node {
+		m.dead[node] = inc
+	}
+	if m.reaping[tag] || m.left {
+		m.mu.Unlock()
+		return
+	}
+	m.reaping[tag] = true
+	m.reapWG.Add(1)
+	m.mu.Unlock()
+	go func() {
+		defer m.reapWG.Done()
+		defer func() {
+			m.mu.Lock()
+			delete(m.reaping, tag)
+			m.mu.Unlock()
+		}()
+		m.reap(m.reapCtx, "c."+tag+".>")
+	}()
+}
+
+// reapStale claims the records of every node incarnation that is not alive (this node's previous runs
+// included): what was left while no node watched.
+func (m *Members) reapStale(ctx context.Context) {
+	lister, err := m.records.ListKeys(ctx)
+	if err != nil {
+		if !errors.Is(err, jetstream.ErrNoKeysFound) {
+			m.log.Warn("cluster: list connection records", "err", err)
+		}
+		return
+	}
+	stale := map[string]bool{}
+	for key := range lister.Keys() {
+		node, inc, _, ok := parseRecordKey(key)
+		if !ok {
+			m.log.Warn("cluster: foreign entry in the connections bucket skipped", "bucket", RecordsBucket, "key", key)
+			continue
+		}
+		m.mu.Lock()
+		p, live := m.peers[node]
+		mine := node == m.cfg.Node && inc == m.incarnation
+		m.mu.Unlock()
+		if mine || live && p.incarnation == inc {
+			continue
+		}
+		stale[strconv.Itoa(int(node))+"."+inc] = true
+	}
+	for tag := range stale {
+		node, _ := strconv.ParseUint(strings.SplitN(tag, ".", 2)[0], 10, 16)
+		m.startReap(cluster.NodeID(node), strings.SplitN(tag, ".", 2)[1])
+	}
+}
+
+// reap claims every record under filter and runs Reap for those this node won.
+func (m *Members) reap(ctx context.Context, filter string) {
+	lister, err := m.records.ListKeysFiltered(ctx, filter)
+	if err != nil {
+		m.log.Warn("cluster: list a dead node's connections", "filter", filter, "err", err)
+		return
+	}
+	var keys []string
+	for k := range lister.Keys() {
+		keys = append(keys, k)
+	}
+	claimed := 0
+	for _, key := range keys {
+		_, _, id, ok := parseRecordKey(key)
+		if !ok {
+			m.log.Warn("cluster: foreign entry in the connections bucket skipped", "bucket", RecordsBucket, "key", key)
+			continue
+		}
+		e, err := m.records.Get(ctx, key)
+		if err != nil {
+			continue // claimed by another node meanwhile
+		}
+		if err := m.records.Delete(ctx, key, jetstream.LastRevision(e.Revision())); err != nil {
+			if !isConflict(err) {
+				m.log.Warn("cluster: claim a dead node's connection", "key", key, "err", err)
+			}
+			continue
+		}
+		claimed++
+		if m.cfg.Reap != nil {
+			m.cfg.Reap(ctx, id, e.Value())
+		}
+	}
+	if len(keys) > 0 {
+		m.log.Info("cluster: claimed a dead node's connections", "filter", filter, "records", len(keys), "claimed_here", claimed)
+	}
+}
+
+// Record stores connection id's record; the node must be a member. It is what the connect path pays.
+func (m *Members) Record(ctx context.Context, id string, record []byte) error {
+	if why := m.Status(); why != "" {
+		return errors.New("cluster: " + why)
+	}
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	key := m.recordKey(id)
+	rev, err := m.records.Create(ctx, key, record)
+	if err != nil {
+		return fmt.Errorf("cluster: record connection %s: %w", id, err)
+	}
+	m.revs.Store(id, pendingForget{key: key, rev: rev})
+	return nil
+}
+
+// Forget deletes connection id's record and calls then (its $disconnect) when this node is the one to
+// run it: now when the delete succeeds (or the connection had no record), later when NATS is
+// unreachable now, never when another node has claimed the record already.
+func (m *Members) Forget(ctx context.Context, id string, then func()) {
+	v, ok := m.revs.LoadAndDelete(id)
+	if !ok {
+		if then != nil {
+			then()
+		}
+		return
+	}
+	f := v.(pendingForget)
+	f.then = then
+	if !m.nc.IsConnected() {
+		m.postpone(id, f)
+		return
+	}
+	if m.forget(ctx, f) == errRetry {
+		m.postpone(id, f)
+	}
+}
+
+var errRetry = errors.New("retry")
+
+// forget deletes f's record at its revision and runs then if that succeeded; errRetry when NATS did not
+// answer.
+func (m *Members) forget(ctx context.Context, f pendingForget) error {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	err := m.records.Delete(ctx, f.key, jetstream.LastRevision(f.rev))
+	switch {
+	case err == nil:
+		if f.then != nil {
+			f.then()
+		}
+		return nil
+	case isConflict(err):
+		m.log.Info("cluster: connection closed here after another node ran its $disconnect", "key", f.key)
+		return nil
+	}
+	m.log.Warn("cluster: delete a connection's record; retrying when NATS answers", "key", f.key, "err", err)
+	return errRetry
+}
+
+func (m *Members) postpone(id string, f pendingForget) {
+	m.mu.Lock()
+	m.pending[id] = f
+	n := len(m.pending)
+	m.mu.Unlock()
+	m.log.Warn("cluster: NATS unreachable; the connection's $disconnect waits until it is back", "conn_id", id, "waiting", n)
+}
+
+// retryForgets retries the deletions that waited for NATS.
+func (m *Members) retryForgets() {
+	if !m.nc.IsConnected() {
+		return
+	}
+	m.mu.Lock()
+	todo := m.pending
+	m.pending = map[string]pendingForget{}
+	m.mu.Unlock()
+	for id, f := range todo {
+		if m.forget(context.Background(), f) == errRetry {
+			m.mu.Lock()
+			m.pending[id] = f
+			m.mu.Unlock()
+		}
+	}
+}
+
+// Leave deletes this node's entry, so the others learn at once that it is gone (and claim any record
+// it still has); call it after the node's connections are closed, before ending Run.
+func (m *Members) Leave(ctx context.Context) error {
+	m.beatMu.Lock()
+	defer m.beatMu.Unlock()
+	m.mu.Lock()
+	if m.left || !m.member {
+		m.left = true
+		m.mu.Unlock()
+		return nil
+	}
+	m.left = true
+	rev := m.memberRev
+	m.mu.Unlock()
+	m.retryForgets()
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	if err := m.members.Delete(ctx, memberKey(m.cfg.Node), jetstream.LastRevision(rev)); err != nil {
+		return fmt.Errorf("cluster: leave: %w", err)
+	}
+	m.log.Info("cluster: node left the cluster", "node", m.cfg.Node)
+	return nil
+}
+
+// isConflict reports a compare-and-set failure: the key changed, is gone, or exists.
+func isConflict(err error) bool {
+	var api *jetstream.APIError
+	if errors.As(err, &api) && (api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+		return true
+	}
+	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted)
+}

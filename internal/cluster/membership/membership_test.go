@@ -1,0 +1,205 @@
+package membership
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchboard-gw/switchboard/internal/cluster"
+	"github.com/switchboard-gw/switchboard/internal/cluster/natsbus"
+)
+
+// testHeartbeat is the nodes' heartbeat in these tests: short, yet long enough that a loaded machine
+// running them under -race does not miss three in a row.
+const testHeartbeat = 500 * time.Millisecond
+
+// syncBuffer collects log lines from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startServer(t *testing.T) *server.Server {
+	t.Helper()
+	s, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{Name: "solo", StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	return s
+}
+
+func connect(t *testing.T, s *server.Server) *nats.Conn {
+	t.Helper()
+	nc, err := natsbus.Connect(natsbus.ClientConfig{Embedded: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// node is one Members running until the test ends (or stop).
+type node struct {
+	m        *Members
+	log      *syncBuffer
+	reaped   chan string
+	expelled atomic.Int32
+	stop     func()
+}
+
+func runNode(t *testing.T, s *server.Server, id cluster.NodeID) *node {
+	t.Helper()
+	n := &node{log: &syncBuffer{}, reaped: make(chan string, 100)}
+	m, err := New(connect(t, s), Config{Node: id, Heartbeat: testHeartbeat, Replicas: 1,
+		Logger:   slog.New(slog.NewTextHandler(n.log, nil)),
+		Attach:   func(context.Context) error { return nil },
+		Reap:     func(_ context.Context, id string, record []byte) { n.reaped <- id + "=" + string(record) },
+		Expelled: func() { n.expelled.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.m = m
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = m.Run(ctx)
+	}()
+	var once sync.Once
+	n.stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(n.stop)
+	return n
+}
+
+func eventually(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 20s: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func kv(t *testing.T, s *server.Server, bucket string) jetstream.KeyValue {
+	t.Helper()
+	js, err := jetstream.New(connect(t, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := natsbus.KeyValue(context.Background(), js, jetstream.KeyValueConfig{Bucket: bucket, History: 1, Replicas: 1,
+		TTL: map[string]time.Duration{MembersBucket: MissedHeartbeats * testHeartbeat}[bucket], Storage: jetstream.FileStorage}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Two nodes never share an ID: the second waits, saying why, and joins once the first has left.
+func TestNodeIDIsNeverShared(t *testing.T) {
+	s := startServer(t)
+	a := runNode(t, s, 4)
+	eventually(t, func() bool { return a.m.Status() == "" }, "the first node 4 did not join")
+	b := runNode(t, s, 4)
+	eventually(t, func() bool { return strings.Contains(b.m.Status(), "node ID 4 is held by another live node") }, "the second node 4 does not say why it waits")
+	if !strings.Contains(b.log.String(), "node ID 4 is held") {
+		t.Errorf("the refusal is not logged:\n%s", b.log.String())
+	}
+	if err := a.m.Leave(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	a.stop()
+	eventually(t, func() bool { return b.m.Status() == "" }, "the second node 4 did not join once the first left")
+}
+
+// A node whose entry the cluster deleted (declared dead) is expelled — it drops its connections — and
+// rejoins as a new incarnation; the others then see it alive again.
+func TestDeclaredDeadNodeIsExpelledAndRejoins(t *testing.T) {
+	s := startServer(t)
+	a, b := runNode(t, s, 1), runNode(t, s, 2)
+	eventually(t, func() bool { return a.m.Status() == "" && b.m.Status() == "" && b.m.Alive(1) }, "nodes did not join")
+	if err := a.m.Record(context.Background(), "AAAAAAAAAAAAAAA=", []byte("rec")); err != nil {
+		t.Fatal(err)
+	}
+	old := a.m.incarnationNow()
+	if err := kv(t, s, MembersBucket).Delete(context.Background(), memberKey(1)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() bool { return a.expelled.Load() >= 1 }, "node 1 was not expelled")
+	// Node 2 claims node 1's old incarnation's record and runs its $disconnect, once.
+	select {
+	case got := <-b.reaped:
+		if got != "AAAAAAAAAAAAAAA==rec" {
+			t.Fatalf("reaped %q", got)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("node 2 did not claim the record of node 1's previous incarnation")
+	}
+	eventually(t, func() bool { return a.m.Status() == "" && a.m.incarnationNow() != old && b.m.Alive(1) }, "node 1 did not rejoin as a new incarnation")
+	// Node 1 closing that connection now does not run its $disconnect again.
+	ran := false
+	a.m.Forget(context.Background(), "AAAAAAAAAAAAAAA=", func() { ran = true })
+	if ran {
+		t.Fatal("the $disconnect of a connection another node claimed ran again")
+	}
+	if n := len(a.reaped) + len(b.reaped); n != 0 {
+		t.Fatalf("%d more claims", n)
+	}
+}
+
+// Corrupted and foreign entries in both buckets are logged with their key and skipped; the node joins,
+// and a dead node's corrupted record still reaches Reap once (the gateway reports it).
+func TestCorruptedAndForeignEntriesAreSkipped(t *testing.T) {
+	s := startServer(t)
+	ctx := context.Background()
+	members, records := kv(t, s, MembersBucket), kv(t, s, RecordsBucket)
+	for key, val := range map[string]string{"m.5": "not json", "m.6": `{"node":7,"incarnation":"x"}`, "weird.key": "x"} {
+		if _, err := members.Put(ctx, key, []byte(val)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for key, val := range map[string]string{"c.9.deadbeef.BBBBBBBBBBBBBBB=": "\x00garbage", "c.notanode.x.y": "x", "stray": "x"} {
+		if _, err := records.Put(ctx, key, []byte(val)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := runNode(t, s, 1)
+	eventually(t, func() bool { return n.m.Status() == "" }, "the node did not join")
+	select {
+	case got := <-n.reaped:
+		if got != "BBBBBBBBBBBBBBB==\x00garbage" {
+			t.Fatalf("reaped %q", got)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the dead node's record was not claimed")
+	}
+	for _, key := range []string{"m.5", "m.6", "weird.key", "c.notanode.x.y", "stray"} {
+		eventually(t, func() bool { return strings.Contains(n.log.String(), "key="+key) }, "no log line names "+key)
+	}
+	if n.m.Alive(5) || n.m.Alive(6) || n.m.Alive(7) {
+		t.Fatal("a corrupted member entry made a node alive")
+	}
+}

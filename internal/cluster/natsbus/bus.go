@@ -1,0 +1,143 @@
+// Package natsbus is the cluster.Bus over NATS: each node answers requests on its own subject
+// (switchboard.node.<id>) with NATS request/reply, so an @connections call made on any node reaches the
+// connection's owner and carries its answer back. It also starts the NATS server embedded in the
+// Switchboard process (--cluster embedded) and opens the client connection (--cluster nats://…), so
+// that every part of a node that needs NATS shares one connection.
+package natsbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/switchboard-gw/switchboard/internal/cluster"
+)
+
+// SubjectPrefix is the subject every node's requests are sent under: SubjectPrefix + "<node id>".
+const SubjectPrefix = "switchboard.node."
+
+// errHeader carries a handler's error back to the requester.
+const errHeader = "Switchboard-Error"
+
+// DefaultTimeout bounds a request whose context has no deadline, so that a call never waits for ever.
+const DefaultTimeout = 5 * time.Second
+
+// ErrUnavailable is returned by Request when the request cannot be routed now: this node is not connected
+// to NATS, or the owner is alive but does not answer. It is not cluster.ErrNoNode: the connection may
+// well exist, so the caller answers 5xx rather than 410.
+var ErrUnavailable = errors.New("natsbus: the cluster is unreachable")
+
+// Subject is the subject node answers on.
+func Subject(node cluster.NodeID) string { return SubjectPrefix + strconv.Itoa(int(node)) }
+
+// Liveness tells the bus which nodes the cluster believes are alive (package membership).
+type Liveness interface {
+	Alive(node cluster.NodeID) bool
+}
+
+// Bus is one node's attachment to the NATS bus.
+type Bus struct {
+	nc    *nats.Conn
+	node  cluster.NodeID
+	alive Liveness
+	sub   *nats.Subscription
+}
+
+var _ cluster.Bus = (*Bus)(nil)
+
+// Attach subscribes node's handler to its subject and returns once the NATS server has confirmed the
+// subscription (a flush round trip), so a node may accept connections as soon as Attach returns. alive,
+// when not nil, decides which nodes exist: a request to a node it does not know answers cluster.ErrNoNode
+// at once, and one to a node it knows but that has no subscriber yet (interest still spreading between
+// NATS servers) is retried until the context's end. Without it, "no responders" means cluster.ErrNoNode.
+func Attach(ctx context.Context, nc *nats.Conn, node cluster.NodeID, handler cluster.Handler, alive Liveness) (*Bus, error) {
+	b := &Bus{nc: nc, node: node, alive: alive}
+	sub, err := nc.Subscribe(Subject(node), func(m *nats.Msg) {
+		if m.Reply == "" {
+			return // not a request: nothing to answer
+		}
+		hctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
+		defer cancel()
+		out, herr := handler(hctx, m.Data)
+		reply := nats.NewMsg(m.Reply)
+		if herr != nil {
+			reply.Header.Set(errHeader, herr.Error())
+		} else {
+			reply.Data = out
+		}
+		_ = m.RespondMsg(reply) // a requester that went away has nothing to read
+	})
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: subscribe %s: %w", Subject(node), err)
+	}
+	// Requests are answered concurrently by nats.go's one callback goroutine per subscription; lift its
+	// default pending limits so that a burst of forwarded POSTs is not dropped as a slow consumer.
+	_ = sub.SetPendingLimits(-1, -1)
+	fctx, cancel := context.WithTimeout(ctx, timeout(ctx))
+	defer cancel()
+	if err := nc.FlushWithContext(fctx); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, fmt.Errorf("natsbus: confirm subscription %s: %w", Subject(node), err)
+	}
+	b.sub = sub
+	return b, nil
+}
+
+// Detach stops answering; requests to this node get "no responders" from then on.
+func (b *Bus) Detach() error {
+	if err := b.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		return fmt.Errorf("natsbus: unsubscribe %s: %w", Subject(b.node), err)
+	}
+	return nil
+}
+
+// Request sends req to node's subject and waits for the reply, for ctx's deadline or DefaultTimeout.
+func (b *Bus) Request(ctx context.Context, node cluster.NodeID, req []byte) ([]byte, error) {
+	if b.alive != nil && !b.alive.Alive(node) {
+		return nil, fmt.Errorf("request node %d: %w", node, cluster.ErrNoNode)
+	}
+	if !b.nc.IsConnected() {
+		return nil, fmt.Errorf("request node %d: %w (NATS connection %s)", node, ErrUnavailable, b.nc.Status())
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout(ctx))
+	defer cancel()
+	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		m, err := b.nc.RequestWithContext(ctx, Subject(node), req)
+		switch {
+		case err == nil:
+			if e := m.Header.Get(errHeader); e != "" {
+				return nil, fmt.Errorf("node %d: %s", node, e)
+			}
+			return m.Data, nil
+		case errors.Is(err, nats.ErrNoResponders):
+			if b.alive == nil || !b.alive.Alive(node) {
+				return nil, fmt.Errorf("request node %d: %w", node, cluster.ErrNoNode)
+			}
+			// Alive by the membership but not subscribed (yet, or any more): try again until the
+			// membership decides or the deadline passes.
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, fmt.Errorf("request node %d: %w: it has no subscriber on %s", node, ErrUnavailable, Subject(node))
+			case <-t.C:
+			}
+		case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout):
+			return nil, fmt.Errorf("request node %d: %w: no reply in time: %w", node, ErrUnavailable, err)
+		default:
+			return nil, fmt.Errorf("request node %d: %w: %w", node, ErrUnavailable, err)
+		}
+	}
+}
+
+// timeout is what is left of ctx's deadline, or DefaultTimeout.
+func timeout(ctx context.Context) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		return time.Until(d)
+	}
+	return DefaultTimeout
+}

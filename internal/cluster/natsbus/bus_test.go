@@ -1,0 +1,203 @@
+package natsbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/switchboard-gw/switchboard/internal/cluster"
+	"github.com/switchboard-gw/switchboard/internal/cluster/clustertest"
+)
+
+// natsCluster attaches each node with its own connection, to servers in turn (one server, or three
+// joined by routes), and tells the buses which nodes are attached.
+type natsCluster struct {
+	servers []*server.Server
+	mu      sync.Mutex
+	live    map[cluster.NodeID]bool
+}
+
+func (c *natsCluster) Alive(n cluster.NodeID) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.live[n]
+}
+
+func (c *natsCluster) Attach(t *testing.T, node cluster.NodeID, h cluster.Handler) (cluster.Bus, func()) {
+	t.Helper()
+	srv := c.servers[int(node)%len(c.servers)]
+	nc, err := Connect(ClientConfig{Embedded: srv, Name: fmt.Sprintf("node-%d", node)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	bus, err := Attach(context.Background(), nc, node, h, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	c.live[node] = true
+	c.mu.Unlock()
+	return bus, func() {
+		c.mu.Lock()
+		delete(c.live, node)
+		c.mu.Unlock()
+		if err := bus.Detach(); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func startServer(t *testing.T, cfg EmbeddedConfig) *server.Server {
+	t.Helper()
+	cfg.StoreDir = t.TempDir()
+	s, err := StartEmbedded(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	return s
+}
+
+// freeAddrs reserves n loopback ports for cluster routes.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	var out []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ln.Addr().String())
+		_ = ln.Close()
+	}
+	return out
+}
+
+// StartRouted starts three embedded servers joined by routes and waits until each sees the other two.
+func startRouted(t *testing.T) []*server.Server {
+	t.Helper()
+	addrs := freeAddrs(t, 3)
+	var out []*server.Server
+	for i, a := range addrs {
+		var routes []string
+		for j, b := range addrs {
+			if j != i {
+				routes = append(routes, b)
+			}
+		}
+		out = append(out, startServer(t, EmbeddedConfig{Name: fmt.Sprintf("s%d", i+1), ClusterListen: a, Routes: routes}))
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for _, s := range out {
+		for s.NumRoutes() < 2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("server %s has %d routes after 20s", s.Name(), s.NumRoutes())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return out
+}
+
+func TestConformanceOneServer(t *testing.T) {
+	clustertest.Run(t, func(t *testing.T) clustertest.Cluster {
+		return &natsCluster{servers: []*server.Server{startServer(t, EmbeddedConfig{Name: "solo"})}, live: map[cluster.NodeID]bool{}}
+	})
+}
+
+func TestConformanceThreeRoutedServers(t *testing.T) {
+	clustertest.Run(t, func(t *testing.T) clustertest.Cluster {
+		return &natsCluster{servers: startRouted(t), live: map[cluster.NodeID]bool{}}
+	})
+}
+
+// A node cut off from NATS answers at once with ErrUnavailable, never waits, and never says the
+// connection is gone.
+func TestDisconnectedNodeFailsFast(t *testing.T) {
+	s := startServer(t, EmbeddedConfig{Name: "solo"})
+	nc, err := nats.Connect(s.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	alive := &natsCluster{live: map[cluster.NodeID]bool{2: true}}
+	bus, err := Attach(context.Background(), nc, 1, func(context.Context, []byte) ([]byte, error) { return nil, nil }, alive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Shutdown()
+	s.WaitForShutdown()
+	deadline := time.Now().Add(10 * time.Second)
+	for nc.IsConnected() {
+		if time.Now().After(deadline) {
+			t.Fatal("the client still says it is connected 10s after the server stopped")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	_, err = bus.Request(context.Background(), 2, []byte("x"))
+	if !errors.Is(err, ErrUnavailable) || errors.Is(err, cluster.ErrNoNode) {
+		t.Fatalf("err = %v, want ErrUnavailable", err)
+	}
+}
+
+// A node the membership believes alive but that has no subscriber is retried until the deadline, then
+// ErrUnavailable: not 410, since its connections may exist.
+func TestAliveWithoutSubscriberIsUnavailable(t *testing.T) {
+	s := startServer(t, EmbeddedConfig{Name: "solo"})
+	nc, err := Connect(ClientConfig{Embedded: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	alive := &natsCluster{live: map[cluster.NodeID]bool{2: true}}
+	bus, err := Attach(context.Background(), nc, 1, func(context.Context, []byte) ([]byte, error) { return nil, nil }, alive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err = bus.Request(ctx, 2, []byte("x"))
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("err = %v, want ErrUnavailable", err)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  func() error
+	}{
+		{"URL without scheme", func() error { _, err := Connect(ClientConfig{URLs: "localhost:4222"}); return err }},
+		{"empty URL list", func() error { _, err := Connect(ClientConfig{URLs: " "}); return err }},
+		{"certificate without key", func() error {
+			_, err := Connect(ClientConfig{URLs: "nats://127.0.0.1:1", CertFile: "c.pem"})
+			return err
+		}},
+		{"missing nkey seed file", func() error {
+			_, err := Connect(ClientConfig{URLs: "nats://127.0.0.1:1", NKeySeedFile: "/nonexistent/seed"})
+			return err
+		}},
+		{"routes without a cluster listen address", func() error {
+			_, err := StartEmbedded(EmbeddedConfig{Name: "x", Routes: []string{"127.0.0.1:1"}})
+			return err
+		}},
+		{"bad cluster listen address", func() error {
+			_, err := StartEmbedded(EmbeddedConfig{Name: "x", ClusterListen: "nohostport"})
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.err(); err == nil {
+				t.Fatal("no error")
+			}
+		})
+	}
+}

@@ -1,0 +1,54 @@
+package natsbus
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Replicas is how many copies a node's JetStream KV buckets keep: want when positive, else one per
+// known NATS server up to three (JetStream's usual R3), so that a cluster keeps its state when one
+// server dies.
+func Replicas(nc *nats.Conn, want int) int {
+	if want > 0 {
+		return want
+	}
+	n := len(nc.Servers())
+	if n < 1 {
+		n = 1
+	}
+	return min(n, 3)
+}
+
+// KeyValue opens bucket cfg.Bucket, creating it or updating its configuration, and retries while
+// JetStream is not available yet (a cluster's servers still forming a quorum, NATS unreachable), with a
+// log line per failure, until ctx ends.
+func KeyValue(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig, log *slog.Logger) (jetstream.KeyValue, error) {
+	wait := 100 * time.Millisecond
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		kv, err := js.CreateOrUpdateKeyValue(cctx, cfg)
+		cancel()
+		if err == nil {
+			return kv, nil
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("cluster: open JetStream bucket %s: %w", cfg.Bucket, err)
+		}
+		if log != nil {
+			log.Warn("cluster: JetStream not available yet; retrying", "bucket", cfg.Bucket, "err", err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("cluster: open JetStream bucket %s: %w", cfg.Bucket, err)
+		case <-t.C:
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}

@@ -1,0 +1,157 @@
+package natsbus
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// EmbeddedConfig is the NATS server run inside the Switchboard process (--cluster embedded).
+type EmbeddedConfig struct {
+	// Name is the server's name in the NATS cluster; it must differ between nodes (JetStream needs it).
+	Name string
+	// ClusterName names the NATS cluster; all nodes use the same (default "switchboard").
+	ClusterName string
+	// ClusterListen is the host:port other nodes' servers connect to (--cluster-listen). Empty runs a
+	// NATS server of its own, without routes.
+	ClusterListen string
+	// Routes are the other nodes' cluster addresses (--cluster-routes), host:port or nats://host:port.
+	Routes []string
+	// ClientListen is where external NATS clients (the nats CLI, monitoring) may connect; empty listens
+	// on a free loopback port, which the node itself does not use (it connects in process).
+	ClientListen string
+	// StoreDir is JetStream's storage directory; empty uses a directory under the system's temporary one.
+	StoreDir string
+	// Logger receives the server's notices, warnings and errors.
+	Logger *slog.Logger
+}
+
+// StartEmbedded starts a NATS server with JetStream in this process and waits until it accepts clients.
+// Shut it down with Shutdown and WaitForShutdown after the node's connection is closed.
+func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Name == "" {
+		return nil, errors.New("cluster: the embedded NATS server needs a name")
+	}
+	if cfg.ClusterName == "" {
+		cfg.ClusterName = "switchboard"
+	}
+	opts := &server.Options{
+		ServerName: cfg.Name,
+		Host:       "127.0.0.1",
+		Port:       server.RANDOM_PORT,
+		JetStream:  true,
+		NoSigs:     true,
+		NoLog:      false,
+		// One message is at most a 128 KiB @connections body plus its envelope.
+		MaxPayload: 1 << 20,
+	}
+	if cfg.ClientListen != "" {
+		host, port, err := splitHostPort(cfg.ClientListen, "--cluster-client-listen")
+		if err != nil {
+			return nil, err
+		}
+		opts.Host, opts.Port = host, port
+	}
+	if cfg.StoreDir == "" {
+		cfg.StoreDir = filepath.Join(os.TempDir(), "switchboard-nats-"+sanitize(cfg.Name))
+	}
+	opts.StoreDir = cfg.StoreDir
+	if cfg.ClusterListen != "" {
+		host, port, err := splitHostPort(cfg.ClusterListen, "--cluster-listen")
+		if err != nil {
+			return nil, err
+		}
+		opts.Cluster = server.ClusterOpts{Name: cfg.ClusterName, Host: host, Port: port}
+		for _, r := range cfg.Routes {
+			r = strings.TrimSpace(r)
+			if r == "" {
+				continue
+			}
+			if !strings.Contains(r, "://") {
+				r = "nats://" + r
+			}
+			u, err := url.Parse(r)
+			if err != nil || u.Host == "" {
+				return nil, fmt.Errorf("cluster: route %q is not host:port or nats://host:port", r)
+			}
+			opts.Routes = append(opts.Routes, u)
+		}
+	} else if len(cfg.Routes) > 0 {
+		return nil, errors.New("cluster: --cluster-routes needs --cluster-listen (the address the other nodes' routes connect to)")
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: embedded NATS server: %w", err)
+	}
+	s.SetLoggerV2(serverLog{log}, false, false, false)
+	s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		s.Shutdown()
+		return nil, fmt.Errorf("cluster: the embedded NATS server did not start (cluster listen %q)", cfg.ClusterListen)
+	}
+	log.Info("cluster: embedded NATS server started", "name", cfg.Name, "cluster_listen", clusterAddr(s),
+		"routes", len(opts.Routes), "store", cfg.StoreDir, "client_url", s.ClientURL())
+	return s, nil
+}
+
+func clusterAddr(s *server.Server) string {
+	if a := s.ClusterAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
+
+// ClusterAddr is the bound --cluster-listen address of an embedded server (with port 0 resolved).
+func ClusterAddr(s *server.Server) string { return clusterAddr(s) }
+
+func splitHostPort(hp, flag string) (string, int, error) {
+	host, p, err := net.SplitHostPort(hp)
+	if err != nil {
+		return "", 0, fmt.Errorf("cluster: %s %q: %w", flag, hp, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("cluster: %s %q: bad port", flag, hp)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	return host, port, nil
+}
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// serverLog sends the embedded server's log to slog, tagged as NATS's.
+type serverLog struct{ log *slog.Logger }
+
+func (l serverLog) Noticef(format string, v ...any) {
+	l.log.Debug("nats: " + fmt.Sprintf(format, v...))
+}
+func (l serverLog) Warnf(format string, v ...any)  { l.log.Warn("nats: " + fmt.Sprintf(format, v...)) }
+func (l serverLog) Fatalf(format string, v ...any) { l.log.Error("nats: " + fmt.Sprintf(format, v...)) }
+func (l serverLog) Errorf(format string, v ...any) { l.log.Error("nats: " + fmt.Sprintf(format, v...)) }
+func (l serverLog) Debugf(format string, v ...any) {}
+func (l serverLog) Tracef(format string, v ...any) {}

@@ -1,0 +1,164 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchboard-gw/switchboard/internal/authorizer/usageplan"
+	"github.com/switchboard-gw/switchboard/internal/authorizer/usageplan/natsusage"
+	"github.com/switchboard-gw/switchboard/internal/catalog/natskv"
+	"github.com/switchboard-gw/switchboard/internal/cluster/natsbus"
+)
+
+// sharedState is a cluster node's part in the state every node shares through JetStream: the catalog
+// (natskv) and the usage-plan quota counts (natsusage). A node opens its catalog with its configuration
+// file alone and joins the shared one once NATS answers; until then it serves the file, refuses other
+// control-plane changes (503) and is not ready.
+type sharedState struct {
+	joined atomic.Bool
+	// usage is what the usage-plan engines ask for other nodes' counts: nothing until the usage bucket
+	// is open.
+	usage sharedUsage
+}
+
+// sharedUsage is a usageplan.Shared that answers 0 until set.
+type sharedUsage struct {
+	p atomic.Pointer[natsusage.Counts]
+}
+
+var _ usageplan.Shared = (*sharedUsage)(nil)
+
+func (s *sharedUsage) Others(plan, keyID string, window time.Time) int {
+	if c := s.p.Load(); c != nil {
+		return c.Others(plan, keyID, window)
+	}
+	return 0
+}
+
+// sharedStatus says why the node has not joined the shared catalog yet, "" when it has or is alone.
+func (g *Gateway) sharedStatus() string {
+	if g.shared == nil || g.shared.joined.Load() {
+		return ""
+	}
+	return "cluster: the shared catalog is not joined yet"
+}
+
+// CatalogRevision is the revision of the cluster's shared catalog this node serves (0 when alone or not
+// joined yet): nodes that serve the same revision serve the same APIs.
+func (g *Gateway) CatalogRevision() uint64 {
+	_, serving := g.catalog.Revision()
+	if g.shared == nil || !g.shared.joined.Load() {
+		return 0
+	}
+	return serving
+}
+
+// runShared joins the shared catalog and usage counts (creating their buckets, retrying while NATS or a
+// quorum of JetStream servers is not there yet), then follows them until ctx ends. Run owns it.
+func (g *Gateway) runShared(ctx context.Context) {
+	log := g.log.With("component", "catalog")
+	js, err := jetstream.New(g.cluster.nc)
+	if err != nil {
+		log.Error("cluster: JetStream client; this node serves its configuration file only", "err", err)
+		return
+	}
+	replicas := natsbus.Replicas(g.cluster.nc, g.opts.Cluster.Replicas)
+	kv, err := openBucket(ctx, js, natskv.BucketConfig(natskv.Config{Replicas: replicas}), g.opts.Cluster.Replicas > 0, log)
+	if err != nil {
+		return // ctx ended
+	}
+	store := natskv.New(kv, natskv.Config{Logger: log, Conn: g.cluster.nc, JetStream: js, Replicas: replicas})
+	for {
+		err := g.catalog.Join(ctx, store)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		log.Error("cluster: joining the shared catalog failed; this node serves its configuration file and tries again", "err", err)
+		if !pause(ctx, time.Second) {
+			return
+		}
+	}
+	g.shared.joined.Store(true)
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		if err := g.catalog.Run(ctx); err != nil {
+			log.Error("cluster: following the shared catalog ended", "err", err)
+		}
+	})
+	ulog := g.log.With("component", "usageplan")
+	ukv, err := openBucket(ctx, js, natsusage.BucketConfig(natsusage.Config{Replicas: replicas}), g.opts.Cluster.Replicas > 0, ulog)
+	if err != nil {
+		return // ctx ended
+	}
+	counts := natsusage.New(ukv, natsusage.Config{Node: strconv.Itoa(int(g.opts.Node)), Logger: ulog, Conn: g.cluster.nc})
+	g.shared.usage.p.Store(counts)
+	if err := counts.Run(ctx, func() []usageplan.Usage { return g.keys.Load().Usage() }); err != nil && !errors.Is(err, context.Canceled) {
+		ulog.Error("cluster: sharing usage-plan counts ended", "err", err)
+	}
+}
+
+// openBucket binds to the bucket cfg describes, creating it when no node has yet, and retries (with a log
+// line each time) while JetStream is not reachable, until ctx ends. An existing bucket is used as it is:
+// nodes that count NATS servers differently must not keep changing its replicas. When JetStream has
+// too few servers for cfg.Replicas for a while (a replica count guessed from the servers the client
+// knows), it is created with fewer, and the log says so; a replica count the operator set is kept.
+func openBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig, fixed bool, log *slog.Logger) (jetstream.KeyValue, error) {
+	wait, tooFew := 100*time.Millisecond, 0
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		kv, err := js.KeyValue(cctx, cfg.Bucket)
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			kv, err = js.CreateKeyValue(cctx, cfg)
+			if errors.Is(err, jetstream.ErrBucketExists) {
+				kv, err = js.KeyValue(cctx, cfg.Bucket) // another node made it first
+			}
+		}
+		cancel()
+		if err == nil {
+			log.Info("cluster: JetStream bucket open", "bucket", cfg.Bucket)
+			return kv, nil
+		}
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == noSuitablePeers && !fixed && cfg.Replicas > 1 {
+			if tooFew++; tooFew >= 10 {
+				cfg.Replicas--
+				tooFew = 0
+				log.Warn("cluster: too few JetStream servers for the bucket's replicas; creating it with fewer (set --cluster-replicas to choose)",
+					"bucket", cfg.Bucket, "replicas", cfg.Replicas)
+				continue
+			}
+		}
+		log.Warn("cluster: JetStream not available yet; retrying", "bucket", cfg.Bucket, "replicas", cfg.Replicas, "err", err)
+		if !pause(ctx, wait) {
+			return nil, ctx.Err()
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// noSuitablePeers is JetStream's error code for a stream that asks more replicas than there are servers.
+const noSuitablePeers = 10005
+
+// pause waits d or until ctx ends; it reports whether ctx is still going.
+func pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
