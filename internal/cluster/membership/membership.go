@@ -434,8 +434,11 @@ func (m *Members) heartbeat(ctx context.Context, now time.Time) {
 		m.expel(fmt.Sprintf("the cluster declared this node dead (its member entry expired or changed: %v)", err))
 		return
 	}
-	if now.Sub(last) > m.ttl {
-		m.expel(fmt.Sprintf("cut off from the cluster for %s, longer than %d heartbeats; the other nodes have declared it dead (%v)", now.Sub(last).Round(time.Millisecond), MissedHeartbeats, err))
+	// Cut off from NATS for longer than the TTL: the others have declared this node dead. A store that
+	// does not answer while the connection is up (a stream electing a new leader after a node died) is
+	// not that: nobody can declare anyone dead meanwhile, and a changed entry shows up as a conflict.
+	if !m.nc.IsConnected() && now.Sub(last) > m.ttl {
+		m.expel(fmt.Sprintf("cut off from NATS for %s, longer than %d heartbeats; the other nodes have declared it dead (%v)", now.Sub(last).Round(time.Millisecond), MissedHeartbeats, err))
 		return
 	}
 	m.log.Warn("cluster: heartbeat failed", "err", err, "since_last", now.Sub(last).Round(time.Millisecond))
@@ -590,7 +593,17 @@ func (m *Members) startReap(node cluster.NodeID, inc string) {
 			delete(m.reaping, tag)
 			m.mu.Unlock()
 		}()
-		m.reap(m.reapCtx, "c."+tag+".>")
+		// The store may be electing a new leader (the dead node led the stream): retry until every
+		// record is claimed by some node, or this node stops.
+		for wait := m.cfg.Heartbeat; m.reap(m.reapCtx, "c."+tag+".>") != nil; wait = min(2*wait, 10*time.Second) {
+			t := time.NewTimer(wait)
+			select {
+			case <-m.reapCtx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
 	}()
 }
 
@@ -626,18 +639,23 @@ func (m *Members) reapStale(ctx context.Context) {
 	}
 }
 
-// reap claims every record under filter and runs Reap for those this node won.
-func (m *Members) reap(ctx context.Context, filter string) {
+// reap claims every record under filter and runs Reap for those this node won; an error means some
+// record could be neither claimed nor seen claimed by another node, and reap should run again.
+func (m *Members) reap(ctx context.Context, filter string) error {
 	lister, err := m.records.ListKeysFiltered(ctx, filter)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil
+	}
 	if err != nil {
-		m.log.Warn("cluster: list a dead node's connections", "filter", filter, "err", err)
-		return
+		m.log.Warn("cluster: list a dead node's connections; retrying", "filter", filter, "err", err)
+		return err
 	}
 	var keys []string
 	for k := range lister.Keys() {
 		keys = append(keys, k)
 	}
 	claimed := 0
+	var failed error
 	for _, key := range keys {
 		_, _, id, ok := parseRecordKey(key)
 		if !ok {
@@ -646,11 +664,15 @@ func (m *Members) reap(ctx context.Context, filter string) {
 		}
 		e, err := m.records.Get(ctx, key)
 		if err != nil {
-			continue // claimed by another node meanwhile
+			if !isConflict(err) {
+				failed = err
+			}
+			continue // claimed by another node meanwhile, or to try again
 		}
 		if err := m.records.Delete(ctx, key, jetstream.LastRevision(e.Revision())); err != nil {
 			if !isConflict(err) {
-				m.log.Warn("cluster: claim a dead node's connection", "key", key, "err", err)
+				m.log.Warn("cluster: claim a dead node's connection; retrying", "key", key, "err", err)
+				failed = err
 			}
 			continue
 		}
@@ -662,6 +684,7 @@ func (m *Members) reap(ctx context.Context, filter string) {
 	if len(keys) > 0 {
 		m.log.Info("cluster: claimed a dead node's connections", "filter", filter, "records", len(keys), "claimed_here", claimed)
 	}
+	return failed
 }
 
 // Record stores connection id's record; the node must be a member. It is what the connect path pays.
