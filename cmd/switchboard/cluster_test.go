@@ -266,8 +266,30 @@ apis:
 	}, "the killed node's connections' $disconnect did not all run")
 
 	// Node 3 again, same ID: it joins once its old entry is gone and does not know the old connections.
-	again := startClusterProc(t, exe, cfg, 3, ports[4], ports[5], addrs)
-	gatewaytest.Eventually(t, 60*time.Second, again.ready, "node 3 did not rejoin")
+	// Its old ports were free for a while: an ephemeral port taken meanwhile (its embedded NATS server's
+	// client port is one) makes it exit at once, and then it starts again on fresh ports.
+	var again *clusterProc
+	for attempt := 1; again == nil; attempt++ {
+		fresh := gatewaytest.ClusterAddrs(t, 2)
+		p := startClusterProc(t, exe, cfg, 3, fresh[0], fresh[1], addrs)
+		gatewaytest.Eventually(t, 60*time.Second, func() bool {
+			select {
+			case <-p.exited:
+				return true
+			default:
+				return p.ready()
+			}
+		}, "node 3 did not rejoin")
+		select {
+		case <-p.exited:
+			if attempt == 3 {
+				t.Fatalf("node 3 exited at start three times; last log:\n%s", p.log.String())
+			}
+			t.Logf("node 3 exited at start (attempt %d), starting it again:\n%s", attempt, p.log.String())
+		default:
+			again = p
+		}
+	}
 	for _, p := range []*clusterProc{procs[0], procs[1], again} {
 		for _, id := range lost {
 			resp, err := client.Post("http://"+p.listen+"/c/dev/@connections/"+strings.ReplaceAll(id, "=", "%3D"), "text/plain", strings.NewReader("x"))
