@@ -112,6 +112,7 @@ type Members struct {
 	lastBeat    time.Time
 	pending     map[string]pendingForget
 	reaping     map[string]bool // node.incarnation being reaped
+	retrying    bool            // a retryForgets round is running
 	left        bool
 	reapWG      sync.WaitGroup
 	reapCtx     context.Context
@@ -333,7 +334,7 @@ func (m *Members) Run(ctx context.Context) error {
 				nextBeat = now.Add(m.cfg.Heartbeat)
 				m.heartbeat(ctx, now)
 			}
-			m.retryForgets()
+			m.startRetryForgets()
 		}
 	}
 }
@@ -753,6 +754,26 @@ func (m *Members) postpone(id string, f pendingForget) {
 	n := len(m.pending)
 	m.mu.Unlock()
 	m.log.Warn("cluster: NATS unreachable; the connection's $disconnect waits until it is back", "conn_id", id, "waiting", n)
+}
+
+// startRetryForgets retries the waiting deletions in the background, one round at a time, so that a
+// store slow to answer never holds up the heartbeat.
+func (m *Members) startRetryForgets() {
+	m.mu.Lock()
+	if m.retrying || len(m.pending) == 0 || m.left {
+		m.mu.Unlock()
+		return
+	}
+	m.retrying = true
+	m.reapWG.Add(1)
+	m.mu.Unlock()
+	go func() {
+		defer m.reapWG.Done()
+		m.retryForgets()
+		m.mu.Lock()
+		m.retrying = false
+		m.mu.Unlock()
+	}()
 }
 
 // retryForgets retries the deletions that waited for NATS.
