@@ -86,12 +86,13 @@ type pendingForget struct {
 
 // Members is one node's membership.
 type Members struct {
-	cfg     Config
-	started time.Time
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	log     *slog.Logger
-	ttl     time.Duration
+	cfg       Config
+	started   time.Time
+	markerTTL time.Duration // of removed records' markers; 0 when the server cannot expire them
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	log       *slog.Logger
+	ttl       time.Duration
 
 	joined  chan struct{}
 	members jetstream.KeyValue // set before joined is closed
@@ -131,7 +132,7 @@ func New(nc *nats.Conn, cfg Config) (*Members, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: JetStream: %w", err)
 	}
-	m := &Members{cfg: cfg, started: time.Now().UTC().Truncate(time.Millisecond), nc: nc, js: js, log: cfg.Logger, ttl: MissedHeartbeats * cfg.Heartbeat,
+	m := &Members{cfg: cfg, markerTTL: markerTTL, started: time.Now().UTC().Truncate(time.Millisecond), nc: nc, js: js, log: cfg.Logger, ttl: MissedHeartbeats * cfg.Heartbeat,
 		joined: make(chan struct{}), peers: map[cluster.NodeID]peer{}, dead: map[cluster.NodeID]string{}, unknown: map[cluster.NodeID]time.Time{}, pending: map[string]pendingForget{},
 		reaping: map[string]bool{}, status: "waiting for JetStream", incarnation: newIncarnation()}
 	m.reapCtx, m.stopReaping = context.WithCancel(context.Background())
@@ -278,9 +279,16 @@ func (m *Members) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.records, err = natsbus.KeyValue(ctx, m.js, jetstream.KeyValueConfig{Bucket: RecordsBucket, History: 1,
-		Storage: jetstream.FileStorage, Replicas: m.cfg.Replicas,
-		Description: "Switchboard connections: c.<node>.<incarnation>.<connection id> → record, for $disconnect when a node dies"}, m.log)
+	recordsCfg := jetstream.KeyValueConfig{Bucket: RecordsBucket, History: 1,
+		Storage: jetstream.FileStorage, Replicas: m.cfg.Replicas, LimitMarkerTTL: markerTTL,
+		Description: "Switchboard connections: c.<node>.<incarnation>.<connection id> → record, for $disconnect when a node dies"}
+	m.records, err = natsbus.KeyValue(ctx, m.js, recordsCfg, m.log)
+	if errors.Is(err, jetstream.ErrLimitMarkerTTLNotSupported) {
+		m.log.Warn("cluster: this NATS server cannot expire delete markers (it predates 2.11): the connections bucket keeps one per closed connection until purged", "bucket", RecordsBucket)
+		recordsCfg.LimitMarkerTTL = 0
+		m.markerTTL = 0
+		m.records, err = natsbus.KeyValue(ctx, m.js, recordsCfg, m.log)
+	}
 	if err != nil {
 		return err
 	}
@@ -670,7 +678,7 @@ func (m *Members) reap(ctx context.Context, filter string) error {
 			}
 			continue // claimed by another node meanwhile, or to try again
 		}
-		if err := m.records.Delete(ctx, key, jetstream.LastRevision(e.Revision())); err != nil {
+		if err := m.removeRecord(ctx, key, e.Revision()); err != nil {
 			if !isConflict(err) {
 				m.log.Warn("cluster: claim a dead node's connection; retrying", "key", key, "err", err)
 				failed = err
@@ -733,7 +741,7 @@ var errRetry = errors.New("retry")
 func (m *Members) forget(ctx context.Context, f pendingForget) error {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	err := m.records.Delete(ctx, f.key, jetstream.LastRevision(f.rev))
+	err := m.removeRecord(ctx, f.key, f.rev)
 	switch {
 	case err == nil:
 		if f.then != nil {
@@ -816,6 +824,19 @@ func (m *Members) Leave(ctx context.Context) error {
 	}
 	m.log.Info("cluster: node left the cluster", "node", m.cfg.Node)
 	return nil
+}
+
+// markerTTL is how long the connections bucket keeps the marker a removed record leaves: every
+// connection has its own key, so markers kept for ever would grow with every connection ever closed.
+const markerTTL = time.Minute
+
+// removeRecord removes key at revision rev (a compare-and-delete: it fails when another node removed it
+// first), leaving a marker that expires after markerTTL.
+func (m *Members) removeRecord(ctx context.Context, key string, rev uint64) error {
+	if m.markerTTL == 0 {
+		return m.records.Delete(ctx, key, jetstream.LastRevision(rev))
+	}
+	return m.records.Purge(ctx, key, jetstream.LastRevision(rev), jetstream.PurgeTTL(m.markerTTL))
 }
 
 // isConflict reports a compare-and-set failure: the key changed, is gone, or exists.
