@@ -91,8 +91,9 @@ func (p *clusterProc) ready() bool {
 }
 
 // TestClusterOfProcessesSurvivesSIGKILL runs three switchboard binaries with embedded NATS, kills one
-// with SIGKILL while @connections POSTs to its connections flow through the other two, and checks: every
-// POST answered 200 before the kill reached its client; no POST is answered 200 once the node is dead,
+// with SIGKILL while @connections POSTs to its connections flow through the other two, and checks: no
+// POST answered 200 is lost while a later one to the same connection arrives (only what was still queued
+// at the kill may be lost, as on any gateway); no POST is answered 200 once the node is dead,
 // and none hangs; both survivors answer 410 for the dead node's connections; each of them gets exactly
 // one $disconnect (1006); and the node restarted with the same ID does not bring them back.
 func TestClusterOfProcessesSurvivesSIGKILL(t *testing.T) {
@@ -239,21 +240,33 @@ apis:
 			got[i][msg] = true
 		}
 	}
+	// A POST answered 200 is queued on the owner; SIGKILL may catch the last few before they are written
+	// to the socket. What must never happen is a gap: a 200 that was not delivered although a later one to
+	// the same connection was.
+	lastDelivered := make([]time.Time, lostN)
+	for _, r := range results {
+		if r.err == nil && r.code == http.StatusOK && got[r.conn][r.msg] && r.answered.After(lastDelivered[r.conn]) {
+			lastDelivered[r.conn] = r.answered
+		}
+	}
+	inFlight := 0
 	codes := map[int]int{}
 	for _, r := range results {
 		codes[r.code]++
 		switch {
 		case r.err != nil:
 			t.Errorf("POST %s: %v (a POST must be answered, not hang)", r.msg, r.err)
-		case r.code == http.StatusOK && r.answered.Before(killedAt) && !got[r.conn][r.msg]:
-			t.Errorf("POST %s answered 200 before the kill never reached its client", r.msg)
+		case r.code == http.StatusOK && !got[r.conn][r.msg] && r.answered.Before(lastDelivered[r.conn]):
+			t.Errorf("POST %s answered 200 was lost although a later POST to the same connection was delivered", r.msg)
+		case r.code == http.StatusOK && !got[r.conn][r.msg] && r.answered.Before(killedAt):
+			inFlight++ // queued on the owner when it was killed
 		case r.code == http.StatusOK && r.answered.After(deadAt):
 			t.Errorf("POST %s answered 200 after the node had died", r.msg)
 		case r.code != http.StatusOK && r.code != http.StatusGone && r.code < 500:
 			t.Errorf("POST %s: status %d", r.msg, r.code)
 		}
 	}
-	t.Logf("%d POSTs: status counts %v", len(results), codes)
+	t.Logf("%d POSTs: status counts %v; %d answered 200 just before the kill were still queued on the killed node", len(results), codes, inFlight)
 
 	gatewaytest.Eventually(t, 20*time.Second, func() bool {
 		n := 0
@@ -266,8 +279,30 @@ apis:
 	}, "the killed node's connections' $disconnect did not all run")
 
 	// Node 3 again, same ID: it joins once its old entry is gone and does not know the old connections.
-	again := startClusterProc(t, exe, cfg, 3, ports[4], ports[5], addrs)
-	gatewaytest.Eventually(t, 60*time.Second, again.ready, "node 3 did not rejoin")
+	// Its old ports were free for a while: an ephemeral port taken meanwhile (its embedded NATS server's
+	// client port is one) makes it exit at once, and then it starts again on fresh ports.
+	var again *clusterProc
+	for attempt := 1; again == nil; attempt++ {
+		fresh := gatewaytest.ClusterAddrs(t, 2)
+		p := startClusterProc(t, exe, cfg, 3, fresh[0], fresh[1], addrs)
+		gatewaytest.Eventually(t, 60*time.Second, func() bool {
+			select {
+			case <-p.exited:
+				return true
+			default:
+				return p.ready()
+			}
+		}, "node 3 did not rejoin")
+		select {
+		case <-p.exited:
+			if attempt == 3 {
+				t.Fatalf("node 3 exited at start three times; last log:\n%s", p.log.String())
+			}
+			t.Logf("node 3 exited at start (attempt %d), starting it again:\n%s", attempt, p.log.String())
+		default:
+			again = p
+		}
+	}
 	for _, p := range []*clusterProc{procs[0], procs[1], again} {
 		for _, id := range lost {
 			resp, err := client.Post("http://"+p.listen+"/c/dev/@connections/"+strings.ReplaceAll(id, "=", "%3D"), "text/plain", strings.NewReader("x"))

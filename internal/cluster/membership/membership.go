@@ -86,12 +86,13 @@ type pendingForget struct {
 
 // Members is one node's membership.
 type Members struct {
-	cfg     Config
-	started time.Time
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	log     *slog.Logger
-	ttl     time.Duration
+	cfg       Config
+	started   time.Time
+	markerTTL time.Duration // of removed records' markers; 0 when the server cannot expire them
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	log       *slog.Logger
+	ttl       time.Duration
 
 	joined  chan struct{}
 	members jetstream.KeyValue // set before joined is closed
@@ -112,6 +113,7 @@ type Members struct {
 	lastBeat    time.Time
 	pending     map[string]pendingForget
 	reaping     map[string]bool // node.incarnation being reaped
+	retrying    bool            // a retryForgets round is running
 	left        bool
 	reapWG      sync.WaitGroup
 	reapCtx     context.Context
@@ -130,7 +132,7 @@ func New(nc *nats.Conn, cfg Config) (*Members, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: JetStream: %w", err)
 	}
-	m := &Members{cfg: cfg, started: time.Now().UTC().Truncate(time.Millisecond), nc: nc, js: js, log: cfg.Logger, ttl: MissedHeartbeats * cfg.Heartbeat,
+	m := &Members{cfg: cfg, markerTTL: markerTTL, started: time.Now().UTC().Truncate(time.Millisecond), nc: nc, js: js, log: cfg.Logger, ttl: MissedHeartbeats * cfg.Heartbeat,
 		joined: make(chan struct{}), peers: map[cluster.NodeID]peer{}, dead: map[cluster.NodeID]string{}, unknown: map[cluster.NodeID]time.Time{}, pending: map[string]pendingForget{},
 		reaping: map[string]bool{}, status: "waiting for JetStream", incarnation: newIncarnation()}
 	m.reapCtx, m.stopReaping = context.WithCancel(context.Background())
@@ -277,9 +279,16 @@ func (m *Members) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.records, err = natsbus.KeyValue(ctx, m.js, jetstream.KeyValueConfig{Bucket: RecordsBucket, History: 1,
-		Storage: jetstream.FileStorage, Replicas: m.cfg.Replicas,
-		Description: "Switchboard connections: c.<node>.<incarnation>.<connection id> → record, for $disconnect when a node dies"}, m.log)
+	recordsCfg := jetstream.KeyValueConfig{Bucket: RecordsBucket, History: 1,
+		Storage: jetstream.FileStorage, Replicas: m.cfg.Replicas, LimitMarkerTTL: markerTTL,
+		Description: "Switchboard connections: c.<node>.<incarnation>.<connection id> → record, for $disconnect when a node dies"}
+	m.records, err = natsbus.KeyValue(ctx, m.js, recordsCfg, m.log)
+	if errors.Is(err, jetstream.ErrLimitMarkerTTLNotSupported) {
+		m.log.Warn("cluster: this NATS server cannot expire delete markers (it predates 2.11): the connections bucket keeps one per closed connection until purged", "bucket", RecordsBucket)
+		recordsCfg.LimitMarkerTTL = 0
+		m.markerTTL = 0
+		m.records, err = natsbus.KeyValue(ctx, m.js, recordsCfg, m.log)
+	}
 	if err != nil {
 		return err
 	}
@@ -333,7 +342,7 @@ func (m *Members) Run(ctx context.Context) error {
 				nextBeat = now.Add(m.cfg.Heartbeat)
 				m.heartbeat(ctx, now)
 			}
-			m.retryForgets()
+			m.startRetryForgets()
 		}
 	}
 }
@@ -434,8 +443,11 @@ func (m *Members) heartbeat(ctx context.Context, now time.Time) {
 		m.expel(fmt.Sprintf("the cluster declared this node dead (its member entry expired or changed: %v)", err))
 		return
 	}
-	if now.Sub(last) > m.ttl {
-		m.expel(fmt.Sprintf("cut off from the cluster for %s, longer than %d heartbeats; the other nodes have declared it dead (%v)", now.Sub(last).Round(time.Millisecond), MissedHeartbeats, err))
+	// Cut off from NATS for longer than the TTL: the others have declared this node dead. A store that
+	// does not answer while the connection is up (a stream electing a new leader after a node died) is
+	// not that: nobody can declare anyone dead meanwhile, and a changed entry shows up as a conflict.
+	if !m.nc.IsConnected() && now.Sub(last) > m.ttl {
+		m.expel(fmt.Sprintf("cut off from NATS for %s, longer than %d heartbeats; the other nodes have declared it dead (%v)", now.Sub(last).Round(time.Millisecond), MissedHeartbeats, err))
 		return
 	}
 	m.log.Warn("cluster: heartbeat failed", "err", err, "since_last", now.Sub(last).Round(time.Millisecond))
@@ -590,7 +602,17 @@ func (m *Members) startReap(node cluster.NodeID, inc string) {
 			delete(m.reaping, tag)
 			m.mu.Unlock()
 		}()
-		m.reap(m.reapCtx, "c."+tag+".>")
+		// The store may be electing a new leader (the dead node led the stream): retry until every
+		// record is claimed by some node, or this node stops.
+		for wait := m.cfg.Heartbeat; m.reap(m.reapCtx, "c."+tag+".>") != nil; wait = min(2*wait, 10*time.Second) {
+			t := time.NewTimer(wait)
+			select {
+			case <-m.reapCtx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
 	}()
 }
 
@@ -626,18 +648,23 @@ func (m *Members) reapStale(ctx context.Context) {
 	}
 }
 
-// reap claims every record under filter and runs Reap for those this node won.
-func (m *Members) reap(ctx context.Context, filter string) {
+// reap claims every record under filter and runs Reap for those this node won; an error means some
+// record could be neither claimed nor seen claimed by another node, and reap should run again.
+func (m *Members) reap(ctx context.Context, filter string) error {
 	lister, err := m.records.ListKeysFiltered(ctx, filter)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil
+	}
 	if err != nil {
-		m.log.Warn("cluster: list a dead node's connections", "filter", filter, "err", err)
-		return
+		m.log.Warn("cluster: list a dead node's connections; retrying", "filter", filter, "err", err)
+		return err
 	}
 	var keys []string
 	for k := range lister.Keys() {
 		keys = append(keys, k)
 	}
 	claimed := 0
+	var failed error
 	for _, key := range keys {
 		_, _, id, ok := parseRecordKey(key)
 		if !ok {
@@ -646,11 +673,15 @@ func (m *Members) reap(ctx context.Context, filter string) {
 		}
 		e, err := m.records.Get(ctx, key)
 		if err != nil {
-			continue // claimed by another node meanwhile
-		}
-		if err := m.records.Delete(ctx, key, jetstream.LastRevision(e.Revision())); err != nil {
 			if !isConflict(err) {
-				m.log.Warn("cluster: claim a dead node's connection", "key", key, "err", err)
+				failed = err
+			}
+			continue // claimed by another node meanwhile, or to try again
+		}
+		if err := m.removeRecord(ctx, key, e.Revision()); err != nil {
+			if !isConflict(err) {
+				m.log.Warn("cluster: claim a dead node's connection; retrying", "key", key, "err", err)
+				failed = err
 			}
 			continue
 		}
@@ -662,6 +693,7 @@ func (m *Members) reap(ctx context.Context, filter string) {
 	if len(keys) > 0 {
 		m.log.Info("cluster: claimed a dead node's connections", "filter", filter, "records", len(keys), "claimed_here", claimed)
 	}
+	return failed
 }
 
 // Record stores connection id's record; the node must be a member. It is what the connect path pays.
@@ -709,7 +741,7 @@ var errRetry = errors.New("retry")
 func (m *Members) forget(ctx context.Context, f pendingForget) error {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	err := m.records.Delete(ctx, f.key, jetstream.LastRevision(f.rev))
+	err := m.removeRecord(ctx, f.key, f.rev)
 	switch {
 	case err == nil:
 		if f.then != nil {
@@ -730,6 +762,26 @@ func (m *Members) postpone(id string, f pendingForget) {
 	n := len(m.pending)
 	m.mu.Unlock()
 	m.log.Warn("cluster: NATS unreachable; the connection's $disconnect waits until it is back", "conn_id", id, "waiting", n)
+}
+
+// startRetryForgets retries the waiting deletions in the background, one round at a time, so that a
+// store slow to answer never holds up the heartbeat.
+func (m *Members) startRetryForgets() {
+	m.mu.Lock()
+	if m.retrying || len(m.pending) == 0 || m.left {
+		m.mu.Unlock()
+		return
+	}
+	m.retrying = true
+	m.reapWG.Add(1)
+	m.mu.Unlock()
+	go func() {
+		defer m.reapWG.Done()
+		m.retryForgets()
+		m.mu.Lock()
+		m.retrying = false
+		m.mu.Unlock()
+	}()
 }
 
 // retryForgets retries the deletions that waited for NATS.
@@ -772,6 +824,19 @@ func (m *Members) Leave(ctx context.Context) error {
 	}
 	m.log.Info("cluster: node left the cluster", "node", m.cfg.Node)
 	return nil
+}
+
+// markerTTL is how long the connections bucket keeps the marker a removed record leaves: every
+// connection has its own key, so markers kept for ever would grow with every connection ever closed.
+const markerTTL = time.Minute
+
+// removeRecord removes key at revision rev (a compare-and-delete: it fails when another node removed it
+// first), leaving a marker that expires after markerTTL.
+func (m *Members) removeRecord(ctx context.Context, key string, rev uint64) error {
+	if m.markerTTL == 0 {
+		return m.records.Delete(ctx, key, jetstream.LastRevision(rev))
+	}
+	return m.records.Purge(ctx, key, jetstream.LastRevision(rev), jetstream.PurgeTTL(m.markerTTL))
 }
 
 // isConflict reports a compare-and-set failure: the key changed, is gone, or exists.

@@ -203,3 +203,36 @@ func TestCorruptedAndForeignEntriesAreSkipped(t *testing.T) {
 		t.Fatal("a corrupted member entry made a node alive")
 	}
 }
+
+// A removed record leaves a marker that expires (each connection has its own key: markers kept for
+// ever would grow with every connection ever closed), and Forget runs the $disconnect once.
+func TestRemovedRecordsLeaveExpiringMarkers(t *testing.T) {
+	s := startServer(t)
+	n := runNode(t, s, 1)
+	eventually(t, func() bool { return n.m.Status() == "" }, "the node did not join")
+	ctx := context.Background()
+	const id = "CCCCCCCCCCCCCCC="
+	if err := n.m.Record(ctx, id, []byte("rec")); err != nil {
+		t.Fatal(err)
+	}
+	ran := 0
+	n.m.Forget(ctx, id, func() { ran++ })
+	if ran != 1 {
+		t.Fatalf("$disconnect ran %d times, want 1", ran)
+	}
+	js, err := jetstream.New(connect(t, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := js.Stream(ctx, "KV_"+RecordsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := stream.GetLastMsgForSubject(ctx, "$KV."+RecordsBucket+"."+"c.1."+n.m.incarnationNow()+"."+id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op, ttl := msg.Header.Get("KV-Operation"), msg.Header.Get("Nats-TTL"); op != "PURGE" || ttl == "" {
+		t.Fatalf("marker: operation %q, TTL %q; want a PURGE with a TTL", op, ttl)
+	}
+}

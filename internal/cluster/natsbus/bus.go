@@ -26,6 +26,10 @@ const errHeader = "Switchboard-Error"
 // DefaultTimeout bounds a request whose context has no deadline, so that a call never waits for ever.
 const DefaultTimeout = 5 * time.Second
 
+// NoResponderWait is how long a request to a node the membership believes alive, but that has no
+// subscriber, is retried before it fails with ErrUnavailable.
+const NoResponderWait = 500 * time.Millisecond
+
 // ErrUnavailable is returned by Request when the request cannot be routed now: this node is not connected
 // to NATS, or the owner is alive but does not answer. It is not cluster.ErrNoNode: the connection may
 // well exist, so the caller answers 5xx rather than 410.
@@ -52,8 +56,9 @@ var _ cluster.Bus = (*Bus)(nil)
 // Attach subscribes node's handler to its subject and returns once the NATS server has confirmed the
 // subscription (a flush round trip), so a node may accept connections as soon as Attach returns. alive,
 // when not nil, decides which nodes exist: a request to a node it does not know answers cluster.ErrNoNode
-// at once, and one to a node it knows but that has no subscriber yet (interest still spreading between
-// NATS servers) is retried until the context's end. Without it, "no responders" means cluster.ErrNoNode.
+// at once, and one to a node it knows but that has no subscriber (interest still spreading between NATS
+// servers, or the node just died) is retried for NoResponderWait, then fails with ErrUnavailable. Without
+// it, "no responders" means cluster.ErrNoNode.
 func Attach(ctx context.Context, nc *nats.Conn, node cluster.NodeID, handler cluster.Handler, alive Liveness) (*Bus, error) {
 	b := &Bus{nc: nc, node: node, alive: alive}
 	sub, err := nc.Subscribe(Subject(node), func(m *nats.Msg) {
@@ -105,6 +110,7 @@ func (b *Bus) Request(ctx context.Context, node cluster.NodeID, req []byte) ([]b
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout(ctx))
 	defer cancel()
+	giveUp := time.Now().Add(NoResponderWait)
 	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
 		m, err := b.nc.RequestWithContext(ctx, Subject(node), req)
 		switch {
@@ -117,8 +123,12 @@ func (b *Bus) Request(ctx context.Context, node cluster.NodeID, req []byte) ([]b
 			if b.alive == nil || !b.alive.Alive(node) {
 				return nil, fmt.Errorf("request node %d: %w", node, cluster.ErrNoNode)
 			}
-			// Alive by the membership but not subscribed (yet, or any more): try again until the
-			// membership decides or the deadline passes.
+			// Alive by the membership but not subscribed: just joined (its interest still spreading
+			// between servers) or just died (not declared yet). Try again for a moment, then answer
+			// 5xx rather than make the caller wait for the membership to decide.
+			if time.Now().After(giveUp) {
+				return nil, fmt.Errorf("request node %d: %w: it has no subscriber on %s", node, ErrUnavailable, Subject(node))
+			}
 			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():

@@ -2,6 +2,7 @@ package natsbus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -26,7 +27,8 @@ func Replicas(nc *nats.Conn, want int) int {
 
 // KeyValue opens bucket cfg.Bucket, creating it or updating its configuration, and retries while
 // JetStream is not available yet (a cluster's servers still forming a quorum, NATS unreachable), with a
-// log line per failure, until ctx ends.
+// log line per failure, until ctx ends. A server too old for cfg.LimitMarkerTTL is an error at once
+// (jetstream.ErrLimitMarkerTTLNotSupported).
 func KeyValue(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig, log *slog.Logger) (jetstream.KeyValue, error) {
 	wait := 100 * time.Millisecond
 	for {
@@ -35,6 +37,9 @@ func KeyValue(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValu
 		cancel()
 		if err == nil {
 			return kv, nil
+		}
+		if errors.Is(err, jetstream.ErrLimitMarkerTTLNotSupported) {
+			return nil, fmt.Errorf("cluster: open JetStream bucket %s: %w", cfg.Bucket, err)
 		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("cluster: open JetStream bucket %s: %w", cfg.Bucket, err)

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestClusterScenario runs -only cluster at a tiny scale (three gateway processes over embedded NATS)
+// and checks that every figure was measured. It asserts nothing about speed.
+func TestClusterScenario(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts server processes")
+	}
+	exe := filepath.Join(t.TempDir(), "switchboard-bench")
+	if out, err := exec.Command("go", "build", "-o", exe, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	args := []string{"-only", "cluster", "-conns", "60", "-clients", "2", "-duration", "300ms"}
+	var stdout, stderr bytes.Buffer
+	res, err := run(ctx, args, runEnv{Exe: exe, Stdout: &stdout, Stderr: &stderr, Command: "switchboard-bench"})
+	if err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
+	}
+	c := res.Cluster
+	if c == nil || c.Local == nil || c.Remote == nil || c.ConnectSingle == nil || c.ConnectCluster == nil || c.Broadcast == nil {
+		t.Fatalf("figures missing: %+v", c)
+	}
+	for name, f := range map[string]*postFigures{"local": c.Local, "remote": c.Remote} {
+		if f.Rate <= 0 || f.P50 <= 0 || f.P99 < f.P50 || f.Errors != 0 || len(f.Other) != 0 {
+			t.Errorf("POSTs, %s owner: %+v", name, f)
+		}
+	}
+	for name, h := range map[string]*hsResult{"single": c.ConnectSingle, "cluster": c.ConnectCluster} {
+		if h.Rate <= 0 || h.P50 <= 0 || h.Errors != 0 {
+			t.Errorf("handshakes, %s: %+v", name, h)
+		}
+	}
+	if c.BroadcastConns != 60 || len(c.Broadcast.Rounds) != broadcastRounds || c.Broadcast.median() <= 0 {
+		t.Errorf("broadcast: %+v", c.Broadcast)
+	}
+	out := stdout.String()
+	for _, want := range []string{"owner local / remote", "single node / clustered node", "Broadcast to 60 connections spread over 3 nodes"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
