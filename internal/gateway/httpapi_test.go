@@ -71,6 +71,7 @@ apis:
         integrationUri: "%[1]s/status/404"
         requestParameters:
           "append:header.x-stage": "$context.stage"
+          "overwrite:header.x-account": "$context.accountId"
           "overwrite:querystring.who": "$request.header.x-user"
           "remove:header.x-secret": "''"
         responseParameters:
@@ -224,7 +225,7 @@ func TestHTTPAPIProxy(t *testing.T) {
 		{name: "parameter mapping", method: "GET", path: "/pets/mapped?who=x", header: map[string]string{"X-User": "ann", "X-Secret": "s", "X-Stage": "client"}, status: 410,
 			headers: map[string]string{"X-Mapped": "gone GET /mapped", "X-Backend": "yes"},
 			echo: func(e echoed) bool {
-				return e.Query == "who=ann" && e.Header.Get("X-Stage") == "client,$default" && e.Header.Get("X-Secret") == ""
+				return e.Query == "who=ann" && e.Header.Get("X-Stage") == "client,$default" && e.Header.Get("X-Secret") == "" && e.Header.Get("X-Account") == "123456789012"
 			}},
 		{name: "integration timeout", method: "GET", path: "/pets/hang", status: 503, resp: `{"message":"Service Unavailable"}`,
 			log: []string{"HTTP API integration failed", "integration_timeout", "route_key=GET /hang"}},

@@ -232,7 +232,7 @@ func (h *Handler) ServeHTTPAPI(w http.ResponseWriter, r *http.Request, stage *sn
 		if !ok {
 			return
 		}
-		ev = h.event(q, route, params, body)
+		ev = h.event(q, params, body)
 	}
 	if route.AuthorizationType != resource.DefaultAuthorizationType && route.AuthorizationType != "" {
 		if !h.authorize(q, route, ev) {
@@ -272,12 +272,12 @@ func (h *Handler) readBody(q *request) ([]byte, bool) {
 }
 
 // event builds the request as the payload formats describe it.
-func (h *Handler) event(q *request, route *snapshot.Route, params map[string]string, body []byte) *proxyevent.HTTPRequest {
+func (h *Handler) event(q *request, params map[string]string, body []byte) *proxyevent.HTTPRequest {
 	r := q.r
 	ev := &proxyevent.HTTPRequest{
 		Method: r.Method, RawPath: q.out.Path, Path: decodePath(q.out.Path), RawQuery: r.URL.RawQuery, Protocol: r.Proto,
 		Host: r.Host, Header: r.Header, Body: body, SourceIP: q.out.SourceIP, ForwardedProto: "http", ForwardedPort: localPort(r),
-		RouteKey: route.Key, PathParameters: params, StageVariables: q.stage.Variables,
+		RouteKey: q.out.RouteKey, PathParameters: params, StageVariables: q.stage.Variables,
 		AccountID: h.account, APIID: q.out.APIID, Stage: q.out.Stage, RequestID: q.out.RequestID,
 		DomainName: q.out.DomainName, DomainPrefix: domainPrefix(q.out.DomainName), Time: q.start,
 	}

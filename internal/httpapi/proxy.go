@@ -171,7 +171,7 @@ func (p *proxy) serve(h *Handler, q *request, route *snapshot.Route, in *snapsho
 	}
 	if in.Mapping != nil {
 		out := parammap.Outgoing{Header: header, Query: u.Query(), Path: u.Path}
-		in.Mapping.Apply(mappingInput(q, params, ev, nil), &out)
+		in.Mapping.Apply(h.mappingInput(q, params, ev, nil), &out)
 		u.Path, u.RawPath, u.RawQuery = out.Path, "", out.Query.Encode()
 	}
 

@@ -53,7 +53,7 @@ func (h *Handler) callService(q *request, in *snapshot.Integration, params map[s
 		h.integrationFailed(q, http.StatusInternalServerError, bodyInternalError, "integration_error", err)
 		return
 	}
-	input := mappingInput(q, params, ev, nil)
+	input := h.mappingInput(q, params, ev, nil)
 	values := make(map[string]string, len(in.ServiceParameters))
 	for name, expr := range in.ServiceParameters {
 		if expr == "$request.body" || expr == "${request.body}" {
