@@ -352,16 +352,9 @@ func (a *HTTPAuthorizer) decide(out *httpResponse, routeARN string) HTTPDecision
 // optional context object); otherwise an IAM policy response (principalId, policyDocument, context).
 // Results over MaxResultSize are malformed, as for WebSocket authorizers.
 func (a *HTTPAuthorizer) parse(payload []byte) (*httpResponse, error) {
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, payload); err != nil {
-		return nil, fmt.Errorf("%w: not JSON: %w", ErrMalformed, err)
-	}
-	if compact.Len() > MaxResultSize {
-		return nil, fmt.Errorf("%w: %d bytes, over the %d-byte limit", ErrMalformed, compact.Len(), MaxResultSize)
-	}
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(compact.Bytes(), &members); err != nil || members == nil {
-		return nil, fmt.Errorf("%w: not a JSON object", ErrMalformed)
+	members, err := resultMembers(payload)
+	if err != nil {
+		return nil, err
 	}
 	out := &httpResponse{}
 	if raw, ok := members["context"]; ok && !bytes.Equal(raw, []byte("null")) {

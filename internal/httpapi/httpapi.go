@@ -332,12 +332,8 @@ func (h *Handler) invoke(q *request, in *snapshot.Integration, ev *proxyevent.HT
 	res, err := h.functions.Invoke(ctx, fn, proxyevent.HTTPEvent(in.PayloadFormatVersion, ev))
 	q.out.Integrated, q.out.IntegrationLatency = true, h.now().Sub(started)
 	switch {
-	case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && q.r.Context().Err() == nil:
-		h.integrationFailed(q, http.StatusServiceUnavailable, bodyUnavailable, "integration_timeout",
-			errors.New("the integration did not answer within "+in.Timeout.String()))
-		return
 	case err != nil:
-		h.integrationFailed(q, http.StatusInternalServerError, bodyInternalError, "integration_error", err)
+		h.callFailed(ctx, q, err, "the integration did not answer within "+in.Timeout.String())
 		return
 	case res.FunctionError != "":
 		q.out.IntegrationStatus = http.StatusOK
@@ -361,6 +357,17 @@ func (h *Handler) invoke(q *request, in *snapshot.Integration, ev *proxyevent.HT
 	q.w.WriteHeader(status)
 	n, _ := q.w.Write(resp.Body)
 	q.out.Status, q.out.ResponseLength = status, int64(n)
+}
+
+// callFailed answers an integration call that returned err: 503 {"message":"Service Unavailable"}
+// when ctx, the call's context, passed the integration's timeout while the client was still there
+// (timeout says so in the log), 500 {"message":"Internal Server Error"} otherwise.
+func (h *Handler) callFailed(ctx context.Context, q *request, err error, timeout string) {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && q.r.Context().Err() == nil {
+		h.integrationFailed(q, http.StatusServiceUnavailable, bodyUnavailable, "integration_timeout", errors.New(timeout))
+		return
+	}
+	h.integrationFailed(q, http.StatusInternalServerError, bodyInternalError, "integration_error", err)
 }
 
 // integrationFailed answers a failed integration and logs why.

@@ -91,13 +91,8 @@ func (h *Handler) callService(q *request, in *snapshot.Integration, params map[s
 	started := h.now()
 	resp, err := h.services.CallService(ctx, sr)
 	q.out.Integrated, q.out.IntegrationLatency = true, h.now().Sub(started)
-	switch {
-	case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && q.r.Context().Err() == nil:
-		h.integrationFailed(q, http.StatusServiceUnavailable, bodyUnavailable, "integration_timeout",
-			errors.New("the service did not answer within "+in.Timeout.String()))
-		return
-	case err != nil:
-		h.integrationFailed(q, http.StatusInternalServerError, bodyInternalError, "integration_error", err)
+	if err != nil {
+		h.callFailed(ctx, q, err, "the service did not answer within "+in.Timeout.String())
 		return
 	}
 	q.out.IntegrationStatus = resp.StatusCode
