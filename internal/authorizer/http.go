@@ -399,42 +399,51 @@ func unescape(s string) string {
 	return s
 }
 
-// HTTPSet keeps one HTTPAuthorizer per API and configuration, so that result caches survive snapshot
-// swaps: an unchanged authorizer in a new snapshot keeps its cached results, a changed one starts empty.
-// It is safe for concurrent use.
+// HTTPSet keeps one HTTPAuthorizer per API stage and configuration, so that result caches survive
+// snapshot swaps: an unchanged authorizer in a new snapshot keeps its cached results, a changed one starts
+// empty. Each stage has its own cache, as on AWS, where ResetAuthorizersCache flushes one stage's; a
+// stage's cache epoch (snapshot.Stage.AuthorizerCacheEpoch, which that call raises) that differs from the
+// one the authorizer was made under replaces it with an empty one. It is safe for concurrent use.
 type HTTPSet struct {
 	inv lambda.Invoker
 	now func() time.Time
 
 	mu sync.Mutex
-	m  map[string]*HTTPAuthorizer
+	m  map[string]epochAuthorizer
+}
+
+// epochAuthorizer is an HTTPSet entry: the authorizer and the cache epoch it was made under.
+type epochAuthorizer struct {
+	a     *HTTPAuthorizer
+	epoch uint64
 }
 
 // NewHTTPSet returns an empty set whose authorizers invoke through inv.
 func NewHTTPSet(inv lambda.Invoker, now func() time.Time) *HTTPSet {
-	return &HTTPSet{inv: inv, now: now, m: map[string]*HTTPAuthorizer{}}
+	return &HTTPSet{inv: inv, now: now, m: map[string]epochAuthorizer{}}
 }
 
-// Authorizer returns the authorizer of apiID with cfg, making it on first use. Errors are NewHTTP's.
-func (s *HTTPSet) Authorizer(apiID string, cfg HTTPConfig) (*HTTPAuthorizer, error) {
-	key := strings.Join(append([]string{apiID, cfg.AuthorizerID, cfg.FunctionURI, cfg.PayloadFormatVersion,
+// Authorizer returns the authorizer of apiID's stage with cfg, making it on first use or when epoch
+// differs from the one it was made under. Errors are NewHTTP's.
+func (s *HTTPSet) Authorizer(apiID, stage string, epoch uint64, cfg HTTPConfig) (*HTTPAuthorizer, error) {
+	key := strings.Join(append([]string{apiID, stage, cfg.AuthorizerID, cfg.FunctionURI, cfg.PayloadFormatVersion,
 		fmt.Sprint(cfg.EnableSimpleResponses, cfg.ResultTTL, cfg.Timeout)}, cfg.IdentitySource...), "\x00")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if a, ok := s.m[key]; ok {
-		return a, nil
+	if e, ok := s.m[key]; ok && e.epoch == epoch {
+		return e.a, nil
 	}
 	a, err := NewHTTP(s.inv, cfg, s.now)
 	if err != nil {
 		return nil, err
 	}
-	if len(s.m) >= MaxHTTPAuthorizers {
+	if _, ok := s.m[key]; !ok && len(s.m) >= MaxHTTPAuthorizers {
 		for k := range s.m {
 			delete(s.m, k)
 			break
 		}
 	}
-	s.m[key] = a
+	s.m[key] = epochAuthorizer{a: a, epoch: epoch}
 	return a, nil
 }
 

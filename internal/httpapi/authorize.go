@@ -92,7 +92,7 @@ func (a *Authorizers) lambda(ctx context.Context, req *AuthRequest) Decision {
 		return internalError("CUSTOM route without a Lambda authorizer")
 	}
 	ev := req.Event
-	la, err := a.Lambda.Authorizer(ev.APIID, authorizer.HTTPConfig{AuthorizerID: au.ID, Name: au.Name, FunctionURI: au.URI,
+	la, err := a.Lambda.Authorizer(ev.APIID, req.Stage.Name, req.Stage.AuthorizerCacheEpoch, authorizer.HTTPConfig{AuthorizerID: au.ID, Name: au.Name, FunctionURI: au.URI,
 		IdentitySource: au.IdentitySource, PayloadFormatVersion: au.PayloadFormatVersion,
 		EnableSimpleResponses: au.SimpleResponses, ResultTTL: au.ResultTTL})
 	if err != nil {
