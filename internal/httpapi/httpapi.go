@@ -8,6 +8,8 @@
 // AWS's answers, as the spec's §11 gathers them:
 //   - no stage, no route, or a route without an integration: 404 {"message":"Not Found"};
 //   - a body over 10 MB: 413 {"message":"Request Entity Too Large"};
+//   - a request line and headers over 10,240 bytes: 431 {"message":"Request Header Fields Too Large"}
+//     (AWS documents the quota, not the answer);
 //   - throttled: 429 {"message":"Too Many Requests"};
 //   - the integration's timeout passing: 503 {"message":"Service Unavailable"};
 //   - a function error, a malformed result, an unreachable backend: 500 {"message":"Internal Server Error"}.
@@ -38,10 +40,18 @@ import (
 // MaxBodyBytes is the largest request body an HTTP API accepts (10 MB, AWS's HTTP API quota).
 const MaxBodyBytes = 10 << 20
 
+// MaxHeaderBytes is the largest request line plus headers an HTTP API accepts: 10,240 bytes, AWS's HTTP
+// API quota "Request line and header values"
+// (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html). The data-plane
+// port's own bound (16 KB) is higher because WebSocket handshakes share the port and AWS documents no
+// such quota for them.
+const MaxHeaderBytes = 10240
+
 // AWS's HTTP API answers.
 const (
 	bodyNotFound       = `{"message":"Not Found"}`
 	bodyTooLarge       = `{"message":"Request Entity Too Large"}`
+	bodyHeadersTooBig  = `{"message":"Request Header Fields Too Large"}`
 	bodyThrottled      = `{"message":"Too Many Requests"}`
 	bodyUnavailable    = `{"message":"Service Unavailable"}`
 	bodyInternalError  = proxyevent.InternalServerErrorBody
@@ -62,7 +72,7 @@ type Outcome struct {
 	IntegrationStatus  int
 	IntegrationLatency time.Duration
 	IntegrationError   string
-	// Reason names a refusal or failure in one word (not_found, throttled, too_large, unauthorized,
+	// Reason names a refusal or failure in one word (not_found, throttled, too_large, headers_too_large, unauthorized,
 	// forbidden, integration_timeout, integration_error, bad_response); "" on success.
 	Reason string
 	// Authorizer is what the route's authorizer established, nil without one.
@@ -201,6 +211,11 @@ func (h *Handler) ServeHTTPAPI(w http.ResponseWriter, r *http.Request, stage *sn
 	}}
 	w.Header().Set(headerAPIRequestID, q.out.RequestID)
 	defer h.finish(q)
+	if n := headerSize(r, rawPath); n > MaxHeaderBytes {
+		h.refuse(q, http.StatusRequestHeaderFieldsTooLarge, bodyHeadersTooBig, "headers_too_large",
+			"the request line and headers take "+strconv.Itoa(n)+" bytes, over "+strconv.Itoa(MaxHeaderBytes)+" bytes")
+		return
+	}
 	route, params := stage.HTTPRoutes.Match(r.Method, routePath)
 	if route == nil && stage.API.CORS != nil && isPreflight(r) {
 		// A preflight no route takes is answered by the gateway; one that an OPTIONS, ANY or $default
@@ -448,4 +463,23 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// headerSize is the size of r's request line and headers as AWS would count them: "METHOD path?query
+// PROTO" with path the one AWS sees (rawPath, without the local /{apiId} prefix), then "Name: value" for
+// the Host and every header value, each line with its CRLF.
+func headerSize(r *http.Request, rawPath string) int {
+	n := len(r.Method) + 1 + len(rawPath) + 1 + len(r.Proto) + 2
+	if r.URL.RawQuery != "" {
+		n += 1 + len(r.URL.RawQuery)
+	}
+	if r.Host != "" {
+		n += len("Host: ") + len(r.Host) + 2
+	}
+	for name, vs := range r.Header {
+		for _, v := range vs {
+			n += len(name) + 2 + len(v) + 2
+		}
+	}
+	return n
 }
