@@ -327,14 +327,7 @@ func (w *jsonWriter) strings(name string, vs []string) {
 		w.b = append(w.b, "null"...)
 		return
 	}
-	w.b = append(w.b, '[')
-	for i, v := range vs {
-		if i > 0 {
-			w.b = append(w.b, ',')
-		}
-		w.b = appendJSONString(w.b, v)
-	}
-	w.b = append(w.b, ']')
+	w.strs(vs)
 }
 
 func (w *jsonWriter) stringMap(name string, m map[string]string) {
