@@ -288,9 +288,9 @@ type response struct {
 	usageIdentifierKey string
 }
 
-// parseResponse reads an authorizer result (spec §5.3.5). Member names are matched exactly, as AWS does.
-// Errors wrap ErrMalformed.
-func parseResponse(payload []byte) (*response, error) {
+// resultMembers reads an authorizer result's top-level members: it must be a JSON object of at most
+// MaxResultSize bytes once compacted. Errors wrap ErrMalformed.
+func resultMembers(payload []byte) (map[string]json.RawMessage, error) {
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, payload); err != nil {
 		return nil, fmt.Errorf("%w: not JSON: %w", ErrMalformed, err)
@@ -301,6 +301,16 @@ func parseResponse(payload []byte) (*response, error) {
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(compact.Bytes(), &members); err != nil || members == nil {
 		return nil, fmt.Errorf("%w: not a JSON object", ErrMalformed)
+	}
+	return members, nil
+}
+
+// parseResponse reads an authorizer result (spec §5.3.5). Member names are matched exactly, as AWS does.
+// Errors wrap ErrMalformed.
+func parseResponse(payload []byte) (*response, error) {
+	members, err := resultMembers(payload)
+	if err != nil {
+		return nil, err
 	}
 	out := &response{}
 

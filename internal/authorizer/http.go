@@ -352,16 +352,9 @@ func (a *HTTPAuthorizer) decide(out *httpResponse, routeARN string) HTTPDecision
 // optional context object); otherwise an IAM policy response (principalId, policyDocument, context).
 // Results over MaxResultSize are malformed, as for WebSocket authorizers.
 func (a *HTTPAuthorizer) parse(payload []byte) (*httpResponse, error) {
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, payload); err != nil {
-		return nil, fmt.Errorf("%w: not JSON: %w", ErrMalformed, err)
-	}
-	if compact.Len() > MaxResultSize {
-		return nil, fmt.Errorf("%w: %d bytes, over the %d-byte limit", ErrMalformed, compact.Len(), MaxResultSize)
-	}
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(compact.Bytes(), &members); err != nil || members == nil {
-		return nil, fmt.Errorf("%w: not a JSON object", ErrMalformed)
+	members, err := resultMembers(payload)
+	if err != nil {
+		return nil, err
 	}
 	out := &httpResponse{}
 	if raw, ok := members["context"]; ok && !bytes.Equal(raw, []byte("null")) {
@@ -406,42 +399,51 @@ func unescape(s string) string {
 	return s
 }
 
-// HTTPSet keeps one HTTPAuthorizer per API and configuration, so that result caches survive snapshot
-// swaps: an unchanged authorizer in a new snapshot keeps its cached results, a changed one starts empty.
-// It is safe for concurrent use.
+// HTTPSet keeps one HTTPAuthorizer per API stage and configuration, so that result caches survive
+// snapshot swaps: an unchanged authorizer in a new snapshot keeps its cached results, a changed one starts
+// empty. Each stage has its own cache, as on AWS, where ResetAuthorizersCache flushes one stage's; a
+// stage's cache epoch (snapshot.Stage.AuthorizerCacheEpoch, which that call raises) that differs from the
+// one the authorizer was made under replaces it with an empty one. It is safe for concurrent use.
 type HTTPSet struct {
 	inv lambda.Invoker
 	now func() time.Time
 
 	mu sync.Mutex
-	m  map[string]*HTTPAuthorizer
+	m  map[string]epochAuthorizer
+}
+
+// epochAuthorizer is an HTTPSet entry: the authorizer and the cache epoch it was made under.
+type epochAuthorizer struct {
+	a     *HTTPAuthorizer
+	epoch uint64
 }
 
 // NewHTTPSet returns an empty set whose authorizers invoke through inv.
 func NewHTTPSet(inv lambda.Invoker, now func() time.Time) *HTTPSet {
-	return &HTTPSet{inv: inv, now: now, m: map[string]*HTTPAuthorizer{}}
+	return &HTTPSet{inv: inv, now: now, m: map[string]epochAuthorizer{}}
 }
 
-// Authorizer returns the authorizer of apiID with cfg, making it on first use. Errors are NewHTTP's.
-func (s *HTTPSet) Authorizer(apiID string, cfg HTTPConfig) (*HTTPAuthorizer, error) {
-	key := strings.Join(append([]string{apiID, cfg.AuthorizerID, cfg.FunctionURI, cfg.PayloadFormatVersion,
+// Authorizer returns the authorizer of apiID's stage with cfg, making it on first use or when epoch
+// differs from the one it was made under. Errors are NewHTTP's.
+func (s *HTTPSet) Authorizer(apiID, stage string, epoch uint64, cfg HTTPConfig) (*HTTPAuthorizer, error) {
+	key := strings.Join(append([]string{apiID, stage, cfg.AuthorizerID, cfg.FunctionURI, cfg.PayloadFormatVersion,
 		fmt.Sprint(cfg.EnableSimpleResponses, cfg.ResultTTL, cfg.Timeout)}, cfg.IdentitySource...), "\x00")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if a, ok := s.m[key]; ok {
-		return a, nil
+	if e, ok := s.m[key]; ok && e.epoch == epoch {
+		return e.a, nil
 	}
 	a, err := NewHTTP(s.inv, cfg, s.now)
 	if err != nil {
 		return nil, err
 	}
-	if len(s.m) >= MaxHTTPAuthorizers {
+	if _, ok := s.m[key]; !ok && len(s.m) >= MaxHTTPAuthorizers {
 		for k := range s.m {
 			delete(s.m, k)
 			break
 		}
 	}
-	s.m[key] = a
+	s.m[key] = epochAuthorizer{a: a, epoch: epoch}
 	return a, nil
 }
 

@@ -252,22 +252,22 @@ func FuzzHTTPParse(f *testing.F) {
 	})
 }
 
-// TestHTTPSetKeepsCaches: the same configuration gives the same authorizer (and cache); a changed one a
-// new authorizer.
+// TestHTTPSetKeepsCaches: the same stage and configuration give the same authorizer (and cache); a changed
+// configuration, another stage or a new cache epoch a new authorizer.
 func TestHTTPSetKeepsCaches(t *testing.T) {
 	inv := returns(allowPolicy(testRouteARN), "")
 	s := NewHTTPSet(inv, nil)
 	cfg := httpConfig("2.0", false)
 	cfg.ResultTTL = time.Minute
-	a, err := s.Authorizer("api1", cfg)
+	a, err := s.Authorizer("api1", "dev", 0, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := s.Authorizer("api1", cfg)
+	b, _ := s.Authorizer("api1", "dev", 0, cfg)
 	cfg2 := cfg
 	cfg2.IdentitySource = []string{"$request.header.Authorization"}
-	c, _ := s.Authorizer("api1", cfg2)
-	d, _ := s.Authorizer("api2", cfg)
+	c, _ := s.Authorizer("api1", "dev", 0, cfg2)
+	d, _ := s.Authorizer("api2", "dev", 0, cfg)
 	if a != b || a == c || a == d {
 		t.Fatalf("a %p b %p c %p d %p", a, b, c, d)
 	}
@@ -275,9 +275,23 @@ func TestHTTPSetKeepsCaches(t *testing.T) {
 	if dec := b.Authorize(context.Background(), httpAuthRequest()); !dec.Cached || len(inv.calls) != 1 {
 		t.Fatalf("second snapshot's authorizer did not use the cache: %+v, %d calls", dec, len(inv.calls))
 	}
+	// Each stage has its own cache; a new cache epoch (ResetAuthorizersCache) empties the stage's.
+	if other, _ := s.Authorizer("api1", "prod", 0, cfg); other == a {
+		t.Error("two stages share an authorizer cache")
+	}
+	reset, _ := s.Authorizer("api1", "dev", 1, cfg)
+	if reset == a {
+		t.Fatal("a new cache epoch kept the authorizer")
+	}
+	if dec := reset.Authorize(context.Background(), httpAuthRequest()); dec.Cached || len(inv.calls) != 2 {
+		t.Errorf("after the reset the result came from the cache: %+v, %d calls", dec, len(inv.calls))
+	}
+	if again, _ := s.Authorizer("api1", "dev", 1, cfg); again != reset {
+		t.Error("the same epoch made a new authorizer")
+	}
 	bad := cfg
 	bad.PayloadFormatVersion = "9"
-	if _, err := s.Authorizer("api1", bad); !errors.Is(err, ErrConfig) {
+	if _, err := s.Authorizer("api1", "dev", 0, bad); !errors.Is(err, ErrConfig) {
 		t.Errorf("bad config: %v", err)
 	}
 }

@@ -403,6 +403,19 @@ func TestTemplateErrors(t *testing.T) {
     Type: AWS::ApiGateway::UsagePlan
     Properties: {ApiStages: [{ApiId: !Ref Api, Stage: prod}]}
 `, want: `with stage "prod" is declared`, where: "Resources.Plan"},
+		{name: "a domain mapping a WebSocket and an HTTP API", yaml: "Resources:" + apiYAML + `
+  WsStage: {Type: AWS::ApiGatewayV2::Stage, Properties: {ApiId: !Ref Api, StageName: prod}}
+  Http: {Type: AWS::ApiGatewayV2::Api, Properties: {Name: h, ProtocolType: HTTP, Target: "https://backend.example.com"}}
+  Domain: {Type: AWS::ApiGatewayV2::DomainName, Properties: {DomainName: api.example.com}}
+  HttpMapping:
+    Type: AWS::ApiGatewayV2::ApiMapping
+    DependsOn: [Http]
+    Properties: {DomainName: !Ref Domain, ApiId: !Ref Http, Stage: $default, ApiMappingKey: v1/pets}
+  WsMapping:
+    Type: AWS::ApiGatewayV2::ApiMapping
+    DependsOn: [WsStage]
+    Properties: {DomainName: !Ref Domain, ApiId: !Ref Api, Stage: prod, ApiMappingKey: chat}
+`, want: "a domain maps WebSocket APIs or HTTP APIs, not both", where: "Resources.WsMapping"},
 		{name: "unsupported transform", yaml: "Transform: AWS::LanguageExtensions\nResources:" + apiYAML,
 			want: `transform "AWS::LanguageExtensions" is not supported`, where: "Transform"},
 		{name: "resource condition not declared", yaml: "Resources:" + apiYAML + "  T: {Type: AWS::SNS::Topic, Condition: Nope}\n",

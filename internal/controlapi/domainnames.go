@@ -385,8 +385,14 @@ func apiMappingFor(d *catalog.DomainName, id string) (*resource.APIMapping, erro
 	return nil, notFound("ApiMapping", "Invalid ApiMapping identifier specified %s", id)
 }
 
+// mixedDomainMessage is AWS's BadRequestException text for a mapping that would put WebSocket and
+// HTTP APIs on one domain (API Gateway's answer to such a base path mapping; the developer guide's
+// rule: "You can't map WebSocket APIs to the same custom domain name as an HTTP API or REST API").
+const mixedDomainMessage = "Mixing of REST APIs and HTTP APIs on the same domain name can only be accomplished through API Gateway's V2 DomainName interface. Currently, WebSocket APIs can only be attached to a domain name with other WebSocket APIs."
+
 // checkAPIMapping checks m, a mapping of d, with AWS's rules: the API and its stage exist, the key is
-// valid, and no other mapping of d has the same key.
+// valid for the API's kind (several levels for HTTP APIs only), the domain's other mappings are of
+// the same kind, and no other mapping of d has the same key.
 func (s *server) checkAPIMapping(state *catalog.State, d *catalog.DomainName, m resource.APIMapping) error {
 	switch {
 	case m.APIID == "":
@@ -395,17 +401,29 @@ func (s *server) checkAPIMapping(state *catalog.State, d *catalog.DomainName, m 
 		return badRequest("stage is required")
 	}
 	// The key first, then the API and its stage, in AWS's order; a stage the API does not have is a bad
-	// request on AWS, not a missing resource.
-	scratch := resource.DomainName{DomainName: "example.com", APIMappings: []resource.APIMapping{m}}
-	if err := fieldProblems(resource.Validate(&resource.Bundle{DomainNames: []resource.DomainName{scratch}}), "domainNames[0].apiMappings[0].apiMappingKey"); err != nil {
+	// request on AWS, not a missing resource. The key's rules depend on the API's kind, so a known API
+	// goes into the scratch bundle with its protocol.
+	a, apiErr := s.apiFor(state, m.APIID)
+	scratch := &resource.Bundle{DomainNames: []resource.DomainName{{DomainName: "example.com", APIMappings: []resource.APIMapping{m}}}}
+	if apiErr == nil {
+		scratch.APIs = []resource.API{{APIID: m.APIID, ProtocolType: protocolOf(&a.API)}}
+	}
+	if err := fieldProblems(resource.Validate(scratch), "domainNames[0].apiMappings[0].apiMappingKey"); err != nil {
 		return err
 	}
-	a, err := s.apiFor(state, m.APIID)
-	if err != nil {
-		return err
+	if apiErr != nil {
+		return apiErr
 	}
 	if _, err := stageFor(a, m.Stage); err != nil {
 		return badRequest("Invalid stage identifier specified")
+	}
+	for _, other := range d.APIMappings {
+		if other.APIMappingID == m.APIMappingID {
+			continue
+		}
+		if oa := state.API(other.APIID); oa != nil && isHTTP(&oa.API) != isHTTP(&a.API) {
+			return badRequest("%s", mixedDomainMessage)
+		}
 	}
 	for _, other := range d.APIMappings {
 		if other.APIMappingID == m.APIMappingID || other.APIMappingKey != m.APIMappingKey {
@@ -417,6 +435,14 @@ func (s *server) checkAPIMapping(state *catalog.State, d *catalog.DomainName, m 
 		return conflict("Domain name %s already has an API mapping with key %s (%s)", d.DomainName.DomainName, m.APIMappingKey, other.APIMappingID)
 	}
 	return nil
+}
+
+// protocolOf is a's protocolType, WEBSOCKET when unset.
+func protocolOf(a *resource.API) string {
+	if isHTTP(a) {
+		return resource.ProtocolHTTP
+	}
+	return resource.ProtocolWebSocket
 }
 
 // createAPIMapping is CreateApiMapping: POST /v2/domainnames/{domainName}/apimappings → 201, e.g.

@@ -314,3 +314,75 @@ func TestAPIMappingsSDK(t *testing.T) {
 		t.Errorf("deleting the stage once unmapped: %v", err)
 	}
 }
+
+// TestAPIMappingsProtocolRules checks CreateApiMapping and UpdateApiMapping against AWS's rules for a
+// domain shared by API kinds: a domain maps WebSocket APIs or HTTP APIs, never both (the
+// BadRequestException text is AWS's), and only HTTP APIs take multi-level mapping keys.
+func TestAPIMappingsProtocolRules(t *testing.T) {
+	ctx := context.Background()
+	f := newCatalogFixture(t, nil)
+	f.seedAPI(fixtureAPI)
+	c := f.client
+	ws := aws.String(fixtureAPI)
+	if _, err := c.CreateStage(ctx, &apigatewayv2.CreateStageInput{ApiId: ws, StageName: aws.String("dev")}); err != nil {
+		t.Fatal(err)
+	}
+	created, err := c.CreateApi(ctx, &apigatewayv2.CreateApiInput{Name: aws.String("pets"), ProtocolType: types.ProtocolTypeHttp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpAPI := created.ApiId
+	if _, err := c.CreateStage(ctx, &apigatewayv2.CreateStageInput{ApiId: httpAPI, StageName: aws.String("dev")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"chat.example.com", "pets.example.com"} {
+		if _, err := c.CreateDomainName(ctx, &apigatewayv2.CreateDomainNameInput{DomainName: aws.String(d)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mapping := func(domain, key string, api *string) (*apigatewayv2.CreateApiMappingOutput, error) {
+		return c.CreateApiMapping(ctx, &apigatewayv2.CreateApiMappingInput{DomainName: aws.String(domain), ApiMappingKey: aws.String(key), ApiId: api, Stage: aws.String("dev")})
+	}
+	if _, err := mapping("chat.example.com", "chat", ws); err != nil {
+		t.Fatal(err)
+	}
+	second, err := mapping("chat.example.com", "talk", ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	multi, err := mapping("pets.example.com", "v1/pets", httpAPI)
+	if err != nil {
+		t.Fatalf("multi-level key for an HTTP API: %v", err)
+	}
+	if aws.ToString(multi.ApiMappingKey) != "v1/pets" {
+		t.Errorf("CreateApiMapping output: %+v", multi)
+	}
+
+	const mixed = "Currently, WebSocket APIs can only be attached to a domain name with other WebSocket APIs."
+	cases := []struct {
+		name      string
+		call      func() error
+		want, msg string
+	}{
+		{"HTTP API on a WebSocket domain", func() error { _, err := mapping("chat.example.com", "pets", httpAPI); return err }, "BadRequestException", mixed},
+		{"WebSocket API on an HTTP domain", func() error { _, err := mapping("pets.example.com", "chat", ws); return err }, "BadRequestException", mixed},
+		{"update onto the other kind", func() error {
+			_, err := c.UpdateApiMapping(ctx, &apigatewayv2.UpdateApiMappingInput{DomainName: aws.String("chat.example.com"), ApiMappingId: second.ApiMappingId, ApiId: httpAPI, Stage: aws.String("dev")})
+			return err
+		}, "BadRequestException", mixed},
+		{"multi-level key for a WebSocket API", func() error { _, err := mapping("chat.example.com", "v1/chat", ws); return err }, "BadRequestException", "no /"},
+		{"HTTP key with an empty level", func() error { _, err := mapping("pets.example.com", "v1//pets", httpAPI); return err }, "BadRequestException", "separated by single /"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call()
+			if got := errorCode(err); got != tc.want || !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("got %q (%v), want %s with %q", got, err, tc.want, tc.msg)
+			}
+		})
+	}
+	// The only mapping of a domain may be replaced by one of the other kind.
+	if _, err := c.UpdateApiMapping(ctx, &apigatewayv2.UpdateApiMappingInput{DomainName: aws.String("pets.example.com"), ApiMappingId: multi.ApiMappingId, ApiId: ws, ApiMappingKey: aws.String("chat"), Stage: aws.String("dev")}); err != nil {
+		t.Errorf("moving a domain's only mapping to a WebSocket API: %v", err)
+	}
+}

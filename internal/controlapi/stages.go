@@ -540,17 +540,25 @@ func (s *server) deleteRouteSettings(w http.ResponseWriter, r *http.Request) err
 }
 
 // resetAuthorizersCache is ResetAuthorizersCache: DELETE
-// /v2/apis/{apiId}/stages/{stageName}/cache/authorizers → 204. Switchboard keeps no authorizer cache for
-// WebSocket REQUEST authorizers (each $connect runs the authorizer), so there is nothing to flush; the
-// API and stage must still exist.
+// /v2/apis/{apiId}/stages/{stageName}/cache/authorizers → 204. It raises the stage's cache epoch, which
+// reaches the data plane with the next snapshot like any other change: the HTTP API Lambda authorizers
+// of that stage then drop the results they cached (authorizer.HTTPSet). The control plane and the data
+// plane meet only at the snapshot, so the flush travels there rather than through a side channel, and it
+// reaches every node that serves the catalog. WebSocket REQUEST authorizers cache nothing (each $connect
+// runs the authorizer), so for WebSocket APIs the call changes nothing the client can see. The stage's
+// lastUpdatedDate is left alone: a flush changes no member of the stage.
 func (s *server) resetAuthorizersCache(w http.ResponseWriter, r *http.Request) error {
-	err := s.readState(func(state *catalog.State) error {
+	err := s.cfg.Catalog.Write(r.Context(), func(state *catalog.State) error {
 		a, err := s.apiFor(state, r.PathValue("apiId"))
 		if err != nil {
 			return err
 		}
-		_, err = stageFor(a, r.PathValue("stageName"))
-		return err
+		st, err := stageFor(a, r.PathValue("stageName"))
+		if err != nil {
+			return err
+		}
+		st.AuthorizerCacheEpoch++
+		return nil
 	})
 	return respondEmpty(w, http.StatusNoContent, err)
 }

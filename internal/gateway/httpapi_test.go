@@ -71,6 +71,7 @@ apis:
         integrationUri: "%[1]s/status/404"
         requestParameters:
           "append:header.x-stage": "$context.stage"
+          "overwrite:header.x-account": "$context.accountId"
           "overwrite:querystring.who": "$request.header.x-user"
           "remove:header.x-secret": "''"
         responseParameters:
@@ -224,12 +225,16 @@ func TestHTTPAPIProxy(t *testing.T) {
 		{name: "parameter mapping", method: "GET", path: "/pets/mapped?who=x", header: map[string]string{"X-User": "ann", "X-Secret": "s", "X-Stage": "client"}, status: 410,
 			headers: map[string]string{"X-Mapped": "gone GET /mapped", "X-Backend": "yes"},
 			echo: func(e echoed) bool {
-				return e.Query == "who=ann" && e.Header.Get("X-Stage") == "client,$default" && e.Header.Get("X-Secret") == ""
+				return e.Query == "who=ann" && e.Header.Get("X-Stage") == "client,$default" && e.Header.Get("X-Secret") == "" && e.Header.Get("X-Account") == "123456789012"
 			}},
 		{name: "integration timeout", method: "GET", path: "/pets/hang", status: 503, resp: `{"message":"Service Unavailable"}`,
 			log: []string{"HTTP API integration failed", "integration_timeout", "route_key=GET /hang"}},
 		{name: "backend unreachable", method: "GET", path: "/pets/closed", status: 500, resp: `{"message":"Internal Server Error"}`,
 			log: []string{"HTTP API integration failed", "connection refused"}},
+		{name: "request line and headers over 10,240 bytes", method: "GET", path: "/pets/pets/1", header: map[string]string{"X-Big": strings.Repeat("x", 10240)},
+			status: 431, resp: `{"message":"Request Header Fields Too Large"}`, log: []string{"HTTP API request refused", "status=431", "over 10240 bytes"}},
+		{name: "request line and headers under 10,240 bytes", method: "GET", path: "/pets/pets/1", header: map[string]string{"X-Big": strings.Repeat("x", 9000)}, status: 200,
+			echo: func(e echoed) bool { return len(e.Header.Get("X-Big")) == 9000 }},
 		{name: "body over 10 MB", method: "POST", path: "/pets/big", body: strings.Repeat("x", 10<<20+1), status: 413, resp: `{"message":"Request Entity Too Large"}`,
 			log: []string{"HTTP API request refused", "over 10 MB"}},
 		{name: "OPTIONS routed without CORS", method: "OPTIONS", path: "/pets/opts", header: map[string]string{"Origin": "https://a.example", "Access-Control-Request-Method": "GET"}, status: 200,

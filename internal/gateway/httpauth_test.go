@@ -24,6 +24,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 
 	"github.com/switchboard-gw/switchboard/internal/gateway"
 	"github.com/switchboard-gw/switchboard/internal/gatewaytest"
@@ -94,6 +96,10 @@ iam:
       accessKeyId: AKIDALICEEXAMPLE
       secretAccessKey: alice-secret
       policy: '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"execute-api:Invoke","Resource":"arn:aws:execute-api:us-east-1:123456789012:sec/*/GET/*"}]}'
+    - name: admin
+      accessKeyId: AKIDADMINEXAMPLE
+      secretAccessKey: admin-secret
+      policy: '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"apigateway:*","Resource":"arn:aws:apigateway:us-east-1::/*"}]}'
 apis:
   - name: sec
     apiId: sec
@@ -130,7 +136,7 @@ func TestHTTPAPIAuthorizers(t *testing.T) {
 	}
 	is := newOIDCIssuer(t)
 	logs := &logRecorder{}
-	g := gatewaytest.Start(t, httpAuthConfig(is.URL, bin), func(o *gateway.Options) { o.Logger = slog.New(logs) })
+	g := gatewaytest.Start(t, httpAuthConfig(is.URL, bin), func(o *gateway.Options) { o.Logger = slog.New(logs) }, gatewaytest.WithControlPlane)
 
 	type result struct {
 		status int
@@ -337,6 +343,24 @@ func TestHTTPAPIAuthorizers(t *testing.T) {
 		json.Unmarshal([]byte(b.body), &nb)
 		if na["nonce"] == nil || na["nonce"] == nb["nonce"] {
 			t.Errorf("uncached authorizer gave nonces %v and %v", na["nonce"], nb["nonce"])
+		}
+
+		// Each stage has its own cache, and ResetAuthorizersCache (AWS SDK) flushes the stage's at once:
+		// the next request invokes the authorizer again; the other stage keeps its result.
+		dev := nonce("/sec/dev/simple", "allow")
+		if dev == first {
+			t.Errorf("stage dev used the $default stage's cached result %s", first)
+		}
+		cp := apigatewayv2.New(apigatewayv2.Options{Region: "us-east-1", BaseEndpoint: aws.String(g.ControlURL),
+			Credentials: credentials.NewStaticCredentialsProvider("AKIDADMINEXAMPLE", "admin-secret", "")})
+		if _, err := cp.ResetAuthorizersCache(context.Background(), &apigatewayv2.ResetAuthorizersCacheInput{ApiId: aws.String("sec"), StageName: aws.String("$default")}); err != nil {
+			t.Fatal(err)
+		}
+		if after := nonce("/sec/simple", "allow"); after == first {
+			t.Errorf("after ResetAuthorizersCache the cached result %s was used", first)
+		}
+		if again := nonce("/sec/dev/simple", "allow"); again != dev {
+			t.Errorf("resetting $default flushed stage dev: nonce %s, then %s", dev, again)
 		}
 	})
 }

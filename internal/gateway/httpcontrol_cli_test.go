@@ -14,7 +14,8 @@ import (
 
 // TestHTTPAPIControlPlaneWithAWSCLI runs testdata/cli/http-api.sh — the README's HTTP API workflow — with
 // the AWS CLI v2 against a gateway's control plane: quick create, CORS, a JWT authorizer, route settings,
-// export-api, import-api, reimport-api and delete-cors-configuration.
+// export-api, import-api, reimport-api, delete-cors-configuration, reset-authorizers-cache and API
+// mappings (a multi-level key, and AWS's refusal of a WebSocket API beside an HTTP API).
 func TestHTTPAPIControlPlaneWithAWSCLI(t *testing.T) {
 	cli := awsCLIv2(t)
 	backend := gatewaytest.NewBackend(t, nil)

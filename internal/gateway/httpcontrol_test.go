@@ -64,7 +64,7 @@ func TestHTTPAPIControlPlaneServes(t *testing.T) {
 	}
 	backend.WaitFor(t, 10*time.Second, func(r gatewaytest.Request) bool { return r.Path == "/hello/world" && r.Query == "x=1" })
 
-	// CORS: the gateway answers preflights once the API has a configuration, and stops when it is deleted.
+	// CORS: the configured headers are added once the API has a configuration, and stop when it is deleted.
 	preflight := func() (int, http.Header) {
 		status, h, _ := do(t, "OPTIONS", endpoint+"/hello", "Origin", "https://app.example.com", "Access-Control-Request-Method", "GET")
 		return status, h

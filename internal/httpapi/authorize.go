@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/switchboard-gw/switchboard/internal/authorizer"
@@ -93,7 +92,7 @@ func (a *Authorizers) lambda(ctx context.Context, req *AuthRequest) Decision {
 		return internalError("CUSTOM route without a Lambda authorizer")
 	}
 	ev := req.Event
-	la, err := a.Lambda.Authorizer(ev.APIID, authorizer.HTTPConfig{AuthorizerID: au.ID, Name: au.Name, FunctionURI: au.URI,
+	la, err := a.Lambda.Authorizer(ev.APIID, req.Stage.Name, req.Stage.AuthorizerCacheEpoch, authorizer.HTTPConfig{AuthorizerID: au.ID, Name: au.Name, FunctionURI: au.URI,
 		IdentitySource: au.IdentitySource, PayloadFormatVersion: au.PayloadFormatVersion,
 		EnableSimpleResponses: au.SimpleResponses, ResultTTL: au.ResultTTL})
 	if err != nil {
@@ -115,15 +114,7 @@ func identityValue(source string, ev *proxyevent.HTTPRequest) string {
 	case strings.HasPrefix(source, "$request.header."):
 		return strings.Join(ev.Header.Values(strings.TrimPrefix(source, "$request.header.")), ",")
 	case strings.HasPrefix(source, "$request.querystring."):
-		name := strings.TrimPrefix(source, "$request.querystring.")
-		var vs []string
-		for part := range strings.SplitSeq(ev.RawQuery, "&") {
-			k, v, _ := strings.Cut(part, "=")
-			if unescapeQuery(k) == name {
-				vs = append(vs, unescapeQuery(v))
-			}
-		}
-		return strings.Join(vs, ",")
+		return ev.QueryValue(strings.TrimPrefix(source, "$request.querystring."))
 	case strings.HasPrefix(source, "$context."):
 		v, _ := ev.ContextVar(strings.TrimPrefix(source, "$context."))
 		return v
@@ -131,14 +122,4 @@ func identityValue(source string, ev *proxyevent.HTTPRequest) string {
 		return ev.StageVariables[strings.TrimPrefix(source, "$stageVariables.")]
 	}
 	return ""
-}
-
-func unescapeQuery(s string) string {
-	if !strings.ContainsAny(s, "%+") {
-		return s
-	}
-	if u, err := url.QueryUnescape(s); err == nil {
-		return u
-	}
-	return s
 }

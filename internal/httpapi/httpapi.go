@@ -8,6 +8,8 @@
 // AWS's answers, as the spec's §11 gathers them:
 //   - no stage, no route, or a route without an integration: 404 {"message":"Not Found"};
 //   - a body over 10 MB: 413 {"message":"Request Entity Too Large"};
+//   - a request line and headers over 10,240 bytes: 431 {"message":"Request Header Fields Too Large"}
+//     (AWS documents the quota, not the answer);
 //   - throttled: 429 {"message":"Too Many Requests"};
 //   - the integration's timeout passing: 503 {"message":"Service Unavailable"};
 //   - a function error, a malformed result, an unreachable backend: 500 {"message":"Internal Server Error"}.
@@ -38,10 +40,18 @@ import (
 // MaxBodyBytes is the largest request body an HTTP API accepts (10 MB, AWS's HTTP API quota).
 const MaxBodyBytes = 10 << 20
 
+// MaxHeaderBytes is the largest request line plus headers an HTTP API accepts: 10,240 bytes, AWS's HTTP
+// API quota "Request line and header values"
+// (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html). The data-plane
+// port's own bound (16 KB) is higher because WebSocket handshakes share the port and AWS documents no
+// such quota for them.
+const MaxHeaderBytes = 10240
+
 // AWS's HTTP API answers.
 const (
 	bodyNotFound       = `{"message":"Not Found"}`
 	bodyTooLarge       = `{"message":"Request Entity Too Large"}`
+	bodyHeadersTooBig  = `{"message":"Request Header Fields Too Large"}`
 	bodyThrottled      = `{"message":"Too Many Requests"}`
 	bodyUnavailable    = `{"message":"Service Unavailable"}`
 	bodyInternalError  = proxyevent.InternalServerErrorBody
@@ -62,7 +72,7 @@ type Outcome struct {
 	IntegrationStatus  int
 	IntegrationLatency time.Duration
 	IntegrationError   string
-	// Reason names a refusal or failure in one word (not_found, throttled, too_large, unauthorized,
+	// Reason names a refusal or failure in one word (not_found, throttled, too_large, headers_too_large, unauthorized,
 	// forbidden, integration_timeout, integration_error, bad_response); "" on success.
 	Reason string
 	// Authorizer is what the route's authorizer established, nil without one.
@@ -201,6 +211,11 @@ func (h *Handler) ServeHTTPAPI(w http.ResponseWriter, r *http.Request, stage *sn
 	}}
 	w.Header().Set(headerAPIRequestID, q.out.RequestID)
 	defer h.finish(q)
+	if n := headerSize(r, rawPath); n > MaxHeaderBytes {
+		h.refuse(q, http.StatusRequestHeaderFieldsTooLarge, bodyHeadersTooBig, "headers_too_large",
+			"the request line and headers take "+strconv.Itoa(n)+" bytes, over "+strconv.Itoa(MaxHeaderBytes)+" bytes")
+		return
+	}
 	route, params := stage.HTTPRoutes.Match(r.Method, routePath)
 	if route == nil && stage.API.CORS != nil && isPreflight(r) {
 		// A preflight no route takes is answered by the gateway; one that an OPTIONS, ANY or $default
@@ -232,7 +247,7 @@ func (h *Handler) ServeHTTPAPI(w http.ResponseWriter, r *http.Request, stage *sn
 		if !ok {
 			return
 		}
-		ev = h.event(q, route, params, body)
+		ev = h.event(q, params, body)
 	}
 	if route.AuthorizationType != resource.DefaultAuthorizationType && route.AuthorizationType != "" {
 		if !h.authorize(q, route, ev) {
@@ -272,12 +287,12 @@ func (h *Handler) readBody(q *request) ([]byte, bool) {
 }
 
 // event builds the request as the payload formats describe it.
-func (h *Handler) event(q *request, route *snapshot.Route, params map[string]string, body []byte) *proxyevent.HTTPRequest {
+func (h *Handler) event(q *request, params map[string]string, body []byte) *proxyevent.HTTPRequest {
 	r := q.r
 	ev := &proxyevent.HTTPRequest{
 		Method: r.Method, RawPath: q.out.Path, Path: decodePath(q.out.Path), RawQuery: r.URL.RawQuery, Protocol: r.Proto,
 		Host: r.Host, Header: r.Header, Body: body, SourceIP: q.out.SourceIP, ForwardedProto: "http", ForwardedPort: localPort(r),
-		RouteKey: route.Key, PathParameters: params, StageVariables: q.stage.Variables,
+		RouteKey: q.out.RouteKey, PathParameters: params, StageVariables: q.stage.Variables,
 		AccountID: h.account, APIID: q.out.APIID, Stage: q.out.Stage, RequestID: q.out.RequestID,
 		DomainName: q.out.DomainName, DomainPrefix: domainPrefix(q.out.DomainName), Time: q.start,
 	}
@@ -332,12 +347,8 @@ func (h *Handler) invoke(q *request, in *snapshot.Integration, ev *proxyevent.HT
 	res, err := h.functions.Invoke(ctx, fn, proxyevent.HTTPEvent(in.PayloadFormatVersion, ev))
 	q.out.Integrated, q.out.IntegrationLatency = true, h.now().Sub(started)
 	switch {
-	case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && q.r.Context().Err() == nil:
-		h.integrationFailed(q, http.StatusServiceUnavailable, bodyUnavailable, "integration_timeout",
-			errors.New("the integration did not answer within "+in.Timeout.String()))
-		return
 	case err != nil:
-		h.integrationFailed(q, http.StatusInternalServerError, bodyInternalError, "integration_error", err)
+		h.callFailed(ctx, q, err, "the integration did not answer within "+in.Timeout.String())
 		return
 	case res.FunctionError != "":
 		q.out.IntegrationStatus = http.StatusOK
@@ -361,6 +372,17 @@ func (h *Handler) invoke(q *request, in *snapshot.Integration, ev *proxyevent.HT
 	q.w.WriteHeader(status)
 	n, _ := q.w.Write(resp.Body)
 	q.out.Status, q.out.ResponseLength = status, int64(n)
+}
+
+// callFailed answers an integration call that returned err: 503 {"message":"Service Unavailable"}
+// when ctx, the call's context, passed the integration's timeout while the client was still there
+// (timeout says so in the log), 500 {"message":"Internal Server Error"} otherwise.
+func (h *Handler) callFailed(ctx context.Context, q *request, err error, timeout string) {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && q.r.Context().Err() == nil {
+		h.integrationFailed(q, http.StatusServiceUnavailable, bodyUnavailable, "integration_timeout", errors.New(timeout))
+		return
+	}
+	h.integrationFailed(q, http.StatusInternalServerError, bodyInternalError, "integration_error", err)
 }
 
 // integrationFailed answers a failed integration and logs why.
@@ -441,4 +463,23 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// headerSize is the size of r's request line and headers as AWS would count them: "METHOD path?query
+// PROTO" with path the one AWS sees (rawPath, without the local /{apiId} prefix), then "Name: value" for
+// the Host and every header value, each line with its CRLF.
+func headerSize(r *http.Request, rawPath string) int {
+	n := len(r.Method) + 1 + len(rawPath) + 1 + len(r.Proto) + 2
+	if r.URL.RawQuery != "" {
+		n += 1 + len(r.URL.RawQuery)
+	}
+	if r.Host != "" {
+		n += len("Host: ") + len(r.Host) + 2
+	}
+	for name, vs := range r.Header {
+		for _, v := range vs {
+			n += len(name) + 2 + len(v) + 2
+		}
+	}
+	return n
 }

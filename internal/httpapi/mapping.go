@@ -3,7 +3,6 @@ package httpapi
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -18,72 +17,21 @@ import (
 
 // mappingInput is what an integration's parameter mappings read: the client's request, the route's path
 // variables, the stage's variables, $context, and the integration's response headers for response
-// mappings.
-func mappingInput(q *request, params map[string]string, ev *proxyevent.HTTPRequest, respHeader http.Header) *parammap.Input {
+// mappings. $context is read by proxyevent.HTTPRequest.ContextVar, the one reader of HTTP API $context
+// variables, from ev when the request was built into an event and from one built here otherwise.
+func (h *Handler) mappingInput(q *request, params map[string]string, ev *proxyevent.HTTPRequest, respHeader http.Header) *parammap.Input {
 	in := &parammap.Input{Header: q.r.Header, Query: q.r.URL.Query(), Path: decodePath(q.routePath),
-		PathParameters: params, StageVariables: q.stage.Variables, ResponseHeader: respHeader,
-		Context: func(name string) (string, bool) { return contextVar(q, name) }}
+		PathParameters: params, StageVariables: q.stage.Variables, ResponseHeader: respHeader}
 	if ev != nil {
 		in.Body = ev.Body
 	}
+	cv := ev
+	if cv == nil || cv.APIID == "" {
+		cv = h.event(q, params, nil)
+		cv.Authorizer = q.out.Authorizer
+	}
+	in.Context = cv.ContextVar
 	return in
-}
-
-// contextVar is an HTTP API $context variable
-// (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging-variables.html).
-func contextVar(q *request, name string) (string, bool) {
-	o := &q.out
-	var v string
-	switch name {
-	case "requestId", "extendedRequestId":
-		v = o.RequestID
-	case "apiId":
-		v = o.APIID
-	case "stage":
-		v = o.Stage
-	case "routeKey":
-		v = o.RouteKey
-	case "httpMethod":
-		v = o.Method
-	case "path":
-		v = decodePath(o.Path)
-	case "protocol":
-		v = o.Protocol
-	case "domainName":
-		v = o.DomainName
-	case "domainPrefix":
-		v = domainPrefix(o.DomainName)
-	case "identity.sourceIp":
-		v = o.SourceIP
-	case "identity.userAgent":
-		v = o.UserAgent
-	case "requestTime":
-		v = o.Time.UTC().Format("02/Jan/2006:15:04:05 -0700")
-	case "requestTimeEpoch":
-		v = strconv.FormatInt(o.Time.UnixMilli(), 10)
-	default:
-		return authorizerVar(o.Authorizer, name)
-	}
-	return v, v != ""
-}
-
-// authorizerVar reads $context.authorizer.claims.NAME (JWT), $context.authorizer.NAME (Lambda) and
-// $context.authorizer.principalId.
-func authorizerVar(a *proxyevent.HTTPAuthorizer, name string) (string, bool) {
-	prop, ok := strings.CutPrefix(name, "authorizer.")
-	if !ok || a == nil {
-		return "", false
-	}
-	if claim, ok := strings.CutPrefix(prop, "claims."); ok && a.JWT != nil {
-		v, ok := a.JWT.Claims[claim]
-		return v, ok
-	}
-	if a.Lambda != nil {
-		if v, ok := a.Lambda[prop]; ok && v != nil {
-			return fmt.Sprint(v), true
-		}
-	}
-	return "", false
 }
 
 // mapResponse applies the integration's responseParameters for status to header and returns the status
@@ -92,7 +40,7 @@ func (h *Handler) mapResponse(q *request, in *snapshot.Integration, status int, 
 	if in.ResponseMapping == nil {
 		return status
 	}
-	out, err := in.ResponseMapping.Apply(status, mappingInput(q, nil, ev, header), header)
+	out, err := in.ResponseMapping.Apply(status, h.mappingInput(q, nil, ev, header), header)
 	if err != nil {
 		h.log.Info("HTTP API response mapping skipped", "api_id", q.out.APIID, "stage", q.out.Stage,
 			"route_key", q.out.RouteKey, "request_id", q.out.RequestID, "err", err)

@@ -171,7 +171,7 @@ func (p *proxy) serve(h *Handler, q *request, route *snapshot.Route, in *snapsho
 	}
 	if in.Mapping != nil {
 		out := parammap.Outgoing{Header: header, Query: u.Query(), Path: u.Path}
-		in.Mapping.Apply(mappingInput(q, params, ev, nil), &out)
+		in.Mapping.Apply(h.mappingInput(q, params, ev, nil), &out)
 		u.Path, u.RawPath, u.RawQuery = out.Path, "", out.Query.Encode()
 	}
 
@@ -199,11 +199,8 @@ func (p *proxy) serve(h *Handler, q *request, route *snapshot.Route, in *snapsho
 		switch {
 		case errors.As(err, &tooLarge):
 			h.refuse(q, http.StatusRequestEntityTooLarge, bodyTooLarge, "too_large", "the body is over 10 MB")
-		case errors.Is(ctx.Err(), context.DeadlineExceeded) && r.Context().Err() == nil:
-			h.integrationFailed(q, http.StatusServiceUnavailable, bodyUnavailable, "integration_timeout",
-				errors.New("the backend did not answer within "+in.Timeout.String()))
 		default:
-			h.integrationFailed(q, http.StatusInternalServerError, bodyInternalError, "integration_error", err)
+			h.callFailed(ctx, q, err, "the backend did not answer within "+in.Timeout.String())
 		}
 		return
 	}

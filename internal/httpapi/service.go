@@ -53,7 +53,7 @@ func (h *Handler) callService(q *request, in *snapshot.Integration, params map[s
 		h.integrationFailed(q, http.StatusInternalServerError, bodyInternalError, "integration_error", err)
 		return
 	}
-	input := mappingInput(q, params, ev, nil)
+	input := h.mappingInput(q, params, ev, nil)
 	values := make(map[string]string, len(in.ServiceParameters))
 	for name, expr := range in.ServiceParameters {
 		if expr == "$request.body" || expr == "${request.body}" {
@@ -91,13 +91,8 @@ func (h *Handler) callService(q *request, in *snapshot.Integration, params map[s
 	started := h.now()
 	resp, err := h.services.CallService(ctx, sr)
 	q.out.Integrated, q.out.IntegrationLatency = true, h.now().Sub(started)
-	switch {
-	case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && q.r.Context().Err() == nil:
-		h.integrationFailed(q, http.StatusServiceUnavailable, bodyUnavailable, "integration_timeout",
-			errors.New("the service did not answer within "+in.Timeout.String()))
-		return
-	case err != nil:
-		h.integrationFailed(q, http.StatusInternalServerError, bodyInternalError, "integration_error", err)
+	if err != nil {
+		h.callFailed(ctx, q, err, "the service did not answer within "+in.Timeout.String())
 		return
 	}
 	q.out.IntegrationStatus = resp.StatusCode

@@ -87,3 +87,14 @@ func (r *HTTPRequest) authorizerVar(name string) (string, bool) {
 	}
 	return "", false
 }
+
+// QueryValue returns the values of the query parameter name (decoded) joined with commas, as payload
+// 2.0's queryStringParameters carry them; "" when the request has none.
+func (r *HTTPRequest) QueryValue(name string) string {
+	for _, p := range parseQuery(r.RawQuery) {
+		if p.name == name {
+			return strings.Join(p.values, ",")
+		}
+	}
+	return ""
+}

@@ -327,14 +327,7 @@ func (w *jsonWriter) strings(name string, vs []string) {
 		w.b = append(w.b, "null"...)
 		return
 	}
-	w.b = append(w.b, '[')
-	for i, v := range vs {
-		if i > 0 {
-			w.b = append(w.b, ',')
-		}
-		w.b = appendJSONString(w.b, v)
-	}
-	w.b = append(w.b, ']')
+	w.strs(vs)
 }
 
 func (w *jsonWriter) stringMap(name string, m map[string]string) {
@@ -566,36 +559,8 @@ func appendEventV1(r *HTTPRequest, auth *authorizerEvent) []byte {
 	}
 	w.b = append(w.b, '}')
 	params := parseQuery(r.RawQuery)
-	w.key("queryStringParameters")
-	if len(params) == 0 {
-		w.b = append(w.b, "null"...)
-	} else {
-		w.b = append(w.b, '{')
-		for i, p := range params {
-			if i > 0 {
-				w.b = append(w.b, ',')
-			}
-			w.b = appendJSONString(w.b, p.name)
-			w.b = append(w.b, ':')
-			w.b = appendJSONString(w.b, p.values[0])
-		}
-		w.b = append(w.b, '}')
-	}
-	w.key("multiValueQueryStringParameters")
-	if len(params) == 0 {
-		w.b = append(w.b, "null"...)
-	} else {
-		w.b = append(w.b, '{')
-		for i, p := range params {
-			if i > 0 {
-				w.b = append(w.b, ',')
-			}
-			w.b = appendJSONString(w.b, p.name)
-			w.b = append(w.b, ':')
-			w.strs(p.values)
-		}
-		w.b = append(w.b, '}')
-	}
+	w.queryParams("queryStringParameters", params, false)
+	w.queryParams("multiValueQueryStringParameters", params, true)
 
 	w.key("requestContext")
 	w.open()
@@ -680,6 +645,30 @@ func appendEventV1(r *HTTPRequest, auth *authorizerEvent) []byte {
 	w.b = strconv.AppendBool(w.b, b64)
 	w.close()
 	return w.b
+}
+
+// queryParams writes payload 1.0's query parameters under name: null when there are none, otherwise an
+// object of each parameter's first value, or with multi of all its values.
+func (w *jsonWriter) queryParams(name string, params []queryParam, multi bool) {
+	w.key(name)
+	if len(params) == 0 {
+		w.b = append(w.b, "null"...)
+		return
+	}
+	w.b = append(w.b, '{')
+	for i, p := range params {
+		if i > 0 {
+			w.b = append(w.b, ',')
+		}
+		w.b = appendJSONString(w.b, p.name)
+		w.b = append(w.b, ':')
+		if multi {
+			w.strs(p.values)
+		} else {
+			w.b = appendJSONString(w.b, p.values[0])
+		}
+	}
+	w.b = append(w.b, '}')
 }
 
 func (w *jsonWriter) strs(vs []string) {

@@ -411,6 +411,10 @@ type Stage struct {
 	DefaultRouteSettings *RouteSettings           `json:"defaultRouteSettings,omitempty" yaml:"defaultRouteSettings,omitempty"`
 	RouteSettings        map[string]RouteSettings `json:"routeSettings,omitempty" yaml:"routeSettings,omitempty"`
 	Tags                 map[string]string        `json:"tags,omitempty" yaml:"tags,omitempty"`
+	// AuthorizerCacheEpoch counts ResetAuthorizersCache calls on the stage. It is state, not
+	// configuration (no member of AWS's Stage, never in a config file): the compiled stage carries it,
+	// and an HTTP API Lambda authorizer's cached results hold only while it is unchanged.
+	AuthorizerCacheEpoch uint64 `json:"authorizerCacheEpoch,omitempty" yaml:"-"`
 }
 
 // AccessLogSettings is apigatewayv2 AccessLogSettings: where access logs go (a CloudWatch Logs group ARN)

@@ -226,7 +226,7 @@ func (c *compiler) httpAPI(path string, a *resource.API) *API {
 		}
 		stage := &Stage{API: api, Name: st.StageName, Variables: st.StageVariables, Routes: make(map[string]*Route, len(routes)),
 			APIKeySelection: api.APIKeySelection, DefaultRouteSettings: st.DefaultRouteSettings, RouteSettings: st.RouteSettings,
-			HTTPRoutes: &HTTPRoutes{}}
+			HTTPRoutes: &HTTPRoutes{}, AuthorizerCacheEpoch: st.AuthorizerCacheEpoch}
 		byID := make(map[string]*Authorizer, len(authorizers))
 		for _, au := range authorizers {
 			out := &Authorizer{ID: au.AuthorizerID, Name: au.Name, Type: au.AuthorizerType,

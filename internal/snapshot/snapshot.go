@@ -89,6 +89,9 @@ type Stage struct {
 	RouteSettings        map[string]resource.RouteSettings
 	// HTTPRoutes routes an HTTP API's requests by method and path; nil for WebSocket APIs.
 	HTTPRoutes *HTTPRoutes
+	// AuthorizerCacheEpoch is the stage's resource.Stage.AuthorizerCacheEpoch: ResetAuthorizersCache
+	// raises it, and HTTP API Lambda authorizers drop the results they cached under another epoch.
+	AuthorizerCacheEpoch uint64
 }
 
 // Authorizer is a compiled Lambda REQUEST authorizer as one stage sees it.

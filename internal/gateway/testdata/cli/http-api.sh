@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's HTTP API control-plane workflow with the AWS CLI v2, run by TestHTTPAPIControlPlaneWithAWSCLI:
-# quick create, CORS, a JWT authorizer, route settings, export, import, reimport and
-# delete-cors-configuration. Needs: AWS (the CLI v2 executable), ENDPOINT (the control plane URL), BACKEND
+# quick create, CORS, a JWT authorizer, route settings, export, import, reimport,
+# delete-cors-configuration, reset-authorizers-cache and API mappings on a custom domain. Needs: AWS (the CLI v2 executable), ENDPOINT (the control plane URL), BACKEND
 # (an HTTP backend URL), WORK (a scratch directory). Prints "API_ID=..." and "API_ENDPOINT=..."; any
 # failed step exits non-zero.
 set -euo pipefail
@@ -65,6 +65,26 @@ KEYS=$(cli get-routes --api-id "$COPY_ID" --query 'Items[].RouteKey')
 cli delete-cors-configuration --api-id "$API_ID"
 CORS=$(cli get-api --api-id "$API_ID" --query CorsConfiguration)
 [ "$CORS" = None ] || fail "CORS after delete-cors-configuration: $CORS"
+
+# Empty the $default stage's Lambda-authorizer cache.
+cli reset-authorizers-cache --api-id "$API_ID" --stage-name '$default'
+
+# A custom domain: HTTP API mapping keys may have several levels; a WebSocket API on the same domain is
+# refused in AWS's words.
+cli create-domain-name --domain-name pets.example.com >/dev/null
+KEY=$(cli create-api-mapping --domain-name pets.example.com --api-id "$API_ID" --stage '$default' \
+  --api-mapping-key v1/pets --query ApiMappingKey)
+[ "$KEY" = v1/pets ] || fail "multi-level mapping key: $KEY"
+WS_ID=$(cli create-api --name chat --protocol-type WEBSOCKET --route-selection-expression '$request.body.action' --query ApiId)
+cli create-stage --api-id "$WS_ID" --stage-name prod >/dev/null
+set +e
+OUT=$(cli create-api-mapping --domain-name pets.example.com --api-id "$WS_ID" --stage prod --api-mapping-key chat 2>&1)
+STATUS=$?
+set -e
+[ "$STATUS" -ne 0 ] || fail "a WebSocket API was mapped beside an HTTP API"
+echo "$OUT" | grep -q 'WebSocket APIs can only be attached to a domain name with other WebSocket APIs' || fail "mixed mapping: $OUT"
+cli delete-domain-name --domain-name pets.example.com
+cli delete-api --api-id "$WS_ID"
 
 echo "API_ID=$API_ID"
 echo "API_ENDPOINT=$(cli get-api --api-id "$API_ID" --query ApiEndpoint)"
