@@ -263,8 +263,8 @@ func (b *bench) startGateway(ctx context.Context, connect string) (*child, error
 	return b.startGatewayFile(ctx, path)
 }
 
-// startGatewayFile starts a gateway child serving the config file at path, with a CPU profile when
-// -profile is set.
+// startGatewayFile starts a gateway child serving the config file at path, with a CPU profile and an
+// allocation profile (gateway-N.allocs.pprof) when -profile is set.
 func (b *bench) startGatewayFile(ctx context.Context, path string) (*child, error) {
 	args := []string{"-config", path}
 	if b.s.Profile != "" {
@@ -272,8 +272,9 @@ func (b *bench) startGatewayFile(ctx context.Context, path string) (*child, erro
 		if err != nil {
 			return nil, err
 		}
-		args = append(args, "-cpuprofile", prof)
-		logf(b.stderr, "gateway CPU profile: %s", prof)
+		allocs := strings.TrimSuffix(prof, ".pprof") + ".allocs.pprof"
+		args = append(args, "-cpuprofile", prof, "-allocprofile", allocs)
+		logf(b.stderr, "gateway CPU profile: %s, allocation profile: %s", prof, allocs)
 	}
 	return b.start(ctx, "gateway", args...)
 }
