@@ -36,7 +36,7 @@ func TestHTTPConfigs(t *testing.T) {
 // TestHTTPLambdaCPURow: the httplambda table says how much CPU each side spends per request, the
 // gateway's split between itself and its function processes.
 func TestHTTPLambdaCPURow(t *testing.T) {
-	res := &results{HTTP: map[string]*httpResult{
+	res := &results{Settings: &settings{Clients: 64}, HTTP: map[string]*httpResult{
 		"sls-httpapi":        {Rate: 1000, ServerCPU: 0.5},
 		"switchboard-lambda": {Rate: 4000, ServerCPU: 0.4, HelperCPU: 0.8},
 	}}
