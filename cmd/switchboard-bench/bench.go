@@ -62,7 +62,7 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	fs.IntVar(&s.MsgSize, "msg-size", 100, "bytes per message")
 	only := fs.String("only", strings.Join(defaultScenarios, ","), "scenarios to run: comma-separated subset of "+strings.Join(scenarios, ","))
 	fs.BoolVar(&s.Markdown, "markdown", false, "print a Markdown section instead of a plain table")
-	fs.StringVar(&s.Profile, "profile", "", "write a CPU profile of each gateway process to `DIR`/gateway-N.pprof")
+	fs.StringVar(&s.Profile, "profile", "", "write a CPU profile of each gateway process to `DIR`/gateway-N.pprof, its allocations to gateway-N.allocs.pprof")
 	fs.StringVar(&s.PeerCache, "peer-cache", defaultPeerCache(), "`DIR` where the peers scenario installs serverless-offline with npm (once)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
