@@ -62,7 +62,7 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	fs.IntVar(&s.MsgSize, "msg-size", 100, "bytes per message")
 	only := fs.String("only", strings.Join(defaultScenarios, ","), "scenarios to run: comma-separated subset of "+strings.Join(scenarios, ","))
 	fs.BoolVar(&s.Markdown, "markdown", false, "print a Markdown section instead of a plain table")
-	fs.StringVar(&s.Profile, "profile", "", "write a CPU profile of each gateway process to `DIR`/gateway-N.pprof")
+	fs.StringVar(&s.Profile, "profile", "", "write a CPU profile of each gateway process to `DIR`/gateway-N.pprof, its allocations to gateway-N.allocs.pprof")
 	fs.StringVar(&s.PeerCache, "peer-cache", defaultPeerCache(), "`DIR` where the peers scenario installs serverless-offline with npm (once)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -263,8 +263,8 @@ func (b *bench) startGateway(ctx context.Context, connect string) (*child, error
 	return b.startGatewayFile(ctx, path)
 }
 
-// startGatewayFile starts a gateway child serving the config file at path, with a CPU profile when
-// -profile is set.
+// startGatewayFile starts a gateway child serving the config file at path, with a CPU profile and an
+// allocation profile (gateway-N.allocs.pprof) when -profile is set.
 func (b *bench) startGatewayFile(ctx context.Context, path string) (*child, error) {
 	args := []string{"-config", path}
 	if b.s.Profile != "" {
@@ -272,8 +272,9 @@ func (b *bench) startGatewayFile(ctx context.Context, path string) (*child, erro
 		if err != nil {
 			return nil, err
 		}
-		args = append(args, "-cpuprofile", prof)
-		logf(b.stderr, "gateway CPU profile: %s", prof)
+		allocs := strings.TrimSuffix(prof, ".pprof") + ".allocs.pprof"
+		args = append(args, "-cpuprofile", prof, "-allocprofile", allocs)
+		logf(b.stderr, "gateway CPU profile: %s, allocation profile: %s", prof, allocs)
 	}
 	return b.start(ctx, "gateway", args...)
 }

@@ -32,6 +32,16 @@ type httpResult struct {
 	P50, P99  time.Duration // latency of the 200s, all rounds
 	Errors    int64         // non-200 answers and failed requests
 	ServerCPU float64       // CPU cores the server used, mean of the rounds
+	HelperCPU float64       // CPU cores the server's helper processes (local functions) used, mean of the rounds
+}
+
+// httpServer is one server the http scenarios measure: its process, the URL the clients POST to, and the
+// stand-in for its helper processes (a gateway's local functions), if any.
+type httpServer struct {
+	name    string
+	c       *child
+	url     string
+	helpers *child
 }
 
 // reverseProxyHandler is the baseline: httputil.ReverseProxy to backendURL with a transport tuned as the
@@ -81,23 +91,15 @@ func (b *bench) httpProxy(ctx context.Context) error {
 		return err
 	}
 	defer gw.stop()
-	servers := []struct {
-		name string
-		c    *child
-		url  string
-	}{
-		{"reverseproxy", rp, "http://" + rp.addr + "/echo"},
-		{"switchboard", gw, "http://" + gw.addr + "/" + benchAPIID + "/echo"},
+	servers := []httpServer{
+		{name: "reverseproxy", c: rp, url: "http://" + rp.addr + "/echo"},
+		{name: "switchboard", c: gw, url: "http://" + gw.addr + "/" + benchAPIID + "/echo"},
 	}
 	return b.alternate(ctx, "http", servers)
 }
 
 // alternate measures each server in turn, httpRounds times, and records their figures in res.HTTP.
-func (b *bench) alternate(ctx context.Context, scenario string, servers []struct {
-	name string
-	c    *child
-	url  string
-}) error {
+func (b *bench) alternate(ctx context.Context, scenario string, servers []httpServer) error {
 	lat := map[string][]time.Duration{}
 	for round := 0; round < httpRounds && ctx.Err() == nil; round++ {
 		for _, s := range servers {
@@ -107,10 +109,11 @@ func (b *bench) alternate(ctx context.Context, scenario string, servers []struct
 				b.res.HTTP[s.name] = r
 			}
 			logf(b.stderr, "%s: %s, round %d", scenario, s.name, round+1)
-			n, errs, samples, cpu, err := b.loadHTTP(ctx, s.url, s.c)
+			n, errs, samples, cpu, helperCPU, err := b.loadHTTP(ctx, s.url, s.c, s.helpers)
 			if err != nil {
 				return err
 			}
+			r.HelperCPU += helperCPU / httpRounds
 			r.Requests += n
 			r.Errors += errs
 			r.Rate += float64(n) / b.s.Duration.Seconds() / httpRounds
@@ -126,9 +129,9 @@ func (b *bench) alternate(ctx context.Context, scenario string, servers []struct
 }
 
 // loadHTTP POSTs -msg-size bytes to url from -clients goroutines for a second of warm-up and -duration
-// measured, and returns the 200s, the failures, the 200s' latencies and the server's CPU cores in the
-// measured window.
-func (b *bench) loadHTTP(ctx context.Context, url string, server *child) (ok, failed int64, lat []time.Duration, cores float64, err error) {
+// measured, and returns the 200s, the failures, the 200s' latencies and the CPU cores the server and its
+// helpers (nil: none) used in the measured window.
+func (b *bench) loadHTTP(ctx context.Context, url string, server, helpers *child) (ok, failed int64, lat []time.Duration, cores, helperCores float64, err error) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: b.s.Clients, DisableCompression: true}, Timeout: 30 * time.Second}
 	defer client.CloseIdleConnections()
 	body := bytes.Repeat([]byte("x"), b.s.MsgSize)
@@ -136,7 +139,7 @@ func (b *bench) loadHTTP(ctx context.Context, url string, server *child) (ok, fa
 	end := warm.Add(b.s.Duration)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	var cpu0 time.Duration
+	var cpu0, helpers0 time.Duration
 	var cpuOnce sync.Once
 	for i := 0; i < b.s.Clients; i++ {
 		wg.Add(1)
@@ -151,7 +154,12 @@ func (b *bench) loadHTTP(ctx context.Context, url string, server *child) (ok, fa
 				}
 				measured := t0.After(warm)
 				if measured {
-					cpuOnce.Do(func() { cpu0 = server.cpu() })
+					cpuOnce.Do(func() {
+						cpu0 = server.cpu()
+						if helpers != nil {
+							helpers0 = helpers.cpu()
+						}
+					})
 				}
 				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 				resp, err := client.Do(req)
@@ -177,7 +185,10 @@ func (b *bench) loadHTTP(ctx context.Context, url string, server *child) (ok, fa
 	}
 	wg.Wait()
 	cores = (server.cpu() - cpu0).Seconds() / b.s.Duration.Seconds()
-	return ok, failed, lat, cores, ctx.Err()
+	if helpers != nil {
+		helperCores = (helpers.cpu() - helpers0).Seconds() / b.s.Duration.Seconds()
+	}
+	return ok, failed, lat, cores, helperCores, ctx.Err()
 }
 
 // httpRows are the http and httplambda scenarios' lines of the table and their targets.
@@ -198,6 +209,9 @@ func httpRows(res *results) ([]row, []target) {
 	return append(rows, r,
 		row{what: "  p50 / p99 latency", raw: us(sls.P50) + " / " + us(sls.P99), gateway: us(fn.P50) + " / " + us(fn.P99)},
 		row{what: "  failed requests", raw: fmt.Sprint(sls.Errors), gateway: fmt.Sprint(fn.Errors)},
+		row{what: "  server CPU per request: node process / gateway + function processes (gateway, functions)",
+			raw:     perRequest(sls.ServerCPU, sls.Rate),
+			gateway: perRequest(fn.ServerCPU+fn.HelperCPU, fn.Rate) + " (" + perRequest(fn.ServerCPU, fn.Rate) + ", " + perRequest(fn.HelperCPU, fn.Rate) + ")"},
 	), targets
 }
 
@@ -220,4 +234,12 @@ func httpProxyRows(res *results) ([]row, []target) {
 		{what: "  server CPU (cores)", raw: fmt.Sprintf("%.2f", rp.ServerCPU), gateway: fmt.Sprintf("%.2f", sb.ServerCPU)},
 		{what: "  failed requests", raw: fmt.Sprint(rp.Errors), gateway: fmt.Sprint(sb.Errors)},
 	}, targets
+}
+
+// perRequest is cores ÷ requests/s as CPU time per request.
+func perRequest(cores, rate float64) string {
+	if rate <= 0 {
+		return "—"
+	}
+	return us(time.Duration(cores / rate * float64(time.Second)))
 }

@@ -107,13 +107,10 @@ func (b *bench) httpLambda(ctx context.Context) error {
 		return err
 	}
 	defer gw.stop()
-	servers := []struct {
-		name string
-		c    *child
-		url  string
-	}{
-		{"sls-httpapi", sls, "http://" + sls.addr + "/echo"},
-		{"switchboard-lambda", gw, "http://" + gw.addr + "/" + benchAPIID + "/echo"},
+	servers := []httpServer{
+		{name: "sls-httpapi", c: sls, url: "http://" + sls.addr + "/echo"},
+		{name: "switchboard-lambda", c: gw, url: "http://" + gw.addr + "/" + benchAPIID + "/echo",
+			helpers: &child{name: "functions", childrenOf: gw.pid()}},
 	}
 	return b.alternate(ctx, "httplambda", servers)
 }

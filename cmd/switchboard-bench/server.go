@@ -32,6 +32,7 @@ func serverMain(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	config := fs.String("config", "", "gateway config file (gateway only)")
 	backendURL := fs.String("backend", "", "URL the bridge POSTs each message to (bridge), or proxies to (revproxy)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's whole life to this file")
+	allocProfile := fs.String("allocprofile", "", "write the allocations of the server's whole life to this file when it stops")
 	var cl clusterArgs
 	fs.IntVar(&cl.node, "node", 0, "node ID (gateway in a cluster only)")
 	fs.StringVar(&cl.listen, "cluster-listen", "", "embedded NATS cluster address; set: the gateway joins a cluster (gateway only)")
@@ -56,6 +57,13 @@ func serverMain(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		defer func() {
 			pprof.StopCPUProfile()
 			f.Close()
+		}()
+	}
+	if *allocProfile != "" {
+		defer func() {
+			if err := writeAllocProfile(*allocProfile); err != nil {
+				fmt.Fprintf(os.Stderr, "server %s: allocation profile: %v\n", kind, err)
+			}
 		}()
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -253,3 +261,16 @@ func newBackend() *backend {
 
 // ServeHTTP routes to the endpoints.
 func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) { b.mux.ServeHTTP(w, r) }
+
+// writeAllocProfile writes the allocations sampled since the process started to path.
+func writeAllocProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -209,7 +209,7 @@ func (h *Handler) ServeHTTPAPI(w http.ResponseWriter, r *http.Request, stage *sn
 		APIID: stage.API.ID, Stage: stage.Name, RequestID: awsid.NewRequestID(), Method: r.Method, Path: rawPath,
 		Protocol: r.Proto, SourceIP: sourceIP(r.RemoteAddr), UserAgent: r.UserAgent(), DomainName: hostName(r.Host), Time: now,
 	}}
-	w.Header().Set(headerAPIRequestID, q.out.RequestID)
+	w.Header()[headerAPIRequestID] = []string{q.out.RequestID} // already canonical: no Set to canonicalize it
 	defer h.finish(q)
 	if n := headerSize(r, rawPath); n > MaxHeaderBytes {
 		h.refuse(q, http.StatusRequestHeaderFieldsTooLarge, bodyHeadersTooBig, "headers_too_large",
@@ -272,7 +272,17 @@ func (h *Handler) readBody(q *request) ([]byte, bool) {
 	if q.r.Body == nil || q.r.Body == http.NoBody {
 		return nil, true
 	}
-	body, err := readAll(http.MaxBytesReader(nil, q.r.Body, MaxBodyBytes), q.r.ContentLength)
+	var body []byte
+	var err error
+	if n := q.r.ContentLength; n > 0 && n <= MaxBodyBytes {
+		// net/http ends the body at its Content-Length (HTTP/1.1 and HTTP/2 alike), within the limit.
+		body, err = readAll(q.r.Body, n)
+		if err == nil && int64(len(body)) > n {
+			err = errors.New("the body is longer than its Content-Length")
+		}
+	} else {
+		body, err = readAll(http.MaxBytesReader(nil, q.r.Body, MaxBodyBytes), n)
+	}
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
@@ -447,7 +457,10 @@ func domainPrefix(domain string) string {
 
 // localPort is the port the client connected to, for X-Forwarded-Port.
 func localPort(r *http.Request) string {
-	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+	switch a := r.Context().Value(http.LocalAddrContextKey).(type) {
+	case *net.TCPAddr: // the listeners' usual address: its port without formatting the IP
+		return strconv.Itoa(a.Port)
+	case net.Addr:
 		if _, port, err := net.SplitHostPort(a.String()); err == nil {
 			return port
 		}

@@ -1,9 +1,12 @@
 package httpapi
 
 import (
+	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -116,5 +119,49 @@ func TestRefusalLogsAreGated(t *testing.T) {
 		if got := strings.Count(logs.String(), "\n"); a && got != 2 || !a && got != 0 {
 			t.Fatalf("allow=%v: %d log lines:\n%s", a, got, logs.String())
 		}
+	}
+}
+
+// TestLocalPort: X-Forwarded-Port is the port the client connected to, read from the listener's address
+// (TCP, and any other net.Addr with a port), else the scheme's.
+func TestLocalPort(t *testing.T) {
+	got := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- localPort(r) }))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	if p := <-got; p != port {
+		t.Errorf("over TCP: %q, want the listener's port %q", p, port)
+	}
+
+	cases := []struct {
+		name string
+		addr net.Addr
+		tls  bool
+		want string
+	}{
+		{"TCP address", &net.TCPAddr{IP: net.IPv6loopback, Port: 8443}, false, "8443"},
+		{"other address with a port", &net.UDPAddr{IP: net.IPv4(10, 0, 0, 1), Port: 9000}, false, "9000"},
+		{"address without a port", &net.UnixAddr{Name: "/tmp/s", Net: "unix"}, false, "80"},
+		{"no address, TLS", nil, true, "443"},
+		{"no address", nil, false, "80"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			if tc.addr != nil {
+				r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, tc.addr))
+			}
+			if tc.tls {
+				r.TLS = &tls.ConnectionState{}
+			}
+			if p := localPort(r); p != tc.want {
+				t.Errorf("got %q, want %q", p, tc.want)
+			}
+		})
 	}
 }

@@ -279,12 +279,15 @@ func splitCookies(h http.Header) []string {
 	return out
 }
 
-// eventBody returns the body as the event carries it and whether it is base64-encoded.
-func eventBody(r *HTTPRequest) (string, bool) {
+// appendEventBody appends the body as the event carries it, a JSON string, and says whether it is
+// base64-encoded (a binary body is encoded straight into the event).
+func appendEventBody(b []byte, r *HTTPRequest) ([]byte, bool) {
 	if IsTextMediaType(r.Header.Get("Content-Type")) {
-		return string(r.Body), false
+		return appendJSONString(b, string(r.Body)), false
 	}
-	return base64.StdEncoding.EncodeToString(r.Body), true
+	b = append(b, '"')
+	b = base64.StdEncoding.AppendEncode(b, r.Body)
+	return append(b, '"'), true
 }
 
 // jsonWriter appends a JSON object's members.
@@ -451,9 +454,8 @@ func appendEventV2(r *HTTPRequest, auth *authorizerEvent) []byte {
 	}
 	b64 := false
 	if len(r.Body) > 0 {
-		var body string
-		body, b64 = eventBody(r)
-		w.str("body", body)
+		w.key("body")
+		w.b, b64 = appendEventBody(w.b, r)
 	}
 	if len(r.PathParameters) > 0 {
 		w.stringMap("pathParameters", r.PathParameters)
@@ -637,9 +639,7 @@ func appendEventV1(r *HTTPRequest, auth *authorizerEvent) []byte {
 	if len(r.Body) == 0 {
 		w.b = append(w.b, "null"...)
 	} else {
-		var body string
-		body, b64 = eventBody(r)
-		w.b = appendJSONString(w.b, body)
+		w.b, b64 = appendEventBody(w.b, r)
 	}
 	w.key("isBase64Encoded")
 	w.b = strconv.AppendBool(w.b, b64)

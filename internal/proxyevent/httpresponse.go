@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"unicode/utf8"
 )
 
 // InternalServerErrorBody is what an HTTP API answers, with status 500, when the function failed or its
@@ -44,18 +45,30 @@ func ParseHTTPResponse(version string, payload []byte) (*HTTPResponse, error) {
 	if len(p) == 0 {
 		return nil, fmt.Errorf("%w: empty result", ErrMalformedResponse)
 	}
-	var obj map[string]json.RawMessage
 	if p[0] == '{' {
+		if m, ok := scanFlat(p); ok { // valid JSON, read without a map
+			return m.httpResponse(version, p, true)
+		}
+		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(p, &obj); err != nil {
 			return nil, fmt.Errorf("%w: result is not JSON: %w", ErrMalformedResponse, err)
 		}
-	} else if !json.Valid(p) {
+		m := membersOf(obj)
+		return m.httpResponse(version, p, true)
+	}
+	if !json.Valid(p) {
 		return nil, fmt.Errorf("%w: result is not JSON", ErrMalformedResponse)
 	}
-	status, hasStatus := obj["statusCode"]
-	hasStatus = hasStatus && !isNull(status)
+	var m members
+	return m.httpResponse(version, p, false)
+}
+
+// httpResponse reads the result p, whose members are m when it is an object, as ParseHTTPResponse
+// documents.
+func (m *members) httpResponse(version string, p []byte, object bool) (*HTTPResponse, error) {
+	hasStatus := !isNull(m.status)
 	if version == PayloadV1 {
-		if obj == nil {
+		if !object {
 			return nil, fmt.Errorf("%w: a payload 1.0 result must be an object", ErrMalformedResponse)
 		}
 		if !hasStatus {
@@ -75,33 +88,27 @@ func ParseHTTPResponse(version string, payload []byte) (*HTTPResponse, error) {
 
 	resp := &HTTPResponse{}
 	var err error
-	if resp.StatusCode, err = parseStatus(status); err != nil {
+	if resp.StatusCode, err = parseStatus(m.status); err != nil {
 		return nil, err
 	}
-	if resp.Header, err = parseHeaders(obj["headers"], obj["multiValueHeaders"]); err != nil {
+	if resp.Header, err = responseHeaders(m.headers, m.multi); err != nil {
 		return nil, err
 	}
 	if version != PayloadV1 {
-		if raw := obj["cookies"]; !isNull(raw) {
-			var cookies []string
-			if err := json.Unmarshal(raw, &cookies); err != nil {
-				return nil, fmt.Errorf("%w: cookies is not an array of strings", ErrMalformedResponse)
-			}
-			for _, c := range cookies {
-				if resp.Header == nil {
-					resp.Header = make(http.Header, 1)
-				}
-				resp.Header.Add("Set-Cookie", c)
-			}
+		if resp.Header, err = addCookies(resp.Header, m.cookies); err != nil {
+			return nil, err
 		}
 	}
 	b64 := false
-	if raw := obj["isBase64Encoded"]; !isNull(raw) {
-		if err := json.Unmarshal(raw, &b64); err != nil {
-			return nil, fmt.Errorf("%w: isBase64Encoded is not a boolean", ErrMalformedResponse)
-		}
+	switch raw := m.b64; {
+	case isNull(raw):
+	case string(raw) == "true":
+		b64 = true
+	case string(raw) == "false":
+	default:
+		return nil, fmt.Errorf("%w: isBase64Encoded is not a boolean", ErrMalformedResponse)
 	}
-	switch raw := obj["body"]; {
+	switch raw := m.body; {
 	case isNull(raw):
 	case raw[0] == '"':
 		s, err := jsonString(raw)
@@ -123,4 +130,81 @@ func ParseHTTPResponse(version string, payload []byte) (*HTTPResponse, error) {
 		resp.Body = append([]byte(nil), raw...)
 	}
 	return resp, nil
+}
+
+// responseHeaders reads headers and multiValueHeaders as parseHeaders does, without a map for the usual
+// case: headers alone, an object of strings, numbers, booleans or nulls whose names are plain and differ
+// even ignoring case.
+func responseHeaders(single, multi json.RawMessage) (http.Header, error) {
+	if !isNull(multi) || isNull(single) {
+		return parseHeaders(single, multi)
+	}
+	var names [16]string
+	n := 0
+	var h http.Header
+	ok := eachMember(single, func(key, v []byte) bool {
+		name := key[1 : len(key)-1]
+		if n == len(names) || bytes.IndexByte(name, '\\') >= 0 || !utf8.Valid(name) {
+			return false // encoding/json decodes such a name; parseHeaders reads it
+		}
+		canon := http.CanonicalHeaderKey(string(name))
+		for _, seen := range names[:n] {
+			if seen == canon { // which one wins is parseHeaders' to decide
+				return false
+			}
+		}
+		names[n] = canon
+		n++
+		s, set, err := scalar(v)
+		if err != nil {
+			return false // parseHeaders says which, in its order
+		}
+		if set {
+			if h == nil {
+				h = make(http.Header, 4)
+			}
+			h[canon] = []string{s}
+		}
+		return true
+	})
+	if !ok {
+		return parseHeaders(single, multi)
+	}
+	return h, nil
+}
+
+// addCookies adds each of a 2.0 result's cookies, a JSON array of strings, to h as a Set-Cookie header.
+func addCookies(h http.Header, raw json.RawMessage) (http.Header, error) {
+	if isNull(raw) {
+		return h, nil
+	}
+	var cookies []string
+	ok := eachElement(raw, func(v []byte) bool {
+		if v[0] != '"' {
+			return false
+		}
+		s, err := jsonText(v)
+		if err != nil {
+			return false
+		}
+		cookies = append(cookies, s)
+		return true
+	})
+	if !ok {
+		cookies = nil
+		if err := json.Unmarshal(raw, &cookies); err != nil {
+			return nil, fmt.Errorf("%w: cookies is not an array of strings", ErrMalformedResponse)
+		}
+	}
+	if len(cookies) == 0 {
+		return h, nil
+	}
+	if h == nil {
+		h = make(http.Header, 1)
+	}
+	if prior := h["Set-Cookie"]; prior != nil {
+		cookies = append(prior, cookies...)
+	}
+	h["Set-Cookie"] = cookies
+	return h, nil
 }

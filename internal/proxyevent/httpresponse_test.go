@@ -1,6 +1,8 @@
 package proxyevent
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"reflect"
@@ -106,6 +108,89 @@ func FuzzParseHTTPResponse(f *testing.F) {
 			t.Fatalf("status %d", got.StatusCode)
 		}
 	})
+}
+
+// parseHTTPGeneral is ParseHTTPResponse without the scanFlat fast path: encoding/json reads every object
+// and parseHeaders every header.
+func parseHTTPGeneral(version string, payload []byte) (*HTTPResponse, error) {
+	p := bytes.TrimSpace(payload)
+	if len(p) == 0 || p[0] != '{' || !json.Valid(p) {
+		return ParseHTTPResponse(version, payload)
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(p, &obj); err != nil {
+		return nil, err
+	}
+	m := membersOf(obj)
+	m.multi = append(json.RawMessage(nil), `{}`...) // parseHeaders, not responseHeaders' own reading
+	if raw := obj["multiValueHeaders"]; raw != nil {
+		m.multi = raw
+	}
+	return m.httpResponse(version, p, true)
+}
+
+// FuzzParseHTTPResponseFastPath checks that what the map-free reading accepts reads as encoding/json and
+// parseHeaders read it, for both payload versions.
+func FuzzParseHTTPResponseFastPath(f *testing.F) {
+	for _, s := range []string{
+		`{"statusCode":200,"headers":null,"multiValueHeaders":null,"body":"{\"a\":1}","cookies":null}`,
+		`{"statusCode":200,"headers":{"Content-Type":"application/json","x-n":2,"x-b":true,"x-z":null},"body":"x","cookies":["s=1","t=2"]}`,
+		`{"statusCode":200,"headers":{"a":"1","A":"2"}}`, `{"statusCode":200,"headers":{"a":"1","a":null}}`,
+		`{"statusCode":200,"headers":{"a\u0062":"1"}}`, `{"statusCode":200,"headers":{"\xff":"1"}}`,
+		`{"statusCode":200,"headers":{"a":{}}}`, `{"statusCode":200,"headers":{"a":[1]},"x":[[1]]}`,
+		`{"statusCode":200,"cookies":["a",null]}`, `{"statusCode":200,"cookies":[1]}`, `{"statusCode":200,"cookies":"a"}`,
+		`{"statusCode":200,"cookies":["\u00e9"],"cookies":[]}`, `{"statusCode":200,"multiValueHeaders":{"a":["1",2]},"headers":{"A":"x"}}`,
+		`{"statusCode":200,"isBase64Encoded":true,"body":"AA=="}`, `{"statusCode":200,"isBase64Encoded":1}`,
+		`{"statusCode":200,"body":{"a":1}}`, `{"statusCode":200,"body":[]}`, `{"headers":{}}`, `{"statusCode":200,"headers":{ } , "b":[ ]}`,
+		`{"statusCode":200,"headers":{"a":"1",}}`, `{"statusCode":200,"cookies":["a",]}`, `{"statusCode":200,"headers":{"a" "1"}}`,
+	} {
+		f.Add(PayloadV2, []byte(s))
+		f.Add(PayloadV1, []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, version string, payload []byte) {
+		p := bytes.TrimSpace(payload)
+		if len(p) == 0 || p[0] != '{' {
+			return
+		}
+		if _, ok := scanFlat(p); !ok {
+			return
+		}
+		if !json.Valid(p) {
+			t.Fatalf("scanFlat accepted %q, which is not JSON", p)
+		}
+		got, gotErr := ParseHTTPResponse(version, payload)
+		want, wantErr := parseHTTPGeneral(version, payload)
+		if (gotErr == nil) != (wantErr == nil) || gotErr != nil && gotErr.Error() != wantErr.Error() {
+			t.Fatalf("%q: error %v, encoding/json path %v", p, gotErr, wantErr)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: got %+v, encoding/json path %+v", p, got, want)
+		}
+	})
+}
+
+// TestParseHTTPResponseAllocs holds the allocations of reading the usual 2.0 results: the bench's echo
+// function's (aws-lambda-go's APIGatewayProxyResponse) and one with headers and a cookie.
+func TestParseHTTPResponseAllocs(t *testing.T) {
+	cases := []struct {
+		name    string
+		payload string
+		max     float64
+	}{
+		{"nulls and a body", `{"statusCode":200,"headers":null,"multiValueHeaders":null,"body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`, 2},
+		{"headers and a cookie", `{"statusCode":200,"headers":{"Content-Type":"application/json"},"body":"{\"id\":1,\"name\":\"Rex\"}","cookies":["s=1"]}`, 10},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			payload := []byte(tc.payload)
+			if _, err := ParseHTTPResponse(PayloadV2, payload); err != nil {
+				t.Fatal(err)
+			}
+			if n := testing.AllocsPerRun(100, func() { _, _ = ParseHTTPResponse(PayloadV2, payload) }); n > tc.max {
+				t.Errorf("%v allocations, want at most %v", n, tc.max)
+			}
+		})
+	}
 }
 
 func BenchmarkParseHTTPResponse(b *testing.B) {

@@ -9,7 +9,6 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -90,17 +89,23 @@ func ParseResponse(payload []byte) (*Response, error) {
 	if err := json.Unmarshal(p, &obj); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformedResponse, err)
 	}
-	m := members{n: len(obj), proxy: hasProxyKey(obj), status: obj["statusCode"], headers: obj["headers"],
-		multi: obj["multiValueHeaders"], body: obj["body"], b64: obj["isBase64Encoded"]}
+	m := membersOf(obj)
 	return m.response(p)
 }
 
 // members are the top-level members of a result object that matter: how many there are, whether any is a
-// proxy response's, and the raw values of those (nil when absent).
+// proxy response's, and the raw values of those (nil when absent). cookies is an HTTP API 2.0 result's
+// and does not make the object a proxy response.
 type members struct {
-	n                                 int
-	proxy                             bool
-	status, headers, multi, body, b64 json.RawMessage
+	n                                          int
+	proxy                                      bool
+	status, headers, multi, body, b64, cookies json.RawMessage
+}
+
+// membersOf picks the members out of a result object read by encoding/json.
+func membersOf(obj map[string]json.RawMessage) members {
+	return members{n: len(obj), proxy: hasProxyKey(obj), status: obj["statusCode"], headers: obj["headers"],
+		multi: obj["multiValueHeaders"], body: obj["body"], b64: obj["isBase64Encoded"], cookies: obj["cookies"]}
 }
 
 // response reads the members of the object p as ParseResponse documents.
@@ -186,6 +191,16 @@ func jsonString(raw json.RawMessage) ([]byte, error) {
 	return out, nil
 }
 
+// jsonText is jsonString as a string, with one allocation when raw has no escape.
+func jsonText(raw json.RawMessage) (string, error) {
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		return string(inner), nil
+	}
+	b, err := jsonString(raw)
+	return string(b), err
+}
+
 func decodeJSONString(raw json.RawMessage) ([]byte, error) {
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
@@ -195,9 +210,11 @@ func decodeJSONString(raw json.RawMessage) ([]byte, error) {
 }
 
 // scanFlat reads the members of p, a JSON object, without building a map, when p has the shape functions
-// usually return: members whose keys are plain ASCII and whose values are strings, numbers, booleans or
-// null, no proxy member twice. For anything else it declines (ok false) and encoding/json decides; what
-// it accepts is valid JSON, read as encoding/json reads it (FuzzScanFlat checks the two).
+// usually return: members whose keys are plain ASCII and whose values are strings, numbers, booleans,
+// null, or objects and arrays of those nested at most scanDepth deep (headers, multiValueHeaders,
+// cookies), no proxy member or cookies twice. For anything else it declines (ok false) and encoding/json
+// decides; what it accepts is valid JSON, read as encoding/json reads it (FuzzScanFlat and
+// FuzzParseHTTPResponse check the two).
 func scanFlat(p []byte) (m members, ok bool) {
 	i := skipWS(p, 1)
 	if i >= len(p) || p[i] == '}' {
@@ -223,7 +240,7 @@ func scanFlat(p []byte) (m members, ok bool) {
 			return m, false
 		}
 		i = skipWS(p, i+1)
-		end, ok := scanScalar(p, i)
+		end, ok := scanValue(p, i, scanDepth)
 		if !ok {
 			return m, false
 		}
@@ -240,13 +257,15 @@ func scanFlat(p []byte) (m members, ok bool) {
 			slot = &m.body
 		case "isBase64Encoded":
 			slot = &m.b64
+		case "cookies":
+			slot = &m.cookies
 		}
 		if slot != nil {
 			if *slot != nil {
 				return m, false // the last one wins in encoding/json; rare enough to leave to it
 			}
 			*slot = value
-			m.proxy = true
+			m.proxy = m.proxy || slot != &m.cookies
 		}
 		m.n++
 		i = skipWS(p, end)
@@ -262,6 +281,100 @@ func scanFlat(p []byte) (m members, ok bool) {
 			return m, false
 		}
 	}
+}
+
+// scanDepth is how deep scanFlat follows objects and arrays inside a member's value: multiValueHeaders'
+// object of arrays of strings.
+const scanDepth = 2
+
+// scanValue returns the end of the JSON value that starts at p[i] when it is a scalar (scanScalar) or,
+// with depth > 0, an object or array whose values scanValue accepts at depth-1; ok is false for anything
+// else, or one that is not valid JSON.
+func scanValue(p []byte, i, depth int) (end int, ok bool) {
+	if i >= len(p) || depth <= 0 || p[i] != '{' && p[i] != '[' {
+		return scanScalar(p, i)
+	}
+	closer := byte(']')
+	if p[i] == '{' {
+		closer = '}'
+	}
+	i = skipWS(p, i+1)
+	if i < len(p) && p[i] == closer {
+		return i + 1, true
+	}
+	for {
+		if closer == '}' {
+			if i >= len(p) || p[i] != '"' {
+				return 0, false
+			}
+			if i, ok = scanScalar(p, i); !ok {
+				return 0, false
+			}
+			if i = skipWS(p, i); i >= len(p) || p[i] != ':' {
+				return 0, false
+			}
+			i = skipWS(p, i+1)
+		}
+		if i, ok = scanValue(p, i, depth-1); !ok {
+			return 0, false
+		}
+		if i = skipWS(p, i); i >= len(p) {
+			return 0, false
+		}
+		switch p[i] {
+		case ',':
+			i = skipWS(p, i+1)
+		case closer:
+			return i + 1, true
+		default:
+			return 0, false
+		}
+	}
+}
+
+// eachElement calls fn with each value of raw, a JSON array that scanValue accepts at depth 1, in order,
+// until fn returns false; ok is false when raw is not such an array or fn stopped.
+func eachElement(raw []byte, fn func(v []byte) bool) (ok bool) {
+	if len(raw) == 0 || raw[0] != '[' {
+		return false
+	}
+	if _, ok := scanValue(raw, 0, 1); !ok {
+		return false
+	}
+	for i := skipWS(raw, 1); raw[i] != ']'; {
+		end, _ := scanScalar(raw, i)
+		if !fn(raw[i:end]) {
+			return false
+		}
+		if i = skipWS(raw, end); raw[i] == ',' {
+			i = skipWS(raw, i+1)
+		}
+	}
+	return true
+}
+
+// eachMember calls fn with each member of raw, a JSON object that scanValue accepts at depth 1, in order:
+// the key still quoted and its value, until fn returns false; ok is false when raw is not such an object
+// or fn stopped.
+func eachMember(raw []byte, fn func(key, v []byte) bool) (ok bool) {
+	if len(raw) == 0 || raw[0] != '{' {
+		return false
+	}
+	if _, ok := scanValue(raw, 0, 1); !ok {
+		return false
+	}
+	for i := skipWS(raw, 1); raw[i] != '}'; {
+		k, _ := scanScalar(raw, i)
+		j := skipWS(raw, skipWS(raw, k)+1)
+		end, _ := scanScalar(raw, j)
+		if !fn(raw[i:k], raw[j:end]) {
+			return false
+		}
+		if i = skipWS(raw, end); raw[i] == ',' {
+			i = skipWS(raw, i+1)
+		}
+	}
+	return true
 }
 
 // skipWS returns the index of the first byte at or after i that is not JSON whitespace.
@@ -385,13 +498,38 @@ func parseStatus(raw json.RawMessage) (int, error) {
 	if isNull(raw) {
 		return http.StatusOK, nil
 	}
-	text := string(raw)
+	text := raw
 	if raw[0] == '"' {
-		if err := json.Unmarshal(raw, &text); err != nil {
+		s, err := jsonString(raw)
+		if err != nil {
 			return 0, fmt.Errorf("%w: statusCode: %w", ErrMalformedResponse, err)
 		}
-		text = strings.TrimSpace(text)
+		text = bytes.TrimSpace(s)
 	}
+	if code, ok := smallInt(text); ok {
+		return checkStatus(code)
+	}
+	return parseStatusText(raw, string(text))
+}
+
+// smallInt reads text made of one to three ASCII digits, as statusCode usually is, without allocating.
+func smallInt(text []byte) (int, bool) {
+	if len(text) == 0 || len(text) > 3 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range text {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+// parseStatusText reads a statusCode's text that is not a plain small integer: the sign, leading zeros,
+// fractions and exponents strconv understands.
+func parseStatusText(raw json.RawMessage, text string) (int, error) {
 	code, err := strconv.Atoi(text)
 	if err != nil {
 		// 200.0 and 2e2 are integers too.
@@ -401,6 +539,11 @@ func parseStatus(raw json.RawMessage) (int, error) {
 		}
 		code = int(f)
 	}
+	return checkStatus(code)
+}
+
+// checkStatus refuses a status outside 100–599.
+func checkStatus(code int) (int, error) {
 	if code < 100 || code > 599 {
 		return 0, fmt.Errorf("%w: statusCode %d is out of range", ErrMalformedResponse, code)
 	}
@@ -473,10 +616,8 @@ func scalar(raw json.RawMessage) (s string, ok bool, err error) {
 	case isNull(raw):
 		return "", false, nil
 	case raw[0] == '"':
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return "", false, err
-		}
-		return s, true, nil
+		s, err := jsonText(raw)
+		return s, err == nil, err
 	case raw[0] == '{' || raw[0] == '[':
 		return "", false, errors.New("value is not a string, number or boolean")
 	}
