@@ -234,7 +234,9 @@ type Server struct {
 	polls    []*poll          // /next requests waiting for work
 	inflight map[string]*Call // taken by the runtime, no outcome yet
 	pending  map[*Call]struct{}
-	seen     map[string]bool // request ids handed to the runtime (for duplicate answers)
+	seen     map[string]bool // the last seenLimit request ids handed to the runtime (for duplicate answers)
+	seenRing []string        // the same ids, oldest overwritten first
+	seenNext int             // where seenRing is written next
 	polled   bool            // the runtime has called /next at least once
 	answered time.Time       // when the runtime last answered an invocation
 	initErr  *InitError
@@ -594,7 +596,7 @@ func (s *Server) handOffLocked(c *Call) {
 	c.deadline = deadline
 	c.state = stateInFlight
 	s.inflight[c.inv.RequestID] = c
-	s.seen[c.inv.RequestID] = true
+	s.rememberLocked(c.inv.RequestID)
 	c.handed.Store(true)
 	c.timer = time.AfterFunc(c.inv.Timeout, func() { close(c.timedOut) })
 	close(c.started)
@@ -620,6 +622,23 @@ func (s *Server) writeEvent(w http.ResponseWriter, c *Call) {
 		// The runtime went away with the event; its owner learns it when the process exits.
 		s.log.Debug("runtime API: writing the event failed", "request_id", c.inv.RequestID, "error", err)
 	}
+}
+
+// seenLimit is how many handed request ids a Server remembers, to say that a duplicate answer is one: a
+// process that lives long under load would otherwise keep every id it was ever given (about 100 bytes
+// each). An answer for an older id gets the same 400 InvalidRequestID with the generic message.
+const seenLimit = 1024
+
+// rememberLocked adds id to the handed request ids, forgetting the oldest beyond seenLimit.
+func (s *Server) rememberLocked(id string) {
+	if len(s.seenRing) < seenLimit {
+		s.seenRing = append(s.seenRing, id)
+	} else {
+		delete(s.seen, s.seenRing[s.seenNext])
+		s.seenRing[s.seenNext] = id
+		s.seenNext = (s.seenNext + 1) % seenLimit
+	}
+	s.seen[id] = true
 }
 
 // takeInFlight removes and returns the in-flight call id names, or answers 400.
