@@ -220,22 +220,23 @@ class RuntimeClient:
         self.buf += data
 
     def _exchange(self, data, answers):
-        """Sends data (answers requests) and returns their answers in order."""
+        """Sends data (answers requests) and returns their answers in order: fewer when the Runtime API
+        closed the connection after answering some of them."""
         for attempt in (1, 2):
             if self.sock is None:
                 self._connect()
             got = []
             try:
                 self.sock.sendall(data)
-                while len(got) < answers:
-                    if self.sock is None:
-                        raise ConnectionResetError("the Runtime API closed the connection")
+                while len(got) < answers and self.sock is not None:
                     got.append(self._read_answer())
                 return got
             except (BrokenPipeError, ConnectionResetError):
-                # The kept-alive connection was closed while idle; one new connection is worth a try.
                 self._close()
-                if attempt == 2 or got:
+                if got:
+                    return got
+                # The kept-alive connection was closed while idle; one new connection is worth a try.
+                if attempt == 2:
                     raise
 
     def _call(self, method, path, body=None, headers=None):
@@ -243,10 +244,13 @@ class RuntimeClient:
 
     def _then_next(self, path, body, headers):
         """Posts an outcome and GET /next in one write; returns the next event."""
-        posted, nxt = self._exchange(self._request("POST", path, body, headers) + self._request("GET", _NEXT), 2)
+        got = self._exchange(self._request("POST", path, body, headers) + self._request("GET", _NEXT), 2)
+        posted = got[0]
         if posted[0] != 202:
             sys.stdout.write("POST %s answered %d: %s\n" % (path, posted[0], posted[2].decode("utf-8", "replace")))
-        return self._check_next(nxt)
+        if len(got) < 2:  # the connection was closed after the outcome's answer (Connection: close)
+            return self.next()
+        return self._check_next(got[1])
 
     @staticmethod
     def _check_next(answer):
