@@ -177,8 +177,9 @@ func (c *serverConn) serve() {
 			return // the runtime went away while its poll waited
 		}
 		keep := !req.Close && req.ProtoAtLeast(1, 1)
+		unread := false // the runtime is still sending a body nobody will read
 		if n, _ := io.Copy(io.Discard, io.LimitReader(req.Body, maxDrain+1)); n > maxDrain {
-			keep = false
+			keep, unread = false, true
 		}
 		_ = req.Body.Close()
 		if !keep {
@@ -192,6 +193,12 @@ func (c *serverConn) serve() {
 			continue
 		}
 		if err := c.bw.Flush(); err != nil || !keep {
+			if err == nil && unread {
+				// Closing with unread input resets the connection, which can destroy the answer before the
+				// runtime has read it (a 413 for a response over the limit): finish writing, then discard
+				// for a moment, as net/http does.
+				c.lingerClose()
+			}
 			return
 		}
 	}
