@@ -48,6 +48,8 @@ export const rejectsString = () => Promise.reject('plain string');
 `,
 	// The event back, as it came.
 	"echo.js": "exports.handler = async (event) => event;\n",
+	// A response over Lambda's 6 MB limit when asked for one.
+	"big.js": "exports.handler = async (event) => (event.big ? 'x'.repeat(7 * 1024 * 1024) : { pid: process.pid });\n",
 	// CommonJS (.js without "type": "module"), nested export, callback style.
 	"lib/app.js": `exports.handlers = { cb: (event, context, callback) => {
   context.callbackWaitsForEmptyEventLoop = false;
@@ -164,8 +166,20 @@ func TestNodeRuntime(t *testing.T) {
 		node("syntax", "broken.handler"), node("importerr", "imports.handler"), node("missing", "absent.handler"),
 		node("version", "version.handler"), node("waits", "loop.waits"), node("nowait", "loop.nowait"),
 		node("never", "loop.never"), node("silent", "loop.silent"), node("throwsLater", "loop.throwsLater"),
-		node("rejectsLater", "loop.rejectsLater"), node("echo", "echo.handler"))
+		node("rejectsLater", "loop.rejectsLater"), node("echo", "echo.handler"), node("big", "big.handler"))
 
+	t.Run("response too large, then the next invocation", func(t *testing.T) {
+		before := invoke(t, inv, "big", `{}`)
+		res := invoke(t, inv, "big", `{"big": true}`)
+		if res.FunctionError != "Unhandled" || !strings.Contains(string(res.Payload), "Function.ResponseSizeTooLarge") {
+			t.Fatalf("got %q %.200s", res.FunctionError, res.Payload)
+		}
+		for range 2 {
+			if res := invoke(t, inv, "big", `{}`); res.FunctionError != "" || string(res.Payload) != string(before.Payload) {
+				t.Fatalf("afterwards: %s %s, want %s (the same process)", res.FunctionError, res.Payload, before.Payload)
+			}
+		}
+	})
 	t.Run("ES module, context and logs", func(t *testing.T) {
 		res := invoke(t, inv, "esm", `{"name":"world"}`)
 		if res.FunctionError != "" {
