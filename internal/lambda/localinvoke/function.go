@@ -197,9 +197,12 @@ func (f *function) acquire(ctx context.Context, call *runtimeapi.Call) (*process
 			return p, call, nil, nil
 		}
 		w := &waiter{call: call, ch: make(chan struct{}, 1)}
+		if !soonIdle.IsZero() {
+			w.timer = time.NewTimer(time.Until(soonIdle))
+		}
 		f.waiters = append(f.waiters, w)
 		f.mu.Unlock()
-		p, err := f.wait(ctx, w, soonIdle)
+		p, err := f.wait(ctx, w)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -212,21 +215,21 @@ func (f *function) acquire(ctx context.Context, call *runtimeapi.Call) (*process
 
 // waiter is an invocation queued for a process.
 type waiter struct {
-	call *runtimeapi.Call // enqueued on p by the process that takes the waiter
-	p    *process         // set, under function.mu, before call is enqueued on it
-	ch   chan struct{}    // capacity 1: a request to look at the pool again (a slot freed up, or closing)
+	call  *runtimeapi.Call // enqueued on p by the process that takes the waiter
+	p     *process         // set, under function.mu, before call is enqueued on it
+	ch    chan struct{}    // capacity 1: a request to look at the pool again (a slot freed up, or closing)
+	timer *time.Timer      // when set, a process about to be idle is waited for until it fires; stopped at hand-off
 }
 
-// wait waits until w's call has been taken by a process and has ended or run out of time, until (when
-// not zero), or ctx's end. It returns the process that has the call (the caller awaits the outcome
+// wait waits until w's call has been taken by a process and has ended or run out of time, w's timer, or
+// ctx's end. It returns the process that has the call (the caller awaits the outcome
 // there), or nil when the caller should look at the pool again. A process taking the call does not wake
 // the caller: only the call's end, its timeout or a request to look again do.
-func (f *function) wait(ctx context.Context, w *waiter, until time.Time) (*process, error) {
+func (f *function) wait(ctx context.Context, w *waiter) (*process, error) {
 	var timeout <-chan time.Time
-	if !until.IsZero() {
-		t := time.NewTimer(time.Until(until))
-		defer t.Stop()
-		timeout = t.C
+	if w.timer != nil {
+		defer w.timer.Stop()
+		timeout = w.timer.C
 	}
 	select {
 	case <-w.call.Done():
@@ -430,6 +433,9 @@ func (f *function) onRuntimeEvent(p *process) {
 func (f *function) handOffLocked(p *process) {
 	for len(f.waiters) > 0 && !p.stopping && p.code == f.code && p.rt.Idle() > 0 {
 		w := f.popWaiterLocked()
+		if w.timer != nil {
+			w.timer.Stop() // the waiter now waits for its call only (a stopped timer never fires)
+		}
 		w.p = p
 		if err := p.rt.EnqueueCall(w.call); err != nil { // p cannot take work after all (init error, closed): the waiter looks again
 			w.p = nil
