@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -45,6 +46,10 @@ type function struct {
 	timeout time.Duration
 	limit   int
 	lang    resource.Language
+
+	// earlyWakes counts the times an invocation's goroutine was woken after a process took its call and
+	// before the call ended or timed out: each is a goroutine switch that does nothing (for tests).
+	earlyWakes atomic.Int64
 
 	mu        sync.Mutex
 	procs     []*process  // started and not yet reaped (busy, idle, starting or stopping)
@@ -105,7 +110,7 @@ func (f *function) invoke(ctx context.Context, arn string, payload []byte) (*lam
 		inv.Deadline = d
 	}
 	start := time.Now()
-	p, call, res, err := f.acquire(ctx, inv)
+	p, call, res, err := f.acquire(ctx, runtimeapi.NewCall(inv))
 	if p != nil {
 		res, err = f.await(ctx, p, call)
 	}
@@ -124,11 +129,12 @@ func (f *function) invoke(ctx context.Context, arn string, payload []byte) (*lam
 	return res, err
 }
 
-// acquire enqueues inv on an idle process of the current code, or on a new one while the pool is below its
-// limit, else queues it until a process hands itself over (one process to one waiting invocation: no
+// acquire enqueues call on an idle process of the current code, or on a new one while the pool is below
+// its limit, else queues it until a process hands itself over (one process to one waiting invocation: no
 // wake-up of every waiter), a slot frees up or ctx ends. When no process can be started it returns the
-// function error to report instead.
-func (f *function) acquire(ctx context.Context, inv runtimeapi.Invocation) (*process, *runtimeapi.Call, *lambda.Result, error) {
+// function error to report instead. A queued invocation is not woken when a process takes its call: it
+// waits on the call itself (see wait).
+func (f *function) acquire(ctx context.Context, call *runtimeapi.Call) (*process, *runtimeapi.Call, *lambda.Result, error) {
 	busyRetries := 0
 	f.mu.Lock()
 	for {
@@ -150,7 +156,7 @@ func (f *function) acquire(ctx context.Context, inv runtimeapi.Invocation) (*pro
 				continue
 			}
 			if p.rt.Idle() > 0 {
-				if call, err := p.rt.Enqueue(inv); err == nil {
+				if err := p.rt.EnqueueCall(call); err == nil {
 					f.mu.Unlock()
 					return p, call, nil, nil
 				}
@@ -180,25 +186,28 @@ func (f *function) acquire(ctx context.Context, inv runtimeapi.Invocation) (*pro
 			}
 			if err != nil {
 				f.mu.Unlock()
-				f.log.Error("cannot start the function's handler", "path", f.codePath(), "request_id", inv.RequestID, "error", err)
-				return nil, nil, unhandled("Runtime.InvalidEntrypoint", fmt.Sprintf("RequestId: %s Error: %v", inv.RequestID, err)), nil
+				f.log.Error("cannot start the function's handler", "path", f.codePath(), "request_id", call.RequestID(), "error", err)
+				return nil, nil, unhandled("Runtime.InvalidEntrypoint", fmt.Sprintf("RequestId: %s Error: %v", call.RequestID(), err)), nil
 			}
-			call, err := p.rt.Enqueue(inv)
+			err = p.rt.EnqueueCall(call)
 			f.mu.Unlock()
 			if err != nil { // a fresh Server accepts work; this is a bug if it happens
 				return nil, nil, nil, fmt.Errorf("enqueue on a new process: %w", err)
 			}
 			return p, call, nil, nil
 		}
-		w := &waiter{inv: inv, ch: make(chan handoff, 1)}
+		w := &waiter{call: call, ch: make(chan struct{}, 1)}
+		if !soonIdle.IsZero() {
+			w.timer = time.NewTimer(time.Until(soonIdle))
+		}
 		f.waiters = append(f.waiters, w)
 		f.mu.Unlock()
-		h, err := f.wait(ctx, w, soonIdle)
+		p, err := f.wait(ctx, w)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		if h.p != nil {
-			return h.p, h.call, nil, nil
+		if p != nil {
+			return p, call, nil, nil
 		}
 		f.mu.Lock() // woken to look again
 	}
@@ -206,29 +215,29 @@ func (f *function) acquire(ctx context.Context, inv runtimeapi.Invocation) (*pro
 
 // waiter is an invocation queued for a process.
 type waiter struct {
-	inv runtimeapi.Invocation
-	ch  chan handoff // capacity 1; receives one value, sent by whoever removes the waiter from the queue
+	call  *runtimeapi.Call // enqueued on p by the process that takes the waiter
+	p     *process         // set, under function.mu, before call is enqueued on it
+	ch    chan struct{}    // capacity 1: a request to look at the pool again (a slot freed up, or closing)
+	timer *time.Timer      // when set, a process about to be idle is waited for until it fires; stopped at hand-off
 }
 
-// handoff is what a waiter is woken with: its call, already enqueued on an idle process p, or (p nil) a
-// request to look at the pool again because a slot freed up or the function is closing.
-type handoff struct {
-	p    *process
-	call *runtimeapi.Call
-}
-
-// wait waits for w's hand-off, until (when not zero) or ctx's end. It returns a zero handoff when the
-// caller should look at the pool again.
-func (f *function) wait(ctx context.Context, w *waiter, until time.Time) (handoff, error) {
+// wait waits until w's call has been taken by a process and has ended or run out of time, w's timer, or
+// ctx's end. It returns the process that has the call (the caller awaits the outcome
+// there), or nil when the caller should look at the pool again. A process taking the call does not wake
+// the caller: only the call's end, its timeout or a request to look again do.
+func (f *function) wait(ctx context.Context, w *waiter) (*process, error) {
 	var timeout <-chan time.Time
-	if !until.IsZero() {
-		t := time.NewTimer(time.Until(until))
-		defer t.Stop()
-		timeout = t.C
+	if w.timer != nil {
+		defer w.timer.Stop()
+		timeout = w.timer.C
 	}
 	select {
-	case h := <-w.ch:
-		return h, nil
+	case <-w.call.Done():
+		return w.p, nil // w.p was set before the call was enqueued, which happened before it ended
+	case <-w.call.TimedOut():
+		return w.p, nil
+	case <-w.ch:
+		return nil, nil
 	case <-timeout:
 	case <-ctx.Done():
 	}
@@ -236,16 +245,20 @@ func (f *function) wait(ctx context.Context, w *waiter, until time.Time) (handof
 	defer f.mu.Unlock()
 	if i := slices.Index(f.waiters, w); i >= 0 {
 		f.waiters = slices.Delete(f.waiters, i, i+1)
-		return handoff{}, ctx.Err()
+		return nil, ctx.Err()
 	}
-	// Handed something at the same moment: take it. A call enqueued for an invocation whose ctx has
-	// ended is withdrawn by await; a wake-up to look again goes to the next waiter instead.
-	h := <-w.ch
-	if h.p == nil && ctx.Err() != nil {
+	if w.p != nil {
+		// Taken by a process meanwhile: await withdraws a call whose ctx has ended.
+		f.countEarlyWake(w.call)
+		return w.p, nil
+	}
+	// Asked to look again at the same moment: when ctx has ended, the next waiter looks instead.
+	<-w.ch
+	if ctx.Err() != nil {
 		f.wakeLocked()
-		return handoff{}, ctx.Err()
+		return nil, ctx.Err()
 	}
-	return h, nil
+	return nil, nil
 }
 
 // sleepCtx waits for d or ctx's end.
@@ -260,26 +273,17 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// await waits for call's outcome on p.
+// await waits for call's outcome on p; the function timeout is the call's own (TimedOut, armed when the
+// runtime takes it), so that nothing wakes this goroutine before the call ends.
 func (f *function) await(ctx context.Context, p *process, call *runtimeapi.Call) (*lambda.Result, error) {
-	started := call.Started()
-	var timer *time.Timer
-	var timeout <-chan time.Time
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
+	timeout := call.TimedOut()
 	for {
 		select {
 		case <-call.Done():
 			return f.result(p, call)
-		case <-started:
-			started = nil
-			timer = time.NewTimer(f.timeout)
-			timeout = timer.C
 		case <-timeout:
 			if !p.rt.Abandon(call) {
+				timeout = nil
 				continue // it ended just now: take its outcome
 			}
 			f.kill(p, errTimedOut)
@@ -295,6 +299,17 @@ func (f *function) await(ctx context.Context, p *process, call *runtimeapi.Call)
 			}
 			return nil, ctx.Err()
 		}
+	}
+}
+
+// countEarlyWake counts a wake-up of an invocation whose call is in a process and has neither ended nor
+// timed out.
+func (f *function) countEarlyWake(call *runtimeapi.Call) {
+	select {
+	case <-call.Done():
+	case <-call.TimedOut():
+	default:
+		f.earlyWakes.Add(1)
 	}
 }
 
@@ -418,19 +433,22 @@ func (f *function) onRuntimeEvent(p *process) {
 func (f *function) handOffLocked(p *process) {
 	for len(f.waiters) > 0 && !p.stopping && p.code == f.code && p.rt.Idle() > 0 {
 		w := f.popWaiterLocked()
-		call, err := p.rt.Enqueue(w.inv)
-		if err != nil { // p cannot take work after all (init error, closed): the waiter looks again
-			w.ch <- handoff{}
+		if w.timer != nil {
+			w.timer.Stop() // the waiter now waits for its call only (a stopped timer never fires)
+		}
+		w.p = p
+		if err := p.rt.EnqueueCall(w.call); err != nil { // p cannot take work after all (init error, closed): the waiter looks again
+			w.p = nil
+			w.ch <- struct{}{}
 			return
 		}
-		w.ch <- handoff{p: p, call: call}
 	}
 }
 
 // wakeLocked wakes the first waiter, if any, to look at the pool again (a slot freed up).
 func (f *function) wakeLocked() {
 	if len(f.waiters) > 0 {
-		f.popWaiterLocked().ch <- handoff{}
+		f.popWaiterLocked().ch <- struct{}{}
 	}
 }
 
@@ -459,7 +477,7 @@ func (f *function) close() {
 		f.stopLocked(p, errShutdown)
 	}
 	for len(f.waiters) > 0 {
-		f.popWaiterLocked().ch <- handoff{}
+		f.popWaiterLocked().ch <- struct{}{}
 	}
 }
 
@@ -476,7 +494,7 @@ func (f *function) retire() {
 		}
 	}
 	for len(f.waiters) > 0 {
-		f.popWaiterLocked().ch <- handoff{}
+		f.popWaiterLocked().ch <- struct{}{}
 	}
 }
 

@@ -817,6 +817,31 @@ func TestNoHerd(t *testing.T) {
 	}
 }
 
+// TestNoEarlyWakes guards the hand-offs of an invocation: once a process has its call, the invocation's
+// goroutine sleeps until the call ends or times out. It is not woken when the process takes a queued call,
+// nor when the call starts (to arm the timeout): each such wake-up is a goroutine switch on every
+// invocation under load.
+func TestNoEarlyWakes(t *testing.T) {
+	t.Parallel()
+	fn := fnConfig("handoffs")
+	fn.ReservedConcurrentExecutions = 2
+	inv, _ := newInvoker(t, Options{}, fn)
+	invokeOK(t, inv, "handoffs", `{}`) // one warm process
+	const n = 24
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() { invokeOK(t, inv, "handoffs", `{"sleepMs":20}`) })
+	}
+	wg.Wait()
+	for range 4 { // one at a time: a process is idle, or about to be, for each
+		invokeOK(t, inv, "handoffs", `{}`)
+	}
+	f := (*inv.fns.Load())["handoffs"]
+	if early := f.earlyWakes.Load(); early != 0 {
+		t.Errorf("%d invocations were woken %d times while their process ran them", n+5, early)
+	}
+}
+
 // TestUpdate: a reload keeps unchanged functions warm, runs changed ones in new processes once their
 // running invocations have ended, adds new ones and forgets removed ones.
 func TestUpdate(t *testing.T) {

@@ -48,6 +48,8 @@ export const rejectsString = () => Promise.reject('plain string');
 `,
 	// The event back, as it came.
 	"echo.js": "exports.handler = async (event) => event;\n",
+	// A response over Lambda's 6 MB limit when asked for one.
+	"big.js": "exports.handler = async (event) => (event.big ? 'x'.repeat(7 * 1024 * 1024) : { pid: process.pid });\n",
 	// CommonJS (.js without "type": "module"), nested export, callback style.
 	"lib/app.js": `exports.handlers = { cb: (event, context, callback) => {
   context.callbackWaitsForEmptyEventLoop = false;
@@ -101,6 +103,12 @@ def handler(event, context):
 
 def raises(event, context):
     raise ValueError("bad input")
+
+def big(event, context):
+    if event.get("big"):
+        return "x" * (7 * 1024 * 1024)
+    import os
+    return {"pid": os.getpid()}
 `,
 	"pkg/__init__.py": "",
 	"pkg/mod.py":      "def fn(event, context):\n    return {'style': 'package'}\n",
@@ -158,8 +166,20 @@ func TestNodeRuntime(t *testing.T) {
 		node("syntax", "broken.handler"), node("importerr", "imports.handler"), node("missing", "absent.handler"),
 		node("version", "version.handler"), node("waits", "loop.waits"), node("nowait", "loop.nowait"),
 		node("never", "loop.never"), node("silent", "loop.silent"), node("throwsLater", "loop.throwsLater"),
-		node("rejectsLater", "loop.rejectsLater"), node("echo", "echo.handler"))
+		node("rejectsLater", "loop.rejectsLater"), node("echo", "echo.handler"), node("big", "big.handler"))
 
+	t.Run("response too large, then the next invocation", func(t *testing.T) {
+		before := invoke(t, inv, "big", `{}`)
+		res := invoke(t, inv, "big", `{"big": true}`)
+		if res.FunctionError != "Unhandled" || !strings.Contains(string(res.Payload), "Function.ResponseSizeTooLarge") {
+			t.Fatalf("got %q %.200s", res.FunctionError, res.Payload)
+		}
+		for range 2 {
+			if res := invoke(t, inv, "big", `{}`); res.FunctionError != "" || string(res.Payload) != string(before.Payload) {
+				t.Fatalf("afterwards: %s %s, want %s (the same process)", res.FunctionError, res.Payload, before.Payload)
+			}
+		}
+	})
 	t.Run("ES module, context and logs", func(t *testing.T) {
 		res := invoke(t, inv, "esm", `{"name":"world"}`)
 		if res.FunctionError != "" {
@@ -252,7 +272,7 @@ func TestPythonRuntime(t *testing.T) {
 	py := func(name, handler string) resource.Function { return runtimeFn(name, "python3.11", dir, handler) }
 	inv, rec := newInvoker(t, Options{RuntimeDir: t.TempDir()},
 		py("py", "app.handler"), py("raises", "app.raises"), py("pkg", "pkg/mod.fn"), py("dotted", "pkg.mod.fn"),
-		py("notfound", "app.missing"), py("importerr", "nomod.handler"), py("syntax", "broken.handler"))
+		py("notfound", "app.missing"), py("importerr", "nomod.handler"), py("syntax", "broken.handler"), py("big", "app.big"))
 
 	t.Run("context and logs", func(t *testing.T) {
 		res := invoke(t, inv, "py", `{"name":"world"}`)
@@ -267,6 +287,20 @@ func TestPythonRuntime(t *testing.T) {
 		}
 		hasLine(t, rec, "py", regexp.MustCompile(`^\[INFO\]\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\t`+c.RequestID+`\thello world$`))
 		hasLine(t, rec, "py", regexp.MustCompile(`^printed$`))
+	})
+	t.Run("response too large, then the next invocation", func(t *testing.T) {
+		// The Runtime API answers 413 and closes the connection, which also held the pipelined GET /next:
+		// the bootstrap asks again on a new one.
+		before := invoke(t, inv, "big", `{}`)
+		res := invoke(t, inv, "big", `{"big": true}`)
+		if res.FunctionError != "Unhandled" || !strings.Contains(string(res.Payload), "Function.ResponseSizeTooLarge") {
+			t.Fatalf("got %q %.200s", res.FunctionError, res.Payload)
+		}
+		for range 2 {
+			if res := invoke(t, inv, "big", `{}`); res.FunctionError != "" || string(res.Payload) != string(before.Payload) {
+				t.Fatalf("afterwards: %s %s, want %s (the same process)", res.FunctionError, res.Payload, before.Payload)
+			}
+		}
 	})
 	for _, tc := range []struct{ name, function, want string }{
 		{"package path with /", "pkg", `{"style": "package"}`},

@@ -130,16 +130,40 @@ const (
 	stateDone
 )
 
-// Call is an enqueued invocation. Its channels tell when the runtime took it and when it ended.
+// Call is an invocation for a Server. Its channels tell when the runtime took it, when it has run for its
+// timeout and when it ended.
 type Call struct {
 	inv      Invocation
 	state    callState // guarded by Server.mu
 	started  chan struct{}
+	timedOut chan struct{}
 	done     chan struct{}
+	timer    *time.Timer // closes timedOut; set at hand-off, stopped when the call ends (under Server.mu)
 	handed   atomic.Bool
+	queued   bool      // given to a Server (guarded by that Server's mu)
 	deadline time.Time // set before started is closed
 	outcome  Outcome   // set before done is closed
 	err      error     // set before done is closed
+}
+
+// NewCall returns a Call for inv, to be given to a Server with EnqueueCall. An owner that creates the Call
+// before it knows which runtime will run it can wait on its channels from the start: nothing has to wake
+// it when the call is handed to a runtime. Empty fields of inv get their defaults (a new request id and
+// trace id, application/json, DefaultTimeout).
+func NewCall(inv Invocation) *Call {
+	if inv.RequestID == "" {
+		inv.RequestID = NewRequestID()
+	}
+	if inv.TraceID == "" {
+		inv.TraceID = NewTraceID(time.Now())
+	}
+	if inv.ContentType == "" {
+		inv.ContentType = "application/json"
+	}
+	if inv.Timeout <= 0 {
+		inv.Timeout = DefaultTimeout
+	}
+	return &Call{inv: inv, started: make(chan struct{}), timedOut: make(chan struct{}), done: make(chan struct{})}
 }
 
 // RequestID returns the invocation's request id.
@@ -151,6 +175,11 @@ func (c *Call) Started() <-chan struct{} { return c.started }
 // HandedOff reports whether the runtime has taken the invocation, so that its owner knows, after Abandon,
 // whether the process is still busy with it.
 func (c *Call) HandedOff() bool { return c.handed.Load() }
+
+// TimedOut is closed once the runtime has had the invocation for its Invocation.Timeout (counted from the
+// hand-off, as Lambda counts a function's timeout) without ending it. Its timer is armed by the hand-off,
+// so an owner waiting on TimedOut and Done is not woken when the runtime takes the call.
+func (c *Call) TimedOut() <-chan struct{} { return c.timedOut }
 
 // Deadline returns the deadline sent to the runtime; it is valid once Started is closed.
 func (c *Call) Deadline() time.Time {
@@ -205,7 +234,9 @@ type Server struct {
 	polls    []*poll          // /next requests waiting for work
 	inflight map[string]*Call // taken by the runtime, no outcome yet
 	pending  map[*Call]struct{}
-	seen     map[string]bool // request ids handed to the runtime (for duplicate answers)
+	seen     map[string]bool // the last seenLimit request ids handed to the runtime (for duplicate answers)
+	seenRing []string        // the same ids, oldest overwritten first
+	seenNext int             // where seenRing is written next
 	polled   bool            // the runtime has called /next at least once
 	answered time.Time       // when the runtime last answered an invocation
 	initErr  *InitError
@@ -310,30 +341,33 @@ func cutID(rest string) (id, suffix string, ok bool) {
 // Enqueue queues inv for the runtime and returns its Call. It fails once the Server is closed or the
 // runtime reported an init error (the *InitError is returned).
 func (s *Server) Enqueue(inv Invocation) (*Call, error) {
-	if inv.RequestID == "" {
-		inv.RequestID = NewRequestID()
+	c := NewCall(inv)
+	if err := s.EnqueueCall(c); err != nil {
+		return nil, err
 	}
-	if inv.TraceID == "" {
-		inv.TraceID = NewTraceID(time.Now())
-	}
-	if inv.ContentType == "" {
-		inv.ContentType = "application/json"
-	}
-	if inv.Timeout <= 0 {
-		inv.Timeout = DefaultTimeout
-	}
-	c := &Call{inv: inv, started: make(chan struct{}), done: make(chan struct{})}
+	return c, nil
+}
+
+// EnqueueCall queues c, made by NewCall, for the runtime. It fails, leaving c as it was, once the Server is
+// closed or the runtime reported an init error (the *InitError is returned); then c may be given to
+// another Server. A Call is run by one Server only: giving it to a second one after the first accepted it
+// is refused.
+func (s *Server) EnqueueCall(c *Call) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, s.closeErr
+		return s.closeErr
 	}
 	if s.initErr != nil {
-		return nil, s.initErr
+		return s.initErr
 	}
+	if c.queued {
+		return errors.New("runtime api: the call was enqueued already")
+	}
+	c.queued = true
 	s.pending[c] = struct{}{}
 	s.dispatchLocked(c)
-	return c, nil
+	return nil
 }
 
 // dispatchLocked hands c to a waiting poll, or queues it (at the front when requeued).
@@ -435,6 +469,9 @@ func (s *Server) Close(cause error) {
 func (s *Server) finishLocked(c *Call, out Outcome, err error) {
 	c.state = stateDone
 	c.outcome, c.err = out, err
+	if c.timer != nil {
+		c.timer.Stop()
+	}
 	delete(s.pending, c)
 	close(c.done)
 }
@@ -470,12 +507,7 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) {
 	// gone tells that the runtime went away; on the lean server it is watched for only once a poll has
 	// waited pollWatchDelay.
 	gone, watch := connGone(r)
-	var slow <-chan time.Time
-	if watch != nil {
-		t := time.NewTimer(pollWatchDelay)
-		defer t.Stop()
-		slow = t.C
-	}
+	var slow <-chan time.Time // armed only once a poll has to wait: under load, work is handed at once
 	for {
 		var c *Call
 		if len(s.queue) > 0 {
@@ -487,7 +519,18 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) {
 			s.mu.Unlock()
 			first = false // the owner hears of this poll now
 			if s.notify != nil {
-				s.notify()
+				s.notify() // the owner may hand this poll work right away
+			}
+			if watch != nil && slow == nil {
+				select {
+				case c = <-p.ch:
+					s.mu.Lock()
+					goto assigned
+				default:
+				}
+				t := time.NewTimer(pollWatchDelay)
+				defer t.Stop()
+				slow = t.C
 			}
 		wait:
 			select {
@@ -501,7 +544,7 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) {
 				default:
 				}
 			case <-slow:
-				slow, gone = nil, watch()
+				slow, gone, watch = nil, watch(), nil
 				goto wait
 			case <-gone:
 				s.mu.Lock()
@@ -524,6 +567,7 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
+	assigned:
 		if c.state == stateDone || s.closed {
 			// Abandoned (or closed) while being handed over: wait for other work.
 			if s.closed {
@@ -552,8 +596,9 @@ func (s *Server) handOffLocked(c *Call) {
 	c.deadline = deadline
 	c.state = stateInFlight
 	s.inflight[c.inv.RequestID] = c
-	s.seen[c.inv.RequestID] = true
+	s.rememberLocked(c.inv.RequestID)
 	c.handed.Store(true)
+	c.timer = time.AfterFunc(c.inv.Timeout, func() { close(c.timedOut) })
 	close(c.started)
 }
 
@@ -577,6 +622,23 @@ func (s *Server) writeEvent(w http.ResponseWriter, c *Call) {
 		// The runtime went away with the event; its owner learns it when the process exits.
 		s.log.Debug("runtime API: writing the event failed", "request_id", c.inv.RequestID, "error", err)
 	}
+}
+
+// seenLimit is how many handed request ids a Server remembers, to say that a duplicate answer is one: a
+// process that lives long under load would otherwise keep every id it was ever given (about 100 bytes
+// each). An answer for an older id gets the same 400 InvalidRequestID with the generic message.
+const seenLimit = 1024
+
+// rememberLocked adds id to the handed request ids, forgetting the oldest beyond seenLimit.
+func (s *Server) rememberLocked(id string) {
+	if len(s.seenRing) < seenLimit {
+		s.seenRing = append(s.seenRing, id)
+	} else {
+		delete(s.seen, s.seenRing[s.seenNext])
+		s.seenRing[s.seenNext] = id
+		s.seenNext = (s.seenNext + 1) % seenLimit
+	}
+	s.seen[id] = true
 }
 
 // takeInFlight removes and returns the in-flight call id names, or answers 400.

@@ -352,6 +352,36 @@ func TestAnswers(t *testing.T) {
 	}
 }
 
+// TestSeenIsBounded checks that a long-lived runtime's Server does not keep every request id it ever
+// handed out (one map entry per invocation, forever), while a duplicate answer for a recent one is still
+// recognised.
+func TestSeenIsBounded(t *testing.T) {
+	s, rt := newFake(t, Options{})
+	const n = seenLimit + 200
+	var last string
+	for range n {
+		call, err := s.Enqueue(Invocation{Payload: []byte(`{}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := rt.next(context.Background())
+		last = a.header.Get(HeaderRequestID)
+		if a := rt.post("invocation/"+last+"/response", `{}`, nil); a.status != http.StatusAccepted {
+			t.Fatalf("answer: %d %s", a.status, a.body)
+		}
+		<-call.Done()
+	}
+	s.mu.Lock()
+	kept := len(s.seen)
+	s.mu.Unlock()
+	if kept > seenLimit {
+		t.Errorf("%d invocations: %d request ids kept, want at most %d", n, kept, seenLimit)
+	}
+	if a := rt.post("invocation/"+last+"/response", `{}`, nil); a.status != http.StatusBadRequest || !strings.Contains(a.body, "already has a response") {
+		t.Errorf("duplicate answer for a recent id: %d %s", a.status, a.body)
+	}
+}
+
 func TestInitError(t *testing.T) {
 	t.Parallel()
 	var notified atomic.Int32

@@ -111,20 +111,21 @@ func (s *Server) Serve(ln net.Listener) error {
 
 // serverConn is one runtime connection.
 type serverConn struct {
-	s     *Server
-	nc    net.Conn
-	r     *connReader
-	br    *bufio.Reader
-	bw    *bufio.Writer
-	ctx   context.Context
-	watch *watcher // set while the connection is watched
+	s      *Server
+	nc     net.Conn
+	r      *connReader
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	ctx    context.Context
+	remote string   // the runtime's address
+	watch  *watcher // set while the connection is watched
 
 	mu      sync.Mutex
 	stopped bool // stop was called: reads fail from now on
 }
 
 func newServerConn(s *Server, nc net.Conn) *serverConn {
-	c := &serverConn{s: s, nc: nc, r: &connReader{nc: nc}}
+	c := &serverConn{s: s, nc: nc, r: &connReader{nc: nc}, remote: nc.RemoteAddr().String()}
 	c.br = bufio.NewReaderSize(c.r, 4096)
 	c.bw = bufio.NewWriterSize(nc, 4096)
 	c.ctx = context.WithValue(context.Background(), connKey{}, c)
@@ -166,7 +167,7 @@ func (c *serverConn) serve() {
 			}
 		}
 		req = req.WithContext(c.ctx)
-		req.RemoteAddr = c.nc.RemoteAddr().String()
+		req.RemoteAddr = c.remote
 		w := newResponseWriter()
 		if !c.serveOne(w, req) {
 			return
@@ -176,8 +177,9 @@ func (c *serverConn) serve() {
 			return // the runtime went away while its poll waited
 		}
 		keep := !req.Close && req.ProtoAtLeast(1, 1)
+		unread := false // the runtime is still sending a body nobody will read
 		if n, _ := io.Copy(io.Discard, io.LimitReader(req.Body, maxDrain+1)); n > maxDrain {
-			keep = false
+			keep, unread = false, true
 		}
 		_ = req.Body.Close()
 		if !keep {
@@ -191,6 +193,12 @@ func (c *serverConn) serve() {
 			continue
 		}
 		if err := c.bw.Flush(); err != nil || !keep {
+			if err == nil && unread {
+				// Closing with unread input resets the connection, which can destroy the answer before the
+				// runtime has read it (a 413 for a response over the limit): finish writing, then discard
+				// for a moment, as net/http does.
+				c.lingerClose()
+			}
 			return
 		}
 	}

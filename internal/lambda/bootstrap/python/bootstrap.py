@@ -11,7 +11,6 @@ SWITCHBOARD_GATEWAY_ADDR, keeping the TLS server name, so that handlers calling 
 """
 
 import decimal
-import http.client
 import json
 import logging
 import os
@@ -127,37 +126,151 @@ def to_json(obj):
 
 
 # ---- The Runtime API client.
+#
+# A small HTTP/1.1 client on one kept-alive socket rather than http.client: Lambda's own runtime client is
+# native for the same reason (http.client's response objects, header parsing into email.message objects and
+# buffered file reads cost this process more CPU per invocation than the rest together). Each request goes
+# out with one sendall and each answer is read by its Content-Length (Switchboard's Runtime API server
+# always sends one). An invocation's outcome and the next GET /next go out in one write (pipelined); the
+# server answers both in order.
+
+_NEXT = "/2018-06-01/runtime/invocation/next"
+
+
+class RuntimeAPIError(Exception):
+    pass
 
 
 class RuntimeClient:
     def __init__(self, address):
-        host, port = _split_host_port(address)
-        self.conn = http.client.HTTPConnection(host, port)
+        self.address = address
+        self.host, self.port = _split_host_port(address)
+        self.host_header = ("Host: %s\r\n" % address).encode("latin-1")
+        self.sock = None
+        self.buf = bytearray()
 
-    def _call(self, method, path, body=None, headers=None):
-        for attempt in (1, 2):
+    def _connect(self):
+        self.sock = socket.create_connection((self.host, self.port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = bytearray()
+
+    def _close(self):
+        if self.sock is not None:
             try:
-                self.conn.request(method, path, body=body, headers=headers or {})
-                resp = self.conn.getresponse()
-                return resp, resp.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                # The keep-alive connection was closed while idle; one new connection is worth a try.
-                self.conn.close()
+                self.sock.close()
+            except OSError:
+                pass
+        self.sock = None
+        self.buf = bytearray()
+
+    def _request(self, method, path, body=None, headers=None):
+        head = "%s %s HTTP/1.1\r\n" % (method, path)
+        out = [head.encode("latin-1"), self.host_header]
+        if headers:
+            for k, v in headers.items():
+                out.append(("%s: %s\r\n" % (k, str(v).replace("\r", " ").replace("\n", " "))).encode("latin-1"))
+        if body is not None:
+            out.append(b"Content-Length: %d\r\n\r\n" % len(body))
+            out.append(body)
+        else:
+            out.append(b"\r\n")
+        return b"".join(out)
+
+    def _read_answer(self):
+        """Reads one answer: (status, headers with lower-case names, body bytes)."""
+        while True:
+            end = self.buf.find(b"\r\n\r\n")
+            if end >= 0:
+                break
+            if len(self.buf) > 1 << 20:
+                raise RuntimeAPIError("the Runtime API answered a head over 1 MiB")
+            self._fill()
+        lines = self.buf[:end].decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+            raise RuntimeAPIError("the Runtime API answered %r" % lines[0])
+        headers = {}
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
+            if sep:
+                headers[name.strip().lower()] = value.strip()
+        if "transfer-encoding" in headers:
+            raise RuntimeAPIError(
+                "the Runtime API answered Transfer-Encoding %s, which this bootstrap does not read" % headers["transfer-encoding"]
+            )
+        try:
+            length = int(headers.get("content-length", "0"))
+        except ValueError:
+            length = -1
+        if length < 0:
+            raise RuntimeAPIError("the Runtime API answered Content-Length %s" % headers.get("content-length"))
+        start = end + 4
+        while len(self.buf) < start + length:
+            self._fill()
+        body = bytes(self.buf[start : start + length])
+        del self.buf[: start + length]
+        if headers.get("connection", "").lower() == "close":
+            self._close()
+        return int(parts[1]), headers, body
+
+    def _fill(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionResetError("the Runtime API closed the connection")
+        self.buf += data
+
+    def _exchange(self, data, answers):
+        """Sends data (answers requests) and returns their answers in order: fewer when the Runtime API
+        closed the connection after answering some of them."""
+        for attempt in (1, 2):
+            if self.sock is None:
+                self._connect()
+            got = []
+            try:
+                self.sock.sendall(data)
+                while len(got) < answers and self.sock is not None:
+                    got.append(self._read_answer())
+                return got
+            except (BrokenPipeError, ConnectionResetError):
+                self._close()
+                if got:
+                    return got
+                # The kept-alive connection was closed while idle; one new connection is worth a try.
                 if attempt == 2:
                     raise
 
+    def _call(self, method, path, body=None, headers=None):
+        return self._exchange(self._request(method, path, body, headers), 1)[0]
+
+    def _then_next(self, path, body, headers):
+        """Posts an outcome and GET /next in one write; returns the next event."""
+        got = self._exchange(self._request("POST", path, body, headers) + self._request("GET", _NEXT), 2)
+        posted = got[0]
+        if posted[0] != 202:
+            sys.stdout.write("POST %s answered %d: %s\n" % (path, posted[0], posted[2].decode("utf-8", "replace")))
+        if len(got) < 2:  # the connection was closed after the outcome's answer (Connection: close)
+            return self.next()
+        return self._check_next(got[1])
+
+    @staticmethod
+    def _check_next(answer):
+        status, headers, body = answer
+        if status != 200:
+            raise RuntimeError("GET /runtime/invocation/next answered %d: %r" % (status, body))
+        return headers, body
+
     def next(self):
-        resp, body = self._call("GET", "/2018-06-01/runtime/invocation/next")
-        if resp.status != 200:
-            raise RuntimeError("GET /runtime/invocation/next answered %d: %r" % (resp.status, body))
-        return resp.headers, body
+        return self._check_next(self._call("GET", _NEXT))
 
     def post_result(self, invoke_id, body, content_type):
-        self._call("POST", "/2018-06-01/runtime/invocation/%s/response" % invoke_id, body, {"Content-Type": content_type})
+        """Posts a result and returns the next event (headers with lower-case names, body)."""
+        return self._then_next(
+            "/2018-06-01/runtime/invocation/%s/response" % invoke_id, body, {"Content-Type": content_type}
+        )
 
     def post_error(self, invoke_id, error):
-        self._call(
-            "POST",
+        """Posts an error and returns the next event."""
+        return self._then_next(
             "/2018-06-01/runtime/invocation/%s/error" % invoke_id,
             to_json(error).encode(),
             {"Content-Type": "application/json", "Lambda-Runtime-Function-Error-Type": error["errorType"] or "Unhandled"},
@@ -327,17 +440,17 @@ def _parse_json_header(value, name):
 
 
 def handle(client, request_handler, headers, body):
-    invoke_id = headers.get("Lambda-Runtime-Aws-Request-Id")
+    invoke_id = headers.get("lambda-runtime-aws-request-id")
     error_result = None
     try:
         context = LambdaContext(
             invoke_id,
-            _parse_json_header(headers.get("Lambda-Runtime-Client-Context"), "Client Context"),
-            _parse_json_header(headers.get("Lambda-Runtime-Cognito-Identity"), "Cognito Identity"),
-            int(headers.get("Lambda-Runtime-Deadline-Ms", "0")),
-            headers.get("Lambda-Runtime-Invoked-Function-Arn"),
+            _parse_json_header(headers.get("lambda-runtime-client-context"), "Client Context"),
+            _parse_json_header(headers.get("lambda-runtime-cognito-identity"), "Cognito Identity"),
+            int(headers.get("lambda-runtime-deadline-ms", "0")),
+            headers.get("lambda-runtime-invoked-function-arn"),
         )
-        content_type = headers.get("Content-Type", "application/json")
+        content_type = headers.get("content-type", "application/json")
         if content_type == "application/json":
             try:
                 event = json.loads(body)
@@ -360,9 +473,8 @@ def handle(client, request_handler, headers, body):
         error_result = make_error(str(value), etype.__name__, traceback.format_list(_user_frames(tb)), invoke_id)
     if error_result is not None:
         log_error(error_result)
-        client.post_error(invoke_id, error_result)
-    else:
-        client.post_result(invoke_id, result, result_type)
+        return client.post_error(invoke_id, error_result)
+    return client.post_result(invoke_id, result, result_type)
 
 
 def main():
@@ -389,15 +501,15 @@ def main():
         log_error(error_result)
         client.post_init_error(error_result)
         sys.exit(1)
+    headers, body = client.next()
     while True:
-        headers, body = client.next()
-        _request_id = headers.get("Lambda-Runtime-Aws-Request-Id")
-        trace_id = headers.get("Lambda-Runtime-Trace-Id")
+        _request_id = headers.get("lambda-runtime-aws-request-id")
+        trace_id = headers.get("lambda-runtime-trace-id")
         if trace_id:
             os.environ["_X_AMZN_TRACE_ID"] = trace_id
         else:
             os.environ.pop("_X_AMZN_TRACE_ID", None)
-        handle(client, request_handler, headers, body)
+        headers, body = handle(client, request_handler, headers, body)
 
 
 if __name__ == "__main__":
