@@ -98,7 +98,9 @@ func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
 	}
 	s.SetLoggerV2(serverLog{log}, false, false, false)
 	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
+	// JetStream's start (its store directory, its meta group) takes seconds on a loaded machine; give it
+	// room before calling the start failed.
+	if !s.ReadyForConnections(30 * time.Second) {
 		s.Shutdown()
 		return nil, fmt.Errorf("cluster: the embedded NATS server did not start (cluster listen %q)", cfg.ClusterListen)
 	}
