@@ -85,8 +85,12 @@ func TestServerLogLevels(t *testing.T) {
 		{"route retries between reports", func(l serverLog) { l.Errorf(routeConnectErr, 7, "connection refused") }, slog.LevelDebug, "cluster: NATS route not reachable yet"},
 		{"route retry report", func(l serverLog) { l.Errorf(routeConnectErr, routeRetryEvery, "connection refused") }, slog.LevelInfo, "cluster: NATS route not reachable yet"},
 		{"route up", func(l serverLog) { l.Noticef("127.0.0.1:4248 - rid:5 - Route connection created") }, slog.LevelInfo, "cluster: NATS route up"},
-		{"route down", func(l serverLog) { l.Noticef("127.0.0.1:4248 - rid:5 - %s connection closed: %s", "Route", "Client Closed") }, slog.LevelInfo, "cluster: NATS route down"},
-		{"client closed is a notice", func(l serverLog) { l.Noticef("1.2.3.4:5 - cid:9 - %s connection closed: %s", "Client", "Client Closed") }, slog.LevelDebug, "nats: "},
+		{"route down", func(l serverLog) {
+			l.Noticef("127.0.0.1:4248 - rid:5 - %s connection closed: %s", "Route", "Client Closed")
+		}, slog.LevelInfo, "cluster: NATS route down"},
+		{"client closed is a notice", func(l serverLog) {
+			l.Noticef("1.2.3.4:5 - cid:9 - %s connection closed: %s", "Client", "Client Closed")
+		}, slog.LevelDebug, "nats: "},
 		{"other errors stay errors", func(l serverLog) { l.Errorf("JetStream: %v", "disk full") }, slog.LevelError, "nats: JetStream: disk full"},
 		{"warnings stay warnings", func(l serverLog) { l.Warnf("slow consumer %d", 3) }, slog.LevelWarn, "nats: slow consumer 3"},
 	} {
