@@ -187,7 +187,19 @@ func (l serverLog) Errorf(format string, v ...any) {
 	l.log.Error("nats: " + fmt.Sprintf(format, v...))
 }
 
-func (l serverLog) Warnf(format string, v ...any)  { l.log.Warn("nats: " + fmt.Sprintf(format, v...)) }
+// waitingForRoutes is the RAFT layer's rate-limited warning while a JetStream group has no route to
+// its peers yet (server/raft.go): the normal state of a node whose peers have not started.
+const waitingForRoutes = "Waiting for routing to be established..."
+
+func (l serverLog) Warnf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...) // rate-limited warnings arrive as "%s" and the text
+	if msg == waitingForRoutes {
+		l.log.Info("cluster: NATS JetStream waiting for routes to its peers")
+		return
+	}
+	l.log.Warn("nats: " + msg)
+}
+
 func (l serverLog) Fatalf(format string, v ...any) { l.log.Error("nats: " + fmt.Sprintf(format, v...)) }
 func (l serverLog) Debugf(format string, v ...any) {}
 func (l serverLog) Tracef(format string, v ...any) {}

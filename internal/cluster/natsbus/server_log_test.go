@@ -92,6 +92,7 @@ func TestServerLogLevels(t *testing.T) {
 			l.Noticef("1.2.3.4:5 - cid:9 - %s connection closed: %s", "Client", "Client Closed")
 		}, slog.LevelDebug, "nats: "},
 		{"other errors stay errors", func(l serverLog) { l.Errorf("JetStream: %v", "disk full") }, slog.LevelError, "nats: JetStream: disk full"},
+		{"waiting for routes", func(l serverLog) { l.Warnf("%s", waitingForRoutes) }, slog.LevelInfo, "cluster: NATS JetStream waiting for routes"},
 		{"warnings stay warnings", func(l serverLog) { l.Warnf("slow consumer %d", 3) }, slog.LevelWarn, "nats: slow consumer 3"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
