@@ -19,6 +19,36 @@ type hsResult struct {
 	FirstErr         string        // the first failure, for the warning
 	ServerCPU        float64       // CPU cores the gateway used during the measured window
 	ServerCPUPerConn time.Duration // gateway CPU per handshake
+
+	samples []time.Duration // every latency measured, sorted, for merging rounds
+	cpu     time.Duration   // gateway CPU time in the measured window
+	window  time.Duration   // the measured window
+}
+
+// mergeHandshakes combines rounds of one measurement (interleaved with another's): counts, errors, CPU
+// and windows add up, percentiles come from every round's samples.
+func mergeHandshakes(rounds ...*hsResult) *hsResult {
+	out := &hsResult{}
+	for _, r := range rounds {
+		out.Count += r.Count
+		out.Errors += r.Errors
+		if out.FirstErr == "" {
+			out.FirstErr = r.FirstErr
+		}
+		out.samples = append(out.samples, r.samples...)
+		out.cpu += r.cpu
+		out.window += r.window
+	}
+	slices.Sort(out.samples)
+	if out.window > 0 {
+		out.Rate = float64(out.Count) / out.window.Seconds()
+		out.ServerCPU = out.cpu.Seconds() / out.window.Seconds()
+	}
+	out.P50, out.P99, out.P999 = percentile(out.samples, 0.50), percentile(out.samples, 0.99), percentile(out.samples, 0.999)
+	if out.Count > 0 {
+		out.ServerCPUPerConn = out.cpu / time.Duration(out.Count)
+	}
+	return out
 }
 
 // handshakes measures the handshake rate of a gateway without a $connect route, then of one whose
@@ -108,6 +138,7 @@ func (b *bench) measureHandshakes(ctx context.Context, name, url string, gw *chi
 	res.Count = int64(len(all))
 	res.Rate = float64(len(all)) / b.s.Duration.Seconds()
 	res.P50, res.P99, res.P999 = percentile(all, 0.50), percentile(all, 0.99), percentile(all, 0.999)
+	res.samples, res.cpu, res.window = all, time.Duration(cpu1[0]-cpu0[0]), b.s.Duration
 	if res.Count > 0 {
 		res.ServerCPUPerConn = time.Duration(float64(cpu1[0]-cpu0[0]) / float64(res.Count))
 	}

@@ -53,7 +53,7 @@ type Connection struct {
 type Gateway interface {
 	// Snapshot is the configuration being served.
 	Snapshot() *snapshot.Set
-	// Connections lists this node's live connections.
+	// Connections lists the live connections (in a cluster, every node's).
 	Connections() []Connection
 	// SendAsClient handles data as a message from connection id (routed like one the client sent).
 	SendAsClient(ctx context.Context, id string, data []byte) error

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
+	"github.com/switchboard-gw/switchboard/internal/awsid"
+	"github.com/switchboard-gw/switchboard/internal/cluster"
 	"github.com/switchboard-gw/switchboard/internal/console"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/edge"
@@ -29,7 +32,15 @@ func (c consoleGateway) edge() *edge.Edge {
 // Snapshot is the configuration being served.
 func (c consoleGateway) Snapshot() *snapshot.Set { return c.g.snapshots.Load() }
 
-// Connections lists the live connections.
+// consoleListPage and consoleListTimeout bound how the console gathers the cluster's connections: pages
+// of consoleListPage per node, all of them within consoleListTimeout.
+const (
+	consoleListPage    = 1000
+	consoleListTimeout = 5 * time.Second
+)
+
+// Connections lists the live connections: this node's as the edge knows them (with their authorizer
+// context), and in a cluster every other node's as their registries report them.
 func (c consoleGateway) Connections() []console.Connection {
 	e := c.edge()
 	if e == nil {
@@ -39,10 +50,34 @@ func (c consoleGateway) Connections() []console.Connection {
 	for _, dc := range e.Connections() {
 		out = append(out, consoleConnection(dc))
 	}
-	return out
+	if c.g.cluster == nil {
+		return out
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), consoleListTimeout)
+	defer cancel()
+	node := c.g.registry.Node()
+	for after := ""; ; {
+		page, more, err := c.g.registry.List(ctx, registry.Scope{All: true}, after, consoleListPage)
+		if err != nil {
+			c.g.log.Warn("console: other nodes' connections left out of the list", "err", err)
+			return out
+		}
+		for _, l := range page {
+			if n, err := awsid.ConnectionNode(l.ID); err == nil && cluster.NodeID(n) == node {
+				continue // listed above, from the edge
+			}
+			out = append(out, console.Connection{ID: l.ID, APIID: l.Scope.APIID, Stage: l.Scope.Stage,
+				ConnectedAt: l.Info.ConnectedAt.UnixMilli(), SourceIP: l.Info.SourceIP, UserAgent: l.Info.UserAgent})
+		}
+		if !more || len(page) == 0 {
+			return out
+		}
+		after = page[len(page)-1].ID
+	}
 }
 
-// SendAsClient routes data as a message from connection id.
+// SendAsClient routes data as a message from connection id. Only this node's connections: the message
+// is handled where the connection lives.
 func (c consoleGateway) SendAsClient(_ context.Context, id string, data []byte) error {
 	e := c.edge()
 	if e == nil {
@@ -51,34 +86,18 @@ func (c consoleGateway) SendAsClient(_ context.Context, id string, data []byte) 
 	return goneAs(e.Inject(id, data))
 }
 
-// Post queues data for connection id, as PostToConnection does.
-func (c consoleGateway) Post(_ context.Context, id string, data []byte) error {
-	s := c.session(id)
-	if s == nil {
-		return console.ErrGone
-	}
-	return goneAs(s.Send(data))
+// Post queues data for connection id, as PostToConnection does, on whichever node of the cluster owns it.
+func (c consoleGateway) Post(ctx context.Context, id string, data []byte) error {
+	return goneAs(c.g.registry.Send(ctx, registry.Scope{All: true}, id, data))
 }
 
-// Disconnect closes connection id, as DeleteConnection does.
-func (c consoleGateway) Disconnect(_ context.Context, id string) error {
-	s := c.session(id)
-	if s == nil {
-		return console.ErrGone
-	}
-	return goneAs(s.Disconnect())
-}
-
-func (c consoleGateway) session(id string) registry.Session {
-	e := c.edge()
-	if e == nil {
-		return nil
-	}
-	return e.Session(id)
+// Disconnect closes connection id, as DeleteConnection does, on whichever node of the cluster owns it.
+func (c consoleGateway) Disconnect(ctx context.Context, id string) error {
+	return goneAs(c.g.registry.Disconnect(ctx, registry.Scope{All: true}, id))
 }
 
 func goneAs(err error) error {
-	if errors.Is(err, registry.ErrGone) {
+	if errors.Is(err, registry.ErrGone) || errors.Is(err, registry.ErrMalformedID) {
 		return console.ErrGone
 	}
 	return err

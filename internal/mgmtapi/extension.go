@@ -17,10 +17,11 @@ import (
 // connection ID, under the same SigV4/IAM rules (execute-api:ManageConnections on
 // .../{METHOD}/@connections/):
 //
-//	GET  /{stage}/@connections?maxResults=N&nextToken=T   ListConnections: this node's connections of the stage, paged
+//	GET  /{stage}/@connections?maxResults=N&nextToken=T   ListConnections: the stage's connections on every node, paged
 //	POST /{stage}/@connections  {"data": "…", "connectionIds": ["…"]}   Broadcast: one message to many
 //
-// Broadcast without connectionIds sends to every connection of the stage on this node.
+// Broadcast without connectionIds sends to every connection of the stage, on every node of a cluster.
+// ListConnections pages are in connection ID order across the cluster; nextToken is the last ID listed.
 
 const (
 	// maxBroadcastBody bounds a Broadcast request: the message (128 KiB) and a list of IDs.
@@ -82,7 +83,10 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, scope registry.Sc
 		}
 		after = string(b)
 	}
-	page, more := h.reg.List(scope, after, limit)
+	page, more, err := h.reg.List(r.Context(), scope, after, limit)
+	if err != nil {
+		return err
+	}
 	out := listJSON{Items: make([]listedJSON, 0, len(page))}
 	for _, c := range page {
 		out.Items = append(out.Items, listedJSON{ConnectionID: c.ID, getConnectionJSON: connectionJSON(c.Info)})

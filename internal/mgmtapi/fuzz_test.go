@@ -17,17 +17,17 @@ import (
 // listRegistry holds a few connections for the extension's list and broadcast.
 type listRegistry struct{ fakeRegistry }
 
-func (listRegistry) List(_ registry.Scope, after string, limit int) ([]registry.Listed, bool) {
+func (listRegistry) List(_ context.Context, _ registry.Scope, after string, limit int) ([]registry.Listed, bool, error) {
 	var page []registry.Listed
 	for _, id := range []string{"AAAAAAAAAAAAAAA=", "BBBBBBBBBBBBBBB=", "CCCCCCCCCCCCCCC="} {
 		if id > after {
 			if len(page) == limit {
-				return page, true
+				return page, true, nil
 			}
 			page = append(page, registry.Listed{ID: id})
 		}
 	}
-	return page, false
+	return page, false, nil
 }
 
 func (listRegistry) SendAll(context.Context, registry.Scope, []byte) (int, map[string]error, error) {

@@ -29,7 +29,7 @@ type Registry interface {
 	Info(ctx context.Context, scope registry.Scope, id string) (registry.Info, error)
 	Disconnect(ctx context.Context, scope registry.Scope, id string) error
 	// List and SendAll serve the management extension (list and broadcast); see extension.go.
-	List(scope registry.Scope, after string, limit int) ([]registry.Listed, bool)
+	List(ctx context.Context, scope registry.Scope, after string, limit int) ([]registry.Listed, bool, error)
 	SendAll(ctx context.Context, scope registry.Scope, data []byte) (sent int, failed map[string]error, err error)
 }
 

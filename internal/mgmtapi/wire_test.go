@@ -29,8 +29,10 @@ func (f fakeRegistry) Send(context.Context, registry.Scope, string, []byte) erro
 func (f fakeRegistry) Info(context.Context, registry.Scope, string) (registry.Info, error) {
 	return registry.Info{}, f.err
 }
-func (f fakeRegistry) Disconnect(context.Context, registry.Scope, string) error   { return f.err }
-func (f fakeRegistry) List(registry.Scope, string, int) ([]registry.Listed, bool) { return nil, false }
+func (f fakeRegistry) Disconnect(context.Context, registry.Scope, string) error { return f.err }
+func (f fakeRegistry) List(context.Context, registry.Scope, string, int) ([]registry.Listed, bool, error) {
+	return nil, false, nil
+}
 func (f fakeRegistry) SendAll(context.Context, registry.Scope, []byte) (int, map[string]error, error) {
 	return 0, nil, nil
 }

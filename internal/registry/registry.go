@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,6 +66,9 @@ type Scope struct {
 	// disableExecuteApiEndpoint, so that endpoint scopes without an API ID do not reach it. Endpoint
 	// scopes leave it false; it does not travel between nodes.
 	DefaultEndpointDisabled bool `json:"-"`
+	// All is the operator's scope (the development console): every connection of every API and stage.
+	// Endpoint scopes, built from a request's URL, never set it.
+	All bool `json:"all,omitempty"`
 }
 
 // Contains reports whether a connection in scope c is visible through the endpoint scope s.
@@ -77,6 +81,8 @@ func (s Scope) Contains(c Scope) bool {
 // default endpoint its API has disabled.
 func (s Scope) check(c Scope) error {
 	switch {
+	case s.All:
+		return nil
 	case s.Stage != c.Stage || (s.APIID != "" && s.APIID != c.APIID):
 		return ErrGone
 	case s.APIID == "" && c.DefaultEndpointDisabled:
@@ -152,6 +158,7 @@ const (
 	opInfo       = "info"
 	opDisconnect = "disconnect"
 	opSendAll    = "sendall"
+	opList       = "list"
 )
 
 // op is one registry operation; it travels as JSON when the owner is another node.
@@ -160,6 +167,9 @@ type op struct {
 	ID    string `json:"id"`
 	Scope Scope  `json:"scope"`
 	Data  []byte `json:"data,omitempty"`
+	// After and Limit ask opList for the node's first Limit connections whose IDs sort after After.
+	After string `json:"after,omitempty"`
+	Limit int    `json:"limit,omitempty"`
 }
 
 type reply struct {
@@ -169,6 +179,9 @@ type reply struct {
 	// errors (wire form) of those that did not.
 	Sent   int               `json:"sent,omitempty"`
 	Failed map[string]string `json:"failed,omitempty"`
+	// Listed and More answer opList: the node's page and whether it has more after it.
+	Listed []Listed `json:"listed,omitempty"`
+	More   bool     `json:"more,omitempty"`
 }
 
 func (r *Registry) do(ctx context.Context, o op) (Info, error) {
@@ -241,6 +254,13 @@ func (r *Registry) Handle(_ context.Context, req []byte) ([]byte, error) {
 		}
 		return json.Marshal(rep)
 	}
+	if o.Op == opList {
+		if o.Limit < 1 {
+			return nil, fmt.Errorf("forwarded %s: limit %d is not positive", opList, o.Limit)
+		}
+		page, more := r.listLocal(o.Scope, o.After, o.Limit)
+		return json.Marshal(reply{Listed: page, More: more})
+	}
 	info, err := r.local(o)
 	rep := reply{Err: errorToWire(err)}
 	if o.Op == opInfo && err == nil {
@@ -283,13 +303,77 @@ func errorFromWire(s string) error {
 
 // Listed is one connection of a List page.
 type Listed struct {
-	ID   string
-	Info Info
+	ID    string `json:"id"`
+	Scope Scope  `json:"scope"`
+	Info  Info   `json:"info"`
 }
 
-// List returns up to limit of this node's connections visible through scope whose IDs sort after after,
-// in ID order, and whether more remain. Connections that are closing are left out.
-func (r *Registry) List(scope Scope, after string, limit int) (page []Listed, more bool) {
+// List returns up to limit of the connections visible through scope whose IDs sort after after, in ID
+// order, and whether more remain, across every live node of the cluster (this node's when it is alone):
+// each node is asked for its own first limit after after, and the pages are merged, so that after may be
+// the last ID of a previous page whichever node answered it. Connections that are closing are left out;
+// a node gone meanwhile took its connections with it. A node that does not answer is an error.
+func (r *Registry) List(ctx context.Context, scope Scope, after string, limit int) (page []Listed, more bool, err error) {
+	if limit < 1 {
+		return nil, false, fmt.Errorf("list connections: limit %d is not positive", limit)
+	}
+	page, more = r.listLocal(scope, after, limit)
+	if r.nodes == nil || r.bus == nil {
+		return page, more, nil
+	}
+	req, err := json.Marshal(op{Op: opList, Scope: scope, After: after, Limit: limit})
+	if err != nil {
+		return nil, false, fmt.Errorf("encode %s: %w", opList, err)
+	}
+	type answer struct {
+		node cluster.NodeID
+		rep  reply
+		err  error
+	}
+	var others []cluster.NodeID
+	for _, n := range r.nodes() {
+		if n != r.node {
+			others = append(others, n)
+		}
+	}
+	answers := make(chan answer, len(others))
+	for _, n := range others {
+		go func() {
+			a := answer{node: n}
+			raw, err := r.bus.Request(ctx, n, req)
+			if err == nil {
+				err = json.Unmarshal(raw, &a.rep)
+			}
+			a.err = err
+			answers <- a
+		}()
+	}
+	var errs []error
+	for range others {
+		a := <-answers
+		switch {
+		case errors.Is(a.err, cluster.ErrNoNode):
+			// Gone meanwhile: its connections are gone with it.
+		case a.err != nil:
+			errs = append(errs, fmt.Errorf("list connections on node %d: %w", a.node, a.err))
+		default:
+			page = append(page, a.rep.Listed...)
+			more = more || a.rep.More
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, false, err
+	}
+	slices.SortFunc(page, func(a, b Listed) int { return strings.Compare(a.ID, b.ID) })
+	page = slices.CompactFunc(page, func(a, b Listed) bool { return a.ID == b.ID })
+	if len(page) > limit {
+		page, more = page[:limit], true
+	}
+	return page, more, nil
+}
+
+// listLocal is List on this node's connections only.
+func (r *Registry) listLocal(scope Scope, after string, limit int) (page []Listed, more bool) {
 	var ids []string
 	r.sessions.Range(func(k, v any) bool {
 		id := k.(string)
@@ -307,11 +391,12 @@ func (r *Registry) List(scope Scope, after string, limit int) (page []Listed, mo
 		if !ok {
 			continue
 		}
-		info, err := v.(Session).Info()
+		s := v.(Session)
+		info, err := s.Info()
 		if err != nil {
 			continue
 		}
-		page = append(page, Listed{ID: id, Info: info})
+		page = append(page, Listed{ID: id, Scope: s.Scope(), Info: info})
 	}
 	return page, false
 }

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -213,4 +214,76 @@ type failingBus struct{}
 
 func (failingBus) Request(context.Context, cluster.NodeID, []byte) ([]byte, error) {
 	return nil, errors.New("the cluster is unreachable")
+}
+
+// List merges every node's ID-ordered page: each page is the cluster's next limit IDs, and paging with
+// the last ID listed walks them all once, in order.
+func TestListAcrossNodes(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		nodes []cluster.NodeID // what the membership says is alive
+		scope Scope
+		limit int
+		want  int // connections listed over all pages
+	}{
+		{"alone (no membership)", nil, Scope{APIID: "a", Stage: "dev"}, 2, 3},
+		{"both nodes, pages of one", []cluster.NodeID{1, 2}, Scope{APIID: "a", Stage: "dev"}, 1, 7},
+		{"both nodes, pages of three", []cluster.NodeID{1, 2}, Scope{APIID: "a", Stage: "dev"}, 3, 7},
+		{"both nodes, one page", []cluster.NodeID{1, 2}, Scope{APIID: "a", Stage: "dev"}, 100, 7},
+		{"a node gone meanwhile is skipped", []cluster.NodeID{1, 2, 7}, Scope{APIID: "a", Stage: "dev"}, 2, 7},
+		{"the operator's scope sees every stage", []cluster.NodeID{1, 2}, Scope{All: true}, 4, 9},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r1, r2 := twoNodes(t)
+			if tc.nodes != nil {
+				r1.SetNodes(func() []cluster.NodeID { return tc.nodes })
+			}
+			dev := Scope{APIID: "a", Stage: "dev"}
+			for range 3 {
+				r1.Register(r1.NewConnectionID(), &fakeSession{scope: dev})
+			}
+			for range 4 {
+				r2.Register(r2.NewConnectionID(), &fakeSession{scope: dev})
+			}
+			r1.Register(r1.NewConnectionID(), &fakeSession{scope: Scope{APIID: "a", Stage: "prod"}})
+			r2.Register(r2.NewConnectionID(), &fakeSession{scope: Scope{APIID: "b", Stage: "dev"}})
+			var got []string
+			after := ""
+			for pages := 0; ; pages++ {
+				if pages > tc.want {
+					t.Fatalf("more pages than connections: %v", got)
+				}
+				page, more, err := r1.List(context.Background(), tc.scope, after, tc.limit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(page) > tc.limit || (more && len(page) != tc.limit) {
+					t.Fatalf("page of %d (more %v) with limit %d", len(page), more, tc.limit)
+				}
+				for _, l := range page {
+					if l.Info.SourceIP != "127.0.0.1" || !tc.scope.Contains(l.Scope) {
+						t.Fatalf("listed %+v", l)
+					}
+					got = append(got, l.ID)
+				}
+				if !more {
+					break
+				}
+				after = page[len(page)-1].ID
+			}
+			if len(got) != tc.want || !slices.IsSorted(got) || len(slices.Compact(slices.Clone(got))) != len(got) {
+				t.Fatalf("listed %d (%v), want %d distinct in ID order", len(got), got, tc.want)
+			}
+		})
+	}
+}
+
+// A node that does not answer makes List an error rather than a page with holes.
+func TestListReportsUnreachableNode(t *testing.T) {
+	r1 := New(1, failingBus{})
+	r1.SetNodes(func() []cluster.NodeID { return []cluster.NodeID{1, 2} })
+	r1.Register(r1.NewConnectionID(), &fakeSession{scope: Scope{Stage: "dev"}})
+	if page, _, err := r1.List(context.Background(), Scope{Stage: "dev"}, "", 10); err == nil {
+		t.Fatalf("List = %v, nil; want an error", page)
+	}
 }

@@ -97,6 +97,7 @@ type Members struct {
 	joined  chan struct{}
 	members jetstream.KeyValue // set before joined is closed
 	records jetstream.KeyValue
+	writer  *writer // creates records in batches; runs while Run does
 
 	revs sync.Map // connection id → its record's key and revision (pendingForget without then)
 
@@ -292,6 +293,14 @@ func (m *Members) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	m.writer = newWriter(m.js, RecordsBucket)
+	writerCtx, stopWriter := context.WithCancel(ctx)
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		m.writer.run(writerCtx)
+	}()
+	defer func() { stopWriter(); <-writerDone }()
 	m.setStatus("subscribing the node's bus")
 	for {
 		if err := m.cfg.Attach(ctx); err == nil {
@@ -704,7 +713,7 @@ func (m *Members) Record(ctx context.Context, id string, record []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	key := m.recordKey(id)
-	rev, err := m.records.Create(ctx, key, record)
+	rev, err := m.writer.create(ctx, key, record)
 	if err != nil {
 		return fmt.Errorf("cluster: record connection %s: %w", id, err)
 	}

@@ -68,13 +68,14 @@ func Attach(ctx context.Context, nc *nats.Conn, node cluster.NodeID, handler clu
 		hctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
 		defer cancel()
 		out, herr := handler(hctx, m.Data)
-		reply := nats.NewMsg(m.Reply)
-		if herr != nil {
-			reply.Header.Set(errHeader, herr.Error())
-		} else {
-			reply.Data = out
+		// A requester that went away has nothing to read: a failed reply is not an error here.
+		if herr == nil {
+			_ = m.Respond(out) // no header: the common answer costs one message and no map
+			return
 		}
-		_ = m.RespondMsg(reply) // a requester that went away has nothing to read
+		reply := nats.NewMsg(m.Reply)
+		reply.Header.Set(errHeader, herr.Error())
+		_ = m.RespondMsg(reply)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("natsbus: subscribe %s: %w", Subject(node), err)

@@ -1,6 +1,7 @@
 package natsbus
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -146,14 +147,61 @@ func sanitize(s string) string {
 	}, s)
 }
 
-// serverLog sends the embedded server's log to slog, tagged as NATS's.
+// serverLog sends the embedded server's log to slog, tagged as NATS's, at levels that say what the
+// operator must act on. Routes come and go in the normal course of a cluster's life (nodes start one
+// after the other, restart, upgrade), so their connect retries and their ups and downs are information,
+// each with a line of its own, not errors; membership decides, and logs, when a node is gone. Every other
+// server error stays an error, its warnings warnings, and its notices (start-up banner, JetStream
+// housekeeping) go to debug.
 type serverLog struct{ log *slog.Logger }
 
+// routeConnectErr is nats-server's format for a failed route dial (server/route.go, connectToRoute).
+const routeConnectErr = "Error trying to connect to route (attempt %v): %v"
+
+// routeRetryEvery is how many failed dials of one route make one log line after the first: the server
+// retries each second, and reports every retry of a route that was up before.
+const routeRetryEvery = 60
+
 func (l serverLog) Noticef(format string, v ...any) {
-	l.log.Debug("nats: " + fmt.Sprintf(format, v...))
+	switch {
+	case strings.HasSuffix(format, "Route connection created"):
+		// c.format prefixes the remote address and route ID.
+		l.log.Info("cluster: NATS route up", "route", strings.TrimSuffix(strings.TrimSuffix(format, "Route connection created"), " - "))
+	case strings.Contains(format, "%s connection closed: %s") && len(v) >= 2 && v[0] == "Route":
+		l.log.Info("cluster: NATS route down; the server redials it", "route", strings.TrimSuffix(format[:strings.Index(format, "%s connection closed")], " - "),
+			"reason", fmt.Sprint(v[1]))
+	default:
+		l.log.Debug("nats: " + fmt.Sprintf(format, v...))
+	}
 }
-func (l serverLog) Warnf(format string, v ...any)  { l.log.Warn("nats: " + fmt.Sprintf(format, v...)) }
+
+func (l serverLog) Errorf(format string, v ...any) {
+	if format == routeConnectErr && len(v) == 2 {
+		attempt, _ := v[0].(int)
+		level := slog.LevelDebug
+		if attempt <= 1 || attempt%routeRetryEvery == 0 {
+			level = slog.LevelInfo
+		}
+		l.log.Log(context.Background(), level, "cluster: NATS route not reachable yet; the server retries every second until it answers",
+			"attempt", attempt, "err", fmt.Sprint(v[1]))
+		return
+	}
+	l.log.Error("nats: " + fmt.Sprintf(format, v...))
+}
+
+// waitingForRoutes is the RAFT layer's rate-limited warning while a JetStream group has no route to
+// its peers yet (server/raft.go): the normal state of a node whose peers have not started.
+const waitingForRoutes = "Waiting for routing to be established..."
+
+func (l serverLog) Warnf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...) // rate-limited warnings arrive as "%s" and the text
+	if msg == waitingForRoutes {
+		l.log.Info("cluster: NATS JetStream waiting for routes to its peers")
+		return
+	}
+	l.log.Warn("nats: " + msg)
+}
+
 func (l serverLog) Fatalf(format string, v ...any) { l.log.Error("nats: " + fmt.Sprintf(format, v...)) }
-func (l serverLog) Errorf(format string, v ...any) { l.log.Error("nats: " + fmt.Sprintf(format, v...)) }
 func (l serverLog) Debugf(format string, v ...any) {}
 func (l serverLog) Tracef(format string, v ...any) {}
