@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,6 +23,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/switchboard-gw/switchboard/internal/loopbackport"
 )
 
 // clusterResult is the cluster scenario's figures.
@@ -109,14 +110,9 @@ func (b *bench) startCluster(ctx context.Context) ([]*child, error) {
 	if err := os.WriteFile(path, []byte(gatewayConfig(b.backend.addr, b.env.Exe, connectBackend, b.functionEnv(), nil)), 0o600); err != nil {
 		return nil, err
 	}
-	var addrs []string
-	for range clusterSize {
-		ln, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		addrs = append(addrs, ln.Addr().String())
-		_ = ln.Close()
+	addrs, err := loopbackport.Reserve(clusterSize)
+	if err != nil {
+		return nil, err
 	}
 	nodes := make([]*child, clusterSize)
 	errs := make([]error, clusterSize)
@@ -135,7 +131,6 @@ func (b *bench) startCluster(ctx context.Context) ([]*child, error) {
 		})
 	}
 	wg.Wait()
-	var err error
 	for _, e := range errs {
 		err = joinErr(err, e)
 	}

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/loopbackport"
 )
 
 // The peer's versions: serverless v3 (v4 needs an account login to run at all) and serverless-offline
@@ -195,22 +197,21 @@ func (b *bench) startServerlessOffline(ctx context.Context, node, project, key, 
 	}
 }
 
-// freePorts returns n loopback ports that were free a moment ago.
+// freePorts returns n loopback ports that were free a moment ago (below the ephemeral range: see
+// loopbackport).
 func freePorts(n int) ([]int, error) {
-	var ports []int
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			_ = ln.Close()
-		}
-	}()
-	for range n {
-		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	addrs, err := loopbackport.Reserve(n)
+	if err != nil {
+		return nil, err
+	}
+	ports := make([]int, 0, n)
+	for _, a := range addrs {
+		_, p, _ := net.SplitHostPort(a)
+		port, err := strconv.Atoi(p)
 		if err != nil {
 			return nil, err
 		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+		ports = append(ports, port)
 	}
 	return ports, nil
 }

@@ -1,25 +1,20 @@
 package gatewaytest
 
 import (
-	"net"
 	"testing"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/cluster"
 	"github.com/switchboard-gw/switchboard/internal/gateway"
+	"github.com/switchboard-gw/switchboard/internal/loopbackport"
 )
 
 // ClusterAddrs reserves n loopback addresses for embedded NATS servers' cluster ports.
 func ClusterAddrs(t testing.TB, n int) []string {
 	t.Helper()
-	var out []string
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, ln.Addr().String())
-		_ = ln.Close()
+	out, err := loopbackport.Reserve(n)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/switchboard-gw/switchboard/internal/cluster"
 	"github.com/switchboard-gw/switchboard/internal/cluster/clustertest"
+	"github.com/switchboard-gw/switchboard/internal/loopbackport"
 )
 
 // natsCluster attaches each node with its own connection, to servers in turn (one server, or three
@@ -69,14 +69,9 @@ func startServer(t *testing.T, cfg EmbeddedConfig) *server.Server {
 // freeAddrs reserves n loopback ports for cluster routes.
 func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
-	var out []string
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, ln.Addr().String())
-		_ = ln.Close()
+	out, err := loopbackport.Reserve(n)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
