@@ -140,7 +140,7 @@ func (b *bench) startCluster(ctx context.Context) ([]*child, error) {
 // measureClusterPosts connects -clients clients to node 2 and measures POSTs to them through node 2 and
 // through node 1, in that order, each for -duration after the warm-up.
 func (b *bench) measureClusterPosts(ctx context.Context, nodes []*child, res *clusterResult) error {
-	before, err := b.connectionIDs(ctx)
+	_, before, err := b.connectionIDs(ctx, 0)
 	if err != nil {
 		return err
 	}
@@ -166,11 +166,10 @@ func (b *bench) measureClusterPosts(ctx context.Context, nodes []*child, res *cl
 			}
 		})
 	}
-	all, err := b.connectionIDs(ctx)
+	ids, _, err := b.connectionIDs(ctx, before)
 	if err != nil {
 		return err
 	}
-	ids := all[min(len(before), len(all)):]
 	if len(ids) == 0 {
 		return fmt.Errorf("the backend saw no connection ID of node 2's clients")
 	}
@@ -251,7 +250,7 @@ func (b *bench) postLoop(ctx context.Context, addr string, ids []string) (*postF
 // whole stage sent to node 1, which queues its own connections' copies and asks each other node, with one
 // request, to queue its own.
 func (b *bench) measureClusterBroadcast(ctx context.Context, nodes []*child, res *clusterResult) error {
-	before, err := b.connectionIDs(ctx)
+	_, before, err := b.connectionIDs(ctx, 0)
 	if err != nil {
 		return err
 	}
@@ -285,11 +284,10 @@ func (b *bench) measureClusterBroadcast(ctx context.Context, nodes []*child, res
 			}
 		})
 	}
-	all, err := b.connectionIDs(ctx)
+	ids, _, err := b.connectionIDs(ctx, before)
 	if err != nil {
 		return err
 	}
-	ids := all[min(len(before), len(all)):]
 	if len(ids) != n {
 		return fmt.Errorf("broadcast: the backend saw %d connection IDs for %d clients", len(ids), n)
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,7 +44,7 @@ func (b *bench) mgmt(ctx context.Context) error {
 	if b.backend == nil {
 		return fmt.Errorf("no backend")
 	}
-	before, err := b.connectionIDs(ctx)
+	_, before, err := b.connectionIDs(ctx, 0)
 	if err != nil {
 		return err
 	}
@@ -51,7 +52,7 @@ func (b *bench) mgmt(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := b.measureMgmt(ctx, gw, len(before))
+	r, err := b.measureMgmt(ctx, gw, before)
 	if r != nil {
 		b.res.Mgmt = r
 	}
@@ -82,11 +83,10 @@ func (b *bench) measureMgmt(ctx context.Context, gw *child, skipIDs int) (*mgmtR
 		})
 	}
 	// The $connect integration ran before each handshake completed, so the backend has every ID.
-	all, err := b.connectionIDs(ctx)
+	ids, _, err := b.connectionIDs(ctx, skipIDs)
 	if err != nil {
 		return nil, err
 	}
-	ids := all[min(skipIDs, len(all)):]
 	if len(ids) != len(conns) {
 		b.res.warnf(b.stderr, "@connections: the backend saw %d connection IDs for %d clients", len(ids), len(conns))
 	}
@@ -205,27 +205,32 @@ func post(ctx context.Context, client *http.Client, u string, body []byte) (int,
 	return resp.StatusCode, nil
 }
 
-// connectionIDs asks the backend for the connection IDs its /connect endpoint has seen.
-func (b *bench) connectionIDs(ctx context.Context) ([]string, error) {
+// connectionIDs asks the backend for the connection IDs its /connect endpoint has seen since mark (a
+// count of IDs, from an earlier call), and returns them with the new mark.
+func (b *bench) connectionIDs(ctx context.Context, mark int) ([]string, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+b.backend.addr+"/ids", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+b.backend.addr+"/ids?from="+strconv.Itoa(mark), nil)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	tr := &http.Transport{Proxy: nil}
 	defer tr.CloseIdleConnections()
 	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("backend /ids: %w", err)
+		return nil, 0, fmt.Errorf("backend /ids: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("backend /ids: HTTP %d", resp.StatusCode)
+		return nil, 0, fmt.Errorf("backend /ids: HTTP %d", resp.StatusCode)
+	}
+	total, err := strconv.Atoi(resp.Header.Get("X-Total"))
+	if err != nil {
+		return nil, 0, fmt.Errorf("backend /ids: X-Total %q: %w", resp.Header.Get("X-Total"), err)
 	}
 	var ids []string
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&ids); err != nil {
-		return nil, fmt.Errorf("backend /ids: %w", err)
+		return nil, 0, fmt.Errorf("backend /ids: %w", err)
 	}
-	return ids, nil
+	return ids, total, nil
 }

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/pprof"
+	"strconv"
 	"sync"
 	"time"
 
@@ -217,15 +218,18 @@ func (b *bridgeEvents) OnMessage(socket *gws.Conn, m *gws.Message) {
 }
 
 // backend is the trivial HTTP backend: /echo answers the request body back with 200, /connect records the
-// X-Connection-Id header (the $connect route's integration) and answers 200, /ids lists the recorded IDs
-// as a JSON array.
+// X-Connection-Id header (the $connect route's integration) and answers 200, /ids?from=N lists the IDs
+// recorded since the N-th (counting every ID ever recorded) as a JSON array, with the count so far in
+// X-Total.
 type backend struct {
-	mux *http.ServeMux
-	mu  sync.Mutex
-	ids []string
+	mux   *http.ServeMux
+	mu    sync.Mutex
+	ids   []string // the most recent IDs, at most maxRecordedIDs
+	first int      // how many IDs were recorded before ids[0]
 }
 
-// maxRecordedIDs bounds the IDs the backend remembers.
+// maxRecordedIDs bounds the IDs the backend remembers; when full it forgets the older half, so a long run
+// of handshakes (the cluster scenario's turns) never stops it from recording the newest.
 const maxRecordedIDs = 100000
 
 func newBackend() *backend {
@@ -243,17 +247,24 @@ func newBackend() *backend {
 		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
 		if id := r.Header.Get("X-Connection-Id"); id != "" {
 			b.mu.Lock()
-			if len(b.ids) < maxRecordedIDs {
-				b.ids = append(b.ids, id)
+			if len(b.ids) == maxRecordedIDs {
+				half := maxRecordedIDs / 2
+				b.ids = append(b.ids[:0], b.ids[half:]...)
+				b.first += half
 			}
+			b.ids = append(b.ids, id)
 			b.mu.Unlock()
 		}
 	})
 	b.mux.HandleFunc("GET /ids", func(w http.ResponseWriter, r *http.Request) {
+		from, _ := strconv.Atoi(r.URL.Query().Get("from"))
 		b.mu.Lock()
-		ids := append([]string{}, b.ids...)
+		total := b.first + len(b.ids)
+		from = min(max(from-b.first, 0), len(b.ids))
+		ids := append([]string{}, b.ids[from:]...)
 		b.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Total", strconv.Itoa(total))
 		_ = json.NewEncoder(w).Encode(ids)
 	})
 	return b
