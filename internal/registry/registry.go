@@ -325,35 +325,9 @@ func (r *Registry) List(ctx context.Context, scope Scope, after string, limit in
 	if err != nil {
 		return nil, false, fmt.Errorf("encode %s: %w", opList, err)
 	}
-	type answer struct {
-		node cluster.NodeID
-		rep  reply
-		err  error
-	}
-	var others []cluster.NodeID
-	for _, n := range r.nodes() {
-		if n != r.node {
-			others = append(others, n)
-		}
-	}
-	answers := make(chan answer, len(others))
-	for _, n := range others {
-		go func() {
-			a := answer{node: n}
-			raw, err := r.bus.Request(ctx, n, req)
-			if err == nil {
-				err = json.Unmarshal(raw, &a.rep)
-			}
-			a.err = err
-			answers <- a
-		}()
-	}
 	var errs []error
-	for range others {
-		a := <-answers
+	for _, a := range r.askOthers(ctx, req) {
 		switch {
-		case errors.Is(a.err, cluster.ErrNoNode):
-			// Gone meanwhile: its connections are gone with it.
 		case a.err != nil:
 			errs = append(errs, fmt.Errorf("list connections on node %d: %w", a.node, a.err))
 		default:
@@ -370,6 +344,43 @@ func (r *Registry) List(ctx context.Context, scope Scope, after string, limit in
 		page, more = page[:limit], true
 	}
 	return page, more, nil
+}
+
+// nodeAnswer is one other node's reply to a request asked of every node.
+type nodeAnswer struct {
+	node cluster.NodeID
+	rep  reply
+	err  error
+}
+
+// askOthers sends req to every other live node at once and waits for all their answers. A node gone
+// meanwhile (cluster.ErrNoNode) is left out: its connections are gone with it.
+func (r *Registry) askOthers(ctx context.Context, req []byte) []nodeAnswer {
+	var others []cluster.NodeID
+	for _, n := range r.nodes() {
+		if n != r.node {
+			others = append(others, n)
+		}
+	}
+	answers := make(chan nodeAnswer, len(others))
+	for _, n := range others {
+		go func() {
+			a := nodeAnswer{node: n}
+			raw, err := r.bus.Request(ctx, n, req)
+			if err == nil {
+				err = json.Unmarshal(raw, &a.rep)
+			}
+			a.err = err
+			answers <- a
+		}()
+	}
+	out := make([]nodeAnswer, 0, len(others))
+	for range others {
+		if a := <-answers; !errors.Is(a.err, cluster.ErrNoNode) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // listLocal is List on this node's connections only.
@@ -414,35 +425,9 @@ func (r *Registry) SendAll(ctx context.Context, scope Scope, data []byte) (sent 
 	if err != nil {
 		return sent, failed, fmt.Errorf("encode %s: %w", opSendAll, err)
 	}
-	type answer struct {
-		node cluster.NodeID
-		rep  reply
-		err  error
-	}
-	var others []cluster.NodeID
-	for _, n := range r.nodes() {
-		if n != r.node {
-			others = append(others, n)
-		}
-	}
-	answers := make(chan answer, len(others))
-	for _, n := range others {
-		go func() {
-			a := answer{node: n}
-			raw, err := r.bus.Request(ctx, n, req)
-			if err == nil {
-				err = json.Unmarshal(raw, &a.rep)
-			}
-			a.err = err
-			answers <- a
-		}()
-	}
 	var errs []error
-	for range others {
-		a := <-answers
+	for _, a := range r.askOthers(ctx, req) {
 		switch {
-		case errors.Is(a.err, cluster.ErrNoNode):
-			// Gone meanwhile: its connections are gone with it.
 		case a.err != nil:
 			errs = append(errs, fmt.Errorf("broadcast on node %d: %w", a.node, a.err))
 		default:
