@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -71,25 +70,8 @@ functions:
 }
 
 func (b *bench) httpLambda(ctx context.Context) error {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		b.res.warnf(b.stderr, "httplambda: node is not installed, serverless-offline not measured")
-		return nil
-	}
-	modules, err := b.installPeer(ctx)
-	if err != nil {
-		return err
-	}
-	project := filepath.Join(b.dir, "http-peer")
-	if err := os.MkdirAll(project, 0o755); err != nil {
-		return err
-	}
-	for name, data := range map[string]string{"serverless.yml": serverlessHTTPConfig, nodeEchoFile: nodeEchoHandler} {
-		if err := os.WriteFile(filepath.Join(project, name), []byte(data), 0o644); err != nil {
-			return err
-		}
-	}
-	if err := os.Symlink(modules, filepath.Join(project, "node_modules")); err != nil && !errors.Is(err, os.ErrExist) {
+	node, project, err := b.peerProject(ctx, "httplambda", "http-peer", serverlessHTTPConfig)
+	if err != nil || node == "" {
 		return err
 	}
 	sls, err := b.startServerlessOfflineHTTP(ctx, node, project)

@@ -66,25 +66,8 @@ var peerModes = []struct{ key, name, flag string }{
 // peers measures serverless-offline's round trips with the same client as the lambda scenario. Without
 // node and npm it reports why and measures nothing.
 func (b *bench) peers(ctx context.Context) error {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		b.res.warnf(b.stderr, "peers: node is not installed, serverless-offline not measured")
-		return nil
-	}
-	modules, err := b.installPeer(ctx)
-	if err != nil {
-		return err
-	}
-	project := filepath.Join(b.dir, "peer")
-	if err := os.MkdirAll(project, 0o755); err != nil {
-		return err
-	}
-	for name, data := range map[string]string{"serverless.yml": serverlessConfig, nodeEchoFile: nodeEchoHandler} {
-		if err := os.WriteFile(filepath.Join(project, name), []byte(data), 0o644); err != nil {
-			return err
-		}
-	}
-	if err := os.Symlink(modules, filepath.Join(project, "node_modules")); err != nil && !errors.Is(err, os.ErrExist) {
+	node, project, err := b.peerProject(ctx, "peers", "peer", serverlessConfig)
+	if err != nil || node == "" {
 		return err
 	}
 	var errs error
@@ -195,6 +178,33 @@ func (b *bench) startServerlessOffline(ctx context.Context, node, project, key, 
 			return nil, joinErr(fmt.Errorf("%s did not accept a WebSocket connection within 60s: %v", key, err), c.stop())
 		}
 	}
+}
+
+// peerProject writes a serverless-offline project named dir with config and the Node echo handler,
+// its node_modules linked to the installed peer, for scenario. Without node it warns and returns "".
+func (b *bench) peerProject(ctx context.Context, scenario, dir, config string) (node, project string, err error) {
+	node, err = exec.LookPath("node")
+	if err != nil {
+		b.res.warnf(b.stderr, "%s: node is not installed, serverless-offline not measured", scenario)
+		return "", "", nil
+	}
+	modules, err := b.installPeer(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	project = filepath.Join(b.dir, dir)
+	if err := os.MkdirAll(project, 0o755); err != nil {
+		return "", "", err
+	}
+	for name, data := range map[string]string{"serverless.yml": config, nodeEchoFile: nodeEchoHandler} {
+		if err := os.WriteFile(filepath.Join(project, name), []byte(data), 0o644); err != nil {
+			return "", "", err
+		}
+	}
+	if err := os.Symlink(modules, filepath.Join(project, "node_modules")); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", "", err
+	}
+	return node, project, nil
 }
 
 // freePorts returns n loopback ports that were free a moment ago (below the ephemeral range: see
