@@ -80,20 +80,7 @@ func (b *bench) measureBroadcast(ctx context.Context, wsURL, postURL string, bod
 		return nil, fmt.Errorf("connecting clients (%d open): %w", got, err)
 	}
 	var delivered atomic.Int64
-	for _, c := range conns {
-		readers.Go(func() {
-			for {
-				_, r, err := c.NextReader()
-				if err != nil {
-					return
-				}
-				if _, err := io.Copy(io.Discard, r); err != nil {
-					return
-				}
-				delivered.Add(1)
-			}
-		})
-	}
+	countDeliveries(&readers, conns, &delivered)
 	client := &http.Client{Timeout: 60 * time.Second}
 	res := &broadcastResult{Conns: n}
 	for round := range broadcastWarmup + broadcastRounds {
@@ -182,4 +169,23 @@ func (f *fanout) OnClose(socket *gws.Conn, _ error) {
 	f.mu.Lock()
 	delete(f.conns, socket)
 	f.mu.Unlock()
+}
+
+// countDeliveries starts one reader per connection under readers, each adding every message it reads to
+// delivered until its connection closes.
+func countDeliveries(readers *sync.WaitGroup, conns []*websocket.Conn, delivered *atomic.Int64) {
+	for _, c := range conns {
+		readers.Go(func() {
+			for {
+				_, r, err := c.NextReader()
+				if err != nil {
+					return
+				}
+				if _, err := io.Copy(io.Discard, r); err != nil {
+					return
+				}
+				delivered.Add(1)
+			}
+		})
+	}
 }

@@ -152,20 +152,7 @@ func (b *bench) measureClusterPosts(ctx context.Context, nodes []*child, res *cl
 		return fmt.Errorf("connecting clients to node 2 (%d open): %w", n, err)
 	}
 	var delivered atomic.Int64
-	for _, c := range conns {
-		readers.Go(func() {
-			for {
-				_, r, err := c.NextReader()
-				if err != nil {
-					return
-				}
-				if _, err := io.Copy(io.Discard, r); err != nil {
-					return
-				}
-				delivered.Add(1)
-			}
-		})
-	}
+	countDeliveries(&readers, conns, &delivered)
 	ids, _, err := b.connectionIDs(ctx, before)
 	if err != nil {
 		return err
@@ -270,20 +257,7 @@ func (b *bench) measureClusterBroadcast(ctx context.Context, nodes []*child, res
 		}
 	}
 	var delivered atomic.Int64
-	for _, c := range conns {
-		readers.Go(func() {
-			for {
-				_, r, err := c.NextReader()
-				if err != nil {
-					return
-				}
-				if _, err := io.Copy(io.Discard, r); err != nil {
-					return
-				}
-				delivered.Add(1)
-			}
-		})
-	}
+	countDeliveries(&readers, conns, &delivered)
 	ids, _, err := b.connectionIDs(ctx, before)
 	if err != nil {
 		return err

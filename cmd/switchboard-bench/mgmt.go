@@ -68,20 +68,7 @@ func (b *bench) measureMgmt(ctx context.Context, gw *child, skipIDs int) (*mgmtR
 		return nil, fmt.Errorf("connecting clients (%d open): %w", n, err)
 	}
 	var delivered atomic.Int64
-	for _, c := range conns {
-		readers.Go(func() {
-			for {
-				_, r, err := c.NextReader()
-				if err != nil {
-					return
-				}
-				if _, err := io.Copy(io.Discard, r); err != nil {
-					return
-				}
-				delivered.Add(1)
-			}
-		})
-	}
+	countDeliveries(&readers, conns, &delivered)
 	// The $connect integration ran before each handshake completed, so the backend has every ID.
 	ids, _, err := b.connectionIDs(ctx, skipIDs)
 	if err != nil {
