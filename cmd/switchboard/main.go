@@ -246,6 +246,7 @@ type serveOptions struct {
 	metricsTokenFile                                                              string
 	shutdownGrace                                                                 time.Duration
 	pprof                                                                         bool
+	runtimeAPIOnly                                                                bool
 	cluster                                                                       clusterFlags
 }
 
@@ -278,6 +279,7 @@ func serveFlags(out io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&o.metricsListen, "metrics-listen", "", "address serving only /metrics, /healthz and /readyz for scrapers and probes; empty: none")
 	fs.StringVar(&o.metricsTokenFile, "metrics-token-file", "", "file holding a bearer token that lets scrapers beyond loopback read /metrics while iam.enforce is on (Prometheus: authorization.credentials_file)")
 	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGTERM/SIGINT, how long closing connections (1001, paced over its first half), their $disconnect and in-flight work may take")
+	fs.BoolVar(&o.runtimeAPIOnly, "lambda-runtime-api-only", false, "run every local Go function through the Lambda Runtime API; by default an aws-lambda-go binary that serves the go1.x runtime's RPC protocol is driven over it (one exchange per invocation instead of two HTTP requests)")
 	fs.BoolVar(&o.pprof, "pprof", false, "serve Go's profiler at /debug/pprof/ on the control and metrics listeners")
 	o.cluster.declare(fs)
 	return fs, o
@@ -344,30 +346,31 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fnEnv := functionEnv(os.Environ(), getenv)
 	nodeSDK := filepath.Join(dir, "nodejs-sdk")
 	g, err := gateway.New(gateway.Options{
-		Guard:            guardConfig(o.maxConns, o.perIP),
-		TLS:              tlsConfig,
-		CABundle:         caBundle,
-		FunctionEnv:      fnEnv,
-		RuntimeDir:       filepath.Join(dir, "runtimes"),
-		NodeSDKDir:       nodeSDK,
-		ACMEStorage:      filepath.Join(dir, "acme"),
-		Listen:           o.listen,
-		ControlListen:    o.controlListen,
-		ControlRateLimit: o.controlRate,
-		MetricsListen:    o.metricsListen,
-		MetricsToken:     metricsToken,
-		ShutdownTimeout:  o.shutdownGrace,
-		Pprof:            o.pprof,
-		LogDir:           filepath.Join(dir, "logs"),
-		Stdout:           stdout,
-		CatalogFile:      filepath.Join(dir, "catalog.json"),
-		Region:           o.region,
-		Node:             cluster.NodeID(o.node),
-		Cluster:          o.cluster.options(dir, o.node),
-		Bundle:           f.Bundle,
-		Templates:        gatewayTemplates(log, templates),
-		Limits:           wsconn.Config{IdleTimeout: o.idle, MaxDuration: o.maxDur},
-		Logger:           log,
+		Guard:                guardConfig(o.maxConns, o.perIP),
+		TLS:                  tlsConfig,
+		CABundle:             caBundle,
+		FunctionEnv:          fnEnv,
+		RuntimeDir:           filepath.Join(dir, "runtimes"),
+		NodeSDKDir:           nodeSDK,
+		LambdaRuntimeAPIOnly: o.runtimeAPIOnly,
+		ACMEStorage:          filepath.Join(dir, "acme"),
+		Listen:               o.listen,
+		ControlListen:        o.controlListen,
+		ControlRateLimit:     o.controlRate,
+		MetricsListen:        o.metricsListen,
+		MetricsToken:         metricsToken,
+		ShutdownTimeout:      o.shutdownGrace,
+		Pprof:                o.pprof,
+		LogDir:               filepath.Join(dir, "logs"),
+		Stdout:               stdout,
+		CatalogFile:          filepath.Join(dir, "catalog.json"),
+		Region:               o.region,
+		Node:                 cluster.NodeID(o.node),
+		Cluster:              o.cluster.options(dir, o.node),
+		Bundle:               f.Bundle,
+		Templates:            gatewayTemplates(log, templates),
+		Limits:               wsconn.Config{IdleTimeout: o.idle, MaxDuration: o.maxDur},
+		Logger:               log,
 	})
 	if errors.Is(err, gateway.ErrCatalog) || errors.Is(err, gateway.ErrConflict) {
 		return err

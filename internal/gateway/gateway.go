@@ -123,6 +123,9 @@ type Options struct {
 	// (none when empty). See package bootstrap.
 	RuntimeDir string
 	NodeSDKDir string
+	// LambdaRuntimeAPIOnly runs every local executable through the Lambda Runtime API, never over the
+	// go1.x runtime's protocol (see localinvoke.Options.RuntimeAPIOnly).
+	LambdaRuntimeAPIOnly bool
 }
 
 // Template is the bundle of one template, with the name its conflicts are reported under.
@@ -293,6 +296,8 @@ func New(opts Options) (_ *Gateway, err error) {
 		NodeSDKDir:  opts.NodeSDKDir,
 		GatewayAddr: g.functionsGatewayAddr,
 		OnStart:     g.metrics.ColdStart,
+
+		RuntimeAPIOnly: opts.LambdaRuntimeAPIOnly,
 	})
 	return g, nil
 }

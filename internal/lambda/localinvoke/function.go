@@ -51,16 +51,18 @@ type function struct {
 	// before the call ended or timed out: each is a goroutine switch that does nothing (for tests).
 	earlyWakes atomic.Int64
 
-	mu        sync.Mutex
-	procs     []*process  // started and not yet reaped (busy, idle, starting or stopping)
-	waiters   []*waiter   // invocations waiting for a process, first come first served
-	code      codeVersion // the handler's files as last seen; processes of another version are stale
-	nextCheck time.Time   // when the handler's files are next looked at (zero: at the next acquire)
-	closed    bool
-	retired   bool // closed because a reload replaced or removed the function: calls look again
-	peak      int  // the most processes alive at once (for tests)
-	looks     int  // times an invocation looked for a process (for tests)
-	checks    int  // times the handler's files were looked at (for tests)
+	mu         sync.Mutex
+	procs      []*process  // started and not yet reaped (busy, idle, starting or stopping)
+	waiters    []*waiter   // invocations waiting for a process, first come first served
+	code       codeVersion // the handler's files as last seen; processes of another version are stale
+	rpcCode    codeVersion // the code version rpcCapable was found for
+	rpcCapable bool        // the executable of rpcCode serves the go1.x runtime's protocol (goRPC)
+	nextCheck  time.Time   // when the handler's files are next looked at (zero: at the next acquire)
+	closed     bool
+	retired    bool // closed because a reload replaced or removed the function: calls look again
+	peak       int  // the most processes alive at once (for tests)
+	looks      int  // times an invocation looked for a process (for tests)
+	checks     int  // times the handler's files were looked at (for tests)
 }
 
 func newFunction(inv *Invoker, cfg resource.Function) *function {

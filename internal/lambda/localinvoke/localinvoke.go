@@ -130,6 +130,10 @@ type Options struct {
 	// OnStart, when set, is called with the function's name each time a process is started for it (a
 	// cold start), for metrics. It must not block.
 	OnStart func(function string)
+	// RuntimeAPIOnly runs every executable through the Runtime API. Otherwise a Go executable built with
+	// aws-lambda-go's RPC support is given _LAMBDA_SERVER_PORT as well and driven over the go1.x runtime's
+	// protocol: one exchange per invocation instead of two HTTP requests (see goRPCCapable).
+	RuntimeAPIOnly bool
 }
 
 // Invoker runs the configured functions as local processes. It implements lambda.Invoker; its methods are

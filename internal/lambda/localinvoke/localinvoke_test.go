@@ -27,8 +27,19 @@ import (
 
 // Handler executables built by TestMain from testdata/handlers/behave with the real aws-lambda-go.
 var bin struct {
-	behave   string // version v1
-	behaveV2 string // the same program, version v2
+	behave         string // version v1
+	behaveV2       string // the same program, version v2
+	behaveNoRPC    string // v1 built with -tags lambda.norpc: no go1.x runtime protocol
+	behaveStripped string // v1 built with -ldflags=-s -w: no symbol table
+}
+
+// protocols are the two ways a Go executable is driven; behaviour tests run under both.
+var protocols = []struct {
+	name string
+	opts Options
+}{
+	{"go1.x RPC", Options{}},
+	{"Runtime API", Options{RuntimeAPIOnly: true}},
 }
 
 func TestMain(m *testing.M) {
@@ -39,9 +50,13 @@ func TestMain(m *testing.M) {
 	}
 	bin.behave = filepath.Join(dir, "behave")
 	bin.behaveV2 = filepath.Join(dir, "behave-v2")
+	bin.behaveNoRPC = filepath.Join(dir, "behave-norpc")
+	bin.behaveStripped = filepath.Join(dir, "behave-stripped")
 	builds := []*exec.Cmd{
 		exec.Command("go", "build", "-o", bin.behave, "./testdata/handlers/behave"),
 		exec.Command("go", "build", "-ldflags=-X=main.version=v2", "-o", bin.behaveV2, "./testdata/handlers/behave"),
+		exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin.behaveNoRPC, "./testdata/handlers/behave"),
+		exec.Command("go", "build", "-ldflags=-s -w", "-o", bin.behaveStripped, "./testdata/handlers/behave"),
 	}
 	for _, c := range builds {
 		c.Stdout, c.Stderr = os.Stderr, os.Stderr
@@ -303,9 +318,18 @@ func TestConcurrencyLimit(t *testing.T) {
 
 func TestTimeout(t *testing.T) {
 	t.Parallel()
+	for _, proto := range protocols {
+		t.Run(proto.name, func(t *testing.T) {
+			t.Parallel()
+			testTimeout(t, proto.opts)
+		})
+	}
+}
+
+func testTimeout(t *testing.T, opts Options) {
 	fn := fnConfig("slow")
 	fn.Timeout = 1
-	inv, _ := newInvoker(t, Options{}, fn)
+	inv, _ := newInvoker(t, opts, fn)
 	warm := invokeOK(t, inv, "slow", `{}`)
 	start := time.Now()
 	doc := invokeErr(t, inv, "slow", `{"sleepMs":5000}`)
@@ -339,26 +363,34 @@ func TestFunctionErrors(t *testing.T) {
 		{name: "exit 0 mid-invoke", event: `{"exit":0}`, wantType: "Runtime.ExitError", wantMessage: "Runtime exited without providing a reason"},
 		{name: "response too large", event: `{"bigMB":7}`, wantType: "Function.ResponseSizeTooLarge", wantMessage: "Response payload size exceeded"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			inv, _ := newInvoker(t, Options{}, fnConfig("errs"))
-			before := invokeOK(t, inv, "errs", `{}`)
-			doc := invokeErr(t, inv, "errs", tt.event)
-			if doc.Type != tt.wantType || !strings.Contains(doc.Message, tt.wantMessage) {
-				t.Errorf("error = %+v, want type %q and message containing %q", doc, tt.wantType, tt.wantMessage)
-			}
-			if tt.wantStack != (len(doc.StackTrace) > 0) {
-				t.Errorf("stackTrace = %v, want one: %v", doc.StackTrace, tt.wantStack)
-			}
-			if !tt.sameProcess {
-				waitGone(t, before.PID)
-			}
-			after := invokeOK(t, inv, "errs", `{}`)
-			if (after.PID == before.PID) != tt.sameProcess {
-				t.Errorf("pid before %d, after %d; want the same process: %v", before.PID, after.PID, tt.sameProcess)
-			}
-		})
+	for _, proto := range protocols {
+		for _, tt := range tests {
+			t.Run(proto.name+"/"+tt.name, func(t *testing.T) {
+				t.Parallel()
+				testFunctionError(t, proto.opts, tt.event, tt.wantType, tt.wantMessage, tt.wantStack, tt.sameProcess)
+			})
+		}
+	}
+}
+
+// testFunctionError invokes the errs function with event and checks the error document and whether the
+// process survives it.
+func testFunctionError(t *testing.T, opts Options, event, wantType, wantMessage string, wantStack, sameProcess bool) {
+	inv, _ := newInvoker(t, opts, fnConfig("errs"))
+	before := invokeOK(t, inv, "errs", `{}`)
+	doc := invokeErr(t, inv, "errs", event)
+	if doc.Type != wantType || !strings.Contains(doc.Message, wantMessage) {
+		t.Errorf("error = %+v, want type %q and message containing %q", doc, wantType, wantMessage)
+	}
+	if wantStack != (len(doc.StackTrace) > 0) {
+		t.Errorf("stackTrace = %v, want one: %v", doc.StackTrace, wantStack)
+	}
+	if !sameProcess {
+		waitGone(t, before.PID)
+	}
+	after := invokeOK(t, inv, "errs", `{}`)
+	if (after.PID == before.PID) != sameProcess {
+		t.Errorf("pid before %d, after %d; want the same process: %v", before.PID, after.PID, sameProcess)
 	}
 }
 

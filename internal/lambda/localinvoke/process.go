@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/lambda/runtimeapi"
+	"github.com/switchboard-gw/switchboard/internal/loopbackport"
 )
 
 // process is one running handler process (an execution environment) with its own Runtime API.
@@ -85,6 +86,15 @@ func (f *function) startLocked() (*process, error) {
 		_ = ln.Close()
 		return nil, err
 	}
+	var rpcAddr string // the go1.x runtime's address, when the process is driven over its protocol
+	if f.goRPC() {
+		addrs, err := loopbackport.Reserve(1)
+		if err != nil {
+			_ = ln.Close()
+			return nil, fmt.Errorf("pick a port for the go1.x runtime: %w", err)
+		}
+		rpcAddr = addrs[0]
+	}
 	p.rt = runtimeapi.New(runtimeapi.Options{
 		Logger:          f.log,
 		Notify:          func() { f.onRuntimeEvent(p) },
@@ -98,7 +108,7 @@ func (f *function) startLocked() (*process, error) {
 	stderr := &lineWriter{log: f.log, stream: "stderr", pid: &pid}
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
-	cmd.Env = f.environ(ln.Addr().String())
+	cmd.Env = f.environ(ln.Addr().String(), rpcAddr)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.WaitDelay = time.Second // a grandchild keeping the output pipes open must not block the reaper
 	setProcessGroup(cmd)
@@ -109,7 +119,11 @@ func (f *function) startLocked() (*process, error) {
 	p.cmd, p.pid = cmd, cmd.Process.Pid
 	pid.Store(int64(p.pid))
 	p.log = f.log.With("pid", p.pid)
-	p.log.Info("function process started", "path", f.codePath(), "runtime_api", ln.Addr().String())
+	if rpcAddr != "" {
+		p.log.Info("function process started", "path", f.codePath(), "runtime_api", ln.Addr().String(), "go_rpc", rpcAddr)
+	} else {
+		p.log.Info("function process started", "path", f.codePath(), "runtime_api", ln.Addr().String())
+	}
 	if on := f.inv.opts.OnStart; on != nil {
 		on(f.name)
 	}
@@ -132,6 +146,13 @@ func (f *function) startLocked() (*process, error) {
 		defer wg.Done()
 		p.supervise(f.inv.opts.InitTimeout, f.inv.opts.StopGrace)
 	}()
+	if rpcAddr != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.driveGoRPC(rpcAddr)
+		}()
+	}
 	return p, nil
 }
 
@@ -209,8 +230,9 @@ func (p *process) supervise(initTimeout, grace time.Duration) {
 }
 
 // environ returns a process's environment: PATH and HOME from Switchboard's, then Options.Env, then the
-// function's Environment, then the variables Lambda reserves, which nothing overrides.
-func (f *function) environ(runtimeAPI string) []string {
+// function's Environment, then the variables Lambda reserves, which nothing overrides; and
+// _LAMBDA_SERVER_PORT when rpcAddr is set (the process is driven over the go1.x runtime's protocol).
+func (f *function) environ(runtimeAPI, rpcAddr string) []string {
 	env := make(map[string]string)
 	for _, k := range []string{"PATH", "HOME"} {
 		if v, ok := os.LookupEnv(k); ok {
@@ -241,6 +263,10 @@ func (f *function) environ(runtimeAPI string) []string {
 		"TZ":                              ":UTC",
 	})
 	f.runtimeEnv(env)
+	if rpcAddr != "" {
+		_, port, _ := net.SplitHostPort(rpcAddr)
+		env["_LAMBDA_SERVER_PORT"] = port
+	}
 	out := make([]string, 0, len(env))
 	for _, k := range slices.Sorted(maps.Keys(env)) {
 		out = append(out, k+"="+env[k])

@@ -686,13 +686,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, c *Call) ([]by
 	if int64(len(body)) > s.max {
 		writeError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge",
 			fmt.Sprintf("Exceeded maximum allowed payload size (%d bytes).", s.max))
-		s.complete(c, Outcome{
-			Payload: errorDocument("Function.ResponseSizeTooLarge",
-				fmt.Sprintf("Response payload size exceeded maximum allowed payload size (%d bytes).", s.max)),
-			ContentType:   "application/json",
-			FunctionError: true,
-			ErrorType:     "Function.ResponseSizeTooLarge",
-		})
+		s.complete(c, tooLarge(s.max))
 		return nil, false
 	}
 	return body, true
