@@ -16,13 +16,12 @@ import (
 // panicked or answered over the payload limit: aws-lambda-go's Runtime API loop exits after either.
 var errReplaced = errors.New("the handler panicked or answered over the payload limit; the process is replaced")
 
-// Markers of aws-lambda-go's RPC support in an executable. Function names stay in a Go binary's pclntab
-// even when it is stripped (-s -w); a binary built with -tags lambda.norpc has neither of the first two,
-// and older aws-lambda-go releases built that way carry the third, refusing _LAMBDA_SERVER_PORT.
+// Markers of aws-lambda-go's RPC support in an executable: the go1.x runtime's start function and the
+// method it serves, both in rpc_function.go, which -tags lambda.norpc leaves out. Function names stay in a
+// Go binary's pclntab even when it is stripped (-s -w).
 var (
 	rpcInvokeMarker = []byte("github.com/aws/aws-lambda-go/lambda.(*Function).Invoke")
 	rpcStartMarker  = []byte("github.com/aws/aws-lambda-go/lambda.startFunctionRPC")
-	noRPCMarker     = []byte("compiled without RPC support")
 )
 
 // goRPCCapable reports whether the executable at path serves the go1.x runtime's protocol when it is
@@ -32,7 +31,7 @@ func goRPCCapable(path string) bool {
 	if err != nil {
 		return false
 	}
-	return bytes.Contains(b, rpcInvokeMarker) && bytes.Contains(b, rpcStartMarker) && !bytes.Contains(b, noRPCMarker)
+	return bytes.Contains(b, rpcInvokeMarker) && bytes.Contains(b, rpcStartMarker)
 }
 
 // goRPC reports whether f's processes of the current code are driven over the go1.x runtime's protocol;
