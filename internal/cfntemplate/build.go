@@ -56,6 +56,8 @@ type builder struct {
 	// each AWS::Serverless::HttpApi's Auth, by API id.
 	httpEvents []httpEvent
 	samAuth    map[string]*samAuth
+	// implicitTried is set once the implicit ServerlessHttpApi was built from Globals.HttpApi.
+	implicitTried bool
 }
 
 func (bd *builder) at(path string, r *res) {

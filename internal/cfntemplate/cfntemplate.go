@@ -169,16 +169,17 @@ type evaluator struct {
 	dir  string
 	opts Options
 
-	params     map[string]any
-	paramDecl  map[string]*yaml.Node
-	mappings   *yaml.Node
-	conditions map[string]*yaml.Node
-	condVals   map[string]bool
-	condBusy   map[string]bool
-	condFailed map[string]bool
-	resources  map[string]*res
-	order      []*res
-	globals    *yaml.Node // Globals.Function
+	params      map[string]any
+	paramDecl   map[string]*yaml.Node
+	mappings    *yaml.Node
+	conditions  map[string]*yaml.Node
+	condVals    map[string]bool
+	condBusy    map[string]bool
+	condFailed  map[string]bool
+	resources   map[string]*res
+	order       []*res
+	globals     *yaml.Node // Globals.Function
+	httpGlobals *yaml.Node // Globals.HttpApi
 
 	// depth and steps bound evaluation; maxSteps is a few times the number of nodes in the file, which
 	// only aliases that multiply can exceed.
@@ -564,12 +565,37 @@ func (e *evaluator) readGlobals(n *yaml.Node) {
 				continue
 			}
 			e.globals = kv.val
-		case "Api", "HttpApi", "SimpleTable", "LayerVersion", "StateMachine", "CapacityProvider":
+		case "HttpApi":
+			e.readHTTPGlobals(kv.val)
+		case "Api", "SimpleTable", "LayerVersion", "StateMachine", "CapacityProvider":
 			e.notes = append(e.notes, Note{LogicalID: "Globals." + kv.key.Value, Type: "Globals",
 				What: "not applied: Switchboard serves no resource of that kind"})
 		default:
 			e.add(kv.key, "Globals", "unknown Globals section %q", kv.key.Value)
 		}
+	}
+}
+
+// httpAPIGlobals are the properties SAM lets Globals.HttpApi set (samtranslator's globals.py), for every
+// AWS::Serverless::HttpApi and the implicit ServerlessHttpApi.
+var httpAPIGlobals = []string{"Auth", "AccessLogSettings", "StageVariables", "Tags", "CorsConfiguration",
+	"DefaultRouteSettings", "Domain", "RouteSettings", "FailOnWarnings", "PropagateTags"}
+
+// readHTTPGlobals keeps Globals.HttpApi, refusing a property SAM does not let it set, as SAM does.
+func (e *evaluator) readHTTPGlobals(n *yaml.Node) {
+	if n.Kind != yaml.MappingNode {
+		e.add(n, "Globals.HttpApi", "Globals.HttpApi must be a mapping of HttpApi properties")
+		return
+	}
+	ok := true
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; !slices.Contains(httpAPIGlobals, k.Value) {
+			e.add(k, "Globals.HttpApi", "%q is not a property Globals.HttpApi can set; it can set %s", k.Value, strings.Join(httpAPIGlobals, ", "))
+			ok = false
+		}
+	}
+	if ok {
+		e.httpGlobals = n
 	}
 }
 
@@ -618,6 +644,9 @@ func (e *evaluator) readResources(n *yaml.Node) {
 		if r.typ == "AWS::Serverless::Function" && e.globals != nil {
 			r.props = mergeGlobals(e.globals, r.props)
 		}
+		if r.typ == typeSAMHTTPAPI && e.httpGlobals != nil {
+			r.props = mergeGlobals(e.httpGlobals, r.props)
+		}
 		e.resources[id] = r
 		e.order = append(e.order, r)
 	}
@@ -631,8 +660,9 @@ func (e *evaluator) readResources(n *yaml.Node) {
 	}
 }
 
-// mergeGlobals applies SAM's Globals.Function to a function's properties: the function's own values win,
-// mappings are merged key by key, lists are the global items followed by the function's.
+// mergeGlobals applies SAM's Globals.Function (or Globals.HttpApi) to a function's (an HttpApi's)
+// properties: the resource's own values win, mappings are merged key by key, lists are the global items
+// followed by the resource's.
 func mergeGlobals(global, props *yaml.Node) *yaml.Node {
 	if props == nil {
 		return global

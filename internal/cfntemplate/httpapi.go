@@ -385,6 +385,19 @@ func (bd *builder) connectHTTPEvents() {
 		id := he.apiID
 		if id == "" {
 			id = e.apiID(&res{id: implicitHTTPAPI})
+			if _, ok := bd.apis[id]; !ok && e.httpGlobals != nil {
+				// Globals.HttpApi applies to the implicit API too: it is an HttpApi of those properties.
+				if !bd.implicitTried {
+					bd.implicitTried = true
+					r := &res{id: implicitHTTPAPI, typ: typeSAMHTTPAPI, node: he.fn.node, props: e.httpGlobals}
+					if p, ok := e.properties(r); ok {
+						bd.samHTTPAPI(r, p)
+					}
+				}
+				if _, ok := bd.apis[id]; !ok {
+					continue // Globals.HttpApi's error is reported
+				}
+			}
 			if _, ok := bd.apis[id]; !ok {
 				bd.apis[id] = len(bd.b.APIs)
 				bd.samAuth[id] = &samAuth{}

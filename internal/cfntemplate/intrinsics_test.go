@@ -2,9 +2,11 @@ package cfntemplate
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -472,6 +474,78 @@ Resources:`+apiYAML+`
 			break
 		}
 	}
+}
+
+// TestHTTPAPIGlobals checks SAM's Globals.HttpApi: applied to an AWS::Serverless::HttpApi (its own values
+// winning, maps merged) and to the implicit ServerlessHttpApi; a property SAM does not let it set is refused.
+func TestHTTPAPIGlobals(t *testing.T) {
+	dir := templateDir(t, map[string]string{"fn/app.js": "exports.handler = async () => ({})\n"})
+	const globals = `Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Runtime: nodejs20.x, Handler: app.handler, CodeUri: fn}
+  HttpApi:
+    CorsConfiguration: {AllowOrigins: [https://app.example.com], MaxAge: 60}
+    Tags: {team: chat, env: dev}
+    StageVariables: {table: global}
+    DefaultRouteSettings: {ThrottlingBurstLimit: 10, ThrottlingRateLimit: 5}
+Resources:
+`
+	t.Run("explicit and implicit APIs", func(t *testing.T) {
+		tpl, err := Parse("template.yaml", []byte(globals+`  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      StageName: prod
+      Tags: {env: prod}
+      StageVariables: {table: own}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        Mine: {Type: HttpApi, Properties: {ApiId: !Ref Api, Path: /a, Method: GET}}
+        Implicit: {Type: HttpApi, Properties: {Path: /b, Method: GET}}
+`), dir, Options{StackName: "s"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tpl.Bundle.APIs) != 2 {
+			t.Fatalf("%d APIs, want the HttpApi and ServerlessHttpApi", len(tpl.Bundle.APIs))
+		}
+		for _, a := range tpl.Bundle.APIs {
+			if a.CorsConfiguration == nil || !slices.Equal(a.CorsConfiguration.AllowOrigins, []string{"https://app.example.com"}) || a.CorsConfiguration.MaxAge == nil || *a.CorsConfiguration.MaxAge != 60 {
+				t.Errorf("API %s: CORS %+v, want the global one", a.APIID, a.CorsConfiguration)
+			}
+			st := a.Stages[0]
+			if st.DefaultRouteSettings == nil || st.DefaultRouteSettings.ThrottlingBurstLimit != 10 {
+				t.Errorf("API %s: default route settings %+v, want the global ones", a.APIID, st.DefaultRouteSettings)
+			}
+			want := map[string]string{"team": "chat", "env": "dev"}
+			wantVars := map[string]string{"table": "global"}
+			if st.StageName == "prod" { // the explicit API: its own values win, maps merged
+				want["env"] = "prod"
+				wantVars["table"] = "own"
+			} else if st.StageName != "$default" {
+				t.Errorf("API %s: stage %q", a.APIID, st.StageName)
+			}
+			if !maps.Equal(a.Tags, want) || !maps.Equal(st.StageVariables, wantVars) {
+				t.Errorf("API %s: tags %v and stage variables %v, want %v and %v", a.APIID, a.Tags, st.StageVariables, want, wantVars)
+			}
+			if len(a.Routes) != 1 {
+				t.Errorf("API %s: %d routes, want 1", a.APIID, len(a.Routes))
+			}
+		}
+	})
+	t.Run("a property Globals.HttpApi cannot set", func(t *testing.T) {
+		_, err := Parse("template.yaml", []byte(`Transform: AWS::Serverless-2016-10-31
+Globals:
+  HttpApi:
+    StageName: prod
+Resources:
+  Api: {Type: AWS::Serverless::HttpApi}
+`), dir, Options{})
+		if err == nil || !strings.Contains(err.Error(), `"StageName" is not a property Globals.HttpApi can set`) {
+			t.Errorf("Parse = %v, want StageName refused", err)
+		}
+	})
 }
 
 // TestNotesListEveryUnservedResource checks that nothing is ignored silently.
