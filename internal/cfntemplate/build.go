@@ -32,8 +32,8 @@ var unserved = map[string]string{
 
 // unsupportedAPIs are API types that are an error: the template expects them to be served.
 var unsupportedAPIs = map[string]string{
-	"AWS::Serverless::Api":     "REST APIs are not supported yet; Switchboard serves WebSocket APIs",
-	"AWS::ApiGateway::RestApi": "REST APIs are not supported yet; Switchboard serves WebSocket APIs",
+	"AWS::Serverless::Api":     "REST APIs are not supported yet; Switchboard serves WebSocket and HTTP APIs",
+	"AWS::ApiGateway::RestApi": "REST APIs are not supported yet; Switchboard serves WebSocket and HTTP APIs",
 }
 
 // builder assembles the bundle.
