@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"time"
@@ -26,12 +27,34 @@ var (
 
 // goRPCCapable reports whether the executable at path serves the go1.x runtime's protocol when it is
 // started with _LAMBDA_SERVER_PORT: an aws-lambda-go binary built without -tags lambda.norpc.
+// It reads the file in chunks (executables are tens of megabytes) and stops at the second marker.
 func goRPCCapable(path string) bool {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return false
 	}
-	return bytes.Contains(b, rpcInvokeMarker) && bytes.Contains(b, rpcStartMarker)
+	defer f.Close()
+	markers := [][]byte{rpcInvokeMarker, rpcStartMarker}
+	found := make([]bool, len(markers))
+	overlap := max(len(rpcInvokeMarker), len(rpcStartMarker)) - 1
+	buf := make([]byte, 1<<20)
+	kept := 0 // bytes carried over from the previous chunk, so that a marker across chunks is found
+	for {
+		n, err := io.ReadFull(f, buf[kept:])
+		window := buf[:kept+n]
+		all := true
+		for i, m := range markers {
+			found[i] = found[i] || bytes.Contains(window, m)
+			all = all && found[i]
+		}
+		if all {
+			return true
+		}
+		if err != nil { // io.EOF or io.ErrUnexpectedEOF at the end of the file, or a read error
+			return false
+		}
+		kept = copy(buf, window[len(window)-overlap:])
+	}
 }
 
 // goRPC reports whether f's processes of the current code are driven over the go1.x runtime's protocol;
