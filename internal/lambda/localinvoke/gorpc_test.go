@@ -3,6 +3,7 @@ package localinvoke
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -12,11 +13,23 @@ func TestGoRPCCapable(t *testing.T) {
 	if err := os.WriteFile(script, []byte("#!/bin/sh\nexec ./handler\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// Markers that straddle the scan's 1 MiB chunks are found; one marker alone is not enough.
+	straddling := filepath.Join(dir, "straddling")
+	one := filepath.Join(dir, "one-marker")
+	pad := make([]byte, 1<<20-10)
+	if err := os.WriteFile(straddling, slices.Concat(pad, rpcInvokeMarker, pad, pad, rpcStartMarker), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(one, slices.Concat(pad, rpcInvokeMarker, pad), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		path string
 		want bool
 	}{
+		{name: "markers across chunk boundaries", path: straddling, want: true},
+		{name: "one marker only", path: one, want: false},
 		{name: "aws-lambda-go binary", path: bin.behave, want: true},
 		{name: "stripped aws-lambda-go binary", path: bin.behaveStripped, want: true},
 		{name: "built with -tags lambda.norpc", path: bin.behaveNoRPC, want: false},
