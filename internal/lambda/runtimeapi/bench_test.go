@@ -5,6 +5,8 @@ package runtimeapi
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -20,7 +22,8 @@ import (
 // enqueues an event, the runtime takes it with GET /next and answers with POST .../response over one
 // kept-alive connection (Go's HTTP client, as aws-lambda-go uses), and the owner reads the outcome. The
 // client's cost is included; the Server's share is what the gateway pays per invocation. "lean" is the
-// server localinvoke uses (Serve), "net/http" the same handlers behind net/http's server.
+// server localinvoke uses (Serve), "net/http" the same handlers behind net/http's server, and "go1.x RPC"
+// the protocol localinvoke drives aws-lambda-go binaries over (ServeGoRPC), with aws-lambda-go's server.
 func BenchmarkExchange(b *testing.B) {
 	b.Run("lean", func(b *testing.B) {
 		s := New(Options{Logger: slog.New(slog.DiscardHandler), Notify: func() {}})
@@ -41,6 +44,34 @@ func BenchmarkExchange(b *testing.B) {
 		go func() { _ = s.Serve(ln) }()
 		defer s.Close(nil)
 		benchmarkPipelined(b, s, ln.Addr().String())
+	})
+	b.Run("go1.x RPC, aws-lambda-go's server", func(b *testing.B) {
+		// The same invocation over the go1.x runtime's protocol (ServeGoRPC), served by aws-lambda-go's own
+		// net/rpc Function with a handler that returns the event, as the HTTP runtimes above do.
+		s := New(Options{Logger: slog.New(slog.DiscardHandler), Notify: func() {}})
+		conn := goRuntime(b, func(_ context.Context, ev json.RawMessage) (json.RawMessage, error) { return ev, nil })
+		served := make(chan struct{})
+		go func() {
+			defer close(served)
+			_ = s.ServeGoRPC(conn)
+		}()
+		defer func() {
+			s.Close(nil)
+			<-served
+		}()
+		inv := Invocation{Payload: []byte(`{"body":"` + strings.Repeat("x", 100) + `"}`), FunctionARN: "arn:aws:lambda:us-east-1:123456789012:function:f"}
+		b.ReportAllocs()
+		cpu0 := processCPU()
+		for b.Loop() {
+			call, err := s.Enqueue(inv)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if out, err := call.Result(); err != nil || len(out.Payload) != len(inv.Payload) {
+				b.Fatalf("outcome %+v, %v", out, err)
+			}
+		}
+		b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 	})
 	b.Run("net/http", func(b *testing.B) {
 		s := New(Options{Logger: slog.New(slog.DiscardHandler), Notify: func() {}})

@@ -28,7 +28,7 @@ type seen struct {
 
 // goRuntime serves aws-lambda-go's own go1.x runtime (lambda.NewFunction over net/rpc, as its
 // _LAMBDA_SERVER_PORT start does) on a loopback port, and returns a connection to it.
-func goRuntime(t *testing.T, handler any) net.Conn {
+func goRuntime(t testing.TB, handler any) net.Conn {
 	t.Helper()
 	srv := rpc.NewServer()
 	//nolint:staticcheck // Function is what aws-lambda-go registers for the go1.x runtime
