@@ -261,7 +261,10 @@ func (c *Conn) writeLoop() {
 			flushed := c.flushing
 			c.mu.Unlock()
 			if flushed {
-				c.writeClose()
+				// This goroutine is the connection's writer: its close frame, behind the flushed queue,
+				// gets the write timeout of any other write (a client reading a long backlog under load
+				// may take more than a second to make room for it).
+				c.writeClose(c.cfg.WriteTimeout)
 			}
 			return
 		}
@@ -305,15 +308,20 @@ func (c *Conn) CloseAfterQueued(code int, reason string) {
 	}
 	c.queue, c.queued = nil, 0
 	c.mu.Unlock()
-	c.writeClose()
+	c.writeClose(closeFrameTimeout)
 }
 
-// writeClose sends the close frame with the code and reason already set, and closes the socket.
-func (c *Conn) writeClose() {
+// closeFrameTimeout bounds a close frame's write in a closer's goroutine: a client that does not read must
+// not hold the closer.
+const closeFrameTimeout = time.Second
+
+// writeClose sends the close frame with the code and reason already set, within timeout, and closes the
+// socket.
+func (c *Conn) writeClose(timeout time.Duration) {
 	c.mu.Lock()
 	code, reason := c.closeCode, c.closeReason
 	c.mu.Unlock()
-	_ = c.ws.SetWriteDeadline(time.Now().Add(time.Second))
+	_ = c.ws.SetWriteDeadline(time.Now().Add(timeout))
 	_ = c.ws.WriteClose(uint16(code), []byte(reason))
 	_ = c.ws.NetConn().Close()
 }
@@ -329,7 +337,7 @@ func (c *Conn) closeWith(code int, reason string, sendFrame bool) {
 	c.queue, c.queued = nil, 0
 	c.mu.Unlock()
 	// A client that does not read must not hold the closer: bound the close frame's write.
-	_ = c.ws.SetWriteDeadline(time.Now().Add(time.Second))
+	_ = c.ws.SetWriteDeadline(time.Now().Add(closeFrameTimeout))
 	if sendFrame {
 		_ = c.ws.WriteClose(uint16(code), []byte(reason))
 	}
