@@ -195,18 +195,9 @@ func (s *Server) awaitCall() *Call {
 			s.mu.Unlock()
 			return nil
 		}
-		var c *Call
-		if len(s.queue) > 0 {
-			c = s.queue[0]
-			s.queue = s.queue[1:]
-		} else {
-			p := &poll{ch: make(chan *Call, 1)}
-			s.polls = append(s.polls, p)
-			s.mu.Unlock()
-			first = false // the owner hears of this wait now
-			if s.notify != nil {
-				s.notify()
-			}
+		c, p := s.takeOrPollLocked()
+		if p != nil {
+			first = false // the owner has heard of this wait
 			select {
 			case c = <-p.ch:
 				s.mu.Lock()

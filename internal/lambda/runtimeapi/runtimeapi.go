@@ -509,18 +509,9 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) {
 	gone, watch := connGone(r)
 	var slow <-chan time.Time // armed only once a poll has to wait: under load, work is handed at once
 	for {
-		var c *Call
-		if len(s.queue) > 0 {
-			c = s.queue[0]
-			s.queue = s.queue[1:]
-		} else {
-			p := &poll{ch: make(chan *Call, 1)}
-			s.polls = append(s.polls, p)
-			s.mu.Unlock()
-			first = false // the owner hears of this poll now
-			if s.notify != nil {
-				s.notify() // the owner may hand this poll work right away
-			}
+		c, p := s.takeOrPollLocked()
+		if p != nil {
+			first = false // the owner has heard of this poll
 			if watch != nil && slow == nil {
 				select {
 				case c = <-p.ch:
@@ -585,6 +576,23 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) {
 		s.writeEvent(w, c)
 		return
 	}
+}
+
+// takeOrPollLocked takes the first queued call; when there is none, it registers a poll, unlocks s.mu and
+// tells the owner (Notify, which may hand the poll work at once), and the caller waits on the poll.
+func (s *Server) takeOrPollLocked() (*Call, *poll) {
+	if len(s.queue) > 0 {
+		c := s.queue[0]
+		s.queue = s.queue[1:]
+		return c, nil
+	}
+	p := &poll{ch: make(chan *Call, 1)}
+	s.polls = append(s.polls, p)
+	s.mu.Unlock()
+	if s.notify != nil {
+		s.notify()
+	}
+	return nil, p
 }
 
 // handOffLocked moves c in flight and fixes its deadline.
