@@ -55,7 +55,7 @@ func (c *natsCluster) Attach(t *testing.T, node cluster.NodeID, h cluster.Handle
 	}
 }
 
-func startServer(t *testing.T, cfg EmbeddedConfig) *server.Server {
+func startServer(t testing.TB, cfg EmbeddedConfig) *server.Server {
 	t.Helper()
 	cfg.StoreDir = t.TempDir()
 	s, err := StartEmbedded(cfg)
@@ -67,7 +67,7 @@ func startServer(t *testing.T, cfg EmbeddedConfig) *server.Server {
 }
 
 // freeAddrs reserves n loopback ports for cluster routes.
-func freeAddrs(t *testing.T, n int) []string {
+func freeAddrs(t testing.TB, n int) []string {
 	t.Helper()
 	out, err := loopbackport.Reserve(n)
 	if err != nil {
@@ -77,7 +77,7 @@ func freeAddrs(t *testing.T, n int) []string {
 }
 
 // StartRouted starts three embedded servers joined by routes and waits until each sees the other two.
-func startRouted(t *testing.T) []*server.Server {
+func startRouted(t testing.TB) []*server.Server {
 	t.Helper()
 	addrs := freeAddrs(t, 3)
 	var out []*server.Server
