@@ -196,3 +196,59 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// A node that leaves answers the requests it has already taken before its connection closes: Detach
+// waits for them, so the gateway's close (Detach, then close the connection) loses no reply.
+func TestDetachAnswersTheRequestsInFlight(t *testing.T) {
+	servers := startRouted(t)
+	c := &natsCluster{servers: servers, live: map[cluster.NodeID]bool{}}
+	bus1, _ := c.Attach(t, 1, func(context.Context, []byte) ([]byte, error) { return nil, nil })
+	nc2, err := Connect(ClientConfig{Embedded: servers[2], Name: "node-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc2.Close)
+	started, release := make(chan struct{}), make(chan struct{})
+	bus2, err := Attach(context.Background(), nc2, 2, func(context.Context, []byte) ([]byte, error) {
+		close(started)
+		<-release
+		return []byte("answered"), nil
+	}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	c.live[2] = true
+	c.mu.Unlock()
+	reply := make(chan error, 1)
+	go func() {
+		rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		got, err := bus1.Request(rctx, 2, []byte("x"))
+		if err == nil && string(got) != "answered" {
+			err = fmt.Errorf("reply %q", got)
+		}
+		reply <- err
+	}()
+	<-started
+	left := make(chan error, 1)
+	go func() {
+		err := bus2.Detach()
+		nc2.Close() // what the gateway does next
+		left <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for bus2.sub.IsValid() {
+		if time.Now().After(deadline) {
+			t.Fatal("still subscribed 10s after Detach was called")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	if err := <-reply; err != nil {
+		t.Errorf("the request in flight when the node left: %v", err)
+	}
+	if err := <-left; err != nil {
+		t.Errorf("Detach: %v", err)
+	}
+}
