@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -68,7 +70,18 @@ type Bus struct {
 	stop     chan struct{}  // closed by Detach: the workers answer what is queued and return
 	workers  sync.WaitGroup
 	detached sync.Once
-	err      error // Detach's
+	left     atomic.Bool // set by Detach: this node's own requests fail at once
+	err      error       // Detach's
+
+	// This node's own requests: replies come to inbox + a token (the inbox is "_INBOX.<unique>.", or
+	// the connection's custom prefix, distinct from nats.go's own), on one subscription, and deliver
+	// hands each to the request waiting for it.
+	inbox   string
+	replies chan *nats.Msg
+	rsub    *nats.Subscription
+	tokens  atomic.Uint64
+	mu      sync.Mutex
+	waiting map[string]chan *nats.Msg // token → the waiting request's channel
 }
 
 var _ cluster.Bus = (*Bus)(nil)
@@ -81,24 +94,29 @@ var _ cluster.Bus = (*Bus)(nil)
 // servers, or the node just died) is retried for NoResponderWait, then fails with ErrUnavailable.
 // Without it, "no responders" means cluster.ErrNoNode.
 func Attach(ctx context.Context, nc *nats.Conn, node cluster.NodeID, handler cluster.Handler, alive Liveness) (*Bus, error) {
-	b := &Bus{nc: nc, node: node, alive: alive, msgs: make(chan *nats.Msg, QueueLen), stop: make(chan struct{})}
+	b := &Bus{nc: nc, node: node, alive: alive, msgs: make(chan *nats.Msg, QueueLen), stop: make(chan struct{}),
+		inbox: nc.NewInbox() + ".", replies: make(chan *nats.Msg, QueueLen), waiting: map[string]chan *nats.Msg{}}
 	// A channel subscription: nats.go's read loop hands each request straight to a waiting worker,
 	// instead of to the subscription's single callback goroutine.
 	sub, err := nc.ChanSubscribe(Subject(node), b.msgs)
 	if err != nil {
 		return nil, fmt.Errorf("natsbus: subscribe %s: %w", Subject(node), err)
 	}
+	b.sub = sub
+	if b.rsub, err = nc.ChanSubscribe(b.inbox+"*", b.replies); err != nil {
+		_ = b.Detach()
+		return nil, fmt.Errorf("natsbus: subscribe %s*: %w", b.inbox, err)
+	}
 	for range Workers {
 		b.workers.Go(func() { b.serve(handler) })
 	}
+	b.workers.Go(b.deliver)
 	fctx, cancel := context.WithTimeout(ctx, timeout(ctx))
 	defer cancel()
 	if err := nc.FlushWithContext(fctx); err != nil {
-		b.sub = sub
 		_ = b.Detach()
 		return nil, fmt.Errorf("natsbus: confirm subscription %s: %w", Subject(node), err)
 	}
-	b.sub = sub
 	return b, nil
 }
 
@@ -143,8 +161,12 @@ func answer(handler cluster.Handler, m *nats.Msg) {
 // requests already received are answered and the workers have returned. Later calls do nothing.
 func (b *Bus) Detach() error {
 	b.detached.Do(func() {
+		b.left.Store(true)
 		if err := b.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 			b.err = fmt.Errorf("natsbus: unsubscribe %s: %w", Subject(b.node), err)
+		}
+		if b.rsub != nil {
+			_ = b.rsub.Unsubscribe() // this node's own requests end with their contexts
 		}
 		close(b.stop)
 		b.workers.Wait()
@@ -160,6 +182,9 @@ func (b *Bus) Request(ctx context.Context, node cluster.NodeID, req []byte) ([]b
 	if !b.nc.IsConnected() {
 		return nil, fmt.Errorf("request node %d: %w (NATS connection %s)", node, ErrUnavailable, b.nc.Status())
 	}
+	if b.left.Load() {
+		return nil, fmt.Errorf("request node %d: %w: this node has left the bus", node, ErrUnavailable)
+	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
@@ -167,7 +192,7 @@ func (b *Bus) Request(ctx context.Context, node cluster.NodeID, req []byte) ([]b
 	}
 	giveUp := time.Now().Add(NoResponderWait)
 	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
-		m, err := b.nc.RequestWithContext(ctx, Subject(node), req)
+		m, err := b.request(ctx, Subject(node), req)
 		switch {
 		case err == nil:
 			if e := m.Header.Get(errHeader); e != "" {
@@ -198,6 +223,64 @@ func (b *Bus) Request(ctx context.Context, node cluster.NodeID, req []byte) ([]b
 		}
 	}
 }
+
+// request publishes req to subject with a reply subject of this bus's inbox and waits for the reply or
+// ctx's end. It does what nats.go's RequestWithContext does, "no responders" included, but with the
+// replies routed by the bus's own subscription and lock: nats.go routes every reply of the connection
+// through one callback goroutine that takes the connection's lock, which its flusher holds while the
+// in-process server reads, so under load a reply waited for requests being sent.
+func (b *Bus) request(ctx context.Context, subject string, req []byte) (*nats.Msg, error) {
+	token := strconv.FormatUint(b.tokens.Add(1), 36)
+	reply := make(chan *nats.Msg, 1)
+	b.mu.Lock()
+	b.waiting[token] = reply
+	b.mu.Unlock()
+	forget := func() {
+		b.mu.Lock()
+		delete(b.waiting, token)
+		b.mu.Unlock()
+	}
+	if err := b.nc.PublishRequest(subject, b.inbox+token, req); err != nil {
+		forget()
+		return nil, err
+	}
+	select {
+	case m := <-reply:
+		if len(m.Data) == 0 && m.Header.Get(statusHeader) == noResponders {
+			return nil, nats.ErrNoResponders
+		}
+		return m, nil
+	case <-ctx.Done():
+		forget()
+		return nil, ctx.Err()
+	}
+}
+
+// deliver hands each reply to the request waiting for it, until Detach. A reply nobody waits for any
+// more (its request's context ended) is dropped.
+func (b *Bus) deliver() {
+	for {
+		select {
+		case m := <-b.replies:
+			token := strings.TrimPrefix(m.Subject, b.inbox)
+			b.mu.Lock()
+			reply := b.waiting[token]
+			delete(b.waiting, token)
+			b.mu.Unlock()
+			if reply != nil {
+				reply <- m // buffered for its one reply
+			}
+		case <-b.stop:
+			return
+		}
+	}
+}
+
+// The status NATS answers a request with when the subject has no subscriber.
+const (
+	statusHeader = "Status"
+	noResponders = "503"
+)
 
 // timeout is what is left of ctx's deadline, or DefaultTimeout.
 func timeout(ctx context.Context) time.Duration {
