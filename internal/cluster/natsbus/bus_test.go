@@ -252,3 +252,44 @@ func TestDetachAnswersTheRequestsInFlight(t *testing.T) {
 		t.Errorf("Detach: %v", err)
 	}
 }
+
+// A reply that arrives after its request gave up is dropped: it never answers a later request, and the
+// requests after it get their own replies.
+func TestLateReplyAnswersNoOtherRequest(t *testing.T) {
+	c := &natsCluster{servers: startRouted(t), live: map[cluster.NodeID]bool{}}
+	bus, _ := c.Attach(t, 1, func(context.Context, []byte) ([]byte, error) { return nil, nil })
+	started, release := make(chan struct{}), make(chan struct{})
+	c.Attach(t, 2, func(_ context.Context, req []byte) ([]byte, error) {
+		if string(req) == "late" {
+			close(started)
+			<-release
+		}
+		return append([]byte("n2:"), req...), nil
+	})
+	lctx, cancel := context.WithCancel(context.Background())
+	late := make(chan error, 1)
+	go func() {
+		got, err := bus.Request(lctx, 2, []byte("late"))
+		if err == nil && string(got) != "n2:late" {
+			err = fmt.Errorf("the late request got %q", got)
+		} else {
+			err = nil // gave up, or its reply came first: both are right
+		}
+		late <- err
+	}()
+	<-started
+	cancel()
+	close(release)
+	if err := <-late; err != nil {
+		t.Error(err)
+	}
+	for i := range 20 {
+		msg := fmt.Sprintf("next%d", i)
+		rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
+		got, err := bus.Request(rctx, 2, []byte(msg))
+		rcancel()
+		if err != nil || string(got) != "n2:"+msg {
+			t.Fatalf("request %q after a late reply: %q, %v", msg, got, err)
+		}
+	}
+}
