@@ -50,7 +50,8 @@ type Liveness interface {
 // (a message queued for a socket), but some take long (a broadcast's sendall over thousands of
 // connections, a handler waiting for its context): with one request at a time, as nats.go delivers a
 // subscription's messages, every request behind them would wait. 32 leaves most workers free while a
-// few are busy, and bounds the goroutines a burst can occupy.
+// few are busy, and bounds the goroutines a burst can occupy; BenchmarkRequest measured 1, 4, 8 and 32
+// alike on two cores when no request is slow.
 const Workers = 32
 
 // QueueLen bounds the forwarded requests waiting for a worker. Past it NATS drops the request as a
