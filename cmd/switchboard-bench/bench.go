@@ -62,7 +62,7 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	fs.IntVar(&s.MsgSize, "msg-size", 100, "bytes per message")
 	only := fs.String("only", strings.Join(defaultScenarios, ","), "scenarios to run: comma-separated subset of "+strings.Join(scenarios, ","))
 	fs.BoolVar(&s.Markdown, "markdown", false, "print a Markdown section instead of a plain table")
-	fs.StringVar(&s.Profile, "profile", "", "write a CPU profile of each gateway process to `DIR`/gateway-N.pprof, its allocations to gateway-N.allocs.pprof")
+	fs.StringVar(&s.Profile, "profile", "", "write a CPU profile of each gateway process to `DIR`/gateway-N.pprof (a cluster node: gateway-N-node-I.pprof), its allocations to gateway-N[-node-I].allocs.pprof")
 	fs.StringVar(&s.PeerCache, "peer-cache", defaultPeerCache(), "`DIR` where the peers scenario installs serverless-offline with npm (once)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -266,17 +266,26 @@ func (b *bench) startGateway(ctx context.Context, connect string) (*child, error
 // startGatewayFile starts a gateway child serving the config file at path, with a CPU profile and an
 // allocation profile (gateway-N.allocs.pprof) when -profile is set.
 func (b *bench) startGatewayFile(ctx context.Context, path string) (*child, error) {
-	args := []string{"-config", path}
-	if b.s.Profile != "" {
-		prof, err := filepath.Abs(filepath.Join(b.s.Profile, fmt.Sprintf("gateway-%d.pprof", b.configs)))
-		if err != nil {
-			return nil, err
-		}
-		allocs := strings.TrimSuffix(prof, ".pprof") + ".allocs.pprof"
-		args = append(args, "-cpuprofile", prof, "-allocprofile", allocs)
-		logf(b.stderr, "gateway CPU profile: %s, allocation profile: %s", prof, allocs)
+	prof, err := b.profileArgs(fmt.Sprintf("gateway-%d", b.configs))
+	if err != nil {
+		return nil, err
 	}
-	return b.start(ctx, "gateway", args...)
+	return b.start(ctx, "gateway", append([]string{"-config", path}, prof...)...)
+}
+
+// profileArgs are a gateway child's arguments for a CPU profile DIR/name.pprof and an allocation profile
+// DIR/name.allocs.pprof when -profile DIR is set, none otherwise.
+func (b *bench) profileArgs(name string) ([]string, error) {
+	if b.s.Profile == "" {
+		return nil, nil
+	}
+	prof, err := filepath.Abs(filepath.Join(b.s.Profile, name+".pprof"))
+	if err != nil {
+		return nil, err
+	}
+	allocs := strings.TrimSuffix(prof, ".pprof") + ".allocs.pprof"
+	logf(b.stderr, "gateway CPU profile: %s, allocation profile: %s", prof, allocs)
+	return []string{"-cpuprofile", prof, "-allocprofile", allocs}, nil
 }
 
 // stageURL is the WebSocket URL of the bench API's stage on a gateway.

@@ -124,11 +124,15 @@ func (b *bench) startCluster(ctx context.Context) ([]*child, error) {
 				routes = append(routes, a)
 			}
 		}
-		wg.Go(func() {
-			nodes[i], errs[i] = b.start(ctx, "gateway", "-config", path, "-node", strconv.Itoa(i+1), "-cluster-listen", addrs[i],
-				"-cluster-routes", strings.Join(routes, ","), "-cluster-store", filepath.Join(b.dir, fmt.Sprintf("nats-%d-%d", b.configs, i+1)),
-				"-cluster-size", strconv.Itoa(clusterSize))
-		})
+		args := []string{"-config", path, "-node", strconv.Itoa(i + 1), "-cluster-listen", addrs[i],
+			"-cluster-routes", strings.Join(routes, ","), "-cluster-store", filepath.Join(b.dir, fmt.Sprintf("nats-%d-%d", b.configs, i+1)),
+			"-cluster-size", strconv.Itoa(clusterSize)}
+		prof, err := b.profileArgs(fmt.Sprintf("gateway-%d-node-%d", b.configs, i+1))
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		wg.Go(func() { nodes[i], errs[i] = b.start(ctx, "gateway", append(args, prof...)...) })
 	}
 	wg.Wait()
 	for _, e := range errs {

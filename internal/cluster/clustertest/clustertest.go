@@ -122,6 +122,49 @@ func Run(t *testing.T, newCluster func(t *testing.T) Cluster) {
 			t.Error(err)
 		}
 	})
+	t.Run("a request being answered slowly holds up no other request to the same node", func(t *testing.T) {
+		c := newCluster(t)
+		bus, _ := c.Attach(t, 1, echo("n1"))
+		started, release := make(chan struct{}), make(chan struct{})
+		c.Attach(t, 2, func(_ context.Context, req []byte) ([]byte, error) {
+			if string(req) != "slow" {
+				return append([]byte("n2:"), req...), nil
+			}
+			close(started)
+			<-release // the test releases it once the quick requests are done, answered or not
+			return []byte("n2:slow"), nil
+		})
+		slow := make(chan error, 1)
+		go func() {
+			got, err := bus.Request(ctx(t), 2, []byte("slow"))
+			if err == nil && string(got) != "n2:slow" {
+				err = fmt.Errorf("reply %q", got)
+			}
+			slow <- err
+		}()
+		<-started
+		// Every quick request must be answered while the slow one is still held: with one request
+		// answered at a time they would wait for it until their context ends.
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for i := range 16 {
+			wg.Go(func() {
+				msg := fmt.Sprintf("q%d", i)
+				if got, err := bus.Request(ctx(t), 2, []byte(msg)); err != nil || string(got) != "n2:"+msg {
+					errs <- fmt.Errorf("quick request %d while another is held: %q, %v", i, got, err)
+				}
+			})
+		}
+		wg.Wait()
+		close(release)
+		if err := <-slow; err != nil {
+			t.Errorf("the slow request: %v", err)
+		}
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+	})
 }
 
 func ctx(t *testing.T) context.Context {

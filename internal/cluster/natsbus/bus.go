@@ -10,6 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -43,62 +46,133 @@ type Liveness interface {
 	Alive(node cluster.NodeID) bool
 }
 
+// Workers is how many forwarded requests a node answers at once. Most are answered in microseconds
+// (a message queued for a socket), but some take long (a broadcast's sendall over thousands of
+// connections, a handler waiting for its context): with one request at a time, as nats.go delivers a
+// subscription's messages, every request behind them would wait. 32 leaves most workers free while a
+// few are busy, and bounds the goroutines a burst can occupy; BenchmarkRequest measured 1, 4, 8 and 32
+// alike on two cores when no request is slow.
+const Workers = 32
+
+// QueueLen bounds the forwarded requests waiting for a worker. Past it NATS drops the request as a
+// slow consumer (the connection's error handler logs it) and its requester answers 5xx when its
+// deadline passes; at tens of thousands of requests per second it is seconds of backlog, longer than
+// any requester waits.
+const QueueLen = 1 << 16
+
 // Bus is one node's attachment to the NATS bus.
 type Bus struct {
 	nc    *nats.Conn
 	node  cluster.NodeID
 	alive Liveness
 	sub   *nats.Subscription
+
+	msgs     chan *nats.Msg // forwarded requests, filled by nats.go's read loop
+	stop     chan struct{}  // closed by Detach: the workers answer what is queued and return
+	workers  sync.WaitGroup
+	detached sync.Once
+	left     atomic.Bool // set by Detach: this node's own requests fail at once
+	err      error       // Detach's
+
+	// This node's own requests: replies come to inbox + a token (the inbox is "_INBOX.<unique>.", or
+	// the connection's custom prefix, distinct from nats.go's own), on one subscription, and deliver
+	// hands each to the request waiting for it.
+	inbox   string
+	replies chan *nats.Msg
+	rsub    *nats.Subscription
+	tokens  atomic.Uint64
+	mu      sync.Mutex
+	waiting map[string]chan *nats.Msg // token → the waiting request's channel
 }
 
 var _ cluster.Bus = (*Bus)(nil)
 
 // Attach subscribes node's handler to its subject and returns once the NATS server has confirmed the
-// subscription (a flush round trip), so a node may accept connections as soon as Attach returns. alive,
-// when not nil, decides which nodes exist: a request to a node it does not know answers cluster.ErrNoNode
-// at once, and one to a node it knows but that has no subscriber (interest still spreading between NATS
-// servers, or the node just died) is retried for NoResponderWait, then fails with ErrUnavailable. Without
-// it, "no responders" means cluster.ErrNoNode.
+// subscription (a flush round trip), so a node may accept connections as soon as Attach returns. Up to
+// Workers requests are answered at once, by goroutines that live until Detach. alive, when not nil,
+// decides which nodes exist: a request to a node it does not know answers cluster.ErrNoNode at once,
+// and one to a node it knows but that has no subscriber (interest still spreading between NATS
+// servers, or the node just died) is retried for NoResponderWait, then fails with ErrUnavailable.
+// Without it, "no responders" means cluster.ErrNoNode.
 func Attach(ctx context.Context, nc *nats.Conn, node cluster.NodeID, handler cluster.Handler, alive Liveness) (*Bus, error) {
-	b := &Bus{nc: nc, node: node, alive: alive}
-	sub, err := nc.Subscribe(Subject(node), func(m *nats.Msg) {
-		if m.Reply == "" {
-			return // not a request: nothing to answer
-		}
-		hctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
-		defer cancel()
-		out, herr := handler(hctx, m.Data)
-		// A requester that went away has nothing to read: a failed reply is not an error here.
-		if herr == nil {
-			_ = m.Respond(out) // no header: the common answer costs one message and no map
-			return
-		}
-		reply := nats.NewMsg(m.Reply)
-		reply.Header.Set(errHeader, herr.Error())
-		_ = m.RespondMsg(reply)
-	})
+	b := &Bus{nc: nc, node: node, alive: alive, msgs: make(chan *nats.Msg, QueueLen), stop: make(chan struct{}),
+		inbox: nc.NewInbox() + ".", replies: make(chan *nats.Msg, QueueLen), waiting: map[string]chan *nats.Msg{}}
+	// A channel subscription: nats.go's read loop hands each request straight to a waiting worker,
+	// instead of to the subscription's single callback goroutine.
+	sub, err := nc.ChanSubscribe(Subject(node), b.msgs)
 	if err != nil {
 		return nil, fmt.Errorf("natsbus: subscribe %s: %w", Subject(node), err)
 	}
-	// Requests are answered concurrently by nats.go's one callback goroutine per subscription; lift its
-	// default pending limits so that a burst of forwarded POSTs is not dropped as a slow consumer.
-	_ = sub.SetPendingLimits(-1, -1)
+	b.sub = sub
+	if b.rsub, err = nc.ChanSubscribe(b.inbox+"*", b.replies); err != nil {
+		_ = b.Detach()
+		return nil, fmt.Errorf("natsbus: subscribe %s*: %w", b.inbox, err)
+	}
+	for range Workers {
+		b.workers.Go(func() { b.serve(handler) })
+	}
+	b.workers.Go(b.deliver)
 	fctx, cancel := context.WithTimeout(ctx, timeout(ctx))
 	defer cancel()
 	if err := nc.FlushWithContext(fctx); err != nil {
-		_ = sub.Unsubscribe()
+		_ = b.Detach()
 		return nil, fmt.Errorf("natsbus: confirm subscription %s: %w", Subject(node), err)
 	}
-	b.sub = sub
 	return b, nil
 }
 
-// Detach stops answering; requests to this node get "no responders" from then on.
-func (b *Bus) Detach() error {
-	if err := b.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
-		return fmt.Errorf("natsbus: unsubscribe %s: %w", Subject(b.node), err)
+// serve is one worker: it answers forwarded requests until Detach, then those still queued.
+func (b *Bus) serve(handler cluster.Handler) {
+	for {
+		select {
+		case m := <-b.msgs:
+			answer(handler, m)
+		case <-b.stop:
+			for {
+				select {
+				case m := <-b.msgs:
+					answer(handler, m)
+				default:
+					return
+				}
+			}
+		}
 	}
-	return nil
+}
+
+// answer runs handler on one forwarded request and sends its reply.
+func answer(handler cluster.Handler, m *nats.Msg) {
+	if m.Reply == "" {
+		return // not a request: nothing to answer
+	}
+	hctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
+	defer cancel()
+	out, herr := handler(hctx, m.Data)
+	// A requester that went away has nothing to read: a failed reply is not an error here.
+	if herr == nil {
+		_ = m.Respond(out) // no header: the common answer costs one message and no map
+		return
+	}
+	reply := nats.NewMsg(m.Reply)
+	reply.Header.Set(errHeader, herr.Error())
+	_ = m.RespondMsg(reply)
+}
+
+// Detach stops answering: requests to this node get "no responders" from then on. It returns once the
+// requests already received are answered and the workers have returned. Later calls do nothing.
+func (b *Bus) Detach() error {
+	b.detached.Do(func() {
+		b.left.Store(true)
+		if err := b.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+			b.err = fmt.Errorf("natsbus: unsubscribe %s: %w", Subject(b.node), err)
+		}
+		if b.rsub != nil {
+			_ = b.rsub.Unsubscribe() // this node's own requests end with their contexts
+		}
+		close(b.stop)
+		b.workers.Wait()
+	})
+	return b.err
 }
 
 // Request sends req to node's subject and waits for the reply, for ctx's deadline or DefaultTimeout.
@@ -109,11 +183,17 @@ func (b *Bus) Request(ctx context.Context, node cluster.NodeID, req []byte) ([]b
 	if !b.nc.IsConnected() {
 		return nil, fmt.Errorf("request node %d: %w (NATS connection %s)", node, ErrUnavailable, b.nc.Status())
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout(ctx))
-	defer cancel()
+	if b.left.Load() {
+		return nil, fmt.Errorf("request node %d: %w: this node has left the bus", node, ErrUnavailable)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		defer cancel()
+	}
 	giveUp := time.Now().Add(NoResponderWait)
 	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
-		m, err := b.nc.RequestWithContext(ctx, Subject(node), req)
+		m, err := b.request(ctx, Subject(node), req)
 		switch {
 		case err == nil:
 			if e := m.Header.Get(errHeader); e != "" {
@@ -144,6 +224,64 @@ func (b *Bus) Request(ctx context.Context, node cluster.NodeID, req []byte) ([]b
 		}
 	}
 }
+
+// request publishes req to subject with a reply subject of this bus's inbox and waits for the reply or
+// ctx's end. It does what nats.go's RequestWithContext does, "no responders" included, but with the
+// replies routed by the bus's own subscription and lock: nats.go routes every reply of the connection
+// through one callback goroutine that takes the connection's lock, which its flusher holds while the
+// in-process server reads, so under load a reply waited for requests being sent.
+func (b *Bus) request(ctx context.Context, subject string, req []byte) (*nats.Msg, error) {
+	token := strconv.FormatUint(b.tokens.Add(1), 36)
+	reply := make(chan *nats.Msg, 1)
+	b.mu.Lock()
+	b.waiting[token] = reply
+	b.mu.Unlock()
+	forget := func() {
+		b.mu.Lock()
+		delete(b.waiting, token)
+		b.mu.Unlock()
+	}
+	if err := b.nc.PublishRequest(subject, b.inbox+token, req); err != nil {
+		forget()
+		return nil, err
+	}
+	select {
+	case m := <-reply:
+		if len(m.Data) == 0 && m.Header.Get(statusHeader) == noResponders {
+			return nil, nats.ErrNoResponders
+		}
+		return m, nil
+	case <-ctx.Done():
+		forget()
+		return nil, ctx.Err()
+	}
+}
+
+// deliver hands each reply to the request waiting for it, until Detach. A reply nobody waits for any
+// more (its request's context ended) is dropped.
+func (b *Bus) deliver() {
+	for {
+		select {
+		case m := <-b.replies:
+			token := strings.TrimPrefix(m.Subject, b.inbox)
+			b.mu.Lock()
+			reply := b.waiting[token]
+			delete(b.waiting, token)
+			b.mu.Unlock()
+			if reply != nil {
+				reply <- m // buffered for its one reply
+			}
+		case <-b.stop:
+			return
+		}
+	}
+}
+
+// The status NATS answers a request with when the subject has no subscriber.
+const (
+	statusHeader = "Status"
+	noResponders = "503"
+)
 
 // timeout is what is left of ctx's deadline, or DefaultTimeout.
 func timeout(ctx context.Context) time.Duration {

@@ -55,7 +55,7 @@ func (c *natsCluster) Attach(t *testing.T, node cluster.NodeID, h cluster.Handle
 	}
 }
 
-func startServer(t *testing.T, cfg EmbeddedConfig) *server.Server {
+func startServer(t testing.TB, cfg EmbeddedConfig) *server.Server {
 	t.Helper()
 	cfg.StoreDir = t.TempDir()
 	s, err := StartEmbedded(cfg)
@@ -67,7 +67,7 @@ func startServer(t *testing.T, cfg EmbeddedConfig) *server.Server {
 }
 
 // freeAddrs reserves n loopback ports for cluster routes.
-func freeAddrs(t *testing.T, n int) []string {
+func freeAddrs(t testing.TB, n int) []string {
 	t.Helper()
 	out, err := loopbackport.Reserve(n)
 	if err != nil {
@@ -77,7 +77,7 @@ func freeAddrs(t *testing.T, n int) []string {
 }
 
 // StartRouted starts three embedded servers joined by routes and waits until each sees the other two.
-func startRouted(t *testing.T) []*server.Server {
+func startRouted(t testing.TB) []*server.Server {
 	t.Helper()
 	addrs := freeAddrs(t, 3)
 	var out []*server.Server
@@ -194,5 +194,102 @@ func TestConfigErrors(t *testing.T) {
 				t.Fatal("no error")
 			}
 		})
+	}
+}
+
+// A node that leaves answers the requests it has already taken before its connection closes: Detach
+// waits for them, so the gateway's close (Detach, then close the connection) loses no reply.
+func TestDetachAnswersTheRequestsInFlight(t *testing.T) {
+	servers := startRouted(t)
+	c := &natsCluster{servers: servers, live: map[cluster.NodeID]bool{}}
+	bus1, _ := c.Attach(t, 1, func(context.Context, []byte) ([]byte, error) { return nil, nil })
+	nc2, err := Connect(ClientConfig{Embedded: servers[2], Name: "node-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc2.Close)
+	started, release := make(chan struct{}), make(chan struct{})
+	bus2, err := Attach(context.Background(), nc2, 2, func(context.Context, []byte) ([]byte, error) {
+		close(started)
+		<-release
+		return []byte("answered"), nil
+	}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	c.live[2] = true
+	c.mu.Unlock()
+	reply := make(chan error, 1)
+	go func() {
+		rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		got, err := bus1.Request(rctx, 2, []byte("x"))
+		if err == nil && string(got) != "answered" {
+			err = fmt.Errorf("reply %q", got)
+		}
+		reply <- err
+	}()
+	<-started
+	left := make(chan error, 1)
+	go func() {
+		err := bus2.Detach()
+		nc2.Close() // what the gateway does next
+		left <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for bus2.sub.IsValid() {
+		if time.Now().After(deadline) {
+			t.Fatal("still subscribed 10s after Detach was called")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	if err := <-reply; err != nil {
+		t.Errorf("the request in flight when the node left: %v", err)
+	}
+	if err := <-left; err != nil {
+		t.Errorf("Detach: %v", err)
+	}
+}
+
+// A reply that arrives after its request gave up is dropped: it never answers a later request, and the
+// requests after it get their own replies.
+func TestLateReplyAnswersNoOtherRequest(t *testing.T) {
+	c := &natsCluster{servers: startRouted(t), live: map[cluster.NodeID]bool{}}
+	bus, _ := c.Attach(t, 1, func(context.Context, []byte) ([]byte, error) { return nil, nil })
+	started, release := make(chan struct{}), make(chan struct{})
+	c.Attach(t, 2, func(_ context.Context, req []byte) ([]byte, error) {
+		if string(req) == "late" {
+			close(started)
+			<-release
+		}
+		return append([]byte("n2:"), req...), nil
+	})
+	lctx, cancel := context.WithCancel(context.Background())
+	late := make(chan error, 1)
+	go func() {
+		got, err := bus.Request(lctx, 2, []byte("late"))
+		if err == nil && string(got) != "n2:late" {
+			err = fmt.Errorf("the late request got %q", got)
+		} else {
+			err = nil // gave up, or its reply came first: both are right
+		}
+		late <- err
+	}()
+	<-started
+	cancel()
+	close(release)
+	if err := <-late; err != nil {
+		t.Error(err)
+	}
+	for i := range 20 {
+		msg := fmt.Sprintf("next%d", i)
+		rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
+		got, err := bus.Request(rctx, 2, []byte(msg))
+		rcancel()
+		if err != nil || string(got) != "n2:"+msg {
+			t.Fatalf("request %q after a late reply: %q, %v", msg, got, err)
+		}
 	}
 }
