@@ -124,10 +124,19 @@ func (b *bench) startCluster(ctx context.Context) ([]*child, error) {
 				routes = append(routes, a)
 			}
 		}
+		args := []string{"-config", path, "-node", strconv.Itoa(i + 1), "-cluster-listen", addrs[i],
+			"-cluster-routes", strings.Join(routes, ","), "-cluster-store", filepath.Join(b.dir, fmt.Sprintf("nats-%d-%d", b.configs, i+1)),
+			"-cluster-size", strconv.Itoa(clusterSize)}
+		if b.s.Profile != "" {
+			prof, err := filepath.Abs(filepath.Join(b.s.Profile, fmt.Sprintf("cluster-node-%d.pprof", i+1)))
+			if err != nil {
+				return nil, err
+			}
+			args = append(args, "-cpuprofile", prof)
+			logf(b.stderr, "cluster node %d CPU profile: %s", i+1, prof)
+		}
 		wg.Go(func() {
-			nodes[i], errs[i] = b.start(ctx, "gateway", "-config", path, "-node", strconv.Itoa(i+1), "-cluster-listen", addrs[i],
-				"-cluster-routes", strings.Join(routes, ","), "-cluster-store", filepath.Join(b.dir, fmt.Sprintf("nats-%d-%d", b.configs, i+1)),
-				"-cluster-size", strconv.Itoa(clusterSize))
+			nodes[i], errs[i] = b.start(ctx, "gateway", args...)
 		})
 	}
 	wg.Wait()

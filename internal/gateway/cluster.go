@@ -142,7 +142,7 @@ func (c *clusterNode) start(eventCtx context.Context, handler cluster.Handler, d
 		Reap: func(_ context.Context, id string, record []byte) {
 			conn, err := decodeRecord(record)
 			if err != nil {
-				c.log.Error("cluster: corrupted connection record skipped (its $disconnect cannot run)", "bucket", membership.RecordsBucket, "conn_id", id, "err", err)
+				c.log.Error("cluster: corrupted connection record skipped (its $disconnect cannot run)", "stream", membership.LogStream, "conn_id", id, "err", err)
 				return
 			}
 			c.log.Info("cluster: running the $disconnect of a dead node's connection", "conn_id", id, "api_id", conn.APIID, "stage", conn.Stage)
