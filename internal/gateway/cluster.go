@@ -177,13 +177,13 @@ func (c *clusterNode) leave(ctx context.Context) error {
 	return c.members.Leave(ctx)
 }
 
-// Record stores c's record in the cluster (edge.Records).
-func (c *clusterNode) Record(ctx context.Context, conn *dispatch.Connection) error {
+// Record starts storing conn's record in the cluster (edge.Records).
+func (c *clusterNode) Record(ctx context.Context, conn *dispatch.Connection) func() error {
 	rec, err := encodeRecord(conn)
 	if err != nil {
-		return err
+		return func() error { return err }
 	}
-	return c.members.Record(ctx, conn.ID, rec)
+	return c.members.StartRecord(ctx, conn.ID, rec)
 }
 
 // Forget removes conn's record (edge.Records).

@@ -675,82 +675,81 @@ func (m *Members) reap(ctx context.Context, node cluster.NodeID, inc string) err
 // is not trusted (its removal may have been purged; an open connection's record is appended again
 // long before that). A message that does not decode is logged with its subject and sequence, and skipped.
 func (m *Members) readLog(ctx context.Context, subject string, upTo uint64, lastAt time.Time) ([]logEntry, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	cons, err := m.connlog.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
-	if err != nil {
-		return nil, err
-	}
 	live := map[string]int{} // id → index in order
 	var order []logEntry
-	for {
-		batch, err := cons.Fetch(256, jetstream.FetchMaxWait(opTimeout))
+	// One direct get per message, which any replica answers: the dead node may have led the stream, and
+	// the log is short (one message per batch, old messages purged).
+	for seq := uint64(1); seq <= upTo; {
+		cctx, cancel := context.WithTimeout(ctx, opTimeout)
+		msg, err := m.connlog.GetMsg(cctx, seq, jetstream.WithGetMsgSubject(subject))
+		cancel()
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("read %s at sequence %d: %w", subject, seq, err)
 		}
-		got := 0
-		for msg := range batch.Messages() {
-			got++
-			meta, err := msg.Metadata()
-			if err != nil {
-				return nil, err
-			}
-			seq := meta.Sequence.Stream
-			if seq > upTo {
-				continue
-			}
-			lm, err := decodeLogMsg(msg.Data())
-			if err != nil {
-				m.log.Warn("cluster: corrupted connection log message skipped", "stream", LogStream, "key", subject, "sequence", seq, "err", err)
-			} else if !lm.claim {
-				trusted := !meta.Timestamp.Before(lastAt.Add(-staleWindow))
-				for _, e := range lm.entries {
-					switch i, ok := live[e.id]; {
-					case e.create && !trusted:
-					case e.create && ok:
-						order[i] = e
-					case e.create:
-						live[e.id] = len(order)
-						order = append(order, e)
-					case ok:
-						order[i].id = "" // removed
-						delete(live, e.id)
-					}
-				}
-			}
-			if seq >= upTo {
-				out := order[:0]
-				for _, e := range order {
-					if e.id != "" {
-						out = append(out, e)
-					}
-				}
-				return out, nil
-			}
+		if msg.Sequence > upTo {
+			break
 		}
-		if err := batch.Error(); err != nil {
-			return nil, err
+		seq = msg.Sequence + 1
+		lm, err := decodeLogMsg(msg.Data)
+		if err != nil {
+			m.log.Warn("cluster: corrupted connection log message skipped", "stream", LogStream, "key", subject, "sequence", msg.Sequence, "err", err)
+			continue
 		}
-		if got == 0 && ctx.Err() != nil {
-			return nil, fmt.Errorf("read %s up to sequence %d: %w", subject, upTo, ctx.Err())
+		if lm.claim {
+			continue
+		}
+		trusted := !msg.Time.Before(lastAt.Add(-staleWindow))
+		for _, e := range lm.entries {
+			switch i, ok := live[e.id]; {
+			case e.create && !trusted:
+			case e.create && ok:
+				order[i] = e
+			case e.create:
+				live[e.id] = len(order)
+				order = append(order, e)
+			case ok:
+				order[i].id = "" // removed
+				delete(live, e.id)
+			}
 		}
 	}
+	out := order[:0]
+	for _, e := range order {
+		if e.id != "" {
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }
 
 // Record appends connection id's record to this node's log and returns once it is stored; the node
 // must be a member. It is what the connect path pays.
 func (m *Members) Record(ctx context.Context, id string, record []byte) error {
+	return m.StartRecord(ctx, id, record)()
+}
+
+// StartRecord starts appending connection id's record to this node's log and returns a function that
+// waits until it is stored (at most opTimeout after the start, or until ctx ends: the record is then
+// removed if it was stored after all).
+func (m *Members) StartRecord(ctx context.Context, id string, record []byte) (wait func() error) {
 	if why := m.Status(); why != "" {
-		return errors.New("cluster: " + why)
+		return func() error { return errors.New("cluster: " + why) }
 	}
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
-	defer cancel()
+	deadline := time.Now().Add(opTimeout)
 	subject := m.logSubjectNow()
-	if err := m.writer.create(ctx, subject, id, record); err != nil {
-		return fmt.Errorf("cluster: record connection %s: %w", id, err)
+	op := m.writer.start(subject, id, record)
+	return func() error {
+		ctx, cancel := context.WithDeadline(ctx, deadline)
+		defer cancel()
+		if err := m.writer.wait(ctx, op); err != nil {
+			return fmt.Errorf("cluster: record connection %s: %w", id, err)
+		}
+		m.recorded.Store(id, subject)
+		return nil
 	}
-	m.recorded.Store(id, subject)
-	return nil
 }
 
 // Forget appends the removal of connection id's record and calls then (its $disconnect) when this node

@@ -24,6 +24,8 @@ const (
 	refreshAge    = staleWindow / 4
 	purgeAge      = 2 * staleWindow
 	maintainEvery = 15 * time.Second
+	// removalDelay is how long removals alone wait for a record to share a message with.
+	removalDelay = 5 * time.Millisecond
 )
 
 var (
@@ -90,8 +92,8 @@ type writer struct {
 	stopped chan struct{} // closed when run returns
 
 	// now and the windows are fields so that tests can shorten them.
-	now                                 func() time.Time
-	refreshAge, purgeAge, maintainEvery time.Duration
+	now                                               func() time.Time
+	refreshAge, purgeAge, maintainEvery, removalDelay time.Duration
 
 	mu     sync.Mutex
 	queue  []*logOp
@@ -107,7 +109,7 @@ func newWriter(js jetstream.JetStream, log *slog.Logger) *writer {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &writer{js: js, log: log, stopped: make(chan struct{}), wake: make(chan struct{}, 1),
-		now: time.Now, refreshAge: refreshAge, purgeAge: purgeAge, maintainEvery: maintainEvery,
+		now: time.Now, refreshAge: refreshAge, purgeAge: purgeAge, maintainEvery: maintainEvery, removalDelay: removalDelay,
 		states: map[string]*logState{}}
 }
 
@@ -130,10 +132,20 @@ func (w *writer) enqueue(op *logOp) bool {
 // create appends id's record to subject and returns once it is stored. A caller that gives up (ctx) gets
 // ctx's error; if the record was stored meanwhile, the writer removes it again.
 func (w *writer) create(ctx context.Context, subject, id string, data []byte) error {
+	return w.wait(ctx, w.start(subject, id, data))
+}
+
+// start queues the creation of id's record on subject; wait waits for it.
+func (w *writer) start(subject, id string, data []byte) *logOp {
 	op := &logOp{subject: subject, entry: logEntry{create: true, id: id, record: data}, done: make(chan error, 1)}
 	if !w.enqueue(op) {
-		return errWriterStopped
+		op.resolve(errWriterStopped)
 	}
+	return op
+}
+
+// wait waits for op, started by start.
+func (w *writer) wait(ctx context.Context, op *logOp) error {
 	select {
 	case err := <-op.done:
 		return err
@@ -195,15 +207,51 @@ func (w *writer) run(ctx context.Context) {
 				w.maintain(ctx)
 			}
 		}
-		w.mu.Lock()
-		pending = append(pending, w.queue...)
-		w.queue = w.queue[:0]
-		w.mu.Unlock()
+		pending = w.take(pending)
+		if onlyRemovals(pending) {
+			// Removals are nobody's handshake: they wait a little for a record to travel with, so that a
+			// handshake does not wait behind a message of removals, and the store gets fewer messages.
+			t := time.NewTimer(w.removalDelay)
+		wait:
+			for {
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+					break wait
+				case <-w.wake:
+					if pending = w.take(pending); !onlyRemovals(pending) {
+						t.Stop()
+						break wait
+					}
+				}
+			}
+		}
 		pending = w.step(ctx, pending)
 		if ctx.Err() != nil {
 			return
 		}
 	}
+}
+
+// take moves the queued ops to pending.
+func (w *writer) take(pending []*logOp) []*logOp {
+	w.mu.Lock()
+	pending = append(pending, w.queue...)
+	w.queue = w.queue[:0]
+	w.mu.Unlock()
+	return pending
+}
+
+// onlyRemovals reports whether ops holds removals and nothing else.
+func onlyRemovals(ops []*logOp) bool {
+	for _, op := range ops {
+		if op.subject == "" || op.entry.create {
+			return false
+		}
+	}
+	return len(ops) > 0
 }
 
 // step appends one batch: the ops of the first pending op's subject that fit in one message (barriers
@@ -267,6 +315,13 @@ func (w *writer) state(subject string) *logState {
 // append stores ops (and refreshed records) as one message on subject, retrying while NATS does not
 // answer; it resolves every op.
 func (w *writer) append(ctx context.Context, subject string, st *logState, ops []*logOp, refresh []logEntry) {
+	defer func() {
+		if ctx.Err() != nil { // stopping: what was not stored is answered so
+			for _, op := range ops {
+				op.resolve(errWriterStopped)
+			}
+		}
+	}()
 	wait := 100 * time.Millisecond
 	for {
 		var entries []logEntry
@@ -295,7 +350,7 @@ func (w *writer) append(ctx context.Context, subject string, st *logState, ops [
 			switch {
 			case ferr != nil:
 				if ctx.Err() != nil {
-					return // run resolves what is left
+					return
 				}
 				w.log.Warn("cluster: append to the connection log; retrying", "subject", subject, "err", err, "check", ferr)
 				if !sleep(ctx, wait) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -183,5 +184,35 @@ func TestRecordAfterStopFails(t *testing.T) {
 	n.stop()
 	if err := n.m.Record(context.Background(), "DDDDDDDDDDDDDDD=", []byte("rec")); err == nil {
 		t.Fatal("Record after the membership stopped succeeded")
+	}
+}
+
+// A removal that waits for NATS (gone for good here) is answered when the membership stops: Run
+// returns, and the connection's $disconnect does not run on this node (whoever claims the log runs it).
+func TestWaitingRemovalEndsWithTheMembership(t *testing.T) {
+	s := startServer(t)
+	n := runNode(t, s, 1)
+	eventually(t, func() bool { return n.m.Status() == "" }, "the node did not join")
+	const id = "EEEEEEEEEEEEEEE="
+	if err := n.m.Record(context.Background(), id, []byte("rec")); err != nil {
+		t.Fatal(err)
+	}
+	n.m.nc.Close()
+	ran := make(chan struct{}, 1)
+	n.m.Forget(context.Background(), id, func() { ran <- struct{}{} }) // returns after opTimeout, still waiting
+	stopped := make(chan struct{})
+	go func() { n.stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the membership did not stop while a removal waited for NATS")
+	}
+	select {
+	case <-ran:
+		t.Fatal("the $disconnect of a connection whose record was never removed ran")
+	default:
+	}
+	if !strings.Contains(n.log.String(), "was not removed") {
+		t.Errorf("the unremoved record is not logged:\n%s", n.log.String())
 	}
 }
