@@ -755,8 +755,9 @@ func (m *Members) StartRecord(ctx context.Context, id string, record []byte) (wa
 // Forget appends the removal of connection id's record and calls then (its $disconnect) when this node
 // is the one to run it: once the removal is stored (at once when the connection had no record), later
 // when NATS does not answer now, never when another node has claimed the log. It waits for the removal
-// for at most opTimeout; past that, a goroutine waits for it.
-func (m *Members) Forget(ctx context.Context, id string, then func()) {
+// for at most opTimeout, whatever ctx says (a closing node still removes its records); past that, a
+// goroutine waits for it.
+func (m *Members) Forget(_ context.Context, id string, then func()) {
 	v, ok := m.recorded.LoadAndDelete(id)
 	if !ok {
 		if then != nil {
@@ -773,7 +774,6 @@ func (m *Members) Forget(ctx context.Context, id string, then func()) {
 		m.forgotten(id, subject, err, then)
 		return
 	case <-t.C:
-	case <-ctx.Done():
 	}
 	m.mu.Lock()
 	if !m.forgetting {
