@@ -206,6 +206,12 @@ func (w *writer) run(ctx context.Context) {
 			case <-tick.C:
 				w.maintain(ctx)
 			}
+		} else {
+			select { // a writer that is never idle still refreshes and purges
+			case <-tick.C:
+				w.maintain(ctx)
+			default:
+			}
 		}
 		pending = w.take(pending)
 		if onlyRemovals(pending) {
@@ -297,7 +303,8 @@ func (w *writer) step(ctx context.Context, pending []*logOp) []*logOp {
 		size += len(op.entry.id) + len(op.entry.record) + 16
 	}
 	if len(batch) > 0 {
-		w.append(ctx, subject, st, batch, nil)
+		// Removals of records stored after their handshake gave up go first, before any barrier.
+		rest = append(w.append(ctx, subject, st, batch, nil), rest...)
 	}
 	return rest
 }
@@ -313,8 +320,9 @@ func (w *writer) state(subject string) *logState {
 }
 
 // append stores ops (and refreshed records) as one message on subject, retrying while NATS does not
-// answer; it resolves every op.
-func (w *writer) append(ctx context.Context, subject string, st *logState, ops []*logOp, refresh []logEntry) {
+// answer; it resolves every op, and returns the removals of records stored after their handshake gave
+// up (503), to be appended next.
+func (w *writer) append(ctx context.Context, subject string, st *logState, ops []*logOp, refresh []logEntry) (undo []*logOp) {
 	defer func() {
 		if ctx.Err() != nil { // stopping: what was not stored is answered so
 			for _, op := range ops {
@@ -384,11 +392,10 @@ func (w *writer) append(ctx context.Context, subject string, st *logState, ops [
 		}
 		for _, op := range ops {
 			if !op.resolve(nil) && op.entry.create {
-				// Stored, but its handshake had given up (503): remove it again.
-				w.enqueue(&logOp{subject: subject, entry: logEntry{id: op.entry.id}})
+				undo = append(undo, &logOp{subject: subject, entry: logEntry{id: op.entry.id}})
 			}
 		}
-		return
+		return undo
 	}
 }
 
