@@ -241,6 +241,16 @@ func (w *writer) run(ctx context.Context) {
 	}
 }
 
+// batchLimit is the most one message of the log carries: maxBatchBytes, or half the NATS server's
+// maximum payload when that is smaller (a server configured with a small max_payload).
+func (w *writer) batchLimit() int {
+	limit := maxBatchBytes
+	if mp := w.js.Conn().MaxPayload(); mp > 0 && int(mp)/2 < limit {
+		limit = int(mp) / 2
+	}
+	return limit
+}
+
 // take moves the queued ops to pending.
 func (w *writer) take(pending []*logOp) []*logOp {
 	w.mu.Lock()
@@ -274,10 +284,10 @@ func (w *writer) step(ctx context.Context, pending []*logOp) []*logOp {
 	st := w.state(subject)
 	var batch []*logOp
 	rest := pending[:0:0]
-	size, blocked := 0, false
+	size, blocked, limit := 0, false, w.batchLimit()
 	for _, op := range pending {
 		// Ops stay in order: a barrier, another subject's op or a full message ends this batch.
-		if blocked || op.subject != subject || size+len(op.entry.id)+len(op.entry.record)+16 > maxBatchBytes && len(batch) > 0 {
+		if blocked || op.subject != subject || size+len(op.entry.id)+len(op.entry.record)+16 > limit && len(batch) > 0 {
 			blocked = true
 			rest = append(rest, op)
 			continue
@@ -373,9 +383,11 @@ func (w *writer) append(ctx context.Context, subject string, st *logState, ops [
 				}
 				return
 			case !stored:
-				if !isConflict(err) {
-					w.log.Warn("cluster: append to the connection log not stored; retrying", "subject", subject, "err", err)
+				w.log.Warn("cluster: append to the connection log not stored; retrying", "subject", subject, "err", err)
+				if !sleep(ctx, wait) {
+					return
 				}
+				wait = min(2*wait, time.Second)
 				continue
 			}
 			seq = last
@@ -445,7 +457,7 @@ func (w *writer) maintain(ctx context.Context) {
 			}
 			refresh = append(refresh, logEntry{create: true, id: id, record: r.data})
 			size += len(id) + len(r.data) + 16
-			if size > maxBatchBytes {
+			if size > w.batchLimit() {
 				w.append(ctx, subject, st, nil, refresh)
 				refresh, size = nil, 0
 			}

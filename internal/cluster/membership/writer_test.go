@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -233,5 +234,36 @@ func TestWaitingRemovalEndsWithTheMembership(t *testing.T) {
 	}
 	if !strings.Contains(n.log.String(), "was not removed") {
 		t.Errorf("the unremoved record is not logged:\n%s", n.log.String())
+	}
+}
+
+// A NATS server with a small max_payload: batches are cut to fit, so concurrent records still get
+// stored rather than failing as one message too large.
+func TestBatchesFitASmallMaxPayload(t *testing.T) {
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), MaxPayload: 4096, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	n := runNode(t, s, 1)
+	eventually(t, func() bool { return n.m.Status() == "" }, "the node did not join")
+	record := []byte(strings.Repeat("r", 300))
+	errs := make([]error, 40)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() { errs[i] = n.m.Record(context.Background(), fmt.Sprintf("id%013d=", i), record) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+	if got := replay(t, n, n.m.logSubjectNow()); len(got) != len(errs) {
+		t.Fatalf("the log holds %d records, want %d", len(got), len(errs))
 	}
 }
