@@ -57,6 +57,10 @@ type Handshake struct {
 	Query  url.Values
 	// Request is the handshake itself, for signature checks.
 	Request *http.Request
+	// Authorized, when set, is called once the $connect route's authorizer (if any) has allowed the
+	// connection and its integration is about to run: the connection's identity, authorizer context and
+	// API key are final, so work that needs them (a cluster's connection record) can run meanwhile.
+	Authorized func()
 }
 
 // Decision is the outcome of $connect: Status 2xx accepts the connection, anything else rejects the
@@ -279,6 +283,9 @@ func (d *Dispatcher) connect(ctx context.Context, route *snapshot.Route, st *sna
 	}
 	if route.Integration == nil {
 		return Decision{Status: http.StatusOK}
+	}
+	if hs.Authorized != nil {
+		hs.Authorized()
 	}
 	start := time.Now()
 	resp, err := d.invoke(ctx, route, req)

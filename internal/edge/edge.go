@@ -235,12 +235,18 @@ func (e *Edge) handshake(w http.ResponseWriter, r *http.Request, t target) {
 			release()
 		}
 	}()
-	dec := e.dispatch.Connect(r.Context(), c, &dispatch.Handshake{Header: r.Header, Query: r.URL.Query(), Request: r})
+	hs := &dispatch.Handshake{Header: r.Header, Query: r.URL.Query(), Request: r}
+	var recorded func() error // the connection's record, started while the $connect integration runs
+	if e.records != nil {
+		hs.Authorized = func() { recorded = e.records.Record(r.Context(), c) }
+	}
+	dec := e.dispatch.Connect(r.Context(), c, hs)
 	if !dec.Accepted() {
 		e.log.Info("handshake rejected by $connect", "conn_id", c.ID, "api_id", c.APIID, "stage", c.Stage, "status", dec.Status)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(dec.Status)
 		_, _ = w.Write(dec.Body)
+		e.unrecord(w, r, c, recorded)
 		return
 	}
 	s := &session{edge: e, info: c}
@@ -248,10 +254,14 @@ func (e *Edge) handshake(w http.ResponseWriter, r *http.Request, t target) {
 		e.log.Info("handshake refused: shutting down", "conn_id", c.ID, "source_ip", c.Identity.SourceIP, "status", http.StatusServiceUnavailable)
 		e.obs.Refused("shutting_down", http.StatusServiceUnavailable)
 		writeJSON(w, http.StatusServiceUnavailable, `{"message":"Service Unavailable: shutting down"}`)
+		e.unrecord(w, r, c, recorded)
 		return
 	}
 	if e.records != nil {
-		if err := e.records.Record(r.Context(), c); err != nil {
+		if recorded == nil {
+			recorded = e.records.Record(r.Context(), c)
+		}
+		if err := recorded(); err != nil {
 			e.untrack(s)
 			e.log.Error("handshake refused after $connect allowed it: the connection cannot be recorded in the cluster", "conn_id", c.ID, "err", err, "status", http.StatusServiceUnavailable)
 			e.obs.Refused("cluster", http.StatusServiceUnavailable)
@@ -284,6 +294,20 @@ func (e *Edge) handshake(w http.ResponseWriter, r *http.Request, t target) {
 		e.untrack(s)
 		release()
 	}()
+}
+
+// unrecord removes the record of a connection refused after its record was started, once the refusal
+// is on its way: the connection never opened, so no $disconnect runs for it.
+func (e *Edge) unrecord(w http.ResponseWriter, r *http.Request, c *dispatch.Connection, recorded func() error) {
+	if recorded == nil {
+		return
+	}
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+	if recorded() == nil {
+		e.records.Forget(context.WithoutCancel(r.Context()), c, nil)
+	}
 }
 
 func (e *Edge) track(s *session) bool {

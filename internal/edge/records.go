@@ -9,8 +9,12 @@ import (
 // Records keeps a record of every connection outside this node (a cluster's store), so that another
 // node runs the connection's $disconnect if this one dies.
 type Records interface {
-	// Record stores c's record once $connect has allowed it; an error refuses the handshake with 503.
-	Record(ctx context.Context, c *dispatch.Connection) error
+	// Record starts storing c's record and returns a function that waits until it is stored; an error
+	// from it refuses the handshake with 503. The edge starts it while the $connect integration runs
+	// (its authorizer has allowed the connection) and waits for it before the upgrade, so that the
+	// record's replicated write overlaps the integration; a connection $connect then refuses has its
+	// record removed without a $disconnect.
+	Record(ctx context.Context, c *dispatch.Connection) (wait func() error)
 	// Forget removes c's record and calls disconnect (nil: nothing to run) when this node is the one to
 	// run c's $disconnect: now, later (the store unreachable now), or never (another node claimed the
 	// record when it declared this node dead).

@@ -142,7 +142,7 @@ func (c *clusterNode) start(eventCtx context.Context, handler cluster.Handler, d
 		Reap: func(_ context.Context, id string, record []byte) {
 			conn, err := decodeRecord(record)
 			if err != nil {
-				c.log.Error("cluster: corrupted connection record skipped (its $disconnect cannot run)", "bucket", membership.RecordsBucket, "conn_id", id, "err", err)
+				c.log.Error("cluster: corrupted connection record skipped (its $disconnect cannot run)", "stream", membership.LogStream, "conn_id", id, "err", err)
 				return
 			}
 			c.log.Info("cluster: running the $disconnect of a dead node's connection", "conn_id", id, "api_id", conn.APIID, "stage", conn.Stage)
@@ -177,13 +177,13 @@ func (c *clusterNode) leave(ctx context.Context) error {
 	return c.members.Leave(ctx)
 }
 
-// Record stores c's record in the cluster (edge.Records).
-func (c *clusterNode) Record(ctx context.Context, conn *dispatch.Connection) error {
+// Record starts storing conn's record in the cluster (edge.Records).
+func (c *clusterNode) Record(ctx context.Context, conn *dispatch.Connection) func() error {
 	rec, err := encodeRecord(conn)
 	if err != nil {
-		return err
+		return func() error { return err }
 	}
-	return c.members.Record(ctx, conn.ID, rec)
+	return c.members.StartRecord(ctx, conn.ID, rec)
 }
 
 // Forget removes conn's record (edge.Records).

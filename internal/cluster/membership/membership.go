@@ -1,12 +1,13 @@
-// Package membership keeps a cluster's nodes in JetStream KV: each node's member entry (its ID, checked
-// unique when it joins, kept alive by a heartbeat and gone when the heartbeats stop), and one record per
-// open connection, so that when a node dies a surviving node claims each of its records and runs that
-// connection's $disconnect, exactly once.
+// Package membership keeps a cluster's nodes in JetStream: each node's member entry (its ID, checked
+// unique when it joins, kept alive by a heartbeat and gone when the heartbeats stop) in a KV bucket, and
+// a record of every open connection in the node's connection log, so that when a node dies one surviving
+// node claims its log and runs the $disconnect of every connection the log still holds, exactly once.
 //
-// Keys: switchboard_members holds m.<node> → member (JSON), with a bucket TTL of three heartbeats;
-// switchboard_connections holds c.<node>.<incarnation>.<connection id> → the record the gateway wrote.
-// The incarnation is random per run, so a node that restarts with the same ID never mistakes the records
-// of its previous run for its own. Claiming a record is a delete at the revision read: one node wins.
+// Keys: switchboard_members holds m.<node> → member (JSON), with a bucket TTL of three heartbeats; the
+// stream switchboard_connlog holds one subject per node incarnation, switchboard.connlog.<node>.<inc>,
+// whose messages each carry a batch of records created and removed (connlog.go). The incarnation is
+// random per run, so a node that restarts with the same ID never mistakes the records of its previous
+// run for its own. Claiming a log is an append at the sequence read: one node wins.
 package membership
 
 import (
@@ -29,11 +30,8 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/cluster/natsbus"
 )
 
-// Bucket names.
-const (
-	MembersBucket = "switchboard_members"
-	RecordsBucket = "switchboard_connections"
-)
+// MembersBucket is the members' KV bucket.
+const MembersBucket = "switchboard_members"
 
 // MissedHeartbeats is how many heartbeats a node may miss before the others declare it gone.
 const MissedHeartbeats = 3
@@ -55,7 +53,7 @@ type Config struct {
 	// node sees it alive before it answers.
 	Attach func(ctx context.Context) error
 	// Reap runs the $disconnect of connection id, whose node died; record is what Record stored. This
-	// node has claimed the record: no other node runs it.
+	// node has claimed the dead node's log: no other node runs it.
 	Reap func(ctx context.Context, id string, record []byte)
 	// Expelled is called when the cluster has declared this node dead while it ran (cut off from NATS
 	// for longer than MissedHeartbeats heartbeats): the node must drop its connections at once, their
@@ -77,29 +75,21 @@ type peer struct {
 	seen        time.Time
 }
 
-// pendingForget is a record whose deletion waits for NATS to come back.
-type pendingForget struct {
-	key  string
-	rev  uint64
-	then func()
-}
-
 // Members is one node's membership.
 type Members struct {
-	cfg       Config
-	started   time.Time
-	markerTTL time.Duration // of removed records' markers; 0 when the server cannot expire them
-	nc        *nats.Conn
-	js        jetstream.JetStream
-	log       *slog.Logger
-	ttl       time.Duration
+	cfg     Config
+	started time.Time
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	log     *slog.Logger
+	ttl     time.Duration
 
 	joined  chan struct{}
 	members jetstream.KeyValue // set before joined is closed
-	records jetstream.KeyValue
-	writer  *writer // creates records in batches; runs while Run does
+	connlog jetstream.Stream   // the connection log
+	writer  *writer            // appends this node's records in batches; runs while Run does
 
-	revs sync.Map // connection id → its record's key and revision (pendingForget without then)
+	recorded sync.Map // connection id → the log subject its record went to
 
 	beatMu sync.Mutex // serialises this node's writes to its own entry (heartbeat, rejoin, leave)
 
@@ -112,9 +102,8 @@ type Members struct {
 	member      bool   // announced and not expelled
 	memberRev   uint64 // revision of this node's entry
 	lastBeat    time.Time
-	pending     map[string]pendingForget
 	reaping     map[string]bool // node.incarnation being reaped
-	retrying    bool            // a retryForgets round is running
+	forgetting  bool            // Forget may start waiting goroutines (until Run ends)
 	left        bool
 	reapWG      sync.WaitGroup
 	reapCtx     context.Context
@@ -133,10 +122,11 @@ func New(nc *nats.Conn, cfg Config) (*Members, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: JetStream: %w", err)
 	}
-	m := &Members{cfg: cfg, markerTTL: markerTTL, started: time.Now().UTC().Truncate(time.Millisecond), nc: nc, js: js, log: cfg.Logger, ttl: MissedHeartbeats * cfg.Heartbeat,
-		joined: make(chan struct{}), peers: map[cluster.NodeID]peer{}, dead: map[cluster.NodeID]string{}, unknown: map[cluster.NodeID]time.Time{}, pending: map[string]pendingForget{},
+	m := &Members{cfg: cfg, started: time.Now().UTC().Truncate(time.Millisecond), nc: nc, js: js, log: cfg.Logger, ttl: MissedHeartbeats * cfg.Heartbeat,
+		joined: make(chan struct{}), peers: map[cluster.NodeID]peer{}, dead: map[cluster.NodeID]string{}, unknown: map[cluster.NodeID]time.Time{}, forgetting: true,
 		reaping: map[string]bool{}, status: "waiting for JetStream", incarnation: newIncarnation()}
 	m.reapCtx, m.stopReaping = context.WithCancel(context.Background())
+	m.writer = newWriter(js, cfg.Logger)
 	return m, nil
 }
 
@@ -236,24 +226,9 @@ func (m *Members) setStatus(s string) {
 
 func memberKey(n cluster.NodeID) string { return "m." + strconv.Itoa(int(n)) }
 
-func (m *Members) recordKey(id string) string {
-	m.mu.Lock()
-	inc := m.incarnation
-	m.mu.Unlock()
-	return "c." + strconv.Itoa(int(m.cfg.Node)) + "." + inc + "." + id
-}
-
-// parseRecordKey splits c.<node>.<incarnation>.<id>.
-func parseRecordKey(key string) (node cluster.NodeID, inc, id string, ok bool) {
-	parts := strings.SplitN(key, ".", 4)
-	if len(parts) != 4 || parts[0] != "c" || parts[2] == "" || parts[3] == "" {
-		return 0, "", "", false
-	}
-	n, err := strconv.ParseUint(parts[1], 10, 16)
-	if err != nil {
-		return 0, "", "", false
-	}
-	return cluster.NodeID(n), parts[2], parts[3], true
+// logSubjectNow is this incarnation's connection log subject.
+func (m *Members) logSubjectNow() string {
+	return logSubject(m.cfg.Node, m.incarnationNow())
 }
 
 // parseMemberKey reads m.<node>.
@@ -272,6 +247,11 @@ func parseMemberKey(key string) (cluster.NodeID, bool) {
 // Leave first to leave cleanly.
 func (m *Members) Run(ctx context.Context) error {
 	defer m.reapWG.Wait()
+	defer func() {
+		m.mu.Lock()
+		m.forgetting = false // the writer has stopped: every removal is answered
+		m.mu.Unlock()
+	}()
 	defer m.stopReaping()
 	var err error
 	m.members, err = natsbus.KeyValue(ctx, m.js, jetstream.KeyValueConfig{Bucket: MembersBucket, History: 1,
@@ -280,20 +260,11 @@ func (m *Members) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	recordsCfg := jetstream.KeyValueConfig{Bucket: RecordsBucket, History: 1,
-		Storage: jetstream.FileStorage, Replicas: m.cfg.Replicas, LimitMarkerTTL: markerTTL,
-		Description: "Switchboard connections: c.<node>.<incarnation>.<connection id> → record, for $disconnect when a node dies"}
-	m.records, err = natsbus.KeyValue(ctx, m.js, recordsCfg, m.log)
-	if errors.Is(err, jetstream.ErrLimitMarkerTTLNotSupported) {
-		m.log.Warn("cluster: this NATS server cannot expire delete markers (it predates 2.11): the connections bucket keeps one per closed connection until purged", "bucket", RecordsBucket)
-		recordsCfg.LimitMarkerTTL = 0
-		m.markerTTL = 0
-		m.records, err = natsbus.KeyValue(ctx, m.js, recordsCfg, m.log)
-	}
+	m.connlog, err = openStream(ctx, m.js, logStreamConfig(m.cfg.Replicas), m.log)
 	if err != nil {
 		return err
 	}
-	m.writer = newWriter(m.js, RecordsBucket)
+	m.writer.stream = m.connlog
 	writerCtx, stopWriter := context.WithCancel(ctx)
 	writerDone := make(chan struct{})
 	go func() {
@@ -351,7 +322,6 @@ func (m *Members) Run(ctx context.Context) error {
 				nextBeat = now.Add(m.cfg.Heartbeat)
 				m.heartbeat(ctx, now)
 			}
-			m.startRetryForgets()
 		}
 	}
 }
@@ -590,7 +560,7 @@ func (m *Members) sweep(ctx context.Context, now time.Time) {
 	}
 }
 
-// startReap claims, in the background, the records node's incarnation left.
+// startReap claims, in the background, the log node's incarnation left.
 func (m *Members) startReap(node cluster.NodeID, inc string) {
 	tag := strconv.Itoa(int(node)) + "." + inc
 	m.mu.Lock()
@@ -611,35 +581,30 @@ func (m *Members) startReap(node cluster.NodeID, inc string) {
 			delete(m.reaping, tag)
 			m.mu.Unlock()
 		}()
-		// The store may be electing a new leader (the dead node led the stream): retry until every
-		// record is claimed by some node, or this node stops.
-		for wait := m.cfg.Heartbeat; m.reap(m.reapCtx, "c."+tag+".>") != nil; wait = min(2*wait, 10*time.Second) {
-			t := time.NewTimer(wait)
-			select {
-			case <-m.reapCtx.Done():
-				t.Stop()
+		// The store may be electing a new leader (the dead node led the stream): retry until the log is
+		// claimed by some node, or this node stops.
+		for wait := m.cfg.Heartbeat; m.reap(m.reapCtx, node, inc) != nil; wait = min(2*wait, 10*time.Second) {
+			if !sleep(m.reapCtx, wait) {
 				return
-			case <-t.C:
 			}
 		}
 	}()
 }
 
-// reapStale claims the records of every node incarnation that is not alive (this node's previous runs
+// reapStale claims the logs of every node incarnation that is not alive (this node's previous runs
 // included): what was left while no node watched.
 func (m *Members) reapStale(ctx context.Context) {
-	lister, err := m.records.ListKeys(ctx)
+	cctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	info, err := m.connlog.Info(cctx, jetstream.WithSubjectFilter(logSubjectPfx+">"))
 	if err != nil {
-		if !errors.Is(err, jetstream.ErrNoKeysFound) {
-			m.log.Warn("cluster: list connection records", "err", err)
-		}
+		m.log.Warn("cluster: list connection logs", "err", err)
 		return
 	}
-	stale := map[string]bool{}
-	for key := range lister.Keys() {
-		node, inc, _, ok := parseRecordKey(key)
+	for subject := range info.State.Subjects {
+		node, inc, ok := parseLogSubject(subject)
 		if !ok {
-			m.log.Warn("cluster: foreign entry in the connections bucket skipped", "bucket", RecordsBucket, "key", key)
+			m.log.Warn("cluster: foreign subject in the connection log skipped", "stream", LogStream, "key", subject)
 			continue
 		}
 		m.mu.Lock()
@@ -649,165 +614,193 @@ func (m *Members) reapStale(ctx context.Context) {
 		if mine || live && p.incarnation == inc {
 			continue
 		}
-		stale[strconv.Itoa(int(node))+"."+inc] = true
-	}
-	for tag := range stale {
-		node, _ := strconv.ParseUint(strings.SplitN(tag, ".", 2)[0], 10, 16)
-		m.startReap(cluster.NodeID(node), strings.SplitN(tag, ".", 2)[1])
+		m.startReap(node, inc)
 	}
 }
 
-// reap claims every record under filter and runs Reap for those this node won; an error means some
-// record could be neither claimed nor seen claimed by another node, and reap should run again.
-func (m *Members) reap(ctx context.Context, filter string) error {
-	lister, err := m.records.ListKeysFiltered(ctx, filter)
-	if errors.Is(err, jetstream.ErrNoKeysFound) {
+// reap claims node's incarnation inc's log and, when this node wins, runs Reap for every connection it
+// still holds; an error means the log could be neither claimed nor seen claimed, and reap should run
+// again.
+func (m *Members) reap(ctx context.Context, node cluster.NodeID, inc string) error {
+	subject := logSubject(node, inc)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, opTimeout)
+		last, err := m.connlog.GetLastMsgForSubject(cctx, subject)
+		cancel()
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil
+		}
+		if err != nil {
+			m.log.Warn("cluster: read a dead node's connection log; retrying", "subject", subject, "err", err)
+			return err
+		}
+		if lm, err := decodeLogMsg(last.Data); err == nil && lm.claim {
+			return nil // claimed already
+		}
+		live, err := m.readLog(ctx, subject, last.Sequence, last.Time)
+		if err != nil {
+			m.log.Warn("cluster: read a dead node's connection log; retrying", "subject", subject, "err", err)
+			return err
+		}
+		claim := nats.NewMsg(subject)
+		claim.Data = encodeClaim(m.cfg.Node, m.incarnationNow())
+		cctx, cancel = context.WithTimeout(ctx, opTimeout)
+		_, err = m.js.PublishMsg(cctx, claim, jetstream.WithExpectLastSequencePerSubject(last.Sequence))
+		cancel()
+		if isConflict(err) {
+			continue // the log moved on (the owner appended, or another node claimed it): read it again
+		}
+		if err != nil {
+			m.log.Warn("cluster: claim a dead node's connection log; retrying", "subject", subject, "err", err)
+			return err
+		}
+		for _, r := range live {
+			if m.cfg.Reap != nil {
+				m.cfg.Reap(ctx, r.id, r.record)
+			}
+		}
+		m.log.Info("cluster: claimed a dead node's connections", "subject", subject, "connections", len(live))
+		// Keep only the claim: a node that reads the log later sees it claimed.
+		cctx, cancel = context.WithTimeout(ctx, opTimeout)
+		if err := m.connlog.Purge(cctx, jetstream.WithPurgeSubject(subject), jetstream.WithPurgeKeep(1)); err != nil {
+			m.log.Warn("cluster: purge a claimed connection log", "subject", subject, "err", err)
+		}
+		cancel()
 		return nil
 	}
-	if err != nil {
-		m.log.Warn("cluster: list a dead node's connections; retrying", "filter", filter, "err", err)
-		return err
-	}
-	var keys []string
-	for k := range lister.Keys() {
-		keys = append(keys, k)
-	}
-	claimed := 0
-	var failed error
-	for _, key := range keys {
-		_, _, id, ok := parseRecordKey(key)
-		if !ok {
-			m.log.Warn("cluster: foreign entry in the connections bucket skipped", "bucket", RecordsBucket, "key", key)
-			continue
+}
+
+// readLog replays subject up to sequence upTo (written at lastAt) and returns the connections it holds
+// open, in the order they were recorded. A create written more than staleWindow before the last message
+// is not trusted (its removal may have been purged; an open connection's record is appended again
+// long before that). A message that does not decode is logged with its subject and sequence, and skipped.
+func (m *Members) readLog(ctx context.Context, subject string, upTo uint64, lastAt time.Time) ([]logEntry, error) {
+	live := map[string]int{} // id → index in order
+	var order []logEntry
+	// One direct get per message, which any replica answers: the dead node may have led the stream, and
+	// the log is short (one message per batch, old messages purged).
+	for seq := uint64(1); seq <= upTo; {
+		cctx, cancel := context.WithTimeout(ctx, opTimeout)
+		msg, err := m.connlog.GetMsg(cctx, seq, jetstream.WithGetMsgSubject(subject))
+		cancel()
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
 		}
-		e, err := m.records.Get(ctx, key)
 		if err != nil {
-			if !isConflict(err) {
-				failed = err
-			}
-			continue // claimed by another node meanwhile, or to try again
+			return nil, fmt.Errorf("read %s at sequence %d: %w", subject, seq, err)
 		}
-		if err := m.removeRecord(ctx, key, e.Revision()); err != nil {
-			if !isConflict(err) {
-				m.log.Warn("cluster: claim a dead node's connection; retrying", "key", key, "err", err)
-				failed = err
-			}
+		if msg.Sequence > upTo {
+			break
+		}
+		seq = msg.Sequence + 1
+		lm, err := decodeLogMsg(msg.Data)
+		if err != nil {
+			m.log.Warn("cluster: corrupted connection log message skipped", "stream", LogStream, "key", subject, "sequence", msg.Sequence, "err", err)
 			continue
 		}
-		claimed++
-		if m.cfg.Reap != nil {
-			m.cfg.Reap(ctx, id, e.Value())
+		if lm.claim {
+			continue
+		}
+		trusted := !msg.Time.Before(lastAt.Add(-staleWindow))
+		for _, e := range lm.entries {
+			switch i, ok := live[e.id]; {
+			case e.create && !trusted:
+			case e.create && ok:
+				order[i] = e
+			case e.create:
+				live[e.id] = len(order)
+				order = append(order, e)
+			case ok:
+				order[i].id = "" // removed
+				delete(live, e.id)
+			}
 		}
 	}
-	if len(keys) > 0 {
-		m.log.Info("cluster: claimed a dead node's connections", "filter", filter, "records", len(keys), "claimed_here", claimed)
+	out := order[:0]
+	for _, e := range order {
+		if e.id != "" {
+			out = append(out, e)
+		}
 	}
-	return failed
+	return out, nil
 }
 
-// Record stores connection id's record; the node must be a member. It is what the connect path pays.
+// Record appends connection id's record to this node's log and returns once it is stored; the node
+// must be a member. It is what the connect path pays.
 func (m *Members) Record(ctx context.Context, id string, record []byte) error {
-	if why := m.Status(); why != "" {
-		return errors.New("cluster: " + why)
-	}
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
-	defer cancel()
-	key := m.recordKey(id)
-	rev, err := m.writer.create(ctx, key, record)
-	if err != nil {
-		return fmt.Errorf("cluster: record connection %s: %w", id, err)
-	}
-	m.revs.Store(id, pendingForget{key: key, rev: rev})
-	return nil
+	return m.StartRecord(ctx, id, record)()
 }
 
-// Forget deletes connection id's record and calls then (its $disconnect) when this node is the one to
-// run it: now when the delete succeeds (or the connection had no record), later when NATS is
-// unreachable now, never when another node has claimed the record already.
-func (m *Members) Forget(ctx context.Context, id string, then func()) {
-	v, ok := m.revs.LoadAndDelete(id)
+// StartRecord starts appending connection id's record to this node's log and returns a function that
+// waits until it is stored (at most opTimeout after the start, or until ctx ends: the record is then
+// removed if it was stored after all).
+func (m *Members) StartRecord(ctx context.Context, id string, record []byte) (wait func() error) {
+	if why := m.Status(); why != "" {
+		return func() error { return errors.New("cluster: " + why) }
+	}
+	deadline := time.Now().Add(opTimeout)
+	subject := m.logSubjectNow()
+	op := m.writer.start(subject, id, record)
+	return func() error {
+		ctx, cancel := context.WithDeadline(ctx, deadline)
+		defer cancel()
+		if err := m.writer.wait(ctx, op); err != nil {
+			return fmt.Errorf("cluster: record connection %s: %w", id, err)
+		}
+		m.recorded.Store(id, subject)
+		return nil
+	}
+}
+
+// Forget appends the removal of connection id's record and calls then (its $disconnect) when this node
+// is the one to run it: once the removal is stored (at once when the connection had no record), later
+// when NATS does not answer now, never when another node has claimed the log. It waits for the removal
+// for at most opTimeout, whatever ctx says (a closing node still removes its records); past that, a
+// goroutine waits for it.
+func (m *Members) Forget(_ context.Context, id string, then func()) {
+	v, ok := m.recorded.LoadAndDelete(id)
 	if !ok {
 		if then != nil {
 			then()
 		}
 		return
 	}
-	f := v.(pendingForget)
-	f.then = then
-	if !m.nc.IsConnected() {
-		m.postpone(id, f)
+	subject := v.(string)
+	done := m.writer.remove(subject, id)
+	t := time.NewTimer(opTimeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		m.forgotten(id, subject, err, then)
 		return
+	case <-t.C:
 	}
-	if m.forget(ctx, f) == errRetry {
-		m.postpone(id, f)
-	}
-}
-
-var errRetry = errors.New("retry")
-
-// forget deletes f's record at its revision and runs then if that succeeded; errRetry when NATS did not
-// answer.
-func (m *Members) forget(ctx context.Context, f pendingForget) error {
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
-	defer cancel()
-	err := m.removeRecord(ctx, f.key, f.rev)
-	switch {
-	case err == nil:
-		if f.then != nil {
-			f.then()
-		}
-		return nil
-	case isConflict(err):
-		m.log.Info("cluster: connection closed here after another node ran its $disconnect", "key", f.key)
-		return nil
-	}
-	m.log.Warn("cluster: delete a connection's record; retrying when NATS answers", "key", f.key, "err", err)
-	return errRetry
-}
-
-func (m *Members) postpone(id string, f pendingForget) {
 	m.mu.Lock()
-	m.pending[id] = f
-	n := len(m.pending)
-	m.mu.Unlock()
-	m.log.Warn("cluster: NATS unreachable; the connection's $disconnect waits until it is back", "conn_id", id, "waiting", n)
-}
-
-// startRetryForgets retries the waiting deletions in the background, one round at a time, so that a
-// store slow to answer never holds up the heartbeat.
-func (m *Members) startRetryForgets() {
-	m.mu.Lock()
-	if m.retrying || len(m.pending) == 0 || m.left {
+	if !m.forgetting {
 		m.mu.Unlock()
+		m.log.Warn("cluster: the node stops before a connection's record was removed; its $disconnect does not run here", "conn_id", id)
 		return
 	}
-	m.retrying = true
 	m.reapWG.Add(1)
 	m.mu.Unlock()
+	m.log.Warn("cluster: NATS does not answer; the connection's $disconnect waits until its record is removed", "conn_id", id)
 	go func() {
 		defer m.reapWG.Done()
-		m.retryForgets()
-		m.mu.Lock()
-		m.retrying = false
-		m.mu.Unlock()
+		m.forgotten(id, subject, <-done, then)
 	}()
 }
 
-// retryForgets retries the deletions that waited for NATS.
-func (m *Members) retryForgets() {
-	if !m.nc.IsConnected() {
-		return
-	}
-	m.mu.Lock()
-	todo := m.pending
-	m.pending = map[string]pendingForget{}
-	m.mu.Unlock()
-	for id, f := range todo {
-		if m.forget(context.Background(), f) == errRetry {
-			m.mu.Lock()
-			m.pending[id] = f
-			m.mu.Unlock()
+// forgotten acts on the removal of id's record.
+func (m *Members) forgotten(id, subject string, err error, then func()) {
+	switch {
+	case err == nil:
+		if then != nil {
+			then()
 		}
+	case errors.Is(err, errClaimed):
+		m.log.Info("cluster: connection closed here after another node ran its $disconnect", "conn_id", id, "subject", subject)
+	default:
+		m.log.Warn("cluster: a connection's record was not removed; its $disconnect does not run here", "conn_id", id, "err", err)
 	}
 }
 
@@ -825,9 +818,11 @@ func (m *Members) Leave(ctx context.Context) error {
 	m.left = true
 	rev := m.memberRev
 	m.mu.Unlock()
-	m.retryForgets()
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
+	if err := m.writer.flush(ctx); err != nil {
+		m.log.Warn("cluster: leave: connection records still being removed", "err", err)
+	}
 	if err := m.members.Delete(ctx, memberKey(m.cfg.Node), jetstream.LastRevision(rev)); err != nil {
 		return fmt.Errorf("cluster: leave: %w", err)
 	}
@@ -835,24 +830,45 @@ func (m *Members) Leave(ctx context.Context) error {
 	return nil
 }
 
-// markerTTL is how long the connections bucket keeps the marker a removed record leaves: every
-// connection has its own key, so markers kept for ever would grow with every connection ever closed.
-const markerTTL = time.Minute
+// logMaxAge bounds how long the connection log keeps a message whatever else happens (a log nobody
+// claimed, a node that stopped without purging): past it, a connection's $disconnect is given up.
+const logMaxAge = 24 * time.Hour
 
-// removeRecord removes key at revision rev (a compare-and-delete: it fails when another node removed it
-// first), leaving a marker that expires after markerTTL.
-func (m *Members) removeRecord(ctx context.Context, key string, rev uint64) error {
-	if m.markerTTL == 0 {
-		return m.records.Delete(ctx, key, jetstream.LastRevision(rev))
-	}
-	return m.records.Purge(ctx, key, jetstream.LastRevision(rev), jetstream.PurgeTTL(m.markerTTL))
-}
-
-// isConflict reports a compare-and-set failure: the key changed, is gone, or exists.
+// isConflict reports a compare-and-set failure: the key changed, is gone, or exists; or the subject's
+// last sequence is not the one expected.
 func isConflict(err error) bool {
 	var api *jetstream.APIError
 	if errors.As(err, &api) && (api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
 		return true
 	}
 	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted)
+}
+
+// logStreamConfig is the connection log's stream.
+func logStreamConfig(replicas int) jetstream.StreamConfig {
+	return jetstream.StreamConfig{Name: LogStream, Subjects: []string{logSubjectPfx + ">"},
+		Storage: jetstream.FileStorage, Replicas: replicas, MaxAge: logMaxAge, AllowDirect: true,
+		Description: "Switchboard connection logs: switchboard.connlog.<node>.<incarnation> → batches of connection records, for $disconnect when a node dies"}
+}
+
+// openStream creates or updates the stream cfg describes, waiting (and saying so) while JetStream is not
+// available yet.
+func openStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig, log *slog.Logger) (jetstream.Stream, error) {
+	wait := 100 * time.Millisecond
+	for {
+		cctx, cancel := context.WithTimeout(ctx, opTimeout)
+		s, err := js.CreateOrUpdateStream(cctx, cfg)
+		cancel()
+		if err == nil {
+			return s, nil
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("cluster: open JetStream stream %s: %w", cfg.Name, err)
+		}
+		log.Warn("cluster: JetStream not available yet; retrying", "stream", cfg.Name, "err", err)
+		if !sleep(ctx, wait) {
+			return nil, fmt.Errorf("cluster: open JetStream stream %s: %w", cfg.Name, err)
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }

@@ -71,6 +71,12 @@ type node struct {
 
 func runNode(t *testing.T, s *server.Server, id cluster.NodeID) *node {
 	t.Helper()
+	return runNodeWith(t, s, id, nil)
+}
+
+// runNodeWith runs a node after prepare (when not nil) has adjusted its Members.
+func runNodeWith(t *testing.T, s *server.Server, id cluster.NodeID, prepare func(*Members)) *node {
+	t.Helper()
 	n := &node{log: &syncBuffer{}, reaped: make(chan string, 100)}
 	m, err := New(connect(t, s), Config{Node: id, Heartbeat: testHeartbeat, Replicas: 1,
 		Logger:   slog.New(slog.NewTextHandler(n.log, nil)),
@@ -81,6 +87,9 @@ func runNode(t *testing.T, s *server.Server, id cluster.NodeID) *node {
 		t.Fatal(err)
 	}
 	n.m = m
+	if prepare != nil {
+		prepare(m)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -170,19 +179,39 @@ func TestDeclaredDeadNodeIsExpelledAndRejoins(t *testing.T) {
 	}
 }
 
-// Corrupted and foreign entries in both buckets are logged with their key and skipped; the node joins,
-// and a dead node's corrupted record still reaches Reap once (the gateway reports it).
+// logStream opens the connection log's stream on s.
+func logStream(t *testing.T, s *server.Server) (jetstream.JetStream, jetstream.Stream) {
+	t.Helper()
+	js, err := jetstream.New(connect(t, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := openStream(context.Background(), js, logStreamConfig(1), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js, st
+}
+
+// Corrupted and foreign entries in the members bucket and the connection log are logged with their key
+// and skipped; the node joins, and a dead node's corrupted record still reaches Reap once (the gateway
+// reports it).
 func TestCorruptedAndForeignEntriesAreSkipped(t *testing.T) {
 	s := startServer(t)
 	ctx := context.Background()
-	members, records := kv(t, s, MembersBucket), kv(t, s, RecordsBucket)
+	members := kv(t, s, MembersBucket)
 	for key, val := range map[string]string{"m.5": "not json", "m.6": `{"node":7,"incarnation":"x"}`, "weird.key": "x"} {
 		if _, err := members.Put(ctx, key, []byte(val)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for key, val := range map[string]string{"c.9.deadbeef.BBBBBBBBBBBBBBB=": "\x00garbage", "c.notanode.x.y": "x", "stray": "x"} {
-		if _, err := records.Put(ctx, key, []byte(val)); err != nil {
+	js, _ := logStream(t, s)
+	for _, m := range []struct{ subject, data string }{
+		{"switchboard.connlog.9.deadbeef", "\x00garbage"},
+		{"switchboard.connlog.9.deadbeef", string(encodeBatch(1, []logEntry{{create: true, id: "BBBBBBBBBBBBBBB=", record: []byte("\x00garbage")}}))},
+		{"switchboard.connlog.notanode.x", "x"},
+	} {
+		if _, err := js.Publish(ctx, m.subject, []byte(m.data)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -196,43 +225,10 @@ func TestCorruptedAndForeignEntriesAreSkipped(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the dead node's record was not claimed")
 	}
-	for _, key := range []string{"m.5", "m.6", "weird.key", "c.notanode.x.y", "stray"} {
+	for _, key := range []string{"m.5", "m.6", "weird.key", "switchboard.connlog.notanode.x", "switchboard.connlog.9.deadbeef sequence=1"} {
 		eventually(t, func() bool { return strings.Contains(n.log.String(), "key="+key) }, "no log line names "+key)
 	}
 	if n.m.Alive(5) || n.m.Alive(6) || n.m.Alive(7) {
 		t.Fatal("a corrupted member entry made a node alive")
-	}
-}
-
-// A removed record leaves a marker that expires (each connection has its own key: markers kept for
-// ever would grow with every connection ever closed), and Forget runs the $disconnect once.
-func TestRemovedRecordsLeaveExpiringMarkers(t *testing.T) {
-	s := startServer(t)
-	n := runNode(t, s, 1)
-	eventually(t, func() bool { return n.m.Status() == "" }, "the node did not join")
-	ctx := context.Background()
-	const id = "CCCCCCCCCCCCCCC="
-	if err := n.m.Record(ctx, id, []byte("rec")); err != nil {
-		t.Fatal(err)
-	}
-	ran := 0
-	n.m.Forget(ctx, id, func() { ran++ })
-	if ran != 1 {
-		t.Fatalf("$disconnect ran %d times, want 1", ran)
-	}
-	js, err := jetstream.New(connect(t, s))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stream, err := js.Stream(ctx, "KV_"+RecordsBucket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, err := stream.GetLastMsgForSubject(ctx, "$KV."+RecordsBucket+"."+"c.1."+n.m.incarnationNow()+"."+id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if op, ttl := msg.Header.Get("KV-Operation"), msg.Header.Get("Nats-TTL"); op != "PURGE" || ttl == "" {
-		t.Fatalf("marker: operation %q, TTL %q; want a PURGE with a TTL", op, ttl)
 	}
 }

@@ -3,6 +3,7 @@ package membership
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"sync/atomic"
@@ -15,9 +16,11 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/cluster/natsbus"
 )
 
-// BenchmarkRecordCreate compares creating connection records one JetStream request each
-// (KeyValue.Create) with the batching writer, 64 writers at once against three routed servers and an
-// R3 bucket, all in this process: go test -run '^$' -bench RecordCreate ./internal/cluster/membership
+// BenchmarkRecordCreate compares what a connection's record costs — created on connect, removed on
+// close — kept as one KV key each (KeyValue.Create, then a compare-and-purge: how records were kept
+// before the connection log) with the connection log's batching writer, 64 writers at once against
+// three routed servers and R3, all in this process:
+// go test -run '^$' -bench RecordCreate ./internal/cluster/membership
 func BenchmarkRecordCreate(b *testing.B) {
 	var addrs []string
 	for range 3 {
@@ -54,29 +57,47 @@ func BenchmarkRecordCreate(b *testing.B) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	kv, err := natsbus.KeyValue(ctx, js, jetstream.KeyValueConfig{Bucket: RecordsBucket, History: 1, Replicas: 3, Storage: jetstream.FileStorage}, nil)
+	kv, err := natsbus.KeyValue(ctx, js, jetstream.KeyValueConfig{Bucket: "bench_records", History: 1, Replicas: 3, Storage: jetstream.FileStorage}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	w := newWriter(js, RecordsBucket)
+	st, err := openStream(ctx, js, logStreamConfig(3), slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := newWriter(js, nil)
+	w.stream = st
 	wctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); w.run(wctx) }()
 	b.Cleanup(func() { stop(); <-done })
 	record := make([]byte, 300) // the size of a typical record (docs/cluster-sizing.md)
 	var seq atomic.Int64
+	subject := logSubject(1, "bench")
 	for _, bc := range []struct {
 		name   string
-		create func(key string) error
+		record func(id string) error
 	}{
-		{"one request each", func(key string) error { _, err := kv.Create(ctx, key, record); return err }},
-		{"batched", func(key string) error { _, err := w.create(ctx, key, record); return err }},
+		{"one KV key each", func(id string) error {
+			key := "c.1.bench." + id
+			rev, err := kv.Create(ctx, key, record)
+			if err != nil {
+				return err
+			}
+			return kv.Purge(ctx, key, jetstream.LastRevision(rev))
+		}},
+		{"connection log", func(id string) error {
+			if err := w.create(ctx, subject, id, record); err != nil {
+				return err
+			}
+			return <-w.remove(subject, id)
+		}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.SetParallelism(32) // 64 writers on two cores
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if err := bc.create("c.1.bench." + strconv.FormatInt(seq.Add(1), 10)); err != nil {
+					if err := bc.record(strconv.FormatInt(seq.Add(1), 10)); err != nil {
 						b.Error(err)
 						return
 					}

@@ -3,16 +3,58 @@ package membership
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Concurrent handshakes' records go out in batches: each Record returns once its own record is stored,
-// with its own revision, and Forget deletes it at that revision (running $disconnect once). A record
-// whose key exists is refused, as KeyValue.Create refuses it.
-func TestConcurrentRecordsAreStoredEach(t *testing.T) {
+// subjectState is the number of messages on subject and its first and last sequence.
+func subjectState(t *testing.T, st jetstream.Stream, subject string) (msgs, first, last uint64) {
+	t.Helper()
+	info, err := st.Info(context.Background(), jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first = ^uint64(0)
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && seq != 0; seq++ {
+		m, err := st.GetMsg(context.Background(), seq)
+		if err != nil || m.Subject != subject {
+			continue
+		}
+		first, last = min(first, seq), max(last, seq)
+	}
+	return info.State.Subjects[subject], first, last
+}
+
+// replay is the connections subject's log holds open, as a survivor claiming it would read them.
+func replay(t *testing.T, n *node, subject string) []string {
+	t.Helper()
+	last, err := n.m.connlog.GetLastMsgForSubject(context.Background(), subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := n.m.readLog(context.Background(), subject, last.Sequence, last.Time)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, e := range live {
+		ids = append(ids, e.id+"="+string(e.record))
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// Concurrent handshakes' records share log messages: each Record returns once its own record is
+// stored, the log holds fewer messages than records, a survivor replaying it finds every record, and
+// Forget removes each (running $disconnect once) so that the replay then finds none. A second record
+// for an open connection is refused.
+func TestConcurrentRecordsShareLogMessages(t *testing.T) {
 	s := startServer(t)
 	n := runNode(t, s, 1)
 	eventually(t, func() bool { return n.m.Status() == "" }, "the node did not join")
@@ -23,40 +65,134 @@ func TestConcurrentRecordsAreStoredEach(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range ids {
 		ids[i] = fmt.Sprintf("id%013d=", i)
-		wg.Go(func() { errs[i] = n.m.Record(ctx, ids[i], []byte("rec "+ids[i])) })
+		wg.Go(func() { errs[i] = n.m.Record(ctx, ids[i], []byte("rec")) })
 	}
 	wg.Wait()
-	js, err := jetstream.New(connect(t, s))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stream, err := js.Stream(ctx, "KV_"+RecordsBucket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	revs := map[uint64]bool{}
+	var want []string
 	for i, id := range ids {
 		if errs[i] != nil {
 			t.Fatalf("Record %s: %v", id, errs[i])
 		}
-		msg, err := stream.GetLastMsgForSubject(ctx, "$KV."+RecordsBucket+".c.1."+n.m.incarnationNow()+"."+id)
-		if err != nil {
-			t.Fatalf("record of %s: %v", id, err)
-		}
-		if string(msg.Data) != "rec "+id || revs[msg.Sequence] {
-			t.Fatalf("record of %s: %q at revision %d (seen: %v)", id, msg.Data, msg.Sequence, revs[msg.Sequence])
-		}
-		revs[msg.Sequence] = true
+		want = append(want, id+"=rec")
+	}
+	subject := n.m.logSubjectNow()
+	if got := replay(t, n, subject); !slices.Equal(got, want) {
+		t.Fatalf("the log holds %d records, want %d", len(got), len(want))
+	}
+	msgs, _, _ := subjectState(t, n.m.connlog, subject)
+	t.Logf("%d records in %d messages", count, msgs)
+	if msgs >= count {
+		t.Fatalf("%d records took %d messages: not batched", count, msgs)
 	}
 	if err := n.m.Record(ctx, ids[0], []byte("again")); err == nil {
-		t.Fatal("a second record under an existing key was accepted")
+		t.Fatal("a second record for an open connection was accepted")
 	}
-	ran := 0
+	var ran sync.WaitGroup
+	var mu sync.Mutex
+	runs := 0
 	for _, id := range ids {
-		n.m.Forget(ctx, id, func() { ran++ })
+		ran.Go(func() { n.m.Forget(ctx, id, func() { mu.Lock(); runs++; mu.Unlock() }) })
 	}
-	if ran != count {
-		t.Fatalf("$disconnect ran %d times for %d forgotten records", ran, count)
+	ran.Wait()
+	if runs != count {
+		t.Fatalf("$disconnect ran %d times for %d forgotten records", runs, count)
+	}
+	if got := replay(t, n, subject); len(got) != 0 {
+		t.Fatalf("the log still holds %d records after every connection closed", len(got))
+	}
+}
+
+// Two survivors claiming a dead node's log at once: one wins and runs every connection's $disconnect,
+// the other none; the owner closing a connection afterwards does not run it again, and its next record
+// is refused.
+func TestClaimRunsEachDisconnectOnce(t *testing.T) {
+	s := startServer(t)
+	a, b, c := runNode(t, s, 1), runNode(t, s, 2), runNode(t, s, 3)
+	eventually(t, func() bool { return a.m.Status() == "" && b.m.Status() == "" && c.m.Status() == "" }, "nodes did not join")
+	ctx := context.Background()
+	const count = 50
+	for i := range count {
+		if err := a.m.Record(ctx, fmt.Sprintf("id%013d=", i), []byte("rec")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inc := a.m.incarnationNow()
+	var wg sync.WaitGroup
+	for _, n := range []*node{b, c} {
+		wg.Go(func() {
+			if err := n.m.reap(ctx, 1, inc); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[string]int{}
+	for _, n := range []*node{b, c} {
+		for len(n.reaped) > 0 {
+			seen[<-n.reaped]++
+		}
+	}
+	if len(seen) != count {
+		t.Fatalf("%d connections' $disconnect ran, want %d", len(seen), count)
+	}
+	for id, k := range seen {
+		if k != 1 {
+			t.Fatalf("%s: $disconnect ran %d times", id, k)
+		}
+	}
+	ran := false
+	a.m.Forget(ctx, "id0000000000000=", func() { ran = true })
+	if ran {
+		t.Fatal("the owner ran the $disconnect of a connection of its claimed log")
+	}
+	if err := a.m.Record(ctx, "late00000000000=", []byte("rec")); err == nil {
+		t.Fatal("a record on a claimed log was accepted")
+	}
+}
+
+// An open connection's record is appended again before it grows stale, and the log's old messages are
+// purged: the log stays short, and a replay still finds the open connection and not the closed one.
+func TestOldRecordsAreRefreshedAndPurged(t *testing.T) {
+	s := startServer(t)
+	n := runNodeWith(t, s, 1, func(m *Members) {
+		m.writer.refreshAge, m.writer.purgeAge, m.writer.maintainEvery = 100*time.Millisecond, 400*time.Millisecond, 50*time.Millisecond
+	})
+	eventually(t, func() bool { return n.m.Status() == "" }, "the node did not join")
+	ctx := context.Background()
+	if err := n.m.Record(ctx, "open00000000000=", []byte("rec")); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.m.Record(ctx, "closed000000000=", []byte("rec")); err != nil {
+		t.Fatal(err)
+	}
+	subject := n.m.logSubjectNow()
+	_, first, _ := subjectState(t, n.m.connlog, subject)
+	n.m.Forget(ctx, "closed000000000=", nil)
+	// Other connections come and go meanwhile, so that the writer is seldom idle.
+	churnCtx, stopChurn := context.WithCancel(ctx)
+	var churn sync.WaitGroup
+	for w := range 4 {
+		churn.Go(func() {
+			for i := 0; churnCtx.Err() == nil; i++ {
+				id := fmt.Sprintf("churn%d-%09d=", w, i)
+				if n.m.Record(churnCtx, id, []byte("rec")) == nil {
+					n.m.Forget(ctx, id, nil)
+				}
+			}
+		})
+	}
+	defer func() { stopChurn(); churn.Wait() }()
+	eventually(t, func() bool {
+		_, f, _ := subjectState(t, n.m.connlog, subject)
+		return f > first+2
+	}, "the log's old messages were not purged")
+	stopChurn()
+	churn.Wait()
+	if err := n.m.writer.flush(ctx); err != nil { // a churn record whose Record gave up is removed by then
+		t.Fatal(err)
+	}
+	if got := replay(t, n, subject); !slices.Equal(got, []string{"open00000000000==rec"}) {
+		t.Fatalf("replay after purging: %q", got)
 	}
 }
 
@@ -68,5 +204,66 @@ func TestRecordAfterStopFails(t *testing.T) {
 	n.stop()
 	if err := n.m.Record(context.Background(), "DDDDDDDDDDDDDDD=", []byte("rec")); err == nil {
 		t.Fatal("Record after the membership stopped succeeded")
+	}
+}
+
+// A removal that waits for NATS (gone for good here) is answered when the membership stops: Run
+// returns, and the connection's $disconnect does not run on this node (whoever claims the log runs it).
+func TestWaitingRemovalEndsWithTheMembership(t *testing.T) {
+	s := startServer(t)
+	n := runNode(t, s, 1)
+	eventually(t, func() bool { return n.m.Status() == "" }, "the node did not join")
+	const id = "EEEEEEEEEEEEEEE="
+	if err := n.m.Record(context.Background(), id, []byte("rec")); err != nil {
+		t.Fatal(err)
+	}
+	n.m.nc.Close()
+	ran := make(chan struct{}, 1)
+	n.m.Forget(context.Background(), id, func() { ran <- struct{}{} }) // returns after opTimeout, still waiting
+	stopped := make(chan struct{})
+	go func() { n.stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the membership did not stop while a removal waited for NATS")
+	}
+	select {
+	case <-ran:
+		t.Fatal("the $disconnect of a connection whose record was never removed ran")
+	default:
+	}
+	if !strings.Contains(n.log.String(), "was not removed") {
+		t.Errorf("the unremoved record is not logged:\n%s", n.log.String())
+	}
+}
+
+// A NATS server with a small max_payload: batches are cut to fit, so concurrent records still get
+// stored rather than failing as one message too large.
+func TestBatchesFitASmallMaxPayload(t *testing.T) {
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), MaxPayload: 4096, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	n := runNode(t, s, 1)
+	eventually(t, func() bool { return n.m.Status() == "" }, "the node did not join")
+	record := []byte(strings.Repeat("r", 300))
+	errs := make([]error, 40)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() { errs[i] = n.m.Record(context.Background(), fmt.Sprintf("id%013d=", i), record) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+	if got := replay(t, n, n.m.logSubjectNow()); len(got) != len(errs) {
+		t.Fatalf("the log holds %d records, want %d", len(got), len(errs))
 	}
 }
