@@ -107,12 +107,18 @@ func (p *process) driveGoRPC(addr string) {
 	}
 }
 
-// dialGoRPC connects to addr, retrying with a growing pause while the process initialises, until the
-// process exits or is stopped.
+// dialGoRPC connects to the port of addr on localhost — aws-lambda-go listens on
+// localhost:$_LAMBDA_SERVER_PORT, whichever address localhost names on this machine — retrying with a
+// growing pause while the process initialises, until the process exits or is stopped.
 func (p *process) dialGoRPC(addr string) (net.Conn, error) {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	target := net.JoinHostPort("localhost", port)
 	pause := rpcDialFirstPause
 	for {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		conn, err := net.DialTimeout("tcp", target, time.Second)
 		if err == nil {
 			return conn, nil
 		}
