@@ -1,5 +1,6 @@
 // Package loopbackport picks loopback TCP addresses for servers that must be told their port before they
-// start — embedded NATS servers whose cluster routes name each other — in tests and in the load tool.
+// start: embedded NATS servers whose cluster routes name each other (in tests and in the load tool), and
+// Go functions that listen on the port _LAMBDA_SERVER_PORT names (lambda/localinvoke).
 //
 // Listening on port 0 and closing the listener leaves a port that the kernel may hand out again at once:
 // ports for port-0 listeners and for outgoing connections come from the same ephemeral range, so on a
