@@ -674,7 +674,36 @@ func (m *Members) reap(ctx context.Context, node cluster.NodeID, inc string) err
 // open, in the order they were recorded. A create written more than staleWindow before the last message
 // is not trusted (its removal may have been purged; an open connection's record is appended again
 // long before that). A message that does not decode is logged with its subject and sequence, and skipped.
+//
+// The log's owner, when it is alive after all (declared dead while cut off), purges a prefix of it from
+// time to time: a purge in the middle of a replay can take a removal the replay had not reached yet while
+// it already counted the create, so a replay whose first message is gone by its end is made again.
 func (m *Members) readLog(ctx context.Context, subject string, upTo uint64, lastAt time.Time) ([]logEntry, error) {
+	const maxReplays = 10
+	for replay := 1; ; replay++ {
+		live, first, err := m.replayLog(ctx, subject, upTo, lastAt)
+		if err != nil || first == 0 {
+			return live, err
+		}
+		cctx, cancel := context.WithTimeout(ctx, opTimeout)
+		msg, err := m.connlog.GetMsg(cctx, 1, jetstream.WithGetMsgSubject(subject))
+		cancel()
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			return live, nil // purged whole: claimed meanwhile, and the claim is checked by its append
+		case err != nil:
+			return nil, fmt.Errorf("read %s's first message: %w", subject, err)
+		case msg.Sequence <= first:
+			return live, nil
+		case replay == maxReplays:
+			m.log.Warn("cluster: the connection log kept being purged while it was read; using the last replay", "subject", subject, "replays", replay)
+			return live, nil
+		}
+	}
+}
+
+// replayLog is one replay of readLog; first is the sequence of the first message it read (0: none).
+func (m *Members) replayLog(ctx context.Context, subject string, upTo uint64, lastAt time.Time) (entries []logEntry, first uint64, err error) {
 	live := map[string]int{} // id → index in order
 	var order []logEntry
 	// One direct get per message, which any replica answers: the dead node may have led the stream, and
@@ -687,12 +716,15 @@ func (m *Members) readLog(ctx context.Context, subject string, upTo uint64, last
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read %s at sequence %d: %w", subject, seq, err)
+			return nil, 0, fmt.Errorf("read %s at sequence %d: %w", subject, seq, err)
 		}
 		if msg.Sequence > upTo {
 			break
 		}
 		seq = msg.Sequence + 1
+		if first == 0 {
+			first = msg.Sequence
+		}
 		lm, err := decodeLogMsg(msg.Data)
 		if err != nil {
 			m.log.Warn("cluster: corrupted connection log message skipped", "stream", LogStream, "key", subject, "sequence", msg.Sequence, "err", err)
@@ -722,7 +754,7 @@ func (m *Members) readLog(ctx context.Context, subject string, upTo uint64, last
 			out = append(out, e)
 		}
 	}
-	return out, nil
+	return out, first, nil
 }
 
 // Record appends connection id's record to this node's log and returns once it is stored; the node
