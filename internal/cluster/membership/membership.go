@@ -88,6 +88,8 @@ type Members struct {
 	members jetstream.KeyValue // set before joined is closed
 	connlog jetstream.Stream   // the connection log
 	writer  *writer            // appends this node's records in batches; runs while Run does
+	// replayRead, when set (tests), is called after each message a log replay reads.
+	replayRead func(seq uint64)
 
 	recorded sync.Map // connection id → the log subject its record went to
 
@@ -724,6 +726,9 @@ func (m *Members) replayLog(ctx context.Context, subject string, upTo uint64, la
 		seq = msg.Sequence + 1
 		if first == 0 {
 			first = msg.Sequence
+		}
+		if m.replayRead != nil {
+			m.replayRead(msg.Sequence)
 		}
 		lm, err := decodeLogMsg(msg.Data)
 		if err != nil {

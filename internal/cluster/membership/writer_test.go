@@ -267,3 +267,40 @@ func TestBatchesFitASmallMaxPayload(t *testing.T) {
 		t.Fatalf("the log holds %d records, want %d", len(got), len(errs))
 	}
 }
+
+// A purge of the log's prefix in the middle of a replay (its owner alive after all) must not make a
+// closed connection look open: the replay that counted a create whose removal the purge took is made
+// again.
+func TestReplayOvertakenByAPurge(t *testing.T) {
+	s := startServer(t)
+	n := runNode(t, s, 1)
+	eventually(t, func() bool { return n.m.Status() == "" }, "the node did not join")
+	ctx := context.Background()
+	if err := n.m.Record(ctx, "closed000000000=", []byte("rec")); err != nil {
+		t.Fatal(err)
+	}
+	n.m.Forget(ctx, "closed000000000=", nil)
+	if err := n.m.Record(ctx, "open00000000000=", []byte("rec")); err != nil {
+		t.Fatal(err)
+	}
+	subject := n.m.logSubjectNow()
+	last, err := n.m.connlog.GetLastMsgForSubject(ctx, subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	purged := false
+	n.m.replayRead = func(seq uint64) {
+		if !purged { // after the first message (the closed connection's create): purge up to the last
+			purged = true
+			if err := n.m.connlog.Purge(ctx, jetstream.WithPurgeSubject(subject), jetstream.WithPurgeSequence(last.Sequence)); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	if got := replay(t, n, subject); !slices.Equal(got, []string{"open00000000000==rec"}) {
+		t.Fatalf("replay overtaken by a purge: %q, want only the open connection", got)
+	}
+	if !purged {
+		t.Fatal("the purge did not happen during the replay")
+	}
+}
