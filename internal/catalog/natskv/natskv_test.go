@@ -227,10 +227,12 @@ func TestNATSAway(t *testing.T) {
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
 
-// waitFor polls cond until it holds, failing the test after 10 s.
+// waitFor polls cond until it holds, for up to 30 s: following a bucket made again takes a failed watch's
+// retry (1 s), the watch's bucket check (every 2 s) and JetStream API calls bounded by 5 s each, which a
+// loaded machine can stretch (TestBucketLost once missed a 10 s deadline in a full race-enabled run).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
