@@ -976,6 +976,11 @@ func (c *Catalog) Run(ctx context.Context) error {
 			c.opts.Logger.Warn("the shared catalog's store was made again; this node takes what it holds next",
 				"store", storeName(c.opts.Store), "had", c.rev)
 			c.rev = 0
+			// What the store holds now is adopted at once, not only when the next watch reports it.
+			if err := c.refresh(ctx); err != nil {
+				c.opts.Logger.Warn("reading the shared catalog's store made again failed; the next watch reports what it holds",
+					"store", storeName(c.opts.Store), "err", err)
+			}
 			c.mu.Unlock()
 			continue
 		}

@@ -152,6 +152,20 @@ func (s *Store) remake(ctx context.Context) bool {
 	return true
 }
 
+// rebind takes a new handle on the bucket after it was made again by another node: the handle from
+// before names a stream that is gone, and a watch started from it was seen not to deliver the new
+// bucket's entries.
+func (s *Store) rebind(ctx context.Context) {
+	if s.js == nil {
+		return
+	}
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	if kv, err := s.js.KeyValue(ctx, s.bucket); err == nil {
+		s.kvp.Store(&kv)
+	}
+}
+
 // String names the bucket and key, for logs.
 func (s *Store) String() string {
 	return fmt.Sprintf("JetStream key-value bucket %s key %s", s.bucket, s.key)
@@ -242,6 +256,7 @@ func (s *Store) Watch(ctx context.Context, fn func(catalog.Entry)) error {
 		return fmt.Errorf("watch %s: %w", s, unavailable(err))
 	}
 	if prev := s.watched.Swap(created.UnixNano()); prev != 0 && prev != created.UnixNano() {
+		s.rebind(ctx)
 		return fmt.Errorf("watch %s: %w", s, catalog.ErrReset)
 	}
 	w, err := s.kv().WatchAll(ctx)
@@ -259,6 +274,7 @@ func (s *Store) Watch(ctx context.Context, fn func(catalog.Entry)) error {
 			// A watch on a bucket that was deleted (and maybe made again) waits forever: look.
 			if now, err := s.created(ctx); err == nil && !now.Equal(created) {
 				s.watched.Store(now.UnixNano())
+				s.rebind(ctx)
 				return fmt.Errorf("watch %s: %w", s, catalog.ErrReset)
 			}
 		case <-reconnected:
