@@ -339,14 +339,7 @@ func updates(w jetstream.KeyWatcher) <-chan jetstream.KeyValueEntry {
 // wait logs a failed step and waits a heartbeat before the next try; false when ctx ended.
 func (m *Members) wait(ctx context.Context, step string, err error) bool {
 	m.log.Warn("cluster: "+step+"; retrying", "err", err)
-	t := time.NewTimer(m.cfg.Heartbeat)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+	return sleep(ctx, m.cfg.Heartbeat)
 }
 
 // watch starts watching the members bucket and applies its current entries.
