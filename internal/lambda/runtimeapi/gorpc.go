@@ -3,11 +3,12 @@ package runtimeapi
 // The go1.x runtime's protocol. Before the Runtime API, Lambda ran Go functions by starting the binary with
 // _LAMBDA_SERVER_PORT set: aws-lambda-go then listens on localhost:$_LAMBDA_SERVER_PORT and serves net/rpc
 // (gob encoding) with two methods, Function.Ping and Function.Invoke, whose messages are the types of
-// github.com/aws/aws-lambda-go/lambda/messages. Every aws-lambda-go binary still serves it unless it was
-// built with -tags lambda.norpc, and it takes _LAMBDA_SERVER_PORT over AWS_LAMBDA_RUNTIME_API when both
-// are set. One invocation is then one request and one answer on a kept connection, where the Runtime API
-// takes two HTTP exchanges: ServeGoRPC drives a Server's calls that way, with every other behaviour
-// (queueing, hand-off, deadlines, Abandon, Close, payload limit, error documents) the Runtime API's.
+// github.com/aws/aws-lambda-go/lambda/messages (used here as they are). Every aws-lambda-go binary still
+// serves it unless it was built with -tags lambda.norpc, and it takes _LAMBDA_SERVER_PORT over
+// AWS_LAMBDA_RUNTIME_API when both are set. One invocation is then one request and one answer on a kept
+// connection, where the Runtime API takes two HTTP exchanges: ServeGoRPC drives a Server's calls that way,
+// with every other behaviour (queueing, hand-off, deadlines, Abandon, Close, payload limit, error
+// documents) the Runtime API's.
 
 import (
 	"bufio"
@@ -20,6 +21,8 @@ import (
 	"net/rpc"
 	"slices"
 	"time"
+
+	"github.com/aws/aws-lambda-go/lambda/messages"
 )
 
 // ErrShouldExit is what ServeGoRPC returns after a call whose handler panicked or whose response was over
@@ -34,56 +37,17 @@ const (
 	rpcPing   = "Function.Ping"
 )
 
-// The go1.x runtime's messages, field for field as in aws-lambda-go's lambda/messages package: gob matches
-// struct fields by name, so these encode and decode as those do.
-type (
-	rpcTimestamp struct {
-		Seconds int64
-		Nanos   int64
-	}
-	rpcInvokeRequest struct {
-		Payload               []byte
-		RequestId             string //nolint:revive // the wire name
-		XAmznTraceId          string //nolint:revive // the wire name
-		Deadline              rpcTimestamp
-		InvokedFunctionArn    string
-		CognitoIdentityId     string //nolint:revive // the wire name
-		CognitoIdentityPoolId string //nolint:revive // the wire name
-		ClientContext         []byte
-	}
-	rpcInvokeResponse struct {
-		Payload []byte
-		Error   *rpcError
-	}
-	// rpcError is aws-lambda-go's InvokeResponse_Error; its JSON is the document the Runtime API loop
-	// posts to .../error for the same failure.
-	rpcError struct {
-		Message    string           `json:"errorMessage"`
-		Type       string           `json:"errorType"`
-		StackTrace []*rpcStackFrame `json:"stackTrace,omitempty"`
-		ShouldExit bool             `json:"-"`
-	}
-	rpcStackFrame struct {
-		Path  string `json:"path"`
-		Line  int32  `json:"line"`
-		Label string `json:"label"`
-	}
-	rpcPingRequest  struct{}
-	rpcPingResponse struct{}
-)
-
 // rpcConn is one go1.x runtime connection: a gob stream each way, as net/rpc's client codec keeps it.
 type rpcConn struct {
-	rw  io.ReadWriteCloser
 	buf *bufio.Writer
 	enc *gob.Encoder
 	dec *gob.Decoder
 	seq uint64
 }
 
-func newRPCConn(rw io.ReadWriteCloser) *rpcConn {
+func newRPCConn(rw io.ReadWriter) *rpcConn {
 	buf := bufio.NewWriter(rw)
-	return &rpcConn{rw: rw, buf: buf, enc: gob.NewEncoder(buf), dec: gob.NewDecoder(bufio.NewReader(rw))}
+	return &rpcConn{buf: buf, enc: gob.NewEncoder(buf), dec: gob.NewDecoder(bufio.NewReader(rw))}
 }
 
 // call sends one request and reads its answer into reply. An error the server reports for the call
@@ -132,7 +96,7 @@ const pingTimeout = 10 * time.Second
 func (s *Server) ServeGoRPC(conn net.Conn) error {
 	rc := newRPCConn(conn)
 	_ = conn.SetDeadline(time.Now().Add(pingTimeout))
-	if err := rc.call(rpcPing, &rpcPingRequest{}, &rpcPingResponse{}); err != nil {
+	if err := rc.call(rpcPing, &messages.PingRequest{}, &messages.PingResponse{}); err != nil {
 		return err
 	}
 	_ = conn.SetDeadline(time.Time{})
@@ -141,11 +105,11 @@ func (s *Server) ServeGoRPC(conn net.Conn) error {
 		if c == nil {
 			return nil
 		}
-		req := rpcInvokeRequest{
+		req := messages.InvokeRequest{
 			Payload:            c.inv.Payload,
 			RequestId:          c.inv.RequestID,
 			XAmznTraceId:       c.inv.TraceID,
-			Deadline:           rpcTimestamp{Seconds: c.deadline.Unix(), Nanos: int64(c.deadline.Nanosecond())},
+			Deadline:           messages.InvokeRequest_Timestamp{Seconds: c.deadline.Unix(), Nanos: int64(c.deadline.Nanosecond())},
 			InvokedFunctionArn: c.inv.FunctionARN,
 		}
 		if c.inv.ClientContext != "" {
@@ -160,7 +124,7 @@ func (s *Server) ServeGoRPC(conn net.Conn) error {
 				req.CognitoIdentityId, req.CognitoIdentityPoolId = id.ID, id.PoolID
 			}
 		}
-		var resp rpcInvokeResponse
+		var resp messages.InvokeResponse
 		if err := rc.call(rpcInvoke, &req, &resp); err != nil {
 			return err
 		}
