@@ -1,6 +1,7 @@
 package main
 
-// WebSocket handshakes per second: with no $connect route, and with $connect routed to the local function.
+// WebSocket handshakes per second: with no $connect route, and with $connect routed to the local function,
+// the two gateways side by side and measured in turns.
 
 import (
 	"context"
@@ -51,23 +52,53 @@ func mergeHandshakes(rounds ...*hsResult) *hsResult {
 	return out
 }
 
-// handshakes measures the handshake rate of a gateway without a $connect route, then of one whose
-// $connect runs the local function (each a fresh gateway).
+// handshakeTurns is the order in which the connect scenario measures its two gateways, each turn for
+// half of -duration: plain, function, function, plain. Both gateways run side by side for the whole
+// scenario, so both rates come from the same machine, whatever else it is doing meanwhile, and a load
+// that rises or falls steadily over the scenario weighs on both alike.
+var handshakeTurns = []int{0, 1, 1, 0}
+
+// handshakes measures the handshake rate of a gateway without a $connect route and of one whose $connect
+// runs the local function, both started at once and measured in turns (handshakeTurns); each figure
+// merges its turns.
 func (b *bench) handshakes(ctx context.Context) error {
-	var errs error
-	for _, sc := range []struct{ key, name, connect string }{
+	scs := []struct{ key, name, connect string }{
 		{"plain", "handshakes, no $connect", connectNone},
 		{"function", "handshakes, $connect → local function", connectFunction},
-	} {
+	}
+	gws := make([]*child, len(scs))
+	defer func() {
+		for _, gw := range gws {
+			if gw != nil {
+				_ = gw.stop()
+			}
+		}
+	}()
+	for i, sc := range scs {
 		gw, err := b.startGateway(ctx, sc.connect)
 		if err != nil {
-			return joinErr(errs, err)
+			return err
 		}
-		r, err := b.measureHandshakes(ctx, sc.name, stageURL(gw.addr), gw)
-		if r != nil {
-			b.res.Handshakes[sc.key] = r
+		gws[i] = gw
+	}
+	turns := make([][]*hsResult, len(scs))
+	for n, i := range handshakeTurns {
+		sc := scs[i]
+		r, err := b.measureHandshakesFor(ctx, fmt.Sprintf("%s (turn %d)", sc.name, n+1), stageURL(gws[i].addr), gws[i], b.s.Duration/2)
+		if err != nil {
+			return err
 		}
-		errs = joinErr(errs, joinErr(err, gw.stop()))
+		turns[i] = append(turns[i], r)
+	}
+	var errs error
+	for i, sc := range scs {
+		r := mergeHandshakes(turns[i]...)
+		b.res.Handshakes[sc.key] = r
+		logf(b.stderr, "%s, every turn: %.0f handshakes/s, p50 %v, p99 %v, p99.9 %v, gateway CPU %.2f cores, %d failed",
+			sc.name, r.Rate, r.P50, r.P99, r.P999, r.ServerCPU, r.Errors)
+		err := gws[i].stop()
+		gws[i] = nil
+		errs = joinErr(errs, err)
 	}
 	return errs
 }
@@ -78,6 +109,11 @@ const maxHandshakeErrors = 100
 // measureHandshakes runs b.s.Clients workers that each open a WebSocket connection and close it again, in
 // a closed loop, for the warm-up and the measured duration.
 func (b *bench) measureHandshakes(ctx context.Context, name, url string, gw *child) (*hsResult, error) {
+	return b.measureHandshakesFor(ctx, name, url, gw, b.s.Duration)
+}
+
+// measureHandshakesFor is measureHandshakes with a measured window of d.
+func (b *bench) measureHandshakesFor(ctx context.Context, name, url string, gw *child, d time.Duration) (*hsResult, error) {
 	type workerResult struct {
 		lat  []time.Duration
 		errs int64
@@ -93,7 +129,7 @@ func (b *bench) measureHandshakes(ctx context.Context, name, url string, gw *chi
 	out := make([]workerResult, b.s.Clients)
 	start := time.Now()
 	from := start.Add(b.s.warmup())
-	end := from.Add(b.s.Duration)
+	end := from.Add(d)
 	var wg sync.WaitGroup
 	for i := range out {
 		wg.Go(func() {
@@ -125,7 +161,7 @@ func (b *bench) measureHandshakes(ctx context.Context, name, url string, gw *chi
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	res := &hsResult{ServerCPU: cores(cpu0[0], cpu1[0], b.s.Duration)}
+	res := &hsResult{ServerCPU: cores(cpu0[0], cpu1[0], d)}
 	var all []time.Duration
 	for _, r := range out {
 		all = append(all, r.lat...)
@@ -136,9 +172,9 @@ func (b *bench) measureHandshakes(ctx context.Context, name, url string, gw *chi
 	}
 	slices.Sort(all)
 	res.Count = int64(len(all))
-	res.Rate = float64(len(all)) / b.s.Duration.Seconds()
+	res.Rate = float64(len(all)) / d.Seconds()
 	res.P50, res.P99, res.P999 = percentile(all, 0.50), percentile(all, 0.99), percentile(all, 0.999)
-	res.samples, res.cpu, res.window = all, time.Duration(cpu1[0]-cpu0[0]), b.s.Duration
+	res.samples, res.cpu, res.window = all, time.Duration(cpu1[0]-cpu0[0]), d
 	if res.Count > 0 {
 		res.ServerCPUPerConn = time.Duration(float64(cpu1[0]-cpu0[0]) / float64(res.Count))
 	}
