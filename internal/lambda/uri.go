@@ -24,7 +24,8 @@ func FunctionFromURI(uri string) (string, error) {
 		return "", fmt.Errorf("%w: empty", ErrBadURI)
 	}
 	if strings.HasPrefix(uri, "arn:") {
-		parts := strings.SplitN(uri, ":", 6)
+		var buf [6]string
+		parts := splitARN(uri, &buf)
 		if len(parts) < 6 {
 			return "", fmt.Errorf("%w: %q", ErrBadURI, uri)
 		}
@@ -48,7 +49,8 @@ func FunctionFromURI(uri string) (string, error) {
 				return "", fmt.Errorf("%w: %q", ErrBadURI, uri)
 			}
 			if strings.HasPrefix(fn, "arn:") {
-				return functionARN(fn, strings.SplitN(fn, ":", 6))
+				var fnBuf [6]string
+				return functionARN(fn, splitARN(fn, &fnBuf))
 			}
 			return fn, nil
 		}
@@ -58,6 +60,22 @@ func FunctionFromURI(uri string) (string, error) {
 		return "", fmt.Errorf("%w: %q", ErrBadURI, uri)
 	}
 	return uri, nil
+}
+
+// splitARN splits s as strings.SplitN(s, ":", 6) does, into buf, without allocating: FunctionFromURI
+// runs on every AWS_PROXY invocation (each $connect, message and $disconnect routed to a function).
+func splitARN(s string, buf *[6]string) []string {
+	n := 0
+	for n < len(buf)-1 {
+		before, after, found := strings.Cut(s, ":")
+		if !found {
+			break
+		}
+		buf[n], s = before, after
+		n++
+	}
+	buf[n] = s
+	return buf[:n+1]
 }
 
 // functionARN checks that arn, split into its first six colon-separated parts, is a Lambda function ARN.
