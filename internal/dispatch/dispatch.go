@@ -288,7 +288,7 @@ func (d *Dispatcher) connect(ctx context.Context, route *snapshot.Route, st *sna
 		hs.Authorized()
 	}
 	start := time.Now()
-	resp, err := d.invoke(ctx, route, req)
+	resp, err := d.invokeOnWorker(ctx, route, req)
 	o.integrated(resp, start)
 	switch {
 	case errors.Is(err, integration.ErrTimeout):
@@ -425,6 +425,25 @@ func (d *Dispatcher) Disconnect(ctx context.Context, c *Connection, code int, re
 		o.Status, o.Error, o.Reason = http.StatusInternalServerError, "Internal server error", "integration_error"
 	}
 	d.observe(o)
+}
+
+// invokeOnWorker is invoke run on one of the background workers, waited for. Every handshake comes on a
+// goroutine of its own (net/http's, new for each connection) whose stack the integration's call chain
+// (the event, the invokers, the local function's hand-off) grew, copying it, on most handshakes with an
+// integrated $connect: 4.7% of the gateway's CPU with $connect routed to a local function. A worker
+// keeps its grown stack; the hand-off costs two goroutine switches.
+func (d *Dispatcher) invokeOnWorker(ctx context.Context, route *snapshot.Route, req *integration.Request) (*integration.Response, error) {
+	var (
+		resp *integration.Response
+		err  error
+	)
+	done := make(chan struct{})
+	d.background.Go(func() {
+		defer close(done)
+		resp, err = d.invoke(ctx, route, req)
+	})
+	<-done
+	return resp, err
 }
 
 func (d *Dispatcher) invoke(ctx context.Context, route *snapshot.Route, req *integration.Request) (*integration.Response, error) {

@@ -6,10 +6,11 @@ import (
 	"time"
 )
 
-// workers runs background messages on goroutines that outlive one message: a job is handed to an idle
-// worker when there is one, and a new worker is started only when there is not. A goroutine started per
-// message grew its stack (copying it) on most messages, about 4% of the gateway's CPU on the Lambda
-// route; a worker keeps its grown stack. A worker idle for workerIdle ends.
+// workers runs background messages, and $connect integrations, on goroutines that outlive one job: a job
+// is handed to an idle worker when there is one, and a new worker is started only when there is not. A
+// goroutine started per message grew its stack (copying it) on most messages, about 4% of the gateway's
+// CPU on the Lambda route, and so did each handshake's own goroutine; a worker keeps its grown stack. A
+// worker idle for workerIdle ends.
 type workers struct {
 	jobs    chan func() // unbuffered: a send succeeds only when a worker is waiting
 	pending sync.WaitGroup
