@@ -62,30 +62,39 @@ func ConnectEvent(rc *RequestContext, header http.Header, query url.Values, stag
 
 	hs := NewHeaderSet(len(header) + 5)
 	for k, vs := range header {
-		if len(vs) == 0 || hopByHop[http.CanonicalHeaderKey(k)] {
+		ck := http.CanonicalHeaderKey(k)
+		if len(vs) == 0 || hopByHop[ck] {
 			continue
 		}
-		hs.Add(WireName(k), vs...)
+		hs.add(ck, WireName(k), vs)
+	}
+	// The values the gateway adds share one array rather than taking an allocation each.
+	var added [5]string
+	n := 0
+	one := func(v string) []string {
+		added[n] = v
+		n++
+		return added[n-1 : n : n]
 	}
 	if !hs.Has("Host") {
-		hs.Add("Host", rc.DomainName)
+		hs.Add("Host", one(rc.DomainName)...)
 	}
 	xff := rc.Identity.SourceIP
 	if prev := hs.Take("X-Forwarded-For"); len(prev) > 0 {
 		xff = strings.Join(prev, ", ") + ", " + xff
 	}
-	hs.Add("X-Forwarded-For", xff)
+	hs.Add("X-Forwarded-For", one(xff)...)
 	proto, port := Forwarded(rc)
 	hs.Take("X-Forwarded-Port")
-	hs.Add("X-Forwarded-Port", port)
+	hs.Add("X-Forwarded-Port", one(port)...)
 	hs.Take("X-Forwarded-Proto")
-	hs.Add("X-Forwarded-Proto", proto)
+	hs.Add("X-Forwarded-Proto", one(proto)...)
 	if !hs.Has("X-Amzn-Trace-Id") {
 		trace := rc.TraceID
 		if trace == "" {
 			trace = NewTraceID(time.UnixMilli(rc.RequestTimeEpoch))
 		}
-		hs.Add("X-Amzn-Trace-Id", trace)
+		hs.Add("X-Amzn-Trace-Id", one(trace)...)
 	}
 
 	env := envelope{RequestContext: &c, StageVariables: nonEmpty(stageVars)}
@@ -158,10 +167,21 @@ func Forwarded(rc *RequestContext) (proto, port string) {
 // WireName is the name a header is sent under: net/http's canonical form, with the RFC 6455 spelling of
 // the Sec-WebSocket-* headers.
 func WireName(k string) string {
-	if ck := http.CanonicalHeaderKey(k); strings.HasPrefix(ck, "Sec-Websocket-") {
-		return "Sec-WebSocket-" + ck[len("Sec-Websocket-"):]
+	ck := http.CanonicalHeaderKey(k)
+	if !strings.HasPrefix(ck, "Sec-Websocket-") {
+		return k
 	}
-	return k
+	switch ck { // the handshake's own headers, without building their names again for every event
+	case "Sec-Websocket-Key":
+		return "Sec-WebSocket-Key"
+	case "Sec-Websocket-Version":
+		return "Sec-WebSocket-Version"
+	case "Sec-Websocket-Extensions":
+		return "Sec-WebSocket-Extensions"
+	case "Sec-Websocket-Protocol":
+		return "Sec-WebSocket-Protocol"
+	}
+	return "Sec-WebSocket-" + ck[len("Sec-Websocket-"):]
 }
 
 func nonEmpty(m map[string]string) map[string]string {
@@ -171,60 +191,69 @@ func nonEmpty(m map[string]string) map[string]string {
 	return m
 }
 
-// HeaderSet collects event headers by name, case-insensitively.
+// HeaderSet collects event headers by name, case-insensitively. An event has a dozen headers or so: a
+// slice searched in order costs less than maps, and it is built for every $connect event.
 type HeaderSet struct {
-	names  []string            // wire names, in insertion order
-	values map[string][]string // by canonical name
-	wire   map[string]string   // canonical name → wire name
+	entries []headerEntry // in insertion order until Maps sorts them
+}
+
+type headerEntry struct {
+	canonical, wire string
+	values          []string // shared with the caller's slice when added once; clipped, so appends copy
 }
 
 func NewHeaderSet(n int) *HeaderSet {
-	return &HeaderSet{values: make(map[string][]string, n), wire: make(map[string]string, n)}
+	return &HeaderSet{entries: make([]headerEntry, 0, n)}
 }
 
-func (h *HeaderSet) Add(name string, vs ...string) {
-	ck := http.CanonicalHeaderKey(name)
-	if _, ok := h.wire[ck]; !ok {
-		h.wire[ck] = name
-		h.names = append(h.names, name)
+func (h *HeaderSet) find(canonical string) int {
+	for i := range h.entries {
+		if h.entries[i].canonical == canonical {
+			return i
+		}
 	}
-	h.values[ck] = append(h.values[ck], vs...)
+	return -1
+}
+
+// Add adds values to the header name, the first name added for it being the one the event shows. The
+// set keeps vs (without copying it) and never writes to it.
+func (h *HeaderSet) Add(name string, vs ...string) {
+	h.add(http.CanonicalHeaderKey(name), name, vs)
+}
+
+// add is Add with name's canonical form already known: canonicalizing a wire name such as
+// Sec-WebSocket-Key again would build a new string.
+func (h *HeaderSet) add(canonical, name string, vs []string) {
+	if i := h.find(canonical); i >= 0 {
+		h.entries[i].values = append(h.entries[i].values, vs...)
+		return
+	}
+	h.entries = append(h.entries, headerEntry{canonical: canonical, wire: name, values: slices.Clip(vs)})
 }
 
 func (h *HeaderSet) Has(name string) bool {
-	_, ok := h.values[http.CanonicalHeaderKey(name)]
-	return ok
+	return h.find(http.CanonicalHeaderKey(name)) >= 0
 }
 
 // Take removes a header and returns its values.
 func (h *HeaderSet) Take(name string) []string {
-	ck := http.CanonicalHeaderKey(name)
-	vs, ok := h.values[ck]
-	if !ok {
+	i := h.find(http.CanonicalHeaderKey(name))
+	if i < 0 {
 		return nil
 	}
-	w := h.wire[ck]
-	delete(h.values, ck)
-	delete(h.wire, ck)
-	for i, n := range h.names {
-		if n == w {
-			h.names = append(h.names[:i], h.names[i+1:]...)
-			break
-		}
-	}
+	vs := h.entries[i].values
+	h.entries = slices.Delete(h.entries, i, i+1)
 	return vs
 }
 
 // Maps returns the headers and multiValueHeaders objects, names sorted case-insensitively.
 func (h *HeaderSet) Maps() (Headers, MultiHeaders) {
-	names := append([]string(nil), h.names...)
-	slices.SortFunc(names, compareHeaderNames)
-	single := make(Headers, 0, len(names))
-	multi := make(MultiHeaders, 0, len(names))
-	for _, n := range names {
-		vs := h.values[http.CanonicalHeaderKey(n)]
-		single = append(single, headerField{n, vs[len(vs)-1]})
-		multi = append(multi, multiHeaderField{n, vs})
+	slices.SortFunc(h.entries, func(a, b headerEntry) int { return compareHeaderNames(a.wire, b.wire) })
+	single := make(Headers, 0, len(h.entries))
+	multi := make(MultiHeaders, 0, len(h.entries))
+	for _, e := range h.entries {
+		single = append(single, headerField{e.wire, e.values[len(e.values)-1]})
+		multi = append(multi, multiHeaderField{e.wire, e.values})
 	}
 	return single, multi
 }

@@ -510,3 +510,27 @@ func BenchmarkMessageEvent(b *testing.B) {
 		MessageEvent(rc, body, nil)
 	}
 }
+
+// connectEventAllocs bounds ConnectEvent's allocations for a typical handshake (handshake(), a trace ID,
+// no query string, no stage variables): every $connect routed to a function builds one.
+const connectEventAllocs = 5
+
+// TestConnectEventAllocations guards the $connect hot path against allocations coming back unnoticed.
+func TestConnectEventAllocations(t *testing.T) {
+	rc := testRC("$connect", EventConnect, "R1kmxHb2tjMFa1Q=", time.Now())
+	rc.TraceID = "Root=1-65abb491-0123456789abcdef01234567"
+	h := handshake()
+	if n := testing.AllocsPerRun(200, func() { ConnectEvent(rc, h, nil, nil) }); n > connectEventAllocs {
+		t.Errorf("ConnectEvent allocates %v times per event, want at most %d", n, connectEventAllocs)
+	}
+}
+
+func BenchmarkConnectEvent(b *testing.B) {
+	rc := testRC("$connect", EventConnect, "R1kmxHb2tjMFa1Q=", time.Now())
+	rc.TraceID = "Root=1-65abb491-0123456789abcdef01234567"
+	h := handshake()
+	b.ReportAllocs()
+	for b.Loop() {
+		ConnectEvent(rc, h, nil, nil)
+	}
+}
