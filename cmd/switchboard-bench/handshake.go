@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -20,10 +21,15 @@ type hsResult struct {
 	FirstErr         string        // the first failure, for the warning
 	ServerCPU        float64       // CPU cores the gateway used during the measured window
 	ServerCPUPerConn time.Duration // gateway CPU per handshake
+	// HelperCPUPerConn is the CPU per handshake of the gateway's function processes (the $connect
+	// function), ClientCPUPerConn that of this process, the load tool, which makes the handshakes.
+	HelperCPUPerConn, ClientCPUPerConn time.Duration
 
-	samples []time.Duration // every latency measured, sorted, for merging rounds
-	cpu     time.Duration   // gateway CPU time in the measured window
-	window  time.Duration   // the measured window
+	samples   []time.Duration // every latency measured, sorted, for merging rounds
+	cpu       time.Duration   // gateway CPU time in the measured window
+	helperCPU time.Duration   // the function processes' CPU time in the measured window
+	clientCPU time.Duration   // the load tool's CPU time in the measured window
+	window    time.Duration   // the measured window
 }
 
 // mergeHandshakes combines rounds of one measurement (interleaved with another's): counts, errors, CPU
@@ -38,6 +44,8 @@ func mergeHandshakes(rounds ...*hsResult) *hsResult {
 		}
 		out.samples = append(out.samples, r.samples...)
 		out.cpu += r.cpu
+		out.helperCPU += r.helperCPU
+		out.clientCPU += r.clientCPU
 		out.window += r.window
 	}
 	slices.Sort(out.samples)
@@ -48,6 +56,8 @@ func mergeHandshakes(rounds ...*hsResult) *hsResult {
 	out.P50, out.P99, out.P999 = percentile(out.samples, 0.50), percentile(out.samples, 0.99), percentile(out.samples, 0.999)
 	if out.Count > 0 {
 		out.ServerCPUPerConn = out.cpu / time.Duration(out.Count)
+		out.HelperCPUPerConn = out.helperCPU / time.Duration(out.Count)
+		out.ClientCPUPerConn = out.clientCPU / time.Duration(out.Count)
 	}
 	return out
 }
@@ -84,7 +94,8 @@ func (b *bench) handshakes(ctx context.Context) error {
 	turns := make([][]*hsResult, len(scs))
 	for n, i := range handshakeTurns {
 		sc := scs[i]
-		r, err := b.measureHandshakesFor(ctx, fmt.Sprintf("%s (turn %d)", sc.name, n+1), stageURL(gws[i].addr), gws[i], b.s.Duration/2)
+		r, err := b.measureHandshakesFor(ctx, fmt.Sprintf("%s (turn %d)", sc.name, n+1), stageURL(gws[i].addr), gws[i],
+			&child{name: "functions", childrenOf: gws[i].pid()}, b.s.Duration/2)
 		if err != nil {
 			return err
 		}
@@ -94,8 +105,8 @@ func (b *bench) handshakes(ctx context.Context) error {
 	for i, sc := range scs {
 		r := mergeHandshakes(turns[i]...)
 		b.res.Handshakes[sc.key] = r
-		logf(b.stderr, "%s, every turn: %.0f handshakes/s, p50 %v, p99 %v, p99.9 %v, gateway CPU %.2f cores, %d failed",
-			sc.name, r.Rate, r.P50, r.P99, r.P999, r.ServerCPU, r.Errors)
+		logf(b.stderr, "%s, every turn: %.0f handshakes/s, p50 %v, p99 %v, p99.9 %v, gateway CPU %.2f cores, CPU per handshake: gateway %v, function processes %v, load tool %v, %d failed",
+			sc.name, r.Rate, r.P50, r.P99, r.P999, r.ServerCPU, r.ServerCPUPerConn, r.HelperCPUPerConn, r.ClientCPUPerConn, r.Errors)
 		err := gws[i].stop()
 		gws[i] = nil
 		errs = joinErr(errs, err)
@@ -109,11 +120,12 @@ const maxHandshakeErrors = 100
 // measureHandshakes runs b.s.Clients workers that each open a WebSocket connection and close it again, in
 // a closed loop, for the warm-up and the measured duration.
 func (b *bench) measureHandshakes(ctx context.Context, name, url string, gw *child) (*hsResult, error) {
-	return b.measureHandshakesFor(ctx, name, url, gw, b.s.Duration)
+	return b.measureHandshakesFor(ctx, name, url, gw, nil, b.s.Duration)
 }
 
-// measureHandshakesFor is measureHandshakes with a measured window of d.
-func (b *bench) measureHandshakesFor(ctx context.Context, name, url string, gw *child, d time.Duration) (*hsResult, error) {
+// measureHandshakesFor is measureHandshakes with a measured window of d, measuring the CPU of the
+// gateway's helper processes too when helpers is not nil, and the load tool's own.
+func (b *bench) measureHandshakesFor(ctx context.Context, name, url string, gw, helpers *child, d time.Duration) (*hsResult, error) {
 	type workerResult struct {
 		lat  []time.Duration
 		errs int64
@@ -155,8 +167,14 @@ func (b *bench) measureHandshakesFor(ctx context.Context, name, url string, gw *
 			}
 		})
 	}
-	cpu0 := waitUntil(ctx, from, []*child{gw})
-	cpu1 := waitUntil(ctx, end, []*child{gw})
+	servers := []*child{gw}
+	if helpers != nil {
+		servers = append(servers, helpers)
+	}
+	cpu0 := waitUntil(ctx, from, servers)
+	client0 := selfCPU()
+	cpu1 := waitUntil(ctx, end, servers)
+	client1 := selfCPU()
 	wg.Wait()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -174,9 +192,14 @@ func (b *bench) measureHandshakesFor(ctx context.Context, name, url string, gw *
 	res.Count = int64(len(all))
 	res.Rate = float64(len(all)) / d.Seconds()
 	res.P50, res.P99, res.P999 = percentile(all, 0.50), percentile(all, 0.99), percentile(all, 0.999)
-	res.samples, res.cpu, res.window = all, time.Duration(cpu1[0]-cpu0[0]), d
+	res.samples, res.cpu, res.clientCPU, res.window = all, cpu1[0]-cpu0[0], client1-client0, d
+	if helpers != nil {
+		res.helperCPU = cpu1[1] - cpu0[1]
+	}
 	if res.Count > 0 {
-		res.ServerCPUPerConn = time.Duration(float64(cpu1[0]-cpu0[0]) / float64(res.Count))
+		res.ServerCPUPerConn = res.cpu / time.Duration(res.Count)
+		res.HelperCPUPerConn = res.helperCPU / time.Duration(res.Count)
+		res.ClientCPUPerConn = res.clientCPU / time.Duration(res.Count)
 	}
 	logf(b.stderr, "%s: %.0f handshakes/s, p50 %v, p99 %v, p99.9 %v, gateway CPU %.2f cores, %d failed",
 		name, res.Rate, res.P50, res.P99, res.P999, res.ServerCPU, res.Errors)
@@ -187,4 +210,13 @@ func (b *bench) measureHandshakesFor(ctx context.Context, name, url string, gw *
 		return res, fmt.Errorf("%s: no handshake completed", name)
 	}
 	return res, nil
+}
+
+// selfCPU is the CPU time this process (the load tool: its clients, timers and readers) has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -83,6 +83,9 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("handshakes %s: %+v", key, h)
 			}
 		}
+		if h := res.Handshakes["function"]; h != nil && (h.HelperCPUPerConn <= 0 || h.ClientCPUPerConn <= 0 || h.window != 500*time.Millisecond) {
+			t.Errorf("handshakes function: the function processes' or the load tool's CPU was not measured, or not over two turns of half the duration: %+v", h)
+		}
 		if !strings.Contains(out, "Handshakes/s, $connect → local function vs no $connect") {
 			t.Errorf("output lacks the handshake rows")
 		}

@@ -307,12 +307,16 @@ func tabulate(res *results) ([]row, []target) {
 		r := row{what: "Handshakes/s, $connect → local function vs no $connect", raw: "—", gateway: "—", ratio: "—",
 			target: fmt.Sprintf("≥ %.1f×", targetHandshakeRatio)}
 		lat := row{what: "  p50 / p99 / p99.9 handshake time", raw: "—", gateway: "—"}
-		cpu := row{what: "  gateway CPU per handshake", raw: "—", gateway: "—"}
+		cpu := row{what: "  gateway CPU per handshake (+ function processes)", raw: "—", gateway: "—"}
+		client := row{what: "  load tool CPU per handshake (the client, same machine)", raw: "—", gateway: "—"}
 		if plain != nil {
-			r.raw, lat.raw, cpu.raw = count(plain.Rate), lat3(plain.P50, plain.P99, plain.P999), us(plain.ServerCPUPerConn)
+			r.raw, lat.raw, cpu.raw, client.raw = count(plain.Rate), lat3(plain.P50, plain.P99, plain.P999), us(plain.ServerCPUPerConn), us(plain.ClientCPUPerConn)
 		}
 		if fn != nil {
-			r.gateway, lat.gateway, cpu.gateway = count(fn.Rate), lat3(fn.P50, fn.P99, fn.P999), us(fn.ServerCPUPerConn)
+			r.gateway, lat.gateway, cpu.gateway, client.gateway = count(fn.Rate), lat3(fn.P50, fn.P99, fn.P999), us(fn.ServerCPUPerConn), us(fn.ClientCPUPerConn)
+			if fn.HelperCPUPerConn > 0 {
+				cpu.gateway += " + " + us(fn.HelperCPUPerConn)
+			}
 		}
 		if plain != nil && fn != nil && plain.Rate > 0 {
 			ratio := fn.Rate / plain.Rate
@@ -320,7 +324,7 @@ func tabulate(res *results) ([]row, []target) {
 			targets = append(targets, target{what: fmt.Sprintf("handshakes with $connect → local function ≥ %.1f× those without $connect", targetHandshakeRatio),
 				value: fmt.Sprintf("%.2f (%s vs %s per second)", ratio, count(fn.Rate), count(plain.Rate)), met: ratio >= targetHandshakeRatio})
 		}
-		rows = append(rows, r, lat, cpu)
+		rows = append(rows, r, lat, cpu, client)
 	}
 	for _, c := range []struct{ key, label string }{{"lambda", "Go"}, {"lambda-node", "Node.js"}, {"lambda-python", "Python"}} {
 		if d := res.ColdStarts[c.key]; d > 0 {
