@@ -26,12 +26,16 @@ func (a *answerInvoker) Invoke(_ context.Context, _ *snapshot.Integration, req *
 }
 
 // connectDispatcher is a Dispatcher for one WebSocket API, "a", stage "dev", whose $connect route's
-// HTTP_PROXY integration is inv.
-func connectDispatcher(t *testing.T, inv integration.Invoker) *Dispatcher {
+// integration, of type typ (HTTP_PROXY or MOCK), is inv.
+func connectDispatcher(t *testing.T, typ string, inv integration.Invoker) *Dispatcher {
 	t.Helper()
+	in := resource.Integration{IntegrationID: "c", IntegrationType: typ, IntegrationURI: "http://127.0.0.1:9/connect"}
+	if typ == resource.IntegrationMock {
+		in.IntegrationURI, in.RequestTemplates = "", map[string]string{"$default": `{"statusCode": 200}`}
+	}
 	set, err := snapshot.Compile(&resource.Bundle{APIs: []resource.API{{
 		APIID: "a", Name: "a", ProtocolType: "WEBSOCKET", RouteSelectionExpression: "$request.body.action",
-		Integrations: []resource.Integration{{IntegrationID: "c", IntegrationType: "HTTP_PROXY", IntegrationURI: "http://127.0.0.1:9/connect"}},
+		Integrations: []resource.Integration{in},
 		Routes:       []resource.Route{{RouteKey: "$connect", Target: "integrations/c"}},
 		Stages:       []resource.Stage{{StageName: "dev"}},
 	}}})
@@ -40,7 +44,7 @@ func connectDispatcher(t *testing.T, inv integration.Invoker) *Dispatcher {
 	}
 	var h snapshot.Holder
 	h.Store(set)
-	d := New(&h, map[string]integration.Invoker{"HTTP_PROXY": inv}, Auth{}, slog.New(slog.DiscardHandler))
+	d := New(&h, map[string]integration.Invoker{typ: inv}, Auth{}, slog.New(slog.DiscardHandler))
 	t.Cleanup(d.Wait)
 	return d
 }
@@ -50,7 +54,7 @@ func connectDispatcher(t *testing.T, inv integration.Invoker) *Dispatcher {
 // new goroutine, and that the decision is the integration's.
 func TestConnectIntegrationRunsOnAWorker(t *testing.T) {
 	inv := &answerInvoker{status: http.StatusOK, calls: make(chan *integration.Request, 1)}
-	d := connectDispatcher(t, inv)
+	d := connectDispatcher(t, "HTTP_PROXY", inv)
 	deadline := time.Now().Add(10 * time.Second)
 	for i := range 20 {
 		c := &Connection{ID: "conn" + string(rune('A'+i)), APIID: "a", Stage: "dev", ConnectedAt: time.Now().UnixMilli()}
@@ -76,10 +80,25 @@ func TestConnectIntegrationRunsOnAWorker(t *testing.T) {
 // the handshake with its status.
 func TestConnectIntegrationRejects(t *testing.T) {
 	inv := &answerInvoker{status: http.StatusForbidden, calls: make(chan *integration.Request, 1)}
-	d := connectDispatcher(t, inv)
+	d := connectDispatcher(t, "HTTP_PROXY", inv)
 	dec := d.Connect(t.Context(), &Connection{ID: "c1", APIID: "a", Stage: "dev"}, &Handshake{Header: http.Header{}, Query: url.Values{}})
 	<-inv.calls
 	if dec.Accepted() || dec.Status != http.StatusForbidden {
 		t.Errorf("decision %+v, want 403", dec)
+	}
+}
+
+// TestConnectMockRunsInline checks that a MOCK $connect integration, which does no I/O, runs on the
+// handshake's goroutine, as MOCK message integrations do: no worker is started for it.
+func TestConnectMockRunsInline(t *testing.T) {
+	inv := &answerInvoker{status: http.StatusOK, calls: make(chan *integration.Request, 1)}
+	d := connectDispatcher(t, resource.IntegrationMock, inv)
+	dec := d.Connect(t.Context(), &Connection{ID: "c1", APIID: "a", Stage: "dev"}, &Handshake{Header: http.Header{}, Query: url.Values{}})
+	<-inv.calls
+	if !dec.Accepted() {
+		t.Errorf("decision %+v, want accepted", dec)
+	}
+	if n := d.background.started.Load(); n != 0 {
+		t.Errorf("%d workers started for a MOCK $connect, want 0", n)
 	}
 }
