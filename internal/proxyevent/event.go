@@ -202,6 +202,7 @@ type headerEntry struct {
 	values          []string // shared with the caller's slice when added once; clipped, so appends copy
 }
 
+// NewHeaderSet returns an empty set with room for n headers.
 func NewHeaderSet(n int) *HeaderSet {
 	return &HeaderSet{entries: make([]headerEntry, 0, n)}
 }
@@ -231,6 +232,7 @@ func (h *HeaderSet) add(canonical, name string, vs []string) {
 	h.entries = append(h.entries, headerEntry{canonical: canonical, wire: name, values: slices.Clip(vs)})
 }
 
+// Has reports whether the set holds the header name, whatever its case.
 func (h *HeaderSet) Has(name string) bool {
 	return h.find(http.CanonicalHeaderKey(name)) >= 0
 }
