@@ -2,7 +2,8 @@ package main
 
 // The cluster scenario: three gateway processes joined over embedded NATS. @connections POSTs to
 // connections on node 2, sent to node 2 itself (local owner) and to node 1 (remote owner, one NATS
-// request/reply each); handshakes per second of a clustered node against a single node with the same
+// request/reply each), first in a closed loop (each path at its own saturation), then at one fixed rate
+// for both (open loop, latency from each request's due time); handshakes per second of a clustered node against a single node with the same
 // config (the difference is the connection record written to JetStream on every connect and deleted on
 // every close); and one Broadcast to -conns connections spread over the three nodes.
 
@@ -29,8 +30,13 @@ import (
 
 // clusterResult is the cluster scenario's figures.
 type clusterResult struct {
-	Local, Remote                 *postFigures // POSTs to node 2's connections via node 2 / via node 1
-	ConnectSingle, ConnectCluster *hsResult    // handshakes/s, one node alone / one node of the three
+	Local, Remote *postFigures // POSTs to node 2's connections via node 2 / via node 1, closed loop
+	// FixedRate is the rate both open-loop runs offered (POSTs per second); LocalFixed and RemoteFixed
+	// are their figures, latencies from each request's due time.
+	FixedRate                     float64
+	LocalFixed, RemoteFixed       *postFigures
+	Clients                       int       // -clients: the closed loop's clients, the open loop's most in flight
+	ConnectSingle, ConnectCluster *hsResult // handshakes/s, one node alone / one node of the three
 	Broadcast                     *broadcastResult
 	BroadcastConns                int
 }
@@ -41,7 +47,16 @@ type postFigures struct {
 	P50, P99 time.Duration
 	Other    map[int]int64
 	Errors   int64
+	// LagP50 and LagP99 are an open-loop run's waits from a POST's due time to its sending: every
+	// in-flight slot busy (counted in P50 and P99) or the client's timer waking late (not counted).
+	LagP50, LagP99 time.Duration
 }
+
+// defaultPostRateShare is the fixed rate of the open-loop POSTs, as a share of the remote path's
+// closed-loop rate in the same run, when -post-rate does not set it: both paths are then below
+// saturation (the remote one at about half its capacity, the local one at about a quarter), where
+// their latencies compare the paths rather than two queue depths.
+const defaultPostRateShare = 0.5
 
 // clusterSize is the number of gateway processes of the cluster scenario.
 const clusterSize = 3
@@ -170,9 +185,60 @@ func (b *bench) measureClusterPosts(ctx context.Context, nodes []*child, res *cl
 	if res.Remote, err = b.postLoop(ctx, nodes[0].addr, ids); err != nil {
 		return fmt.Errorf("POSTs via another node: %w", err)
 	}
-	logf(b.stderr, "cluster @connections: local owner %.0f/s p50 %v p99 %v; remote owner %.0f/s p50 %v p99 %v; %d delivered",
-		res.Local.Rate, res.Local.P50, res.Local.P99, res.Remote.Rate, res.Remote.P50, res.Remote.P99, delivered.Load())
+	logf(b.stderr, "cluster @connections, closed loop of %d clients: local owner %.0f/s p50 %v p99 %v; remote owner %.0f/s p50 %v p99 %v; %d delivered",
+		b.s.Clients, res.Local.Rate, res.Local.P50, res.Local.P99, res.Remote.Rate, res.Remote.P50, res.Remote.P99, delivered.Load())
+	res.Clients, res.FixedRate = b.s.Clients, b.s.PostRate
+	if res.FixedRate == 0 {
+		res.FixedRate = defaultPostRateShare * res.Remote.Rate
+	}
+	if res.LocalFixed, err = b.postFixedRate(ctx, nodes[1].addr, ids, res.FixedRate); err != nil {
+		return fmt.Errorf("POSTs via the owner at %.0f/s: %w", res.FixedRate, err)
+	}
+	if res.RemoteFixed, err = b.postFixedRate(ctx, nodes[0].addr, ids, res.FixedRate); err != nil {
+		return fmt.Errorf("POSTs via another node at %.0f/s: %w", res.FixedRate, err)
+	}
+	logf(b.stderr, "cluster @connections, fixed rate of %.0f/s (open loop, %d connections): local owner p50 %v p99 %v; remote owner p50 %v p99 %v",
+		res.FixedRate, b.s.Clients, res.LocalFixed.P50, res.LocalFixed.P99, res.RemoteFixed.P50, res.RemoteFixed.P99)
 	return nil
+}
+
+// postFixedRate POSTs to ids through the gateway at addr at rate per second for the warm-up and
+// -duration, from up to -clients requests in flight (open loop: see openLoop), and measures each
+// POST's latency from the time it was due.
+func (b *bench) postFixedRate(ctx context.Context, addr string, ids []string, rate float64) (*postFigures, error) {
+	tr := &http.Transport{Proxy: nil, MaxIdleConnsPerHost: b.s.Clients, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	body := message("push", b.s.MsgSize)
+	f := &postFigures{Other: map[int]int64{}}
+	var mu sync.Mutex // guards f.Other and f.Errors
+	do := func(ctx context.Context, i int) bool {
+		status, err := post(ctx, client, connectionURL(addr, ids[i%len(ids)]), body)
+		if err == nil && status == http.StatusOK {
+			return true
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			f.Errors++
+		} else {
+			f.Other[status]++
+		}
+		return false
+	}
+	start := time.Now()
+	from := start.Add(b.s.warmup())
+	res, err := openLoop(ctx, rate, start, from, from.Add(b.s.Duration), b.s.Clients, do)
+	if err != nil {
+		return nil, err
+	}
+	f.Rate = float64(len(res.Lat)) / b.s.Duration.Seconds()
+	f.P50, f.P99 = percentile(res.Lat, 0.50), percentile(res.Lat, 0.99)
+	f.LagP50, f.LagP99 = percentile(res.Lag, 0.50), percentile(res.Lag, 0.99)
+	if len(res.Lat) == 0 {
+		return f, fmt.Errorf("no POST answered 200 (other statuses %v, %d errors)", f.Other, f.Errors)
+	}
+	return f, nil
 }
 
 // postLoop POSTs to ids through the gateway at addr from -clients workers for the warm-up and -duration.
