@@ -2,8 +2,8 @@ package main
 
 // The cluster scenario: three gateway processes joined over embedded NATS. @connections POSTs to
 // connections on node 2, sent to node 2 itself (local owner) and to node 1 (remote owner, one NATS
-// request/reply each), first in a closed loop (each path at its own saturation), then at one fixed rate
-// for both (open loop, latency from each request's due time); handshakes per second of a clustered node against a single node with the same
+// request/reply each), first in a closed loop (each path at its own saturation), then both at once at
+// one fixed rate (open loop, latency from each request's due time); handshakes per second of a clustered node against a single node with the same
 // config (the difference is the connection record written to JetStream on every connect and deleted on
 // every close); and one Broadcast to -conns connections spread over the three nodes.
 
@@ -53,8 +53,8 @@ type postFigures struct {
 }
 
 // defaultPostRateShare is the fixed rate of the open-loop POSTs, as a share of the remote path's
-// closed-loop rate in the same run, when -post-rate does not set it: both paths are then below
-// saturation (the remote one at about half its capacity, the local one at about a quarter), where
+// closed-loop rate in the same run, when -post-rate does not set it: the two paths, run at once, then
+// take about half the remote path's capacity and a quarter of the local one's, below saturation, where
 // their latencies compare the paths rather than two queue depths.
 const defaultPostRateShare = 0.5
 
@@ -191,21 +191,32 @@ func (b *bench) measureClusterPosts(ctx context.Context, nodes []*child, res *cl
 	if res.FixedRate == 0 {
 		res.FixedRate = defaultPostRateShare * res.Remote.Rate
 	}
-	if res.LocalFixed, err = b.postFixedRate(ctx, nodes[1].addr, ids, res.FixedRate); err != nil {
-		return fmt.Errorf("POSTs via the owner at %.0f/s: %w", res.FixedRate, err)
+	// Both paths at once, each at the fixed rate, the remote one's schedule half a period after the
+	// local one's: whatever else the machine does meanwhile (a stall, a neighbour's build) hits both
+	// alike, so the difference between their tails is the path's.
+	start := time.Now().Add(10 * time.Millisecond)
+	half := time.Duration(float64(time.Second) / res.FixedRate / 2)
+	var lerr, rerr error
+	var both sync.WaitGroup
+	both.Go(func() { res.LocalFixed, lerr = b.postFixedRate(ctx, nodes[1].addr, ids, res.FixedRate, start) })
+	both.Go(func() {
+		res.RemoteFixed, rerr = b.postFixedRate(ctx, nodes[0].addr, ids, res.FixedRate, start.Add(half))
+	})
+	both.Wait()
+	if lerr != nil {
+		return fmt.Errorf("POSTs via the owner at %.0f/s: %w", res.FixedRate, lerr)
 	}
-	if res.RemoteFixed, err = b.postFixedRate(ctx, nodes[0].addr, ids, res.FixedRate); err != nil {
-		return fmt.Errorf("POSTs via another node at %.0f/s: %w", res.FixedRate, err)
+	if rerr != nil {
+		return fmt.Errorf("POSTs via another node at %.0f/s: %w", res.FixedRate, rerr)
 	}
-	logf(b.stderr, "cluster @connections, fixed rate of %.0f/s (open loop, %d connections): local owner p50 %v p99 %v; remote owner p50 %v p99 %v",
+	logf(b.stderr, "cluster @connections, fixed rate of %.0f/s to each path at once (open loop, %d slots each): local owner p50 %v p99 %v; remote owner p50 %v p99 %v",
 		res.FixedRate, b.s.Clients, res.LocalFixed.P50, res.LocalFixed.P99, res.RemoteFixed.P50, res.RemoteFixed.P99)
 	return nil
 }
 
-// postFixedRate POSTs to ids through the gateway at addr at rate per second for the warm-up and
-// -duration, from up to -clients requests in flight (open loop: see openLoop), and measures each
-// POST's latency from the time it was due.
-func (b *bench) postFixedRate(ctx context.Context, addr string, ids []string, rate float64) (*postFigures, error) {
+// postFixedRate POSTs to ids through the gateway at addr at rate per second from start, for the
+// warm-up and -duration, from up to -clients requests in flight (open loop: see openLoop).
+func (b *bench) postFixedRate(ctx context.Context, addr string, ids []string, rate float64, start time.Time) (*postFigures, error) {
 	tr := &http.Transport{Proxy: nil, MaxIdleConnsPerHost: b.s.Clients, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
@@ -226,7 +237,6 @@ func (b *bench) postFixedRate(ctx context.Context, addr string, ids []string, ra
 		}
 		return false
 	}
-	start := time.Now()
 	from := start.Add(b.s.warmup())
 	res, err := openLoop(ctx, rate, start, from, from.Add(b.s.Duration), b.s.Clients, do)
 	if err != nil {
