@@ -388,7 +388,7 @@ func clusterRows(c *clusterResult, rows []row, targets []target) ([]row, []targe
 		rows, targets = postRows(rows, targets, r, "closed loop", c.Local, c.Remote)
 	}
 	if c.LocalFixed != nil && c.RemoteFixed != nil {
-		r := row{what: fmt.Sprintf("Cluster of 3: @connections POSTs at one fixed rate of %s/s to each path, both at once (open loop: a POST that found every one of %d slots busy counts its wait from its due time), answered/s local / remote", count(c.FixedRate), c.Clients),
+		r := row{what: fmt.Sprintf("Cluster of 3: @connections POSTs at one fixed rate of %s/s to each path, both at once (open loop, up to %d in flight each; a POST sent late because all were busy counts from its due time), answered/s local / remote", count(c.FixedRate), openLoopSlots),
 			raw: count(c.LocalFixed.Rate), gateway: count(c.RemoteFixed.Rate)}
 		rows, targets = postRows(rows, targets, r, fmt.Sprintf("fixed rate %s/s", count(c.FixedRate)), c.LocalFixed, c.RemoteFixed)
 		rows = append(rows, row{what: "  wait from due time to sending (p50 / p99; counted above only when every slot was busy), local / remote",
