@@ -52,11 +52,13 @@ type postFigures struct {
 	LagP50, LagP99 time.Duration
 }
 
-// defaultPostRateShare is the fixed rate of the open-loop POSTs, as a share of the remote path's
-// closed-loop rate in the same run, when -post-rate does not set it: the two paths, run at once, then
-// take about half the remote path's capacity and a quarter of the local one's, below saturation, where
-// their latencies compare the paths rather than two queue depths.
-const defaultPostRateShare = 0.5
+// defaultPostRateShare is the fixed rate of each path's open-loop POSTs, as a share of the remote path's
+// closed-loop rate in the same run, when -post-rate does not set it. The two paths run at once, so the
+// gateways take about a quarter of the remote path's capacity plus a tenth of the local one's: below
+// saturation even when the machine's neighbours take some of it, where the latencies compare the paths
+// rather than two queue depths. Half the remote rate each, on a machine at load average 15, was more
+// than the cluster could answer, and the backlog grew for the whole run.
+const defaultPostRateShare = 0.25
 
 // openLoopSlots is how many POSTs each fixed-rate run may have in flight: far more than it needs at
 // its rate (a few), so that a stall shows as the gateway's latency rather than as POSTs queued in the

@@ -57,7 +57,7 @@ func TestClusterScenario(t *testing.T) {
 	}
 }
 
-// TestPostRateFlag checks -post-rate's bounds: 0 (the default, half the remote closed-loop rate) or a
+// TestPostRateFlag checks -post-rate's bounds: 0 (the default, a quarter of the remote closed-loop rate) or a
 // positive rate, never a negative or not-a-number one.
 func TestPostRateFlag(t *testing.T) {
 	tests := []struct {
