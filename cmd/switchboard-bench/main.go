@@ -27,10 +27,10 @@
 //   - cluster (not run by default): three gateway processes joined over embedded NATS. @connections
 //     POSTs/s and p50/p99 to connections on node 2 sent via node 2 (local owner) and via node 1 (remote
 //     owner), from -clients clients in a closed loop (each path at its own saturation), then p50/p99 of
-//     both at one fixed rate, -post-rate per second (open loop, latency from each POST's due time when
-//     it had to wait; default a quarter of the remote closed-loop rate); handshakes/s of node 1 against a single
-//     node with the same config; and a Broadcast to -conns connections spread over the three nodes, sent
-//     to node 1.
+//     both paths at once, each at -post-rate POSTs per second (open loop, a POST sent late counted from
+//     its due time; default a quarter of the remote closed-loop rate); handshakes/s of node 1 against a
+//     single node with the same config; and a Broadcast to -conns connections spread over the three
+//     nodes, sent to node 1.
 //
 // Usage:
 //
