@@ -212,6 +212,7 @@ func (c *answerCtx) Value(any) any { return nil }
 // cancel ends the context once its handler has returned.
 func (c *answerCtx) cancel() { c.end(context.Canceled) }
 
+// end closes Done (when made) with err, unless the context has ended already.
 func (c *answerCtx) end(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -229,6 +230,7 @@ func (c *answerCtx) end(err error) {
 	}
 }
 
+// isClosed reports whether ch is closed (it is never sent on).
 func isClosed(ch chan struct{}) bool {
 	select {
 	case <-ch:
