@@ -27,6 +27,9 @@ type settings struct {
 	Only     map[string]bool
 	Markdown bool
 	Profile  string // directory for the gateway processes' CPU profiles, if any
+	// PostRate is the cluster scenario's fixed rate of @connections POSTs per second for its open-loop
+	// figures, on each path; 0: a quarter of the remote path's closed-loop rate measured in the same run.
+	PostRate float64
 	// PeerCache is where the peers scenario installs serverless-offline with npm.
 	PeerCache string
 }
@@ -63,6 +66,7 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	only := fs.String("only", strings.Join(defaultScenarios, ","), "scenarios to run: comma-separated subset of "+strings.Join(scenarios, ","))
 	fs.BoolVar(&s.Markdown, "markdown", false, "print a Markdown section instead of a plain table")
 	fs.StringVar(&s.Profile, "profile", "", "write a CPU profile of each gateway process to `DIR`/gateway-N.pprof (a cluster node: gateway-N-node-I.pprof), its allocations to gateway-N[-node-I].allocs.pprof")
+	fs.Float64Var(&s.PostRate, "post-rate", 0, "@connections POSTs per second of the cluster scenario's fixed-rate (open-loop) figures, to each of the local and the remote owner at once; 0: a quarter of the remote owner's closed-loop rate in the same run")
 	fs.StringVar(&s.PeerCache, "peer-cache", defaultPeerCache(), "`DIR` where the peers scenario installs serverless-offline with npm (once)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -90,6 +94,8 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 		return nil, errors.New("-duration must be positive and at most 1h")
 	case s.MsgSize < 1 || s.MsgSize > 32*1024:
 		return nil, errors.New("-msg-size must be between 1 and 32768 (one frame)")
+	case !(s.PostRate >= 0 && s.PostRate <= 1e6):
+		return nil, errors.New("-post-rate must be between 0 (a quarter of the remote closed-loop rate) and 1000000 per second")
 	}
 	limit := fileLimit() - warmConns - fdReserve
 	if s.Conns > limit || s.MaxConns > limit {

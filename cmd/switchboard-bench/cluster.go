@@ -2,7 +2,8 @@ package main
 
 // The cluster scenario: three gateway processes joined over embedded NATS. @connections POSTs to
 // connections on node 2, sent to node 2 itself (local owner) and to node 1 (remote owner, one NATS
-// request/reply each); handshakes per second of a clustered node against a single node with the same
+// request/reply each), first in a closed loop (each path at its own saturation), then both at once at
+// one fixed rate (open loop, latency from each request's due time); handshakes per second of a clustered node against a single node with the same
 // config (the difference is the connection record written to JetStream on every connect and deleted on
 // every close); and one Broadcast to -conns connections spread over the three nodes.
 
@@ -29,8 +30,13 @@ import (
 
 // clusterResult is the cluster scenario's figures.
 type clusterResult struct {
-	Local, Remote                 *postFigures // POSTs to node 2's connections via node 2 / via node 1
-	ConnectSingle, ConnectCluster *hsResult    // handshakes/s, one node alone / one node of the three
+	Local, Remote *postFigures // POSTs to node 2's connections via node 2 / via node 1, closed loop
+	// FixedRate is the rate both open-loop runs offered (POSTs per second); LocalFixed and RemoteFixed
+	// are their figures, latencies from each request's due time.
+	FixedRate                     float64
+	LocalFixed, RemoteFixed       *postFigures
+	Clients                       int       // -clients: the closed loop's clients, the open loop's most in flight
+	ConnectSingle, ConnectCluster *hsResult // handshakes/s, one node alone / one node of the three
 	Broadcast                     *broadcastResult
 	BroadcastConns                int
 }
@@ -41,7 +47,24 @@ type postFigures struct {
 	P50, P99 time.Duration
 	Other    map[int]int64
 	Errors   int64
+	// LagP50 and LagP99 are an open-loop run's waits from a POST's due time to its sending: every
+	// in-flight slot busy (counted in P50 and P99) or the client's timer waking late (not counted).
+	LagP50, LagP99 time.Duration
 }
+
+// defaultPostRateShare is the fixed rate of each path's open-loop POSTs, as a share of the remote path's
+// closed-loop rate in the same run, when -post-rate does not set it. The two paths run at once, so the
+// gateways take about a quarter of the remote path's capacity plus a tenth of the local one's: below
+// saturation even when the machine's neighbours take some of it, where the latencies compare the paths
+// rather than two queue depths. Half the remote rate each, on a machine at load average 15, was more
+// than the cluster could answer, and the backlog grew for the whole run.
+const defaultPostRateShare = 0.25
+
+// openLoopSlots is how many POSTs each fixed-rate run may have in flight: far more than it needs at
+// its rate (a few), so that a stall shows as the gateway's latency rather than as POSTs queued in the
+// client, as it would with -clients slots (with 4, the remote path's own p50 filled them at the first
+// hiccup).
+const openLoopSlots = 256
 
 // clusterSize is the number of gateway processes of the cluster scenario.
 const clusterSize = 3
@@ -170,9 +193,70 @@ func (b *bench) measureClusterPosts(ctx context.Context, nodes []*child, res *cl
 	if res.Remote, err = b.postLoop(ctx, nodes[0].addr, ids); err != nil {
 		return fmt.Errorf("POSTs via another node: %w", err)
 	}
-	logf(b.stderr, "cluster @connections: local owner %.0f/s p50 %v p99 %v; remote owner %.0f/s p50 %v p99 %v; %d delivered",
-		res.Local.Rate, res.Local.P50, res.Local.P99, res.Remote.Rate, res.Remote.P50, res.Remote.P99, delivered.Load())
+	logf(b.stderr, "cluster @connections, closed loop of %d clients: local owner %.0f/s p50 %v p99 %v; remote owner %.0f/s p50 %v p99 %v; %d delivered",
+		b.s.Clients, res.Local.Rate, res.Local.P50, res.Local.P99, res.Remote.Rate, res.Remote.P50, res.Remote.P99, delivered.Load())
+	res.Clients, res.FixedRate = b.s.Clients, b.s.PostRate
+	if res.FixedRate == 0 {
+		res.FixedRate = defaultPostRateShare * res.Remote.Rate
+	}
+	// Both paths at once, each at the fixed rate, the remote one's schedule half a period after the
+	// local one's: whatever else the machine does meanwhile (a stall, a neighbour's build) hits both
+	// alike, so the difference between their tails is the path's.
+	start := time.Now().Add(10 * time.Millisecond)
+	half := time.Duration(float64(time.Second) / res.FixedRate / 2)
+	var lerr, rerr error
+	var both sync.WaitGroup
+	both.Go(func() { res.LocalFixed, lerr = b.postFixedRate(ctx, nodes[1].addr, ids, res.FixedRate, start) })
+	both.Go(func() {
+		res.RemoteFixed, rerr = b.postFixedRate(ctx, nodes[0].addr, ids, res.FixedRate, start.Add(half))
+	})
+	both.Wait()
+	if lerr != nil {
+		return fmt.Errorf("POSTs via the owner at %.0f/s: %w", res.FixedRate, lerr)
+	}
+	if rerr != nil {
+		return fmt.Errorf("POSTs via another node at %.0f/s: %w", res.FixedRate, rerr)
+	}
+	logf(b.stderr, "cluster @connections, fixed rate of %.0f/s to each path at once (open loop, up to %d in flight each): local owner p50 %v p99 %v; remote owner p50 %v p99 %v",
+		res.FixedRate, openLoopSlots, res.LocalFixed.P50, res.LocalFixed.P99, res.RemoteFixed.P50, res.RemoteFixed.P99)
 	return nil
+}
+
+// postFixedRate POSTs to ids through the gateway at addr at rate per second from start, for the
+// warm-up and -duration, from up to openLoopSlots requests in flight (open loop: see openLoop).
+func (b *bench) postFixedRate(ctx context.Context, addr string, ids []string, rate float64, start time.Time) (*postFigures, error) {
+	tr := &http.Transport{Proxy: nil, MaxIdleConnsPerHost: openLoopSlots, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	body := message("push", b.s.MsgSize)
+	f := &postFigures{Other: map[int]int64{}}
+	var mu sync.Mutex // guards f.Other and f.Errors
+	do := func(ctx context.Context, i int) bool {
+		status, err := post(ctx, client, connectionURL(addr, ids[i%len(ids)]), body)
+		if err == nil && status == http.StatusOK {
+			return true
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			f.Errors++
+		} else {
+			f.Other[status]++
+		}
+		return false
+	}
+	from := start.Add(b.s.warmup())
+	res, err := openLoop(ctx, rate, start, from, from.Add(b.s.Duration), openLoopSlots, do)
+	if err != nil {
+		return nil, err
+	}
+	f.Rate = float64(len(res.Lat)) / b.s.Duration.Seconds()
+	f.P50, f.P99 = percentile(res.Lat, 0.50), percentile(res.Lat, 0.99)
+	f.LagP50, f.LagP99 = percentile(res.Lag, 0.50), percentile(res.Lag, 0.99)
+	if len(res.Lat) == 0 {
+		return f, fmt.Errorf("no POST answered 200 (other statuses %v, %d errors)", f.Other, f.Errors)
+	}
+	return f, nil
 }
 
 // postLoop POSTs to ids through the gateway at addr from -clients workers for the warm-up and -duration.

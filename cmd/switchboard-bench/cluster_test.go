@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -29,10 +30,13 @@ func TestClusterScenario(t *testing.T) {
 		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
 	}
 	c := res.Cluster
-	if c == nil || c.Local == nil || c.Remote == nil || c.ConnectSingle == nil || c.ConnectCluster == nil || c.Broadcast == nil {
+	if c == nil || c.Local == nil || c.Remote == nil || c.LocalFixed == nil || c.RemoteFixed == nil || c.ConnectSingle == nil || c.ConnectCluster == nil || c.Broadcast == nil {
 		t.Fatalf("figures missing: %+v", c)
 	}
-	for name, f := range map[string]*postFigures{"local": c.Local, "remote": c.Remote} {
+	if c.FixedRate <= 0 {
+		t.Errorf("fixed rate %v", c.FixedRate)
+	}
+	for name, f := range map[string]*postFigures{"local": c.Local, "remote": c.Remote, "local, fixed rate": c.LocalFixed, "remote, fixed rate": c.RemoteFixed} {
 		if f.Rate <= 0 || f.P50 <= 0 || f.P99 < f.P50 || f.Errors != 0 || len(f.Other) != 0 {
 			t.Errorf("POSTs, %s owner: %+v", name, f)
 		}
@@ -46,9 +50,43 @@ func TestClusterScenario(t *testing.T) {
 		t.Errorf("broadcast: %+v", c.Broadcast)
 	}
 	out := stdout.String()
-	for _, want := range []string{"owner local / remote", "single node / clustered node", "Broadcast to 60 connections spread over 3 nodes"} {
+	for _, want := range []string{"owner local / remote", "closed loop of 2 clients", "fixed rate", "single node / clustered node", "Broadcast to 60 connections spread over 3 nodes"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestPostRateFlag checks -post-rate's bounds: 0 (the default, a quarter of the remote closed-loop rate) or a
+// positive rate, never a negative or not-a-number one.
+func TestPostRateFlag(t *testing.T) {
+	tests := []struct {
+		name string
+		arg  string
+		want float64
+		ok   bool
+	}{
+		{name: "default", want: 0, ok: true},
+		{name: "set", arg: "2500", want: 2500, ok: true},
+		{name: "negative", arg: "-1"},
+		{name: "not a number", arg: "NaN"},
+		{name: "too high", arg: "1e9"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var args []string
+			if tt.arg != "" {
+				args = []string{"-post-rate", tt.arg}
+			}
+			s, err := parseFlags(args, io.Discard)
+			switch {
+			case tt.ok && err != nil:
+				t.Fatalf("parseFlags(%q): %v", args, err)
+			case !tt.ok && err == nil:
+				t.Fatalf("parseFlags(%q) took post rate %v", args, s.PostRate)
+			case tt.ok && s.PostRate != tt.want:
+				t.Errorf("post rate %v, want %v", s.PostRate, tt.want)
+			}
+		})
 	}
 }

@@ -26,14 +26,17 @@
 //     Broadcast, against raw gws fan-out (gws.Broadcaster) to as many connections.
 //   - cluster (not run by default): three gateway processes joined over embedded NATS. @connections
 //     POSTs/s and p50/p99 to connections on node 2 sent via node 2 (local owner) and via node 1 (remote
-//     owner); handshakes/s of node 1 against a single node with the same config; and a Broadcast to
-//     -conns connections spread over the three nodes, sent to node 1.
+//     owner), from -clients clients in a closed loop (each path at its own saturation), then p50/p99 of
+//     both paths at once, each at -post-rate POSTs per second (open loop, a POST sent late counted from
+//     its due time; default a quarter of the remote closed-loop rate); handshakes/s of node 1 against a
+//     single node with the same config; and a Broadcast to -conns connections spread over the three
+//     nodes, sent to node 1.
 //
 // Usage:
 //
 //	switchboard-bench [run] [-conns 10000] [-max-conns 19000] [-clients 64] [-duration 10s]
 //	                  [-msg-size 100] [-only rss,rtt,connect,mapping,mgmt,broadcast[,peers,cluster]] [-peer-cache DIR]
-//	                  [-profile DIR] [-markdown]
+//	                  [-post-rate 0] [-profile DIR] [-markdown]
 //
 // Progress goes to standard error; the results table (Markdown with -markdown) goes to standard output.
 // Everything runs on the loopback interface only.

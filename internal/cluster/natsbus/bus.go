@@ -82,7 +82,11 @@ type Bus struct {
 	rsub    *nats.Subscription
 	tokens  atomic.Uint64
 	mu      sync.Mutex
-	waiting map[string]chan *nats.Msg // token → the waiting request's channel
+	waiting map[uint64]chan *nats.Msg // token → the waiting request's channel
+
+	subjects sync.Map  // cluster.NodeID → its subject, made once
+	chans    sync.Pool // reply channels that delivered their one reply, for later requests
+	timers   sync.Pool // stopped timers bounding requests whose context has no deadline
 }
 
 var _ cluster.Bus = (*Bus)(nil)
@@ -96,7 +100,7 @@ var _ cluster.Bus = (*Bus)(nil)
 // Without it, "no responders" means cluster.ErrNoNode.
 func Attach(ctx context.Context, nc *nats.Conn, node cluster.NodeID, handler cluster.Handler, alive Liveness) (*Bus, error) {
 	b := &Bus{nc: nc, node: node, alive: alive, msgs: make(chan *nats.Msg, QueueLen), stop: make(chan struct{}),
-		inbox: nc.NewInbox() + ".", replies: make(chan *nats.Msg, QueueLen), waiting: map[string]chan *nats.Msg{}}
+		inbox: nc.NewInbox() + ".", replies: make(chan *nats.Msg, QueueLen), waiting: map[uint64]chan *nats.Msg{}}
 	// A channel subscription: nats.go's read loop hands each request straight to a waiting worker,
 	// instead of to the subscription's single callback goroutine.
 	sub, err := nc.ChanSubscribe(Subject(node), b.msgs)
@@ -145,9 +149,9 @@ func answer(handler cluster.Handler, m *nats.Msg) {
 	if m.Reply == "" {
 		return // not a request: nothing to answer
 	}
-	hctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
-	defer cancel()
+	hctx := &answerCtx{deadline: time.Now().Add(DefaultTimeout)}
 	out, herr := handler(hctx, m.Data)
+	hctx.cancel()
 	// A requester that went away has nothing to read: a failed reply is not an error here.
 	if herr == nil {
 		_ = m.Respond(out) // no header: the common answer costs one message and no map
@@ -156,6 +160,84 @@ func answer(handler cluster.Handler, m *nats.Msg) {
 	reply := nats.NewMsg(m.Reply)
 	reply.Header.Set(errHeader, herr.Error())
 	_ = m.RespondMsg(reply)
+}
+
+// answerCtx is a forwarded request's context: it ends DefaultTimeout after the request arrived, or when
+// its handler has returned, as context.WithTimeout's would. Its Done channel and timer are made only
+// when the handler asks for Done (the registry's handler never does), so an answer costs no timer.
+type answerCtx struct {
+	deadline time.Time
+
+	mu    sync.Mutex
+	done  chan struct{} // made by the first Done
+	timer *time.Timer   // closes done at the deadline
+	err   error         // set when done is closed, or by cancel before any Done
+}
+
+// Deadline is DefaultTimeout after the request arrived.
+func (c *answerCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+
+// Done is closed at the deadline or when the handler has returned.
+func (c *answerCtx) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		switch wait := time.Until(c.deadline); {
+		case c.err != nil:
+			close(c.done)
+		case wait <= 0:
+			c.err = context.DeadlineExceeded
+			close(c.done)
+		default:
+			c.timer = time.AfterFunc(wait, func() { c.end(context.DeadlineExceeded) })
+		}
+	}
+	return c.done
+}
+
+// Err is nil until Done is closed (or, when nobody asked for Done, until the deadline or cancel).
+func (c *answerCtx) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil && c.done == nil && !time.Now().Before(c.deadline) {
+		c.err = context.DeadlineExceeded
+	}
+	return c.err
+}
+
+// Value has no values.
+func (c *answerCtx) Value(any) any { return nil }
+
+// cancel ends the context once its handler has returned.
+func (c *answerCtx) cancel() { c.end(context.Canceled) }
+
+// end closes Done (when made) with err, unless the context has ended already.
+func (c *answerCtx) end(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil && (c.done == nil || isClosed(c.done)) {
+		return
+	}
+	if c.err == nil {
+		c.err = err
+	}
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	if c.done != nil {
+		close(c.done)
+	}
+}
+
+// isClosed reports whether ch is closed (it is never sent on).
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // Detach stops answering: requests to this node get "no responders" from then on. It returns once the
@@ -186,14 +268,20 @@ func (b *Bus) Request(ctx context.Context, node cluster.NodeID, req []byte) ([]b
 	if b.left.Load() {
 		return nil, fmt.Errorf("request node %d: %w: this node has left the bus", node, ErrUnavailable)
 	}
+	// A context without a deadline is bounded by DefaultTimeout through a reused timer rather than a
+	// derived context: deriving one cost every call five allocations, one of them registering it with
+	// the caller's context.
+	var timeout <-chan time.Time
 	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
-		defer cancel()
+		t := b.timer()
+		defer b.timers.Put(t)
+		defer t.Stop()
+		timeout = t.C
 	}
-	giveUp := time.Now().Add(NoResponderWait)
+	subject := b.subject(node)
+	var giveUp time.Time
 	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
-		m, err := b.request(ctx, Subject(node), req)
+		m, err := b.request(ctx, timeout, subject, req)
 		switch {
 		case err == nil:
 			if e := m.Header.Get(errHeader); e != "" {
@@ -207,17 +295,23 @@ func (b *Bus) Request(ctx context.Context, node cluster.NodeID, req []byte) ([]b
 			// Alive by the membership but not subscribed: just joined (its interest still spreading
 			// between servers) or just died (not declared yet). Try again for a moment, then answer
 			// 5xx rather than make the caller wait for the membership to decide.
+			if giveUp.IsZero() {
+				giveUp = time.Now().Add(NoResponderWait)
+			}
 			if time.Now().After(giveUp) {
-				return nil, fmt.Errorf("request node %d: %w: it has no subscriber on %s", node, ErrUnavailable, Subject(node))
+				return nil, fmt.Errorf("request node %d: %w: it has no subscriber on %s", node, ErrUnavailable, subject)
 			}
 			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return nil, fmt.Errorf("request node %d: %w: it has no subscriber on %s", node, ErrUnavailable, Subject(node))
+				return nil, fmt.Errorf("request node %d: %w: it has no subscriber on %s", node, ErrUnavailable, subject)
+			case <-timeout:
+				t.Stop()
+				return nil, fmt.Errorf("request node %d: %w: it has no subscriber on %s", node, ErrUnavailable, subject)
 			case <-t.C:
 			}
-		case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout):
+		case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, errTimeout):
 			return nil, fmt.Errorf("request node %d: %w: no reply in time: %w", node, ErrUnavailable, err)
 		default:
 			return nil, fmt.Errorf("request node %d: %w: %w", node, ErrUnavailable, err)
@@ -225,14 +319,21 @@ func (b *Bus) Request(ctx context.Context, node cluster.NodeID, req []byte) ([]b
 	}
 }
 
-// request publishes req to subject with a reply subject of this bus's inbox and waits for the reply or
-// ctx's end. It does what nats.go's RequestWithContext does, "no responders" included, but with the
-// replies routed by the bus's own subscription and lock: nats.go routes every reply of the connection
-// through one callback goroutine that takes the connection's lock, which its flusher holds while the
-// in-process server reads, so under load a reply waited for requests being sent.
-func (b *Bus) request(ctx context.Context, subject string, req []byte) (*nats.Msg, error) {
-	token := strconv.FormatUint(b.tokens.Add(1), 36)
-	reply := make(chan *nats.Msg, 1)
+// errTimeout is a request without a deadline of its own that waited DefaultTimeout.
+var errTimeout = fmt.Errorf("no reply within %v", DefaultTimeout)
+
+// request publishes req to subject with a reply subject of this bus's inbox and waits for the reply,
+// ctx's end or timeout (nil: none). It does what nats.go's RequestWithContext does, "no responders"
+// included, but with the replies routed by the bus's own subscription and lock: nats.go routes every
+// reply of the connection through one callback goroutine that takes the connection's lock, which its
+// flusher holds while the in-process server reads, so under load a reply waited for requests being
+// sent.
+func (b *Bus) request(ctx context.Context, timeout <-chan time.Time, subject string, req []byte) (*nats.Msg, error) {
+	token := b.tokens.Add(1)
+	reply, _ := b.chans.Get().(chan *nats.Msg)
+	if reply == nil {
+		reply = make(chan *nats.Msg, 1)
+	}
 	b.mu.Lock()
 	b.waiting[token] = reply
 	b.mu.Unlock()
@@ -240,13 +341,17 @@ func (b *Bus) request(ctx context.Context, subject string, req []byte) (*nats.Ms
 		b.mu.Lock()
 		delete(b.waiting, token)
 		b.mu.Unlock()
+		// reply is not reused: deliver may have taken it from the map already and be about to send.
 	}
-	if err := b.nc.PublishRequest(subject, b.inbox+token, req); err != nil {
+	var buf [24]byte
+	if err := b.nc.PublishRequest(subject, b.inbox+string(strconv.AppendUint(buf[:0], token, 36)), req); err != nil {
 		forget()
 		return nil, err
 	}
 	select {
 	case m := <-reply:
+		// deliver took reply out of the map before sending its one reply: nothing else can reach it.
+		b.chans.Put(reply)
 		if len(m.Data) == 0 && m.Header.Get(statusHeader) == noResponders {
 			return nil, nats.ErrNoResponders
 		}
@@ -254,7 +359,28 @@ func (b *Bus) request(ctx context.Context, subject string, req []byte) (*nats.Ms
 	case <-ctx.Done():
 		forget()
 		return nil, ctx.Err()
+	case <-timeout:
+		forget()
+		return nil, errTimeout
 	}
+}
+
+// timer returns a stopped timer's successor running for DefaultTimeout.
+func (b *Bus) timer() *time.Timer {
+	if t, ok := b.timers.Get().(*time.Timer); ok {
+		t.Reset(DefaultTimeout) // stopped before it was put back: its channel holds nothing (Go ≥ 1.23)
+		return t
+	}
+	return time.NewTimer(DefaultTimeout)
+}
+
+// subject is node's subject, made once per node.
+func (b *Bus) subject(node cluster.NodeID) string {
+	if s, ok := b.subjects.Load(node); ok {
+		return s.(string)
+	}
+	s, _ := b.subjects.LoadOrStore(node, Subject(node))
+	return s.(string)
 }
 
 // deliver hands each reply to the request waiting for it, until Detach. A reply nobody waits for any
@@ -263,7 +389,10 @@ func (b *Bus) deliver() {
 	for {
 		select {
 		case m := <-b.replies:
-			token := strings.TrimPrefix(m.Subject, b.inbox)
+			token, err := strconv.ParseUint(strings.TrimPrefix(m.Subject, b.inbox), 36, 64)
+			if err != nil {
+				continue // not a token of this bus: nobody waits for it
+			}
 			b.mu.Lock()
 			reply := b.waiting[token]
 			delete(b.waiting, token)

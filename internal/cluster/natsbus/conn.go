@@ -80,7 +80,11 @@ func Connect(cfg ClientConfig) (*nats.Conn, error) {
 		}),
 	}
 	if cfg.Embedded != nil {
-		opts = append(opts, nats.InProcessServer(cfg.Embedded))
+		// No write deadline on the in-process pipe: nats.go sets one before each flush and clears it
+		// after, and a pipe makes a timer for each (two per flush, a third of a forwarded call's
+		// allocations), where a socket's deadline costs nothing. A pipe's write waits only for the
+		// server in the same process to read.
+		opts = append(opts, nats.InProcessServer(cfg.Embedded), nats.FlusherTimeout(0))
 	}
 	if cfg.CredsFile != "" {
 		opts = append(opts, nats.UserCredentials(cfg.CredsFile))
