@@ -342,15 +342,42 @@ func (m *Members) wait(ctx context.Context, step string, err error) bool {
 	return sleep(ctx, m.cfg.Heartbeat)
 }
 
-// watch starts watching the members bucket and applies its current entries.
+// watch starts watching the members bucket and applies its current entries before it returns: the
+// claims made at join (reapStale) take every log whose node is not among the peers for a dead node's,
+// so the live nodes must be known by then.
 func (m *Members) watch(ctx context.Context) (jetstream.KeyWatcher, error) {
 	for {
 		w, err := m.members.WatchAll(ctx)
 		if err == nil {
-			return w, nil
+			if err = m.applyCurrent(ctx, w); err == nil {
+				return w, nil
+			}
+			_ = w.Stop()
 		}
 		if !m.wait(ctx, "watch the cluster's members", err) {
 			return nil, ctx.Err()
+		}
+	}
+}
+
+// applyCurrent observes the entries a new watcher delivers first, up to the nil entry that ends them.
+func (m *Members) applyCurrent(ctx context.Context, w jetstream.KeyWatcher) error {
+	timeout := time.NewTimer(opTimeout)
+	defer timeout.Stop()
+	for {
+		select {
+		case e, ok := <-w.Updates():
+			if !ok {
+				return errors.New("the members watch ended before it delivered the current members")
+			}
+			if e == nil {
+				return nil
+			}
+			m.observe(e)
+		case <-timeout.C:
+			return fmt.Errorf("the members watch delivered no end of the current members in %v", opTimeout)
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 }
@@ -609,8 +636,34 @@ func (m *Members) reapStale(ctx context.Context) {
 		if mine || live && p.incarnation == inc {
 			continue
 		}
+		if node != m.cfg.Node && m.aliveInStore(ctx, node, inc) {
+			continue
+		}
 		m.startReap(node, inc)
 	}
+}
+
+// aliveInStore says whether the members bucket holds node's entry for incarnation inc (which it then
+// observes), or cannot say: a log is claimed only when the store says its incarnation is not a member.
+// The peers a node knows may lag the store (a node that joined while this one's watch was down).
+func (m *Members) aliveInStore(ctx context.Context, node cluster.NodeID, inc string) bool {
+	cctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	e, err := m.members.Get(cctx, memberKey(node))
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return false
+	}
+	if err != nil {
+		m.log.Warn("cluster: a connection log's node is not among the known members and the store does not answer; not claiming it now",
+			"node", node, "incarnation", inc, "err", err)
+		return true
+	}
+	var v member
+	if json.Unmarshal(e.Value(), &v) != nil || v.Incarnation != inc {
+		return false
+	}
+	m.observe(e)
+	return true
 }
 
 // reap claims node's incarnation inc's log and, when this node wins, runs Reap for every connection it

@@ -232,3 +232,63 @@ func TestCorruptedAndForeignEntriesAreSkipped(t *testing.T) {
 		t.Fatal("a corrupted member entry made a node alive")
 	}
 }
+
+// A node that joins a running cluster leaves the live nodes' connections alone: the logs it finds at
+// join belong to nodes it has not heard of yet only until the members bucket's current entries are read.
+func TestJoiningNodeLeavesLiveNodesConnections(t *testing.T) {
+	s := startServer(t)
+	a := runNode(t, s, 1)
+	eventually(t, func() bool { return a.m.Status() == "" }, "node 1 did not join")
+	if err := a.m.Record(context.Background(), "AAAAAAAAAAAAAAA=", []byte("rec")); err != nil {
+		t.Fatal(err)
+	}
+	b := runNode(t, s, 2)
+	select {
+	case <-b.m.Joined():
+	case <-time.After(20 * time.Second):
+		t.Fatal("node 2 did not join")
+	}
+	b.m.reapWG.Wait() // every claim node 2 started when it joined has ended
+	if n := len(b.reaped); n != 0 {
+		t.Fatalf("node 2 ran the $disconnect of %d of live node 1's connections: %q", n, <-b.reaped)
+	}
+	// Node 1's log is still its own: it records another connection and forgets the first.
+	if err := a.m.Record(context.Background(), "BBBBBBBBBBBBBBB=", []byte("rec")); err != nil {
+		t.Fatalf("node 1 cannot write its log after node 2 joined: %v", err)
+	}
+	ran := make(chan struct{})
+	a.m.Forget(context.Background(), "AAAAAAAAAAAAAAA=", func() { close(ran) })
+	select {
+	case <-ran:
+	case <-time.After(20 * time.Second):
+		t.Fatal("node 1's $disconnect did not run")
+	}
+	if n := a.expelled.Load(); n != 0 {
+		t.Fatalf("node 1 was expelled %d times", n)
+	}
+}
+
+// The claims made at join or rejoin look a log's node up in the store when the node is not among the
+// peers this node knows (they lag the store while its watch is down): a live node's log is not claimed.
+func TestClaimsCheckTheStoreForUnknownNodes(t *testing.T) {
+	s := startServer(t)
+	a, b := runNode(t, s, 1), runNode(t, s, 2)
+	eventually(t, func() bool { return a.m.Status() == "" && b.m.Status() == "" && b.m.Alive(1) }, "nodes did not join")
+	if err := a.m.Record(context.Background(), "AAAAAAAAAAAAAAA=", []byte("rec")); err != nil {
+		t.Fatal(err)
+	}
+	b.m.mu.Lock()
+	delete(b.m.peers, 1) // as if node 1 had joined while node 2's watch was down
+	b.m.mu.Unlock()
+	b.m.reapStale(context.Background())
+	b.m.reapWG.Wait()
+	if n := len(b.reaped); n != 0 {
+		t.Fatalf("node 2 ran the $disconnect of %d of live node 1's connections: %q", n, <-b.reaped)
+	}
+	if !b.m.Alive(1) {
+		t.Fatal("node 2 does not know node 1 is alive after looking it up")
+	}
+	if err := a.m.Record(context.Background(), "BBBBBBBBBBBBBBB=", []byte("rec")); err != nil {
+		t.Fatalf("node 1 cannot write its log: %v", err)
+	}
+}
