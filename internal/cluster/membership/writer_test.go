@@ -31,16 +31,32 @@ func subjectState(t *testing.T, st jetstream.Stream, subject string) (msgs, firs
 	return info.State.Subjects[subject], first, last
 }
 
-// replay is the connections subject's log holds open, as a survivor claiming it would read them.
+// replay is the connections subject's log holds open, as a survivor claiming it would read them. A
+// claim only lands when the log did not move on while it was read (its compare-and-set), so a replay
+// the owner's writer overtook — a refresh appended past the end it read, then a purge of the copy it
+// had not reached yet — is made again, as the claim would be.
 func replay(t *testing.T, n *node, subject string) []string {
 	t.Helper()
-	last, err := n.m.connlog.GetLastMsgForSubject(context.Background(), subject)
-	if err != nil {
-		t.Fatal(err)
-	}
-	live, err := n.m.readLog(context.Background(), subject, last.Sequence, last.Time)
-	if err != nil {
-		t.Fatal(err)
+	var live []logEntry
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		last, err := n.m.connlog.GetLastMsgForSubject(context.Background(), subject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		live, err = n.m.readLog(context.Background(), subject, last.Sequence, last.Time)
+		if err != nil {
+			t.Fatal(err)
+		}
+		after, err := n.m.connlog.GetLastMsgForSubject(context.Background(), subject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.Sequence == last.Sequence {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the log moved on during every replay for 20s")
+		}
 	}
 	var ids []string
 	for _, e := range live {
