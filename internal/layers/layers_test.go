@@ -36,7 +36,7 @@ func TestImportRules(t *testing.T) {
 	leaves := []string{"internal/resource", "internal/selexpr", "internal/vtl", "internal/schema", "internal/proxyevent", "internal/wsconn",
 		"internal/awserr", "internal/awsid", "internal/cluster", "internal/lambda", "internal/lambda/runtimeapi",
 		"internal/localca", "internal/sigv4", "internal/authorizer/policy", "internal/certs", "internal/metrics",
-		"internal/parammap", "internal/jwtauth", "internal/loopbackport"}
+		"internal/parammap", "internal/jwtauth", "internal/loopbackport", "internal/racebuild"}
 	concrete := []string{"internal/cluster/membus", "internal/cluster/natsbus", "internal/cluster/membership", "internal/integration/httpbackend", "internal/integration/mock",
 		"internal/integration/awsproxy", "internal/integration/awsservice", "internal/lambda/awsinvoke", "internal/lambda/localinvoke", "internal/acme",
 		"internal/catalog/natskv", "internal/authorizer/usageplan/natsusage"}

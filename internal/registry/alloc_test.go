@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+
+	"github.com/switchboard-gw/switchboard/internal/racebuild"
 )
 
 // discardSession takes every message and keeps none, so that counting allocations counts the registry's.
@@ -38,7 +40,7 @@ func TestForwardedSendAllocations(t *testing.T) {
 		t.Fatal(err)
 	}
 	limit := float64(maxAllocsPerForwardedSend)
-	if raceEnabled {
+	if racebuild.Enabled {
 		limit += 3
 	}
 	t.Logf("%.1f allocations per forwarded Send", allocs)

@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/switchboard-gw/switchboard/internal/racebuild"
 )
 
 // awsMessage is the message of the AWS documentation's route selection examples.
@@ -469,7 +471,7 @@ func TestSelectRouteKeyAllocs(t *testing.T) {
 		}
 	})
 	limit := 1.0 // the key
-	if raceEnabled {
+	if racebuild.Enabled {
 		limit = 2 // plus json.Valid's pooled scanner, which -race's sync.Pool sometimes drops
 	}
 	if allocs > limit {

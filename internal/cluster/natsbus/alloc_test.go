@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/switchboard-gw/switchboard/internal/cluster"
+	"github.com/switchboard-gw/switchboard/internal/racebuild"
 )
 
 // maxAllocsPerRequest bounds the heap allocations of one forwarded call between two nodes on one
@@ -46,7 +47,7 @@ func TestRequestAllocations(t *testing.T) {
 				t.Fatal(err)
 			}
 			limit := float64(maxAllocsPerRequest)
-			if raceEnabled {
+			if racebuild.Enabled {
 				limit += 3
 			}
 			t.Logf("%.1f allocations per forwarded call", allocs)
