@@ -139,14 +139,19 @@ func (c *clusterNode) start(eventCtx context.Context, handler cluster.Handler, d
 			c.bus.Store(bus)
 			return nil
 		},
-		Reap: func(_ context.Context, id string, record []byte) {
+		// Reap returns once the $disconnect's integration has answered (Disconnect waits for it), which is
+		// when membership records it as done; ctx ending (the node stops claiming) cuts it short.
+		Reap: func(ctx context.Context, id string, record []byte) {
 			conn, err := decodeRecord(record)
 			if err != nil {
 				c.log.Error("cluster: corrupted connection record skipped (its $disconnect cannot run)", "stream", membership.LogStream, "conn_id", id, "err", err)
 				return
 			}
 			c.log.Info("cluster: running the $disconnect of a dead node's connection", "conn_id", id, "api_id", conn.APIID, "stage", conn.Stage)
-			d.Disconnect(eventCtx, conn, wsconn.CloseAbnormal, "")
+			runCtx, cancel := context.WithCancel(eventCtx)
+			defer cancel()
+			defer context.AfterFunc(ctx, cancel)()
+			d.Disconnect(runCtx, conn, wsconn.CloseAbnormal, "")
 		},
 		Expelled: func() {
 			n := e.DropAll()

@@ -46,23 +46,42 @@ func parseLogSubject(subject string) (cluster.NodeID, string, bool) {
 	return cluster.NodeID(n), inc, true
 }
 
-// Message encoding, version 1: "SBL" 0x01, then a kind byte.
+// Message encoding: "SBL", a version byte, then a kind byte. Version 1:
 //
 //	'B' batch: uvarint batch number, uvarint op count, then each op:
 //	    'c' uvarint len, connection id, uvarint len, record   (a connection opened)
 //	    'd' uvarint len, connection id                         (a connection closed)
-//	'C' claim: uvarint node, uvarint len, incarnation          (the node that claimed the log)
+//	'C' claim complete: uvarint node, uvarint len, incarnation (the node that claimed the log)
+//
+// Version 2 adds the messages of a claim in progress; batches and the complete claim stay version 1,
+// so that nodes that read only version 1 keep claiming a newer node's log and keep seeing its finished
+// claims as claims (they log a version 2 message as one they cannot read):
+//
+//	'S' claim started: uvarint node, uvarint len, incarnation
+//	'P' claim progress: uvarint node, uvarint len, incarnation, uvarint count, then each:
+//	    uvarint len, connection id                             (its $disconnect has run)
+//
+// A claimer appends 'S', one 'P' after each $disconnect it ran, then 'C' once every one has run. Nodes
+// that predate version 2 appended 'C' before running the $disconnects: their 'C' reads as complete, as
+// it always did.
 //
 // The batch number lets an owner whose append had no answer (a timeout, NATS lost) tell from the
 // subject's last message whether that append was stored.
 const (
-	logMagic   = "SBL"
-	logVersion = 1
-	kindBatch  = 'B'
-	kindClaim  = 'C'
-	opCreate   = 'c'
-	opDelete   = 'd'
+	logMagic      = "SBL"
+	logVersion    = 1 // batches and complete claims
+	claimVersion  = 2 // claims in progress
+	kindBatch     = 'B'
+	kindClaim     = 'C'
+	kindClaimed   = 'S'
+	kindProgress  = 'P'
+	opCreate      = 'c'
+	opDelete      = 'd'
+	maxLogVersion = claimVersion
 )
+
+// kindVersion is the version each kind is written with.
+var kindVersion = map[byte]byte{kindBatch: logVersion, kindClaim: logVersion, kindClaimed: claimVersion, kindProgress: claimVersion}
 
 // logEntry is one operation of a batch.
 type logEntry struct {
@@ -73,12 +92,16 @@ type logEntry struct {
 
 // logMsg is a decoded message of the log.
 type logMsg struct {
-	claim   bool
+	kind    byte       // kindBatch, kindClaim, kindClaimed or kindProgress
+	claim   bool       // one of the claim's messages (any kind but kindBatch)
 	batch   uint64     // batch number
-	entries []logEntry // batch
+	entries []logEntry // batch; progress: the connections whose $disconnect ran (removals)
 	node    cluster.NodeID
 	inc     string // claim: the claimer
 }
+
+// complete reports whether m is a finished claim: every $disconnect the log held has run.
+func (m logMsg) complete() bool { return m.kind == kindClaim }
 
 func appendBytes(b []byte, s []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
@@ -109,11 +132,49 @@ func encodeBatch(n uint64, entries []logEntry) []byte {
 	return b
 }
 
-// encodeClaim encodes the claim of node's incarnation inc.
+// encodeClaim encodes the complete claim of node's incarnation inc.
 func encodeClaim(node cluster.NodeID, inc string) []byte {
 	b := append([]byte(logMagic), logVersion, kindClaim)
 	b = binary.AppendUvarint(b, uint64(node))
 	return appendBytes(b, []byte(inc))
+}
+
+// encodeClaimStarted encodes the start of node's incarnation inc's claim.
+func encodeClaimStarted(node cluster.NodeID, inc string) []byte {
+	b := append([]byte(logMagic), claimVersion, kindClaimed)
+	b = binary.AppendUvarint(b, uint64(node))
+	return appendBytes(b, []byte(inc))
+}
+
+// encodeProgress encodes the progress of node's incarnation inc's claim: the $disconnect of each of ids
+// has run.
+func encodeProgress(node cluster.NodeID, inc string, ids []string) []byte {
+	b := append([]byte(logMagic), claimVersion, kindProgress)
+	b = binary.AppendUvarint(b, uint64(node))
+	b = appendBytes(b, []byte(inc))
+	b = binary.AppendUvarint(b, uint64(len(ids)))
+	for _, id := range ids {
+		b = appendBytes(b, []byte(id))
+	}
+	return b
+}
+
+// encodeLogMsg encodes m again (tests: what decodes encodes back).
+func encodeLogMsg(m logMsg) []byte {
+	switch m.kind {
+	case kindClaim:
+		return encodeClaim(m.node, m.inc)
+	case kindClaimed:
+		return encodeClaimStarted(m.node, m.inc)
+	case kindProgress:
+		ids := make([]string, len(m.entries))
+		for i, e := range m.entries {
+			ids[i] = e.id
+		}
+		return encodeProgress(m.node, m.inc, ids)
+	default:
+		return encodeBatch(m.batch, m.entries)
+	}
 }
 
 var errShort = errors.New("truncated")
@@ -158,21 +219,44 @@ func decodeLogMsg(b []byte) (logMsg, error) {
 	if len(b) < len(logMagic)+2 || string(b[:len(logMagic)]) != logMagic {
 		return m, errors.New("not a connection log message (no SBL header)")
 	}
-	if v := b[len(logMagic)]; v != logVersion {
-		return m, fmt.Errorf("connection log message version %d; this node reads version %d", v, logVersion)
+	v, kind := b[len(logMagic)], b[len(logMagic)+1]
+	if v == 0 || v > maxLogVersion {
+		return m, fmt.Errorf("connection log message version %d; this node reads versions 1 to %d", v, maxLogVersion)
+	}
+	if want, ok := kindVersion[kind]; ok && v != want {
+		return m, fmt.Errorf("connection log message kind %q is written as version %d, not %d", kind, want, v)
 	}
 	r := &reader{b: b[len(logMagic)+2:]}
-	switch kind := b[len(logMagic)+1]; kind {
-	case kindClaim:
+	m.kind = kind
+	switch kind {
+	case kindClaim, kindClaimed, kindProgress:
 		node, err := r.uvarint()
 		if err != nil || node > 0xFFFF {
 			return m, fmt.Errorf("claim: bad node id")
 		}
 		inc, err := r.bytes()
-		if err != nil {
-			return m, fmt.Errorf("claim: incarnation: %w", err)
+		if err != nil || len(inc) == 0 {
+			return m, fmt.Errorf("claim: bad incarnation")
 		}
 		m.claim, m.node, m.inc = true, cluster.NodeID(node), string(inc)
+		if kind != kindProgress {
+			break
+		}
+		n, err := r.uvarint()
+		if err != nil {
+			return m, fmt.Errorf("claim progress: connection count: %w", err)
+		}
+		if n > uint64(len(r.b)) { // every id takes at least one byte
+			return m, fmt.Errorf("claim progress: connection count %d exceeds the message", n)
+		}
+		m.entries = make([]logEntry, 0, n)
+		for i := range n {
+			id, err := r.bytes()
+			if err != nil || len(id) == 0 {
+				return m, fmt.Errorf("claim progress: connection %d: bad connection id", i)
+			}
+			m.entries = append(m.entries, logEntry{id: string(id)})
+		}
 	case kindBatch:
 		var err error
 		if m.batch, err = r.uvarint(); err != nil {

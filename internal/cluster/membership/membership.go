@@ -11,6 +11,7 @@
 package membership
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -53,7 +54,12 @@ type Config struct {
 	// node sees it alive before it answers.
 	Attach func(ctx context.Context) error
 	// Reap runs the $disconnect of connection id, whose node died; record is what Record stored. This
-	// node has claimed the dead node's log: no other node runs it.
+	// node has claimed the dead node's log: no other node runs it while this one lives. Reap returns once
+	// the $disconnect has run (its integration answered or failed): the claim then records it as done in
+	// the log, so a node that takes the claim over when this one dies does not run it again. ctx ends
+	// when this node stops claiming (it leaves past its time budget, or stops): Reap should then return
+	// soon, and that connection is not recorded as done — the node that takes over runs it again, the
+	// one $disconnect that may run twice.
 	Reap func(ctx context.Context, id string, record []byte)
 	// Expelled is called when the cluster has declared this node dead while it ran (cut off from NATS
 	// for longer than MissedHeartbeats heartbeats): the node must drop its connections at once, their
@@ -107,7 +113,9 @@ type Members struct {
 	reaping     map[string]bool // node.incarnation being reaped
 	forgetting  bool            // Forget may start waiting goroutines (until Run ends)
 	left        bool
+	leaving     bool // Leave has begun: no new claim starts
 	reapWG      sync.WaitGroup
+	claims      sync.WaitGroup // the claims being run (a subset of reapWG)
 	reapCtx     context.Context
 	stopReaping context.CancelFunc
 }
@@ -509,7 +517,7 @@ func (m *Members) observe(e jetstream.KeyValueEntry) {
 		m.mu.Unlock()
 		if had {
 			m.log.Info("cluster: node left", "node", node, "incarnation", prev.incarnation)
-			m.startReap(node, prev.incarnation)
+			m.startReap(node, prev.incarnation, true)
 		}
 		return
 	}
@@ -529,7 +537,7 @@ func (m *Members) observe(e jetstream.KeyValueEntry) {
 		m.log.Info("cluster: node seen", "node", node, "incarnation", v.Incarnation, "name", v.Name)
 	} else if prev.incarnation != v.Incarnation {
 		m.log.Info("cluster: node restarted", "node", node, "incarnation", v.Incarnation, "previous", prev.incarnation)
-		m.startReap(node, prev.incarnation)
+		m.startReap(node, prev.incarnation, true)
 	}
 }
 
@@ -578,26 +586,31 @@ func (m *Members) sweep(ctx context.Context, now time.Time) {
 		}
 		m.mu.Unlock()
 		m.log.Warn("cluster: node declared gone (no heartbeat)", "node", n, "incarnation", p.incarnation, "ttl", m.ttl)
-		m.startReap(n, p.incarnation)
+		m.startReap(n, p.incarnation, true)
 	}
 }
 
-// startReap claims, in the background, the log node's incarnation left.
-func (m *Members) startReap(node cluster.NodeID, inc string) {
+// startReap claims, in the background, the log node's incarnation left. With rescan (node was just
+// declared dead, left or restarted), it then looks for the claims that incarnation left unfinished in
+// other nodes' logs (reapStale): a node may die while it runs another's $disconnects, and the logs it
+// claimed say so only to a node that reads them. The scan runs once per node lost, not per heartbeat.
+func (m *Members) startReap(node cluster.NodeID, inc string, rescan bool) {
 	tag := strconv.Itoa(int(node)) + "." + inc
 	m.mu.Lock()
 	if node != m.cfg.Node {
 		m.dead[node] = inc
 	}
-	if m.reaping[tag] || m.left {
+	if m.reaping[tag] || m.leaving {
 		m.mu.Unlock()
 		return
 	}
 	m.reaping[tag] = true
 	m.reapWG.Add(1)
+	m.claims.Add(1)
 	m.mu.Unlock()
 	go func() {
 		defer m.reapWG.Done()
+		defer m.claims.Done()
 		defer func() {
 			m.mu.Lock()
 			delete(m.reaping, tag)
@@ -609,6 +622,9 @@ func (m *Members) startReap(node cluster.NodeID, inc string) {
 			if !sleep(m.reapCtx, wait) {
 				return
 			}
+		}
+		if rescan {
+			m.reapStale(m.reapCtx)
 		}
 	}()
 }
@@ -639,7 +655,7 @@ func (m *Members) reapStale(ctx context.Context) {
 		if node != m.cfg.Node && m.aliveInStore(ctx, node, inc) {
 			continue
 		}
-		m.startReap(node, inc)
+		m.startReap(node, inc, false)
 	}
 }
 
@@ -668,7 +684,8 @@ func (m *Members) aliveInStore(ctx context.Context, node cluster.NodeID, inc str
 
 // reap claims node's incarnation inc's log and, when this node wins, runs Reap for every connection it
 // still holds; an error means the log could be neither claimed nor seen claimed, and reap should run
-// again.
+// again. A log whose claim is unfinished is taken over when its claimer's incarnation is not a member
+// any more (the members bucket says so), and left to its claimer otherwise.
 func (m *Members) reap(ctx context.Context, node cluster.NodeID, inc string) error {
 	subject := logSubject(node, inc)
 	for {
@@ -683,18 +700,32 @@ func (m *Members) reap(ctx context.Context, node cluster.NodeID, inc string) err
 			return err
 		}
 		if lm, err := decodeLogMsg(last.Data); err == nil && lm.claim {
-			return nil // claimed already
+			if lm.complete() {
+				return nil // claimed already
+			}
+			alive, err := m.claimerAlive(ctx, lm.node, lm.inc)
+			if err != nil {
+				m.log.Warn("cluster: a connection log's claim is unfinished and the store does not say whether its claimer is a member; retrying",
+					"subject", subject, "claimer", lm.node, "claimer_incarnation", lm.inc, "err", err)
+				return err
+			}
+			if alive {
+				return nil // its claimer runs it
+			}
+			m.log.Warn("cluster: taking over a claim whose node is gone before it ran every $disconnect",
+				"subject", subject, "sequence", last.Sequence, "claimer", lm.node, "claimer_incarnation", lm.inc)
 		}
-		live, err := m.readLog(ctx, subject, last.Sequence, last.Time)
+		live, err := m.readLog(ctx, subject, last.Sequence)
 		if err != nil {
 			m.log.Warn("cluster: read a dead node's connection log; retrying", "subject", subject, "err", err)
 			return err
 		}
-		claim := nats.NewMsg(subject)
-		claim.Data = encodeClaim(m.cfg.Node, m.incarnationNow())
-		cctx, cancel = context.WithTimeout(ctx, opTimeout)
-		_, err = m.js.PublishMsg(cctx, claim, jetstream.WithExpectLastSequencePerSubject(last.Sequence))
-		cancel()
+		me := m.incarnationNow()
+		claim := encodeClaimStarted(m.cfg.Node, me)
+		if len(live) == 0 {
+			claim = encodeClaim(m.cfg.Node, me) // nothing to run: complete at once
+		}
+		seq, err := m.appendClaim(ctx, subject, last.Sequence, claim)
 		if isConflict(err) {
 			continue // the log moved on (the owner appended, or another node claimed it): read it again
 		}
@@ -702,13 +733,11 @@ func (m *Members) reap(ctx context.Context, node cluster.NodeID, inc string) err
 			m.log.Warn("cluster: claim a dead node's connection log; retrying", "subject", subject, "err", err)
 			return err
 		}
-		for _, r := range live {
-			if m.cfg.Reap != nil {
-				m.cfg.Reap(ctx, r.id, r.record)
-			}
+		if len(live) > 0 && !m.runClaim(ctx, subject, seq, me, live) {
+			return nil
 		}
 		m.log.Info("cluster: claimed a dead node's connections", "subject", subject, "connections", len(live))
-		// Keep only the claim: a node that reads the log later sees it claimed.
+		// Keep only the complete claim: a node that reads the log later sees it claimed.
 		cctx, cancel = context.WithTimeout(ctx, opTimeout)
 		if err := m.connlog.Purge(cctx, jetstream.WithPurgeSubject(subject), jetstream.WithPurgeKeep(1)); err != nil {
 			m.log.Warn("cluster: purge a claimed connection log", "subject", subject, "err", err)
@@ -718,18 +747,100 @@ func (m *Members) reap(ctx context.Context, node cluster.NodeID, inc string) err
 	}
 }
 
-// readLog replays subject up to sequence upTo (written at lastAt) and returns the connections it holds
-// open, in the order they were recorded. A create written more than staleWindow before the last message
-// is not trusted (its removal may have been purged; an open connection's record is appended again
-// long before that). A message that does not decode is logged with its subject and sequence, and skipped.
+// runClaim runs Reap for each of live, the claim started by this node's incarnation me at sequence seq
+// of subject: after each $disconnect it appends its progress, then the complete claim once every one has
+// run; true when it did. It stops (false) when ctx ends — between two $disconnects, or during one, which
+// is then not recorded as done — or when another node has taken the claim over (this node was declared
+// dead meanwhile): each append carries the sequence of the claim's previous one, so a competing claim
+// and this node's progress cannot both be stored.
+func (m *Members) runClaim(ctx context.Context, subject string, seq uint64, me string, live []logEntry) bool {
+	for i, r := range live {
+		if ctx.Err() == nil && m.cfg.Reap != nil {
+			m.cfg.Reap(ctx, r.id, r.record)
+		}
+		if ctx.Err() != nil {
+			m.log.Warn("cluster: this node stops claiming a dead node's connections; another node takes the claim over",
+				"subject", subject, "done", i, "left", len(live)-i, "conn_id", r.id)
+			return false
+		}
+		var err error
+		if seq, err = m.appendClaim(ctx, subject, seq, encodeProgress(m.cfg.Node, me, []string{r.id})); err != nil {
+			m.log.Warn("cluster: the progress of a claim was not stored; stopping it (another node takes it over)",
+				"subject", subject, "done", i, "left", len(live)-i, "conn_id", r.id, "err", err)
+			return false
+		}
+	}
+	if _, err := m.appendClaim(ctx, subject, seq, encodeClaim(m.cfg.Node, me)); err != nil {
+		m.log.Warn("cluster: the end of a claim was not stored; another node takes it over (nothing left to run)", "subject", subject, "err", err)
+		return false
+	}
+	return true
+}
+
+// appendClaim appends data, a message of a claim, to subject after its sequence after and returns its
+// sequence. An append with no answer is retried until ctx ends, and settled from the subject's last
+// message (data itself: stored). A conflict is the log having moved on: the owner appended, or another
+// node claimed it.
+func (m *Members) appendClaim(ctx context.Context, subject string, after uint64, data []byte) (uint64, error) {
+	wait := 100 * time.Millisecond
+	for {
+		msg := nats.NewMsg(subject)
+		msg.Data = data
+		cctx, cancel := context.WithTimeout(ctx, opTimeout)
+		ack, err := m.js.PublishMsg(cctx, msg, jetstream.WithExpectLastSequencePerSubject(after))
+		cancel()
+		if err == nil {
+			return ack.Sequence, nil
+		}
+		cctx, cancel = context.WithTimeout(ctx, opTimeout)
+		last, gerr := m.connlog.GetLastMsgForSubject(cctx, subject)
+		cancel()
+		switch {
+		case gerr == nil && last.Sequence > after && bytes.Equal(last.Data, data):
+			return last.Sequence, nil // stored; its answer was lost
+		case gerr == nil && last.Sequence != after || isConflict(err):
+			return 0, err
+		}
+		m.log.Warn("cluster: append to a claimed connection log; retrying", "subject", subject, "err", err)
+		if !sleep(ctx, wait) {
+			return 0, err
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
+// claimerAlive says whether the members bucket holds node's entry for incarnation inc: a claim is taken
+// over only when the store says its claimer is not a member (the peers a node knows may lag the store).
+func (m *Members) claimerAlive(ctx context.Context, node cluster.NodeID, inc string) (bool, error) {
+	if node == m.cfg.Node && inc == m.incarnationNow() {
+		return true, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	e, err := m.members.Get(cctx, memberKey(node))
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var v member
+	return json.Unmarshal(e.Value(), &v) == nil && v.Incarnation == inc, nil
+}
+
+// readLog replays subject up to sequence upTo and returns the connections it holds open, in the order
+// they were recorded: created by the owner's batches, and neither removed by them nor recorded as done by
+// a claim's progress. A create written more than staleWindow before the owner's last batch is not trusted
+// (its removal may have been purged; an open connection's record is appended again long before that).
+// A message that does not decode is logged with its subject and sequence, and skipped.
 //
 // The log's owner, when it is alive after all (declared dead while cut off), purges a prefix of it from
 // time to time: a purge in the middle of a replay can take a removal the replay had not reached yet while
 // it already counted the create, so a replay whose first message is gone by its end is made again.
-func (m *Members) readLog(ctx context.Context, subject string, upTo uint64, lastAt time.Time) ([]logEntry, error) {
+func (m *Members) readLog(ctx context.Context, subject string, upTo uint64) ([]logEntry, error) {
 	const maxReplays = 10
 	for replay := 1; ; replay++ {
-		live, first, err := m.replayLog(ctx, subject, upTo, lastAt)
+		live, first, err := m.replayLog(ctx, subject, upTo)
 		if err != nil || first == 0 {
 			return live, err
 		}
@@ -751,9 +862,13 @@ func (m *Members) readLog(ctx context.Context, subject string, upTo uint64, last
 }
 
 // replayLog is one replay of readLog; first is the sequence of the first message it read (0: none).
-func (m *Members) replayLog(ctx context.Context, subject string, upTo uint64, lastAt time.Time) (entries []logEntry, first uint64, err error) {
+func (m *Members) replayLog(ctx context.Context, subject string, upTo uint64) (entries []logEntry, first uint64, err error) {
 	live := map[string]int{} // id → index in order
-	var order []logEntry
+	var (
+		order   []logEntry
+		written []time.Time // when order's creates were appended
+		lastAt  time.Time   // the owner's last batch
+	)
 	// One direct get per message, which any replica answers: the dead node may have led the stream, and
 	// the log is short (one message per batch, old messages purged).
 	for seq := uint64(1); seq <= upTo; {
@@ -781,18 +896,16 @@ func (m *Members) replayLog(ctx context.Context, subject string, upTo uint64, la
 			m.log.Warn("cluster: corrupted connection log message skipped", "stream", LogStream, "key", subject, "sequence", msg.Sequence, "err", err)
 			continue
 		}
-		if lm.claim {
-			continue
+		if lm.kind == kindBatch {
+			lastAt = msg.Time
 		}
-		trusted := !msg.Time.Before(lastAt.Add(-staleWindow))
-		for _, e := range lm.entries {
+		for _, e := range lm.entries { // a claim's progress holds removals
 			switch i, ok := live[e.id]; {
-			case e.create && !trusted:
 			case e.create && ok:
-				order[i] = e
+				order[i], written[i] = e, msg.Time
 			case e.create:
 				live[e.id] = len(order)
-				order = append(order, e)
+				order, written = append(order, e), append(written, msg.Time)
 			case ok:
 				order[i].id = "" // removed
 				delete(live, e.id)
@@ -800,8 +913,8 @@ func (m *Members) replayLog(ctx context.Context, subject string, upTo uint64, la
 		}
 	}
 	out := order[:0]
-	for _, e := range order {
-		if e.id != "" {
+	for i, e := range order {
+		if e.id != "" && !written[i].Before(lastAt.Add(-staleWindow)) {
 			out = append(out, e)
 		}
 	}
@@ -888,8 +1001,18 @@ func (m *Members) forgotten(id, subject string, err error, then func()) {
 }
 
 // Leave deletes this node's entry, so the others learn at once that it is gone (and claim any record
-// it still has); call it after the node's connections are closed, before ending Run.
+// it still has); call it after the node's connections are closed, before ending Run. The claims of dead
+// nodes' logs this node runs finish first, within ctx's time budget less the leave's own writes; past
+// it they stop between two $disconnects, and another node takes them over once this node's entry is
+// gone (the $disconnect running at that moment, cut short, runs again there).
 func (m *Members) Leave(ctx context.Context) error {
+	m.mu.Lock()
+	leaving := m.leaving
+	m.leaving = true // no new claim starts; heartbeats go on while the running ones finish
+	m.mu.Unlock()
+	if !leaving {
+		m.finishClaims(ctx)
+	}
 	m.beatMu.Lock()
 	defer m.beatMu.Unlock()
 	m.mu.Lock()
@@ -911,6 +1034,30 @@ func (m *Members) Leave(ctx context.Context) error {
 	}
 	m.log.Info("cluster: node left the cluster", "node", m.cfg.Node)
 	return nil
+}
+
+// finishClaims waits for the claims this node runs, until ctx's deadline less opTimeout; then it stops
+// them and waits for them to return.
+func (m *Members) finishClaims(ctx context.Context) {
+	budget := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		budget, cancel = context.WithDeadline(ctx, dl.Add(-opTimeout))
+		defer cancel()
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.claims.Wait()
+	}()
+	select {
+	case <-done:
+		return
+	case <-budget.Done():
+	}
+	m.log.Warn("cluster: leave: the claims of dead nodes' connections this node runs did not finish in time; stopping them, another node takes them over")
+	m.stopReaping()
+	<-done
 }
 
 // logMaxAge bounds how long the connection log keeps a message whatever else happens (a log nobody

@@ -43,7 +43,7 @@ func replay(t *testing.T, n *node, subject string) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		live, err = n.m.readLog(context.Background(), subject, last.Sequence, last.Time)
+		live, err = n.m.readLog(context.Background(), subject, last.Sequence)
 		if err != nil {
 			t.Fatal(err)
 		}
