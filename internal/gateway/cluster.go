@@ -139,19 +139,24 @@ func (c *clusterNode) start(eventCtx context.Context, handler cluster.Handler, d
 			c.bus.Store(bus)
 			return nil
 		},
-		// Reap returns once the $disconnect's integration has answered (Disconnect waits for it), which is
-		// when membership records it as done; ctx ending (the node stops claiming) cuts it short.
-		Reap: func(ctx context.Context, id string, record []byte) {
+		// Reap returns once the $disconnect's integration has answered or failed (Disconnect waits for
+		// it), which is when membership records it as done; ctx ending (the node stops claiming) or
+		// eventCtx ending (the node stops) cuts it short, and an error says it may not have run.
+		Reap: func(ctx context.Context, id string, record []byte) error {
 			conn, err := decodeRecord(record)
 			if err != nil {
 				c.log.Error("cluster: corrupted connection record skipped (its $disconnect cannot run)", "stream", membership.LogStream, "conn_id", id, "err", err)
-				return
+				return nil
 			}
 			c.log.Info("cluster: running the $disconnect of a dead node's connection", "conn_id", id, "api_id", conn.APIID, "stage", conn.Stage)
 			runCtx, cancel := context.WithCancel(eventCtx)
 			defer cancel()
 			defer context.AfterFunc(ctx, cancel)()
 			d.Disconnect(runCtx, conn, wsconn.CloseAbnormal, "")
+			if err := runCtx.Err(); err != nil {
+				return fmt.Errorf("the $disconnect of %s was cut short (this node stops claiming): %w", id, err)
+			}
+			return nil
 		},
 		Expelled: func() {
 			n := e.DropAll()

@@ -29,22 +29,24 @@ func newReapCounter(hold int) *reapCounter {
 	return &reapCounter{hold: hold, held: make(chan string, 1), release: make(chan struct{}), runs: map[string]int{}}
 }
 
-func (r *reapCounter) reap(ctx context.Context, id string, _ []byte) {
+func (r *reapCounter) reap(ctx context.Context, id string, _ []byte) error {
 	r.mu.Lock()
 	if r.hold == 0 || r.total() < r.hold {
 		r.runs[id]++
 		r.mu.Unlock()
-		return
+		return nil
 	}
 	r.mu.Unlock()
 	r.held <- id
 	select {
 	case <-ctx.Done():
+		return ctx.Err()
 	case <-r.release:
 		r.mu.Lock()
 		r.runs[id]++
 		r.hold = 0
 		r.mu.Unlock()
+		return nil
 	}
 }
 

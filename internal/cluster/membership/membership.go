@@ -54,13 +54,14 @@ type Config struct {
 	// node sees it alive before it answers.
 	Attach func(ctx context.Context) error
 	// Reap runs the $disconnect of connection id, whose node died; record is what Record stored. This
-	// node has claimed the dead node's log: no other node runs it while this one lives. Reap returns once
-	// the $disconnect has run (its integration answered or failed): the claim then records it as done in
-	// the log, so a node that takes the claim over when this one dies does not run it again. ctx ends
-	// when this node stops claiming (it leaves past its time budget, or stops): Reap should then return
-	// soon, and that connection is not recorded as done — the node that takes over runs it again, the
-	// one $disconnect that may run twice.
-	Reap func(ctx context.Context, id string, record []byte)
+	// node has claimed the dead node's log: no other node runs it while this one lives. Reap returns nil
+	// once the $disconnect has run (its integration answered or failed) or never can (a record that does
+	// not decode, reported): the claim then records it as done in the log, so a node that takes the claim
+	// over when this one dies does not run it again. It returns an error when the $disconnect was cut
+	// short or not run (the node is stopping): the claim stops there, and the node that takes it over
+	// runs that one again — the one $disconnect that may run twice. ctx ends when this node stops
+	// claiming (it leaves past its time budget, or stops): Reap should then return soon.
+	Reap func(ctx context.Context, id string, record []byte) error
 	// Expelled is called when the cluster has declared this node dead while it ran (cut off from NATS
 	// for longer than MissedHeartbeats heartbeats): the node must drop its connections at once, their
 	// $disconnect being run by whoever claims their records (Forget decides).
@@ -755,15 +756,18 @@ func (m *Members) reap(ctx context.Context, node cluster.NodeID, inc string) err
 // and this node's progress cannot both be stored.
 func (m *Members) runClaim(ctx context.Context, subject string, seq uint64, me string, live []logEntry) bool {
 	for i, r := range live {
-		if ctx.Err() == nil && m.cfg.Reap != nil {
-			m.cfg.Reap(ctx, r.id, r.record)
+		err := ctx.Err()
+		if err == nil && m.cfg.Reap != nil {
+			err = m.cfg.Reap(ctx, r.id, r.record)
 		}
-		if ctx.Err() != nil {
+		if err == nil {
+			err = ctx.Err()
+		}
+		if err != nil {
 			m.log.Warn("cluster: this node stops claiming a dead node's connections; another node takes the claim over",
-				"subject", subject, "done", i, "left", len(live)-i, "conn_id", r.id)
+				"subject", subject, "done", i, "left", len(live)-i, "conn_id", r.id, "err", err)
 			return false
 		}
-		var err error
 		if seq, err = m.appendClaim(ctx, subject, seq, encodeProgress(m.cfg.Node, me, []string{r.id})); err != nil {
 			m.log.Warn("cluster: the progress of a claim was not stored; stopping it (another node takes it over)",
 				"subject", subject, "done", i, "left", len(live)-i, "conn_id", r.id, "err", err)

@@ -79,9 +79,12 @@ func runNodeWith(t *testing.T, s *server.Server, id cluster.NodeID, prepare func
 	t.Helper()
 	n := &node{log: &syncBuffer{}, reaped: make(chan string, 100)}
 	m, err := New(connect(t, s), Config{Node: id, Heartbeat: testHeartbeat, Replicas: 1,
-		Logger:   slog.New(slog.NewTextHandler(n.log, nil)),
-		Attach:   func(context.Context) error { return nil },
-		Reap:     func(_ context.Context, id string, record []byte) { n.reaped <- id + "=" + string(record) },
+		Logger: slog.New(slog.NewTextHandler(n.log, nil)),
+		Attach: func(context.Context) error { return nil },
+		Reap: func(_ context.Context, id string, record []byte) error {
+			n.reaped <- id + "=" + string(record)
+			return nil
+		},
 		Expelled: func() { n.expelled.Add(1) }})
 	if err != nil {
 		t.Fatal(err)
