@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchboard-gw/switchboard/internal/cluster/natsbus"
@@ -22,35 +23,7 @@ import (
 // three routed servers and R3, all in this process:
 // go test -run '^$' -bench RecordCreate ./internal/cluster/membership
 func BenchmarkRecordCreate(b *testing.B) {
-	var addrs []string
-	for range 3 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		addrs = append(addrs, ln.Addr().String())
-		_ = ln.Close()
-	}
-	var servers []*server.Server
-	for i, a := range addrs {
-		var routes []string
-		for j, r := range addrs {
-			if j != i {
-				routes = append(routes, r)
-			}
-		}
-		s, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{Name: fmt.Sprintf("s%d", i+1), ClusterListen: a, Routes: routes, StoreDir: b.TempDir()})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-		servers = append(servers, s)
-	}
-	nc, err := natsbus.Connect(natsbus.ClientConfig{Embedded: servers[0]})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(nc.Close)
+	nc := benchCluster(b)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		b.Fatal(err)
@@ -105,4 +78,106 @@ func BenchmarkRecordCreate(b *testing.B) {
 			})
 		})
 	}
+}
+
+// benchCluster starts three routed servers in this process and connects to the first.
+func benchCluster(b *testing.B) *nats.Conn {
+	var addrs []string
+	for range 3 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		addrs = append(addrs, ln.Addr().String())
+		_ = ln.Close()
+	}
+	var servers []*server.Server
+	for i, a := range addrs {
+		var routes []string
+		for j, r := range addrs {
+			if j != i {
+				routes = append(routes, r)
+			}
+		}
+		s, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{Name: fmt.Sprintf("s%d", i+1), ClusterListen: a, Routes: routes, StoreDir: b.TempDir()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+		servers = append(servers, s)
+	}
+	nc, err := natsbus.Connect(natsbus.ClientConfig{Embedded: servers[0]})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(nc.Close)
+	return nc
+}
+
+// BenchmarkClaim measures what a claim costs per lost connection against three routed servers and R3:
+// "replay" reads a dead node's log of b.N open connections; "claim" claims it — replays it, appends the
+// claim, one progress message per connection after its (here empty) $disconnect, the complete claim,
+// and purges. Their difference per connection is the progress append's price:
+// go test -run '^$' -bench Claim -benchtime 2000x ./internal/cluster/membership
+func BenchmarkClaim(b *testing.B) {
+	nc := benchCluster(b)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	st, err := openStream(ctx, js, logStreamConfig(3), slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := New(nc, Config{Node: 2, Reap: func(context.Context, string, []byte) error { return nil }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m.connlog = st
+	record := make([]byte, 300)
+	run := 0
+	// deadLog writes a log of n open connections, 500 to a message, and returns its incarnation.
+	deadLog := func(n int) string {
+		run++
+		inc := fmt.Sprintf("bench%d", run)
+		for i := 0; i < n; i += 500 {
+			var es []logEntry
+			for j := i; j < min(n, i+500); j++ {
+				es = append(es, logEntry{create: true, id: fmt.Sprintf("CONN%011d=", j), record: record})
+			}
+			if _, err := js.Publish(ctx, logSubject(1, inc), encodeBatch(uint64(i/500+1), es)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return inc
+	}
+	b.Run("replay", func(b *testing.B) {
+		inc := deadLog(b.N)
+		last, err := st.GetLastMsgForSubject(ctx, logSubject(1, inc))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ResetTimer()
+		live, err := m.readLog(ctx, logSubject(1, inc), last.Sequence)
+		if err != nil || len(live) != b.N {
+			b.Fatalf("replay: %d connections, %v", len(live), err)
+		}
+	})
+	b.Run("claim", func(b *testing.B) {
+		inc := deadLog(b.N)
+		b.ResetTimer()
+		if err := m.reap(ctx, 1, inc); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		last, err := st.GetLastMsgForSubject(ctx, logSubject(1, inc))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if lm, err := decodeLogMsg(last.Data); err != nil || !lm.complete() {
+			b.Fatalf("the claim did not complete: %+v %v", lm, err)
+		}
+	})
 }
