@@ -18,7 +18,9 @@ import (
 // and a survivor claims a dead incarnation by appending a claim message at the sequence it has read up
 // to. Whichever of the owner's next append and the claim comes second fails, so a connection's
 // $disconnect runs on exactly one node: on the owner when its removal is stored before the claim, on the
-// claimer otherwise.
+// claimer otherwise. The claimer goes on appending to the same chain — one progress message after each
+// $disconnect it ran, then the complete claim — so a survivor that takes over the claim of a claimer
+// that died skips what it ran, and the claimer learns from its next append that it was taken over.
 const (
 	LogStream     = "switchboard_connlog"
 	logSubjectPfx = "switchboard.connlog."

@@ -1,7 +1,9 @@
 // Package membership keeps a cluster's nodes in JetStream: each node's member entry (its ID, checked
 // unique when it joins, kept alive by a heartbeat and gone when the heartbeats stop) in a KV bucket, and
 // a record of every open connection in the node's connection log, so that when a node dies one surviving
-// node claims its log and runs the $disconnect of every connection the log still holds, exactly once.
+// node claims its log and runs the $disconnect of every connection the log still holds, exactly once. The
+// claimer records each $disconnect it ran in the log; when it dies too, or leaves, before it is done,
+// another survivor takes the claim over and runs the rest (the one running at that moment may run twice).
 //
 // Keys: switchboard_members holds m.<node> → member (JSON), with a bucket TTL of three heartbeats; the
 // stream switchboard_connlog holds one subject per node incarnation, switchboard.connlog.<node>.<inc>,
@@ -631,7 +633,8 @@ func (m *Members) startReap(node cluster.NodeID, inc string, rescan bool) {
 }
 
 // reapStale claims the logs of every node incarnation that is not alive (this node's previous runs
-// included): what was left while no node watched.
+// included): what was left while no node watched, and the claims a node that died or left had not
+// finished (reap takes those over). It runs when this node joins or rejoins, and after a node is lost.
 func (m *Members) reapStale(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
