@@ -3,6 +3,7 @@ package membership
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -298,5 +299,64 @@ func TestClaimsFoundAtJoin(t *testing.T) {
 	}
 	if lm, msgs := lastLogMsg(t, st, "switchboard.connlog.8.bbbb"); lm.node != 7 || msgs != 2 {
 		t.Errorf("the old complete claim was claimed again: the log ends with %+v (%d messages)", lm, msgs)
+	}
+}
+
+// A $disconnect that Reap says was cut short (the node is stopping) is not recorded as done: the claim
+// stops there, and the node that takes it over once the claimer has left runs it and the rest.
+func TestCutShortDisconnectIsNotRecordedAsDone(t *testing.T) {
+	s := startServer(t)
+	_, st := logStream(t, s)
+	a := runNode(t, s, 1)
+	var (
+		mu    sync.Mutex
+		bRuns []string
+	)
+	b := runNodeWith(t, s, 2, func(m *Members) {
+		m.cfg.Reap = func(_ context.Context, id string, _ []byte) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if len(bRuns) == 1 {
+				return fmt.Errorf("the $disconnect of %s was cut short", id)
+			}
+			bRuns = append(bRuns, id)
+			return nil
+		}
+	})
+	eventually(t, func() bool { return a.m.Status() == "" && b.m.Status() == "" && b.m.Alive(1) }, "nodes 1 and 2 did not join")
+	ids := make([]string, 4)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("CONN%011d=", i)
+		if err := a.m.Record(context.Background(), ids[i], []byte("rec")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	subject := a.m.logSubjectNow()
+	crash(a)
+	eventually(t, func() bool { return strings.Contains(b.log.String(), "this node stops claiming") }, "node 2 did not stop its claim at the cut-short $disconnect")
+	if lm, msgs := lastLogMsg(t, st, subject); lm.kind != kindProgress || len(lm.entries) != 1 || lm.entries[0].id != ids[0] {
+		t.Fatalf("node 1's log ends with %+v (%d messages), not the progress of the first $disconnect alone", lm, msgs)
+	}
+	cReap := newReapCounter(0)
+	c := runNodeWith(t, s, 3, withReap(cReap))
+	eventually(t, func() bool { return c.m.Status() == "" && c.m.Alive(2) }, "node 3 did not join")
+	if err := b.m.Leave(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() bool {
+		lm, msgs := lastLogMsg(t, st, subject)
+		return lm.complete() && lm.node == 3 && msgs == 1
+	}, "node 3 did not take node 2's claim over once it left")
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(bRuns, ids[:1]) {
+		t.Errorf("node 2 ran the $disconnects of %q, want %q", bRuns, ids[:1])
+	}
+	want := map[string]int{}
+	for _, id := range ids[1:] {
+		want[id] = 1
+	}
+	if got := cReap.snapshot(); !maps.Equal(got, want) {
+		t.Errorf("node 3 ran the $disconnects %v, want %v (the cut-short one included, the first not again)", got, want)
 	}
 }
