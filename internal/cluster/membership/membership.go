@@ -594,9 +594,10 @@ func (m *Members) sweep(ctx context.Context, now time.Time) {
 }
 
 // startReap claims, in the background, the log node's incarnation left. With rescan (node was just
-// declared dead, left or restarted), it then looks for the claims that incarnation left unfinished in
-// other nodes' logs (reapStale): a node may die while it runs another's $disconnects, and the logs it
-// claimed say so only to a node that reads them. The scan runs once per node lost, not per heartbeat.
+// declared dead, left or restarted), it first looks for the claims that incarnation left unfinished in
+// other nodes' logs (reapStale), so that they do not wait for its own log's claim: a node may die while
+// it runs another's $disconnects, and the logs it claimed say so only to a node that reads them. The
+// scan runs once per node lost, not per heartbeat.
 func (m *Members) startReap(node cluster.NodeID, inc string, rescan bool) {
 	tag := strconv.Itoa(int(node)) + "." + inc
 	m.mu.Lock()
@@ -619,29 +620,33 @@ func (m *Members) startReap(node cluster.NodeID, inc string, rescan bool) {
 			delete(m.reaping, tag)
 			m.mu.Unlock()
 		}()
+		scanned := !rescan || m.reapStale(m.reapCtx) // node's own log is skipped there: reaping
 		// The store may be electing a new leader (the dead node led the stream): retry until the log is
-		// claimed by some node, or this node stops.
+		// claimed by some node (and the logs are listed), or this node stops.
 		for wait := m.cfg.Heartbeat; m.reap(m.reapCtx, node, inc) != nil; wait = min(2*wait, 10*time.Second) {
 			if !sleep(m.reapCtx, wait) {
 				return
 			}
 		}
-		if rescan {
-			m.reapStale(m.reapCtx)
+		for wait := m.cfg.Heartbeat; !scanned; wait = min(2*wait, 10*time.Second) {
+			if scanned = m.reapStale(m.reapCtx); !scanned && !sleep(m.reapCtx, wait) {
+				return
+			}
 		}
 	}()
 }
 
 // reapStale claims the logs of every node incarnation that is not alive (this node's previous runs
 // included): what was left while no node watched, and the claims a node that died or left had not
-// finished (reap takes those over). It runs when this node joins or rejoins, and after a node is lost.
-func (m *Members) reapStale(ctx context.Context) {
+// finished (reap takes those over). It runs when this node joins or rejoins, and after a node is lost;
+// false when the logs could not be listed.
+func (m *Members) reapStale(ctx context.Context) bool {
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	info, err := m.connlog.Info(cctx, jetstream.WithSubjectFilter(logSubjectPfx+">"))
 	if err != nil {
 		m.log.Warn("cluster: list connection logs", "err", err)
-		return
+		return false
 	}
 	for subject := range info.State.Subjects {
 		node, inc, ok := parseLogSubject(subject)
@@ -661,6 +666,7 @@ func (m *Members) reapStale(ctx context.Context) {
 		}
 		m.startReap(node, inc, false)
 	}
+	return true
 }
 
 // aliveInStore says whether the members bucket holds node's entry for incarnation inc (which it then
