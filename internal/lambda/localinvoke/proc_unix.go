@@ -35,6 +35,18 @@ func signalProcess(p *os.Process, kill bool) error {
 	return nil
 }
 
+// killGroup kills what is left of the process group of pid, whose leader has exited and been reaped: the
+// processes a handler started go with its execution environment, as on AWS, even when they ignore SIGTERM
+// or the handler exited by itself. The group's id cannot name an unrelated group meanwhile: a pid is not
+// reused while a process group has it as its id, and an emptied group's pid comes back only after the
+// kernel has allocated every other pid in turn.
+func killGroup(pid int) error {
+	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return err
+	}
+	return nil
+}
+
 // fileID identifies an executable's content cheaply: a rebuild changes its inode (new file renamed in
 // place), or its size or modification time (rewritten in place).
 type fileID struct {

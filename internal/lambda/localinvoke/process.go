@@ -156,9 +156,13 @@ func (f *function) startLocked() (*process, error) {
 	return p, nil
 }
 
-// reap waits for the process to exit, ends its pending calls and shuts its Runtime API down.
+// reap waits for the process to exit, kills the processes it left in its group, ends its pending calls and
+// shuts its Runtime API down.
 func (p *process) reap(stdout, stderr *lineWriter) {
 	waitErr := p.cmd.Wait()
+	if err := killGroup(p.pid); err != nil {
+		p.log.Warn("killing the processes the function started failed", "error", err)
+	}
 	stdout.flush()
 	stderr.flush()
 	f := p.fn

@@ -1,0 +1,353 @@
+//go:build unix
+
+package localinvoke
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/lambda"
+	"github.com/switchboard-gw/switchboard/internal/resource"
+)
+
+// Fault tests: a process that times out, crashes or is killed from outside while other invocations wait
+// for the pool, a client that goes away, payloads at the limit. Each runs the real behave handler under
+// both protocols.
+
+// poolOf returns the pool of function.
+func poolOf(inv *Invoker, function string) *function { return (*inv.fns.Load())[function] }
+
+// procCount returns how many processes the pool counts.
+func procCount(f *function) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.procs)
+}
+
+// waiting returns how many invocations wait for a process.
+func waiting(f *function) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.waiters)
+}
+
+// outcome is one invocation's end.
+type outcome struct {
+	res *lambda.Result
+	err error
+}
+
+// invokeAsync starts an invocation and returns where its outcome arrives.
+func invokeAsync(ctx context.Context, inv *Invoker, function, event string) <-chan outcome {
+	ch := make(chan outcome, 1)
+	go func() {
+		res, err := inv.Invoke(ctx, function, []byte(event))
+		ch <- outcome{res, err}
+	}()
+	return ch
+}
+
+// receive waits for an outcome, failing the test after within.
+func receive(t *testing.T, ch <-chan outcome, within time.Duration, what string) outcome {
+	t.Helper()
+	select {
+	case o := <-ch:
+		return o
+	case <-time.After(within):
+		t.Fatalf("%s: no answer within %v", what, within)
+		return outcome{}
+	}
+}
+
+// answerOf decodes a successful outcome.
+func answerOf(t *testing.T, o outcome, what string) answer {
+	t.Helper()
+	if o.err != nil || o.res.FunctionError != "" {
+		t.Fatalf("%s: err %v, result %+v", what, o.err, o.res)
+	}
+	var a answer
+	if err := json.Unmarshal(o.res.Payload, &a); err != nil {
+		t.Fatalf("%s: payload %.200s: %v", what, o.res.Payload, err)
+	}
+	return a
+}
+
+// errorOf decodes a function error outcome.
+func errorOf(t *testing.T, o outcome, what string) errorDoc {
+	t.Helper()
+	if o.err != nil || o.res.FunctionError != "Unhandled" {
+		t.Fatalf("%s: err %v, result %+v; want a function error", what, o.err, o.res)
+	}
+	var d errorDoc
+	if err := json.Unmarshal(o.res.Payload, &d); err != nil {
+		t.Fatalf("%s: payload %.200s: %v", what, o.res.Payload, err)
+	}
+	return d
+}
+
+// pidSaying waits until the handler printed line and returns the pid of the process that printed it.
+func pidSaying(t *testing.T, rec *recorder, function, line string) int {
+	t.Helper()
+	var pid int
+	eventually(t, 10*time.Second, "the handler to print "+line, func() bool {
+		r, ok := rec.find(func(r record) bool {
+			return r.msg == line && r.attrs["function"] == function && r.attrs["stream"] == "stdout"
+		})
+		if ok {
+			_, _ = fmt.Sscan(r.attrs["pid"], &pid)
+		}
+		return ok
+	})
+	return pid
+}
+
+// TestTimeoutWithQueue: at the concurrency limit, an invocation times out while others wait for its
+// process. The timed-out one gets Sandbox.Timedout, the waiting ones run on a fresh process, each exactly
+// once, and the pool ends with no more processes than its limit.
+func TestTimeoutWithQueue(t *testing.T) {
+	t.Parallel()
+	for _, proto := range protocols {
+		t.Run(proto.name, func(t *testing.T) {
+			t.Parallel()
+			fn := fnConfig("stuck")
+			fn.Timeout = 1
+			fn.ReservedConcurrentExecutions = 1
+			inv, rec := newInvoker(t, proto.opts, fn)
+			f := poolOf(inv, "stuck")
+			warm := invokeOK(t, inv, "stuck", `{}`)
+			ctx := context.Background()
+			stuck := invokeAsync(ctx, inv, "stuck", `{"say":"stuck","sleepMs":30000}`)
+			pidSaying(t, rec, "stuck", "stuck")
+			const queued = 3
+			var outs []<-chan outcome
+			for i := range queued {
+				outs = append(outs, invokeAsync(ctx, inv, "stuck", fmt.Sprintf(`{"say":"queued %d"}`, i)))
+			}
+			eventually(t, 10*time.Second, "the invocations to queue", func() bool { return waiting(f) == queued })
+			doc := errorOf(t, receive(t, stuck, 10*time.Second, "the stuck invocation"), "the stuck invocation")
+			if doc.Type != "Sandbox.Timedout" {
+				t.Errorf("stuck invocation: %+v, want Sandbox.Timedout", doc)
+			}
+			for i, ch := range outs {
+				a := answerOf(t, receive(t, ch, 10*time.Second, "a queued invocation"), "a queued invocation")
+				if a.PID == warm.PID {
+					t.Errorf("queued invocation %d ran in the timed-out process %d", i, a.PID)
+				}
+				if got := strings.Count(logged(rec, "stuck"), fmt.Sprintf("queued %d\n", i)); got != 1 {
+					t.Errorf("queued invocation %d ran %d times", i, got)
+				}
+			}
+			waitGone(t, warm.PID)
+			if n := procCount(f); n > 1 {
+				t.Errorf("%d processes in a pool limited to 1", n)
+			}
+		})
+	}
+}
+
+// logged returns the stdout lines function printed, one per line.
+func logged(rec *recorder, function string) string {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var b strings.Builder
+	for _, r := range *rec.recs {
+		if r.attrs["function"] == function && r.attrs["stream"] == "stdout" {
+			b.WriteString(r.msg + "\n")
+		}
+	}
+	return b.String()
+}
+
+// TestCrashesWithQueue: processes crash (exit, panic, SIGKILL from outside) in the middle of a call while
+// others wait for the pool. The crashed call gets its error, the waiting ones run, and the pool's count of
+// processes stays right: after the crashes, limit invocations at once still each get a process.
+func TestCrashesWithQueue(t *testing.T) {
+	t.Parallel()
+	crashes := []struct {
+		name     string
+		event    string // the crashing invocation; it prints "crash N" first
+		kill     bool   // killed from outside with SIGKILL once it has printed
+		wantType string
+	}{
+		{name: "exit", event: `{"exit":2}`, wantType: "Runtime.ExitError"},
+		{name: "panic", event: `{"panic":"boom"}`, wantType: "string"},
+		{name: "SIGKILL", event: `{"sleepMs":30000}`, kill: true, wantType: "Runtime.ExitError"},
+	}
+	for _, proto := range protocols {
+		for _, tc := range crashes {
+			t.Run(proto.name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				const limit, rounds = 2, 3
+				fn := fnConfig("crashy")
+				fn.ReservedConcurrentExecutions = limit
+				inv, rec := newInvoker(t, proto.opts, fn)
+				f := poolOf(inv, "crashy")
+				ctx := context.Background()
+				for round := range rounds {
+					// Fill the pool: one process crashes, the other is busy; two more wait.
+					busy := invokeAsync(ctx, inv, "crashy", fmt.Sprintf(`{"say":"busy %d","sleepMs":300}`, round))
+					pidSaying(t, rec, "crashy", fmt.Sprintf("busy %d", round))
+					var ev map[string]any
+					_ = json.Unmarshal([]byte(tc.event), &ev)
+					ev["say"] = fmt.Sprintf("crash %d", round)
+					evb, _ := json.Marshal(ev)
+					crash := invokeAsync(ctx, inv, "crashy", string(evb))
+					pid := pidSaying(t, rec, "crashy", fmt.Sprintf("crash %d", round))
+					queued := []<-chan outcome{invokeAsync(ctx, inv, "crashy", `{}`), invokeAsync(ctx, inv, "crashy", `{}`)}
+					if tc.kill {
+						eventually(t, 10*time.Second, "the invocations to queue", func() bool { return waiting(f) == 2 })
+						if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+							t.Fatal(err)
+						}
+					}
+					doc := errorOf(t, receive(t, crash, 10*time.Second, "the crashing invocation"), "the crashing invocation")
+					if doc.Type != tc.wantType {
+						t.Errorf("round %d: crashed invocation: %+v, want type %s", round, doc, tc.wantType)
+					}
+					answerOf(t, receive(t, busy, 10*time.Second, "the busy invocation"), "the busy invocation")
+					for _, ch := range queued {
+						if a := answerOf(t, receive(t, ch, 10*time.Second, "a queued invocation"), "a queued invocation"); a.PID == pid {
+							t.Errorf("round %d: a queued invocation ran in the crashed process %d", round, pid)
+						}
+					}
+					waitGone(t, pid)
+				}
+				eventually(t, 10*time.Second, "the pool to count its live processes", func() bool { return procCount(f) <= limit })
+				// limit invocations at once, each holding its process: none may wait for a slot a crashed
+				// process still holds.
+				var wg sync.WaitGroup
+				pids := make(chan int, limit)
+				for range limit {
+					wg.Go(func() {
+						cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+						defer cancel()
+						res, err := inv.Invoke(cctx, "crashy", []byte(`{"sleepMs":500}`))
+						if err != nil || res.FunctionError != "" {
+							t.Errorf("after %d crashes: %v %+v", rounds, err, res)
+							return
+						}
+						var a answer
+						_ = json.Unmarshal(res.Payload, &a)
+						pids <- a.PID
+					})
+				}
+				wg.Wait()
+				close(pids)
+				distinct := map[int]bool{}
+				for pid := range pids {
+					distinct[pid] = true
+				}
+				if len(distinct) != limit {
+					t.Errorf("after %d crashes, %d concurrent invocations ran in %d processes", rounds, limit, len(distinct))
+				}
+			})
+		}
+	}
+}
+
+// TestCancelWhileQueued: an invocation whose client goes away while it waits for the pool is withdrawn
+// and never runs.
+func TestCancelWhileQueued(t *testing.T) {
+	t.Parallel()
+	for _, proto := range protocols {
+		t.Run(proto.name, func(t *testing.T) {
+			t.Parallel()
+			fn := fnConfig("withdrawn")
+			fn.ReservedConcurrentExecutions = 1
+			inv, rec := newInvoker(t, proto.opts, fn)
+			f := poolOf(inv, "withdrawn")
+			busy := invokeAsync(context.Background(), inv, "withdrawn", `{"say":"busy","sleepMs":500}`)
+			pidSaying(t, rec, "withdrawn", "busy")
+			ctx, cancel := context.WithCancel(context.Background())
+			queued := invokeAsync(ctx, inv, "withdrawn", `{"say":"must not run"}`)
+			eventually(t, 10*time.Second, "the invocation to queue", func() bool { return waiting(f) == 1 })
+			cancel()
+			if o := receive(t, queued, 10*time.Second, "the withdrawn invocation"); !errors.Is(o.err, context.Canceled) {
+				t.Errorf("withdrawn invocation: %v %+v, want context.Canceled", o.err, o.res)
+			}
+			answerOf(t, receive(t, busy, 10*time.Second, "the busy invocation"), "the busy invocation")
+			invokeOK(t, inv, "withdrawn", `{"say":"after"}`)
+			if strings.Contains(logged(rec, "withdrawn"), "must not run") {
+				t.Error("the withdrawn invocation ran")
+			}
+		})
+	}
+}
+
+// TestPayloadLimits: an event just under 6 MiB runs, and a response just over the limit is
+// Function.ResponseSizeTooLarge, under both protocols, and the function goes on.
+func TestPayloadLimits(t *testing.T) {
+	t.Parallel()
+	for _, proto := range protocols {
+		t.Run(proto.name, func(t *testing.T) {
+			t.Parallel()
+			inv, _ := newInvoker(t, proto.opts, fnConfig("limits"))
+			pad := strings.Repeat("x", 6<<20-100)
+			a := invokeOK(t, inv, "limits", `{"quiet":true,"pad":"`+pad+`"}`)
+			if want := fmt.Sprintf(`{"bytes":%d}`, len(pad)+len(`{"quiet":true,"pad":""}`)); string(a.Event) != want {
+				t.Errorf("the handler saw %s, want %s", a.Event, want)
+			}
+			// bigMB:6 answers 6 MiB of x plus the rest of the answer: just over the limit.
+			doc := invokeErr(t, inv, "limits", `{"bigMB":6}`)
+			if doc.Type != "Function.ResponseSizeTooLarge" {
+				t.Errorf("a response just over the limit: %+v", doc)
+			}
+			invokeOK(t, inv, "limits", `{}`)
+		})
+	}
+}
+
+// TestNoProcessLeftBehind: however a function process ends — stopped at Close, stopped after a reload,
+// killed at its timeout, or exiting by itself — the processes it started end with it, as an execution
+// environment's do on AWS. The handler's child ignores SIGTERM, as a stuck helper would.
+func TestNoProcessLeftBehind(t *testing.T) {
+	t.Parallel()
+	ends := []struct {
+		name string
+		end  func(t *testing.T, inv *Invoker)
+	}{
+		{"Close", func(t *testing.T, inv *Invoker) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := inv.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"reload", func(t *testing.T, inv *Invoker) {
+			fn := fnConfig("spawner")
+			fn.Environment = map[string]string{"RELOADED": "yes"}
+			inv.Update([]resource.Function{fn})
+		}},
+		{"timeout", func(t *testing.T, inv *Invoker) {
+			invokeErr(t, inv, "spawner", `{"sleepMs":30000}`)
+		}},
+		{"exit", func(t *testing.T, inv *Invoker) {
+			invokeErr(t, inv, "spawner", `{"exit":1}`)
+		}},
+	}
+	for _, proto := range protocols {
+		for _, tc := range ends {
+			t.Run(proto.name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				fn := fnConfig("spawner")
+				fn.Timeout = 1
+				inv, _ := newInvoker(t, proto.opts, fn)
+				a := invokeOK(t, inv, "spawner", `{"spawn":true}`)
+				if a.ChildPID == 0 || gone(a.ChildPID) {
+					t.Fatalf("the handler's child %d is not running", a.ChildPID)
+				}
+				t.Cleanup(func() { _ = syscall.Kill(a.ChildPID, syscall.SIGKILL) })
+				tc.end(t, inv)
+				waitGone(t, a.PID)
+				waitGone(t, a.ChildPID)
+			})
+		}
+	}
+}
