@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -349,5 +351,114 @@ func TestNoProcessLeftBehind(t *testing.T) {
 				waitGone(t, a.ChildPID)
 			})
 		}
+	}
+}
+
+// TestRebuildUnderLoad: the executable is replaced (a new file renamed into place) while one invocation
+// runs and others wait at the concurrency limit. The running one finishes in its process on the old code;
+// the ones that arrive after the rebuild run the new code, in new processes, and the old processes go.
+func TestRebuildUnderLoad(t *testing.T) {
+	t.Parallel()
+	for _, proto := range protocols {
+		t.Run(proto.name, func(t *testing.T) {
+			t.Parallel()
+			handler := filepath.Join(t.TempDir(), "bootstrap")
+			installFile(t, bin.behave, handler)
+			fn := fnConfig("rebuilt")
+			fn.Handler = handler
+			fn.ReservedConcurrentExecutions = 2
+			inv, rec := newInvoker(t, proto.opts, fn)
+			f := poolOf(inv, "rebuilt")
+			ctx := context.Background()
+			running := []<-chan outcome{
+				invokeAsync(ctx, inv, "rebuilt", `{"say":"running 0","sleepMs":500}`),
+				invokeAsync(ctx, inv, "rebuilt", `{"say":"running 1","sleepMs":500}`),
+			}
+			pidSaying(t, rec, "rebuilt", "running 0")
+			pidSaying(t, rec, "rebuilt", "running 1")
+			before := invokeAsync(ctx, inv, "rebuilt", `{}`) // queued before the rebuild
+			eventually(t, 10*time.Second, "the invocation to queue", func() bool { return waiting(f) == 1 })
+			installFile(t, bin.behaveV2, handler)
+			setNextCheck(inv, "rebuilt", time.Time{}) // as though fileCheckInterval had passed
+			var after []<-chan outcome
+			for range 4 {
+				after = append(after, invokeAsync(ctx, inv, "rebuilt", `{}`))
+			}
+			old := map[int]bool{}
+			for _, ch := range running {
+				a := answerOf(t, receive(t, ch, 10*time.Second, "a running invocation"), "a running invocation")
+				if a.Version != "v1" {
+					t.Errorf("an invocation running during the rebuild ran %s", a.Version)
+				}
+				old[a.PID] = true
+			}
+			answerOf(t, receive(t, before, 10*time.Second, "the invocation queued before"), "the invocation queued before")
+			for _, ch := range after {
+				if a := answerOf(t, receive(t, ch, 10*time.Second, "an invocation after the rebuild"), "an invocation after the rebuild"); a.Version != "v2" || old[a.PID] {
+					t.Errorf("an invocation after the rebuild ran %s in pid %d (old processes %v)", a.Version, a.PID, old)
+				}
+			}
+			for pid := range old {
+				waitGone(t, pid)
+			}
+			eventually(t, 10*time.Second, "the pool to count its live processes", func() bool { return procCount(f) <= 2 })
+		})
+	}
+}
+
+// TestRebuildInPlace: the executable is being rewritten in place (open for writing) when an invocation
+// has to start a process, and the writer takes longer than a few tries' worth. The invocation waits for
+// the write to end rather than report "text file busy" to its client, then runs the new code.
+func TestRebuildInPlace(t *testing.T) {
+	t.Parallel()
+	handler := filepath.Join(t.TempDir(), "bootstrap")
+	copyFile(t, bin.behave, handler)
+	inv, _ := newInvoker(t, Options{}, func() resource.Function {
+		fn := fnConfig("inplace")
+		fn.Handler = handler
+		return fn
+	}())
+	f := poolOf(inv, "inplace")
+	// A writer has the file open: exec fails with ETXTBSY until it closes it.
+	w, err := os.OpenFile(handler, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	out := invokeAsync(context.Background(), inv, "inplace", `{}`)
+	tries := func() int {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.busyTries
+	}
+	const many = 2 * maxBusyRetries // more than the old fixed budget of tries
+	deadline := time.After(30 * time.Second)
+	for tries() < many {
+		select {
+		case o := <-out:
+			if o.err != nil {
+				t.Fatalf("with the executable open for writing, after %d tries the client got %v", tries(), o.err)
+			}
+			t.Fatalf("with the executable open for writing, after %d tries the client got %s", tries(), o.res.Payload)
+		case <-deadline:
+			t.Fatalf("only %d tries to start the process", tries())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	answerOf(t, receive(t, out, 10*time.Second, "the invocation"), "the invocation")
+}
+
+// copyFile copies the executable src to dst (a file of its own: a hard link would share src's inode).
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o755); err != nil {
+		t.Fatal(err)
 	}
 }

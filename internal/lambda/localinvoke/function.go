@@ -26,10 +26,12 @@ var (
 	errTimedOut = errors.New("function timed out")
 )
 
-// Starting an executable that is open for writing fails with ETXTBSY; it is retried this often, this far
-// apart, before it is reported.
+// Starting an executable that is open for writing (a rebuild writing it in place) fails with ETXTBSY; it
+// is tried again this far apart for as long as a process has to initialise (Options.InitTimeout) before it
+// is reported: a build that writes a large executable in place takes longer than a few tries. (The
+// invocation's own context bounds the wait too.)
 const (
-	maxBusyRetries = 10
+	maxBusyRetries = 10 // the tries a build writing in place was once given (for tests)
 	busyRetryDelay = 50 * time.Millisecond
 )
 
@@ -63,6 +65,7 @@ type function struct {
 	peak       int  // the most processes alive at once (for tests)
 	looks      int  // times an invocation looked for a process (for tests)
 	checks     int  // times the handler's files were looked at (for tests)
+	busyTries  int  // times a start failed with ETXTBSY and was tried again (for tests)
 }
 
 func newFunction(inv *Invoker, cfg resource.Function) *function {
@@ -137,7 +140,7 @@ func (f *function) invoke(ctx context.Context, arn string, payload []byte) (*lam
 // function error to report instead. A queued invocation is not woken when a process takes its call: it
 // waits on the call itself (see wait).
 func (f *function) acquire(ctx context.Context, call *runtimeapi.Call) (*process, *runtimeapi.Call, *lambda.Result, error) {
-	busyRetries := 0
+	var busySince time.Time // when starting first failed with ETXTBSY
 	f.mu.Lock()
 	for {
 		if f.closed {
@@ -176,9 +179,14 @@ func (f *function) acquire(ctx context.Context, call *runtimeapi.Call) (*process
 				continue
 			}
 			p, err := f.startLocked()
-			if err != nil && errors.Is(err, syscall.ETXTBSY) && busyRetries < maxBusyRetries {
+			if err != nil && errors.Is(err, syscall.ETXTBSY) && busySince.IsZero() {
+				busySince = now
+				f.log.Info("the handler executable is open for writing (a rebuild in progress); starting it once it is written",
+					"path", f.codePath(), "request_id", call.RequestID(), "within", f.inv.opts.InitTimeout)
+			}
+			if err != nil && errors.Is(err, syscall.ETXTBSY) && now.Sub(busySince) < f.inv.opts.InitTimeout {
 				// The executable is being written (a rebuild in progress): try again shortly.
-				busyRetries++
+				f.busyTries++
 				f.mu.Unlock()
 				if err := sleepCtx(ctx, busyRetryDelay); err != nil {
 					return nil, nil, nil, err
