@@ -3,11 +3,13 @@
 package localinvoke
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -461,4 +463,60 @@ func copyFile(t *testing.T, src, dst string) {
 	if err := os.WriteFile(dst, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// orphanHelperEnv makes the test binary, started by TestGatewayCrashLeavesNoProcess, run an Invoker with
+// one warm process of each protocol, print their pids and wait to be killed.
+const orphanHelperEnv = "LOCALINVOKE_ORPHAN_HELPER"
+
+// TestOrphanHelper is the gateway that crashes in TestGatewayCrashLeavesNoProcess; it does nothing in a
+// normal run.
+func TestOrphanHelper(t *testing.T) {
+	handler := os.Getenv(orphanHelperEnv)
+	if handler == "" {
+		return
+	}
+	rpc, api := fnConfig("rpc"), fnConfig("api")
+	rpc.Handler, api.Handler = handler, handler
+	rpcInv := New([]resource.Function{rpc}, Options{})
+	apiInv := New([]resource.Function{api}, Options{RuntimeAPIOnly: true})
+	fmt.Println("pids", invokeOK(t, rpcInv, "rpc", `{}`).PID, invokeOK(t, apiInv, "api", `{}`).PID)
+	select {} // until killed
+}
+
+// TestGatewayCrashLeavesNoProcess: when the gateway dies without stopping its functions (SIGKILL, a crash,
+// the OOM killer), their processes do not live on. A process driven over the Runtime API exits when its
+// GET /next fails; one driven over the go1.x runtime's protocol would serve its port forever.
+func TestGatewayCrashLeavesNoProcess(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestOrphanHelper$")
+	cmd.Env = append(os.Environ(), orphanHelperEnv+"="+bin.behave)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var rpcPID, apiPID int
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if n, _ := fmt.Sscanf(sc.Text(), "pids %d %d", &rpcPID, &apiPID); n == 2 {
+			break
+		}
+	}
+	if rpcPID == 0 || apiPID == 0 {
+		t.Fatalf("the helper did not start its functions: %v", sc.Err())
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(rpcPID, syscall.SIGKILL)
+		_ = syscall.Kill(apiPID, syscall.SIGKILL)
+	})
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	waitGone(t, apiPID)
+	waitGone(t, rpcPID)
 }

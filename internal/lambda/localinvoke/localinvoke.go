@@ -148,6 +148,7 @@ type Invoker struct {
 	retired []*function // replaced by Update and still running a process; Close stops them too
 
 	wg        sync.WaitGroup         // every goroutine of every process
+	starter   *starter               // starts every process (from one thread, on Linux: dieWithParent)
 	bootstrap func() (string, error) // installs the bootstraps once; their directory
 }
 
@@ -174,7 +175,7 @@ func New(fns []resource.Function, opts Options) *Invoker {
 	if opts.RuntimeDir == "" {
 		opts.RuntimeDir = filepath.Join(os.TempDir(), fmt.Sprintf("switchboard-runtimes-%d", os.Getuid()))
 	}
-	i := &Invoker{opts: opts, log: opts.Logger}
+	i := &Invoker{opts: opts, log: opts.Logger, starter: newStarter()}
 	i.bootstrap = sync.OnceValues(func() (string, error) { return bootstrap.Install(opts.RuntimeDir) })
 	m := make(map[string]*function, len(fns))
 	for _, cfg := range fns {
@@ -290,6 +291,7 @@ func (i *Invoker) Close(ctx context.Context) error {
 		i.wg.Wait()
 		close(done)
 	}()
+	defer i.starter.stop() // every process has exited
 	select {
 	case <-done:
 		return nil

@@ -11,8 +11,10 @@ import (
 
 // setProcessGroup puts the process in a group of its own, so that stopping it also stops whatever it
 // started, and a Ctrl-C meant for Switchboard does not reach it before Switchboard decides to stop it.
+// On Linux it also dies with the gateway (dieWithParent).
 func setProcessGroup(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	dieWithParent(cmd.SysProcAttr)
 }
 
 // signalProcess sends SIGTERM (or SIGKILL when kill is set) to p and its process group. The process itself

@@ -112,7 +112,7 @@ func (f *function) startLocked() (*process, error) {
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.WaitDelay = time.Second // a grandchild keeping the output pipes open must not block the reaper
 	setProcessGroup(cmd)
-	if err := cmd.Start(); err != nil {
+	if err := f.inv.starter.start(cmd); err != nil {
 		_ = ln.Close()
 		return nil, err
 	}
