@@ -285,18 +285,31 @@ func TestCancelWhileQueued(t *testing.T) {
 	}
 }
 
-// TestPayloadLimits: an event just under 6 MiB runs, and a response just over the limit is
-// Function.ResponseSizeTooLarge, under both protocols, and the function goes on.
+// TestPayloadLimits: an event of 6 MiB runs, one a byte larger is refused without running, and a response
+// just over the limit is Function.ResponseSizeTooLarge, under both protocols, and the function goes on.
 func TestPayloadLimits(t *testing.T) {
 	t.Parallel()
 	for _, proto := range protocols {
 		t.Run(proto.name, func(t *testing.T) {
 			t.Parallel()
-			inv, _ := newInvoker(t, proto.opts, fnConfig("limits"))
-			pad := strings.Repeat("x", 6<<20-100)
-			a := invokeOK(t, inv, "limits", `{"quiet":true,"pad":"`+pad+`"}`)
-			if want := fmt.Sprintf(`{"bytes":%d}`, len(pad)+len(`{"quiet":true,"pad":""}`)); string(a.Event) != want {
+			inv, rec := newInvoker(t, proto.opts, fnConfig("limits"))
+			frame := `{"say":"%s","quiet":true,"pad":"%s"}`
+			event := func(say string, size int) string { // an event of size bytes
+				return fmt.Sprintf(frame, say, strings.Repeat("x", size-len(fmt.Sprintf(frame, say, ""))))
+			}
+			a := invokeOK(t, inv, "limits", event("at the limit", MaxRequestPayload))
+			if want := fmt.Sprintf(`{"bytes":%d}`, MaxRequestPayload); string(a.Event) != want {
 				t.Errorf("the handler saw %s, want %s", a.Event, want)
+			}
+			// One byte over: refused as Lambda refuses it, and the function does not run.
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if res, err := inv.Invoke(ctx, "limits", []byte(event("over the limit", MaxRequestPayload+1))); !errors.Is(err, ErrRequestTooLarge) ||
+				!strings.Contains(err.Error(), "Request must be smaller than 6291456 bytes for the InvokeFunction operation") {
+				t.Errorf("an event over the limit: %v %+v, want ErrRequestTooLarge", err, res)
+			}
+			if _, ok := rec.find(func(r record) bool { return r.msg == "invocation refused: the event is over Lambda's limit" }); !ok {
+				t.Error("the refusal is not logged")
 			}
 			// bigMB:6 answers 6 MiB of x plus the rest of the answer: just over the limit.
 			doc := invokeErr(t, inv, "limits", `{"bigMB":6}`)
@@ -304,6 +317,9 @@ func TestPayloadLimits(t *testing.T) {
 				t.Errorf("a response just over the limit: %+v", doc)
 			}
 			invokeOK(t, inv, "limits", `{}`)
+			if strings.Contains(logged(rec, "limits"), "over the limit") {
+				t.Error("the function ran the event over the limit")
+			}
 		})
 	}
 }

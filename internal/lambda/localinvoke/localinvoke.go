@@ -98,6 +98,14 @@ func CheckRuntimes(ctx context.Context, fns []resource.Function) (map[resource.L
 // ErrClosed is returned by Invoke once Close has begun.
 var ErrClosed = errors.New("local lambda invoker closed")
 
+// MaxRequestPayload is Lambda's limit on a synchronous invocation's event (6 MiB): Lambda refuses a larger
+// one with RequestEntityTooLargeException before any function runs.
+const MaxRequestPayload = 6 * 1024 * 1024
+
+// ErrRequestTooLarge is returned by Invoke for an event over MaxRequestPayload, as Lambda's
+// RequestEntityTooLargeException: the function does not run.
+var ErrRequestTooLarge = errors.New("RequestEntityTooLargeException")
+
 // Options configures an Invoker.
 type Options struct {
 	// Region is the region functions run in: AWS_REGION, AWS_DEFAULT_REGION and their ARNs
@@ -245,7 +253,8 @@ func (i *Invoker) Has(nameOrARN string) bool {
 // Invoke runs the function named by function (a name, NAME:QUALIFIER, a partial or a full function ARN;
 // qualifiers are accepted and ignored, as every function here is $LATEST) with payload. A function that
 // fails, times out or crashes is a Result with FunctionError "Unhandled"; err is for an unknown function
-// (lambda.ErrFunctionNotFound), a closed Invoker (ErrClosed), and ctx ending (ctx.Err(); a process still
+// (lambda.ErrFunctionNotFound), a closed Invoker (ErrClosed), an event over MaxRequestPayload
+// (ErrRequestTooLarge), and ctx ending (ctx.Err(); a process still
 // busy with the abandoned event is killed).
 func (i *Invoker) Invoke(ctx context.Context, function string, payload []byte) (*lambda.Result, error) {
 	for {
@@ -267,6 +276,11 @@ func (i *Invoker) invoke(ctx context.Context, function string, payload []byte) (
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if len(payload) > MaxRequestPayload {
+		f.log.Warn("invocation refused: the event is over Lambda's limit", "bytes", len(payload), "limit", MaxRequestPayload)
+		return nil, fmt.Errorf("invoke %s: %w: Request must be smaller than %d bytes for the InvokeFunction operation",
+			f.name, ErrRequestTooLarge, MaxRequestPayload)
 	}
 	arn := f.arn
 	if strings.HasPrefix(function, "arn:") {
