@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -535,4 +536,99 @@ func TestGatewayCrashLeavesNoProcess(t *testing.T) {
 	_ = cmd.Wait()
 	waitGone(t, apiPID)
 	waitGone(t, rpcPID)
+}
+
+// startedPIDs returns the pids of every process the Invoker logging to rec started.
+func startedPIDs(rec *recorder) []int {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var pids []int
+	for _, r := range *rec.recs {
+		if r.msg == "function process started" {
+			var pid int
+			if _, err := fmt.Sscan(r.attrs["pid"], &pid); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+// TestReloadAndCloseUnderLoad: a reload while invocations run and wait lets the running ones finish in
+// their processes, runs the waiting ones on the new configuration and stops the old processes; Close
+// while invocations run and wait ends both with ErrClosed; and no process the Invoker started is left.
+func TestReloadAndCloseUnderLoad(t *testing.T) {
+	t.Parallel()
+	for _, proto := range protocols {
+		t.Run(proto.name, func(t *testing.T) {
+			t.Parallel()
+			fn := fnConfig("reloaded")
+			fn.ReservedConcurrentExecutions = 2
+			rec := newRecorder()
+			opts := proto.opts
+			opts.Logger = slog.New(rec)
+			inv := New([]resource.Function{fn}, opts)
+			f := poolOf(inv, "reloaded")
+			ctx := context.Background()
+			var running, queued []<-chan outcome
+			for i := range 2 {
+				running = append(running, invokeAsync(ctx, inv, "reloaded", fmt.Sprintf(`{"say":"running %d","sleepMs":500}`, i)))
+			}
+			old := map[int]bool{}
+			for i := range 2 {
+				old[pidSaying(t, rec, "reloaded", fmt.Sprintf("running %d", i))] = true
+			}
+			for range 2 {
+				queued = append(queued, invokeAsync(ctx, inv, "reloaded", `{"env":["RELOADED"]}`))
+			}
+			eventually(t, 10*time.Second, "the invocations to queue", func() bool { return waiting(f) == 2 })
+			fn.Environment = map[string]string{"RELOADED": "yes"}
+			inv.Update([]resource.Function{fn})
+			for _, ch := range running {
+				if a := answerOf(t, receive(t, ch, 10*time.Second, "a running invocation"), "a running invocation"); !old[a.PID] {
+					t.Errorf("a running invocation moved to pid %d", a.PID)
+				}
+			}
+			for _, ch := range queued {
+				if a := answerOf(t, receive(t, ch, 10*time.Second, "a queued invocation"), "a queued invocation"); a.Env["RELOADED"] != "yes" || old[a.PID] {
+					t.Errorf("a queued invocation ran in pid %d with RELOADED=%q, want a new process of the new configuration", a.PID, a.Env["RELOADED"])
+				}
+			}
+			for pid := range old {
+				waitGone(t, pid)
+			}
+
+			// Close while one invocation runs and another waits (the new pool's limit is 2: fill it).
+			f = poolOf(inv, "reloaded")
+			var closing []<-chan outcome
+			for i := range 2 {
+				closing = append(closing, invokeAsync(ctx, inv, "reloaded", fmt.Sprintf(`{"say":"closing %d","sleepMs":30000}`, i)))
+				pidSaying(t, rec, "reloaded", fmt.Sprintf("closing %d", i))
+			}
+			closing = append(closing, invokeAsync(ctx, inv, "reloaded", `{"say":"must not run"}`))
+			eventually(t, 10*time.Second, "the invocation to queue", func() bool { return waiting(f) == 1 })
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if err := inv.Close(cctx); err != nil {
+				t.Fatal(err)
+			}
+			for _, ch := range closing {
+				if o := receive(t, ch, 10*time.Second, "an invocation at Close"); !errors.Is(o.err, ErrClosed) {
+					t.Errorf("an invocation at Close: %v %+v, want ErrClosed", o.err, o.res)
+				}
+			}
+			pids := startedPIDs(rec)
+			if len(pids) != 4 {
+				t.Errorf("%d processes started, want 2 before the reload and 2 after", len(pids))
+			}
+			for _, pid := range pids {
+				if !gone(pid) {
+					t.Errorf("process %d is left after Close", pid)
+				}
+			}
+			if strings.Contains(logged(rec, "reloaded"), "must not run") {
+				t.Error("the invocation waiting at Close ran")
+			}
+		})
+	}
 }
