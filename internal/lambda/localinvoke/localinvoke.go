@@ -10,7 +10,8 @@
 // A process that overruns the function timeout, or whose invocation is abandoned, is killed; one that
 // exits is replaced on demand; one whose executable changed on disk is retired, so rebuilding a handler is
 // enough to deploy it (the handler's files are looked at every fileCheckInterval, 100 ms, and whenever a
-// process starts).
+// process starts). Whatever a process started ends with it (its process group is killed once it is
+// reaped), and on Linux the processes end with the gateway even when it is killed (dieWithParent).
 //
 // Functions with a Node.js or Python runtime run the machine's node or python3 on a bootstrap shipped in
 // the binary (package bootstrap) in their codeUri; CheckRuntimes verifies at start that the interpreters
