@@ -145,7 +145,10 @@ func TestTimeoutWithQueue(t *testing.T) {
 				if a.PID == warm.PID {
 					t.Errorf("queued invocation %d ran in the timed-out process %d", i, a.PID)
 				}
-				if got := strings.Count(logged(rec, "stuck"), fmt.Sprintf("queued %d\n", i)); got != 1 {
+				// Its output reaches the log a moment after its answer.
+				line := fmt.Sprintf("queued %d", i)
+				pidSaying(t, rec, "stuck", line)
+				if got := strings.Count(logged(rec, "stuck"), line+"\n"); got != 1 {
 					t.Errorf("queued invocation %d ran %d times", i, got)
 				}
 			}
@@ -279,6 +282,7 @@ func TestCancelWhileQueued(t *testing.T) {
 			}
 			answerOf(t, receive(t, busy, 10*time.Second, "the busy invocation"), "the busy invocation")
 			invokeOK(t, inv, "withdrawn", `{"say":"after"}`)
+			pidSaying(t, rec, "withdrawn", "after") // what the process printed before is in the log too
 			if strings.Contains(logged(rec, "withdrawn"), "must not run") {
 				t.Error("the withdrawn invocation ran")
 			}
@@ -317,7 +321,8 @@ func TestPayloadLimits(t *testing.T) {
 			if doc.Type != "Function.ResponseSizeTooLarge" {
 				t.Errorf("a response just over the limit: %+v", doc)
 			}
-			invokeOK(t, inv, "limits", `{}`)
+			invokeOK(t, inv, "limits", `{"say":"after"}`)
+			pidSaying(t, rec, "limits", "after") // what the process printed before is in the log too
 			if strings.Contains(logged(rec, "limits"), "over the limit") {
 				t.Error("the function ran the event over the limit")
 			}
