@@ -637,3 +637,42 @@ func TestReloadAndCloseUnderLoad(t *testing.T) {
 		})
 	}
 }
+
+// TestNoHandOffToAProcessBeingKilled: a call times out just as its handler answers, and the runtime asks
+// for work before Switchboard has killed its process. The invocation waiting for the pool must not be
+// handed that process (it would be killed with it and fail for a timeout that is not its own); it runs
+// on a new one. The process's answer is held back until the runtime has asked again (abandonHook), which
+// makes the race certain. Over the go1.x protocol, where aws-lambda-go goes on after the abandoned call;
+// over the Runtime API it exits when its answer is refused.
+func TestNoHandOffToAProcessBeingKilled(t *testing.T) {
+	t.Parallel()
+	fn := fnConfig("racing")
+	fn.Timeout = 1
+	fn.ReservedConcurrentExecutions = 1
+	inv, rec := newInvoker(t, Options{}, fn)
+	f := poolOf(inv, "racing")
+	events := func(p *process) int {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return p.events
+	}
+	f.abandonHook = func(p *process) {
+		before := events(p)
+		deadline := time.Now().Add(10 * time.Second)
+		for events(p) == before && time.Now().Before(deadline) { // until the runtime asks for work again
+			time.Sleep(time.Millisecond)
+		}
+	}
+	warm := invokeOK(t, inv, "racing", `{}`)
+	ctx := context.Background()
+	late := invokeAsync(ctx, inv, "racing", `{"say":"late","sleepMs":1300}`)
+	pidSaying(t, rec, "racing", "late")
+	innocent := invokeAsync(ctx, inv, "racing", `{"say":"innocent"}`)
+	eventually(t, 10*time.Second, "the invocation to queue", func() bool { return waiting(f) == 1 })
+	if doc := errorOf(t, receive(t, late, 10*time.Second, "the late invocation"), "the late invocation"); doc.Type != "Sandbox.Timedout" {
+		t.Errorf("the late invocation: %+v", doc)
+	}
+	if a := answerOf(t, receive(t, innocent, 10*time.Second, "the waiting invocation"), "the waiting invocation"); a.PID == warm.PID {
+		t.Errorf("the waiting invocation ran in the process being killed, %d", a.PID)
+	}
+}

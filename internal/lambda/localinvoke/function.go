@@ -66,6 +66,10 @@ type function struct {
 	looks      int  // times an invocation looked for a process (for tests)
 	checks     int  // times the handler's files were looked at (for tests)
 	busyTries  int  // times a start failed with ETXTBSY and was tried again (for tests)
+
+	// abandonHook, when set (tests), runs after an invocation has withdrawn its call from p and before p
+	// is killed.
+	abandonHook func(p *process)
 }
 
 func newFunction(inv *Invoker, cfg resource.Function) *function {
@@ -292,15 +296,18 @@ func (f *function) await(ctx context.Context, p *process, call *runtimeapi.Call)
 		case <-call.Done():
 			return f.result(p, call)
 		case <-timeout:
-			if !p.rt.Abandon(call) {
+			if !f.withdraw(p, call) {
 				timeout = nil
 				continue // it ended just now: take its outcome
+			}
+			if f.abandonHook != nil {
+				f.abandonHook(p)
 			}
 			f.kill(p, errTimedOut)
 			f.log.Warn("function timed out; killing its process", "request_id", call.RequestID(), "pid", p.pid, "timeout", f.timeout)
 			return unhandled("Sandbox.Timedout", fmt.Sprintf("RequestId: %s Error: Task timed out after %d.00 seconds", call.RequestID(), f.cfg.Timeout)), nil
 		case <-ctx.Done():
-			if !p.rt.Abandon(call) {
+			if !f.withdraw(p, call) {
 				continue
 			}
 			if call.HandedOff() {
@@ -310,6 +317,22 @@ func (f *function) await(ctx context.Context, p *process, call *runtimeapi.Call)
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// withdraw abandons call on p (false: it had ended) and, when p's runtime has it, takes p out of service
+// in the same step, before p is killed: a runtime that answers the call meanwhile and asks for more work
+// must not be handed another invocation, which would die with it and fail for a timeout or a
+// cancellation that is not its own.
+func (f *function) withdraw(p *process, call *runtimeapi.Call) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !p.rt.Abandon(call) {
+		return false
+	}
+	if call.HandedOff() {
+		p.stopping = true // killed next (kill); no hand-off, no acquire takes it meanwhile
+	}
+	return true
 }
 
 // countEarlyWake counts a wake-up of an invocation whose call is in a process and has neither ended nor
@@ -420,6 +443,7 @@ func statCode(paths []string) codeVersion {
 func (f *function) onRuntimeEvent(p *process) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	p.events++
 	if p.exited || p.stopping {
 		return
 	}

@@ -37,6 +37,7 @@ type process struct {
 	stopping bool  // stopped or killed: it takes no more work
 	exited   bool  // reaped
 	reason   error // why Switchboard stopped it; pending calls end with it rather than the exit status
+	events   int   // times its runtime asked for work or reported an init error (onRuntimeEvent; for tests)
 
 	readyCh  chan struct{} // closed when ready is set
 	termCh   chan struct{} // closed by stopLocked
