@@ -26,10 +26,12 @@ var (
 	errTimedOut = errors.New("function timed out")
 )
 
-// Starting an executable that is open for writing fails with ETXTBSY; it is retried this often, this far
-// apart, before it is reported.
+// Starting an executable that is open for writing (a rebuild writing it in place) fails with ETXTBSY; it
+// is tried again this far apart for as long as a process has to initialise (Options.InitTimeout) before it
+// is reported: a build that writes a large executable in place takes longer than a few tries. (The
+// invocation's own context bounds the wait too.)
 const (
-	maxBusyRetries = 10
+	maxBusyRetries = 10 // the tries a build writing in place was once given (for tests)
 	busyRetryDelay = 50 * time.Millisecond
 )
 
@@ -63,6 +65,11 @@ type function struct {
 	peak       int  // the most processes alive at once (for tests)
 	looks      int  // times an invocation looked for a process (for tests)
 	checks     int  // times the handler's files were looked at (for tests)
+	busyTries  int  // times a start failed with ETXTBSY and was tried again (for tests)
+
+	// abandonHook, when set (tests), runs after an invocation has withdrawn its call from p and before p
+	// is killed.
+	abandonHook func(p *process)
 }
 
 func newFunction(inv *Invoker, cfg resource.Function) *function {
@@ -137,7 +144,7 @@ func (f *function) invoke(ctx context.Context, arn string, payload []byte) (*lam
 // function error to report instead. A queued invocation is not woken when a process takes its call: it
 // waits on the call itself (see wait).
 func (f *function) acquire(ctx context.Context, call *runtimeapi.Call) (*process, *runtimeapi.Call, *lambda.Result, error) {
-	busyRetries := 0
+	var busySince time.Time // when starting first failed with ETXTBSY
 	f.mu.Lock()
 	for {
 		if f.closed {
@@ -176,9 +183,14 @@ func (f *function) acquire(ctx context.Context, call *runtimeapi.Call) (*process
 				continue
 			}
 			p, err := f.startLocked()
-			if err != nil && errors.Is(err, syscall.ETXTBSY) && busyRetries < maxBusyRetries {
+			if err != nil && errors.Is(err, syscall.ETXTBSY) && busySince.IsZero() {
+				busySince = now
+				f.log.Info("the handler executable is open for writing (a rebuild in progress); starting it once it is written",
+					"path", f.codePath(), "request_id", call.RequestID(), "within", f.inv.opts.InitTimeout)
+			}
+			if err != nil && errors.Is(err, syscall.ETXTBSY) && now.Sub(busySince) < f.inv.opts.InitTimeout {
 				// The executable is being written (a rebuild in progress): try again shortly.
-				busyRetries++
+				f.busyTries++
 				f.mu.Unlock()
 				if err := sleepCtx(ctx, busyRetryDelay); err != nil {
 					return nil, nil, nil, err
@@ -284,15 +296,18 @@ func (f *function) await(ctx context.Context, p *process, call *runtimeapi.Call)
 		case <-call.Done():
 			return f.result(p, call)
 		case <-timeout:
-			if !p.rt.Abandon(call) {
+			if !f.withdraw(p, call) {
 				timeout = nil
 				continue // it ended just now: take its outcome
+			}
+			if f.abandonHook != nil {
+				f.abandonHook(p)
 			}
 			f.kill(p, errTimedOut)
 			f.log.Warn("function timed out; killing its process", "request_id", call.RequestID(), "pid", p.pid, "timeout", f.timeout)
 			return unhandled("Sandbox.Timedout", fmt.Sprintf("RequestId: %s Error: Task timed out after %d.00 seconds", call.RequestID(), f.cfg.Timeout)), nil
 		case <-ctx.Done():
-			if !p.rt.Abandon(call) {
+			if !f.withdraw(p, call) {
 				continue
 			}
 			if call.HandedOff() {
@@ -302,6 +317,22 @@ func (f *function) await(ctx context.Context, p *process, call *runtimeapi.Call)
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// withdraw abandons call on p (false: it had ended) and, when p's runtime has it, takes p out of service
+// in the same step, before p is killed: a runtime that answers the call meanwhile and asks for more work
+// must not be handed another invocation, which would die with it and fail for a timeout or a
+// cancellation that is not its own.
+func (f *function) withdraw(p *process, call *runtimeapi.Call) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !p.rt.Abandon(call) {
+		return false
+	}
+	if call.HandedOff() {
+		p.stopping = true // killed next (kill); no hand-off, no acquire takes it meanwhile
+	}
+	return true
 }
 
 // countEarlyWake counts a wake-up of an invocation whose call is in a process and has neither ended nor
@@ -412,6 +443,7 @@ func statCode(paths []string) codeVersion {
 func (f *function) onRuntimeEvent(p *process) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	p.events++
 	if p.exited || p.stopping {
 		return
 	}

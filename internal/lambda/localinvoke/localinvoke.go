@@ -10,7 +10,8 @@
 // A process that overruns the function timeout, or whose invocation is abandoned, is killed; one that
 // exits is replaced on demand; one whose executable changed on disk is retired, so rebuilding a handler is
 // enough to deploy it (the handler's files are looked at every fileCheckInterval, 100 ms, and whenever a
-// process starts).
+// process starts). Whatever a process started ends with it (its process group is killed once it is
+// reaped), and on Linux the processes end with the gateway even when it is killed (dieWithParent).
 //
 // Functions with a Node.js or Python runtime run the machine's node or python3 on a bootstrap shipped in
 // the binary (package bootstrap) in their codeUri; CheckRuntimes verifies at start that the interpreters
@@ -98,6 +99,14 @@ func CheckRuntimes(ctx context.Context, fns []resource.Function) (map[resource.L
 // ErrClosed is returned by Invoke once Close has begun.
 var ErrClosed = errors.New("local lambda invoker closed")
 
+// MaxRequestPayload is Lambda's limit on a synchronous invocation's event (6 MiB): Lambda refuses a larger
+// one with RequestEntityTooLargeException before any function runs.
+const MaxRequestPayload = 6 * 1024 * 1024
+
+// ErrRequestTooLarge is returned by Invoke for an event over MaxRequestPayload, as Lambda's
+// RequestEntityTooLargeException: the function does not run.
+var ErrRequestTooLarge = errors.New("RequestEntityTooLargeException")
+
 // Options configures an Invoker.
 type Options struct {
 	// Region is the region functions run in: AWS_REGION, AWS_DEFAULT_REGION and their ARNs
@@ -148,6 +157,7 @@ type Invoker struct {
 	retired []*function // replaced by Update and still running a process; Close stops them too
 
 	wg        sync.WaitGroup         // every goroutine of every process
+	starter   *starter               // starts every process (from one thread, on Linux: dieWithParent)
 	bootstrap func() (string, error) // installs the bootstraps once; their directory
 }
 
@@ -174,7 +184,7 @@ func New(fns []resource.Function, opts Options) *Invoker {
 	if opts.RuntimeDir == "" {
 		opts.RuntimeDir = filepath.Join(os.TempDir(), fmt.Sprintf("switchboard-runtimes-%d", os.Getuid()))
 	}
-	i := &Invoker{opts: opts, log: opts.Logger}
+	i := &Invoker{opts: opts, log: opts.Logger, starter: newStarter()}
 	i.bootstrap = sync.OnceValues(func() (string, error) { return bootstrap.Install(opts.RuntimeDir) })
 	m := make(map[string]*function, len(fns))
 	for _, cfg := range fns {
@@ -244,7 +254,8 @@ func (i *Invoker) Has(nameOrARN string) bool {
 // Invoke runs the function named by function (a name, NAME:QUALIFIER, a partial or a full function ARN;
 // qualifiers are accepted and ignored, as every function here is $LATEST) with payload. A function that
 // fails, times out or crashes is a Result with FunctionError "Unhandled"; err is for an unknown function
-// (lambda.ErrFunctionNotFound), a closed Invoker (ErrClosed), and ctx ending (ctx.Err(); a process still
+// (lambda.ErrFunctionNotFound), a closed Invoker (ErrClosed), an event over MaxRequestPayload
+// (ErrRequestTooLarge), and ctx ending (ctx.Err(); a process still
 // busy with the abandoned event is killed).
 func (i *Invoker) Invoke(ctx context.Context, function string, payload []byte) (*lambda.Result, error) {
 	for {
@@ -266,6 +277,11 @@ func (i *Invoker) invoke(ctx context.Context, function string, payload []byte) (
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if len(payload) > MaxRequestPayload {
+		f.log.Warn("invocation refused: the event is over Lambda's limit", "bytes", len(payload), "limit", MaxRequestPayload)
+		return nil, fmt.Errorf("invoke %s: %w: Request must be smaller than %d bytes for the InvokeFunction operation",
+			f.name, ErrRequestTooLarge, MaxRequestPayload)
 	}
 	arn := f.arn
 	if strings.HasPrefix(function, "arn:") {
@@ -290,6 +306,7 @@ func (i *Invoker) Close(ctx context.Context) error {
 		i.wg.Wait()
 		close(done)
 	}()
+	defer i.starter.stop() // every process has exited
 	select {
 	case <-done:
 		return nil

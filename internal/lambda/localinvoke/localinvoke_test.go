@@ -189,6 +189,7 @@ type answer struct {
 	RequestID  string            `json:"requestId"`
 	ARN        string            `json:"arn"`
 	DeadlineMS int64             `json:"deadlineMs"`
+	ChildPID   int               `json:"childPid"`
 	Cwd        string            `json:"cwd"`
 	Env        map[string]string `json:"env"`
 	Event      json.RawMessage   `json:"event"`

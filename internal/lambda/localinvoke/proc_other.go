@@ -19,6 +19,9 @@ func signalProcess(p *os.Process, _ bool) error {
 	return nil
 }
 
+// killGroup does nothing where process groups are not available.
+func killGroup(int) error { return nil }
+
 // fileID identifies an executable's content cheaply by size and modification time.
 type fileID struct {
 	ino   uint64 // unused here; treeID counts a tree's entries in it

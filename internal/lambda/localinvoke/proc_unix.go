@@ -11,8 +11,10 @@ import (
 
 // setProcessGroup puts the process in a group of its own, so that stopping it also stops whatever it
 // started, and a Ctrl-C meant for Switchboard does not reach it before Switchboard decides to stop it.
+// On Linux it also dies with the gateway (dieWithParent).
 func setProcessGroup(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	dieWithParent(cmd.SysProcAttr)
 }
 
 // signalProcess sends SIGTERM (or SIGKILL when kill is set) to p and its process group. The process itself
@@ -30,6 +32,18 @@ func signalProcess(p *os.Process, kill bool) error {
 		return err
 	}
 	if err := syscall.Kill(-p.Pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return err
+	}
+	return nil
+}
+
+// killGroup kills what is left of the process group of pid, whose leader has exited and been reaped: the
+// processes a handler started go with its execution environment, as on AWS, even when they ignore SIGTERM
+// or the handler exited by itself. The group's id cannot name an unrelated group meanwhile: a pid is not
+// reused while a process group has it as its id, and an emptied group's pid comes back only after the
+// kernel has allocated every other pid in turn.
+func killGroup(pid int) error {
+	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return err
 	}
 	return nil

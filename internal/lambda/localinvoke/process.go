@@ -37,6 +37,7 @@ type process struct {
 	stopping bool  // stopped or killed: it takes no more work
 	exited   bool  // reaped
 	reason   error // why Switchboard stopped it; pending calls end with it rather than the exit status
+	events   int   // times its runtime asked for work or reported an init error (onRuntimeEvent; for tests)
 
 	readyCh  chan struct{} // closed when ready is set
 	termCh   chan struct{} // closed by stopLocked
@@ -112,7 +113,7 @@ func (f *function) startLocked() (*process, error) {
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.WaitDelay = time.Second // a grandchild keeping the output pipes open must not block the reaper
 	setProcessGroup(cmd)
-	if err := cmd.Start(); err != nil {
+	if err := f.inv.starter.start(cmd); err != nil {
 		_ = ln.Close()
 		return nil, err
 	}
@@ -156,9 +157,13 @@ func (f *function) startLocked() (*process, error) {
 	return p, nil
 }
 
-// reap waits for the process to exit, ends its pending calls and shuts its Runtime API down.
+// reap waits for the process to exit, kills the processes it left in its group, ends its pending calls and
+// shuts its Runtime API down.
 func (p *process) reap(stdout, stderr *lineWriter) {
 	waitErr := p.cmd.Wait()
+	if err := killGroup(p.pid); err != nil {
+		p.log.Warn("killing the processes the function started failed", "error", err)
+	}
 	stdout.flush()
 	stderr.flush()
 	f := p.fn

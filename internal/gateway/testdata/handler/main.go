@@ -53,6 +53,8 @@ func (handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		os.Exit(3)
 	case "callback":
 		return callback(ctx, ev)
+	case "sleep": // a second's work, then the echo
+		time.Sleep(time.Second)
 	}
 	// echo: the event's routeKey and body, and whether the connection ID reached the function.
 	reply := map[string]any{"routeKey": ev.RequestContext.RouteKey, "body": ev.Body, "connectionId": ev.RequestContext.ConnectionID,

@@ -12,6 +12,7 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"time"
 
@@ -33,6 +34,10 @@ type event struct {
 	// Lambda-Runtime-Function-Error-Type/-Body trailers.
 	FailStream string   `json:"failStream"`
 	Env        []string `json:"env"` // variables to report
+	// Quiet leaves the event out of the answer (for events near the payload limit).
+	Quiet bool `json:"quiet"`
+	// Spawn starts a child process that ignores SIGTERM and outlives the handler, and reports its pid.
+	Spawn bool `json:"spawn"`
 }
 
 type response struct {
@@ -45,6 +50,7 @@ type response struct {
 	Env        map[string]string `json:"env"`
 	Event      json.RawMessage   `json:"event"`
 	Big        string            `json:"big,omitempty"`
+	ChildPID   int               `json:"childPid,omitempty"`
 }
 
 // failingReader yields some bytes, then an error. It has no exported fields, so it encodes as {} and
@@ -69,6 +75,15 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	}
 	if ev.Say != "" {
 		fmt.Println(ev.Say)
+	}
+	childPID := 0
+	if ev.Spawn {
+		child := exec.Command("sh", "-c", "trap '' TERM; exec sleep 300")
+		if err := child.Start(); err != nil {
+			return nil, err
+		}
+		childPID = child.Process.Pid
+		fmt.Printf("spawned %d\n", childPID)
 	}
 	if ev.SleepMS > 0 {
 		time.Sleep(time.Duration(ev.SleepMS) * time.Millisecond)
@@ -97,6 +112,10 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		Cwd:        cwd,
 		Env:        map[string]string{},
 		Event:      raw,
+		ChildPID:   childPID,
+	}
+	if ev.Quiet {
+		r.Event = json.RawMessage(fmt.Sprintf(`{"bytes":%d}`, len(raw)))
 	}
 	for _, k := range ev.Env {
 		if v, ok := os.LookupEnv(k); ok {
