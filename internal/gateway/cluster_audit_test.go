@@ -2,12 +2,15 @@ package gateway_test
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/awsid"
+	"github.com/switchboard-gw/switchboard/internal/cluster"
 	"github.com/switchboard-gw/switchboard/internal/cluster/natsbus"
 	"github.com/switchboard-gw/switchboard/internal/gateway"
 	"github.com/switchboard-gw/switchboard/internal/gatewaytest"
@@ -105,6 +108,175 @@ func TestClusterNATSDownAtStart(t *testing.T) {
 		t.Fatalf("POST through the node that started without NATS: %d %s", code, body)
 	}
 	if got := c.Read(); got != "joined" {
+		t.Fatalf("read %q", got)
+	}
+}
+
+// cutProxy forwards TCP connections from a loopback address to target until Cut, which closes every
+// forwarded connection and the listener (a node cut off from NATS: dials are refused); Mend listens
+// on the same address again. Its goroutines end with Cut and the test.
+type cutProxy struct {
+	addr, target string
+	mu           sync.Mutex
+	ln           net.Listener
+	conns        []net.Conn
+	wg           sync.WaitGroup
+}
+
+func newCutProxy(t *testing.T, target string) *cutProxy {
+	t.Helper()
+	p := &cutProxy{addr: gatewaytest.ClusterAddrs(t, 1)[0], target: target}
+	p.Mend(t)
+	t.Cleanup(func() { p.Cut(); p.wg.Wait() })
+	return p
+}
+
+// Mend listens again and forwards what it accepts.
+func (p *cutProxy) Mend(t *testing.T) {
+	t.Helper()
+	var ln net.Listener
+	gatewaytest.Eventually(t, 10*time.Second, func() bool {
+		var err error
+		ln, err = net.Listen("tcp", p.addr)
+		return err == nil
+	}, "listen on %s again", p.addr)
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	p.wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			p.wg.Go(func() { _, _ = io.Copy(up, c); up.Close() })
+			p.wg.Go(func() { _, _ = io.Copy(c, up); c.Close() })
+		}
+	})
+}
+
+// Cut closes the listener and every forwarded connection.
+func (p *cutProxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// get is GET @connections/id through base.
+func get(t *testing.T, base, id string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(base + "/c/dev/@connections/" + strings.ReplaceAll(id, "=", "%3D"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestClusterCutOffNodeComesBack: node 3 reaches NATS through a proxy that is cut, then mended. While
+// cut, node 3 answers an AWS-shaped 500 for another node's connection; the others declare it dead,
+// answer 410 for its connections and run their $disconnect once; node 3 closes its clients. When it
+// is back it rejoins without a restart and does not bring its old connections back: GET and POST
+// answer 410 for them on every node, and routing works both ways again.
+func TestClusterCutOffNodeComesBack(t *testing.T) {
+	addr := gatewaytest.ClusterAddrs(t, 1)[0]
+	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{Name: "external", ClientListen: addr, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	proxy := newCutProxy(t, addr)
+	be := gatewaytest.NewBackend(t, nil)
+	var lost []string
+	t.Cleanup(func() {
+		got := disconnects(be)
+		for _, id := range lost {
+			if len(got[id]) != 1 || got[id][0] != "1006 127.0.0.1" {
+				t.Errorf("connection %s: $disconnect events %q, want exactly one \"1006 127.0.0.1\"", id, got[id])
+			}
+		}
+	})
+	var nodes []*gatewaytest.Gateway
+	for i, url := range []string{addr, addr, proxy.addr} {
+		nodes = append(nodes, gatewaytest.Start(t, clusterAPI(be), func(o *gateway.Options) {
+			o.Node = cluster.NodeID(i + 1)
+			o.Cluster = &gateway.ClusterOptions{NATS: "nats://" + url}
+		}))
+	}
+	for _, n := range nodes {
+		gatewaytest.Eventually(t, 30*time.Second, func() bool { return n.ClusterStatus() == "" && len(n.ClusterNodes()) == 3 }, "nodes did not join")
+	}
+	seen := map[string]bool{}
+	var clients []*gatewaytest.Client
+	for range 2 {
+		clients = append(clients, gatewaytest.Dial(t, nodes[2].WSURL+"/c/dev", nil))
+		lost = append(lost, connIDOf(t, be, seen))
+	}
+	keep := gatewaytest.Dial(t, nodes[0].WSURL+"/c/dev", nil)
+	keepID := connIDOf(t, be, seen)
+
+	proxy.Cut()
+	gatewaytest.Eventually(t, 10*time.Second, func() bool { return strings.Contains(nodes[2].ClusterStatus(), "NATS") }, "node 3 does not notice it is cut off")
+	if code, body := post(t, nodes[2].HTTPURL, keepID, "unroutable"); code != http.StatusInternalServerError || !strings.Contains(body, `"message"`) {
+		t.Errorf("POST through the cut-off node to another node's connection: %d %s, want an AWS-shaped 500", code, body)
+	}
+	for _, n := range nodes[:2] {
+		for _, id := range lost {
+			gatewaytest.Eventually(t, 15*time.Second, func() bool {
+				code, _ := post(t, n.HTTPURL, id, "while cut off")
+				return code == http.StatusGone
+			}, "POST to a cut-off node's connection never answered 410")
+		}
+	}
+	for _, c := range clients {
+		if code := c.ExpectClose(); code != 1001 {
+			t.Errorf("a client of the cut-off node: close %d, want 1001", code)
+		}
+	}
+
+	proxy.Mend(t)
+	for _, n := range nodes {
+		gatewaytest.Eventually(t, 30*time.Second, func() bool { return n.ClusterStatus() == "" && len(n.ClusterNodes()) == 3 },
+			"node 3 did not rejoin, or a node does not see it: %q", n.ClusterStatus())
+	}
+	for j, n := range nodes {
+		for _, id := range lost {
+			if code, body := post(t, n.HTTPURL, id, "resurrected?"); code != http.StatusGone {
+				t.Errorf("POST via node %d to a connection node 3 had before it was cut off: %d %s, want 410", j+1, code, body)
+			}
+			if code, body := get(t, n.HTTPURL, id); code != http.StatusGone {
+				t.Errorf("GET via node %d of a connection node 3 had before it was cut off: %d %s, want 410", j+1, code, body)
+			}
+		}
+	}
+	if code, body := post(t, nodes[2].HTTPURL, keepID, "back"); code != http.StatusOK {
+		t.Fatalf("POST through node 3 after it rejoined: %d %s", code, body)
+	}
+	if got := keep.Read(); got != "back" {
+		t.Fatalf("read %q", got)
+	}
+	c := gatewaytest.Dial(t, nodes[2].WSURL+"/c/dev", nil)
+	id := connIDOf(t, be, seen)
+	if code, body := post(t, nodes[1].HTTPURL, id, "new"); code != http.StatusOK {
+		t.Fatalf("POST via node 2 to a connection made on node 3 after it rejoined: %d %s", code, body)
+	}
+	if got := c.Read(); got != "new" {
 		t.Fatalf("read %q", got)
 	}
 }
