@@ -249,6 +249,17 @@ func TestClusterCutOffNodeComesBack(t *testing.T) {
 			t.Errorf("a client of the cut-off node: close %d, want 1001", code)
 		}
 	}
+	// Long past three heartbeats: node 3 knows nothing of the others, which does not make their
+	// connections gone.
+	for _, path := range []string{"POST", "GET"} {
+		code, body := post(t, nodes[2].HTTPURL, keepID, "still unroutable")
+		if path == "GET" {
+			code, body = get(t, nodes[2].HTTPURL, keepID)
+		}
+		if code != http.StatusInternalServerError {
+			t.Errorf("%s through the node cut off for seconds to another node's live connection: %d %s, want 500, not 410", path, code, body)
+		}
+	}
 
 	proxy.Mend(t)
 	for _, n := range nodes {

@@ -137,9 +137,44 @@ func TestDisconnectedNodeFailsFast(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	_, err = bus.Request(context.Background(), 2, []byte("x"))
-	if !errors.Is(err, ErrUnavailable) || errors.Is(err, cluster.ErrNoNode) {
-		t.Fatalf("err = %v, want ErrUnavailable", err)
+	// Node 3 is not listed, as every node soon is not for a node that hears no heartbeats: still
+	// unreachable, not gone.
+	for _, node := range []cluster.NodeID{2, 3} {
+		_, err = bus.Request(context.Background(), node, []byte("x"))
+		if !errors.Is(err, ErrUnavailable) || errors.Is(err, cluster.ErrNoNode) {
+			t.Fatalf("request node %d: err = %v, want ErrUnavailable", node, err)
+		}
+	}
+}
+
+// A node the membership does not list is gone (ErrNoNode) only when this node's own view is current
+// (Alive of its own ID): a node whose heartbeats are not stored hears nobody's and answers
+// ErrUnavailable.
+func TestUnlistedNodeIsGoneOnlyToACurrentMember(t *testing.T) {
+	s := startServer(t, EmbeddedConfig{Name: "solo"})
+	nc, err := Connect(ClientConfig{Embedded: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	for _, tc := range []struct {
+		name string
+		live map[cluster.NodeID]bool
+		want error
+	}{
+		{"this node a current member", map[cluster.NodeID]bool{1: true}, cluster.ErrNoNode},
+		{"this node not a current member", map[cluster.NodeID]bool{}, ErrUnavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bus, err := Attach(context.Background(), nc, 1, func(context.Context, []byte) ([]byte, error) { return nil, nil }, &natsCluster{live: tc.live})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer bus.Detach()
+			if _, err := bus.Request(context.Background(), 3, []byte("x")); !errors.Is(err, tc.want) {
+				t.Fatalf("request an unlisted node: err = %v, want %v", err, tc.want)
+			}
+		})
 	}
 }
 
