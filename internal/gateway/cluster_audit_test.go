@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -289,5 +290,101 @@ func TestClusterCutOffNodeComesBack(t *testing.T) {
 	}
 	if got := c.Read(); got != "new" {
 		t.Fatalf("read %q", got)
+	}
+}
+
+// TestClusterGracefulLeaveUnderPosts stops node 3 as on SIGTERM while @connections POSTs to its
+// connections keep arriving through nodes 1 and 2: each is answered 200 or 410 (never a 5xx, never a
+// hang), and every message answered 200 reached its client before the close.
+func TestClusterGracefulLeaveUnderPosts(t *testing.T) {
+	be := gatewaytest.NewBackend(t, nil)
+	nodes := gatewaytest.StartCluster(t, clusterAPI(be), gatewaytest.ClusterAddrs(t, 3))
+	seen := map[string]bool{}
+	const conns = 4
+	var clients []*gatewaytest.Client
+	var ids []string
+	for range conns {
+		clients = append(clients, gatewaytest.Dial(t, nodes[2].WSURL+"/c/dev", nil))
+		ids = append(ids, connIDOf(t, be, seen))
+	}
+	// Each client reads until its close, counting what it got.
+	received := make([]map[string]bool, conns)
+	var readers sync.WaitGroup
+	for i, c := range clients {
+		received[i] = map[string]bool{}
+		readers.Go(func() {
+			for {
+				msg, err := c.TryRead(30 * time.Second)
+				if err != nil {
+					return
+				}
+				received[i][msg] = true
+			}
+		})
+	}
+	hc := &http.Client{Timeout: 15 * time.Second}
+	stop := make(chan struct{})
+	var mu sync.Mutex
+	ok := make([]map[string]bool, conns)
+	codes := map[int]int{}
+	var posters sync.WaitGroup
+	for i, id := range ids {
+		ok[i] = map[string]bool{}
+		for v, via := range nodes[:2] {
+			posters.Go(func() {
+				gone := 0
+				for n := 0; gone < 3; n++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					body := fmt.Sprintf("via %d #%d", v+1, n)
+					resp, err := hc.Post(via.HTTPURL+"/c/dev/@connections/"+strings.ReplaceAll(id, "=", "%3D"), "text/plain", strings.NewReader(body))
+					if err != nil {
+						t.Errorf("POST %s: %v", body, err)
+						return
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					mu.Lock()
+					codes[resp.StatusCode]++
+					if resp.StatusCode == http.StatusOK {
+						ok[i][body] = true
+					}
+					mu.Unlock()
+					switch resp.StatusCode {
+					case http.StatusOK:
+					case http.StatusGone:
+						gone++
+					default:
+						t.Errorf("POST %s to a connection of the node leaving: %d, want 200 or 410", body, resp.StatusCode)
+					}
+				}
+			})
+		}
+	}
+	// Let some POSTs through before the leave.
+	gatewaytest.Eventually(t, 10*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return codes[http.StatusOK] >= 20 }, "no POSTs answered 200")
+	if err := nodes[2].Stop(); err != nil {
+		t.Fatalf("stop node 3: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { posters.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		close(stop)
+		<-done
+		t.Fatal("POSTs to the connections of the node that left never all answered 410")
+	}
+	readers.Wait()
+	t.Logf("answers: %v", codes)
+	for i := range ids {
+		for body := range ok[i] {
+			if !received[i][body] {
+				t.Errorf("connection %d: POST %q answered 200 but its client never got it before the close", i, body)
+			}
+		}
 	}
 }
