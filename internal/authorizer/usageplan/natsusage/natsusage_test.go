@@ -210,3 +210,32 @@ func TestCountsPastAnyQuotaAreSkipped(t *testing.T) {
 		t.Fatalf("node a allowed %d more requests with 1 of its own and 3 elsewhere under a quota of 10, want 6", got)
 	}
 }
+
+// TestQuotaWhileCutOff pins what a node cut off from NATS does (the README says it): it keeps counting
+// its own requests against the others' last reports, so the requests other nodes take meanwhile can
+// pass the limit by at most that much, and never more than the limit on any one node.
+func TestQuotaWhileCutOff(t *testing.T) {
+	connect := startNATS(t)
+	log := slog.New(slog.DiscardHandler)
+	jsA := connect()
+	a := startNode(t, jsA, "a", log)
+	b := startNode(t, connect(), "b", log)
+	if got := a.allow(t, 3); got != 3 {
+		t.Fatalf("node a allowed %d of 3", got)
+	}
+	if got := b.allow(t, 2); got != 2 {
+		t.Fatalf("node b allowed %d of 2", got)
+	}
+	window := a.engine.Usage()[0].Window
+	waitFor(t, "each node to see the other's requests", func() bool {
+		return a.counts.Others("plan1", "key1", window) == 2 && b.counts.Others("plan1", "key1", window) == 3
+	})
+	jsA.Conn().Close()
+	if got := b.allow(t, 10); got != 5 {
+		t.Fatalf("node b allowed %d more, want 5 (10 less its 2 and a's 3)", got)
+	}
+	// Node a never hears of b's 5: it allows what its own count and b's last report leave.
+	if got := a.allow(t, 10); got != 5 {
+		t.Fatalf("cut-off node a allowed %d more, want 5 (10 less its 3 and b's last report of 2)", got)
+	}
+}
