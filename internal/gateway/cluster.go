@@ -270,6 +270,11 @@ func (c *clusterNode) notReady() string {
 		}
 		return "cluster: " + why
 	}
+	if !c.members.Alive(c.node) {
+		// A member whose heartbeats are not stored: the store has no quorum or lost its streams. Its
+		// handshakes' records cannot be stored either, and the others may declare it dead.
+		return fmt.Sprintf("cluster: this node's heartbeat has not been stored for over %s: the cluster's JetStream store does not answer", c.members.TTL())
+	}
 	return ""
 }
 

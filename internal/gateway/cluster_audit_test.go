@@ -388,3 +388,45 @@ func TestClusterGracefulLeaveUnderPosts(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterStoreGoneWhileConnected: the NATS server stays up but its JetStream goes away (as when the
+// servers holding the store's quorum are out of reach): the node, still connected, stops saying it is
+// ready and names the cause, refuses handshakes with 503, and answers 500 — not 410 — for the other
+// node's connection once it no longer hears that node's heartbeats.
+func TestClusterStoreGoneWhileConnected(t *testing.T) {
+	addr := gatewaytest.ClusterAddrs(t, 1)[0]
+	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{Name: "external", ClientListen: addr, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	be := gatewaytest.NewBackend(t, nil)
+	var nodes []*gatewaytest.Gateway
+	for i := range 2 {
+		nodes = append(nodes, gatewaytest.Start(t, clusterAPI(be), func(o *gateway.Options) {
+			o.Node = cluster.NodeID(i + 1)
+			o.Cluster = &gateway.ClusterOptions{NATS: "nats://" + addr}
+		}))
+	}
+	for _, n := range nodes {
+		gatewaytest.Eventually(t, 30*time.Second, func() bool { return n.ClusterStatus() == "" && len(n.ClusterNodes()) == 2 }, "nodes did not join")
+	}
+	seen := map[string]bool{}
+	gatewaytest.Dial(t, nodes[1].WSURL+"/c/dev", nil)
+	id := connIDOf(t, be, seen)
+	if err := ns.DisableJetStream(); err != nil {
+		t.Fatal(err)
+	}
+	gatewaytest.Eventually(t, 15*time.Second, func() bool { return strings.Contains(nodes[0].ClusterStatus(), "heartbeat") },
+		"node 1 still says %q with the store gone", nodes[0].ClusterStatus())
+	if !nodes[0].NATS().IsConnected() {
+		t.Fatal("node 1 lost its NATS connection: the test no longer tries a store gone behind a live connection")
+	}
+	if _, err := gatewaytest.TryDial(t, nodes[0].WSURL+"/c/dev", nil); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Errorf("handshake with the store gone: %v, want a 503 refusal", err)
+	}
+	gatewaytest.Eventually(t, 15*time.Second, func() bool { return len(nodes[0].ClusterNodes()) < 2 }, "node 1 still lists node 2")
+	if code, body := post(t, nodes[0].HTTPURL, id, "x"); code != http.StatusInternalServerError {
+		t.Errorf("POST to node 2's connection with the store gone: %d %s, want 500", code, body)
+	}
+}
