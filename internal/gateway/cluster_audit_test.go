@@ -3,12 +3,16 @@ package gateway_test
 import (
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchboard-gw/switchboard/internal/awsid"
 	"github.com/switchboard-gw/switchboard/internal/cluster"
@@ -428,5 +432,60 @@ func TestClusterStoreGoneWhileConnected(t *testing.T) {
 	gatewaytest.Eventually(t, 15*time.Second, func() bool { return len(nodes[0].ClusterNodes()) < 2 }, "node 1 still lists node 2")
 	if code, body := post(t, nodes[0].HTTPURL, id, "x"); code != http.StatusInternalServerError {
 		t.Errorf("POST to node 2's connection with the store gone: %d %s, want 500", code, body)
+	}
+}
+
+// streamReplicas is each cluster stream's replica count, read through nc.
+func streamReplicas(t *testing.T, nc *nats.Conn) map[string]int {
+	t.Helper()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, name := range []string{"KV_switchboard_members", "switchboard_connlog", "KV_switchboard_catalog", "KV_switchboard_usage"} {
+		s, err := js.Stream(t.Context(), name)
+		if err != nil {
+			t.Fatalf("stream %s: %v", name, err)
+		}
+		out[name] = s.CachedInfo().Config.Replicas
+	}
+	return out
+}
+
+// TestClusterRestartKeepsReplicas: three embedded nodes keep every cluster stream, the shared catalog's
+// and the usage counts' included, on three replicas, and still do after node 3 restarts as in a rolling
+// upgrade. A node counts the NATS servers it knows to choose replicas, and one whose embedded server has
+// no routes yet knows only itself: the catalog and usage buckets were made then, with one replica.
+func TestClusterRestartKeepsReplicas(t *testing.T) {
+	be := gatewaytest.NewBackend(t, nil)
+	addrs := gatewaytest.ClusterAddrs(t, 3)
+	opts := make([]*gateway.ClusterOptions, len(addrs))
+	start := func(i int) *gatewaytest.Gateway {
+		return gatewaytest.Start(t, clusterAPI(be), func(o *gateway.Options) {
+			o.Node = cluster.NodeID(i + 1)
+			o.Cluster = opts[i]
+		})
+	}
+	var nodes []*gatewaytest.Gateway
+	for i := range addrs {
+		opts[i] = gatewaytest.EmbeddedCluster(t, addrs, i)
+		nodes = append(nodes, start(i))
+	}
+	for _, g := range nodes {
+		gatewaytest.Eventually(t, 30*time.Second, func() bool { return g.ClusterStatus() == "" && len(g.ClusterNodes()) == 3 }, "nodes did not join")
+	}
+	want := map[string]int{"KV_switchboard_members": 3, "switchboard_connlog": 3, "KV_switchboard_catalog": 3, "KV_switchboard_usage": 3}
+	gatewaytest.Eventually(t, 30*time.Second, func() bool { return maps.Equal(streamReplicas(t, nodes[0].NATS()), want) },
+		"the streams do not have three replicas once three nodes run: %v", streamReplicas(t, nodes[0].NATS()))
+	if err := nodes[2].Stop(); err != nil {
+		t.Fatalf("stop node 3: %v", err)
+	}
+	nodes[2] = start(2)
+	for _, g := range nodes {
+		gatewaytest.Eventually(t, 30*time.Second, func() bool { return g.ClusterStatus() == "" && len(g.ClusterNodes()) == 3 }, "node 3 did not rejoin")
+	}
+	if got := streamReplicas(t, nodes[0].NATS()); !maps.Equal(got, want) {
+		t.Fatalf("replicas after node 3 restarted: %v, want %v", got, want)
 	}
 }
