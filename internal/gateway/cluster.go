@@ -135,7 +135,7 @@ func (c *clusterNode) start(eventCtx context.Context, handler cluster.Handler, d
 		Replicas:  natsbus.Replicas(c.nc, c.opts.Replicas),
 		Logger:    c.log,
 		Attach: func(ctx context.Context) error {
-			bus, err := natsbus.Attach(ctx, c.nc, c.node, handler, c.members)
+			bus, err := natsbus.Attach(ctx, c.nc, c.node, c.ownerOnly(handler), c.members)
 			if err != nil {
 				return err
 			}
@@ -170,6 +170,21 @@ func (c *clusterNode) start(eventCtx context.Context, handler cluster.Handler, d
 		}
 	}()
 	return nil
+}
+
+// ownerOnly leaves requests unanswered until the node has joined: the bus is attached before the node
+// takes its ID, and while another live node holds that ID (two nodes started with one --node), the
+// waiting node's answers — 410, it has none of the holder's connections — raced the holder's, so calls
+// reached the connection and answered 410 all the same.
+func (c *clusterNode) ownerOnly(handler cluster.Handler) cluster.Handler {
+	return func(ctx context.Context, req []byte) ([]byte, error) {
+		select {
+		case <-c.members.Joined():
+			return handler(ctx, req)
+		default:
+			return nil, natsbus.ErrNoAnswer
+		}
+	}
 }
 
 // leave tells the cluster this node is gone, after its connections are closed (graceful shutdown).

@@ -489,3 +489,46 @@ func TestClusterRestartKeepsReplicas(t *testing.T) {
 		t.Fatalf("replicas after node 3 restarted: %v, want %v", got, want)
 	}
 }
+
+// TestClusterDuplicateNodeIDOnExternalNATS starts a third node with node 1's ID on the same external
+// NATS: it waits, not ready, and answers nothing meant for node 1 — every @connections call to node 1's
+// connection, through either node, reaches node 1 and answers 200. The waiting node once subscribed to
+// node 1's subject before it found the ID taken, and its 410s raced node 1's answers.
+func TestClusterDuplicateNodeIDOnExternalNATS(t *testing.T) {
+	addr := gatewaytest.ClusterAddrs(t, 1)[0]
+	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{Name: "external", ClientListen: addr, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	be := gatewaytest.NewBackend(t, nil)
+	start := func(node cluster.NodeID) *gatewaytest.Gateway {
+		return gatewaytest.Start(t, clusterAPI(be), func(o *gateway.Options) {
+			o.Node = node
+			o.Cluster = &gateway.ClusterOptions{NATS: "nats://" + addr}
+		})
+	}
+	nodes := []*gatewaytest.Gateway{start(1), start(2)}
+	for _, n := range nodes {
+		gatewaytest.Eventually(t, 30*time.Second, func() bool { return n.ClusterStatus() == "" && len(n.ClusterNodes()) == 2 }, "nodes did not join")
+	}
+	seen := map[string]bool{}
+	c := gatewaytest.Dial(t, nodes[0].WSURL+"/c/dev", nil)
+	id := connIDOf(t, be, seen)
+	dup := start(1)
+	gatewaytest.Eventually(t, 20*time.Second, func() bool { return strings.Contains(dup.ClusterStatus(), "node ID 1 is held") },
+		"the duplicate node does not say its ID is held: %q", dup.ClusterStatus())
+	for i := range 20 {
+		via := nodes[i%2]
+		msg := fmt.Sprintf("to node 1 #%d", i)
+		if code, body := post(t, via.HTTPURL, id, msg); code != http.StatusOK {
+			t.Fatalf("POST %d via node %d with a duplicate of node 1 waiting: %d %s", i, i%2+1, code, body)
+		}
+		if got := c.Read(); got != msg {
+			t.Fatalf("read %q, want %q", got, msg)
+		}
+		if code, body := get(t, via.HTTPURL, id); code != http.StatusOK {
+			t.Fatalf("GET %d via node %d with a duplicate of node 1 waiting: %d %s", i, i%2+1, code, body)
+		}
+	}
+}

@@ -38,6 +38,10 @@ const NoResponderWait = 500 * time.Millisecond
 // well exist, so the caller answers 5xx rather than 410.
 var ErrUnavailable = errors.New("natsbus: the cluster is unreachable")
 
+// ErrNoAnswer is returned by a Handler to leave a request unanswered: another subscriber of the subject
+// answers it, or the requester's deadline passes.
+var ErrNoAnswer = errors.New("natsbus: request left unanswered")
+
 // Subject is the subject node answers on.
 func Subject(node cluster.NodeID) string { return SubjectPrefix + strconv.Itoa(int(node)) }
 
@@ -153,6 +157,9 @@ func answer(handler cluster.Handler, m *nats.Msg) {
 	hctx := &answerCtx{deadline: time.Now().Add(DefaultTimeout)}
 	out, herr := handler(hctx, m.Data)
 	hctx.cancel()
+	if errors.Is(herr, ErrNoAnswer) {
+		return
+	}
 	// A requester that went away has nothing to read: a failed reply is not an error here.
 	if herr == nil {
 		_ = m.Respond(out) // no header: the common answer costs one message and no map

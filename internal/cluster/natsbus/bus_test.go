@@ -328,3 +328,45 @@ func TestLateReplyAnswersNoOtherRequest(t *testing.T) {
 		}
 	}
 }
+
+// A handler that returns ErrNoAnswer sends nothing: the other subscriber of the subject answers every
+// request, and a request nobody else answers ends at its deadline with ErrUnavailable.
+func TestNoAnswerLeavesTheRequestToOthers(t *testing.T) {
+	s := startServer(t, EmbeddedConfig{Name: "solo"})
+	connect := func() *nats.Conn {
+		nc, err := Connect(ClientConfig{Embedded: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		return nc
+	}
+	silent := func(context.Context, []byte) ([]byte, error) { return nil, ErrNoAnswer }
+	quiet, err := Attach(context.Background(), connect(), 1, silent, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer quiet.Detach()
+	requester, err := Attach(context.Background(), connect(), 2, silent, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer requester.Detach()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	_, err = requester.Request(ctx, 1, []byte("x"))
+	cancel()
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("request only a silent node could answer: err = %v, want ErrUnavailable", err)
+	}
+	owner, err := Attach(context.Background(), connect(), 1, func(context.Context, []byte) ([]byte, error) { return []byte("owner"), nil }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Detach()
+	for i := range 20 {
+		got, err := requester.Request(context.Background(), 1, []byte("x"))
+		if err != nil || string(got) != "owner" {
+			t.Fatalf("request %d with a silent second subscriber: %q, %v; want the owner's answer", i, got, err)
+		}
+	}
+}
