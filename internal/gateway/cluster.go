@@ -67,6 +67,9 @@ type clusterNode struct {
 
 	mu     sync.Mutex
 	status string // set when the node cannot be a member at all, "" otherwise
+	// conflict is set when the embedded server's routes are refused because another NATS server has
+	// its name (another node started with this node ID); said by readiness while not a member.
+	conflict string
 }
 
 // openCluster starts the embedded NATS server when asked and opens the node's connection. A NATS that
@@ -83,7 +86,7 @@ func (g *Gateway) openCluster() error {
 	switch {
 	case o.NATS == EmbeddedNATS:
 		s, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{Name: name, ClusterListen: o.Listen, Routes: o.Routes,
-			StoreDir: o.StoreDir, Logger: c.log})
+			StoreDir: o.StoreDir, Logger: c.log, NameConflict: c.nameConflict})
 		if err != nil {
 			return err
 		}
@@ -132,7 +135,7 @@ func (c *clusterNode) start(eventCtx context.Context, handler cluster.Handler, d
 		Replicas:  natsbus.Replicas(c.nc, c.opts.Replicas),
 		Logger:    c.log,
 		Attach: func(ctx context.Context) error {
-			bus, err := natsbus.Attach(ctx, c.nc, c.node, handler, c.members)
+			bus, err := natsbus.Attach(ctx, c.nc, c.node, c.ownerOnly(handler), c.members)
 			if err != nil {
 				return err
 			}
@@ -177,6 +180,21 @@ func (c *clusterNode) start(eventCtx context.Context, handler cluster.Handler, d
 		}
 	}()
 	return nil
+}
+
+// ownerOnly leaves requests unanswered until the node has joined: the bus is attached before the node
+// takes its ID, and while another live node holds that ID (two nodes started with one --node), the
+// waiting node's answers — 410, it has none of the holder's connections — raced the holder's, so calls
+// reached the connection and answered 410 all the same.
+func (c *clusterNode) ownerOnly(handler cluster.Handler) cluster.Handler {
+	return func(ctx context.Context, req []byte) ([]byte, error) {
+		select {
+		case <-c.members.Joined():
+			return handler(ctx, req)
+		default:
+			return nil, natsbus.ErrNoAnswer
+		}
+	}
 }
 
 // leave tells the cluster this node is gone, after its connections are closed (graceful shutdown).
@@ -242,10 +260,25 @@ func (c *clusterNode) setStatus(s string) {
 	c.mu.Unlock()
 }
 
+// nameConflict records that a route was refused because another NATS server is named as this node's
+// is: two nodes started with one node ID, each running its embedded server. NATS refuses the route on
+// both sides, so the later node never reaches the cluster's JetStream and could not learn there that its
+// ID is taken; this says it. The node already a member is unaffected (readiness ignores it there).
+func (c *clusterNode) nameConflict(name string) {
+	why := fmt.Sprintf("another NATS server in the cluster is named %q: two nodes run with node ID %d; their routes are refused", name, c.node)
+	c.mu.Lock()
+	first := c.conflict == ""
+	c.conflict = why
+	c.mu.Unlock()
+	if first {
+		c.log.Error("cluster: "+why+"; give every node its own --node", "node", int(c.node))
+	}
+}
+
 // notReady says why the node cannot serve as a cluster member now, "" when it can.
 func (c *clusterNode) notReady() string {
 	c.mu.Lock()
-	s := c.status
+	s, conflict := c.status, c.conflict
 	c.mu.Unlock()
 	if s != "" {
 		return "cluster: " + s
@@ -257,7 +290,15 @@ func (c *clusterNode) notReady() string {
 		return "cluster: not started"
 	}
 	if why := c.members.Status(); why != "" {
+		if conflict != "" {
+			return "cluster: " + conflict
+		}
 		return "cluster: " + why
+	}
+	if !c.members.Alive(c.node) {
+		// A member whose heartbeats are not stored: the store has no quorum or lost its streams. Its
+		// handshakes' records cannot be stored either, and the others may declare it dead.
+		return fmt.Sprintf("cluster: this node's heartbeat has not been stored for over %s: the cluster's JetStream store does not answer", c.members.TTL())
 	}
 	return ""
 }
@@ -329,10 +370,12 @@ func (g *Gateway) ClusterStatus() string {
 	if g.cluster == nil {
 		return ""
 	}
-	if why := g.sharedStatus(); why != "" {
+	// The membership's reason first: NATS unreachable, or a node ID taken, is why the shared catalog is
+	// not joined either, and is what the operator must act on.
+	if why := g.cluster.notReady(); why != "" {
 		return why
 	}
-	return g.cluster.notReady()
+	return g.sharedStatus()
 }
 
 // records is the edge's Records: the cluster's, nil when the node is alone.

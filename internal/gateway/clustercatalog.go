@@ -69,12 +69,14 @@ func (g *Gateway) runShared(ctx context.Context) {
 		log.Error("cluster: JetStream client; this node serves its configuration file only", "err", err)
 		return
 	}
-	replicas := natsbus.Replicas(g.cluster.nc, g.opts.Cluster.Replicas)
-	kv, err := openBucket(ctx, js, natskv.BucketConfig(natskv.Config{Replicas: replicas}), g.opts.Cluster.Replicas > 0, log)
+	// Counted when JetStream answers, not now: at a node's start its embedded server's routes are often
+	// not up yet, and the client knows only that server.
+	replicas := func() int { return natsbus.Replicas(g.cluster.nc, g.opts.Cluster.Replicas) }
+	kv, err := openBucket(ctx, js, natskv.BucketConfig(natskv.Config{}), g.opts.Cluster.Replicas > 0, replicas, log)
 	if err != nil {
 		return // ctx ended
 	}
-	store := natskv.New(kv, natskv.Config{Logger: log, Conn: g.cluster.nc, JetStream: js, Replicas: replicas})
+	store := natskv.New(kv, natskv.Config{Logger: log, Conn: g.cluster.nc, JetStream: js, Replicas: replicas()})
 	for {
 		err := g.catalog.Join(ctx, store)
 		if err == nil {
@@ -98,7 +100,7 @@ func (g *Gateway) runShared(ctx context.Context) {
 		}
 	})
 	ulog := g.log.With("component", "usageplan")
-	ukv, err := openBucket(ctx, js, natsusage.BucketConfig(natsusage.Config{Replicas: replicas}), g.opts.Cluster.Replicas > 0, ulog)
+	ukv, err := openBucket(ctx, js, natsusage.BucketConfig(natsusage.Config{}), g.opts.Cluster.Replicas > 0, replicas, ulog)
 	if err != nil {
 		return // ctx ended
 	}
@@ -110,16 +112,26 @@ func (g *Gateway) runShared(ctx context.Context) {
 }
 
 // openBucket binds to the bucket cfg describes, creating it when no node has yet, and retries (with a log
-// line each time) while JetStream is not reachable, until ctx ends. An existing bucket is used as it is:
-// nodes that count NATS servers differently must not keep changing its replicas. When JetStream has
-// too few servers for cfg.Replicas for a while (a replica count guessed from the servers the client
-// knows), it is created with fewer, and the log says so; a replica count the operator set is kept.
-func openBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig, fixed bool, log *slog.Logger) (jetstream.KeyValue, error) {
-	wait, tooFew := 100*time.Millisecond, 0
+// line each time) while JetStream is not reachable, until ctx ends. Its replica count is replicas(),
+// asked when JetStream answers: a node counted the NATS servers it knew at its start, often only its own
+// embedded server before its routes came up, and the bucket it made then kept one replica for the
+// cluster's life (the shared catalog lost with that one server). An existing bucket with fewer replicas
+// is scaled up, never down, so replicas only grow as the servers the nodes see do, and nodes that count
+// differently do not keep changing them; a bucket that cannot be scaled up now is used as it is. When
+// JetStream has too few servers for the count for a while (one guessed from the servers the client
+// knows), the bucket is created with fewer, and the log says so; a replica count the operator set is
+// kept.
+func openBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig, fixed bool, replicas func() int, log *slog.Logger) (jetstream.KeyValue, error) {
+	wait, tooFew, reduced := 100*time.Millisecond, 0, false
 	for {
+		if !reduced {
+			cfg.Replicas = replicas()
+		}
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		kv, err := js.KeyValue(cctx, cfg.Bucket)
-		if errors.Is(err, jetstream.ErrBucketNotFound) {
+		if err == nil {
+			kv = scaleUp(cctx, js, kv, cfg, log)
+		} else if errors.Is(err, jetstream.ErrBucketNotFound) {
 			kv, err = js.CreateKeyValue(cctx, cfg)
 			if errors.Is(err, jetstream.ErrBucketExists) {
 				kv, err = js.KeyValue(cctx, cfg.Bucket) // another node made it first
@@ -134,7 +146,7 @@ func openBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyVa
 		if errors.As(err, &apiErr) && apiErr.ErrorCode == noSuitablePeers && !fixed && cfg.Replicas > 1 {
 			if tooFew++; tooFew >= 10 {
 				cfg.Replicas--
-				tooFew = 0
+				tooFew, reduced = 0, true
 				log.Warn("cluster: too few JetStream servers for the bucket's replicas; creating it with fewer (set --cluster-replicas to choose)",
 					"bucket", cfg.Bucket, "replicas", cfg.Replicas)
 				continue
@@ -146,6 +158,27 @@ func openBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyVa
 		}
 		wait = min(2*wait, 2*time.Second)
 	}
+}
+
+// scaleUp raises the replicas of kv's bucket to cfg.Replicas when it has fewer, and returns the bucket to
+// use: kv itself when it has enough or cannot be scaled up now (logged).
+func scaleUp(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue, cfg jetstream.KeyValueConfig, log *slog.Logger) jetstream.KeyValue {
+	st, err := js.Stream(ctx, "KV_"+cfg.Bucket)
+	if err != nil {
+		return kv
+	}
+	have := st.CachedInfo().Config.Replicas
+	if have >= cfg.Replicas {
+		return kv
+	}
+	up, err := js.UpdateKeyValue(ctx, cfg)
+	if err != nil {
+		log.Warn("cluster: the bucket has fewer replicas than the NATS servers this node sees; scaling it up failed, it is used as it is",
+			"bucket", cfg.Bucket, "replicas", have, "want", cfg.Replicas, "err", err)
+		return kv
+	}
+	log.Info("cluster: bucket scaled up to the NATS servers this node sees", "bucket", cfg.Bucket, "replicas", cfg.Replicas, "was", have)
+	return up
 }
 
 // noSuitablePeers is JetStream's error code for a stream that asks more replicas than there are servers.

@@ -371,3 +371,86 @@ func TestClusterNATSAway(t *testing.T) {
 		return err == nil
 	}, "the first node does not follow the other node's changes after NATS came back")
 }
+
+// TestClusterSameResourceThroughTwoNodes creates the same route keys and the same stage names through
+// two nodes at once: for each, exactly one node succeeds and the other answers ConflictException after
+// running its change again on the winner's revision; every node then lists each resource once.
+func TestClusterSameResourceThroughTwoNodes(t *testing.T) {
+	nodes := gatewaytest.StartCluster(t, "apis: []\n", gatewaytest.ClusterAddrs(t, 3), gatewaytest.WithControlPlane)
+	ctx := t.Context()
+	cps := []*apigatewayv2.Client{controlClient(nodes[0].ControlURL), controlClient(nodes[1].ControlURL)}
+	api, err := cps[0].CreateApi(ctx, &apigatewayv2.CreateApiInput{
+		Name: aws.String("contested"), ProtocolType: types.ProtocolTypeWebsocket, RouteSelectionExpression: aws.String("$request.body.action"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameRevision(t, nodes, 1)
+	const each = 8
+	for _, kind := range []string{"route", "stage"} {
+		t.Run(kind, func(t *testing.T) {
+			var mu sync.Mutex
+			wins := map[string]int{}
+			var wg sync.WaitGroup
+			for _, cp := range cps {
+				wg.Go(func() {
+					for i := range each {
+						name := fmt.Sprintf("%s%d", kind, i)
+						var err error
+						if kind == "route" {
+							_, err = cp.CreateRoute(ctx, &apigatewayv2.CreateRouteInput{ApiId: api.ApiId, RouteKey: aws.String(name)})
+						} else {
+							_, err = cp.CreateStage(ctx, &apigatewayv2.CreateStageInput{ApiId: api.ApiId, StageName: aws.String(name)})
+						}
+						var ae smithy.APIError
+						switch {
+						case err == nil:
+							mu.Lock()
+							wins[name]++
+							mu.Unlock()
+						case errors.As(err, &ae) && ae.ErrorCode() == "ConflictException":
+						default:
+							t.Errorf("create %s %s: %v, want success or ConflictException", kind, name, err)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			for i := range each {
+				if name := fmt.Sprintf("%s%d", kind, i); wins[name] != 1 {
+					t.Errorf("%s %s created %d times through two nodes at once, want exactly once", kind, name, wins[name])
+				}
+			}
+			rev := sameRevision(t, nodes, 2)
+			for j, n := range nodes {
+				cp := controlClient(n.ControlURL)
+				got := map[string]int{}
+				if kind == "route" {
+					out, err := cp.GetRoutes(ctx, &apigatewayv2.GetRoutesInput{ApiId: api.ApiId, MaxResults: aws.String("100")})
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, r := range out.Items {
+						got[aws.ToString(r.RouteKey)]++
+					}
+				} else {
+					out, err := cp.GetStages(ctx, &apigatewayv2.GetStagesInput{ApiId: api.ApiId, MaxResults: aws.String("100")})
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, s := range out.Items {
+						got[aws.ToString(s.StageName)]++
+					}
+				}
+				if len(got) != each {
+					t.Errorf("node %d at revision %d lists %d %ss, want %d: %v", j+1, rev, len(got), kind, each, got)
+				}
+				for name, n := range got {
+					if n != 1 {
+						t.Errorf("node %d lists %s %s %d times", j+1, kind, name, n)
+					}
+				}
+			}
+		})
+	}
+}

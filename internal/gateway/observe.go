@@ -357,13 +357,7 @@ func (g *Gateway) notReady() string {
 	if g.snapshots.Load() == nil {
 		return "no configuration snapshot loaded"
 	}
-	if why := g.sharedStatus(); why != "" {
-		return why
-	}
-	if g.cluster != nil {
-		return g.cluster.notReady()
-	}
-	return ""
+	return g.ClusterStatus()
 }
 
 // observeHandler serves /metrics, /healthz and /readyz, and everything else with next (nil: 404; the

@@ -173,13 +173,15 @@ func (m *Members) Status() string {
 }
 
 // Alive reports whether node is a member: it has announced itself and its heartbeat is recent. This
-// node counts as alive while it is a member. A node this one has not heard of yet (it joined a moment
+// node counts as alive while it is a member whose last heartbeat was stored within the TTL: one whose
+// heartbeats fail (cut off from the servers that hold the store's quorum) hears nobody else's either,
+// and cannot tell who is gone. A node this one has not heard of yet (it joined a moment
 // ago, its entry still on the way) is looked up in the store; an incarnation declared dead stays dead.
 func (m *Members) Alive(node cluster.NodeID) bool {
 	m.mu.Lock()
 	if node == m.cfg.Node {
 		defer m.mu.Unlock()
-		return m.member
+		return m.member && time.Since(m.lastBeat) <= m.ttl
 	}
 	p, ok := m.peers[node]
 	_, wasDead := m.dead[node]

@@ -38,10 +38,15 @@ const NoResponderWait = 500 * time.Millisecond
 // well exist, so the caller answers 5xx rather than 410.
 var ErrUnavailable = errors.New("natsbus: the cluster is unreachable")
 
+// ErrNoAnswer is returned by a Handler to leave a request unanswered: another subscriber of the subject
+// answers it, or the requester's deadline passes.
+var ErrNoAnswer = errors.New("natsbus: request left unanswered")
+
 // Subject is the subject node answers on.
 func Subject(node cluster.NodeID) string { return SubjectPrefix + strconv.Itoa(int(node)) }
 
-// Liveness tells the bus which nodes the cluster believes are alive (package membership).
+// Liveness tells the bus which nodes the cluster believes are alive (package membership). Alive of the
+// bus's own node says whether this node's view is current: it is a member whose heartbeat is stored.
 type Liveness interface {
 	Alive(node cluster.NodeID) bool
 }
@@ -152,6 +157,9 @@ func answer(handler cluster.Handler, m *nats.Msg) {
 	hctx := &answerCtx{deadline: time.Now().Add(DefaultTimeout)}
 	out, herr := handler(hctx, m.Data)
 	hctx.cancel()
+	if errors.Is(herr, ErrNoAnswer) {
+		return
+	}
 	// A requester that went away has nothing to read: a failed reply is not an error here.
 	if herr == nil {
 		_ = m.Respond(out) // no header: the common answer costs one message and no map
@@ -259,14 +267,16 @@ func (b *Bus) Detach() error {
 
 // Request sends req to node's subject and waits for the reply, for ctx's deadline or DefaultTimeout.
 func (b *Bus) Request(ctx context.Context, node cluster.NodeID, req []byte) ([]byte, error) {
-	if b.alive != nil && !b.alive.Alive(node) {
-		return nil, fmt.Errorf("request node %d: %w", node, cluster.ErrNoNode)
-	}
+	// Cut off first: a node without NATS hears no heartbeats, so every other node soon looks dead to
+	// it, which says nothing about them; their connections are unreachable (5xx), not gone (410).
 	if !b.nc.IsConnected() {
 		return nil, fmt.Errorf("request node %d: %w (NATS connection %s)", node, ErrUnavailable, b.nc.Status())
 	}
 	if b.left.Load() {
 		return nil, fmt.Errorf("request node %d: %w: this node has left the bus", node, ErrUnavailable)
+	}
+	if err := b.unknown(node); err != nil {
+		return nil, err
 	}
 	// A context without a deadline is bounded by DefaultTimeout through a reused timer rather than a
 	// derived context: deriving one cost every call five allocations, one of them registering it with
@@ -289,8 +299,11 @@ func (b *Bus) Request(ctx context.Context, node cluster.NodeID, req []byte) ([]b
 			}
 			return m.Data, nil
 		case errors.Is(err, nats.ErrNoResponders):
-			if b.alive == nil || !b.alive.Alive(node) {
+			if b.alive == nil {
 				return nil, fmt.Errorf("request node %d: %w", node, cluster.ErrNoNode)
+			}
+			if err := b.unknown(node); err != nil {
+				return nil, err
 			}
 			// Alive by the membership but not subscribed: just joined (its interest still spreading
 			// between servers) or just died (not declared yet). Try again for a moment, then answer
@@ -317,6 +330,21 @@ func (b *Bus) Request(ctx context.Context, node cluster.NodeID, req []byte) ([]b
 			return nil, fmt.Errorf("request node %d: %w: %w", node, ErrUnavailable, err)
 		}
 	}
+}
+
+// unknown is the error for a request to node when the membership does not count it alive, nil when it
+// does (or there is no membership). The node is gone (cluster.ErrNoNode, 410) only if this node's own
+// view is current — it is a member whose heartbeat is stored (Alive of its own ID). A node whose
+// heartbeats are not stored (NATS unreachable, cut off from the servers that hold the quorum, not
+// joined yet) stops hearing the others' too, so they look dead to it: it answers ErrUnavailable.
+func (b *Bus) unknown(node cluster.NodeID) error {
+	if b.alive == nil || b.alive.Alive(node) {
+		return nil
+	}
+	if !b.alive.Alive(b.node) {
+		return fmt.Errorf("request node %d: %w: this node is not a current member of the cluster and cannot tell whether node %d is alive", node, ErrUnavailable, node)
+	}
+	return fmt.Errorf("request node %d: %w", node, cluster.ErrNoNode)
 }
 
 // errTimeout is a request without a deadline of its own that waited DefaultTimeout.

@@ -137,9 +137,44 @@ func TestDisconnectedNodeFailsFast(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	_, err = bus.Request(context.Background(), 2, []byte("x"))
-	if !errors.Is(err, ErrUnavailable) || errors.Is(err, cluster.ErrNoNode) {
-		t.Fatalf("err = %v, want ErrUnavailable", err)
+	// Node 3 is not listed, as every node soon is not for a node that hears no heartbeats: still
+	// unreachable, not gone.
+	for _, node := range []cluster.NodeID{2, 3} {
+		_, err = bus.Request(context.Background(), node, []byte("x"))
+		if !errors.Is(err, ErrUnavailable) || errors.Is(err, cluster.ErrNoNode) {
+			t.Fatalf("request node %d: err = %v, want ErrUnavailable", node, err)
+		}
+	}
+}
+
+// A node the membership does not list is gone (ErrNoNode) only when this node's own view is current
+// (Alive of its own ID): a node whose heartbeats are not stored hears nobody's and answers
+// ErrUnavailable.
+func TestUnlistedNodeIsGoneOnlyToACurrentMember(t *testing.T) {
+	s := startServer(t, EmbeddedConfig{Name: "solo"})
+	nc, err := Connect(ClientConfig{Embedded: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	for _, tc := range []struct {
+		name string
+		live map[cluster.NodeID]bool
+		want error
+	}{
+		{"this node a current member", map[cluster.NodeID]bool{1: true}, cluster.ErrNoNode},
+		{"this node not a current member", map[cluster.NodeID]bool{}, ErrUnavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bus, err := Attach(context.Background(), nc, 1, func(context.Context, []byte) ([]byte, error) { return nil, nil }, &natsCluster{live: tc.live})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer bus.Detach()
+			if _, err := bus.Request(context.Background(), 3, []byte("x")); !errors.Is(err, tc.want) {
+				t.Fatalf("request an unlisted node: err = %v, want %v", err, tc.want)
+			}
+		})
 	}
 }
 
@@ -290,6 +325,48 @@ func TestLateReplyAnswersNoOtherRequest(t *testing.T) {
 		rcancel()
 		if err != nil || string(got) != "n2:"+msg {
 			t.Fatalf("request %q after a late reply: %q, %v", msg, got, err)
+		}
+	}
+}
+
+// A handler that returns ErrNoAnswer sends nothing: the other subscriber of the subject answers every
+// request, and a request nobody else answers ends at its deadline with ErrUnavailable.
+func TestNoAnswerLeavesTheRequestToOthers(t *testing.T) {
+	s := startServer(t, EmbeddedConfig{Name: "solo"})
+	connect := func() *nats.Conn {
+		nc, err := Connect(ClientConfig{Embedded: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		return nc
+	}
+	silent := func(context.Context, []byte) ([]byte, error) { return nil, ErrNoAnswer }
+	quiet, err := Attach(context.Background(), connect(), 1, silent, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer quiet.Detach()
+	requester, err := Attach(context.Background(), connect(), 2, silent, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer requester.Detach()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	_, err = requester.Request(ctx, 1, []byte("x"))
+	cancel()
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("request only a silent node could answer: err = %v, want ErrUnavailable", err)
+	}
+	owner, err := Attach(context.Background(), connect(), 1, func(context.Context, []byte) ([]byte, error) { return []byte("owner"), nil }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Detach()
+	for i := range 20 {
+		got, err := requester.Request(context.Background(), 1, []byte("x"))
+		if err != nil || string(got) != "owner" {
+			t.Fatalf("request %d with a silent second subscriber: %q, %v; want the owner's answer", i, got, err)
 		}
 	}
 }

@@ -34,6 +34,9 @@ type EmbeddedConfig struct {
 	StoreDir string
 	// Logger receives the server's notices, warnings and errors.
 	Logger *slog.Logger
+	// NameConflict, when set, is called with the name each time the server refuses a route because the
+	// server at its other end has the same name (two nodes started with one node ID).
+	NameConflict func(name string)
 }
 
 // StartEmbedded starts a NATS server with JetStream in this process and waits until it accepts clients.
@@ -97,7 +100,7 @@ func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: embedded NATS server: %w", err)
 	}
-	s.SetLoggerV2(serverLog{log}, false, false, false)
+	s.SetLoggerV2(serverLog{log: log, conflict: cfg.NameConflict}, false, false, false)
 	s.Start()
 	// JetStream's start (its store directory, its meta group) takes seconds on a loaded machine; give it
 	// room before calling the start failed.
@@ -153,7 +156,14 @@ func sanitize(s string) string {
 // each with a line of its own, not errors; membership decides, and logs, when a node is gone. Every other
 // server error stays an error, its warnings warnings, and its notices (start-up banner, JetStream
 // housekeeping) go to debug.
-type serverLog struct{ log *slog.Logger }
+type serverLog struct {
+	log      *slog.Logger
+	conflict func(name string) // EmbeddedConfig.NameConflict; nil: none
+}
+
+// duplicateName is nats-server's error when a route's remote server has this server's name
+// (server/route.go, processRouteInfo): the route is closed, and redialled a second later.
+const duplicateName = "Remote server has a duplicate name: %q"
 
 // routeConnectErr is nats-server's format for a failed route dial (server/route.go, connectToRoute).
 const routeConnectErr = "Error trying to connect to route (attempt %v): %v"
@@ -185,6 +195,11 @@ func (l serverLog) Errorf(format string, v ...any) {
 		l.log.Log(context.Background(), level, "cluster: NATS route not reachable yet; the server retries every second until it answers",
 			"attempt", attempt, "err", fmt.Sprint(v[1]))
 		return
+	}
+	if strings.HasSuffix(format, duplicateName) && len(v) > 0 && l.conflict != nil {
+		if name, ok := v[len(v)-1].(string); ok {
+			l.conflict(name)
+		}
 	}
 	l.log.Error("nats: " + fmt.Sprintf(format, v...))
 }

@@ -97,10 +97,41 @@ func TestServerLogLevels(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := &recordLog{}
-			tc.log(serverLog{slog.New(h)})
+			tc.log(serverLog{log: slog.New(h)})
 			if len(h.recs) != 1 || h.recs[0].Level != tc.level || !strings.HasPrefix(h.recs[0].Message, tc.prefix) {
 				t.Fatalf("logged %+v, want one %s record starting %q", h.recs, tc.level, tc.prefix)
 			}
 		})
+	}
+}
+
+// TestDuplicateServerNameIsReported: two embedded servers given one name (two nodes started with one
+// node ID) refuse each other's routes; each reports the name through NameConflict, so the node can say
+// why it never joins.
+func TestDuplicateServerNameIsReported(t *testing.T) {
+	addrs := freeAddrs(t, 2)
+	var mu sync.Mutex
+	seen := map[int]string{}
+	report := func(i int) func(string) {
+		return func(name string) {
+			mu.Lock()
+			seen[i] = name
+			mu.Unlock()
+		}
+	}
+	startServer(t, EmbeddedConfig{Name: "switchboard-node-1", ClusterListen: addrs[0], Routes: []string{addrs[1]}, NameConflict: report(0)})
+	startServer(t, EmbeddedConfig{Name: "switchboard-node-1", ClusterListen: addrs[1], Routes: []string{addrs[0]}, NameConflict: report(1)})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		a, b := seen[0], seen[1]
+		mu.Unlock()
+		if a == "switchboard-node-1" && b == "switchboard-node-1" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("name conflicts reported: %q and %q, want the shared name on both servers", a, b)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -246,7 +247,9 @@ func (c *Counts) record(e jetstream.KeyValueEntry) {
 	}
 	n := 0
 	if e.Operation() == jetstream.KeyValuePut {
-		if n, err = strconv.Atoi(string(e.Value())); err != nil || n < 0 {
+		// No quota passes an int32 (AWS's QuotaSettings.Limit): a larger count is not one this package
+		// wrote, and added up such counts wrap around to a negative sum, an unlimited quota.
+		if n, err = strconv.Atoi(string(e.Value())); err != nil || n < 0 || n > math.MaxInt32 {
 			c.log.Warn("a usage count that is not a count is in the usage bucket; skipped", "key", e.Key(), "value", string(e.Value()))
 			return
 		}

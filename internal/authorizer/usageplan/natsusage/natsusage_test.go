@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -169,5 +171,71 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestCountsPastAnyQuotaAreSkipped: counts no quota could reach (a quota limit is an int32) are
+// reported with their key and skipped: added up they wrapped around to a negative sum, which gave the
+// key an unlimited quota.
+func TestCountsPastAnyQuotaAreSkipped(t *testing.T) {
+	connect := startNATS(t)
+	var logs syncBuffer
+	a := startNode(t, connect(), "a", slog.New(slog.NewTextHandler(&logs, nil)))
+	if got := a.allow(t, 1); got != 1 {
+		t.Fatalf("node a allowed %d of 1 request", got)
+	}
+	window := a.engine.Usage()[0].Window
+	kv, err := connect().KeyValue(t.Context(), DefaultBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := "cGxhbjE.a2V5MQ." + strconv.FormatInt(window.Unix(), 10) + "."
+	for _, inst := range []string{"huge1", "huge2"} {
+		if _, err := kv.Put(t.Context(), prefix+inst, []byte(strconv.Itoa(math.MaxInt))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := kv.Put(t.Context(), prefix+"three", []byte("3")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the third count to arrive", func() bool { return a.counts.Others("plan1", "key1", window) != 0 })
+	waitFor(t, "the huge counts to be reported", func() bool {
+		s := logs.String()
+		return strings.Contains(s, "key="+prefix+"huge1") && strings.Contains(s, "key="+prefix+"huge2")
+	})
+	if got := a.counts.Others("plan1", "key1", window); got != 3 {
+		t.Fatalf("others' count = %d, want 3 (the huge ones skipped)", got)
+	}
+	if got := a.allow(t, 10); got != 6 {
+		t.Fatalf("node a allowed %d more requests with 1 of its own and 3 elsewhere under a quota of 10, want 6", got)
+	}
+}
+
+// TestQuotaWhileCutOff pins what a node cut off from NATS does (the README says it): it keeps counting
+// its own requests against the others' last reports, so the requests other nodes take meanwhile can
+// pass the limit by at most that much, and never more than the limit on any one node.
+func TestQuotaWhileCutOff(t *testing.T) {
+	connect := startNATS(t)
+	log := slog.New(slog.DiscardHandler)
+	jsA := connect()
+	a := startNode(t, jsA, "a", log)
+	b := startNode(t, connect(), "b", log)
+	if got := a.allow(t, 3); got != 3 {
+		t.Fatalf("node a allowed %d of 3", got)
+	}
+	if got := b.allow(t, 2); got != 2 {
+		t.Fatalf("node b allowed %d of 2", got)
+	}
+	window := a.engine.Usage()[0].Window
+	waitFor(t, "each node to see the other's requests", func() bool {
+		return a.counts.Others("plan1", "key1", window) == 2 && b.counts.Others("plan1", "key1", window) == 3
+	})
+	jsA.Conn().Close()
+	if got := b.allow(t, 10); got != 5 {
+		t.Fatalf("node b allowed %d more, want 5 (10 less its 2 and a's 3)", got)
+	}
+	// Node a never hears of b's 5: it allows what its own count and b's last report leave.
+	if got := a.allow(t, 10); got != 5 {
+		t.Fatalf("cut-off node a allowed %d more, want 5 (10 less its 3 and b's last report of 2)", got)
 	}
 }
