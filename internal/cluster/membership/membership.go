@@ -99,6 +99,8 @@ type Members struct {
 	writer  *writer            // appends this node's records in batches; runs while Run does
 	// replayRead, when set (tests), is called after each message a log replay reads.
 	replayRead func(seq uint64)
+	// wrapMembers, when set (tests), wraps the members bucket once it is open.
+	wrapMembers func(jetstream.KeyValue) jetstream.KeyValue
 
 	recorded sync.Map // connection id → the log subject its record went to
 
@@ -113,6 +115,8 @@ type Members struct {
 	member      bool   // announced and not expelled
 	memberRev   uint64 // revision of this node's entry
 	lastBeat    time.Time
+	beatFailed  bool      // this node's last heartbeat was not stored (the store did not answer)
+	storeBack   time.Time // when this node's heartbeat was stored again after failing
 	reaping     map[string]bool // node.incarnation being reaped
 	forgetting  bool            // Forget may start waiting goroutines (until Run ends)
 	left        bool
@@ -188,7 +192,9 @@ func (m *Members) Alive(node cluster.NodeID) bool {
 	missed, looked := m.unknown[node]
 	m.mu.Unlock()
 	if ok {
-		return time.Since(p.seen) <= m.ttl
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return !m.lateLocked(p, time.Now())
 	}
 	// A node declared dead comes back through the watch (a new incarnation); one looked up in vain a
 	// moment ago is not looked up again for a heartbeat: calls for a dead node's connections do not
@@ -225,12 +231,30 @@ func (m *Members) Nodes() []cluster.NodeID {
 	if m.member {
 		out = append(out, m.cfg.Node)
 	}
+	now := time.Now()
 	for n, p := range m.peers {
-		if time.Since(p.seen) <= m.ttl {
+		if !m.lateLocked(p, now) {
 			out = append(out, n)
 		}
 	}
 	return out
+}
+
+// lateLocked says whether peer p has been silent for longer than the TTL as far as this node can tell.
+// Its silence counts only while this node's own heartbeats are stored, and from the later of its last
+// heartbeat seen and the moment this node's own heartbeat was stored again after failing: a store that
+// did not answer for a while silenced every node alike, and without this the nodes that lived through
+// it would declare one another dead the moment it answered again (each entry unchanged at the revision
+// last seen, so the compare-and-delete succeeds) and expel one another.
+func (m *Members) lateLocked(p peer, now time.Time) bool {
+	if m.beatFailed {
+		return false
+	}
+	since := p.seen
+	if m.storeBack.After(since) {
+		since = m.storeBack
+	}
+	return now.Sub(since) > m.ttl
 }
 
 func (m *Members) setStatus(s string) {
@@ -274,6 +298,9 @@ func (m *Members) Run(ctx context.Context) error {
 		Description: "Switchboard cluster members: m.<node> → member, refreshed every heartbeat"}, m.log)
 	if err != nil {
 		return err
+	}
+	if m.wrapMembers != nil {
+		m.members = m.wrapMembers(m.members)
 	}
 	m.connlog, err = openStream(ctx, m.js, logStreamConfig(m.cfg.Replicas), m.log)
 	if err != nil {
@@ -450,10 +477,19 @@ func (m *Members) heartbeat(ctx context.Context, now time.Time) {
 	if err == nil {
 		m.mu.Lock()
 		m.memberRev, m.lastBeat = next, now
+		if m.beatFailed {
+			m.beatFailed, m.storeBack = false, now
+		}
 		m.mu.Unlock()
 		return
 	}
 	if isConflict(err) {
+		m.mu.Lock()
+		failing := m.beatFailed
+		m.mu.Unlock()
+		if failing && m.reannounce(ctx, val, now) {
+			return
+		}
 		m.expel(fmt.Sprintf("the cluster declared this node dead (its member entry expired or changed: %v)", err))
 		return
 	}
@@ -464,7 +500,42 @@ func (m *Members) heartbeat(ctx context.Context, now time.Time) {
 		m.expel(fmt.Sprintf("cut off from NATS for %s, longer than %d heartbeats; the other nodes have declared it dead (%v)", now.Sub(last).Round(time.Millisecond), MissedHeartbeats, err))
 		return
 	}
+	m.mu.Lock()
+	m.beatFailed = true
+	m.mu.Unlock()
 	m.log.Warn("cluster: heartbeat failed", "err", err, "since_last", now.Sub(last).Round(time.Millisecond))
+}
+
+// reannounce creates this node's entry again under the same incarnation when the store let it expire
+// while it did not answer this node's heartbeats: the entry is gone without a delete marker (no node
+// declared this one dead: a sweep deletes at a revision, which leaves one) and the connection log is not
+// claimed. A store that stops answering for longer than the TTL expires every node's entry alike; the
+// nodes that lived through it keep their connections. It reports whether the node is a member again.
+func (m *Members) reannounce(ctx context.Context, val []byte, now time.Time) bool {
+	cctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	if _, err := m.members.Get(cctx, memberKey(m.cfg.Node)); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false // there (changed by someone), deleted by a node that declared this one dead, or unknown
+	}
+	last, err := m.connlog.GetLastMsgForSubject(cctx, m.logSubjectNow())
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+	case err != nil:
+		return false
+	default:
+		if lm, err := decodeLogMsg(last.Data); err != nil || lm.claim {
+			return false // claimed: another node runs this incarnation's $disconnects
+		}
+	}
+	rev, err := m.members.Create(cctx, memberKey(m.cfg.Node), val)
+	if err != nil {
+		return false
+	}
+	m.mu.Lock()
+	m.memberRev, m.lastBeat, m.beatFailed, m.storeBack = rev, now, false, now
+	m.mu.Unlock()
+	m.log.Warn("cluster: this node's entry expired while the store did not answer; announced again, connections kept", "node", m.cfg.Node)
+	return true
 }
 
 // expel drops this node's connections (Expelled) and makes it a new incarnation, not yet announced.
@@ -546,14 +617,15 @@ func (m *Members) observe(e jetstream.KeyValueEntry) {
 	}
 }
 
-// sweep declares dead the nodes whose heartbeat is older than the TTL. The declaration is a delete of the
+// sweep declares dead the nodes whose heartbeat is older than the TTL, as far as this node can tell
+// (lateLocked: not while its own heartbeats fail, nor before a TTL has passed since they work again). The declaration is a delete of the
 // node's entry at the revision last seen, so that it holds for the whole cluster and the node itself
 // learns it at its next heartbeat; an entry that changed meanwhile means the node is alive after all.
 func (m *Members) sweep(ctx context.Context, now time.Time) {
 	m.mu.Lock()
 	var late []cluster.NodeID
 	for n, p := range m.peers {
-		if now.Sub(p.seen) > m.ttl {
+		if m.lateLocked(p, now) {
 			late = append(late, n)
 		}
 	}

@@ -295,3 +295,76 @@ func TestClaimsCheckTheStoreForUnknownNodes(t *testing.T) {
 		t.Fatalf("node 1 cannot write its log: %v", err)
 	}
 }
+
+// silentStore is a members bucket that does not answer writes or reads while down is set, as a
+// replicated stream without a leader does ("no response from stream"); its watch simply delivers nothing.
+type silentStore struct {
+	jetstream.KeyValue
+	down *atomic.Bool
+}
+
+func (s silentStore) Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error) {
+	if s.down.Load() {
+		return 0, jetstream.ErrNoStreamResponse
+	}
+	return s.KeyValue.Update(ctx, key, value, rev)
+}
+
+func (s silentStore) Delete(ctx context.Context, key string, opts ...jetstream.KVDeleteOpt) error {
+	if s.down.Load() {
+		return jetstream.ErrNoStreamResponse
+	}
+	return s.KeyValue.Delete(ctx, key, opts...)
+}
+
+func (s silentStore) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	if s.down.Load() {
+		return nil, jetstream.ErrNoStreamResponse
+	}
+	return s.KeyValue.Get(ctx, key)
+}
+
+// A store that stops answering for longer than the TTL silences every node alike: when it answers again,
+// the nodes that lived through it must not declare one another dead (their entries are unchanged at the
+// revisions last seen, so a compare-and-delete succeeds) and expel one another.
+func TestStoreOutageDeclaresNobodyDead(t *testing.T) {
+	s := startServer(t)
+	var down atomic.Bool
+	silent := func(m *Members) {
+		m.wrapMembers = func(kv jetstream.KeyValue) jetstream.KeyValue { return silentStore{KeyValue: kv, down: &down} }
+	}
+	a, b := runNodeWith(t, s, 1, silent), runNodeWith(t, s, 2, silent)
+	for _, n := range []*node{a, b} {
+		eventually(t, func() bool { return len(n.m.Nodes()) == 2 }, "the two nodes did not see each other")
+	}
+	down.Store(true)
+	for _, n := range []*node{a, b} {
+		eventually(t, func() bool { return strings.Contains(n.log.String(), "heartbeat failed") }, "a heartbeat did not fail with the store silent")
+	}
+	// The outage lasts twice the TTL: every heartbeat in it fails, on both nodes.
+	outage := time.Now().Add(2 * MissedHeartbeats * testHeartbeat)
+	eventually(t, func() bool { return time.Now().After(outage) }, "the outage did not last")
+	down.Store(false)
+	// Each node's heartbeat is stored again; then a TTL and more passes, long enough for a sweep to
+	// declare the other dead if it counted the outage as the other's silence.
+	for _, n := range []*node{a, b} {
+		eventually(t, func() bool {
+			n.m.mu.Lock()
+			defer n.m.mu.Unlock()
+			return !n.m.beatFailed && !n.m.storeBack.IsZero()
+		}, "a node's heartbeat was not stored again")
+	}
+	after := time.Now().Add(2 * MissedHeartbeats * testHeartbeat)
+	eventually(t, func() bool { return time.Now().After(after) }, "time did not pass")
+	for i, n := range []*node{a, b} {
+		if got := n.expelled.Load(); got != 0 {
+			t.Errorf("node %d was expelled %d times after the store came back:\n%s", i+1, got, n.log.String())
+		}
+		if strings.Contains(n.log.String(), "declared gone") {
+			t.Errorf("node %d declared the other gone:\n%s", i+1, n.log.String())
+		}
+		if got := len(n.m.Nodes()); got != 2 {
+			t.Errorf("node %d lists %d nodes, want 2", i+1, got)
+		}
+	}
+}
