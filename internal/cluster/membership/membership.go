@@ -115,8 +115,8 @@ type Members struct {
 	member      bool   // announced and not expelled
 	memberRev   uint64 // revision of this node's entry
 	lastBeat    time.Time
-	beatFailed  bool      // this node's last heartbeat was not stored (the store did not answer)
-	storeBack   time.Time // when this node's heartbeat was stored again after failing
+	beatFailed  bool            // this node's last heartbeat was not stored (the store did not answer)
+	storeBack   time.Time       // when this node's heartbeat was stored again after failing
 	reaping     map[string]bool // node.incarnation being reaped
 	forgetting  bool            // Forget may start waiting goroutines (until Run ends)
 	left        bool
