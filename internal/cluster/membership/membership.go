@@ -1168,12 +1168,13 @@ func logStreamConfig(replicas int) jetstream.StreamConfig {
 		Description: "Switchboard connection logs: switchboard.connlog.<node>.<incarnation> → batches of connection records, for $disconnect when a node dies"}
 }
 
-// openStream creates or updates the stream cfg describes, waiting (and saying so) while JetStream is not
+// openStream creates or updates the stream cfg describes (never with fewer replicas than it has), waiting (and saying so) while JetStream is not
 // available yet.
 func openStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig, log *slog.Logger) (jetstream.Stream, error) {
 	wait := 100 * time.Millisecond
 	for {
 		cctx, cancel := context.WithTimeout(ctx, opTimeout)
+		cfg.Replicas = natsbus.NoFewerReplicas(cctx, js, cfg.Name, cfg.Replicas)
 		s, err := js.CreateOrUpdateStream(cctx, cfg)
 		cancel()
 		if err == nil {

@@ -25,7 +25,20 @@ func Replicas(nc *nats.Conn, want int) int {
 	return min(n, 3)
 }
 
-// KeyValue opens bucket cfg.Bucket, creating it or updating its configuration, and retries while
+// NoFewerReplicas is want, or the replicas stream already has when it has more: a node that starts
+// before its routes are up counts one NATS server and would otherwise scale a replicated stream down,
+// losing its copies on the other servers. A stream that does not exist (or cannot be read now) takes
+// want.
+func NoFewerReplicas(ctx context.Context, js jetstream.JetStream, stream string, want int) int {
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return want
+	}
+	return max(want, s.CachedInfo().Config.Replicas)
+}
+
+// KeyValue opens bucket cfg.Bucket, creating it or updating its configuration (never with fewer replicas
+// than it has: NoFewerReplicas), and retries while
 // JetStream is not available yet (a cluster's servers still forming a quorum, NATS unreachable), with a
 // log line per failure, until ctx ends. A server too old for cfg.LimitMarkerTTL is an error at once
 // (jetstream.ErrLimitMarkerTTLNotSupported).
@@ -33,6 +46,7 @@ func KeyValue(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValu
 	wait := 100 * time.Millisecond
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		cfg.Replicas = NoFewerReplicas(cctx, js, "KV_"+cfg.Bucket, cfg.Replicas)
 		kv, err := js.CreateOrUpdateKeyValue(cctx, cfg)
 		cancel()
 		if err == nil {
