@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -396,7 +397,8 @@ func TestClusterGracefulLeaveUnderPosts(t *testing.T) {
 // TestClusterStoreGoneWhileConnected: the NATS server stays up but its JetStream goes away (as when the
 // servers holding the store's quorum are out of reach): the node, still connected, stops saying it is
 // ready and names the cause and refuses handshakes with 503; the other node's heartbeats fail alike, so
-// it keeps it as a member (never 410 for its connection) and still routes a POST to it over NATS.
+// it keeps it as a member (never 410 for its connection) and still routes a POST to it over NATS; past
+// twice the TTL node 2 takes itself for cut off and closes its connection with 1001.
 func TestClusterStoreGoneWhileConnected(t *testing.T) {
 	addr := gatewaytest.ClusterAddrs(t, 1)[0]
 	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{Name: "external", ClientListen: addr, StoreDir: t.TempDir()})
@@ -438,6 +440,12 @@ func TestClusterStoreGoneWhileConnected(t *testing.T) {
 		t.Errorf("POST to node 2's connection with the store gone: %d %s, want 200 (routed over NATS)", code, body)
 	} else if got := client.Read(); got != "x" {
 		t.Errorf("node 2's client read %q, want x", got)
+	}
+	// Past twice the TTL with the store still silent, a node cannot tell a stall from being cut off from
+	// the store's quorum (where the others have declared it dead and run its $disconnects): node 2 gives
+	// its connection up with 1001.
+	if code := client.ExpectClose(); code != websocket.StatusGoingAway {
+		t.Errorf("node 2's client closed with %d, want 1001", code)
 	}
 }
 

@@ -494,10 +494,17 @@ func (m *Members) heartbeat(ctx context.Context, now time.Time) {
 		return
 	}
 	// Cut off from NATS for longer than the TTL: the others have declared this node dead. A store that
-	// does not answer while the connection is up (a stream electing a new leader after a node died) is
-	// not that: nobody can declare anyone dead meanwhile, and a changed entry shows up as a conflict.
+	// does not answer while the connection is up is either a stall every node lives through (a stream
+	// electing a new leader: nobody declares anyone dead meanwhile, lateLocked) or this node's NATS server
+	// cut off from the servers that hold the store's quorum, whose nodes declare this one dead after a
+	// TTL and run its connections' $disconnect. It cannot tell which; past twice the TTL it takes the
+	// second for granted rather than keep serving connections the cluster has given up.
 	if !m.nc.IsConnected() && now.Sub(last) > m.ttl {
 		m.expel(fmt.Sprintf("cut off from NATS for %s, longer than %d heartbeats; the other nodes have declared it dead (%v)", now.Sub(last).Round(time.Millisecond), MissedHeartbeats, err))
+		return
+	}
+	if now.Sub(last) > 2*m.ttl {
+		m.expel(fmt.Sprintf("no heartbeat stored for %s, longer than %d heartbeats, with NATS connected: cut off from the store's quorum, the other nodes have declared it dead (%v)", now.Sub(last).Round(time.Millisecond), 2*MissedHeartbeats, err))
 		return
 	}
 	m.mu.Lock()

@@ -341,8 +341,9 @@ func TestStoreOutageDeclaresNobodyDead(t *testing.T) {
 	for _, n := range []*node{a, b} {
 		eventually(t, func() bool { return strings.Contains(n.log.String(), "heartbeat failed") }, "a heartbeat did not fail with the store silent")
 	}
-	// The outage lasts twice the TTL: every heartbeat in it fails, on both nodes.
-	outage := time.Now().Add(2 * MissedHeartbeats * testHeartbeat)
+	// The outage lasts one and a half TTLs: the store lets both entries expire, every heartbeat in it
+	// fails on both nodes, and neither has yet failed long enough to take itself for cut off (two TTLs).
+	outage := time.Now().Add(3 * MissedHeartbeats * testHeartbeat / 2)
 	eventually(t, func() bool { return time.Now().After(outage) }, "the outage did not last")
 	down.Store(false)
 	// Each node's heartbeat is stored again; then a TTL and more passes, long enough for a sweep to
@@ -366,5 +367,30 @@ func TestStoreOutageDeclaresNobodyDead(t *testing.T) {
 		if got := len(n.m.Nodes()); got != 2 {
 			t.Errorf("node %d lists %d nodes, want 2", i+1, got)
 		}
+	}
+}
+
+// A node whose NATS server is cut off from the servers that hold the store's quorum stays connected, but
+// its heartbeats fail while the others' are stored: they declare it dead and run its connections'
+// $disconnect. Past twice the TTL it must drop its connections without waiting for the store to
+// answer again, rather than keep serving connections the cluster has given up.
+func TestNodeCutOffFromTheQuorumExpelsItself(t *testing.T) {
+	s := startServer(t)
+	var down atomic.Bool
+	a := runNodeWith(t, s, 1, func(m *Members) {
+		m.wrapMembers = func(kv jetstream.KeyValue) jetstream.KeyValue { return silentStore{KeyValue: kv, down: &down} }
+	})
+	b := runNode(t, s, 2)
+	for _, n := range []*node{a, b} {
+		eventually(t, func() bool { return len(n.m.Nodes()) == 2 }, "the two nodes did not see each other")
+	}
+	down.Store(true)
+	eventually(t, func() bool { return strings.Contains(b.log.String(), "declared gone") }, "node 2 did not declare node 1 gone")
+	eventually(t, func() bool { return a.expelled.Load() > 0 }, "node 1 kept its connections with the store silent")
+	if !strings.Contains(a.log.String(), "with NATS connected") {
+		t.Errorf("node 1's log does not say why it dropped its connections:\n%s", a.log.String())
+	}
+	if !down.Load() {
+		t.Fatal("the store answered again before node 1 acted")
 	}
 }
