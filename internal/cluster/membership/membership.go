@@ -668,6 +668,9 @@ func (m *Members) rejoin(ctx context.Context) {
 	cancel()
 	if err != nil {
 		m.log.Warn("cluster: rejoin: announce the node", "err", err)
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			m.checkStore(ctx) // the store may have lost the members bucket while this node was cut off
+		}
 		return
 	}
 	m.mu.Lock()

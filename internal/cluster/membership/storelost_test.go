@@ -165,3 +165,42 @@ func TestStoreLostWithItsServer(t *testing.T) {
 		t.Fatalf("node 2 ran the $disconnect of %q, want %q\n%s", got, want[a], b.log.String())
 	}
 }
+
+// A NATS server that stays away for longer than the TTL and comes back without its JetStream data: the
+// nodes, cut off for that long, have dropped their connections and wait to rejoin as new incarnations;
+// they create the members bucket and the connection log again themselves (no node was left to do it),
+// rejoin and see each other.
+func TestStoreLostWhileNodesWereCutOff(t *testing.T) {
+	addr := freeAddr(t)
+	s1 := startServerAt(t, addr, t.TempDir())
+	dial := func() *nats.Conn {
+		nc, err := natsbus.Connect(natsbus.ClientConfig{URLs: "nats://" + addr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		return nc
+	}
+	a := runNodeOn(t, dial(), 1, testHeartbeat, nil)
+	b := runNodeOn(t, dial(), 2, testHeartbeat, nil)
+	defer b.stop()
+	defer a.stop()
+	for _, n := range []*node{a, b} {
+		eventually(t, func() bool { return n.m.Status() == "" && len(n.m.Nodes()) == 2 }, "the two nodes did not see each other")
+	}
+	incs := []string{a.m.incarnationNow(), b.m.incarnationNow()}
+	s1.Shutdown()
+	s1.WaitForShutdown()
+	for _, n := range []*node{a, b} {
+		eventually(t, func() bool { return n.expelled.Load() >= 1 }, "a node cut off for longer than the TTL was not expelled")
+	}
+	startServerAt(t, addr, t.TempDir())
+	for i, n := range []*node{a, b} {
+		eventually(t, func() bool {
+			return n.m.Status() == "" && n.m.incarnationNow() != incs[i] && len(n.m.Nodes()) == 2
+		}, "a node did not rejoin the cluster on the empty store")
+		if err := n.m.Record(context.Background(), "AAAAAAAAAAAAAAA=", []byte("rec")); err != nil {
+			t.Fatalf("node %d cannot record a connection: %v", i+1, err)
+		}
+	}
+}
