@@ -555,9 +555,6 @@ func (m *Members) checkStore(ctx context.Context) (membersAgain bool) {
 		return false
 	}
 	lost := false
-	// One time budget for the whole look: it runs in the heartbeat's loop.
-	cctx, cancel := context.WithTimeout(ctx, opTimeout)
-	defer cancel()
 	for _, s := range []struct {
 		name, what string
 		create     func(context.Context) (jetstream.Stream, error)
@@ -572,6 +569,7 @@ func (m *Members) checkStore(ctx context.Context) (membersAgain bool) {
 			return m.js.CreateOrUpdateStream(ctx, logStreamConfig(m.cfg.Replicas))
 		}},
 	} {
+		cctx, cancel := context.WithTimeout(ctx, opTimeout)
 		st, err := m.js.Stream(cctx, s.name)
 		again := false
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -583,6 +581,7 @@ func (m *Members) checkStore(ctx context.Context) (membersAgain bool) {
 				m.log.Warn("cluster: create "+s.what+" again; retrying at the next heartbeat", "stream", s.name, "err", err)
 			}
 		}
+		cancel()
 		if err != nil {
 			continue // the store does not answer: nothing to tell now
 		}
