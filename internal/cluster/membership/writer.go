@@ -367,7 +367,8 @@ func (w *writer) checkRecreated(ctx context.Context) {
 // recreated reports whether the stream has been created again since the writer last looked (its
 // creation time changed): the store lost it, and every subject's chain starts over. It then resets every
 // subject's state, marked to have its open records appended again (restore). A writer that never saw the
-// stream's creation time records it and reports false.
+// stream's creation time records it and reports false. Only the subjects the new stream holds nothing of
+// are reset.
 func (w *writer) recreated(ctx context.Context) (bool, error) {
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
@@ -380,12 +381,23 @@ func (w *writer) recreated(ctx context.Context) (bool, error) {
 		w.created = created
 		return false, nil
 	}
-	w.created = created
-	open := 0
-	for _, st := range w.states {
-		if st.claimed {
+	// Only the subjects the new stream holds nothing of start over: one that holds messages was appended
+	// to since (its chain goes on), so a creation time that changed for another reason empties nothing.
+	var emptied []*logState
+	for subject, st := range w.states {
+		if st.claimed || st.lastSeq == 0 {
 			continue
 		}
+		_, err := w.stream.GetLastMsgForSubject(cctx, subject)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			emptied = append(emptied, st)
+		} else if err != nil {
+			return false, err
+		}
+	}
+	w.created = created
+	open := 0
+	for _, st := range emptied {
 		st.lastSeq, st.writes, st.restore = 0, nil, true
 		open += len(st.live)
 	}
