@@ -104,6 +104,11 @@ type Members struct {
 
 	recorded sync.Map // connection id → the log subject its record went to
 
+	membersCfg jetstream.KeyValueConfig // the members bucket as Run creates it
+	// created is each stream's creation time as this node last saw it (under beatMu): a stream the store
+	// lost and that was created again has a new one.
+	created map[string]time.Time
+
 	beatMu sync.Mutex // serialises this node's writes to its own entry (heartbeat, rejoin, leave)
 
 	mu          sync.Mutex
@@ -117,6 +122,7 @@ type Members struct {
 	lastBeat    time.Time
 	beatFailed  bool            // this node's last heartbeat was not stored (the store did not answer)
 	storeBack   time.Time       // when this node's heartbeat was stored again after failing
+	rewatch     bool            // the members bucket was created again: the watch is replaced
 	reaping     map[string]bool // node.incarnation being reaped
 	forgetting  bool            // Forget may start waiting goroutines (until Run ends)
 	left        bool
@@ -141,7 +147,7 @@ func New(nc *nats.Conn, cfg Config) (*Members, error) {
 	}
 	m := &Members{cfg: cfg, started: time.Now().UTC().Truncate(time.Millisecond), nc: nc, js: js, log: cfg.Logger, ttl: MissedHeartbeats * cfg.Heartbeat,
 		joined: make(chan struct{}), peers: map[cluster.NodeID]peer{}, dead: map[cluster.NodeID]string{}, unknown: map[cluster.NodeID]time.Time{}, forgetting: true,
-		reaping: map[string]bool{}, status: "waiting for JetStream", incarnation: newIncarnation()}
+		reaping: map[string]bool{}, status: "waiting for JetStream", incarnation: newIncarnation(), created: map[string]time.Time{}}
 	m.reapCtx, m.stopReaping = context.WithCancel(context.Background())
 	m.writer = newWriter(js, cfg.Logger)
 	return m, nil
@@ -293,9 +299,10 @@ func (m *Members) Run(ctx context.Context) error {
 	}()
 	defer m.stopReaping()
 	var err error
-	m.members, err = natsbus.KeyValue(ctx, m.js, jetstream.KeyValueConfig{Bucket: MembersBucket, History: 1,
+	m.membersCfg = jetstream.KeyValueConfig{Bucket: MembersBucket, History: 1,
 		TTL: m.ttl, Storage: jetstream.FileStorage, Replicas: m.cfg.Replicas,
-		Description: "Switchboard cluster members: m.<node> → member, refreshed every heartbeat"}, m.log)
+		Description: "Switchboard cluster members: m.<node> → member, refreshed every heartbeat"}
+	m.members, err = natsbus.KeyValue(ctx, m.js, m.membersCfg, m.log)
 	if err != nil {
 		return err
 	}
@@ -307,6 +314,13 @@ func (m *Members) Run(ctx context.Context) error {
 		return err
 	}
 	m.writer.stream = m.connlog
+	m.writer.created = m.connlog.CachedInfo().Created
+	m.created[LogStream] = m.writer.created
+	cctx, cancel := context.WithTimeout(ctx, opTimeout)
+	if s, err := m.js.Stream(cctx, membersStream); err == nil {
+		m.created[membersStream] = s.CachedInfo().Created
+	}
+	cancel()
 	writerCtx, stopWriter := context.WithCancel(ctx)
 	writerDone := make(chan struct{})
 	go func() {
@@ -363,6 +377,16 @@ func (m *Members) Run(ctx context.Context) error {
 			if now.After(nextBeat) {
 				nextBeat = now.Add(m.cfg.Heartbeat)
 				m.heartbeat(ctx, now)
+			}
+			m.mu.Lock()
+			rewatch := m.rewatch
+			m.rewatch = false
+			m.mu.Unlock()
+			if rewatch && watcher != nil {
+				// A watch of the lost bucket's stream may end or may stall; the next tick watches the
+				// new one, whose current entries bring the other nodes back.
+				_ = watcher.Stop()
+				watcher = nil
 			}
 		}
 	}
@@ -481,9 +505,13 @@ func (m *Members) heartbeat(ctx context.Context, now time.Time) {
 			m.beatFailed, m.storeBack = false, now
 		}
 		m.mu.Unlock()
+		if m.writer.troubled.Load() {
+			m.checkStore(ctx) // the log's appends fail: the store may have lost the connection log alone
+		}
 		return
 	}
 	if isConflict(err) {
+		m.checkStore(ctx) // another node may have created the lost members bucket again
 		m.mu.Lock()
 		failing := m.beatFailed
 		m.mu.Unlock()
@@ -511,6 +539,81 @@ func (m *Members) heartbeat(ctx context.Context, now time.Time) {
 	m.beatFailed = true
 	m.mu.Unlock()
 	m.log.Warn("cluster: heartbeat failed", "err", err, "since_last", now.Sub(last).Round(time.Millisecond))
+	// NATS answers but the store does not: it may have lost the bucket (a server restarted without its
+	// JetStream data). Looked at once per failed heartbeat.
+	if m.nc.IsConnected() && m.checkStore(ctx) {
+		m.reannounce(ctx, val, now)
+	}
+}
+
+// membersStream is the members bucket's stream.
+const membersStream = "KV_" + MembersBucket
+
+// checkStore looks whether the store still holds the members bucket and the connection log: a stream
+// that is gone (NATS restarted without its JetStream data: no persistent volume, a fresh container) is
+// logged as such and created again with the configuration Run gave it, and one created again meanwhile
+// (by another node) is told by its new creation time. When the members bucket was created again, this
+// node's heartbeats count as failed — it is announced again under the same incarnation (reannounce),
+// and nobody is declared late meanwhile (lateLocked) — and the watch is replaced; when either was, the
+// writer appends the node's open records again. It reports whether the members bucket was created
+// again. Call it with beatMu held.
+func (m *Members) checkStore(ctx context.Context) (membersAgain bool) {
+	if !m.nc.IsConnected() {
+		return false
+	}
+	lost := false
+	for _, s := range []struct {
+		name, what string
+		create     func(context.Context) (jetstream.Stream, error)
+	}{
+		{membersStream, "the members bucket", func(ctx context.Context) (jetstream.Stream, error) {
+			if _, err := m.js.CreateOrUpdateKeyValue(ctx, m.membersCfg); err != nil {
+				return nil, err
+			}
+			return m.js.Stream(ctx, membersStream)
+		}},
+		{LogStream, "the connection log", func(ctx context.Context) (jetstream.Stream, error) {
+			return m.js.CreateOrUpdateStream(ctx, logStreamConfig(m.cfg.Replicas))
+		}},
+	} {
+		cctx, cancel := context.WithTimeout(ctx, opTimeout)
+		st, err := m.js.Stream(cctx, s.name)
+		again := false
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			m.log.Error("cluster: the store lost "+s.what+" — NATS restarted without its JetStream data?; creating it again",
+				"stream", s.name)
+			st, err = s.create(cctx)
+			again = err == nil
+			if err != nil {
+				m.log.Warn("cluster: create "+s.what+" again; retrying at the next heartbeat", "stream", s.name, "err", err)
+			}
+		}
+		cancel()
+		if err != nil {
+			continue // the store does not answer: nothing to tell now
+		}
+		created := st.CachedInfo().Created
+		if prev := m.created[s.name]; !again && !prev.IsZero() && !created.Equal(prev) {
+			m.log.Warn("cluster: "+s.what+" was created again (the store lost it: NATS restarted without its JetStream data?)",
+				"stream", s.name, "created", created)
+			again = true
+		}
+		m.created[s.name] = created
+		if !again {
+			continue
+		}
+		lost = true
+		if s.name == membersStream {
+			membersAgain = true
+			m.mu.Lock()
+			m.beatFailed, m.rewatch = true, true
+			m.mu.Unlock()
+		}
+	}
+	if lost {
+		m.writer.storeChanged()
+	}
+	return membersAgain
 }
 
 // reannounce creates this node's entry again under the same incarnation when the store let it expire
@@ -571,6 +674,9 @@ func (m *Members) rejoin(ctx context.Context) {
 	cancel()
 	if err != nil {
 		m.log.Warn("cluster: rejoin: announce the node", "err", err)
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			m.checkStore(ctx) // the store may have lost the members bucket while this node was cut off
+		}
 		return
 	}
 	m.mu.Lock()

@@ -77,8 +77,14 @@ func runNode(t *testing.T, s *server.Server, id cluster.NodeID) *node {
 // runNodeWith runs a node after prepare (when not nil) has adjusted its Members.
 func runNodeWith(t *testing.T, s *server.Server, id cluster.NodeID, prepare func(*Members)) *node {
 	t.Helper()
+	return runNodeOn(t, connect(t, s), id, testHeartbeat, prepare)
+}
+
+// runNodeOn runs a node over nc with heartbeat, after prepare (when not nil) has adjusted its Members.
+func runNodeOn(t *testing.T, nc *nats.Conn, id cluster.NodeID, heartbeat time.Duration, prepare func(*Members)) *node {
+	t.Helper()
 	n := &node{log: &syncBuffer{}, reaped: make(chan string, 100)}
-	m, err := New(connect(t, s), Config{Node: id, Heartbeat: testHeartbeat, Replicas: 1,
+	m, err := New(nc, Config{Node: id, Heartbeat: heartbeat, Replicas: 1,
 		Logger: slog.New(slog.NewTextHandler(n.log, nil)),
 		Attach: func(context.Context) error { return nil },
 		Reap: func(_ context.Context, id string, record []byte) error {

@@ -73,6 +73,9 @@ type logState struct {
 	lastSeq uint64 // the subject's last sequence, as appended by this writer
 	batch   uint64 // the last batch number appended
 	claimed bool
+	// restore: the stream was created again (the store lost it) since this subject's records were
+	// appended; every open record is appended again.
+	restore bool
 	live    map[string]liveRecord
 	writes  []seqTime // this writer's appends, oldest first, for purging
 }
@@ -99,8 +102,17 @@ type writer struct {
 	queue  []*logOp
 	closed bool
 	wake   chan struct{}
+	// recheck asks run to look whether the stream was created again (storeChanged).
+	recheck chan struct{}
+	// troubled is set while appends fail without an answer that settles them (the stream may be gone);
+	// the heartbeat then looks at the store.
+	troubled atomic.Bool
 
 	states map[string]*logState // owned by run
+	// created is the stream's creation time as this writer last saw it (set before run starts, then
+	// owned by run): a stream created again has a new one, a purge keeps it. It tells a subject emptied
+	// by the loss of the whole stream (its records are appended again) from one claimed and purged.
+	created time.Time
 }
 
 // newWriter prepares a writer; its stream is set before run starts.
@@ -108,7 +120,7 @@ func newWriter(js jetstream.JetStream, log *slog.Logger) *writer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &writer{js: js, log: log, stopped: make(chan struct{}), wake: make(chan struct{}, 1),
+	return &writer{js: js, log: log, stopped: make(chan struct{}), wake: make(chan struct{}, 1), recheck: make(chan struct{}, 1),
 		now: time.Now, refreshAge: refreshAge, purgeAge: purgeAge, maintainEvery: maintainEvery, removalDelay: removalDelay,
 		states: map[string]*logState{}}
 }
@@ -205,11 +217,15 @@ func (w *writer) run(ctx context.Context) {
 			case <-w.wake:
 			case <-tick.C:
 				w.maintain(ctx)
+			case <-w.recheck:
+				w.checkRecreated(ctx)
 			}
 		} else {
 			select { // a writer that is never idle still refreshes and purges
 			case <-tick.C:
 				w.maintain(ctx)
+			case <-w.recheck:
+				w.checkRecreated(ctx)
 			default:
 			}
 		}
@@ -316,7 +332,101 @@ func (w *writer) step(ctx context.Context, pending []*logOp) []*logOp {
 		// Removals of records stored after their handshake gave up go first, before any barrier.
 		rest = append(w.append(ctx, subject, st, batch, nil), rest...)
 	}
+	if st.restore && !st.claimed {
+		w.restore(ctx, subject, st) // the stream was created again while this batch was appended
+	}
 	return rest
+}
+
+// storeChanged asks the writer to look whether its stream was created again (the membership saw the
+// store lose its data); it does so between two appends.
+func (w *writer) storeChanged() {
+	select {
+	case w.recheck <- struct{}{}:
+	default:
+	}
+}
+
+// checkRecreated appends every open record again when the stream was created again.
+func (w *writer) checkRecreated(ctx context.Context) {
+	again, err := w.recreated(ctx)
+	if err != nil {
+		w.log.Warn("cluster: look at the connection log stream", "stream", LogStream, "err", err)
+		return
+	}
+	if !again {
+		return
+	}
+	for subject, st := range w.states {
+		if st.restore && !st.claimed {
+			w.restore(ctx, subject, st)
+		}
+	}
+}
+
+// recreated reports whether the stream has been created again since the writer last looked (its
+// creation time changed): the store lost it, and every subject's chain starts over. It then resets every
+// subject's state, marked to have its open records appended again (restore). A writer that never saw the
+// stream's creation time records it and reports false. Only the subjects the new stream holds nothing of
+// are reset.
+func (w *writer) recreated(ctx context.Context) (bool, error) {
+	cctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	s, err := w.js.Stream(cctx, LogStream)
+	if err != nil {
+		return false, err
+	}
+	created := s.CachedInfo().Created
+	if w.created.IsZero() || created.Equal(w.created) {
+		w.created = created
+		return false, nil
+	}
+	// Only the subjects the new stream holds nothing of start over: one that holds messages was appended
+	// to since (its chain goes on), so a creation time that changed for another reason empties nothing.
+	var emptied []*logState
+	for subject, st := range w.states {
+		if st.claimed || st.lastSeq == 0 {
+			continue
+		}
+		_, err := w.stream.GetLastMsgForSubject(cctx, subject)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			emptied = append(emptied, st)
+		} else if err != nil {
+			return false, err
+		}
+	}
+	w.created = created
+	open := 0
+	for _, st := range emptied {
+		st.lastSeq, st.writes, st.restore = 0, nil, true
+		open += len(st.live)
+	}
+	w.log.Warn("cluster: the connection log stream was created again (the store lost it: NATS restarted without its JetStream data?); appending this node's open connection records again",
+		"stream", LogStream, "created", created, "records", open)
+	return true, nil
+}
+
+// restore appends every open record of subject again, in messages that fit the batch limit, after the
+// stream was created again.
+func (w *writer) restore(ctx context.Context, subject string, st *logState) {
+	st.restore = false
+	all := make([]logEntry, 0, len(st.live))
+	for id, r := range st.live {
+		all = append(all, logEntry{create: true, id: id, record: r.data})
+	}
+	var chunk []logEntry
+	size := 0
+	for _, e := range all {
+		chunk = append(chunk, e)
+		size += len(e.id) + len(e.record) + 16
+		if size > w.batchLimit() {
+			w.append(ctx, subject, st, nil, chunk)
+			chunk, size = nil, 0
+		}
+	}
+	if len(chunk) > 0 {
+		w.append(ctx, subject, st, nil, chunk)
+	}
 }
 
 // state is subject's state, created empty on first use.
@@ -370,6 +480,7 @@ func (w *writer) append(ctx context.Context, subject string, st *logState, ops [
 				if ctx.Err() != nil {
 					return
 				}
+				w.troubled.Store(true)
 				w.log.Warn("cluster: append to the connection log; retrying", "subject", subject, "err", err, "check", ferr)
 				if !sleep(ctx, wait) {
 					return
@@ -392,6 +503,7 @@ func (w *writer) append(ctx context.Context, subject string, st *logState, ops [
 			}
 			seq = last
 		}
+		w.troubled.Store(false)
 		now := w.now()
 		st.lastSeq, st.batch = seq, n
 		st.writes = append(st.writes, seqTime{seq: seq, at: now})
@@ -418,8 +530,17 @@ func (w *writer) settle(ctx context.Context, subject string, st *logState, n uin
 	defer cancel()
 	m, err := w.stream.GetLastMsgForSubject(cctx, subject)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		if st.lastSeq != 0 {
-			st.claimed = true // claimed and purged
+		if st.lastSeq == 0 {
+			return false, 0, nil
+		}
+		// Empty: claimed and purged, or the whole stream was lost and created again (its creation time
+		// tells; recreated then resets st, whose open records are appended again).
+		again, err := w.recreated(ctx)
+		if err != nil {
+			return false, 0, err
+		}
+		if !again {
+			st.claimed = true
 		}
 		return false, 0, nil
 	}
@@ -448,6 +569,9 @@ func (w *writer) maintain(ctx context.Context) {
 		if st.claimed {
 			delete(w.states, subject)
 			continue
+		}
+		if st.restore {
+			w.restore(ctx, subject, st)
 		}
 		var refresh []logEntry
 		size := 0

@@ -320,3 +320,59 @@ func TestReplayOvertakenByAPurge(t *testing.T) {
 		t.Fatal("the purge did not happen during the replay")
 	}
 }
+
+// A subject found empty is the log claimed and purged — unless the whole stream was lost and created
+// again (NATS restarted without its JetStream data): its creation time tells the two apart. In a stream
+// created again, the node's next record is stored and every open record is appended again; in the same
+// stream, the node's log stays claimed and the record is refused.
+func TestEmptiedSubjectClaimedOnlyInTheSameStream(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		empty   func(t *testing.T, js jetstream.JetStream, st jetstream.Stream, subject string)
+		claimed bool
+	}{
+		{"stream created again", func(t *testing.T, js jetstream.JetStream, _ jetstream.Stream, _ string) {
+			if err := js.DeleteStream(context.Background(), LogStream); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := js.CreateStream(context.Background(), logStreamConfig(1)); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+		{"subject purged in the same stream", func(t *testing.T, _ jetstream.JetStream, st jetstream.Stream, subject string) {
+			if err := st.Purge(context.Background(), jetstream.WithPurgeSubject(subject)); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startServer(t)
+			n := runNode(t, s, 1)
+			eventually(t, func() bool { return n.m.Status() == "" }, "the node did not join")
+			ctx := context.Background()
+			for _, id := range []string{"AAAAAAAAAAAAAAA=", "BBBBBBBBBBBBBBB="} {
+				if err := n.m.Record(ctx, id, []byte("rec")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			subject := n.m.logSubjectNow()
+			js, st := logStream(t, s)
+			tc.empty(t, js, st, subject)
+			err := n.m.Record(ctx, "CCCCCCCCCCCCCCC=", []byte("rec"))
+			if tc.claimed {
+				if err == nil || !strings.Contains(err.Error(), "claimed") {
+					t.Fatalf("a record on a purged subject: %v, want the log claimed", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("a record after the stream was created again: %v", err)
+			}
+			want := []string{"AAAAAAAAAAAAAAA==rec", "BBBBBBBBBBBBBBB==rec", "CCCCCCCCCCCCCCC==rec"}
+			eventually(t, func() bool { return slices.Equal(logHolds(n, subject), want) }, "the open records were not appended again")
+			if !strings.Contains(n.log.String(), "connection log stream was created again") {
+				t.Errorf("the writer did not say the stream was created again:\n%s", n.log.String())
+			}
+		})
+	}
+}

@@ -8,6 +8,12 @@
 // them. The counts are shared, not the decision: a node refuses once its own count plus the others' last
 // reports reach the limit, so requests taken elsewhere within one Interval can pass it by that much.
 // Throttle buckets are not shared (usageplan's package documentation says why).
+//
+// A bucket the store loses (NATS restarted without its JetStream data) is created again by the first
+// node that notices — a report that fails while NATS answers, or a look at the bucket's stream every few
+// seconds that finds it gone or created again — with the configuration it had; every running node then
+// watches the new bucket and reports its current counts again. What the store held for nodes that are
+// not running any more is lost with it.
 package natsusage
 
 import (
@@ -59,10 +65,19 @@ type Config struct {
 // follows the others'.
 type Counts struct {
 	kv       jetstream.KeyValue
-	nc       *nats.Conn // nil: not followed
+	nc       *nats.Conn // nil: not followed, and a lost bucket is not created again
 	instance string
 	interval time.Duration
 	log      *slog.Logger
+
+	// The store's bucket, watched over: checkEvery is how often its stream is looked at; bucket and
+	// created are the configuration it had and its stream's creation time, as last seen (owned by Run).
+	checkEvery time.Duration
+	bucket     *jetstream.KeyValueConfig
+	created    time.Time
+	// rewatch asks the watch to start again (the bucket was created again); resend asks Run to report
+	// every count again (a watch started: the bucket may have been created again, empty).
+	rewatch, resend chan struct{}
 
 	mu     sync.RWMutex
 	others map[window]int            // the sum over other instances, read on every request
@@ -126,6 +141,8 @@ func New(kv jetstream.KeyValue, cfg Config) *Counts {
 		return '-'
 	}, cfg.Node)
 	return &Counts{kv: kv, nc: cfg.Conn, instance: node + "-" + hex.EncodeToString(b[:]), interval: cfg.Interval, log: cfg.Logger,
+		checkEvery: min(max(25*cfg.Interval, time.Second), 5*time.Second),
+		rewatch:    make(chan struct{}, 1), resend: make(chan struct{}, 1),
 		others: map[window]int{}, byInst: map[window]map[string]int{}}
 }
 
@@ -150,11 +167,19 @@ func (c *Counts) Run(ctx context.Context, usage func() []usageplan.Usage) error 
 	failing := false
 	t := time.NewTicker(c.interval)
 	defer t.Stop()
+	var checked time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-c.resend:
+			clear(reported)
+			continue
 		case <-t.C:
+		}
+		if now := time.Now(); now.Sub(checked) >= c.checkEvery || failing && now.Sub(checked) >= time.Second {
+			checked = now
+			c.checkBucket(ctx)
 		}
 		for _, u := range usage() {
 			w := window{u.Plan, u.KeyID, u.Window.Unix()}
@@ -178,6 +203,54 @@ func (c *Counts) Run(ctx context.Context, usage func() []usageplan.Usage) error 
 			reported[w] = u.Count
 		}
 	}
+}
+
+// checkBucket looks at the bucket's stream: one that is gone (the store lost it: NATS restarted without
+// its JetStream data) is logged and created again with the configuration it had, and one created again
+// (by another node) is told by its new creation time; either way the watch starts again on the new
+// bucket and this node reports its counts again (the watch's start asks for it).
+func (c *Counts) checkBucket(ctx context.Context) {
+	if c.nc == nil || !c.nc.IsConnected() {
+		return
+	}
+	js, err := jetstream.New(c.nc)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	name := "KV_" + c.kv.Bucket()
+	st, err := js.Stream(ctx, name)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound) && c.bucket != nil:
+		c.log.Error("the store lost the usage-plan counts bucket — NATS restarted without its JetStream data?; creating it again (the counts of nodes not running any more are lost)",
+			"bucket", c.kv.Bucket())
+		if _, err := js.CreateOrUpdateKeyValue(ctx, *c.bucket); err != nil {
+			c.log.Warn("creating the usage-plan counts bucket again failed; retrying", "bucket", c.kv.Bucket(), "err", err)
+			return
+		}
+		if st, err = js.Stream(ctx, name); err != nil {
+			return
+		}
+	case err != nil:
+		return
+	}
+	info := st.CachedInfo()
+	if c.bucket == nil {
+		// The configuration the bucket was created with, whoever created it: a bucket created again
+		// keeps its replicas and storage.
+		storage := info.Config.Storage
+		c.bucket = &jetstream.KeyValueConfig{Bucket: c.kv.Bucket(), Description: info.Config.Description, History: 1,
+			TTL: info.Config.MaxAge, Storage: storage, Replicas: info.Config.Replicas}
+	}
+	if !c.created.IsZero() && !info.Created.Equal(c.created) {
+		c.log.Warn("the usage-plan counts bucket was created again; watching it again and reporting this node's counts again", "bucket", c.kv.Bucket())
+		select {
+		case c.rewatch <- struct{}{}:
+		default:
+		}
+	}
+	c.created = info.Created
 }
 
 // key is this instance's key for w.
@@ -216,12 +289,18 @@ func (c *Counts) watch(ctx context.Context) error {
 		return err
 	}
 	defer func() { _ = w.Stop() }()
+	select {
+	case c.resend <- struct{}{}: // the bucket this watch follows may be new: this node's counts go again
+	default:
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-reconnected:
 			return errors.New("the NATS connection was re-established")
+		case <-c.rewatch:
+			return errors.New("the bucket was created again")
 		case e, ok := <-w.Updates():
 			if !ok {
 				return errors.New("the watch ended")

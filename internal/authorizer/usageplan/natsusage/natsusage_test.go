@@ -239,3 +239,55 @@ func TestQuotaWhileCutOff(t *testing.T) {
 		t.Fatalf("cut-off node a allowed %d more, want 5 (10 less its 3 and b's last report of 2)", got)
 	}
 }
+
+// TestBucketLostIsCreatedAgain: the store loses the usage bucket (NATS restarted without its JetStream
+// data). It is created again, said in the log, and each running node reports its counts again and
+// follows the others' in the new bucket: the quota still counts both nodes' requests.
+func TestBucketLostIsCreatedAgain(t *testing.T) {
+	connect := startNATS(t)
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	a := startNode(t, connect(), "a", log)
+	b := startNode(t, connect(), "b", log)
+	if got := a.allow(t, 3); got != 3 {
+		t.Fatalf("node a allowed %d of 3", got)
+	}
+	if got := b.allow(t, 2); got != 2 {
+		t.Fatalf("node b allowed %d of 2", got)
+	}
+	window := a.engine.Usage()[0].Window
+	waitFor(t, "each node to see the other's requests", func() bool {
+		return a.counts.Others("plan1", "key1", window) == 2 && b.counts.Others("plan1", "key1", window) == 3
+	})
+	js := connect()
+	if err := js.DeleteKeyValue(t.Context(), DefaultBucket); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.allow(t, 1); got != 1 {
+		t.Fatalf("node a allowed %d of 1", got)
+	}
+	waitFor(t, "the bucket to be created again with both nodes' counts", func() bool {
+		kv, err := js.KeyValue(t.Context(), DefaultBucket)
+		if err != nil {
+			return false
+		}
+		keys, err := kv.ListKeys(t.Context())
+		if err != nil {
+			return false
+		}
+		n := 0
+		for range keys.Keys() {
+			n++
+		}
+		return n == 2
+	})
+	waitFor(t, "each node to see the other's requests in the new bucket", func() bool {
+		return b.counts.Others("plan1", "key1", window) == 4 && a.counts.Others("plan1", "key1", window) == 2
+	})
+	if !strings.Contains(logs.String(), "the store lost the usage-plan counts bucket") {
+		t.Errorf("the loss is not logged:\n%s", logs.String())
+	}
+	if got := b.allow(t, 10); got != 4 {
+		t.Fatalf("node b allowed %d more, want 4 (10 less its 2 and a's 4)", got)
+	}
+}
