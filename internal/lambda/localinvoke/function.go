@@ -539,13 +539,18 @@ func (f *function) idle() bool {
 	return len(f.procs) == 0
 }
 
-// killAll kills every process at once.
-func (f *function) killAll() {
+// killAll kills every process at once and returns how many had not exited yet.
+func (f *function) killAll() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	n := 0
 	for _, p := range f.procs {
+		if !p.exited {
+			n++
+		}
 		f.killLocked(p, errShutdown)
 	}
+	return n
 }
 
 // stopLocked asks p to exit (SIGTERM, then SIGKILL after the grace period); calls still pending on it end

@@ -922,3 +922,26 @@ func TestUpdate(t *testing.T) {
 	}
 	waitGone(t, b2.PID)
 }
+
+// A shutdown whose budget went on other steps closes the functions with a context that has already
+// ended: when no process is left to stop, nothing was cut short and Close says so — it used to return
+// the context's error whenever select picked that case, half the time.
+func TestCloseWithNothingRunningAndAnEndedContext(t *testing.T) {
+	for i := range 50 {
+		inv := New([]resource.Function{fnConfig("idle")}, Options{Logger: slog.New(slog.DiscardHandler)})
+		if i%2 == 1 {
+			invokeOK(t, inv, "idle", `{}`) // a process that has run and is stopped by Close
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := inv.Close(ctx); err != nil {
+				t.Fatalf("Close after an invocation: %v", err)
+			}
+			cancel()
+			continue
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := inv.Close(ctx); err != nil {
+			t.Fatalf("run %d: Close with no process and an ended context: %v", i, err)
+		}
+	}
+}
