@@ -313,13 +313,13 @@ func TestJoin(t *testing.T) {
 func TestBucketLost(t *testing.T) {
 	ctx := t.Context()
 	ns := startNATS(t)
-	open := func() (*catalog.Catalog, jetstream.JetStream) {
+	open := func(name string) (*catalog.Catalog, jetstream.JetStream) {
 		_, js := connect(t, ns)
 		store, err := natskv.Open(ctx, js, natskv.Config{Memory: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := catalog.Open(ctx, catalog.Options{Store: store, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))}, nil)
+		c, err := catalog.Open(ctx, catalog.Options{Store: store, Logger: slog.New(slog.NewTextHandler(t.Output(), nil)).With("catalog", name)}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -334,8 +334,8 @@ func TestBucketLost(t *testing.T) {
 		})
 		return c, js
 	}
-	a, js := open()
-	b, _ := open()
+	a, js := open("a")
+	b, _ := open("b")
 	add := func(c *catalog.Catalog, id string) {
 		t.Helper()
 		if err := c.Write(ctx, func(st *catalog.State) error {
