@@ -44,10 +44,17 @@ func (s *sharedUsage) Others(plan, keyID string, window time.Time) int {
 
 // sharedStatus says why the node has not joined the shared catalog yet, "" when it has or is alone.
 func (g *Gateway) sharedStatus() string {
-	if g.shared == nil || g.shared.joined.Load() {
+	switch {
+	case g.shared == nil:
 		return ""
+	case !g.shared.joined.Load():
+		return "cluster: the shared catalog is not joined yet"
+	case g.shared.usage.p.Load() == nil:
+		// Until then usage-plan quotas count this node's requests alone: a node that took traffic
+		// meanwhile let a key pass its quota again.
+		return "cluster: usage-plan counts are not shared yet"
 	}
-	return "cluster: the shared catalog is not joined yet"
+	return ""
 }
 
 // CatalogRevision is the revision of the cluster's shared catalog this node serves (0 when alone or not
