@@ -307,7 +307,7 @@ functions:
   - {functionName: missing, handler: /nonexistent/handler}
 `, bin)
 	logs := &logRecorder{}
-	g := gatewaytest.Start(t, cfg, func(o *gateway.Options) { o.Logger = slog.New(logs) })
+	g := gatewaytest.Start(t, cfg, func(o *gateway.Options) { o.Logger = slog.New(logs); o.MetricsListen = "127.0.0.1:0" })
 	internalError := `{"message":"Internal Server Error"}`
 	type result struct {
 		status  int
@@ -367,6 +367,22 @@ functions:
 		}
 		if got := r.header.Values("X-Multi"); strings.Join(got, ",") != "a,b" {
 			t.Errorf("X-Multi = %q", got)
+		}
+	})
+	t.Run("event over Lambda's 6 MiB limit", func(t *testing.T) {
+		// The body fits the HTTP API's 10 MB but not Lambda's event limit: the function does not run, the
+		// client gets the integration failure and the operator a log line and a too_large invocation.
+		r := do(t, "POST", "/fn/dev/items/big", nil, strings.Repeat("a", 7<<20))
+		if r.status != 500 || r.body != internalError {
+			t.Fatalf("got %d %q, want 500 %q", r.status, r.body, internalError)
+		}
+		if !logs.has("invocation refused: the event is over Lambda's limit") {
+			t.Error("no log line for the refused invocation")
+		}
+		n, _ := value(scrape(t, "http://"+g.MetricsAddr()+"/metrics"), "switchboard_lambda_invocations_total",
+			map[string]string{"function": "arn:aws:lambda:us-east-1:123456789012:function:fn", "outcome": "too_large"})
+		if n != 1 {
+			t.Errorf("too_large invocations counted %v, want 1", n)
 		}
 	})
 	cases := []struct {

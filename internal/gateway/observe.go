@@ -21,6 +21,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/edge"
 	"github.com/switchboard-gw/switchboard/internal/integration"
 	"github.com/switchboard-gw/switchboard/internal/lambda"
+	"github.com/switchboard-gw/switchboard/internal/lambda/localinvoke"
 	"github.com/switchboard-gw/switchboard/internal/metrics"
 	"github.com/switchboard-gw/switchboard/internal/mgmtapi"
 	"github.com/switchboard-gw/switchboard/internal/proxyevent"
@@ -307,13 +308,15 @@ type observedFunctions struct {
 	console *console.Console
 }
 
-// Invoke invokes next and counts the outcome: ok, function_error (the function failed) or error (it
-// could not be reached).
+// Invoke invokes next and counts the outcome: ok, function_error (the function failed), too_large (the
+// event was over Lambda's 6 MiB limit and the function did not run) or error (it could not be reached).
 func (f observedFunctions) Invoke(ctx context.Context, function string, payload []byte) (*lambda.Result, error) {
 	start := time.Now()
 	res, err := f.next.Invoke(ctx, function, payload)
 	outcome := "ok"
 	switch {
+	case errors.Is(err, localinvoke.ErrRequestTooLarge):
+		outcome = "too_large"
 	case err != nil:
 		outcome = "error"
 	case res != nil && res.FunctionError != "":

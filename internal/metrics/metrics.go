@@ -80,7 +80,7 @@ func New() *Metrics {
 	m.management = counter("switchboard_management_requests_total", "@connections and management-extension calls by operation and HTTP status.", "operation", "status")
 	m.authorizers = counter("switchboard_authorizer_outcomes_total", "$connect authorization outcomes by authorization type (AWS_IAM, CUSTOM, API_KEY) and outcome.", "api_id", "stage", "type", "outcome")
 	m.refusals = counter("switchboard_refusals_total", "Requests and messages refused, by where (handshake, message, management, endpoint) and reason.", "where", "reason")
-	m.invocations = counter("switchboard_lambda_invocations_total", "Lambda invocations by function and outcome (ok, function_error, error).", "function", "outcome")
+	m.invocations = counter("switchboard_lambda_invocations_total", "Lambda invocations by function and outcome (ok, function_error, too_large, error).", "function", "outcome")
 	m.invokeSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "switchboard_lambda_duration_seconds",
 		Help: "Lambda invocation durations as the gateway saw them.", Buckets: prometheus.DefBuckets}, []string{"function"})
 	m.reg.MustRegister(m.invokeSeconds)
