@@ -88,6 +88,7 @@ type Bus struct {
 	tokens  atomic.Uint64
 	mu      sync.Mutex
 	waiting map[uint64]chan *nats.Msg // token → the waiting request's channel
+	status  chan nats.Status          // the connection's losses: every waiting request ends at once
 
 	subjects sync.Map  // cluster.NodeID → its subject, made once
 	chans    sync.Pool // reply channels that delivered their one reply, for later requests
@@ -120,6 +121,7 @@ func Attach(ctx context.Context, nc *nats.Conn, node cluster.NodeID, handler clu
 	for range Workers {
 		b.workers.Go(func() { b.serve(handler) })
 	}
+	b.status = nc.StatusChanged(nats.DISCONNECTED, nats.RECONNECTING, nats.CLOSED)
 	b.workers.Go(b.deliver)
 	fctx, cancel := context.WithTimeout(ctx, timeout(ctx))
 	defer cancel()
@@ -259,6 +261,9 @@ func (b *Bus) Detach() error {
 		if b.rsub != nil {
 			_ = b.rsub.Unsubscribe() // this node's own requests end with their contexts
 		}
+		if b.status != nil {
+			b.nc.RemoveStatusListener(b.status)
+		}
 		close(b.stop)
 		b.workers.Wait()
 	})
@@ -350,6 +355,14 @@ func (b *Bus) unknown(node cluster.NodeID) error {
 // errTimeout is a request without a deadline of its own that waited DefaultTimeout.
 var errTimeout = fmt.Errorf("no reply within %v", DefaultTimeout)
 
+// ErrConnectionLost ends a request that was waiting for its reply when this node's NATS connection was
+// lost: the reply would come to a subscription the server no longer has, so the request fails at once
+// (wrapped in ErrUnavailable) instead of at its deadline. Whether the owner acted on it is unknown.
+var ErrConnectionLost = errors.New("the NATS connection was lost while the request waited for its reply")
+
+// lost is what deliver hands a waiting request when the connection is lost.
+var lost = &nats.Msg{}
+
 // request publishes req to subject with a reply subject of this bus's inbox and waits for the reply,
 // ctx's end or timeout (nil: none). It does what nats.go's RequestWithContext does, "no responders"
 // included, but with the replies routed by the bus's own subscription and lock: nats.go routes every
@@ -380,6 +393,9 @@ func (b *Bus) request(ctx context.Context, timeout <-chan time.Time, subject str
 	case m := <-reply:
 		// deliver took reply out of the map before sending its one reply: nothing else can reach it.
 		b.chans.Put(reply)
+		if m == lost {
+			return nil, ErrConnectionLost
+		}
 		if len(m.Data) == 0 && m.Header.Get(statusHeader) == noResponders {
 			return nil, nats.ErrNoResponders
 		}
@@ -412,10 +428,24 @@ func (b *Bus) subject(node cluster.NodeID) string {
 }
 
 // deliver hands each reply to the request waiting for it, until Detach. A reply nobody waits for any
-// more (its request's context ended) is dropped.
+// more (its request's context ended) is dropped. When the connection is lost, every waiting request
+// gets lost.
 func (b *Bus) deliver() {
+	status := b.status
 	for {
 		select {
+		case _, ok := <-status:
+			if !ok {
+				status = nil // removed by Detach: a nil channel is never ready
+				continue
+			}
+			b.mu.Lock()
+			ended := b.waiting
+			b.waiting = map[uint64]chan *nats.Msg{}
+			b.mu.Unlock()
+			for _, reply := range ended {
+				reply <- lost // buffered for its one reply
+			}
 		case m := <-b.replies:
 			token, err := strconv.ParseUint(strings.TrimPrefix(m.Subject, b.inbox), 36, 64)
 			if err != nil {

@@ -288,6 +288,48 @@ func TestDetachAnswersTheRequestsInFlight(t *testing.T) {
 	}
 }
 
+// A request waiting for its reply when the requester's own NATS connection is lost ends at once with
+// ErrUnavailable (ErrConnectionLost), not at its deadline: the reply would go to a subscription the
+// server no longer has.
+func TestRequestInFlightEndsWhenTheConnectionIsLost(t *testing.T) {
+	servers := startRouted(t)
+	c := &natsCluster{servers: servers, live: map[cluster.NodeID]bool{}}
+	started, release := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	c.Attach(t, 2, func(context.Context, []byte) ([]byte, error) {
+		close(started)
+		<-release
+		return []byte("answered"), nil
+	})
+	// Node 1 on servers[0], which is shut down below; node 2 is on servers[2].
+	nc1, err := Connect(ClientConfig{Embedded: servers[0], Name: "node-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc1.Close)
+	bus1, err := Attach(context.Background(), nc1, 1, func(context.Context, []byte) ([]byte, error) { return nil, nil }, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bus1.Detach() })
+	reply := make(chan error, 1)
+	go func() {
+		// No deadline of its own: before, it waited DefaultTimeout and failed with errTimeout.
+		_, err := bus1.Request(context.Background(), 2, []byte("x"))
+		reply <- err
+	}()
+	<-started
+	servers[0].Shutdown()
+	err = <-reply
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, ErrConnectionLost) {
+		t.Fatalf("the request in flight when the connection was lost: err = %v, want ErrUnavailable and ErrConnectionLost", err)
+	}
+	// A later request fails at once too (not connected), and never says the node is gone.
+	if _, err := bus1.Request(context.Background(), 2, []byte("y")); !errors.Is(err, ErrUnavailable) || errors.Is(err, cluster.ErrNoNode) {
+		t.Fatalf("a request while disconnected: err = %v, want ErrUnavailable", err)
+	}
+}
+
 // A reply that arrives after its request gave up is dropped: it never answers a later request, and the
 // requests after it get their own replies.
 func TestLateReplyAnswersNoOtherRequest(t *testing.T) {
