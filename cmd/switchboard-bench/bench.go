@@ -108,9 +108,10 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 type results struct {
 	Settings *settings
 	RSS      map[string]*rssResult // "raw", "switchboard"
-	RTT      map[string]*rttResult // "raw", "bridge", "mock", "proxy", "lambda", "lambda-node", "lambda-python", "sls-inprocess", "sls-default", and "plain" and "mapped" (the mapping scenario)
+	RTT      map[string]*rttResult // "raw", "bridge", "mock", "proxy", "lambda", "lambda-bridge", "lambda-node", "lambda-python", "sls-inprocess", "sls-default", and "plain" and "mapped" (the mapping scenario)
 	// Handshakes are the handshake scenarios: "plain" (no $connect route), "function" ($connect routed to
-	// the local function).
+	// the local function), and the raw Lambda bridge's "bridge-plain" (no $connect) and "bridge-connect"
+	// ($connect invoking the function).
 	Handshakes map[string]*hsResult
 	// ColdStarts are the first round trip through each local function of a fresh gateway (process start,
 	// runtime init and the invocation), by route: "lambda", "lambda-node", "lambda-python".
@@ -179,6 +180,7 @@ func run(ctx context.Context, args []string, env runEnv) (*results, error) {
 		{"rtt", "rtt raw", b.rttRaw},
 		{"rtt", "rtt bridge", b.rttBridge},
 		{"rtt", "rtt switchboard", b.rttGateway},
+		{"rtt", "rtt lambda bridge", b.rttLambdaBridge},
 		{"peers", "peers", b.peers},
 		{"connect", "handshakes", b.handshakes},
 		{"mapping", "mapping", b.mapping},

@@ -52,15 +52,17 @@ import (
 )
 
 func main() {
-	raiseFileLimit()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	args := os.Args[1:]
-	var err error
 	if len(args) > 0 && args[0] == "handler" {
+		// Before any signal handling: SIGTERM ends a function process at once, as it ends an
+		// aws-lambda-go function that did not ask for it.
 		functionMain()
 		return
 	}
+	raiseFileLimit()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
 	if len(args) > 0 && args[0] == "server" {
 		err = serverMain(ctx, args[1:], os.Stdin, os.Stdout)
 	} else {
