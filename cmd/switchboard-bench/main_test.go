@@ -274,7 +274,7 @@ func TestLambdaBridgeRows(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := &results{Settings: &settings{Markdown: true}, RSS: map[string]*rssResult{}, Broadcast: map[string]*broadcastResult{},
-				RTT: map[string]*rttResult{"lambda": rtt(6000), "lambda-bridge": rtt(tc.bridge), "sls-inprocess": rtt(5000)},
+				RTT:        map[string]*rttResult{"lambda": rtt(6000), "lambda-bridge": rtt(tc.bridge), "sls-inprocess": rtt(5000)},
 				Handshakes: map[string]*hsResult{"plain": hs(4000), "function": hs(1800), "bridge-plain": hs(5000), "bridge-connect": hs(3000)}}
 			var out strings.Builder
 			if err := report(&out, res, "switchboard-bench"); err != nil {

@@ -117,8 +117,14 @@ func (b *bench) rttLambdaBridge(ctx context.Context) error {
 
 // startLambdaBridge starts a raw Lambda bridge child running this binary as its function, with as many
 // processes as the gateway's local function may run; with connect, it invokes the function at $connect.
+// With -profile, it writes lambdabridge-N.pprof and lambdabridge-N.allocs.pprof there.
 func (b *bench) startLambdaBridge(ctx context.Context, connect bool) (*child, error) {
-	args := []string{"-function", b.env.Exe, "-procs", strconv.Itoa(functionConcurrency)}
+	b.bridges++
+	prof, err := b.profileArgs(fmt.Sprintf("lambdabridge-%d", b.bridges))
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{"-function", b.env.Exe, "-procs", strconv.Itoa(functionConcurrency)}, prof...)
 	if connect {
 		args = append(args, "-connect")
 	}
