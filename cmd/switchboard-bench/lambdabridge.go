@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -67,6 +68,9 @@ type lambdaBridgeOptions struct {
 	procs   int       // function processes, all started before the bridge serves
 	connect bool      // invoke the function with a $connect event before each upgrade
 	log     io.Writer // where failures and refusals are reported (the server's standard error)
+	// env is added to each function process's environment (the bench's functionEnv: where the processes
+	// write CPU profiles with -profile), as the gateway's config adds it to the function's.
+	env map[string]string
 }
 
 // lambdaBridge is the raw Lambda bridge's handler and its function processes.
@@ -283,7 +287,7 @@ func (lb *lambdaBridge) startProcess(i int) (*bridgeProcess, error) {
 	}
 	cmd := exec.Command(lb.opts.exe, "handler")
 	cmd.Dir = filepath.Dir(lb.opts.exe)
-	cmd.Env = functionEnviron(lb.opts.exe, port)
+	cmd.Env = functionEnviron(lb.opts.exe, port, lb.opts.env)
 	cmd.Stdout, cmd.Stderr = lb.opts.log, lb.opts.log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = time.Second
@@ -385,12 +389,19 @@ func (p *bridgeProcess) stop() {
 }
 
 // functionEnviron is the environment Switchboard gives the bench's Go function
-// (localinvoke's environ): PATH and HOME, GOMAXPROCS for a 128 MB function, the variables Lambda defines,
-// and _LAMBDA_SERVER_PORT. AWS_LAMBDA_RUNTIME_API is left out: aws-lambda-go takes _LAMBDA_SERVER_PORT
+// (localinvoke's environ): PATH and HOME, the function's own variables (extra), GOMAXPROCS for a 128 MB
+// function, the variables Lambda defines, and _LAMBDA_SERVER_PORT. AWS_LAMBDA_RUNTIME_API is left out: aws-lambda-go takes _LAMBDA_SERVER_PORT
 // first, and the bridge serves no Runtime API (Switchboard's stays idle during calls over the go1.x
 // protocol).
-func functionEnviron(exe, port string) []string {
-	env := map[string]string{
+func functionEnviron(exe, port string, extra map[string]string) []string {
+	env := map[string]string{}
+	for _, k := range []string{"PATH", "HOME"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env[k] = v
+		}
+	}
+	maps.Copy(env, extra)
+	maps.Copy(env, map[string]string{
 		"GOMAXPROCS":                      strconv.Itoa(functionGoMaxProcs(bridgeMemorySize, runtime.NumCPU())),
 		"AWS_LAMBDA_FUNCTION_NAME":        bridgeFunctionName,
 		"AWS_LAMBDA_FUNCTION_VERSION":     "$LATEST",
@@ -405,12 +416,7 @@ func functionEnviron(exe, port string) []string {
 		"_HANDLER":                        filepath.Base(exe),
 		"TZ":                              ":UTC",
 		"_LAMBDA_SERVER_PORT":             port,
-	}
-	for _, k := range []string{"PATH", "HOME"} {
-		if v, ok := os.LookupEnv(k); ok {
-			env[k] = v
-		}
-	}
+	})
 	out := make([]string, 0, len(env))
 	for k, v := range env {
 		out = append(out, k+"="+v)

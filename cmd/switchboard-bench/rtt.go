@@ -117,7 +117,8 @@ func (b *bench) rttLambdaBridge(ctx context.Context) error {
 
 // startLambdaBridge starts a raw Lambda bridge child running this binary as its function, with as many
 // processes as the gateway's local function may run; with connect, it invokes the function at $connect.
-// With -profile, it writes lambdabridge-N.pprof and lambdabridge-N.allocs.pprof there.
+// With -profile, it writes lambdabridge-N.pprof and lambdabridge-N.allocs.pprof there, and its function
+// processes write theirs as the gateway's do.
 func (b *bench) startLambdaBridge(ctx context.Context, connect bool) (*child, error) {
 	b.bridges++
 	prof, err := b.profileArgs(fmt.Sprintf("lambdabridge-%d", b.bridges))
@@ -125,6 +126,9 @@ func (b *bench) startLambdaBridge(ctx context.Context, connect bool) (*child, er
 		return nil, err
 	}
 	args := append([]string{"-function", b.env.Exe, "-procs", strconv.Itoa(functionConcurrency)}, prof...)
+	if dir := b.functionEnv()[functionProfileEnv]; dir != "" {
+		args = append(args, "-function-profile", dir)
+	}
 	if connect {
 		args = append(args, "-connect")
 	}

@@ -34,6 +34,7 @@ func serverMain(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	backendURL := fs.String("backend", "", "URL the bridge POSTs each message to (bridge), or proxies to (revproxy)")
 	function := fs.String("function", "", "the Go function executable the Lambda bridge runs as \"EXE handler\" (lambdabridge; default: this binary)")
 	procs := fs.Int("procs", functionConcurrency, "function processes of the Lambda bridge (lambdabridge)")
+	functionProfile := fs.String("function-profile", "", "directory where the Lambda bridge's function processes write CPU profiles (lambdabridge)")
 	connect := fs.Bool("connect", false, "invoke the function with a $connect event before each upgrade, and upgrade only on 200 (lambdabridge)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's whole life to this file")
 	allocProfile := fs.String("allocprofile", "", "write the allocations of the server's whole life to this file when it stops")
@@ -94,7 +95,11 @@ func serverMain(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 				return fmt.Errorf("server lambdabridge: %w", err)
 			}
 		}
-		lb, err := newLambdaBridge(lambdaBridgeOptions{exe: exe, procs: *procs, connect: *connect, log: os.Stderr})
+		opts := lambdaBridgeOptions{exe: exe, procs: *procs, connect: *connect, log: os.Stderr}
+		if *functionProfile != "" {
+			opts.env = map[string]string{functionProfileEnv: *functionProfile}
+		}
+		lb, err := newLambdaBridge(opts)
 		if err != nil {
 			return err
 		}
