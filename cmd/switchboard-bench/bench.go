@@ -65,7 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	fs.IntVar(&s.MsgSize, "msg-size", 100, "bytes per message")
 	only := fs.String("only", strings.Join(defaultScenarios, ","), "scenarios to run: comma-separated subset of "+strings.Join(scenarios, ","))
 	fs.BoolVar(&s.Markdown, "markdown", false, "print a Markdown section instead of a plain table")
-	fs.StringVar(&s.Profile, "profile", "", "write a CPU profile of each gateway process to `DIR`/gateway-N.pprof (a cluster node: gateway-N-node-I.pprof), its allocations to gateway-N[-node-I].allocs.pprof")
+	fs.StringVar(&s.Profile, "profile", "", "write a CPU profile of each gateway process to `DIR`/gateway-N.pprof (a cluster node: gateway-N-node-I.pprof), its allocations to gateway-N[-node-I].allocs.pprof; of each raw Lambda bridge to lambdabridge-N[.allocs].pprof")
 	fs.Float64Var(&s.PostRate, "post-rate", 0, "@connections POSTs per second of the cluster scenario's fixed-rate (open-loop) figures, to each of the local and the remote owner at once; 0: a quarter of the remote owner's closed-loop rate in the same run")
 	fs.StringVar(&s.PeerCache, "peer-cache", defaultPeerCache(), "`DIR` where the peers scenario installs serverless-offline with npm (once)")
 	if err := fs.Parse(args); err != nil {
@@ -108,9 +108,10 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 type results struct {
 	Settings *settings
 	RSS      map[string]*rssResult // "raw", "switchboard"
-	RTT      map[string]*rttResult // "raw", "bridge", "mock", "proxy", "lambda", "lambda-node", "lambda-python", "sls-inprocess", "sls-default", and "plain" and "mapped" (the mapping scenario)
+	RTT      map[string]*rttResult // "raw", "bridge", "mock", "proxy", "lambda", "lambda-bridge", "lambda-node", "lambda-python", "sls-inprocess", "sls-default", and "plain" and "mapped" (the mapping scenario)
 	// Handshakes are the handshake scenarios: "plain" (no $connect route), "function" ($connect routed to
-	// the local function).
+	// the local function), and the raw Lambda bridge's "bridge-plain" (no $connect) and "bridge-connect"
+	// ($connect invoking the function).
 	Handshakes map[string]*hsResult
 	// ColdStarts are the first round trip through each local function of a fresh gateway (process start,
 	// runtime init and the invocation), by route: "lambda", "lambda-node", "lambda-python".
@@ -179,6 +180,7 @@ func run(ctx context.Context, args []string, env runEnv) (*results, error) {
 		{"rtt", "rtt raw", b.rttRaw},
 		{"rtt", "rtt bridge", b.rttBridge},
 		{"rtt", "rtt switchboard", b.rttGateway},
+		{"rtt", "rtt lambda bridge", b.rttLambdaBridge},
 		{"peers", "peers", b.peers},
 		{"connect", "handshakes", b.handshakes},
 		{"mapping", "mapping", b.mapping},
@@ -213,6 +215,7 @@ type bench struct {
 	dir     string
 	backend *child
 	configs int
+	bridges int // Lambda bridges started, for their profiles' names
 	// langs are the interpreted echo functions every gateway serves (those whose interpreter is installed).
 	langs []langFunction
 }
@@ -279,7 +282,7 @@ func (b *bench) startGatewayFile(ctx context.Context, path string) (*child, erro
 	return b.start(ctx, "gateway", append([]string{"-config", path}, prof...)...)
 }
 
-// profileArgs are a gateway child's arguments for a CPU profile DIR/name.pprof and an allocation profile
+// profileArgs are a gateway's or a Lambda bridge's arguments for a CPU profile DIR/name.pprof and an allocation profile
 // DIR/name.allocs.pprof when -profile DIR is set, none otherwise.
 func (b *bench) profileArgs(name string) ([]string, error) {
 	if b.s.Profile == "" {
@@ -290,7 +293,7 @@ func (b *bench) profileArgs(name string) ([]string, error) {
 		return nil, err
 	}
 	allocs := strings.TrimSuffix(prof, ".pprof") + ".allocs.pprof"
-	logf(b.stderr, "gateway CPU profile: %s, allocation profile: %s", prof, allocs)
+	logf(b.stderr, "%s: CPU profile %s, allocation profile %s", name, prof, allocs)
 	return []string{"-cpuprofile", prof, "-allocprofile", allocs}, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"syscall"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -18,13 +19,22 @@ import (
 // The bench runs itself as that function ("switchboard-bench handler"), as the gateway's local function.
 type echoFunction struct{}
 
-// Invoke answers a WebSocket proxy event with its body.
+// Invoke answers a WebSocket proxy event with its body and status 200; a $connect event whose query
+// string has status=N is answered with status N (the tests' refused handshake).
 func (echoFunction) Invoke(_ context.Context, payload []byte) ([]byte, error) {
 	var ev events.APIGatewayWebsocketProxyRequest
 	if err := json.Unmarshal(payload, &ev); err != nil {
 		return nil, err
 	}
-	return json.Marshal(events.APIGatewayProxyResponse{StatusCode: 200, Body: ev.Body})
+	status := 200
+	if s := ev.QueryStringParameters["status"]; s != "" && ev.RequestContext.EventType == "CONNECT" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return nil, fmt.Errorf("status=%q: %w", s, err)
+		}
+		status = n
+	}
+	return json.Marshal(events.APIGatewayProxyResponse{StatusCode: status, Body: ev.Body})
 }
 
 // functionProfileEnv names a directory where each function process writes a CPU profile of its life,

@@ -1,7 +1,7 @@
 package main
 
 // WebSocket handshakes per second: with no $connect route, and with $connect routed to the local function,
-// the two gateways side by side and measured in turns.
+// the two gateways side by side and measured in turns; then the raw Lambda bridge the same way.
 
 import (
 	"context"
@@ -62,40 +62,65 @@ func mergeHandshakes(rounds ...*hsResult) *hsResult {
 	return out
 }
 
-// handshakeTurns is the order in which the connect scenario measures its two gateways, each turn for
-// half of -duration: plain, function, function, plain. Both gateways run side by side for the whole
-// scenario, so both rates come from the same machine, whatever else it is doing meanwhile, and a load
-// that rises or falls steadily over the scenario weighs on both alike.
+// handshakeTurns is the order in which the connect scenario measures the two servers of a pair (two
+// gateways, or two Lambda bridges), each turn for half of -duration: plain, function, function, plain.
+// Both run side by side for the whole pair, so both rates come from the same machine, whatever else it
+// is doing meanwhile, and a load that rises or falls steadily over the pair weighs on both alike.
 var handshakeTurns = []int{0, 1, 1, 0}
 
+// hsServer is one server of the connect scenario: where its figures go, how it is named in the progress
+// lines, how it starts and where its clients connect.
+type hsServer struct {
+	key, name string
+	start     func(context.Context) (*child, error)
+	url       func(addr string) string
+}
+
 // handshakes measures the handshake rate of a gateway without a $connect route and of one whose $connect
-// runs the local function, both started at once and measured in turns (handshakeTurns); each figure
-// merges its turns.
+// runs the local function, both started at once and measured in turns (handshakeTurns); then, the same
+// way, of the raw Lambda bridge without and with its $connect invocation. Each figure merges its turns.
 func (b *bench) handshakes(ctx context.Context) error {
-	scs := []struct{ key, name, connect string }{
-		{"plain", "handshakes, no $connect", connectNone},
-		{"function", "handshakes, $connect → local function", connectFunction},
+	gateway := func(connect string) func(context.Context) (*child, error) {
+		return func(ctx context.Context) (*child, error) { return b.startGateway(ctx, connect) }
 	}
-	gws := make([]*child, len(scs))
+	bridge := func(connect bool) func(context.Context) (*child, error) {
+		return func(ctx context.Context) (*child, error) { return b.startLambdaBridge(ctx, connect) }
+	}
+	err := b.handshakePair(ctx, [2]hsServer{
+		{"plain", "handshakes, no $connect", gateway(connectNone), stageURL},
+		{"function", "handshakes, $connect → local function", gateway(connectFunction), stageURL},
+	})
+	if ctx.Err() != nil {
+		return err
+	}
+	return joinErr(err, b.handshakePair(ctx, [2]hsServer{
+		{"bridge-plain", "handshakes, raw Lambda bridge, no $connect", bridge(false), bridgeURL},
+		{"bridge-connect", "handshakes, raw Lambda bridge, $connect → function", bridge(true), bridgeURL},
+	}))
+}
+
+// handshakePair starts both servers of scs and measures their handshakes in turns (handshakeTurns).
+func (b *bench) handshakePair(ctx context.Context, scs [2]hsServer) error {
+	var servers [2]*child
 	defer func() {
-		for _, gw := range gws {
-			if gw != nil {
-				_ = gw.stop()
+		for _, c := range servers {
+			if c != nil {
+				_ = c.stop()
 			}
 		}
 	}()
 	for i, sc := range scs {
-		gw, err := b.startGateway(ctx, sc.connect)
+		c, err := sc.start(ctx)
 		if err != nil {
 			return err
 		}
-		gws[i] = gw
+		servers[i] = c
 	}
 	turns := make([][]*hsResult, len(scs))
 	for n, i := range handshakeTurns {
 		sc := scs[i]
-		r, err := b.measureHandshakesFor(ctx, fmt.Sprintf("%s (turn %d)", sc.name, n+1), stageURL(gws[i].addr), gws[i],
-			&child{name: "functions", childrenOf: gws[i].pid()}, b.s.Duration/2)
+		r, err := b.measureHandshakesFor(ctx, fmt.Sprintf("%s (turn %d)", sc.name, n+1), sc.url(servers[i].addr), servers[i],
+			&child{name: "functions", childrenOf: servers[i].pid()}, b.s.Duration/2)
 		if err != nil {
 			return err
 		}
@@ -105,10 +130,10 @@ func (b *bench) handshakes(ctx context.Context) error {
 	for i, sc := range scs {
 		r := mergeHandshakes(turns[i]...)
 		b.res.Handshakes[sc.key] = r
-		logf(b.stderr, "%s, every turn: %.0f handshakes/s, p50 %v, p99 %v, p99.9 %v, gateway CPU %.2f cores, CPU per handshake: gateway %v, function processes %v, load tool %v, %d failed",
+		logf(b.stderr, "%s, every turn: %.0f handshakes/s, p50 %v, p99 %v, p99.9 %v, server CPU %.2f cores, CPU per handshake: server %v, function processes %v, load tool %v, %d failed",
 			sc.name, r.Rate, r.P50, r.P99, r.P999, r.ServerCPU, r.ServerCPUPerConn, r.HelperCPUPerConn, r.ClientCPUPerConn, r.Errors)
-		err := gws[i].stop()
-		gws[i] = nil
+		err := servers[i].stop()
+		servers[i] = nil
 		errs = joinErr(errs, err)
 	}
 	return errs

@@ -1,6 +1,6 @@
 // Command switchboard-bench measures Switchboard against baselines in one run, and prints the figures with
 // their ratios: a raw WebSocket echo server built with the same WebSocket library (github.com/lxzan/gws),
-// a raw proxy bridge, and optionally serverless-offline.
+// a raw proxy bridge, a raw Lambda bridge, and optionally serverless-offline.
 //
 // It measures these, each against server processes it starts itself (it re-executes its own binary as
 // "switchboard-bench server KIND", so every server's memory is its own and nothing else's):
@@ -14,9 +14,11 @@
 //     raw echo, the proxy bridge (gws forwarding each message to the HTTP backend with Go's HTTP client),
 //     Switchboard with a MOCK route, with an HTTP_PROXY route to a trivial HTTP backend (a child process
 //     too) that answers the request body back, and with an AWS_PROXY route to a local Go function (this
-//     binary run as "switchboard-bench handler").
+//     binary run as "switchboard-bench handler"); then the raw Lambda bridge: gws running the same
+//     function, as many processes, over the go1.x runtime's RPC, with the same MESSAGE event bytes.
 //   - connect: WebSocket handshakes per second of -clients clients opening and closing connections, to an
-//     API without $connect and to one whose $connect runs the local function.
+//     API without $connect and to one whose $connect runs the local function; then to the raw Lambda
+//     bridge without and with its $connect invocation.
 //   - mgmt: @connections POSTs per second: -clients HTTP clients POST to the management API for
 //     -duration, each message addressed to one of -clients connected WebSocket clients.
 //   - peers (not run by default): serverless-offline, installed with npm into -peer-cache on first use,
@@ -52,15 +54,17 @@ import (
 )
 
 func main() {
-	raiseFileLimit()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	args := os.Args[1:]
-	var err error
 	if len(args) > 0 && args[0] == "handler" {
+		// Before any signal handling: SIGTERM ends a function process at once, as it ends an
+		// aws-lambda-go function that did not ask for it.
 		functionMain()
 		return
 	}
+	raiseFileLimit()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
 	if len(args) > 0 && args[0] == "server" {
 		err = serverMain(ctx, args[1:], os.Stdin, os.Stdout)
 	} else {

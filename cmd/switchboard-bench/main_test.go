@@ -41,7 +41,8 @@ func TestEndToEnd(t *testing.T) {
 		out := stdout.String()
 		t.Logf("run %q:\n%s", args, out)
 		for _, want := range []string{"MOCK / raw", "HTTP_PROXY / raw", "Round trips/s, MOCK route", "Round trips/s, HTTP_PROXY route",
-			"vs the raw proxy bridge", "p50 / p99 / p99.9", "AWS_PROXY ÷ HTTP_PROXY", "mapped / static CPU per message"} {
+			"vs the raw proxy bridge", "p50 / p99 / p99.9", "AWS_PROXY ÷ HTTP_PROXY", "mapped / static CPU per message",
+			"Round trips/s, Go function route vs the raw Lambda bridge (gws + go1.x RPC)", "(bridge + function processes vs Switchboard's)"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q", want)
 			}
@@ -49,7 +50,7 @@ func TestEndToEnd(t *testing.T) {
 		if res.ColdStarts["lambda"] <= 0 || !strings.Contains(out, "Cold start of the local Go function") || !strings.Contains(out, "AWS_PROXY (local function) / HTTP_PROXY") {
 			t.Errorf("no cold start or AWS_PROXY figures: %v", res.ColdStarts)
 		}
-		keys := []string{"raw", "bridge", "mock", "proxy", "lambda", "plain", "mapped"}
+		keys := []string{"raw", "bridge", "mock", "proxy", "lambda", "lambda-bridge", "plain", "mapped"}
 		for _, f := range langFunctions {
 			if _, err := bootstrap.Find(ctx, f.lang); err != nil {
 				t.Logf("%s not measured here: %v", f.label, err)
@@ -66,8 +67,10 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("round trips %s: %+v", key, r)
 			}
 		}
-		if r := res.RTT["lambda"]; r != nil && r.BackendCPU <= 0 {
-			t.Errorf("the function processes' CPU was not measured: %+v", r)
+		for _, key := range []string{"lambda", "lambda-bridge"} {
+			if r := res.RTT[key]; r != nil && r.BackendCPU <= 0 {
+				t.Errorf("%s: the function processes' CPU was not measured: %+v", key, r)
+			}
 		}
 		if markdown {
 			for _, want := range []string{"| Measurement |", "`switchboard-bench -conns 200", "GOMAXPROCS"} {
@@ -77,17 +80,22 @@ func TestEndToEnd(t *testing.T) {
 			}
 			continue
 		}
-		for _, key := range []string{"plain", "function"} {
+		for _, key := range []string{"plain", "function", "bridge-plain", "bridge-connect"} {
 			h := res.Handshakes[key]
 			if h == nil || h.Rate <= 0 || h.P50 <= 0 || h.P999 < h.P50 || h.Errors != 0 {
 				t.Errorf("handshakes %s: %+v", key, h)
 			}
 		}
-		if h := res.Handshakes["function"]; h != nil && (h.HelperCPUPerConn <= 0 || h.ClientCPUPerConn <= 0 || h.window != 500*time.Millisecond) {
-			t.Errorf("handshakes function: the function processes' or the load tool's CPU was not measured, or not over two turns of half the duration: %+v", h)
+		for _, key := range []string{"function", "bridge-connect"} {
+			if h := res.Handshakes[key]; h != nil && (h.HelperCPUPerConn <= 0 || h.ClientCPUPerConn <= 0 || h.window != 500*time.Millisecond) {
+				t.Errorf("handshakes %s: the function processes' or the load tool's CPU was not measured, or not over two turns of half the duration: %+v", key, h)
+			}
 		}
-		if !strings.Contains(out, "Handshakes/s, $connect → local function vs no $connect") {
-			t.Errorf("output lacks the handshake rows")
+		for _, want := range []string{"Handshakes/s, $connect → local function vs no $connect",
+			"Handshakes/s, raw Lambda bridge (gws + go1.x RPC): $connect → function vs none", "Switchboard's $connect ratio ÷ the bridge's"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks the handshake row %q", want)
+			}
 		}
 		if !strings.Contains(out, "RSS per idle connection, 400 connections") {
 			t.Errorf("output lacks the RSS rows")
@@ -147,8 +155,12 @@ func TestPeers(t *testing.T) {
 			t.Errorf("%s: %+v", m.name, r)
 		}
 	}
-	if out := stdout.String(); !strings.Contains(out, "vs serverless-offline --useInProcess") {
-		t.Errorf("output lacks the peer rows:\n%s", out)
+	out := stdout.String()
+	for _, want := range []string{"AWS_PROXY local Go function vs serverless-offline --useInProcess",
+		"raw Lambda bridge (gws + go1.x RPC) vs serverless-offline --useInProcess", "ceiling of the Go route's ≥ 2.0× serverless-offline target"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks the peer row %q:\n%s", want, out)
+		}
 	}
 }
 
@@ -235,5 +247,47 @@ func TestCheckLoopback(t *testing.T) {
 		if err := checkLoopback(addr); (err == nil) != ok {
 			t.Errorf("checkLoopback(%s) = %v", addr, err)
 		}
+	}
+}
+
+// The rows against the raw Lambda bridge: Switchboard ÷ bridge, bridge ÷ serverless-offline with the
+// verdict on the 2× target, and the bridge's $connect ratio next to Switchboard's.
+func TestLambdaBridgeRows(t *testing.T) {
+	rtt := func(rate float64) *rttResult {
+		return &rttResult{Rate: rate, P50: time.Millisecond, P99: 2 * time.Millisecond, P999: 3 * time.Millisecond, ServerCPU: 0.5, BackendCPU: 0.5}
+	}
+	hs := func(rate float64) *hsResult {
+		return &hsResult{Rate: rate, ServerCPUPerConn: 100 * time.Microsecond, HelperCPUPerConn: 50 * time.Microsecond}
+	}
+	for _, tc := range []struct {
+		name   string
+		bridge float64
+		want   []string
+	}{
+		{"bridge below 2×", 9000, []string{
+			"| Round trips/s, Go function route vs the raw Lambda bridge (gws + go1.x RPC) | 9,000 | 6,000 | 0.67 |",
+			"| Round trips/s, raw Lambda bridge (gws + go1.x RPC) vs serverless-offline --useInProcess (Node) | 5,000 | 9,000 | 1.80 |",
+			"out of reach here: the bridge itself does 1.80×",
+			"server CPU per round trip (node vs the bridge's + function processes') | 100 + 100 µs | 56 + 56 µs |",
+		}},
+		{"bridge at 2×", 10000, []string{"| 5,000 | 10,000 | 2.00 |", "within reach (the bridge does 2.00×)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := &results{Settings: &settings{Markdown: true}, RSS: map[string]*rssResult{}, Broadcast: map[string]*broadcastResult{},
+				RTT:        map[string]*rttResult{"lambda": rtt(6000), "lambda-bridge": rtt(tc.bridge), "sls-inprocess": rtt(5000)},
+				Handshakes: map[string]*hsResult{"plain": hs(4000), "function": hs(1800), "bridge-plain": hs(5000), "bridge-connect": hs(3000)}}
+			var out strings.Builder
+			if err := report(&out, res, "switchboard-bench"); err != nil {
+				t.Fatal(err)
+			}
+			want := append(tc.want,
+				"| Handshakes/s, raw Lambda bridge (gws + go1.x RPC): $connect → function vs none | 5,000 | 3,000 | 0.60 |",
+				"| Switchboard's $connect ratio ÷ the bridge's | — | 0.75 (0.45 vs 0.60) |")
+			for _, w := range want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output lacks %q:\n%s", w, out.String())
+				}
+			}
+		})
 	}
 }

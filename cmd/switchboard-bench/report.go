@@ -106,12 +106,12 @@ func tails(res *results) []string {
 			out = append(out, fmt.Sprintf("%s: p99.9 %s is %.0f× the p50 %s", name, ms(p999), float64(p999)/float64(p50), ms(p50)))
 		}
 	}
-	for _, k := range []string{"raw", "bridge", "mock", "proxy", "lambda", "lambda-node", "lambda-python", "sls-inprocess", "sls-default"} {
+	for _, k := range []string{"raw", "bridge", "mock", "proxy", "lambda", "lambda-bridge", "lambda-node", "lambda-python", "sls-inprocess", "sls-default"} {
 		if r := res.RTT[k]; r != nil {
 			check("round trips "+k, r.P50, r.P999)
 		}
 	}
-	for _, k := range []string{"plain", "function"} {
+	for _, k := range []string{"plain", "function", "bridge-plain", "bridge-connect"} {
 		if h := res.Handshakes[k]; h != nil {
 			check("handshakes "+k, h.P50, h.P999)
 		}
@@ -267,13 +267,20 @@ func tabulate(res *results) ([]row, []target) {
 	for _, cmp := range []struct {
 		key, base, label, baseCPU string
 		goal                      float64
-		p99                       bool // the target includes a p99 no worse than the baseline's
+		p99                       bool   // the target includes a p99 no worse than the baseline's
+		subjectCPU                string // whose CPU the second column shows, when not Switchboard's
+		after                     func(g, base *rttResult) []row
 	}{
-		{"proxy", "bridge", "HTTP_PROXY route vs the raw proxy bridge (gws + Go HTTP client)", "bridge + backend", targetBridgeRatio, false},
-		{"lambda", "sls-inprocess", "AWS_PROXY local Go function vs serverless-offline --useInProcess (Node)", "node", targetPeerRatio, true},
-		{"lambda", "sls-default", "AWS_PROXY local Go function vs serverless-offline default (Node)", "node", 0, false},
-		{"lambda-node", "sls-inprocess", "AWS_PROXY local Node.js function vs serverless-offline --useInProcess (Node)", "node", targetNodePeerRatio, false},
-		{"lambda-python", "sls-inprocess", "AWS_PROXY local Python function vs serverless-offline --useInProcess (Node)", "node", 0, false},
+		{key: "proxy", base: "bridge", label: "HTTP_PROXY route vs the raw proxy bridge (gws + Go HTTP client)", baseCPU: "bridge + backend", goal: targetBridgeRatio},
+		// Switchboard ÷ the bridge: how close the gateway is to the work itself, on any machine.
+		{key: "lambda", base: "lambda-bridge", label: "Go function route vs the raw Lambda bridge (gws + go1.x RPC)", baseCPU: "bridge + function processes"},
+		{key: "lambda", base: "sls-inprocess", label: "AWS_PROXY local Go function vs serverless-offline --useInProcess (Node)", baseCPU: "node", goal: targetPeerRatio, p99: true},
+		// The bridge ÷ serverless-offline: the most any gateway driving this function could reach here.
+		{key: "lambda-bridge", base: "sls-inprocess", label: "raw Lambda bridge (gws + go1.x RPC) vs serverless-offline --useInProcess (Node)", baseCPU: "node",
+			subjectCPU: "the bridge's + function processes'", after: bridgeCeiling},
+		{key: "lambda", base: "sls-default", label: "AWS_PROXY local Go function vs serverless-offline default (Node)", baseCPU: "node"},
+		{key: "lambda-node", base: "sls-inprocess", label: "AWS_PROXY local Node.js function vs serverless-offline --useInProcess (Node)", baseCPU: "node", goal: targetNodePeerRatio},
+		{key: "lambda-python", base: "sls-inprocess", label: "AWS_PROXY local Python function vs serverless-offline --useInProcess (Node)", baseCPU: "node"},
 	} {
 		g, base := res.RTT[cmp.key], res.RTT[cmp.base]
 		if g == nil || base == nil {
@@ -281,7 +288,11 @@ func tabulate(res *results) ([]row, []target) {
 		}
 		r := row{what: "Round trips/s, " + cmp.label, raw: count(base.Rate), gateway: count(g.Rate), ratio: "—"}
 		lat := row{what: "  p50 / p99 / p99.9 latency", raw: latencies(base), gateway: latencies(g)}
-		cpu := row{what: "  server CPU per round trip (" + cmp.baseCPU + " vs Switchboard's)", raw: perMessage(base.ServerCPU, base.BackendCPU, base.Rate),
+		subject := cmp.subjectCPU
+		if subject == "" {
+			subject = "Switchboard's"
+		}
+		cpu := row{what: "  server CPU per round trip (" + cmp.baseCPU + " vs " + subject + ")", raw: perMessage(base.ServerCPU, base.BackendCPU, base.Rate),
 			gateway: perMessage(g.ServerCPU, g.BackendCPU, g.Rate)}
 		if base.Rate > 0 {
 			ratio := g.Rate / base.Rate
@@ -302,6 +313,9 @@ func tabulate(res *results) ([]row, []target) {
 			}
 		}
 		rows = append(rows, r, lat, cpu)
+		if cmp.after != nil {
+			rows = append(rows, cmp.after(g, base)...)
+		}
 	}
 	if plain, fn := res.Handshakes["plain"], res.Handshakes["function"]; plain != nil || fn != nil {
 		r := row{what: "Handshakes/s, $connect → local function vs no $connect", raw: "—", gateway: "—", ratio: "—",
@@ -326,6 +340,7 @@ func tabulate(res *results) ([]row, []target) {
 		}
 		rows = append(rows, r, lat, cpu, client)
 	}
+	rows = append(rows, bridgeHandshakeRows(res)...)
 	for _, c := range []struct{ key, label string }{{"lambda", "Go"}, {"lambda-node", "Node.js"}, {"lambda-python", "Python"}} {
 		if d := res.ColdStarts[c.key]; d > 0 {
 			rows = append(rows, row{what: "Cold start of the local " + c.label + " function (first round trip of a fresh gateway)", raw: "—",
@@ -414,6 +429,44 @@ func clusterRows(c *clusterResult, rows []row, targets []target) ([]row, []targe
 			raw: "—", gateway: ms(b.median()) + " (" + count(b.rate()) + " msg/s)"})
 	}
 	return rows, targets
+}
+
+// bridgeCeiling is the row under the raw Lambda bridge ÷ serverless-offline --useInProcess: whether the
+// Go route's target is within reach on this machine at all. A bridge below the target's ratio means that
+// no gateway driving the same function processes reaches it here.
+func bridgeCeiling(bridge, sls *rttResult) []row {
+	if sls.Rate <= 0 {
+		return nil
+	}
+	ratio := bridge.Rate / sls.Rate
+	verdict := fmt.Sprintf("within reach (the bridge does %.2f×)", ratio)
+	if ratio < targetPeerRatio {
+		verdict = fmt.Sprintf("out of reach here: the bridge itself does %.2f×", ratio)
+	}
+	return []row{{what: fmt.Sprintf("  ceiling of the Go route's ≥ %.1f× serverless-offline target on this machine", targetPeerRatio), raw: "—", gateway: verdict}}
+}
+
+// bridgeHandshakeRows are the raw Lambda bridge's handshakes without and with its $connect invocation
+// ("raw" column: without), and Switchboard's ratio ÷ the bridge's when both were measured.
+func bridgeHandshakeRows(res *results) []row {
+	bp, bc := res.Handshakes["bridge-plain"], res.Handshakes["bridge-connect"]
+	if bp == nil || bc == nil {
+		return nil
+	}
+	r := row{what: "Handshakes/s, raw Lambda bridge (gws + go1.x RPC): $connect → function vs none", raw: count(bp.Rate), gateway: count(bc.Rate), ratio: "—"}
+	lat := row{what: "  p50 / p99 / p99.9 handshake time", raw: lat3(bp.P50, bp.P99, bp.P999), gateway: lat3(bc.P50, bc.P99, bc.P999)}
+	cpu := row{what: "  bridge CPU per handshake (+ function processes)", raw: us(bp.ServerCPUPerConn), gateway: us(bc.ServerCPUPerConn) + " + " + us(bc.HelperCPUPerConn)}
+	client := row{what: "  load tool CPU per handshake (the client, same machine)", raw: us(bp.ClientCPUPerConn), gateway: us(bc.ClientCPUPerConn)}
+	rows := []row{r, lat, cpu, client}
+	if bp.Rate > 0 {
+		ratio := bc.Rate / bp.Rate
+		rows[0].ratio = fmt.Sprintf("%.2f", ratio)
+		if plain, fn := res.Handshakes["plain"], res.Handshakes["function"]; plain != nil && fn != nil && plain.Rate > 0 && ratio > 0 {
+			rows = append(rows, row{what: "  Switchboard's $connect ratio ÷ the bridge's", raw: "—",
+				gateway: fmt.Sprintf("%.2f (%.2f vs %.2f)", fn.Rate/plain.Rate/ratio, fn.Rate/plain.Rate, ratio)})
+		}
+	}
+	return rows
 }
 
 // postRows are one pair of @connections POST runs' rows (r, then latencies with the p99 target, then

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -97,6 +98,45 @@ func (b *bench) rttGateway(ctx context.Context) error {
 	}
 	return joinErr(errs, c.stop())
 }
+
+// rttLambdaBridge measures the raw Lambda bridge with the lambda route's client and message: the same
+// function binary, as many processes, driven the way Switchboard drives them, with nothing else around.
+// The bridge's function processes are its children, counted like the route's.
+func (b *bench) rttLambdaBridge(ctx context.Context) error {
+	c, err := b.startLambdaBridge(ctx, false)
+	if err != nil {
+		return err
+	}
+	msg := message("lambda", b.s.MsgSize)
+	r, err := b.measureRTT(ctx, "raw Lambda bridge (gws + go1.x RPC)", bridgeURL(c.addr), msg, msg, c, &child{name: "functions", childrenOf: c.pid()})
+	if r != nil {
+		b.res.RTT["lambda-bridge"] = r
+	}
+	return joinErr(err, c.stop())
+}
+
+// startLambdaBridge starts a raw Lambda bridge child running this binary as its function, with as many
+// processes as the gateway's local function may run; with connect, it invokes the function at $connect.
+// With -profile, it writes lambdabridge-N.pprof and lambdabridge-N.allocs.pprof there, and its function
+// processes write theirs as the gateway's do.
+func (b *bench) startLambdaBridge(ctx context.Context, connect bool) (*child, error) {
+	b.bridges++
+	prof, err := b.profileArgs(fmt.Sprintf("lambdabridge-%d", b.bridges))
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{"-function", b.env.Exe, "-procs", strconv.Itoa(functionConcurrency)}, prof...)
+	if dir := b.functionEnv()[functionProfileEnv]; dir != "" {
+		args = append(args, "-function-profile", dir)
+	}
+	if connect {
+		args = append(args, "-connect")
+	}
+	return b.start(ctx, "lambdabridge", args...)
+}
+
+// bridgeURL is the WebSocket URL of a bridge or raw server.
+func bridgeURL(addr string) string { return "ws://" + addr + "/" }
 
 // mapping measures the cost of mapping templates and request validation: a MOCK route with a request
 // template that reads the message and $context, a JSON Schema model chosen by the model selection

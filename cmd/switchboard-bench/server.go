@@ -25,13 +25,17 @@ import (
 // serverMain runs "switchboard-bench server KIND [-listen ADDR] [-config FILE]".
 func serverMain(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("server: want a kind: echo, bridge, fanout, backend or gateway")
+		return errors.New("server: want a kind: echo, bridge, lambdabridge, fanout, backend or gateway")
 	}
 	kind := args[0]
 	fs := flag.NewFlagSet("server "+kind, flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:0", "address to listen on (loopback only)")
 	config := fs.String("config", "", "gateway config file (gateway only)")
 	backendURL := fs.String("backend", "", "URL the bridge POSTs each message to (bridge), or proxies to (revproxy)")
+	function := fs.String("function", "", "the Go function executable the Lambda bridge runs as \"EXE handler\" (lambdabridge; default: this binary)")
+	procs := fs.Int("procs", functionConcurrency, "function processes of the Lambda bridge (lambdabridge)")
+	functionProfile := fs.String("function-profile", "", "directory where the Lambda bridge's function processes write CPU profiles (lambdabridge)")
+	connect := fs.Bool("connect", false, "invoke the function with a $connect event before each upgrade, and upgrade only on 200 (lambdabridge)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's whole life to this file")
 	allocProfile := fs.String("allocprofile", "", "write the allocations of the server's whole life to this file when it stops")
 	var cl clusterArgs
@@ -83,6 +87,24 @@ func serverMain(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 			return errors.New("server bridge: -backend is required")
 		}
 		return serveHTTP(ctx, *listen, bridgeHandler(*backendURL), ready)
+	case "lambdabridge":
+		exe := *function
+		if exe == "" {
+			var err error
+			if exe, err = os.Executable(); err != nil {
+				return fmt.Errorf("server lambdabridge: %w", err)
+			}
+		}
+		opts := lambdaBridgeOptions{exe: exe, procs: *procs, connect: *connect, log: os.Stderr}
+		if *functionProfile != "" {
+			opts.env = map[string]string{functionProfileEnv: *functionProfile}
+		}
+		lb, err := newLambdaBridge(opts)
+		if err != nil {
+			return err
+		}
+		defer lb.close()
+		return serveHTTP(ctx, *listen, lb, ready)
 	case "backend":
 		return serveHTTP(ctx, *listen, newBackend(), ready)
 	case "revproxy":
@@ -99,7 +121,7 @@ func serverMain(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		}
 		return serveGateway(ctx, *listen, *config, cl, ready)
 	}
-	return fmt.Errorf("server: unknown kind %q (want echo, bridge, fanout, backend or gateway)", kind)
+	return fmt.Errorf("server: unknown kind %q (want echo, bridge, lambdabridge, fanout, backend or gateway)", kind)
 }
 
 // checkLoopback refuses any address outside 127.0.0.0/8.
