@@ -287,9 +287,10 @@ func (s *Store) Watch(ctx context.Context, fn func(catalog.Entry)) error {
 		case <-ctx.Done():
 			return nil
 		case <-check.C:
-			// A watch on a bucket that was deleted reports nothing of it: its ordered consumer, missing
-			// two 5 s heartbeats, either ends (no stream) or is made again on the new bucket from the old
-			// bucket's next sequence, silently skipping the new bucket's first revisions. Look.
+			// A watch on a bucket that was deleted reports nothing of it: 10 to 20 s later (nats.go
+			// checks its ordered consumer's 5 s heartbeats every 10 s) the watch either ends (no stream)
+			// or goes on in the bucket made again from the old bucket's next sequence, silently
+			// skipping the new bucket's first revisions. Look.
 			if now, err := s.created(ctx); err == nil && !now.Equal(created) {
 				s.watched.Store(now.UnixNano())
 				s.rebind(ctx)
