@@ -1,15 +1,12 @@
 package gateway_test
 
 import (
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/switchboard-gw/switchboard/internal/cluster"
-	"github.com/switchboard-gw/switchboard/internal/gateway"
 	"github.com/switchboard-gw/switchboard/internal/gatewaytest"
 )
 
@@ -30,27 +27,9 @@ func TestClusterClaimerDiesMidClaim(t *testing.T) {
 		}
 	})
 	defer close(release)
-	addrs := gatewaytest.ClusterAddrs(t, 3)
-	logs := make([]*syncBuffer, len(addrs))
-	var nodes []*gatewaytest.Gateway
-	for i := range addrs {
-		logs[i] = &syncBuffer{}
-		nodes = append(nodes, gatewaytest.Start(t, clusterAPI(be), func(o *gateway.Options) {
-			o.Node = cluster.NodeID(i + 1)
-			o.Cluster = gatewaytest.EmbeddedCluster(t, addrs, i)
-			o.Logger = slog.New(slog.NewTextHandler(logs[i], nil))
-		}))
-	}
-	for _, g := range nodes {
-		gatewaytest.Eventually(t, 30*time.Second, func() bool { return g.ClusterStatus() == "" && len(g.ClusterNodes()) == 3 },
-			"a node did not join the cluster or does not see every node")
-	}
-	seen := map[string]bool{}
-	var lost []string
-	for range lostConns {
-		gatewaytest.Dial(t, nodes[0].WSURL+"/c/dev", nil)
-		lost = append(lost, connIDOf(t, be, seen))
-	}
+	cl := startClusterWith(t, be, clusterWith{logs: true})
+	nodes, logs := cl.nodes, cl.logs
+	_, lost := cl.dialN(t, nodes[0], lostConns)
 	nodes[0].NATS().Close() // node 1 dies
 	gatewaytest.Eventually(t, 20*time.Second, func() bool { return arrived.Load() >= heldAt }, "no survivor ran node 1's $disconnects")
 	claimer := -1
@@ -65,13 +44,7 @@ func TestClusterClaimerDiesMidClaim(t *testing.T) {
 	other := 3 - claimer
 	nodes[claimer].NATS().Close() // the claimer dies while the backend holds a $disconnect
 	gatewaytest.Eventually(t, 30*time.Second, func() bool {
-		got := disconnects(be)
-		for _, id := range lost {
-			if len(got[id]) == 0 {
-				return false
-			}
-		}
-		return strings.Contains(logs[other].String(), "claimed a dead node's connections")
+		return allDisconnected(be, lost) && strings.Contains(logs[other].String(), "claimed a dead node's connections")
 	}, "node %d did not take node %d's claim over and run the remaining $disconnects", other+1, claimer+1)
 	got := disconnects(be)
 	twice := 0

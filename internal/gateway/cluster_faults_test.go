@@ -16,8 +16,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchboard-gw/switchboard/internal/awsid"
-	"github.com/switchboard-gw/switchboard/internal/cluster"
-	"github.com/switchboard-gw/switchboard/internal/cluster/natsbus"
 	"github.com/switchboard-gw/switchboard/internal/gateway"
 	"github.com/switchboard-gw/switchboard/internal/gatewaytest"
 )
@@ -28,28 +26,14 @@ import (
 func TestClusterDuplicateNodeID(t *testing.T) {
 	be := gatewaytest.NewBackend(t, nil)
 	addrs := gatewaytest.ClusterAddrs(t, 4)
-	nodes := gatewaytest.StartCluster(t, clusterAPI(be), addrs[:3])
-	seen := map[string]bool{}
-	var clients []*gatewaytest.Client
-	var ids []string
-	for _, n := range nodes {
-		clients = append(clients, gatewaytest.Dial(t, n.WSURL+"/c/dev", nil))
-		ids = append(ids, connIDOf(t, be, seen))
-	}
+	cl := startClusterWith(t, be, clusterWith{addrs: addrs[:3]})
+	nodes := cl.nodes
+	clients, ids := cl.dialEach(t, nodes)
 	dup := gatewaytest.Start(t, clusterAPI(be), func(o *gateway.Options) {
 		o.Node = 1
 		o.Cluster = gatewaytest.EmbeddedCluster(t, addrs, 3)
 	})
-	for i, id := range ids {
-		for j, via := range nodes {
-			if code, body := post(t, via.HTTPURL, id, "still one node 1"); code != http.StatusOK {
-				t.Fatalf("POST via node %d to node %d's connection with a duplicate of node 1 around: %d %s", j+1, i+1, code, body)
-			}
-			if got := clients[i].Read(); got != "still one node 1" {
-				t.Fatalf("client of node %d: read %q", i+1, got)
-			}
-		}
-	}
+	postEveryWay(t, nodes, clients, ids, "with a duplicate of node 1 around")
 	for i, n := range nodes {
 		if why := n.ClusterStatus(); why != "" || len(n.ClusterNodes()) != 3 {
 			t.Errorf("node %d with a duplicate of node 1 around: status %q, members %v", i+1, why, n.ClusterNodes())
@@ -57,9 +41,7 @@ func TestClusterDuplicateNodeID(t *testing.T) {
 	}
 	// The duplicate must say why it is not a member; poll until it has had time to try.
 	gatewaytest.Eventually(t, 20*time.Second, func() bool { return strings.Contains(dup.ClusterStatus(), "switchboard-node-1") }, "the duplicate node's status never names the taken ID: %q", dup.ClusterStatus())
-	if _, err := gatewaytest.TryDial(t, dup.WSURL+"/c/dev", nil); err == nil || !strings.Contains(err.Error(), "503") {
-		t.Errorf("handshake on the duplicate node: %v, want a 503 refusal", err)
-	}
+	expectHandshake503(t, dup, "on the duplicate node")
 	if got := disconnects(be); len(got) != 0 {
 		t.Fatalf("$disconnect ran for live connections when a duplicate of node 1 started: %q", got)
 	}
@@ -69,53 +51,26 @@ func TestClusterDuplicateNodeID(t *testing.T) {
 // on /readyz, refuses handshakes with 503 and answers @connections to another node's connection with
 // a 500 at once; when NATS comes up it joins without a restart.
 func TestClusterNATSDownAtStart(t *testing.T) {
-	addr := gatewaytest.ClusterAddrs(t, 1)[0]
+	ns := newNATS(t)
 	be := gatewaytest.NewBackend(t, nil)
-	g := gatewaytest.Start(t, clusterAPI(be), func(o *gateway.Options) {
-		o.Node = 1
-		o.MetricsListen = "127.0.0.1:0"
-		o.Cluster = &gateway.ClusterOptions{NATS: "nats://" + addr}
-	})
+	cl := newCluster(t, be, clusterWith{nats: []string{ns.url(), ns.url()}, metrics: true})
+	g := cl.start(t, 0)
 	if why := g.ClusterStatus(); !strings.Contains(why, "NATS") {
 		t.Errorf("status with NATS down at start: %q, want it to name NATS", why)
 	}
-	resp, err := http.Get("http://" + g.MetricsAddr() + "/readyz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "NATS") {
-		t.Errorf("/readyz with NATS down at start: %d %q", resp.StatusCode, body)
-	}
-	if _, err := gatewaytest.TryDial(t, g.WSURL+"/c/dev", nil); err == nil || !strings.Contains(err.Error(), "503") {
-		t.Errorf("handshake with NATS down at start: %v, want a 503 refusal", err)
-	}
+	expectNotReady(t, g, "with NATS down at start")
+	expectHandshake503(t, g, "with NATS down at start")
 	remote := awsid.NewConnectionID(2)
 	if code, body := post(t, g.HTTPURL, remote, "x"); code != http.StatusInternalServerError || !strings.Contains(body, "message") {
 		t.Errorf("POST to another node's connection with NATS down at start: %d %s, want an AWS-shaped 500", code, body)
 	}
 
-	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{Name: "external", ClientListen: addr, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	gatewaytest.Eventually(t, 30*time.Second, func() bool { return g.ClusterStatus() == "" }, "the node did not join once NATS came up: %q", g.ClusterStatus())
-	other := gatewaytest.Start(t, clusterAPI(be), func(o *gateway.Options) {
-		o.Node = 2
-		o.Cluster = &gateway.ClusterOptions{NATS: "nats://" + addr}
-	})
+	ns.start(t, t.TempDir())
+	gatewaytest.Eventually(t, 30*time.Second, func() bool { return g.ClusterStatus() == "" }, "the node did not join once NATS came up: %q", lazy(g.ClusterStatus))
+	other := cl.start(t, 1)
 	gatewaytest.Eventually(t, 30*time.Second, func() bool { return other.ClusterStatus() == "" && len(g.ClusterNodes()) == 2 }, "the second node did not join")
-	seen := map[string]bool{}
-	c := gatewaytest.Dial(t, other.WSURL+"/c/dev", nil)
-	id := connIDOf(t, be, seen)
-	if code, body := post(t, g.HTTPURL, id, "joined"); code != http.StatusOK {
-		t.Fatalf("POST through the node that started without NATS: %d %s", code, body)
-	}
-	if got := c.Read(); got != "joined" {
-		t.Fatalf("read %q", got)
-	}
+	c, id := cl.dial(t, other)
+	postAndRead(t, g, id, c, "joined", "through the node that started without NATS")
 }
 
 // cutProxy forwards TCP connections from a loopback address to target until Cut, which closes every
@@ -183,73 +138,29 @@ func (p *cutProxy) Cut() {
 	p.conns = nil
 }
 
-// get is GET @connections/id through base.
-func get(t *testing.T, base, id string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(base + "/c/dev/@connections/" + strings.ReplaceAll(id, "=", "%3D"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
 // TestClusterCutOffNodeComesBack: node 3 reaches NATS through a proxy that is cut, then mended. While
 // cut, node 3 answers an AWS-shaped 500 for another node's connection; the others declare it dead,
 // answer 410 for its connections and run their $disconnect once; node 3 closes its clients. When it
 // is back it rejoins without a restart and does not bring its old connections back: GET and POST
 // answer 410 for them on every node, and routing works both ways again.
 func TestClusterCutOffNodeComesBack(t *testing.T) {
-	addr := gatewaytest.ClusterAddrs(t, 1)[0]
-	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{Name: "external", ClientListen: addr, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	proxy := newCutProxy(t, addr)
+	ns := startNATS(t)
+	proxy := newCutProxy(t, ns.addr)
 	be := gatewaytest.NewBackend(t, nil)
 	var lost []string
-	t.Cleanup(func() {
-		got := disconnects(be)
-		for _, id := range lost {
-			if len(got[id]) != 1 || got[id][0] != "1006 127.0.0.1" {
-				t.Errorf("connection %s: $disconnect events %q, want exactly one \"1006 127.0.0.1\"", id, got[id])
-			}
-		}
-	})
-	var nodes []*gatewaytest.Gateway
-	for i, url := range []string{addr, addr, proxy.addr} {
-		nodes = append(nodes, gatewaytest.Start(t, clusterAPI(be), func(o *gateway.Options) {
-			o.Node = cluster.NodeID(i + 1)
-			o.Cluster = &gateway.ClusterOptions{NATS: "nats://" + url}
-		}))
-	}
-	for _, n := range nodes {
-		gatewaytest.Eventually(t, 30*time.Second, func() bool { return n.ClusterStatus() == "" && len(n.ClusterNodes()) == 3 }, "nodes did not join")
-	}
-	seen := map[string]bool{}
+	expectOneDisconnect1006(t, be, &lost)
+	cl := startClusterWith(t, be, clusterWith{nats: []string{ns.url(), ns.url(), "nats://" + proxy.addr}})
+	nodes := cl.nodes
 	var clients []*gatewaytest.Client
-	for range 2 {
-		clients = append(clients, gatewaytest.Dial(t, nodes[2].WSURL+"/c/dev", nil))
-		lost = append(lost, connIDOf(t, be, seen))
-	}
-	keep := gatewaytest.Dial(t, nodes[0].WSURL+"/c/dev", nil)
-	keepID := connIDOf(t, be, seen)
+	clients, lost = cl.dialN(t, nodes[2], 2)
+	keep, keepID := cl.dial(t, nodes[0])
 
 	proxy.Cut()
 	gatewaytest.Eventually(t, 10*time.Second, func() bool { return strings.Contains(nodes[2].ClusterStatus(), "NATS") }, "node 3 does not notice it is cut off")
 	if code, body := post(t, nodes[2].HTTPURL, keepID, "unroutable"); code != http.StatusInternalServerError || !strings.Contains(body, `"message"`) {
 		t.Errorf("POST through the cut-off node to another node's connection: %d %s, want an AWS-shaped 500", code, body)
 	}
-	for _, n := range nodes[:2] {
-		for _, id := range lost {
-			gatewaytest.Eventually(t, 15*time.Second, func() bool {
-				code, _ := post(t, n.HTTPURL, id, "while cut off")
-				return code == http.StatusGone
-			}, "POST to a cut-off node's connection never answered 410")
-		}
-	}
+	waitGone(t, nodes[:2], lost, "while cut off", "POST to a cut-off node's connection never answered 410")
 	for _, c := range clients {
 		if code := c.ExpectClose(); code != 1001 {
 			t.Errorf("a client of the cut-off node: close %d, want 1001", code)
@@ -268,10 +179,7 @@ func TestClusterCutOffNodeComesBack(t *testing.T) {
 	}
 
 	proxy.Mend(t)
-	for _, n := range nodes {
-		gatewaytest.Eventually(t, 30*time.Second, func() bool { return n.ClusterStatus() == "" && len(n.ClusterNodes()) == 3 },
-			"node 3 did not rejoin, or a node does not see it: %q", n.ClusterStatus())
-	}
+	cl.waitJoined(t, "node 3 did not rejoin, or a node does not see it")
 	for j, n := range nodes {
 		for _, id := range lost {
 			if code, body := post(t, n.HTTPURL, id, "resurrected?"); code != http.StatusGone {
@@ -282,36 +190,19 @@ func TestClusterCutOffNodeComesBack(t *testing.T) {
 			}
 		}
 	}
-	if code, body := post(t, nodes[2].HTTPURL, keepID, "back"); code != http.StatusOK {
-		t.Fatalf("POST through node 3 after it rejoined: %d %s", code, body)
-	}
-	if got := keep.Read(); got != "back" {
-		t.Fatalf("read %q", got)
-	}
-	c := gatewaytest.Dial(t, nodes[2].WSURL+"/c/dev", nil)
-	id := connIDOf(t, be, seen)
-	if code, body := post(t, nodes[1].HTTPURL, id, "new"); code != http.StatusOK {
-		t.Fatalf("POST via node 2 to a connection made on node 3 after it rejoined: %d %s", code, body)
-	}
-	if got := c.Read(); got != "new" {
-		t.Fatalf("read %q", got)
-	}
+	postAndRead(t, nodes[2], keepID, keep, "back", "through node 3 after it rejoined")
+	c, id := cl.dial(t, nodes[2])
+	postAndRead(t, nodes[1], id, c, "new", "via node 2 to a connection made on node 3 after it rejoined")
 }
 
 // TestClusterGracefulLeaveUnderPosts stops node 3 as on SIGTERM while @connections POSTs to its
 // connections keep arriving through nodes 1 and 2: each is answered 200 or 410 (never a 5xx, never a
 // hang), and every message answered 200 reached its client before the close.
 func TestClusterGracefulLeaveUnderPosts(t *testing.T) {
-	be := gatewaytest.NewBackend(t, nil)
-	nodes := gatewaytest.StartCluster(t, clusterAPI(be), gatewaytest.ClusterAddrs(t, 3))
-	seen := map[string]bool{}
+	cl := startClusterWith(t, gatewaytest.NewBackend(t, nil), clusterWith{})
+	nodes := cl.nodes
 	const conns = 4
-	var clients []*gatewaytest.Client
-	var ids []string
-	for range conns {
-		clients = append(clients, gatewaytest.Dial(t, nodes[2].WSURL+"/c/dev", nil))
-		ids = append(ids, connIDOf(t, be, seen))
-	}
+	clients, ids := cl.dialN(t, nodes[2], conns)
 	// Each client reads until its close, counting what it got.
 	received := make([]map[string]bool, conns)
 	var readers sync.WaitGroup
@@ -400,27 +291,11 @@ func TestClusterGracefulLeaveUnderPosts(t *testing.T) {
 // it keeps it as a member (never 410 for its connection) and still routes a POST to it over NATS; past
 // twice the TTL node 2 takes itself for cut off and closes its connection with 1001.
 func TestClusterStoreGoneWhileConnected(t *testing.T) {
-	addr := gatewaytest.ClusterAddrs(t, 1)[0]
-	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{Name: "external", ClientListen: addr, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	be := gatewaytest.NewBackend(t, nil)
-	var nodes []*gatewaytest.Gateway
-	for i := range 2 {
-		nodes = append(nodes, gatewaytest.Start(t, clusterAPI(be), func(o *gateway.Options) {
-			o.Node = cluster.NodeID(i + 1)
-			o.Cluster = &gateway.ClusterOptions{NATS: "nats://" + addr}
-		}))
-	}
-	for _, n := range nodes {
-		gatewaytest.Eventually(t, 30*time.Second, func() bool { return n.ClusterStatus() == "" && len(n.ClusterNodes()) == 2 }, "nodes did not join")
-	}
-	seen := map[string]bool{}
-	client := gatewaytest.Dial(t, nodes[1].WSURL+"/c/dev", nil)
-	id := connIDOf(t, be, seen)
-	if err := ns.DisableJetStream(); err != nil {
+	ns := startNATS(t)
+	cl := startClusterWith(t, gatewaytest.NewBackend(t, nil), clusterWith{nats: []string{ns.url(), ns.url()}})
+	nodes := cl.nodes
+	client, id := cl.dial(t, nodes[1])
+	if err := ns.s.DisableJetStream(); err != nil {
 		t.Fatal(err)
 	}
 	gatewaytest.Eventually(t, 15*time.Second, func() bool { return strings.Contains(nodes[0].ClusterStatus(), "heartbeat") },
@@ -428,9 +303,7 @@ func TestClusterStoreGoneWhileConnected(t *testing.T) {
 	if !nodes[0].NATS().IsConnected() {
 		t.Fatal("node 1 lost its NATS connection: the test no longer tries a store gone behind a live connection")
 	}
-	if _, err := gatewaytest.TryDial(t, nodes[0].WSURL+"/c/dev", nil); err == nil || !strings.Contains(err.Error(), "503") {
-		t.Errorf("handshake with the store gone: %v, want a 503 refusal", err)
-	}
+	expectHandshake503(t, nodes[0], "with the store gone")
 	// Node 2's heartbeats fail too: its silence cannot be told from the store's, so node 1 neither
 	// declares it dead nor answers 410 for its connection, and the POST still reaches it over NATS.
 	if got := len(nodes[0].ClusterNodes()); got != 2 {
@@ -472,34 +345,13 @@ func streamReplicas(t *testing.T, nc *nats.Conn) map[string]int {
 // upgrade. A node counts the NATS servers it knows to choose replicas, and one whose embedded server has
 // no routes yet knows only itself: the catalog and usage buckets were made then, with one replica.
 func TestClusterRestartKeepsReplicas(t *testing.T) {
-	be := gatewaytest.NewBackend(t, nil)
-	addrs := gatewaytest.ClusterAddrs(t, 3)
-	opts := make([]*gateway.ClusterOptions, len(addrs))
-	start := func(i int) *gatewaytest.Gateway {
-		return gatewaytest.Start(t, clusterAPI(be), func(o *gateway.Options) {
-			o.Node = cluster.NodeID(i + 1)
-			o.Cluster = opts[i]
-		})
-	}
-	var nodes []*gatewaytest.Gateway
-	for i := range addrs {
-		opts[i] = gatewaytest.EmbeddedCluster(t, addrs, i)
-		nodes = append(nodes, start(i))
-	}
-	for _, g := range nodes {
-		gatewaytest.Eventually(t, 30*time.Second, func() bool { return g.ClusterStatus() == "" && len(g.ClusterNodes()) == 3 }, "nodes did not join")
-	}
+	cl := startClusterWith(t, gatewaytest.NewBackend(t, nil), clusterWith{})
 	want := map[string]int{"KV_switchboard_members": 3, "switchboard_connlog": 3, "KV_switchboard_catalog": 3, "KV_switchboard_usage": 3}
-	gatewaytest.Eventually(t, 30*time.Second, func() bool { return maps.Equal(streamReplicas(t, nodes[0].NATS()), want) },
-		"the streams do not have three replicas once three nodes run: %v", streamReplicas(t, nodes[0].NATS()))
-	if err := nodes[2].Stop(); err != nil {
-		t.Fatalf("stop node 3: %v", err)
-	}
-	nodes[2] = start(2)
-	for _, g := range nodes {
-		gatewaytest.Eventually(t, 30*time.Second, func() bool { return g.ClusterStatus() == "" && len(g.ClusterNodes()) == 3 }, "node 3 did not rejoin")
-	}
-	if got := streamReplicas(t, nodes[0].NATS()); !maps.Equal(got, want) {
+	gatewaytest.Eventually(t, 30*time.Second, func() bool { return maps.Equal(streamReplicas(t, cl.nodes[0].NATS()), want) },
+		"the streams do not have three replicas once three nodes run: %v", streamReplicas(t, cl.nodes[0].NATS()))
+	cl.restart(t, 2)
+	cl.waitJoined(t, "node 3 did not rejoin")
+	if got := streamReplicas(t, cl.nodes[0].NATS()); !maps.Equal(got, want) {
 		t.Fatalf("replicas after node 3 restarted: %v, want %v", got, want)
 	}
 }
@@ -509,27 +361,11 @@ func TestClusterRestartKeepsReplicas(t *testing.T) {
 // connection, through either node, reaches node 1 and answers 200. The waiting node once subscribed to
 // node 1's subject before it found the ID taken, and its 410s raced node 1's answers.
 func TestClusterDuplicateNodeIDOnExternalNATS(t *testing.T) {
-	addr := gatewaytest.ClusterAddrs(t, 1)[0]
-	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{Name: "external", ClientListen: addr, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	be := gatewaytest.NewBackend(t, nil)
-	start := func(node cluster.NodeID) *gatewaytest.Gateway {
-		return gatewaytest.Start(t, clusterAPI(be), func(o *gateway.Options) {
-			o.Node = node
-			o.Cluster = &gateway.ClusterOptions{NATS: "nats://" + addr}
-		})
-	}
-	nodes := []*gatewaytest.Gateway{start(1), start(2)}
-	for _, n := range nodes {
-		gatewaytest.Eventually(t, 30*time.Second, func() bool { return n.ClusterStatus() == "" && len(n.ClusterNodes()) == 2 }, "nodes did not join")
-	}
-	seen := map[string]bool{}
-	c := gatewaytest.Dial(t, nodes[0].WSURL+"/c/dev", nil)
-	id := connIDOf(t, be, seen)
-	dup := start(1)
+	ns := startNATS(t)
+	cl := startClusterWith(t, gatewaytest.NewBackend(t, nil), clusterWith{nats: []string{ns.url(), ns.url()}})
+	nodes := cl.nodes
+	c, id := cl.dial(t, nodes[0])
+	dup := cl.start(t, 0) // node 1's options: its ID on the same NATS
 	gatewaytest.Eventually(t, 20*time.Second, func() bool { return strings.Contains(dup.ClusterStatus(), "node ID 1 is held") },
 		"the duplicate node does not say its ID is held: %q", dup.ClusterStatus())
 	for i := range 20 {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/switchboard-gw/switchboard/internal/gateway"
 	"github.com/switchboard-gw/switchboard/internal/gatewaytest"
 )
 
@@ -50,15 +51,12 @@ func listPage(t *testing.T, base, query string) ([]string, string) {
 // pages through all six in connection ID order, whichever node owns them, and the nextToken one node
 // hands out is honoured by another.
 func TestClusterListConnections(t *testing.T) {
-	be := gatewaytest.NewBackend(t, nil)
-	nodes := gatewaytest.StartCluster(t, clusterAPI(be), gatewaytest.ClusterAddrs(t, 3))
-	seen := map[string]bool{}
+	cl := startClusterWith(t, gatewaytest.NewBackend(t, nil), clusterWith{})
+	nodes := cl.nodes
 	var want []string
 	for _, n := range nodes {
-		for range 2 {
-			gatewaytest.Dial(t, n.WSURL+"/c/dev", nil)
-			want = append(want, connIDOf(t, be, seen))
-		}
+		_, ids := cl.dialN(t, n, 2)
+		want = append(want, ids...)
 	}
 	slices.Sort(want)
 
@@ -93,15 +91,9 @@ func TestClusterListConnections(t *testing.T) {
 // TestClusterConsole: the development console of one node lists every node's connections and its Post
 // and Disconnect actions reach a connection on another node.
 func TestClusterConsole(t *testing.T) {
-	be := gatewaytest.NewBackend(t, nil)
-	nodes := gatewaytest.StartCluster(t, clusterAPI(be), gatewaytest.ClusterAddrs(t, 3), gatewaytest.WithControlPlane)
-	seen := map[string]bool{}
-	var clients []*gatewaytest.Client
-	var ids []string
-	for _, n := range nodes {
-		clients = append(clients, gatewaytest.Dial(t, n.WSURL+"/c/dev", nil))
-		ids = append(ids, connIDOf(t, be, seen))
-	}
+	cl := startClusterWith(t, gatewaytest.NewBackend(t, nil), clusterWith{options: []func(*gateway.Options){gatewaytest.WithControlPlane}})
+	nodes := cl.nodes
+	clients, ids := cl.dialEach(t, nodes)
 	console := nodes[0].ControlURL + "/console/"
 	resp, err := http.Get(console + "api/state")
 	if err != nil {
@@ -135,13 +127,7 @@ func TestClusterConsole(t *testing.T) {
 	action := func(id, act, data string) (int, string) {
 		req, _ := http.NewRequest(http.MethodPost, console+"api/connections/"+id+"/"+act, strings.NewReader(data))
 		req.Header.Set("X-Switchboard-Console", "1")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return sendRequest(t, req)
 	}
 	if code, body := action(ids[2], "post", "from node 1's console"); code != http.StatusOK {
 		t.Fatalf("console post to node 3's connection: %d %s", code, body)

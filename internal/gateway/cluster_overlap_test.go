@@ -107,17 +107,17 @@ func TestClusterRecordOverlapsConnect(t *testing.T) {
 			t.Errorf("a $disconnect ran for the connection $connect refused: %q", got[refusedID])
 		}
 	})
-	nodes := gatewaytest.StartCluster(t, clusterAPI(be), gatewaytest.ClusterAddrs(t, 3))
+	cl := startClusterWith(t, be, clusterWith{})
+	nodes := cl.nodes
 	mu.Lock()
 	nc = nodes[0].NATS()
 	mu.Unlock()
-	seen := map[string]bool{}
-	opened := gatewaytest.Dial(t, nodes[2].WSURL+"/c/dev", nil)
-	openedID = connIDOf(t, be, seen)
+	var opened *gatewaytest.Client
+	opened, openedID = cl.dial(t, nodes[2])
 	if _, err := gatewaytest.TryDial(t, nodes[2].WSURL+"/c/dev", nil); err == nil || !strings.Contains(err.Error(), "403") {
 		t.Fatalf("the second handshake: %v, want a 403 from $connect", err)
 	}
-	refusedID = connIDOf(t, be, seen)
+	refusedID = connIDOf(t, be, cl.seen)
 	mu.Lock()
 	if len(notSeen) > 0 {
 		t.Fatalf("the $connect integration ran before the record of %q was stored", notSeen)

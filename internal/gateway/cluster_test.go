@@ -8,11 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-
-	"github.com/switchboard-gw/switchboard/internal/cluster"
-	"github.com/switchboard-gw/switchboard/internal/cluster/natsbus"
-	"github.com/switchboard-gw/switchboard/internal/gateway"
 	"github.com/switchboard-gw/switchboard/internal/gatewaytest"
 )
 
@@ -55,9 +50,36 @@ func connIDOf(t *testing.T, be *gatewaytest.Backend, seen map[string]bool) strin
 	return id
 }
 
+// post is POST @connections/id through base, with body.
 func post(t *testing.T, base, id, body string) (int, string) {
 	t.Helper()
-	resp, err := http.Post(base+"/c/dev/@connections/"+strings.ReplaceAll(id, "=", "%3D"), "application/octet-stream", strings.NewReader(body))
+	return atConnection(t, http.MethodPost, base, id, body)
+}
+
+// get is GET @connections/id through base.
+func get(t *testing.T, base, id string) (int, string) {
+	t.Helper()
+	return atConnection(t, http.MethodGet, base, id, "")
+}
+
+// atConnection calls @connections/id of the stage c/dev through base with method (a POST's body sent as
+// application/octet-stream) and returns the status code and the body of the answer.
+func atConnection(t *testing.T, method, base, id, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, base+"/c/dev/@connections/"+strings.ReplaceAll(id, "=", "%3D"), strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/octet-stream")
+	}
+	return sendRequest(t, req)
+}
+
+// sendRequest sends req and returns the status code and the body of the answer.
+func sendRequest(t *testing.T, req *http.Request) (int, string) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,29 +91,10 @@ func post(t *testing.T, base, id, body string) (int, string) {
 // TestClusterPostFromAnyNode: three nodes with embedded NATS servers joined by routes; a POST to a
 // connection made on any node reaches it, whichever node it is sent to.
 func TestClusterPostFromAnyNode(t *testing.T) {
-	be := gatewaytest.NewBackend(t, nil)
-	nodes := gatewaytest.StartCluster(t, clusterAPI(be), gatewaytest.ClusterAddrs(t, 3))
-	seen := map[string]bool{}
-	type conn struct {
-		c  *gatewaytest.Client
-		id string
-	}
-	var conns []conn
-	for _, n := range nodes {
-		c := gatewaytest.Dial(t, n.WSURL+"/c/dev", nil)
-		conns = append(conns, conn{c, connIDOf(t, be, seen)})
-	}
-	for i, target := range conns {
-		for j, via := range nodes {
-			msg := fmt.Sprintf("to %d via %d", i+1, j+1)
-			if code, body := post(t, via.HTTPURL, target.id, msg); code != http.StatusOK {
-				t.Fatalf("%s: %d %s", msg, code, body)
-			}
-			if got := target.c.Read(); got != msg {
-				t.Fatalf("%s: read %q", msg, got)
-			}
-		}
-	}
+	cl := startClusterWith(t, gatewaytest.NewBackend(t, nil), clusterWith{})
+	nodes := cl.nodes
+	clients, ids := cl.dialEach(t, nodes)
+	postEveryWay(t, nodes, clients, ids, "")
 	// The management extension's Broadcast without IDs reaches the stage's connections on every node.
 	resp, err := http.Post(nodes[0].HTTPURL+"/c/dev/@connections", "application/json", strings.NewReader(`{"data":"to all"}`))
 	if err != nil {
@@ -102,32 +105,19 @@ func TestClusterPostFromAnyNode(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"sent":3`) {
 		t.Fatalf("Broadcast via node 1: %d %s", resp.StatusCode, body)
 	}
-	for i, target := range conns {
-		if got := target.c.Read(); got != "to all" {
+	for i, c := range clients {
+		if got := c.Read(); got != "to all" {
 			t.Fatalf("client of node %d: read %q", i+1, got)
 		}
 	}
 	// GetConnection and DeleteConnection reach the owner too.
-	url := nodes[0].HTTPURL + "/c/dev/@connections/" + strings.ReplaceAll(conns[2].id, "=", "%3D")
-	resp, err = http.Get(url)
-	if err != nil {
-		t.Fatal(err)
+	if code, body := get(t, nodes[0].HTTPURL, ids[2]); code != http.StatusOK || !strings.Contains(body, `"sourceIp":"127.0.0.1"`) {
+		t.Fatalf("GET via node 1 of node 3's connection: %d %s", code, body)
 	}
-	body, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"sourceIp":"127.0.0.1"`) {
-		t.Fatalf("GET via node 1 of node 3's connection: %d %s", resp.StatusCode, body)
+	if code, _ := atConnection(t, http.MethodDelete, nodes[1].HTTPURL, ids[2], ""); code != http.StatusNoContent {
+		t.Fatalf("DELETE via node 2 of node 3's connection: %d", code)
 	}
-	req, _ := http.NewRequest(http.MethodDelete, strings.Replace(url, nodes[0].HTTPURL, nodes[1].HTTPURL, 1), nil)
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("DELETE via node 2 of node 3's connection: %d", resp.StatusCode)
-	}
-	if code := conns[2].c.ExpectClose(); code != 1000 {
+	if code := clients[2].ExpectClose(); code != 1000 {
 		t.Fatalf("deleted connection closed with %d, want 1000", code)
 	}
 }
@@ -150,24 +140,12 @@ func disconnects(be *gatewaytest.Backend) map[string][]string {
 func TestClusterNodeLoss(t *testing.T) {
 	be := gatewaytest.NewBackend(t, nil)
 	var lost []string
-	// Registered first, so it runs after every node has stopped: a second claim would be in by then.
-	t.Cleanup(func() {
-		got := disconnects(be)
-		for _, id := range lost {
-			if len(got[id]) != 1 || got[id][0] != "1006 127.0.0.1" {
-				t.Errorf("connection %s: $disconnect events %q, want exactly one \"1006 127.0.0.1\"", id, got[id])
-			}
-		}
-	})
-	nodes := gatewaytest.StartCluster(t, clusterAPI(be), gatewaytest.ClusterAddrs(t, 3))
-	seen := map[string]bool{}
+	expectOneDisconnect1006(t, be, &lost)
+	cl := startClusterWith(t, be, clusterWith{})
+	nodes := cl.nodes
 	var clients []*gatewaytest.Client
-	for range 3 {
-		clients = append(clients, gatewaytest.Dial(t, nodes[2].WSURL+"/c/dev", nil))
-		lost = append(lost, connIDOf(t, be, seen))
-	}
-	keep := gatewaytest.Dial(t, nodes[0].WSURL+"/c/dev", nil)
-	keepID := connIDOf(t, be, seen)
+	clients, lost = cl.dialN(t, nodes[2], 3)
+	keep, keepID := cl.dial(t, nodes[0])
 	for _, id := range lost {
 		if code, body := post(t, nodes[0].HTTPURL, id, "before"); code != http.StatusOK {
 			t.Fatalf("POST before the loss: %d %s", code, body)
@@ -181,36 +159,16 @@ func TestClusterNodeLoss(t *testing.T) {
 
 	start := time.Now()
 	nodes[2].NATS().Close()
-	for _, n := range nodes {
-		for _, id := range lost {
-			gatewaytest.Eventually(t, 15*time.Second, func() bool {
-				code, _ := post(t, n.HTTPURL, id, "after")
-				return code == http.StatusGone
-			}, "POST to a lost connection never answered 410")
-		}
-	}
+	waitGone(t, nodes, lost, "after", "POST to a lost connection never answered 410")
 	t.Logf("410 on every node %s after the loss", time.Since(start).Round(time.Millisecond))
-	gatewaytest.Eventually(t, 15*time.Second, func() bool {
-		got := disconnects(be)
-		for _, id := range lost {
-			if len(got[id]) == 0 {
-				return false
-			}
-		}
-		return true
-	}, "the lost connections' $disconnect did not run")
+	gatewaytest.Eventually(t, 15*time.Second, func() bool { return allDisconnected(be, lost) }, "the lost connections' $disconnect did not run")
 	for _, c := range clients {
 		if code := c.ExpectClose(); code != 1001 {
 			t.Errorf("a client of the lost node: close %d, want 1001", code)
 		}
 	}
 	// The survivors still serve each other.
-	if code, body := post(t, nodes[1].HTTPURL, keepID, "still here"); code != http.StatusOK {
-		t.Fatalf("POST to a surviving node's connection: %d %s", code, body)
-	}
-	if got := keep.Read(); got != "still here" {
-		t.Fatalf("read %q", got)
-	}
+	postAndRead(t, nodes[1], keepID, keep, "still here", "to a surviving node's connection")
 }
 
 // TestClusterGracefulLeave: node 3 stops as on SIGTERM. Its clients are closed with 1001, each
@@ -218,16 +176,10 @@ func TestClusterNodeLoss(t *testing.T) {
 // (node 3 said it left) and keep serving.
 func TestClusterGracefulLeave(t *testing.T) {
 	be := gatewaytest.NewBackend(t, nil)
-	nodes := gatewaytest.StartCluster(t, clusterAPI(be), gatewaytest.ClusterAddrs(t, 3))
-	seen := map[string]bool{}
-	var clients []*gatewaytest.Client
-	var ids []string
-	for range 2 {
-		clients = append(clients, gatewaytest.Dial(t, nodes[2].WSURL+"/c/dev", nil))
-		ids = append(ids, connIDOf(t, be, seen))
-	}
-	keep := gatewaytest.Dial(t, nodes[1].WSURL+"/c/dev", nil)
-	keepID := connIDOf(t, be, seen)
+	cl := startClusterWith(t, be, clusterWith{})
+	nodes := cl.nodes
+	clients, ids := cl.dialN(t, nodes[2], 2)
+	keep, keepID := cl.dial(t, nodes[1])
 	if err := nodes[2].Stop(); err != nil {
 		t.Fatalf("stop node 3: %v", err)
 	}
@@ -250,12 +202,7 @@ func TestClusterGracefulLeave(t *testing.T) {
 			}
 		}
 	}
-	if code, body := post(t, nodes[0].HTTPURL, keepID, "still here"); code != http.StatusOK {
-		t.Fatalf("POST across the remaining nodes: %d %s", code, body)
-	}
-	if got := keep.Read(); got != "still here" {
-		t.Fatalf("read %q", got)
-	}
+	postAndRead(t, nodes[0], keepID, keep, "still here", "across the remaining nodes")
 }
 
 // TestClusterNATSGoesAwayAndReturns: two nodes on an external NATS server that stops and starts again.
@@ -263,51 +210,20 @@ func TestClusterGracefulLeave(t *testing.T) {
 // get a 500 at once (never a hang) and to a local one still work; when it is back, the nodes serve each
 // other again with the same connections.
 func TestClusterNATSGoesAwayAndReturns(t *testing.T) {
-	addr := gatewaytest.ClusterAddrs(t, 1)[0]
 	store := t.TempDir()
-	startNATS := func() *server.Server {
-		s, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{Name: "external", ClientListen: addr, StoreDir: store})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	ns := startNATS()
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	ns := newNATS(t)
+	ns.start(t, store)
 	be := gatewaytest.NewBackend(t, nil)
-	var nodes []*gatewaytest.Gateway
-	for i := range 2 {
-		nodes = append(nodes, gatewaytest.Start(t, clusterAPI(be), func(o *gateway.Options) {
-			o.Node = cluster.NodeID(i + 1)
-			o.MetricsListen = "127.0.0.1:0"
-			// Long heartbeats: the outage below must stay shorter than three of them.
-			o.Cluster = &gateway.ClusterOptions{NATS: "nats://" + addr, Heartbeat: 5 * time.Second}
-		}))
-	}
-	for _, n := range nodes {
-		gatewaytest.Eventually(t, 30*time.Second, func() bool { return n.ClusterStatus() == "" && len(n.ClusterNodes()) == 2 }, "nodes did not join")
-	}
-	seen := map[string]bool{}
-	c1 := gatewaytest.Dial(t, nodes[0].WSURL+"/c/dev", nil)
-	id1 := connIDOf(t, be, seen)
-	c2 := gatewaytest.Dial(t, nodes[1].WSURL+"/c/dev", nil)
-	id2 := connIDOf(t, be, seen)
+	// Long heartbeats: the outage below must stay shorter than three of them.
+	cl := startClusterWith(t, be, clusterWith{nats: []string{ns.url(), ns.url()}, heartbeat: 5 * time.Second, metrics: true})
+	nodes := cl.nodes
+	c1, id1 := cl.dial(t, nodes[0])
+	c2, id2 := cl.dial(t, nodes[1])
 
-	ns.Shutdown()
-	ns.WaitForShutdown()
+	ns.stop()
 	gatewaytest.Eventually(t, 10*time.Second, func() bool { return strings.Contains(nodes[0].ClusterStatus(), "NATS") }, "node 1 does not notice NATS is gone")
-	resp, err := http.Get("http://" + nodes[0].MetricsAddr() + "/readyz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "NATS") {
-		t.Errorf("/readyz without NATS: %d %q", resp.StatusCode, body)
-	}
-	if _, err := gatewaytest.TryDial(t, nodes[0].WSURL+"/c/dev", nil); err == nil || !strings.Contains(err.Error(), "503") {
-		t.Errorf("handshake without NATS: %v, want a 503 refusal", err)
-	}
+	expectNotReady(t, nodes[0], "without NATS")
+	expectHandshake503(t, nodes[0], "without NATS")
 	if code, body := post(t, nodes[0].HTTPURL, id2, "unroutable"); code != http.StatusInternalServerError {
 		t.Errorf("POST to the other node's connection without NATS: %d %s, want 500", code, body)
 	}
@@ -317,21 +233,8 @@ func TestClusterNATSGoesAwayAndReturns(t *testing.T) {
 		t.Errorf("read %q", got)
 	}
 
-	ns = startNATS()
-	for _, n := range nodes {
-		gatewaytest.Eventually(t, 30*time.Second, func() bool { return n.ClusterStatus() == "" && len(n.ClusterNodes()) == 2 }, "a node did not come back")
-	}
-	for _, tc := range []struct {
-		via  *gatewaytest.Gateway
-		id   string
-		c    *gatewaytest.Client
-		what string
-	}{{nodes[0], id2, c2, "1 to 2"}, {nodes[1], id1, c1, "2 to 1"}} {
-		if code, body := post(t, tc.via.HTTPURL, tc.id, "back "+tc.what); code != http.StatusOK {
-			t.Fatalf("POST %s after NATS returned: %d %s", tc.what, code, body)
-		}
-		if got := tc.c.Read(); got != "back "+tc.what {
-			t.Fatalf("read %q", got)
-		}
-	}
+	ns.start(t, store)
+	cl.waitJoined(t, "a node did not come back")
+	postAndRead(t, nodes[0], id2, c2, "back 1 to 2", "1 to 2 after NATS returned")
+	postAndRead(t, nodes[1], id1, c1, "back 2 to 1", "2 to 1 after NATS returned")
 }

@@ -307,52 +307,91 @@ func TestJoin(t *testing.T) {
 	}
 }
 
+// openCatalog opens a catalog named name (in its log lines) on the bucket of ns, through a connection of
+// its own as a cluster node has, and returns the connection's JetStream context too.
+func openCatalog(t *testing.T, ns *server.Server, name string) (*catalog.Catalog, jetstream.JetStream) {
+	t.Helper()
+	_, js := connect(t, ns)
+	store, err := natskv.Open(t.Context(), js, natskv.Config{Memory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := catalog.Open(t.Context(), catalog.Options{Store: store, Logger: slog.New(slog.NewTextHandler(t.Output(), nil)).With("catalog", name)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, js
+}
+
+// runCatalog follows the bucket with c until the test ends, and fails the test if Run fails.
+func runCatalog(t *testing.T, c *catalog.Catalog) {
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(runCtx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+}
+
+// addAPI saves an API named id through c.
+func addAPI(t *testing.T, c *catalog.Catalog, id string) {
+	t.Helper()
+	if err := c.Write(t.Context(), func(st *catalog.State) error {
+		st.APIs = append(st.APIs, &catalog.API{API: catalogtest.MockAPI(id), Source: catalog.SourceAPI})
+		return nil
+	}); err != nil {
+		t.Fatalf("add %s: %v", id, err)
+	}
+}
+
+// hasAPIs reports whether c's state holds every API of ids.
+func hasAPIs(c *catalog.Catalog, ids ...string) bool {
+	found := true
+	c.Read(func(st *catalog.State) {
+		for _, id := range ids {
+			found = found && st.API(id) != nil
+		}
+	})
+	return found
+}
+
 // TestBucketLost deletes the catalog's bucket under two running catalogs, as a NATS restarted without
 // its JetStream data would lose it: the next change makes the bucket again and saves the whole catalog
 // there, and the other catalog follows it.
 func TestBucketLost(t *testing.T) {
-	ctx := t.Context()
 	ns := startNATS(t)
-	open := func(name string) (*catalog.Catalog, jetstream.JetStream) {
-		_, js := connect(t, ns)
-		store, err := natskv.Open(ctx, js, natskv.Config{Memory: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := catalog.Open(ctx, catalog.Options{Store: store, Logger: slog.New(slog.NewTextHandler(t.Output(), nil)).With("catalog", name)}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		runCtx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- c.Run(runCtx) }()
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		})
-		return c, js
-	}
-	a, js := open("a")
-	b, _ := open("b")
-	add := func(c *catalog.Catalog, id string) {
-		t.Helper()
-		if err := c.Write(ctx, func(st *catalog.State) error {
-			st.APIs = append(st.APIs, &catalog.API{API: catalogtest.MockAPI(id), Source: catalog.SourceAPI})
-			return nil
-		}); err != nil {
-			t.Fatalf("add %s: %v", id, err)
-		}
-	}
-	add(a, "before")
-	if err := js.DeleteKeyValue(ctx, natskv.DefaultBucket); err != nil {
+	a, js := openCatalog(t, ns, "a")
+	runCatalog(t, a)
+	b, _ := openCatalog(t, ns, "b")
+	runCatalog(t, b)
+	addAPI(t, a, "before")
+	if err := js.DeleteKeyValue(t.Context(), natskv.DefaultBucket); err != nil {
 		t.Fatal(err)
 	}
-	add(a, "after")
-	waitFor(t, "the other catalog to follow the bucket made again", func() bool {
-		found := false
-		b.Read(func(st *catalog.State) { found = st.API("before") != nil && st.API("after") != nil })
-		return found
-	})
+	addAPI(t, a, "after")
+	waitFor(t, "the other catalog to follow the bucket made again", func() bool { return hasAPIs(b, "before", "after") })
+}
+
+// TestBucketMadeAgainBeforeTheWatch: the bucket is lost and made again before a catalog's first watch
+// (a node still starting, or whose first watch failed on the lost bucket), and the new bucket's catalog
+// has the very revision number that catalog holds from the old one. The catalog must still take the new
+// bucket's catalog: it once took the repeated revision for one it had and served the old catalog for good.
+func TestBucketMadeAgainBeforeTheWatch(t *testing.T) {
+	ns := startNATS(t)
+	a, js := openCatalog(t, ns, "a")
+	b, _ := openCatalog(t, ns, "b")
+	held, _ := b.Revision()
+	addAPI(t, a, "before")
+	if err := js.DeleteKeyValue(t.Context(), natskv.DefaultBucket); err != nil {
+		t.Fatal(err)
+	}
+	addAPI(t, a, "after")
+	if rev, _ := a.Revision(); rev != held {
+		t.Fatalf("the new bucket's catalog is at revision %d and the other catalog holds %d: the test no longer repeats a revision", rev, held)
+	}
+	runCatalog(t, b)
+	waitFor(t, "the other catalog to take the bucket made again", func() bool { return hasAPIs(b, "before", "after") })
 }

@@ -42,6 +42,30 @@ func startServerAt(t *testing.T, addr, dir string) *server.Server {
 	return s
 }
 
+// twoNodesOnAServer starts a NATS server on a free address, with its store in a new directory, and
+// nodes 1 and 2 on it, each on a connection of its own with heartbeat, and waits until they see each
+// other. It returns the server and its address (for a server started there again) and the nodes, which
+// stop when the test ends; a test that starts another server stops them first itself.
+func twoNodesOnAServer(t *testing.T, heartbeat time.Duration) (addr string, s *server.Server, a, b *node) {
+	t.Helper()
+	addr = freeAddr(t)
+	s = startServerAt(t, addr, t.TempDir())
+	dial := func() *nats.Conn {
+		nc, err := natsbus.Connect(natsbus.ClientConfig{URLs: "nats://" + addr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		return nc
+	}
+	a = runNodeOn(t, dial(), 1, heartbeat, nil)
+	b = runNodeOn(t, dial(), 2, heartbeat, nil)
+	for _, n := range []*node{a, b} {
+		eventually(t, func() bool { return n.m.Status() == "" && len(n.m.Nodes()) == 2 }, "the two nodes did not see each other")
+	}
+	return addr, s, a, b
+}
+
 // logHolds is what subject's log holds open (id=record, sorted), nil while the store cannot say.
 func logHolds(n *node, subject string) []string {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -85,26 +109,12 @@ func entryOf(js jetstream.JetStream, node cluster.NodeID) member {
 // so that a node that dies afterwards still gets each of those connections' $disconnect run by a
 // survivor.
 func TestStoreLostWithItsServer(t *testing.T) {
-	addr := freeAddr(t)
-	s1 := startServerAt(t, addr, t.TempDir())
 	// Heartbeats long enough that the server's restart stays shorter than three of them: the nodes are
 	// cut off meanwhile, and a node cut off for longer drops its connections (another test's case).
 	const heartbeat = 2 * time.Second
-	dial := func() *nats.Conn {
-		nc, err := natsbus.Connect(natsbus.ClientConfig{URLs: "nats://" + addr})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		return nc
-	}
-	a := runNodeOn(t, dial(), 1, heartbeat, nil)
-	b := runNodeOn(t, dial(), 2, heartbeat, nil)
+	addr, s1, a, b := twoNodesOnAServer(t, heartbeat)
 	defer b.stop()
 	defer a.stop()
-	for _, n := range []*node{a, b} {
-		eventually(t, func() bool { return n.m.Status() == "" && len(n.m.Nodes()) == 2 }, "the two nodes did not see each other")
-	}
 	ctx := context.Background()
 	recs := map[*node][]string{a: {"AAAAAAAAAAAAAAA=", "BBBBBBBBBBBBBBB="}, b: {"CCCCCCCCCCCCCCC="}}
 	want := map[*node][]string{}
@@ -171,23 +181,9 @@ func TestStoreLostWithItsServer(t *testing.T) {
 // they create the members bucket and the connection log again themselves (no node was left to do it),
 // rejoin and see each other.
 func TestStoreLostWhileNodesWereCutOff(t *testing.T) {
-	addr := freeAddr(t)
-	s1 := startServerAt(t, addr, t.TempDir())
-	dial := func() *nats.Conn {
-		nc, err := natsbus.Connect(natsbus.ClientConfig{URLs: "nats://" + addr})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		return nc
-	}
-	a := runNodeOn(t, dial(), 1, testHeartbeat, nil)
-	b := runNodeOn(t, dial(), 2, testHeartbeat, nil)
+	addr, s1, a, b := twoNodesOnAServer(t, testHeartbeat)
 	defer b.stop()
 	defer a.stop()
-	for _, n := range []*node{a, b} {
-		eventually(t, func() bool { return n.m.Status() == "" && len(n.m.Nodes()) == 2 }, "the two nodes did not see each other")
-	}
 	incs := []string{a.m.incarnationNow(), b.m.incarnationNow()}
 	s1.Shutdown()
 	s1.WaitForShutdown()
