@@ -100,8 +100,9 @@ func (s *Server) ServeGoRPC(conn net.Conn) error {
 		return err
 	}
 	_ = conn.SetDeadline(time.Time{})
+	p := &poll{ch: make(chan *Call, 1)}
 	for {
-		c := s.awaitCall()
+		c := s.awaitCall(p)
 		if c == nil {
 			return nil
 		}
@@ -150,7 +151,11 @@ func (s *Server) ServeGoRPC(conn net.Conn) error {
 // awaitCall is GET /next for a runtime that does not poll over HTTP: it takes the first queued call, or
 // waits for one (telling the owner through Notify), and hands it off. It returns nil once s is closed or
 // the runtime has reported an init error.
-func (s *Server) awaitCall() *Call {
+//
+// The runtime's one poll is reused from wait to wait (it is never left with a call in its channel while
+// the runtime runs: a poll is handed one call and leaves s.polls in the same step); a new poll per wait
+// was four allocations per invocation.
+func (s *Server) awaitCall(p *poll) *Call {
 	s.mu.Lock()
 	first := !s.polled
 	s.polled = true
@@ -159,8 +164,8 @@ func (s *Server) awaitCall() *Call {
 			s.mu.Unlock()
 			return nil
 		}
-		c, p := s.takeOrPollLocked()
-		if p != nil {
+		c, waited := s.takeOrPollLocked(p)
+		if waited != nil {
 			first = false // the owner has heard of this wait
 			select {
 			case c = <-p.ch:
