@@ -38,11 +38,18 @@ const (
 )
 
 // rpcConn is one go1.x runtime connection: a gob stream each way, as net/rpc's client codec keeps it.
+// The headers, and the Function.Invoke request and answer (ServeGoRPC), are kept from call to call:
+// passed to gob as interfaces, each would be an allocation per invocation.
 type rpcConn struct {
-	buf *bufio.Writer
-	enc *gob.Encoder
-	dec *gob.Decoder
-	seq uint64
+	buf  *bufio.Writer
+	enc  *gob.Encoder
+	dec  *gob.Decoder
+	seq  uint64
+	req  rpc.Request
+	resp rpc.Response
+
+	invokeReq  messages.InvokeRequest
+	invokeResp messages.InvokeResponse
 }
 
 func newRPCConn(rw io.ReadWriter) *rpcConn {
@@ -54,7 +61,8 @@ func newRPCConn(rw io.ReadWriter) *rpcConn {
 // itself (an unknown method) is returned as an error too, after its body has been read.
 func (c *rpcConn) call(method string, args, reply any) error {
 	c.seq++
-	if err := c.enc.Encode(&rpc.Request{ServiceMethod: method, Seq: c.seq}); err != nil {
+	c.req = rpc.Request{ServiceMethod: method, Seq: c.seq}
+	if err := c.enc.Encode(&c.req); err != nil {
 		return fmt.Errorf("write %s: %w", method, err)
 	}
 	if err := c.enc.Encode(args); err != nil {
@@ -63,8 +71,9 @@ func (c *rpcConn) call(method string, args, reply any) error {
 	if err := c.buf.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", method, err)
 	}
-	var h rpc.Response
-	if err := c.dec.Decode(&h); err != nil {
+	h := &c.resp
+	*h = rpc.Response{} // gob leaves the fields a message does not carry (its zero values) as they were
+	if err := c.dec.Decode(h); err != nil {
 		return fmt.Errorf("read the answer to %s: %w", method, err)
 	}
 	if h.Seq != c.seq {
@@ -106,7 +115,8 @@ func (s *Server) ServeGoRPC(conn net.Conn) error {
 		if c == nil {
 			return nil
 		}
-		req := messages.InvokeRequest{
+		req := &rc.invokeReq
+		*req = messages.InvokeRequest{
 			Payload:            c.inv.Payload,
 			RequestId:          c.inv.RequestID,
 			XAmznTraceId:       c.inv.TraceID,
@@ -125,8 +135,9 @@ func (s *Server) ServeGoRPC(conn net.Conn) error {
 				req.CognitoIdentityId, req.CognitoIdentityPoolId = id.ID, id.PoolID
 			}
 		}
-		var resp messages.InvokeResponse
-		if err := rc.call(rpcInvoke, &req, &resp); err != nil {
+		resp := &rc.invokeResp
+		*resp = messages.InvokeResponse{} // gob leaves the fields the answer does not carry as they were
+		if err := rc.call(rpcInvoke, req, resp); err != nil {
 			return err
 		}
 		s.mu.Lock()
