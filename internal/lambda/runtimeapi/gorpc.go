@@ -137,7 +137,9 @@ func (s *Server) ServeGoRPC(conn net.Conn) error {
 		}
 		resp := &rc.invokeResp
 		*resp = messages.InvokeResponse{} // gob leaves the fields the answer does not carry as they were
-		if err := rc.call(rpcInvoke, req, resp); err != nil {
+		err := rc.call(rpcInvoke, req, resp)
+		*req = messages.InvokeRequest{} // an idle runtime's connection does not hold on to the last event (up to 6 MiB)
+		if err != nil {
 			return err
 		}
 		s.mu.Lock()

@@ -589,8 +589,8 @@ func (s *Server) popPollLocked() *poll {
 }
 
 // takeOrPollLocked takes the first queued call; when there is none, it registers a poll, unlocks s.mu and
-// tells the owner (Notify, which may hand the poll work at once), and the caller waits on the poll. The
-// poll is reuse when it is not nil (its channel empty), else a new one.
+// tells the owner (Notify, which may hand the poll work at once), and the caller waits on the poll. That
+// poll is reuse when reuse is not nil (its channel must be empty), else a new one.
 func (s *Server) takeOrPollLocked(reuse *poll) (*Call, *poll) {
 	if len(s.queue) > 0 {
 		c := s.queue[0]
