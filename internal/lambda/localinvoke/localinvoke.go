@@ -327,8 +327,13 @@ func (i *Invoker) Close(ctx context.Context) error {
 
 // functionName extracts the function name from a name, NAME:QUALIFIER, ACCOUNT:function:NAME[:QUALIFIER]
 // or arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]; it returns "" for anything else.
+//
+// It splits s into a fixed array rather than with strings.Split: it runs twice per invocation (Has, then
+// Invoke), and Split's slice was the invocation path's only allocation in this package besides the
+// result (FuzzFunctionName holds it to the Split version).
 func functionName(s string) string {
-	parts := strings.Split(s, ":")
+	var buf [9]string // Split's parts while there are at most 9; any name has at most 8
+	parts := splitColons(s, &buf)
 	switch {
 	case parts[0] == "arn":
 		if (len(parts) == 7 || len(parts) == 8) && parts[2] == "lambda" && parts[5] == "function" {
@@ -343,4 +348,20 @@ func functionName(s string) string {
 		return parts[2]
 	}
 	return ""
+}
+
+// splitColons splits s at its colons into buf, as strings.Split(s, ":") does while that gives at most
+// len(buf) parts; beyond, the last part holds the rest of s, colons included.
+func splitColons(s string, buf *[9]string) []string {
+	n := 0
+	for n < len(buf)-1 {
+		before, after, found := strings.Cut(s, ":")
+		if !found {
+			break
+		}
+		buf[n], s = before, after
+		n++
+	}
+	buf[n] = s
+	return buf[:n+1]
 }

@@ -38,11 +38,18 @@ const (
 )
 
 // rpcConn is one go1.x runtime connection: a gob stream each way, as net/rpc's client codec keeps it.
+// The headers, and the Function.Invoke request and answer (ServeGoRPC), are kept from call to call:
+// passed to gob as interfaces, each would be an allocation per invocation.
 type rpcConn struct {
-	buf *bufio.Writer
-	enc *gob.Encoder
-	dec *gob.Decoder
-	seq uint64
+	buf  *bufio.Writer
+	enc  *gob.Encoder
+	dec  *gob.Decoder
+	seq  uint64
+	req  rpc.Request
+	resp rpc.Response
+
+	invokeReq  messages.InvokeRequest
+	invokeResp messages.InvokeResponse
 }
 
 func newRPCConn(rw io.ReadWriter) *rpcConn {
@@ -54,7 +61,8 @@ func newRPCConn(rw io.ReadWriter) *rpcConn {
 // itself (an unknown method) is returned as an error too, after its body has been read.
 func (c *rpcConn) call(method string, args, reply any) error {
 	c.seq++
-	if err := c.enc.Encode(&rpc.Request{ServiceMethod: method, Seq: c.seq}); err != nil {
+	c.req = rpc.Request{ServiceMethod: method, Seq: c.seq}
+	if err := c.enc.Encode(&c.req); err != nil {
 		return fmt.Errorf("write %s: %w", method, err)
 	}
 	if err := c.enc.Encode(args); err != nil {
@@ -63,8 +71,9 @@ func (c *rpcConn) call(method string, args, reply any) error {
 	if err := c.buf.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", method, err)
 	}
-	var h rpc.Response
-	if err := c.dec.Decode(&h); err != nil {
+	h := &c.resp
+	*h = rpc.Response{} // gob leaves the fields a message does not carry (its zero values) as they were
+	if err := c.dec.Decode(h); err != nil {
 		return fmt.Errorf("read the answer to %s: %w", method, err)
 	}
 	if h.Seq != c.seq {
@@ -100,12 +109,14 @@ func (s *Server) ServeGoRPC(conn net.Conn) error {
 		return err
 	}
 	_ = conn.SetDeadline(time.Time{})
+	p := &poll{ch: make(chan *Call, 1)}
 	for {
-		c := s.awaitCall()
+		c := s.awaitCall(p)
 		if c == nil {
 			return nil
 		}
-		req := messages.InvokeRequest{
+		req := &rc.invokeReq
+		*req = messages.InvokeRequest{
 			Payload:            c.inv.Payload,
 			RequestId:          c.inv.RequestID,
 			XAmznTraceId:       c.inv.TraceID,
@@ -124,8 +135,11 @@ func (s *Server) ServeGoRPC(conn net.Conn) error {
 				req.CognitoIdentityId, req.CognitoIdentityPoolId = id.ID, id.PoolID
 			}
 		}
-		var resp messages.InvokeResponse
-		if err := rc.call(rpcInvoke, &req, &resp); err != nil {
+		resp := &rc.invokeResp
+		*resp = messages.InvokeResponse{} // gob leaves the fields the answer does not carry as they were
+		err := rc.call(rpcInvoke, req, resp)
+		*req = messages.InvokeRequest{} // an idle runtime's connection does not hold on to the last event (up to 6 MiB)
+		if err != nil {
 			return err
 		}
 		s.mu.Lock()
@@ -150,7 +164,11 @@ func (s *Server) ServeGoRPC(conn net.Conn) error {
 // awaitCall is GET /next for a runtime that does not poll over HTTP: it takes the first queued call, or
 // waits for one (telling the owner through Notify), and hands it off. It returns nil once s is closed or
 // the runtime has reported an init error.
-func (s *Server) awaitCall() *Call {
+//
+// The runtime's one poll is reused from wait to wait (it is never left with a call in its channel while
+// the runtime runs: a poll is handed one call and leaves s.polls in the same step); a new poll per wait
+// was four allocations per invocation.
+func (s *Server) awaitCall(p *poll) *Call {
 	s.mu.Lock()
 	first := !s.polled
 	s.polled = true
@@ -159,8 +177,8 @@ func (s *Server) awaitCall() *Call {
 			s.mu.Unlock()
 			return nil
 		}
-		c, p := s.takeOrPollLocked()
-		if p != nil {
+		c, waited := s.takeOrPollLocked(p)
+		if waited != nil {
 			first = false // the owner has heard of this wait
 			select {
 			case c = <-p.ch:

@@ -284,3 +284,39 @@ func TestServeGoRPCNotARuntime(t *testing.T) {
 		t.Error("a port that is no runtime counted as initialised")
 	}
 }
+
+// The answer kept from call to call (rpcConn) is emptied before each is decoded into it: gob decodes a
+// byte slice into the capacity it finds, and a field the answer does not carry keeps its value. An
+// earlier outcome's payload must survive the next call, and an error must not outlive its call.
+func TestServeGoRPCAnswersDoNotShareMemory(t *testing.T) {
+	s := New(Options{})
+	serveGoRPC(t, s, goRuntime(t, func(_ context.Context, ev json.RawMessage) (json.RawMessage, error) {
+		if string(ev) == `"fail"` {
+			return nil, errors.New("failed")
+		}
+		return ev, nil
+	}))
+	run := func(event string) Outcome {
+		t.Helper()
+		c, err := s.Enqueue(Invocation{Payload: []byte(event)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := c.Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	first := run(`"a long first answer, longer than the second"`)
+	second := run(`"second"`)
+	if string(first.Payload) != `"a long first answer, longer than the second"` || string(second.Payload) != `"second"` {
+		t.Errorf("outcomes %q and %q", first.Payload, second.Payload)
+	}
+	if failed := run(`"fail"`); !failed.FunctionError {
+		t.Fatalf("a failing call: %+v", failed)
+	}
+	if after := run(`"ok"`); after.FunctionError || string(after.Payload) != `"ok"` {
+		t.Errorf("the call after a function error: %+v", after)
+	}
+}

@@ -373,8 +373,7 @@ func (s *Server) EnqueueCall(c *Call) error {
 // dispatchLocked hands c to a waiting poll, or queues it (at the front when requeued).
 func (s *Server) dispatchLocked(c *Call) {
 	if len(s.polls) > 0 {
-		p := s.polls[0]
-		s.polls = s.polls[1:]
+		p := s.popPollLocked()
 		c.state = stateAssigned
 		p.ch <- c
 		return
@@ -509,7 +508,7 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) {
 	gone, watch := connGone(r)
 	var slow <-chan time.Time // armed only once a poll has to wait: under load, work is handed at once
 	for {
-		c, p := s.takeOrPollLocked()
+		c, p := s.takeOrPollLocked(nil)
 		if p != nil {
 			first = false // the owner has heard of this poll
 			if watch != nil && slow == nil {
@@ -578,15 +577,30 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// popPollLocked removes and returns the first waiting poll. It shifts the rest rather than reslicing, so
+// that the slice keeps its capacity: a runtime that waits for work once per invocation would otherwise
+// make the next append allocate every time.
+func (s *Server) popPollLocked() *poll {
+	p := s.polls[0]
+	n := copy(s.polls, s.polls[1:])
+	s.polls[n] = nil
+	s.polls = s.polls[:n]
+	return p
+}
+
 // takeOrPollLocked takes the first queued call; when there is none, it registers a poll, unlocks s.mu and
-// tells the owner (Notify, which may hand the poll work at once), and the caller waits on the poll.
-func (s *Server) takeOrPollLocked() (*Call, *poll) {
+// tells the owner (Notify, which may hand the poll work at once), and the caller waits on the poll. That
+// poll is reuse when reuse is not nil (its channel must be empty), else a new one.
+func (s *Server) takeOrPollLocked(reuse *poll) (*Call, *poll) {
 	if len(s.queue) > 0 {
 		c := s.queue[0]
 		s.queue = s.queue[1:]
 		return c, nil
 	}
-	p := &poll{ch: make(chan *Call, 1)}
+	p := reuse
+	if p == nil {
+		p = &poll{ch: make(chan *Call, 1)}
+	}
 	s.polls = append(s.polls, p)
 	s.mu.Unlock()
 	if s.notify != nil {
