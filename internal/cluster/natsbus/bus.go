@@ -272,6 +272,11 @@ func (b *Bus) Detach() error {
 
 // Request sends req to node's subject and waits for the reply, for ctx's deadline or DefaultTimeout.
 func (b *Bus) Request(ctx context.Context, node cluster.NodeID, req []byte) ([]byte, error) {
+	// An ended context sends nothing: otherwise a reply fast enough to be ready with ctx.Done() could be
+	// picked by request's select, and a cancelled call would succeed.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("request node %d: %w: %w", node, ErrUnavailable, err)
+	}
 	// Cut off first: a node without NATS hears no heartbeats, so every other node soon looks dead to
 	// it, which says nothing about them; their connections are unreachable (5xx), not gone (410).
 	if !b.nc.IsConnected() {
