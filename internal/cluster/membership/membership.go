@@ -1355,8 +1355,9 @@ func (m *Members) forgotten(id, subject string, err error, then func()) {
 // Leave deletes this node's entry, so the others learn at once that it is gone (and claim any record
 // it still has); call it after the node's connections are closed, before ending Run. The claims of dead
 // nodes' logs this node runs finish first, within ctx's time budget less the leave's own writes; past
-// it they stop between two $disconnects, and another node takes them over once this node's entry is
-// gone (the $disconnect running at that moment, cut short, runs again there).
+// it they stop — no $disconnect starts, those running are cut short — and another node takes them over
+// once this node's entry is gone (those cut short run again there, as do those that ran but were not
+// recorded yet: at most twice ClaimWorkers per claim).
 func (m *Members) Leave(ctx context.Context) error {
 	m.mu.Lock()
 	leaving := m.leaving
