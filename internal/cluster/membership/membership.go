@@ -50,8 +50,8 @@ const opTimeout = 2 * time.Second
 // otherwise. Run one after the other, a node's loss cost the claimer its connections' integration time
 // in series (100,000 connections at 1 ms each: 100 s) plus one store round trip each; 16 at once cuts
 // that sixteenfold while adding at most 16 invocations to the survivor's own traffic (a local function
-// runs 10 at once by default, AWS Lambda 1,000 per account), and bounds what a claimer that dies
-// leaves to run twice to 32 (twice the workers: see runClaim).
+// runs 10 at once by default, AWS Lambda 1,000 per account and Region), and bounds what a claimer that
+// dies leaves to run twice to 32 (twice the workers: see runClaim).
 const DefaultClaimWorkers = 16
 
 // Config configures a node's membership.
