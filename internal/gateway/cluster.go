@@ -144,7 +144,8 @@ func (c *clusterNode) start(eventCtx context.Context, handler cluster.Handler, d
 		},
 		// Reap returns once the $disconnect's integration has answered or failed (Disconnect waits for
 		// it), which is when membership records it as done; ctx ending (the node stops claiming) or
-		// eventCtx ending (the node stops) cuts it short, and an error says it may not have run.
+		// eventCtx ending (the node stops) cuts it short, and an error says it may not have run. Up to
+		// membership.DefaultClaimWorkers of them run at once, each on its own goroutine.
 		Reap: func(ctx context.Context, id string, record []byte) error {
 			conn, err := decodeRecord(record)
 			if err != nil {

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -11,9 +12,10 @@ import (
 )
 
 // TestClusterClaimerDiesMidClaim: node 1 dies with five connections; the survivor that claims its log
-// is cut off from NATS for good while the backend holds the third of their $disconnects; the other
-// survivor takes the claim over and runs the rest. Each connection gets exactly one $disconnect with
-// 1006, but the one held when the claimer died, which may get two.
+// runs their $disconnects at once, and is cut off from NATS for good while the backend holds the third
+// to arrive, once the store has the claim's progress for the four others; the other survivor takes the
+// claim over and runs the rest. Each connection gets exactly one $disconnect with 1006, but the one held
+// when the claimer died, which may get two.
 func TestClusterClaimerDiesMidClaim(t *testing.T) {
 	const lostConns, heldAt = 5, 3
 	release := make(chan struct{})
@@ -27,7 +29,7 @@ func TestClusterClaimerDiesMidClaim(t *testing.T) {
 		}
 	})
 	defer close(release)
-	cl := startClusterWith(t, be, clusterWith{logs: true})
+	cl := startClusterWith(t, be, clusterWith{logs: true, debug: true}) // the claim's progress is at debug level
 	nodes, logs := cl.nodes, cl.logs
 	_, lost := cl.dialN(t, nodes[0], lostConns)
 	nodes[0].NATS().Close() // node 1 dies
@@ -42,6 +44,9 @@ func TestClusterClaimerDiesMidClaim(t *testing.T) {
 		t.Fatal("the $disconnects were held but no node logs running them")
 	}
 	other := 3 - claimer
+	gatewaytest.Eventually(t, 20*time.Second, func() bool {
+		return arrived.Load() == lostConns && strings.Contains(logs[claimer].String(), fmt.Sprintf("done=%d left=1", lostConns-1))
+	}, "node %d did not run and record the $disconnects beside the held one", claimer+1)
 	nodes[claimer].NATS().Close() // the claimer dies while the backend holds a $disconnect
 	gatewaytest.Eventually(t, 30*time.Second, func() bool {
 		return allDisconnected(be, lost) && strings.Contains(logs[other].String(), "claimed a dead node's connections")

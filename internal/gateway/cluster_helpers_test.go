@@ -30,8 +30,8 @@ type clusterWith struct {
 	addrs []string
 	// metrics gives each node a metrics listener (/readyz).
 	metrics bool
-	// logs keeps each node's log lines, in testCluster.logs.
-	logs bool
+	// logs keeps each node's log lines, in testCluster.logs; debug keeps its debug lines too.
+	logs, debug bool
 	// options adjust every node's options after the cluster's own (gatewaytest.WithControlPlane).
 	options []func(*gateway.Options)
 }
@@ -67,7 +67,11 @@ func newCluster(t *testing.T, be *gatewaytest.Backend, with clusterWith) *testCl
 		if with.logs {
 			buf := &syncBuffer{}
 			c.logs = append(c.logs, buf)
-			log = slog.New(slog.NewTextHandler(buf, nil))
+			var ho *slog.HandlerOptions
+			if with.debug {
+				ho = &slog.HandlerOptions{Level: slog.LevelDebug}
+			}
+			log = slog.New(slog.NewTextHandler(buf, ho))
 		}
 		c.opts = append(c.opts, func(o *gateway.Options) {
 			o.Node = nodeID(i)

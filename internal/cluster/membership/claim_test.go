@@ -2,6 +2,7 @@ package membership
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -14,25 +15,28 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// reapCounter is a Reap hook that counts the $disconnects run per connection. With hold > 0, it runs the
-// first hold at once and holds the next one (a slow backend) until its ctx ends, not counting it, or
-// until release is closed, counting it and running the rest at once.
+// reapCounter is a Reap hook that counts the $disconnects run per connection. With hold > 0, the first
+// hold calls run at once and every later one is held (a slow backend) until its ctx ends, not counting
+// it, or until release is closed, counting it; held names each held call as it begins.
 type reapCounter struct {
 	hold    int
-	held    chan string // the connection held
+	held    chan string // the connections held, as their calls begin
 	release chan struct{}
 
-	mu   sync.Mutex
-	runs map[string]int
+	mu    sync.Mutex
+	calls int            // calls begun
+	runs  map[string]int // the $disconnects run (calls that returned nil)
+	cut   []string       // held calls that ended with their ctx
 }
 
 func newReapCounter(hold int) *reapCounter {
-	return &reapCounter{hold: hold, held: make(chan string, 1), release: make(chan struct{}), runs: map[string]int{}}
+	return &reapCounter{hold: hold, held: make(chan string, 1000), release: make(chan struct{}), runs: map[string]int{}}
 }
 
 func (r *reapCounter) reap(ctx context.Context, id string, _ []byte) error {
 	r.mu.Lock()
-	if r.hold == 0 || r.total() < r.hold {
+	r.calls++
+	if r.hold == 0 || r.calls <= r.hold {
 		r.runs[id]++
 		r.mu.Unlock()
 		return nil
@@ -41,6 +45,9 @@ func (r *reapCounter) reap(ctx context.Context, id string, _ []byte) error {
 	r.held <- id
 	select {
 	case <-ctx.Done():
+		r.mu.Lock()
+		r.cut = append(r.cut, id)
+		r.mu.Unlock()
 		return ctx.Err()
 	case <-r.release:
 		r.mu.Lock()
@@ -51,23 +58,17 @@ func (r *reapCounter) reap(ctx context.Context, id string, _ []byte) error {
 	}
 }
 
-// total is the number of $disconnects run; r.mu held.
-func (r *reapCounter) total() int {
-	n := 0
-	for _, c := range r.runs {
-		n += c
-	}
-	return n
-}
-
 func (r *reapCounter) snapshot() map[string]int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make(map[string]int, len(r.runs))
-	for id, c := range r.runs {
-		out[id] = c
-	}
-	return out
+	return maps.Clone(r.runs)
+}
+
+// heldCalls is the number of calls held (begun past hold), and those of them that ended with their ctx.
+func (r *reapCounter) heldCalls() (held int, cut []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return max(0, r.calls-r.hold), slices.Clone(r.cut)
 }
 
 // withReap makes a node's Reap hook r's.
@@ -94,10 +95,34 @@ func lastLogMsg(t *testing.T, st jetstream.Stream, subject string) (logMsg, uint
 	return lm, info.State.Subjects[subject]
 }
 
+// progressIn is every connection the progress messages in subject name, with the number of times named.
+func progressIn(t *testing.T, st jetstream.Stream, subject string) map[string]int {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]int{}
+	for seq := uint64(1); ; {
+		msg, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("%s at sequence %d: %v", subject, seq, err)
+		}
+		seq = msg.Sequence + 1
+		if lm, err := decodeLogMsg(msg.Data); err == nil && lm.kind == kindProgress {
+			for _, e := range lm.entries {
+				out[e.id]++
+			}
+		}
+	}
+}
+
 // claimerStops runs the scenario of the claim tests: node 1 records n connections and dies; node 2
-// claims its log and runs the first k $disconnects, holding the next one; node 3 joins; then stop ends
-// node 2 mid-claim. Node 3 must run each remaining $disconnect once, the held one included, none of the
-// k again, and leave the log purged to its complete claim.
+// claims its log, runs the first k $disconnects and holds every later one it begins (as many as its
+// workers and its window let it: up to n-k); once the log's progress names the k it ran, node 3 joins,
+// then stop ends node 2 mid-claim. Every held call must see its ctx end; node 3 must run each remaining
+// $disconnect once, the held ones included, none of the k again, and leave the log purged to its
+// complete claim.
 func claimerStops(t *testing.T, n, k int, stop func(b *node)) {
 	s := startServer(t)
 	_, st := logStream(t, s)
@@ -114,18 +139,27 @@ func claimerStops(t *testing.T, n, k int, stop func(b *node)) {
 	}
 	subject := a.m.logSubjectNow()
 	crash(a)
-	var held string
 	select {
-	case held = <-bReap.held:
+	case <-bReap.held:
 	case <-time.After(20 * time.Second):
 		t.Fatalf("node 2 did not claim node 1's log (it ran %d $disconnects)", len(bReap.snapshot()))
 	}
+	// The k ran at once, but their progress is appended as they finish: stop node 2 once it is stored.
+	eventually(t, func() bool { return maps.Equal(progressIn(t, st, subject), bReap.snapshot()) },
+		fmt.Sprintf("node 1's log does not record the %d $disconnects node 2 ran", k))
 	c := runNodeWith(t, s, 3, withReap(cReap))
 	eventually(t, func() bool { return c.m.Status() == "" && c.m.Alive(2) }, "node 3 did not join")
 	if lm, _ := lastLogMsg(t, st, subject); lm.kind != kindProgress || lm.node != 2 {
 		t.Fatalf("node 1's log ends with %+v, not node 2's progress", lm)
 	}
 	stop(b)
+	held, cut := bReap.heldCalls()
+	if held == 0 || len(cut) != held {
+		t.Errorf("node 2 held %d $disconnects and %d of them saw their ctx end (%q), want all", held, len(cut), cut)
+	}
+	if b.m.claimGoroutines.Load() != 0 {
+		t.Errorf("%d of node 2's claim workers outlived it", b.m.claimGoroutines.Load())
+	}
 	eventually(t, func() bool {
 		lm, msgs := lastLogMsg(t, st, subject)
 		return lm.complete() && lm.node == 3 && msgs == 1
@@ -134,8 +168,10 @@ func claimerStops(t *testing.T, n, k int, stop func(b *node)) {
 	if len(bRuns) != k {
 		t.Fatalf("node 2 ran %d $disconnects before it stopped, want %d", len(bRuns), k)
 	}
-	if _, ok := cRuns[held]; !ok {
-		t.Errorf("the $disconnect node 2 held when it stopped (%s) did not run on node 3", held)
+	for _, id := range cut {
+		if _, ok := cRuns[id]; !ok {
+			t.Errorf("the $disconnect node 2 held when it stopped (%s) did not run on node 3", id)
+		}
 	}
 	for _, id := range ids {
 		if got := bRuns[id] + cRuns[id]; got != 1 {
@@ -303,7 +339,8 @@ func TestClaimsFoundAtJoin(t *testing.T) {
 }
 
 // A $disconnect that Reap says was cut short (the node is stopping) is not recorded as done: the claim
-// stops there, and the node that takes it over once the claimer has left runs it and the rest.
+// stops there (the first call runs, every later one is cut short, however many run at once), and the
+// node that takes it over once the claimer has left runs them and the rest.
 func TestCutShortDisconnectIsNotRecordedAsDone(t *testing.T) {
 	s := startServer(t)
 	_, st := logStream(t, s)
@@ -334,8 +371,14 @@ func TestCutShortDisconnectIsNotRecordedAsDone(t *testing.T) {
 	subject := a.m.logSubjectNow()
 	crash(a)
 	eventually(t, func() bool { return strings.Contains(b.log.String(), "this node stops claiming") }, "node 2 did not stop its claim at the cut-short $disconnect")
-	if lm, msgs := lastLogMsg(t, st, subject); lm.kind != kindProgress || len(lm.entries) != 1 || lm.entries[0].id != ids[0] {
-		t.Fatalf("node 1's log ends with %+v (%d messages), not the progress of the first $disconnect alone", lm, msgs)
+	mu.Lock()
+	ran := slices.Clone(bRuns)
+	mu.Unlock()
+	if len(ran) != 1 {
+		t.Fatalf("node 2 ran the $disconnects of %q, want one", ran)
+	}
+	if got := progressIn(t, st, subject); !maps.Equal(got, map[string]int{ran[0]: 1}) {
+		t.Fatalf("node 1's log records %v, not the $disconnect node 2 ran (%s) alone", got, ran[0])
 	}
 	cReap := newReapCounter(0)
 	c := runNodeWith(t, s, 3, withReap(cReap))
@@ -349,14 +392,16 @@ func TestCutShortDisconnectIsNotRecordedAsDone(t *testing.T) {
 	}, "node 3 did not take node 2's claim over once it left")
 	mu.Lock()
 	defer mu.Unlock()
-	if !slices.Equal(bRuns, ids[:1]) {
-		t.Errorf("node 2 ran the $disconnects of %q, want %q", bRuns, ids[:1])
+	if !slices.Equal(bRuns, ran) {
+		t.Errorf("node 2 ran the $disconnects of %q, want %q", bRuns, ran)
 	}
 	want := map[string]int{}
-	for _, id := range ids[1:] {
-		want[id] = 1
+	for _, id := range ids {
+		if id != ran[0] {
+			want[id] = 1
+		}
 	}
 	if got := cReap.snapshot(); !maps.Equal(got, want) {
-		t.Errorf("node 3 ran the $disconnects %v, want %v (the cut-short one included, the first not again)", got, want)
+		t.Errorf("node 3 ran the $disconnects %v, want %v (the cut-short ones included, node 2's not again)", got, want)
 	}
 }

@@ -18,9 +18,10 @@ import (
 // and a survivor claims a dead incarnation by appending a claim message at the sequence it has read up
 // to. Whichever of the owner's next append and the claim comes second fails, so a connection's
 // $disconnect runs on exactly one node: on the owner when its removal is stored before the claim, on the
-// claimer otherwise. The claimer goes on appending to the same chain — one progress message after each
-// $disconnect it ran, then the complete claim — so a survivor that takes over the claim of a claimer
-// that died skips what it ran, and the claimer learns from its next append that it was taken over.
+// claimer otherwise. The claimer goes on appending to the same chain — progress messages naming the
+// $disconnects it ran, in batches as they finish, then the complete claim — so a survivor that takes
+// over the claim of a claimer that died skips what it recorded, and the claimer learns from its next
+// append that it was taken over.
 const (
 	LogStream     = "switchboard_connlog"
 	logSubjectPfx = "switchboard.connlog."
@@ -63,7 +64,8 @@ func parseLogSubject(subject string) (cluster.NodeID, string, bool) {
 //	'P' claim progress: uvarint node, uvarint len, incarnation, uvarint count, then each:
 //	    uvarint len, connection id                             (its $disconnect has run)
 //
-// A claimer appends 'S', one 'P' after each $disconnect it ran, then 'C' once every one has run. Nodes
+// A claimer appends 'S', then a 'P' naming the $disconnects that ran since its previous 'P' (one or
+// more; readers take each named connection as done), then 'C' once every one has run. Nodes
 // that predate version 2 appended 'C' before running the $disconnects: their 'C' reads as complete, as
 // it always did.
 //

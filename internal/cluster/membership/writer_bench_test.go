@@ -116,8 +116,10 @@ func benchCluster(b *testing.B) *nats.Conn {
 
 // BenchmarkClaim measures what a claim costs per lost connection against three routed servers and R3:
 // "replay" reads a dead node's log of b.N open connections; "claim" claims it — replays it, appends the
-// claim, one progress message per connection after its (here empty) $disconnect, the complete claim,
-// and purges. Their difference per connection is the progress append's price:
+// claim, the progress messages as the (here empty) $disconnects finish, the complete claim, and purges;
+// "claim_1ms" does the same with $disconnects that take 1 ms each (an integration's time). "claim"
+// less "replay" per connection is the progress appends' price; appends/conn counts the messages the
+// claim appended per connection:
 // go test -run '^$' -bench Claim -benchtime 2000x ./internal/cluster/membership
 func BenchmarkClaim(b *testing.B) {
 	nc := benchCluster(b)
@@ -165,19 +167,42 @@ func BenchmarkClaim(b *testing.B) {
 			b.Fatalf("replay: %d connections, %v", len(live), err)
 		}
 	})
-	b.Run("claim", func(b *testing.B) {
-		inc := deadLog(b.N)
-		b.ResetTimer()
-		if err := m.reap(ctx, 1, inc); err != nil {
-			b.Fatal(err)
-		}
-		b.StopTimer()
-		last, err := st.GetLastMsgForSubject(ctx, logSubject(1, inc))
-		if err != nil {
-			b.Fatal(err)
-		}
-		if lm, err := decodeLogMsg(last.Data); err != nil || !lm.complete() {
-			b.Fatalf("the claim did not complete: %+v %v", lm, err)
-		}
-	})
+	for _, bc := range []struct {
+		name string
+		reap func(context.Context, string, []byte) error
+	}{
+		{"claim", func(context.Context, string, []byte) error { return nil }},
+		{"claim_1ms", func(ctx context.Context, _ string, _ []byte) error {
+			sleep(ctx, time.Millisecond) // the integration's time
+			return nil
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			m.cfg.Reap = bc.reap
+			inc := deadLog(b.N)
+			before := lastSeq(ctx, b, st)
+			b.ResetTimer()
+			if err := m.reap(ctx, 1, inc); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			last, err := st.GetLastMsgForSubject(ctx, logSubject(1, inc))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if lm, err := decodeLogMsg(last.Data); err != nil || !lm.complete() {
+				b.Fatalf("the claim did not complete: %+v %v", lm, err)
+			}
+			b.ReportMetric(float64(lastSeq(ctx, b, st)-before)/float64(b.N), "appends/conn")
+		})
+	}
+}
+
+// lastSeq is the stream's last sequence (a purge leaves it).
+func lastSeq(ctx context.Context, b *testing.B, st jetstream.Stream) uint64 {
+	info, err := st.Info(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return info.State.LastSeq
 }
