@@ -494,3 +494,61 @@ func TestRequestsAfterTheConnectionReturns(t *testing.T) {
 		}
 	}
 }
+
+// livenessHook is a Liveness that counts every node alive and calls hook on each Alive call of node.
+type livenessHook struct {
+	node  cluster.NodeID
+	calls atomic.Int32
+	hook  func(call int32)
+}
+
+func (l *livenessHook) Alive(n cluster.NodeID) bool {
+	if n == l.node {
+		l.hook(l.calls.Add(1))
+	}
+	return true
+}
+
+// A request sent once the connection is already lost — it passed Request's check just before the loss,
+// or it is a retry of a request to a node with no subscriber yet — ends at once with ErrConnectionLost:
+// nats.go would buffer it for a reconnection and the request would wait for its deadline. Here the
+// loss comes while Request retries "no responders" (node 2 is alive by the membership, not subscribed):
+// the Liveness check of its first retry shuts the server down and waits until the client knows.
+func TestRequestSentWhileTheConnectionIsLostEndsAtOnce(t *testing.T) {
+	s := startServer(t, EmbeddedConfig{Name: "solo"})
+	nc, err := nats.Connect(s.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	alive := &livenessHook{node: 2}
+	alive.hook = func(call int32) {
+		if call != 2 { // 1: before the first try; 2: after its "no responders"
+			return
+		}
+		s.Shutdown()
+		s.WaitForShutdown()
+		deadline := time.Now().Add(10 * time.Second)
+		for nc.IsConnected() {
+			if time.Now().After(deadline) {
+				t.Error("the client still says it is connected 10s after the server stopped")
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	bus, err := Attach(context.Background(), nc, 1, func(context.Context, []byte) ([]byte, error) { return nil, nil }, alive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = bus.Detach() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = bus.Request(ctx, 2, []byte("x"))
+	if alive.calls.Load() < 2 {
+		t.Fatalf("the request did not retry after \"no responders\" (err = %v): the test did not reach its case", err)
+	}
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, ErrConnectionLost) {
+		t.Fatalf("a request retried after the connection was lost: err = %v, want ErrUnavailable and ErrConnectionLost", err)
+	}
+}
