@@ -432,3 +432,95 @@ func TestProgressFits(t *testing.T) {
 		})
 	}
 }
+
+// On a NATS server with a small max_payload, a claim's batch of finished $disconnects that does not fit
+// one message is appended as several, each within the log's message limit (half the max_payload), one
+// after the other: every connection is recorded once and the claim completes. The first progress
+// append is held until the window is full, so the next batch names nearly twice the workers.
+func TestClaimProgressSplitsToFitASmallMaxPayload(t *testing.T) {
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), MaxPayload: 1024, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	_, st := logStream(t, s)
+	const conns = 100
+	var (
+		mu       sync.Mutex
+		calls    int
+		runs     = map[string]int{}
+		limit    int
+		messages [][]byte // the progress messages node 2's claim appended, as stored
+	)
+	full := make(chan struct{}) // closed when the window is full
+	reap := func(_ context.Context, id string, _ []byte) error {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		runs[id]++
+		if calls == 2*DefaultClaimWorkers {
+			close(full)
+		}
+		return nil
+	}
+	progress := func(msg *nats.Msg) bool {
+		lm, err := decodeLogMsg(msg.Data)
+		return err == nil && lm.kind == kindProgress && strings.HasPrefix(msg.Subject, logSubjectPfx+"1.")
+	}
+	b, ids, subject := lostNode(t, s, conns, func(m *Members) {
+		m.cfg.Reap = reap
+		limit = m.writer.batchLimit()
+		m.js = &publishHook{JetStream: m.js,
+			before: func(ctx context.Context, msg *nats.Msg) error {
+				if !progress(msg) {
+					return nil
+				}
+				select {
+				case <-full:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			},
+			after: func(msg *nats.Msg) {
+				if progress(msg) {
+					mu.Lock()
+					defer mu.Unlock()
+					messages = append(messages, msg.Data)
+				}
+			}}
+	})
+	if fits := progressFits(2, newIncarnation(), ids[:2*DefaultClaimWorkers-1], limit); fits >= 2*DefaultClaimWorkers-1 {
+		t.Fatalf("a batch of %d fits one message of %d bytes: the test does not split", fits, limit)
+	}
+	claimedBy(t, st, subject, 2)
+	mu.Lock()
+	defer mu.Unlock()
+	onceEach(t, "node 2", runs, ids)
+	recorded := map[string]int{}
+	largest := 0
+	for _, data := range messages {
+		if len(data) > limit {
+			t.Errorf("a progress message of %d bytes, over the log's limit of %d", len(data), limit)
+		}
+		lm, err := decodeLogMsg(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		largest = max(largest, len(lm.entries))
+		for _, e := range lm.entries {
+			recorded[e.id]++
+		}
+	}
+	onceEach(t, "node 2's progress", recorded, ids)
+	if largest < DefaultClaimWorkers {
+		t.Errorf("the largest progress message names %d connections: the held append's batch (up to %d) never came to be split", largest, 2*DefaultClaimWorkers-1)
+	}
+	if n := b.m.claimGoroutines.Load(); n != 0 {
+		t.Errorf("%d claim workers outlived the claim", n)
+	}
+}

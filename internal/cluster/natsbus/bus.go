@@ -389,6 +389,13 @@ func (b *Bus) request(ctx context.Context, timeout <-chan time.Time, subject str
 		b.mu.Unlock()
 		// reply is not reused: deliver may have taken it from the map already and be about to send.
 	}
+	// Lost before the request was waiting (deliver has ended the requests waiting then, this one not
+	// among them): nats.go would buffer the publish for a reconnection and the request would wait for
+	// its deadline. Lost from here on, deliver ends it.
+	if !b.nc.IsConnected() {
+		forget()
+		return nil, ErrConnectionLost
+	}
 	var buf [24]byte
 	if err := b.nc.PublishRequest(subject, b.inbox+string(strconv.AppendUint(buf[:0], token, 36)), req); err != nil {
 		forget()

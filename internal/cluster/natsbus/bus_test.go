@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -410,5 +411,144 @@ func TestNoAnswerLeavesTheRequestToOthers(t *testing.T) {
 		if err != nil || string(got) != "owner" {
 			t.Fatalf("request %d with a silent second subscriber: %q, %v; want the owner's answer", i, got, err)
 		}
+	}
+}
+
+// A node whose NATS connection is lost and comes back (to another server of the cluster) serves
+// requests again, each answered with its own reply — the reply channels that carried the loss to the
+// requests waiting then are reused — and a request waiting when the connection is lost a second time
+// ends at once again: the bus still hears the connection's losses after the first.
+func TestRequestsAfterTheConnectionReturns(t *testing.T) {
+	servers := startRouted(t)
+	c := &natsCluster{servers: servers, live: map[cluster.NodeID]bool{}}
+	var held atomic.Int32 // requests the owner holds (fewer than Workers)
+	release := make(chan struct{})
+	defer close(release)
+	c.Attach(t, 2, func(_ context.Context, req []byte) ([]byte, error) { // node 2 is on servers[2]
+		if string(req) == "hold" {
+			held.Add(1)
+			<-release
+		}
+		return append([]byte("n2:"), req...), nil
+	})
+	// Node 1 on servers[0], then servers[1] when servers[0] goes, then servers[2].
+	nc1, err := nats.Connect(servers[0].ClientURL()+","+servers[1].ClientURL()+","+servers[2].ClientURL(),
+		nats.DontRandomize(), nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond), nats.Name("node-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc1.Close)
+	bus1, err := Attach(context.Background(), nc1, 1, func(context.Context, []byte) ([]byte, error) { return nil, nil }, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bus1.Detach() })
+
+	for loss, s := range servers[:2] {
+		// Several requests wait when the connection is lost: each channel that carries the loss goes
+		// back to the pool, for the requests below.
+		const waiting = 8
+		reply := make(chan error, waiting)
+		for range waiting {
+			go func() {
+				_, err := bus1.Request(context.Background(), 2, []byte("hold")) // no deadline of its own
+				reply <- err
+			}()
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for held.Load() < int32((loss+1)*waiting) { // every one has reached the owner: node 1 waits for its reply
+			if time.Now().After(deadline) {
+				t.Fatalf("loss %d: the owner holds %d requests after 10s, want %d", loss+1, held.Load(), (loss+1)*waiting)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		s.Shutdown()
+		for range waiting {
+			if err := <-reply; !errors.Is(err, ErrUnavailable) || !errors.Is(err, ErrConnectionLost) {
+				t.Fatalf("loss %d: a request waiting when the connection was lost: err = %v, want ErrConnectionLost", loss+1, err)
+			}
+		}
+		deadline = time.Now().Add(10 * time.Second)
+		for !nc1.IsConnected() || nc1.ConnectedUrl() == s.ClientURL() {
+			if time.Now().After(deadline) {
+				t.Fatalf("loss %d: node 1 did not reconnect within 10s (status %v)", loss+1, nc1.Status())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		for i := range 20 {
+			msg := fmt.Sprintf("after%d.%d", loss+1, i)
+			var got []byte
+			for {
+				rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)
+				got, err = bus1.Request(rctx, 2, []byte(msg))
+				rcancel()
+				// The reply subscription is made again on reconnection: until the server has it, a
+				// request may go unanswered.
+				if err == nil || time.Now().After(deadline) {
+					break
+				}
+			}
+			if err != nil || string(got) != "n2:"+msg {
+				t.Fatalf("loss %d: request %q after reconnecting: %q, %v", loss+1, msg, got, err)
+			}
+		}
+	}
+}
+
+// livenessHook is a Liveness that counts every node alive and calls hook on each Alive call of node.
+type livenessHook struct {
+	node  cluster.NodeID
+	calls atomic.Int32
+	hook  func(call int32)
+}
+
+func (l *livenessHook) Alive(n cluster.NodeID) bool {
+	if n == l.node {
+		l.hook(l.calls.Add(1))
+	}
+	return true
+}
+
+// A request sent once the connection is already lost — it passed Request's check just before the loss,
+// or it is a retry of a request to a node with no subscriber yet — ends at once with ErrConnectionLost:
+// nats.go would buffer it for a reconnection and the request would wait for its deadline. Here the
+// loss comes while Request retries "no responders" (node 2 is alive by the membership, not subscribed):
+// the Liveness check of its first retry shuts the server down and waits until the client knows.
+func TestRequestSentWhileTheConnectionIsLostEndsAtOnce(t *testing.T) {
+	s := startServer(t, EmbeddedConfig{Name: "solo"})
+	nc, err := nats.Connect(s.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	alive := &livenessHook{node: 2}
+	alive.hook = func(call int32) {
+		if call != 2 { // 1: before the first try; 2: after its "no responders"
+			return
+		}
+		s.Shutdown()
+		s.WaitForShutdown()
+		deadline := time.Now().Add(10 * time.Second)
+		for nc.IsConnected() {
+			if time.Now().After(deadline) {
+				t.Error("the client still says it is connected 10s after the server stopped")
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	bus, err := Attach(context.Background(), nc, 1, func(context.Context, []byte) ([]byte, error) { return nil, nil }, alive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = bus.Detach() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = bus.Request(ctx, 2, []byte("x"))
+	if alive.calls.Load() < 2 {
+		t.Fatalf("the request did not retry after \"no responders\" (err = %v): the test did not reach its case", err)
+	}
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, ErrConnectionLost) {
+		t.Fatalf("a request retried after the connection was lost: err = %v, want ErrUnavailable and ErrConnectionLost", err)
 	}
 }
