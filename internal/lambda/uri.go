@@ -25,7 +25,7 @@ func FunctionFromURI(uri string) (string, error) {
 	}
 	if strings.HasPrefix(uri, "arn:") {
 		var buf [6]string
-		parts := splitARN(uri, &buf)
+		parts := SplitColons(uri, buf[:])
 		if len(parts) < 6 {
 			return "", fmt.Errorf("%w: %q", ErrBadURI, uri)
 		}
@@ -50,7 +50,7 @@ func FunctionFromURI(uri string) (string, error) {
 			}
 			if strings.HasPrefix(fn, "arn:") {
 				var fnBuf [6]string
-				return functionARN(fn, splitARN(fn, &fnBuf))
+				return functionARN(fn, SplitColons(fn, fnBuf[:]))
 			}
 			return fn, nil
 		}
@@ -62,9 +62,11 @@ func FunctionFromURI(uri string) (string, error) {
 	return uri, nil
 }
 
-// splitARN splits s as strings.SplitN(s, ":", 6) does, into buf, without allocating: FunctionFromURI
-// runs on every AWS_PROXY invocation (each $connect, message and $disconnect routed to a function).
-func splitARN(s string, buf *[6]string) []string {
+// SplitColons splits s at its colons into buf, as strings.SplitN(s, ":", len(buf)) does, without
+// allocating: the last part holds the rest of s, colons included. FunctionFromURI runs it on every
+// AWS_PROXY invocation (each $connect, message and $disconnect routed to a function), and the local
+// invoker on every function name.
+func SplitColons(s string, buf []string) []string {
 	n := 0
 	for n < len(buf)-1 {
 		before, after, found := strings.Cut(s, ":")

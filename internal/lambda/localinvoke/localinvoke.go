@@ -333,7 +333,7 @@ func (i *Invoker) Close(ctx context.Context) error {
 // result (FuzzFunctionName holds it to the Split version).
 func functionName(s string) string {
 	var buf [9]string // Split's parts while there are at most 9; any name has at most 8
-	parts := splitColons(s, &buf)
+	parts := lambda.SplitColons(s, buf[:])
 	switch {
 	case parts[0] == "arn":
 		if (len(parts) == 7 || len(parts) == 8) && parts[2] == "lambda" && parts[5] == "function" {
@@ -348,20 +348,4 @@ func functionName(s string) string {
 		return parts[2]
 	}
 	return ""
-}
-
-// splitColons splits s at its colons into buf, as strings.Split(s, ":") does while that gives at most
-// len(buf) parts; beyond, the last part holds the rest of s, colons included.
-func splitColons(s string, buf *[9]string) []string {
-	n := 0
-	for n < len(buf)-1 {
-		before, after, found := strings.Cut(s, ":")
-		if !found {
-			break
-		}
-		buf[n], s = before, after
-		n++
-	}
-	buf[n] = s
-	return buf[:n+1]
 }
