@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-gw/switchboard/internal/cluster/membership"
 	"github.com/switchboard-gw/switchboard/internal/gateway"
 )
 
@@ -16,7 +17,7 @@ import (
 type clusterFlags struct {
 	nats, listen, routes, store string
 	creds, nkey, ca, cert, key  string
-	replicas                    int
+	replicas, claimWorkers      int
 	heartbeat                   time.Duration
 }
 
@@ -32,6 +33,7 @@ func (c *clusterFlags) declare(fs *flag.FlagSet) {
 	fs.StringVar(&c.key, "cluster-tls-key", "", "PEM private key for --cluster-tls-cert")
 	fs.IntVar(&c.replicas, "cluster-replicas", 0, "copies of the cluster's JetStream buckets; 0: one per NATS server known, up to 3")
 	fs.DurationVar(&c.heartbeat, "cluster-heartbeat", time.Second, "how often the node tells the cluster it is alive; three missed and the others declare it gone")
+	fs.IntVar(&c.claimWorkers, "cluster-claim-workers", membership.DefaultClaimWorkers, "how many $disconnects of a dead node's connections this node runs at once when it takes them over (1-1024)")
 }
 
 // check refuses cluster flags that cannot work together.
@@ -68,6 +70,9 @@ func (c *clusterFlags) check(fs *flag.FlagSet) error {
 	if c.heartbeat < 100*time.Millisecond {
 		return fmt.Errorf("--cluster-heartbeat %s: want at least 100ms", c.heartbeat)
 	}
+	if c.claimWorkers < 1 || c.claimWorkers > 1024 {
+		return fmt.Errorf("--cluster-claim-workers %d: want 1 to 1024", c.claimWorkers)
+	}
 	return nil
 }
 
@@ -77,7 +82,8 @@ func (c *clusterFlags) options(stateDir string, node uint) *gateway.ClusterOptio
 		return nil
 	}
 	o := &gateway.ClusterOptions{NATS: c.nats, Listen: c.listen, StoreDir: c.store, CredsFile: c.creds,
-		NKeySeedFile: c.nkey, CAFile: c.ca, CertFile: c.cert, KeyFile: c.key, Replicas: c.replicas, Heartbeat: c.heartbeat}
+		NKeySeedFile: c.nkey, CAFile: c.ca, CertFile: c.cert, KeyFile: c.key, Replicas: c.replicas, Heartbeat: c.heartbeat,
+		ClaimWorkers: c.claimWorkers}
 	for _, r := range strings.Split(c.routes, ",") {
 		if r = strings.TrimSpace(r); r != "" {
 			o.Routes = append(o.Routes, r)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -347,12 +348,40 @@ func TestClusterFlagErrors(t *testing.T) {
 		{"embedded flags with an external NATS", []string{"--cluster", "nats://127.0.0.1:4222", "--node", "1", "--cluster-listen", "127.0.0.1:6222"}, "are for --cluster embedded"},
 		{"replicas out of range", []string{"--cluster", "embedded", "--node", "1", "--cluster-replicas", "9"}, "--cluster-replicas 9"},
 		{"heartbeat too short", []string{"--cluster", "embedded", "--node", "1", "--cluster-heartbeat", "1ms"}, "--cluster-heartbeat 1ms"},
+		{"no claim workers", []string{"--cluster", "embedded", "--node", "1", "--cluster-claim-workers", "0"}, "--cluster-claim-workers 0: want 1 to 1024"},
+		{"claim workers without --cluster", []string{"--cluster-claim-workers", "4"}, "--cluster-claim-workers need --cluster"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			err := run(t.Context(), append([]string{"serve", "--control-listen", ""}, tc.args...), func(string) string { return "" }, &stdout, &stderr)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// The cluster flags become the gateway's ClusterOptions: --cluster-claim-workers (default
+// membership.DefaultClaimWorkers) among them.
+func TestClusterFlagOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		args         []string
+		claimWorkers int
+	}{
+		{"default claim workers", []string{"--cluster", "embedded"}, 16},
+		{"claim workers set", []string{"--cluster", "nats://127.0.0.1:4222", "--cluster-claim-workers", "4"}, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+			var c clusterFlags
+			c.declare(fs)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			o := c.options(t.TempDir(), 1)
+			if o == nil || o.ClaimWorkers != tc.claimWorkers {
+				t.Fatalf("options %+v, want ClaimWorkers %d", o, tc.claimWorkers)
 			}
 		})
 	}

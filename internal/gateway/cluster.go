@@ -48,6 +48,9 @@ type ClusterOptions struct {
 	// Heartbeat is how often the node says it is alive (default 1s); after three missed ones the others
 	// declare it gone, answer 410 for its connections and run their $disconnect.
 	Heartbeat time.Duration
+	// ClaimWorkers is how many $disconnects of a dead node's connections this node runs at once when it
+	// claims them (0: membership.DefaultClaimWorkers).
+	ClaimWorkers int
 }
 
 // clusterNode is the gateway's part of the cluster: the NATS connection (and embedded server), the
@@ -129,11 +132,12 @@ func (g *Gateway) ClusterAddr() string {
 // declares it dead.
 func (c *clusterNode) start(eventCtx context.Context, handler cluster.Handler, d *dispatch.Dispatcher, e *edge.Edge) error {
 	m, err := membership.New(c.nc, membership.Config{
-		Node:      c.node,
-		Name:      c.name,
-		Heartbeat: c.opts.Heartbeat,
-		Replicas:  natsbus.Replicas(c.nc, c.opts.Replicas),
-		Logger:    c.log,
+		Node:         c.node,
+		Name:         c.name,
+		Heartbeat:    c.opts.Heartbeat,
+		ClaimWorkers: c.opts.ClaimWorkers,
+		Replicas:     natsbus.Replicas(c.nc, c.opts.Replicas),
+		Logger:       c.log,
 		Attach: func(ctx context.Context) error {
 			bus, err := natsbus.Attach(ctx, c.nc, c.node, c.ownerOnly(handler), c.members)
 			if err != nil {
