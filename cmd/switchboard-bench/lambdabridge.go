@@ -13,15 +13,11 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/gob"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/rpc"
@@ -31,15 +27,17 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/lxzan/gws"
 
+	"github.com/switchboard-gw/switchboard/internal/awsid"
+	"github.com/switchboard-gw/switchboard/internal/lambda/runtimeapi"
 	"github.com/switchboard-gw/switchboard/internal/proxyevent"
 )
 
@@ -134,7 +132,7 @@ const bridgeConnKey = "c"
 // (any other answer is the handshake's response, as the gateway sends it).
 func (lb *lambdaBridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
-	c := &bridgeConn{id: newConnectionID(), connectedAt: now.UnixMilli(), sourceIP: remoteIP(r.RemoteAddr),
+	c := &bridgeConn{id: awsid.NewConnectionID(1), connectedAt: now.UnixMilli(), sourceIP: remoteIP(r.RemoteAddr),
 		userAgent: r.Header.Get("User-Agent"), domainName: r.Host}
 	if lb.opts.connect {
 		status, body, err := lb.connect(c, r, now)
@@ -164,7 +162,7 @@ func (lb *lambdaBridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // connect invokes the function with c's $connect event, built by the gateway's own encoder (once per
 // handshake), and returns its answer's status and body.
 func (lb *lambdaBridge) connect(c *bridgeConn, r *http.Request, now time.Time) (int, []byte, error) {
-	id := newAPIRequestID()
+	id := awsid.NewRequestID()
 	rc := proxyevent.RequestContext{RouteKey: "$connect", EventType: proxyevent.EventConnect, ExtendedRequestID: id,
 		RequestID: id, MessageDirection: "IN", Stage: benchStage, ConnectedAt: c.connectedAt,
 		Identity: proxyevent.Identity{SourceIP: c.sourceIP, UserAgent: c.userAgent}, DomainName: c.domainName,
@@ -347,8 +345,8 @@ func (p *bridgeProcess) invoke(payload []byte, now time.Time) ([]byte, error) {
 	deadline := now.Add(bridgeTimeout)
 	req := messages.InvokeRequest{
 		Payload:            payload,
-		RequestId:          newLambdaRequestID(),
-		XAmznTraceId:       newTraceID(now),
+		RequestId:          runtimeapi.NewRequestID(),
+		XAmznTraceId:       runtimeapi.NewTraceID(now),
 		Deadline:           messages.InvokeRequest_Timestamp{Seconds: deadline.Unix(), Nanos: int64(deadline.Nanosecond())},
 		InvokedFunctionArn: bridgeFunctionARN,
 	}
@@ -407,7 +405,7 @@ func functionEnviron(exe, port string, extra map[string]string) []string {
 		"AWS_LAMBDA_FUNCTION_VERSION":     "$LATEST",
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": strconv.Itoa(bridgeMemorySize),
 		"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/" + bridgeFunctionName,
-		"AWS_LAMBDA_LOG_STREAM_NAME":      time.Now().UTC().Format("2006/01/02") + "/[$LATEST]" + hex.EncodeToString(randomBytes(16)),
+		"AWS_LAMBDA_LOG_STREAM_NAME":      time.Now().UTC().Format("2006/01/02") + "/[$LATEST]" + strings.ReplaceAll(runtimeapi.NewRequestID(), "-", ""),
 		"AWS_LAMBDA_INITIALIZATION_TYPE":  "on-demand",
 		"AWS_EXECUTION_ENV":               "AWS_Lambda_provided.al2023",
 		"AWS_REGION":                      bridgeRegion,
@@ -586,7 +584,7 @@ func newMessageTemplate(withUA bool) (*eventTemplate, error) {
 
 // render returns c's MESSAGE event for body at now, with new request and message IDs.
 func (t *eventTemplate) render(c *bridgeConn, body []byte, now time.Time) []byte {
-	return t.renderIDs(c, body, now, newAPIRequestID(), newAPIRequestID())
+	return t.renderIDs(c, body, now, awsid.NewRequestID(), awsid.NewRequestID())
 }
 
 // renderIDs is render with the IDs given.
@@ -606,15 +604,15 @@ func (t *eventTemplate) renderIDs(c *bridgeConn, body []byte, now time.Time, req
 		case fieldConnectedAt:
 			b = strconv.AppendInt(b, c.connectedAt, 10)
 		case fieldSourceIP:
-			b = appendJSONString(b, c.sourceIP)
+			b = proxyevent.AppendJSONString(b, c.sourceIP)
 		case fieldUserAgent:
-			b = appendJSONString(b, c.userAgent)
+			b = proxyevent.AppendJSONString(b, c.userAgent)
 		case fieldDomainName:
-			b = appendJSONString(b, c.domainName)
+			b = proxyevent.AppendJSONString(b, c.domainName)
 		case fieldConnectionID:
 			b = appendQuoted(b, c.id)
 		case fieldBody:
-			b = appendJSONString(b, string(body))
+			b = proxyevent.AppendJSONString(b, string(body))
 		}
 	}
 	return b
@@ -624,60 +622,6 @@ func (t *eventTemplate) renderIDs(c *bridgeConn, body []byte, now time.Time, req
 func appendQuoted(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
-	return append(b, '"')
-}
-
-// appendJSONString appends s as the gateway's encoder writes strings: quotes, backslashes and control
-// characters escaped (\b \f \n \r \t short, the rest \u00XX), U+2028 and U+2029 escaped, invalid UTF-8
-// replaced by U+FFFD, nothing else escaped.
-func appendJSONString(b []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
 	return append(b, '"')
 }
 
@@ -699,73 +643,6 @@ func requestTime(t time.Time) string {
 		text string
 	}{sec, text})
 	return text
-}
-
-// newAPIRequestID is a requestId / messageId in API Gateway's style (16 characters of base64 of 11
-// random bytes), as awsid makes them.
-func newAPIRequestID() string {
-	var b [12]byte
-	fillRandom(b[:])
-	return base64.StdEncoding.EncodeToString(b[:11])
-}
-
-// newConnectionID is a connection ID of the same form.
-func newConnectionID() string { return newAPIRequestID() }
-
-// newLambdaRequestID is a Lambda request ID: a version 4 UUID.
-func newLambdaRequestID() string {
-	var b [16]byte
-	fillRandom(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:36], b[10:16])
-	return string(out[:])
-}
-
-// newTraceID is an X-Ray trace header for an invocation at t, as Lambda sends it:
-// Root=1-<8 hex: epoch seconds>-<24 hex>;Parent=<16 hex>;Sampled=0.
-func newTraceID(t time.Time) string {
-	var b [20]byte
-	fillRandom(b[:])
-	out := make([]byte, 0, 7+8+1+24+8+16+10)
-	out = append(out, "Root=1-"...)
-	var sec [4]byte
-	binary.BigEndian.PutUint32(sec[:], uint32(t.Unix()))
-	out = hex.AppendEncode(out, sec[:])
-	out = append(out, '-')
-	out = hex.AppendEncode(out, b[:12])
-	out = append(out, ";Parent="...)
-	out = hex.AppendEncode(out, b[12:])
-	out = append(out, ";Sampled=0"...)
-	return string(out)
-}
-
-// fillRandom fills b from math/rand/v2: the IDs are for correlation, not secrets.
-func fillRandom(b []byte) {
-	for i := 0; i < len(b); i += 8 {
-		var w [8]byte
-		v := rand.Uint64()
-		for j := range w {
-			w[j] = byte(v >> (8 * j))
-		}
-		copy(b[i:], w[:])
-	}
-}
-
-// randomBytes returns n random bytes.
-func randomBytes(n int) []byte {
-	b := make([]byte, n)
-	fillRandom(b)
-	return b
 }
 
 // remoteIP is the IP of a host:port remote address (the address itself if it has no port).

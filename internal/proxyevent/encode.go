@@ -63,7 +63,7 @@ func appendEnvelope(b []byte, env *envelope) []byte {
 	}
 	if env.Body != nil {
 		field("body")
-		b = appendJSONString(b, *env.Body)
+		b = AppendJSONString(b, *env.Body)
 	}
 	field("isBase64Encoded")
 	b = strconv.AppendBool(b, env.IsBase64Encoded)
@@ -74,29 +74,29 @@ func appendEnvelope(b []byte, env *envelope) []byte {
 // omitempty ones left out when empty.
 func appendRequestContext(b []byte, rc *RequestContext) []byte {
 	b = append(b, `{"routeKey":`...)
-	b = appendJSONString(b, rc.RouteKey)
+	b = AppendJSONString(b, rc.RouteKey)
 	if rc.MessageID != "" {
 		b = append(b, `,"messageId":`...)
-		b = appendJSONString(b, rc.MessageID)
+		b = AppendJSONString(b, rc.MessageID)
 	}
 	if rc.DisconnectStatusCode != 0 {
 		b = append(b, `,"disconnectStatusCode":`...)
 		b = strconv.AppendInt(b, int64(rc.DisconnectStatusCode), 10)
 	}
 	b = append(b, `,"eventType":`...)
-	b = appendJSONString(b, rc.EventType)
+	b = AppendJSONString(b, rc.EventType)
 	b = append(b, `,"extendedRequestId":`...)
-	b = appendJSONString(b, rc.ExtendedRequestID)
+	b = AppendJSONString(b, rc.ExtendedRequestID)
 	b = append(b, `,"requestTime":`...)
-	b = appendJSONString(b, rc.RequestTime)
+	b = AppendJSONString(b, rc.RequestTime)
 	b = append(b, `,"messageDirection":`...)
-	b = appendJSONString(b, rc.MessageDirection)
+	b = AppendJSONString(b, rc.MessageDirection)
 	if rc.DisconnectReason != nil {
 		b = append(b, `,"disconnectReason":`...)
-		b = appendJSONString(b, *rc.DisconnectReason)
+		b = AppendJSONString(b, *rc.DisconnectReason)
 	}
 	b = append(b, `,"stage":`...)
-	b = appendJSONString(b, rc.Stage)
+	b = AppendJSONString(b, rc.Stage)
 	b = append(b, `,"connectedAt":`...)
 	b = strconv.AppendInt(b, rc.ConnectedAt, 10)
 	b = append(b, `,"requestTimeEpoch":`...)
@@ -105,31 +105,31 @@ func appendRequestContext(b []byte, rc *RequestContext) []byte {
 	id := &rc.Identity
 	if id.UserAgent != "" {
 		b = append(b, `"userAgent":`...)
-		b = appendJSONString(b, id.UserAgent)
+		b = AppendJSONString(b, id.UserAgent)
 		b = append(b, ',')
 	}
 	b = append(b, `"sourceIp":`...)
-	b = appendJSONString(b, id.SourceIP)
+	b = AppendJSONString(b, id.SourceIP)
 	if id.APIKey != "" {
 		b = append(b, `,"apiKey":`...)
-		b = appendJSONString(b, id.APIKey)
+		b = AppendJSONString(b, id.APIKey)
 	}
 	if id.APIKeyID != "" {
 		b = append(b, `,"apiKeyId":`...)
-		b = appendJSONString(b, id.APIKeyID)
+		b = AppendJSONString(b, id.APIKeyID)
 	}
 	if id.ClientCert != nil {
 		b = append(b, `,"clientCert":`...)
 		b = append(b, Encode(id.ClientCert)...)
 	}
 	b = append(b, `},"requestId":`...)
-	b = appendJSONString(b, rc.RequestID)
+	b = AppendJSONString(b, rc.RequestID)
 	b = append(b, `,"domainName":`...)
-	b = appendJSONString(b, rc.DomainName)
+	b = AppendJSONString(b, rc.DomainName)
 	b = append(b, `,"connectionId":`...)
-	b = appendJSONString(b, rc.ConnectionID)
+	b = AppendJSONString(b, rc.ConnectionID)
 	b = append(b, `,"apiId":`...)
-	b = appendJSONString(b, rc.APIID)
+	b = AppendJSONString(b, rc.APIID)
 	if len(rc.Authorizer) > 0 {
 		b = append(b, `,"authorizer":`...)
 		b = append(b, Encode(rc.Authorizer)...)
@@ -178,9 +178,9 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, k)
+		b = AppendJSONString(b, k)
 		b = append(b, ':')
-		b = appendJSONString(b, m[k])
+		b = AppendJSONString(b, m[k])
 	}
 	return append(b, '}')
 }
@@ -192,7 +192,7 @@ func appendStringsMap(b []byte, m map[string][]string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, k)
+		b = AppendJSONString(b, k)
 		b = append(b, ':')
 		vs := m[k]
 		if vs == nil {
@@ -204,7 +204,7 @@ func appendStringsMap(b []byte, m map[string][]string) []byte {
 			if j > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, v)
+			b = AppendJSONString(b, v)
 		}
 		b = append(b, ']')
 	}
@@ -220,7 +220,8 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// appendJSONString appends s as encoding/json writes a string field without HTML escaping: as
+// AppendJSONString appends s as encoding/json writes a string field without HTML escaping (and as every
+// event of this package writes its strings): as
 // appendString does, and U+2028 and U+2029 escaped too (encoding/json always escapes them; the header
 // objects, written by their own MarshalJSON, keep them).
-func appendJSONString(b []byte, s string) []byte { return appendStr(b, s, true) }
+func AppendJSONString(b []byte, s string) []byte { return appendStr(b, s, true) }

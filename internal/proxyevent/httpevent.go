@@ -283,7 +283,7 @@ func splitCookies(h http.Header) []string {
 // base64-encoded (a binary body is encoded straight into the event).
 func appendEventBody(b []byte, r *HTTPRequest) ([]byte, bool) {
 	if IsTextMediaType(r.Header.Get("Content-Type")) {
-		return appendJSONString(b, string(r.Body)), false
+		return AppendJSONString(b, string(r.Body)), false
 	}
 	b = append(b, '"')
 	b = base64.StdEncoding.AppendEncode(b, r.Body)
@@ -310,7 +310,7 @@ func (w *jsonWriter) key(name string) {
 	w.b = append(w.b, '"', ':')
 }
 
-func (w *jsonWriter) str(name, v string) { w.key(name); w.b = appendJSONString(w.b, v) }
+func (w *jsonWriter) str(name, v string) { w.key(name); w.b = AppendJSONString(w.b, v) }
 
 // strOrNull writes null for "".
 func (w *jsonWriter) strOrNull(name, v string) {
@@ -319,7 +319,7 @@ func (w *jsonWriter) strOrNull(name, v string) {
 		w.b = append(w.b, "null"...)
 		return
 	}
-	w.b = appendJSONString(w.b, v)
+	w.b = AppendJSONString(w.b, v)
 }
 
 func (w *jsonWriter) raw(name string, v []byte) { w.key(name); w.b = append(w.b, v...) }
@@ -387,10 +387,10 @@ func appendEventV2(r *HTTPRequest, auth *authorizerEvent) []byte {
 		if i > 0 {
 			w.b = append(w.b, ',')
 		}
-		w.b = appendJSONString(w.b, h.name)
+		w.b = AppendJSONString(w.b, h.name)
 		w.b = append(w.b, ':')
 		if h.values == nil {
-			w.b = appendJSONString(w.b, h.one)
+			w.b = AppendJSONString(w.b, h.one)
 		} else {
 			w.b = appendJoined(w.b, h.values)
 		}
@@ -403,7 +403,7 @@ func appendEventV2(r *HTTPRequest, auth *authorizerEvent) []byte {
 			if i > 0 {
 				w.b = append(w.b, ',')
 			}
-			w.b = appendJSONString(w.b, p.name)
+			w.b = AppendJSONString(w.b, p.name)
 			w.b = append(w.b, ':')
 			w.b = appendJoined(w.b, p.values)
 		}
@@ -538,9 +538,9 @@ func appendEventV1(r *HTTPRequest, auth *authorizerEvent) []byte {
 		if i > 0 {
 			w.b = append(w.b, ',')
 		}
-		w.b = appendJSONString(w.b, h.name)
+		w.b = AppendJSONString(w.b, h.name)
 		w.b = append(w.b, ':')
-		w.b = appendJSONString(w.b, h.last())
+		w.b = AppendJSONString(w.b, h.last())
 	}
 	w.b = append(w.b, '}')
 	w.key("multiValueHeaders")
@@ -549,11 +549,11 @@ func appendEventV1(r *HTTPRequest, auth *authorizerEvent) []byte {
 		if i > 0 {
 			w.b = append(w.b, ',')
 		}
-		w.b = appendJSONString(w.b, h.name)
+		w.b = AppendJSONString(w.b, h.name)
 		w.b = append(w.b, ':')
 		if h.values == nil {
 			w.b = append(w.b, '[')
-			w.b = appendJSONString(w.b, h.one)
+			w.b = AppendJSONString(w.b, h.one)
 			w.b = append(w.b, ']')
 		} else {
 			w.strs(h.values)
@@ -660,12 +660,12 @@ func (w *jsonWriter) queryParams(name string, params []queryParam, multi bool) {
 		if i > 0 {
 			w.b = append(w.b, ',')
 		}
-		w.b = appendJSONString(w.b, p.name)
+		w.b = AppendJSONString(w.b, p.name)
 		w.b = append(w.b, ':')
 		if multi {
 			w.strs(p.values)
 		} else {
-			w.b = appendJSONString(w.b, p.values[0])
+			w.b = AppendJSONString(w.b, p.values[0])
 		}
 	}
 	w.b = append(w.b, '}')
@@ -677,7 +677,7 @@ func (w *jsonWriter) strs(vs []string) {
 		if i > 0 {
 			w.b = append(w.b, ',')
 		}
-		w.b = appendJSONString(w.b, v)
+		w.b = AppendJSONString(w.b, v)
 	}
 	w.b = append(w.b, ']')
 }
@@ -706,7 +706,7 @@ func HTTPEvent(version string, r *HTTPRequest) []byte {
 // appendJoined appends vs joined with commas as one JSON string.
 func appendJoined(b []byte, vs []string) []byte {
 	if len(vs) == 1 {
-		return appendJSONString(b, vs[0])
+		return AppendJSONString(b, vs[0])
 	}
-	return appendJSONString(b, strings.Join(vs, ","))
+	return AppendJSONString(b, strings.Join(vs, ","))
 }
