@@ -56,6 +56,35 @@ func (c *natsCluster) Attach(t *testing.T, node cluster.NodeID, h cluster.Handle
 	}
 }
 
+// idle is the handler of a node that is only asked, never answers anything of note.
+func idle(context.Context, []byte) ([]byte, error) { return nil, nil }
+
+// attach attaches node's bus to nc, detached when the test ends.
+func attach(t *testing.T, nc *nats.Conn, node cluster.NodeID, h cluster.Handler, alive Liveness) *Bus {
+	t.Helper()
+	bus, err := Attach(context.Background(), nc, node, h, alive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bus.Detach() })
+	return bus
+}
+
+// stopAndWaitDisconnected stops s and waits up to 10 s until nc says it is not connected; false if it
+// still says so.
+func stopAndWaitDisconnected(s *server.Server, nc *nats.Conn) bool {
+	s.Shutdown()
+	s.WaitForShutdown()
+	deadline := time.Now().Add(10 * time.Second)
+	for nc.IsConnected() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
+
 func startServer(t testing.TB, cfg EmbeddedConfig) *server.Server {
 	t.Helper()
 	cfg.StoreDir = t.TempDir()
@@ -125,18 +154,9 @@ func TestDisconnectedNodeFailsFast(t *testing.T) {
 	}
 	defer nc.Close()
 	alive := &natsCluster{live: map[cluster.NodeID]bool{2: true}}
-	bus, err := Attach(context.Background(), nc, 1, func(context.Context, []byte) ([]byte, error) { return nil, nil }, alive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Shutdown()
-	s.WaitForShutdown()
-	deadline := time.Now().Add(10 * time.Second)
-	for nc.IsConnected() {
-		if time.Now().After(deadline) {
-			t.Fatal("the client still says it is connected 10s after the server stopped")
-		}
-		time.Sleep(5 * time.Millisecond)
+	bus := attach(t, nc, 1, idle, alive)
+	if !stopAndWaitDisconnected(s, nc) {
+		t.Fatal("the client still says it is connected 10s after the server stopped")
 	}
 	// Node 3 is not listed, as every node soon is not for a node that hears no heartbeats: still
 	// unreachable, not gone.
@@ -189,10 +209,7 @@ func TestAliveWithoutSubscriberIsUnavailable(t *testing.T) {
 	}
 	defer nc.Close()
 	alive := &natsCluster{live: map[cluster.NodeID]bool{2: true}}
-	bus, err := Attach(context.Background(), nc, 1, func(context.Context, []byte) ([]byte, error) { return nil, nil }, alive)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bus := attach(t, nc, 1, idle, alive)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	_, err = bus.Request(ctx, 2, []byte("x"))
@@ -308,11 +325,7 @@ func TestRequestInFlightEndsWhenTheConnectionIsLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc1.Close)
-	bus1, err := Attach(context.Background(), nc1, 1, func(context.Context, []byte) ([]byte, error) { return nil, nil }, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bus1.Detach() })
+	bus1 := attach(t, nc1, 1, idle, c)
 	reply := make(chan error, 1)
 	go func() {
 		// No deadline of its own: before, it waited DefaultTimeout and failed with errTimeout.
@@ -438,11 +451,7 @@ func TestRequestsAfterTheConnectionReturns(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc1.Close)
-	bus1, err := Attach(context.Background(), nc1, 1, func(context.Context, []byte) ([]byte, error) { return nil, nil }, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bus1.Detach() })
+	bus1 := attach(t, nc1, 1, idle, c)
 
 	for loss, s := range servers[:2] {
 		// Several requests wait when the connection is lost: each channel that carries the loss goes
@@ -526,22 +535,11 @@ func TestRequestSentWhileTheConnectionIsLostEndsAtOnce(t *testing.T) {
 		if call != 2 { // 1: before the first try; 2: after its "no responders"
 			return
 		}
-		s.Shutdown()
-		s.WaitForShutdown()
-		deadline := time.Now().Add(10 * time.Second)
-		for nc.IsConnected() {
-			if time.Now().After(deadline) {
-				t.Error("the client still says it is connected 10s after the server stopped")
-				return
-			}
-			time.Sleep(5 * time.Millisecond)
+		if !stopAndWaitDisconnected(s, nc) {
+			t.Error("the client still says it is connected 10s after the server stopped")
 		}
 	}
-	bus, err := Attach(context.Background(), nc, 1, func(context.Context, []byte) ([]byte, error) { return nil, nil }, alive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = bus.Detach() }()
+	bus := attach(t, nc, 1, idle, alive)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err = bus.Request(ctx, 2, []byte("x"))
