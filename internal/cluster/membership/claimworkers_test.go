@@ -23,6 +23,28 @@ type publishHook struct {
 	after  func(msg *nats.Msg)
 }
 
+// lostNodeProgress decodes msg if it is a claim's progress in node 1's log (the lost node of lostNode).
+func lostNodeProgress(msg *nats.Msg) (logMsg, bool) {
+	lm, err := decodeLogMsg(msg.Data)
+	return lm, err == nil && lm.kind == kindProgress && strings.HasPrefix(msg.Subject, logSubjectPfx+"1.")
+}
+
+// holdProgress is a publishHook.before that holds the lost node's progress appends until full is
+// closed (or the append's context ends).
+func holdProgress(full <-chan struct{}) func(context.Context, *nats.Msg) error {
+	return func(ctx context.Context, msg *nats.Msg) error {
+		if _, ok := lostNodeProgress(msg); !ok {
+			return nil
+		}
+		select {
+		case <-full:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 func (p *publishHook) PublishMsg(ctx context.Context, msg *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
 	if p.before != nil {
 		if err := p.before(ctx, msg); err != nil {
@@ -156,26 +178,12 @@ func TestClaimProgressIsBatchedWithinItsWindow(t *testing.T) {
 		}
 		return nil
 	}
-	progress := func(msg *nats.Msg) (logMsg, bool) {
-		lm, err := decodeLogMsg(msg.Data)
-		return lm, err == nil && lm.kind == kindProgress && strings.HasPrefix(msg.Subject, logSubjectPfx+"1.")
-	}
 	b, ids, subject := lostNode(t, s, conns, func(m *Members) {
 		m.cfg.ClaimWorkers, m.cfg.Reap = workers, reap
 		m.js = &publishHook{JetStream: m.js,
-			before: func(ctx context.Context, msg *nats.Msg) error {
-				if _, ok := progress(msg); !ok {
-					return nil
-				}
-				select {
-				case <-full:
-					return nil
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			},
+			before: holdProgress(full),
 			after: func(msg *nats.Msg) {
-				lm, ok := progress(msg)
+				lm, ok := lostNodeProgress(msg)
 				if !ok {
 					return
 				}
@@ -467,27 +475,13 @@ func TestClaimProgressSplitsToFitASmallMaxPayload(t *testing.T) {
 		}
 		return nil
 	}
-	progress := func(msg *nats.Msg) bool {
-		lm, err := decodeLogMsg(msg.Data)
-		return err == nil && lm.kind == kindProgress && strings.HasPrefix(msg.Subject, logSubjectPfx+"1.")
-	}
 	b, ids, subject := lostNode(t, s, conns, func(m *Members) {
 		m.cfg.Reap = reap
 		limit = m.writer.batchLimit()
 		m.js = &publishHook{JetStream: m.js,
-			before: func(ctx context.Context, msg *nats.Msg) error {
-				if !progress(msg) {
-					return nil
-				}
-				select {
-				case <-full:
-					return nil
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			},
+			before: holdProgress(full),
 			after: func(msg *nats.Msg) {
-				if progress(msg) {
+				if _, ok := lostNodeProgress(msg); ok {
 					mu.Lock()
 					defer mu.Unlock()
 					messages = append(messages, msg.Data)
