@@ -446,15 +446,7 @@ func TestProgressFits(t *testing.T) {
 // after the other: every connection is recorded once and the claim completes. The first progress
 // append is held until the window is full, so the next batch names nearly twice the workers.
 func TestClaimProgressSplitsToFitASmallMaxPayload(t *testing.T) {
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), MaxPayload: 1024, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("server not ready")
-	}
+	s := startServerWithMaxPayload(t, 1024)
 	_, st := logStream(t, s)
 	const conns = 100
 	var (

@@ -50,6 +50,22 @@ func startServer(t *testing.T) *server.Server {
 	return s
 }
 
+// startServerWithMaxPayload starts a JetStream server on a free loopback port whose max_payload is n
+// bytes, stopped when the test ends.
+func startServerWithMaxPayload(t *testing.T, n int32) *server.Server {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), MaxPayload: n, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	return s
+}
+
 func connect(t *testing.T, s *server.Server) *nats.Conn {
 	t.Helper()
 	nc, err := natsbus.Connect(natsbus.ClientConfig{Embedded: s})

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -256,15 +255,7 @@ func TestWaitingRemovalEndsWithTheMembership(t *testing.T) {
 // A NATS server with a small max_payload: batches are cut to fit, so concurrent records still get
 // stored rather than failing as one message too large.
 func TestBatchesFitASmallMaxPayload(t *testing.T) {
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), MaxPayload: 4096, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("server not ready")
-	}
+	s := startServerWithMaxPayload(t, 4096)
 	n := runNode(t, s, 1)
 	eventually(t, func() bool { return n.m.Status() == "" }, "the node did not join")
 	record := []byte(strings.Repeat("r", 300))
