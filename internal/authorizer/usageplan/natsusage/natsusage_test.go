@@ -220,6 +220,21 @@ func TestQuotaWhileCutOff(t *testing.T) {
 	jsA := connect()
 	a := startNode(t, jsA, "a", log)
 	b := startNode(t, connect(), "b", log)
+	countThreeAndTwo(t, a, b)
+	jsA.Conn().Close()
+	if got := b.allow(t, 10); got != 5 {
+		t.Fatalf("node b allowed %d more, want 5 (10 less its 2 and a's 3)", got)
+	}
+	// Node a never hears of b's 5: it allows what its own count and b's last report leave.
+	if got := a.allow(t, 10); got != 5 {
+		t.Fatalf("cut-off node a allowed %d more, want 5 (10 less its 3 and b's last report of 2)", got)
+	}
+}
+
+// countThreeAndTwo has node a allow 3 requests of key1 and node b 2, and waits until each sees the
+// other's; it returns the start of the plan's current window.
+func countThreeAndTwo(t *testing.T, a, b *node) time.Time {
+	t.Helper()
 	if got := a.allow(t, 3); got != 3 {
 		t.Fatalf("node a allowed %d of 3", got)
 	}
@@ -230,14 +245,7 @@ func TestQuotaWhileCutOff(t *testing.T) {
 	waitFor(t, "each node to see the other's requests", func() bool {
 		return a.counts.Others("plan1", "key1", window) == 2 && b.counts.Others("plan1", "key1", window) == 3
 	})
-	jsA.Conn().Close()
-	if got := b.allow(t, 10); got != 5 {
-		t.Fatalf("node b allowed %d more, want 5 (10 less its 2 and a's 3)", got)
-	}
-	// Node a never hears of b's 5: it allows what its own count and b's last report leave.
-	if got := a.allow(t, 10); got != 5 {
-		t.Fatalf("cut-off node a allowed %d more, want 5 (10 less its 3 and b's last report of 2)", got)
-	}
+	return window
 }
 
 // TestBucketLostIsCreatedAgain: the store loses the usage bucket (NATS restarted without its JetStream
@@ -249,16 +257,7 @@ func TestBucketLostIsCreatedAgain(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	a := startNode(t, connect(), "a", log)
 	b := startNode(t, connect(), "b", log)
-	if got := a.allow(t, 3); got != 3 {
-		t.Fatalf("node a allowed %d of 3", got)
-	}
-	if got := b.allow(t, 2); got != 2 {
-		t.Fatalf("node b allowed %d of 2", got)
-	}
-	window := a.engine.Usage()[0].Window
-	waitFor(t, "each node to see the other's requests", func() bool {
-		return a.counts.Others("plan1", "key1", window) == 2 && b.counts.Others("plan1", "key1", window) == 3
-	})
+	window := countThreeAndTwo(t, a, b)
 	js := connect()
 	if err := js.DeleteKeyValue(t.Context(), DefaultBucket); err != nil {
 		t.Fatal(err)
