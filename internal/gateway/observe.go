@@ -21,7 +21,6 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/edge"
 	"github.com/switchboard-gw/switchboard/internal/integration"
 	"github.com/switchboard-gw/switchboard/internal/lambda"
-	"github.com/switchboard-gw/switchboard/internal/lambda/localinvoke"
 	"github.com/switchboard-gw/switchboard/internal/metrics"
 	"github.com/switchboard-gw/switchboard/internal/mgmtapi"
 	"github.com/switchboard-gw/switchboard/internal/proxyevent"
@@ -315,7 +314,7 @@ func (f observedFunctions) Invoke(ctx context.Context, function string, payload 
 	res, err := f.next.Invoke(ctx, function, payload)
 	outcome := "ok"
 	switch {
-	case errors.Is(err, localinvoke.ErrRequestTooLarge):
+	case errors.Is(err, lambda.ErrRequestTooLarge):
 		outcome = "too_large"
 	case err != nil:
 		outcome = "error"

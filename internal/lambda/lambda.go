@@ -27,3 +27,8 @@ type Result struct {
 
 // ErrFunctionNotFound reports a function that no invoker knows.
 var ErrFunctionNotFound = errors.New("function not found")
+
+// ErrRequestTooLarge reports an event over Lambda's limit on a synchronous invocation (6 MiB), which
+// Lambda refuses before the function runs: the local invoker's own check, or the Lambda service's
+// answer.
+var ErrRequestTooLarge = errors.New("RequestEntityTooLargeException")

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	lambdasdk "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/switchboard-gw/switchboard/internal/lambda"
 )
@@ -99,6 +100,12 @@ func (i *Invoker) Invoke(ctx context.Context, function string, payload []byte) (
 		var notFound *types.ResourceNotFoundException
 		if errors.As(err, &notFound) {
 			return nil, fmt.Errorf("invoke %s: %w: %w", function, lambda.ErrFunctionNotFound, err)
+		}
+		// The SDK's model names Lambda's 413 RequestTooLargeException; the service has also answered
+		// RequestEntityTooLargeException (the name its message and the CLI show).
+		var api smithy.APIError
+		if errors.As(err, &api) && (api.ErrorCode() == "RequestTooLargeException" || api.ErrorCode() == "RequestEntityTooLargeException") {
+			return nil, fmt.Errorf("invoke %s: %w: %w", function, lambda.ErrRequestTooLarge, err)
 		}
 		return nil, fmt.Errorf("invoke %s: %w", function, err)
 	}

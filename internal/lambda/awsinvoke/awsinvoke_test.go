@@ -28,7 +28,8 @@ type call struct {
 }
 
 // fakeLambda answers POST /2015-03-31/functions/{FunctionName}/invocations the way the Lambda service
-// does, by function name: "missing" → 404 ResourceNotFoundException, "busy" → 429, "crash" → 200 with
+// does, by function name: "missing" → 404 ResourceNotFoundException, "busy" → 429, "toolarge" and
+// "toolarge-model" → 413 under the service's and the SDK model's error names, "crash" → 200 with
 // X-Amz-Function-Error, "hang" → no answer until the caller gives up, anything else → 200 echoing the
 // payload.
 type fakeLambda struct {
@@ -59,6 +60,14 @@ func newFakeLambda(t *testing.T) *fakeLambda {
 			w.Header().Set("X-Amzn-ErrorType", "TooManyRequestsException")
 			w.WriteHeader(http.StatusTooManyRequests)
 			_, _ = io.WriteString(w, `{"Reason":"ReservedFunctionConcurrentInvocationLimitExceeded","Type":"User","message":"Rate Exceeded."}`)
+		case name == "toolarge" || name == "toolarge-model":
+			code := "RequestEntityTooLargeException"
+			if name == "toolarge-model" {
+				code = "RequestTooLargeException"
+			}
+			w.Header().Set("X-Amzn-ErrorType", code)
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			_, _ = io.WriteString(w, `{"Type":"User","message":"Request must be smaller than 6291456 bytes for the InvokeFunction operation"}`)
 		case name == "crash":
 			w.Header().Set("X-Amz-Function-Error", "Unhandled")
 			w.Header().Set("X-Amz-Executed-Version", "$LATEST")
@@ -279,6 +288,23 @@ func TestInvokeFailures(t *testing.T) {
 			check: func(t *testing.T, res *lambda.Result, err error) {
 				if !errors.Is(err, lambda.ErrFunctionNotFound) {
 					t.Fatalf("err = %v, want ErrFunctionNotFound", err)
+				}
+			},
+		},
+		{
+			name: "event too large", function: "toolarge",
+			check: func(t *testing.T, res *lambda.Result, err error) {
+				if !errors.Is(err, lambda.ErrRequestTooLarge) || errors.Is(err, lambda.ErrFunctionNotFound) {
+					t.Fatalf("err = %v, want ErrRequestTooLarge", err)
+				}
+			},
+		},
+		{
+			name: "event too large, the model's error name", function: "toolarge-model",
+			check: func(t *testing.T, res *lambda.Result, err error) {
+				var rtl *types.RequestTooLargeException
+				if !errors.Is(err, lambda.ErrRequestTooLarge) || !errors.As(err, &rtl) {
+					t.Fatalf("err = %v, want ErrRequestTooLarge wrapping RequestTooLargeException", err)
 				}
 			},
 		},

@@ -309,9 +309,9 @@ func TestPayloadLimits(t *testing.T) {
 			// One byte over: refused as Lambda refuses it, and the function does not run.
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			if res, err := inv.Invoke(ctx, "limits", []byte(event("over the limit", MaxRequestPayload+1))); !errors.Is(err, ErrRequestTooLarge) ||
+			if res, err := inv.Invoke(ctx, "limits", []byte(event("over the limit", MaxRequestPayload+1))); !errors.Is(err, lambda.ErrRequestTooLarge) ||
 				!strings.Contains(err.Error(), "Request must be smaller than 6291456 bytes for the InvokeFunction operation") {
-				t.Errorf("an event over the limit: %v %+v, want ErrRequestTooLarge", err, res)
+				t.Errorf("an event over the limit: %v %+v, want lambda.ErrRequestTooLarge", err, res)
 			}
 			if _, ok := rec.find(func(r record) bool { return r.msg == "invocation refused: the event is over Lambda's limit" }); !ok {
 				t.Error("the refusal is not logged")

@@ -103,10 +103,6 @@ var ErrClosed = errors.New("local lambda invoker closed")
 // one with RequestEntityTooLargeException before any function runs.
 const MaxRequestPayload = 6 * 1024 * 1024
 
-// ErrRequestTooLarge is returned by Invoke for an event over MaxRequestPayload, as Lambda's
-// RequestEntityTooLargeException: the function does not run.
-var ErrRequestTooLarge = errors.New("RequestEntityTooLargeException")
-
 // Options configures an Invoker.
 type Options struct {
 	// Region is the region functions run in: AWS_REGION, AWS_DEFAULT_REGION and their ARNs
@@ -255,7 +251,7 @@ func (i *Invoker) Has(nameOrARN string) bool {
 // qualifiers are accepted and ignored, as every function here is $LATEST) with payload. A function that
 // fails, times out or crashes is a Result with FunctionError "Unhandled"; err is for an unknown function
 // (lambda.ErrFunctionNotFound), a closed Invoker (ErrClosed), an event over MaxRequestPayload
-// (ErrRequestTooLarge), and ctx ending (ctx.Err(); a process still
+// (lambda.ErrRequestTooLarge), and ctx ending (ctx.Err(); a process still
 // busy with the abandoned event is killed).
 func (i *Invoker) Invoke(ctx context.Context, function string, payload []byte) (*lambda.Result, error) {
 	for {
@@ -281,7 +277,7 @@ func (i *Invoker) invoke(ctx context.Context, function string, payload []byte) (
 	if len(payload) > MaxRequestPayload {
 		f.log.Warn("invocation refused: the event is over Lambda's limit", "bytes", len(payload), "limit", MaxRequestPayload)
 		return nil, fmt.Errorf("invoke %s: %w: Request must be smaller than %d bytes for the InvokeFunction operation",
-			f.name, ErrRequestTooLarge, MaxRequestPayload)
+			f.name, lambda.ErrRequestTooLarge, MaxRequestPayload)
 	}
 	arn := f.arn
 	if strings.HasPrefix(function, "arn:") {
