@@ -30,15 +30,26 @@ import (
 
 // clusterResult is the cluster scenario's figures.
 type clusterResult struct {
-	Local, Remote *postFigures // POSTs to node 2's connections via node 2 / via node 1, closed loop
-	// FixedRate is the rate both open-loop runs offered (POSTs per second); LocalFixed and RemoteFixed
-	// are their figures, latencies from each request's due time.
-	FixedRate                     float64
-	LocalFixed, RemoteFixed       *postFigures
+	// postPaths are Switchboard's: POSTs to node 2's connections via node 2 (local) and via node 1 (remote).
+	postPaths
 	Clients                       int       // -clients: the closed loop's clients, the open loop's most in flight
 	ConnectSingle, ConnectCluster *hsResult // handshakes/s, one node alone / one node of the three
-	Broadcast                     *broadcastResult
-	BroadcastConns                int
+	// Pair is the raw NATS pair's POSTs (the same clients, the same fixed rate); PairPlain and PairRecord
+	// its handshakes without and with a connection record held by the other process (natspair.go).
+	Pair                  *postPaths
+	PairPlain, PairRecord *hsResult
+	Broadcast             *broadcastResult
+	BroadcastConns        int
+}
+
+// postPaths are the figures of POSTs to one node's connections sent to that node (local) and to another
+// (remote): each path's closed loop, then both at once at one fixed rate.
+type postPaths struct {
+	Local, Remote *postFigures // closed loop
+	// FixedRate is the rate both open-loop runs offered (POSTs per second); LocalFixed and RemoteFixed
+	// are their figures, latencies from each request's due time.
+	FixedRate               float64
+	LocalFixed, RemoteFixed *postFigures
 }
 
 // postFigures are one POST loop's figures.
@@ -102,27 +113,83 @@ func (b *bench) cluster(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var singles, clustered []*hsResult
+	// The raw NATS pair runs beside them from here to the POSTs' end (natspair.go).
+	pair, err := b.startNATSPair(ctx)
+	defer func() { _ = stopAll(pair) }()
+	if err != nil {
+		return err
+	}
+	// Four in turns, each round: the single node, the clustered node, the pair without and with records.
+	var singles, clustered, pairPlain, pairRecord []*hsResult
 	for round := range handshakeRounds {
-		r, err := b.measureHandshakes(ctx, fmt.Sprintf("handshakes, single node (round %d)", round+1), stageURL(single.addr), single)
-		if err != nil {
-			return err
+		for _, t := range []struct {
+			name, url  string
+			gw, helper *child
+			into       *[]*hsResult
+		}{
+			{"single node", stageURL(single.addr), single, nil, &singles},
+			{"node 1 of a cluster of 3", stageURL(nodes[0].addr), nodes[0], nil, &clustered},
+			{"raw NATS pair, no record", natsPairURL(pair[0].addr, false), pair[0], pair[1], &pairPlain},
+			{"raw NATS pair, a record held by the other process", natsPairURL(pair[0].addr, true), pair[0], pair[1], &pairRecord},
+		} {
+			r, err := b.measureHandshakesFor(ctx, fmt.Sprintf("handshakes, %s (round %d)", t.name, round+1), t.url, t.gw, t.helper, b.s.Duration)
+			if err != nil {
+				return err
+			}
+			*t.into = append(*t.into, r)
 		}
-		singles = append(singles, r)
-		if r, err = b.measureHandshakes(ctx, fmt.Sprintf("handshakes, node 1 of a cluster of 3 (round %d)", round+1), stageURL(nodes[0].addr), nodes[0]); err != nil {
-			return err
-		}
-		clustered = append(clustered, r)
 	}
 	res.ConnectSingle, res.ConnectCluster = mergeHandshakes(singles...), mergeHandshakes(clustered...)
+	res.PairPlain, res.PairRecord = mergeHandshakes(pairPlain...), mergeHandshakes(pairRecord...)
 	singleStopped = true
 	if err := single.stop(); err != nil {
 		return err
 	}
-	if err := b.measureClusterPosts(ctx, nodes, res); err != nil {
+	if err := b.measureClusterPosts(ctx, nodes, pair, res); err != nil {
+		return err
+	}
+	if err := stopAll(pair); err != nil {
 		return err
 	}
 	return b.measureClusterBroadcast(ctx, nodes, res)
+}
+
+// startNATSPair starts the two processes of the raw NATS pair at once (each waits for the other), with
+// the backend's /connect as their $connect.
+func (b *bench) startNATSPair(ctx context.Context) ([]*child, error) {
+	addrs, err := loopbackport.Reserve(2)
+	if err != nil {
+		return nil, err
+	}
+	pair := make([]*child, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range pair {
+		args := []string{"-node", strconv.Itoa(i + 1), "-cluster-listen", addrs[i], "-cluster-routes", addrs[1-i], "-backend", "http://" + b.backend.addr}
+		wg.Go(func() { pair[i], errs[i] = b.start(ctx, "natspair", args...) })
+	}
+	wg.Wait()
+	return pair, joinErr(errs[0], errs[1])
+}
+
+// natsPairURL is the WebSocket URL of a raw NATS pair node, with or without a connection record.
+func natsPairURL(addr string, record bool) string {
+	if record {
+		return "ws://" + addr + "/ws?record=1"
+	}
+	return "ws://" + addr + "/ws"
+}
+
+// stopAll stops the children that started and forgets them, so that a second call does nothing.
+func stopAll(cs []*child) error {
+	var err error
+	for i, c := range cs {
+		if c != nil {
+			err = joinErr(err, c.stop())
+			cs[i] = nil
+		}
+	}
+	return err
 }
 
 // startCluster starts clusterSize gateway processes at once (JetStream needs a majority of them before
@@ -165,8 +232,8 @@ func (b *bench) startCluster(ctx context.Context) ([]*child, error) {
 }
 
 // measureClusterPosts connects -clients clients to node 2 and measures POSTs to them through node 2 and
-// through node 1, in that order, each for -duration after the warm-up.
-func (b *bench) measureClusterPosts(ctx context.Context, nodes []*child, res *clusterResult) error {
+// through node 1 (measurePostPaths); then the raw NATS pair's, the same way, at the same fixed rate.
+func (b *bench) measureClusterPosts(ctx context.Context, nodes, pair []*child, res *clusterResult) error {
 	_, before, err := b.connectionIDs(ctx, 0)
 	if err != nil {
 		return err
@@ -187,15 +254,30 @@ func (b *bench) measureClusterPosts(ctx context.Context, nodes []*child, res *cl
 	if len(ids) == 0 {
 		return fmt.Errorf("the backend saw no connection ID of node 2's clients")
 	}
-	if res.Local, err = b.postLoop(ctx, nodes[1].addr, ids); err != nil {
-		return fmt.Errorf("POSTs via the owner: %w", err)
+	res.Clients = b.s.Clients
+	if err := b.measurePostPaths(ctx, "cluster", nodes[1].addr, nodes[0].addr, ids, b.s.PostRate, &res.postPaths); err != nil {
+		return err
 	}
-	if res.Remote, err = b.postLoop(ctx, nodes[0].addr, ids); err != nil {
-		return fmt.Errorf("POSTs via another node: %w", err)
+	logf(b.stderr, "cluster: %d messages delivered to node 2's clients", delivered.Load())
+	// The raw NATS pair at the same fixed rate, its node 2 owning the connections.
+	res.Pair = &postPaths{}
+	return b.measurePostPaths(ctx, "raw NATS pair", pair[1].addr, pair[0].addr, []string{"2"}, res.FixedRate, res.Pair)
+}
+
+// measurePostPaths measures POSTs to ids through localAddr (their owner) and remoteAddr (another node):
+// each path's closed loop of -clients, one after the other, then both at once at rate per second (0:
+// defaultPostRateShare of the remote path's closed-loop rate).
+func (b *bench) measurePostPaths(ctx context.Context, name, localAddr, remoteAddr string, ids []string, rate float64, res *postPaths) error {
+	var err error
+	if res.Local, err = b.postLoop(ctx, localAddr, ids); err != nil {
+		return fmt.Errorf("%s: POSTs via the owner: %w", name, err)
 	}
-	logf(b.stderr, "cluster @connections, closed loop of %d clients: local owner %.0f/s p50 %v p99 %v; remote owner %.0f/s p50 %v p99 %v; %d delivered",
-		b.s.Clients, res.Local.Rate, res.Local.P50, res.Local.P99, res.Remote.Rate, res.Remote.P50, res.Remote.P99, delivered.Load())
-	res.Clients, res.FixedRate = b.s.Clients, b.s.PostRate
+	if res.Remote, err = b.postLoop(ctx, remoteAddr, ids); err != nil {
+		return fmt.Errorf("%s: POSTs via another node: %w", name, err)
+	}
+	logf(b.stderr, "%s @connections, closed loop of %d clients: local owner %.0f/s p50 %v p99 %v; remote owner %.0f/s p50 %v p99 %v",
+		name, b.s.Clients, res.Local.Rate, res.Local.P50, res.Local.P99, res.Remote.Rate, res.Remote.P50, res.Remote.P99)
+	res.FixedRate = rate
 	if res.FixedRate == 0 {
 		res.FixedRate = defaultPostRateShare * res.Remote.Rate
 	}
@@ -206,19 +288,19 @@ func (b *bench) measureClusterPosts(ctx context.Context, nodes []*child, res *cl
 	half := time.Duration(float64(time.Second) / res.FixedRate / 2)
 	var lerr, rerr error
 	var both sync.WaitGroup
-	both.Go(func() { res.LocalFixed, lerr = b.postFixedRate(ctx, nodes[1].addr, ids, res.FixedRate, start) })
+	both.Go(func() { res.LocalFixed, lerr = b.postFixedRate(ctx, localAddr, ids, res.FixedRate, start) })
 	both.Go(func() {
-		res.RemoteFixed, rerr = b.postFixedRate(ctx, nodes[0].addr, ids, res.FixedRate, start.Add(half))
+		res.RemoteFixed, rerr = b.postFixedRate(ctx, remoteAddr, ids, res.FixedRate, start.Add(half))
 	})
 	both.Wait()
 	if lerr != nil {
-		return fmt.Errorf("POSTs via the owner at %.0f/s: %w", res.FixedRate, lerr)
+		return fmt.Errorf("%s: POSTs via the owner at %.0f/s: %w", name, res.FixedRate, lerr)
 	}
 	if rerr != nil {
-		return fmt.Errorf("POSTs via another node at %.0f/s: %w", res.FixedRate, rerr)
+		return fmt.Errorf("%s: POSTs via another node at %.0f/s: %w", name, res.FixedRate, rerr)
 	}
-	logf(b.stderr, "cluster @connections, fixed rate of %.0f/s to each path at once (open loop, up to %d in flight each): local owner p50 %v p99 %v; remote owner p50 %v p99 %v",
-		res.FixedRate, openLoopSlots, res.LocalFixed.P50, res.LocalFixed.P99, res.RemoteFixed.P50, res.RemoteFixed.P99)
+	logf(b.stderr, "%s @connections, fixed rate of %.0f/s to each path at once (open loop, up to %d in flight each): local owner p50 %v p99 %v; remote owner p50 %v p99 %v",
+		name, res.FixedRate, openLoopSlots, res.LocalFixed.P50, res.LocalFixed.P99, res.RemoteFixed.P50, res.RemoteFixed.P99)
 	return nil
 }
 

@@ -413,6 +413,7 @@ func clusterRows(c *clusterResult, rows []row, targets []target) ([]row, []targe
 		rows = append(rows, row{what: "  wait from due time to sending (p50 / p99; counted above only when every slot was busy), local / remote",
 			raw: lat2(c.LocalFixed.LagP50, c.LocalFixed.LagP99), gateway: lat2(c.RemoteFixed.LagP50, c.RemoteFixed.LagP99)})
 	}
+	rows = append(rows, natsPairPostRows(c.Pair)...)
 	if s, cl := c.ConnectSingle, c.ConnectCluster; s != nil && cl != nil && s.Rate > 0 {
 		ratio := cl.Rate / s.Rate
 		ok := ratio >= targetClusterConnectRatio
@@ -424,11 +425,100 @@ func clusterRows(c *clusterResult, rows []row, targets []target) ([]row, []targe
 		targets = append(targets, target{what: fmt.Sprintf("cluster: clustered node's handshakes ≥ %.1f× a single node's", targetClusterConnectRatio),
 			value: fmt.Sprintf("%.2f (%s vs %s per second)", ratio, count(cl.Rate), count(s.Rate)), met: ok})
 	}
+	rows = append(rows, natsPairHandshakeRows(c)...)
 	if b := c.Broadcast; b != nil {
 		rows = append(rows, row{what: fmt.Sprintf("Cluster of 3: Broadcast to %d connections spread over 3 nodes, POST to last delivery (median of %d)", c.BroadcastConns, broadcastRounds),
 			raw: "—", gateway: ms(b.median()) + " (" + count(b.rate()) + " msg/s)"})
 	}
 	return rows, targets
+}
+
+// natsPairPostRows are the raw NATS pair's POST rows ("raw" column: local, the other: remote), each
+// regime with the ceiling of the remote p99 target on this machine: the pair's remote path adds one NATS
+// round trip between two processes and nothing else, so when its own p99 exceeds its local one's by
+// more than the target allows, no gateway over NATS meets the target here.
+func natsPairPostRows(p *postPaths) []row {
+	if p == nil {
+		return nil
+	}
+	var rows []row
+	for _, r := range []struct {
+		regime        string
+		local, remote *postFigures
+	}{
+		{"closed loop of the same clients", p.Local, p.Remote},
+		{fmt.Sprintf("the same fixed rate of %s/s to each path, both at once", count(p.FixedRate)), p.LocalFixed, p.RemoteFixed},
+	} {
+		if r.local == nil || r.remote == nil {
+			continue
+		}
+		extra := r.remote.P99 - r.local.P99
+		verdict := fmt.Sprintf("within reach (the pair's remote p99 is %s above its local one)", signedMs(extra))
+		if extra > targetRemoteP99Extra {
+			verdict = fmt.Sprintf("out of reach here: the pair's own remote p99 is %s above its local one", signedMs(extra))
+		}
+		rows = append(rows,
+			row{what: "Raw NATS pair (one NATS request/reply to another process, nothing else), " + r.regime + ": POSTs/s local / remote",
+				raw: count(r.local.Rate), gateway: count(r.remote.Rate), ratio: ratio2(r.remote.Rate, r.local.Rate)},
+			row{what: "  p50 / p99, local / remote", raw: lat2(r.local.P50, r.local.P99), gateway: lat2(r.remote.P50, r.remote.P99)},
+			row{what: "  non-200 / failed, local / remote", raw: fmt.Sprintf("%s / %d", statuses(r.local.Other), r.local.Errors),
+				gateway: fmt.Sprintf("%s / %d", statuses(r.remote.Other), r.remote.Errors)},
+			row{what: "  ceiling of the remote p99 ≤ local + 1 ms target on this machine (" + r.regime + ")", raw: "—", gateway: verdict})
+	}
+	return rows
+}
+
+// natsPairHandshakeRows are the raw NATS pair's handshakes without and with a connection record ("raw"
+// column: without), and the ceiling of the connect target on this machine: a single node's time per
+// handshake (1 / its rate) plus the least a record adds to it (the pair's 1 / rate with records minus
+// 1 / rate without), against the single node's time alone.
+func natsPairHandshakeRows(c *clusterResult) []row {
+	pp, pr := c.PairPlain, c.PairRecord
+	if pp == nil || pr == nil {
+		return nil
+	}
+	rows := []row{
+		{what: "Raw NATS pair: handshakes/s, no record / a record held by the other process before the upgrade ($connect → backend in both, the record sent alongside)",
+			raw: count(pp.Rate), gateway: count(pr.Rate), ratio: ratio2(pr.Rate, pp.Rate)},
+		{what: "  p50 / p99 handshake time, no record / record", raw: lat2(pp.P50, pp.P99), gateway: lat2(pr.P50, pr.P99)},
+		{what: "  pair CPU per handshake (+ the record holder's)", raw: us(pp.ServerCPUPerConn) + " + " + us(pp.HelperCPUPerConn),
+			gateway: us(pr.ServerCPUPerConn) + " + " + us(pr.HelperCPUPerConn)},
+	}
+	if s := c.ConnectSingle; s != nil && s.Rate > 0 && pp.Rate > 0 && pr.Rate > 0 {
+		ceiling := connectCeiling(s.Rate, pp.Rate, pr.Rate)
+		verdict := fmt.Sprintf("within reach (%.2f)", ceiling)
+		if ceiling < targetClusterConnectRatio {
+			verdict = fmt.Sprintf("out of reach here: at most %.2f", ceiling)
+		}
+		rows = append(rows, row{what: fmt.Sprintf("  ceiling of the clustered node's ≥ %.1f× target on this machine (the single node plus the pair's least record cost)", targetClusterConnectRatio),
+			raw: "—", gateway: verdict})
+	}
+	return rows
+}
+
+// connectCeiling is the most a clustered node's handshake rate can be of a single node's (single per
+// second) when each handshake pays at least what a record costs the raw NATS pair: its time per
+// handshake with records (1/record) minus without (1/plain). In a closed loop the time per handshake is
+// the latency ÷ the clients (few clients) or the machine's time (many): either way it adds up.
+func connectCeiling(single, plain, record float64) float64 {
+	extra := max(0, 1/record-1/plain)
+	return (1 / single) / (1/single + extra)
+}
+
+// ratio2 is a/b with two decimals, or "" when b is not positive.
+func ratio2(a, b float64) string {
+	if b <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.2f", a/b)
+}
+
+// signedMs is d in milliseconds with its sign.
+func signedMs(d time.Duration) string {
+	if d < 0 {
+		return "−" + ms(-d)
+	}
+	return "+" + ms(d)
 }
 
 // bridgeCeiling is the row under the raw Lambda bridge ÷ serverless-offline --useInProcess: whether the

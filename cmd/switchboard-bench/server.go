@@ -16,6 +16,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,13 +26,13 @@ import (
 // serverMain runs "switchboard-bench server KIND [-listen ADDR] [-config FILE]".
 func serverMain(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("server: want a kind: echo, bridge, lambdabridge, fanout, backend or gateway")
+		return errors.New("server: want a kind: echo, bridge, lambdabridge, natspair, fanout, backend or gateway")
 	}
 	kind := args[0]
 	fs := flag.NewFlagSet("server "+kind, flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:0", "address to listen on (loopback only)")
 	config := fs.String("config", "", "gateway config file (gateway only)")
-	backendURL := fs.String("backend", "", "URL the bridge POSTs each message to (bridge), or proxies to (revproxy)")
+	backendURL := fs.String("backend", "", "URL the bridge POSTs each message to (bridge), proxies to (revproxy), or whose /connect a handshake calls first (natspair)")
 	function := fs.String("function", "", "the Go function executable the Lambda bridge runs as \"EXE handler\" (lambdabridge; default: this binary)")
 	procs := fs.Int("procs", functionConcurrency, "function processes of the Lambda bridge (lambdabridge)")
 	functionProfile := fs.String("function-profile", "", "directory where the Lambda bridge's function processes write CPU profiles (lambdabridge)")
@@ -39,9 +40,9 @@ func serverMain(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's whole life to this file")
 	allocProfile := fs.String("allocprofile", "", "write the allocations of the server's whole life to this file when it stops")
 	var cl clusterArgs
-	fs.IntVar(&cl.node, "node", 0, "node ID (gateway in a cluster only)")
-	fs.StringVar(&cl.listen, "cluster-listen", "", "embedded NATS cluster address; set: the gateway joins a cluster (gateway only)")
-	fs.StringVar(&cl.routes, "cluster-routes", "", "the other nodes' -cluster-listen, comma-separated (gateway only)")
+	fs.IntVar(&cl.node, "node", 0, "node ID (gateway in a cluster; natspair: 1 or 2)")
+	fs.StringVar(&cl.listen, "cluster-listen", "", "embedded NATS cluster address; set: the gateway joins a cluster (gateway, natspair)")
+	fs.StringVar(&cl.routes, "cluster-routes", "", "the other nodes' -cluster-listen, comma-separated (gateway, natspair)")
 	fs.StringVar(&cl.store, "cluster-store", "", "JetStream directory (gateway in a cluster only)")
 	fs.IntVar(&cl.size, "cluster-size", 1, "nodes the gateway waits to see before it reports it listens (gateway in a cluster only)")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -115,13 +116,24 @@ func serverMain(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		return serveHTTP(ctx, *listen, h, ready)
 	case "fanout":
 		return serveHTTP(ctx, *listen, fanoutHandler(), ready)
+	case "natspair":
+		var routes []string
+		if cl.routes != "" {
+			routes = strings.Split(cl.routes, ",")
+		}
+		n, err := newNATSPairNode(ctx, natsPairOptions{node: cl.node, clusterListen: cl.listen, routes: routes, backend: *backendURL})
+		if err != nil {
+			return err
+		}
+		defer n.close()
+		return serveHTTP(ctx, *listen, n, ready)
 	case "gateway":
 		if *config == "" {
 			return errors.New("server gateway: -config is required")
 		}
 		return serveGateway(ctx, *listen, *config, cl, ready)
 	}
-	return fmt.Errorf("server: unknown kind %q (want echo, bridge, lambdabridge, fanout, backend or gateway)", kind)
+	return fmt.Errorf("server: unknown kind %q (want echo, bridge, lambdabridge, natspair, fanout, backend or gateway)", kind)
 }
 
 // checkLoopback refuses any address outside 127.0.0.0/8.
