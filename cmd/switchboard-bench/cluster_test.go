@@ -30,18 +30,23 @@ func TestClusterScenario(t *testing.T) {
 		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
 	}
 	c := res.Cluster
-	if c == nil || c.Local == nil || c.Remote == nil || c.LocalFixed == nil || c.RemoteFixed == nil || c.ConnectSingle == nil || c.ConnectCluster == nil || c.Broadcast == nil {
+	if c == nil || c.Local == nil || c.Remote == nil || c.LocalFixed == nil || c.RemoteFixed == nil || c.ConnectSingle == nil || c.ConnectCluster == nil || c.Broadcast == nil ||
+		c.Pair == nil || c.Pair.Local == nil || c.Pair.Remote == nil || c.Pair.LocalFixed == nil || c.Pair.RemoteFixed == nil || c.PairPlain == nil || c.PairRecord == nil {
 		t.Fatalf("figures missing: %+v", c)
+	}
+	if c.Pair.FixedRate != c.FixedRate {
+		t.Errorf("the raw NATS pair ran at %v/s, the cluster at %v/s", c.Pair.FixedRate, c.FixedRate)
 	}
 	if c.FixedRate <= 0 {
 		t.Errorf("fixed rate %v", c.FixedRate)
 	}
-	for name, f := range map[string]*postFigures{"local": c.Local, "remote": c.Remote, "local, fixed rate": c.LocalFixed, "remote, fixed rate": c.RemoteFixed} {
+	for name, f := range map[string]*postFigures{"local": c.Local, "remote": c.Remote, "local, fixed rate": c.LocalFixed, "remote, fixed rate": c.RemoteFixed,
+		"pair local": c.Pair.Local, "pair remote": c.Pair.Remote, "pair local, fixed rate": c.Pair.LocalFixed, "pair remote, fixed rate": c.Pair.RemoteFixed} {
 		if f.Rate <= 0 || f.P50 <= 0 || f.P99 < f.P50 || f.Errors != 0 || len(f.Other) != 0 {
 			t.Errorf("POSTs, %s owner: %+v", name, f)
 		}
 	}
-	for name, h := range map[string]*hsResult{"single": c.ConnectSingle, "cluster": c.ConnectCluster} {
+	for name, h := range map[string]*hsResult{"single": c.ConnectSingle, "cluster": c.ConnectCluster, "pair, no record": c.PairPlain, "pair, record": c.PairRecord} {
 		if h.Rate <= 0 || h.P50 <= 0 || h.Errors != 0 {
 			t.Errorf("handshakes, %s: %+v", name, h)
 		}
@@ -50,7 +55,8 @@ func TestClusterScenario(t *testing.T) {
 		t.Errorf("broadcast: %+v", c.Broadcast)
 	}
 	out := stdout.String()
-	for _, want := range []string{"owner local / remote", "closed loop of 2 clients", "fixed rate", "single node / clustered node", "Broadcast to 60 connections spread over 3 nodes"} {
+	for _, want := range []string{"owner local / remote", "closed loop of 2 clients", "fixed rate", "single node / clustered node", "Broadcast to 60 connections spread over 3 nodes",
+		"Raw NATS pair (one NATS request/reply to another process, nothing else)", "Raw NATS pair: handshakes/s", "ceiling of the clustered node's ≥ 0.8× target"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

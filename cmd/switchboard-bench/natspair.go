@@ -55,6 +55,8 @@ type natsPairNode struct {
 	record     []byte
 	nextID     atomic.Int64
 
+	posts atomic.Int64 // POSTs the other node forwarded here
+
 	mu      sync.Mutex
 	records map[string]struct{} // the other node's connections' records, held for it
 }
@@ -162,6 +164,8 @@ func (n *natsPairNode) answer(m *nats.Msg) {
 		delete(n.records, id)
 		n.mu.Unlock()
 		return // published, nobody waits
+	case "post":
+		n.posts.Add(1)
 	}
 	_ = m.Respond(nil)
 }
