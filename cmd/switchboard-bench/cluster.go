@@ -6,7 +6,7 @@ package main
 // one fixed rate (open loop, latency from each request's due time); handshakes per second of a clustered
 // node against a single node with the same config (the difference is the connection record written to
 // JetStream on every connect and deleted on every close); and one Broadcast to -conns connections spread
-// over the three nodes. Beside them, the raw NATS pair (natspair.go), the least a gateway clustered over
+// over the three nodes. Beside them, the raw NATS cluster (rawnats.go), the least a gateway clustered over
 // NATS does, is measured the same way: its POSTs at the same clients and fixed rate, its handshakes in
 // turns with the single and the clustered node's, without and with a record sent to the other process.
 
@@ -37,12 +37,13 @@ type clusterResult struct {
 	postPaths
 	Clients                       int       // -clients: the closed loop's clients, the open loop's most in flight
 	ConnectSingle, ConnectCluster *hsResult // handshakes/s, one node alone / one node of the three
-	// Pair is the raw NATS pair's POSTs (the same clients, the same fixed rate); PairPlain and PairRecord
-	// its handshakes without and with a connection record held by the other process (natspair.go).
-	Pair                  *postPaths
-	PairPlain, PairRecord *hsResult
-	Broadcast             *broadcastResult
-	BroadcastConns        int
+	// Raw is the raw NATS cluster's POSTs (the same clients, the same fixed rate); RawPlain, RawPeer and
+	// RawStream its handshakes without a record, with one held by another process, and with one appended
+	// to a replicated stream (rawnats.go).
+	Raw                          *postPaths
+	RawPlain, RawPeer, RawStream *hsResult
+	Broadcast                    *broadcastResult
+	BroadcastConns               int
 }
 
 // postPaths are the figures of POSTs to one node's connections sent to that node (local) and to another
@@ -116,14 +117,15 @@ func (b *bench) cluster(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// The raw NATS pair runs beside them from here to the POSTs' end (natspair.go).
-	pair, err := b.startNATSPair(ctx)
-	defer func() { _ = stopAll(pair) }()
+	// The raw NATS cluster runs beside them from here to the POSTs' end (rawnats.go).
+	raw, err := b.startRawNATS(ctx)
+	defer func() { _ = stopAll(raw) }()
 	if err != nil {
 		return err
 	}
-	// Four in turns, each round: the single node, the clustered node, the pair without and with records.
-	var singles, clustered, pairPlain, pairRecord []*hsResult
+	// Five in turns, each round: the single node, the clustered node, the raw cluster without a record,
+	// with a record held by another process and with one appended to the replicated stream.
+	var singles, clustered, rawPlain, rawPeer, rawStream []*hsResult
 	for round := range handshakeRounds {
 		for _, t := range []struct {
 			name, url  string
@@ -132,8 +134,9 @@ func (b *bench) cluster(ctx context.Context) error {
 		}{
 			{"single node", stageURL(single.addr), single, nil, &singles},
 			{"node 1 of a cluster of 3", stageURL(nodes[0].addr), nodes[0], nil, &clustered},
-			{"raw NATS pair, no record", natsPairURL(pair[0].addr, false), pair[0], pair[1], &pairPlain},
-			{"raw NATS pair, a record held by the other process", natsPairURL(pair[0].addr, true), pair[0], pair[1], &pairRecord},
+			{"raw NATS cluster, no record", rawNATSURL(raw[0].addr, ""), raw[0], nil, &rawPlain},
+			{"raw NATS cluster, a record held by node 2", rawNATSURL(raw[0].addr, recordPeer), raw[0], raw[1], &rawPeer},
+			{"raw NATS cluster, a record appended to the stream (R3)", rawNATSURL(raw[0].addr, recordStream), raw[0], nil, &rawStream},
 		} {
 			r, err := b.measureHandshakesFor(ctx, fmt.Sprintf("handshakes, %s (round %d)", t.name, round+1), t.url, t.gw, t.helper, b.s.Duration)
 			if err != nil {
@@ -143,44 +146,55 @@ func (b *bench) cluster(ctx context.Context) error {
 		}
 	}
 	res.ConnectSingle, res.ConnectCluster = mergeHandshakes(singles...), mergeHandshakes(clustered...)
-	res.PairPlain, res.PairRecord = mergeHandshakes(pairPlain...), mergeHandshakes(pairRecord...)
+	res.RawPlain, res.RawPeer, res.RawStream = mergeHandshakes(rawPlain...), mergeHandshakes(rawPeer...), mergeHandshakes(rawStream...)
 	singleStopped = true
 	if err := single.stop(); err != nil {
 		return err
 	}
-	if err := b.measureClusterPosts(ctx, nodes, pair, res); err != nil {
+	if err := b.measureClusterPosts(ctx, nodes, raw, res); err != nil {
 		return err
 	}
-	if err := stopAll(pair); err != nil {
+	if err := stopAll(raw); err != nil {
 		return err
 	}
 	return b.measureClusterBroadcast(ctx, nodes, res)
 }
 
-// startNATSPair starts the two processes of the raw NATS pair at once (each waits for the other), with
+// startRawNATS starts the processes of the raw NATS cluster at once (each waits for the others), with
 // the backend's /connect as their $connect.
-func (b *bench) startNATSPair(ctx context.Context) ([]*child, error) {
-	addrs, err := loopbackport.Reserve(2)
+func (b *bench) startRawNATS(ctx context.Context) ([]*child, error) {
+	addrs, err := loopbackport.Reserve(rawNATSNodes)
 	if err != nil {
 		return nil, err
 	}
-	pair := make([]*child, 2)
-	errs := make([]error, 2)
+	b.configs++
+	raw := make([]*child, rawNATSNodes)
+	errs := make([]error, rawNATSNodes)
 	var wg sync.WaitGroup
-	for i := range pair {
-		args := []string{"-node", strconv.Itoa(i + 1), "-cluster-listen", addrs[i], "-cluster-routes", addrs[1-i], "-backend", "http://" + b.backend.addr}
-		wg.Go(func() { pair[i], errs[i] = b.start(ctx, "natspair", args...) })
+	for i := range raw {
+		var routes []string
+		for j, a := range addrs {
+			if j != i {
+				routes = append(routes, a)
+			}
+		}
+		args := []string{"-node", strconv.Itoa(i + 1), "-cluster-listen", addrs[i], "-cluster-routes", strings.Join(routes, ","),
+			"-cluster-store", filepath.Join(b.dir, fmt.Sprintf("raw-nats-%d-%d", b.configs, i+1)), "-backend", "http://" + b.backend.addr}
+		wg.Go(func() { raw[i], errs[i] = b.start(ctx, "rawnats", args...) })
 	}
 	wg.Wait()
-	return pair, joinErr(errs[0], errs[1])
+	for _, e := range errs {
+		err = joinErr(err, e)
+	}
+	return raw, err
 }
 
-// natsPairURL is the WebSocket URL of a raw NATS pair node, with or without a connection record.
-func natsPairURL(addr string, record bool) string {
-	if record {
-		return "ws://" + addr + "/ws?record=1"
+// rawNATSURL is the WebSocket URL of a raw NATS cluster node, with a record of that kind ("": none).
+func rawNATSURL(addr, record string) string {
+	if record == "" {
+		return "ws://" + addr + "/ws"
 	}
-	return "ws://" + addr + "/ws"
+	return "ws://" + addr + "/ws?record=" + record
 }
 
 // stopAll stops the children that started and forgets them, so that a second call does nothing.
@@ -235,8 +249,8 @@ func (b *bench) startCluster(ctx context.Context) ([]*child, error) {
 }
 
 // measureClusterPosts connects -clients clients to node 2 and measures POSTs to them through node 2 and
-// through node 1 (measurePostPaths); then the raw NATS pair's, the same way, at the same fixed rate.
-func (b *bench) measureClusterPosts(ctx context.Context, nodes, pair []*child, res *clusterResult) error {
+// through node 1 (measurePostPaths); then the raw NATS cluster's, the same way, at the same fixed rate.
+func (b *bench) measureClusterPosts(ctx context.Context, nodes, raw []*child, res *clusterResult) error {
 	_, before, err := b.connectionIDs(ctx, 0)
 	if err != nil {
 		return err
@@ -262,9 +276,9 @@ func (b *bench) measureClusterPosts(ctx context.Context, nodes, pair []*child, r
 		return err
 	}
 	logf(b.stderr, "cluster: %d messages delivered to node 2's clients", delivered.Load())
-	// The raw NATS pair at the same fixed rate, its node 2 owning the connections.
-	res.Pair = &postPaths{}
-	return b.measurePostPaths(ctx, "raw NATS pair", pair[1].addr, pair[0].addr, []string{"2"}, res.FixedRate, res.Pair)
+	// The raw NATS cluster at the same fixed rate, its node 2 owning the connections.
+	res.Raw = &postPaths{}
+	return b.measurePostPaths(ctx, "raw NATS cluster", raw[1].addr, raw[0].addr, []string{"2"}, res.FixedRate, res.Raw)
 }
 
 // measurePostPaths measures POSTs to ids through localAddr (their owner) and remoteAddr (another node):

@@ -31,22 +31,22 @@ func TestClusterScenario(t *testing.T) {
 	}
 	c := res.Cluster
 	if c == nil || c.Local == nil || c.Remote == nil || c.LocalFixed == nil || c.RemoteFixed == nil || c.ConnectSingle == nil || c.ConnectCluster == nil || c.Broadcast == nil ||
-		c.Pair == nil || c.Pair.Local == nil || c.Pair.Remote == nil || c.Pair.LocalFixed == nil || c.Pair.RemoteFixed == nil || c.PairPlain == nil || c.PairRecord == nil {
+		c.Raw == nil || c.Raw.Local == nil || c.Raw.Remote == nil || c.Raw.LocalFixed == nil || c.Raw.RemoteFixed == nil || c.RawPlain == nil || c.RawPeer == nil || c.RawStream == nil {
 		t.Fatalf("figures missing: %+v", c)
 	}
-	if c.Pair.FixedRate != c.FixedRate {
-		t.Errorf("the raw NATS pair ran at %v/s, the cluster at %v/s", c.Pair.FixedRate, c.FixedRate)
+	if c.Raw.FixedRate != c.FixedRate {
+		t.Errorf("the raw NATS cluster ran at %v/s, the cluster at %v/s", c.Raw.FixedRate, c.FixedRate)
 	}
 	if c.FixedRate <= 0 {
 		t.Errorf("fixed rate %v", c.FixedRate)
 	}
 	for name, f := range map[string]*postFigures{"local": c.Local, "remote": c.Remote, "local, fixed rate": c.LocalFixed, "remote, fixed rate": c.RemoteFixed,
-		"pair local": c.Pair.Local, "pair remote": c.Pair.Remote, "pair local, fixed rate": c.Pair.LocalFixed, "pair remote, fixed rate": c.Pair.RemoteFixed} {
+		"raw local": c.Raw.Local, "raw remote": c.Raw.Remote, "raw local, fixed rate": c.Raw.LocalFixed, "raw remote, fixed rate": c.Raw.RemoteFixed} {
 		if f.Rate <= 0 || f.P50 <= 0 || f.P99 < f.P50 || f.Errors != 0 || len(f.Other) != 0 {
 			t.Errorf("POSTs, %s owner: %+v", name, f)
 		}
 	}
-	for name, h := range map[string]*hsResult{"single": c.ConnectSingle, "cluster": c.ConnectCluster, "pair, no record": c.PairPlain, "pair, record": c.PairRecord} {
+	for name, h := range map[string]*hsResult{"single": c.ConnectSingle, "cluster": c.ConnectCluster, "raw, no record": c.RawPlain, "raw, peer record": c.RawPeer, "raw, stream record": c.RawStream} {
 		if h.Rate <= 0 || h.P50 <= 0 || h.Errors != 0 {
 			t.Errorf("handshakes, %s: %+v", name, h)
 		}
@@ -56,7 +56,8 @@ func TestClusterScenario(t *testing.T) {
 	}
 	out := stdout.String()
 	for _, want := range []string{"owner local / remote", "closed loop of 2 clients", "fixed rate", "single node / clustered node", "Broadcast to 60 connections spread over 3 nodes",
-		"Raw NATS pair (one NATS request/reply to another process, nothing else)", "Raw NATS pair: handshakes/s", "ceiling of the clustered node's ≥ 0.8× target"} {
+		"Raw NATS cluster (one NATS request/reply to another process, nothing else)", "a record held by another process (one core NATS request)", "a record appended to a JetStream stream of 3 replicas",
+		"ceiling of the clustered node's ≥ 0.8× target on this machine, any design", "the same with one stream append per handshake"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

@@ -413,7 +413,7 @@ func clusterRows(c *clusterResult, rows []row, targets []target) ([]row, []targe
 		rows = append(rows, row{what: "  wait from due time to sending (p50 / p99; counted above only when every slot was busy), local / remote",
 			raw: lat2(c.LocalFixed.LagP50, c.LocalFixed.LagP99), gateway: lat2(c.RemoteFixed.LagP50, c.RemoteFixed.LagP99)})
 	}
-	rows = append(rows, natsPairPostRows(c.Pair)...)
+	rows = append(rows, rawNATSPostRows(c.Raw)...)
 	if s, cl := c.ConnectSingle, c.ConnectCluster; s != nil && cl != nil && s.Rate > 0 {
 		ratio := cl.Rate / s.Rate
 		ok := ratio >= targetClusterConnectRatio
@@ -425,7 +425,7 @@ func clusterRows(c *clusterResult, rows []row, targets []target) ([]row, []targe
 		targets = append(targets, target{what: fmt.Sprintf("cluster: clustered node's handshakes ≥ %.1f× a single node's", targetClusterConnectRatio),
 			value: fmt.Sprintf("%.2f (%s vs %s per second)", ratio, count(cl.Rate), count(s.Rate)), met: ok})
 	}
-	rows = append(rows, natsPairHandshakeRows(c)...)
+	rows = append(rows, rawNATSHandshakeRows(c)...)
 	if b := c.Broadcast; b != nil {
 		rows = append(rows, row{what: fmt.Sprintf("Cluster of 3: Broadcast to %d connections spread over 3 nodes, POST to last delivery (median of %d)", c.BroadcastConns, broadcastRounds),
 			raw: "—", gateway: ms(b.median()) + " (" + count(b.rate()) + " msg/s)"})
@@ -433,11 +433,11 @@ func clusterRows(c *clusterResult, rows []row, targets []target) ([]row, []targe
 	return rows, targets
 }
 
-// natsPairPostRows are the raw NATS pair's POST rows ("raw" column: local, the other: remote), each
-// regime with the ceiling of the remote p99 target on this machine: the pair's remote path adds one NATS
+// rawNATSPostRows are the raw NATS cluster's POST rows ("raw" column: local, the other: remote), each
+// regime with the ceiling of the remote p99 target on this machine: the raw cluster's remote path adds one NATS
 // round trip between two processes and nothing else, so when its own p99 exceeds its local one's by
 // more than the target allows, no gateway over NATS meets the target here.
-func natsPairPostRows(p *postPaths) []row {
+func rawNATSPostRows(p *postPaths) []row {
 	if p == nil {
 		return nil
 	}
@@ -453,12 +453,12 @@ func natsPairPostRows(p *postPaths) []row {
 			continue
 		}
 		extra := r.remote.P99 - r.local.P99
-		verdict := fmt.Sprintf("within reach (the pair's remote p99 is %s above its local one)", signedMs(extra))
+		verdict := fmt.Sprintf("within reach (the raw cluster's remote p99 is %s above its local one)", signedMs(extra))
 		if extra > targetRemoteP99Extra {
-			verdict = fmt.Sprintf("out of reach here: the pair's own remote p99 is %s above its local one", signedMs(extra))
+			verdict = fmt.Sprintf("out of reach here: the raw cluster's own remote p99 is %s above its local one", signedMs(extra))
 		}
 		rows = append(rows,
-			row{what: "Raw NATS pair (one NATS request/reply to another process, nothing else), " + r.regime + ": POSTs/s local / remote",
+			row{what: "Raw NATS cluster (one NATS request/reply to another process, nothing else), " + r.regime + ": POSTs/s local / remote",
 				raw: count(r.local.Rate), gateway: count(r.remote.Rate), ratio: ratio2(r.remote.Rate, r.local.Rate)},
 			row{what: "  p50 / p99, local / remote", raw: lat2(r.local.P50, r.local.P99), gateway: lat2(r.remote.P50, r.remote.P99)},
 			row{what: "  non-200 / failed, local / remote", raw: fmt.Sprintf("%s / %d", statuses(r.local.Other), r.local.Errors),
@@ -468,36 +468,60 @@ func natsPairPostRows(p *postPaths) []row {
 	return rows
 }
 
-// natsPairHandshakeRows are the raw NATS pair's handshakes without and with a connection record ("raw"
-// column: without), and the ceiling of the connect target on this machine: a single node's time per
-// handshake (1 / its rate) plus the least a record adds to it (the pair's 1 / rate with records minus
-// 1 / rate without), against the single node's time alone.
-func natsPairHandshakeRows(c *clusterResult) []row {
-	pp, pr := c.PairPlain, c.PairRecord
-	if pp == nil || pr == nil {
+// rawNATSHandshakeRows are the raw NATS cluster's handshakes without a record ("raw" column) and with
+// one (a peer's, then the stream's), and the ceilings they put on the connect target on this machine: a
+// single node's time per handshake (1 / its rate) plus the least a record adds to it (the raw cluster's
+// 1 / rate with records minus 1 / rate without), against the single node's time alone. The peer record
+// is the cheapest write that survives the node, so its ceiling binds every design; the stream's is one
+// append per handshake, which Switchboard's batching beats when many handshakes wait at once.
+func rawNATSHandshakeRows(c *clusterResult) []row {
+	plain := c.RawPlain
+	if plain == nil {
 		return nil
 	}
-	rows := []row{
-		{what: "Raw NATS pair: handshakes/s, no record / a record held by the other process before the upgrade ($connect → backend in both, the record sent alongside)",
-			raw: count(pp.Rate), gateway: count(pr.Rate), ratio: ratio2(pr.Rate, pp.Rate)},
-		{what: "  p50 / p99 handshake time, no record / record", raw: lat2(pp.P50, pp.P99), gateway: lat2(pr.P50, pr.P99)},
-		{what: "  pair CPU per handshake (+ the record holder's)", raw: us(pp.ServerCPUPerConn) + " + " + us(pp.HelperCPUPerConn),
-			gateway: us(pr.ServerCPUPerConn) + " + " + us(pr.HelperCPUPerConn)},
+	var rows []row
+	for _, r := range []struct {
+		what   string
+		res    *hsResult
+		helper string // the record holder's CPU, when measured apart
+	}{
+		{"Raw NATS cluster: handshakes/s, no record / a record held by another process (one core NATS request) before the upgrade ($connect → backend in both, the record sent alongside)", c.RawPeer, " + the holder's"},
+		{"Raw NATS cluster: handshakes/s, no record / a record appended to a JetStream stream of 3 replicas before the upgrade (one append per handshake, alongside $connect)", c.RawStream, ""},
+	} {
+		if r.res == nil {
+			continue
+		}
+		cpu := us(r.res.ServerCPUPerConn)
+		if r.helper != "" {
+			cpu += " + " + us(r.res.HelperCPUPerConn)
+		}
+		rows = append(rows,
+			row{what: r.what, raw: count(plain.Rate), gateway: count(r.res.Rate), ratio: ratio2(r.res.Rate, plain.Rate)},
+			row{what: "  p50 / p99 handshake time, no record / record", raw: lat2(plain.P50, plain.P99), gateway: lat2(r.res.P50, r.res.P99)},
+			row{what: "  node CPU per handshake" + r.helper, raw: us(plain.ServerCPUPerConn), gateway: cpu})
 	}
-	if s := c.ConnectSingle; s != nil && s.Rate > 0 && pp.Rate > 0 && pr.Rate > 0 {
-		ceiling := connectCeiling(s.Rate, pp.Rate, pr.Rate)
+	s := c.ConnectSingle
+	if s == nil || s.Rate <= 0 || plain.Rate <= 0 {
+		return rows
+	}
+	if p := c.RawPeer; p != nil && p.Rate > 0 {
+		ceiling := connectCeiling(s.Rate, plain.Rate, p.Rate)
 		verdict := fmt.Sprintf("within reach (%.2f)", ceiling)
 		if ceiling < targetClusterConnectRatio {
 			verdict = fmt.Sprintf("out of reach here: at most %.2f", ceiling)
 		}
-		rows = append(rows, row{what: fmt.Sprintf("  ceiling of the clustered node's ≥ %.1f× target on this machine (the single node plus the pair's least record cost)", targetClusterConnectRatio),
+		rows = append(rows, row{what: fmt.Sprintf("  ceiling of the clustered node's ≥ %.1f× target on this machine, any design (the single node plus the least a record costs: a peer's)", targetClusterConnectRatio),
 			raw: "—", gateway: verdict})
+	}
+	if st := c.RawStream; st != nil && st.Rate > 0 {
+		rows = append(rows, row{what: "  the same with one stream append per handshake (records in the cluster store, unbatched)",
+			raw: "—", gateway: fmt.Sprintf("%.2f", connectCeiling(s.Rate, plain.Rate, st.Rate))})
 	}
 	return rows
 }
 
 // connectCeiling is the most a clustered node's handshake rate can be of a single node's (single per
-// second) when each handshake pays at least what a record costs the raw NATS pair: its time per
+// second) when each handshake pays at least what a record costs the raw NATS cluster: its time per
 // handshake with records (1/record) minus without (1/plain). In a closed loop the time per handshake is
 // the latency ÷ the clients (few clients) or the machine's time (many): either way it adds up.
 func connectCeiling(single, plain, record float64) float64 {

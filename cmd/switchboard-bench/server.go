@@ -32,7 +32,7 @@ func serverMain(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	fs := flag.NewFlagSet("server "+kind, flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:0", "address to listen on (loopback only)")
 	config := fs.String("config", "", "gateway config file (gateway only)")
-	backendURL := fs.String("backend", "", "URL the bridge POSTs each message to (bridge), proxies to (revproxy), or whose /connect a handshake calls first (natspair)")
+	backendURL := fs.String("backend", "", "URL the bridge POSTs each message to (bridge), proxies to (revproxy), or whose /connect a handshake calls first (rawnats)")
 	function := fs.String("function", "", "the Go function executable the Lambda bridge runs as \"EXE handler\" (lambdabridge; default: this binary)")
 	procs := fs.Int("procs", functionConcurrency, "function processes of the Lambda bridge (lambdabridge)")
 	functionProfile := fs.String("function-profile", "", "directory where the Lambda bridge's function processes write CPU profiles (lambdabridge)")
@@ -40,10 +40,10 @@ func serverMain(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's whole life to this file")
 	allocProfile := fs.String("allocprofile", "", "write the allocations of the server's whole life to this file when it stops")
 	var cl clusterArgs
-	fs.IntVar(&cl.node, "node", 0, "node ID (gateway in a cluster; natspair: 1 or 2)")
+	fs.IntVar(&cl.node, "node", 0, "node ID (gateway in a cluster; rawnats: 1 to 3)")
 	fs.StringVar(&cl.listen, "cluster-listen", "", "embedded NATS cluster address; set: the gateway joins a cluster (gateway, natspair)")
 	fs.StringVar(&cl.routes, "cluster-routes", "", "the other nodes' -cluster-listen, comma-separated (gateway, natspair)")
-	fs.StringVar(&cl.store, "cluster-store", "", "JetStream directory (gateway in a cluster only)")
+	fs.StringVar(&cl.store, "cluster-store", "", "JetStream directory (gateway in a cluster, rawnats)")
 	fs.IntVar(&cl.size, "cluster-size", 1, "nodes the gateway waits to see before it reports it listens (gateway in a cluster only)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -116,12 +116,12 @@ func serverMain(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		return serveHTTP(ctx, *listen, h, ready)
 	case "fanout":
 		return serveHTTP(ctx, *listen, fanoutHandler(), ready)
-	case "natspair":
+	case "rawnats":
 		var routes []string
 		if cl.routes != "" {
 			routes = strings.Split(cl.routes, ",")
 		}
-		n, err := newNATSPairNode(ctx, natsPairOptions{node: cl.node, clusterListen: cl.listen, routes: routes, backend: *backendURL})
+		n, err := newRawNATSNode(ctx, rawNATSOptions{node: cl.node, clusterListen: cl.listen, routes: routes, storeDir: cl.store, backend: *backendURL})
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,271 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchboard-gw/switchboard/internal/loopbackport"
+)
+
+// startRawNATSNodes starts the raw NATS cluster's nodes in this process, each behind an httptest server,
+// with backend as their $connect backend.
+func startRawNATSNodes(t *testing.T, backend string) ([rawNATSNodes]*rawNATSNode, [rawNATSNodes]*httptest.Server) {
+	t.Helper()
+	addrs, err := loopbackport.Reserve(rawNATSNodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nodes [rawNATSNodes]*rawNATSNode
+	var errs [rawNATSNodes]error
+	var wg sync.WaitGroup
+	for i := range nodes {
+		var routes []string
+		for j, a := range addrs {
+			if j != i {
+				routes = append(routes, a)
+			}
+		}
+		wg.Go(func() {
+			nodes[i], errs[i] = newRawNATSNode(t.Context(), rawNATSOptions{node: i + 1, clusterListen: addrs[i],
+				routes: routes, storeDir: filepath.Join(t.TempDir(), "js"), backend: backend})
+		})
+	}
+	wg.Wait()
+	var srvs [rawNATSNodes]*httptest.Server
+	for i, n := range nodes {
+		if errs[i] != nil {
+			t.Fatalf("node %d: %v", i+1, errs[i])
+		}
+		t.Cleanup(n.close)
+		srvs[i] = httptest.NewServer(n)
+		t.Cleanup(srvs[i].Close)
+	}
+	return nodes, srvs
+}
+
+// TestRawNATS drives the raw NATS cluster with real clients: a POST to a connection of node 2 answered by
+// node 2 alone (local) or forwarded over NATS by node 1 (remote); handshakes whose record node 2 holds,
+// or the stream stores, while the connection is open, and whose removal follows the close; a refused
+// $connect that leaves no record behind.
+func TestRawNATS(t *testing.T) {
+	var connectStatus atomic.Int32
+	connectStatus.Store(http.StatusOK)
+	var connects atomic.Int64
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/connect" || r.Method != http.MethodPost {
+			http.NotFound(w, r)
+			return
+		}
+		connects.Add(1)
+		w.WriteHeader(int(connectStatus.Load()))
+	}))
+	defer backend.Close()
+	nodes, srvs := startRawNATSNodes(t, backend.URL)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	client := &http.Client{Timeout: 10 * time.Second}
+
+	t.Run("POSTs", func(t *testing.T) {
+		for _, tc := range []struct {
+			name       string
+			via        int // index of the node the POST is sent to
+			id         string
+			wantStatus int
+			wantFwd    int64 // POSTs node 2 answers for another node
+		}{
+			{name: "local: node 2 answers alone", via: 1, id: "2", wantStatus: http.StatusOK},
+			{name: "remote: node 1 asks node 2", via: 0, id: "2", wantStatus: http.StatusOK, wantFwd: 1},
+			{name: "remote: node 3 asks node 2", via: 2, id: "2", wantStatus: http.StatusOK, wantFwd: 1},
+			{name: "an owner that is no node", via: 0, id: "4", wantStatus: http.StatusNotFound},
+			{name: "not a number", via: 0, id: "x", wantStatus: http.StatusNotFound},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				before := nodes[1].posts.Load()
+				status, err := post(ctx, client, connectionURL(strings.TrimPrefix(srvs[tc.via].URL, "http://"), tc.id), []byte("hello"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if status != tc.wantStatus {
+					t.Fatalf("status %d, want %d", status, tc.wantStatus)
+				}
+				if got := nodes[1].posts.Load() - before; got != tc.wantFwd {
+					t.Errorf("node 2 answered %d forwarded POSTs, want %d", got, tc.wantFwd)
+				}
+			})
+		}
+	})
+
+	stream, err := nodes[0].js.Stream(ctx, rawNATSStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// stored is how many messages node 1's subject of the stream holds: records and removals.
+	stored := func(t *testing.T) uint64 {
+		t.Helper()
+		info, err := stream.Info(ctx, jetstream.WithSubjectFilter(rawNATSStreamSubject(1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State.Subjects[rawNATSStreamSubject(1)]
+	}
+	if info, err := stream.Info(ctx); err != nil || info.Config.Replicas != rawNATSNodes {
+		t.Fatalf("stream: %v, %+v; want %d replicas", err, info, rawNATSNodes)
+	}
+	wsURL := "ws" + strings.TrimPrefix(srvs[0].URL, "http") + "/ws"
+	poll := func(t *testing.T, what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("never: %s", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		record string
+		// held and appended: node 2's peer records and the stream's new messages once the connection is
+		// open (checked at once: the record is written before the 101), then after its close (polled).
+		heldOpen, heldClosed         int
+		appendedOpen, appendedClosed uint64
+	}{
+		{name: "no record"},
+		{name: "a record held by node 2", record: recordPeer, heldOpen: 1},
+		{name: "a record in the stream", record: recordStream, appendedOpen: 1, appendedClosed: 2},
+	} {
+		t.Run("handshake with "+tc.name, func(t *testing.T) {
+			connectsBefore, storedBefore := connects.Load(), stored(t)
+			url := wsURL
+			if tc.record != "" {
+				url += "?record=" + tc.record
+			}
+			conn, _, err := websocket.DefaultDialer.DialContext(ctx, url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := nodes[1].held(); got != tc.heldOpen {
+				t.Errorf("node 2 holds %d records once the connection is open, want %d", got, tc.heldOpen)
+			}
+			if got := stored(t) - storedBefore; got != tc.appendedOpen {
+				t.Errorf("the stream has %d new messages once the connection is open, want %d", got, tc.appendedOpen)
+			}
+			if connects.Load() != connectsBefore+1 {
+				t.Errorf("$connect called %d times, want 1", connects.Load()-connectsBefore)
+			}
+			_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+			_ = conn.Close()
+			poll(t, fmt.Sprintf("node 2 holds %d records after the close", tc.heldClosed), func() bool { return nodes[1].held() == tc.heldClosed })
+			poll(t, fmt.Sprintf("%d new messages in the stream after the close", tc.appendedClosed), func() bool { return stored(t)-storedBefore == tc.appendedClosed })
+		})
+	}
+	t.Run("a refused $connect leaves no peer record", func(t *testing.T) {
+		connectStatus.Store(http.StatusForbidden)
+		defer connectStatus.Store(http.StatusOK)
+		conn, resp, err := websocket.DefaultDialer.DialContext(ctx, wsURL+"?record="+recordPeer, nil)
+		if err == nil {
+			conn.Close()
+			t.Fatal("upgraded after $connect answered 403")
+		}
+		if resp == nil || resp.StatusCode != http.StatusInternalServerError {
+			t.Fatalf("handshake: %v, %+v; want 500", err, resp)
+		}
+		poll(t, "node 2 holds no record", func() bool { return nodes[1].held() == 0 })
+	})
+	t.Run("an unknown record kind", func(t *testing.T) {
+		_, resp, err := websocket.DefaultDialer.DialContext(ctx, wsURL+"?record=disk", nil)
+		if err == nil || resp == nil || resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("handshake: %v, %+v; want 400", err, resp)
+		}
+	})
+}
+
+// TestRawNATSOptions checks the raw cluster's refusals of bad options.
+func TestRawNATSOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts rawNATSOptions
+		want string
+	}{
+		{"node 0", rawNATSOptions{node: 0, clusterListen: "127.0.0.1:1", storeDir: "x"}, "-node must be 1 to 3"},
+		{"node 4", rawNATSOptions{node: 4, clusterListen: "127.0.0.1:1", storeDir: "x"}, "-node must be 1 to 3"},
+		{"not loopback", rawNATSOptions{node: 1, clusterListen: "10.0.0.1:4248", storeDir: "x"}, "only 127.0.0.0/8"},
+		{"no port", rawNATSOptions{node: 1, clusterListen: "127.0.0.1", storeDir: "x"}, "-cluster-listen"},
+		{"no store", rawNATSOptions{node: 1, clusterListen: "127.0.0.1:1"}, "-cluster-store is required"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := newRawNATSNode(t.Context(), tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestRawNATSRows checks the raw cluster's report rows and the ceilings they put on the cluster's targets.
+func TestRawNATSRows(t *testing.T) {
+	posts := func(rate float64, p99 time.Duration) *postFigures {
+		return &postFigures{Rate: rate, P50: time.Millisecond / 2, P99: p99, Other: map[int]int64{}}
+	}
+	hs := func(rate float64) *hsResult {
+		return &hsResult{Rate: rate, P50: time.Millisecond, P99: 2 * time.Millisecond}
+	}
+	for _, tc := range []struct {
+		name                        string
+		remoteP99                   time.Duration // the raw cluster's remote p99 in both regimes; its local one is 2 ms
+		single, plain, peer, stream float64
+		want                        []string
+	}{
+		{"both out of reach", 3500 * time.Microsecond, 4000, 4000, 2000, 1000, []string{
+			"| Raw NATS cluster (one NATS request/reply to another process, nothing else), closed loop of the same clients: POSTs/s local / remote | 20,000 | 8,000 | 0.40 |",
+			"| ceiling of the remote p99 ≤ local + 1 ms target on this machine (closed loop of the same clients) | — | out of reach here: the raw cluster's own remote p99 is +1.50 ms above its local one |",
+			"the same fixed rate of 1,500/s to each path, both at once) | — | out of reach here",
+			"| Raw NATS cluster: handshakes/s, no record / a record held by another process (one core NATS request) before the upgrade ($connect → backend in both, the record sent alongside) | 4,000 | 2,000 | 0.50 |",
+			"| Raw NATS cluster: handshakes/s, no record / a record appended to a JetStream stream of 3 replicas before the upgrade (one append per handshake, alongside $connect) | 4,000 | 1,000 | 0.25 |",
+			// 1/4000 s per handshake alone, 1/2000 − 1/4000 more with a record: 0.5.
+			"any design (the single node plus the least a record costs: a peer's) | — | out of reach here: at most 0.50 |",
+			// 1/1000 − 1/4000 = 3/4000 more: 0.25.
+			"(records in the cluster store, unbatched) | — | 0.25 |",
+		}},
+		{"both within reach", 2500 * time.Microsecond, 2000, 4000, 3000, 2400, []string{
+			"(closed loop of the same clients) | — | within reach (the raw cluster's remote p99 is +0.50 ms above its local one) |",
+			// 1/2000 alone, 1/3000 − 1/4000 = 1/12000 more: 6/7.
+			"a peer's) | — | within reach (0.86) |",
+			// 1/2400 − 1/4000 = 1/6000 more: 0.75.
+			"unbatched) | — | 0.75 |",
+		}},
+		{"a record that costs nothing", 2 * time.Millisecond, 2000, 3000, 3100, 3000, []string{"a peer's) | — | within reach (1.00) |", "unbatched) | — | 1.00 |"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &clusterResult{
+				postPaths:     postPaths{Local: posts(20000, 2*time.Millisecond), Remote: posts(8000, 3*time.Millisecond), FixedRate: 1500, LocalFixed: posts(1500, 2*time.Millisecond), RemoteFixed: posts(1500, 3*time.Millisecond)},
+				Raw:           &postPaths{Local: posts(20000, 2*time.Millisecond), Remote: posts(8000, tc.remoteP99), FixedRate: 1500, LocalFixed: posts(1500, 2*time.Millisecond), RemoteFixed: posts(1500, tc.remoteP99)},
+				Clients:       4,
+				ConnectSingle: hs(tc.single), ConnectCluster: hs(tc.single / 2),
+				RawPlain: hs(tc.plain), RawPeer: hs(tc.peer), RawStream: hs(tc.stream),
+			}
+			res := &results{Settings: &settings{Markdown: true}, RSS: map[string]*rssResult{}, Broadcast: map[string]*broadcastResult{},
+				RTT: map[string]*rttResult{}, Handshakes: map[string]*hsResult{}, Cluster: c}
+			var out strings.Builder
+			if err := report(&out, res, "switchboard-bench"); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output lacks %q:\n%s", w, out.String())
+				}
+			}
+		})
+	}
+}
