@@ -129,7 +129,8 @@ func TestCrashSafety(t *testing.T) {
 }
 
 // runUntilKilled runs TestHelperProcess on path and kills it with SIGKILL as soon as it prints
-// "{trigger} {killAt}". It returns the number of the last write the child reported complete.
+// "{trigger} {killAt}". It returns the number of the last write the child reported complete before it
+// died.
 func runUntilKilled(t *testing.T, path, trigger string, killAt int) int {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
@@ -154,15 +155,16 @@ func runUntilKilled(t *testing.T, path, trigger string, killAt int) int {
 		if word == "done" {
 			last = n
 		}
-		if word == trigger && n == killAt {
+		if !killed && word == trigger && n == killAt {
 			if err := cmd.Process.Kill(); err != nil {
 				t.Fatal(err)
 			}
 			killed = true
-			break
+			// Reading goes on until the pipe closes: the child may have gone on writing (and reporting)
+			// between the line read here and the kill, on a loaded machine several writes.
 		}
 	}
-	_, _ = io.Copy(io.Discard, stdout) // the pipe closes when the child is gone
+	_, _ = io.Copy(io.Discard, stdout)
 	err = cmd.Wait()
 	if !killed {
 		t.Fatalf("the child stopped before write %d (%v): %s", killAt, err, stderr.Bytes())
