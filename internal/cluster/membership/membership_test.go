@@ -363,9 +363,29 @@ func TestStoreOutageDeclaresNobodyDead(t *testing.T) {
 	for _, n := range []*node{a, b} {
 		eventually(t, func() bool { return strings.Contains(n.log.String(), "heartbeat failed") }, "a heartbeat did not fail with the store silent")
 	}
-	// The outage lasts one and a half TTLs: the store lets both entries expire, every heartbeat in it
-	// fails on both nodes, and neither has yet failed long enough to take itself for cut off (two TTLs).
-	outage := time.Now().Add(3 * MissedHeartbeats * testHeartbeat / 2)
+	// The outage lasts until the middle of the span from the moment both entries have expired (a TTL
+	// after the later of the two nodes' last stored heartbeats) to the moment the earlier one would take
+	// itself for cut off (two TTLs after its own): every heartbeat in it fails on both nodes, and neither
+	// has failed long enough. Counted from the heartbeats themselves, not from when the test saw the
+	// first failure, which a loaded machine delays by as much as the span's margins.
+	var first, last time.Time
+	for i, n := range []*node{a, b} {
+		n.m.mu.Lock()
+		beat := n.m.lastBeat
+		n.m.mu.Unlock()
+		if i == 0 || beat.Before(first) {
+			first = beat
+		}
+		if beat.After(last) {
+			last = beat
+		}
+	}
+	ttl := MissedHeartbeats * testHeartbeat
+	expired, cutOff := last.Add(ttl), first.Add(2*ttl)
+	if !cutOff.After(expired) {
+		t.Fatalf("the nodes' last heartbeats before the outage are %v apart, a TTL or more: no outage lets both entries expire before either node takes itself for cut off", last.Sub(first))
+	}
+	outage := expired.Add(cutOff.Sub(expired) / 2)
 	eventually(t, func() bool { return time.Now().After(outage) }, "the outage did not last")
 	down.Store(false)
 	// Each node's heartbeat is stored again; then a TTL and more passes, long enough for a sweep to
