@@ -2,8 +2,8 @@ package main
 
 // The raw NATS cluster: the least a gateway clustered over NATS can do, measured in the cluster scenario
 // next to the Switchboard cluster. Three processes, each with a NATS server (JetStream on) embedded and
-// routed to the others' (as Switchboard's embedded nodes are) and an in-process client connection to it,
-// each serving:
+// routed to the others' (as Switchboard's embedded nodes are) and an in-process client connection to it
+// opened as a Switchboard node opens its own (natsbus.Connect), each serving:
 //
 //   - POST /b/@connections/N: answered 200 at once when N is this node ("local"), or after one NATS
 //     request/reply to node N's process, which answers at once ("remote"). The difference between the
@@ -29,8 +29,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +43,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchboard-gw/switchboard/internal/cluster/natsbus"
 )
 
 // rawNATSRecordSize is the size of the raw cluster's connection record: about what Switchboard stores for
@@ -126,7 +130,11 @@ func newRawNATSNode(ctx context.Context, opts rawNATSOptions) (*rawNATSNode, err
 		ns.Shutdown()
 		return nil, errors.New("rawnats: the NATS server did not start")
 	}
-	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.Name("rawnats-"+strconv.Itoa(opts.node)))
+	// The connection a Switchboard node opens to its embedded server (natsbus.Connect): the same options,
+	// among them no write deadline on the in-process pipe, so a flush costs the raw node what it costs
+	// the gateway and no more.
+	nc, err := natsbus.Connect(natsbus.ClientConfig{Name: "rawnats-" + strconv.Itoa(opts.node), Embedded: ns,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		ns.Shutdown()
 		return nil, fmt.Errorf("rawnats: connect: %w", err)

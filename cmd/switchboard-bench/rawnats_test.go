@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/switchboard-gw/switchboard/internal/cluster/natsbus"
 	"github.com/switchboard-gw/switchboard/internal/loopbackport"
 )
 
@@ -267,5 +269,26 @@ func TestRawNATSRows(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRawNATSConnectionIsSwitchboards checks that each raw node's in-process NATS connection is set up
+// as a Switchboard node's (natsbus.Connect): a raw cluster whose every flush costs more than the
+// gateway's (nats.go's default write deadline on the in-process pipe makes two timers per flush) would
+// measure a ceiling below what the gateway itself can reach.
+func TestRawNATSConnectionIsSwitchboards(t *testing.T) {
+	nodes, _ := startRawNATSNodes(t, "")
+	gw, err := natsbus.Connect(natsbus.ClientConfig{Name: "reference", Embedded: nodes[0].ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	for i, n := range nodes {
+		if got, want := n.nc.Opts.FlusherTimeout, gw.Opts.FlusherTimeout; got != want {
+			t.Errorf("node %d: its NATS connection's write deadline is %v, a Switchboard node's %v", i+1, got, want)
+		}
+		if !n.nc.Opts.InProcessServer.(*server.Server).Running() {
+			t.Errorf("node %d: its NATS connection is not in process", i+1)
+		}
 	}
 }
