@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,6 +37,7 @@ type clusterResult struct {
 	// postPaths are Switchboard's: POSTs to node 2's connections via node 2 (local) and via node 1 (remote).
 	postPaths
 	Clients                       int       // -clients: the closed loop's clients, the open loop's most in flight
+	CPUs                          int       // the machine's, which the handshake ceilings share out
 	ConnectSingle, ConnectCluster *hsResult // handshakes/s, one node alone / one node of the three
 	// Raw is the raw NATS cluster's POSTs (the same clients, the same fixed rate); RawPlain, RawPeer and
 	// RawStream its handshakes without a record, with one held by another process, and with one appended
@@ -91,7 +93,7 @@ func (b *bench) cluster(ctx context.Context) error {
 	if b.backend == nil {
 		return fmt.Errorf("no backend")
 	}
-	res := &clusterResult{}
+	res := &clusterResult{CPUs: runtime.NumCPU()}
 	b.res.Cluster = res
 	// A single node and the cluster run side by side, with the same config, and their handshake rates are
 	// measured in turns (single, cluster, single, cluster): both see the same machine, whatever else it

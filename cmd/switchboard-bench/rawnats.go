@@ -19,10 +19,12 @@ package main
 //
 // A record that leaves the process before the upgrade is what point 6 of the cluster's design requires
 // (a node killed a moment after the 101 still has its connection's record elsewhere). One core NATS
-// request to one other process is the cheapest such write there is over NATS, so the cluster's
-// handshake rate with peer records ÷ without bounds what any clustered gateway can reach on this
-// machine; the stream variant is the same write into a replicated store, one append per handshake
-// (Switchboard batches the appends that wait at once, so with many clients it can do better than it).
+// request to one other process is the cheapest such write there is over NATS, so the CPU it adds to a
+// handshake (the node's and the holder's) is the least any clustered gateway pays, and with the single
+// node's CPU per handshake it bounds what a clustered node can reach on this machine (connectCeiling).
+// The time it adds is no such bound: sent alongside $connect, it hides behind a longer one. The stream
+// variant is the same write into a replicated store, one append per handshake (Switchboard batches the
+// appends that wait at once, so with many clients it can do better than it).
 
 import (
 	"context"
