@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -315,5 +316,30 @@ func TestRawNATSConnectionIsSwitchboards(t *testing.T) {
 		if !n.nc.Opts.InProcessServer.(*server.Server).Running() {
 			t.Errorf("node %d: its NATS connection is not in process", i+1)
 		}
+	}
+}
+
+// TestServerKinds checks that the server command's refusals name the kinds it serves, the raw NATS
+// cluster's among them, and no other.
+func TestServerKinds(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no kind", nil, "server: want a kind: echo, bridge, lambdabridge, backend, revproxy, fanout, rawnats or gateway"},
+		{"a kind that is not one", []string{"natspair"}, `server: unknown kind "natspair" (want echo, bridge, lambdabridge, backend, revproxy, fanout, rawnats or gateway)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := serverMain(t.Context(), tc.args, strings.NewReader(""), io.Discard)
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("err %v, want %q", err, tc.want)
+			}
+		})
+	}
+	// -node, -cluster-listen and -cluster-routes reach the raw NATS cluster: a bad one is its refusal.
+	err := serverMain(t.Context(), []string{"rawnats", "-node", "4", "-cluster-listen", "127.0.0.1:1", "-cluster-store", t.TempDir()}, strings.NewReader(""), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "rawnats: -node must be 1 to 3, not 4") {
+		t.Fatalf("err %v, want the raw NATS cluster's refusal of -node 4", err)
 	}
 }

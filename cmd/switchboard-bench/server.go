@@ -23,10 +23,13 @@ import (
 	"github.com/lxzan/gws"
 )
 
+// serverKinds are the kinds of server serverMain runs, as its refusals list them.
+const serverKinds = "echo, bridge, lambdabridge, backend, revproxy, fanout, rawnats or gateway"
+
 // serverMain runs "switchboard-bench server KIND [-listen ADDR] [-config FILE]".
 func serverMain(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("server: want a kind: echo, bridge, lambdabridge, natspair, fanout, backend or gateway")
+		return errors.New("server: want a kind: " + serverKinds)
 	}
 	kind := args[0]
 	fs := flag.NewFlagSet("server "+kind, flag.ContinueOnError)
@@ -41,8 +44,8 @@ func serverMain(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	allocProfile := fs.String("allocprofile", "", "write the allocations of the server's whole life to this file when it stops")
 	var cl clusterArgs
 	fs.IntVar(&cl.node, "node", 0, "node ID (gateway in a cluster; rawnats: 1 to 3)")
-	fs.StringVar(&cl.listen, "cluster-listen", "", "embedded NATS cluster address; set: the gateway joins a cluster (gateway, natspair)")
-	fs.StringVar(&cl.routes, "cluster-routes", "", "the other nodes' -cluster-listen, comma-separated (gateway, natspair)")
+	fs.StringVar(&cl.listen, "cluster-listen", "", "embedded NATS cluster address; set: the gateway joins a cluster (gateway, rawnats)")
+	fs.StringVar(&cl.routes, "cluster-routes", "", "the other nodes' -cluster-listen, comma-separated (gateway, rawnats)")
 	fs.StringVar(&cl.store, "cluster-store", "", "JetStream directory (gateway in a cluster, rawnats)")
 	fs.IntVar(&cl.size, "cluster-size", 1, "nodes the gateway waits to see before it reports it listens (gateway in a cluster only)")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -133,7 +136,7 @@ func serverMain(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		}
 		return serveGateway(ctx, *listen, *config, cl, ready)
 	}
-	return fmt.Errorf("server: unknown kind %q (want echo, bridge, lambdabridge, natspair, fanout, backend or gateway)", kind)
+	return fmt.Errorf("server: unknown kind %q (want %s)", kind, serverKinds)
 }
 
 // checkLoopback refuses any address outside 127.0.0.0/8.
