@@ -294,9 +294,14 @@ func (n *rawNATSNode) handshake(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "record: want peer or stream", http.StatusBadRequest)
 		return
 	}
+	// A handshake refused once its record was sent removes it even when the write failed: a failure can
+	// be the handshake's end (its client left) with the record already at its holder, where it would stay
+	// for a connection that never opened. The removal follows the record on the same connection and
+	// subject, so it comes after it.
 	if n.connectURL != "" {
 		if err := n.connect(r.Context()); err != nil {
-			if stored != nil && <-stored == nil {
+			if stored != nil {
+				<-stored
 				n.remove(kind, id)
 			}
 			http.Error(w, "$connect: "+err.Error(), http.StatusInternalServerError)
@@ -305,6 +310,7 @@ func (n *rawNATSNode) handshake(w http.ResponseWriter, r *http.Request) {
 	}
 	if stored != nil {
 		if err := <-stored; err != nil {
+			n.remove(kind, id)
 			http.Error(w, "record: "+err.Error(), http.StatusInternalServerError)
 			return
 		}

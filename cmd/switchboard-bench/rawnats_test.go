@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -184,6 +185,44 @@ func TestRawNATS(t *testing.T) {
 		if resp == nil || resp.StatusCode != http.StatusInternalServerError {
 			t.Fatalf("handshake: %v, %+v; want 500", err, resp)
 		}
+		poll(t, "node 2 holds no record", func() bool { return nodes[1].held() == 0 })
+	})
+	// A client that leaves while its record is on its way: the record reaches node 2, but node 1 stops
+	// waiting for the answer (the handshake's context ends) and refuses the handshake; the record must not
+	// stay held for a connection that never opened.
+	t.Run("a record whose answer the handshake stopped waiting for leaves none", func(t *testing.T) {
+		returned := make(chan struct{})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer close(returned)
+			nodes[0].ServeHTTP(w, r)
+		}))
+		defer srv.Close()
+		received := nodes[1].nc.Stats().InMsgs
+		nodes[1].mu.Lock() // node 2 takes the record off the wire, then waits here to hold it
+		locked := true
+		defer func() {
+			if locked {
+				nodes[1].mu.Unlock()
+			}
+		}()
+		c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fmt.Fprintf(c, "GET /ws?record=%s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", recordPeer); err != nil {
+			t.Fatal(err)
+		}
+		poll(t, "the record reached node 2", func() bool { return nodes[1].nc.Stats().InMsgs > received })
+		_ = c.Close()
+		select {
+		case <-returned:
+		case <-ctx.Done():
+			t.Fatal("node 1's handshake did not end when its client left")
+		}
+		answered := nodes[1].nc.Stats().OutMsgs
+		nodes[1].mu.Unlock()
+		locked = false
+		poll(t, "node 2 held the record and answered", func() bool { return nodes[1].nc.Stats().OutMsgs > answered })
 		poll(t, "node 2 holds no record", func() bool { return nodes[1].held() == 0 })
 	})
 	t.Run("an unknown record kind", func(t *testing.T) {
