@@ -77,6 +77,7 @@ type rawNATSNode struct {
 	self, peer int // peer: the node that holds this one's peer records
 	ns         *server.Server
 	nc         *nats.Conn
+	sub        *nats.Subscription // the other nodes' requests
 	js         jetstream.JetStream
 	connectURL string // the backend's /connect; empty: no $connect call
 	client     *http.Client
@@ -155,7 +156,7 @@ func newRawNATSNode(ctx context.Context, opts rawNATSOptions) (*rawNATSNode, err
 	}
 	n.up = gws.NewUpgrader(rawNATSEvents{n: n}, &gws.ServerOption{ReadBufferSize: 4096, ReadMaxPayloadSize: 128 * 1024,
 		CheckUtf8Enabled: true, Recovery: gws.Recovery})
-	if _, err := nc.Subscribe(rawNATSSubject(n.self)+".>", n.answer); err != nil {
+	if n.sub, err = nc.Subscribe(rawNATSSubject(n.self)+".>", n.answer); err != nil {
 		n.close()
 		return nil, fmt.Errorf("rawnats: subscribe: %w", err)
 	}

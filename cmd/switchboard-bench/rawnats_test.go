@@ -197,7 +197,10 @@ func TestRawNATS(t *testing.T) {
 			nodes[0].ServeHTTP(w, r)
 		}))
 		defer srv.Close()
-		received := nodes[1].nc.Stats().InMsgs
+		received, err := nodes[1].sub.Delivered()
+		if err != nil {
+			t.Fatal(err)
+		}
 		nodes[1].mu.Lock() // node 2 takes the record off the wire, then waits here to hold it
 		locked := true
 		defer func() {
@@ -212,7 +215,7 @@ func TestRawNATS(t *testing.T) {
 		if _, err := fmt.Fprintf(c, "GET /ws?record=%s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", recordPeer); err != nil {
 			t.Fatal(err)
 		}
-		poll(t, "the record reached node 2", func() bool { return nodes[1].nc.Stats().InMsgs > received })
+		poll(t, "the record reached node 2", func() bool { n, _ := nodes[1].sub.Delivered(); return n > received })
 		_ = c.Close()
 		select {
 		case <-returned:
