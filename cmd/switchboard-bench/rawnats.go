@@ -6,10 +6,10 @@ package main
 // opened as a Switchboard node opens its own (natsbus.Connect), each serving:
 //
 //   - POST /b/@connections/N: answered 200 at once when N is this node ("local"), or after one NATS
-//     request/reply to node N's process, which answers at once ("remote"). The difference between the
-//     two paths' latencies is the least that a connection owned by another node adds to an
-//     @connections call on this machine: one NATS round trip between two processes, with no envelope,
-//     no registry and no socket write.
+//     request/reply to node N's process, which answers at once ("remote"), sent through natsbus.Bus as
+//     a Switchboard node sends its own. The difference between the two paths' latencies is the least
+//     that a connection owned by another node adds to an @connections call on this machine: one NATS
+//     round trip between two processes, with no envelope, no registry and no socket write.
 //   - GET /ws: a WebSocket handshake (the same gws server as the raw echo). With -backend it first POSTs
 //     to the backend's /connect (as a $connect HTTP_PROXY integration does). With ?record=peer it also
 //     sends a connection record to the next node's process in the same moment, with one core NATS
@@ -46,6 +46,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/switchboard-gw/switchboard/internal/cluster"
 	"github.com/switchboard-gw/switchboard/internal/cluster/natsbus"
 )
 
@@ -66,8 +67,26 @@ const (
 	recordStream = "stream" // one acknowledged append to the replicated stream
 )
 
-// rawNATSSubject is the subject prefix of node n's requests: .post, .record, .remove and .ping follow.
-func rawNATSSubject(n int) string { return "bench.raw." + strconv.Itoa(n) }
+// The kinds of message one raw node sends another, the first byte of each (rawNATSRequest).
+const (
+	rawNATSPost   = 'p' // a POST to one of its connections: answered at once
+	rawNATSRecord = 'r' // a connection's record to hold: answered once held
+	rawNATSRemove = 'x' // a record's removal: published, nobody waits
+	rawNATSPing   = 'g' // are you there: answered at once
+)
+
+// rawNATSRequest is a message to another raw node: its kind, a connection's ID, a newline, data.
+func rawNATSRequest(kind byte, id string, data []byte) []byte {
+	m := make([]byte, 0, 2+len(id)+len(data))
+	m = append(m, kind)
+	m = append(m, id...)
+	m = append(m, '\n')
+	return append(m, data...)
+}
+
+// rawNATSRequesterID is the bus node ID under which raw node n sends its requests (natsbus.Attach needs
+// one to subscribe; nothing is sent to it): raw node n itself answers on natsbus.Subject(n).
+func rawNATSRequesterID(n int) cluster.NodeID { return cluster.NodeID(rawNATSNodes + n) }
 
 // rawNATSStreamSubject is node n's subject in the stream of records.
 func rawNATSStreamSubject(n int) string { return "bench.records." + strconv.Itoa(n) }
@@ -78,6 +97,7 @@ type rawNATSNode struct {
 	ns         *server.Server
 	nc         *nats.Conn
 	sub        *nats.Subscription // the other nodes' requests
+	bus        *natsbus.Bus       // this node's requests to the others
 	js         jetstream.JetStream
 	connectURL string // the backend's /connect; empty: no $connect call
 	client     *http.Client
@@ -156,7 +176,15 @@ func newRawNATSNode(ctx context.Context, opts rawNATSOptions) (*rawNATSNode, err
 	}
 	n.up = gws.NewUpgrader(rawNATSEvents{n: n}, &gws.ServerOption{ReadBufferSize: 4096, ReadMaxPayloadSize: 128 * 1024,
 		CheckUtf8Enabled: true, Recovery: gws.Recovery})
-	if n.sub, err = nc.Subscribe(rawNATSSubject(n.self)+".>", n.answer); err != nil {
+	// Requests go out as a Switchboard node's do, through the bus (its own reply inbox: nats.go's request
+	// mux, one callback taking the connection's lock for every reply, is slower on the remote path), and
+	// are answered here in order, one callback, the least an answer can cost; a removal follows its
+	// record on the same subject.
+	if n.bus, err = natsbus.Attach(ctx, nc, rawNATSRequesterID(n.self), func(context.Context, []byte) ([]byte, error) { return nil, nil }, nil); err != nil {
+		n.close()
+		return nil, fmt.Errorf("rawnats: %w", err)
+	}
+	if n.sub, err = nc.Subscribe(natsbus.Subject(cluster.NodeID(n.self)), n.answer); err != nil {
 		n.close()
 		return nil, fmt.Errorf("rawnats: subscribe: %w", err)
 	}
@@ -204,7 +232,9 @@ func (n *rawNATSNode) waitForCluster(ctx context.Context) error {
 			continue
 		}
 		err := retry(fmt.Sprintf("node %d never answered", other), func() error {
-			_, err := n.nc.Request(rawNATSSubject(other)+".ping", nil, time.Second)
+			pctx, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			_, err := n.bus.Request(pctx, cluster.NodeID(other), []byte{rawNATSPing, '\n'})
 			return err
 		})
 		if err != nil {
@@ -222,27 +252,31 @@ func (n *rawNATSNode) waitForCluster(ctx context.Context) error {
 
 // answer answers another node: a POST's request, a peer record to hold, a removal, a ping.
 func (n *rawNATSNode) answer(m *nats.Msg) {
-	kind := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
-	switch kind {
-	case "record":
-		id := m.Header.Get("Id")
+	if len(m.Data) == 0 {
+		return
+	}
+	id, _, _ := strings.Cut(string(m.Data[1:]), "\n")
+	switch m.Data[0] {
+	case rawNATSRecord:
 		n.mu.Lock()
 		n.records[id] = struct{}{}
 		n.mu.Unlock()
-	case "remove":
-		id := m.Header.Get("Id")
+	case rawNATSRemove:
 		n.mu.Lock()
 		delete(n.records, id)
 		n.mu.Unlock()
 		return // published, nobody waits
-	case "post":
+	case rawNATSPost:
 		n.posts.Add(1)
 	}
 	_ = m.Respond(nil)
 }
 
-// close closes the connection and shuts the server down.
+// close detaches the bus, closes the connection and shuts the server down.
 func (n *rawNATSNode) close() {
+	if n.bus != nil {
+		_ = n.bus.Detach()
+	}
 	n.nc.Close()
 	n.ns.Shutdown()
 	n.ns.WaitForShutdown()
@@ -271,7 +305,7 @@ func (n *rawNATSNode) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if owner != n.self {
-		if _, err := n.nc.RequestWithContext(r.Context(), rawNATSSubject(owner)+".post", body); err != nil {
+		if _, err := n.bus.Request(r.Context(), cluster.NodeID(owner), rawNATSRequest(rawNATSPost, "", body)); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
@@ -330,7 +364,7 @@ func (n *rawNATSNode) handshake(w http.ResponseWriter, r *http.Request) {
 // store writes connection id's record: to the peer node (recordPeer) or to the stream (recordStream).
 func (n *rawNATSNode) store(ctx context.Context, kind, id string) error {
 	if kind == recordPeer {
-		_, err := n.nc.RequestMsgWithContext(ctx, &nats.Msg{Subject: rawNATSSubject(n.peer) + ".record", Header: nats.Header{"Id": []string{id}}, Data: n.record})
+		_, err := n.bus.Request(ctx, cluster.NodeID(n.peer), rawNATSRequest(rawNATSRecord, id, n.record))
 		return err
 	}
 	_, err := n.js.PublishMsg(ctx, &nats.Msg{Subject: rawNATSStreamSubject(n.self), Header: nats.Header{"Id": []string{id}}, Data: n.record})
@@ -342,7 +376,7 @@ func (n *rawNATSNode) store(ctx context.Context, kind, id string) error {
 func (n *rawNATSNode) remove(kind, id string) {
 	switch kind {
 	case recordPeer:
-		_ = n.nc.PublishMsg(&nats.Msg{Subject: rawNATSSubject(n.peer) + ".remove", Header: nats.Header{"Id": []string{id}}})
+		_ = n.nc.Publish(natsbus.Subject(cluster.NodeID(n.peer)), rawNATSRequest(rawNATSRemove, id, nil))
 	case recordStream:
 		_ = n.nc.PublishMsg(&nats.Msg{Subject: rawNATSStreamSubject(n.self), Header: nats.Header{"Id": []string{id}, "Removed": []string{"1"}}})
 	}

@@ -341,9 +341,10 @@ func TestRawNATSRows(t *testing.T) {
 }
 
 // TestRawNATSConnectionIsSwitchboards checks that each raw node's in-process NATS connection is set up
-// as a Switchboard node's (natsbus.Connect): a raw cluster whose every flush costs more than the
-// gateway's (nats.go's default write deadline on the in-process pipe makes two timers per flush) would
-// measure a ceiling below what the gateway itself can reach.
+// as a Switchboard node's (natsbus.Connect) and that its requests take a Switchboard node's path
+// (natsbus.Bus): a raw cluster whose every flush or request costs more than the gateway's (nats.go's
+// default write deadline on the in-process pipe makes two timers per flush; its request mux was slower
+// on the remote path) would measure a ceiling below what the gateway itself can reach.
 func TestRawNATSConnectionIsSwitchboards(t *testing.T) {
 	nodes, _ := startRawNATSNodes(t, "")
 	gw, err := natsbus.Connect(natsbus.ClientConfig{Name: "reference", Embedded: nodes[0].ns})
@@ -351,6 +352,22 @@ func TestRawNATSConnectionIsSwitchboards(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer gw.Close()
+	// The raw nodes' requests to one another take a Switchboard node's request path (natsbus.Bus, its
+	// own reply inbox), not nats.go's request mux, whose one reply callback takes the connection's lock
+	// and which the bus replaced for being slower on the remote path: a bus on this connection reaches
+	// node 2 on the bus's subject, with the raw nodes' own requests.
+	bus, err := natsbus.Attach(t.Context(), gw, 99, func(context.Context, []byte) ([]byte, error) { return nil, nil }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = bus.Detach() }()
+	before := nodes[1].posts.Load()
+	if _, err := bus.Request(t.Context(), 2, rawNATSRequest(rawNATSPost, "", []byte("hello"))); err != nil {
+		t.Fatalf("a Switchboard bus's request to raw node 2: %v", err)
+	}
+	if got := nodes[1].posts.Load() - before; got != 1 {
+		t.Errorf("raw node 2 answered %d POSTs, want 1", got)
+	}
 	for i, n := range nodes {
 		if got, want := n.nc.Opts.FlusherTimeout, gw.Opts.FlusherTimeout; got != want {
 			t.Errorf("node %d: its NATS connection's write deadline is %v, a Switchboard node's %v", i+1, got, want)
