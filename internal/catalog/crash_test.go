@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/switchboard-gw/switchboard/internal/catalog"
@@ -168,6 +169,11 @@ func runUntilKilled(t *testing.T, path, trigger string, killAt int) int {
 	err = cmd.Wait()
 	if !killed {
 		t.Fatalf("the child stopped before write %d (%v): %s", killAt, err, stderr.Bytes())
+	}
+	// Reading on past the trigger, a child that failed a write on its own (exit 2) between the trigger
+	// and the kill would otherwise pass for one the kill stopped.
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("the child ended by itself, not by the kill (%v): %s", err, stderr.Bytes())
 	}
 	return last
 }
