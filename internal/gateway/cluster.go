@@ -238,87 +238,10 @@ type connRecord struct {
 	APIKey      string              `json:"apiKey,omitempty"`
 }
 
-// encodeRecord encodes c's record: the JSON encoding/json makes of its connRecord, byte for byte (nodes
-// of every version read one another's records). Every clustered handshake encodes one, so a record of
-// plain strings — no authorizer context, no client certificate, nothing to escape — is written here
-// without reflection, into one allocation; any other goes through encoding/json.
 func encodeRecord(c *dispatch.Connection) ([]byte, error) {
-	if b, ok := appendPlainRecord(make([]byte, 0, plainRecordSize(c)), c); ok {
-		return b, nil
-	}
 	return json.Marshal(connRecord{ID: c.ID, APIID: c.APIID, Stage: c.Stage, DomainName: c.DomainName,
 		ConnectedAt: c.ConnectedAt, Identity: c.Identity, Port: c.Port, Proto: c.Proto, Authorizer: c.Authorizer,
 		APIKey: c.APIKey()})
-}
-
-// plainRecordSize is the length of c's record as appendPlainRecord writes it, at most.
-func plainRecordSize(c *dispatch.Connection) int {
-	id := &c.Identity
-	return 160 + len(c.ID) + len(c.APIID) + len(c.Stage) + len(c.DomainName) + len(id.UserAgent) + len(id.SourceIP) +
-		len(id.APIKey) + len(id.APIKeyID) + len(c.Port) + len(c.Proto) + len(c.APIKey())
-}
-
-// appendPlainRecord appends c's record as encoding/json would write its connRecord (field order,
-// omitempty), when every value is a plain string or number; false when one is not (an authorizer
-// context, a client certificate, a string with a character encoding/json escapes).
-func appendPlainRecord(b []byte, c *dispatch.Connection) ([]byte, bool) {
-	id := &c.Identity
-	if len(c.Authorizer) > 0 || id.ClientCert != nil {
-		return nil, false
-	}
-	apiKey := c.APIKey()
-	for _, s := range [...]string{c.ID, c.APIID, c.Stage, c.DomainName, id.UserAgent, id.SourceIP, id.APIKey, id.APIKeyID, c.Port, c.Proto, apiKey} {
-		if !plainJSON(s) {
-			return nil, false
-		}
-	}
-	b = appendField(b, `{"id":`, c.ID)
-	b = appendField(b, `,"apiId":`, c.APIID)
-	b = appendField(b, `,"stage":`, c.Stage)
-	b = appendField(b, `,"domainName":`, c.DomainName)
-	b = append(b, `,"connectedAt":`...)
-	b = strconv.AppendInt(b, c.ConnectedAt, 10)
-	b = append(b, `,"identity":{`...)
-	if id.UserAgent != "" {
-		b = appendField(b, `"userAgent":`, id.UserAgent)
-		b = append(b, ',')
-	}
-	b = appendField(b, `"sourceIp":`, id.SourceIP)
-	b = appendOptional(b, `,"apiKey":`, id.APIKey)
-	b = appendOptional(b, `,"apiKeyId":`, id.APIKeyID)
-	b = append(b, '}')
-	b = appendOptional(b, `,"port":`, c.Port)
-	b = appendOptional(b, `,"proto":`, c.Proto)
-	b = appendOptional(b, `,"apiKey":`, apiKey)
-	return append(b, '}'), true
-}
-
-// appendField appends name (with its quotes and colon) and the quoted value s, which plainJSON allows.
-func appendField(b []byte, name, s string) []byte {
-	b = append(b, name...)
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
-
-// appendOptional is appendField for an omitempty field: nothing when s is empty.
-func appendOptional(b []byte, name, s string) []byte {
-	if s == "" {
-		return b
-	}
-	return appendField(b, name, s)
-}
-
-// plainJSON reports whether encoding/json writes s as itself between quotes: printable ASCII other
-// than the quote, the backslash and the three characters it escapes for HTML (<, >, &).
-func plainJSON(s string) bool {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < 0x20 || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
-			return false
-		}
-	}
-	return true
 }
 
 // decodeRecord rebuilds a connection from its record; a record that is not one is an error.
