@@ -121,10 +121,7 @@ type Members struct {
 	// claimGoroutines counts the claims' worker goroutines running (tests: none outlives its claim).
 	claimGoroutines atomic.Int32
 
-	// recorded maps each connection with a stored record to the log subject its record went to. A plain
-	// map under its own lock: a sync.Map allocated an entry per connection.
-	recMu    sync.Mutex
-	recorded map[string]string
+	recorded sync.Map // connection id → the log subject its record went to
 
 	membersCfg jetstream.KeyValueConfig // the members bucket as Run creates it
 	// created is each stream's creation time as this node last saw it (under beatMu): a stream the store
@@ -135,7 +132,6 @@ type Members struct {
 
 	mu          sync.Mutex
 	incarnation string
-	subject     string // incarnation's connection log subject
 	peers       map[cluster.NodeID]peer
 	dead        map[cluster.NodeID]string    // the last incarnation of each node declared dead
 	unknown     map[cluster.NodeID]time.Time // nodes looked up in the store and not found, when
@@ -173,8 +169,7 @@ func New(nc *nats.Conn, cfg Config) (*Members, error) {
 	}
 	m := &Members{cfg: cfg, started: time.Now().UTC().Truncate(time.Millisecond), nc: nc, js: js, log: cfg.Logger, ttl: MissedHeartbeats * cfg.Heartbeat,
 		joined: make(chan struct{}), peers: map[cluster.NodeID]peer{}, dead: map[cluster.NodeID]string{}, unknown: map[cluster.NodeID]time.Time{}, forgetting: true,
-		reaping: map[string]bool{}, status: "waiting for JetStream", created: map[string]time.Time{}, recorded: map[string]string{}}
-	m.setIncarnation(newIncarnation())
+		reaping: map[string]bool{}, status: "waiting for JetStream", incarnation: newIncarnation(), created: map[string]time.Time{}}
 	m.reapCtx, m.stopReaping = context.WithCancel(context.Background())
 	m.writer = newWriter(js, cfg.Logger)
 	return m, nil
@@ -300,15 +295,7 @@ func memberKey(n cluster.NodeID) string { return "m." + strconv.Itoa(int(n)) }
 
 // logSubjectNow is this incarnation's connection log subject.
 func (m *Members) logSubjectNow() string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.subject
-}
-
-// setIncarnation makes inc this run's incarnation, and its log subject the one records go to (made once
-// per incarnation, not per record); m.mu held, or m not shared yet.
-func (m *Members) setIncarnation(inc string) {
-	m.incarnation, m.subject = inc, logSubject(m.cfg.Node, inc)
+	return logSubject(m.cfg.Node, m.incarnationNow())
 }
 
 // parseMemberKey reads m.<node>.
@@ -688,7 +675,7 @@ func (m *Members) expel(why string) {
 	m.mu.Lock()
 	m.member = false
 	m.status = why + "; rejoining"
-	m.setIncarnation(newIncarnation())
+	m.incarnation = newIncarnation()
 	m.mu.Unlock()
 	m.log.Error("cluster: " + why + "; dropping this node's connections and rejoining")
 	if m.cfg.Expelled != nil {
@@ -1296,23 +1283,19 @@ func (m *Members) Record(ctx context.Context, id string, record []byte) error {
 // waits until it is stored (at most opTimeout after the start, or until ctx ends: the record is then
 // removed if it was stored after all).
 func (m *Members) StartRecord(ctx context.Context, id string, record []byte) (wait func() error) {
-	m.mu.Lock()
-	member, why, subject := m.member, m.status, m.subject
-	m.mu.Unlock()
-	if !member && why != "" {
+	if why := m.Status(); why != "" {
 		return func() error { return errors.New("cluster: " + why) }
 	}
 	deadline := time.Now().Add(opTimeout)
+	subject := m.logSubjectNow()
 	op := m.writer.start(subject, id, record)
 	return func() error {
-		// No context derived per handshake: waitUntil bounds the wait with a pooled timer, and not at all
-		// when the record was stored while $connect ran.
-		if err := m.writer.waitUntil(ctx, op, deadline); err != nil {
+		ctx, cancel := context.WithDeadline(ctx, deadline)
+		defer cancel()
+		if err := m.writer.wait(ctx, op); err != nil {
 			return fmt.Errorf("cluster: record connection %s: %w", id, err)
 		}
-		m.recMu.Lock()
-		m.recorded[id] = subject
-		m.recMu.Unlock()
+		m.recorded.Store(id, subject)
 		return nil
 	}
 }
@@ -1323,22 +1306,20 @@ func (m *Members) StartRecord(ctx context.Context, id string, record []byte) (wa
 // for at most opTimeout, whatever ctx says (a closing node still removes its records); past that, a
 // goroutine waits for it.
 func (m *Members) Forget(_ context.Context, id string, then func()) {
-	m.recMu.Lock()
-	subject, ok := m.recorded[id]
-	delete(m.recorded, id)
-	m.recMu.Unlock()
+	v, ok := m.recorded.LoadAndDelete(id)
 	if !ok {
 		if then != nil {
 			then()
 		}
 		return
 	}
-	op := m.writer.remove(subject, id)
-	t := getTimer(opTimeout)
-	defer putTimer(t)
+	subject := v.(string)
+	done := m.writer.remove(subject, id)
+	t := time.NewTimer(opTimeout)
+	defer t.Stop()
 	select {
-	case <-op.done:
-		m.forgotten(id, subject, op.err, then)
+	case err := <-done:
+		m.forgotten(id, subject, err, then)
 		return
 	case <-t.C:
 	}
@@ -1353,7 +1334,7 @@ func (m *Members) Forget(_ context.Context, id string, then func()) {
 	m.log.Warn("cluster: NATS does not answer; the connection's $disconnect waits until its record is removed", "conn_id", id)
 	go func() {
 		defer m.reapWG.Done()
-		m.forgotten(id, subject, op.result(), then)
+		m.forgotten(id, subject, <-done, then)
 	}()
 }
 

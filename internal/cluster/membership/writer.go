@@ -53,16 +53,8 @@ const (
 type logOp struct {
 	subject string
 	entry   logEntry
-	// done is closed once err is set, when the op is resolved; nil when nobody waits. A channel of no
-	// values is one allocation where a channel of errors is two, and every handshake and close makes one.
-	done  chan struct{}
-	err   error
-	state atomic.Int32
-}
-
-// newOp is an op somebody waits for.
-func newOp(subject string, entry logEntry) *logOp {
-	return &logOp{subject: subject, entry: entry, done: make(chan struct{})}
+	done    chan error // buffered; nil when nobody waits
+	state   atomic.Int32
 }
 
 func (op *logOp) resolve(err error) bool {
@@ -70,16 +62,9 @@ func (op *logOp) resolve(err error) bool {
 		return false
 	}
 	if op.done != nil {
-		op.err = err
-		close(op.done)
+		op.done <- err
 	}
 	return true
-}
-
-// result waits for op to be resolved and returns its answer.
-func (op *logOp) result() error {
-	<-op.done
-	return op.err
 }
 
 // liveRecord is an open connection's record as the log holds it.
@@ -174,7 +159,7 @@ func (w *writer) create(ctx context.Context, subject, id string, data []byte) er
 
 // start queues the creation of id's record on subject; wait waits for it.
 func (w *writer) start(subject, id string, data []byte) *logOp {
-	op := newOp(subject, logEntry{create: true, id: id, record: data})
+	op := &logOp{subject: subject, entry: logEntry{create: true, id: id, record: data}, done: make(chan error, 1)}
 	if !w.enqueue(op) {
 		op.resolve(errWriterStopped)
 	}
@@ -184,87 +169,35 @@ func (w *writer) start(subject, id string, data []byte) *logOp {
 // wait waits for op, started by start.
 func (w *writer) wait(ctx context.Context, op *logOp) error {
 	select {
-	case <-op.done:
-		return op.err
-	case <-ctx.Done():
-		return w.abandon(op, ctx.Err())
-	}
-}
-
-// waitUntil waits for op, started by start, until ctx ends or deadline passes (then
-// context.DeadlineExceeded), as wait under a context with that deadline would, without deriving one:
-// every handshake waits so, and a derived context cost it a context, a timer, a Done channel and its
-// registration with ctx. An op resolved already (its record stored while $connect ran) costs no timer.
-func (w *writer) waitUntil(ctx context.Context, op *logOp, deadline time.Time) error {
-	select {
-	case <-op.done:
-		return op.err
-	default:
-	}
-	d := time.Until(deadline)
-	if d <= 0 {
-		return w.abandon(op, context.DeadlineExceeded)
-	}
-	t := getTimer(d)
-	defer putTimer(t)
-	select {
-	case <-op.done:
-		return op.err
-	case <-ctx.Done():
-		return w.abandon(op, ctx.Err())
-	case <-t.C:
-		return w.abandon(op, context.DeadlineExceeded)
-	}
-}
-
-// abandon gives op up with err, unless the writer resolved it just now: then its answer.
-func (w *writer) abandon(op *logOp, err error) error {
-	if op.state.CompareAndSwap(opPending, opAbandoned) {
+	case err := <-op.done:
 		return err
+	case <-ctx.Done():
+		if op.state.CompareAndSwap(opPending, opAbandoned) {
+			return ctx.Err()
+		}
+		return <-op.done // resolved just now
 	}
-	return op.result()
 }
 
-// timers recycles the timers that bound a handshake's wait for its record and a close's wait for its
-// removal, one per connection otherwise. Since Go 1.23 a stopped timer's channel holds no stale tick, so
-// a timer from the pool is Reset and used at once.
-var timers sync.Pool
-
-// getTimer is a timer from the pool that fires after d.
-func getTimer(d time.Duration) *time.Timer {
-	if t, ok := timers.Get().(*time.Timer); ok {
-		t.Reset(d)
-		return t
-	}
-	return time.NewTimer(d)
-}
-
-// putTimer stops t and returns it to the pool.
-func putTimer(t *time.Timer) {
-	t.Stop()
-	timers.Put(t)
-}
-
-// remove appends the removal of id's record to subject; the op's answer, once its done is closed, says
-// whether it was stored (nil: this node runs the connection's $disconnect) or not (errClaimed,
-// errWriterStopped).
-func (w *writer) remove(subject, id string) *logOp {
-	op := newOp(subject, logEntry{id: id})
+// remove appends the removal of id's record to subject; the returned channel says whether it was
+// stored (nil: this node runs the connection's $disconnect) or not (errClaimed, errWriterStopped).
+func (w *writer) remove(subject, id string) <-chan error {
+	op := &logOp{subject: subject, entry: logEntry{id: id}, done: make(chan error, 1)}
 	if !w.enqueue(op) {
-		op.resolve(errWriterStopped)
+		op.done <- errWriterStopped
 	}
-	return op
+	return op.done
 }
 
 // flush returns once every op queued before it is resolved, or ctx ends.
 func (w *writer) flush(ctx context.Context) error {
-	op := newOp("", logEntry{})
+	op := &logOp{done: make(chan error, 1)}
 	if !w.enqueue(op) {
 		return nil
 	}
 	select {
-	case <-op.done:
-		return op.err
+	case err := <-op.done:
+		return err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -359,8 +292,8 @@ func (w *writer) holdBusy(ctx context.Context, pending []*logOp) []*logOp {
 			return pending
 		}
 		if t == nil {
-			t = getTimer(w.busyHold)
-			defer putTimer(t)
+			t = time.NewTimer(w.busyHold)
+			defer t.Stop()
 		}
 		select {
 		case <-ctx.Done():

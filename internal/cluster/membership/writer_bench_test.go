@@ -63,7 +63,7 @@ func BenchmarkRecordCreate(b *testing.B) {
 			if err := w.create(ctx, subject, id, record); err != nil {
 				return err
 			}
-			return w.remove(subject, id).result()
+			return <-w.remove(subject, id)
 		}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
