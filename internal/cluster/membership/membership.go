@@ -490,8 +490,8 @@ func (m *Members) announce(ctx context.Context) error {
 				holder = string(e.Value())
 			}
 			why := fmt.Sprintf("node ID %d is held by another live node (%s); waiting for it to leave or expire (%s) — give this node another --node if both are meant to run", m.cfg.Node, holder, m.ttl)
+			m.log.Error("cluster: " + why) // before the status says it, which is when a reader looks for it
 			m.setStatus(why)
-			m.log.Error("cluster: " + why)
 		} else {
 			m.setStatus("cannot announce the node: " + err.Error())
 		}

@@ -367,3 +367,53 @@ func TestEmptiedSubjectClaimedOnlyInTheSameStream(t *testing.T) {
 		})
 	}
 }
+
+// A writer under load — its last append carried at least busyBatch ops — holds the next batch for the
+// ops that arrive within busyHold, so that they share one message of the log (one replicated append)
+// instead of going out one batch after another; the hold ends early once the message is full, or when
+// a caller waits for every op before it (a barrier).
+func TestBusyWriterHoldsABatchForMore(t *testing.T) {
+	s := startServerWithMaxPayload(t, 8192) // a message holds up to 4096 bytes of records
+	n := runNodeWith(t, s, 1, func(m *Members) {
+		m.writer.busyBatch, m.writer.busyHold = 1, time.Hour // busy from the first op on, held until full
+		m.writer.lastBatch = 1
+	})
+	eventually(t, func() bool { return n.m.Status() == "" }, "the node did not join")
+	w := n.m.writer
+	subject := n.m.logSubjectNow()
+	record := []byte(strings.Repeat("r", 500)) // 521 bytes an op: seven fill a message, the eighth does not fit
+	ops := []*logOp{w.start(subject, "id0", record)}
+	eventually(t, func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return len(w.queue) == 0
+	}, "the writer did not take the first record")
+	for i := 1; i < 8; i++ {
+		ops = append(ops, w.start(subject, fmt.Sprintf("id%d", i), record))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i, op := range ops[:7] {
+		if err := w.wait(ctx, op); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+	_, st := logStream(t, s)
+	if msgs, _, _ := subjectState(t, st, subject); msgs != 1 {
+		t.Fatalf("the seven records that fill a message went out in %d messages, want 1", msgs)
+	}
+	select {
+	case <-ops[7].done:
+		t.Fatal("the record that did not fit was not held for more")
+	default:
+	}
+	if err := w.flush(ctx); err != nil { // a barrier ends the hold
+		t.Fatal(err)
+	}
+	if err := w.wait(ctx, ops[7]); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, _, _ := subjectState(t, st, subject); msgs != 2 {
+		t.Fatalf("the log holds %d messages, want 2", msgs)
+	}
+}
