@@ -174,12 +174,7 @@ func (b *bench) startRawNATS(ctx context.Context) ([]*child, error) {
 	errs := make([]error, rawNATSNodes)
 	var wg sync.WaitGroup
 	for i := range raw {
-		var routes []string
-		for j, a := range addrs {
-			if j != i {
-				routes = append(routes, a)
-			}
-		}
+		routes := othersOf(addrs, i)
 		args := []string{"-node", strconv.Itoa(i + 1), "-cluster-listen", addrs[i], "-cluster-routes", strings.Join(routes, ","),
 			"-cluster-store", filepath.Join(b.dir, fmt.Sprintf("raw-nats-%d-%d", b.configs, i+1)), "-backend", "http://" + b.backend.addr}
 		wg.Go(func() { raw[i], errs[i] = b.start(ctx, "rawnats", args...) })
@@ -197,6 +192,11 @@ func rawNATSURL(addr, record string) string {
 		return "ws://" + addr + "/ws"
 	}
 	return "ws://" + addr + "/ws?record=" + record
+}
+
+// othersOf is addrs without its i-th: the routes of node i+1.
+func othersOf(addrs []string, i int) []string {
+	return append(slices.Clone(addrs[:i]), addrs[i+1:]...)
 }
 
 // stopAll stops the children that started and forgets them, so that a second call does nothing.
@@ -227,12 +227,7 @@ func (b *bench) startCluster(ctx context.Context) ([]*child, error) {
 	errs := make([]error, clusterSize)
 	var wg sync.WaitGroup
 	for i := range clusterSize {
-		var routes []string
-		for j, a := range addrs {
-			if j != i {
-				routes = append(routes, a)
-			}
-		}
+		routes := othersOf(addrs, i)
 		args := []string{"-config", path, "-node", strconv.Itoa(i + 1), "-cluster-listen", addrs[i],
 			"-cluster-routes", strings.Join(routes, ","), "-cluster-store", filepath.Join(b.dir, fmt.Sprintf("nats-%d-%d", b.configs, i+1)),
 			"-cluster-size", strconv.Itoa(clusterSize)}

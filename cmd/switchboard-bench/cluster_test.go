@@ -6,6 +6,7 @@ import (
 	"io"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -93,6 +94,29 @@ func TestPostRateFlag(t *testing.T) {
 				t.Fatalf("parseFlags(%q) took post rate %v", args, s.PostRate)
 			case tt.ok && s.PostRate != tt.want:
 				t.Errorf("post rate %v, want %v", s.PostRate, tt.want)
+			}
+		})
+	}
+}
+
+// TestOthersOf checks the routes a node gets: every address but its own, the list itself untouched.
+func TestOthersOf(t *testing.T) {
+	addrs := []string{"a", "b", "c"}
+	for _, tc := range []struct {
+		name string
+		i    int
+		want []string
+	}{
+		{"first", 0, []string{"b", "c"}},
+		{"middle", 1, []string{"a", "c"}},
+		{"last", 2, []string{"a", "b"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := othersOf(addrs, tc.i); !slices.Equal(got, tc.want) {
+				t.Errorf("othersOf(%v, %d) = %v, want %v", addrs, tc.i, got, tc.want)
+			}
+			if !slices.Equal(addrs, []string{"a", "b", "c"}) {
+				t.Fatalf("othersOf changed its input: %v", addrs)
 			}
 		})
 	}

@@ -34,12 +34,7 @@ func startRawNATSNodes(t *testing.T, backend string) ([rawNATSNodes]*rawNATSNode
 	var errs [rawNATSNodes]error
 	var wg sync.WaitGroup
 	for i := range nodes {
-		var routes []string
-		for j, a := range addrs {
-			if j != i {
-				routes = append(routes, a)
-			}
-		}
+		routes := othersOf(addrs, i)
 		wg.Go(func() {
 			nodes[i], errs[i] = newRawNATSNode(t.Context(), rawNATSOptions{node: i + 1, clusterListen: addrs[i],
 				routes: routes, storeDir: filepath.Join(t.TempDir(), "js"), backend: backend})
