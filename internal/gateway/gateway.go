@@ -930,8 +930,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 	select {
 	case <-waited:
 	case <-stopCtx.Done():
+		// Events still running at the grace's end are cut; Run says so whatever happens next (the
+		// functions' processes may be gone by the time they are stopped, which then reports nothing).
 		cancelEvents()
 		<-waited
+		errs = append(errs, fmt.Errorf("events still running were cut at the end of the %v shutdown grace: %w", g.opts.ShutdownTimeout, stopCtx.Err()))
 	}
 	if g.cluster != nil {
 		// Every connection is closed and its $disconnect ran: the others may forget this node now.
