@@ -50,7 +50,8 @@ func TestClusterClaimerDiesMidClaim(t *testing.T) {
 	nodes[claimer].NATS().Close() // the claimer dies while the backend holds a $disconnect
 	gatewaytest.Eventually(t, 30*time.Second, func() bool {
 		return allDisconnected(be, lost) && strings.Contains(logs[other].String(), "claimed a dead node's connections")
-	}, "node %d did not take node %d's claim over and run the remaining $disconnects", other+1, claimer+1)
+	}, "node %d did not take node %d's claim over and run the remaining $disconnects (the backend has %v; node %d's log:\n%s)",
+		other+1, claimer+1, lazy(func() string { return fmt.Sprint(disconnects(be)) }), other+1, logs[other])
 	got := disconnects(be)
 	twice := 0
 	for _, id := range lost {
