@@ -94,6 +94,9 @@ type logEntry struct {
 	record []byte // create only
 }
 
+// size is what the entry counts for against a message's limit: its bytes and room for their framing.
+func (e logEntry) size() int { return len(e.id) + len(e.record) + 16 }
+
 // logMsg is a decoded message of the log.
 type logMsg struct {
 	kind    byte       // kindBatch, kindClaim, kindClaimed or kindProgress

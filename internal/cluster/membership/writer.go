@@ -280,14 +280,15 @@ func (w *writer) holdBusy(ctx context.Context, pending []*logOp) []*logOp {
 	}
 	limit := w.batchLimit()
 	var t *time.Timer
+	size, counted := 0, 0 // the size of pending[:counted]
 	for {
-		size := 0
-		for _, op := range pending {
+		for _, op := range pending[counted:] {
 			if op.subject == "" {
 				return pending // a barrier: somebody waits for every op before it
 			}
-			size += len(op.entry.id) + len(op.entry.record) + 16
+			size += op.entry.size()
 		}
+		counted = len(pending)
 		if size >= limit {
 			return pending
 		}
@@ -352,7 +353,7 @@ func (w *writer) step(ctx context.Context, pending []*logOp) []*logOp {
 	size, blocked, limit := 0, false, w.batchLimit()
 	for _, op := range pending {
 		// Ops stay in order: a barrier, another subject's op or a full message ends this batch.
-		if blocked || op.subject != subject || size+len(op.entry.id)+len(op.entry.record)+16 > limit && len(batch) > 0 {
+		if blocked || op.subject != subject || size+op.entry.size() > limit && len(batch) > 0 {
 			blocked = true
 			rest = append(rest, op)
 			continue
@@ -375,7 +376,7 @@ func (w *writer) step(ctx context.Context, pending []*logOp) []*logOp {
 			}
 		}
 		batch = append(batch, op)
-		size += len(op.entry.id) + len(op.entry.record) + 16
+		size += op.entry.size()
 	}
 	if len(batch) > 0 {
 		// Removals of records stored after their handshake gave up go first, before any barrier.
@@ -467,7 +468,7 @@ func (w *writer) restore(ctx context.Context, subject string, st *logState) {
 	size := 0
 	for _, e := range all {
 		chunk = append(chunk, e)
-		size += len(e.id) + len(e.record) + 16
+		size += e.size()
 		if size > w.batchLimit() {
 			w.append(ctx, subject, st, nil, chunk)
 			chunk, size = nil, 0
@@ -631,8 +632,9 @@ func (w *writer) maintain(ctx context.Context) {
 			if now.Sub(r.written) < w.refreshAge {
 				continue
 			}
-			refresh = append(refresh, logEntry{create: true, id: id, record: r.data})
-			size += len(id) + len(r.data) + 16
+			e := logEntry{create: true, id: id, record: r.data}
+			refresh = append(refresh, e)
+			size += e.size()
 			if size > w.batchLimit() {
 				w.append(ctx, subject, st, nil, refresh)
 				refresh, size = nil, 0
