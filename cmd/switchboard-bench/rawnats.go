@@ -384,20 +384,11 @@ func (n *rawNATSNode) remove(kind, id string) {
 
 // connect POSTs to the backend's /connect and wants 200.
 func (n *rawNATSNode) connect(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.connectURL, http.NoBody)
-	if err != nil {
-		return err
+	status, err := post(ctx, n.client, n.connectURL, nil)
+	if err == nil && status != http.StatusOK {
+		err = fmt.Errorf("status %d", status)
 	}
-	resp, err := n.client.Do(req)
-	if err != nil {
-		return err
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("status %d", resp.StatusCode)
-	}
-	return nil
+	return err
 }
 
 // held reports how many of another node's peer records this node holds.

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchboard-gw/switchboard/internal/cluster/natsbus"
+	"github.com/switchboard-gw/switchboard/internal/gatewaytest"
 	"github.com/switchboard-gw/switchboard/internal/loopbackport"
 )
 
@@ -124,13 +125,7 @@ func TestRawNATS(t *testing.T) {
 	wsURL := "ws" + strings.TrimPrefix(srvs[0].URL, "http") + "/ws"
 	poll := func(t *testing.T, what string, ok func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("never: %s", what)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		gatewaytest.Eventually(t, 10*time.Second, ok, "never: %s", what)
 	}
 	for _, tc := range []struct {
 		name   string
