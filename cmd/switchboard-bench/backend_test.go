@@ -1,11 +1,18 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/gatewaytest"
 )
 
 // The backend keeps recording connection IDs past its memory bound (the cluster scenario's handshake
@@ -45,5 +52,52 @@ func TestBackendRecordsThePastItsBound(t *testing.T) {
 	}
 	if ids, _ := since(total); len(ids) != 0 {
 		t.Fatalf("since the newest mark: %v, want none", ids)
+	}
+}
+
+// The backend's /connect?work=D answers only after D, each request on its own timer: requests that
+// wait are all in flight at once, and each ends when its caller leaves. Bad work is refused with 400.
+func TestBackendConnectWork(t *testing.T) {
+	b := newBackend()
+	srv := httptest.NewServer(b)
+	defer srv.Close()
+	client := &http.Client{Timeout: 30 * time.Second}
+
+	t.Run("a request takes at least its work", func(t *testing.T) {
+		const work = 30 * time.Millisecond
+		start := time.Now()
+		status, err := post(t.Context(), client, srv.URL+"/connect?work="+work.String(), nil)
+		if took := time.Since(start); err != nil || status != http.StatusOK || took < work {
+			t.Fatalf("status %d, %v, after %v; want 200 after at least %v", status, err, took, work)
+		}
+	})
+	t.Run("requests wait at once", func(t *testing.T) {
+		const requests = 8
+		ctx, cancel := context.WithCancel(t.Context())
+		var wg sync.WaitGroup
+		for range requests {
+			wg.Go(func() { _, _ = post(ctx, client, srv.URL+"/connect?work=1m", nil) })
+		}
+		gatewaytest.Eventually(t, 10*time.Second, func() bool { return b.working.Load() == requests }, "never %d requests working at once (%d)", requests, b.working.Load())
+		cancel()
+		wg.Wait()
+		gatewaytest.Eventually(t, 10*time.Second, func() bool { return b.working.Load() == 0 }, "requests still working after their callers left: %d", b.working.Load())
+	})
+	for _, tc := range []struct{ name, work string }{
+		{"not a duration", "fast"},
+		{"negative", "-1ms"},
+		{"too long", "2m"},
+	} {
+		t.Run("refused: "+tc.name, func(t *testing.T) {
+			resp, err := client.Post(srv.URL+"/connect?work="+tc.work, "text/plain", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `work "`+tc.work+`"`) {
+				t.Fatalf("%d %s; want 400 naming the work", resp.StatusCode, body)
+			}
+		})
 	}
 }

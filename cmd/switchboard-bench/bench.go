@@ -30,6 +30,9 @@ type settings struct {
 	// PostRate is the cluster scenario's fixed rate of @connections POSTs per second for its open-loop
 	// figures, on each path; 0: a quarter of the remote path's closed-loop rate measured in the same run.
 	PostRate float64
+	// ConnectWork is how long the backend's /connect takes before it answers in the cluster scenario's
+	// second pair of single and clustered handshakes (a $connect that writes to a store); 0: no such pair.
+	ConnectWork time.Duration
 	// PeerCache is where the peers scenario installs serverless-offline with npm.
 	PeerCache string
 }
@@ -41,6 +44,10 @@ type runEnv struct {
 	Stderr  io.Writer // progress and the servers' standard error
 	Command string    // the command line, as reported
 }
+
+// defaultConnectWork is -connect-work's default: about what a DynamoDB PutItem takes from a Lambda
+// function in the same region (single-digit milliseconds), the work of the seeds' chat app's $connect.
+const defaultConnectWork = 2 * time.Millisecond
 
 // warmConns is how many connections each server gets, with one round trip each, before its baseline RSS.
 const warmConns = 8
@@ -67,6 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	fs.BoolVar(&s.Markdown, "markdown", false, "print a Markdown section instead of a plain table")
 	fs.StringVar(&s.Profile, "profile", "", "write a CPU profile of each gateway process to `DIR`/gateway-N.pprof (a cluster node: gateway-N-node-I.pprof), its allocations to gateway-N[-node-I].allocs.pprof; of each raw Lambda bridge to lambdabridge-N[.allocs].pprof")
 	fs.Float64Var(&s.PostRate, "post-rate", 0, "@connections POSTs per second of the cluster scenario's fixed-rate (open-loop) figures, to each of the local and the remote owner at once; 0: a quarter of the remote owner's closed-loop rate in the same run")
+	fs.DurationVar(&s.ConnectWork, "connect-work", defaultConnectWork, "how long the cluster scenario's $connect backend takes before it answers in a second pair of single-node and clustered handshakes, as a $connect that writes to a store (a DynamoDB PutItem) does; 0: no such pair")
 	fs.StringVar(&s.PeerCache, "peer-cache", defaultPeerCache(), "`DIR` where the peers scenario installs serverless-offline with npm (once)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -96,6 +104,8 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 		return nil, errors.New("-msg-size must be between 1 and 32768 (one frame)")
 	case !(s.PostRate >= 0 && s.PostRate <= 1e6):
 		return nil, errors.New("-post-rate must be between 0 (a quarter of the remote closed-loop rate) and 1000000 per second")
+	case s.ConnectWork < 0 || s.ConnectWork > maxConnectWork:
+		return nil, fmt.Errorf("-connect-work must be between 0 (no such pair) and %v", maxConnectWork)
 	}
 	limit := fileLimit() - warmConns - fdReserve
 	if s.Conns > limit || s.MaxConns > limit {

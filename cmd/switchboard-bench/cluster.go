@@ -6,9 +6,12 @@ package main
 // one fixed rate (open loop, latency from each request's due time); handshakes per second of a clustered
 // node against a single node with the same config (the difference is the connection record written to
 // JetStream on every connect and deleted on every close); and one Broadcast to -conns connections spread
-// over the three nodes. Beside them, the raw NATS cluster (rawnats.go), the least a gateway clustered over
-// NATS does, is measured the same way: its POSTs at the same clients and fixed rate, its handshakes in
-// turns with the single and the clustered node's, without and with a record sent to the other process.
+// over the three nodes. With -connect-work, the single and the clustered node's handshakes are measured
+// again, in the same turns, with a $connect that does real work: the backend's /connect answers only
+// after that time, as a $connect that writes to a store does. Beside them, the raw NATS cluster
+// (rawnats.go), the least a gateway clustered over NATS does, is measured the same way: its POSTs at the
+// same clients and fixed rate, its handshakes in turns with the single and the clustered node's, without
+// and with a record sent to another process (one request per record, or batched) or appended to a stream.
 
 import (
 	"bytes"
@@ -39,13 +42,17 @@ type clusterResult struct {
 	Clients                       int       // -clients: the closed loop's clients, the open loop's most in flight
 	CPUs                          int       // the machine's, which the handshake ceilings share out
 	ConnectSingle, ConnectCluster *hsResult // handshakes/s, one node alone / one node of the three
-	// Raw is the raw NATS cluster's POSTs (the same clients, the same fixed rate); RawPlain, RawPeer and
-	// RawStream its handshakes without a record, with one held by another process, and with one appended
-	// to a replicated stream (rawnats.go).
-	Raw                          *postPaths
-	RawPlain, RawPeer, RawStream *hsResult
-	Broadcast                    *broadcastResult
-	BroadcastConns               int
+	// ConnectWork is -connect-work; ConnectSingleWork and ConnectClusterWork are the same two nodes'
+	// handshakes with a $connect that takes that long (nil when 0).
+	ConnectWork                           time.Duration
+	ConnectSingleWork, ConnectClusterWork *hsResult
+	// Raw is the raw NATS cluster's POSTs (the same clients, the same fixed rate); RawPlain, RawPeer,
+	// RawPeerBatch and RawStream its handshakes without a record, with one held by another process (a
+	// request each, or batched), and with one appended to a replicated stream (rawnats.go).
+	Raw                                        *postPaths
+	RawPlain, RawPeer, RawPeerBatch, RawStream *hsResult
+	Broadcast                                  *broadcastResult
+	BroadcastConns                             int
 }
 
 // postPaths are the figures of POSTs to one node's connections sent to that node (local) and to another
@@ -125,21 +132,31 @@ func (b *bench) cluster(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Five in turns, each round: the single node, the clustered node, the raw cluster without a record,
-	// with a record held by another process and with one appended to the replicated stream.
-	var singles, clustered, rawPlain, rawPeer, rawStream []*hsResult
+	// In turns, each round: the single node, the clustered node, the raw cluster without a record, with a
+	// record held by another process (a request each, then batched) and with one appended to the
+	// replicated stream; then, with -connect-work, the single and the clustered node with a $connect
+	// that takes that long.
+	type turn struct {
+		name, url  string
+		gw, helper *child
+		into       *[]*hsResult
+	}
+	var singles, clustered, rawPlain, rawPeer, rawPeerBatch, rawStream, singlesWork, clusteredWork []*hsResult
+	turns := []turn{
+		{"single node", stageURL(single.addr), single, nil, &singles},
+		{"node 1 of a cluster of 3", stageURL(nodes[0].addr), nodes[0], nil, &clustered},
+		{"raw NATS cluster, no record", rawNATSURL(raw[0].addr, ""), raw[0], nil, &rawPlain},
+		{"raw NATS cluster, a record held by node 2", rawNATSURL(raw[0].addr, recordPeer), raw[0], raw[1], &rawPeer},
+		{"raw NATS cluster, batched records held by node 2", rawNATSURL(raw[0].addr, recordPeerBatch), raw[0], raw[1], &rawPeerBatch},
+		{"raw NATS cluster, a record appended to the stream (R3)", rawNATSURL(raw[0].addr, recordStream), raw[0], nil, &rawStream},
+	}
+	if w := b.s.ConnectWork; w > 0 {
+		turns = append(turns,
+			turn{fmt.Sprintf("single node, $connect taking %v", w), connectWorkURL(single.addr, w), single, nil, &singlesWork},
+			turn{fmt.Sprintf("node 1 of a cluster of 3, $connect taking %v", w), connectWorkURL(nodes[0].addr, w), nodes[0], nil, &clusteredWork})
+	}
 	for round := range handshakeRounds {
-		for _, t := range []struct {
-			name, url  string
-			gw, helper *child
-			into       *[]*hsResult
-		}{
-			{"single node", stageURL(single.addr), single, nil, &singles},
-			{"node 1 of a cluster of 3", stageURL(nodes[0].addr), nodes[0], nil, &clustered},
-			{"raw NATS cluster, no record", rawNATSURL(raw[0].addr, ""), raw[0], nil, &rawPlain},
-			{"raw NATS cluster, a record held by node 2", rawNATSURL(raw[0].addr, recordPeer), raw[0], raw[1], &rawPeer},
-			{"raw NATS cluster, a record appended to the stream (R3)", rawNATSURL(raw[0].addr, recordStream), raw[0], nil, &rawStream},
-		} {
+		for _, t := range turns {
 			r, err := b.measureHandshakesFor(ctx, fmt.Sprintf("handshakes, %s (round %d)", t.name, round+1), t.url, t.gw, t.helper, b.s.Duration)
 			if err != nil {
 				return err
@@ -149,6 +166,12 @@ func (b *bench) cluster(ctx context.Context) error {
 	}
 	res.ConnectSingle, res.ConnectCluster = mergeHandshakes(singles...), mergeHandshakes(clustered...)
 	res.RawPlain, res.RawPeer, res.RawStream = mergeHandshakes(rawPlain...), mergeHandshakes(rawPeer...), mergeHandshakes(rawStream...)
+	res.RawPeerBatch = mergeHandshakes(rawPeerBatch...)
+	if res.ConnectWork = b.s.ConnectWork; res.ConnectWork > 0 {
+		res.ConnectSingleWork, res.ConnectClusterWork = mergeHandshakes(singlesWork...), mergeHandshakes(clusteredWork...)
+		logf(b.stderr, "handshakes with $connect taking %v: single node %.0f/s, p50 %v; clustered node %.0f/s, p50 %v",
+			res.ConnectWork, res.ConnectSingleWork.Rate, res.ConnectSingleWork.P50, res.ConnectClusterWork.Rate, res.ConnectClusterWork.P50)
+	}
 	singleStopped = true
 	if err := single.stop(); err != nil {
 		return err
@@ -192,6 +215,13 @@ func rawNATSURL(addr, record string) string {
 		return "ws://" + addr + "/ws"
 	}
 	return "ws://" + addr + "/ws?record=" + record
+}
+
+// connectWorkURL is the bench stage's WebSocket URL on a gateway with ?work=d: the gateway passes a
+// $connect request's query string on to its HTTP_PROXY integration, so the backend's /connect takes d
+// before it answers. The same gateways serve both pairs of handshakes.
+func connectWorkURL(addr string, d time.Duration) string {
+	return stageURL(addr) + "?work=" + d.String()
 }
 
 // othersOf is addrs without its i-th: the routes of node i+1.

@@ -13,7 +13,8 @@ import (
 )
 
 // TestClusterScenario runs -only cluster at a tiny scale (three gateway processes over embedded NATS)
-// and checks that every figure was measured. It asserts nothing about speed.
+// and checks that every figure was measured. It asserts nothing about speed, except that a handshake
+// whose $connect does -connect-work takes at least that long.
 func TestClusterScenario(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts server processes")
@@ -24,7 +25,8 @@ func TestClusterScenario(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	args := []string{"-only", "cluster", "-conns", "60", "-clients", "2", "-duration", "300ms"}
+	const work = 20 * time.Millisecond
+	args := []string{"-only", "cluster", "-conns", "60", "-clients", "2", "-duration", "300ms", "-connect-work", work.String()}
 	var stdout, stderr bytes.Buffer
 	res, err := run(ctx, args, runEnv{Exe: exe, Stdout: &stdout, Stderr: &stderr, Command: "switchboard-bench"})
 	if err != nil {
@@ -32,7 +34,8 @@ func TestClusterScenario(t *testing.T) {
 	}
 	c := res.Cluster
 	if c == nil || c.Local == nil || c.Remote == nil || c.LocalFixed == nil || c.RemoteFixed == nil || c.ConnectSingle == nil || c.ConnectCluster == nil || c.Broadcast == nil ||
-		c.Raw == nil || c.Raw.Local == nil || c.Raw.Remote == nil || c.Raw.LocalFixed == nil || c.Raw.RemoteFixed == nil || c.RawPlain == nil || c.RawPeer == nil || c.RawStream == nil {
+		c.Raw == nil || c.Raw.Local == nil || c.Raw.Remote == nil || c.Raw.LocalFixed == nil || c.Raw.RemoteFixed == nil || c.RawPlain == nil || c.RawPeer == nil || c.RawStream == nil ||
+		c.RawPeerBatch == nil || c.ConnectSingleWork == nil || c.ConnectClusterWork == nil {
 		t.Fatalf("figures missing: %+v", c)
 	}
 	if c.Raw.FixedRate != c.FixedRate {
@@ -47,9 +50,19 @@ func TestClusterScenario(t *testing.T) {
 			t.Errorf("POSTs, %s owner: %+v", name, f)
 		}
 	}
-	for name, h := range map[string]*hsResult{"single": c.ConnectSingle, "cluster": c.ConnectCluster, "raw, no record": c.RawPlain, "raw, peer record": c.RawPeer, "raw, stream record": c.RawStream} {
+	for name, h := range map[string]*hsResult{"single": c.ConnectSingle, "cluster": c.ConnectCluster, "raw, no record": c.RawPlain, "raw, peer record": c.RawPeer,
+		"raw, batched peer record": c.RawPeerBatch, "raw, stream record": c.RawStream, "single, $connect working": c.ConnectSingleWork, "cluster, $connect working": c.ConnectClusterWork} {
 		if h.Rate <= 0 || h.P50 <= 0 || h.Errors != 0 {
 			t.Errorf("handshakes, %s: %+v", name, h)
+		}
+	}
+	if c.ConnectWork != work {
+		t.Errorf("$connect work %v, want %v", c.ConnectWork, work)
+	}
+	// Every handshake through a $connect that works waited for it; those through the instant one did not.
+	for name, h := range map[string]*hsResult{"single": c.ConnectSingleWork, "cluster": c.ConnectClusterWork} {
+		if len(h.samples) == 0 || h.samples[0] < work {
+			t.Errorf("handshakes with $connect taking %v, %s: the fastest took %v", work, name, h.samples[0])
 		}
 	}
 	if c.BroadcastConns != 60 || len(c.Broadcast.Rounds) != broadcastRounds || c.Broadcast.median() <= 0 {
@@ -58,7 +71,10 @@ func TestClusterScenario(t *testing.T) {
 	out := stdout.String()
 	for _, want := range []string{"owner local / remote", "closed loop of 2 clients", "fixed rate", "single node / clustered node", "Broadcast to 60 connections spread over 3 nodes",
 		"Raw NATS cluster (one NATS request/reply to another process, nothing else)", "a record held by another process (one core NATS request)", "a record appended to a JetStream stream of 3 replicas",
-		"ceiling of the clustered node's ≥ 0.8× target on this machine, any design", "the same with one stream append per handshake"} {
+		"ceiling of the clustered node's ≥ 0.8× target on this machine, any design", "the same with one stream append per handshake",
+		"Cluster of 3: handshakes/s, single node / clustered node, $connect → backend taking 20ms before it answers", "p50 / p99 handshake time, single / clustered ($connect taking 20ms)",
+		"a record held by another process, batched", "ceiling from the raw cluster's cheapest record (batched peer): its ratio",
+		"the same added to the single node's handshake", "the CPU ceiling (any design, as above) with the batched peer record's CPU"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -94,6 +110,41 @@ func TestPostRateFlag(t *testing.T) {
 				t.Fatalf("parseFlags(%q) took post rate %v", args, s.PostRate)
 			case tt.ok && s.PostRate != tt.want:
 				t.Errorf("post rate %v, want %v", s.PostRate, tt.want)
+			}
+		})
+	}
+}
+
+// TestConnectWorkFlag checks -connect-work's bounds: 2 ms unless set, 0 (no pair with a working $connect)
+// or a duration up to the backend's bound, never a negative one.
+func TestConnectWorkFlag(t *testing.T) {
+	tests := []struct {
+		name string
+		arg  string
+		want time.Duration
+		ok   bool
+	}{
+		{name: "default", want: 2 * time.Millisecond, ok: true},
+		{name: "off", arg: "0", want: 0, ok: true},
+		{name: "set", arg: "10ms", want: 10 * time.Millisecond, ok: true},
+		{name: "negative", arg: "-1ms"},
+		{name: "longer than the backend waits", arg: "2m"},
+		{name: "not a duration", arg: "2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var args []string
+			if tt.arg != "" {
+				args = []string{"-connect-work", tt.arg}
+			}
+			s, err := parseFlags(args, io.Discard)
+			switch {
+			case tt.ok && err != nil:
+				t.Fatalf("parseFlags(%q): %v", args, err)
+			case !tt.ok && err == nil:
+				t.Fatalf("parseFlags(%q) took $connect work %v", args, s.ConnectWork)
+			case tt.ok && s.ConnectWork != tt.want:
+				t.Errorf("$connect work %v, want %v", s.ConnectWork, tt.want)
 			}
 		})
 	}

@@ -31,14 +31,18 @@
 //     owner), from -clients clients in a closed loop (each path at its own saturation), then p50/p99 of
 //     both paths at once, each at -post-rate POSTs per second (open loop, a POST sent late counted from
 //     its due time; default a quarter of the remote closed-loop rate); handshakes/s of node 1 against a
-//     single node with the same config; and a Broadcast to -conns connections spread over the three
-//     nodes, sent to node 1.
+//     single node with the same config, then again with a $connect that does real work (the backend's
+//     /connect answers after -connect-work, what a $connect that writes to a store such as DynamoDB
+//     takes; 0 leaves this pair out); and a Broadcast to -conns connections spread over the three nodes,
+//     sent to node 1. Beside them, the raw NATS cluster (three processes doing the least a gateway over
+//     NATS does) is measured the same way, its handshakes without a record and with one held by another
+//     process (a request each, or batched), or appended to a replicated stream.
 //
 // Usage:
 //
 //	switchboard-bench [run] [-conns 10000] [-max-conns 19000] [-clients 64] [-duration 10s]
 //	                  [-msg-size 100] [-only rss,rtt,connect,mapping,mgmt,broadcast[,peers,cluster]] [-peer-cache DIR]
-//	                  [-post-rate 0] [-profile DIR] [-markdown]
+//	                  [-post-rate 0] [-connect-work 2ms] [-profile DIR] [-markdown]
 //
 // Progress goes to standard error; the results table (Markdown with -markdown) goes to standard output.
 // Everything runs on the loopback interface only.

@@ -13,18 +13,24 @@ package main
 //   - GET /ws: a WebSocket handshake (the same gws server as the raw echo). With -backend it first POSTs
 //     to the backend's /connect (as a $connect HTTP_PROXY integration does). With ?record=peer it also
 //     sends a connection record to the next node's process in the same moment, with one core NATS
-//     request, and upgrades only once both are answered; with ?record=stream it appends the record to a
-//     JetStream stream of three replicas (the cluster store, as Switchboard's connection log is) and
-//     waits for its acknowledgement instead. On close it sends the record's removal without waiting.
+//     request, and upgrades only once both are answered; with ?record=peerbatch it hands the record to
+//     the node's batcher, which sends the next node every record and removal waiting while its previous
+//     request is in flight as one core NATS request (group commit: the first goes out at once), and
+//     upgrades once the request carrying its own record is answered; with ?record=stream it appends the
+//     record to a JetStream stream of three replicas (the cluster store, as Switchboard's connection log
+//     is) and waits for its acknowledgement instead. On close it sends the record's removal without
+//     waiting (peerbatch: through the batcher, in the order it was handed the records).
 //
 // A record that leaves the process before the upgrade is what point 6 of the cluster's design requires
 // (a node killed a moment after the 101 still has its connection's record elsewhere). One core NATS
 // request to one other process is the cheapest such write there is over NATS, so the CPU it adds to a
 // handshake (the node's and the holder's) is the least any clustered gateway pays, and with the single
 // node's CPU per handshake it bounds what a clustered node can reach on this machine (connectCeiling).
-// The time it adds is no such bound: sent alongside $connect, it hides behind a longer one. The stream
-// variant is the same write into a replicated store, one append per handshake (Switchboard batches the
-// appends that wait at once, so with many clients it can do better than it).
+// The time it adds is no such bound: sent alongside $connect, it hides behind a longer one. The batched
+// peer record is the cheapest write with batching (Switchboard's connection log batches the same way,
+// membership/writer.go), so where many handshakes wait at once it is the least a batching design pays.
+// The stream variant is the same write into a replicated store, one append per handshake (Switchboard
+// batches the appends that wait at once, so with many clients it can do better than it).
 
 import (
 	"context"
@@ -63,8 +69,9 @@ const rawNATSStream = "bench_records"
 
 // Record kinds of a handshake (?record=).
 const (
-	recordPeer   = "peer"   // one core NATS request to the next node, which holds it
-	recordStream = "stream" // one acknowledged append to the replicated stream
+	recordPeer      = "peer"      // one core NATS request to the next node, which holds it
+	recordPeerBatch = "peerbatch" // the same, the records waiting at once sharing one request (rawNATSBatcher)
+	recordStream    = "stream"    // one acknowledged append to the replicated stream
 )
 
 // The kinds of message one raw node sends another, the first byte of each (rawNATSRequest).
@@ -73,6 +80,7 @@ const (
 	rawNATSRecord = 'r' // a connection's record to hold: answered once held
 	rawNATSRemove = 'x' // a record's removal: published, nobody waits
 	rawNATSPing   = 'g' // are you there: answered at once
+	rawNATSBatch  = 'b' // records and removals to apply in order (rawNATSBatchEntry): answered once applied
 )
 
 // rawNATSRequest is a message to another raw node: its kind, a connection's ID, a newline, data.
@@ -106,6 +114,12 @@ type rawNATSNode struct {
 	nextID     atomic.Int64
 
 	posts atomic.Int64 // POSTs another node forwarded here
+	// batch sends this node's batched peer records (recordPeerBatch); batches counts the batches another
+	// node sent here, batchEntries the records and removals they carried, batchFailures those refused
+	// (logged).
+	batch                                *rawNATSBatcher
+	batches, batchEntries, batchFailures atomic.Int64
+	log                                  *slog.Logger
 
 	mu      sync.Mutex
 	records map[string]struct{} // another node's connections' peer records, held for it
@@ -156,8 +170,8 @@ func newRawNATSNode(ctx context.Context, opts rawNATSOptions) (*rawNATSNode, err
 	// The connection a Switchboard node opens to its embedded server (natsbus.Connect): the same options,
 	// among them no write deadline on the in-process pipe, so a flush costs the raw node what it costs
 	// the gateway and no more.
-	nc, err := natsbus.Connect(natsbus.ClientConfig{Name: "rawnats-" + strconv.Itoa(opts.node), Embedded: ns,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	nc, err := natsbus.Connect(natsbus.ClientConfig{Name: "rawnats-" + strconv.Itoa(opts.node), Embedded: ns, Logger: log})
 	if err != nil {
 		ns.Shutdown()
 		return nil, fmt.Errorf("rawnats: connect: %w", err)
@@ -168,7 +182,7 @@ func newRawNATSNode(ctx context.Context, opts rawNATSOptions) (*rawNATSNode, err
 		ns.Shutdown()
 		return nil, fmt.Errorf("rawnats: JetStream: %w", err)
 	}
-	n := &rawNATSNode{self: opts.node, peer: opts.node%rawNATSNodes + 1, ns: ns, nc: nc, js: js,
+	n := &rawNATSNode{self: opts.node, peer: opts.node%rawNATSNodes + 1, ns: ns, nc: nc, js: js, log: log,
 		record: []byte(strings.Repeat("r", rawNATSRecordSize)), records: map[string]struct{}{}}
 	if opts.backend != "" {
 		n.connectURL = strings.TrimSuffix(opts.backend, "/") + "/connect"
@@ -188,6 +202,13 @@ func newRawNATSNode(ctx context.Context, opts rawNATSOptions) (*rawNATSNode, err
 		n.close()
 		return nil, fmt.Errorf("rawnats: subscribe: %w", err)
 	}
+	n.batch = newRawNATSBatcher(func(ctx context.Context, batch []byte) error {
+		reply, err := n.bus.Request(ctx, cluster.NodeID(n.peer), batch)
+		if err == nil && len(reply) > 0 {
+			err = fmt.Errorf("node %d refused the batch: %s", n.peer, reply)
+		}
+		return err
+	})
 	if err := n.waitForCluster(ctx); err != nil {
 		n.close()
 		return nil, err
@@ -268,12 +289,44 @@ func (n *rawNATSNode) answer(m *nats.Msg) {
 		return // published, nobody waits
 	case rawNATSPost:
 		n.posts.Add(1)
+	case rawNATSBatch:
+		n.batches.Add(1)
+		if err := n.applyBatch(m.Data[1:]); err != nil {
+			// Never from the load tool's own nodes: said, and answered, so the sender's handshakes fail.
+			n.batchFailures.Add(1)
+			n.log.Warn("rawnats: a batch of records refused", "node", n.self, "bytes", len(m.Data), "err", err)
+			_ = m.Respond([]byte(err.Error()))
+			return
+		}
 	}
 	_ = m.Respond(nil)
 }
 
-// close detaches the bus, closes the connection and shuts the server down.
+// applyBatch holds the batch's records and drops its removals, in order, under one lock; a batch that
+// does not parse changes nothing.
+func (n *rawNATSNode) applyBatch(data []byte) error {
+	entries, err := parseRawNATSBatch(data)
+	if err != nil {
+		return err
+	}
+	n.batchEntries.Add(int64(len(entries)))
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, e := range entries {
+		if e.remove {
+			delete(n.records, e.id)
+		} else {
+			n.records[e.id] = struct{}{}
+		}
+	}
+	return nil
+}
+
+// close stops the batcher, detaches the bus, closes the connection and shuts the server down.
 func (n *rawNATSNode) close() {
+	if n.batch != nil {
+		n.batch.close()
+	}
 	if n.bus != nil {
 		_ = n.bus.Detach()
 	}
@@ -318,15 +371,20 @@ func (n *rawNATSNode) post(w http.ResponseWriter, r *http.Request) {
 func (n *rawNATSNode) handshake(w http.ResponseWriter, r *http.Request) {
 	kind := r.URL.Query().Get("record")
 	id := ""
-	var stored chan error
+	var stored func() error // waits for the record's write
 	switch kind {
 	case "":
 	case recordPeer, recordStream:
 		id = strconv.FormatInt(n.nextID.Add(1), 10)
-		stored = make(chan error, 1)
-		go func() { stored <- n.store(r.Context(), kind, id) }()
+		done := make(chan error, 1)
+		go func() { done <- n.store(r.Context(), kind, id) }()
+		stored = func() error { return <-done }
+	case recordPeerBatch:
+		id = strconv.FormatInt(n.nextID.Add(1), 10)
+		op := n.batch.hold(id, n.record)
+		stored = func() error { return n.batch.wait(r.Context(), op) }
 	default:
-		http.Error(w, "record: want peer or stream", http.StatusBadRequest)
+		http.Error(w, "record: want peer, peerbatch or stream", http.StatusBadRequest)
 		return
 	}
 	// A handshake refused once its record was sent removes it even when the write failed: a failure can
@@ -336,7 +394,7 @@ func (n *rawNATSNode) handshake(w http.ResponseWriter, r *http.Request) {
 	if n.connectURL != "" {
 		if err := n.connect(r.Context()); err != nil {
 			if stored != nil {
-				<-stored
+				_ = stored()
 				n.remove(kind, id)
 			}
 			http.Error(w, "$connect: "+err.Error(), http.StatusInternalServerError)
@@ -344,7 +402,7 @@ func (n *rawNATSNode) handshake(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if stored != nil {
-		if err := <-stored; err != nil {
+		if err := stored(); err != nil {
 			n.remove(kind, id)
 			http.Error(w, "record: "+err.Error(), http.StatusInternalServerError)
 			return
@@ -377,6 +435,8 @@ func (n *rawNATSNode) remove(kind, id string) {
 	switch kind {
 	case recordPeer:
 		_ = n.nc.Publish(natsbus.Subject(cluster.NodeID(n.peer)), rawNATSRequest(rawNATSRemove, id, nil))
+	case recordPeerBatch:
+		n.batch.drop(id)
 	case recordStream:
 		_ = n.nc.PublishMsg(&nats.Msg{Subject: rawNATSStreamSubject(n.self), Header: nats.Header{"Id": []string{id}, "Removed": []string{"1"}}})
 	}

@@ -425,12 +425,31 @@ func clusterRows(c *clusterResult, rows []row, targets []target) ([]row, []targe
 		targets = append(targets, target{what: fmt.Sprintf("cluster: clustered node's handshakes ≥ %.1f× a single node's", targetClusterConnectRatio),
 			value: fmt.Sprintf("%.2f (%s vs %s per second)", ratio, count(cl.Rate), count(s.Rate)), met: ok})
 	}
+	rows = append(rows, connectWorkRows(c)...)
 	rows = append(rows, rawNATSHandshakeRows(c)...)
 	if b := c.Broadcast; b != nil {
 		rows = append(rows, row{what: fmt.Sprintf("Cluster of 3: Broadcast to %d connections spread over 3 nodes, POST to last delivery (median of %d)", c.BroadcastConns, broadcastRounds),
 			raw: "—", gateway: ms(b.median()) + " (" + count(b.rate()) + " msg/s)"})
 	}
 	return rows, targets
+}
+
+// connectWorkRows are the single and the clustered node's handshakes with a $connect that takes
+// c.ConnectWork before it answers (what a $connect that writes to a store costs), measured in the same
+// turns as the instant $connect's. No target: the instant $connect's rows stay the headline, since an
+// instant backend leaves nothing to hide the record's write behind; these say what the ratio is when
+// the $connect does real work.
+func connectWorkRows(c *clusterResult) []row {
+	s, cl := c.ConnectSingleWork, c.ConnectClusterWork
+	if c.ConnectWork <= 0 || s == nil || cl == nil {
+		return nil
+	}
+	return []row{
+		{what: fmt.Sprintf("Cluster of 3: handshakes/s, single node / clustered node, $connect → backend taking %v before it answers (a store write, as a DynamoDB PutItem)", c.ConnectWork),
+			raw: count(s.Rate), gateway: count(cl.Rate), ratio: ratio2(cl.Rate, s.Rate)},
+		{what: fmt.Sprintf("  p50 / p99 handshake time, single / clustered ($connect taking %v)", c.ConnectWork), raw: lat2(s.P50, s.P99), gateway: lat2(cl.P50, cl.P99)},
+		{what: fmt.Sprintf("  gateway CPU per handshake, single / clustered ($connect taking %v)", c.ConnectWork), raw: us(s.ServerCPUPerConn), gateway: us(cl.ServerCPUPerConn)},
+	}
 }
 
 // rawNATSPostRows are the raw NATS cluster's POST rows ("raw" column: local, the other: remote), each
@@ -469,11 +488,12 @@ func rawNATSPostRows(p *postPaths) []row {
 }
 
 // rawNATSHandshakeRows are the raw NATS cluster's handshakes without a record ("raw" column) and with
-// one (a peer's, then the stream's), and the ceilings they put on the connect target on this machine
-// (connectCeiling): the CPU a record adds to a handshake is paid by every design, the time it adds is
-// not. The peer record is the cheapest write that survives the node, so its ceiling binds every design;
-// the stream's is one append per handshake, which Switchboard's batching beats when many handshakes wait
-// at once.
+// one (a peer's, batched peers', then the stream's), and the ceilings they put on the connect target on
+// this machine (connectCeiling): the CPU a record adds to a handshake is paid by every design, the time
+// it adds is not. The peer record is the cheapest write that survives the node, so its ceiling binds
+// every design; the stream's is one append per handshake, which Switchboard's batching beats when many
+// handshakes wait at once. The batched peer record is the cheapest write with batching, and what it
+// costs is drawn three ways (batchedPeerCeilings).
 func rawNATSHandshakeRows(c *clusterResult) []row {
 	plain := c.RawPlain
 	if plain == nil {
@@ -486,6 +506,7 @@ func rawNATSHandshakeRows(c *clusterResult) []row {
 		helper string // the record holder's CPU, when measured apart
 	}{
 		{"Raw NATS cluster: handshakes/s, no record / a record held by another process (one core NATS request) before the upgrade ($connect → backend in both, the record sent alongside)", c.RawPeer, " + the holder's"},
+		{"Raw NATS cluster: handshakes/s, no record / a record held by another process, batched (the records that arrive while a request is in flight go together in the next one, each handshake waiting for the reply that covers its own) before the upgrade ($connect → backend in both, the record sent alongside)", c.RawPeerBatch, " + the holder's"},
 		{"Raw NATS cluster: handshakes/s, no record / a record appended to a JetStream stream of 3 replicas before the upgrade (one append per handshake, alongside $connect)", c.RawStream, ""},
 	} {
 		if r.res == nil {
@@ -502,7 +523,7 @@ func rawNATSHandshakeRows(c *clusterResult) []row {
 	}
 	s := c.ConnectSingle
 	if s == nil || s.Rate <= 0 || c.CPUs <= 0 {
-		return rows
+		return append(rows, batchedPeerCeilings(c, 0)...)
 	}
 	singleCPU := s.ServerCPUPerConn + s.ClientCPUPerConn
 	if p := c.RawPeer; p != nil && p.Rate > 0 {
@@ -525,7 +546,57 @@ func rawNATSHandshakeRows(c *clusterResult) []row {
 		rows = append(rows, row{what: "  the same with one stream append per handshake (records in the cluster store, unbatched; its replicas' CPU not counted)",
 			raw: "—", gateway: verdict})
 	}
-	return rows
+	return append(rows, batchedPeerCeilings(c, singleCPU)...)
+}
+
+// batchedPeerCeilings are the ceilings the raw cluster's batched peer record, the cheapest record with
+// batching, puts on the connect target, with why each is or is not a bound:
+//
+//   - Its ratio (its rate ÷ the raw cluster's without a record). It counts the time the record adds and
+//     the scheduling it causes, not only its CPU, so where batching matters (many handshakes at once)
+//     it is the measured cost of the cheapest design that batches. It is a bound only for a gateway
+//     whose handshake is as short as the raw node's: the same added time weighs less on a longer
+//     handshake, and Switchboard's does more than the raw node's before the upgrade. It is shown
+//     because the raw cluster measures it; it does not bound Switchboard's ratio.
+//   - The same added time applied to the single node. In a closed loop each handshake holds one
+//     client for clients ÷ rate, whether it waits for a reply or for a core, so what the record adds
+//     is clients × (1 ÷ its rate − 1 ÷ the rate without it); a clustered node whose record adds no
+//     less does at most 1 ÷ (1 + single rate × (1 ÷ batched rate − 1 ÷ plain rate)) of the single
+//     node. That binds a design whose record hides no better behind its $connect than the raw node's
+//     does behind the same backend call (both send it alongside $connect): it is the bound at these
+//     client counts with the instant $connect, not for a $connect that does real work (the
+//     -connect-work rows), which hides more of it.
+//   - The CPU ceiling (connectCeiling) with the batched record's CPU instead of the unbatched one's:
+//     where batching is what makes the record cheaper, this is the least a record adds, and so the
+//     machine's bound on any design that batches.
+func batchedPeerCeilings(c *clusterResult, singleCPU time.Duration) []row {
+	plain, pb, s := c.RawPlain, c.RawPeerBatch, c.ConnectSingle
+	if plain == nil || pb == nil || plain.Rate <= 0 || pb.Rate <= 0 {
+		return nil
+	}
+	verdict := func(ratio float64) string {
+		if ratio < targetClusterConnectRatio {
+			return fmt.Sprintf("out of reach here: at most %.2f", ratio)
+		}
+		return fmt.Sprintf("within reach (%.2f)", ratio)
+	}
+	rows := []row{{what: "  ceiling from the raw cluster's cheapest record (batched peer): its ratio (a bound only for a handshake as short as the raw node's)",
+		raw: "—", gateway: fmt.Sprintf("%.2f", pb.Rate/plain.Rate)}}
+	if s == nil || s.Rate <= 0 {
+		return rows
+	}
+	added := 1/pb.Rate - 1/plain.Rate // seconds of one client's time per handshake, ÷ clients
+	ceiling := min(1, 1/(1+s.Rate*max(0, added)))
+	what := "  the same added to the single node's handshake: the time the batched record adds to the raw node's"
+	if c.Clients > 0 {
+		what += fmt.Sprintf(" (%s per handshake with %d clients)", ms(time.Duration(max(0, added)*float64(c.Clients)*float64(time.Second))), c.Clients)
+	}
+	rows = append(rows, row{what: what + ", as the single node's rate allows", raw: "—", gateway: verdict(ceiling)})
+	cpu := "not measured (no CPU time recorded for the single node)"
+	if singleCPU > 0 && c.CPUs > 0 {
+		cpu = verdict(connectCeiling(c.CPUs, s.Rate, singleCPU, pb.ServerCPUPerConn+pb.HelperCPUPerConn-plain.ServerCPUPerConn))
+	}
+	return append(rows, row{what: fmt.Sprintf("  the CPU ceiling (any design, as above) with the batched peer record's CPU, node and holder, on %d cores", c.CPUs), raw: "—", gateway: cpu})
 }
 
 // connectCeiling is the most a clustered node's handshake rate can be of a single node's (single per

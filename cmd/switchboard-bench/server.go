@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lxzan/gws"
@@ -255,15 +256,23 @@ func (b *bridgeEvents) OnMessage(socket *gws.Conn, m *gws.Message) {
 }
 
 // backend is the trivial HTTP backend: /echo answers the request body back with 200, /connect records the
-// X-Connection-Id header (the $connect route's integration) and answers 200, /ids?from=N lists the IDs
-// recorded since the N-th (counting every ID ever recorded) as a JSON array, with the count so far in
-// X-Total.
+// X-Connection-Id header (the $connect route's integration) and answers 200 — with ?work=D (a Go
+// duration) only after D, as a $connect that writes to a store (a DynamoDB PutItem) takes time before it
+// answers —, /ids?from=N lists the IDs recorded since the N-th (counting every ID ever recorded) as a
+// JSON array, with the count so far in X-Total.
 type backend struct {
-	mux   *http.ServeMux
+	mux *http.ServeMux
+	// working is how many /connect requests are waiting out their work now: each waits on its own timer,
+	// so any number of them wait at once.
+	working atomic.Int64
+
 	mu    sync.Mutex
 	ids   []string // the most recent IDs, at most maxRecordedIDs
 	first int      // how many IDs were recorded before ids[0]
 }
+
+// maxConnectWork bounds /connect's ?work=.
+const maxConnectWork = time.Minute
 
 // maxRecordedIDs bounds the IDs the backend remembers; when full it forgets the older half, so a long run
 // of handshakes (the cluster scenario's turns) never stops it from recording the newest.
@@ -282,6 +291,17 @@ func newBackend() *backend {
 	})
 	b.mux.HandleFunc("/connect", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
+		if work := r.URL.Query().Get("work"); work != "" {
+			d, err := time.ParseDuration(work)
+			if err != nil || d < 0 || d > maxConnectWork {
+				http.Error(w, fmt.Sprintf("/connect: work %q: want a duration from 0 to %v", work, maxConnectWork), http.StatusBadRequest)
+				fmt.Fprintf(os.Stderr, "backend: /connect refused: work %q: want a duration from 0 to %v\n", work, maxConnectWork)
+				return
+			}
+			if !b.work(r.Context(), d) {
+				return // the caller left: nobody reads an answer
+			}
+		}
 		if id := r.Header.Get("X-Connection-Id"); id != "" {
 			b.mu.Lock()
 			if len(b.ids) == maxRecordedIDs {
@@ -305,6 +325,21 @@ func newBackend() *backend {
 		_ = json.NewEncoder(w).Encode(ids)
 	})
 	return b
+}
+
+// work waits d, the time a $connect's own work takes (a store's round trip, not CPU), on a timer of its
+// own; false if ctx ended first.
+func (b *backend) work(ctx context.Context, d time.Duration) bool {
+	b.working.Add(1)
+	defer b.working.Add(-1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // ServeHTTP routes to the endpoints.
