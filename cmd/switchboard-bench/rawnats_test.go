@@ -249,6 +249,22 @@ func TestRawNATS(t *testing.T) {
 			abandonRecord(ctx, t, nodes, kind, poll)
 		})
 	}
+	t.Run("a batch that does not parse is refused with its reason", func(t *testing.T) {
+		failures := nodes[1].batchFailures.Load()
+		reply, err := nodes[0].bus.Request(ctx, 2, append([]byte{rawNATSBatch}, "r1\n\x05abc"...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "batch entry 1 at byte 0: 5 bytes of data, 3 left"; string(reply) != want {
+			t.Errorf("reply %q, want %q", reply, want)
+		}
+		if got := nodes[1].batchFailures.Load() - failures; got != 1 {
+			t.Errorf("node 2 counted %d refused batches, want 1", got)
+		}
+		if got := nodes[1].held(); got != 0 {
+			t.Errorf("node 2 holds %d records", got)
+		}
+	})
 	t.Run("an unknown record kind", func(t *testing.T) {
 		_, resp, err := websocket.DefaultDialer.DialContext(ctx, wsURL+"?record=disk", nil)
 		if err == nil || resp == nil || resp.StatusCode != http.StatusBadRequest {
