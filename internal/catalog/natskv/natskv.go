@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchboard-gw/switchboard/internal/catalog"
+	"github.com/switchboard-gw/switchboard/internal/cluster/natsbus"
 )
 
 // DefaultBucket and DefaultKey are where the catalog lives unless configured otherwise.
@@ -69,10 +70,9 @@ type Store struct {
 	bucket string
 	log    *slog.Logger
 	nc     *nats.Conn // nil: not checked
-	// leader reads the stream's messages through the JetStream API's STREAM.MSG.GET, which only the
-	// stream's leader answers (nats.go's jetstream package reads a bucket that allows direct gets through
-	// DIRECT.GET, which every replica answers); nil without a connection.
-	leader nats.JetStreamContext
+	// leader reads the catalog's entry as the bucket's stream leader holds it (LoadLatest); nil without a
+	// connection.
+	leader *natsbus.LeaderReader
 
 	// watched is when the bucket this store last read or watched was made (Unix ns); 0: not known yet.
 	// The first Load sets it, so that a bucket made again before the first Watch is told from the one
@@ -136,30 +136,21 @@ func New(kv jetstream.KeyValue, cfg Config) *Store {
 	return st
 }
 
-// leaderReader is a JetStream context on cfg's connection with cfg.JetStream's API prefix or domain,
-// whose message gets are not direct (nil without a connection).
-func leaderReader(cfg Config) nats.JetStreamContext {
-	nc := cfg.Conn
-	var opts []nats.JSOpt
-	if cfg.JetStream != nil {
-		if nc == nil {
-			nc = cfg.JetStream.Conn()
-		}
-		switch o := cfg.JetStream.Options(); {
-		case o.Domain != "":
-			opts = append(opts, nats.Domain(o.Domain))
-		case o.APIPrefix != "":
-			opts = append(opts, nats.APIPrefix(o.APIPrefix))
-		}
+// leaderReader reads from the bucket's stream leader through cfg's JetStream context (or one on
+// cfg.Conn); nil without either.
+func leaderReader(cfg Config) *natsbus.LeaderReader {
+	js := cfg.JetStream
+	if js == nil && cfg.Conn != nil {
+		js, _ = jetstream.New(cfg.Conn) // fails only on options, and none are given
 	}
-	if nc == nil {
+	if js == nil {
 		return nil
 	}
-	js, err := nc.JetStream(opts...)
+	r, err := natsbus.NewLeaderReader(js)
 	if err != nil {
-		return nil // only for options nats.go refuses; the prefix and domain came from a working context
+		return nil
 	}
-	return js
+	return r
 }
 
 // kv is the bucket's current handle.
@@ -223,36 +214,28 @@ func (s *Store) Load(ctx context.Context) (catalog.Entry, error) {
 	return catalog.Entry{Data: e.Value(), Revision: e.Revision()}, nil
 }
 
-// LoadLatest is Load answered by the bucket's stream leader. Load is a direct get (the bucket allows
-// them, as nats.go makes every bucket), which any replica answers, one that has not applied the newest
-// revisions yet included: nats-server subscribes every replica of such a stream to the direct-get
-// subjects (a queue group) once it is nearly caught up, and a request goes to any one of them. A
-// STREAM.MSG.GET request is answered by the leader alone, which decided every compare-and-set,
-// so an entry older than one this node saved is, read here, one the bucket lost. It costs what Load does
-// (one request, the catalog's size back) and the catalog asks it only when Load's answer looks like a
-// loss. Without a connection to ask on, it is Load.
+// LoadLatest is Load answered by the bucket's stream leader (natsbus.LeaderReader). Load is a direct get
+// (the bucket allows them, as nats.go makes every bucket), which any replica answers, one that has not
+// applied the newest revisions yet included. The leader decided every compare-and-set, so an entry older
+// than one this node saved is, read here, one the bucket lost. It costs what Load does (one request, the
+// catalog's size back), and the catalog asks it only when Load's answer looks like a loss. Without a
+// connection to ask on, it is Load.
 func (s *Store) LoadLatest(ctx context.Context) (catalog.Entry, error) {
 	if s.leader == nil {
 		return s.Load(ctx)
 	}
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
-	m, err := s.leader.GetLastMsg("KV_"+s.bucket, "$KV."+s.bucket+"."+s.key, nats.Context(ctx))
+	m, err := s.leader.LastMsg(ctx, "KV_"+s.bucket, "$KV."+s.bucket+"."+s.key)
 	switch {
-	case errors.Is(err, nats.ErrMsgNotFound):
+	case errors.Is(err, jetstream.ErrMsgNotFound):
 		return catalog.Entry{}, nil
 	case err != nil:
 		return catalog.Entry{}, fmt.Errorf("read %s from its stream's leader: %w", s, unavailable(err))
-	case deletion(m.Header):
+	case natsbus.Deletion(m.Header):
 		return catalog.Entry{Revision: m.Sequence}, nil
 	}
 	return catalog.Entry{Data: m.Data, Revision: m.Sequence}, nil
-}
-
-// deletion reports whether a message's headers mark it as the key's deletion or purge (KV-Operation, as
-// nats.go's KeyValue.Delete and Purge write it, or a server marker such as a purge's or a TTL's).
-func deletion(h nats.Header) bool {
-	return h.Get("KV-Operation") != "" || h.Get(jetstream.MarkerReasonHeader) != ""
 }
 
 // noteBucket records when the bucket was made, before the first read of it: a bucket made again in
