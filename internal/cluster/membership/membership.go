@@ -124,6 +124,9 @@ type Members struct {
 	recorded sync.Map // connection id → the log subject its record went to
 
 	membersCfg jetstream.KeyValueConfig // the members bucket as Run creates it
+	// leader reads what a stream's leader holds, where a direct get's answer (any replica's, one behind
+	// included) would decide alone that a log is to be claimed.
+	leader lastReader
 	// created is each stream's creation time as this node last saw it (under beatMu): a stream the store
 	// lost and that was created again has a new one.
 	created map[string]time.Time
@@ -172,7 +175,31 @@ func New(nc *nats.Conn, cfg Config) (*Members, error) {
 		reaping: map[string]bool{}, status: "waiting for JetStream", incarnation: newIncarnation(), created: map[string]time.Time{}}
 	m.reapCtx, m.stopReaping = context.WithCancel(context.Background())
 	m.writer = newWriter(js, cfg.Logger)
+	if m.leader, err = natsbus.NewLeaderReader(js); err != nil {
+		return nil, err
+	}
+	m.writer.leader = m.leader
 	return m, nil
+}
+
+// lastReader reads a subject's last message as the stream's leader holds it (natsbus.LeaderReader).
+type lastReader interface {
+	LastMsg(ctx context.Context, stream, subject string) (*jetstream.RawStreamMsg, error)
+}
+
+// leaderHolds reports whether the members stream's leader holds node's entry for incarnation inc: the
+// check before a decision that a direct get's "not a member" would take alone (claiming its log), since
+// a replica behind may not have the entry yet.
+func (m *Members) leaderHolds(ctx context.Context, node cluster.NodeID, inc string) (bool, error) {
+	msg, err := m.leader.LastMsg(ctx, "KV_"+MembersBucket, "$KV."+MembersBucket+"."+memberKey(node))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var v member
+	return !natsbus.Deletion(msg.Header) && json.Unmarshal(msg.Data, &v) == nil && v.Incarnation == inc, nil
 }
 
 func newIncarnation() string {
@@ -885,20 +912,24 @@ func (m *Members) aliveInStore(ctx context.Context, node cluster.NodeID, inc str
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	e, err := m.members.Get(cctx, memberKey(node))
-	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-		return false
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) && !errors.Is(err, jetstream.ErrKeyDeleted) {
 		m.log.Warn("cluster: a connection log's node is not among the known members and the store does not answer; not claiming it now",
 			"node", node, "incarnation", inc, "err", err)
 		return true
 	}
 	var v member
-	if json.Unmarshal(e.Value(), &v) != nil || v.Incarnation != inc {
-		return false
+	if err == nil && json.Unmarshal(e.Value(), &v) == nil && v.Incarnation == inc {
+		m.observe(e)
+		return true
 	}
-	m.observe(e)
-	return true
+	// Not a member, says a direct get, which a replica behind may have answered: the leader decides.
+	held, err := m.leaderHolds(cctx, node, inc)
+	if err != nil {
+		m.log.Warn("cluster: a connection log's node is not a member as a replica sees it and the stream's leader does not answer; not claiming it now",
+			"node", node, "incarnation", inc, "err", err)
+		return true
+	}
+	return held
 }
 
 // reap claims node's incarnation inc's log and, when this node wins, runs Reap for every connection it
@@ -910,6 +941,10 @@ func (m *Members) reap(ctx context.Context, node cluster.NodeID, inc string) err
 	for {
 		cctx, cancel := context.WithTimeout(ctx, opTimeout)
 		last, err := m.connlog.GetLastMsgForSubject(cctx, subject)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			// No log, says a direct get, which a replica behind may have answered: the leader decides.
+			last, err = m.leader.LastMsg(cctx, LogStream, subject)
+		}
 		cancel()
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return nil
@@ -1170,14 +1205,15 @@ func (m *Members) claimerAlive(ctx context.Context, node cluster.NodeID, inc str
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	e, err := m.members.Get(cctx, memberKey(node))
-	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-		return false, nil
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) && !errors.Is(err, jetstream.ErrKeyDeleted) {
 		return false, err
 	}
 	var v member
-	return json.Unmarshal(e.Value(), &v) == nil && v.Incarnation == inc, nil
+	if err == nil && json.Unmarshal(e.Value(), &v) == nil && v.Incarnation == inc {
+		return true, nil
+	}
+	// Gone, says a direct get, which a replica behind may have answered: the leader decides.
+	return m.leaderHolds(cctx, node, inc)
 }
 
 // readLog replays subject up to sequence upTo and returns the connections it holds open, in the order

@@ -1,0 +1,208 @@
+package membership
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchboard-gw/switchboard/internal/cluster"
+)
+
+// replicaLog is a connection log stream whose last-message reads (direct gets) a replica answers: msg,
+// or err.
+type replicaLog struct {
+	jetstream.Stream
+	msg *jetstream.RawStreamMsg
+	err error
+}
+
+func (s replicaLog) GetLastMsgForSubject(context.Context, string) (*jetstream.RawStreamMsg, error) {
+	return s.msg, s.err
+}
+
+// replicaMembers is a members bucket whose Get (a direct get) a replica answers: e, or err.
+type replicaMembers struct {
+	jetstream.KeyValue
+	e   jetstream.KeyValueEntry
+	err error
+}
+
+func (kv replicaMembers) Get(context.Context, string) (jetstream.KeyValueEntry, error) {
+	return kv.e, kv.err
+}
+
+// fakeLeader answers reads from a stream's leader with msg, or err, and counts them.
+type fakeLeader struct {
+	msg   *jetstream.RawStreamMsg
+	err   error
+	reads int
+}
+
+func (l *fakeLeader) LastMsg(context.Context, string, string) (*jetstream.RawStreamMsg, error) {
+	l.reads++
+	return l.msg, l.err
+}
+
+// TestSettleAsksTheLeader: an append to this node's connection log got no answer, and the read of the
+// subject's last message that settles it was answered by a replica behind this writer's own appends.
+// Taking that older message for someone else's (a claim) gave the node's own log up; the stream's leader
+// decides instead, and a real claim it holds is still honoured.
+func TestSettleAsksTheLeader(t *testing.T) {
+	subject := logSubject(1, "inc")
+	mine := func(seq, batch uint64) *jetstream.RawStreamMsg {
+		return &jetstream.RawStreamMsg{Subject: subject, Sequence: seq, Data: encodeBatch(batch, []logEntry{{create: true, id: "c1", record: []byte("r")}})}
+	}
+	for _, tc := range []struct {
+		name        string
+		replica     replicaLog
+		leader      fakeLeader
+		wantStored  bool
+		wantLast    uint64
+		wantClaimed bool
+		wantErr     bool
+		wantAsked   bool
+	}{{
+		name:       "a replica one append behind; the leader has it",
+		replica:    replicaLog{msg: mine(7, 3)},
+		leader:     fakeLeader{msg: mine(9, 4)},
+		wantStored: true, wantLast: 9, wantAsked: true,
+	}, {
+		name:       "a replica without the subject; the leader has it",
+		replica:    replicaLog{err: jetstream.ErrMsgNotFound},
+		leader:     fakeLeader{msg: mine(9, 4)},
+		wantStored: true, wantLast: 9, wantAsked: true,
+	}, {
+		name:    "a replica behind; the leader holds another node's claim",
+		replica: replicaLog{msg: mine(7, 3)},
+		leader: fakeLeader{msg: &jetstream.RawStreamMsg{Subject: subject, Sequence: 9,
+			Data: encodeClaim(2, "other")}},
+		wantClaimed: true, wantAsked: true,
+	}, {
+		name:    "a replica behind; the leader does not answer",
+		replica: replicaLog{msg: mine(7, 3)},
+		leader:  fakeLeader{err: fmt.Errorf("no leader: %w", nats.ErrTimeout)},
+		wantErr: true, wantAsked: true,
+	}, {
+		name:       "a replica up to date, the append stored",
+		replica:    replicaLog{msg: mine(9, 4)},
+		wantStored: true, wantLast: 9,
+	}, {
+		name:       "a replica at this writer's last append, not the new one: not stored yet, appended again",
+		replica:    replicaLog{msg: mine(8, 3)},
+		wantStored: false,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWriter(nil, slog.New(slog.DiscardHandler))
+			w.stream = tc.replica
+			leader := tc.leader
+			w.leader = &leader
+			st := &logState{lastSeq: 8, batch: 3, live: map[string]liveRecord{}}
+			stored, last, err := w.settle(t.Context(), subject, st, 4)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("settle: err = %v, want an error: %t", err, tc.wantErr)
+			}
+			if stored != tc.wantStored || last != tc.wantLast || st.claimed != tc.wantClaimed {
+				t.Errorf("settle = stored %t at %d, claimed %t; want stored %t at %d, claimed %t",
+					stored, last, st.claimed, tc.wantStored, tc.wantLast, tc.wantClaimed)
+			}
+			if asked := leader.reads > 0; asked != tc.wantAsked {
+				t.Errorf("the stream's leader was asked: %t, want %t", asked, tc.wantAsked)
+			}
+		})
+	}
+}
+
+// memberMsg is the members stream's message holding node's entry for incarnation inc.
+func memberMsg(t *testing.T, node cluster.NodeID, inc string) *jetstream.RawStreamMsg {
+	t.Helper()
+	data, err := json.Marshal(member{Node: node, Incarnation: inc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &jetstream.RawStreamMsg{Subject: "$KV." + MembersBucket + "." + memberKey(node), Sequence: 5, Data: data}
+}
+
+// TestNotAMemberAsksTheLeader: before a node claims a connection log (its owner's incarnation not a
+// member) or takes over a claim (its claimer's not a member), the members bucket is read; a replica that
+// has not applied the owner's entry yet answered "not a member", and the node claimed the log of a node
+// alive, running $disconnects for connections still open. The stream's leader decides; a leader that
+// does not answer leaves the log alone for now.
+func TestNotAMemberAsksTheLeader(t *testing.T) {
+	deleted := memberMsg(t, 2, "")
+	deleted.Data, deleted.Header = nil, nats.Header{"KV-Operation": []string{"DEL"}}
+	for _, tc := range []struct {
+		name      string
+		replica   replicaMembers
+		leader    fakeLeader
+		wantAlive bool // what aliveInStore says, and claimerAlive
+		wantErr   bool // from claimerAlive (aliveInStore then says alive: not claiming now)
+	}{{
+		name:      "a replica without the entry; the leader has it",
+		replica:   replicaMembers{err: jetstream.ErrKeyNotFound},
+		leader:    fakeLeader{msg: memberMsg(t, 2, "now")},
+		wantAlive: true,
+	}, {
+		name:      "a replica with the entry deleted (an earlier incarnation declared dead); the leader has this one",
+		replica:   replicaMembers{err: jetstream.ErrKeyDeleted},
+		leader:    fakeLeader{msg: memberMsg(t, 2, "now")},
+		wantAlive: true,
+	}, {
+		name:    "gone for the leader too",
+		replica: replicaMembers{err: jetstream.ErrKeyNotFound},
+		leader:  fakeLeader{err: fmt.Errorf("none: %w", jetstream.ErrMsgNotFound)},
+	}, {
+		name:    "deleted for the leader",
+		replica: replicaMembers{err: jetstream.ErrKeyNotFound},
+		leader:  fakeLeader{msg: deleted},
+	}, {
+		name:    "another incarnation for the leader",
+		replica: replicaMembers{err: jetstream.ErrKeyNotFound},
+		leader:  fakeLeader{msg: memberMsg(t, 2, "next")},
+	}, {
+		name:      "the leader does not answer",
+		replica:   replicaMembers{err: jetstream.ErrKeyNotFound},
+		leader:    fakeLeader{err: fmt.Errorf("no leader: %w", nats.ErrTimeout)},
+		wantAlive: true, wantErr: true,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			leader := tc.leader
+			m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler), members: tc.replica, leader: &leader}
+			if got := m.aliveInStore(t.Context(), 2, "now"); got != tc.wantAlive {
+				t.Errorf("aliveInStore = %t, want %t", got, tc.wantAlive)
+			}
+			alive, err := m.claimerAlive(t.Context(), 2, "now")
+			if (err != nil) != tc.wantErr || !tc.wantErr && alive != tc.wantAlive {
+				t.Errorf("claimerAlive = %t, %v; want %t (an error: %t)", alive, err, tc.wantAlive, tc.wantErr)
+			}
+			if leader.reads == 0 {
+				t.Error("the stream's leader was not asked")
+			}
+		})
+	}
+}
+
+// TestReapAsksTheLeaderForAnEmptyLog: the read of a dead node's connection log found nothing, as a
+// replica that has not applied its first messages answers; taken as an empty log, the node's
+// connections never got their $disconnect. The stream's leader decides, and when it does not answer the
+// reap fails, to run again.
+func TestReapAsksTheLeaderForAnEmptyLog(t *testing.T) {
+	leader := &fakeLeader{err: fmt.Errorf("no leader: %w", nats.ErrTimeout)}
+	m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler),
+		connlog: replicaLog{err: jetstream.ErrMsgNotFound}, leader: leader}
+	if err := m.reap(t.Context(), 2, "dead"); err == nil || !errors.Is(err, nats.ErrTimeout) {
+		t.Fatalf("reap with a replica that has no log and no leader answering: err = %v, want the leader's error (run again)", err)
+	}
+	leader.err = fmt.Errorf("none: %w", jetstream.ErrMsgNotFound)
+	if err := m.reap(t.Context(), 2, "dead"); err != nil {
+		t.Fatalf("reap of a log the leader has no message of: %v, want nothing to do", err)
+	}
+	if leader.reads != 2 {
+		t.Errorf("the stream's leader was asked %d times, want 2", leader.reads)
+	}
+}
