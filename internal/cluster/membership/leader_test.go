@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -204,5 +205,107 @@ func TestReapAsksTheLeaderForAnEmptyLog(t *testing.T) {
 	}
 	if leader.reads != 2 {
 		t.Errorf("the stream's leader was asked %d times, want 2", leader.reads)
+	}
+}
+
+// streamLeaders answers reads from each stream's leader (by stream name), and counts them.
+type streamLeaders struct {
+	answers map[string]fakeLeader
+	reads   int
+}
+
+func (l *streamLeaders) LastMsg(_ context.Context, stream, _ string) (*jetstream.RawStreamMsg, error) {
+	l.reads++
+	a, ok := l.answers[stream]
+	if !ok {
+		return nil, fmt.Errorf("no answer for stream %s in the test", stream)
+	}
+	return a.msg, a.err
+}
+
+// creatingMembers is a members bucket whose Get a replica behind answers (not found) and whose Create
+// counts the entries made.
+type creatingMembers struct {
+	jetstream.KeyValue
+	creates int
+}
+
+func (kv *creatingMembers) Get(context.Context, string) (jetstream.KeyValueEntry, error) {
+	return nil, jetstream.ErrKeyNotFound
+}
+
+func (kv *creatingMembers) Create(context.Context, string, []byte, ...jetstream.KVCreateOpt) (uint64, error) {
+	kv.creates++
+	return 42, nil
+}
+
+// TestReannounceAsksTheLeaders: a node whose entry expired while the store did not answer announces
+// itself again, keeping its connections, only when no node declared it dead (its entry deleted) and its
+// connection log is not claimed. Replicas that had not applied the deletion or the claim yet answered
+// "not there" and "not claimed", and the node kept connections whose $disconnect another node ran; the
+// streams' leaders decide.
+func TestReannounceAsksTheLeaders(t *testing.T) {
+	none := fakeLeader{err: fmt.Errorf("none: %w", jetstream.ErrMsgNotFound)}
+	deleted := memberMsg(t, 1, "")
+	deleted.Data, deleted.Header = nil, nats.Header{"KV-Operation": []string{"DEL"}}
+	for _, tc := range []struct {
+		name    string
+		members fakeLeader
+		log     fakeLeader
+		want    bool
+	}{{
+		name: "expired and not claimed", members: none, log: none, want: true,
+	}, {
+		name: "expired, and the log claimed", members: none,
+		log: fakeLeader{msg: &jetstream.RawStreamMsg{Sequence: 9, Data: encodeClaim(2, "other")}},
+	}, {
+		name: "deleted by a node that declared this one dead", members: fakeLeader{msg: deleted}, log: none,
+	}, {
+		name: "there", members: fakeLeader{msg: memberMsg(t, 1, "inc")}, log: none,
+	}, {
+		name: "the members stream's leader does not answer", members: fakeLeader{err: fmt.Errorf("no leader: %w", nats.ErrTimeout)}, log: none,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			kv := &creatingMembers{}
+			leaders := &streamLeaders{answers: map[string]fakeLeader{membersStream: tc.members, LogStream: tc.log}}
+			m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler), incarnation: "inc", members: kv,
+				connlog: replicaLog{err: jetstream.ErrMsgNotFound}, leader: leaders}
+			if got := m.reannounce(t.Context(), []byte(`{}`), time.Now()); got != tc.want {
+				t.Errorf("reannounce = %t, want %t", got, tc.want)
+			}
+			if made := kv.creates > 0; made != tc.want {
+				t.Errorf("the entry was made again: %t, want %t", made, tc.want)
+			}
+		})
+	}
+}
+
+// TestAliveAsksTheLeader: a node this one does not know yet (its watch has not delivered the node's
+// entry) is looked up in the members bucket when a call names one of its connections. A replica that
+// had not applied the node's first entry answered "not there", and the call answered 410 GoneException
+// for a connection that was open; the stream's leader decides.
+func TestAliveAsksTheLeader(t *testing.T) {
+	nc := connect(t, startServer(t))
+	for _, tc := range []struct {
+		name   string
+		leader fakeLeader
+		want   bool
+	}{
+		{name: "the leader has the entry", leader: fakeLeader{msg: memberMsg(t, 2, "now")}, want: true},
+		{name: "the leader has none", leader: fakeLeader{err: fmt.Errorf("none: %w", jetstream.ErrMsgNotFound)}},
+		{name: "the leader does not answer", leader: fakeLeader{err: fmt.Errorf("no leader: %w", nats.ErrTimeout)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			leader := tc.leader
+			m := &Members{cfg: Config{Node: 1, Heartbeat: time.Second}, nc: nc, log: slog.New(slog.DiscardHandler),
+				members: replicaMembers{err: jetstream.ErrKeyNotFound}, leader: &leader,
+				peers: map[cluster.NodeID]peer{}, dead: map[cluster.NodeID]string{}, unknown: map[cluster.NodeID]time.Time{}}
+			if got := m.Alive(2); got != tc.want {
+				t.Errorf("Alive = %t, want %t", got, tc.want)
+			}
+			if leader.reads != 1 {
+				t.Errorf("the stream's leader was asked %d times, want once", leader.reads)
+			}
+		})
 	}
 }

@@ -187,19 +187,29 @@ type lastReader interface {
 	LastMsg(ctx context.Context, stream, subject string) (*jetstream.RawStreamMsg, error)
 }
 
+// leaderMember is node's member entry and its revision as the members stream's leader holds it; ok is
+// false when the leader holds none (never made, expired, deleted). An entry that does not decode is
+// returned empty (no incarnation: not a member).
+func (m *Members) leaderMember(ctx context.Context, node cluster.NodeID) (v member, rev uint64, ok bool, err error) {
+	msg, err := m.leader.LastMsg(ctx, membersStream, "$KV."+MembersBucket+"."+memberKey(node))
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return member{}, 0, false, nil
+	case err != nil:
+		return member{}, 0, false, err
+	case natsbus.Deletion(msg.Header):
+		return member{}, msg.Sequence, false, nil
+	}
+	_ = json.Unmarshal(msg.Data, &v)
+	return v, msg.Sequence, true, nil
+}
+
 // leaderHolds reports whether the members stream's leader holds node's entry for incarnation inc: the
 // check before a decision that a direct get's "not a member" would take alone (claiming its log), since
 // a replica behind may not have the entry yet.
 func (m *Members) leaderHolds(ctx context.Context, node cluster.NodeID, inc string) (bool, error) {
-	msg, err := m.leader.LastMsg(ctx, "KV_"+MembersBucket, "$KV."+MembersBucket+"."+memberKey(node))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	var v member
-	return !natsbus.Deletion(msg.Header) && json.Unmarshal(msg.Data, &v) == nil && v.Incarnation == inc, nil
+	v, _, ok, err := m.leaderMember(ctx, node)
+	return ok && v.Incarnation == inc, err
 }
 
 func newIncarnation() string {
@@ -260,8 +270,24 @@ func (m *Members) Alive(node cluster.NodeID) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	e, err := m.members.Get(ctx, memberKey(node))
-	var v member
-	if err != nil || json.Unmarshal(e.Value(), &v) != nil || v.Node != node || v.Incarnation == "" {
+	var (
+		v   member
+		rev uint64
+	)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		// Not there, says a direct get, which a replica that has not applied a node's first entry yet
+		// answers too; believed, the node's connections would answer 410 GoneException for a heartbeat.
+		// The stream's leader decides.
+		var there bool
+		if v, rev, there, err = m.leaderMember(ctx, node); err == nil && !there {
+			err = jetstream.ErrKeyNotFound
+		}
+	case err == nil:
+		err = json.Unmarshal(e.Value(), &v)
+		rev = e.Revision()
+	}
+	if err != nil || v.Node != node || v.Incarnation == "" {
 		m.mu.Lock()
 		m.unknown[node] = time.Now()
 		m.mu.Unlock()
@@ -273,7 +299,7 @@ func (m *Members) Alive(node cluster.NodeID) bool {
 		return false
 	}
 	if _, ok := m.peers[node]; !ok {
-		m.peers[node] = peer{incarnation: v.Incarnation, rev: e.Revision(), seen: time.Now()}
+		m.peers[node] = peer{incarnation: v.Incarnation, rev: rev, seen: time.Now()}
 	}
 	return true
 }
@@ -670,13 +696,15 @@ func (m *Members) checkStore(ctx context.Context) (membersAgain bool) {
 // declared this one dead: a sweep deletes at a revision, which leaves one) and the connection log is not
 // claimed. A store that stops answering for longer than the TTL expires every node's entry alike; the
 // nodes that lived through it keep their connections. It reports whether the node is a member again.
+// Both reads are the streams' leaders' (a direct get may be answered by a replica that has not applied
+// the deletion or the claim yet, and the node would keep connections another node is disconnecting).
 func (m *Members) reannounce(ctx context.Context, val []byte, now time.Time) bool {
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	if _, err := m.members.Get(cctx, memberKey(m.cfg.Node)); !errors.Is(err, jetstream.ErrKeyNotFound) {
+	if _, err := m.leader.LastMsg(cctx, membersStream, "$KV."+MembersBucket+"."+memberKey(m.cfg.Node)); !errors.Is(err, jetstream.ErrMsgNotFound) {
 		return false // there (changed by someone), deleted by a node that declared this one dead, or unknown
 	}
-	last, err := m.connlog.GetLastMsgForSubject(cctx, m.logSubjectNow())
+	last, err := m.leader.LastMsg(cctx, LogStream, m.logSubjectNow())
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
 	case err != nil:
