@@ -19,12 +19,23 @@ import (
 // or err.
 type replicaLog struct {
 	jetstream.Stream
-	msg *jetstream.RawStreamMsg
-	err error
+	msg  *jetstream.RawStreamMsg
+	err  error
+	msgs []*jetstream.RawStreamMsg // what GetMsg finds, in sequence order
 }
 
 func (s replicaLog) GetLastMsgForSubject(context.Context, string) (*jetstream.RawStreamMsg, error) {
 	return s.msg, s.err
+}
+
+// GetMsg answers the first of msgs at seq or after it (the replay's next-by-subject get).
+func (s replicaLog) GetMsg(_ context.Context, seq uint64, _ ...jetstream.GetMsgOpt) (*jetstream.RawStreamMsg, error) {
+	for _, m := range s.msgs {
+		if m.Sequence >= seq {
+			return m, nil
+		}
+	}
+	return nil, jetstream.ErrMsgNotFound
 }
 
 // replicaMembers is a members bucket whose Get (a direct get) a replica answers: e, or err.
@@ -307,5 +318,28 @@ func TestAliveAsksTheLeader(t *testing.T) {
 				t.Errorf("the stream's leader was asked %d times, want once", leader.reads)
 			}
 		})
+	}
+}
+
+// TestReplayOnAReplicaBehind: a survivor replays a dead node's connection log up to its last message, one
+// direct get per message, which any replica answers. A replica that had not applied the last messages
+// ended the replay early, and the claim ran without the connections opened (or closed) last: $disconnects
+// lost, or run for connections already gone. A replay that ends short of the last message is an error,
+// and the reap reads the log again.
+func TestReplayOnAReplicaBehind(t *testing.T) {
+	subject := logSubject(2, "dead")
+	batch := func(seq, n uint64, id string) *jetstream.RawStreamMsg {
+		return &jetstream.RawStreamMsg{Subject: subject, Sequence: seq, Time: time.Now(),
+			Data: encodeBatch(n, []logEntry{{create: true, id: id, record: []byte(id)}})}
+	}
+	full := []*jetstream.RawStreamMsg{batch(1, 1, "a"), batch(3, 2, "b"), batch(5, 3, "c")}
+	m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler), connlog: replicaLog{msgs: full[:2]}}
+	if live, err := m.readLog(t.Context(), subject, 5); !errors.Is(err, errReplicaBehind) {
+		t.Fatalf("readLog up to 5 on a replica that has up to 3 = %d connections, %v; want errReplicaBehind", len(live), err)
+	}
+	m.connlog = replicaLog{msgs: full}
+	live, err := m.readLog(t.Context(), subject, 5)
+	if err != nil || len(live) != 3 {
+		t.Fatalf("readLog up to 5 on a replica up to date = %d connections, %v; want 3", len(live), err)
 	}
 }

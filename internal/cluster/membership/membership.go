@@ -1277,6 +1277,9 @@ func (m *Members) readLog(ctx context.Context, subject string, upTo uint64) ([]l
 	}
 }
 
+// errReplicaBehind is a replay that a replica behind the connection log's newest messages answered.
+var errReplicaBehind = errors.New("a replica behind answered")
+
 // replayLog is one replay of readLog; first is the sequence of the first message it read (0: none).
 func (m *Members) replayLog(ctx context.Context, subject string, upTo uint64) (entries []logEntry, first uint64, err error) {
 	live := map[string]int{} // id → index in order
@@ -1292,7 +1295,11 @@ func (m *Members) replayLog(ctx context.Context, subject string, upTo uint64) (e
 		msg, err := m.connlog.GetMsg(cctx, seq, jetstream.WithGetMsgSubject(subject))
 		cancel()
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			break
+			// The subject's last message is upTo (purges take prefixes, a claim's keeps itself): none
+			// from seq on, short of it, is a replica that has not applied the log's newest messages.
+			// The connections it would miss are those opened or closed last; read again.
+			return nil, 0, fmt.Errorf("read %s from sequence %d: the replica that answered has no message up to %d, the subject's last: %w",
+				subject, seq, upTo, errReplicaBehind)
 		}
 		if err != nil {
 			return nil, 0, fmt.Errorf("read %s at sequence %d: %w", subject, seq, err)
