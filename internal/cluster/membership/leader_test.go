@@ -343,3 +343,54 @@ func TestReplayOnAReplicaBehind(t *testing.T) {
 		t.Fatalf("readLog up to 5 on a replica up to date = %d connections, %v; want 3", len(live), err)
 	}
 }
+
+// conflictingMembers is a members bucket whose compare-and-set delete loses (the entry changed since the
+// revision given) and whose Get a replica that has not applied the change answers: not found.
+type conflictingMembers struct {
+	jetstream.KeyValue
+}
+
+func (conflictingMembers) Delete(context.Context, string, ...jetstream.KVDeleteOpt) error {
+	return &jetstream.APIError{Code: 400, ErrorCode: jetstream.JSErrCodeStreamWrongLastSequence, Description: "wrong last sequence"}
+}
+
+func (conflictingMembers) Get(context.Context, string) (jetstream.KeyValueEntry, error) {
+	return nil, jetstream.ErrKeyNotFound
+}
+
+// TestSweepAsksTheLeader: a node whose heartbeats this one has not seen for a TTL is declared dead with a
+// delete at the revision last seen; when the entry changed meanwhile, the bucket is read again. A replica
+// that had not applied the node's last heartbeats (and had expired its older entry by age) answered "not
+// there", and a live node was declared dead and its log claimed. The stream's leader decides.
+func TestSweepAsksTheLeader(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		leader   fakeLeader
+		wantDead bool
+	}{
+		{name: "the leader has its newer heartbeat", leader: fakeLeader{msg: memberMsg(t, 2, "now")}},
+		{name: "the leader has none", leader: fakeLeader{err: fmt.Errorf("none: %w", jetstream.ErrMsgNotFound)}, wantDead: true},
+		{name: "the leader has another incarnation", leader: fakeLeader{msg: memberMsg(t, 2, "next")}, wantDead: true},
+		{name: "the leader does not answer", leader: fakeLeader{err: fmt.Errorf("no leader: %w", nats.ErrTimeout)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			leader := tc.leader
+			now := time.Now()
+			m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler), ttl: time.Second,
+				members: conflictingMembers{}, leader: &leader,
+				peers: map[cluster.NodeID]peer{2: {incarnation: "now", rev: 3, seen: now.Add(-time.Minute)}},
+				dead:  map[cluster.NodeID]string{}, reaping: map[string]bool{},
+				leaving: true, // startReap records the declaration and claims nothing
+			}
+			m.sweep(t.Context(), now)
+			_, dead := m.dead[2]
+			_, known := m.peers[2]
+			if dead != tc.wantDead || known == tc.wantDead {
+				t.Errorf("after the sweep: declared dead %t, still a peer %t; want declared dead %t", dead, known, tc.wantDead)
+			}
+			if leader.reads != 1 {
+				t.Errorf("the stream's leader was asked %d times, want once", leader.reads)
+			}
+		})
+	}
+}

@@ -833,7 +833,14 @@ func (m *Members) sweep(ctx context.Context, now time.Time) {
 			e, gerr := m.members.Get(cctx, memberKey(n))
 			switch {
 			case errors.Is(gerr, jetstream.ErrKeyNotFound) || errors.Is(gerr, jetstream.ErrKeyDeleted):
-				err = nil // expired in the store: gone
+				// Expired in the store, says a direct get; a replica that has not applied the node's
+				// last heartbeats (and expired its earlier entry by age) says so too. The leader decides.
+				v, _, there, lerr := m.leaderMember(cctx, n)
+				if lerr == nil && there && v.Incarnation == p.incarnation {
+					cancel()
+					continue // alive after all; the watch brings its entry
+				}
+				err = lerr // nil: gone (or restarted: this incarnation is gone)
 			case gerr == nil:
 				cancel()
 				m.observe(e) // it changed: alive after all, or restarted (observe reaps the old run)
