@@ -394,3 +394,38 @@ func TestSweepAsksTheLeader(t *testing.T) {
 		})
 	}
 }
+
+// unansweredPublish is a JetStream whose first publish gets no answer (it was stored, its ack lost) and
+// whose later ones are refused as the subject having moved on (it was stored).
+type unansweredPublish struct {
+	jetstream.JetStream
+	publishes int
+}
+
+func (js *unansweredPublish) PublishMsg(context.Context, *nats.Msg, ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	js.publishes++
+	if js.publishes == 1 {
+		return nil, nats.ErrTimeout
+	}
+	return nil, &jetstream.APIError{Code: 400, ErrorCode: jetstream.JSErrCodeStreamWrongLastSequence, Description: "wrong last sequence"}
+}
+
+// TestAppendClaimAsksTheLeader: a claim's append got no answer although it was stored. The subject's last
+// message settles it; a replica that had not applied the append answered the message before it, the
+// append was made again and refused (the subject had moved on: by this very claim), and the node took
+// its own claim for someone else's and left it unrun. The stream's leader answers instead.
+func TestAppendClaimAsksTheLeader(t *testing.T) {
+	subject := logSubject(2, "dead")
+	claim := encodeClaimStarted(1, "inc")
+	leader := &fakeLeader{msg: &jetstream.RawStreamMsg{Subject: subject, Sequence: 8, Data: claim}}
+	js := &unansweredPublish{}
+	m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler), js: js, leader: leader,
+		connlog: replicaLog{msg: &jetstream.RawStreamMsg{Subject: subject, Sequence: 7, Data: encodeBatch(3, nil)}}}
+	seq, err := m.appendClaim(t.Context(), subject, 7, claim)
+	if err != nil || seq != 8 {
+		t.Fatalf("appendClaim = %d, %v; want the claim stored at 8", seq, err)
+	}
+	if js.publishes != 1 || leader.reads != 1 {
+		t.Errorf("appended %d times and asked the leader %d times, want once each", js.publishes, leader.reads)
+	}
+}

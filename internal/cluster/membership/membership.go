@@ -1201,7 +1201,7 @@ func (m *Members) claimWorker(ctx context.Context, stop <-chan struct{}, slots c
 
 // appendClaim appends data, a message of a claim, to subject after its sequence after and returns its
 // sequence. An append with no answer is retried until ctx ends, and settled from the subject's last
-// message (data itself: stored). A conflict is the log having moved on: the owner appended, or another
+// message as the stream's leader holds it (data itself: stored). A conflict is the log having moved on: the owner appended, or another
 // node claimed it.
 func (m *Members) appendClaim(ctx context.Context, subject string, after uint64, data []byte) (uint64, error) {
 	wait := 100 * time.Millisecond
@@ -1214,8 +1214,10 @@ func (m *Members) appendClaim(ctx context.Context, subject string, after uint64,
 		if err == nil {
 			return ack.Sequence, nil
 		}
+		// The leader's answer: a replica that had not applied the append would say it was not stored,
+		// the append would then be refused as a conflict, and this node would leave its own claim unrun.
 		cctx, cancel = context.WithTimeout(ctx, opTimeout)
-		last, gerr := m.connlog.GetLastMsgForSubject(cctx, subject)
+		last, gerr := m.leader.LastMsg(cctx, LogStream, subject)
 		cancel()
 		switch {
 		case gerr == nil && last.Sequence > after && bytes.Equal(last.Data, data):
