@@ -279,6 +279,9 @@ func NewID(n int) string {
 // saving nothing, when the store holds a revision other than the one given (0: nothing saved yet).
 // Failures to reach the store wrap ErrUnavailable. The conformance suite in package catalogtest checks
 // every implementation.
+//
+// Load returns the newest entry, except in a store that is also a LatestLoader: there it may be answered
+// by a copy that is behind, and return an older revision than one already saved.
 type Store interface {
 	Load(ctx context.Context) (Entry, error)
 	Save(ctx context.Context, data []byte, revision uint64) (uint64, error)
@@ -295,6 +298,15 @@ type Entry struct {
 // fails; entries that are not the catalog's (foreign keys, deletions) are the store's to report and skip.
 type Watcher interface {
 	Watch(ctx context.Context, fn func(Entry)) error
+}
+
+// LatestLoader is implemented by Stores whose Load may be answered by a copy that is behind: a JetStream
+// bucket's reads are direct gets, which any of its stream's replicas answers, including one that has not
+// applied the newest revisions yet. LoadLatest answers what the store's authority holds (the stream's
+// leader, which decides every compare-and-set). A revision older than one the catalog holds is taken for
+// a store that lost the catalog only when LoadLatest returns it too; Load stays the cheap read otherwise.
+type LatestLoader interface {
+	LoadLatest(ctx context.Context) (Entry, error)
 }
 
 // Historian is implemented by Stores that keep earlier revisions. When the newest entry does not decode,
@@ -877,9 +889,33 @@ func storeName(s Store) string {
 	return fmt.Sprintf("%T", s)
 }
 
-// refresh loads the store's newest entry and adopts it, under c.mu.
-func (c *Catalog) refresh(ctx context.Context) error {
+// load reads the store's newest entry, under c.mu. When Load's answer is suspect (an older revision than
+// the catalog holds, say) and the store is a LatestLoader, the store's authority is asked: Load's answer
+// may come from a replica behind it, which is not a store that lost the catalog.
+func (c *Catalog) load(ctx context.Context, suspect func(Entry) bool) (Entry, error) {
 	e, err := c.opts.Store.Load(ctx)
+	if err != nil || !suspect(e) {
+		return e, err
+	}
+	l, ok := c.opts.Store.(LatestLoader)
+	if !ok {
+		return e, nil
+	}
+	latest, err := l.LoadLatest(ctx)
+	if err != nil {
+		return Entry{}, fmt.Errorf("a read answered revision %d while the catalog holds %d, and asking the store's leader failed: %w", e.Revision, c.rev, err)
+	}
+	if latest.Revision != e.Revision {
+		c.opts.Logger.Debug("a read of the catalog store was answered by a replica behind its leader; the leader's answer is used",
+			"store", storeName(c.opts.Store), "replica_revision", e.Revision, "revision", latest.Revision, "had", c.rev)
+	}
+	return latest, nil
+}
+
+// refresh loads the store's newest entry and adopts it, under c.mu. It runs after a lost compare-and-set,
+// so an answer no newer than what the catalog holds is suspect and checked with the store's leader.
+func (c *Catalog) refresh(ctx context.Context) error {
+	e, err := c.load(ctx, func(e Entry) bool { return e.Revision <= c.rev })
 	if err != nil {
 		return fmt.Errorf("load catalog: %w", err)
 	}
@@ -897,10 +933,17 @@ func (c *Catalog) refresh(ctx context.Context) error {
 
 // wentBack handles an entry older than the catalog's revision, under c.mu: usually one of this node's
 // own saves delivered late, but when the store's newest revision is older than the catalog's too, the
-// store lost what it held and another node saved its catalog there again: that is adopted.
+// store lost what it held and another node saved its catalog there again: that is adopted. "Newest" is
+// the store's leader's answer (load): a replica that has not applied the catalog's revision yet once put
+// a node back on an older catalog, without a stage it had just made.
 func (c *Catalog) wentBack(ctx context.Context) {
-	e, err := c.opts.Store.Load(ctx)
-	if err != nil || e.Revision >= c.rev {
+	e, err := c.load(ctx, func(e Entry) bool { return e.Revision < c.rev })
+	if err != nil {
+		c.opts.Logger.Warn("the shared catalog's watch delivered an older revision and the store could not be read to tell a late delivery from a lost store; this node keeps serving its revision",
+			"store", storeName(c.opts.Store), "revision", c.rev, "err", err)
+		return
+	}
+	if e.Revision >= c.rev {
 		return
 	}
 	c.opts.Logger.Warn("the catalog store went back to an earlier revision and lost the catalog; serving what it holds now",

@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchboard-gw/switchboard/internal/catalog"
+	"github.com/switchboard-gw/switchboard/internal/cluster/natsbus"
 )
 
 // DefaultBucket and DefaultKey are where the catalog lives unless configured otherwise.
@@ -59,7 +60,8 @@ type Config struct {
 	JetStream jetstream.JetStream
 }
 
-// Store is a catalog.Store (and catalog.Watcher, catalog.Historian) on a JetStream key-value bucket.
+// Store is a catalog.Store (and catalog.Watcher, catalog.Historian, catalog.LatestLoader) on a JetStream
+// key-value bucket.
 type Store struct {
 	kvp    atomic.Pointer[jetstream.KeyValue] // replaced when the bucket is made again
 	js     jetstream.JetStream                // nil: a lost bucket is not made again
@@ -68,6 +70,9 @@ type Store struct {
 	bucket string
 	log    *slog.Logger
 	nc     *nats.Conn // nil: not checked
+	// leader reads the catalog's entry as the bucket's stream leader holds it (LoadLatest); nil without a
+	// connection.
+	leader *natsbus.LeaderReader
 
 	// watched is when the bucket this store last read or watched was made (Unix ns); 0: not known yet.
 	// The first Load sets it, so that a bucket made again before the first Watch is told from the one
@@ -76,9 +81,10 @@ type Store struct {
 }
 
 var (
-	_ catalog.Store     = (*Store)(nil)
-	_ catalog.Watcher   = (*Store)(nil)
-	_ catalog.Historian = (*Store)(nil)
+	_ catalog.Store        = (*Store)(nil)
+	_ catalog.Watcher      = (*Store)(nil)
+	_ catalog.Historian    = (*Store)(nil)
+	_ catalog.LatestLoader = (*Store)(nil)
 )
 
 // Open binds to the catalog's bucket through js, creating it when no node has yet.
@@ -126,7 +132,25 @@ func New(kv jetstream.KeyValue, cfg Config) *Store {
 	st := &Store{key: cfg.Key, bucket: kv.Bucket(), log: cfg.Logger, nc: cfg.Conn, js: cfg.JetStream, cfg: BucketConfig(cfg)}
 	st.cfg.Bucket = kv.Bucket()
 	st.kvp.Store(&kv)
+	st.leader = leaderReader(cfg)
 	return st
+}
+
+// leaderReader reads from the bucket's stream leader through cfg's JetStream context (or one on
+// cfg.Conn); nil without either.
+func leaderReader(cfg Config) *natsbus.LeaderReader {
+	js := cfg.JetStream
+	if js == nil && cfg.Conn != nil {
+		js, _ = jetstream.New(cfg.Conn) // fails only on options, and none are given
+	}
+	if js == nil {
+		return nil
+	}
+	r, err := natsbus.NewLeaderReader(js)
+	if err != nil {
+		return nil
+	}
+	return r
 }
 
 // kv is the bucket's current handle.
@@ -188,6 +212,30 @@ func (s *Store) Load(ctx context.Context) (catalog.Entry, error) {
 		return catalog.Entry{}, fmt.Errorf("read %s: %w", s, unavailable(err))
 	}
 	return catalog.Entry{Data: e.Value(), Revision: e.Revision()}, nil
+}
+
+// LoadLatest is Load answered by the bucket's stream leader (natsbus.LeaderReader). Load is a direct get
+// (the bucket allows them, as nats.go makes every bucket), which any replica answers, one that has not
+// applied the newest revisions yet included. The leader decided every compare-and-set, so an entry older
+// than one this node saved is, read here, one the bucket lost. It costs what Load does (one request, the
+// catalog's size back), and the catalog asks it only when Load's answer looks like a loss. Without a
+// connection to ask on, it is Load.
+func (s *Store) LoadLatest(ctx context.Context) (catalog.Entry, error) {
+	if s.leader == nil {
+		return s.Load(ctx)
+	}
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	m, err := s.leader.LastMsg(ctx, "KV_"+s.bucket, "$KV."+s.bucket+"."+s.key)
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return catalog.Entry{}, nil
+	case err != nil:
+		return catalog.Entry{}, fmt.Errorf("read %s from its stream's leader: %w", s, unavailable(err))
+	case natsbus.Deletion(m.Header):
+		return catalog.Entry{Revision: m.Sequence}, nil
+	}
+	return catalog.Entry{Data: m.Data, Revision: m.Sequence}, nil
 }
 
 // noteBucket records when the bucket was made, before the first read of it: a bucket made again in

@@ -124,6 +124,9 @@ type Members struct {
 	recorded sync.Map // connection id → the log subject its record went to
 
 	membersCfg jetstream.KeyValueConfig // the members bucket as Run creates it
+	// leader reads what a stream's leader holds, where a direct get's answer (any replica's, one behind
+	// included) would decide alone that a log is to be claimed.
+	leader lastReader
 	// created is each stream's creation time as this node last saw it (under beatMu): a stream the store
 	// lost and that was created again has a new one.
 	created map[string]time.Time
@@ -172,7 +175,41 @@ func New(nc *nats.Conn, cfg Config) (*Members, error) {
 		reaping: map[string]bool{}, status: "waiting for JetStream", incarnation: newIncarnation(), created: map[string]time.Time{}}
 	m.reapCtx, m.stopReaping = context.WithCancel(context.Background())
 	m.writer = newWriter(js, cfg.Logger)
+	if m.leader, err = natsbus.NewLeaderReader(js); err != nil {
+		return nil, err
+	}
+	m.writer.leader = m.leader
 	return m, nil
+}
+
+// lastReader reads a subject's last message as the stream's leader holds it (natsbus.LeaderReader).
+type lastReader interface {
+	LastMsg(ctx context.Context, stream, subject string) (*jetstream.RawStreamMsg, error)
+}
+
+// leaderMember is node's member entry and its revision as the members stream's leader holds it; ok is
+// false when the leader holds none (never made, expired, deleted). An entry that does not decode is
+// returned empty (no incarnation: not a member).
+func (m *Members) leaderMember(ctx context.Context, node cluster.NodeID) (v member, rev uint64, ok bool, err error) {
+	msg, err := m.leader.LastMsg(ctx, membersStream, "$KV."+MembersBucket+"."+memberKey(node))
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return member{}, 0, false, nil
+	case err != nil:
+		return member{}, 0, false, err
+	case natsbus.Deletion(msg.Header):
+		return member{}, msg.Sequence, false, nil
+	}
+	_ = json.Unmarshal(msg.Data, &v)
+	return v, msg.Sequence, true, nil
+}
+
+// leaderHolds reports whether the members stream's leader holds node's entry for incarnation inc: the
+// check before a decision that a direct get's "not a member" would take alone (claiming its log), since
+// a replica behind may not have the entry yet.
+func (m *Members) leaderHolds(ctx context.Context, node cluster.NodeID, inc string) (bool, error) {
+	v, _, ok, err := m.leaderMember(ctx, node)
+	return ok && v.Incarnation == inc, err
 }
 
 func newIncarnation() string {
@@ -233,8 +270,24 @@ func (m *Members) Alive(node cluster.NodeID) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	e, err := m.members.Get(ctx, memberKey(node))
-	var v member
-	if err != nil || json.Unmarshal(e.Value(), &v) != nil || v.Node != node || v.Incarnation == "" {
+	var (
+		v   member
+		rev uint64
+	)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		// Not there, says a direct get, which a replica that has not applied a node's first entry yet
+		// answers too; believed, the node's connections would answer 410 GoneException for a heartbeat.
+		// The stream's leader decides.
+		var there bool
+		if v, rev, there, err = m.leaderMember(ctx, node); err == nil && !there {
+			err = jetstream.ErrKeyNotFound
+		}
+	case err == nil:
+		err = json.Unmarshal(e.Value(), &v)
+		rev = e.Revision()
+	}
+	if err != nil || v.Node != node || v.Incarnation == "" {
 		m.mu.Lock()
 		m.unknown[node] = time.Now()
 		m.mu.Unlock()
@@ -246,7 +299,7 @@ func (m *Members) Alive(node cluster.NodeID) bool {
 		return false
 	}
 	if _, ok := m.peers[node]; !ok {
-		m.peers[node] = peer{incarnation: v.Incarnation, rev: e.Revision(), seen: time.Now()}
+		m.peers[node] = peer{incarnation: v.Incarnation, rev: rev, seen: time.Now()}
 	}
 	return true
 }
@@ -643,13 +696,15 @@ func (m *Members) checkStore(ctx context.Context) (membersAgain bool) {
 // declared this one dead: a sweep deletes at a revision, which leaves one) and the connection log is not
 // claimed. A store that stops answering for longer than the TTL expires every node's entry alike; the
 // nodes that lived through it keep their connections. It reports whether the node is a member again.
+// Both reads are the streams' leaders' (a direct get may be answered by a replica that has not applied
+// the deletion or the claim yet, and the node would keep connections another node is disconnecting).
 func (m *Members) reannounce(ctx context.Context, val []byte, now time.Time) bool {
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	if _, err := m.members.Get(cctx, memberKey(m.cfg.Node)); !errors.Is(err, jetstream.ErrKeyNotFound) {
+	if _, err := m.leader.LastMsg(cctx, membersStream, "$KV."+MembersBucket+"."+memberKey(m.cfg.Node)); !errors.Is(err, jetstream.ErrMsgNotFound) {
 		return false // there (changed by someone), deleted by a node that declared this one dead, or unknown
 	}
-	last, err := m.connlog.GetLastMsgForSubject(cctx, m.logSubjectNow())
+	last, err := m.leader.LastMsg(cctx, LogStream, m.logSubjectNow())
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
 	case err != nil:
@@ -778,7 +833,14 @@ func (m *Members) sweep(ctx context.Context, now time.Time) {
 			e, gerr := m.members.Get(cctx, memberKey(n))
 			switch {
 			case errors.Is(gerr, jetstream.ErrKeyNotFound) || errors.Is(gerr, jetstream.ErrKeyDeleted):
-				err = nil // expired in the store: gone
+				// Expired in the store, says a direct get; a replica that has not applied the node's
+				// last heartbeats (and expired its earlier entry by age) says so too. The leader decides.
+				v, _, there, lerr := m.leaderMember(cctx, n)
+				if lerr == nil && there && v.Incarnation == p.incarnation {
+					cancel()
+					continue // alive after all; the watch brings its entry
+				}
+				err = lerr // nil: gone (or restarted: this incarnation is gone)
 			case gerr == nil:
 				cancel()
 				m.observe(e) // it changed: alive after all, or restarted (observe reaps the old run)
@@ -885,20 +947,24 @@ func (m *Members) aliveInStore(ctx context.Context, node cluster.NodeID, inc str
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	e, err := m.members.Get(cctx, memberKey(node))
-	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-		return false
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) && !errors.Is(err, jetstream.ErrKeyDeleted) {
 		m.log.Warn("cluster: a connection log's node is not among the known members and the store does not answer; not claiming it now",
 			"node", node, "incarnation", inc, "err", err)
 		return true
 	}
 	var v member
-	if json.Unmarshal(e.Value(), &v) != nil || v.Incarnation != inc {
-		return false
+	if err == nil && json.Unmarshal(e.Value(), &v) == nil && v.Incarnation == inc {
+		m.observe(e)
+		return true
 	}
-	m.observe(e)
-	return true
+	// Not a member, says a direct get, which a replica behind may have answered: the leader decides.
+	held, err := m.leaderHolds(cctx, node, inc)
+	if err != nil {
+		m.log.Warn("cluster: a connection log's node is not a member as a replica sees it and the stream's leader does not answer; not claiming it now",
+			"node", node, "incarnation", inc, "err", err)
+		return true
+	}
+	return held
 }
 
 // reap claims node's incarnation inc's log and, when this node wins, runs Reap for every connection it
@@ -910,6 +976,10 @@ func (m *Members) reap(ctx context.Context, node cluster.NodeID, inc string) err
 	for {
 		cctx, cancel := context.WithTimeout(ctx, opTimeout)
 		last, err := m.connlog.GetLastMsgForSubject(cctx, subject)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			// No log, says a direct get, which a replica behind may have answered: the leader decides.
+			last, err = m.leader.LastMsg(cctx, LogStream, subject)
+		}
 		cancel()
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return nil
@@ -1131,7 +1201,7 @@ func (m *Members) claimWorker(ctx context.Context, stop <-chan struct{}, slots c
 
 // appendClaim appends data, a message of a claim, to subject after its sequence after and returns its
 // sequence. An append with no answer is retried until ctx ends, and settled from the subject's last
-// message (data itself: stored). A conflict is the log having moved on: the owner appended, or another
+// message as the stream's leader holds it (data itself: stored). A conflict is the log having moved on: the owner appended, or another
 // node claimed it.
 func (m *Members) appendClaim(ctx context.Context, subject string, after uint64, data []byte) (uint64, error) {
 	wait := 100 * time.Millisecond
@@ -1144,8 +1214,10 @@ func (m *Members) appendClaim(ctx context.Context, subject string, after uint64,
 		if err == nil {
 			return ack.Sequence, nil
 		}
+		// The leader's answer: a replica that had not applied the append would say it was not stored,
+		// the append would then be refused as a conflict, and this node would leave its own claim unrun.
 		cctx, cancel = context.WithTimeout(ctx, opTimeout)
-		last, gerr := m.connlog.GetLastMsgForSubject(cctx, subject)
+		last, gerr := m.leader.LastMsg(cctx, LogStream, subject)
 		cancel()
 		switch {
 		case gerr == nil && last.Sequence > after && bytes.Equal(last.Data, data):
@@ -1170,14 +1242,15 @@ func (m *Members) claimerAlive(ctx context.Context, node cluster.NodeID, inc str
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	e, err := m.members.Get(cctx, memberKey(node))
-	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-		return false, nil
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) && !errors.Is(err, jetstream.ErrKeyDeleted) {
 		return false, err
 	}
 	var v member
-	return json.Unmarshal(e.Value(), &v) == nil && v.Incarnation == inc, nil
+	if err == nil && json.Unmarshal(e.Value(), &v) == nil && v.Incarnation == inc {
+		return true, nil
+	}
+	// Gone, says a direct get, which a replica behind may have answered: the leader decides.
+	return m.leaderHolds(cctx, node, inc)
 }
 
 // readLog replays subject up to sequence upTo and returns the connections it holds open, in the order
@@ -1213,6 +1286,9 @@ func (m *Members) readLog(ctx context.Context, subject string, upTo uint64) ([]l
 	}
 }
 
+// errReplicaBehind is a replay that a replica behind the connection log's newest messages answered.
+var errReplicaBehind = errors.New("a replica behind answered")
+
 // replayLog is one replay of readLog; first is the sequence of the first message it read (0: none).
 func (m *Members) replayLog(ctx context.Context, subject string, upTo uint64) (entries []logEntry, first uint64, err error) {
 	live := map[string]int{} // id → index in order
@@ -1228,7 +1304,11 @@ func (m *Members) replayLog(ctx context.Context, subject string, upTo uint64) (e
 		msg, err := m.connlog.GetMsg(cctx, seq, jetstream.WithGetMsgSubject(subject))
 		cancel()
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			break
+			// The subject's last message is upTo (purges take prefixes, a claim's keeps itself): none
+			// from seq on, short of it, is a replica that has not applied the log's newest messages.
+			// The connections it would miss are those opened or closed last; read again.
+			return nil, 0, fmt.Errorf("read %s from sequence %d: the replica that answered has no message up to %d, the subject's last: %w",
+				subject, seq, upTo, errReplicaBehind)
 		}
 		if err != nil {
 			return nil, 0, fmt.Errorf("read %s at sequence %d: %w", subject, seq, err)

@@ -96,6 +96,7 @@ type seqTime struct {
 type writer struct {
 	js      jetstream.JetStream
 	stream  jetstream.Stream
+	leader  lastReader // settles an append whose direct-get answer looks behind this writer's own appends
 	log     *slog.Logger
 	stopped chan struct{} // closed when run returns
 
@@ -582,6 +583,12 @@ func (w *writer) settle(ctx context.Context, subject string, st *logState, n uin
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	m, err := w.stream.GetLastMsgForSubject(cctx, subject)
+	if w.leader != nil && (errors.Is(err, jetstream.ErrMsgNotFound) && st.lastSeq != 0 || err == nil && m.Sequence < st.lastSeq) {
+		// A direct get, which any replica answers, says the subject holds less than this writer appended:
+		// a replica behind, or a log claimed and purged, or a stream lost. Only the leader can tell, and
+		// taking a replica behind for a claim gave the node's own log up.
+		m, err = w.leader.LastMsg(cctx, LogStream, subject)
+	}
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		if st.lastSeq == 0 {
 			return false, 0, nil

@@ -1,0 +1,431 @@
+package membership
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchboard-gw/switchboard/internal/cluster"
+)
+
+// replicaLog is a connection log stream whose last-message reads (direct gets) a replica answers: msg,
+// or err.
+type replicaLog struct {
+	jetstream.Stream
+	msg  *jetstream.RawStreamMsg
+	err  error
+	msgs []*jetstream.RawStreamMsg // what GetMsg finds, in sequence order
+}
+
+func (s replicaLog) GetLastMsgForSubject(context.Context, string) (*jetstream.RawStreamMsg, error) {
+	return s.msg, s.err
+}
+
+// GetMsg answers the first of msgs at seq or after it (the replay's next-by-subject get).
+func (s replicaLog) GetMsg(_ context.Context, seq uint64, _ ...jetstream.GetMsgOpt) (*jetstream.RawStreamMsg, error) {
+	for _, m := range s.msgs {
+		if m.Sequence >= seq {
+			return m, nil
+		}
+	}
+	return nil, jetstream.ErrMsgNotFound
+}
+
+// replicaMembers is a members bucket whose Get (a direct get) a replica answers: e, or err.
+type replicaMembers struct {
+	jetstream.KeyValue
+	e   jetstream.KeyValueEntry
+	err error
+}
+
+func (kv replicaMembers) Get(context.Context, string) (jetstream.KeyValueEntry, error) {
+	return kv.e, kv.err
+}
+
+// fakeLeader answers reads from a stream's leader with msg, or err, and counts them.
+type fakeLeader struct {
+	msg   *jetstream.RawStreamMsg
+	err   error
+	reads int
+}
+
+func (l *fakeLeader) LastMsg(context.Context, string, string) (*jetstream.RawStreamMsg, error) {
+	l.reads++
+	return l.msg, l.err
+}
+
+// TestSettleAsksTheLeader: an append to this node's connection log got no answer, and the read of the
+// subject's last message that settles it was answered by a replica behind this writer's own appends.
+// Taking that older message for someone else's (a claim) gave the node's own log up; the stream's leader
+// decides instead, and a real claim it holds is still honoured.
+func TestSettleAsksTheLeader(t *testing.T) {
+	subject := logSubject(1, "inc")
+	mine := func(seq, batch uint64) *jetstream.RawStreamMsg {
+		return &jetstream.RawStreamMsg{Subject: subject, Sequence: seq, Data: encodeBatch(batch, []logEntry{{create: true, id: "c1", record: []byte("r")}})}
+	}
+	for _, tc := range []struct {
+		name        string
+		replica     replicaLog
+		leader      fakeLeader
+		wantStored  bool
+		wantLast    uint64
+		wantClaimed bool
+		wantErr     bool
+		wantAsked   bool
+	}{{
+		name:       "a replica one append behind; the leader has it",
+		replica:    replicaLog{msg: mine(7, 3)},
+		leader:     fakeLeader{msg: mine(9, 4)},
+		wantStored: true, wantLast: 9, wantAsked: true,
+	}, {
+		name:       "a replica without the subject; the leader has it",
+		replica:    replicaLog{err: jetstream.ErrMsgNotFound},
+		leader:     fakeLeader{msg: mine(9, 4)},
+		wantStored: true, wantLast: 9, wantAsked: true,
+	}, {
+		name:    "a replica behind; the leader holds another node's claim",
+		replica: replicaLog{msg: mine(7, 3)},
+		leader: fakeLeader{msg: &jetstream.RawStreamMsg{Subject: subject, Sequence: 9,
+			Data: encodeClaim(2, "other")}},
+		wantClaimed: true, wantAsked: true,
+	}, {
+		name:    "a replica behind; the leader does not answer",
+		replica: replicaLog{msg: mine(7, 3)},
+		leader:  fakeLeader{err: fmt.Errorf("no leader: %w", nats.ErrTimeout)},
+		wantErr: true, wantAsked: true,
+	}, {
+		name:       "a replica up to date, the append stored",
+		replica:    replicaLog{msg: mine(9, 4)},
+		wantStored: true, wantLast: 9,
+	}, {
+		name:       "a replica at this writer's last append, not the new one: not stored yet, appended again",
+		replica:    replicaLog{msg: mine(8, 3)},
+		wantStored: false,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWriter(nil, slog.New(slog.DiscardHandler))
+			w.stream = tc.replica
+			leader := tc.leader
+			w.leader = &leader
+			st := &logState{lastSeq: 8, batch: 3, live: map[string]liveRecord{}}
+			stored, last, err := w.settle(t.Context(), subject, st, 4)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("settle: err = %v, want an error: %t", err, tc.wantErr)
+			}
+			if stored != tc.wantStored || last != tc.wantLast || st.claimed != tc.wantClaimed {
+				t.Errorf("settle = stored %t at %d, claimed %t; want stored %t at %d, claimed %t",
+					stored, last, st.claimed, tc.wantStored, tc.wantLast, tc.wantClaimed)
+			}
+			if asked := leader.reads > 0; asked != tc.wantAsked {
+				t.Errorf("the stream's leader was asked: %t, want %t", asked, tc.wantAsked)
+			}
+		})
+	}
+}
+
+// memberMsg is the members stream's message holding node's entry for incarnation inc.
+func memberMsg(t *testing.T, node cluster.NodeID, inc string) *jetstream.RawStreamMsg {
+	t.Helper()
+	data, err := json.Marshal(member{Node: node, Incarnation: inc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &jetstream.RawStreamMsg{Subject: "$KV." + MembersBucket + "." + memberKey(node), Sequence: 5, Data: data}
+}
+
+// TestNotAMemberAsksTheLeader: before a node claims a connection log (its owner's incarnation not a
+// member) or takes over a claim (its claimer's not a member), the members bucket is read; a replica that
+// has not applied the owner's entry yet answered "not a member", and the node claimed the log of a node
+// alive, running $disconnects for connections still open. The stream's leader decides; a leader that
+// does not answer leaves the log alone for now.
+func TestNotAMemberAsksTheLeader(t *testing.T) {
+	deleted := memberMsg(t, 2, "")
+	deleted.Data, deleted.Header = nil, nats.Header{"KV-Operation": []string{"DEL"}}
+	for _, tc := range []struct {
+		name      string
+		replica   replicaMembers
+		leader    fakeLeader
+		wantAlive bool // what aliveInStore says, and claimerAlive
+		wantErr   bool // from claimerAlive (aliveInStore then says alive: not claiming now)
+	}{{
+		name:      "a replica without the entry; the leader has it",
+		replica:   replicaMembers{err: jetstream.ErrKeyNotFound},
+		leader:    fakeLeader{msg: memberMsg(t, 2, "now")},
+		wantAlive: true,
+	}, {
+		name:      "a replica with the entry deleted (an earlier incarnation declared dead); the leader has this one",
+		replica:   replicaMembers{err: jetstream.ErrKeyDeleted},
+		leader:    fakeLeader{msg: memberMsg(t, 2, "now")},
+		wantAlive: true,
+	}, {
+		name:    "gone for the leader too",
+		replica: replicaMembers{err: jetstream.ErrKeyNotFound},
+		leader:  fakeLeader{err: fmt.Errorf("none: %w", jetstream.ErrMsgNotFound)},
+	}, {
+		name:    "deleted for the leader",
+		replica: replicaMembers{err: jetstream.ErrKeyNotFound},
+		leader:  fakeLeader{msg: deleted},
+	}, {
+		name:    "another incarnation for the leader",
+		replica: replicaMembers{err: jetstream.ErrKeyNotFound},
+		leader:  fakeLeader{msg: memberMsg(t, 2, "next")},
+	}, {
+		name:      "the leader does not answer",
+		replica:   replicaMembers{err: jetstream.ErrKeyNotFound},
+		leader:    fakeLeader{err: fmt.Errorf("no leader: %w", nats.ErrTimeout)},
+		wantAlive: true, wantErr: true,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			leader := tc.leader
+			m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler), members: tc.replica, leader: &leader}
+			if got := m.aliveInStore(t.Context(), 2, "now"); got != tc.wantAlive {
+				t.Errorf("aliveInStore = %t, want %t", got, tc.wantAlive)
+			}
+			alive, err := m.claimerAlive(t.Context(), 2, "now")
+			if (err != nil) != tc.wantErr || !tc.wantErr && alive != tc.wantAlive {
+				t.Errorf("claimerAlive = %t, %v; want %t (an error: %t)", alive, err, tc.wantAlive, tc.wantErr)
+			}
+			if leader.reads == 0 {
+				t.Error("the stream's leader was not asked")
+			}
+		})
+	}
+}
+
+// TestReapAsksTheLeaderForAnEmptyLog: the read of a dead node's connection log found nothing, as a
+// replica that has not applied its first messages answers; taken as an empty log, the node's
+// connections never got their $disconnect. The stream's leader decides, and when it does not answer the
+// reap fails, to run again.
+func TestReapAsksTheLeaderForAnEmptyLog(t *testing.T) {
+	leader := &fakeLeader{err: fmt.Errorf("no leader: %w", nats.ErrTimeout)}
+	m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler),
+		connlog: replicaLog{err: jetstream.ErrMsgNotFound}, leader: leader}
+	if err := m.reap(t.Context(), 2, "dead"); err == nil || !errors.Is(err, nats.ErrTimeout) {
+		t.Fatalf("reap with a replica that has no log and no leader answering: err = %v, want the leader's error (run again)", err)
+	}
+	leader.err = fmt.Errorf("none: %w", jetstream.ErrMsgNotFound)
+	if err := m.reap(t.Context(), 2, "dead"); err != nil {
+		t.Fatalf("reap of a log the leader has no message of: %v, want nothing to do", err)
+	}
+	if leader.reads != 2 {
+		t.Errorf("the stream's leader was asked %d times, want 2", leader.reads)
+	}
+}
+
+// streamLeaders answers reads from each stream's leader (by stream name), and counts them.
+type streamLeaders struct {
+	answers map[string]fakeLeader
+	reads   int
+}
+
+func (l *streamLeaders) LastMsg(_ context.Context, stream, _ string) (*jetstream.RawStreamMsg, error) {
+	l.reads++
+	a, ok := l.answers[stream]
+	if !ok {
+		return nil, fmt.Errorf("no answer for stream %s in the test", stream)
+	}
+	return a.msg, a.err
+}
+
+// creatingMembers is a members bucket whose Get a replica behind answers (not found) and whose Create
+// counts the entries made.
+type creatingMembers struct {
+	jetstream.KeyValue
+	creates int
+}
+
+func (kv *creatingMembers) Get(context.Context, string) (jetstream.KeyValueEntry, error) {
+	return nil, jetstream.ErrKeyNotFound
+}
+
+func (kv *creatingMembers) Create(context.Context, string, []byte, ...jetstream.KVCreateOpt) (uint64, error) {
+	kv.creates++
+	return 42, nil
+}
+
+// TestReannounceAsksTheLeaders: a node whose entry expired while the store did not answer announces
+// itself again, keeping its connections, only when no node declared it dead (its entry deleted) and its
+// connection log is not claimed. Replicas that had not applied the deletion or the claim yet answered
+// "not there" and "not claimed", and the node kept connections whose $disconnect another node ran; the
+// streams' leaders decide.
+func TestReannounceAsksTheLeaders(t *testing.T) {
+	none := fakeLeader{err: fmt.Errorf("none: %w", jetstream.ErrMsgNotFound)}
+	deleted := memberMsg(t, 1, "")
+	deleted.Data, deleted.Header = nil, nats.Header{"KV-Operation": []string{"DEL"}}
+	for _, tc := range []struct {
+		name    string
+		members fakeLeader
+		log     fakeLeader
+		want    bool
+	}{{
+		name: "expired and not claimed", members: none, log: none, want: true,
+	}, {
+		name: "expired, and the log claimed", members: none,
+		log: fakeLeader{msg: &jetstream.RawStreamMsg{Sequence: 9, Data: encodeClaim(2, "other")}},
+	}, {
+		name: "deleted by a node that declared this one dead", members: fakeLeader{msg: deleted}, log: none,
+	}, {
+		name: "there", members: fakeLeader{msg: memberMsg(t, 1, "inc")}, log: none,
+	}, {
+		name: "the members stream's leader does not answer", members: fakeLeader{err: fmt.Errorf("no leader: %w", nats.ErrTimeout)}, log: none,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			kv := &creatingMembers{}
+			leaders := &streamLeaders{answers: map[string]fakeLeader{membersStream: tc.members, LogStream: tc.log}}
+			m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler), incarnation: "inc", members: kv,
+				connlog: replicaLog{err: jetstream.ErrMsgNotFound}, leader: leaders}
+			if got := m.reannounce(t.Context(), []byte(`{}`), time.Now()); got != tc.want {
+				t.Errorf("reannounce = %t, want %t", got, tc.want)
+			}
+			if made := kv.creates > 0; made != tc.want {
+				t.Errorf("the entry was made again: %t, want %t", made, tc.want)
+			}
+		})
+	}
+}
+
+// TestAliveAsksTheLeader: a node this one does not know yet (its watch has not delivered the node's
+// entry) is looked up in the members bucket when a call names one of its connections. A replica that
+// had not applied the node's first entry answered "not there", and the call answered 410 GoneException
+// for a connection that was open; the stream's leader decides.
+func TestAliveAsksTheLeader(t *testing.T) {
+	nc := connect(t, startServer(t))
+	for _, tc := range []struct {
+		name   string
+		leader fakeLeader
+		want   bool
+	}{
+		{name: "the leader has the entry", leader: fakeLeader{msg: memberMsg(t, 2, "now")}, want: true},
+		{name: "the leader has none", leader: fakeLeader{err: fmt.Errorf("none: %w", jetstream.ErrMsgNotFound)}},
+		{name: "the leader does not answer", leader: fakeLeader{err: fmt.Errorf("no leader: %w", nats.ErrTimeout)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			leader := tc.leader
+			m := &Members{cfg: Config{Node: 1, Heartbeat: time.Second}, nc: nc, log: slog.New(slog.DiscardHandler),
+				members: replicaMembers{err: jetstream.ErrKeyNotFound}, leader: &leader,
+				peers: map[cluster.NodeID]peer{}, dead: map[cluster.NodeID]string{}, unknown: map[cluster.NodeID]time.Time{}}
+			if got := m.Alive(2); got != tc.want {
+				t.Errorf("Alive = %t, want %t", got, tc.want)
+			}
+			if leader.reads != 1 {
+				t.Errorf("the stream's leader was asked %d times, want once", leader.reads)
+			}
+		})
+	}
+}
+
+// TestReplayOnAReplicaBehind: a survivor replays a dead node's connection log up to its last message, one
+// direct get per message, which any replica answers. A replica that had not applied the last messages
+// ended the replay early, and the claim ran without the connections opened (or closed) last: $disconnects
+// lost, or run for connections already gone. A replay that ends short of the last message is an error,
+// and the reap reads the log again.
+func TestReplayOnAReplicaBehind(t *testing.T) {
+	subject := logSubject(2, "dead")
+	batch := func(seq, n uint64, id string) *jetstream.RawStreamMsg {
+		return &jetstream.RawStreamMsg{Subject: subject, Sequence: seq, Time: time.Now(),
+			Data: encodeBatch(n, []logEntry{{create: true, id: id, record: []byte(id)}})}
+	}
+	full := []*jetstream.RawStreamMsg{batch(1, 1, "a"), batch(3, 2, "b"), batch(5, 3, "c")}
+	m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler), connlog: replicaLog{msgs: full[:2]}}
+	if live, err := m.readLog(t.Context(), subject, 5); !errors.Is(err, errReplicaBehind) {
+		t.Fatalf("readLog up to 5 on a replica that has up to 3 = %d connections, %v; want errReplicaBehind", len(live), err)
+	}
+	m.connlog = replicaLog{msgs: full}
+	live, err := m.readLog(t.Context(), subject, 5)
+	if err != nil || len(live) != 3 {
+		t.Fatalf("readLog up to 5 on a replica up to date = %d connections, %v; want 3", len(live), err)
+	}
+}
+
+// conflictingMembers is a members bucket whose compare-and-set delete loses (the entry changed since the
+// revision given) and whose Get a replica that has not applied the change answers: not found.
+type conflictingMembers struct {
+	jetstream.KeyValue
+}
+
+func (conflictingMembers) Delete(context.Context, string, ...jetstream.KVDeleteOpt) error {
+	return &jetstream.APIError{Code: 400, ErrorCode: jetstream.JSErrCodeStreamWrongLastSequence, Description: "wrong last sequence"}
+}
+
+func (conflictingMembers) Get(context.Context, string) (jetstream.KeyValueEntry, error) {
+	return nil, jetstream.ErrKeyNotFound
+}
+
+// TestSweepAsksTheLeader: a node whose heartbeats this one has not seen for a TTL is declared dead with a
+// delete at the revision last seen; when the entry changed meanwhile, the bucket is read again. A replica
+// that had not applied the node's last heartbeats (and had expired its older entry by age) answered "not
+// there", and a live node was declared dead and its log claimed. The stream's leader decides.
+func TestSweepAsksTheLeader(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		leader   fakeLeader
+		wantDead bool
+	}{
+		{name: "the leader has its newer heartbeat", leader: fakeLeader{msg: memberMsg(t, 2, "now")}},
+		{name: "the leader has none", leader: fakeLeader{err: fmt.Errorf("none: %w", jetstream.ErrMsgNotFound)}, wantDead: true},
+		{name: "the leader has another incarnation", leader: fakeLeader{msg: memberMsg(t, 2, "next")}, wantDead: true},
+		{name: "the leader does not answer", leader: fakeLeader{err: fmt.Errorf("no leader: %w", nats.ErrTimeout)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			leader := tc.leader
+			now := time.Now()
+			m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler), ttl: time.Second,
+				members: conflictingMembers{}, leader: &leader,
+				peers: map[cluster.NodeID]peer{2: {incarnation: "now", rev: 3, seen: now.Add(-time.Minute)}},
+				dead:  map[cluster.NodeID]string{}, reaping: map[string]bool{},
+				leaving: true, // startReap records the declaration and claims nothing
+			}
+			m.sweep(t.Context(), now)
+			_, dead := m.dead[2]
+			_, known := m.peers[2]
+			if dead != tc.wantDead || known == tc.wantDead {
+				t.Errorf("after the sweep: declared dead %t, still a peer %t; want declared dead %t", dead, known, tc.wantDead)
+			}
+			if leader.reads != 1 {
+				t.Errorf("the stream's leader was asked %d times, want once", leader.reads)
+			}
+		})
+	}
+}
+
+// unansweredPublish is a JetStream whose first publish gets no answer (it was stored, its ack lost) and
+// whose later ones are refused as the subject having moved on (it was stored).
+type unansweredPublish struct {
+	jetstream.JetStream
+	publishes int
+}
+
+func (js *unansweredPublish) PublishMsg(context.Context, *nats.Msg, ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	js.publishes++
+	if js.publishes == 1 {
+		return nil, nats.ErrTimeout
+	}
+	return nil, &jetstream.APIError{Code: 400, ErrorCode: jetstream.JSErrCodeStreamWrongLastSequence, Description: "wrong last sequence"}
+}
+
+// TestAppendClaimAsksTheLeader: a claim's append got no answer although it was stored. The subject's last
+// message settles it; a replica that had not applied the append answered the message before it, the
+// append was made again and refused (the subject had moved on: by this very claim), and the node took
+// its own claim for someone else's and left it unrun. The stream's leader answers instead.
+func TestAppendClaimAsksTheLeader(t *testing.T) {
+	subject := logSubject(2, "dead")
+	claim := encodeClaimStarted(1, "inc")
+	leader := &fakeLeader{msg: &jetstream.RawStreamMsg{Subject: subject, Sequence: 8, Data: claim}}
+	js := &unansweredPublish{}
+	m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler), js: js, leader: leader,
+		connlog: replicaLog{msg: &jetstream.RawStreamMsg{Subject: subject, Sequence: 7, Data: encodeBatch(3, nil)}}}
+	seq, err := m.appendClaim(t.Context(), subject, 7, claim)
+	if err != nil || seq != 8 {
+		t.Fatalf("appendClaim = %d, %v; want the claim stored at 8", seq, err)
+	}
+	if js.publishes != 1 || leader.reads != 1 {
+		t.Errorf("appended %d times and asked the leader %d times, want once each", js.publishes, leader.reads)
+	}
+}
