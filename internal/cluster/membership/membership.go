@@ -845,6 +845,14 @@ func (m *Members) startReap(node cluster.NodeID, inc string, rescan bool) {
 	}()
 }
 
+// declaredDead says whether this node has seen node's incarnation inc declared dead, leave or be
+// replaced by a new one (startReap).
+func (m *Members) declaredDead(node cluster.NodeID, inc string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.dead[node] == inc
+}
+
 // reapStale claims the logs of every node incarnation that is not alive (this node's previous runs
 // included): what was left while no node watched, and the claims a node that died or left had not
 // finished (reap takes those over). It runs when this node joins or rejoins, and after a node is lost;
@@ -882,6 +890,9 @@ func (m *Members) reapStale(ctx context.Context) bool {
 // observes), or cannot say: a log is claimed only when the store says its incarnation is not a member.
 // The peers a node knows may lag the store (a node that joined while this one's watch was down).
 func (m *Members) aliveInStore(ctx context.Context, node cluster.NodeID, inc string) bool {
+	if m.declaredDead(node, inc) {
+		return false // the store's answer may be older than that (claimerAlive)
+	}
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	e, err := m.members.Get(cctx, memberKey(node))
@@ -1150,10 +1161,17 @@ func (m *Members) appendClaim(ctx context.Context, subject string, after uint64,
 		switch {
 		case gerr == nil && last.Sequence > after && bytes.Equal(last.Data, data):
 			return last.Sequence, nil // stored; its answer was lost
-		case gerr == nil && last.Sequence != after || isConflict(err):
-			return 0, err
+		case gerr == nil && last.Sequence > after, isConflict(err):
+			return 0, fmt.Errorf("%w: %w", errLogMovedOn, err)
 		}
-		m.log.Warn("cluster: append to a claimed connection log; retrying", "subject", subject, "err", err)
+		// Not stored, and the log has not moved on as far as this node can tell: no answer, the leader
+		// still applying this node's previous append (inFlight), or a read answered by a replica behind
+		// the leader (a last message before after, which this node's own append or read put there).
+		if inFlight(err) {
+			m.log.Info("cluster: append to a claimed connection log refused while the stream's leader applies the previous one; retrying", "subject", subject, "err", err)
+		} else {
+			m.log.Warn("cluster: append to a claimed connection log; retrying", "subject", subject, "err", err, "check", gerr)
+		}
 		if !sleep(ctx, wait) {
 			return 0, err
 		}
@@ -1163,9 +1181,16 @@ func (m *Members) appendClaim(ctx context.Context, subject string, after uint64,
 
 // claimerAlive says whether the members bucket holds node's entry for incarnation inc: a claim is taken
 // over only when the store says its claimer is not a member (the peers a node knows may lag the store).
+// An incarnation this node has seen declared dead, left or replaced is not asked about: it never comes
+// back, and the store's answer may be older than that (a key-value get is answered by any of the
+// bucket's replicas, one behind the stream's leader among them), which left the claim of a claimer
+// that died mid-claim to nobody — the node that saw it die read it alive and ended its reap.
 func (m *Members) claimerAlive(ctx context.Context, node cluster.NodeID, inc string) (bool, error) {
 	if node == m.cfg.Node && inc == m.incarnationNow() {
 		return true, nil
+	}
+	if m.declaredDead(node, inc) {
+		return false, nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
@@ -1417,14 +1442,36 @@ func (m *Members) finishClaims(ctx context.Context) {
 // claimed, a node that stopped without purging): past it, a connection's $disconnect is given up.
 const logMaxAge = 24 * time.Hour
 
+// errLogMovedOn is a claim's append refused because the log has a later message than the one the claim
+// read: the owner appended, or another node claimed it.
+var errLogMovedOn = errors.New("the connection log moved on")
+
 // isConflict reports a compare-and-set failure: the key changed, is gone, or exists; or the subject's
-// last sequence is not the one expected.
+// last sequence is not the one expected. An append refused while another one to the same subject is in
+// flight (inFlight) is not one: nothing is decided yet.
 func isConflict(err error) bool {
+	if inFlight(err) {
+		return false
+	}
 	var api *jetstream.APIError
-	if errors.As(err, &api) && (api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+	if errors.As(err, &api) && api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
 		return true
 	}
-	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted)
+	return errors.Is(err, errLogMovedOn) || errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted)
+}
+
+// inFlight reports JetStream's refusal of a compare-and-set write to a replicated stream while another
+// write to the same subject is still in flight on the stream's leader (the constant "wrong last
+// sequence", 10164): the leader checks the expected sequence only once the subject has no write in
+// process, and it answers a write's publisher before it clears that write (nats-server
+// jetstream_batching.go checkMsgHeadersPreClusteredProposal, jetstream_cluster.go applyStreamMsgOp), so
+// a node that appends to a subject again as soon as its previous append is acknowledged can be refused
+// so. The write is not stored and the subject is as it was: the write is tried again, and it is either
+// stored or refused with the subject's real last sequence (10071) when the other write won. nats.go
+// counts 10164 as a revision mismatch; it is not one yet.
+func inFlight(err error) bool {
+	var api *jetstream.APIError
+	return errors.As(err, &api) && api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
 }
 
 // logStreamConfig is the connection log's stream.
