@@ -116,8 +116,10 @@ type Members struct {
 	writer  *writer            // appends this node's records in batches; runs while Run does
 	// replayRead, when set (tests), is called after each message a log replay reads.
 	replayRead func(seq uint64)
-	// wrapMembers, when set (tests), wraps the members bucket once it is open.
+	// wrapMembers, when set (tests), wraps the members bucket once it is open; wrapLog the connection
+	// log's stream.
 	wrapMembers func(jetstream.KeyValue) jetstream.KeyValue
+	wrapLog     func(jetstream.Stream) jetstream.Stream
 	// claimGoroutines counts the claims' worker goroutines running (tests: none outlives its claim).
 	claimGoroutines atomic.Int32
 
@@ -334,6 +336,9 @@ func (m *Members) Run(ctx context.Context) error {
 	m.connlog, err = openStream(ctx, m.js, logStreamConfig(m.cfg.Replicas), m.log)
 	if err != nil {
 		return err
+	}
+	if m.wrapLog != nil {
+		m.connlog = m.wrapLog(m.connlog)
 	}
 	m.writer.stream = m.connlog
 	m.writer.created = m.connlog.CachedInfo().Created

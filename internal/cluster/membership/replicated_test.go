@@ -3,6 +3,7 @@ package membership
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -221,5 +222,91 @@ func TestHeartbeatRefusedInFlightIsNotAnExpulsion(t *testing.T) {
 	}
 	if why := a.m.Status(); why != "" {
 		t.Errorf("node 1 after one heartbeat was refused in flight: %q, want a member", why)
+	}
+}
+
+// refuseNext refuses the next append to subject, once armed, with errInFlight, without storing it.
+type refuseNext struct {
+	jetstream.JetStream
+	subject string
+	armed   atomic.Bool
+}
+
+func (j *refuseNext) PublishMsg(ctx context.Context, msg *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	if msg.Subject == j.subject && j.armed.CompareAndSwap(true, false) {
+		return nil, errInFlight
+	}
+	return j.JetStream.PublishMsg(ctx, msg, opts...)
+}
+
+// behindLeader answers the next read of subject's last message, once armed, as a replica behind the
+// stream's leader would: with the message at sequence stale, or none when stale is 0.
+type behindLeader struct {
+	jetstream.Stream
+	subject string
+	stale   uint64
+	armed   atomic.Bool
+}
+
+func (s *behindLeader) GetLastMsgForSubject(ctx context.Context, subject string) (*jetstream.RawStreamMsg, error) {
+	if subject == s.subject && s.armed.CompareAndSwap(true, false) {
+		if s.stale == 0 {
+			return nil, jetstream.ErrMsgNotFound
+		}
+		return s.Stream.GetMsg(ctx, s.stale)
+	}
+	return s.Stream.GetLastMsgForSubject(ctx, subject)
+}
+
+// A node whose append is refused in flight looks at its log's last message to settle it; answered by
+// a replica behind the stream's leader (a message before its last append, or none), it tries the append
+// again, and the record is stored. It used to take either answer for its log claimed by another node:
+// every record it had was given up (their $disconnects left to a claim that never comes), every later
+// handshake refused.
+func TestRecordSettledFromAReplicaBehindTheLeaderIsRetried(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		stale func(first uint64) uint64 // the sequence the replica answers, from the log's first
+	}{
+		{"an earlier message", func(first uint64) uint64 { return first }},
+		{"no message", func(uint64) uint64 { return 0 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startServer(t)
+			var (
+				js   *refuseNext
+				read *behindLeader
+			)
+			a := runNodeWith(t, s, 1, func(m *Members) {
+				js = &refuseNext{JetStream: m.writer.js}
+				m.writer.js = js
+				m.wrapLog = func(st jetstream.Stream) jetstream.Stream { read = &behindLeader{Stream: st}; return read }
+			})
+			eventually(t, func() bool { return a.m.Status() == "" }, "node 1 did not join")
+			defer logOnFailure(t, "node 1", a)
+			ctx := context.Background()
+			subject := a.m.logSubjectNow()
+			for _, id := range []string{"CONN00000000000=", "CONN00000000001="} {
+				if err := a.m.Record(ctx, id, []byte("rec")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, first, _ := subjectState(t, read.Stream, subject)
+			js.subject, read.subject, read.stale = subject, subject, tc.stale(first)
+			js.armed.Store(true)
+			read.armed.Store(true)
+			if err := a.m.Record(ctx, "CONN00000000002=", []byte("rec")); err != nil {
+				t.Fatalf("record after an append refused in flight and settled from a replica behind the leader: %v", err)
+			}
+			if js.armed.Load() || read.armed.Load() {
+				t.Fatal("the append was not refused, or its settling did not read the log")
+			}
+			if got, want := replay(t, a, subject), []string{"CONN00000000000==rec", "CONN00000000001==rec", "CONN00000000002==rec"}; !slices.Equal(got, want) {
+				t.Errorf("node 1's log holds %q, want %q", got, want)
+			}
+			if strings.Contains(a.log.String(), "giving it up") || a.m.Status() != "" {
+				t.Errorf("node 1 gave its log up: status %q", a.m.Status())
+			}
+		})
 	}
 }
