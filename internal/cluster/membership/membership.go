@@ -1258,7 +1258,11 @@ func (m *Members) replayLog(ctx context.Context, subject string, upTo uint64) (e
 		msg, err := m.connlog.GetMsg(cctx, seq, jetstream.WithGetMsgSubject(subject))
 		cancel()
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			break
+			// The message at upTo was read (or a later one replaced it: purges keep a subject's last
+			// message), so only a replica behind the stream's leader has none from seq on. A replay
+			// that stopped here missed the removals and the claim progress after it: $disconnects ran
+			// twice, for connections already closed or already done.
+			return nil, 0, fmt.Errorf("read %s from sequence %d: none up to %d, which was read: a replica behind the stream's leader answered", subject, seq, upTo)
 		}
 		if err != nil {
 			return nil, 0, fmt.Errorf("read %s at sequence %d: %w", subject, seq, err)

@@ -310,3 +310,72 @@ func TestRecordSettledFromAReplicaBehindTheLeaderIsRetried(t *testing.T) {
 		})
 	}
 }
+
+// missingAfter answers the next get of a message after sequence after, once armed, as a replica behind
+// the stream's leader that does not have it yet: with none.
+type missingAfter struct {
+	jetstream.Stream
+	after uint64
+	armed atomic.Bool
+}
+
+func (s *missingAfter) GetMsg(ctx context.Context, seq uint64, opts ...jetstream.GetMsgOpt) (*jetstream.RawStreamMsg, error) {
+	if seq > s.after && s.armed.CompareAndSwap(true, false) {
+		return nil, jetstream.ErrMsgNotFound
+	}
+	return s.Stream.GetMsg(ctx, seq, opts...)
+}
+
+// A claim's replay of the log that a replica behind the stream's leader answers short of the last
+// message read is made again: the claim runs the $disconnect of the open connection alone. The replay
+// used to end there, and it ran the $disconnect of a connection whose removal it had not reached, which
+// its node had already run.
+func TestReplayAnsweredShortByAReplicaBehindTheLeaderIsMadeAgain(t *testing.T) {
+	s := startServer(t)
+	_, st := logStream(t, s)
+	a := runNode(t, s, 1)
+	var read *missingAfter
+	b := runNodeWith(t, s, 2, func(m *Members) {
+		m.wrapLog = func(st jetstream.Stream) jetstream.Stream { read = &missingAfter{Stream: st}; return read }
+	})
+	eventually(t, func() bool { return a.m.Status() == "" && b.m.Status() == "" && b.m.Alive(1) }, "nodes 1 and 2 did not join")
+	defer logOnFailure(t, "node 2", b)
+	ctx := context.Background()
+	for _, id := range []string{"OPEN00000000000=", "GONE00000000000="} {
+		if err := a.m.Record(ctx, id, []byte("rec")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	subject := a.m.logSubjectNow()
+	_, _, created := subjectState(t, st, subject)
+	ran := make(chan struct{})
+	a.m.Forget(ctx, "GONE00000000000=", func() { close(ran) })
+	select {
+	case <-ran: // its removal is stored after the creates, and node 1 ran its $disconnect
+	default:
+		t.Fatal("node 1 did not run the $disconnect of the connection it removed")
+	}
+	read.after = created // the replica has the creates, not the removal
+	read.armed.Store(true)
+	crash(a)
+	select {
+	case got := <-b.reaped:
+		if got != "OPEN00000000000==rec" {
+			t.Errorf("node 2 ran the $disconnect of %s, want only OPEN00000000000=", got)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("node 2 ran no $disconnect of node 1's connections")
+	}
+	eventually(t, func() bool {
+		lm, _ := lastLogMsg(t, st, subject)
+		return lm.complete() && lm.node == 2
+	}, "node 2 did not complete its claim of node 1's log")
+	if read.armed.Load() {
+		t.Fatal("node 2's replay did not read past the creates")
+	}
+	select {
+	case got := <-b.reaped:
+		t.Errorf("node 2 also ran the $disconnect of %s", got)
+	default:
+	}
+}
