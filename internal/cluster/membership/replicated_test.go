@@ -2,6 +2,7 @@ package membership
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -100,28 +101,28 @@ func TestClaimRetriesAnAppendRefusedInFlight(t *testing.T) {
 	}
 }
 
-// staleMember answers every get of key, once it has answered one, with that first entry: a replica of
-// the members bucket behind the stream's leader, which still holds an entry the leader has deleted.
+// staleMember answers a get of key, once the key is deleted, with the entry it last answered: a replica
+// of the members bucket behind the stream's leader, which has not applied the delete yet.
 type staleMember struct {
 	jetstream.KeyValue
 	key string
 
-	mu    sync.Mutex
-	first jetstream.KeyValueEntry
+	mu   sync.Mutex
+	last jetstream.KeyValueEntry
 }
 
 func (kv *staleMember) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	e, err := kv.KeyValue.Get(ctx, key)
 	if key != kv.key {
-		return kv.KeyValue.Get(ctx, key)
+		return e, err
 	}
 	kv.mu.Lock()
 	defer kv.mu.Unlock()
-	if kv.first != nil {
-		return kv.first, nil
-	}
-	e, err := kv.KeyValue.Get(ctx, key)
-	if err == nil {
-		kv.first = e
+	switch {
+	case err == nil:
+		kv.last = e
+	case (errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted)) && kv.last != nil:
+		return kv.last, nil
 	}
 	return e, err
 }
@@ -129,7 +130,7 @@ func (kv *staleMember) Get(ctx context.Context, key string) (jetstream.KeyValueE
 func (kv *staleMember) answered() bool {
 	kv.mu.Lock()
 	defer kv.mu.Unlock()
-	return kv.first != nil
+	return kv.last != nil
 }
 
 // A node that sees a claimer declared dead takes its claim over even when the store still shows the
@@ -161,7 +162,7 @@ func TestTakeoverTrustsTheDeathItSawOverTheStore(t *testing.T) {
 		m.wrapMembers = func(kv jetstream.KeyValue) jetstream.KeyValue { stale.KeyValue = kv; return stale }
 	})
 	// Node 3 finds node 1's log claimed by node 2 when it joins, and reads node 2's entry to leave it
-	// the claim: that entry is what its store answers from then on.
+	// the claim: that entry is what its store answers once node 2's is deleted.
 	eventually(t, func() bool { return c.m.Status() == "" && stale.answered() }, "node 3 did not join or did not look node 2 up")
 	defer logOnFailure(t, "node 3", c)
 	crash(b)
