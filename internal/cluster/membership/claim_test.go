@@ -274,7 +274,7 @@ func TestClaimsFoundAtJoin(t *testing.T) {
 	// Node 2 looks for logs to claim when it joins, after it is a member: the logs below are written
 	// once it has, or it may claim them before node 3 joins.
 	select {
-	case <-b.m.Joined():
+	case <-b.m.scanned:
 	case <-time.After(20 * time.Second):
 		t.Fatal("node 2 did not join")
 	}
@@ -314,7 +314,7 @@ func TestClaimsFoundAtJoin(t *testing.T) {
 	}
 	c := runNode(t, s, 3)
 	select {
-	case <-c.m.Joined():
+	case <-c.m.scanned:
 	case <-time.After(20 * time.Second):
 		t.Fatal("node 3 did not join")
 	}

@@ -111,6 +111,7 @@ type Members struct {
 	ttl     time.Duration
 
 	joined  chan struct{}
+	scanned chan struct{}      // closed once the claims found at join have started (reapStale)
 	members jetstream.KeyValue // set before joined is closed
 	connlog jetstream.Stream   // the connection log
 	writer  *writer            // appends this node's records in batches; runs while Run does
@@ -170,7 +171,7 @@ func New(nc *nats.Conn, cfg Config) (*Members, error) {
 		return nil, fmt.Errorf("cluster: JetStream: %w", err)
 	}
 	m := &Members{cfg: cfg, started: time.Now().UTC().Truncate(time.Millisecond), nc: nc, js: js, log: cfg.Logger, ttl: MissedHeartbeats * cfg.Heartbeat,
-		joined: make(chan struct{}), peers: map[cluster.NodeID]peer{}, dead: map[cluster.NodeID]string{}, unknown: map[cluster.NodeID]time.Time{}, forgetting: true,
+		joined: make(chan struct{}), scanned: make(chan struct{}), peers: map[cluster.NodeID]peer{}, dead: map[cluster.NodeID]string{}, unknown: map[cluster.NodeID]time.Time{}, forgetting: true,
 		reaping: map[string]bool{}, status: "waiting for JetStream", incarnation: newIncarnation(), created: map[string]time.Time{}}
 	m.reapCtx, m.stopReaping = context.WithCancel(context.Background())
 	m.writer = newWriter(js, cfg.Logger)
@@ -193,7 +194,8 @@ func (m *Members) incarnationNow() string {
 // TTL is how long after its last heartbeat a node is declared gone.
 func (m *Members) TTL() time.Duration { return m.ttl }
 
-// Joined is closed once the node has announced itself for the first time.
+// Joined is closed once the node has announced itself for the first time: it holds its ID, and the
+// claims of the logs dead nodes left start right after.
 func (m *Members) Joined() <-chan struct{} { return m.joined }
 
 // Status says why the node is not a member now, "" when it is.
@@ -375,8 +377,14 @@ func (m *Members) Run(ctx context.Context) error {
 	if err := m.announce(ctx); err != nil {
 		return err
 	}
-	m.reapStale(ctx)
+	// Joined before the claims: the node answers for its own connections as soon as it holds its ID.
+	// A node that looked for dead nodes' logs first was a member, ready and admitting handshakes while
+	// its bus left every request unanswered (gateway's ownerOnly), so a call for a connection it had just
+	// accepted waited out the caller's timeout and answered 500 (gateway's TestClusterNATSDownAtStart,
+	// under load: listing the logs is a store round trip).
 	close(m.joined)
+	m.reapStale(ctx)
+	close(m.scanned)
 	tick := time.NewTicker(m.cfg.Heartbeat / 4)
 	defer tick.Stop()
 	nextBeat := time.Now().Add(m.cfg.Heartbeat)
