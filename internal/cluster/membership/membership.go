@@ -1179,7 +1179,7 @@ func (m *Members) appendClaim(ctx context.Context, subject string, after uint64,
 		}
 		// Not stored, and the log has not moved on as far as this node can tell: no answer, the leader
 		// still applying this node's previous append (inFlight), or a read answered by a replica behind
-		// the leader (a last message before after, which this node's own append or read put there).
+		// the leader (a last message before after, a sequence this node read or appended itself).
 		if inFlight(err) {
 			m.log.Info("cluster: append to a claimed connection log refused while the stream's leader applies the previous one; retrying", "subject", subject, "err", err)
 		} else {
@@ -1467,14 +1467,17 @@ var errLogMovedOn = errors.New("the connection log moved on")
 // last sequence is not the one expected. An append refused while another one to the same subject is in
 // flight (inFlight) is not one: nothing is decided yet.
 func isConflict(err error) bool {
-	if inFlight(err) {
+	switch {
+	case errors.Is(err, errLogMovedOn): // whatever the append's own refusal said
+		return true
+	case inFlight(err):
 		return false
 	}
 	var api *jetstream.APIError
 	if errors.As(err, &api) && api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
 		return true
 	}
-	return errors.Is(err, errLogMovedOn) || errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted)
+	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted)
 }
 
 // inFlight reports JetStream's refusal of a compare-and-set write to a replicated stream while another

@@ -388,3 +388,28 @@ func TestReplayAnsweredShortByAReplicaBehindTheLeaderIsMadeAgain(t *testing.T) {
 	default:
 	}
 }
+
+// What counts as a compare-and-set conflict: a refusal in flight does not, unless the log was seen to
+// have moved on since.
+func TestIsConflict(t *testing.T) {
+	wrong := &jetstream.APIError{Code: 400, ErrorCode: jetstream.JSErrCodeStreamWrongLastSequence, Description: "wrong last sequence: 7"}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"wrong last sequence", wrong, true},
+		{"a key-value update at an old revision", fmt.Errorf("%w: %w", wrong, jetstream.ErrKeyRevisionMismatch), true},
+		{"a key that exists", jetstream.ErrKeyExists, true},
+		{"refused in flight", errInFlight, false},
+		{"a key-value update refused in flight", fmt.Errorf("%w: %w", errInFlight, jetstream.ErrKeyRevisionMismatch), false},
+		{"refused in flight, the log moved on since", fmt.Errorf("%w: %w", errLogMovedOn, errInFlight), true},
+		{"no answer", context.DeadlineExceeded, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := isConflict(tc.err); got != tc.want {
+				t.Errorf("isConflict(%v) = %v, want %v", tc.err, got, tc.want)
+			}
+		})
+	}
+}
