@@ -53,7 +53,12 @@ func TestClusterDuplicateNodeID(t *testing.T) {
 func TestClusterNATSDownAtStart(t *testing.T) {
 	ns := newNATS(t)
 	be := gatewaytest.NewBackend(t, nil)
-	cl := newCluster(t, be, clusterWith{nats: []string{ns.url(), ns.url()}, metrics: true})
+	cl := newCluster(t, be, clusterWith{nats: []string{ns.url(), ns.url()}, metrics: true, logs: true})
+	t.Cleanup(func() {
+		if t.Failed() { // it failed once in a fresh-clone run with nothing to say why
+			t.Logf("node 1's log:\n%s\nnode 2's log:\n%s", cl.logs[0], cl.logs[1])
+		}
+	})
 	g := cl.start(t, 0)
 	if why := g.ClusterStatus(); !strings.Contains(why, "NATS") {
 		t.Errorf("status with NATS down at start: %q, want it to name NATS", why)

@@ -271,7 +271,14 @@ func TestClaimsFoundAtJoin(t *testing.T) {
 	s := startServer(t)
 	js, st := logStream(t, s)
 	b := runNode(t, s, 2)
-	eventually(t, func() bool { return b.m.Status() == "" }, "node 2 did not join")
+	// Node 2 looks for logs to claim when it joins, after it is a member: the logs below are written
+	// once it has, or it may claim them before node 3 joins.
+	select {
+	case <-b.m.scanned:
+	case <-time.After(20 * time.Second):
+		t.Fatal("node 2 did not join")
+	}
+	b.m.reapWG.Wait()
 	live := b.m.incarnationNow()
 	create := func(ids ...string) []byte {
 		var es []logEntry
@@ -307,7 +314,7 @@ func TestClaimsFoundAtJoin(t *testing.T) {
 	}
 	c := runNode(t, s, 3)
 	select {
-	case <-c.m.Joined():
+	case <-c.m.scanned:
 	case <-time.After(20 * time.Second):
 		t.Fatal("node 3 did not join")
 	}
@@ -318,7 +325,7 @@ func TestClaimsFoundAtJoin(t *testing.T) {
 	}
 	sort.Strings(got)
 	if want := []string{"CORR00000000000==rec", "GONE000000000B==rec"}; !slices.Equal(got, want) {
-		t.Fatalf("node 3 ran the $disconnects %q, want %q", got, want)
+		t.Fatalf("node 3 ran the $disconnects %q, want %q; node 3's log:\n%s\nnode 2's log:\n%s", got, want, c.log, b.log)
 	}
 	for _, key := range corrupted {
 		if !strings.Contains(c.log.String(), "key="+key) {

@@ -111,13 +111,16 @@ type Members struct {
 	ttl     time.Duration
 
 	joined  chan struct{}
+	scanned chan struct{}      // closed once the claims found at join have started (reapStale)
 	members jetstream.KeyValue // set before joined is closed
 	connlog jetstream.Stream   // the connection log
 	writer  *writer            // appends this node's records in batches; runs while Run does
 	// replayRead, when set (tests), is called after each message a log replay reads.
 	replayRead func(seq uint64)
-	// wrapMembers, when set (tests), wraps the members bucket once it is open.
+	// wrapMembers, when set (tests), wraps the members bucket once it is open; wrapLog the connection
+	// log's stream.
 	wrapMembers func(jetstream.KeyValue) jetstream.KeyValue
+	wrapLog     func(jetstream.Stream) jetstream.Stream
 	// claimGoroutines counts the claims' worker goroutines running (tests: none outlives its claim).
 	claimGoroutines atomic.Int32
 
@@ -171,7 +174,7 @@ func New(nc *nats.Conn, cfg Config) (*Members, error) {
 		return nil, fmt.Errorf("cluster: JetStream: %w", err)
 	}
 	m := &Members{cfg: cfg, started: time.Now().UTC().Truncate(time.Millisecond), nc: nc, js: js, log: cfg.Logger, ttl: MissedHeartbeats * cfg.Heartbeat,
-		joined: make(chan struct{}), peers: map[cluster.NodeID]peer{}, dead: map[cluster.NodeID]string{}, unknown: map[cluster.NodeID]time.Time{}, forgetting: true,
+		joined: make(chan struct{}), scanned: make(chan struct{}), peers: map[cluster.NodeID]peer{}, dead: map[cluster.NodeID]string{}, unknown: map[cluster.NodeID]time.Time{}, forgetting: true,
 		reaping: map[string]bool{}, status: "waiting for JetStream", incarnation: newIncarnation(), created: map[string]time.Time{}}
 	m.reapCtx, m.stopReaping = context.WithCancel(context.Background())
 	m.writer = newWriter(js, cfg.Logger)
@@ -228,7 +231,8 @@ func (m *Members) incarnationNow() string {
 // TTL is how long after its last heartbeat a node is declared gone.
 func (m *Members) TTL() time.Duration { return m.ttl }
 
-// Joined is closed once the node has announced itself for the first time.
+// Joined is closed once the node has announced itself for the first time: it holds its ID, and the
+// claims of the logs dead nodes left start right after.
 func (m *Members) Joined() <-chan struct{} { return m.joined }
 
 // Status says why the node is not a member now, "" when it is.
@@ -388,6 +392,9 @@ func (m *Members) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if m.wrapLog != nil {
+		m.connlog = m.wrapLog(m.connlog)
+	}
 	m.writer.stream = m.connlog
 	m.writer.created = m.connlog.CachedInfo().Created
 	m.created[LogStream] = m.writer.created
@@ -423,8 +430,14 @@ func (m *Members) Run(ctx context.Context) error {
 	if err := m.announce(ctx); err != nil {
 		return err
 	}
-	m.reapStale(ctx)
+	// Joined before the claims: the node answers for its own connections as soon as it holds its ID.
+	// A node that looked for dead nodes' logs first was a member, ready and admitting handshakes while
+	// its bus left every request unanswered (gateway's ownerOnly), so a call for a connection it had just
+	// accepted waited out the caller's timeout and answered 500 (gateway's TestClusterNATSDownAtStart,
+	// under load: listing the logs is a store round trip).
 	close(m.joined)
+	m.reapStale(ctx)
+	close(m.scanned)
 	tick := time.NewTicker(m.cfg.Heartbeat / 4)
 	defer tick.Stop()
 	nextBeat := time.Now().Add(m.cfg.Heartbeat)
@@ -907,6 +920,14 @@ func (m *Members) startReap(node cluster.NodeID, inc string, rescan bool) {
 	}()
 }
 
+// declaredDead says whether this node has seen node's incarnation inc declared dead, leave or be
+// replaced by a new one (startReap).
+func (m *Members) declaredDead(node cluster.NodeID, inc string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.dead[node] == inc
+}
+
 // reapStale claims the logs of every node incarnation that is not alive (this node's previous runs
 // included): what was left while no node watched, and the claims a node that died or left had not
 // finished (reap takes those over). It runs when this node joins or rejoins, and after a node is lost;
@@ -944,6 +965,9 @@ func (m *Members) reapStale(ctx context.Context) bool {
 // observes), or cannot say: a log is claimed only when the store says its incarnation is not a member.
 // The peers a node knows may lag the store (a node that joined while this one's watch was down).
 func (m *Members) aliveInStore(ctx context.Context, node cluster.NodeID, inc string) bool {
+	if m.declaredDead(node, inc) {
+		return false // the store's answer may be older than that (claimerAlive)
+	}
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	e, err := m.members.Get(cctx, memberKey(node))
@@ -1222,10 +1246,17 @@ func (m *Members) appendClaim(ctx context.Context, subject string, after uint64,
 		switch {
 		case gerr == nil && last.Sequence > after && bytes.Equal(last.Data, data):
 			return last.Sequence, nil // stored; its answer was lost
-		case gerr == nil && last.Sequence != after || isConflict(err):
-			return 0, err
+		case gerr == nil && last.Sequence > after, isConflict(err):
+			return 0, fmt.Errorf("%w: %w", errLogMovedOn, err)
 		}
-		m.log.Warn("cluster: append to a claimed connection log; retrying", "subject", subject, "err", err)
+		// Not stored, and the log has not moved on as far as this node can tell: no answer, the leader
+		// still applying this node's previous append (inFlight), or a read answered by a replica behind
+		// the leader (a last message before after, a sequence this node read or appended itself).
+		if inFlight(err) {
+			m.log.Info("cluster: append to a claimed connection log refused while the stream's leader applies the previous one; retrying", "subject", subject, "err", err)
+		} else {
+			m.log.Warn("cluster: append to a claimed connection log; retrying", "subject", subject, "err", err, "check", gerr)
+		}
 		if !sleep(ctx, wait) {
 			return 0, err
 		}
@@ -1235,9 +1266,16 @@ func (m *Members) appendClaim(ctx context.Context, subject string, after uint64,
 
 // claimerAlive says whether the members bucket holds node's entry for incarnation inc: a claim is taken
 // over only when the store says its claimer is not a member (the peers a node knows may lag the store).
+// An incarnation this node has seen declared dead, left or replaced is not asked about: it never comes
+// back, and the store's answer may be older than that (a key-value get is answered by any of the
+// bucket's replicas, one behind the stream's leader among them), which left the claim of a claimer
+// that died mid-claim to nobody — the node that saw it die read it alive and ended its reap.
 func (m *Members) claimerAlive(ctx context.Context, node cluster.NodeID, inc string) (bool, error) {
 	if node == m.cfg.Node && inc == m.incarnationNow() {
 		return true, nil
+	}
+	if m.declaredDead(node, inc) {
+		return false, nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
@@ -1497,14 +1535,39 @@ func (m *Members) finishClaims(ctx context.Context) {
 // claimed, a node that stopped without purging): past it, a connection's $disconnect is given up.
 const logMaxAge = 24 * time.Hour
 
+// errLogMovedOn is a claim's append refused because the log has a later message than the one the claim
+// read: the owner appended, or another node claimed it.
+var errLogMovedOn = errors.New("the connection log moved on")
+
 // isConflict reports a compare-and-set failure: the key changed, is gone, or exists; or the subject's
-// last sequence is not the one expected.
+// last sequence is not the one expected. An append refused while another one to the same subject is in
+// flight (inFlight) is not one: nothing is decided yet.
 func isConflict(err error) bool {
+	switch {
+	case errors.Is(err, errLogMovedOn): // whatever the append's own refusal said
+		return true
+	case inFlight(err):
+		return false
+	}
 	var api *jetstream.APIError
-	if errors.As(err, &api) && (api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+	if errors.As(err, &api) && api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
 		return true
 	}
 	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted)
+}
+
+// inFlight reports JetStream's refusal of a compare-and-set write to a replicated stream while another
+// write to the same subject is still in flight on the stream's leader (the constant "wrong last
+// sequence", 10164): the leader checks the expected sequence only once the subject has no write in
+// process, and it answers a write's publisher before it clears that write (nats-server
+// jetstream_batching.go checkMsgHeadersPreClusteredProposal, jetstream_cluster.go applyStreamMsgOp), so
+// a node that appends to a subject again as soon as its previous append is acknowledged can be refused
+// so. The write is not stored and the subject is as it was: the write is tried again, and it is either
+// stored or refused with the subject's real last sequence (10071) when the other write won. nats.go
+// counts 10164 as a revision mismatch; it is not one yet.
+func inFlight(err error) bool {
+	var api *jetstream.APIError
+	return errors.As(err, &api) && api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
 }
 
 // logStreamConfig is the connection log's stream.

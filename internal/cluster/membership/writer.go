@@ -3,6 +3,7 @@ package membership
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -599,9 +600,19 @@ func (w *writer) settle(ctx context.Context, subject string, st *logState, n uin
 		if err != nil {
 			return false, 0, err
 		}
-		if !again {
-			st.claimed = true
+		if again {
+			return false, 0, nil
 		}
+		// The get may have been answered by a replica behind the stream's leader (any replica answers
+		// one), which has none of the subject yet; the stream's information comes from the leader.
+		info, err := w.stream.Info(cctx, jetstream.WithSubjectFilter(subject))
+		if err != nil {
+			return false, 0, err
+		}
+		if held := info.State.Subjects[subject]; held > 0 {
+			return false, 0, fmt.Errorf("the subject's last message was not found, and the stream holds %d of its messages: a replica behind the stream's leader answered", held)
+		}
+		st.claimed = true
 		return false, 0, nil
 	}
 	if err != nil {
@@ -613,6 +624,10 @@ func (w *writer) settle(ctx context.Context, subject string, st *logState, n uin
 		st.claimed = true
 	case derr == nil && dm.batch == n && m.Sequence > st.lastSeq:
 		return true, m.Sequence, nil
+	case m.Sequence < st.lastSeq:
+		// Only a replica behind the stream's leader answers a message before this node's last append
+		// (any replica answers a get): nothing is settled, the append is tried again.
+		return false, 0, fmt.Errorf("the subject's last message read is at sequence %d, before this node's last append at %d: a replica behind the stream's leader answered", m.Sequence, st.lastSeq)
 	case m.Sequence != st.lastSeq:
 		// Someone else appended to this node's subject: only a claim may; treat it as one.
 		w.log.Error("cluster: unexpected message on this node's connection log; giving it up", "subject", subject, "sequence", m.Sequence, "err", derr)
