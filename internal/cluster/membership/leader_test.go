@@ -429,3 +429,67 @@ func TestAppendClaimAsksTheLeader(t *testing.T) {
 		t.Errorf("appended %d times and asked the leader %d times, want once each", js.publishes, leader.reads)
 	}
 }
+
+// recreatedStream is a JetStream whose connection log stream was created at created (Stream's cached
+// info), as one the store lost and another node made again.
+type recreatedStream struct {
+	jetstream.JetStream
+	created time.Time
+}
+
+func (js recreatedStream) Stream(context.Context, string) (jetstream.Stream, error) {
+	return streamCreatedAt{created: js.created}, nil
+}
+
+// streamCreatedAt is a stream handle whose cached info says when it was created.
+type streamCreatedAt struct {
+	jetstream.Stream
+	created time.Time
+}
+
+func (s streamCreatedAt) CachedInfo() *jetstream.StreamInfo {
+	return &jetstream.StreamInfo{Created: s.created}
+}
+
+// TestRecreatedAsksTheLeader: when the connection log stream's creation time changes, the writer starts
+// over only the subjects the stream holds nothing of, and appends their open records again from sequence
+// 0. A replica that had not applied this writer's appends yet answered "nothing" for a subject that does
+// hold them; the writer reset it, its next append (expecting an empty subject) was refused, and once the
+// replica caught up its own earlier message looked like someone else's: the node gave up its own log.
+// The stream's leader decides.
+func TestRecreatedAsksTheLeader(t *testing.T) {
+	subject := logSubject(1, "inc")
+	mine := &jetstream.RawStreamMsg{Subject: subject, Sequence: 9,
+		Data: encodeBatch(4, []logEntry{{create: true, id: "c1", record: []byte("r")}})}
+	for _, tc := range []struct {
+		name      string
+		leader    fakeLeader
+		wantReset bool
+		wantErr   bool
+	}{
+		{name: "the leader holds the subject's messages", leader: fakeLeader{msg: mine}},
+		{name: "the leader holds nothing either", leader: fakeLeader{err: fmt.Errorf("none: %w", jetstream.ErrMsgNotFound)}, wantReset: true},
+		{name: "the leader does not answer", leader: fakeLeader{err: fmt.Errorf("no leader: %w", nats.ErrTimeout)}, wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			then := time.Now()
+			w := newWriter(recreatedStream{created: then.Add(time.Minute)}, slog.New(slog.DiscardHandler))
+			w.created = then
+			w.stream = replicaLog{err: jetstream.ErrMsgNotFound}
+			leader := tc.leader
+			w.leader = &leader
+			st := &logState{lastSeq: 9, batch: 4, live: map[string]liveRecord{"c1": {data: []byte("r")}}}
+			w.states[subject] = st
+			again, err := w.recreated(t.Context())
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("recreated = %t, %v; want an error: %t", again, err, tc.wantErr)
+			}
+			if reset := st.lastSeq == 0; reset != tc.wantReset || st.restore != tc.wantReset {
+				t.Errorf("after recreated: last sequence %d, restore %t; want the subject started over: %t", st.lastSeq, st.restore, tc.wantReset)
+			}
+			if leader.reads != 1 {
+				t.Errorf("the stream's leader was asked %d times, want once", leader.reads)
+			}
+		})
+	}
+}
