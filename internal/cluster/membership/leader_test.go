@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -489,6 +490,80 @@ func TestRecreatedAsksTheLeader(t *testing.T) {
 			}
 			if leader.reads != 1 {
 				t.Errorf("the stream's leader was asked %d times, want once", leader.reads)
+			}
+		})
+	}
+}
+
+// electingLeaders answers reads from the members stream's leader with an error for its first silent
+// reads (a leader being elected), then "none"; the connection log's leader holds nothing. Reads may come
+// from the claims' goroutines.
+type electingLeaders struct {
+	mu     sync.Mutex
+	silent int
+}
+
+func (l *electingLeaders) LastMsg(_ context.Context, stream, _ string) (*jetstream.RawStreamMsg, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if stream == membersStream && l.silent > 0 {
+		l.silent--
+		return nil, fmt.Errorf("no leader: %w", nats.ErrTimeout)
+	}
+	return nil, fmt.Errorf("none: %w", jetstream.ErrMsgNotFound)
+}
+
+// listedLog is a connection log that lists subjects and whose direct gets find nothing.
+type listedLog struct {
+	replicaLog
+	subjects map[string]uint64
+}
+
+func (s listedLog) Info(context.Context, ...jetstream.StreamInfoOpt) (*jetstream.StreamInfo, error) {
+	return &jetstream.StreamInfo{State: jetstream.StreamState{Subjects: s.subjects}}, nil
+}
+
+// TestUndecidedLogsAreScannedAgain: a node scans the connection logs for those of node incarnations that
+// are not members when it joins or rejoins, and when another node is lost. A log whose node a replica
+// says is not a member and whose members stream's leader does not answer (one is being elected) is left
+// alone for now; nothing scanned again, its connections' $disconnect waited for the next node lost. The
+// scan runs again, backing off, until it has told every log's node alive or dead.
+func TestUndecidedLogsAreScannedAgain(t *testing.T) {
+	nc := connect(t, startServer(t))
+	dead := logSubject(2, "dead")
+	for _, tc := range []struct {
+		name string
+		scan func(m *Members)
+	}{
+		{name: "another node is lost", scan: func(m *Members) { m.startReap(3, "lost", true) }},
+		{name: "this node rejoins", scan: func(m *Members) { m.rejoin(t.Context()) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &Members{cfg: Config{Node: 1, Heartbeat: 10 * time.Millisecond}, nc: nc, log: slog.New(slog.DiscardHandler),
+				incarnation: "inc", members: &creatingMembers{}, leader: &electingLeaders{silent: 2},
+				connlog: listedLog{replicaLog: replicaLog{err: jetstream.ErrMsgNotFound}, subjects: map[string]uint64{dead: 1}},
+				peers:   map[cluster.NodeID]peer{}, dead: map[cluster.NodeID]string{}, unknown: map[cluster.NodeID]time.Time{},
+				reaping: map[string]bool{}}
+			m.reapCtx, m.stopReaping = context.WithCancel(t.Context())
+			defer m.stopReaping()
+			tc.scan(m)
+			done := make(chan struct{})
+			go func() {
+				m.reapWG.Wait()
+				close(done)
+			}()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				m.stopReaping()
+				<-done
+				t.Fatal("the scans and claims did not end in 10 s")
+			}
+			m.mu.Lock()
+			inc, claimed := m.dead[2]
+			m.mu.Unlock()
+			if !claimed || inc != "dead" {
+				t.Errorf("node 2's log %s was not claimed (declared dead: %q); the scan that could not tell its node alive or dead was not made again", dead, inc)
 			}
 		})
 	}
