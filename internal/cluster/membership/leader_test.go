@@ -154,7 +154,7 @@ func TestNotAMemberAsksTheLeader(t *testing.T) {
 		replica   replicaMembers
 		leader    fakeLeader
 		wantAlive bool // what aliveInStore says, and claimerAlive
-		wantErr   bool // from claimerAlive (aliveInStore then says alive: not claiming now)
+		wantErr   bool // from claimerAlive (aliveInStore then says alive, not known: not claiming now)
 	}{{
 		name:      "a replica without the entry; the leader has it",
 		replica:   replicaMembers{err: jetstream.ErrKeyNotFound},
@@ -186,8 +186,8 @@ func TestNotAMemberAsksTheLeader(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			leader := tc.leader
 			m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler), members: tc.replica, leader: &leader}
-			if got := m.aliveInStore(t.Context(), 2, "now"); got != tc.wantAlive {
-				t.Errorf("aliveInStore = %t, want %t", got, tc.wantAlive)
+			if got, known := m.aliveInStore(t.Context(), 2, "now"); got != tc.wantAlive || known == tc.wantErr {
+				t.Errorf("aliveInStore = %t, known %t; want %t, known %t", got, known, tc.wantAlive, !tc.wantErr)
 			}
 			alive, err := m.claimerAlive(t.Context(), 2, "now")
 			if (err != nil) != tc.wantErr || !tc.wantErr && alive != tc.wantAlive {

@@ -146,6 +146,7 @@ type Members struct {
 	storeBack   time.Time       // when this node's heartbeat was stored again after failing
 	rewatch     bool            // the members bucket was created again: the watch is replaced
 	reaping     map[string]bool // node.incarnation being reaped
+	rescanning  bool            // rescanLater's goroutine runs
 	forgetting  bool            // Forget may start waiting goroutines (until Run ends)
 	left        bool
 	leaving     bool // Leave has begun: no new claim starts
@@ -423,7 +424,9 @@ func (m *Members) Run(ctx context.Context) error {
 	if err := m.announce(ctx); err != nil {
 		return err
 	}
-	m.reapStale(ctx)
+	if !m.reapStale(ctx) {
+		m.rescanLater()
+	}
 	close(m.joined)
 	tick := time.NewTicker(m.cfg.Heartbeat / 4)
 	defer tick.Stop()
@@ -760,7 +763,9 @@ func (m *Members) rejoin(ctx context.Context) {
 	m.member, m.memberRev, m.lastBeat, m.status = true, rev, time.Now(), ""
 	m.mu.Unlock()
 	m.log.Info("cluster: node rejoined", "node", m.cfg.Node, "incarnation", m.incarnation)
-	m.reapStale(ctx)
+	if !m.reapStale(ctx) {
+		m.rescanLater()
+	}
 }
 
 // observe applies one change of the members bucket.
@@ -910,7 +915,9 @@ func (m *Members) startReap(node cluster.NodeID, inc string, rescan bool) {
 // reapStale claims the logs of every node incarnation that is not alive (this node's previous runs
 // included): what was left while no node watched, and the claims a node that died or left had not
 // finished (reap takes those over). It runs when this node joins or rejoins, and after a node is lost;
-// false when the logs could not be listed.
+// false when the logs could not be listed, or a log's node could not be told alive or dead (the store
+// did not answer): the caller scans again later (startReap, rescanLater), or that log would wait for the
+// next node lost.
 func (m *Members) reapStale(ctx context.Context) bool {
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
@@ -919,6 +926,7 @@ func (m *Members) reapStale(ctx context.Context) bool {
 		m.log.Warn("cluster: list connection logs", "err", err)
 		return false
 	}
+	decided := true
 	for subject := range info.State.Subjects {
 		node, inc, ok := parseLogSubject(subject)
 		if !ok {
@@ -932,39 +940,72 @@ func (m *Members) reapStale(ctx context.Context) bool {
 		if mine || live && p.incarnation == inc {
 			continue
 		}
-		if node != m.cfg.Node && m.aliveInStore(ctx, node, inc) {
-			continue
+		if node != m.cfg.Node {
+			alive, known := m.aliveInStore(ctx, node, inc)
+			decided = decided && known
+			if alive || !known {
+				continue
+			}
 		}
 		m.startReap(node, inc, false)
 	}
-	return true
+	return decided
+}
+
+// rescanLater runs reapStale again in the background, backing off, until it lists the logs and tells
+// every log's node alive or dead, or this node stops: for the scans made when this node joins or
+// rejoins, which nothing else repeats. One runs at a time.
+func (m *Members) rescanLater() {
+	m.mu.Lock()
+	if m.rescanning || m.leaving {
+		m.mu.Unlock()
+		return
+	}
+	m.rescanning = true
+	m.reapWG.Add(1)
+	m.mu.Unlock()
+	go func() {
+		defer m.reapWG.Done()
+		defer func() {
+			m.mu.Lock()
+			m.rescanning = false
+			m.mu.Unlock()
+		}()
+		for wait := m.cfg.Heartbeat; ; wait = min(2*wait, 10*time.Second) {
+			m.log.Warn("cluster: the connection logs could not all be scanned for dead nodes' connections; scanning again", "retry_in", wait)
+			if !sleep(m.reapCtx, wait) || m.reapStale(m.reapCtx) {
+				return
+			}
+		}
+	}()
 }
 
 // aliveInStore says whether the members bucket holds node's entry for incarnation inc (which it then
-// observes), or cannot say: a log is claimed only when the store says its incarnation is not a member.
-// The peers a node knows may lag the store (a node that joined while this one's watch was down).
-func (m *Members) aliveInStore(ctx context.Context, node cluster.NodeID, inc string) bool {
+// observes); known is false when the store cannot say (alive is then true: a log is claimed only when
+// the store says its incarnation is not a member). The peers a node knows may lag the store (a node that
+// joined while this one's watch was down).
+func (m *Members) aliveInStore(ctx context.Context, node cluster.NodeID, inc string) (alive, known bool) {
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	e, err := m.members.Get(cctx, memberKey(node))
 	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) && !errors.Is(err, jetstream.ErrKeyDeleted) {
 		m.log.Warn("cluster: a connection log's node is not among the known members and the store does not answer; not claiming it now",
 			"node", node, "incarnation", inc, "err", err)
-		return true
+		return true, false
 	}
 	var v member
 	if err == nil && json.Unmarshal(e.Value(), &v) == nil && v.Incarnation == inc {
 		m.observe(e)
-		return true
+		return true, true
 	}
 	// Not a member, says a direct get, which a replica behind may have answered: the leader decides.
 	held, err := m.leaderHolds(cctx, node, inc)
 	if err != nil {
 		m.log.Warn("cluster: a connection log's node is not a member as a replica sees it and the stream's leader does not answer; not claiming it now",
 			"node", node, "incarnation", inc, "err", err)
-		return true
+		return true, false
 	}
-	return held
+	return held, true
 }
 
 // reap claims node's incarnation inc's log and, when this node wins, runs Reap for every connection it
