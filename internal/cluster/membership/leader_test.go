@@ -1,11 +1,13 @@
 package membership
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -564,6 +566,57 @@ func TestUndecidedLogsAreScannedAgain(t *testing.T) {
 			m.mu.Unlock()
 			if !claimed || inc != "dead" {
 				t.Errorf("node 2's log %s was not claimed (declared dead: %q); the scan that could not tell its node alive or dead was not made again", dead, inc)
+			}
+		})
+	}
+}
+
+// countingMembers is a members bucket whose Get (a direct get) answers err, and counts the reads.
+type countingMembers struct {
+	jetstream.KeyValue
+	err   error
+	reads int
+}
+
+func (kv *countingMembers) Get(context.Context, string) (jetstream.KeyValueEntry, error) {
+	kv.reads++
+	return nil, kv.err
+}
+
+// TestAliveWhenTheStoreCannotTell: a node this one does not know yet is looked up when a call names one
+// of its connections. When the lookup gets no answer — the members stream's leader being elected (the
+// node that led it just died), or the store not answering at all — Alive said "not a member", and the
+// bus answered 410 GoneException: the caller (a Lambda handler) deletes a connection that may be open on
+// a node that just joined. It cannot tell, so the call is routed (the bus answers 5xx when nobody
+// answers, the owner answers when it is there), and the store is not asked again for a heartbeat.
+func TestAliveWhenTheStoreCannotTell(t *testing.T) {
+	nc := connect(t, startServer(t))
+	for _, tc := range []struct {
+		name    string
+		replica error
+		leader  fakeLeader
+	}{
+		{name: "a replica says not there, the leader does not answer",
+			replica: jetstream.ErrKeyNotFound, leader: fakeLeader{err: fmt.Errorf("no leader: %w", nats.ErrTimeout)}},
+		{name: "the store does not answer", replica: fmt.Errorf("direct get: %w", context.DeadlineExceeded)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			leader := tc.leader
+			kv := &countingMembers{err: tc.replica}
+			m := &Members{cfg: Config{Node: 1, Heartbeat: time.Hour}, nc: nc, log: slog.New(slog.NewTextHandler(&out, nil)),
+				members: kv, leader: &leader,
+				peers: map[cluster.NodeID]peer{}, dead: map[cluster.NodeID]string{}, unknown: map[cluster.NodeID]time.Time{}}
+			for call := 1; call <= 2; call++ {
+				if !m.Alive(2) {
+					t.Fatalf("call %d: Alive = false (410 GoneException) when the store could not tell", call)
+				}
+			}
+			if kv.reads != 1 {
+				t.Errorf("the members bucket was read %d times for two calls within a heartbeat, want once", kv.reads)
+			}
+			if !strings.Contains(out.String(), "node=2") {
+				t.Errorf("no log line names the node the store could not tell about:\n%s", out.String())
 			}
 		})
 	}
