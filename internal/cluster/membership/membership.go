@@ -138,6 +138,7 @@ type Members struct {
 	peers       map[cluster.NodeID]peer
 	dead        map[cluster.NodeID]string    // the last incarnation of each node declared dead
 	unknown     map[cluster.NodeID]time.Time // nodes looked up in the store and not found, when
+	unsure      map[cluster.NodeID]time.Time // nodes looked up in the store without an answer, when
 	status      string
 	member      bool   // announced and not expelled
 	memberRev   uint64 // revision of this node's entry
@@ -172,7 +173,7 @@ func New(nc *nats.Conn, cfg Config) (*Members, error) {
 		return nil, fmt.Errorf("cluster: JetStream: %w", err)
 	}
 	m := &Members{cfg: cfg, started: time.Now().UTC().Truncate(time.Millisecond), nc: nc, js: js, log: cfg.Logger, ttl: MissedHeartbeats * cfg.Heartbeat,
-		joined: make(chan struct{}), peers: map[cluster.NodeID]peer{}, dead: map[cluster.NodeID]string{}, unknown: map[cluster.NodeID]time.Time{}, forgetting: true,
+		joined: make(chan struct{}), peers: map[cluster.NodeID]peer{}, dead: map[cluster.NodeID]string{}, unknown: map[cluster.NodeID]time.Time{}, unsure: map[cluster.NodeID]time.Time{}, forgetting: true,
 		reaping: map[string]bool{}, status: "waiting for JetStream", incarnation: newIncarnation(), created: map[string]time.Time{}}
 	m.reapCtx, m.stopReaping = context.WithCancel(context.Background())
 	m.writer = newWriter(js, cfg.Logger)
@@ -247,6 +248,9 @@ func (m *Members) Status() string {
 // heartbeats fail (cut off from the servers that hold the store's quorum) hears nobody else's either,
 // and cannot tell who is gone. A node this one has not heard of yet (it joined a moment
 // ago, its entry still on the way) is looked up in the store; an incarnation declared dead stays dead.
+// A lookup the store cannot answer (the members stream's leader being elected, the store away) counts
+// the node alive for a heartbeat, logged: calls to it are routed, and answer 5xx when nobody answers
+// (natsbus), where "not a member" would answer 410 GoneException for a connection that may be open.
 func (m *Members) Alive(node cluster.NodeID) bool {
 	m.mu.Lock()
 	if node == m.cfg.Node {
@@ -256,6 +260,7 @@ func (m *Members) Alive(node cluster.NodeID) bool {
 	p, ok := m.peers[node]
 	_, wasDead := m.dead[node]
 	missed, looked := m.unknown[node]
+	asked, unsure := m.unsure[node]
 	m.mu.Unlock()
 	if ok {
 		m.mu.Lock()
@@ -267,6 +272,9 @@ func (m *Members) Alive(node cluster.NodeID) bool {
 	// each cost a store read.
 	if wasDead || looked && time.Since(missed) < m.cfg.Heartbeat || m.members == nil || !m.nc.IsConnected() {
 		return false
+	}
+	if unsure && time.Since(asked) < m.cfg.Heartbeat {
+		return true
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
@@ -283,10 +291,22 @@ func (m *Members) Alive(node cluster.NodeID) bool {
 		var there bool
 		if v, rev, there, err = m.leaderMember(ctx, node); err == nil && !there {
 			err = jetstream.ErrKeyNotFound
+		} else if err != nil {
+			err = fmt.Errorf("a replica does not hold its entry and the members stream's leader does not answer: %w", err)
 		}
 	case err == nil:
-		err = json.Unmarshal(e.Value(), &v)
+		if jerr := json.Unmarshal(e.Value(), &v); jerr != nil {
+			v = member{} // an answer all the same: not a member
+		}
 		rev = e.Revision()
+	}
+	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		m.log.Warn("cluster: a call names a node this one does not know and the members bucket does not say whether it is a member; it is routed (5xx if nobody answers) and looked up again in a heartbeat",
+			"node", node, "err", err)
+		m.mu.Lock()
+		m.unsure[node] = time.Now()
+		m.mu.Unlock()
+		return true
 	}
 	if err != nil || v.Node != node || v.Incarnation == "" {
 		m.mu.Lock()
