@@ -624,3 +624,81 @@ func TestAliveWhenTheStoreCannotTell(t *testing.T) {
 		})
 	}
 }
+
+// memberEntry is a members bucket entry: node's, for incarnation inc, at revision rev.
+type memberEntry struct {
+	jetstream.KeyValueEntry
+	node cluster.NodeID
+	inc  string
+	rev  uint64
+}
+
+func (e memberEntry) Key() string      { return memberKey(e.node) }
+func (e memberEntry) Revision() uint64 { return e.rev }
+func (e memberEntry) Operation() jetstream.KeyValueOp {
+	return jetstream.KeyValuePut
+}
+
+func (e memberEntry) Value() []byte {
+	data, _ := json.Marshal(member{Node: e.node, Incarnation: e.inc})
+	return data
+}
+
+// staleMembers is a members bucket whose compare-and-set delete loses (the store's leader no longer holds
+// the revision given) and whose Get a replica answers with the entry at that very revision: it has not
+// applied what the leader holds instead.
+type staleMembers struct {
+	jetstream.KeyValue
+	e jetstream.KeyValueEntry
+}
+
+func (staleMembers) Delete(context.Context, string, ...jetstream.KVDeleteOpt) error {
+	return &jetstream.APIError{Code: 400, ErrorCode: jetstream.JSErrCodeStreamWrongLastSequence, Description: "wrong last sequence"}
+}
+
+func (kv staleMembers) Get(context.Context, string) (jetstream.KeyValueEntry, error) {
+	return kv.e, nil
+}
+
+// TestSweepWithAReplicaAtTheRevisionLastSeen: a node silent for a TTL is declared dead with a delete at
+// the revision last seen, which lost: the leader holds another revision (a newer heartbeat) or none (the
+// entry expired, as a dead node's does about when the sweep comes). A replica that had not applied the
+// expiry answered the entry at the revision last seen, which the sweep took for a sign of life: the dead
+// node counted alive for one more TTL, its connections answering 5xx, not 410, past point 5's 5 s. An
+// entry at the revision the delete named is not a change; the stream's leader decides.
+func TestSweepWithAReplicaAtTheRevisionLastSeen(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		replica   jetstream.KeyValueEntry
+		leader    fakeLeader
+		wantDead  bool
+		wantAsked bool
+	}{
+		{name: "the leader holds none (expired)", replica: memberEntry{node: 2, inc: "now", rev: 3},
+			leader: fakeLeader{err: fmt.Errorf("none: %w", jetstream.ErrMsgNotFound)}, wantDead: true, wantAsked: true},
+		{name: "the leader holds a newer heartbeat", replica: memberEntry{node: 2, inc: "now", rev: 3},
+			leader: fakeLeader{msg: memberMsg(t, 2, "now")}, wantAsked: true},
+		{name: "the leader does not answer", replica: memberEntry{node: 2, inc: "now", rev: 3},
+			leader: fakeLeader{err: fmt.Errorf("no leader: %w", nats.ErrTimeout)}, wantAsked: true},
+		{name: "a replica with a newer heartbeat", replica: memberEntry{node: 2, inc: "now", rev: 4}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			leader := tc.leader
+			now := time.Now()
+			m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler), ttl: time.Second,
+				members: staleMembers{e: tc.replica}, leader: &leader,
+				peers: map[cluster.NodeID]peer{2: {incarnation: "now", rev: 3, seen: now.Add(-time.Minute)}},
+				dead:  map[cluster.NodeID]string{}, reaping: map[string]bool{},
+				leaving: true, // startReap records the declaration and claims nothing
+			}
+			m.sweep(t.Context(), now)
+			_, dead := m.dead[2]
+			if dead != tc.wantDead {
+				t.Errorf("after the sweep: declared dead %t, want %t", dead, tc.wantDead)
+			}
+			if asked := leader.reads > 0; asked != tc.wantAsked {
+				t.Errorf("the stream's leader was asked: %t, want %t", asked, tc.wantAsked)
+			}
+		})
+	}
+}
