@@ -857,9 +857,13 @@ func (m *Members) sweep(ctx context.Context, now time.Time) {
 		if err != nil && isConflict(err) {
 			e, gerr := m.members.Get(cctx, memberKey(n))
 			switch {
-			case errors.Is(gerr, jetstream.ErrKeyNotFound) || errors.Is(gerr, jetstream.ErrKeyDeleted):
+			case errors.Is(gerr, jetstream.ErrKeyNotFound) || errors.Is(gerr, jetstream.ErrKeyDeleted),
+				gerr == nil && e.Revision() <= p.rev:
 				// Expired in the store, says a direct get; a replica that has not applied the node's
-				// last heartbeats (and expired its earlier entry by age) says so too. The leader decides.
+				// last heartbeats (and expired its earlier entry by age) says so too. Or the entry as last
+				// seen, which is no change: the delete at that revision lost, so the leader holds another
+				// one or none (expired), and a replica that has not applied it answered; taken for a sign
+				// of life, a dead node counted alive for one more TTL. The leader decides.
 				v, _, there, lerr := m.leaderMember(cctx, n)
 				if lerr == nil && there && v.Incarnation == p.incarnation {
 					cancel()
