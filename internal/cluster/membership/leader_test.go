@@ -702,3 +702,34 @@ func TestSweepWithAReplicaAtTheRevisionLastSeen(t *testing.T) {
 		})
 	}
 }
+
+// TestClaimerAliveOnAReplicaBehind: a claim left unfinished is taken over only when its claimer is not a
+// member. A node that declares the claimer dead (its sweep's delete) scans the logs at once, and reads the
+// claimer's entry from a replica that may not have applied that delete yet: "alive", said the replica,
+// and the claim was left to a dead node, its remaining $disconnects never run (nothing scans again). An
+// answer that would leave a claim alone is the stream's leader's too.
+func TestClaimerAliveOnAReplicaBehind(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		leader    fakeLeader
+		wantAlive bool
+		wantErr   bool
+	}{
+		{name: "the leader holds none (declared dead)", leader: fakeLeader{err: fmt.Errorf("none: %w", jetstream.ErrMsgNotFound)}},
+		{name: "the leader holds its entry", leader: fakeLeader{msg: memberMsg(t, 2, "now")}, wantAlive: true},
+		{name: "the leader does not answer", leader: fakeLeader{err: fmt.Errorf("no leader: %w", nats.ErrTimeout)}, wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			leader := tc.leader
+			m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler), leader: &leader,
+				members: replicaMembers{e: memberEntry{node: 2, inc: "now", rev: 3}}}
+			alive, err := m.claimerAlive(t.Context(), 2, "now")
+			if (err != nil) != tc.wantErr || !tc.wantErr && alive != tc.wantAlive {
+				t.Errorf("claimerAlive = %t, %v; want %t (an error: %t)", alive, err, tc.wantAlive, tc.wantErr)
+			}
+			if leader.reads != 1 {
+				t.Errorf("the stream's leader was asked %d times, want once", leader.reads)
+			}
+		})
+	}
+}
