@@ -1300,21 +1300,16 @@ func (m *Members) appendClaim(ctx context.Context, subject string, after uint64,
 
 // claimerAlive says whether the members bucket holds node's entry for incarnation inc: a claim is taken
 // over only when the store says its claimer is not a member (the peers a node knows may lag the store).
+// Both answers are the members stream's leader's: "gone" from a replica that has not applied the
+// claimer's entry yet would take over a live node's claim, and "alive" from one that has not applied
+// the delete that declared it dead (a sweep scans the logs right after it) left the claim to a dead node,
+// for good: no compare-and-set checks either answer, and nothing asks again.
 func (m *Members) claimerAlive(ctx context.Context, node cluster.NodeID, inc string) (bool, error) {
 	if node == m.cfg.Node && inc == m.incarnationNow() {
 		return true, nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	e, err := m.members.Get(cctx, memberKey(node))
-	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) && !errors.Is(err, jetstream.ErrKeyDeleted) {
-		return false, err
-	}
-	var v member
-	if err == nil && json.Unmarshal(e.Value(), &v) == nil && v.Incarnation == inc {
-		return true, nil
-	}
-	// Gone, says a direct get, which a replica behind may have answered: the leader decides.
 	return m.leaderHolds(cctx, node, inc)
 }
 
