@@ -733,3 +733,48 @@ func TestClaimerAliveOnAReplicaBehind(t *testing.T) {
 		})
 	}
 }
+
+// refusingPublish is a JetStream whose every publish is refused as the subject having moved on (until
+// ctx ends).
+type refusingPublish struct {
+	jetstream.JetStream
+	mu        sync.Mutex
+	publishes int
+}
+
+func (js *refusingPublish) PublishMsg(ctx context.Context, _ *nats.Msg, _ ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	js.mu.Lock()
+	js.publishes++
+	js.mu.Unlock()
+	return nil, &jetstream.APIError{Code: 400, ErrorCode: jetstream.JSErrCodeStreamWrongLastSequence, Description: "wrong last sequence"}
+}
+
+// TestReapAfterAConflictOnAReplicaBehind: a claim's append at the sequence a direct get read was refused
+// (the log had moved on), and the log was read again from the same replica, still behind: the same
+// replay, the same refused append, over and over as fast as NATS answers, a whole replay each time, for
+// as long as the replica lagged. After a conflict the log's last message is the leader's; a replica
+// behind it ends the replay (errReplicaBehind) and the reap runs again later, backing off.
+func TestReapAfterAConflictOnAReplicaBehind(t *testing.T) {
+	subject := logSubject(2, "dead")
+	stale := &jetstream.RawStreamMsg{Subject: subject, Sequence: 7, Time: time.Now(),
+		Data: encodeBatch(3, []logEntry{{create: true, id: "a", record: []byte("a")}})}
+	leader := &fakeLeader{msg: &jetstream.RawStreamMsg{Subject: subject, Sequence: 9, Time: time.Now(),
+		Data: encodeBatch(4, []logEntry{{id: "a"}})}}
+	js := &refusingPublish{}
+	m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler), js: js, leader: leader, incarnation: "inc",
+		connlog: replicaLog{msg: stale, msgs: []*jetstream.RawStreamMsg{stale}}}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	err := m.reap(ctx, 2, "dead")
+	if !errors.Is(err, errReplicaBehind) {
+		t.Errorf("reap = %v, want errReplicaBehind (run again later)", err)
+	}
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	if js.publishes != 1 {
+		t.Errorf("the claim was appended %d times, want once: the refused append was not made again on the same replica's answer", js.publishes)
+	}
+}
