@@ -1038,10 +1038,20 @@ func (m *Members) aliveInStore(ctx context.Context, node cluster.NodeID, inc str
 // any more (the members bucket says so), and left to its claimer otherwise.
 func (m *Members) reap(ctx context.Context, node cluster.NodeID, inc string) error {
 	subject := logSubject(node, inc)
+	// lost: the last append at the sequence read was refused, the log having moved on past it; a direct
+	// get would likely be answered by the same replica, behind, and the refused append made again at
+	// once, a whole replay each time, for as long as it lags. The leader answers instead, and a replica
+	// behind it ends the replay (errReplicaBehind): the reap runs again later.
+	lost := false
 	for {
 		cctx, cancel := context.WithTimeout(ctx, opTimeout)
-		last, err := m.connlog.GetLastMsgForSubject(cctx, subject)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
+		var (
+			last *jetstream.RawStreamMsg
+			err  error
+		)
+		if lost {
+			last, err = m.leader.LastMsg(cctx, LogStream, subject)
+		} else if last, err = m.connlog.GetLastMsgForSubject(cctx, subject); errors.Is(err, jetstream.ErrMsgNotFound) {
 			// No log, says a direct get, which a replica behind may have answered: the leader decides.
 			last, err = m.leader.LastMsg(cctx, LogStream, subject)
 		}
@@ -1081,6 +1091,7 @@ func (m *Members) reap(ctx context.Context, node cluster.NodeID, inc string) err
 		}
 		seq, err := m.appendClaim(ctx, subject, last.Sequence, claim)
 		if isConflict(err) {
+			lost = true
 			continue // the log moved on (the owner appended, or another node claimed it): read it again
 		}
 		if err != nil {
