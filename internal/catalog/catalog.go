@@ -304,7 +304,8 @@ type Watcher interface {
 // bucket's reads are direct gets, which any of its stream's replicas answers, including one that has not
 // applied the newest revisions yet. LoadLatest answers what the store's authority holds (the stream's
 // leader, which decides every compare-and-set). A revision older than one the catalog holds is taken for
-// a store that lost the catalog only when LoadLatest returns it too; Load stays the cheap read otherwise.
+// a store that lost the catalog only when LoadLatest returns it too, and Join reads with it (a joining
+// node has no revision to compare a replica's answer with); Load stays the cheap read otherwise.
 type LatestLoader interface {
 	LoadLatest(ctx context.Context) (Entry, error)
 }
@@ -443,7 +444,7 @@ func (c *Catalog) Join(ctx context.Context, store Store) error {
 		}
 		return fmt.Errorf("join the shared catalog (%s): %w", storeName(store), err)
 	}
-	e, err := store.Load(ctx)
+	e, err := c.joinLoad(ctx, store)
 	if err != nil {
 		return fail(err)
 	}
@@ -910,6 +911,24 @@ func (c *Catalog) load(ctx context.Context, suspect func(Entry) bool) (Entry, er
 			"store", storeName(c.opts.Store), "replica_revision", e.Revision, "revision", latest.Revision, "had", c.rev)
 	}
 	return latest, nil
+}
+
+// joinLoad reads the shared catalog a node joins. A join has no revision to tell a replica behind by (a
+// node that joined on one served the older catalog until its watch delivered the newest, with no save to
+// lose a compare-and-set when its configuration changed nothing), so a LatestLoader's authority is asked;
+// when it does not answer, Load's answer is taken, logged, and the watch brings the newest.
+func (c *Catalog) joinLoad(ctx context.Context, store Store) (Entry, error) {
+	l, ok := store.(LatestLoader)
+	if !ok {
+		return store.Load(ctx)
+	}
+	e, err := l.LoadLatest(ctx)
+	if err == nil {
+		return e, nil
+	}
+	c.opts.Logger.Warn("joining the shared catalog: its store's leader does not answer; joining on what a replica holds, which may be behind (the watch brings the newest revision)",
+		"store", storeName(store), "err", err)
+	return store.Load(ctx)
 }
 
 // refresh loads the store's newest entry and adopts it, under c.mu. It runs after a lost compare-and-set,

@@ -286,3 +286,75 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestJoinWhileAReplicaIsBehind: a node joining the shared catalog reads it with a direct get, which a
+// replica that has not applied the newest revision answers too. When the node's configuration changes
+// nothing (no save, so no compare-and-set to lose), it served that older revision — without a stage
+// another node had just made — from the moment it joined until its watch delivered the newest. A join
+// has nothing to compare an answer against, so it asks the store's leader; one that does not answer
+// leaves the replica's answer, logged, for the watch to bring the newest.
+func TestJoinWhileAReplicaIsBehind(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		leaderErr  error
+		wantRev    uint64
+		wantLogged string
+	}{
+		{name: "the leader answers", wantRev: 3},
+		{name: "the leader does not answer", leaderErr: fmt.Errorf("no stream leader: %w", catalog.ErrUnavailable), wantRev: 2,
+			wantLogged: "no stream leader"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := newReplicaStore()
+			other, err := catalog.Open(t.Context(), catalog.Options{Store: store, Apply: (&dataPlane{}).apply}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := other.Write(t.Context(), func(st *catalog.State) error {
+				st.APIs = append(st.APIs, &catalog.API{API: mockAPI("made", "$default"), Source: catalog.SourceAPI})
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if err := other.Write(t.Context(), func(st *catalog.State) error {
+				a := st.API("made")
+				a.Stages = append(a.Stages, resource.Stage{StageName: "dev", AutoDeploy: true})
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if rev, _ := other.Revision(); rev != 3 {
+				t.Fatalf("the other node's catalog is at revision %d, want 3", rev)
+			}
+			store.mu.Lock()
+			store.behind, store.leaderErr = 1, tc.leaderErr
+			store.mu.Unlock()
+
+			var logs syncBuffer
+			plane := &dataPlane{}
+			c, err := catalog.Open(t.Context(), catalog.Options{Joining: true, Apply: plane.apply,
+				Logger: slog.New(slog.NewTextHandler(&logs, nil))}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Join(t.Context(), store); err != nil {
+				t.Fatalf("Join: %v", err)
+			}
+			if rev, serving := c.Revision(); rev != tc.wantRev || serving != tc.wantRev {
+				t.Errorf("after joining: state at revision %d, serving %d; want %d", rev, serving, tc.wantRev)
+			}
+			if got, want := hasStage(c, "made", "dev"), tc.wantRev == 3; got != want {
+				t.Errorf("stage dev in the joined catalog: %t, want %t", got, want)
+			}
+			if tc.wantLogged != "" && !strings.Contains(logs.String(), tc.wantLogged) {
+				t.Errorf("the log does not say %q:\n%s", tc.wantLogged, logs.String())
+			}
+			store.mu.Lock()
+			asked := store.leaderReads
+			store.mu.Unlock()
+			if asked != 1 {
+				t.Errorf("the store's leader was asked %d times, want once", asked)
+			}
+		})
+	}
+}

@@ -218,14 +218,16 @@ func (s *Store) Load(ctx context.Context) (catalog.Entry, error) {
 // (the bucket allows them, as nats.go makes every bucket), which any replica answers, one that has not
 // applied the newest revisions yet included. The leader decided every compare-and-set, so an entry older
 // than one this node saved is, read here, one the bucket lost. It costs what Load does (one request, the
-// catalog's size back), and the catalog asks it only when Load's answer looks like a loss. Without a
-// connection to ask on, it is Load.
+// catalog's size back), and the catalog asks it only when Load's answer looks like a loss, and when a
+// node joins (it notes the bucket's creation time first, as Load does). Without a connection to ask on,
+// it is Load.
 func (s *Store) LoadLatest(ctx context.Context) (catalog.Entry, error) {
 	if s.leader == nil {
 		return s.Load(ctx)
 	}
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
+	s.noteBucket(ctx)
 	m, err := s.leader.LastMsg(ctx, "KV_"+s.bucket, "$KV."+s.bucket+"."+s.key)
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):

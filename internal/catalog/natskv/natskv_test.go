@@ -379,19 +379,52 @@ func TestBucketLost(t *testing.T) {
 // (a node still starting, or whose first watch failed on the lost bucket), and the new bucket's catalog
 // has the very revision number that catalog holds from the old one. The catalog must still take the new
 // bucket's catalog: it once took the repeated revision for one it had and served the old catalog for good.
+// A node of a cluster joins (Join, which reads the store's leader) rather than opens (Load): both note
+// the bucket's creation time before the first read.
 func TestBucketMadeAgainBeforeTheWatch(t *testing.T) {
-	ns := startNATS(t)
-	a, js := openCatalog(t, ns, "a")
-	b, _ := openCatalog(t, ns, "b")
-	held, _ := b.Revision()
-	addAPI(t, a, "before")
-	if err := js.DeleteKeyValue(t.Context(), natskv.DefaultBucket); err != nil {
+	for _, tc := range []struct {
+		name string
+		open func(t *testing.T, ns *server.Server, name string) *catalog.Catalog
+	}{
+		{name: "opened", open: func(t *testing.T, ns *server.Server, name string) *catalog.Catalog {
+			c, _ := openCatalog(t, ns, name)
+			return c
+		}},
+		{name: "joined", open: joinCatalog},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := startNATS(t)
+			a, js := openCatalog(t, ns, "a")
+			b := tc.open(t, ns, "b")
+			held, _ := b.Revision()
+			addAPI(t, a, "before")
+			if err := js.DeleteKeyValue(t.Context(), natskv.DefaultBucket); err != nil {
+				t.Fatal(err)
+			}
+			addAPI(t, a, "after")
+			if rev, _ := a.Revision(); rev != held {
+				t.Fatalf("the new bucket's catalog is at revision %d and the other catalog holds %d: the test no longer repeats a revision", rev, held)
+			}
+			runCatalog(t, b)
+			waitFor(t, "the other catalog to take the bucket made again", func() bool { return hasAPIs(b, "before", "after") })
+		})
+	}
+}
+
+// joinCatalog opens a catalog to join the shared one and joins it, as a node of a cluster does.
+func joinCatalog(t *testing.T, ns *server.Server, name string) *catalog.Catalog {
+	t.Helper()
+	_, js := connect(t, ns)
+	store, err := natskv.Open(t.Context(), js, natskv.Config{Memory: true})
+	if err != nil {
 		t.Fatal(err)
 	}
-	addAPI(t, a, "after")
-	if rev, _ := a.Revision(); rev != held {
-		t.Fatalf("the new bucket's catalog is at revision %d and the other catalog holds %d: the test no longer repeats a revision", rev, held)
+	c, err := catalog.Open(t.Context(), catalog.Options{Joining: true, Logger: slog.New(slog.NewTextHandler(t.Output(), nil)).With("catalog", name)}, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	runCatalog(t, b)
-	waitFor(t, "the other catalog to take the bucket made again", func() bool { return hasAPIs(b, "before", "after") })
+	if err := c.Join(t.Context(), store); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

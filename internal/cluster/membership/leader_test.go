@@ -1,11 +1,14 @@
 package membership
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -153,7 +156,7 @@ func TestNotAMemberAsksTheLeader(t *testing.T) {
 		replica   replicaMembers
 		leader    fakeLeader
 		wantAlive bool // what aliveInStore says, and claimerAlive
-		wantErr   bool // from claimerAlive (aliveInStore then says alive: not claiming now)
+		wantErr   bool // from claimerAlive (aliveInStore then says alive, not known: not claiming now)
 	}{{
 		name:      "a replica without the entry; the leader has it",
 		replica:   replicaMembers{err: jetstream.ErrKeyNotFound},
@@ -185,8 +188,8 @@ func TestNotAMemberAsksTheLeader(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			leader := tc.leader
 			m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler), members: tc.replica, leader: &leader}
-			if got := m.aliveInStore(t.Context(), 2, "now"); got != tc.wantAlive {
-				t.Errorf("aliveInStore = %t, want %t", got, tc.wantAlive)
+			if got, known := m.aliveInStore(t.Context(), 2, "now"); got != tc.wantAlive || known == tc.wantErr {
+				t.Errorf("aliveInStore = %t, known %t; want %t, known %t", got, known, tc.wantAlive, !tc.wantErr)
 			}
 			alive, err := m.claimerAlive(t.Context(), 2, "now")
 			if (err != nil) != tc.wantErr || !tc.wantErr && alive != tc.wantAlive {
@@ -304,13 +307,15 @@ func TestAliveAsksTheLeader(t *testing.T) {
 	}{
 		{name: "the leader has the entry", leader: fakeLeader{msg: memberMsg(t, 2, "now")}, want: true},
 		{name: "the leader has none", leader: fakeLeader{err: fmt.Errorf("none: %w", jetstream.ErrMsgNotFound)}},
-		{name: "the leader does not answer", leader: fakeLeader{err: fmt.Errorf("no leader: %w", nats.ErrTimeout)}},
+		// Cannot tell: routed, 5xx if nobody answers (TestAliveWhenTheStoreCannotTell).
+		{name: "the leader does not answer", leader: fakeLeader{err: fmt.Errorf("no leader: %w", nats.ErrTimeout)}, want: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			leader := tc.leader
 			m := &Members{cfg: Config{Node: 1, Heartbeat: time.Second}, nc: nc, log: slog.New(slog.DiscardHandler),
 				members: replicaMembers{err: jetstream.ErrKeyNotFound}, leader: &leader,
-				peers: map[cluster.NodeID]peer{}, dead: map[cluster.NodeID]string{}, unknown: map[cluster.NodeID]time.Time{}}
+				peers: map[cluster.NodeID]peer{}, dead: map[cluster.NodeID]string{}, unknown: map[cluster.NodeID]time.Time{},
+				unsure: map[cluster.NodeID]time.Time{}}
 			if got := m.Alive(2); got != tc.want {
 				t.Errorf("Alive = %t, want %t", got, tc.want)
 			}
@@ -427,5 +432,349 @@ func TestAppendClaimAsksTheLeader(t *testing.T) {
 	}
 	if js.publishes != 1 || leader.reads != 1 {
 		t.Errorf("appended %d times and asked the leader %d times, want once each", js.publishes, leader.reads)
+	}
+}
+
+// recreatedStream is a JetStream whose connection log stream was created at created (Stream's cached
+// info), as one the store lost and another node made again.
+type recreatedStream struct {
+	jetstream.JetStream
+	created time.Time
+}
+
+func (js recreatedStream) Stream(context.Context, string) (jetstream.Stream, error) {
+	return streamCreatedAt{created: js.created}, nil
+}
+
+// streamCreatedAt is a stream handle whose cached info says when it was created.
+type streamCreatedAt struct {
+	jetstream.Stream
+	created time.Time
+}
+
+func (s streamCreatedAt) CachedInfo() *jetstream.StreamInfo {
+	return &jetstream.StreamInfo{Created: s.created}
+}
+
+// TestRecreatedAsksTheLeader: when the connection log stream's creation time changes, the writer starts
+// over only the subjects the stream holds nothing of, and appends their open records again from sequence
+// 0. A replica that had not applied this writer's appends yet answered "nothing" for a subject that does
+// hold them; the writer reset it, its next append (expecting an empty subject) was refused, and once the
+// replica caught up its own earlier message looked like someone else's: the node gave up its own log.
+// The stream's leader decides.
+func TestRecreatedAsksTheLeader(t *testing.T) {
+	subject := logSubject(1, "inc")
+	mine := &jetstream.RawStreamMsg{Subject: subject, Sequence: 9,
+		Data: encodeBatch(4, []logEntry{{create: true, id: "c1", record: []byte("r")}})}
+	for _, tc := range []struct {
+		name      string
+		leader    fakeLeader
+		wantReset bool
+		wantErr   bool
+	}{
+		{name: "the leader holds the subject's messages", leader: fakeLeader{msg: mine}},
+		{name: "the leader holds nothing either", leader: fakeLeader{err: fmt.Errorf("none: %w", jetstream.ErrMsgNotFound)}, wantReset: true},
+		{name: "the leader does not answer", leader: fakeLeader{err: fmt.Errorf("no leader: %w", nats.ErrTimeout)}, wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			then := time.Now()
+			w := newWriter(recreatedStream{created: then.Add(time.Minute)}, slog.New(slog.DiscardHandler))
+			w.created = then
+			w.stream = replicaLog{err: jetstream.ErrMsgNotFound}
+			leader := tc.leader
+			w.leader = &leader
+			st := &logState{lastSeq: 9, batch: 4, live: map[string]liveRecord{"c1": {data: []byte("r")}}}
+			w.states[subject] = st
+			again, err := w.recreated(t.Context())
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("recreated = %t, %v; want an error: %t", again, err, tc.wantErr)
+			}
+			if reset := st.lastSeq == 0; reset != tc.wantReset || st.restore != tc.wantReset {
+				t.Errorf("after recreated: last sequence %d, restore %t; want the subject started over: %t", st.lastSeq, st.restore, tc.wantReset)
+			}
+			if leader.reads != 1 {
+				t.Errorf("the stream's leader was asked %d times, want once", leader.reads)
+			}
+		})
+	}
+}
+
+// electingLeaders answers reads from the members stream's leader with an error for its first silent
+// reads (a leader being elected), then "none"; the connection log's leader holds nothing. Reads may come
+// from the claims' goroutines.
+type electingLeaders struct {
+	mu     sync.Mutex
+	silent int
+}
+
+func (l *electingLeaders) LastMsg(_ context.Context, stream, _ string) (*jetstream.RawStreamMsg, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if stream == membersStream && l.silent > 0 {
+		l.silent--
+		return nil, fmt.Errorf("no leader: %w", nats.ErrTimeout)
+	}
+	return nil, fmt.Errorf("none: %w", jetstream.ErrMsgNotFound)
+}
+
+// listedLog is a connection log that lists subjects and whose direct gets find nothing.
+type listedLog struct {
+	replicaLog
+	subjects map[string]uint64
+}
+
+func (s listedLog) Info(context.Context, ...jetstream.StreamInfoOpt) (*jetstream.StreamInfo, error) {
+	return &jetstream.StreamInfo{State: jetstream.StreamState{Subjects: s.subjects}}, nil
+}
+
+// TestUndecidedLogsAreScannedAgain: a node scans the connection logs for those of node incarnations that
+// are not members when it joins or rejoins, and when another node is lost. A log whose node a replica
+// says is not a member and whose members stream's leader does not answer (one is being elected) is left
+// alone for now; nothing scanned again, its connections' $disconnect waited for the next node lost. The
+// scan runs again, backing off, until it has told every log's node alive or dead.
+func TestUndecidedLogsAreScannedAgain(t *testing.T) {
+	nc := connect(t, startServer(t))
+	dead := logSubject(2, "dead")
+	for _, tc := range []struct {
+		name string
+		scan func(m *Members)
+	}{
+		{name: "another node is lost", scan: func(m *Members) { m.startReap(3, "lost", true) }},
+		{name: "this node rejoins", scan: func(m *Members) { m.rejoin(t.Context()) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &Members{cfg: Config{Node: 1, Heartbeat: 10 * time.Millisecond}, nc: nc, log: slog.New(slog.DiscardHandler),
+				incarnation: "inc", members: &creatingMembers{}, leader: &electingLeaders{silent: 2},
+				connlog: listedLog{replicaLog: replicaLog{err: jetstream.ErrMsgNotFound}, subjects: map[string]uint64{dead: 1}},
+				peers:   map[cluster.NodeID]peer{}, dead: map[cluster.NodeID]string{}, unknown: map[cluster.NodeID]time.Time{},
+				reaping: map[string]bool{}}
+			m.reapCtx, m.stopReaping = context.WithCancel(t.Context())
+			defer m.stopReaping()
+			tc.scan(m)
+			done := make(chan struct{})
+			go func() {
+				m.reapWG.Wait()
+				close(done)
+			}()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				m.stopReaping()
+				<-done
+				t.Fatal("the scans and claims did not end in 10 s")
+			}
+			m.mu.Lock()
+			inc, claimed := m.dead[2]
+			m.mu.Unlock()
+			if !claimed || inc != "dead" {
+				t.Errorf("node 2's log %s was not claimed (declared dead: %q); the scan that could not tell its node alive or dead was not made again", dead, inc)
+			}
+		})
+	}
+}
+
+// countingMembers is a members bucket whose Get (a direct get) answers err, and counts the reads.
+type countingMembers struct {
+	jetstream.KeyValue
+	err   error
+	reads int
+}
+
+func (kv *countingMembers) Get(context.Context, string) (jetstream.KeyValueEntry, error) {
+	kv.reads++
+	return nil, kv.err
+}
+
+// TestAliveWhenTheStoreCannotTell: a node this one does not know yet is looked up when a call names one
+// of its connections. When the lookup gets no answer — the members stream's leader being elected (the
+// node that led it just died), or the store not answering at all — Alive said "not a member", and the
+// bus answered 410 GoneException: the caller (a Lambda handler) deletes a connection that may be open on
+// a node that just joined. It cannot tell, so the call is routed (the bus answers 5xx when nobody
+// answers, the owner answers when it is there), and the store is not asked again for a heartbeat.
+func TestAliveWhenTheStoreCannotTell(t *testing.T) {
+	nc := connect(t, startServer(t))
+	for _, tc := range []struct {
+		name    string
+		replica error
+		leader  fakeLeader
+	}{
+		{name: "a replica says not there, the leader does not answer",
+			replica: jetstream.ErrKeyNotFound, leader: fakeLeader{err: fmt.Errorf("no leader: %w", nats.ErrTimeout)}},
+		{name: "the store does not answer", replica: fmt.Errorf("direct get: %w", context.DeadlineExceeded)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			leader := tc.leader
+			kv := &countingMembers{err: tc.replica}
+			m := &Members{cfg: Config{Node: 1, Heartbeat: time.Hour}, nc: nc, log: slog.New(slog.NewTextHandler(&out, nil)),
+				members: kv, leader: &leader,
+				peers: map[cluster.NodeID]peer{}, dead: map[cluster.NodeID]string{}, unknown: map[cluster.NodeID]time.Time{},
+				unsure: map[cluster.NodeID]time.Time{}}
+			for call := 1; call <= 2; call++ {
+				if !m.Alive(2) {
+					t.Fatalf("call %d: Alive = false (410 GoneException) when the store could not tell", call)
+				}
+			}
+			if kv.reads != 1 {
+				t.Errorf("the members bucket was read %d times for two calls within a heartbeat, want once", kv.reads)
+			}
+			if !strings.Contains(out.String(), "node=2") {
+				t.Errorf("no log line names the node the store could not tell about:\n%s", out.String())
+			}
+		})
+	}
+}
+
+// memberEntry is a members bucket entry: node's, for incarnation inc, at revision rev.
+type memberEntry struct {
+	jetstream.KeyValueEntry
+	node cluster.NodeID
+	inc  string
+	rev  uint64
+}
+
+func (e memberEntry) Key() string      { return memberKey(e.node) }
+func (e memberEntry) Revision() uint64 { return e.rev }
+func (e memberEntry) Operation() jetstream.KeyValueOp {
+	return jetstream.KeyValuePut
+}
+
+func (e memberEntry) Value() []byte {
+	data, _ := json.Marshal(member{Node: e.node, Incarnation: e.inc})
+	return data
+}
+
+// staleMembers is a members bucket whose compare-and-set delete loses (the store's leader no longer holds
+// the revision given) and whose Get a replica answers with the entry at that very revision: it has not
+// applied what the leader holds instead.
+type staleMembers struct {
+	jetstream.KeyValue
+	e jetstream.KeyValueEntry
+}
+
+func (staleMembers) Delete(context.Context, string, ...jetstream.KVDeleteOpt) error {
+	return &jetstream.APIError{Code: 400, ErrorCode: jetstream.JSErrCodeStreamWrongLastSequence, Description: "wrong last sequence"}
+}
+
+func (kv staleMembers) Get(context.Context, string) (jetstream.KeyValueEntry, error) {
+	return kv.e, nil
+}
+
+// TestSweepWithAReplicaAtTheRevisionLastSeen: a node silent for a TTL is declared dead with a delete at
+// the revision last seen, which lost: the leader holds another revision (a newer heartbeat) or none (the
+// entry expired, as a dead node's does about when the sweep comes). A replica that had not applied the
+// expiry answered the entry at the revision last seen, which the sweep took for a sign of life: the dead
+// node counted alive for one more TTL, its connections answering 5xx, not 410, past point 5's 5 s. An
+// entry at the revision the delete named is not a change; the stream's leader decides.
+func TestSweepWithAReplicaAtTheRevisionLastSeen(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		replica   jetstream.KeyValueEntry
+		leader    fakeLeader
+		wantDead  bool
+		wantAsked bool
+	}{
+		{name: "the leader holds none (expired)", replica: memberEntry{node: 2, inc: "now", rev: 3},
+			leader: fakeLeader{err: fmt.Errorf("none: %w", jetstream.ErrMsgNotFound)}, wantDead: true, wantAsked: true},
+		{name: "the leader holds a newer heartbeat", replica: memberEntry{node: 2, inc: "now", rev: 3},
+			leader: fakeLeader{msg: memberMsg(t, 2, "now")}, wantAsked: true},
+		{name: "the leader does not answer", replica: memberEntry{node: 2, inc: "now", rev: 3},
+			leader: fakeLeader{err: fmt.Errorf("no leader: %w", nats.ErrTimeout)}, wantAsked: true},
+		{name: "a replica with a newer heartbeat", replica: memberEntry{node: 2, inc: "now", rev: 4}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			leader := tc.leader
+			now := time.Now()
+			m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler), ttl: time.Second,
+				members: staleMembers{e: tc.replica}, leader: &leader,
+				peers: map[cluster.NodeID]peer{2: {incarnation: "now", rev: 3, seen: now.Add(-time.Minute)}},
+				dead:  map[cluster.NodeID]string{}, reaping: map[string]bool{},
+				leaving: true, // startReap records the declaration and claims nothing
+			}
+			m.sweep(t.Context(), now)
+			_, dead := m.dead[2]
+			if dead != tc.wantDead {
+				t.Errorf("after the sweep: declared dead %t, want %t", dead, tc.wantDead)
+			}
+			if asked := leader.reads > 0; asked != tc.wantAsked {
+				t.Errorf("the stream's leader was asked: %t, want %t", asked, tc.wantAsked)
+			}
+		})
+	}
+}
+
+// TestClaimerAliveOnAReplicaBehind: a claim left unfinished is taken over only when its claimer is not a
+// member. A node that declares the claimer dead (its sweep's delete) scans the logs at once, and reads the
+// claimer's entry from a replica that may not have applied that delete yet: "alive", said the replica,
+// and the claim was left to a dead node, its remaining $disconnects never run (nothing scans again). An
+// answer that would leave a claim alone is the stream's leader's too.
+func TestClaimerAliveOnAReplicaBehind(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		leader    fakeLeader
+		wantAlive bool
+		wantErr   bool
+	}{
+		{name: "the leader holds none (declared dead)", leader: fakeLeader{err: fmt.Errorf("none: %w", jetstream.ErrMsgNotFound)}},
+		{name: "the leader holds its entry", leader: fakeLeader{msg: memberMsg(t, 2, "now")}, wantAlive: true},
+		{name: "the leader does not answer", leader: fakeLeader{err: fmt.Errorf("no leader: %w", nats.ErrTimeout)}, wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			leader := tc.leader
+			m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler), leader: &leader,
+				members: replicaMembers{e: memberEntry{node: 2, inc: "now", rev: 3}}}
+			alive, err := m.claimerAlive(t.Context(), 2, "now")
+			if (err != nil) != tc.wantErr || !tc.wantErr && alive != tc.wantAlive {
+				t.Errorf("claimerAlive = %t, %v; want %t (an error: %t)", alive, err, tc.wantAlive, tc.wantErr)
+			}
+			if leader.reads != 1 {
+				t.Errorf("the stream's leader was asked %d times, want once", leader.reads)
+			}
+		})
+	}
+}
+
+// refusingPublish is a JetStream whose every publish is refused as the subject having moved on (until
+// ctx ends).
+type refusingPublish struct {
+	jetstream.JetStream
+	mu        sync.Mutex
+	publishes int
+}
+
+func (js *refusingPublish) PublishMsg(ctx context.Context, _ *nats.Msg, _ ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	js.mu.Lock()
+	js.publishes++
+	js.mu.Unlock()
+	return nil, &jetstream.APIError{Code: 400, ErrorCode: jetstream.JSErrCodeStreamWrongLastSequence, Description: "wrong last sequence"}
+}
+
+// TestReapAfterAConflictOnAReplicaBehind: a claim's append at the sequence a direct get read was refused
+// (the log had moved on), and the log was read again from the same replica, still behind: the same
+// replay, the same refused append, over and over as fast as NATS answers, a whole replay each time, for
+// as long as the replica lagged. After a conflict the log's last message is the leader's; a replica
+// behind it ends the replay (errReplicaBehind) and the reap runs again later, backing off.
+func TestReapAfterAConflictOnAReplicaBehind(t *testing.T) {
+	subject := logSubject(2, "dead")
+	stale := &jetstream.RawStreamMsg{Subject: subject, Sequence: 7, Time: time.Now(),
+		Data: encodeBatch(3, []logEntry{{create: true, id: "a", record: []byte("a")}})}
+	leader := &fakeLeader{msg: &jetstream.RawStreamMsg{Subject: subject, Sequence: 9, Time: time.Now(),
+		Data: encodeBatch(4, []logEntry{{id: "a"}})}}
+	js := &refusingPublish{}
+	m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler), js: js, leader: leader, incarnation: "inc",
+		connlog: replicaLog{msg: stale, msgs: []*jetstream.RawStreamMsg{stale}}}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	err := m.reap(ctx, 2, "dead")
+	if !errors.Is(err, errReplicaBehind) {
+		t.Errorf("reap = %v, want errReplicaBehind (run again later)", err)
+	}
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	if js.publishes != 1 {
+		t.Errorf("the claim was appended %d times, want once: the refused append was not made again on the same replica's answer", js.publishes)
 	}
 }

@@ -141,6 +141,7 @@ type Members struct {
 	peers       map[cluster.NodeID]peer
 	dead        map[cluster.NodeID]string    // the last incarnation of each node declared dead
 	unknown     map[cluster.NodeID]time.Time // nodes looked up in the store and not found, when
+	unsure      map[cluster.NodeID]time.Time // nodes looked up in the store without an answer, when
 	status      string
 	member      bool   // announced and not expelled
 	memberRev   uint64 // revision of this node's entry
@@ -149,6 +150,7 @@ type Members struct {
 	storeBack   time.Time       // when this node's heartbeat was stored again after failing
 	rewatch     bool            // the members bucket was created again: the watch is replaced
 	reaping     map[string]bool // node.incarnation being reaped
+	rescanning  bool            // rescanLater's goroutine runs
 	forgetting  bool            // Forget may start waiting goroutines (until Run ends)
 	left        bool
 	leaving     bool // Leave has begun: no new claim starts
@@ -174,7 +176,7 @@ func New(nc *nats.Conn, cfg Config) (*Members, error) {
 		return nil, fmt.Errorf("cluster: JetStream: %w", err)
 	}
 	m := &Members{cfg: cfg, started: time.Now().UTC().Truncate(time.Millisecond), nc: nc, js: js, log: cfg.Logger, ttl: MissedHeartbeats * cfg.Heartbeat,
-		joined: make(chan struct{}), scanned: make(chan struct{}), peers: map[cluster.NodeID]peer{}, dead: map[cluster.NodeID]string{}, unknown: map[cluster.NodeID]time.Time{}, forgetting: true,
+		joined: make(chan struct{}), scanned: make(chan struct{}), peers: map[cluster.NodeID]peer{}, dead: map[cluster.NodeID]string{}, unknown: map[cluster.NodeID]time.Time{}, unsure: map[cluster.NodeID]time.Time{}, forgetting: true,
 		reaping: map[string]bool{}, status: "waiting for JetStream", incarnation: newIncarnation(), created: map[string]time.Time{}}
 	m.reapCtx, m.stopReaping = context.WithCancel(context.Background())
 	m.writer = newWriter(js, cfg.Logger)
@@ -250,6 +252,9 @@ func (m *Members) Status() string {
 // heartbeats fail (cut off from the servers that hold the store's quorum) hears nobody else's either,
 // and cannot tell who is gone. A node this one has not heard of yet (it joined a moment
 // ago, its entry still on the way) is looked up in the store; an incarnation declared dead stays dead.
+// A lookup the store cannot answer (the members stream's leader being elected, the store away) counts
+// the node alive for a heartbeat, logged: calls to it are routed, and answer 5xx when nobody answers
+// (natsbus), where "not a member" would answer 410 GoneException for a connection that may be open.
 func (m *Members) Alive(node cluster.NodeID) bool {
 	m.mu.Lock()
 	if node == m.cfg.Node {
@@ -259,6 +264,7 @@ func (m *Members) Alive(node cluster.NodeID) bool {
 	p, ok := m.peers[node]
 	_, wasDead := m.dead[node]
 	missed, looked := m.unknown[node]
+	asked, unsure := m.unsure[node]
 	m.mu.Unlock()
 	if ok {
 		m.mu.Lock()
@@ -270,6 +276,9 @@ func (m *Members) Alive(node cluster.NodeID) bool {
 	// each cost a store read.
 	if wasDead || looked && time.Since(missed) < m.cfg.Heartbeat || m.members == nil || !m.nc.IsConnected() {
 		return false
+	}
+	if unsure && time.Since(asked) < m.cfg.Heartbeat {
+		return true
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
@@ -286,10 +295,22 @@ func (m *Members) Alive(node cluster.NodeID) bool {
 		var there bool
 		if v, rev, there, err = m.leaderMember(ctx, node); err == nil && !there {
 			err = jetstream.ErrKeyNotFound
+		} else if err != nil {
+			err = fmt.Errorf("a replica does not hold its entry and the members stream's leader does not answer: %w", err)
 		}
 	case err == nil:
-		err = json.Unmarshal(e.Value(), &v)
+		if jerr := json.Unmarshal(e.Value(), &v); jerr != nil {
+			v = member{} // an answer all the same: not a member
+		}
 		rev = e.Revision()
+	}
+	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		m.log.Warn("cluster: a call names a node this one does not know and the members bucket does not say whether it is a member; it is routed (5xx if nobody answers) and looked up again in a heartbeat",
+			"node", node, "err", err)
+		m.mu.Lock()
+		m.unsure[node] = time.Now()
+		m.mu.Unlock()
+		return true
 	}
 	if err != nil || v.Node != node || v.Incarnation == "" {
 		m.mu.Lock()
@@ -436,7 +457,9 @@ func (m *Members) Run(ctx context.Context) error {
 	// accepted waited out the caller's timeout and answered 500 (gateway's TestClusterNATSDownAtStart,
 	// under load: listing the logs is a store round trip).
 	close(m.joined)
-	m.reapStale(ctx)
+	if !m.reapStale(ctx) {
+		m.rescanLater()
+	}
 	close(m.scanned)
 	tick := time.NewTicker(m.cfg.Heartbeat / 4)
 	defer tick.Stop()
@@ -773,7 +796,9 @@ func (m *Members) rejoin(ctx context.Context) {
 	m.member, m.memberRev, m.lastBeat, m.status = true, rev, time.Now(), ""
 	m.mu.Unlock()
 	m.log.Info("cluster: node rejoined", "node", m.cfg.Node, "incarnation", m.incarnation)
-	m.reapStale(ctx)
+	if !m.reapStale(ctx) {
+		m.rescanLater()
+	}
 }
 
 // observe applies one change of the members bucket.
@@ -845,9 +870,13 @@ func (m *Members) sweep(ctx context.Context, now time.Time) {
 		if err != nil && isConflict(err) {
 			e, gerr := m.members.Get(cctx, memberKey(n))
 			switch {
-			case errors.Is(gerr, jetstream.ErrKeyNotFound) || errors.Is(gerr, jetstream.ErrKeyDeleted):
+			case errors.Is(gerr, jetstream.ErrKeyNotFound) || errors.Is(gerr, jetstream.ErrKeyDeleted),
+				gerr == nil && e.Revision() <= p.rev:
 				// Expired in the store, says a direct get; a replica that has not applied the node's
-				// last heartbeats (and expired its earlier entry by age) says so too. The leader decides.
+				// last heartbeats (and expired its earlier entry by age) says so too. Or the entry as last
+				// seen, which is no change: the delete at that revision lost, so the leader holds another
+				// one or none (expired), and a replica that has not applied it answered; taken for a sign
+				// of life, a dead node counted alive for one more TTL. The leader decides.
 				v, _, there, lerr := m.leaderMember(cctx, n)
 				if lerr == nil && there && v.Incarnation == p.incarnation {
 					cancel()
@@ -931,7 +960,9 @@ func (m *Members) declaredDead(node cluster.NodeID, inc string) bool {
 // reapStale claims the logs of every node incarnation that is not alive (this node's previous runs
 // included): what was left while no node watched, and the claims a node that died or left had not
 // finished (reap takes those over). It runs when this node joins or rejoins, and after a node is lost;
-// false when the logs could not be listed.
+// false when the logs could not be listed, or a log's node could not be told alive or dead (the store
+// did not answer): the caller scans again later (startReap, rescanLater), or that log would wait for the
+// next node lost.
 func (m *Members) reapStale(ctx context.Context) bool {
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
@@ -940,6 +971,7 @@ func (m *Members) reapStale(ctx context.Context) bool {
 		m.log.Warn("cluster: list connection logs", "err", err)
 		return false
 	}
+	decided := true
 	for subject := range info.State.Subjects {
 		node, inc, ok := parseLogSubject(subject)
 		if !ok {
@@ -953,20 +985,53 @@ func (m *Members) reapStale(ctx context.Context) bool {
 		if mine || live && p.incarnation == inc {
 			continue
 		}
-		if node != m.cfg.Node && m.aliveInStore(ctx, node, inc) {
-			continue
+		if node != m.cfg.Node {
+			alive, known := m.aliveInStore(ctx, node, inc)
+			decided = decided && known
+			if alive || !known {
+				continue
+			}
 		}
 		m.startReap(node, inc, false)
 	}
-	return true
+	return decided
+}
+
+// rescanLater runs reapStale again in the background, backing off, until it lists the logs and tells
+// every log's node alive or dead, or this node stops: for the scans made when this node joins or
+// rejoins, which nothing else repeats. One runs at a time.
+func (m *Members) rescanLater() {
+	m.mu.Lock()
+	if m.rescanning || m.leaving {
+		m.mu.Unlock()
+		return
+	}
+	m.rescanning = true
+	m.reapWG.Add(1)
+	m.mu.Unlock()
+	go func() {
+		defer m.reapWG.Done()
+		defer func() {
+			m.mu.Lock()
+			m.rescanning = false
+			m.mu.Unlock()
+		}()
+		for wait := m.cfg.Heartbeat; ; wait = min(2*wait, 10*time.Second) {
+			m.log.Warn("cluster: the connection logs could not all be scanned for dead nodes' connections; scanning again", "retry_in", wait)
+			if !sleep(m.reapCtx, wait) || m.reapStale(m.reapCtx) {
+				return
+			}
+		}
+	}()
 }
 
 // aliveInStore says whether the members bucket holds node's entry for incarnation inc (which it then
-// observes), or cannot say: a log is claimed only when the store says its incarnation is not a member.
-// The peers a node knows may lag the store (a node that joined while this one's watch was down).
-func (m *Members) aliveInStore(ctx context.Context, node cluster.NodeID, inc string) bool {
+// observes); known is false when the store cannot say (alive is then true: a log is claimed only when
+// the store says its incarnation is not a member). The peers a node knows may lag the store (a node that
+// joined while this one's watch was down).
+func (m *Members) aliveInStore(ctx context.Context, node cluster.NodeID, inc string) (alive, known bool) {
 	if m.declaredDead(node, inc) {
-		return false // the store's answer may be older than that (claimerAlive)
+		return false, true // the store's answer may be older than that (claimerAlive)
 	}
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
@@ -974,21 +1039,21 @@ func (m *Members) aliveInStore(ctx context.Context, node cluster.NodeID, inc str
 	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) && !errors.Is(err, jetstream.ErrKeyDeleted) {
 		m.log.Warn("cluster: a connection log's node is not among the known members and the store does not answer; not claiming it now",
 			"node", node, "incarnation", inc, "err", err)
-		return true
+		return true, false
 	}
 	var v member
 	if err == nil && json.Unmarshal(e.Value(), &v) == nil && v.Incarnation == inc {
 		m.observe(e)
-		return true
+		return true, true
 	}
 	// Not a member, says a direct get, which a replica behind may have answered: the leader decides.
 	held, err := m.leaderHolds(cctx, node, inc)
 	if err != nil {
 		m.log.Warn("cluster: a connection log's node is not a member as a replica sees it and the stream's leader does not answer; not claiming it now",
 			"node", node, "incarnation", inc, "err", err)
-		return true
+		return true, false
 	}
-	return held
+	return held, true
 }
 
 // reap claims node's incarnation inc's log and, when this node wins, runs Reap for every connection it
@@ -997,10 +1062,20 @@ func (m *Members) aliveInStore(ctx context.Context, node cluster.NodeID, inc str
 // any more (the members bucket says so), and left to its claimer otherwise.
 func (m *Members) reap(ctx context.Context, node cluster.NodeID, inc string) error {
 	subject := logSubject(node, inc)
+	// lost: the last append at the sequence read was refused, the log having moved on past it; a direct
+	// get would likely be answered by the same replica, behind, and the refused append made again at
+	// once, a whole replay each time, for as long as it lags. The leader answers instead, and a replica
+	// behind it ends the replay (errReplicaBehind): the reap runs again later.
+	lost := false
 	for {
 		cctx, cancel := context.WithTimeout(ctx, opTimeout)
-		last, err := m.connlog.GetLastMsgForSubject(cctx, subject)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
+		var (
+			last *jetstream.RawStreamMsg
+			err  error
+		)
+		if lost {
+			last, err = m.leader.LastMsg(cctx, LogStream, subject)
+		} else if last, err = m.connlog.GetLastMsgForSubject(cctx, subject); errors.Is(err, jetstream.ErrMsgNotFound) {
 			// No log, says a direct get, which a replica behind may have answered: the leader decides.
 			last, err = m.leader.LastMsg(cctx, LogStream, subject)
 		}
@@ -1040,6 +1115,7 @@ func (m *Members) reap(ctx context.Context, node cluster.NodeID, inc string) err
 		}
 		seq, err := m.appendClaim(ctx, subject, last.Sequence, claim)
 		if isConflict(err) {
+			lost = true
 			continue // the log moved on (the owner appended, or another node claimed it): read it again
 		}
 		if err != nil {
@@ -1267,9 +1343,11 @@ func (m *Members) appendClaim(ctx context.Context, subject string, after uint64,
 // claimerAlive says whether the members bucket holds node's entry for incarnation inc: a claim is taken
 // over only when the store says its claimer is not a member (the peers a node knows may lag the store).
 // An incarnation this node has seen declared dead, left or replaced is not asked about: it never comes
-// back, and the store's answer may be older than that (a key-value get is answered by any of the
-// bucket's replicas, one behind the stream's leader among them), which left the claim of a claimer
-// that died mid-claim to nobody — the node that saw it die read it alive and ended its reap.
+// back, and the store's answer may be older than that. Otherwise both answers are the members stream's
+// leader's: "gone" from a replica that has not applied the claimer's entry yet would take over a live
+// node's claim, and "alive" from one that has not applied the delete that declared it dead (a sweep scans
+// the logs right after it) left the claim to a dead node, for good: no compare-and-set checks either
+// answer, and nothing asks again.
 func (m *Members) claimerAlive(ctx context.Context, node cluster.NodeID, inc string) (bool, error) {
 	if node == m.cfg.Node && inc == m.incarnationNow() {
 		return true, nil
@@ -1279,15 +1357,6 @@ func (m *Members) claimerAlive(ctx context.Context, node cluster.NodeID, inc str
 	}
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	e, err := m.members.Get(cctx, memberKey(node))
-	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) && !errors.Is(err, jetstream.ErrKeyDeleted) {
-		return false, err
-	}
-	var v member
-	if err == nil && json.Unmarshal(e.Value(), &v) == nil && v.Incarnation == inc {
-		return true, nil
-	}
-	// Gone, says a direct get, which a replica behind may have answered: the leader decides.
 	return m.leaderHolds(cctx, node, inc)
 }
 

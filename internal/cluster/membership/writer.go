@@ -97,7 +97,7 @@ type seqTime struct {
 type writer struct {
 	js      jetstream.JetStream
 	stream  jetstream.Stream
-	leader  lastReader // settles an append whose direct-get answer looks behind this writer's own appends
+	leader  lastReader // where a direct get says a subject holds less than this writer appended (settle, recreated)
 	log     *slog.Logger
 	stopped chan struct{} // closed when run returns
 
@@ -441,6 +441,12 @@ func (w *writer) recreated(ctx context.Context) (bool, error) {
 			continue
 		}
 		_, err := w.stream.GetLastMsgForSubject(cctx, subject)
+		if errors.Is(err, jetstream.ErrMsgNotFound) && w.leader != nil {
+			// Nothing, says a direct get, which a replica that has not applied this writer's appends yet
+			// answers too; started over, the subject's next append (expecting it empty) is refused and
+			// this writer's own message then looks like another node's claim. The leader decides.
+			_, err = w.leader.LastMsg(cctx, LogStream, subject)
+		}
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			emptied = append(emptied, st)
 		} else if err != nil {

@@ -47,6 +47,8 @@ func Subject(node cluster.NodeID) string { return SubjectPrefix + strconv.Itoa(i
 
 // Liveness tells the bus which nodes the cluster believes are alive (package membership). Alive of the
 // bus's own node says whether this node's view is current: it is a member whose heartbeat is stored.
+// False answers 410 GoneException for the node's connections, so a node whose membership the store
+// cannot tell counts alive: its requests are tried, and fail with ErrUnavailable when nobody answers.
 type Liveness interface {
 	Alive(node cluster.NodeID) bool
 }
