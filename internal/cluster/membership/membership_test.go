@@ -3,6 +3,7 @@ package membership
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -483,3 +484,60 @@ func TestJoinedBeforeTheClaimsFoundAtJoin(t *testing.T) {
 	default:
 	}
 }
+
+// failingListing refuses every listing of the connection log's subjects once armed, and counts them: a
+// store that cannot tell which logs there are.
+type failingListing struct {
+	jetstream.Stream
+	armed atomic.Bool
+	calls atomic.Int32
+}
+
+func (s *failingListing) Info(ctx context.Context, opts ...jetstream.StreamInfoOpt) (*jetstream.StreamInfo, error) {
+	if s.armed.Load() {
+		s.calls.Add(1)
+		return nil, errors.New("listing refused (test)")
+	}
+	return s.Stream.Info(ctx, opts...)
+}
+
+// A node leaves (SIGTERM) without waiting for a scan of the logs that could not decide to be made
+// again: the scan made after a node is lost ran again, backing off, as part of that node's claim, and
+// Leave waits for the claims this node runs, so the node stayed a member, its entry undeleted, until its
+// shutdown budget ran out (for ever without one), and a scan that starts no claim once Leave has begun
+// has nothing to wait for. The scan is made again on its own, and ends once the node leaves.
+func TestLeaveDoesNotWaitForAScanMadeAgain(t *testing.T) {
+	s := startServer(t)
+	listing := &failingListing{}
+	a := runNodeWith(t, s, 1, func(m *Members) {
+		m.wrapLog = func(st jetstream.Stream) jetstream.Stream { listing.Stream = st; return listing }
+	})
+	select {
+	case <-a.m.scanned:
+	case <-time.After(20 * time.Second):
+		t.Fatal("node 1 did not scan the logs at join")
+	}
+	listing.armed.Store(true)
+	a.m.startReap(3, "lost", true) // node 3 is lost, and the logs cannot be listed
+	eventually(t, func() bool { return listing.calls.Load() >= 2 }, "the scan was not made again")
+	left := make(chan error, 1)
+	go func() { left <- a.m.Leave(context.Background()) }()
+	select {
+	case err := <-left:
+		if err != nil {
+			t.Fatalf("leave: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		a.stop() // ends the scan: Leave returns
+		t.Fatalf("after 20s: Leave still waited for a scan of the logs made again (%d listings)", listing.calls.Load())
+	}
+	if e, err := kv(t, s, MembersBucket).Get(context.Background(), memberKey(1)); err == nil {
+		t.Errorf("node 1 left and its entry is still there (revision %d)", e.Revision())
+	}
+	eventually(t, func() bool {
+		a.m.mu.Lock()
+		defer a.m.mu.Unlock()
+		return !a.m.rescanning
+	}, "the scan went on being made again after the node left")
+}
+
