@@ -151,6 +151,7 @@ type Members struct {
 	rewatch     bool            // the members bucket was created again: the watch is replaced
 	reaping     map[string]bool // node.incarnation being reaped
 	rescanning  bool            // rescanLater's goroutine runs
+	rescanAgain bool            // a scan was asked for while rescanLater's goroutine ran
 	forgetting  bool            // Forget may start waiting goroutines (until Run ends)
 	left        bool
 	leaving     bool // Leave has begun: no new claim starts
@@ -457,9 +458,7 @@ func (m *Members) Run(ctx context.Context) error {
 	// accepted waited out the caller's timeout and answered 500 (gateway's TestClusterNATSDownAtStart,
 	// under load: listing the logs is a store round trip).
 	close(m.joined)
-	if !m.reapStale(ctx) {
-		m.rescanLater()
-	}
+	m.scan(ctx)
 	close(m.scanned)
 	tick := time.NewTicker(m.cfg.Heartbeat / 4)
 	defer tick.Stop()
@@ -796,9 +795,7 @@ func (m *Members) rejoin(ctx context.Context) {
 	m.member, m.memberRev, m.lastBeat, m.status = true, rev, time.Now(), ""
 	m.mu.Unlock()
 	m.log.Info("cluster: node rejoined", "node", m.cfg.Node, "incarnation", m.incarnation)
-	if !m.reapStale(ctx) {
-		m.rescanLater()
-	}
+	m.scan(ctx)
 }
 
 // observe applies one change of the members bucket.
@@ -908,9 +905,10 @@ func (m *Members) sweep(ctx context.Context, now time.Time) {
 
 // startReap claims, in the background, the log node's incarnation left. With rescan (node was just
 // declared dead, left or restarted), it first looks for the claims that incarnation left unfinished in
-// other nodes' logs (reapStale), so that they do not wait for its own log's claim: a node may die while
+// other nodes' logs (scan), so that they do not wait for its own log's claim: a node may die while
 // it runs another's $disconnects, and the logs it claimed say so only to a node that reads them. The
-// scan runs once per node lost, not per heartbeat.
+// scan runs once per node lost, not per heartbeat; one that cannot decide is made again by rescanLater,
+// which is no claim: Leave does not wait for it.
 func (m *Members) startReap(node cluster.NodeID, inc string, rescan bool) {
 	tag := strconv.Itoa(int(node)) + "." + inc
 	m.mu.Lock()
@@ -933,16 +931,13 @@ func (m *Members) startReap(node cluster.NodeID, inc string, rescan bool) {
 			delete(m.reaping, tag)
 			m.mu.Unlock()
 		}()
-		scanned := !rescan || m.reapStale(m.reapCtx) // node's own log is skipped there: reaping
+		if rescan {
+			m.scan(m.reapCtx) // node's own log is skipped there: reaping
+		}
 		// The store may be electing a new leader (the dead node led the stream): retry until the log is
-		// claimed by some node (and the logs are listed), or this node stops.
+		// claimed by some node, or this node stops.
 		for wait := m.cfg.Heartbeat; m.reap(m.reapCtx, node, inc) != nil; wait = min(2*wait, 10*time.Second) {
 			if !sleep(m.reapCtx, wait) {
-				return
-			}
-		}
-		for wait := m.cfg.Heartbeat; !scanned; wait = min(2*wait, 10*time.Second) {
-			if scanned = m.reapStale(m.reapCtx); !scanned && !sleep(m.reapCtx, wait) {
 				return
 			}
 		}
@@ -961,7 +956,7 @@ func (m *Members) declaredDead(node cluster.NodeID, inc string) bool {
 // included): what was left while no node watched, and the claims a node that died or left had not
 // finished (reap takes those over). It runs when this node joins or rejoins, and after a node is lost;
 // false when the logs could not be listed, or a log's node could not be told alive or dead (the store
-// did not answer): the caller scans again later (startReap, rescanLater), or that log would wait for the
+// did not answer): the caller scans again later (scan, rescanLater), or that log would wait for the
 // next node lost.
 func (m *Members) reapStale(ctx context.Context) bool {
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
@@ -997,12 +992,27 @@ func (m *Members) reapStale(ctx context.Context) bool {
 	return decided
 }
 
+// scan claims the logs dead node incarnations left (reapStale), and has it made again later when it
+// could not decide (rescanLater): when this node joins or rejoins, and when another node is lost.
+func (m *Members) scan(ctx context.Context) {
+	if !m.reapStale(ctx) {
+		m.rescanLater()
+	}
+}
+
 // rescanLater runs reapStale again in the background, backing off, until it lists the logs and tells
-// every log's node alive or dead, or this node stops: for the scans made when this node joins or
-// rejoins, which nothing else repeats. One runs at a time.
+// every log's node alive or dead, or this node leaves or stops. One runs at a time: a scan asked for
+// while it runs is made by it, after the one it is making, whose listing may predate the node lost
+// that asked. It is no claim (the claims Leave waits for): after Leave no claim starts, and a scan
+// would only find logs to leave to other nodes.
 func (m *Members) rescanLater() {
 	m.mu.Lock()
-	if m.rescanning || m.leaving {
+	if m.leaving {
+		m.mu.Unlock()
+		return
+	}
+	if m.rescanning {
+		m.rescanAgain = true
 		m.mu.Unlock()
 		return
 	}
@@ -1011,18 +1021,28 @@ func (m *Members) rescanLater() {
 	m.mu.Unlock()
 	go func() {
 		defer m.reapWG.Done()
-		defer func() {
-			m.mu.Lock()
-			m.rescanning = false
-			m.mu.Unlock()
-		}()
 		for wait := m.cfg.Heartbeat; ; wait = min(2*wait, 10*time.Second) {
 			m.log.Warn("cluster: the connection logs could not all be scanned for dead nodes' connections; scanning again", "retry_in", wait)
-			if !sleep(m.reapCtx, wait) || m.reapStale(m.reapCtx) {
+			scanned := sleep(m.reapCtx, wait) && !m.isLeaving() && m.reapStale(m.reapCtx)
+			m.mu.Lock()
+			end := m.reapCtx.Err() != nil || m.leaving || scanned && !m.rescanAgain
+			m.rescanAgain = false
+			if end {
+				m.rescanning = false
+			}
+			m.mu.Unlock()
+			if end {
 				return
 			}
 		}
 	}()
+}
+
+// isLeaving says whether Leave has begun.
+func (m *Members) isLeaving() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.leaving
 }
 
 // aliveInStore says whether the members bucket holds node's entry for incarnation inc (which it then
