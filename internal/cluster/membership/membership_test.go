@@ -541,3 +541,69 @@ func TestLeaveDoesNotWaitForAScanMadeAgain(t *testing.T) {
 	}, "the scan went on being made again after the node left")
 }
 
+// heldLogReads holds a node's reads of the connection logs whose subjects start with prefix until
+// release is closed, whatever their ctx says: a claim that has not read the log yet.
+type heldLogReads struct {
+	jetstream.Stream
+	prefix  string
+	release chan struct{}
+}
+
+func (s *heldLogReads) GetLastMsgForSubject(ctx context.Context, subject string) (*jetstream.RawStreamMsg, error) {
+	if strings.HasPrefix(subject, s.prefix) {
+		<-s.release
+	}
+	return s.Stream.GetLastMsgForSubject(ctx, subject)
+}
+
+// A node whose entry expired while its heartbeats were not stored, and which another node declared
+// dead, does not come back as the incarnation it was: the sweep that declared it found the entry gone
+// (the bucket's TTL acts before the sweep does), its delete at the revision last seen lost and left no
+// trace, and the node, its store answering again before its log was claimed, took that for an expiry
+// nobody declared (reannounce) and announced itself again under the same incarnation, keeping every
+// connection. The other nodes held it dead (their Alive said 410 for its connections, their watch
+// ignored its entry) and claimed its log, running the $disconnects of connections it kept open; its
+// records were then refused for good. The sweep leaves a deletion mark where it declares an expired
+// entry dead, as its delete does otherwise, and the node is expelled and rejoins as a new incarnation.
+func TestDeclaredDeadAfterAnExpiryIsNotAnnouncedAgain(t *testing.T) {
+	s := startServer(t)
+	held := &heldLogReads{prefix: logSubject(1, ""), release: make(chan struct{})}
+	defer close(held.release)
+	b := runNodeWith(t, s, 2, func(m *Members) {
+		m.wrapLog = func(st jetstream.Stream) jetstream.Stream { held.Stream = st; return held }
+	})
+	var down atomic.Bool
+	// Node 1 beats when the test says so (its ticker waits an hour), and its store stops answering it.
+	a := runNodeOn(t, connect(t, s), 1, time.Hour, func(m *Members) {
+		m.wrapMembers = func(kv jetstream.KeyValue) jetstream.KeyValue { return silentStore{KeyValue: kv, down: &down} }
+	})
+	eventually(t, func() bool { return a.m.Status() == "" && b.m.Status() == "" && b.m.Alive(1) }, "nodes 1 and 2 did not see each other")
+	defer logOnFailure(t, "node 1", a)
+	defer logOnFailure(t, "node 2", b)
+	ctx := context.Background()
+	if err := a.m.Record(ctx, "CONN00000000000=", []byte("rec")); err != nil {
+		t.Fatal(err)
+	}
+	inc := a.m.incarnationNow()
+	down.Store(true)
+	a.m.heartbeat(ctx, time.Now()) // not stored
+	// The entry expires as the bucket's TTL removes it: its message goes, and nothing marks it deleted.
+	js, err := jetstream.New(connect(t, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(ctx, membersStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Purge(ctx, jetstream.WithPurgeSubject("$KV."+MembersBucket+"."+memberKey(1))); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() bool { return b.m.declaredDead(1, inc) }, "node 2 did not declare node 1 dead")
+	down.Store(false)
+	a.m.heartbeat(ctx, time.Now()) // its log not claimed yet: node 2's read of it is held
+	if a.expelled.Load() == 0 || a.m.incarnationNow() == inc {
+		t.Fatalf("node 1, declared dead by node 2, is a member again as the same incarnation (expelled %d times), keeping the connections whose $disconnect node 2 runs",
+			a.expelled.Load())
+	}
+}
