@@ -728,10 +728,10 @@ func (m *Members) checkStore(ctx context.Context) (membersAgain bool) {
 
 // reannounce creates this node's entry again under the same incarnation when the store let it expire
 // while it did not answer this node's heartbeats: the entry is gone without a delete marker (no node
-// declared this one dead: a sweep deletes at a revision, which leaves one) and the connection log is not
-// claimed. A store that stops answering for longer than the TTL expires every node's entry alike; the
-// nodes that lived through it keep their connections. It reports whether the node is a member again.
-// Both reads are the streams' leaders' (a direct get may be answered by a replica that has not applied
+// declared this one dead: a sweep deletes at a revision, which leaves one, or marks an entry it finds
+// expired, markDeleted) and the connection log is not claimed. A store that stops answering for longer
+// than the TTL expires every node's entry alike; the nodes that lived through it keep their connections.
+// It reports whether the node is a member again. Both reads are the streams' leaders' (a direct get may be answered by a replica that has not applied
 // the deletion or the claim yet, and the node would keep connections another node is disconnecting).
 func (m *Members) reannounce(ctx context.Context, val []byte, now time.Time) bool {
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
@@ -874,10 +874,18 @@ func (m *Members) sweep(ctx context.Context, now time.Time) {
 				// seen, which is no change: the delete at that revision lost, so the leader holds another
 				// one or none (expired), and a replica that has not applied it answered; taken for a sign
 				// of life, a dead node counted alive for one more TTL. The leader decides.
-				v, _, there, lerr := m.leaderMember(cctx, n)
+				v, lrev, there, lerr := m.leaderMember(cctx, n)
 				if lerr == nil && there && v.Incarnation == p.incarnation {
 					cancel()
 					continue // alive after all; the watch brings its entry
+				}
+				if lerr == nil && !there && lrev == 0 {
+					// Expired: the bucket's TTL removed the entry without a trace. The node, if it is
+					// alive after all (cut off from the store), would take that for an expiry nobody
+					// declared and announce itself again as this incarnation (reannounce), keeping the
+					// connections whose $disconnect this node is about to run: the declaration leaves the
+					// deletion mark its delete would have left.
+					lerr = m.markDeleted(cctx, n)
 				}
 				err = lerr // nil: gone (or restarted: this incarnation is gone)
 			case gerr == nil:
@@ -890,7 +898,7 @@ func (m *Members) sweep(ctx context.Context, now time.Time) {
 		}
 		cancel()
 		if err != nil {
-			m.log.Warn("cluster: a node missed its heartbeats but the store does not answer; deciding later", "node", n, "err", err)
+			m.log.Warn("cluster: a node missed its heartbeats but the store does not let it be declared dead now; deciding later", "node", n, "err", err)
 			continue
 		}
 		m.mu.Lock()
@@ -901,6 +909,18 @@ func (m *Members) sweep(ctx context.Context, now time.Time) {
 		m.log.Warn("cluster: node declared gone (no heartbeat)", "node", n, "incarnation", p.incarnation, "ttl", m.ttl)
 		m.startReap(n, p.incarnation, true)
 	}
+}
+
+// markDeleted leaves a deletion mark on node's entry, which the members stream's leader holds nothing of
+// (it expired): written only while the key holds nothing, so that an entry the node announced meanwhile
+// is never deleted unseen (the sweep decides again at its next tick).
+func (m *Members) markDeleted(ctx context.Context, node cluster.NodeID) error {
+	msg := nats.NewMsg("$KV." + MembersBucket + "." + memberKey(node))
+	msg.Header.Set("KV-Operation", "DEL")
+	if _, err := m.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(0)); err != nil {
+		return fmt.Errorf("mark node %d's expired entry deleted: %w", node, err)
+	}
+	return nil
 }
 
 // startReap claims, in the background, the log node's incarnation left. With rescan (node was just
