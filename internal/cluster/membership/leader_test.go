@@ -113,10 +113,9 @@ func TestSettleAsksTheLeader(t *testing.T) {
 		wantStored: false,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newWriter(nil, slog.New(slog.DiscardHandler))
-			w.stream = tc.replica
 			leader := tc.leader
-			w.leader = &leader
+			w := newWriter(nil, &leader, slog.New(slog.DiscardHandler))
+			w.stream = tc.replica
 			st := &logState{lastSeq: 8, batch: 3, live: map[string]liveRecord{}}
 			stored, last, err := w.settle(t.Context(), subject, st, 4)
 			if (err != nil) != tc.wantErr {
@@ -513,11 +512,10 @@ func TestRecreatedAsksTheLeader(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			then := time.Now()
-			w := newWriter(recreatedStream{created: then.Add(time.Minute)}, slog.New(slog.DiscardHandler))
+			leader := tc.leader
+			w := newWriter(recreatedStream{created: then.Add(time.Minute)}, &leader, slog.New(slog.DiscardHandler))
 			w.created = then
 			w.stream = replicaLog{err: jetstream.ErrMsgNotFound}
-			leader := tc.leader
-			w.leader = &leader
 			st := &logState{lastSeq: 9, batch: 4, live: map[string]liveRecord{"c1": {data: []byte("r")}}}
 			w.states[subject] = st
 			again, err := w.recreated(t.Context())
