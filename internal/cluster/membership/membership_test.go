@@ -607,3 +607,20 @@ func TestDeclaredDeadAfterAnExpiryIsNotAnnouncedAgain(t *testing.T) {
 			a.expelled.Load())
 	}
 }
+
+// Alive may be called from any goroutine as soon as the node's bus is wired (a call naming a connection
+// of another node), before the node has joined: it read the members bucket's handle while Run set it,
+// unsynchronised (the race detector's report on a call made just as the bucket was opened).
+func TestAliveWhileTheNodeOpensTheBucket(t *testing.T) {
+	s := startServer(t)
+	opened := make(chan struct{})
+	n := runNodeWith(t, s, 1, func(m *Members) {
+		m.wrapMembers = func(kv jetstream.KeyValue) jetstream.KeyValue { close(opened); return kv }
+	})
+	<-opened
+	n.m.Alive(7) // a node nobody knows: looked up in the store once the bucket is open
+	eventually(t, func() bool { return n.m.Status() == "" }, "node 1 did not join")
+	if n.m.Alive(7) {
+		t.Error("node 7, which never joined, is alive")
+	}
+}
