@@ -112,7 +112,7 @@ type Members struct {
 
 	joined  chan struct{}
 	scanned chan struct{}      // closed once the claims found at join have started (reapStale)
-	members jetstream.KeyValue // set before joined is closed
+	members jetstream.KeyValue // set (under mu: Alive reads it before joined too) before joined is closed
 	connlog jetstream.Stream   // the connection log
 	writer  *writer            // appends this node's records in batches; runs while Run does
 	// replayRead, when set (tests), is called after each message a log replay reads.
@@ -265,6 +265,7 @@ func (m *Members) Alive(node cluster.NodeID) bool {
 	_, wasDead := m.dead[node]
 	missed, looked := m.unknown[node]
 	asked, unsure := m.unsure[node]
+	members := m.members
 	m.mu.Unlock()
 	if ok {
 		m.mu.Lock()
@@ -274,7 +275,7 @@ func (m *Members) Alive(node cluster.NodeID) bool {
 	// A node declared dead comes back through the watch (a new incarnation); one looked up in vain a
 	// moment ago is not looked up again for a heartbeat: calls for a dead node's connections do not
 	// each cost a store read.
-	if wasDead || looked && time.Since(missed) < m.cfg.Heartbeat || m.members == nil || !m.nc.IsConnected() {
+	if wasDead || looked && time.Since(missed) < m.cfg.Heartbeat || members == nil || !m.nc.IsConnected() {
 		return false
 	}
 	if unsure && time.Since(asked) < m.cfg.Heartbeat {
@@ -282,7 +283,7 @@ func (m *Members) Alive(node cluster.NodeID) bool {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	e, err := m.members.Get(ctx, memberKey(node))
+	e, err := members.Get(ctx, memberKey(node))
 	var (
 		v   member
 		rev uint64
@@ -402,13 +403,16 @@ func (m *Members) Run(ctx context.Context) error {
 	m.membersCfg = jetstream.KeyValueConfig{Bucket: MembersBucket, History: 1,
 		TTL: m.ttl, Storage: jetstream.FileStorage, Replicas: m.cfg.Replicas,
 		Description: "Switchboard cluster members: m.<node> → member, refreshed every heartbeat"}
-	m.members, err = natsbus.KeyValue(ctx, m.js, m.membersCfg, m.log)
+	members, err := natsbus.KeyValue(ctx, m.js, m.membersCfg, m.log)
 	if err != nil {
 		return err
 	}
 	if m.wrapMembers != nil {
-		m.members = m.wrapMembers(m.members)
+		members = m.wrapMembers(members)
 	}
+	m.mu.Lock()
+	m.members = members // Alive reads it from its callers' goroutines, before the node has joined too
+	m.mu.Unlock()
 	m.connlog, err = openStream(ctx, m.js, logStreamConfig(m.cfg.Replicas), m.log)
 	if err != nil {
 		return err
