@@ -59,22 +59,9 @@ func startThreeServers(t *testing.T) []*server.Server {
 func TestLoadLatestWithAReplicaBehind(t *testing.T) {
 	ctx := t.Context()
 	servers := startThreeServers(t)
-	connectTo := func(s *server.Server) (*nats.Conn, jetstream.JetStream) {
-		t.Helper()
-		nc, err := nats.Connect("", nats.InProcessServer(s))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		js, err := jetstream.New(nc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return nc, js
-	}
 	open := func(s *server.Server) (*natskv.Store, *catalog.Catalog, jetstream.KeyValue) {
 		t.Helper()
-		nc, js := connectTo(s)
+		nc, js := connect(t, s)
 		kv, err := natsbus.KeyValue(ctx, js, natskv.BucketConfig(natskv.Config{Replicas: 3}), nil)
 		if err != nil {
 			t.Fatal(err)
@@ -97,7 +84,7 @@ func TestLoadLatestWithAReplicaBehind(t *testing.T) {
 	newest, _ := cb.Revision()
 
 	// The servers stop answering direct gets; node a's bucket handle does not know and still sends them.
-	nc, js := connectTo(servers[0])
+	nc, js := connect(t, servers[0])
 	stream, err := js.Stream(ctx, "KV_"+natskv.DefaultBucket)
 	if err != nil {
 		t.Fatal(err)

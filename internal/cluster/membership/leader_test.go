@@ -113,10 +113,9 @@ func TestSettleAsksTheLeader(t *testing.T) {
 		wantStored: false,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newWriter(nil, slog.New(slog.DiscardHandler))
-			w.stream = tc.replica
 			leader := tc.leader
-			w.leader = &leader
+			w := newWriter(nil, &leader, slog.New(slog.DiscardHandler))
+			w.stream = tc.replica
 			st := &logState{lastSeq: 8, batch: 3, live: map[string]liveRecord{}}
 			stored, last, err := w.settle(t.Context(), subject, st, 4)
 			if (err != nil) != tc.wantErr {
@@ -375,14 +374,16 @@ func TestSweepAsksTheLeader(t *testing.T) {
 	}{
 		{name: "the leader has its newer heartbeat", leader: fakeLeader{msg: memberMsg(t, 2, "now")}},
 		{name: "the leader has none", leader: fakeLeader{err: fmt.Errorf("none: %w", jetstream.ErrMsgNotFound)}, wantDead: true},
+		{name: "the leader has a deletion", leader: fakeLeader{msg: &jetstream.RawStreamMsg{Sequence: 6, Header: nats.Header{"KV-Operation": []string{"DEL"}}}}, wantDead: true},
 		{name: "the leader has another incarnation", leader: fakeLeader{msg: memberMsg(t, 2, "next")}, wantDead: true},
 		{name: "the leader does not answer", leader: fakeLeader{err: fmt.Errorf("no leader: %w", nats.ErrTimeout)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			leader := tc.leader
 			now := time.Now()
+			marks := &markRecorder{}
 			m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler), ttl: time.Second,
-				members: conflictingMembers{}, leader: &leader,
+				members: conflictingMembers{}, leader: &leader, js: marks,
 				peers: map[cluster.NodeID]peer{2: {incarnation: "now", rev: 3, seen: now.Add(-time.Minute)}},
 				dead:  map[cluster.NodeID]string{}, reaping: map[string]bool{},
 				leaving: true, // startReap records the declaration and claims nothing
@@ -396,7 +397,40 @@ func TestSweepAsksTheLeader(t *testing.T) {
 			if leader.reads != 1 {
 				t.Errorf("the stream's leader was asked %d times, want once", leader.reads)
 			}
+			marks.check(t, tc.leader.err != nil && tc.wantDead) // expired: the leader holds none
 		})
+	}
+}
+
+// markRecorder is a JetStream that stores every publish (the sweep's deletion marks) and records them.
+type markRecorder struct {
+	jetstream.JetStream
+	msgs []*nats.Msg
+	opts int
+}
+
+func (js *markRecorder) PublishMsg(_ context.Context, msg *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	js.msgs, js.opts = append(js.msgs, msg), len(opts)
+	return &jetstream.PubAck{Stream: membersStream, Sequence: 7}, nil
+}
+
+// check says whether one deletion mark of node 2's entry, written only while the key holds nothing, was
+// published (want) or none was: a sweep that declares dead an entry the leader holds nothing of (expired)
+// leaves the mark its delete would have left.
+func (js *markRecorder) check(t *testing.T, want bool) {
+	t.Helper()
+	if !want {
+		if len(js.msgs) != 0 {
+			t.Errorf("%d deletion marks published, want none", len(js.msgs))
+		}
+		return
+	}
+	if len(js.msgs) != 1 {
+		t.Fatalf("%d deletion marks published, want one", len(js.msgs))
+	}
+	m := js.msgs[0]
+	if m.Subject != "$KV."+MembersBucket+"."+memberKey(2) || m.Header.Get("KV-Operation") != "DEL" || js.opts != 1 {
+		t.Errorf("published %s %v with %d options, want a deletion of node 2's entry expecting none", m.Subject, m.Header, js.opts)
 	}
 }
 
@@ -478,11 +512,10 @@ func TestRecreatedAsksTheLeader(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			then := time.Now()
-			w := newWriter(recreatedStream{created: then.Add(time.Minute)}, slog.New(slog.DiscardHandler))
+			leader := tc.leader
+			w := newWriter(recreatedStream{created: then.Add(time.Minute)}, &leader, slog.New(slog.DiscardHandler))
 			w.created = then
 			w.stream = replicaLog{err: jetstream.ErrMsgNotFound}
-			leader := tc.leader
-			w.leader = &leader
 			st := &logState{lastSeq: 9, batch: 4, live: map[string]liveRecord{"c1": {data: []byte("r")}}}
 			w.states[subject] = st
 			again, err := w.recreated(t.Context())
@@ -685,8 +718,9 @@ func TestSweepWithAReplicaAtTheRevisionLastSeen(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			leader := tc.leader
 			now := time.Now()
+			marks := &markRecorder{}
 			m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler), ttl: time.Second,
-				members: staleMembers{e: tc.replica}, leader: &leader,
+				members: staleMembers{e: tc.replica}, leader: &leader, js: marks,
 				peers: map[cluster.NodeID]peer{2: {incarnation: "now", rev: 3, seen: now.Add(-time.Minute)}},
 				dead:  map[cluster.NodeID]string{}, reaping: map[string]bool{},
 				leaving: true, // startReap records the declaration and claims nothing
@@ -699,6 +733,7 @@ func TestSweepWithAReplicaAtTheRevisionLastSeen(t *testing.T) {
 			if asked := leader.reads > 0; asked != tc.wantAsked {
 				t.Errorf("the stream's leader was asked: %t, want %t", asked, tc.wantAsked)
 			}
+			marks.check(t, tc.wantDead) // expired: the leader holds none
 		})
 	}
 }

@@ -112,7 +112,7 @@ type Members struct {
 
 	joined  chan struct{}
 	scanned chan struct{}      // closed once the claims found at join have started (reapStale)
-	members jetstream.KeyValue // set before joined is closed
+	members jetstream.KeyValue // set (under mu: Alive reads it before joined too) before joined is closed
 	connlog jetstream.Stream   // the connection log
 	writer  *writer            // appends this node's records in batches; runs while Run does
 	// replayRead, when set (tests), is called after each message a log replay reads.
@@ -151,6 +151,7 @@ type Members struct {
 	rewatch     bool            // the members bucket was created again: the watch is replaced
 	reaping     map[string]bool // node.incarnation being reaped
 	rescanning  bool            // rescanLater's goroutine runs
+	rescanAgain bool            // a scan was asked for while rescanLater's goroutine ran
 	forgetting  bool            // Forget may start waiting goroutines (until Run ends)
 	left        bool
 	leaving     bool // Leave has begun: no new claim starts
@@ -179,11 +180,10 @@ func New(nc *nats.Conn, cfg Config) (*Members, error) {
 		joined: make(chan struct{}), scanned: make(chan struct{}), peers: map[cluster.NodeID]peer{}, dead: map[cluster.NodeID]string{}, unknown: map[cluster.NodeID]time.Time{}, unsure: map[cluster.NodeID]time.Time{}, forgetting: true,
 		reaping: map[string]bool{}, status: "waiting for JetStream", incarnation: newIncarnation(), created: map[string]time.Time{}}
 	m.reapCtx, m.stopReaping = context.WithCancel(context.Background())
-	m.writer = newWriter(js, cfg.Logger)
 	if m.leader, err = natsbus.NewLeaderReader(js); err != nil {
 		return nil, err
 	}
-	m.writer.leader = m.leader
+	m.writer = newWriter(js, m.leader, cfg.Logger)
 	return m, nil
 }
 
@@ -265,6 +265,7 @@ func (m *Members) Alive(node cluster.NodeID) bool {
 	_, wasDead := m.dead[node]
 	missed, looked := m.unknown[node]
 	asked, unsure := m.unsure[node]
+	members := m.members
 	m.mu.Unlock()
 	if ok {
 		m.mu.Lock()
@@ -274,7 +275,7 @@ func (m *Members) Alive(node cluster.NodeID) bool {
 	// A node declared dead comes back through the watch (a new incarnation); one looked up in vain a
 	// moment ago is not looked up again for a heartbeat: calls for a dead node's connections do not
 	// each cost a store read.
-	if wasDead || looked && time.Since(missed) < m.cfg.Heartbeat || m.members == nil || !m.nc.IsConnected() {
+	if wasDead || looked && time.Since(missed) < m.cfg.Heartbeat || members == nil || !m.nc.IsConnected() {
 		return false
 	}
 	if unsure && time.Since(asked) < m.cfg.Heartbeat {
@@ -282,7 +283,7 @@ func (m *Members) Alive(node cluster.NodeID) bool {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	e, err := m.members.Get(ctx, memberKey(node))
+	e, err := members.Get(ctx, memberKey(node))
 	var (
 		v   member
 		rev uint64
@@ -402,13 +403,16 @@ func (m *Members) Run(ctx context.Context) error {
 	m.membersCfg = jetstream.KeyValueConfig{Bucket: MembersBucket, History: 1,
 		TTL: m.ttl, Storage: jetstream.FileStorage, Replicas: m.cfg.Replicas,
 		Description: "Switchboard cluster members: m.<node> → member, refreshed every heartbeat"}
-	m.members, err = natsbus.KeyValue(ctx, m.js, m.membersCfg, m.log)
+	members, err := natsbus.KeyValue(ctx, m.js, m.membersCfg, m.log)
 	if err != nil {
 		return err
 	}
 	if m.wrapMembers != nil {
-		m.members = m.wrapMembers(m.members)
+		members = m.wrapMembers(members)
 	}
+	m.mu.Lock()
+	m.members = members // Alive reads it from its callers' goroutines, before the node has joined too
+	m.mu.Unlock()
 	m.connlog, err = openStream(ctx, m.js, logStreamConfig(m.cfg.Replicas), m.log)
 	if err != nil {
 		return err
@@ -457,9 +461,7 @@ func (m *Members) Run(ctx context.Context) error {
 	// accepted waited out the caller's timeout and answered 500 (gateway's TestClusterNATSDownAtStart,
 	// under load: listing the logs is a store round trip).
 	close(m.joined)
-	if !m.reapStale(ctx) {
-		m.rescanLater()
-	}
+	m.scan(ctx)
 	close(m.scanned)
 	tick := time.NewTicker(m.cfg.Heartbeat / 4)
 	defer tick.Stop()
@@ -729,10 +731,10 @@ func (m *Members) checkStore(ctx context.Context) (membersAgain bool) {
 
 // reannounce creates this node's entry again under the same incarnation when the store let it expire
 // while it did not answer this node's heartbeats: the entry is gone without a delete marker (no node
-// declared this one dead: a sweep deletes at a revision, which leaves one) and the connection log is not
-// claimed. A store that stops answering for longer than the TTL expires every node's entry alike; the
-// nodes that lived through it keep their connections. It reports whether the node is a member again.
-// Both reads are the streams' leaders' (a direct get may be answered by a replica that has not applied
+// declared this one dead: a sweep deletes at a revision, which leaves one, or marks an entry it finds
+// expired, markDeleted) and the connection log is not claimed. A store that stops answering for longer
+// than the TTL expires every node's entry alike; the nodes that lived through it keep their connections.
+// It reports whether the node is a member again. Both reads are the streams' leaders' (a direct get may be answered by a replica that has not applied
 // the deletion or the claim yet, and the node would keep connections another node is disconnecting).
 func (m *Members) reannounce(ctx context.Context, val []byte, now time.Time) bool {
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
@@ -796,9 +798,7 @@ func (m *Members) rejoin(ctx context.Context) {
 	m.member, m.memberRev, m.lastBeat, m.status = true, rev, time.Now(), ""
 	m.mu.Unlock()
 	m.log.Info("cluster: node rejoined", "node", m.cfg.Node, "incarnation", m.incarnation)
-	if !m.reapStale(ctx) {
-		m.rescanLater()
-	}
+	m.scan(ctx)
 }
 
 // observe applies one change of the members bucket.
@@ -877,10 +877,18 @@ func (m *Members) sweep(ctx context.Context, now time.Time) {
 				// seen, which is no change: the delete at that revision lost, so the leader holds another
 				// one or none (expired), and a replica that has not applied it answered; taken for a sign
 				// of life, a dead node counted alive for one more TTL. The leader decides.
-				v, _, there, lerr := m.leaderMember(cctx, n)
+				v, lrev, there, lerr := m.leaderMember(cctx, n)
 				if lerr == nil && there && v.Incarnation == p.incarnation {
 					cancel()
 					continue // alive after all; the watch brings its entry
+				}
+				if lerr == nil && !there && lrev == 0 {
+					// Expired: the bucket's TTL removed the entry without a trace. The node, if it is
+					// alive after all (cut off from the store), would take that for an expiry nobody
+					// declared and announce itself again as this incarnation (reannounce), keeping the
+					// connections whose $disconnect this node is about to run: the declaration leaves the
+					// deletion mark its delete would have left.
+					lerr = m.markDeleted(cctx, n)
 				}
 				err = lerr // nil: gone (or restarted: this incarnation is gone)
 			case gerr == nil:
@@ -893,7 +901,7 @@ func (m *Members) sweep(ctx context.Context, now time.Time) {
 		}
 		cancel()
 		if err != nil {
-			m.log.Warn("cluster: a node missed its heartbeats but the store does not answer; deciding later", "node", n, "err", err)
+			m.log.Warn("cluster: a node missed its heartbeats but the store does not let it be declared dead now; deciding later", "node", n, "err", err)
 			continue
 		}
 		m.mu.Lock()
@@ -906,11 +914,24 @@ func (m *Members) sweep(ctx context.Context, now time.Time) {
 	}
 }
 
+// markDeleted leaves a deletion mark on node's entry, which the members stream's leader holds nothing of
+// (it expired): written only while the key holds nothing, so that an entry the node announced meanwhile
+// is never deleted unseen (the sweep decides again at its next tick).
+func (m *Members) markDeleted(ctx context.Context, node cluster.NodeID) error {
+	msg := nats.NewMsg("$KV." + MembersBucket + "." + memberKey(node))
+	msg.Header.Set("KV-Operation", "DEL")
+	if _, err := m.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(0)); err != nil {
+		return fmt.Errorf("mark node %d's expired entry deleted: %w", node, err)
+	}
+	return nil
+}
+
 // startReap claims, in the background, the log node's incarnation left. With rescan (node was just
 // declared dead, left or restarted), it first looks for the claims that incarnation left unfinished in
-// other nodes' logs (reapStale), so that they do not wait for its own log's claim: a node may die while
+// other nodes' logs (scan), so that they do not wait for its own log's claim: a node may die while
 // it runs another's $disconnects, and the logs it claimed say so only to a node that reads them. The
-// scan runs once per node lost, not per heartbeat.
+// scan runs once per node lost, not per heartbeat; one that cannot decide is made again by rescanLater,
+// which is no claim: Leave does not wait for it.
 func (m *Members) startReap(node cluster.NodeID, inc string, rescan bool) {
 	tag := strconv.Itoa(int(node)) + "." + inc
 	m.mu.Lock()
@@ -933,16 +954,13 @@ func (m *Members) startReap(node cluster.NodeID, inc string, rescan bool) {
 			delete(m.reaping, tag)
 			m.mu.Unlock()
 		}()
-		scanned := !rescan || m.reapStale(m.reapCtx) // node's own log is skipped there: reaping
+		if rescan {
+			m.scan(m.reapCtx) // node's own log is skipped there: reaping
+		}
 		// The store may be electing a new leader (the dead node led the stream): retry until the log is
-		// claimed by some node (and the logs are listed), or this node stops.
+		// claimed by some node, or this node stops.
 		for wait := m.cfg.Heartbeat; m.reap(m.reapCtx, node, inc) != nil; wait = min(2*wait, 10*time.Second) {
 			if !sleep(m.reapCtx, wait) {
-				return
-			}
-		}
-		for wait := m.cfg.Heartbeat; !scanned; wait = min(2*wait, 10*time.Second) {
-			if scanned = m.reapStale(m.reapCtx); !scanned && !sleep(m.reapCtx, wait) {
 				return
 			}
 		}
@@ -961,7 +979,7 @@ func (m *Members) declaredDead(node cluster.NodeID, inc string) bool {
 // included): what was left while no node watched, and the claims a node that died or left had not
 // finished (reap takes those over). It runs when this node joins or rejoins, and after a node is lost;
 // false when the logs could not be listed, or a log's node could not be told alive or dead (the store
-// did not answer): the caller scans again later (startReap, rescanLater), or that log would wait for the
+// did not answer): the caller scans again later (scan, rescanLater), or that log would wait for the
 // next node lost.
 func (m *Members) reapStale(ctx context.Context) bool {
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
@@ -997,12 +1015,27 @@ func (m *Members) reapStale(ctx context.Context) bool {
 	return decided
 }
 
+// scan claims the logs dead node incarnations left (reapStale), and has it made again later when it
+// could not decide (rescanLater): when this node joins or rejoins, and when another node is lost.
+func (m *Members) scan(ctx context.Context) {
+	if !m.reapStale(ctx) {
+		m.rescanLater()
+	}
+}
+
 // rescanLater runs reapStale again in the background, backing off, until it lists the logs and tells
-// every log's node alive or dead, or this node stops: for the scans made when this node joins or
-// rejoins, which nothing else repeats. One runs at a time.
+// every log's node alive or dead, or this node leaves or stops. One runs at a time: a scan asked for
+// while it runs is made by it, after the one it is making, whose listing may predate the node lost
+// that asked. It is no claim (the claims Leave waits for): after Leave no claim starts, and a scan
+// would only find logs to leave to other nodes.
 func (m *Members) rescanLater() {
 	m.mu.Lock()
-	if m.rescanning || m.leaving {
+	if m.leaving {
+		m.mu.Unlock()
+		return
+	}
+	if m.rescanning {
+		m.rescanAgain = true
 		m.mu.Unlock()
 		return
 	}
@@ -1011,18 +1044,28 @@ func (m *Members) rescanLater() {
 	m.mu.Unlock()
 	go func() {
 		defer m.reapWG.Done()
-		defer func() {
-			m.mu.Lock()
-			m.rescanning = false
-			m.mu.Unlock()
-		}()
 		for wait := m.cfg.Heartbeat; ; wait = min(2*wait, 10*time.Second) {
 			m.log.Warn("cluster: the connection logs could not all be scanned for dead nodes' connections; scanning again", "retry_in", wait)
-			if !sleep(m.reapCtx, wait) || m.reapStale(m.reapCtx) {
+			scanned := sleep(m.reapCtx, wait) && !m.isLeaving() && m.reapStale(m.reapCtx)
+			m.mu.Lock()
+			end := m.reapCtx.Err() != nil || m.leaving || scanned && !m.rescanAgain
+			m.rescanAgain = false
+			if end {
+				m.rescanning = false
+			}
+			m.mu.Unlock()
+			if end {
 				return
 			}
 		}
 	}()
+}
+
+// isLeaving says whether Leave has begun.
+func (m *Members) isLeaving() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.leaving
 }
 
 // aliveInStore says whether the members bucket holds node's entry for incarnation inc (which it then

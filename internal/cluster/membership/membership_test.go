@@ -3,6 +3,7 @@ package membership
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -481,5 +482,145 @@ func TestJoinedBeforeTheClaimsFoundAtJoin(t *testing.T) {
 	case <-a.m.scanned:
 		t.Fatal("the logs to claim were listed while the store held the listing")
 	default:
+	}
+}
+
+// failingListing refuses every listing of the connection log's subjects once armed, and counts them: a
+// store that cannot tell which logs there are.
+type failingListing struct {
+	jetstream.Stream
+	armed atomic.Bool
+	calls atomic.Int32
+}
+
+func (s *failingListing) Info(ctx context.Context, opts ...jetstream.StreamInfoOpt) (*jetstream.StreamInfo, error) {
+	if s.armed.Load() {
+		s.calls.Add(1)
+		return nil, errors.New("listing refused (test)")
+	}
+	return s.Stream.Info(ctx, opts...)
+}
+
+// A node leaves (SIGTERM) without waiting for a scan of the logs that could not decide to be made
+// again: the scan made after a node is lost ran again, backing off, as part of that node's claim, and
+// Leave waits for the claims this node runs, so the node stayed a member, its entry undeleted, until its
+// shutdown budget ran out (for ever without one), and a scan that starts no claim once Leave has begun
+// has nothing to wait for. The scan is made again on its own, and ends once the node leaves.
+func TestLeaveDoesNotWaitForAScanMadeAgain(t *testing.T) {
+	s := startServer(t)
+	listing := &failingListing{}
+	a := runNodeWith(t, s, 1, func(m *Members) {
+		m.wrapLog = func(st jetstream.Stream) jetstream.Stream { listing.Stream = st; return listing }
+	})
+	select {
+	case <-a.m.scanned:
+	case <-time.After(20 * time.Second):
+		t.Fatal("node 1 did not scan the logs at join")
+	}
+	listing.armed.Store(true)
+	a.m.startReap(3, "lost", true) // node 3 is lost, and the logs cannot be listed
+	eventually(t, func() bool { return listing.calls.Load() >= 2 }, "the scan was not made again")
+	left := make(chan error, 1)
+	go func() { left <- a.m.Leave(context.Background()) }()
+	select {
+	case err := <-left:
+		if err != nil {
+			t.Fatalf("leave: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		a.stop() // ends the scan: Leave returns
+		t.Fatalf("after 20s: Leave still waited for a scan of the logs made again (%d listings)", listing.calls.Load())
+	}
+	if e, err := kv(t, s, MembersBucket).Get(context.Background(), memberKey(1)); err == nil {
+		t.Errorf("node 1 left and its entry is still there (revision %d)", e.Revision())
+	}
+	eventually(t, func() bool {
+		a.m.mu.Lock()
+		defer a.m.mu.Unlock()
+		return !a.m.rescanning
+	}, "the scan went on being made again after the node left")
+}
+
+// heldLogReads holds a node's reads of the connection logs whose subjects start with prefix until
+// release is closed, whatever their ctx says: a claim that has not read the log yet.
+type heldLogReads struct {
+	jetstream.Stream
+	prefix  string
+	release chan struct{}
+}
+
+func (s *heldLogReads) GetLastMsgForSubject(ctx context.Context, subject string) (*jetstream.RawStreamMsg, error) {
+	if strings.HasPrefix(subject, s.prefix) {
+		<-s.release
+	}
+	return s.Stream.GetLastMsgForSubject(ctx, subject)
+}
+
+// A node whose entry expired while its heartbeats were not stored, and which another node declared
+// dead, does not come back as the incarnation it was: the sweep that declared it found the entry gone
+// (the bucket's TTL acts before the sweep does), its delete at the revision last seen lost and left no
+// trace, and the node, its store answering again before its log was claimed, took that for an expiry
+// nobody declared (reannounce) and announced itself again under the same incarnation, keeping every
+// connection. The other nodes held it dead (their Alive said 410 for its connections, their watch
+// ignored its entry) and claimed its log, running the $disconnects of connections it kept open; its
+// records were then refused for good. The sweep leaves a deletion mark where it declares an expired
+// entry dead, as its delete does otherwise, and the node is expelled and rejoins as a new incarnation.
+func TestDeclaredDeadAfterAnExpiryIsNotAnnouncedAgain(t *testing.T) {
+	s := startServer(t)
+	held := &heldLogReads{prefix: logSubject(1, ""), release: make(chan struct{})}
+	defer close(held.release)
+	b := runNodeWith(t, s, 2, func(m *Members) {
+		m.wrapLog = func(st jetstream.Stream) jetstream.Stream { held.Stream = st; return held }
+	})
+	var down atomic.Bool
+	// Node 1 beats when the test says so (its ticker waits an hour), and its store stops answering it.
+	a := runNodeOn(t, connect(t, s), 1, time.Hour, func(m *Members) {
+		m.wrapMembers = func(kv jetstream.KeyValue) jetstream.KeyValue { return silentStore{KeyValue: kv, down: &down} }
+	})
+	eventually(t, func() bool { return a.m.Status() == "" && b.m.Status() == "" && b.m.Alive(1) }, "nodes 1 and 2 did not see each other")
+	defer logOnFailure(t, "node 1", a)
+	defer logOnFailure(t, "node 2", b)
+	ctx := context.Background()
+	if err := a.m.Record(ctx, "CONN00000000000=", []byte("rec")); err != nil {
+		t.Fatal(err)
+	}
+	inc := a.m.incarnationNow()
+	down.Store(true)
+	a.m.heartbeat(ctx, time.Now()) // not stored
+	// The entry expires as the bucket's TTL removes it: its message goes, and nothing marks it deleted.
+	js, err := jetstream.New(connect(t, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(ctx, membersStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Purge(ctx, jetstream.WithPurgeSubject("$KV."+MembersBucket+"."+memberKey(1))); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() bool { return b.m.declaredDead(1, inc) }, "node 2 did not declare node 1 dead")
+	down.Store(false)
+	a.m.heartbeat(ctx, time.Now()) // its log not claimed yet: node 2's read of it is held
+	if a.expelled.Load() == 0 || a.m.incarnationNow() == inc {
+		t.Fatalf("node 1, declared dead by node 2, is a member again as the same incarnation (expelled %d times), keeping the connections whose $disconnect node 2 runs",
+			a.expelled.Load())
+	}
+}
+
+// Alive may be called from any goroutine as soon as the node's bus is wired (a call naming a connection
+// of another node), before the node has joined: it read the members bucket's handle while Run set it,
+// unsynchronised (the race detector's report on a call made just as the bucket was opened).
+func TestAliveWhileTheNodeOpensTheBucket(t *testing.T) {
+	s := startServer(t)
+	opened := make(chan struct{})
+	n := runNodeWith(t, s, 1, func(m *Members) {
+		m.wrapMembers = func(kv jetstream.KeyValue) jetstream.KeyValue { close(opened); return kv }
+	})
+	<-opened
+	n.m.Alive(7) // a node nobody knows: looked up in the store once the bucket is open
+	eventually(t, func() bool { return n.m.Status() == "" }, "node 1 did not join")
+	if n.m.Alive(7) {
+		t.Error("node 7, which never joined, is alive")
 	}
 }

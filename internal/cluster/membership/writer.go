@@ -97,7 +97,7 @@ type seqTime struct {
 type writer struct {
 	js      jetstream.JetStream
 	stream  jetstream.Stream
-	leader  lastReader // where a direct get says a subject holds less than this writer appended (settle, recreated)
+	leader  lastReader // decides where a direct get says a subject holds less than this writer appended (settle, recreated)
 	log     *slog.Logger
 	stopped chan struct{} // closed when run returns
 
@@ -126,12 +126,13 @@ type writer struct {
 	created time.Time
 }
 
-// newWriter prepares a writer; its stream is set before run starts.
-func newWriter(js jetstream.JetStream, log *slog.Logger) *writer {
+// newWriter prepares a writer that checks with leader what a direct get says its subject lacks; its
+// stream is set before run starts.
+func newWriter(js jetstream.JetStream, leader lastReader, log *slog.Logger) *writer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &writer{js: js, log: log, stopped: make(chan struct{}), wake: make(chan struct{}, 1), recheck: make(chan struct{}, 1),
+	return &writer{js: js, leader: leader, log: log, stopped: make(chan struct{}), wake: make(chan struct{}, 1), recheck: make(chan struct{}, 1),
 		now: time.Now, refreshAge: refreshAge, purgeAge: purgeAge, maintainEvery: maintainEvery, removalDelay: removalDelay,
 		busyBatch: busyBatch, busyHold: busyHold,
 		states: map[string]*logState{}}
@@ -441,7 +442,7 @@ func (w *writer) recreated(ctx context.Context) (bool, error) {
 			continue
 		}
 		_, err := w.stream.GetLastMsgForSubject(cctx, subject)
-		if errors.Is(err, jetstream.ErrMsgNotFound) && w.leader != nil {
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			// Nothing, says a direct get, which a replica that has not applied this writer's appends yet
 			// answers too; started over, the subject's next append (expecting it empty) is refused and
 			// this writer's own message then looks like another node's claim. The leader decides.
@@ -590,7 +591,7 @@ func (w *writer) settle(ctx context.Context, subject string, st *logState, n uin
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	m, err := w.stream.GetLastMsgForSubject(cctx, subject)
-	if w.leader != nil && (errors.Is(err, jetstream.ErrMsgNotFound) && st.lastSeq != 0 || err == nil && m.Sequence < st.lastSeq) {
+	if errors.Is(err, jetstream.ErrMsgNotFound) && st.lastSeq != 0 || err == nil && m.Sequence < st.lastSeq {
 		// A direct get, which any replica answers, says the subject holds less than this writer appended:
 		// a replica behind, or a log claimed and purged, or a stream lost. Only the leader can tell, and
 		// taking a replica behind for a claim gave the node's own log up.
@@ -606,19 +607,9 @@ func (w *writer) settle(ctx context.Context, subject string, st *logState, n uin
 		if err != nil {
 			return false, 0, err
 		}
-		if again {
-			return false, 0, nil
+		if !again {
+			st.claimed = true // the leader's answer: no replica behind answered it
 		}
-		// The get may have been answered by a replica behind the stream's leader (any replica answers
-		// one), which has none of the subject yet; the stream's information comes from the leader.
-		info, err := w.stream.Info(cctx, jetstream.WithSubjectFilter(subject))
-		if err != nil {
-			return false, 0, err
-		}
-		if held := info.State.Subjects[subject]; held > 0 {
-			return false, 0, fmt.Errorf("the subject's last message was not found, and the stream holds %d of its messages: a replica behind the stream's leader answered", held)
-		}
-		st.claimed = true
 		return false, 0, nil
 	}
 	if err != nil {

@@ -38,7 +38,11 @@ func BenchmarkRecordCreate(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	w := newWriter(js, nil)
+	leader, err := natsbus.NewLeaderReader(js)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := newWriter(js, leader, nil)
 	w.stream = st
 	wctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
