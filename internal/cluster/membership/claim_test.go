@@ -149,6 +149,18 @@ func claimerStops(t *testing.T, n, k int, stop func(b *node)) {
 		fmt.Sprintf("node 1's log does not record the %d $disconnects node 2 ran", k))
 	c := runNodeWith(t, s, 3, withReap(cReap))
 	eventually(t, func() bool { return c.m.Status() == "" && c.m.Alive(2) }, "node 3 did not join")
+	// Node 3's scan at join has read node 1's log and left its claim to node 2, alive: no claim of its
+	// own runs (checked before this, the log's last message said nothing of node 3's decision).
+	eventually(t, func() bool {
+		select {
+		case <-c.m.scanned:
+		default:
+			return false
+		}
+		c.m.mu.Lock()
+		defer c.m.mu.Unlock()
+		return len(c.m.reaping) == 0
+	}, "node 3 did not finish its scan at join")
 	if lm, _ := lastLogMsg(t, st, subject); lm.kind != kindProgress || lm.node != 2 {
 		t.Fatalf("node 1's log ends with %+v, not node 2's progress", lm)
 	}

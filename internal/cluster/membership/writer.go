@@ -95,11 +95,10 @@ type seqTime struct {
 // is acknowledged goes out as one message, and each caller gets its answer once that message is stored
 // (replicated), so every connection a client sees open has its record stored.
 type writer struct {
-	js      jetstream.JetStream
-	stream  jetstream.Stream
-	leader  lastReader // decides where a direct get says a subject holds less than this writer appended (settle, recreated)
-	log     *slog.Logger
-	stopped chan struct{} // closed when run returns
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	leader lastReader // decides where a direct get says a subject holds less than this writer appended (settle, recreated)
+	log    *slog.Logger
 
 	// now and the windows are fields so that tests can shorten them.
 	now                                               func() time.Time
@@ -132,7 +131,7 @@ func newWriter(js jetstream.JetStream, leader lastReader, log *slog.Logger) *wri
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &writer{js: js, leader: leader, log: log, stopped: make(chan struct{}), wake: make(chan struct{}, 1), recheck: make(chan struct{}, 1),
+	return &writer{js: js, leader: leader, log: log, wake: make(chan struct{}, 1), recheck: make(chan struct{}, 1),
 		now: time.Now, refreshAge: refreshAge, purgeAge: purgeAge, maintainEvery: maintainEvery, removalDelay: removalDelay,
 		busyBatch: busyBatch, busyHold: busyHold,
 		states: map[string]*logState{}}
@@ -208,7 +207,6 @@ func (w *writer) flush(ctx context.Context) error {
 
 // run appends batches until ctx ends; then every op not yet resolved gets errWriterStopped.
 func (w *writer) run(ctx context.Context) {
-	defer close(w.stopped)
 	var pending []*logOp
 	defer func() {
 		w.mu.Lock()
