@@ -152,6 +152,7 @@ type Members struct {
 	reaping     map[string]bool // node.incarnation being reaped
 	rescanning  bool            // rescanLater's goroutine runs
 	rescanAgain bool            // a scan was asked for while rescanLater's goroutine ran
+	scanDone    []func()        // called after scanLoop's next scan (scanSoon's done)
 	forgetting  bool            // Forget may start waiting goroutines (until Run ends)
 	left        bool
 	leaving     bool // Leave has begun: no new claim starts
@@ -461,8 +462,10 @@ func (m *Members) Run(ctx context.Context) error {
 	// accepted waited out the caller's timeout and answered 500 (gateway's TestClusterNATSDownAtStart,
 	// under load: listing the logs is a store round trip).
 	close(m.joined)
-	m.scan(ctx)
-	close(m.scanned)
+	// The scan runs beside the heartbeats: listing the logs and asking about each one's node takes a
+	// store round trip or two per log, up to opTimeout each while a stream elects a leader, and a node
+	// that scanned before its first heartbeat could be declared dead by the time it was done.
+	m.scanSoon(func() { close(m.scanned) })
 	tick := time.NewTicker(m.cfg.Heartbeat / 4)
 	defer tick.Stop()
 	nextBeat := time.Now().Add(m.cfg.Heartbeat)
@@ -798,7 +801,7 @@ func (m *Members) rejoin(ctx context.Context) {
 	m.member, m.memberRev, m.lastBeat, m.status = true, rev, time.Now(), ""
 	m.mu.Unlock()
 	m.log.Info("cluster: node rejoined", "node", m.cfg.Node, "incarnation", m.incarnation)
-	m.scan(ctx)
+	m.scanSoon(nil) // not here: rejoin runs in the heartbeat, with beatMu held
 }
 
 // observe applies one change of the members bucket.
@@ -1016,7 +1019,8 @@ func (m *Members) reapStale(ctx context.Context) bool {
 }
 
 // scan claims the logs dead node incarnations left (reapStale), and has it made again later when it
-// could not decide (rescanLater): when this node joins or rejoins, and when another node is lost.
+// could not decide (rescanLater): when another node is lost, in that node's claim (the join's and a
+// rejoin's are scanSoon's).
 func (m *Members) scan(ctx context.Context) {
 	if !m.reapStale(ctx) {
 		m.rescanLater()
@@ -1024,15 +1028,29 @@ func (m *Members) scan(ctx context.Context) {
 }
 
 // rescanLater runs reapStale again in the background, backing off, until it lists the logs and tells
-// every log's node alive or dead, or this node leaves or stops. One runs at a time: a scan asked for
-// while it runs is made by it, after the one it is making, whose listing may predate the node lost
-// that asked. It is no claim (the claims Leave waits for): after Leave no claim starts, and a scan
-// would only find logs to leave to other nodes.
-func (m *Members) rescanLater() {
+// every log's node alive or dead, or this node leaves or stops (scanLoop).
+func (m *Members) rescanLater() { m.scanLoop(m.cfg.Heartbeat, nil) }
+
+// scanSoon runs reapStale in the background at once, and again later as rescanLater does when it cannot
+// decide; done, when not nil, is called once after the first scan made from now (or at once when the
+// node is leaving): the join's and a rejoin's scan, which must not hold up the heartbeats.
+func (m *Members) scanSoon(done func()) { m.scanLoop(0, done) }
+
+// scanLoop is rescanLater and scanSoon's goroutine, first the wait before its first scan. One runs at a
+// time: a scan asked for while it runs is made by it, after the one it is making, whose listing may
+// predate the node lost that asked. It is no claim (the claims Leave waits for): after Leave no claim
+// starts, and a scan would only find logs to leave to other nodes.
+func (m *Members) scanLoop(first time.Duration, done func()) {
 	m.mu.Lock()
 	if m.leaving {
 		m.mu.Unlock()
+		if done != nil {
+			done()
+		}
 		return
+	}
+	if done != nil {
+		m.scanDone = append(m.scanDone, done)
 	}
 	if m.rescanning {
 		m.rescanAgain = true
@@ -1044,16 +1062,23 @@ func (m *Members) rescanLater() {
 	m.mu.Unlock()
 	go func() {
 		defer m.reapWG.Done()
-		for wait := m.cfg.Heartbeat; ; wait = min(2*wait, 10*time.Second) {
-			m.log.Warn("cluster: the connection logs could not all be scanned for dead nodes' connections; scanning again", "retry_in", wait)
+		for wait := first; ; wait = min(max(2*wait, m.cfg.Heartbeat), 10*time.Second) {
+			if wait > 0 {
+				m.log.Warn("cluster: the connection logs could not all be scanned for dead nodes' connections; scanning again", "retry_in", wait)
+			}
 			scanned := sleep(m.reapCtx, wait) && !m.isLeaving() && m.reapStale(m.reapCtx)
 			m.mu.Lock()
+			dones := m.scanDone
+			m.scanDone = nil
 			end := m.reapCtx.Err() != nil || m.leaving || scanned && !m.rescanAgain
 			m.rescanAgain = false
 			if end {
 				m.rescanning = false
 			}
 			m.mu.Unlock()
+			for _, d := range dones {
+				d()
+			}
 			if end {
 				return
 			}

@@ -485,6 +485,33 @@ func TestJoinedBeforeTheClaimsFoundAtJoin(t *testing.T) {
 	}
 }
 
+// A node's heartbeats go on while its scan at join for the logs dead nodes left is held up: the scan
+// lists the logs and asks about each one's node, up to opTimeout per read while a stream elects a
+// leader, and a node that scanned before its first heartbeat (and a rejoin, inside the heartbeat) could
+// be declared dead by the time it was done. The store holds the listing here.
+func TestHeartbeatsGoOnWhileTheScanAtJoinIsHeld(t *testing.T) {
+	s := startServer(t)
+	slow := &slowListing{release: make(chan struct{})}
+	a := runNodeWith(t, s, 1, func(m *Members) {
+		m.wrapLog = func(st jetstream.Stream) jetstream.Stream { slow.Stream = st; return slow }
+	})
+	defer close(slow.release)
+	eventually(t, func() bool { return a.m.Status() == "" }, "node 1 did not become a member")
+	a.m.mu.Lock()
+	announced := a.m.lastBeat
+	a.m.mu.Unlock()
+	eventually(t, func() bool {
+		a.m.mu.Lock()
+		defer a.m.mu.Unlock()
+		return a.m.lastBeat.After(announced.Add(a.m.cfg.Heartbeat))
+	}, "node 1 stored no heartbeat while its scan at join was held")
+	select {
+	case <-a.m.scanned:
+		t.Fatal("the logs to claim were listed while the store held the listing")
+	default:
+	}
+}
+
 // failingListing refuses every listing of the connection log's subjects once armed, and counts them: a
 // store that cannot tell which logs there are.
 type failingListing struct {
