@@ -130,13 +130,7 @@ func claimerStops(t *testing.T, n, k int, stop func(b *node)) {
 	bReap, cReap := newReapCounter(k), newReapCounter(0)
 	b := runNodeWith(t, s, 2, withReap(bReap))
 	eventually(t, func() bool { return a.m.Status() == "" && b.m.Status() == "" && b.m.Alive(1) }, "nodes 1 and 2 did not join")
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("CONN%011d=", i)
-		if err := a.m.Record(context.Background(), ids[i], []byte("rec")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ids := recordConns(t, a, n)
 	subject := a.m.logSubjectNow()
 	crash(a)
 	select {
@@ -380,13 +374,7 @@ func TestCutShortDisconnectIsNotRecordedAsDone(t *testing.T) {
 		}
 	})
 	eventually(t, func() bool { return a.m.Status() == "" && b.m.Status() == "" && b.m.Alive(1) }, "nodes 1 and 2 did not join")
-	ids := make([]string, 4)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("CONN%011d=", i)
-		if err := a.m.Record(context.Background(), ids[i], []byte("rec")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ids := recordConns(t, a, 4)
 	subject := a.m.logSubjectNow()
 	crash(a)
 	eventually(t, func() bool { return strings.Contains(b.log.String(), "this node stops claiming") }, "node 2 did not stop its claim at the cut-short $disconnect")
@@ -423,4 +411,17 @@ func TestCutShortDisconnectIsNotRecordedAsDone(t *testing.T) {
 	if got := cReap.snapshot(); !maps.Equal(got, want) {
 		t.Errorf("node 3 ran the $disconnects %v, want %v (the cut-short ones included, node 2's not again)", got, want)
 	}
+}
+
+// recordConns records n connections on node a, with the IDs CONN00000000000= and on, and returns them.
+func recordConns(t *testing.T, a *node, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("CONN%011d=", i)
+		if err := a.m.Record(context.Background(), ids[i], []byte("rec")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ids
 }

@@ -65,13 +65,7 @@ func lostNode(t *testing.T, s *server.Server, n int, prepare func(*Members)) (b 
 	a := runNode(t, s, 1)
 	b = runNodeWith(t, s, 2, prepare)
 	eventually(t, func() bool { return a.m.Status() == "" && b.m.Status() == "" && b.m.Alive(1) }, "nodes 1 and 2 did not join")
-	ids = make([]string, n)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("CONN%011d=", i)
-		if err := a.m.Record(context.Background(), ids[i], []byte("rec")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ids = recordConns(t, a, n)
 	subject = a.m.logSubjectNow()
 	crash(a)
 	return b, ids, subject

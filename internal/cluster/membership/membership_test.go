@@ -456,6 +456,16 @@ func (s *slowListing) Info(ctx context.Context, opts ...jetstream.StreamInfoOpt)
 	return s.Stream.Info(ctx, opts...)
 }
 
+// runNodeWithHeldListing runs node 1 on s with its connection log's listing held until the test ends.
+func runNodeWithHeldListing(t *testing.T, s *server.Server) *node {
+	slow := &slowListing{release: make(chan struct{})}
+	a := runNodeWith(t, s, 1, func(m *Members) {
+		m.wrapLog = func(st jetstream.Stream) jetstream.Stream { slow.Stream = st; return slow }
+	})
+	t.Cleanup(func() { close(slow.release) })
+	return a
+}
+
 // A node has joined (its bus answers for its connections) once it holds its ID, without waiting for the
 // logs of dead nodes to be listed and claimed: it used to be a member, ready and taking handshakes
 // while its bus left every request unanswered until that scan was done, so under load a call for a
@@ -464,11 +474,7 @@ func (s *slowListing) Info(ctx context.Context, opts ...jetstream.StreamInfoOpt)
 // tests).
 func TestJoinedBeforeTheClaimsFoundAtJoin(t *testing.T) {
 	s := startServer(t)
-	slow := &slowListing{release: make(chan struct{})}
-	a := runNodeWith(t, s, 1, func(m *Members) {
-		m.wrapLog = func(st jetstream.Stream) jetstream.Stream { slow.Stream = st; return slow }
-	})
-	defer close(slow.release)
+	a := runNodeWithHeldListing(t, s)
 	eventually(t, func() bool { return a.m.Status() == "" }, "node 1 did not become a member")
 	eventually(t, func() bool {
 		select {
@@ -491,11 +497,7 @@ func TestJoinedBeforeTheClaimsFoundAtJoin(t *testing.T) {
 // be declared dead by the time it was done. The store holds the listing here.
 func TestHeartbeatsGoOnWhileTheScanAtJoinIsHeld(t *testing.T) {
 	s := startServer(t)
-	slow := &slowListing{release: make(chan struct{})}
-	a := runNodeWith(t, s, 1, func(m *Members) {
-		m.wrapLog = func(st jetstream.Stream) jetstream.Stream { slow.Stream = st; return slow }
-	})
-	defer close(slow.release)
+	a := runNodeWithHeldListing(t, s)
 	eventually(t, func() bool { return a.m.Status() == "" }, "node 1 did not become a member")
 	a.m.mu.Lock()
 	announced := a.m.lastBeat

@@ -72,13 +72,7 @@ func TestClaimRetriesAnAppendRefusedInFlight(t *testing.T) {
 		m.js = js
 	})
 	eventually(t, func() bool { return a.m.Status() == "" && b.m.Status() == "" && b.m.Alive(1) }, "nodes 1 and 2 did not join")
-	ids := make([]string, 3)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("CONN%011d=", i)
-		if err := a.m.Record(context.Background(), ids[i], []byte("rec")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ids := recordConns(t, a, 3)
 	subject := a.m.logSubjectNow()
 	defer logOnFailure(t, "node 2", b)
 	crash(a)
@@ -139,13 +133,7 @@ func TestTakeoverTrustsTheDeathItSawOverTheStore(t *testing.T) {
 	bReap, cReap := newReapCounter(1), newReapCounter(0)
 	b := runNodeWith(t, s, 2, withReap(bReap))
 	eventually(t, func() bool { return a.m.Status() == "" && b.m.Status() == "" && b.m.Alive(1) }, "nodes 1 and 2 did not join")
-	ids := make([]string, 3)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("CONN%011d=", i)
-		if err := a.m.Record(context.Background(), ids[i], []byte("rec")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ids := recordConns(t, a, 3)
 	subject := a.m.logSubjectNow()
 	crash(a)
 	<-bReap.held // node 2 claimed node 1's log, ran one $disconnect and holds the next
