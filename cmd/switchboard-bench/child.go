@@ -30,10 +30,20 @@ type child struct {
 	// childrenOf, when set, makes this a stand-in for the child processes of that pid (a gateway's
 	// function processes), whose CPU time cpu reports; it has no process of its own.
 	childrenOf int
+	// of, when set, makes this a stand-in for those processes together (a cluster's other nodes), whose
+	// CPU time cpu adds up; it has no process of its own.
+	of []*child
 }
 
 // cpu returns the CPU time the process (or, for a stand-in, the children it stands for) has used.
 func (c *child) cpu() time.Duration {
+	if len(c.of) > 0 {
+		var total time.Duration
+		for _, o := range c.of {
+			total += o.cpu()
+		}
+		return total
+	}
 	if c.childrenOf == 0 {
 		return cpuTime(c.pid())
 	}
@@ -183,6 +193,9 @@ func rssKiB(pid int) (int64, error) {
 	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }
 
+// ticksPerSecond is USER_HZ, the unit of /proc's CPU times: 100 on Linux.
+const ticksPerSecond = 100
+
 // cpuTime returns the user+system CPU time the process has used, from /proc/PID/stat.
 func cpuTime(pid int) time.Duration {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -200,7 +213,6 @@ func cpuTime(pid int) time.Duration {
 	}
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	const ticksPerSecond = 100 // USER_HZ on Linux
 	return time.Duration(utime+stime) * time.Second / ticksPerSecond
 }
 

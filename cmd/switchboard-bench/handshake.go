@@ -6,7 +6,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -24,11 +27,17 @@ type hsResult struct {
 	// HelperCPUPerConn is the CPU per handshake of the gateway's function processes (the $connect
 	// function), ClientCPUPerConn that of this process, the load tool, which makes the handshakes.
 	HelperCPUPerConn, ClientCPUPerConn time.Duration
+	// MachineCPU is the CPU the whole machine used during the measured window, in cores (every process,
+	// from /proc/stat), and MachineCPUPerConn that per handshake: whatever else runs (another node's
+	// NATS server, the backend, other work) shows here and in no other figure.
+	MachineCPU        float64
+	MachineCPUPerConn time.Duration
 
 	samples   []time.Duration // every latency measured, sorted, for merging rounds
 	cpu       time.Duration   // gateway CPU time in the measured window
 	helperCPU time.Duration   // the function processes' CPU time in the measured window
 	clientCPU time.Duration   // the load tool's CPU time in the measured window
+	machCPU   time.Duration   // the machine's busy CPU time in the measured window
 	window    time.Duration   // the measured window
 }
 
@@ -46,18 +55,21 @@ func mergeHandshakes(rounds ...*hsResult) *hsResult {
 		out.cpu += r.cpu
 		out.helperCPU += r.helperCPU
 		out.clientCPU += r.clientCPU
+		out.machCPU += r.machCPU
 		out.window += r.window
 	}
 	slices.Sort(out.samples)
 	if out.window > 0 {
 		out.Rate = float64(out.Count) / out.window.Seconds()
 		out.ServerCPU = out.cpu.Seconds() / out.window.Seconds()
+		out.MachineCPU = out.machCPU.Seconds() / out.window.Seconds()
 	}
 	out.P50, out.P99, out.P999 = percentile(out.samples, 0.50), percentile(out.samples, 0.99), percentile(out.samples, 0.999)
 	if out.Count > 0 {
 		out.ServerCPUPerConn = out.cpu / time.Duration(out.Count)
 		out.HelperCPUPerConn = out.helperCPU / time.Duration(out.Count)
 		out.ClientCPUPerConn = out.clientCPU / time.Duration(out.Count)
+		out.MachineCPUPerConn = out.machCPU / time.Duration(out.Count)
 	}
 	return out
 }
@@ -197,9 +209,9 @@ func (b *bench) measureHandshakesFor(ctx context.Context, name, url string, gw, 
 		servers = append(servers, helpers)
 	}
 	cpu0 := waitUntil(ctx, from, servers)
-	client0 := selfCPU()
+	client0, mach0 := selfCPU(), machineCPU()
 	cpu1 := waitUntil(ctx, end, servers)
-	client1 := selfCPU()
+	client1, mach1 := selfCPU(), machineCPU()
 	wg.Wait()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -218,6 +230,7 @@ func (b *bench) measureHandshakesFor(ctx context.Context, name, url string, gw, 
 	res.Rate = float64(len(all)) / d.Seconds()
 	res.P50, res.P99, res.P999 = percentile(all, 0.50), percentile(all, 0.99), percentile(all, 0.999)
 	res.samples, res.cpu, res.clientCPU, res.window = all, cpu1[0]-cpu0[0], client1-client0, d
+	res.machCPU, res.MachineCPU = mach1-mach0, cores(mach0, mach1, d)
 	if helpers != nil {
 		res.helperCPU = cpu1[1] - cpu0[1]
 	}
@@ -225,9 +238,10 @@ func (b *bench) measureHandshakesFor(ctx context.Context, name, url string, gw, 
 		res.ServerCPUPerConn = res.cpu / time.Duration(res.Count)
 		res.HelperCPUPerConn = res.helperCPU / time.Duration(res.Count)
 		res.ClientCPUPerConn = res.clientCPU / time.Duration(res.Count)
+		res.MachineCPUPerConn = res.machCPU / time.Duration(res.Count)
 	}
-	logf(b.stderr, "%s: %.0f handshakes/s, p50 %v, p99 %v, p99.9 %v, gateway CPU %.2f cores, %d failed",
-		name, res.Rate, res.P50, res.P99, res.P999, res.ServerCPU, res.Errors)
+	logf(b.stderr, "%s: %.0f handshakes/s, p50 %v, p99 %v, p99.9 %v, gateway CPU %.2f cores, machine CPU %.2f cores (%v per handshake), %d failed",
+		name, res.Rate, res.P50, res.P99, res.P999, res.ServerCPU, res.MachineCPU, res.MachineCPUPerConn, res.Errors)
 	if res.Errors > 0 {
 		b.res.warnf(b.stderr, "%s: %d handshakes failed, the first: %s", name, res.Errors, res.FirstErr)
 	}
@@ -235,6 +249,38 @@ func (b *bench) measureHandshakesFor(ctx context.Context, name, url string, gw, 
 		return res, fmt.Errorf("%s: no handshake completed", name)
 	}
 	return res, nil
+}
+
+// machineCPU is the busy CPU time of the whole machine so far (procStatBusy of /proc/stat), or 0 where
+// there is no /proc/stat.
+func machineCPU() time.Duration {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	busy, _ := procStatBusy(string(data))
+	return busy
+}
+
+// procStatBusy reads the busy time of every CPU together from /proc/stat's first line: user, nice,
+// system, irq, softirq and steal (idle and iowait are not busy; guest time is in user already).
+func procStatBusy(stat string) (time.Duration, bool) {
+	line, _, _ := strings.Cut(stat, "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, false
+	}
+	var busy int64
+	for i, v := range f[1:9] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return time.Duration(busy) * time.Second / ticksPerSecond, true
 }
 
 // selfCPU is the CPU time this process (the load tool: its clients, timers and readers) has used.

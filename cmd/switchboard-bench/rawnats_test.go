@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -504,5 +505,90 @@ func TestServerKinds(t *testing.T) {
 	err := serverMain(t.Context(), []string{"rawnats", "-node", "4", "-cluster-listen", "127.0.0.1:1", "-cluster-store", t.TempDir()}, strings.NewReader(""), io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "rawnats: -node must be 1 to 3, not 4") {
 		t.Fatalf("err %v, want the raw NATS cluster's refusal of -node 4", err)
+	}
+}
+
+// TestProcStatBusy checks the machine's busy time read from /proc/stat's first line.
+func TestProcStatBusy(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		stat string
+		want time.Duration
+		ok   bool
+	}{
+		// user 100, nice 20, system 30, idle 1000, iowait 50, irq 5, softirq 5, steal 40: 200 ticks busy.
+		{"a kernel with guest fields", "cpu  100 20 30 1000 50 5 5 40 7 0\ncpu0 50 10 15 500 25 2 3 20 0 0\n", 2 * time.Second, true},
+		{"eight fields exactly", "cpu 1 1 1 1 1 1 1 1\n", 6 * time.Second / 100, true},
+		{"too few fields", "cpu 1 2 3 4 5 6 7\n", 0, false},
+		{"not the total line", "cpu0 1 1 1 1 1 1 1 1\n", 0, false},
+		{"not a number", "cpu 1 x 1 1 1 1 1 1\n", 0, false},
+		{"empty", "", 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := procStatBusy(tc.stat)
+			if got != tc.want || ok != tc.ok {
+				t.Fatalf("procStatBusy = %v, %v; want %v, %v", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+	if _, err := os.Stat("/proc/stat"); err == nil {
+		a := machineCPU()
+		if a <= 0 {
+			t.Fatalf("machineCPU on this machine = %v, want more than 0", a)
+		}
+	}
+}
+
+// TestMachineCPURows checks the rows drawn from the whole machine's CPU: the single and the clustered
+// node's machine CPU per handshake, and the ceiling each raw record puts on the connect target on two
+// cores (the single node's machine CPU per handshake plus what the record adds to the raw cluster's).
+func TestMachineCPURows(t *testing.T) {
+	hs := func(rate float64, machine int, busy float64) *hsResult {
+		return &hsResult{Rate: rate, MachineCPUPerConn: time.Duration(machine) * time.Microsecond, MachineCPU: busy}
+	}
+	for _, tc := range []struct {
+		name                                        string
+		single, cluster, plain, peer, batch, stream *hsResult
+		want                                        []string
+		noCeiling                                   bool
+	}{
+		// The single node keeps both cores busy at 4,000/s: 500 µs each. A peer's record adds 200 µs
+		// (2 ÷ 700 µs = 2,857/s of 4,000), the batched one 100 µs (2 ÷ 600 µs: 0.83), the stream's 500.
+		{"machine-bound, batched peer within reach", hs(4000, 500, 2), hs(2000, 1000, 2), hs(4000, 450, 1.8), hs(2800, 650, 1.8), hs(3200, 550, 1.76), hs(1800, 950, 1.71), []string{
+			"| machine CPU per handshake, every process (nodes, NATS servers, backend, load tool), single / clustered (cores busy of 2) | 500 µs (2.00) | 1000 µs (2.00) | 0.50 |",
+			"what each adds) | — | 0.71 (+200 µs) / 0.83 (+100 µs) / 0.50 (+500 µs): within reach |",
+		}, false},
+		{"every record out of reach", hs(4000, 500, 2), hs(2000, 1000, 2), hs(4000, 450, 1.8), hs(2800, 650, 1.8), hs(3000, 630, 1.76), hs(1800, 950, 1.71), []string{
+			"0.71 (+200 µs) / 0.74 (+180 µs) / 0.50 (+500 µs): out of reach here for every record measured: at most 0.74 |",
+		}, false},
+		// The single node leaves the machine half idle (latency-bound): 2 ÷ (500 + 200 µs) = 2,857/s is
+		// more than its 1,000/s, so no record's CPU bounds it.
+		{"latency-bound single node", hs(1000, 500, 0.5), hs(900, 700, 0.63), hs(4000, 450, 1.8), hs(2800, 650, 1.8), hs(3200, 550, 1.76), hs(1800, 950, 1.71), []string{
+			"| 500 µs (0.50) | 700 µs (0.63) | 0.71 |",
+			"1.00 (+200 µs) / 1.00 (+100 µs) / 1.00 (+500 µs): within reach |",
+		}, false},
+		// A record that costs the machine less than no record (noise) adds nothing, never a negative.
+		{"a record cheaper than none", hs(4000, 500, 2), hs(3600, 550, 2), hs(4000, 450, 1.8), hs(4000, 440, 1.8), hs(4000, 445, 1.8), hs(4000, 460, 1.8), []string{
+			"1.00 (+0 µs) / 1.00 (+0 µs) / 0.98 (+10 µs): within reach |",
+		}, false},
+		{"no machine CPU measured", hs(4000, 0, 0), hs(2000, 0, 0), hs(4000, 0, 0), nil, nil, nil, nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &clusterResult{CPUs: 2, ConnectSingle: tc.single, ConnectCluster: tc.cluster, RawPlain: tc.plain, RawPeer: tc.peer, RawPeerBatch: tc.batch, RawStream: tc.stream}
+			res := &results{Settings: &settings{Markdown: true}, RSS: map[string]*rssResult{}, Broadcast: map[string]*broadcastResult{},
+				RTT: map[string]*rttResult{}, Handshakes: map[string]*hsResult{}, Cluster: c}
+			var out strings.Builder
+			if err := report(&out, res, "switchboard-bench"); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output lacks %q:\n%s", w, out.String())
+				}
+			}
+			if got := strings.Contains(out.String(), "ceiling on the whole machine's CPU"); got == tc.noCeiling {
+				t.Errorf("the machine's ceiling drawn: %v, want %v:\n%s", got, !tc.noCeiling, out.String())
+			}
+		})
 	}
 }

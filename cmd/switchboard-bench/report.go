@@ -421,7 +421,9 @@ func clusterRows(c *clusterResult, rows []row, targets []target) ([]row, []targe
 			row{what: "Cluster of 3: handshakes/s, single node / clustered node ($connect → backend)", raw: count(s.Rate), gateway: count(cl.Rate),
 				ratio: fmt.Sprintf("%.2f", ratio), target: fmt.Sprintf("≥ %.1f×", targetClusterConnectRatio), met: metText(ok)},
 			row{what: "  p50 / p99 handshake time, single / clustered", raw: lat2(s.P50, s.P99), gateway: lat2(cl.P50, cl.P99)},
-			row{what: "  gateway CPU per handshake, single / clustered", raw: us(s.ServerCPUPerConn), gateway: us(cl.ServerCPUPerConn)})
+			row{what: "  gateway CPU per handshake, single / clustered", raw: us(s.ServerCPUPerConn), gateway: us(cl.ServerCPUPerConn)},
+			row{what: "  the other two nodes' CPU per handshake (their NATS servers hold the connection log's other replicas)", raw: "—", gateway: us(cl.HelperCPUPerConn)},
+			machineRow(s, cl, c.CPUs))
 		targets = append(targets, target{what: fmt.Sprintf("cluster: clustered node's handshakes ≥ %.1f× a single node's", targetClusterConnectRatio),
 			value: fmt.Sprintf("%.2f (%s vs %s per second)", ratio, count(cl.Rate), count(s.Rate)), met: ok})
 	}
@@ -449,6 +451,7 @@ func connectWorkRows(c *clusterResult) []row {
 			raw: count(s.Rate), gateway: count(cl.Rate), ratio: ratio2(cl.Rate, s.Rate)},
 		{what: fmt.Sprintf("  p50 / p99 handshake time, single / clustered ($connect taking %v)", c.ConnectWork), raw: lat2(s.P50, s.P99), gateway: lat2(cl.P50, cl.P99)},
 		{what: fmt.Sprintf("  gateway CPU per handshake, single / clustered ($connect taking %v)", c.ConnectWork), raw: us(s.ServerCPUPerConn), gateway: us(cl.ServerCPUPerConn)},
+		machineRow(s, cl, c.CPUs),
 	}
 }
 
@@ -546,7 +549,53 @@ func rawNATSHandshakeRows(c *clusterResult) []row {
 		rows = append(rows, row{what: "  the same with one stream append per handshake (records in the cluster store, unbatched; its replicas' CPU not counted)",
 			raw: "—", gateway: verdict})
 	}
-	return append(rows, batchedPeerCeilings(c, singleCPU)...)
+	rows = append(rows, batchedPeerCeilings(c, singleCPU)...)
+	if r, ok := machineCeilingRow(c); ok {
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// machineRow is the whole machine's CPU per handshake in two turns (every process: the nodes, their
+// NATS servers, the backend, the load tool), with how busy the machine was: where it was busy in both,
+// the handshake rates are bound by it, and their ratio follows the inverse of these two.
+func machineRow(a, b *hsResult, cpus int) row {
+	r := row{what: "  machine CPU per handshake, every process (nodes, NATS servers, backend, load tool), single / clustered (cores busy of " + strconv.Itoa(cpus) + ")",
+		raw: fmt.Sprintf("%s (%.2f)", us(a.MachineCPUPerConn), a.MachineCPU), gateway: fmt.Sprintf("%s (%.2f)", us(b.MachineCPUPerConn), b.MachineCPU)}
+	if b.MachineCPUPerConn > 0 {
+		r.ratio = fmt.Sprintf("%.2f", a.MachineCPUPerConn.Seconds()/b.MachineCPUPerConn.Seconds())
+	}
+	return r
+}
+
+// machineCeilingRow is the connect target's ceiling on the whole machine's CPU for each raw record: the
+// single node's machine CPU per handshake (every process) plus what the record adds to the raw cluster's,
+// on the machine's cores (connectCeiling). It counts what the node-CPU ceilings above leave out — the
+// backend, the record holder's or the stream's replicas' NATS servers, the scheduling between them —
+// so it binds every design whose record costs the machine no less than that raw record, where the
+// machine is what bounds the rate (the single node's turn kept it busy: see the machine CPU row).
+func machineCeilingRow(c *clusterResult) (row, bool) {
+	s, plain := c.ConnectSingle, c.RawPlain
+	if s == nil || plain == nil || s.Rate <= 0 || s.MachineCPUPerConn <= 0 || plain.MachineCPUPerConn <= 0 || c.CPUs <= 0 {
+		return row{}, false
+	}
+	var parts []string
+	best := 0.0
+	for _, r := range []*hsResult{c.RawPeer, c.RawPeerBatch, c.RawStream} {
+		if r == nil || r.MachineCPUPerConn <= 0 {
+			parts = append(parts, "—")
+			continue
+		}
+		ceiling := connectCeiling(c.CPUs, s.Rate, s.MachineCPUPerConn, r.MachineCPUPerConn-plain.MachineCPUPerConn)
+		best = max(best, ceiling)
+		parts = append(parts, fmt.Sprintf("%.2f (+%s)", ceiling, us(max(0, r.MachineCPUPerConn-plain.MachineCPUPerConn))))
+	}
+	verdict := "within reach"
+	if best < targetClusterConnectRatio {
+		verdict = fmt.Sprintf("out of reach here for every record measured: at most %.2f", best)
+	}
+	return row{what: fmt.Sprintf("  ceiling on the whole machine's CPU (%d cores): the single node's machine CPU per handshake plus what a record adds to the raw cluster's (peer / batched peer / stream; what each adds)", c.CPUs),
+		raw: "—", gateway: strings.Join(parts, " / ") + ": " + verdict}, true
 }
 
 // batchedPeerCeilings are the ceilings the raw cluster's batched peer record, the cheapest record with
