@@ -137,30 +137,35 @@ func (b *bench) cluster(ctx context.Context) error {
 	// replicated stream; then, with -connect-work, the single and the clustered node with a $connect
 	// that takes that long.
 	type turn struct {
-		name, url  string
-		gw, helper *child
-		into       *[]*hsResult
+		name, url       string
+		gw, helper, all *child
+		into            *[]*hsResult
 	}
 	var singles, clustered, rawPlain, rawPeer, rawPeerBatch, rawStream, singlesWork, clusteredWork []*hsResult
 	// The clustered node's turns measure the other two nodes' CPU too: their NATS servers hold the
 	// connection log's other replicas.
+	// Each turn also measures every process serving its handshakes (all): the node or nodes with their
+	// NATS servers and the backend, the load tool added by measureHandshakesFor.
 	others := &child{name: "nodes 2 and 3", of: nodes[1:]}
+	singleAll := &child{name: "the single node and the backend", of: []*child{single, b.backend}}
+	clusterAll := &child{name: "the cluster and the backend", of: append(slices.Clone(nodes), b.backend)}
+	rawAll := &child{name: "the raw cluster and the backend", of: append(slices.Clone(raw), b.backend)}
 	turns := []turn{
-		{"single node", stageURL(single.addr), single, nil, &singles},
-		{"node 1 of a cluster of 3", stageURL(nodes[0].addr), nodes[0], others, &clustered},
-		{"raw NATS cluster, no record", rawNATSURL(raw[0].addr, ""), raw[0], nil, &rawPlain},
-		{"raw NATS cluster, a record held by node 2", rawNATSURL(raw[0].addr, recordPeer), raw[0], raw[1], &rawPeer},
-		{"raw NATS cluster, batched records held by node 2", rawNATSURL(raw[0].addr, recordPeerBatch), raw[0], raw[1], &rawPeerBatch},
-		{"raw NATS cluster, a record appended to the stream (R3)", rawNATSURL(raw[0].addr, recordStream), raw[0], nil, &rawStream},
+		{"single node", stageURL(single.addr), single, nil, singleAll, &singles},
+		{"node 1 of a cluster of 3", stageURL(nodes[0].addr), nodes[0], others, clusterAll, &clustered},
+		{"raw NATS cluster, no record", rawNATSURL(raw[0].addr, ""), raw[0], nil, rawAll, &rawPlain},
+		{"raw NATS cluster, a record held by node 2", rawNATSURL(raw[0].addr, recordPeer), raw[0], raw[1], rawAll, &rawPeer},
+		{"raw NATS cluster, batched records held by node 2", rawNATSURL(raw[0].addr, recordPeerBatch), raw[0], raw[1], rawAll, &rawPeerBatch},
+		{"raw NATS cluster, a record appended to the stream (R3)", rawNATSURL(raw[0].addr, recordStream), raw[0], nil, rawAll, &rawStream},
 	}
 	if w := b.s.ConnectWork; w > 0 {
 		turns = append(turns,
-			turn{fmt.Sprintf("single node, $connect taking %v", w), connectWorkURL(single.addr, w), single, nil, &singlesWork},
-			turn{fmt.Sprintf("node 1 of a cluster of 3, $connect taking %v", w), connectWorkURL(nodes[0].addr, w), nodes[0], others, &clusteredWork})
+			turn{fmt.Sprintf("single node, $connect taking %v", w), connectWorkURL(single.addr, w), single, nil, singleAll, &singlesWork},
+			turn{fmt.Sprintf("node 1 of a cluster of 3, $connect taking %v", w), connectWorkURL(nodes[0].addr, w), nodes[0], others, clusterAll, &clusteredWork})
 	}
 	for round := range handshakeRounds {
 		for _, t := range turns {
-			r, err := b.measureHandshakesFor(ctx, fmt.Sprintf("handshakes, %s (round %d)", t.name, round+1), t.url, t.gw, t.helper, b.s.Duration)
+			r, err := b.measureHandshakesFor(ctx, fmt.Sprintf("handshakes, %s (round %d)", t.name, round+1), t.url, t.gw, t.helper, t.all, b.s.Duration)
 			if err != nil {
 				return err
 			}

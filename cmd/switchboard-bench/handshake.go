@@ -27,16 +27,20 @@ type hsResult struct {
 	// HelperCPUPerConn is the CPU per handshake of the gateway's function processes (the $connect
 	// function), ClientCPUPerConn that of this process, the load tool, which makes the handshakes.
 	HelperCPUPerConn, ClientCPUPerConn time.Duration
-	// MachineCPU is the CPU the whole machine used during the measured window, in cores (every process,
-	// from /proc/stat), and MachineCPUPerConn that per handshake: whatever else runs (another node's
-	// NATS server, the backend, other work) shows here and in no other figure.
-	MachineCPU        float64
-	MachineCPUPerConn time.Duration
+	// AllCPU is the CPU every process serving the handshakes used during the measured window, in cores
+	// (the processes the caller names — the node or nodes with their NATS servers, the backend — and the
+	// load tool), AllCPUPerConn that per handshake: where the machine is what bounds the rate, two
+	// turns' rates go as the inverse of their AllCPUPerConn. MachineCPU is the whole machine's busy CPU
+	// in the window, in cores (/proc/stat): how near the machine was to its limit, and, less AllCPU,
+	// what else ran on it meanwhile.
+	AllCPU, MachineCPU float64
+	AllCPUPerConn      time.Duration
 
 	samples   []time.Duration // every latency measured, sorted, for merging rounds
 	cpu       time.Duration   // gateway CPU time in the measured window
 	helperCPU time.Duration   // the function processes' CPU time in the measured window
 	clientCPU time.Duration   // the load tool's CPU time in the measured window
+	allCPU    time.Duration   // every serving process's CPU time in the measured window (AllCPU)
 	machCPU   time.Duration   // the machine's busy CPU time in the measured window
 	window    time.Duration   // the measured window
 }
@@ -55,6 +59,7 @@ func mergeHandshakes(rounds ...*hsResult) *hsResult {
 		out.cpu += r.cpu
 		out.helperCPU += r.helperCPU
 		out.clientCPU += r.clientCPU
+		out.allCPU += r.allCPU
 		out.machCPU += r.machCPU
 		out.window += r.window
 	}
@@ -62,6 +67,7 @@ func mergeHandshakes(rounds ...*hsResult) *hsResult {
 	if out.window > 0 {
 		out.Rate = float64(out.Count) / out.window.Seconds()
 		out.ServerCPU = out.cpu.Seconds() / out.window.Seconds()
+		out.AllCPU = out.allCPU.Seconds() / out.window.Seconds()
 		out.MachineCPU = out.machCPU.Seconds() / out.window.Seconds()
 	}
 	out.P50, out.P99, out.P999 = percentile(out.samples, 0.50), percentile(out.samples, 0.99), percentile(out.samples, 0.999)
@@ -69,7 +75,7 @@ func mergeHandshakes(rounds ...*hsResult) *hsResult {
 		out.ServerCPUPerConn = out.cpu / time.Duration(out.Count)
 		out.HelperCPUPerConn = out.helperCPU / time.Duration(out.Count)
 		out.ClientCPUPerConn = out.clientCPU / time.Duration(out.Count)
-		out.MachineCPUPerConn = out.machCPU / time.Duration(out.Count)
+		out.AllCPUPerConn = out.allCPU / time.Duration(out.Count)
 	}
 	return out
 }
@@ -132,7 +138,7 @@ func (b *bench) handshakePair(ctx context.Context, scs [2]hsServer) error {
 	for n, i := range handshakeTurns {
 		sc := scs[i]
 		r, err := b.measureHandshakesFor(ctx, fmt.Sprintf("%s (turn %d)", sc.name, n+1), sc.url(servers[i].addr), servers[i],
-			&child{name: "functions", childrenOf: servers[i].pid()}, b.s.Duration/2)
+			&child{name: "functions", childrenOf: servers[i].pid()}, nil, b.s.Duration/2)
 		if err != nil {
 			return err
 		}
@@ -157,12 +163,13 @@ const maxHandshakeErrors = 100
 // measureHandshakes runs b.s.Clients workers that each open a WebSocket connection and close it again, in
 // a closed loop, for the warm-up and the measured duration.
 func (b *bench) measureHandshakes(ctx context.Context, name, url string, gw *child) (*hsResult, error) {
-	return b.measureHandshakesFor(ctx, name, url, gw, nil, b.s.Duration)
+	return b.measureHandshakesFor(ctx, name, url, gw, nil, nil, b.s.Duration)
 }
 
 // measureHandshakesFor is measureHandshakes with a measured window of d, measuring the CPU of the
-// gateway's helper processes too when helpers is not nil, and the load tool's own.
-func (b *bench) measureHandshakesFor(ctx context.Context, name, url string, gw, helpers *child, d time.Duration) (*hsResult, error) {
+// gateway's helper processes too when helpers is not nil, the load tool's own, that of every process
+// serving the handshakes when all is not nil (AllCPU: all's and the load tool's) and the machine's.
+func (b *bench) measureHandshakesFor(ctx context.Context, name, url string, gw, helpers, all *child, d time.Duration) (*hsResult, error) {
 	type workerResult struct {
 		lat  []time.Duration
 		errs int64
@@ -204,10 +211,8 @@ func (b *bench) measureHandshakesFor(ctx context.Context, name, url string, gw, 
 			}
 		})
 	}
-	servers := []*child{gw}
-	if helpers != nil {
-		servers = append(servers, helpers)
-	}
+	servers := []*child{gw, helpers, all}
+	servers = slices.DeleteFunc(servers, func(c *child) bool { return c == nil })
 	cpu0 := waitUntil(ctx, from, servers)
 	client0, mach0 := selfCPU(), machineCPU()
 	cpu1 := waitUntil(ctx, end, servers)
@@ -217,31 +222,36 @@ func (b *bench) measureHandshakesFor(ctx context.Context, name, url string, gw, 
 		return nil, ctx.Err()
 	}
 	res := &hsResult{ServerCPU: cores(cpu0[0], cpu1[0], d)}
-	var all []time.Duration
+	var lats []time.Duration
 	for _, r := range out {
-		all = append(all, r.lat...)
+		lats = append(lats, r.lat...)
 		res.Errors += r.errs
 		if r.err != nil && res.FirstErr == "" {
 			res.FirstErr = r.err.Error()
 		}
 	}
-	slices.Sort(all)
-	res.Count = int64(len(all))
-	res.Rate = float64(len(all)) / d.Seconds()
-	res.P50, res.P99, res.P999 = percentile(all, 0.50), percentile(all, 0.99), percentile(all, 0.999)
-	res.samples, res.cpu, res.clientCPU, res.window = all, cpu1[0]-cpu0[0], client1-client0, d
+	slices.Sort(lats)
+	res.Count = int64(len(lats))
+	res.Rate = float64(len(lats)) / d.Seconds()
+	res.P50, res.P99, res.P999 = percentile(lats, 0.50), percentile(lats, 0.99), percentile(lats, 0.999)
+	res.samples, res.cpu, res.clientCPU, res.window = lats, cpu1[0]-cpu0[0], client1-client0, d
 	res.machCPU, res.MachineCPU = mach1-mach0, cores(mach0, mach1, d)
 	if helpers != nil {
 		res.helperCPU = cpu1[1] - cpu0[1]
+	}
+	if all != nil {
+		last := len(servers) - 1
+		res.allCPU = cpu1[last] - cpu0[last] + res.clientCPU
+		res.AllCPU = cores(0, res.allCPU, d)
 	}
 	if res.Count > 0 {
 		res.ServerCPUPerConn = res.cpu / time.Duration(res.Count)
 		res.HelperCPUPerConn = res.helperCPU / time.Duration(res.Count)
 		res.ClientCPUPerConn = res.clientCPU / time.Duration(res.Count)
-		res.MachineCPUPerConn = res.machCPU / time.Duration(res.Count)
+		res.AllCPUPerConn = res.allCPU / time.Duration(res.Count)
 	}
-	logf(b.stderr, "%s: %.0f handshakes/s, p50 %v, p99 %v, p99.9 %v, gateway CPU %.2f cores, machine CPU %.2f cores (%v per handshake), %d failed",
-		name, res.Rate, res.P50, res.P99, res.P999, res.ServerCPU, res.MachineCPU, res.MachineCPUPerConn, res.Errors)
+	logf(b.stderr, "%s: %.0f handshakes/s, p50 %v, p99 %v, p99.9 %v, gateway CPU %.2f cores, every serving process %.2f cores (%v per handshake), machine busy %.2f cores, %d failed",
+		name, res.Rate, res.P50, res.P99, res.P999, res.ServerCPU, res.AllCPU, res.AllCPUPerConn, res.MachineCPU, res.Errors)
 	if res.Errors > 0 {
 		b.res.warnf(b.stderr, "%s: %d handshakes failed, the first: %s", name, res.Errors, res.FirstErr)
 	}

@@ -539,12 +539,14 @@ func TestProcStatBusy(t *testing.T) {
 	}
 }
 
-// TestMachineCPURows checks the rows drawn from the whole machine's CPU: the single and the clustered
-// node's machine CPU per handshake, and the ceiling each raw record puts on the connect target on two
-// cores (the single node's machine CPU per handshake plus what the record adds to the raw cluster's).
+// TestMachineCPURows checks the rows drawn from the CPU of every process serving a turn's handshakes:
+// the single and the clustered node's, the machine's busy cores, and the ceiling each raw record puts on
+// the connect target on two cores (the single node's CPU per handshake plus what the record adds to
+// the raw cluster's). hs gives a turn's rate, its serving processes' CPU per handshake in microseconds,
+// and the cores they and the machine used.
 func TestMachineCPURows(t *testing.T) {
-	hs := func(rate float64, machine int, busy float64) *hsResult {
-		return &hsResult{Rate: rate, MachineCPUPerConn: time.Duration(machine) * time.Microsecond, MachineCPU: busy}
+	hs := func(rate float64, perConn int, all, machine float64) *hsResult {
+		return &hsResult{Rate: rate, AllCPUPerConn: time.Duration(perConn) * time.Microsecond, AllCPU: all, MachineCPU: machine}
 	}
 	for _, tc := range []struct {
 		name                                        string
@@ -554,24 +556,26 @@ func TestMachineCPURows(t *testing.T) {
 	}{
 		// The single node keeps both cores busy at 4,000/s: 500 µs each. A peer's record adds 200 µs
 		// (2 ÷ 700 µs = 2,857/s of 4,000), the batched one 100 µs (2 ÷ 600 µs: 0.83), the stream's 500.
-		{"machine-bound, batched peer within reach", hs(4000, 500, 2), hs(2000, 1000, 2), hs(4000, 450, 1.8), hs(2800, 650, 1.8), hs(3200, 550, 1.76), hs(1800, 950, 1.71), []string{
-			"| machine CPU per handshake, every process (nodes, NATS servers, backend, load tool), single / clustered (cores busy of 2) | 500 µs (2.00) | 1000 µs (2.00) | 0.50 |",
+		{"machine-bound, batched peer within reach", hs(4000, 500, 2, 2), hs(2000, 1000, 1.9, 2), hs(4000, 450, 1.8, 1.8), hs(2800, 650, 1.8, 1.8), hs(3200, 550, 1.76, 1.8), hs(1800, 950, 1.71, 1.8), []string{
+			"| CPU per handshake of every process serving it (nodes with their NATS servers, backend, load tool), single / clustered | 500 µs | 1000 µs | 0.50 |",
+			"| the machine's busy cores of 2, single / clustered turns | 2.00 (other work 0.00) | 2.00 (other work 0.10) |",
 			"what each adds) | — | 0.71 (+200 µs) / 0.83 (+100 µs) / 0.50 (+500 µs): within reach |",
 		}, false},
-		{"every record out of reach", hs(4000, 500, 2), hs(2000, 1000, 2), hs(4000, 450, 1.8), hs(2800, 650, 1.8), hs(3000, 630, 1.76), hs(1800, 950, 1.71), []string{
+		{"every record out of reach", hs(4000, 500, 2, 2), hs(2000, 1000, 2, 2), hs(4000, 450, 1.8, 1.8), hs(2800, 650, 1.8, 1.8), hs(3000, 630, 1.76, 1.8), hs(1800, 950, 1.71, 1.8), []string{
 			"0.71 (+200 µs) / 0.74 (+180 µs) / 0.50 (+500 µs): out of reach here for every record measured: at most 0.74 |",
 		}, false},
 		// The single node leaves the machine half idle (latency-bound): 2 ÷ (500 + 200 µs) = 2,857/s is
 		// more than its 1,000/s, so no record's CPU bounds it.
-		{"latency-bound single node", hs(1000, 500, 0.5), hs(900, 700, 0.63), hs(4000, 450, 1.8), hs(2800, 650, 1.8), hs(3200, 550, 1.76), hs(1800, 950, 1.71), []string{
-			"| 500 µs (0.50) | 700 µs (0.63) | 0.71 |",
+		{"latency-bound single node", hs(1000, 500, 0.5, 0.6), hs(900, 700, 0.63, 0.7), hs(4000, 450, 1.8, 1.8), hs(2800, 650, 1.8, 1.8), hs(3200, 550, 1.76, 1.8), hs(1800, 950, 1.71, 1.8), []string{
+			"| 500 µs | 700 µs | 0.71 |",
+			"| 0.60 (other work 0.10) | 0.70 (other work 0.07) |",
 			"1.00 (+200 µs) / 1.00 (+100 µs) / 1.00 (+500 µs): within reach |",
 		}, false},
-		// A record that costs the machine less than no record (noise) adds nothing, never a negative.
-		{"a record cheaper than none", hs(4000, 500, 2), hs(3600, 550, 2), hs(4000, 450, 1.8), hs(4000, 440, 1.8), hs(4000, 445, 1.8), hs(4000, 460, 1.8), []string{
+		// A record that costs less than no record (noise) adds nothing, never a negative.
+		{"a record cheaper than none", hs(4000, 500, 2, 2), hs(3600, 550, 2, 2), hs(4000, 450, 1.8, 1.8), hs(4000, 440, 1.8, 1.8), hs(4000, 445, 1.8, 1.8), hs(4000, 460, 1.8, 1.8), []string{
 			"1.00 (+0 µs) / 1.00 (+0 µs) / 0.98 (+10 µs): within reach |",
 		}, false},
-		{"no machine CPU measured", hs(4000, 0, 0), hs(2000, 0, 0), hs(4000, 0, 0), nil, nil, nil, nil, true},
+		{"no CPU measured", hs(4000, 0, 0, 0), hs(2000, 0, 0, 0), hs(4000, 0, 0, 0), nil, nil, nil, nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &clusterResult{CPUs: 2, ConnectSingle: tc.single, ConnectCluster: tc.cluster, RawPlain: tc.plain, RawPeer: tc.peer, RawPeerBatch: tc.batch, RawStream: tc.stream}
@@ -586,8 +590,8 @@ func TestMachineCPURows(t *testing.T) {
 					t.Errorf("output lacks %q:\n%s", w, out.String())
 				}
 			}
-			if got := strings.Contains(out.String(), "ceiling on the whole machine's CPU"); got == tc.noCeiling {
-				t.Errorf("the machine's ceiling drawn: %v, want %v:\n%s", got, !tc.noCeiling, out.String())
+			if got := strings.Contains(out.String(), "ceiling on the CPU of every serving process"); got == tc.noCeiling {
+				t.Errorf("the CPU ceiling drawn: %v, want %v:\n%s", got, !tc.noCeiling, out.String())
 			}
 		})
 	}

@@ -423,7 +423,8 @@ func clusterRows(c *clusterResult, rows []row, targets []target) ([]row, []targe
 			row{what: "  p50 / p99 handshake time, single / clustered", raw: lat2(s.P50, s.P99), gateway: lat2(cl.P50, cl.P99)},
 			row{what: "  gateway CPU per handshake, single / clustered", raw: us(s.ServerCPUPerConn), gateway: us(cl.ServerCPUPerConn)},
 			row{what: "  the other two nodes' CPU per handshake (their NATS servers hold the connection log's other replicas)", raw: "—", gateway: us(cl.HelperCPUPerConn)},
-			machineRow(s, cl, c.CPUs))
+		)
+		rows = append(rows, machineRows(s, cl, c.CPUs)...)
 		targets = append(targets, target{what: fmt.Sprintf("cluster: clustered node's handshakes ≥ %.1f× a single node's", targetClusterConnectRatio),
 			value: fmt.Sprintf("%.2f (%s vs %s per second)", ratio, count(cl.Rate), count(s.Rate)), met: ok})
 	}
@@ -446,13 +447,12 @@ func connectWorkRows(c *clusterResult) []row {
 	if c.ConnectWork <= 0 || s == nil || cl == nil {
 		return nil
 	}
-	return []row{
+	return append([]row{
 		{what: fmt.Sprintf("Cluster of 3: handshakes/s, single node / clustered node, $connect → backend taking %v before it answers (a store write, as a DynamoDB PutItem)", c.ConnectWork),
 			raw: count(s.Rate), gateway: count(cl.Rate), ratio: ratio2(cl.Rate, s.Rate)},
 		{what: fmt.Sprintf("  p50 / p99 handshake time, single / clustered ($connect taking %v)", c.ConnectWork), raw: lat2(s.P50, s.P99), gateway: lat2(cl.P50, cl.P99)},
 		{what: fmt.Sprintf("  gateway CPU per handshake, single / clustered ($connect taking %v)", c.ConnectWork), raw: us(s.ServerCPUPerConn), gateway: us(cl.ServerCPUPerConn)},
-		machineRow(s, cl, c.CPUs),
-	}
+	}, machineRows(s, cl, c.CPUs)...)
 }
 
 // rawNATSPostRows are the raw NATS cluster's POST rows ("raw" column: local, the other: remote), each
@@ -556,45 +556,52 @@ func rawNATSHandshakeRows(c *clusterResult) []row {
 	return rows
 }
 
-// machineRow is the whole machine's CPU per handshake in two turns (every process: the nodes, their
-// NATS servers, the backend, the load tool), with how busy the machine was: where it was busy in both,
-// the handshake rates are bound by it, and their ratio follows the inverse of these two.
-func machineRow(a, b *hsResult, cpus int) row {
-	r := row{what: "  machine CPU per handshake, every process (nodes, NATS servers, backend, load tool), single / clustered (cores busy of " + strconv.Itoa(cpus) + ")",
-		raw: fmt.Sprintf("%s (%.2f)", us(a.MachineCPUPerConn), a.MachineCPU), gateway: fmt.Sprintf("%s (%.2f)", us(b.MachineCPUPerConn), b.MachineCPU)}
-	if b.MachineCPUPerConn > 0 {
-		r.ratio = fmt.Sprintf("%.2f", a.MachineCPUPerConn.Seconds()/b.MachineCPUPerConn.Seconds())
+// machineRows are the CPU per handshake of every process serving two turns' handshakes (the node or
+// nodes with their NATS servers, the backend, the load tool), and how busy the machine was meanwhile:
+// where it was busy in both turns, the machine bounds the rates, and their ratio follows the inverse of
+// the CPU per handshake (the ratio column). The machine's busy cores less the serving processes' are
+// other work, which makes a turn's rate lower without adding to its CPU per handshake.
+func machineRows(a, b *hsResult, cpus int) []row {
+	r := row{what: "  CPU per handshake of every process serving it (nodes with their NATS servers, backend, load tool), single / clustered",
+		raw: us(a.AllCPUPerConn), gateway: us(b.AllCPUPerConn)}
+	if b.AllCPUPerConn > 0 {
+		r.ratio = fmt.Sprintf("%.2f", a.AllCPUPerConn.Seconds()/b.AllCPUPerConn.Seconds())
 	}
-	return r
+	busy := func(h *hsResult) string {
+		return fmt.Sprintf("%.2f (other work %.2f)", h.MachineCPU, max(0, h.MachineCPU-h.AllCPU))
+	}
+	return []row{r, {what: fmt.Sprintf("  the machine's busy cores of %d, single / clustered turns", cpus), raw: busy(a), gateway: busy(b)}}
 }
 
-// machineCeilingRow is the connect target's ceiling on the whole machine's CPU for each raw record: the
-// single node's machine CPU per handshake (every process) plus what the record adds to the raw cluster's,
-// on the machine's cores (connectCeiling). It counts what the node-CPU ceilings above leave out — the
-// backend, the record holder's or the stream's replicas' NATS servers, the scheduling between them —
-// so it binds every design whose record costs the machine no less than that raw record, where the
-// machine is what bounds the rate (the single node's turn kept it busy: see the machine CPU row).
+// machineCeilingRow is the connect target's ceiling on the CPU of every serving process for each raw
+// record: the single node's CPU per handshake (node, backend, load tool) plus what the record adds to
+// the raw cluster's (all three raw nodes, the backend, the load tool), on the machine's cores
+// (connectCeiling). It counts what the node-CPU ceilings above leave out — the backend, the holder's
+// or the stream's replicas' NATS servers, the scheduling between them — so it binds every design whose
+// record costs no less than that raw record, where the machine is what bounds the rate (the single
+// node's turn kept it busy: the busy-cores row).
 func machineCeilingRow(c *clusterResult) (row, bool) {
 	s, plain := c.ConnectSingle, c.RawPlain
-	if s == nil || plain == nil || s.Rate <= 0 || s.MachineCPUPerConn <= 0 || plain.MachineCPUPerConn <= 0 || c.CPUs <= 0 {
+	if s == nil || plain == nil || s.Rate <= 0 || s.AllCPUPerConn <= 0 || plain.AllCPUPerConn <= 0 || c.CPUs <= 0 {
 		return row{}, false
 	}
 	var parts []string
 	best := 0.0
 	for _, r := range []*hsResult{c.RawPeer, c.RawPeerBatch, c.RawStream} {
-		if r == nil || r.MachineCPUPerConn <= 0 {
+		if r == nil || r.AllCPUPerConn <= 0 {
 			parts = append(parts, "—")
 			continue
 		}
-		ceiling := connectCeiling(c.CPUs, s.Rate, s.MachineCPUPerConn, r.MachineCPUPerConn-plain.MachineCPUPerConn)
+		added := max(0, r.AllCPUPerConn-plain.AllCPUPerConn)
+		ceiling := connectCeiling(c.CPUs, s.Rate, s.AllCPUPerConn, added)
 		best = max(best, ceiling)
-		parts = append(parts, fmt.Sprintf("%.2f (+%s)", ceiling, us(max(0, r.MachineCPUPerConn-plain.MachineCPUPerConn))))
+		parts = append(parts, fmt.Sprintf("%.2f (+%s)", ceiling, us(added)))
 	}
 	verdict := "within reach"
 	if best < targetClusterConnectRatio {
 		verdict = fmt.Sprintf("out of reach here for every record measured: at most %.2f", best)
 	}
-	return row{what: fmt.Sprintf("  ceiling on the whole machine's CPU (%d cores): the single node's machine CPU per handshake plus what a record adds to the raw cluster's (peer / batched peer / stream; what each adds)", c.CPUs),
+	return row{what: fmt.Sprintf("  ceiling on the CPU of every serving process (%d cores): the single node's per handshake plus what a record adds to the raw cluster's (peer / batched peer / stream; what each adds)", c.CPUs),
 		raw: "—", gateway: strings.Join(parts, " / ") + ": " + verdict}, true
 }
 
