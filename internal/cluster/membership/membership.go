@@ -128,8 +128,8 @@ type Members struct {
 
 	membersCfg jetstream.KeyValueConfig // the members bucket as Run creates it
 	// leader reads what a stream's leader holds, where a direct get's answer (any replica's, one behind
-	// included) would decide alone that a log is to be claimed.
-	leader lastReader
+	// included) would decide alone that a log is to be claimed, or that a replay missed no purge.
+	leader leaderReader
 	// created is each stream's creation time as this node last saw it (under beatMu): a stream the store
 	// lost and that was created again has a new one.
 	created map[string]time.Time
@@ -191,6 +191,13 @@ func New(nc *nats.Conn, cfg Config) (*Members, error) {
 // lastReader reads a subject's last message as the stream's leader holds it (natsbus.LeaderReader).
 type lastReader interface {
 	LastMsg(ctx context.Context, stream, subject string) (*jetstream.RawStreamMsg, error)
+}
+
+// leaderReader reads a subject's last or first message as the stream's leader holds it
+// (natsbus.LeaderReader).
+type leaderReader interface {
+	lastReader
+	FirstMsg(ctx context.Context, stream, subject string) (*jetstream.RawStreamMsg, error)
 }
 
 // leaderMember is node's member entry and its revision as the members stream's leader holds it; ok is
@@ -1436,7 +1443,11 @@ func (m *Members) claimerAlive(ctx context.Context, node cluster.NodeID, inc str
 //
 // The log's owner, when it is alive after all (declared dead while cut off), purges a prefix of it from
 // time to time: a purge in the middle of a replay can take a removal the replay had not reached yet while
-// it already counted the create, so a replay whose first message is gone by its end is made again.
+// it already counted the create, so a replay whose first message is gone by its end is made again. The
+// subject's first message is the stream's leader's answer: a direct get may be answered by a replica that
+// has not applied the purge, still holding the first message the replay read, and the replay that missed
+// a removal would be used (a $disconnect run a second time, for a connection its owner closed). A leader
+// that does not answer (one being elected) fails the read, and the claim reads the log again later.
 func (m *Members) readLog(ctx context.Context, subject string, upTo uint64) ([]logEntry, error) {
 	const maxReplays = 10
 	for replay := 1; ; replay++ {
@@ -1445,13 +1456,13 @@ func (m *Members) readLog(ctx context.Context, subject string, upTo uint64) ([]l
 			return live, err
 		}
 		cctx, cancel := context.WithTimeout(ctx, opTimeout)
-		msg, err := m.connlog.GetMsg(cctx, 1, jetstream.WithGetMsgSubject(subject))
+		msg, err := m.leader.FirstMsg(cctx, LogStream, subject)
 		cancel()
 		switch {
 		case errors.Is(err, jetstream.ErrMsgNotFound):
 			return live, nil // purged whole: claimed meanwhile, and the claim is checked by its append
 		case err != nil:
-			return nil, fmt.Errorf("read %s's first message: %w", subject, err)
+			return nil, fmt.Errorf("read %s's first message from the stream's leader: %w", subject, err)
 		case msg.Sequence <= first:
 			return live, nil
 		case replay == maxReplays:
