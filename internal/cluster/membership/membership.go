@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -133,6 +134,11 @@ type Members struct {
 	// created is each stream's creation time as this node last saw it (under beatMu): a stream the store
 	// lost and that was created again has a new one.
 	created map[string]time.Time
+
+	// sweepFrom is the node the next sweep begins with, in node order (sweep's alone, on Run's
+	// goroutine): the one after the node whose declaration the last sweep cut short, or the first it did
+	// not reach, so that a node whose declaration keeps being cut short does not keep the others waiting.
+	sweepFrom cluster.NodeID
 
 	beatMu sync.Mutex // serialises this node's writes to its own entry (heartbeat, rejoin, leave)
 
@@ -496,11 +502,18 @@ func (m *Members) Run(ctx context.Context) error {
 					watcher = w
 				}
 			}
-			m.sweep(ctx, now)
+			// The heartbeat first, and the sweep only until the next one is due: declaring a node dead
+			// takes a store round trip or more, up to opTimeout while a stream elects a leader (as when a
+			// node just died), and a sweep of two late nodes before the heartbeat held it up past the
+			// TTL — this node declared dead for being busy declaring others dead. The late nodes the
+			// sweep does not reach are reached at the next tick.
 			if now.After(nextBeat) {
 				nextBeat = now.Add(m.cfg.Heartbeat)
 				m.heartbeat(ctx, now)
 			}
+			sctx, cancel := context.WithDeadline(ctx, nextBeat)
+			m.sweep(sctx, now)
+			cancel()
 			m.mu.Lock()
 			rewatch := m.rewatch
 			m.rewatch = false
@@ -859,6 +872,9 @@ func (m *Members) observe(e jetstream.KeyValueEntry) {
 // (lateLocked: not while its own heartbeats fail, nor before a TTL has passed since they work again). The declaration is a delete of the
 // node's entry at the revision last seen, so that it holds for the whole cluster and the node itself
 // learns it at its next heartbeat; an entry that changed meanwhile means the node is alive after all.
+// The late nodes are taken one after the other, in node order from where the last sweep stopped, until
+// ctx ends (Run: this node's next heartbeat is due); the node whose declaration is cut short and those
+// not reached are decided at the next sweep.
 func (m *Members) sweep(ctx context.Context, now time.Time) {
 	m.mu.Lock()
 	var late []cluster.NodeID
@@ -868,7 +884,15 @@ func (m *Members) sweep(ctx context.Context, now time.Time) {
 		}
 	}
 	m.mu.Unlock()
+	slices.Sort(late)
+	if i := slices.IndexFunc(late, func(n cluster.NodeID) bool { return n >= m.sweepFrom }); i > 0 {
+		late = slices.Concat(late[i:], late[:i])
+	}
 	for _, n := range late {
+		if ctx.Err() != nil {
+			m.sweepFrom = n // this node's next heartbeat is due: the rest at the next sweep
+			return
+		}
 		m.mu.Lock()
 		p, ok := m.peers[n]
 		m.mu.Unlock()
@@ -910,6 +934,11 @@ func (m *Members) sweep(ctx context.Context, now time.Time) {
 			}
 		}
 		cancel()
+		if err != nil && ctx.Err() != nil {
+			m.sweepFrom = n + 1
+			m.log.Info("cluster: a node missed its heartbeats; its declaration was cut short for this node's heartbeat, deciding at the next sweep", "node", n, "err", err)
+			return
+		}
 		if err != nil {
 			m.log.Warn("cluster: a node missed its heartbeats but the store does not let it be declared dead now; deciding later", "node", n, "err", err)
 			continue
