@@ -63,7 +63,7 @@ func TestFirstMsgWithAReplicaBehind(t *testing.T) {
 	servers := startRouted(t)
 	setup := connectJS(t, servers[0])
 	var stream jetstream.Stream
-	for stream == nil { // the servers' JetStream elects its leaders first
+	for stream == nil { // the servers' JetStream elects its leaders first: polled until ctx ends
 		cctx, cancelTry := context.WithTimeout(ctx, 2*time.Second)
 		st, err := setup.CreateStream(cctx, jetstream.StreamConfig{Name: "firsts", Subjects: []string{"firsts.>"},
 			Replicas: 3, AllowDirect: true, Storage: jetstream.FileStorage})
@@ -73,6 +73,8 @@ func TestFirstMsgWithAReplicaBehind(t *testing.T) {
 			stream = st
 		case ctx.Err() != nil:
 			t.Fatalf("create the stream: %v", err)
+		default:
+			time.Sleep(10 * time.Millisecond)
 		}
 	}
 	for _, m := range []struct{ subject, data string }{
