@@ -52,16 +52,24 @@ func (kv replicaMembers) Get(context.Context, string) (jetstream.KeyValueEntry, 
 	return kv.e, kv.err
 }
 
-// fakeLeader answers reads from a stream's leader with msg, or err, and counts them.
+// fakeLeader answers reads of a subject's last message from a stream's leader with msg, or err, and of
+// its first message with first, or firstErr; it counts them.
 type fakeLeader struct {
-	msg   *jetstream.RawStreamMsg
-	err   error
-	reads int
+	msg      *jetstream.RawStreamMsg
+	err      error
+	first    *jetstream.RawStreamMsg
+	firstErr error
+	reads    int
 }
 
 func (l *fakeLeader) LastMsg(context.Context, string, string) (*jetstream.RawStreamMsg, error) {
 	l.reads++
 	return l.msg, l.err
+}
+
+func (l *fakeLeader) FirstMsg(context.Context, string, string) (*jetstream.RawStreamMsg, error) {
+	l.reads++
+	return l.first, l.firstErr
 }
 
 // TestSettleAsksTheLeader: an append to this node's connection log got no answer, and the read of the
@@ -236,6 +244,11 @@ func (l *streamLeaders) LastMsg(_ context.Context, stream, _ string) (*jetstream
 	return a.msg, a.err
 }
 
+func (l *streamLeaders) FirstMsg(_ context.Context, stream, _ string) (*jetstream.RawStreamMsg, error) {
+	l.reads++
+	return nil, fmt.Errorf("no answer for a first message of stream %s in the test", stream)
+}
+
 // creatingMembers is a members bucket whose Get a replica behind answers (not found) and whose Create
 // counts the entries made.
 type creatingMembers struct {
@@ -337,7 +350,8 @@ func TestReplayOnAReplicaBehind(t *testing.T) {
 			Data: encodeBatch(n, []logEntry{{create: true, id: id, record: []byte(id)}})}
 	}
 	full := []*jetstream.RawStreamMsg{batch(1, 1, "a"), batch(3, 2, "b"), batch(5, 3, "c")}
-	m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler), connlog: replicaLog{msgs: full[:2]}}
+	m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler), connlog: replicaLog{msgs: full[:2]},
+		leader: &fakeLeader{first: full[0]}}
 	if live, err := m.readLog(t.Context(), subject, 5); !errors.Is(err, errReplicaBehind) {
 		t.Fatalf("readLog up to 5 on a replica that has up to 3 = %d connections, %v; want errReplicaBehind", len(live), err)
 	}
@@ -345,6 +359,59 @@ func TestReplayOnAReplicaBehind(t *testing.T) {
 	live, err := m.readLog(t.Context(), subject, 5)
 	if err != nil || len(live) != 3 {
 		t.Fatalf("readLog up to 5 on a replica up to date = %d connections, %v; want 3", len(live), err)
+	}
+}
+
+// TestPurgeCheckAsksTheLeader: a replay of a dead node's connection log is made again when the subject's
+// first message is gone by its end (its owner, alive after all, purged a prefix meanwhile: the replay
+// may have counted a create whose removal the purge took). That first message was a direct get's, and a
+// replica that had not applied the purge answered the first message the replay had read: the check
+// passed, and a claim ran the $disconnect of a connection its owner had closed and run it for. The
+// stream's leader answers; one that does not answer fails the read (the claim reads the log again
+// later).
+func TestPurgeCheckAsksTheLeader(t *testing.T) {
+	subject := logSubject(2, "dead")
+	batch := func(seq, n uint64, id string) *jetstream.RawStreamMsg {
+		return &jetstream.RawStreamMsg{Subject: subject, Sequence: seq, Time: time.Now(),
+			Data: encodeBatch(n, []logEntry{{create: true, id: id, record: []byte(id)}})}
+	}
+	msgs := []*jetstream.RawStreamMsg{batch(1, 1, "a"), batch(3, 2, "b")} // what a replica behind the purge holds
+	for _, tc := range []struct {
+		name        string
+		leader      fakeLeader
+		wantReplays int
+		wantErr     error
+	}{
+		{name: "the leader's first message is the replay's", leader: fakeLeader{first: msgs[0]}, wantReplays: 1},
+		{name: "the leader holds none (claimed and purged whole)", leader: fakeLeader{firstErr: fmt.Errorf("none: %w", jetstream.ErrMsgNotFound)}, wantReplays: 1},
+		// The replica stays behind here: every replay is made again, up to the last one.
+		{name: "the leader's first message is past the replay's (purged meanwhile)", leader: fakeLeader{first: msgs[1]}, wantReplays: 10},
+		{name: "the leader does not answer", leader: fakeLeader{firstErr: fmt.Errorf("no leader: %w", nats.ErrTimeout)}, wantReplays: 1, wantErr: nats.ErrTimeout},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			leader := tc.leader
+			replays := 0
+			m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler), connlog: replicaLog{msgs: msgs}, leader: &leader,
+				replayRead: func(seq uint64) {
+					if seq == msgs[0].Sequence {
+						replays++
+					}
+				}}
+			live, err := m.readLog(t.Context(), subject, 3)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) || live != nil {
+					t.Fatalf("readLog = %d connections, %v; want none and the leader's error", len(live), err)
+				}
+			} else if err != nil || len(live) != 2 {
+				t.Fatalf("readLog = %d connections, %v; want 2", len(live), err)
+			}
+			if replays != tc.wantReplays {
+				t.Errorf("the log was replayed %d times, want %d", replays, tc.wantReplays)
+			}
+			if leader.reads != tc.wantReplays {
+				t.Errorf("the stream's leader was asked for the first message %d times, want %d (once per replay)", leader.reads, tc.wantReplays)
+			}
+		})
 	}
 }
 
@@ -547,6 +614,10 @@ func (l *electingLeaders) LastMsg(_ context.Context, stream, _ string) (*jetstre
 		l.silent--
 		return nil, fmt.Errorf("no leader: %w", nats.ErrTimeout)
 	}
+	return nil, fmt.Errorf("none: %w", jetstream.ErrMsgNotFound)
+}
+
+func (l *electingLeaders) FirstMsg(context.Context, string, string) (*jetstream.RawStreamMsg, error) {
 	return nil, fmt.Errorf("none: %w", jetstream.ErrMsgNotFound)
 }
 
@@ -797,7 +868,7 @@ func TestReapAfterAConflictOnAReplicaBehind(t *testing.T) {
 	stale := &jetstream.RawStreamMsg{Subject: subject, Sequence: 7, Time: time.Now(),
 		Data: encodeBatch(3, []logEntry{{create: true, id: "a", record: []byte("a")}})}
 	leader := &fakeLeader{msg: &jetstream.RawStreamMsg{Subject: subject, Sequence: 9, Time: time.Now(),
-		Data: encodeBatch(4, []logEntry{{id: "a"}})}}
+		Data: encodeBatch(4, []logEntry{{id: "a"}})}, first: stale}
 	js := &refusingPublish{}
 	m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler), js: js, leader: leader, incarnation: "inc",
 		connlog: replicaLog{msg: stale, msgs: []*jetstream.RawStreamMsg{stale}}}

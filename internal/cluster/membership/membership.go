@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -128,11 +129,16 @@ type Members struct {
 
 	membersCfg jetstream.KeyValueConfig // the members bucket as Run creates it
 	// leader reads what a stream's leader holds, where a direct get's answer (any replica's, one behind
-	// included) would decide alone that a log is to be claimed.
-	leader lastReader
+	// included) would decide alone that a log is to be claimed, or that a replay missed no purge.
+	leader leaderReader
 	// created is each stream's creation time as this node last saw it (under beatMu): a stream the store
 	// lost and that was created again has a new one.
 	created map[string]time.Time
+
+	// sweepFrom is the node the next sweep begins with, in node order (sweep's alone, on Run's
+	// goroutine): the one after the node whose declaration the last sweep cut short, or the first it did
+	// not reach, so that a node whose declaration keeps being cut short does not keep the others waiting.
+	sweepFrom cluster.NodeID
 
 	beatMu sync.Mutex // serialises this node's writes to its own entry (heartbeat, rejoin, leave)
 
@@ -191,6 +197,13 @@ func New(nc *nats.Conn, cfg Config) (*Members, error) {
 // lastReader reads a subject's last message as the stream's leader holds it (natsbus.LeaderReader).
 type lastReader interface {
 	LastMsg(ctx context.Context, stream, subject string) (*jetstream.RawStreamMsg, error)
+}
+
+// leaderReader reads a subject's last or first message as the stream's leader holds it
+// (natsbus.LeaderReader).
+type leaderReader interface {
+	lastReader
+	FirstMsg(ctx context.Context, stream, subject string) (*jetstream.RawStreamMsg, error)
 }
 
 // leaderMember is node's member entry and its revision as the members stream's leader holds it; ok is
@@ -489,11 +502,18 @@ func (m *Members) Run(ctx context.Context) error {
 					watcher = w
 				}
 			}
-			m.sweep(ctx, now)
+			// The heartbeat first, and the sweep only until the next one is due: declaring a node dead
+			// takes a store round trip or more, up to opTimeout while a stream elects a leader (as when a
+			// node just died), and a sweep of two late nodes before the heartbeat held it up past the
+			// TTL — this node declared dead for being busy declaring others dead. The late nodes the
+			// sweep does not reach are reached at the next tick.
 			if now.After(nextBeat) {
 				nextBeat = now.Add(m.cfg.Heartbeat)
 				m.heartbeat(ctx, now)
 			}
+			sctx, cancel := context.WithDeadline(ctx, nextBeat)
+			m.sweep(sctx, now)
+			cancel()
 			m.mu.Lock()
 			rewatch := m.rewatch
 			m.rewatch = false
@@ -852,6 +872,9 @@ func (m *Members) observe(e jetstream.KeyValueEntry) {
 // (lateLocked: not while its own heartbeats fail, nor before a TTL has passed since they work again). The declaration is a delete of the
 // node's entry at the revision last seen, so that it holds for the whole cluster and the node itself
 // learns it at its next heartbeat; an entry that changed meanwhile means the node is alive after all.
+// The late nodes are taken one after the other, in node order from where the last sweep stopped, until
+// ctx ends (Run: this node's next heartbeat is due); the node whose declaration is cut short and those
+// not reached are decided at the next sweep.
 func (m *Members) sweep(ctx context.Context, now time.Time) {
 	m.mu.Lock()
 	var late []cluster.NodeID
@@ -861,7 +884,15 @@ func (m *Members) sweep(ctx context.Context, now time.Time) {
 		}
 	}
 	m.mu.Unlock()
+	slices.Sort(late)
+	if i := slices.IndexFunc(late, func(n cluster.NodeID) bool { return n >= m.sweepFrom }); i > 0 {
+		late = slices.Concat(late[i:], late[:i])
+	}
 	for _, n := range late {
+		if ctx.Err() != nil {
+			m.sweepFrom = n // this node's next heartbeat is due: the rest at the next sweep
+			return
+		}
 		m.mu.Lock()
 		p, ok := m.peers[n]
 		m.mu.Unlock()
@@ -903,6 +934,11 @@ func (m *Members) sweep(ctx context.Context, now time.Time) {
 			}
 		}
 		cancel()
+		if err != nil && ctx.Err() != nil {
+			m.sweepFrom = n + 1
+			m.log.Info("cluster: a node missed its heartbeats; its declaration was cut short for this node's heartbeat, deciding at the next sweep", "node", n, "err", err)
+			return
+		}
 		if err != nil {
 			m.log.Warn("cluster: a node missed its heartbeats but the store does not let it be declared dead now; deciding later", "node", n, "err", err)
 			continue
@@ -1436,7 +1472,11 @@ func (m *Members) claimerAlive(ctx context.Context, node cluster.NodeID, inc str
 //
 // The log's owner, when it is alive after all (declared dead while cut off), purges a prefix of it from
 // time to time: a purge in the middle of a replay can take a removal the replay had not reached yet while
-// it already counted the create, so a replay whose first message is gone by its end is made again.
+// it already counted the create, so a replay whose first message is gone by its end is made again. The
+// subject's first message is the stream's leader's answer: a direct get may be answered by a replica that
+// has not applied the purge, still holding the first message the replay read, and the replay that missed
+// a removal would be used (a $disconnect run a second time, for a connection its owner closed). A leader
+// that does not answer (one being elected) fails the read, and the claim reads the log again later.
 func (m *Members) readLog(ctx context.Context, subject string, upTo uint64) ([]logEntry, error) {
 	const maxReplays = 10
 	for replay := 1; ; replay++ {
@@ -1445,13 +1485,13 @@ func (m *Members) readLog(ctx context.Context, subject string, upTo uint64) ([]l
 			return live, err
 		}
 		cctx, cancel := context.WithTimeout(ctx, opTimeout)
-		msg, err := m.connlog.GetMsg(cctx, 1, jetstream.WithGetMsgSubject(subject))
+		msg, err := m.leader.FirstMsg(cctx, LogStream, subject)
 		cancel()
 		switch {
 		case errors.Is(err, jetstream.ErrMsgNotFound):
 			return live, nil // purged whole: claimed meanwhile, and the claim is checked by its append
 		case err != nil:
-			return nil, fmt.Errorf("read %s's first message: %w", subject, err)
+			return nil, fmt.Errorf("read %s's first message from the stream's leader: %w", subject, err)
 		case msg.Sequence <= first:
 			return live, nil
 		case replay == maxReplays:

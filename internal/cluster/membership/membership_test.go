@@ -3,8 +3,10 @@ package membership
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -511,6 +513,152 @@ func TestHeartbeatsGoOnWhileTheScanAtJoinIsHeld(t *testing.T) {
 	case <-a.m.scanned:
 		t.Fatal("the logs to claim were listed while the store held the listing")
 	default:
+	}
+}
+
+// heldDeletes holds every delete of another node's entry (a sweep declaring that node dead) while
+// armed, until its ctx ends, and names the keys held: a store that answers slowly, as while a stream
+// elects a leader after a node died.
+type heldDeletes struct {
+	jetstream.KeyValue
+	own   string // this node's key: its own deletes (Leave) are left alone
+	armed atomic.Bool
+
+	mu   sync.Mutex
+	held map[string]int
+}
+
+func (kv *heldDeletes) Delete(ctx context.Context, key string, opts ...jetstream.KVDeleteOpt) error {
+	if key == kv.own || !kv.armed.Load() {
+		return kv.KeyValue.Delete(ctx, key, opts...)
+	}
+	kv.mu.Lock()
+	kv.held[key]++
+	kv.mu.Unlock()
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// heldKeys is how many different keys have had a delete held.
+func (kv *heldDeletes) heldKeys() int {
+	kv.mu.Lock()
+	defer kv.mu.Unlock()
+	return len(kv.held)
+}
+
+// A node's heartbeats keep their period while its sweep cannot declare the nodes that went silent dead:
+// the sweep ran before the heartbeat and took the late nodes one after the other, each for up to
+// opTimeout when the store answered slowly, so with two of them the heartbeat waited four seconds, past
+// the TTL, and the node could be declared dead for being busy declaring others dead. Once the store
+// answers, each silent node is declared dead, once.
+func TestHeartbeatsKeepTheirPeriodWhileTheSweepIsHeld(t *testing.T) {
+	s := startServer(t)
+	held := &heldDeletes{own: memberKey(1), held: map[string]int{}}
+	held.armed.Store(true)
+	a := runNodeWith(t, s, 1, func(m *Members) {
+		m.wrapMembers = func(kv jetstream.KeyValue) jetstream.KeyValue { held.KeyValue = kv; return held }
+	})
+	eventually(t, func() bool { return a.m.Status() == "" }, "node 1 did not join")
+	defer logOnFailure(t, "node 1", a)
+	ctx := context.Background()
+	members := kv(t, s, MembersBucket)
+	for _, n := range []cluster.NodeID{2, 3} { // announced once, then silent
+		val, err := json.Marshal(member{Node: n, Incarnation: "silent"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := members.Create(ctx, memberKey(n), val); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, func() bool { return len(a.m.Nodes()) == 3 }, "node 1 did not see nodes 2 and 3")
+	eventually(t, func() bool { return held.heldKeys() > 0 }, "node 1's sweep did not try to declare a silent node dead")
+	revision := func() uint64 {
+		e, err := members.Get(ctx, memberKey(1))
+		if err != nil {
+			t.Fatalf("node 1's entry (expired when no heartbeat was stored for a TTL): %v", err)
+		}
+		return e.Revision()
+	}
+	// Node 1's entry is stored again within a TTL each time, as the other nodes require, for a few TTLs.
+	rev := revision()
+	for range 2 * MissedHeartbeats {
+		deadline := time.Now().Add(a.m.TTL())
+		for next := revision(); next == rev; next = revision() {
+			if time.Now().After(deadline) {
+				t.Fatalf("node 1 stored no heartbeat for a TTL (%v) while its sweep's deletes were held", a.m.TTL())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		rev = revision()
+	}
+	if n := held.heldKeys(); n != 2 {
+		t.Errorf("the sweep's deletes of %d silent nodes' entries were held, want both nodes'", n)
+	}
+	held.armed.Store(false)
+	eventually(t, func() bool { return a.m.declaredDead(2, "silent") && a.m.declaredDead(3, "silent") },
+		"node 1 did not declare nodes 2 and 3 dead once its store answered")
+	if n := strings.Count(a.log.String(), "node declared gone"); n != 2 {
+		t.Errorf("%d declarations of a node gone, want one for each silent node", n)
+	}
+	if n := a.expelled.Load(); n != 0 || a.m.Status() != "" {
+		t.Errorf("node 1 was expelled %d times (status %q)", n, a.m.Status())
+	}
+}
+
+// cuttingMembers is a members bucket whose every delete ends the sweep's ctx (cut: this node's next
+// heartbeat is due) and then answers: stored for the keys in ok, else the ctx's end. It records the keys.
+type cuttingMembers struct {
+	jetstream.KeyValue
+	cut  func()
+	ok   map[string]bool
+	keys []string
+}
+
+func (kv *cuttingMembers) Delete(ctx context.Context, key string, _ ...jetstream.KVDeleteOpt) error {
+	kv.keys = append(kv.keys, key)
+	kv.cut()
+	if kv.ok[key] {
+		return nil
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// A sweep that stops because this node's heartbeat is due begins the next one where it stopped, in
+// node order: after the node whose declaration it cut short, at the node it did not reach. A sweep that
+// began with the same late node each time kept the others waiting behind a declaration the store never
+// finished in time.
+func TestSweepTakesTheLateNodesInTurn(t *testing.T) {
+	now := time.Now()
+	kv := &cuttingMembers{ok: map[string]bool{}}
+	m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler), ttl: time.Second, members: kv,
+		peers: map[cluster.NodeID]peer{
+			2: {incarnation: "two", rev: 3, seen: now.Add(-time.Minute)},
+			3: {incarnation: "three", rev: 4, seen: now.Add(-time.Minute)},
+			5: {incarnation: "five", rev: 5, seen: now.Add(-time.Minute)},
+		},
+		dead: map[cluster.NodeID]string{}, reaping: map[string]bool{},
+		leaving: true, // startReap records the declaration and claims nothing
+	}
+	sweep := func() {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		kv.cut = cancel
+		m.sweep(ctx, now)
+	}
+	for range 4 { // each cut short: 2, 3, 5, then 2 again
+		sweep()
+	}
+	kv.ok[memberKey(3)] = true
+	sweep() // 3 is declared dead; the heartbeat is due before 5
+	sweep()
+	want := []string{memberKey(2), memberKey(3), memberKey(5), memberKey(2), memberKey(3), memberKey(5)}
+	if !slices.Equal(kv.keys, want) {
+		t.Errorf("the sweeps' deletes: %q, want %q", kv.keys, want)
+	}
+	if !m.declaredDead(3, "three") || m.declaredDead(2, "two") || m.declaredDead(5, "five") {
+		t.Errorf("declared dead: %v, want node 3 alone", m.dead)
 	}
 }
 

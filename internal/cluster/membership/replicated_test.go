@@ -403,3 +403,75 @@ func TestIsConflict(t *testing.T) {
 		})
 	}
 }
+
+// behindThePurge answers, once armed, the get of subject from sequence 1 that follows the read of its
+// message at sequence last with stale, the subject's first message before a purge: as a replica that
+// has not applied the purge answers the check a replay that read up to last makes for one.
+type behindThePurge struct {
+	jetstream.Stream
+	subject string
+	last    uint64
+	stale   *jetstream.RawStreamMsg
+
+	armed, readLast atomic.Bool
+}
+
+func (s *behindThePurge) GetMsg(ctx context.Context, seq uint64, opts ...jetstream.GetMsgOpt) (*jetstream.RawStreamMsg, error) {
+	if seq == 1 && s.readLast.CompareAndSwap(true, false) && s.armed.CompareAndSwap(true, false) {
+		return s.stale, nil
+	}
+	msg, err := s.Stream.GetMsg(ctx, seq, opts...)
+	if err == nil && s.armed.Load() && msg.Subject == s.subject && msg.Sequence == s.last {
+		s.readLast.Store(true)
+	}
+	return msg, err
+}
+
+// A replay of the log that a purge overtook (it counted a closed connection's create, and the purge
+// took its removal) is made again even when a replica that has not applied the purge answers the check
+// for one: the subject's first message is the stream's leader's. The replica's answer, the first
+// message the replay had read, passed the check, and the closed connection's $disconnect would run a
+// second time on the node that claimed the log.
+func TestReplayOvertakenByAPurgeOnAReplicaBehind(t *testing.T) {
+	s := startServer(t)
+	var read *behindThePurge
+	n := runNodeWith(t, s, 1, func(m *Members) {
+		m.wrapLog = func(st jetstream.Stream) jetstream.Stream { read = &behindThePurge{Stream: st}; return read }
+	})
+	eventually(t, func() bool { return n.m.Status() == "" }, "the node did not join")
+	defer logOnFailure(t, "node 1", n)
+	ctx := context.Background()
+	if err := n.m.Record(ctx, "closed000000000=", []byte("rec")); err != nil {
+		t.Fatal(err)
+	}
+	n.m.Forget(ctx, "closed000000000=", nil)
+	if err := n.m.Record(ctx, "open00000000000=", []byte("rec")); err != nil {
+		t.Fatal(err)
+	}
+	subject := n.m.logSubjectNow()
+	last, err := read.Stream.GetLastMsgForSubject(ctx, subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := read.Stream.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(subject))
+	if err != nil {
+		t.Fatal(err)
+	}
+	read.subject, read.last, read.stale = subject, last.Sequence, first
+	read.armed.Store(true)
+	purged := false
+	n.m.replayRead = func(uint64) {
+		if !purged { // after the first message (the closed connection's create): purge up to the last
+			purged = true
+			if err := read.Stream.Purge(ctx, jetstream.WithPurgeSubject(subject), jetstream.WithPurgeSequence(last.Sequence)); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	if got := replay(t, n, subject); !slices.Equal(got, []string{"open00000000000==rec"}) {
+		t.Fatalf("replay overtaken by a purge, checked on a replica behind it: %q, want only the open connection", got)
+	}
+	if !purged || read.armed.Load() {
+		t.Fatalf("the purge did not happen during the replay (%t), or no read was answered by the replica behind it", purged)
+	}
+}
