@@ -884,3 +884,91 @@ func TestReapAfterAConflictOnAReplicaBehind(t *testing.T) {
 		t.Errorf("the claim was appended %d times, want once: the refused append was not made again on the same replica's answer", js.publishes)
 	}
 }
+
+// scriptedPublish is a JetStream whose publishes get the errors of errs in turn (nil: stored at seq),
+// the last one repeated.
+type scriptedPublish struct {
+	jetstream.JetStream
+	errs      []error
+	publishes int
+}
+
+func (js *scriptedPublish) PublishMsg(context.Context, *nats.Msg, ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	err := js.errs[min(js.publishes, len(js.errs)-1)]
+	js.publishes++
+	if err != nil {
+		return nil, err
+	}
+	return &jetstream.PubAck{Stream: LogStream, Sequence: 8}, nil
+}
+
+// scriptedLeader is a stream leader whose answers to LastMsg come from msgs and errs in turn, the last
+// ones repeated.
+type scriptedLeader struct {
+	msgs  []*jetstream.RawStreamMsg
+	errs  []error
+	reads int
+}
+
+func (l *scriptedLeader) LastMsg(context.Context, string, string) (*jetstream.RawStreamMsg, error) {
+	i := min(l.reads, len(l.msgs)-1)
+	l.reads++
+	return l.msgs[i], l.errs[i]
+}
+
+func (l *scriptedLeader) FirstMsg(context.Context, string, string) (*jetstream.RawStreamMsg, error) {
+	return nil, errors.New("not asked")
+}
+
+// TestAppendClaimRefusalNeedsTheLeader: a claim's append is refused as a conflict (the subject moved on)
+// when an earlier try stored it and its answer was lost, as when another node appended first. Only the
+// leader's last message tells the two apart; a refusal read while the leader did not answer was taken for
+// another node's, and the node left its own claim unrun — for good, since nobody takes over the claim of
+// a claimer that is alive. The refusal now waits for the leader's answer.
+func TestAppendClaimRefusalNeedsTheLeader(t *testing.T) {
+	subject := logSubject(2, "dead")
+	claim := encodeClaimStarted(1, "inc")
+	other := encodeClaimStarted(3, "other")
+	at := func(seq uint64, data []byte) *jetstream.RawStreamMsg {
+		return &jetstream.RawStreamMsg{Subject: subject, Sequence: seq, Data: data}
+	}
+	conflict := &jetstream.APIError{Code: 400, ErrorCode: jetstream.JSErrCodeStreamWrongLastSequence, Description: "wrong last sequence"}
+	silent := errors.New("no answer from the stream's leader")
+	for _, tc := range []struct {
+		name       string
+		publishes  []error
+		leader     scriptedLeader
+		wantSeq    uint64
+		wantMoved  bool
+		publishing int // publishes made
+	}{
+		{"stored, its answer lost, the leader silent at the refusal", []error{nats.ErrTimeout, conflict},
+			scriptedLeader{msgs: []*jetstream.RawStreamMsg{nil, nil, at(8, claim)}, errs: []error{silent, silent, nil}}, 8, false, 3},
+		{"another node appended first", []error{conflict},
+			scriptedLeader{msgs: []*jetstream.RawStreamMsg{at(8, other)}, errs: []error{nil}}, 0, true, 1},
+		{"another node appended first, the leader silent at first", []error{conflict},
+			scriptedLeader{msgs: []*jetstream.RawStreamMsg{nil, at(8, other)}, errs: []error{silent, nil}}, 0, true, 2},
+		{"the log purged whole: claimed and done", []error{conflict},
+			scriptedLeader{msgs: []*jetstream.RawStreamMsg{nil}, errs: []error{fmt.Errorf("%w (the stream's leader answered)", jetstream.ErrMsgNotFound)}}, 0, true, 1},
+		{"stored at once", []error{nil}, scriptedLeader{msgs: []*jetstream.RawStreamMsg{nil}, errs: []error{silent}}, 8, false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			js := &scriptedPublish{errs: tc.publishes}
+			leader := tc.leader
+			m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler), js: js, leader: &leader}
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			seq, err := m.appendClaim(ctx, subject, 7, claim)
+			if tc.wantMoved {
+				if !errors.Is(err, errLogMovedOn) {
+					t.Fatalf("appendClaim = %d, %v; want the log moved on", seq, err)
+				}
+			} else if err != nil || seq != tc.wantSeq {
+				t.Fatalf("appendClaim = %d, %v; want the claim stored at %d", seq, err, tc.wantSeq)
+			}
+			if js.publishes != tc.publishing {
+				t.Errorf("appended %d times, want %d", js.publishes, tc.publishing)
+			}
+		})
+	}
+}

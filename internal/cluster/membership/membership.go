@@ -1423,15 +1423,19 @@ func (m *Members) appendClaim(ctx context.Context, subject string, after uint64,
 		cctx, cancel = context.WithTimeout(ctx, opTimeout)
 		last, gerr := m.leader.LastMsg(cctx, LogStream, subject)
 		cancel()
+		// A refusal (isConflict) says the subject moved on, not by whom: by another node, or by this very
+		// claim, stored by an earlier try whose answer was lost. Only the leader's last message tells
+		// them apart, so a refusal the leader does not confirm is tried again: taken for another node's
+		// claim, this node's own claim would be left unrun, and nobody would take over a claimer alive.
 		switch {
 		case gerr == nil && last.Sequence > after && bytes.Equal(last.Data, data):
 			return last.Sequence, nil // stored; its answer was lost
-		case gerr == nil && last.Sequence > after, isConflict(err):
+		case gerr == nil && (last.Sequence > after || isConflict(err)),
+			errors.Is(gerr, jetstream.ErrMsgNotFound) && isConflict(err): // purged whole: claimed and done
 			return 0, fmt.Errorf("%w: %w", errLogMovedOn, err)
 		}
-		// Not stored, and the log has not moved on as far as this node can tell: no answer, the leader
-		// still applying this node's previous append (inFlight), or a read answered by a replica behind
-		// the leader (a last message before after, a sequence this node read or appended itself).
+		// Not stored, and the log has not moved on as far as the leader tells: no answer from the stream
+		// or from its leader, or the leader still applying this node's previous append (inFlight).
 		if inFlight(err) {
 			m.log.Info("cluster: append to a claimed connection log refused while the stream's leader applies the previous one; retrying", "subject", subject, "err", err)
 		} else {
