@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -368,7 +369,9 @@ func TestReplayOnAReplicaBehind(t *testing.T) {
 // replica that had not applied the purge answered the first message the replay had read: the check
 // passed, and a claim ran the $disconnect of a connection its owner had closed and run it for. The
 // stream's leader answers; one that does not answer fails the read (the claim reads the log again
-// later).
+// later). The replay made again begins at the leader's first message: begun at the start, it was
+// answered by the same replica behind the purge each time, and the last of them, purged messages
+// included, was used.
 func TestPurgeCheckAsksTheLeader(t *testing.T) {
 	subject := logSubject(2, "dead")
 	batch := func(seq, n uint64, id string) *jetstream.RawStreamMsg {
@@ -379,37 +382,47 @@ func TestPurgeCheckAsksTheLeader(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
 		leader      fakeLeader
-		wantReplays int
+		wantReplays int      // one read of the leader's first message each
+		wantStarts  []uint64 // the sequence each replay read first
+		wantLive    []string
 		wantErr     error
 	}{
-		{name: "the leader's first message is the replay's", leader: fakeLeader{first: msgs[0]}, wantReplays: 1},
-		{name: "the leader holds none (claimed and purged whole)", leader: fakeLeader{firstErr: fmt.Errorf("none: %w", jetstream.ErrMsgNotFound)}, wantReplays: 1},
-		// The replica stays behind here: every replay is made again, up to the last one.
-		{name: "the leader's first message is past the replay's (purged meanwhile)", leader: fakeLeader{first: msgs[1]}, wantReplays: 10},
-		{name: "the leader does not answer", leader: fakeLeader{firstErr: fmt.Errorf("no leader: %w", nats.ErrTimeout)}, wantReplays: 1, wantErr: nats.ErrTimeout},
+		{name: "the leader's first message is the replay's", leader: fakeLeader{first: msgs[0]},
+			wantReplays: 1, wantStarts: []uint64{1}, wantLive: []string{"a", "b"}},
+		{name: "the leader holds none (claimed and purged whole)", leader: fakeLeader{firstErr: fmt.Errorf("none: %w", jetstream.ErrMsgNotFound)},
+			wantReplays: 1, wantStarts: []uint64{1}, wantLive: []string{"a", "b"}},
+		// The replica stays behind here: the replay made again reads from the leader's first message.
+		{name: "the leader's first message is past the replay's (purged meanwhile)", leader: fakeLeader{first: msgs[1]},
+			wantReplays: 2, wantStarts: []uint64{1, 3}, wantLive: []string{"b"}},
+		{name: "the leader does not answer", leader: fakeLeader{firstErr: fmt.Errorf("no leader: %w", nats.ErrTimeout)},
+			wantReplays: 1, wantStarts: []uint64{1}, wantErr: nats.ErrTimeout},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			leader := tc.leader
-			replays := 0
+			var starts []uint64
 			m := &Members{cfg: Config{Node: 1}, log: slog.New(slog.DiscardHandler), connlog: replicaLog{msgs: msgs}, leader: &leader,
 				replayRead: func(seq uint64) {
-					if seq == msgs[0].Sequence {
-						replays++
+					if len(starts) == leader.reads { // the first message of a replay: the leader not asked yet
+						starts = append(starts, seq)
 					}
 				}}
 			live, err := m.readLog(t.Context(), subject, 3)
+			var ids []string
+			for _, e := range live {
+				ids = append(ids, e.id)
+			}
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) || live != nil {
-					t.Fatalf("readLog = %d connections, %v; want none and the leader's error", len(live), err)
+					t.Fatalf("readLog = %q, %v; want none and the leader's error", ids, err)
 				}
-			} else if err != nil || len(live) != 2 {
-				t.Fatalf("readLog = %d connections, %v; want 2", len(live), err)
-			}
-			if replays != tc.wantReplays {
-				t.Errorf("the log was replayed %d times, want %d", replays, tc.wantReplays)
+			} else if err != nil || !slices.Equal(ids, tc.wantLive) {
+				t.Fatalf("readLog = %q, %v; want %q", ids, err, tc.wantLive)
 			}
 			if leader.reads != tc.wantReplays {
 				t.Errorf("the stream's leader was asked for the first message %d times, want %d (once per replay)", leader.reads, tc.wantReplays)
+			}
+			if !slices.Equal(starts, tc.wantStarts) {
+				t.Errorf("the replays began at sequences %v, want %v", starts, tc.wantStarts)
 			}
 		})
 	}

@@ -1480,11 +1480,14 @@ func (m *Members) claimerAlive(ctx context.Context, node cluster.NodeID, inc str
 // subject's first message is the stream's leader's answer: a direct get may be answered by a replica that
 // has not applied the purge, still holding the first message the replay read, and the replay that missed
 // a removal would be used (a $disconnect run a second time, for a connection its owner closed). A leader
-// that does not answer (one being elected) fails the read, and the claim reads the log again later.
+// that does not answer (one being elected) fails the read, and the claim reads the log again later. The
+// replay made again begins at the leader's first message: one begun at the start would be answered by
+// the same replica behind the purge, purged messages included, as often as it is made.
 func (m *Members) readLog(ctx context.Context, subject string, upTo uint64) ([]logEntry, error) {
 	const maxReplays = 10
+	from := uint64(1)
 	for replay := 1; ; replay++ {
-		live, first, err := m.replayLog(ctx, subject, upTo)
+		live, first, err := m.replayLog(ctx, subject, from, upTo)
 		if err != nil || first == 0 {
 			return live, err
 		}
@@ -1502,14 +1505,16 @@ func (m *Members) readLog(ctx context.Context, subject string, upTo uint64) ([]l
 			m.log.Warn("cluster: the connection log kept being purged while it was read; using the last replay", "subject", subject, "replays", replay)
 			return live, nil
 		}
+		from = msg.Sequence
 	}
 }
 
 // errReplicaBehind is a replay that a replica behind the connection log's newest messages answered.
 var errReplicaBehind = errors.New("a replica behind answered")
 
-// replayLog is one replay of readLog; first is the sequence of the first message it read (0: none).
-func (m *Members) replayLog(ctx context.Context, subject string, upTo uint64) (entries []logEntry, first uint64, err error) {
+// replayLog is one replay of readLog, of the messages from sequence from to upTo; first is the sequence
+// of the first message it read (0: none).
+func (m *Members) replayLog(ctx context.Context, subject string, from, upTo uint64) (entries []logEntry, first uint64, err error) {
 	live := map[string]int{} // id → index in order
 	var (
 		order   []logEntry
@@ -1518,7 +1523,7 @@ func (m *Members) replayLog(ctx context.Context, subject string, upTo uint64) (e
 	)
 	// One direct get per message, which any replica answers: the dead node may have led the stream, and
 	// the log is short (one message per batch, old messages purged).
-	for seq := uint64(1); seq <= upTo; {
+	for seq := from; seq <= upTo; {
 		cctx, cancel := context.WithTimeout(ctx, opTimeout)
 		msg, err := m.connlog.GetMsg(cctx, seq, jetstream.WithGetMsgSubject(subject))
 		cancel()
