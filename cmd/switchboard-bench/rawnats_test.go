@@ -519,6 +519,9 @@ func TestProcStatBusy(t *testing.T) {
 		// user 100, nice 20, system 30, idle 1000, iowait 50, irq 5, softirq 5, steal 40: 200 ticks busy.
 		{"a kernel with guest fields", "cpu  100 20 30 1000 50 5 5 40 7 0\ncpu0 50 10 15 500 25 2 3 20 0 0\n", 2 * time.Second, true},
 		{"eight fields exactly", "cpu 1 1 1 1 1 1 1 1\n", 6 * time.Second / 100, true},
+		// 10^10 ticks: 1,157 CPU-days, what 96 cores half busy reach in 24 days of uptime. Ticks times
+		// a second in nanoseconds does not fit in an int64 any more.
+		{"a large machine up for weeks", "cpu 10000000000 0 0 0 0 0 0 0\n", 100_000_000 * time.Second, true},
 		{"too few fields", "cpu 1 2 3 4 5 6 7\n", 0, false},
 		{"not the total line", "cpu0 1 1 1 1 1 1 1 1\n", 0, false},
 		{"not a number", "cpu 1 x 1 1 1 1 1 1\n", 0, false},
