@@ -556,6 +556,7 @@ func TestMachineCPURows(t *testing.T) {
 		single, cluster, plain, peer, batch, stream *hsResult
 		want                                        []string
 		noCeiling                                   bool
+		singleWork, clusterWork                     *hsResult // the pair with a $connect taking 2 ms
 	}{
 		// The single node keeps both cores busy at 4,000/s: 500 µs each. A peer's record adds 200 µs
 		// (2 ÷ 700 µs = 2,857/s of 4,000), the batched one 100 µs (2 ÷ 600 µs: 0.83), the stream's 500.
@@ -563,25 +564,34 @@ func TestMachineCPURows(t *testing.T) {
 			"| CPU per handshake of every process serving it (nodes with their NATS servers, backend, load tool), single / clustered | 500 µs | 1000 µs | 0.50 |",
 			"| the machine's busy cores of 2, single / clustered turns | 2.00 (other work 0.00) | 2.00 (other work 0.10) |",
 			"what each adds) | — | 0.71 (+200 µs) / 0.83 (+100 µs) / 0.50 (+500 µs): within reach |",
-		}, false},
+		}, false, nil, nil},
 		{"every record out of reach", hs(4000, 500, 2, 2), hs(2000, 1000, 2, 2), hs(4000, 450, 1.8, 1.8), hs(2800, 650, 1.8, 1.8), hs(3000, 630, 1.76, 1.8), hs(1800, 950, 1.71, 1.8), []string{
 			"0.71 (+200 µs) / 0.74 (+180 µs) / 0.50 (+500 µs): out of reach here for every record measured: at most 0.74 |",
-		}, false},
+		}, false, nil, nil},
 		// The single node leaves the machine half idle (latency-bound): 2 ÷ (500 + 200 µs) = 2,857/s is
 		// more than its 1,000/s, so no record's CPU bounds it.
 		{"latency-bound single node", hs(1000, 500, 0.5, 0.6), hs(900, 700, 0.63, 0.7), hs(4000, 450, 1.8, 1.8), hs(2800, 650, 1.8, 1.8), hs(3200, 550, 1.76, 1.8), hs(1800, 950, 1.71, 1.8), []string{
 			"| 500 µs | 700 µs | 0.71 |",
 			"| 0.60 (other work 0.10) | 0.70 (other work 0.07) |",
 			"1.00 (+200 µs) / 1.00 (+100 µs) / 1.00 (+500 µs): within reach |",
-		}, false},
+		}, false, nil, nil},
 		// A record that costs less than no record (noise) adds nothing, never a negative.
 		{"a record cheaper than none", hs(4000, 500, 2, 2), hs(3600, 550, 2, 2), hs(4000, 450, 1.8, 1.8), hs(4000, 440, 1.8, 1.8), hs(4000, 445, 1.8, 1.8), hs(4000, 460, 1.8, 1.8), []string{
 			"1.00 (+0 µs) / 1.00 (+0 µs) / 0.98 (+10 µs): within reach |",
-		}, false},
-		{"no CPU measured", hs(4000, 0, 0, 0), hs(2000, 0, 0, 0), hs(4000, 0, 0, 0), nil, nil, nil, nil, true},
+		}, false, nil, nil},
+		{"no CPU measured", hs(4000, 0, 0, 0), hs(2000, 0, 0, 0), hs(4000, 0, 0, 0), nil, nil, nil, nil, true, nil, nil},
+		// The pair with a $connect that works has rows of its own, named for it.
+		{"a $connect taking 2 ms", hs(4000, 500, 2, 2), hs(2000, 1000, 1.9, 2), hs(4000, 450, 1.8, 1.8), hs(2800, 650, 1.8, 1.8), hs(3200, 550, 1.76, 1.8), hs(1800, 950, 1.71, 1.8), []string{
+			"| CPU per handshake of every process serving it (nodes with their NATS servers, backend, load tool), single / clustered | 500 µs | 1000 µs | 0.50 |",
+			"| CPU per handshake of every process serving it (nodes with their NATS servers, backend, load tool), single / clustered ($connect taking 2ms) | 600 µs | 660 µs | 0.91 |",
+			"| the machine's busy cores of 2, single / clustered turns ($connect taking 2ms) | 1.50 (other work 0.30) | 1.40 (other work 0.00) |",
+		}, false, hs(2000, 600, 1.2, 1.5), hs(1800, 660, 1.4, 1.4)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &clusterResult{CPUs: 2, ConnectSingle: tc.single, ConnectCluster: tc.cluster, RawPlain: tc.plain, RawPeer: tc.peer, RawPeerBatch: tc.batch, RawStream: tc.stream}
+			if tc.singleWork != nil {
+				c.ConnectWork, c.ConnectSingleWork, c.ConnectClusterWork = 2*time.Millisecond, tc.singleWork, tc.clusterWork
+			}
 			res := &results{Settings: &settings{Markdown: true}, RSS: map[string]*rssResult{}, Broadcast: map[string]*broadcastResult{},
 				RTT: map[string]*rttResult{}, Handshakes: map[string]*hsResult{}, Cluster: c}
 			var out strings.Builder

@@ -424,7 +424,7 @@ func clusterRows(c *clusterResult, rows []row, targets []target) ([]row, []targe
 			row{what: "  gateway CPU per handshake, single / clustered", raw: us(s.ServerCPUPerConn), gateway: us(cl.ServerCPUPerConn)},
 			row{what: "  the other two nodes' CPU per handshake (their NATS servers hold the connection log's other replicas)", raw: "—", gateway: us(cl.HelperCPUPerConn)},
 		)
-		rows = append(rows, machineRows(s, cl, c.CPUs)...)
+		rows = append(rows, machineRows(s, cl, c.CPUs, "")...)
 		targets = append(targets, target{what: fmt.Sprintf("cluster: clustered node's handshakes ≥ %.1f× a single node's", targetClusterConnectRatio),
 			value: fmt.Sprintf("%.2f (%s vs %s per second)", ratio, count(cl.Rate), count(s.Rate)), met: ok})
 	}
@@ -452,7 +452,7 @@ func connectWorkRows(c *clusterResult) []row {
 			raw: count(s.Rate), gateway: count(cl.Rate), ratio: ratio2(cl.Rate, s.Rate)},
 		{what: fmt.Sprintf("  p50 / p99 handshake time, single / clustered ($connect taking %v)", c.ConnectWork), raw: lat2(s.P50, s.P99), gateway: lat2(cl.P50, cl.P99)},
 		{what: fmt.Sprintf("  gateway CPU per handshake, single / clustered ($connect taking %v)", c.ConnectWork), raw: us(s.ServerCPUPerConn), gateway: us(cl.ServerCPUPerConn)},
-	}, machineRows(s, cl, c.CPUs)...)
+	}, machineRows(s, cl, c.CPUs, fmt.Sprintf(" ($connect taking %v)", c.ConnectWork))...)
 }
 
 // rawNATSPostRows are the raw NATS cluster's POST rows ("raw" column: local, the other: remote), each
@@ -560,9 +560,10 @@ func rawNATSHandshakeRows(c *clusterResult) []row {
 // nodes with their NATS servers, the backend, the load tool), and how busy the machine was meanwhile:
 // where it was busy in both turns, the machine bounds the rates, and their ratio follows the inverse of
 // the CPU per handshake (the ratio column). The machine's busy cores less the serving processes' are
-// other work, which makes a turn's rate lower without adding to its CPU per handshake.
-func machineRows(a, b *hsResult, cpus int) []row {
-	r := row{what: "  CPU per handshake of every process serving it (nodes with their NATS servers, backend, load tool), single / clustered",
+// other work, which makes a turn's rate lower without adding to its CPU per handshake. turn ends each
+// row's name, telling the pairs of turns apart ("": the instant $connect's).
+func machineRows(a, b *hsResult, cpus int, turn string) []row {
+	r := row{what: "  CPU per handshake of every process serving it (nodes with their NATS servers, backend, load tool), single / clustered" + turn,
 		raw: us(a.AllCPUPerConn), gateway: us(b.AllCPUPerConn)}
 	if b.AllCPUPerConn > 0 {
 		r.ratio = fmt.Sprintf("%.2f", a.AllCPUPerConn.Seconds()/b.AllCPUPerConn.Seconds())
@@ -570,7 +571,7 @@ func machineRows(a, b *hsResult, cpus int) []row {
 	busy := func(h *hsResult) string {
 		return fmt.Sprintf("%.2f (other work %.2f)", h.MachineCPU, max(0, h.MachineCPU-h.AllCPU))
 	}
-	return []row{r, {what: fmt.Sprintf("  the machine's busy cores of %d, single / clustered turns", cpus), raw: busy(a), gateway: busy(b)}}
+	return []row{r, {what: fmt.Sprintf("  the machine's busy cores of %d, single / clustered turns%s", cpus, turn), raw: busy(a), gateway: busy(b)}}
 }
 
 // machineCeilingRow is the connect target's ceiling on the CPU of every serving process for each raw
