@@ -1405,8 +1405,9 @@ func (m *Members) claimWorker(ctx context.Context, stop <-chan struct{}, slots c
 
 // appendClaim appends data, a message of a claim, to subject after its sequence after and returns its
 // sequence. An append with no answer is retried until ctx ends, and settled from the subject's last
-// message as the stream's leader holds it (data itself: stored). A conflict is the log having moved on: the owner appended, or another
-// node claimed it.
+// message as the stream's leader holds it (data itself: stored). A conflict the leader confirms is the
+// log having moved on: the owner appended, or another node claimed it; one it does not (no answer) is
+// tried again, since the refusal may be this very append's, stored by a try whose answer was lost.
 func (m *Members) appendClaim(ctx context.Context, subject string, after uint64, data []byte) (uint64, error) {
 	wait := 100 * time.Millisecond
 	for {
