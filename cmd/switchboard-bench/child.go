@@ -193,8 +193,10 @@ func rssKiB(pid int) (int64, error) {
 	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }
 
-// ticksPerSecond is USER_HZ, the unit of /proc's CPU times: 100 on Linux.
-const ticksPerSecond = 100
+// clockTick is one unit of /proc's CPU times (USER_HZ is 100 on Linux). Tick counts are multiplied by it,
+// never by a second and then divided: a machine's busy ticks times a second in nanoseconds overflows an
+// int64 from 9.2e9 ticks on (1,067 CPU-days: a large machine up for a few weeks).
+const clockTick = time.Second / 100
 
 // cpuTime returns the user+system CPU time the process has used, from /proc/PID/stat.
 func cpuTime(pid int) time.Duration {
@@ -213,7 +215,7 @@ func cpuTime(pid int) time.Duration {
 	}
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * time.Second / ticksPerSecond
+	return time.Duration(utime+stime) * clockTick
 }
 
 // firstLine is the child's standard output: it hands over the first line and discards the rest.

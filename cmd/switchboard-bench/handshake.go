@@ -290,9 +290,7 @@ func procStatBusy(stat string) (time.Duration, bool) {
 			busy += n
 		}
 	}
-	// A tick's length first: busy ticks times a second in nanoseconds overflows an int64 from 9.2e9
-	// ticks on (1,067 CPU-days: a large machine up for a few weeks).
-	return time.Duration(busy) * (time.Second / ticksPerSecond), true
+	return time.Duration(busy) * clockTick, true
 }
 
 // selfCPU is the CPU time this process (the load tool: its clients, timers and readers) has used.

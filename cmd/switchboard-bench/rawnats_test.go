@@ -425,20 +425,15 @@ func TestRawNATSRows(t *testing.T) {
 			if tc.name == "both within reach" {
 				c.ConnectWork, c.ConnectSingleWork, c.ConnectClusterWork = 2*time.Millisecond, hs(1000, 310, 0, 200), hs(900, 420, 0, 200)
 			}
-			res := &results{Settings: &settings{Markdown: true}, RSS: map[string]*rssResult{}, Broadcast: map[string]*broadcastResult{},
-				RTT: map[string]*rttResult{}, Handshakes: map[string]*hsResult{}, Cluster: c}
-			var out strings.Builder
-			if err := report(&out, res, "switchboard-bench"); err != nil {
-				t.Fatal(err)
-			}
+			out := clusterReport(t, c)
 			for _, w := range tc.want {
-				if !strings.Contains(out.String(), w) {
-					t.Errorf("output lacks %q:\n%s", w, out.String())
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
 				}
 			}
 			for _, n := range tc.not {
-				if strings.Contains(out.String(), n) {
-					t.Errorf("output has %q:\n%s", n, out.String())
+				if strings.Contains(out, n) {
+					t.Errorf("output has %q:\n%s", n, out)
 				}
 			}
 		})
@@ -592,20 +587,27 @@ func TestMachineCPURows(t *testing.T) {
 			if tc.singleWork != nil {
 				c.ConnectWork, c.ConnectSingleWork, c.ConnectClusterWork = 2*time.Millisecond, tc.singleWork, tc.clusterWork
 			}
-			res := &results{Settings: &settings{Markdown: true}, RSS: map[string]*rssResult{}, Broadcast: map[string]*broadcastResult{},
-				RTT: map[string]*rttResult{}, Handshakes: map[string]*hsResult{}, Cluster: c}
-			var out strings.Builder
-			if err := report(&out, res, "switchboard-bench"); err != nil {
-				t.Fatal(err)
-			}
+			out := clusterReport(t, c)
 			for _, w := range tc.want {
-				if !strings.Contains(out.String(), w) {
-					t.Errorf("output lacks %q:\n%s", w, out.String())
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
 				}
 			}
-			if got := strings.Contains(out.String(), "ceiling on the CPU of every serving process"); got == tc.noCeiling {
-				t.Errorf("the CPU ceiling drawn: %v, want %v:\n%s", got, !tc.noCeiling, out.String())
+			if got := strings.Contains(out, "ceiling on the CPU of every serving process"); got == tc.noCeiling {
+				t.Errorf("the CPU ceiling drawn: %v, want %v:\n%s", got, !tc.noCeiling, out)
 			}
 		})
 	}
+}
+
+// clusterReport is the markdown report of a run that measured the cluster scenario alone, with c's figures.
+func clusterReport(t *testing.T, c *clusterResult) string {
+	t.Helper()
+	res := &results{Settings: &settings{Markdown: true}, RSS: map[string]*rssResult{}, Broadcast: map[string]*broadcastResult{},
+		RTT: map[string]*rttResult{}, Handshakes: map[string]*hsResult{}, Cluster: c}
+	var out strings.Builder
+	if err := report(&out, res, "switchboard-bench"); err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
 }

@@ -443,38 +443,18 @@ func TestReplayOvertakenByAPurgeOnAReplicaBehind(t *testing.T) {
 	})
 	eventually(t, func() bool { return n.m.Status() == "" }, "the node did not join")
 	defer logOnFailure(t, "node 1", n)
-	ctx := context.Background()
-	if err := n.m.Record(ctx, "closed000000000=", []byte("rec")); err != nil {
-		t.Fatal(err)
-	}
-	n.m.Forget(ctx, "closed000000000=", nil)
-	if err := n.m.Record(ctx, "open00000000000=", []byte("rec")); err != nil {
-		t.Fatal(err)
-	}
-	subject := n.m.logSubjectNow()
-	last, err := read.Stream.GetLastMsgForSubject(ctx, subject)
+	subject, last := closedThenOpen(t, n, read.Stream)
+	first, err := read.Stream.GetMsg(context.Background(), 1, jetstream.WithGetMsgSubject(subject))
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, err := read.Stream.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(subject))
-	if err != nil {
-		t.Fatal(err)
-	}
-	read.subject, read.last, read.stale = subject, last.Sequence, first
+	read.subject, read.last, read.stale = subject, last, first
 	read.armed.Store(true)
-	purged := false
-	n.m.replayRead = func(uint64) {
-		if !purged { // after the first message (the closed connection's create): purge up to the last
-			purged = true
-			if err := read.Stream.Purge(ctx, jetstream.WithPurgeSubject(subject), jetstream.WithPurgeSequence(last.Sequence)); err != nil {
-				t.Error(err)
-			}
-		}
-	}
+	purged := purgeDuringReplay(t, n, read.Stream, subject, last)
 	if got := replay(t, n, subject); !slices.Equal(got, []string{"open00000000000==rec"}) {
 		t.Fatalf("replay overtaken by a purge, checked on a replica behind it: %q, want only the open connection", got)
 	}
-	if !purged {
+	if !purged() {
 		t.Fatal("the purge did not happen during the replay")
 	}
 	t.Logf("gets answered by the replica behind the purge: %d", read.staleReads.Load())

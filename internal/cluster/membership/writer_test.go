@@ -282,6 +282,20 @@ func TestReplayOvertakenByAPurge(t *testing.T) {
 	s := startServer(t)
 	n := runNode(t, s, 1)
 	eventually(t, func() bool { return n.m.Status() == "" }, "the node did not join")
+	subject, last := closedThenOpen(t, n, n.m.connlog)
+	purged := purgeDuringReplay(t, n, n.m.connlog, subject, last)
+	if got := replay(t, n, subject); !slices.Equal(got, []string{"open00000000000==rec"}) {
+		t.Fatalf("replay overtaken by a purge: %q, want only the open connection", got)
+	}
+	if !purged() {
+		t.Fatal("the purge did not happen during the replay")
+	}
+}
+
+// closedThenOpen records a connection on n and removes it, then records one left open; it returns n's
+// log subject and the sequence of its last message, as st holds them.
+func closedThenOpen(t *testing.T, n *node, st jetstream.Stream) (subject string, last uint64) {
+	t.Helper()
 	ctx := context.Background()
 	if err := n.m.Record(ctx, "closed000000000=", []byte("rec")); err != nil {
 		t.Fatal(err)
@@ -290,26 +304,27 @@ func TestReplayOvertakenByAPurge(t *testing.T) {
 	if err := n.m.Record(ctx, "open00000000000=", []byte("rec")); err != nil {
 		t.Fatal(err)
 	}
-	subject := n.m.logSubjectNow()
-	last, err := n.m.connlog.GetLastMsgForSubject(ctx, subject)
+	subject = n.m.logSubjectNow()
+	msg, err := st.GetLastMsgForSubject(ctx, subject)
 	if err != nil {
 		t.Fatal(err)
 	}
-	purged := false
-	n.m.replayRead = func(seq uint64) {
-		if !purged { // after the first message (the closed connection's create): purge up to the last
-			purged = true
-			if err := n.m.connlog.Purge(ctx, jetstream.WithPurgeSubject(subject), jetstream.WithPurgeSequence(last.Sequence)); err != nil {
+	return subject, msg.Sequence
+}
+
+// purgeDuringReplay makes n's next replay purge subject up to last in st once it has read the first
+// message (the closed connection's create, whose removal the purge takes); purged reports whether it did.
+func purgeDuringReplay(t *testing.T, n *node, st jetstream.Stream, subject string, last uint64) (purged func() bool) {
+	done := false
+	n.m.replayRead = func(uint64) {
+		if !done {
+			done = true
+			if err := st.Purge(context.Background(), jetstream.WithPurgeSubject(subject), jetstream.WithPurgeSequence(last)); err != nil {
 				t.Error(err)
 			}
 		}
 	}
-	if got := replay(t, n, subject); !slices.Equal(got, []string{"open00000000000==rec"}) {
-		t.Fatalf("replay overtaken by a purge: %q, want only the open connection", got)
-	}
-	if !purged {
-		t.Fatal("the purge did not happen during the replay")
-	}
+	return func() bool { return done }
 }
 
 // A subject found empty is the log claimed and purged — unless the whole stream was lost and created

@@ -13,15 +13,7 @@ import (
 // dropped and the one that is left dies with its server.
 func TestReplicasAreNeverLowered(t *testing.T) {
 	servers := startRouted(t)
-	nc, err := Connect(ClientConfig{Embedded: servers[0]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := connectJS(t, servers[0])
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cfg := jetstream.KeyValueConfig{Bucket: "replicas", History: 1, Replicas: 3, Storage: jetstream.FileStorage}
