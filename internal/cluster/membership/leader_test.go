@@ -985,3 +985,33 @@ func TestAppendClaimRefusalNeedsTheLeader(t *testing.T) {
 		})
 	}
 }
+
+// TestLatePeerAfterThisNodeCameBack: a node cut off from the store and back hears the others again
+// through its watch, which may lag by more than a TTL; a peer late only for want of news since then was
+// counted gone, and a call through this node to a live node's connection answered 410 GoneException
+// (gateway's TestClusterCutOffNodeComesBack, once in a fresh-clone run). It counts alive for a second
+// TTL after the store came back, while the sweep asks the store; a peer heard of since, and silent for a
+// TTL, is late as before.
+func TestLatePeerAfterThisNodeCameBack(t *testing.T) {
+	const ttl = 3 * time.Second
+	now := time.Now()
+	for _, tc := range []struct {
+		name      string
+		seen      time.Time
+		storeBack time.Time
+		want      bool
+	}{
+		{"heard of within a TTL", now.Add(-time.Second), now.Add(-10 * time.Second), true},
+		{"silent for a TTL since it was heard of", now.Add(-4 * time.Second), now.Add(-10 * time.Second), false},
+		{"not heard of since the store came back, a TTL ago", now.Add(-20 * time.Second), now.Add(-4 * time.Second), true},
+		{"not heard of since the store came back, two TTLs ago", now.Add(-20 * time.Second), now.Add(-7 * time.Second), false},
+		{"the store back within a TTL", now.Add(-20 * time.Second), now.Add(-time.Second), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &Members{ttl: ttl, storeBack: tc.storeBack}
+			if got := m.aliveLocked(peer{incarnation: "x", seen: tc.seen}, now); got != tc.want {
+				t.Errorf("aliveLocked = %t, want %t", got, tc.want)
+			}
+		})
+	}
+}

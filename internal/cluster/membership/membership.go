@@ -284,7 +284,7 @@ func (m *Members) Alive(node cluster.NodeID) bool {
 	if ok {
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		return !m.lateLocked(p, time.Now())
+		return m.aliveLocked(p, time.Now())
 	}
 	// A node declared dead comes back through the watch (a new incarnation); one looked up in vain a
 	// moment ago is not looked up again for a heartbeat: calls for a dead node's connections do not
@@ -376,6 +376,19 @@ func (m *Members) lateLocked(p peer, now time.Time) bool {
 		since = m.storeBack
 	}
 	return now.Sub(since) > m.ttl
+}
+
+// aliveLocked says whether peer p counts alive for a call to one of its connections (Alive): not late, or
+// late only for want of news since this node's own heartbeats were stored again (storeBack) — a node
+// back from being cut off hears the others again through its watch, which may take longer than a TTL to
+// catch up, and a live node's connections answered 410 GoneException meanwhile. Such a peer counts
+// alive for a second TTL, while the sweep (lateLocked) asks the store every tick and either refreshes
+// it (its entry moved on) or declares it gone, which ends its connections at once.
+func (m *Members) aliveLocked(p peer, now time.Time) bool {
+	if !m.lateLocked(p, now) {
+		return true
+	}
+	return p.seen.Before(m.storeBack) && now.Sub(m.storeBack) <= 2*m.ttl
 }
 
 func (m *Members) setStatus(s string) {
