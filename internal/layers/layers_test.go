@@ -44,8 +44,9 @@ func TestImportRules(t *testing.T) {
 	dataPlane := []string{"internal/edge", "internal/httpapi", "internal/dispatch", "internal/wsconn", "internal/registry",
 		"internal/mgmtapi", "internal/integration", "internal/integration/httpbackend", "internal/integration/mock",
 		"internal/integration/awsproxy", "internal/integration/awsservice", "internal/lambda/awsinvoke", "internal/lambda/localinvoke"}
-	// The composition root, the harness around it, and programs may know everything.
-	wiring := map[string]bool{"internal/gateway": true, "internal/gatewaytest": true}
+	// The composition root, the harnesses for tests (around it, and embedded NATS servers), and programs
+	// may know everything.
+	wiring := map[string]bool{"internal/gateway": true, "internal/gatewaytest": true, "internal/cluster/natsbus/natsbustest": true}
 
 	type rule struct {
 		name      string

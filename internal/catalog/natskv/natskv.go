@@ -146,11 +146,7 @@ func leaderReader(cfg Config) *natsbus.LeaderReader {
 	if js == nil {
 		return nil
 	}
-	r, err := natsbus.NewLeaderReader(js)
-	if err != nil {
-		return nil
-	}
-	return r
+	return natsbus.NewLeaderReader(js)
 }
 
 // kv is the bucket's current handle.

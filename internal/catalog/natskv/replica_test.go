@@ -1,7 +1,6 @@
 package natskv_test
 
 import (
-	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -13,37 +12,8 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/catalog"
 	"github.com/switchboard-gw/switchboard/internal/catalog/natskv"
 	"github.com/switchboard-gw/switchboard/internal/cluster/natsbus"
-	"github.com/switchboard-gw/switchboard/internal/loopbackport"
+	"github.com/switchboard-gw/switchboard/internal/cluster/natsbus/natsbustest"
 )
-
-// startThreeServers starts three embedded NATS servers joined by routes, as three cluster nodes run
-// them, and waits until each sees the other two.
-func startThreeServers(t *testing.T) []*server.Server {
-	t.Helper()
-	addrs, err := loopbackport.Reserve(3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []*server.Server
-	for i, a := range addrs {
-		var routes []string
-		for j, b := range addrs {
-			if j != i {
-				routes = append(routes, b)
-			}
-		}
-		s, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{Name: fmt.Sprintf("s%d", i+1), ClusterListen: a, Routes: routes, StoreDir: t.TempDir()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-		out = append(out, s)
-	}
-	for _, s := range out {
-		waitFor(t, "server "+s.Name()+" to see the other two", func() bool { return s.NumRoutes() >= 2 })
-	}
-	return out
-}
 
 // TestLoadLatestWithAReplicaBehind runs the catalog's bucket with three replicas on three routed
 // servers, and puts a replica that answers an older revision in front of one node's reads: Load (a
@@ -58,7 +28,7 @@ func startThreeServers(t *testing.T) []*server.Server {
 // applied the newer ones does.
 func TestLoadLatestWithAReplicaBehind(t *testing.T) {
 	ctx := t.Context()
-	servers := startThreeServers(t)
+	servers := natsbustest.StartRouted(t, 3)
 	open := func(s *server.Server) (*natskv.Store, *catalog.Catalog, jetstream.KeyValue) {
 		t.Helper()
 		nc, js := connect(t, s)

@@ -187,9 +187,7 @@ func New(nc *nats.Conn, cfg Config) (*Members, error) {
 		joined: make(chan struct{}), scanned: make(chan struct{}), peers: map[cluster.NodeID]peer{}, dead: map[cluster.NodeID]string{}, unknown: map[cluster.NodeID]time.Time{}, unsure: map[cluster.NodeID]time.Time{}, forgetting: true,
 		reaping: map[string]bool{}, status: "waiting for JetStream", incarnation: newIncarnation(), created: map[string]time.Time{}}
 	m.reapCtx, m.stopReaping = context.WithCancel(context.Background())
-	if m.leader, err = natsbus.NewLeaderReader(js); err != nil {
-		return nil, err
-	}
+	m.leader = natsbus.NewLeaderReader(js)
 	m.writer = newWriter(js, m.leader, cfg.Logger)
 	return m, nil
 }

@@ -4,17 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchboard-gw/switchboard/internal/cluster/natsbus"
+	"github.com/switchboard-gw/switchboard/internal/cluster/natsbus/natsbustest"
 )
 
 // BenchmarkRecordCreate compares what a connection's record costs — created on connect, removed on
@@ -38,11 +37,7 @@ func BenchmarkRecordCreate(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	leader, err := natsbus.NewLeaderReader(js)
-	if err != nil {
-		b.Fatal(err)
-	}
-	w := newWriter(js, leader, nil)
+	w := newWriter(js, natsbus.NewLeaderReader(js), nil)
 	w.stream = st
 	wctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -86,30 +81,7 @@ func BenchmarkRecordCreate(b *testing.B) {
 
 // benchCluster starts three routed servers in this process and connects to the first.
 func benchCluster(b *testing.B) *nats.Conn {
-	var addrs []string
-	for range 3 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		addrs = append(addrs, ln.Addr().String())
-		_ = ln.Close()
-	}
-	var servers []*server.Server
-	for i, a := range addrs {
-		var routes []string
-		for j, r := range addrs {
-			if j != i {
-				routes = append(routes, r)
-			}
-		}
-		s, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{Name: fmt.Sprintf("s%d", i+1), ClusterListen: a, Routes: routes, StoreDir: b.TempDir()})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-		servers = append(servers, s)
-	}
+	servers := natsbustest.StartRouted(b, 3)
 	nc, err := natsbus.Connect(natsbus.ClientConfig{Embedded: servers[0]})
 	if err != nil {
 		b.Fatal(err)

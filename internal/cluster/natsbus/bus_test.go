@@ -106,7 +106,8 @@ func freeAddrs(t testing.TB, n int) []string {
 	return out
 }
 
-// StartRouted starts three embedded servers joined by routes and waits until each sees the other two.
+// startRouted starts three embedded servers joined by routes and waits until each is routed to the
+// other two (natsbustest.StartRouted's twin, which imports this package).
 func startRouted(t testing.TB) []*server.Server {
 	t.Helper()
 	addrs := freeAddrs(t, 3)
@@ -122,9 +123,9 @@ func startRouted(t testing.TB) []*server.Server {
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for _, s := range out {
-		for s.NumRoutes() < 2 {
+		for RoutedPeers(s) < 2 {
 			if time.Now().After(deadline) {
-				t.Fatalf("server %s has %d routes after 20s", s.Name(), s.NumRoutes())
+				t.Fatalf("server %s is routed to %d other servers after 20s", s.Name(), RoutedPeers(s))
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -136,6 +137,16 @@ func TestConformanceOneServer(t *testing.T) {
 	clustertest.Run(t, func(t *testing.T) clustertest.Cluster {
 		return &natsCluster{servers: []*server.Server{startServer(t, EmbeddedConfig{Name: "solo"})}, live: map[cluster.NodeID]bool{}}
 	})
+}
+
+// RoutedPeers counts the other servers a server is routed to, not its route connections, of which
+// there are several per peer: three routed servers each have two peers, and more route connections.
+func TestRoutedPeersCountsServers(t *testing.T) {
+	for _, s := range startRouted(t) {
+		if got := RoutedPeers(s); got != 2 {
+			t.Errorf("server %s: RoutedPeers = %d, want 2 (route connections: %d)", s.Name(), got, s.NumRoutes())
+		}
+	}
 }
 
 func TestConformanceThreeRoutedServers(t *testing.T) {

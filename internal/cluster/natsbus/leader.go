@@ -3,7 +3,6 @@ package natsbus
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -25,51 +24,44 @@ import (
 // one server; while the stream has no leader (one is being elected) it fails, and the caller decides
 // later.
 type LeaderReader struct {
-	js nats.JetStreamContext
 	nc *nats.Conn
 	// api is the JetStream API's subject prefix: "$JS.API.", or js's domain's or API prefix's.
 	api string
 }
 
 // NewLeaderReader reads through js's connection, with its API prefix or domain.
-func NewLeaderReader(js jetstream.JetStream) (*LeaderReader, error) {
-	var opts []nats.JSOpt
+func NewLeaderReader(js jetstream.JetStream) *LeaderReader {
 	api := jetstream.DefaultAPIPrefix
 	switch o := js.Options(); {
 	case o.Domain != "":
-		opts = append(opts, nats.Domain(o.Domain))
 		api = "$JS." + o.Domain + ".API."
 	case o.APIPrefix != "":
-		opts = append(opts, nats.APIPrefix(o.APIPrefix))
 		api = strings.TrimSuffix(o.APIPrefix, ".") + "."
 	}
-	legacy, err := js.Conn().JetStream(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("cluster: JetStream context for reads from a stream's leader: %w", err)
-	}
-	return &LeaderReader{js: legacy, nc: js.Conn(), api: api}, nil
+	return &LeaderReader{nc: js.Conn(), api: api}
 }
 
 // LastMsg returns the last message on subject in stream as its leader holds it, or an error wrapping
 // jetstream.ErrMsgNotFound when the subject has none (jetstream.ErrStreamNotFound when the stream is gone),
-// as jetstream.Stream.GetLastMsgForSubject does.
+// as jetstream.Stream.GetLastMsgForSubject does. The request is {"last_by_subj":subject}.
 func (r *LeaderReader) LastMsg(ctx context.Context, stream, subject string) (*jetstream.RawStreamMsg, error) {
-	m, err := r.js.GetLastMsg(stream, subject, nats.Context(ctx))
-	switch {
-	case errors.Is(err, nats.ErrMsgNotFound):
-		return nil, fmt.Errorf("%w (the stream's leader answered)", jetstream.ErrMsgNotFound)
-	case errors.Is(err, nats.ErrStreamNotFound):
-		return nil, fmt.Errorf("%w (the stream's leader answered)", jetstream.ErrStreamNotFound)
-	case err != nil:
-		return nil, err
-	}
-	return &jetstream.RawStreamMsg{Subject: m.Subject, Sequence: m.Sequence, Header: m.Header, Data: m.Data, Time: m.Time}, nil
+	return r.get(ctx, stream, "last message on "+subject, msgGetRequest{LastFor: subject})
+}
+
+// FirstMsg returns the first message on subject in stream as its leader holds it, with the same errors
+// as LastMsg: one wrapping jetstream.ErrMsgNotFound when the subject has none (never written, or purged
+// whole), jetstream.ErrStreamNotFound when the stream is gone. A replica that has not applied a purge
+// of the subject's first messages still answers a direct get with the first of them; the leader
+// answers with the first it kept. The request is {"seq":1,"next_by_subj":subject}.
+func (r *LeaderReader) FirstMsg(ctx context.Context, stream, subject string) (*jetstream.RawStreamMsg, error) {
+	return r.get(ctx, stream, "first message on "+subject, msgGetRequest{Seq: 1, NextFor: subject})
 }
 
 // msgGetRequest is the body of a $JS.API.STREAM.MSG.GET request (nats-server's JSApiMsgGetRequest):
-// with NextFor, the first message on that subject at Seq or after it.
+// with LastFor, the last message on that subject; with NextFor, the first on it at Seq or after it.
 type msgGetRequest struct {
 	Seq     uint64 `json:"seq,omitempty"`
+	LastFor string `json:"last_by_subj,omitempty"`
 	NextFor string `json:"next_by_subj,omitempty"`
 }
 
@@ -85,30 +77,35 @@ type msgGetResponse struct {
 	} `json:"message,omitempty"`
 }
 
-// FirstMsg returns the first message on subject in stream as its leader holds it, with the same errors
-// as LastMsg: one wrapping jetstream.ErrMsgNotFound when the subject has none (never written, or purged
-// whole), jetstream.ErrStreamNotFound when the stream is gone. A replica that has not applied a purge
-// of the subject's first messages still answers a direct get with the first of them; the leader
-// answers with the first it kept. nats.go makes a next-by-subject get a direct get on a stream that
-// allows them (its jetstream package), or always (its JetStreamContext), so the request,
-// {"seq":1,"next_by_subj":subject}, is made here; a ctx without a deadline is bounded by DefaultTimeout.
-func (r *LeaderReader) FirstMsg(ctx context.Context, stream, subject string) (*jetstream.RawStreamMsg, error) {
+// get sends req to stream's $JS.API.STREAM.MSG.GET, which its leader alone answers, and returns the
+// message; what names it in errors. nats.go sends a get to a stream that allows direct gets as a direct
+// get (its jetstream package), or a next-by-subject get always (its JetStreamContext), so the request is
+// made here. A stream name that is none (empty, or with a character the API subject cannot carry) is
+// refused as nats.go refuses it, jetstream.ErrStreamNameRequired or ErrInvalidStreamName. A ctx without
+// a deadline is bounded by DefaultTimeout.
+func (r *LeaderReader) get(ctx context.Context, stream, what string, req msgGetRequest) (*jetstream.RawStreamMsg, error) {
+	switch {
+	case stream == "":
+		return nil, fmt.Errorf("%s: %w", what, jetstream.ErrStreamNameRequired)
+	case strings.ContainsAny(stream, ">*. /\\\t\r\n"):
+		return nil, fmt.Errorf("%s: %w: %q", what, jetstream.ErrInvalidStreamName, stream)
+	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
 		defer cancel()
 	}
-	req, err := json.Marshal(msgGetRequest{Seq: 1, NextFor: subject})
+	body, err := json.Marshal(req)
 	if err != nil {
-		return nil, fmt.Errorf("first message on %s in stream %s: %w", subject, stream, err)
+		return nil, fmt.Errorf("%s in stream %s: %w", what, stream, err)
 	}
-	reply, err := r.nc.RequestWithContext(ctx, r.api+"STREAM.MSG.GET."+stream, req)
+	reply, err := r.nc.RequestWithContext(ctx, r.api+"STREAM.MSG.GET."+stream, body)
 	if err != nil {
-		return nil, fmt.Errorf("first message on %s in stream %s, from its leader: %w", subject, stream, err)
+		return nil, fmt.Errorf("%s in stream %s, from its leader: %w", what, stream, err)
 	}
 	var resp msgGetResponse
 	if err := json.Unmarshal(reply.Data, &resp); err != nil {
-		return nil, fmt.Errorf("first message on %s in stream %s: %w: %w", subject, stream, jetstream.ErrInvalidJetStreamResponse, err)
+		return nil, fmt.Errorf("%s in stream %s: %w: %w", what, stream, jetstream.ErrInvalidJetStreamResponse, err)
 	}
 	switch {
 	case resp.Error != nil && resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound:
@@ -116,15 +113,15 @@ func (r *LeaderReader) FirstMsg(ctx context.Context, stream, subject string) (*j
 	case resp.Error != nil && resp.Error.ErrorCode == jetstream.JSErrCodeStreamNotFound:
 		return nil, fmt.Errorf("%w (the stream's leader answered)", jetstream.ErrStreamNotFound)
 	case resp.Error != nil:
-		return nil, fmt.Errorf("first message on %s in stream %s: %w", subject, stream, resp.Error)
+		return nil, fmt.Errorf("%s in stream %s: %w", what, stream, resp.Error)
 	case resp.Message == nil:
-		return nil, fmt.Errorf("first message on %s in stream %s: %w", subject, stream, jetstream.ErrInvalidJetStreamResponse)
+		return nil, fmt.Errorf("%s in stream %s: %w", what, stream, jetstream.ErrInvalidJetStreamResponse)
 	}
 	m := resp.Message
 	var hdr nats.Header
 	if len(m.Header) > 0 {
 		if hdr, err = nats.DecodeHeadersMsg(m.Header); err != nil {
-			return nil, fmt.Errorf("first message on %s in stream %s: headers: %w", subject, stream, err)
+			return nil, fmt.Errorf("%s in stream %s: headers: %w", what, stream, err)
 		}
 	}
 	return &jetstream.RawStreamMsg{Subject: m.Subject, Sequence: m.Sequence, Header: hdr, Data: m.Data, Time: m.Time}, nil

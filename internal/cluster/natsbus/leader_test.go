@@ -34,10 +34,7 @@ func TestLeaderReaderAPIPrefix(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, err := NewLeaderReader(js)
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := NewLeaderReader(js)
 			if r.api != tc.want {
 				t.Errorf("API prefix %q, want %q", r.api, tc.want)
 			}
@@ -45,19 +42,19 @@ func TestLeaderReaderAPIPrefix(t *testing.T) {
 	}
 }
 
-// TestFirstMsgWithAReplicaBehind runs a stream with three replicas and direct gets on three routed
+// TestLeaderReadsWithAReplicaBehind runs a stream with three replicas and direct gets on three routed
 // servers, its reader connected to a server that does not lead it (its request goes to every server,
 // and the leader alone answers). FirstMsg answers the first message a subject still holds after a purge
-// of its first ones, with its headers and data; nothing for a subject never written or purged whole; a
-// missing stream as such. A replica that has not applied the purge answers a direct get with a purged
-// message, and FirstMsg the leader's; with the leader gone and no quorum left to elect one, it fails,
-// and says neither "no message" nor "no stream".
+// of its first ones, with its headers and data, and LastMsg the last; each nothing for a subject never
+// written or purged whole, and a missing stream as such. A replica that has not applied the purge
+// answers a direct get with a purged message, and FirstMsg and LastMsg the leader's; with the leader
+// gone and no quorum left to elect one, FirstMsg fails, and says neither "no message" nor "no stream".
 //
 // The replica behind is a stand-in, so that no timing decides what answers: the stream's servers stop
 // answering direct gets (AllowDirect off) while a stream handle bound before still sends them, and a
 // subscriber to the direct-get subject answers with the purged message as a follower that has not applied
 // the purge does. A read any replica may answer (a direct get) gets that message; FirstMsg must not.
-func TestFirstMsgWithAReplicaBehind(t *testing.T) {
+func TestLeaderReadsWithAReplicaBehind(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	servers := startRouted(t)
@@ -111,34 +108,41 @@ func TestFirstMsgWithAReplicaBehind(t *testing.T) {
 		t.Fatalf("no server other than the stream's leader %q", info.Cluster.Leader)
 	}
 	js := connectJS(t, follower)
-	r, err := NewLeaderReader(js)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := NewLeaderReader(js)
 
+	type read func(context.Context, string, string) (*jetstream.RawStreamMsg, error)
 	for _, tc := range []struct {
 		name    string
+		read    read
 		stream  string
 		subject string
 		want    uint64 // the sequence; 0: an error
 		wantErr error
 	}{
-		{name: "a subject whose first messages were purged", stream: "firsts", subject: "firsts.a", want: ack.Sequence},
-		{name: "a subject with one message", stream: "firsts", subject: "firsts.b", want: 2},
-		{name: "a subject purged whole", stream: "firsts", subject: "firsts.c", wantErr: jetstream.ErrMsgNotFound},
-		{name: "a subject never written", stream: "firsts", subject: "firsts.d", wantErr: jetstream.ErrMsgNotFound},
-		{name: "a stream that does not exist", stream: "nothing", subject: "nothing.a", wantErr: jetstream.ErrStreamNotFound},
+		{name: "first of a subject whose first messages were purged", read: r.FirstMsg, stream: "firsts", subject: "firsts.a", want: ack.Sequence},
+		{name: "first of a subject with one message", read: r.FirstMsg, stream: "firsts", subject: "firsts.b", want: 2},
+		{name: "first of a subject purged whole", read: r.FirstMsg, stream: "firsts", subject: "firsts.c", wantErr: jetstream.ErrMsgNotFound},
+		{name: "first of a subject never written", read: r.FirstMsg, stream: "firsts", subject: "firsts.d", wantErr: jetstream.ErrMsgNotFound},
+		{name: "first in a stream that does not exist", read: r.FirstMsg, stream: "nothing", subject: "nothing.a", wantErr: jetstream.ErrStreamNotFound},
+		{name: "last of a subject with several messages", read: r.LastMsg, stream: "firsts", subject: "firsts.a", want: ack.Sequence},
+		{name: "last of a subject with one message", read: r.LastMsg, stream: "firsts", subject: "firsts.b", want: 2},
+		{name: "last of a subject purged whole", read: r.LastMsg, stream: "firsts", subject: "firsts.c", wantErr: jetstream.ErrMsgNotFound},
+		{name: "last of a subject never written", read: r.LastMsg, stream: "firsts", subject: "firsts.d", wantErr: jetstream.ErrMsgNotFound},
+		{name: "last in a stream that does not exist", read: r.LastMsg, stream: "nothing", subject: "nothing.a", wantErr: jetstream.ErrStreamNotFound},
+		{name: "last in a stream with no name", read: r.LastMsg, stream: "", subject: "firsts.a", wantErr: jetstream.ErrStreamNameRequired},
+		{name: "last in a stream named with a wildcard", read: r.LastMsg, stream: "firsts.*", subject: "firsts.a", wantErr: jetstream.ErrInvalidStreamName},
+		{name: "first in a stream named with a dot", read: r.FirstMsg, stream: "KV.x", subject: "firsts.a", wantErr: jetstream.ErrInvalidStreamName},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			msg, err := r.FirstMsg(ctx, tc.stream, tc.subject)
+			msg, err := tc.read(ctx, tc.stream, tc.subject)
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
-					t.Fatalf("FirstMsg = %v, %v; want %v", msg, err, tc.wantErr)
+					t.Fatalf("read = %v, %v; want %v", msg, err, tc.wantErr)
 				}
 				return
 			}
 			if err != nil || msg.Sequence != tc.want || msg.Subject != tc.subject {
-				t.Fatalf("FirstMsg = %+v, %v; want %s at sequence %d", msg, err, tc.subject, tc.want)
+				t.Fatalf("read = %+v, %v; want %s at sequence %d", msg, err, tc.subject, tc.want)
 			}
 		})
 	}
@@ -186,6 +190,9 @@ func TestFirstMsgWithAReplicaBehind(t *testing.T) {
 	}
 	if got, err := r.FirstMsg(ctx, "firsts", "firsts.a"); err != nil || got.Sequence != ack.Sequence {
 		t.Fatalf("FirstMsg beside the replica behind = %v, %v; want the leader's, at sequence %d", got, err, ack.Sequence)
+	}
+	if got, err := r.LastMsg(ctx, "firsts", "firsts.a"); err != nil || got.Sequence != ack.Sequence || string(got.Data) != "a3" || got.Header.Get("X-Kept") != "yes" {
+		t.Fatalf("LastMsg beside the replica behind = %+v, %v; want the leader's a3 with its header, at sequence %d", got, err, ack.Sequence)
 	}
 
 	// The other two servers stop: the follower left has no leader to forward to, nor a quorum to elect

@@ -220,3 +220,18 @@ func (l serverLog) Warnf(format string, v ...any) {
 func (l serverLog) Fatalf(format string, v ...any) { l.log.Error("nats: " + fmt.Sprintf(format, v...)) }
 func (l serverLog) Debugf(format string, v ...any) {}
 func (l serverLog) Tracef(format string, v ...any) {}
+
+// RoutedPeers is how many other servers s has a route to. Not s.NumRoutes, which counts route
+// connections, several per peer (a pool, and one for the system account), and so reaches a cluster's
+// size less one with a single peer routed.
+func RoutedPeers(s *server.Server) int {
+	rz, err := s.Routez(nil)
+	if err != nil {
+		return 0 // not answered: none counted
+	}
+	ids := map[string]bool{}
+	for _, r := range rz.Routes {
+		ids[r.RemoteID] = true
+	}
+	return len(ids)
+}
