@@ -88,6 +88,19 @@ type node struct {
 	stop     func()
 }
 
+// nextReap waits up to 30 s for the next $disconnect n runs, "ID=record", and fails the test with
+// missing and n's log if none runs.
+func (n *node) nextReap(t *testing.T, missing string) string {
+	t.Helper()
+	select {
+	case got := <-n.reaped:
+		return got
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s (no $disconnect within 30s)\n%s", missing, n.log.String())
+		return ""
+	}
+}
+
 func runNode(t *testing.T, s *server.Server, id cluster.NodeID) *node {
 	t.Helper()
 	return runNodeWith(t, s, id, nil)
@@ -187,13 +200,8 @@ func TestDeclaredDeadNodeIsExpelledAndRejoins(t *testing.T) {
 	}
 	eventually(t, func() bool { return a.expelled.Load() >= 1 }, "node 1 was not expelled")
 	// Node 2 claims node 1's old incarnation's record and runs its $disconnect, once.
-	select {
-	case got := <-b.reaped:
-		if got != "AAAAAAAAAAAAAAA==rec" {
-			t.Fatalf("reaped %q", got)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("node 2 did not claim the record of node 1's previous incarnation")
+	if got := b.nextReap(t, "node 2 did not claim the record of node 1's previous incarnation"); got != "AAAAAAAAAAAAAAA==rec" {
+		t.Fatalf("reaped %q", got)
 	}
 	eventually(t, func() bool { return a.m.Status() == "" && a.m.incarnationNow() != old && b.m.Alive(1) }, "node 1 did not rejoin as a new incarnation")
 	// Node 1 closing that connection now does not run its $disconnect again.
@@ -245,13 +253,8 @@ func TestCorruptedAndForeignEntriesAreSkipped(t *testing.T) {
 	}
 	n := runNode(t, s, 1)
 	eventually(t, func() bool { return n.m.Status() == "" }, "the node did not join")
-	select {
-	case got := <-n.reaped:
-		if got != "BBBBBBBBBBBBBBB==\x00garbage" {
-			t.Fatalf("reaped %q", got)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the dead node's record was not claimed")
+	if got := n.nextReap(t, "the dead node's record was not claimed"); got != "BBBBBBBBBBBBBBB==\x00garbage" {
+		t.Fatalf("reaped %q", got)
 	}
 	for _, key := range []string{"m.5", "m.6", "weird.key", "switchboard.connlog.notanode.x", "switchboard.connlog.9.deadbeef sequence=1"} {
 		eventually(t, func() bool { return strings.Contains(n.log.String(), "key="+key) }, "no log line names "+key)
