@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -230,13 +231,51 @@ type bench struct {
 	langs []langFunction
 }
 
+// start starts a server process of kind listening on a free loopback port, and logs it.
 func (b *bench) start(ctx context.Context, kind string, args ...string) (*child, error) {
-	c, err := startChild(ctx, b.env.Exe, b.stderr, kind, append([]string{"-listen", "127.0.0.1:0"}, args...)...)
+	return b.startUnless(ctx, nil, kind, args...)
+}
+
+// startUnless is start, given up (errStartAborted) if abort closes before the server listens.
+func (b *bench) startUnless(ctx context.Context, abort <-chan struct{}, kind string, args ...string) (*child, error) {
+	c, err := startChild(ctx, abort, b.env.Exe, b.stderr, kind, append([]string{"-listen", "127.0.0.1:0"}, args...)...)
 	if err != nil {
 		return nil, err
 	}
 	logf(b.stderr, "%s server pid %d listening on %s", kind, c.pid(), c.addr)
 	return c, nil
+}
+
+// startTogether starts a server of kind for each of args at once — servers that each wait for the
+// others before they listen, as a cluster's do — and returns them in args' order. When one fails to
+// start, the others are stopped at once, not left waiting out startChild's timeout for a peer that will
+// never come, and the error says which failed and why; no server is left running then.
+func (b *bench) startTogether(ctx context.Context, kind string, args [][]string) ([]*child, error) {
+	cs := make([]*child, len(args))
+	errs := make([]error, len(args))
+	abort := make(chan struct{})
+	var once sync.Once
+	var wg sync.WaitGroup
+	for i := range args {
+		wg.Go(func() {
+			cs[i], errs[i] = b.startUnless(ctx, abort, kind, args[i]...)
+			if errs[i] != nil {
+				once.Do(func() { close(abort) })
+			}
+		})
+	}
+	wg.Wait()
+	var err error
+	for i, e := range errs {
+		if e != nil && !errors.Is(e, errStartAborted) {
+			err = joinErr(err, fmt.Errorf("%s %d of %d: %w", kind, i+1, len(args), e))
+		}
+	}
+	if err != nil {
+		_ = stopAll(cs)
+		return nil, err
+	}
+	return cs, nil
 }
 
 // functionEnv is the local function's environment: with -profile, where its processes write profiles.

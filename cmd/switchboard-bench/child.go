@@ -83,8 +83,12 @@ func childPIDs(ppid int) []int {
 	return pids
 }
 
-// startChild starts "EXE server KIND ARGS..." and waits for its "listening ADDR" line.
-func startChild(ctx context.Context, exe string, stderr io.Writer, kind string, args ...string) (*child, error) {
+// errStartAborted is startChild's error when abort closed before the child was listening.
+var errStartAborted = errors.New("start aborted: another server of its group failed to start")
+
+// startChild starts "EXE server KIND ARGS..." and waits for its "listening ADDR" line; a close of abort
+// (nil: never) meanwhile stops it and returns errStartAborted.
+func startChild(ctx context.Context, abort <-chan struct{}, exe string, stderr io.Writer, kind string, args ...string) (*child, error) {
 	cmd := exec.CommandContext(ctx, exe, append([]string{"server", kind}, args...)...)
 	first := &firstLine{line: make(chan string, 1)}
 	cmd.Stdout = first
@@ -124,6 +128,9 @@ func startChild(ctx context.Context, exe string, stderr io.Writer, kind string, 
 	case <-timer.C:
 		c.stop()
 		return nil, fmt.Errorf("%s server did not start listening within 30s", kind)
+	case <-abort:
+		c.stop()
+		return nil, errStartAborted
 	case <-ctx.Done():
 		c.stop()
 		return nil, ctx.Err()

@@ -201,20 +201,13 @@ func (b *bench) startRawNATS(ctx context.Context) ([]*child, error) {
 		return nil, err
 	}
 	b.configs++
-	raw := make([]*child, rawNATSNodes)
-	errs := make([]error, rawNATSNodes)
-	var wg sync.WaitGroup
-	for i := range raw {
+	args := make([][]string, rawNATSNodes)
+	for i := range args {
 		routes := othersOf(addrs, i)
-		args := []string{"-node", strconv.Itoa(i + 1), "-cluster-listen", addrs[i], "-cluster-routes", strings.Join(routes, ","),
+		args[i] = []string{"-node", strconv.Itoa(i + 1), "-cluster-listen", addrs[i], "-cluster-routes", strings.Join(routes, ","),
 			"-cluster-store", filepath.Join(b.dir, fmt.Sprintf("raw-nats-%d-%d", b.configs, i+1)), "-backend", "http://" + b.backend.addr}
-		wg.Go(func() { raw[i], errs[i] = b.start(ctx, "rawnats", args...) })
 	}
-	wg.Wait()
-	for _, e := range errs {
-		err = joinErr(err, e)
-	}
-	return raw, err
+	return b.startTogether(ctx, "rawnats", args)
 }
 
 // rawNATSURL is the WebSocket URL of a raw NATS cluster node, with a record of that kind ("": none).
@@ -261,26 +254,18 @@ func (b *bench) startCluster(ctx context.Context) ([]*child, error) {
 	if err != nil {
 		return nil, err
 	}
-	nodes := make([]*child, clusterSize)
-	errs := make([]error, clusterSize)
-	var wg sync.WaitGroup
-	for i := range clusterSize {
+	args := make([][]string, clusterSize)
+	for i := range args {
 		routes := othersOf(addrs, i)
-		args := []string{"-config", path, "-node", strconv.Itoa(i + 1), "-cluster-listen", addrs[i],
-			"-cluster-routes", strings.Join(routes, ","), "-cluster-store", filepath.Join(b.dir, fmt.Sprintf("nats-%d-%d", b.configs, i+1)),
-			"-cluster-size", strconv.Itoa(clusterSize)}
 		prof, err := b.profileArgs(fmt.Sprintf("gateway-%d-node-%d", b.configs, i+1))
 		if err != nil {
-			errs[i] = err
-			continue
+			return nil, err
 		}
-		wg.Go(func() { nodes[i], errs[i] = b.start(ctx, "gateway", append(args, prof...)...) })
+		args[i] = append([]string{"-config", path, "-node", strconv.Itoa(i + 1), "-cluster-listen", addrs[i],
+			"-cluster-routes", strings.Join(routes, ","), "-cluster-store", filepath.Join(b.dir, fmt.Sprintf("nats-%d-%d", b.configs, i+1)),
+			"-cluster-size", strconv.Itoa(clusterSize)}, prof...)
 	}
-	wg.Wait()
-	for _, e := range errs {
-		err = joinErr(err, e)
-	}
-	return nodes, err
+	return b.startTogether(ctx, "gateway", args)
 }
 
 // measureClusterPosts connects -clients clients to node 2 and measures POSTs to them through node 2 and

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/loopbackport"
 )
 
 // TestClusterScenario runs -only cluster at a tiny scale (three gateway processes over embedded NATS)
@@ -19,10 +21,7 @@ func TestClusterScenario(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts server processes")
 	}
-	exe := filepath.Join(t.TempDir(), "switchboard-bench")
-	if out, err := exec.Command("go", "build", "-o", exe, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	exe := buildBench(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	const work = 20 * time.Millisecond
@@ -172,5 +171,46 @@ func TestOthersOf(t *testing.T) {
 				t.Fatalf("othersOf changed its input: %v", addrs)
 			}
 		})
+	}
+}
+
+// Servers started together that wait for one another (a cluster's) are stopped as soon as one of them
+// fails to start, and the error names that one: the others used to wait out startChild's 30 s for a
+// peer that would never come, and said only that they had not started listening.
+func TestStartTogetherStopsTheRestWhenOneFails(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts server processes")
+	}
+	exe := buildBench(t)
+	addrs, err := loopbackport.Reserve(rawNATSNodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var stderr bytes.Buffer
+	b := &bench{env: runEnv{Exe: exe}, stderr: &lockedWriter{w: &stderr}}
+	args := make([][]string, rawNATSNodes)
+	for i := range args {
+		args[i] = []string{"-node", strconv.Itoa(i + 1), "-cluster-listen", addrs[i], "-cluster-routes", strings.Join(othersOf(addrs, i), ","),
+			"-cluster-store", filepath.Join(dir, strconv.Itoa(i+1)), "-backend", "http://127.0.0.1:9"}
+	}
+	args[0] = append(args[0], "-no-such-flag") // node 1 exits at once; nodes 2 and 3 wait for it
+	// Less than startChild's 30 s: servers left waiting for node 1 end with this ctx, and say so.
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	cs, err := b.startTogether(ctx, "rawnats", args)
+	if err == nil {
+		_ = stopAll(cs)
+		t.Fatal("three raw NATS nodes started with node 1's command line refused")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "rawnats 1 of 3") || strings.Contains(msg, "rawnats 2 of 3") || strings.Contains(msg, "rawnats 3 of 3") {
+		t.Errorf("error %q, want node 1's failure alone", msg)
+	}
+	if cs != nil {
+		t.Errorf("servers returned after a failed start: %v", cs)
+	}
+	if ctx.Err() != nil {
+		t.Errorf("the start waited for its ctx to end (%v): %v", ctx.Err(), err)
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,16 +13,6 @@ import (
 
 	"github.com/switchboard-gw/switchboard/internal/proxyevent"
 )
-
-// buildBench builds the tool's binary, which is also the bench's Go function ("switchboard-bench handler").
-func buildBench(t *testing.T) string {
-	t.Helper()
-	exe := filepath.Join(t.TempDir(), "switchboard-bench")
-	if out, err := exec.Command("go", "build", "-o", exe, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return exe
-}
 
 // The raw Lambda bridge answers a real WebSocket client with the real Go function's reply, and with
 // -connect upgrades only when the function answers the $connect event with 200: otherwise the client gets

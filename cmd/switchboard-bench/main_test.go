@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,17 +15,47 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/lambda/bootstrap"
 )
 
+// built is the tool's binary, built once for the package's tests by buildBench and removed by TestMain.
+var built struct {
+	once     sync.Once
+	dir, exe string
+	out      []byte
+	err      error
+}
+
+// buildBench builds the tool's binary once for every test of the package, and returns its path: the
+// binary is also every server the tests start ("switchboard-bench server KIND") and the bench's Go
+// function ("switchboard-bench handler").
+func buildBench(t *testing.T) string {
+	t.Helper()
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "switchboard-bench-test-"); built.err != nil {
+			return
+		}
+		built.exe = filepath.Join(built.dir, "switchboard-bench")
+		built.out, built.err = exec.Command("go", "build", "-o", built.exe, ".").CombinedOutput()
+	})
+	if built.err != nil {
+		t.Fatalf("build the tool (go build into a temporary directory): %v\n%s", built.err, built.out)
+	}
+	return built.exe
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		_ = os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
 // TestEndToEnd runs the whole tool at a tiny scale against real server processes (the tool's own binary,
 // built here) and checks that every figure was measured. It asserts nothing about speed.
 func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts server processes")
 	}
-	exe := filepath.Join(t.TempDir(), "switchboard-bench")
-	build := exec.Command("go", "build", "-o", exe, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	exe := buildBench(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Second)
 	defer cancel()
 
@@ -138,10 +169,7 @@ func TestPeers(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(cache, "node_modules", "serverless-offline", "package.json")); err != nil {
 		t.Skipf("serverless-offline is not installed in %s: %v", cache, err)
 	}
-	exe := filepath.Join(t.TempDir(), "switchboard-bench")
-	if out, err := exec.Command("go", "build", "-o", exe, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	exe := buildBench(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	args := []string{"-only", "rtt,peers", "-peer-cache", cache, "-clients", "2", "-duration", "300ms"}
