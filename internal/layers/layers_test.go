@@ -36,7 +36,7 @@ func TestImportRules(t *testing.T) {
 	leaves := []string{"internal/resource", "internal/selexpr", "internal/vtl", "internal/schema", "internal/proxyevent", "internal/wsconn",
 		"internal/awserr", "internal/awsid", "internal/cluster", "internal/lambda", "internal/lambda/runtimeapi",
 		"internal/localca", "internal/sigv4", "internal/authorizer/policy", "internal/certs", "internal/metrics",
-		"internal/parammap", "internal/jwtauth", "internal/loopbackport", "internal/racebuild"}
+		"internal/parammap", "internal/jwtauth", "internal/loopbackport", "internal/racebuild", "internal/jsonscan"}
 	concrete := []string{"internal/cluster/membus", "internal/cluster/natsbus", "internal/cluster/membership", "internal/integration/httpbackend", "internal/integration/mock",
 		"internal/integration/awsproxy", "internal/integration/awsservice", "internal/lambda/awsinvoke", "internal/lambda/localinvoke", "internal/acme",
 		"internal/catalog/natskv", "internal/authorizer/usageplan/natsusage"}
@@ -54,9 +54,12 @@ func TestImportRules(t *testing.T) {
 		forbidden func(dep string) bool
 	}
 	rules := []rule{
-		{"leaves import nothing internal", leaves, func(string) bool { return true }},
+		// jsonscan (JSON's tokens, importing nothing internal itself) is the one package leaves share: vtl
+		// and schema each decoded JSON strings with a copy of their own, and both copies lost the
+		// character after an unpaired surrogate escape.
+		{"leaves import nothing internal but jsonscan", leaves, func(d string) bool { return d != "internal/jsonscan" }},
 		{"snapshot imports only the model, expressions, templates, schemas and parameter mappings", []string{"internal/snapshot"}, func(d string) bool {
-			return d != "internal/resource" && d != "internal/selexpr" && d != "internal/vtl" && d != "internal/schema" && d != "internal/parammap"
+			return d != "internal/resource" && d != "internal/selexpr" && d != "internal/vtl" && d != "internal/schema" && d != "internal/parammap" && d != "internal/jsonscan"
 		}},
 		{"registry never imports edge or wsconn", []string{"internal/registry"}, func(d string) bool {
 			return d == "internal/edge" || d == "internal/wsconn"

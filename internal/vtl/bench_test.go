@@ -1,6 +1,9 @@
 package vtl
 
-import "testing"
+import (
+	"encoding/json"
+	"testing"
+)
 
 // benchTemplate is a realistic request template: fields from the body, context variables, a loop.
 const benchTemplate = `#set($body = $input.path('$'))
@@ -49,4 +52,27 @@ func BenchmarkParse(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkParseJSON reads a chat message with ParseJSON and, as the baseline in the same run, with
+// encoding/json into generic values.
+func BenchmarkParseJSON(b *testing.B) {
+	msg := []byte(`{"action":"sendmessage","room":"général","message":"Hello, \"world\"\nsecond line \u263a","seq":1234567,"ts":1733580000.125,"meta":{"client":"web","tags":["a","b","c"],"retry":false,"parent":null}}`)
+	b.Run("ParseJSON", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := ParseJSON(msg); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding_json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var v any
+			if err := json.Unmarshal(msg, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

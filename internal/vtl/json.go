@@ -3,8 +3,8 @@ package vtl
 import (
 	"fmt"
 	"strconv"
-	"unicode/utf16"
-	"unicode/utf8"
+
+	"github.com/switchboard-gw/switchboard/internal/jsonscan"
 )
 
 // ParseJSON decodes JSON text into template values (*Map keeping member order, *List, string, int64,
@@ -33,16 +33,7 @@ func (d *jsonDecoder) errorf(format string, args ...any) error {
 	return fmt.Errorf("JSON at offset %d: %s", d.i, fmt.Sprintf(format, args...))
 }
 
-func (d *jsonDecoder) ws() {
-	for d.i < len(d.b) {
-		switch d.b[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
-			return
-		}
-	}
-}
+func (d *jsonDecoder) ws() { d.i = jsonscan.Space(d.b, d.i) }
 
 func (d *jsonDecoder) value(depth int) (any, error) {
 	if depth > 1000 {
@@ -146,41 +137,12 @@ func (d *jsonDecoder) lit(word string, v any) (any, error) {
 }
 
 func (d *jsonDecoder) number() (any, error) {
-	start := d.i
-	if d.b[d.i] == '-' {
-		d.i++
-	}
-	digits := func() int {
-		n := 0
-		for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
-			d.i++
-			n++
-		}
-		return n
-	}
-	intStart := d.i
-	if n := digits(); n == 0 || n > 1 && d.b[intStart] == '0' {
+	next, isFloat, ok := jsonscan.Number(d.b, d.i)
+	if !ok {
 		return nil, d.errorf("invalid number")
 	}
-	isFloat := false
-	if d.i < len(d.b) && d.b[d.i] == '.' {
-		isFloat = true
-		d.i++
-		if digits() == 0 {
-			return nil, d.errorf("invalid number")
-		}
-	}
-	if d.i < len(d.b) && (d.b[d.i] == 'e' || d.b[d.i] == 'E') {
-		isFloat = true
-		d.i++
-		if d.i < len(d.b) && (d.b[d.i] == '+' || d.b[d.i] == '-') {
-			d.i++
-		}
-		if digits() == 0 {
-			return nil, d.errorf("invalid number")
-		}
-	}
-	s := string(d.b[start:d.i])
+	s := string(d.b[d.i:next])
+	d.i = next
 	if !isFloat {
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 			return n, nil
@@ -193,94 +155,10 @@ func (d *jsonDecoder) number() (any, error) {
 
 // str reads a string at d.i (which is '"').
 func (d *jsonDecoder) str() (string, error) {
-	d.i++
-	start := d.i
-	for d.i < len(d.b) {
-		c := d.b[d.i]
-		if c == '"' {
-			s := string(d.b[start:d.i])
-			d.i++
-			return s, nil
-		}
-		if c == '\\' || c < 0x20 || c >= 0x80 {
-			break
-		}
-		d.i++
-	}
-	buf := append([]byte(nil), d.b[start:d.i]...)
-	for d.i < len(d.b) {
-		c := d.b[d.i]
-		switch {
-		case c == '"':
-			d.i++
-			return string(buf), nil
-		case c < 0x20:
-			return "", d.errorf("control character in a string")
-		case c == '\\':
-			if d.i+1 >= len(d.b) {
-				return "", d.errorf("unexpected end in a string")
-			}
-			e := d.b[d.i+1]
-			d.i += 2
-			switch e {
-			case '"', '\\', '/':
-				buf = append(buf, e)
-			case 'b':
-				buf = append(buf, '\b')
-			case 'f':
-				buf = append(buf, '\f')
-			case 'n':
-				buf = append(buf, '\n')
-			case 'r':
-				buf = append(buf, '\r')
-			case 't':
-				buf = append(buf, '\t')
-			case 'u':
-				r, ok := d.hex4()
-				if !ok {
-					return "", d.errorf("bad \\u escape")
-				}
-				if utf16.IsSurrogate(r) {
-					r2 := rune(-1)
-					if d.i+1 < len(d.b) && d.b[d.i] == '\\' && d.b[d.i+1] == 'u' {
-						save := d.i
-						d.i += 2
-						var ok2 bool
-						if r2, ok2 = d.hex4(); !ok2 {
-							d.i = save
-							r2 = -1
-						}
-					}
-					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-						r = dec
-					} else {
-						r = utf8.RuneError
-					}
-				}
-				buf = utf8.AppendRune(buf, r)
-			default:
-				return "", d.errorf("bad escape \\%c", e)
-			}
-		case c >= 0x80:
-			r, n := utf8.DecodeRune(d.b[d.i:])
-			buf = utf8.AppendRune(buf, r)
-			d.i += n
-		default:
-			buf = append(buf, c)
-			d.i++
-		}
-	}
-	return "", d.errorf("unexpected end in a string")
-}
-
-func (d *jsonDecoder) hex4() (rune, bool) {
-	if len(d.b)-d.i < 4 {
-		return 0, false
-	}
-	n, err := strconv.ParseUint(string(d.b[d.i:d.i+4]), 16, 32)
+	s, next, err := jsonscan.String(d.b, d.i)
 	if err != nil {
-		return 0, false
+		return "", err // a *jsonscan.SyntaxError: "JSON at offset N: …", as errorf says it
 	}
-	d.i += 4
-	return rune(n), true
+	d.i = next
+	return s, nil
 }
