@@ -1,6 +1,7 @@
 package awsid
 
 import (
+	"encoding/base64"
 	"strings"
 	"testing"
 )
@@ -58,4 +59,26 @@ func TestConnectionIDsOfOneNodeDoNotShareAPrefix(t *testing.T) {
 	if len(prefixes) < 8 {
 		t.Fatalf("64 ids of node 0 share only %d distinct 2-char prefixes", len(prefixes))
 	}
+}
+
+// FuzzConnectionNode reads any string as a connection ID: it never panics, accepts only 16-character
+// base64url text ending in one "=", and reads every ID NewConnectionID makes back to its node.
+func FuzzConnectionNode(f *testing.F) {
+	for _, s := range []string{"R1kmxc2VNjMCFIA=", "", "abc=", "R1kmxc2VNjMCFIA==", "R1kmxc2V+jMCFIA=", "R1kmxc2VNjMCFIB="} {
+		f.Add(s, uint16(7))
+	}
+	f.Fuzz(func(t *testing.T, id string, node uint16) {
+		if _, err := ConnectionNode(id); err == nil {
+			if len(id) != ConnectionIDLen || !strings.HasSuffix(id, "=") || strings.HasSuffix(id, "==") {
+				t.Fatalf("ConnectionNode accepted %q", id)
+			}
+			if _, err := base64.URLEncoding.DecodeString(id); err != nil {
+				t.Fatalf("ConnectionNode accepted %q, which is not base64url: %v", id, err)
+			}
+		}
+		made := NewConnectionID(node)
+		if got, err := ConnectionNode(made); err != nil || got != node {
+			t.Fatalf("ConnectionNode(%q) = %d, %v; want node %d", made, got, err, node)
+		}
+	})
 }

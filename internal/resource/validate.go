@@ -255,17 +255,18 @@ func (v *validator) models(p string, models []Model) {
 	}
 }
 
-// awsServiceURI reports whether uri has the form of an AWS integration URI:
-// arn:aws:apigateway:{region}:{service}:action/{Action} or …:path/{path}, or a Lambda function ARN.
-func awsServiceURI(uri string) bool {
+// awsServiceURIProblem says what is wrong with uri as an AWS integration's URI
+// (arn:aws:apigateway:{region}:{service}:action/{Action} or …:path/{path}, ParseAWSServiceURI, with a
+// path that is not empty; or a Lambda function ARN), or "" when nothing is.
+func awsServiceURIProblem(uri string) string {
 	if strings.HasPrefix(uri, "arn:aws:lambda:") || strings.HasPrefix(uri, "arn:aws-") && strings.Contains(uri, ":lambda:") {
-		return true // a function ARN, as AWS_PROXY integrations accept too
+		return "" // a function ARN, as AWS_PROXY integrations accept too
 	}
-	parts := strings.SplitN(uri, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "apigateway" || parts[4] == "" {
-		return false
+	u, problem := ParseAWSServiceURI(uri)
+	if problem == "" && u.Action == "" && u.Path == "" {
+		problem = "the resource must be action/{Action} or path/{path}"
 	}
-	return len(parts[5]) > len("action/") && strings.HasPrefix(parts[5], "action/") || len(parts[5]) > len("path/") && strings.HasPrefix(parts[5], "path/")
+	return problem
 }
 
 func (v *validator) route(p string, r *Route, integrations map[string]bool) {
@@ -362,8 +363,8 @@ func (v *validator) integration(p string, in *Integration) {
 	case IntegrationAWS, IntegrationAWSProxy:
 		if in.IntegrationURI == "" {
 			v.addf(FieldPath(p, "integrationUri"), "integrationUri is required for %s integrations: the Lambda function's invocation URI or ARN", in.IntegrationType)
-		} else if in.IntegrationType == IntegrationAWS && !awsServiceURI(in.IntegrationURI) {
-			v.addf(FieldPath(p, "integrationUri"), "integrationUri %q is not valid for AWS integrations: use arn:aws:apigateway:{region}:{service}:action/{Action}, arn:aws:apigateway:{region}:{service}:path/{path} a Lambda invocation URI (arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{functionArn}/invocations) or a function ARN", in.IntegrationURI)
+		} else if problem := awsServiceURIProblem(in.IntegrationURI); in.IntegrationType == IntegrationAWS && problem != "" {
+			v.addf(FieldPath(p, "integrationUri"), "integrationUri %q is not valid for AWS integrations (%s): use arn:aws:apigateway:{region}:{service}:action/{Action}, arn:aws:apigateway:{region}:{service}:path/{path}, a Lambda invocation URI (arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{functionArn}/invocations) or a function ARN", in.IntegrationURI, problem)
 		}
 	}
 

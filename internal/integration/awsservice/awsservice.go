@@ -34,6 +34,7 @@ import (
 
 	"github.com/switchboard-gw/switchboard/internal/integration"
 	"github.com/switchboard-gw/switchboard/internal/lambda"
+	"github.com/switchboard-gw/switchboard/internal/resource"
 	"github.com/switchboard-gw/switchboard/internal/snapshot"
 )
 
@@ -88,21 +89,14 @@ type Target struct {
 }
 
 // ParseURI reads arn:aws:apigateway:{region}:{service}:action/{Action} or …:{service}:path/{path}.
+// The region and the service are held to a host name's characters (resource.ParseAWSServiceURI): they
+// make the endpoint's host.
 func ParseURI(uri string) (Target, error) {
-	parts := strings.SplitN(uri, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "apigateway" || parts[4] == "" {
-		return Target{}, fmt.Errorf("%w: %q (want arn:aws:apigateway:{region}:{service}:action/{Action} or :path/{path})", ErrBadURI, uri)
+	u, problem := resource.ParseAWSServiceURI(uri)
+	if problem != "" {
+		return Target{}, fmt.Errorf("%w: %q: %s", ErrBadURI, uri, problem)
 	}
-	t := Target{Region: parts[3], Service: parts[4]}
-	switch {
-	case strings.HasPrefix(parts[5], "action/") && len(parts[5]) > len("action/"):
-		t.Action = parts[5][len("action/"):]
-	case strings.HasPrefix(parts[5], "path/"):
-		t.Path = parts[5][len("path/"):]
-	default:
-		return Target{}, fmt.Errorf("%w: %q: the resource must be action/{Action} or path/{path}", ErrBadURI, uri)
-	}
-	return t, nil
+	return Target(u), nil
 }
 
 // Invoke runs req against the function or service action of in.URI within in.Timeout.

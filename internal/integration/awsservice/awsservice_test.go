@@ -241,6 +241,15 @@ func TestParseURI(t *testing.T) {
 		{"arn:aws:apigateway:us-east-1:dynamodb:PutItem", awsservice.Target{}, true},
 		{"arn:aws:lambda:us-east-1:1:function:f", awsservice.Target{}, true},
 		{"https://example.com", awsservice.Target{}, true},
+		{"arn:aws:apigateway:us-west-2:runtime.sagemaker:path/endpoints/e/invocations", awsservice.Target{Region: "us-west-2", Service: "runtime.sagemaker", Path: "endpoints/e/invocations"}, false},
+		{"arn:aws:apigateway:us-west-2:my-bucket.s3:path/key", awsservice.Target{Region: "us-west-2", Service: "my-bucket.s3", Path: "key"}, false},
+		{"arn:aws:apigateway::sqs:action/SendMessage", awsservice.Target{Service: "sqs", Action: "SendMessage"}, false},
+		// The service and the region make the endpoint's host: nothing that would make another host.
+		{"arn:aws:apigateway:us-east-1:evil.example/x:action/PutItem", awsservice.Target{}, true},
+		{"arn:aws:apigateway:us-east-1:user@evil.example:action/PutItem", awsservice.Target{}, true},
+		{"arn:aws:apigateway:us-east-1:dynamodb.:action/PutItem", awsservice.Target{}, true},
+		{"arn:aws:apigateway:x?y:dynamodb:action/PutItem", awsservice.Target{}, true},
+		{"arn:aws:apigateway:US-EAST-1:dynamodb:action/PutItem", awsservice.Target{}, true},
 	}
 	for _, tc := range cases {
 		got, err := awsservice.ParseURI(tc.uri)
@@ -276,4 +285,31 @@ func mustParse(t *testing.T, src string) *vtl.Template {
 		t.Fatal(err)
 	}
 	return tp
+}
+
+// FuzzParseURI holds ParseURI to what the endpoint needs: a URI it accepts makes, with no endpoint
+// override, https://{service}.{region}.amazonaws.com with exactly that host, and never panics.
+func FuzzParseURI(f *testing.F) {
+	for _, s := range []string{"arn:aws:apigateway:us-east-1:dynamodb:action/PutItem", "arn:aws:apigateway:us-west-2:runtime.sagemaker:path/x",
+		"arn:aws:apigateway:us-east-1:evil.example/x:action/PutItem", "arn:aws:apigateway::sqs:path/", "arn:aws:apigateway:a:b"} {
+		f.Add(s)
+	}
+	noEnv := func(string) string { return "" }
+	f.Fuzz(func(t *testing.T, uri string) {
+		tg, err := awsservice.ParseURI(uri)
+		if err != nil {
+			if !errors.Is(err, awsservice.ErrBadURI) {
+				t.Fatalf("ParseURI(%q): %v is not ErrBadURI", uri, err)
+			}
+			return
+		}
+		region := tg.Region
+		if region == "" {
+			region = "us-east-1"
+		}
+		u, err := url.Parse(awsservice.Endpoint(noEnv, tg.Service, region))
+		if err != nil || u.Scheme != "https" || u.Host != tg.Service+"."+region+".amazonaws.com" || u.Path != "" || u.User != nil {
+			t.Fatalf("ParseURI(%q) = %+v: endpoint %v, %v", uri, tg, u, err)
+		}
+	})
 }
