@@ -64,6 +64,10 @@ apis:
           MessageBody: $request.body.message
           MessageGroupId: group-${request.path.id}
           MessageAttributes: '{"kind": {"DataType": "String", "StringValue": "pet"}}'
+      - integrationId: regional
+        integrationType: AWS_PROXY
+        integrationSubtype: SQS-SendMessage
+        requestParameters: {QueueUrl: "http://sqs.local/123456789012/pets", MessageBody: $request.body.message, Region: $request.header.x-region}
       - integrationId: events
         integrationType: AWS_PROXY
         integrationSubtype: EventBridge-PutEvents
@@ -79,6 +83,7 @@ apis:
     routes:
       - {routeKey: "POST /send/{id}", target: integrations/sqs}
       - {routeKey: "POST /events", target: integrations/events}
+      - {routeKey: "POST /regional", target: integrations/regional}
       - {routeKey: "POST /records", target: integrations/kinesis}
       - {routeKey: "POST /run", target: integrations/sfn}
     stages: [{stageName: $default}]
@@ -131,6 +136,32 @@ apis:
 	t.Run("a required parameter without a value", func(t *testing.T) {
 		if status, body := post("/send/7", `{"message":"x"}`); status != 400 || body != `{"message":"Bad Request"}` {
 			t.Fatalf("%d %s", status, body)
+		}
+	})
+	t.Run("a Region from the request", func(t *testing.T) {
+		if status, body := post("/regional", `{"message":"x"}`, "X-Region", "eu-west-2"); status != 200 {
+			t.Fatalf("%d %s", status, body)
+		}
+		if c := last(); !strings.Contains(c.Authorization, "/eu-west-2/sqs/aws4_request") {
+			t.Fatalf("Authorization %q, want it signed for eu-west-2", c.Authorization)
+		}
+	})
+	// The region makes the endpoint's host name: a colon in it made the URI name another service,
+	// {id}.execute-api — anybody's API on AWS — and the gateway sent its signed request there.
+	t.Run("a Region from the request that is not a region", func(t *testing.T) {
+		for _, region := range []string{"us-east-1:abcd123456.execute-api:path/x", "compute-1:ec2-54-1-2-3:action/SendMessage", "evil.example#"} {
+			mu.Lock()
+			before := len(calls)
+			mu.Unlock()
+			if status, body := post("/regional", `{"message":"x"}`, "X-Region", region); status != 400 || body != `{"message":"Bad Request"}` {
+				t.Fatalf("Region %q: %d %s, want 400", region, status, body)
+			}
+			mu.Lock()
+			after := len(calls)
+			mu.Unlock()
+			if after != before {
+				t.Fatalf("Region %q: the service was called", region)
+			}
 		}
 	})
 	t.Run("EventBridge-PutEvents", func(t *testing.T) {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"sort"
 	"strings"
@@ -18,8 +19,7 @@ import (
 // client as WebSocket AWS integrations: the gateway's credentials, the endpoint the standard
 // AWS_ENDPOINT_URL_<SERVICE> settings name.
 type serviceCaller struct {
-	inv    *awsservice.Invoker
-	region string
+	inv *awsservice.Invoker
 }
 
 var _ httpapi.ServiceCaller = serviceCaller{}
@@ -28,18 +28,19 @@ var _ httpapi.ServiceCaller = serviceCaller{}
 // WebSocket AWS integrations' one (the gateway's credentials, loaded on first use; the endpoint settings
 // from the environment).
 func newServiceCaller(fns lambda.Invoker, region string) serviceCaller {
-	return serviceCaller{region: region, inv: awsservice.New(awsservice.Config{Functions: fns, Region: region,
+	return serviceCaller{inv: awsservice.New(awsservice.Config{Functions: fns, Region: region,
 		Credentials: &lazyCredentials{region: region}, Getenv: os.Getenv})}
 }
 
 // CallService builds the AWS integration of r (arn:aws:apigateway:{region}:{service}:action/{Action}
 // or :path/{path}) and runs it.
 func (s serviceCaller) CallService(ctx context.Context, r *httpapi.ServiceRequest) (*httpapi.ServiceResponse, error) {
-	region := r.Region
-	if region == "" {
-		region = s.region
+	// The region, when the request names one, makes the endpoint's host name: held to a region's name
+	// here too (the handler refuses the request first), and without one the invoker uses the gateway's.
+	if r.Region != "" && !resource.IsAWSRegion(r.Region) {
+		return nil, fmt.Errorf("integration subtype's Region %q is not an AWS region's name", r.Region)
 	}
-	uri := "arn:aws:apigateway:" + region + ":" + r.Service + ":"
+	uri := "arn:aws:apigateway:" + r.Region + ":" + r.Service + ":"
 	if r.Action != "" {
 		uri += "action/" + r.Action
 	} else {

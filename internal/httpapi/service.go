@@ -81,6 +81,13 @@ func (h *Handler) callService(q *request, in *snapshot.Integration, params map[s
 			return
 		}
 	}
+	if r := values["Region"]; r != "" && !resource.IsAWSRegion(r) {
+		// The region makes the endpoint's host name: one taken from the request could otherwise point
+		// the gateway's signed request at another host (us-east-1:{id}.execute-api:…).
+		h.refuse(q, http.StatusBadRequest, `{"message":"Bad Request"}`, "bad_request",
+			"integrationSubtype "+in.Subtype+": Region "+strconv.Quote(r)+" is not an AWS region's name")
+		return
+	}
 	sr, err := serviceRequest(st, values)
 	if err != nil {
 		h.integrationFailed(q, http.StatusInternalServerError, bodyInternalError, "integration_error", err)

@@ -181,14 +181,17 @@ func TestValidate(t *testing.T) {
 		{name: "integration uri missing http", before: func(b *Bundle) { integ(b, 0).IntegrationURI = "" }, want: []string{"apis[0].integrations[0].integrationUri: integrationUri is required for HTTP_PROXY integrations"}},
 		{name: "integration uri missing aws", before: func(b *Bundle) { integ(b, 2).IntegrationURI = "" }, want: []string{"apis[0].integrations[2].integrationUri: integrationUri is required for AWS integrations"}},
 		{name: "aws service integration uri", before: func(b *Bundle) {
-			integ(b, 2).IntegrationURI = "arn:aws:apigateway:us-east-1:runtime.sagemaker:path/endpoints/e/invocations"
+			integ(b, 2).IntegrationURI = "arn:aws:apigateway:us-east-1:s3:path/my-bucket/key"
 		}},
 		{name: "aws service integration uri whose service is not a host name", before: func(b *Bundle) {
 			integ(b, 2).IntegrationURI = "arn:aws:apigateway:us-east-1:evil.example/x:action/PutItem"
-		}, want: []string{`apis[0].integrations[2].integrationUri: integrationUri "arn:aws:apigateway:us-east-1:evil.example/x:action/PutItem" is not valid for AWS integrations (service "evil.example/x": use a service or subdomain.service of letters, digits, '.' and '-')`}},
+		}, want: []string{`apis[0].integrations[2].integrationUri: integrationUri "arn:aws:apigateway:us-east-1:evil.example/x:action/PutItem" is not valid for AWS integrations (service "evil.example/x": subdomain.service URIs are not supported; name the service alone (for S3, s3 with path/{bucket}/{key}))`}},
+		{name: "aws service integration uri naming a subdomain", before: func(b *Bundle) {
+			integ(b, 2).IntegrationURI = "arn:aws:apigateway:us-east-1:abcd123456.execute-api:path/x"
+		}, want: []string{`apis[0].integrations[2].integrationUri: integrationUri "arn:aws:apigateway:us-east-1:abcd123456.execute-api:path/x" is not valid for AWS integrations (service "abcd123456.execute-api": subdomain.service URIs are not supported`}},
 		{name: "aws service integration uri whose region is not one", before: func(b *Bundle) {
-			integ(b, 2).IntegrationURI = "arn:aws:apigateway:evil.example#:dynamodb:action/PutItem"
-		}, want: []string{`apis[0].integrations[2].integrationUri: integrationUri "arn:aws:apigateway:evil.example#:dynamodb:action/PutItem" is not valid for AWS integrations (region "evil.example#": use lowercase letters, digits and '-')`}},
+			integ(b, 2).IntegrationURI = "arn:aws:apigateway:compute-1:ec2-54-1-2-3:action/PutItem"
+		}, want: []string{`apis[0].integrations[2].integrationUri: integrationUri "arn:aws:apigateway:compute-1:ec2-54-1-2-3:action/PutItem" is not valid for AWS integrations (region "compute-1" is not an AWS region's name, such as us-east-1)`}},
 		{name: "aws service integration uri with an empty path", before: func(b *Bundle) { integ(b, 2).IntegrationURI = "arn:aws:apigateway:us-east-1:s3:path/" },
 			want: []string{`apis[0].integrations[2].integrationUri: integrationUri "arn:aws:apigateway:us-east-1:s3:path/" is not valid for AWS integrations (the resource must be action/{Action} or path/{path})`}},
 		{name: "integration uri not http", before: func(b *Bundle) { integ(b, 0).IntegrationURI = "ftp://example.com/" }, want: []string{`apis[0].integrations[0].integrationUri: integrationUri "ftp://example.com/" is not valid: it must be an absolute http:// or https:// URL`}},

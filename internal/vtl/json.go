@@ -139,6 +139,7 @@ func (d *jsonDecoder) lit(word string, v any) (any, error) {
 func (d *jsonDecoder) number() (any, error) {
 	next, isFloat, ok := jsonscan.Number(d.b, d.i)
 	if !ok {
+		d.i = next // where the number stopped being one, as the error has always said
 		return nil, d.errorf("invalid number")
 	}
 	s := string(d.b[d.i:next])

@@ -241,15 +241,21 @@ func TestParseURI(t *testing.T) {
 		{"arn:aws:apigateway:us-east-1:dynamodb:PutItem", awsservice.Target{}, true},
 		{"arn:aws:lambda:us-east-1:1:function:f", awsservice.Target{}, true},
 		{"https://example.com", awsservice.Target{}, true},
-		{"arn:aws:apigateway:us-west-2:runtime.sagemaker:path/endpoints/e/invocations", awsservice.Target{Region: "us-west-2", Service: "runtime.sagemaker", Path: "endpoints/e/invocations"}, false},
-		{"arn:aws:apigateway:us-west-2:my-bucket.s3:path/key", awsservice.Target{Region: "us-west-2", Service: "my-bucket.s3", Path: "key"}, false},
+		{"arn:aws:apigateway:us-west-2:s3:path/my-bucket/key", awsservice.Target{Region: "us-west-2", Service: "s3", Path: "my-bucket/key"}, false},
 		{"arn:aws:apigateway::sqs:action/SendMessage", awsservice.Target{Service: "sqs", Action: "SendMessage"}, false},
+		{"arn:aws-us-gov:apigateway:us-gov-west-1:sqs:action/SendMessage", awsservice.Target{Region: "us-gov-west-1", Service: "sqs", Action: "SendMessage"}, false},
 		// The service and the region make the endpoint's host: nothing that would make another host.
 		{"arn:aws:apigateway:us-east-1:evil.example/x:action/PutItem", awsservice.Target{}, true},
 		{"arn:aws:apigateway:us-east-1:user@evil.example:action/PutItem", awsservice.Target{}, true},
+		{"arn:aws:apigateway:us-east-1:abcd123456.execute-api:path/x", awsservice.Target{}, true}, // anybody's API on AWS
+		{"arn:aws:apigateway:compute-1:ec2-54-1-2-3:action/X", awsservice.Target{}, true},         // anybody's EC2 instance
+		{"arn:aws:apigateway:us-west-2:runtime.sagemaker:path/endpoints/e/invocations", awsservice.Target{}, true},
 		{"arn:aws:apigateway:us-east-1:dynamodb.:action/PutItem", awsservice.Target{}, true},
 		{"arn:aws:apigateway:x?y:dynamodb:action/PutItem", awsservice.Target{}, true},
 		{"arn:aws:apigateway:US-EAST-1:dynamodb:action/PutItem", awsservice.Target{}, true},
+		{"arn:aws:apigateway:us-east-1:DynamoDB:action/PutItem", awsservice.Target{}, true},
+		{"arn:aws-cn:apigateway:cn-north-1:sqs:action/SendMessage", awsservice.Target{}, true}, // amazonaws.com.cn
+		{"arn:evil:apigateway:us-east-1:sqs:action/SendMessage", awsservice.Target{}, true},
 	}
 	for _, tc := range cases {
 		got, err := awsservice.ParseURI(tc.uri)
@@ -288,7 +294,8 @@ func mustParse(t *testing.T, src string) *vtl.Template {
 }
 
 // FuzzParseURI holds ParseURI to what the endpoint needs: a URI it accepts makes, with no endpoint
-// override, https://{service}.{region}.amazonaws.com with exactly that host, and never panics.
+// override, an https URL whose host is four labels — one service label, a region's name (letters in
+// dash-separated words, then a number), amazonaws, com — and nothing else, and it never panics.
 func FuzzParseURI(f *testing.F) {
 	for _, s := range []string{"arn:aws:apigateway:us-east-1:dynamodb:action/PutItem", "arn:aws:apigateway:us-west-2:runtime.sagemaker:path/x",
 		"arn:aws:apigateway:us-east-1:evil.example/x:action/PutItem", "arn:aws:apigateway::sqs:path/", "arn:aws:apigateway:a:b"} {
@@ -308,8 +315,24 @@ func FuzzParseURI(f *testing.F) {
 			region = "us-east-1"
 		}
 		u, err := url.Parse(awsservice.Endpoint(noEnv, tg.Service, region))
-		if err != nil || u.Scheme != "https" || u.Host != tg.Service+"."+region+".amazonaws.com" || u.Path != "" || u.User != nil {
+		if err != nil || u.Scheme != "https" || u.Path != "" || u.User != nil || u.Port() != "" || u.RawQuery != "" || u.Fragment != "" {
 			t.Fatalf("ParseURI(%q) = %+v: endpoint %v, %v", uri, tg, u, err)
+		}
+		labels := strings.Split(u.Hostname(), ".")
+		if len(labels) != 4 || labels[2] != "amazonaws" || labels[3] != "com" || labels[0] == "" {
+			t.Fatalf("ParseURI(%q) = %+v: endpoint host %q", uri, tg, u.Host)
+		}
+		words := strings.Split(labels[1], "-")
+		if len(words) < 3 || len(words[0]) != 2 {
+			t.Fatalf("ParseURI(%q) = %+v: %q is not a region's name", uri, tg, labels[1])
+		}
+		for i, w := range words {
+			last := i == len(words)-1
+			for _, c := range w {
+				if last && (c < '0' || c > '9') || !last && (c < 'a' || c > 'z') || w == "" {
+					t.Fatalf("ParseURI(%q) = %+v: %q is not a region's name", uri, tg, labels[1])
+				}
+			}
 		}
 	})
 }
