@@ -191,6 +191,18 @@ func TestIntegrationsSDK(t *testing.T) {
 			_, err := c.CreateIntegration(ctx, &apigatewayv2.CreateIntegrationInput{ApiId: api, IntegrationType: types.IntegrationTypeHttpProxy})
 			return err
 		}, "BadRequestException"},
+		// An AWS service URI makes the host the gateway's signed request goes to: one naming anybody's
+		// API on AWS is refused when created and when updated.
+		{"AWS service URI naming another host", func() error {
+			_, err := c.CreateIntegration(ctx, &apigatewayv2.CreateIntegrationInput{ApiId: api, IntegrationType: types.IntegrationTypeAws,
+				IntegrationUri: aws.String("arn:aws:apigateway:us-east-1:abcd123456.execute-api:path/x")})
+			return err
+		}, "BadRequestException"},
+		{"AWS service URI naming another host, by update", func() error {
+			_, err := c.UpdateIntegration(ctx, &apigatewayv2.UpdateIntegrationInput{ApiId: api, IntegrationId: mock.IntegrationId, IntegrationType: types.IntegrationTypeAws,
+				IntegrationUri: aws.String("arn:aws:apigateway:compute-1:ec2-54-1-2-3:action/PutItem")})
+			return err
+		}, "BadRequestException"},
 		{"unknown integration", func() error {
 			_, err := c.GetIntegration(ctx, &apigatewayv2.GetIntegrationInput{ApiId: api, IntegrationId: aws.String("nosuch")})
 			return err
