@@ -80,13 +80,8 @@ func New(cfg Config) *Invoker {
 	return &Invoker{cfg: cfg, signer: v4.NewSigner()}
 }
 
-// Target is a parsed service integration URI.
-type Target struct {
-	Region  string
-	Service string // the URI's service (its endpoint prefix and signing name), e.g. dynamodb, sqs
-	Action  string // set for action/{Action}
-	Path    string // set for path/{path}
-}
+// Target is a parsed service integration URI: resource.AWSServiceURI, which validation reads too.
+type Target = resource.AWSServiceURI
 
 // ParseURI reads arn:aws:apigateway:{region}:{service}:action/{Action} or …:{service}:path/{path}.
 // The region and the service are held to a host name's characters (resource.ParseAWSServiceURI): they
@@ -96,7 +91,7 @@ func ParseURI(uri string) (Target, error) {
 	if problem != "" {
 		return Target{}, fmt.Errorf("%w: %q: %s", ErrBadURI, uri, problem)
 	}
-	return Target(u), nil
+	return u, nil
 }
 
 // Invoke runs req against the function or service action of in.URI within in.Timeout.
